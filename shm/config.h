@@ -1,0 +1,119 @@
+/*
+ * config.h: meshsnap's configuration (conf/meshsnap.conf) and its validation.
+ *
+ * File format: `key = value` lines, `# comment` lines (and trailing ` # comment`),
+ * blank lines, and `[section]` headers. Keys before the first section are global.
+ * Every key is known; an unknown key or section, a malformed line, or a bad value is an
+ * error naming the file, the line number and the reason. Nothing is ever silently
+ * defaulted. Command-line flags are applied with msn_config_set() after the file, so
+ * they override it; msn_config_validate() then checks the combination.
+ *
+ * Global keys:    db, listen, workers, state_dir, poll_interval_ms, user, log_level
+ * [http]          req_timeout_ms, shutdown_timeout_ms
+ * [analytics]     default_interval_s, and one interval per analytic (msn_analytic_names)
+ * [backfill]      enabled, batch_size, yield_ms, republish_interval_s
+ * [channels]      NAME = HEXKEY (32 hex chars), plus `hashtags = #a #b` (keys derived)
+ *
+ * Ownership: msn_config_t owns every string in it; msn_config_free() releases them.
+ * Thread/process: plain data; each process loads its own copy.
+ */
+#ifndef MSN_CONFIG_H
+#define MSN_CONFIG_H
+
+#include <stddef.h>
+
+#define MSN_MAX_LISTEN 8
+#define MSN_MAX_CHANNELS 64
+
+/* The analytics the master publishes, in [analytics] key order. */
+enum {
+    MSN_AN_TOPOLOGY,
+    MSN_AN_RF,
+    MSN_AN_DISTANCE,
+    MSN_AN_CHANNELS,
+    MSN_AN_HASH_SIZES,
+    MSN_AN_HASH_COLLISIONS,
+    MSN_AN_ROLES,
+    MSN_AN_SUBPATHS,
+    MSN_AN_OBSERVERS_CLOCK_SKEW,
+    MSN_AN_NODES_CLOCK_SKEW,
+    MSN_AN_COUNT
+};
+/** Key names of the analytics in [analytics], indexed by MSN_AN_*: "topology", "rf",
+ *  "distance", "channels", "hash_sizes", "hash_collisions", "roles", "subpaths",
+ *  "observers_clock_skew", "nodes_clock_skew". */
+extern const char *const msn_analytic_names[MSN_AN_COUNT];
+
+typedef struct {
+    char host[64]; /* numeric address as written, without IPv6 brackets ("127.0.0.1", "::1", "0.0.0.0") */
+    int port;      /* 1..65535 */
+} msn_listen_addr_t;
+
+typedef struct {
+    char *name;    /* "Public", "#wardriving", or a configured name */
+    char *key_hex; /* 32 lowercase hex chars; for hashtags derived as hex(SHA256(name)[0:16]) */
+} msn_channel_key_t;
+
+typedef struct {
+    char *config_path; /* the file loaded, or NULL */
+    char *db;          /* SQLite database path (required) */
+    char *state_dir;   /* LMDB snapshots and the status block live here */
+    msn_listen_addr_t listen[MSN_MAX_LISTEN];
+    int n_listen;
+    int workers;          /* 0 = auto (one per online core) */
+    int poll_interval_ms; /* 10..3600000, default 1000 */
+    char *user;           /* drop to this user when started as root; NULL = don't */
+    int log_level;        /* msn_log_level_t; default INFO */
+    struct {
+        int req_timeout_ms;      /* HTTP/1 request and keep-alive idle timeout, default 10000 */
+        int shutdown_timeout_ms; /* how long in-flight requests may take on stop, default 5000 */
+    } http;
+    struct {
+        int default_interval_s;           /* default 300 */
+        int interval_s[MSN_AN_COUNT];     /* 0 = use default_interval_s */
+    } analytics;
+    struct {
+        int enabled;              /* 1 (default): run the backfiller process */
+        int batch_size;           /* rows per chunk, 1..1000000, default 5000 */
+        int yield_ms;             /* sleep between chunks, 0..60000, default 100 */
+        int republish_interval_s; /* republish path analytics while a backfill runs, default 60 */
+    } backfill;
+    msn_channel_key_t channels[MSN_MAX_CHANNELS];
+    int n_channels;
+} msn_config_t;
+
+/** Fills c with the defaults (db and state_dir NULL, listen 127.0.0.1:3000). */
+void msn_config_defaults(msn_config_t *c);
+
+/** Parses the file at path into c (which holds defaults or earlier values).
+ *  Returns 0, or -1 with err set to "PATH:LINE: reason" for the first error (or
+ *  "PATH: reason" when the file cannot be read). */
+int msn_config_load_file(msn_config_t *c, const char *path, char *err, size_t errlen);
+
+/** Sets one key from a section ("" or NULL for global), as the file parser does; used for
+ *  flags. A repeated `listen` key replaces the earlier list; one value may hold several
+ *  space- or comma-separated addresses. Returns 0, or -1 with err set to the reason. */
+int msn_config_set(msn_config_t *c, const char *section, const char *key, const char *value, char *err,
+                   size_t errlen);
+
+/** Checks the whole configuration (db set, at least one listen address, state_dir set or
+ *  derivable). Returns 0, or -1 with err set. */
+int msn_config_validate(const msn_config_t *c, char *err, size_t errlen);
+
+/** Parses one listen address: "host:port", "[v6]:port", or ":port"/"port" (meaning
+ *  0.0.0.0). Returns 0, or -1 with err set. */
+int msn_config_parse_listen(const char *s, msn_listen_addr_t *out, char *err, size_t errlen);
+
+/** The number of workers to run: c->workers, or the online core count when 0 (auto). */
+int msn_config_worker_count(const msn_config_t *c);
+
+/** The interval of analytic `an` in seconds. */
+int msn_config_analytic_interval(const msn_config_t *c, int an);
+
+/** Deep-copies src into dst (dst need not be initialised). */
+void msn_config_copy(msn_config_t *dst, const msn_config_t *src);
+
+/** Releases every string; c is left with defaults-free NULL pointers. */
+void msn_config_free(msn_config_t *c);
+
+#endif

@@ -1,0 +1,252 @@
+/* json.c: see json.h. */
+#include "json.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char hexd[] = "0123456789abcdef";
+
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 when it is invalid. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+    unsigned c = p[0];
+    if (c < 0x80)
+        return 1;
+    size_t need;
+    unsigned min;
+    if ((c & 0xE0) == 0xC0) {
+        need = 2;
+        min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+        need = 3;
+        min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+        need = 4;
+        min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (n < need)
+        return 0;
+    unsigned cp = c & (0x7F >> need);
+    for (size_t i = 1; i < need; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return need;
+}
+
+void msn_json_strn(msn_buf_t *b, const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    msn_buf_reserve(b, len + 2);
+    msn_buf_putc(b, '"');
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = p[i];
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&') {
+            size_t j = i + 1;
+            while (j < len && p[j] >= 0x20 && p[j] < 0x80 && p[j] != '"' && p[j] != '\\' && p[j] != '<' &&
+                   p[j] != '>' && p[j] != '&')
+                j++;
+            msn_buf_append(b, p + i, j - i);
+            i = j;
+            continue;
+        }
+        if (c < 0x80) {
+            switch (c) {
+            case '"':
+                msn_buf_append(b, "\\\"", 2);
+                break;
+            case '\\':
+                msn_buf_append(b, "\\\\", 2);
+                break;
+            case '\n':
+                msn_buf_append(b, "\\n", 2);
+                break;
+            case '\r':
+                msn_buf_append(b, "\\r", 2);
+                break;
+            case '\t':
+                msn_buf_append(b, "\\t", 2);
+                break;
+            case '\b':
+                msn_buf_append(b, "\\b", 2);
+                break;
+            case '\f':
+                msn_buf_append(b, "\\f", 2);
+                break;
+            default: {
+                char e[6] = {'\\', 'u', '0', '0', hexd[c >> 4], hexd[c & 15]};
+                msn_buf_append(b, e, 6);
+            }
+            }
+            i++;
+            continue;
+        }
+        size_t n = utf8_seq(p + i, len - i);
+        if (n == 0) {
+            msn_buf_append(b, "\\ufffd", 6);
+            i++;
+            continue;
+        }
+        if (n == 3 && p[i] == 0xE2 && p[i + 1] == 0x80 && (p[i + 2] == 0xA8 || p[i + 2] == 0xA9)) {
+            msn_buf_append(b, p[i + 2] == 0xA8 ? "\\u2028" : "\\u2029", 6);
+        } else {
+            msn_buf_append(b, p + i, n);
+        }
+        i += n;
+    }
+    msn_buf_putc(b, '"');
+}
+
+void msn_json_str_or_null(msn_buf_t *b, const char *s)
+{
+    if (s == NULL)
+        msn_buf_append(b, "null", 4);
+    else
+        msn_json_strn(b, s, strlen(s));
+}
+
+size_t msn_json_format_double(char *out, double v)
+{
+    if (isnan(v) || isinf(v)) {
+        memcpy(out, "null", 5);
+        return 4;
+    }
+    if (v == 0) {
+        memcpy(out, "0", 2);
+        return 1;
+    }
+    /* Shortest digits that round-trip: try increasing precision in %e form. */
+    char e[40];
+    int prec;
+    for (prec = 0; prec < 17; prec++) {
+        snprintf(e, sizeof(e), "%.*e", prec, v);
+        if (strtod(e, NULL) == v)
+            break;
+    }
+    /* e = [-]d[.ddd]e[+-]XX */
+    char digits[24];
+    size_t nd = 0;
+    const char *q = e;
+    int neg = 0;
+    if (*q == '-') {
+        neg = 1;
+        q++;
+    }
+    for (; *q && *q != 'e'; q++)
+        if (*q >= '0' && *q <= '9')
+            digits[nd++] = *q;
+    int exp10 = atoi(q + 1);
+    while (nd > 1 && digits[nd - 1] == '0')
+        nd--;
+    double av = fabs(v);
+    size_t o = 0;
+    if (neg)
+        out[o++] = '-';
+    if (av < 1e-6 || av >= 1e21) {
+        out[o++] = digits[0];
+        if (nd > 1) {
+            out[o++] = '.';
+            memcpy(out + o, digits + 1, nd - 1);
+            o += nd - 1;
+        }
+        o += (size_t)sprintf(out + o, "e%c%d", exp10 < 0 ? '-' : '+', abs(exp10));
+        return o;
+    }
+    if (exp10 >= 0) {
+        for (int i = 0; i <= exp10; i++)
+            out[o++] = (size_t)i < nd ? digits[i] : '0';
+        if ((size_t)exp10 + 1 < nd) {
+            out[o++] = '.';
+            for (size_t i = (size_t)exp10 + 1; i < nd; i++)
+                out[o++] = digits[i];
+        }
+    } else {
+        out[o++] = '0';
+        out[o++] = '.';
+        for (int i = -1; i > exp10; i--)
+            out[o++] = '0';
+        memcpy(out + o, digits, nd);
+        o += nd;
+    }
+    out[o] = '\0';
+    return o;
+}
+
+void msn_json_double(msn_buf_t *b, double v)
+{
+    char tmp[48];
+    size_t n = msn_json_format_double(tmp, v);
+    msn_buf_append(b, tmp, n);
+}
+
+void msn_json_key(msn_buf_t *b, const char *key)
+{
+    msn_buf_putc(b, '"');
+    msn_buf_puts(b, key);
+    msn_buf_append(b, "\":", 2);
+}
+
+int msn_json_str_array_each(const char *text, size_t len,
+                            void (*cb)(void *ctx, int idx, const char *s, size_t n), void *ctx)
+{
+    size_t i = 0;
+    int count = 0;
+#define SKIPWS()                                                                                             \
+    while (i < len && (text[i] == ' ' || text[i] == '\n' || text[i] == '\t' || text[i] == '\r'))          \
+    i++
+    SKIPWS();
+    if (i >= len || text[i] != '[')
+        return -1;
+    i++;
+    SKIPWS();
+    if (i < len && text[i] == ']') {
+        i++;
+        SKIPWS();
+        return i == len ? 0 : -1;
+    }
+    for (;;) {
+        SKIPWS();
+        if (i >= len)
+            return -1;
+        if (text[i] == '"') {
+            size_t start = ++i;
+            while (i < len && text[i] != '"') {
+                if (text[i] == '\\')
+                    i++;
+                i++;
+            }
+            if (i >= len)
+                return -1;
+            if (cb)
+                cb(ctx, count, text + start, i - start);
+            i++;
+        } else if (len - i >= 4 && memcmp(text + i, "null", 4) == 0) {
+            if (cb)
+                cb(ctx, count, NULL, 0);
+            i += 4;
+        } else {
+            return -1;
+        }
+        count++;
+        SKIPWS();
+        if (i < len && text[i] == ',') {
+            i++;
+            continue;
+        }
+        if (i < len && text[i] == ']') {
+            i++;
+            SKIPWS();
+            return i == len ? count : -1;
+        }
+        return -1;
+    }
+#undef SKIPWS
+}

@@ -1,0 +1,67 @@
+/* testlib.c: see testlib.h. */
+#include "testlib.h"
+
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int msn_test_failures;
+int msn_tests_passed, msn_tests_failed, msn_tests_skipped;
+static int skipped_now;
+
+void msn_test_run(const char *name, void (*fn)(void))
+{
+    msn_test_failures = 0;
+    skipped_now = 0;
+    fn();
+    if (skipped_now) {
+        msn_tests_skipped++;
+        fprintf(stderr, "SKIP %s\n", name);
+    } else if (msn_test_failures) {
+        msn_tests_failed++;
+        fprintf(stderr, "FAIL %s\n", name);
+    } else {
+        msn_tests_passed++;
+        fprintf(stderr, "ok   %s\n", name);
+    }
+}
+
+void msn_test_skip(const char *why)
+{
+    skipped_now = 1;
+    fprintf(stderr, "skipped: %s\n", why);
+}
+
+int msn_test_done(void)
+{
+    printf("%d passed, %d failed, %d skipped\n", msn_tests_passed, msn_tests_failed, msn_tests_skipped);
+    if (msn_tests_failed)
+        return 1;
+    if (msn_tests_passed == 0 && msn_tests_skipped > 0)
+        return 77;
+    return 0;
+}
+
+const char *msn_test_tmpdir(const char *tag)
+{
+    static char path[512];
+    const char *base = getenv("TMPDIR");
+    snprintf(path, sizeof(path), "%s/msn-%s-XXXXXX", base && *base ? base : "/tmp", tag);
+    if (mkdtemp(path) == NULL) {
+        perror("mkdtemp");
+        exit(2);
+    }
+    return path;
+}
+
+const char *msn_test_shared_dir(void)
+{
+    static char path[512];
+    const char *e = getenv("MESHSNAP_SHARED");
+    struct stat st;
+    if (e && *e && stat(e, &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(path, sizeof(path), "%s", e);
+        return path;
+    }
+    return NULL;
+}
