@@ -1,0 +1,174 @@
+/* status.c: see status.h. */
+#include "status.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int64_t msn_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int status_path(const char *state_dir, char *path, size_t n)
+{
+    int r = snprintf(path, n, "%s/status", state_dir);
+    return (r < 0 || (size_t)r >= n) ? -ENAMETOOLONG : 0;
+}
+
+static int map_fd(int fd, msn_status_t **out)
+{
+    void *p = mmap(NULL, sizeof(msn_status_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED)
+        return -errno;
+    *out = p;
+    return 0;
+}
+
+int msn_status_create(const char *state_dir, msn_status_t **out)
+{
+    char path[4096];
+    int rc = status_path(state_dir, path, sizeof(path));
+    if (rc < 0)
+        return rc;
+    /* A fresh inode each run: children of an earlier run keep their old mapping. */
+    char tmp[4200];
+    snprintf(tmp, sizeof(tmp), "%s.%ld", path, (long)getpid());
+    int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    if (ftruncate(fd, sizeof(msn_status_t)) < 0) {
+        rc = -errno;
+        goto fail;
+    }
+    rc = map_fd(fd, out);
+    if (rc < 0)
+        goto fail;
+    memset(*out, 0, sizeof(msn_status_t));
+    (*out)->magic = MSN_STATUS_MAGIC;
+    (*out)->version = MSN_STATUS_VERSION;
+    (*out)->size = sizeof(msn_status_t);
+    if (rename(tmp, path) < 0) {
+        rc = -errno;
+        munmap(*out, sizeof(msn_status_t));
+        *out = NULL;
+        goto fail;
+    }
+    close(fd);
+    return 0;
+fail:
+    close(fd);
+    unlink(tmp);
+    return rc;
+}
+
+int msn_status_open(const char *state_dir, msn_status_t **out)
+{
+    char path[4096];
+    int rc = status_path(state_dir, path, sizeof(path));
+    if (rc < 0)
+        return rc;
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || (size_t)st.st_size < sizeof(msn_status_t)) {
+        close(fd);
+        return -EPROTO;
+    }
+    rc = map_fd(fd, out);
+    close(fd);
+    if (rc < 0)
+        return rc;
+    if ((*out)->magic != MSN_STATUS_MAGIC || (*out)->version != MSN_STATUS_VERSION ||
+        (*out)->size != sizeof(msn_status_t)) {
+        munmap(*out, sizeof(msn_status_t));
+        *out = NULL;
+        return -EPROTO;
+    }
+    return 0;
+}
+
+void msn_status_close(msn_status_t *st)
+{
+    if (st != NULL)
+        munmap(st, sizeof(msn_status_t));
+}
+
+void msn_status_write_begin(_Atomic uint64_t *seq)
+{
+    atomic_fetch_add_explicit(seq, 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+}
+
+void msn_status_write_end(_Atomic uint64_t *seq)
+{
+    atomic_thread_fence(memory_order_release);
+    atomic_fetch_add_explicit(seq, 1, memory_order_relaxed);
+}
+
+static void seq_read(const _Atomic uint64_t *seq, void *dst, const void *src, size_t n)
+{
+    for (int tries = 0;; tries++) {
+        uint64_t a = atomic_load_explicit((_Atomic uint64_t *)seq, memory_order_acquire);
+        if (a & 1) {
+            if (tries > 1000000)
+                a = 0; /* a writer died mid-write: take what is there */
+            else
+                continue;
+        }
+        memcpy(dst, src, n);
+        atomic_thread_fence(memory_order_acquire);
+        uint64_t b = atomic_load_explicit((_Atomic uint64_t *)seq, memory_order_relaxed);
+        if (a == b || a == 0)
+            return;
+    }
+}
+
+void msn_status_read_master(const msn_status_t *st, msn_master_status_t *out)
+{
+    seq_read(&st->master_seq, out, &st->master, sizeof(*out));
+}
+
+void msn_status_read_backfill(const msn_status_t *st, msn_backfill_status_t *out)
+{
+    seq_read(&st->backfill_seq, out, &st->backfill, sizeof(*out));
+}
+
+void msn_status_set_migration(msn_status_t *st, const msn_migration_status_t *m)
+{
+    msn_backfill_status_t *b = &st->backfill;
+    msn_status_write_begin(&st->backfill_seq);
+    int i;
+    for (i = 0; i < b->n_migrations; i++)
+        if (strncmp(b->mig[i].name, m->name, sizeof(b->mig[i].name)) == 0)
+            break;
+    if (i == b->n_migrations) {
+        if (i == MSN_STATUS_MAX_MIGRATIONS)
+            i = MSN_STATUS_MAX_MIGRATIONS - 1; /* overwrite the last slot rather than drop news */
+        else
+            b->n_migrations++;
+        b->mig[i].status = MSN_MIG_UNKNOWN;
+    }
+    int was_finished = b->mig[i].status == MSN_MIG_DONE || b->mig[i].status == MSN_MIG_FAILED;
+    b->mig[i] = *m;
+    b->mig[i].name[sizeof(b->mig[i].name) - 1] = '\0';
+    b->mig[i].error[sizeof(b->mig[i].error) - 1] = '\0';
+    int is_finished = m->status == MSN_MIG_DONE || m->status == MSN_MIG_FAILED;
+    if (is_finished && !was_finished)
+        b->finished_count++;
+    int64_t rem = 0;
+    for (int j = 0; j < b->n_migrations; j++)
+        if (b->mig[j].status == MSN_MIG_RUNNING && b->mig[j].rows_total > b->mig[j].rows_processed)
+            rem += b->mig[j].rows_total - b->mig[j].rows_processed;
+    b->remaining = rem;
+    b->last_progress_ms = msn_now_ms();
+    msn_status_write_end(&st->backfill_seq);
+}
