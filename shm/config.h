@@ -1,12 +1,22 @@
 /*
  * config.h: meshsnap's configuration (conf/meshsnap.conf) and its validation.
  *
- * File format: `key = value` lines, `# comment` lines (and trailing ` # comment`),
- * blank lines, and `[section]` headers. Keys before the first section are global.
+ * File format: `key = value` lines, comment lines, blank lines, and `[section]` headers.
+ * Keys before the first section are global.
+ *  - A comment is a line whose first non-blank character is `#`. There are no trailing
+ *    comments: a `#` after a value is part of the value (hashtag channels are written
+ *    `hashtags = #a #b`). A value that is refused and holds ` #` gets a hint saying so,
+ *    and path/user values holding ` #` are refused.
+ *  - Leading and trailing blanks (and CR) around keys and values are dropped. Values are
+ *    literal: no quoting, no escapes, no variable expansion.
+ *  - Section and key names are lowercase and matched exactly. A section may appear more
+ *    than once. A key given twice keeps the later value (`listen` too: the later line
+ *    replaces the list); in [channels] every line adds channels, a name given again gets
+ *    the later key.
  * Every key is known; an unknown key or section, a malformed line, or a bad value is an
- * error naming the file, the line number and the reason. Nothing is ever silently
- * defaulted. Command-line flags are applied with msn_config_set() after the file, so
- * they override it; msn_config_validate() then checks the combination.
+ * error "PATH:LINE: reason" naming the key and the allowed values or range. Nothing is
+ * ever silently defaulted. Command-line flags are applied with msn_config_set() after the
+ * file, so they override it; msn_config_validate() then checks the combination.
  *
  * Global keys:    db, listen, workers, state_dir, poll_interval_ms, user, log_level
  * [http]          req_timeout_ms, shutdown_timeout_ms
@@ -21,9 +31,11 @@
 #define MSN_CONFIG_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #define MSN_MAX_LISTEN 8
 #define MSN_MAX_CHANNELS 64
+#define MSN_MAX_WORKERS 64 /* `workers` is auto or 1..MSN_MAX_WORKERS */
 
 /* The analytics the master publishes, in [analytics] key order. */
 enum {
@@ -69,8 +81,8 @@ typedef struct {
         int shutdown_timeout_ms; /* how long in-flight requests may take on stop, default 5000 */
     } http;
     struct {
-        int default_interval_s;           /* default 300 */
-        int interval_s[MSN_AN_COUNT];     /* 0 = use default_interval_s */
+        int default_interval_s;       /* default 300 */
+        int interval_s[MSN_AN_COUNT]; /* 0 = use default_interval_s */
     } analytics;
     struct {
         int enabled;              /* 1 (default): run the backfiller process */
@@ -85,35 +97,57 @@ typedef struct {
 /** Fills c with the defaults (db and state_dir NULL, listen 127.0.0.1:3000). */
 void msn_config_defaults(msn_config_t *c);
 
-/** Parses the file at path into c (which holds defaults or earlier values).
- *  Returns 0, or -1 with err set to "PATH:LINE: reason" for the first error (or
- *  "PATH: reason" when the file cannot be read). */
+/** Parses the file at path into c (which holds defaults or earlier values) and records
+ *  path in c->config_path. Returns 0, or -1 with err set to "PATH:LINE: reason" for the
+ *  first error (or "PATH: reason" when the file cannot be read). On error c holds the
+ *  values of the lines before the bad one: discard it (msn_config_free). */
 int msn_config_load_file(msn_config_t *c, const char *path, char *err, size_t errlen);
 
 /** Sets one key from a section ("" or NULL for global), as the file parser does; used for
  *  flags. A repeated `listen` key replaces the earlier list; one value may hold several
- *  space- or comma-separated addresses. Returns 0, or -1 with err set to the reason. */
+ *  space- or comma-separated addresses. Returns 0, or -1 with err set to the reason
+ *  (without file or line; e.g. "[backfill] batch_size: -5 is out of range (allowed
+ *  1..1000000)"). On error c is unchanged. */
 int msn_config_set(msn_config_t *c, const char *section, const char *key, const char *value, char *err,
                    size_t errlen);
 
-/** Checks the whole configuration (db set, at least one listen address, state_dir set or
- *  derivable). Returns 0, or -1 with err set. */
+/** Checks the whole configuration: db set, at least one listen address, state_dir set (a
+ *  caller that derives a default state_dir does so before validating), and every value in
+ *  its range (for fields set directly rather than through the parser). Returns 0, or -1
+ *  with err set. */
 int msn_config_validate(const msn_config_t *c, char *err, size_t errlen);
 
 /** Parses one listen address: "host:port", "[v6]:port", or ":port"/"port" (meaning
- *  0.0.0.0). Returns 0, or -1 with err set. */
+ *  0.0.0.0). host is a numeric IPv4 address, a bracketed numeric IPv6 address, "localhost"
+ *  (stored as 127.0.0.1) or "*" (0.0.0.0); port is decimal 1..65535. Returns 0, or -1 with
+ *  err set (out untouched). */
 int msn_config_parse_listen(const char *s, msn_listen_addr_t *out, char *err, size_t errlen);
 
-/** The number of workers to run: c->workers, or the online core count when 0 (auto). */
+/** The number of workers to run: c->workers, or the online core count when 0 (auto);
+ *  always within 1..MSN_MAX_WORKERS. */
 int msn_config_worker_count(const msn_config_t *c);
 
-/** The interval of analytic `an` in seconds. */
+/** The interval of analytic `an` (MSN_AN_*) in seconds: its own interval when set (> 0),
+ *  else analytics.default_interval_s. */
 int msn_config_analytic_interval(const msn_config_t *c, int an);
 
-/** Deep-copies src into dst (dst need not be initialised). */
+/** Deep-copies src into dst (dst need not be initialised; whatever it held is not freed).
+ *  Aborts on out-of-memory. */
 void msn_config_copy(msn_config_t *dst, const msn_config_t *src);
 
-/** Releases every string; c is left with defaults-free NULL pointers. */
+/** Releases every string; c is left with NULL string pointers and no channels (the other
+ *  fields keep their values), so a second call is harmless. */
 void msn_config_free(msn_config_t *c);
+
+/** Writes the effective configuration to f in the file format above (every key, global
+ *  keys first, then each section; unset strings as commented-out lines), so that loading
+ *  the output gives the same configuration back. Hashtag channels are written on one
+ *  `hashtags` line. Used by `meshsnapd --check-config -v`. */
+void msn_config_dump(const msn_config_t *c, FILE *f);
+
+/** Derives the key of hashtag channel `name` (which includes the leading '#', e.g.
+ *  "#wardriving"): the first 16 bytes of SHA-256(name), written to hex as 32 lowercase hex
+ *  characters plus NUL. Returns 0, or -1 if the digest could not be computed. */
+int msn_config_hashtag_key(const char *name, char hex[33]);
 
 #endif

@@ -1,0 +1,372 @@
+/*
+ * async_migrations.c: `_async_migrations` bookkeeping and its status-block mirror; see
+ * async_migrations.h for the states and the rules.
+ */
+#include "backfiller/async_migrations.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "shm/log.h"
+#include "shm/schema.h"
+
+#define PROGRESS_WRITE_INTERVAL_MS 1000
+#define PROGRESS_LOG_INTERVAL_MS 10000
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err == NULL || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* Copies src into dst (size n > 0), truncating. */
+static void scopy(char *dst, size_t n, const char *src)
+{
+    size_t len = strlen(src);
+    if (len >= n)
+        len = n - 1;
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* "YYYY-MM-DD HH:MM:SS" or "YYYY-MM-DDTHH:MM:SS[.fff]Z" (UTC) -> unix ms; 0 when unparsable. */
+static int64_t parse_utc_ms(const unsigned char *s)
+{
+    struct tm tm;
+    char sep;
+    if (s == NULL)
+        return 0;
+    memset(&tm, 0, sizeof(tm));
+    if (sscanf((const char *)s, "%4d-%2d-%2d%c%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &sep, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec) != 7 ||
+        (sep != ' ' && sep != 'T'))
+        return 0;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    time_t t = timegm(&tm);
+    return t < 0 ? 0 : (int64_t)t * 1000;
+}
+
+static void mirror(msn_amig_t *m)
+{
+    if (m->st != NULL)
+        msn_status_set_migration(m->st, &m->mirror);
+}
+
+void msn_amig_status_failed(msn_status_t *st, const char *name, const char *error)
+{
+    if (st == NULL)
+        return;
+    msn_migration_status_t s;
+    memset(&s, 0, sizeof(s));
+    scopy(s.name, sizeof(s.name), name);
+    s.status = MSN_MIG_FAILED;
+    s.ended_at = msn_now_ms();
+    scopy(s.error, sizeof(s.error), error ? error : "failed");
+    msn_status_set_migration(st, &s);
+}
+
+static int exec_sql(sqlite3 *db, const char *sql, char *err, size_t errlen)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        set_err(err, errlen, "%s", msg ? msg : sqlite3_errmsg(db));
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+int msn_amig_ensure_table(sqlite3 *db, char *err, size_t errlen)
+{
+    static const char *const cols[][2] = {{"rows_processed", "INTEGER NOT NULL DEFAULT 0"},
+                                          {"rows_total", "INTEGER NOT NULL DEFAULT 0"},
+                                          {"last_update_at", "TEXT"}};
+    char e[256];
+    if (exec_sql(db,
+                 "CREATE TABLE IF NOT EXISTS _async_migrations (name TEXT PRIMARY KEY, status TEXT NOT NULL,"
+                 " started_at TEXT NOT NULL DEFAULT (datetime('now')), ended_at TEXT, error TEXT,"
+                 " rows_processed INTEGER NOT NULL DEFAULT 0, rows_total INTEGER NOT NULL DEFAULT 0,"
+                 " last_update_at TEXT)",
+                 e, sizeof(e)) < 0) {
+        set_err(err, errlen, "create _async_migrations: %s", e);
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++) {
+        if (msn_schema_has_column(db, "_async_migrations", cols[i][0]))
+            continue;
+        char sql[160];
+        snprintf(sql, sizeof(sql), "ALTER TABLE _async_migrations ADD COLUMN %s %s", cols[i][0], cols[i][1]);
+        if (exec_sql(db, sql, e, sizeof(e)) < 0) {
+            set_err(err, errlen, "_async_migrations: add column %s: %s", cols[i][0], e);
+            return -1;
+        }
+        msn_info("_async_migrations: added column %s", cols[i][0]);
+    }
+    return 0;
+}
+
+/* Prepares sql and binds text parameters (NULL binds NULL). Returns the statement or NULL. */
+static sqlite3_stmt *prepare(sqlite3 *db, const char *sql, int n, const char *const *texts)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return NULL;
+    for (int i = 0; i < n; i++) {
+        if (texts[i] == NULL)
+            sqlite3_bind_null(st, i + 1);
+        else
+            sqlite3_bind_text(st, i + 1, texts[i], -1, SQLITE_TRANSIENT);
+    }
+    return st;
+}
+
+/* Runs a write statement with text parameters; *changes = rows touched. Returns 0, or -1. */
+static int write_stmt(sqlite3 *db, const char *sql, int n, const char *const *texts, int64_t *changes, char *err,
+                      size_t errlen)
+{
+    sqlite3_stmt *st = prepare(db, sql, n, texts);
+    if (st == NULL) {
+        set_err(err, errlen, "%s", sqlite3_errmsg(db));
+        return -1;
+    }
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) {
+        set_err(err, errlen, "%s", sqlite3_errmsg(db));
+        sqlite3_finalize(st);
+        return -1;
+    }
+    sqlite3_finalize(st);
+    if (changes != NULL)
+        *changes = sqlite3_changes64(db);
+    return 0;
+}
+
+int msn_amig_begin(msn_amig_t *m, sqlite3 *db, msn_status_t *st, const char *name, char *err, size_t errlen)
+{
+    char e[384] = "";
+    const char *stage = "lookup";
+    sqlite3_stmt *q = NULL;
+    memset(m, 0, sizeof(*m));
+    m->db = db;
+    m->st = st;
+    scopy(m->name, sizeof(m->name), name);
+    scopy(m->mirror.name, sizeof(m->mirror.name), name);
+
+    if (msn_amig_ensure_table(db, e, sizeof(e)) < 0) {
+        stage = "bookkeeping table";
+        goto fail;
+    }
+    const char *p[1] = {name};
+    q = prepare(db,
+                "SELECT status, started_at, ended_at, rows_processed, rows_total, last_update_at"
+                " FROM _async_migrations WHERE name = ?1",
+                1, p);
+    if (q == NULL) {
+        scopy(e, sizeof(e), sqlite3_errmsg(db));
+        goto fail;
+    }
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        const unsigned char *status = sqlite3_column_text(q, 0);
+        if (status != NULL && strcmp((const char *)status, "done") == 0) {
+            m->mirror.status = MSN_MIG_DONE;
+            m->mirror.started_at = parse_utc_ms(sqlite3_column_text(q, 1));
+            m->mirror.ended_at = parse_utc_ms(sqlite3_column_text(q, 2));
+            m->mirror.rows_processed = sqlite3_column_int64(q, 3);
+            m->mirror.rows_total = sqlite3_column_int64(q, 4);
+            m->mirror.last_update_at = parse_utc_ms(sqlite3_column_text(q, 5));
+            sqlite3_finalize(q);
+            mirror(m);
+            return 1;
+        }
+        sqlite3_finalize(q);
+        q = NULL;
+        /* pending_async (an interrupted run), failed, or anything unknown: start over */
+        stage = "reset";
+        if (write_stmt(db,
+                       "UPDATE _async_migrations SET status = 'pending_async', started_at = datetime('now'),"
+                       " ended_at = NULL, error = NULL, rows_processed = 0, rows_total = 0, last_update_at = NULL"
+                       " WHERE name = ?1",
+                       1, p, NULL, e, sizeof(e)) < 0)
+            goto fail;
+    } else if (rc == SQLITE_DONE) {
+        sqlite3_finalize(q);
+        q = NULL;
+        stage = "register";
+        if (write_stmt(db, "INSERT INTO _async_migrations (name, status) VALUES (?1, 'pending_async')", 1, p, NULL, e,
+                       sizeof(e)) < 0)
+            goto fail;
+    } else {
+        scopy(e, sizeof(e), sqlite3_errmsg(db));
+        goto fail;
+    }
+    m->mirror.status = MSN_MIG_RUNNING;
+    m->mirror.started_at = msn_now_ms();
+    mirror(m);
+    return 0;
+fail:
+    if (q != NULL)
+        sqlite3_finalize(q);
+    set_err(err, errlen, "%s: %s: %s", name, stage, e);
+    m->mirror.status = MSN_MIG_FAILED;
+    m->mirror.ended_at = msn_now_ms();
+    if (err != NULL && errlen > 0)
+        scopy(m->mirror.error, sizeof(m->mirror.error), err);
+    mirror(m);
+    return -1;
+}
+
+int msn_amig_progress(msn_amig_t *m, int64_t processed, int64_t total, int terminal, char *err, size_t errlen)
+{
+    int64_t now = mono_ms();
+    m->mirror.rows_processed = processed;
+    m->mirror.rows_total = total;
+    m->mirror.last_update_at = msn_now_ms();
+    mirror(m);
+
+    int same = m->last_log_mono_ms != 0 && m->logged_processed == processed && m->logged_total == total;
+    if ((terminal && !same) || m->last_log_mono_ms == 0 || now - m->last_log_mono_ms >= PROGRESS_LOG_INTERVAL_MS) {
+        m->last_log_mono_ms = now;
+        m->logged_processed = processed;
+        m->logged_total = total;
+        if (total > 0)
+            msn_info("%s: %lld / %lld rows (%.1f%%)", m->name, (long long)processed, (long long)total,
+                     100.0 * (double)processed / (double)total);
+        else
+            msn_info("%s: %lld rows, nothing left to do", m->name, (long long)processed);
+    }
+
+    if (!terminal && m->last_write_mono_ms != 0 && now - m->last_write_mono_ms < PROGRESS_WRITE_INTERVAL_MS)
+        return 0;
+    m->last_write_mono_ms = now;
+
+    char ts[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(m->db,
+                           "UPDATE _async_migrations SET rows_processed = ?1, rows_total = ?2, last_update_at = ?3"
+                           " WHERE name = ?4",
+                           -1, &q, NULL) != SQLITE_OK) {
+        set_err(err, errlen, "%s: progress write: %s", m->name, sqlite3_errmsg(m->db));
+        return -1;
+    }
+    sqlite3_bind_int64(q, 1, processed);
+    sqlite3_bind_int64(q, 2, total);
+    sqlite3_bind_text(q, 3, ts, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(q, 4, m->name, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(q) != SQLITE_DONE) {
+        set_err(err, errlen, "%s: progress write: %s", m->name, sqlite3_errmsg(m->db));
+        sqlite3_finalize(q);
+        return -1;
+    }
+    sqlite3_finalize(q);
+    if (sqlite3_changes64(m->db) == 0) {
+        set_err(err, errlen, "%s: progress write: no row updated (bookkeeping row missing)", m->name);
+        return -1;
+    }
+    return 0;
+}
+
+void msn_amig_chunk_progress(void *ud, int64_t processed, int64_t total)
+{
+    msn_amig_t *m = ud;
+    char e[384];
+    if (msn_amig_progress(m, processed, total, 0, e, sizeof(e)) < 0) {
+        m->write_failures++;
+        msn_warn("%s (in-loop failure %lld, continuing)", e, (long long)m->write_failures);
+    }
+}
+
+int msn_amig_finish(msn_amig_t *m, const char *error, char *err, size_t errlen)
+{
+    m->mirror.ended_at = msn_now_ms();
+    m->mirror.status = error == NULL ? MSN_MIG_DONE : MSN_MIG_FAILED;
+    scopy(m->mirror.error, sizeof(m->mirror.error), error ? error : "");
+    mirror(m);
+
+    const char *p[2] = {error, m->name};
+    int64_t changes = 0;
+    char e[256];
+    const char *sql = error == NULL ? "UPDATE _async_migrations SET status = 'done', ended_at = datetime('now'),"
+                                      " error = ?1 WHERE name = ?2"
+                                    : "UPDATE _async_migrations SET status = 'failed', ended_at = datetime('now'),"
+                                      " error = ?1 WHERE name = ?2";
+    if (write_stmt(m->db, sql, 2, p, &changes, e, sizeof(e)) < 0) {
+        set_err(err, errlen, "%s: cannot record %s: %s", m->name, error ? "failure" : "completion", e);
+        return -1;
+    }
+    if (changes == 0) {
+        set_err(err, errlen, "%s: cannot record %s: bookkeeping row missing", m->name,
+                error ? "failure" : "completion");
+        return -1;
+    }
+    return 0;
+}
+
+int msn_amig_run(sqlite3 *db, msn_status_t *st, const char *name, msn_mig_fn fn, msn_mig_ctx_t *ctx, char *err,
+                 size_t errlen)
+{
+    msn_amig_t m;
+    char e[512] = "";
+    int rc = msn_amig_begin(&m, db, st, name, err, errlen);
+    if (rc == 1) {
+        msn_info("%s: already done, skipped", name);
+        return 0;
+    }
+    if (rc < 0) {
+        msn_error("%s", err);
+        return -1;
+    }
+    msn_info("%s: starting", name);
+    ctx->db = db;
+    ctx->amig = &m;
+    int frc = fn(ctx, e, sizeof(e));
+    ctx->amig = NULL;
+
+    char fe[512];
+    if (frc == 0) {
+        if (msn_amig_finish(&m, NULL, fe, sizeof(fe)) < 0) {
+            /* not recorded as done: the status block must not claim otherwise */
+            msn_error("%s", fe);
+            m.mirror.status = MSN_MIG_FAILED;
+            scopy(m.mirror.error, sizeof(m.mirror.error), fe);
+            mirror(&m);
+            set_err(err, errlen, "%s", fe);
+            return -1;
+        }
+        msn_info("%s: done (%lld rows)", name, (long long)m.mirror.rows_processed);
+        return 0;
+    }
+    const char *why = frc == -ECANCELED ? "cancelled" : (e[0] ? e : "failed");
+    if (msn_amig_finish(&m, why, fe, sizeof(fe)) < 0)
+        msn_warn("%s", fe);
+    if (frc == -ECANCELED) {
+        msn_info("%s: stopped after %lld / %lld rows; the next run resumes", name,
+                 (long long)m.mirror.rows_processed, (long long)m.mirror.rows_total);
+        set_err(err, errlen, "cancelled");
+        return -ECANCELED;
+    }
+    msn_error("%s failed: %s", name, why);
+    set_err(err, errlen, "%s: %s", name, why);
+    return -1;
+}

@@ -1,0 +1,100 @@
+/*
+ * async_migrations.h: the `_async_migrations` bookkeeping table (data-model spec §5.3)
+ * and its mirror in the shared status block.
+ *
+ *   CREATE TABLE _async_migrations (name TEXT PRIMARY KEY, status TEXT NOT NULL,
+ *     started_at TEXT NOT NULL DEFAULT (datetime('now')), ended_at TEXT, error TEXT,
+ *     rows_processed INTEGER NOT NULL DEFAULT 0, rows_total INTEGER NOT NULL DEFAULT 0,
+ *     last_update_at TEXT)
+ *
+ * status is 'pending_async' (running or interrupted), 'done' or 'failed'. started_at and
+ * ended_at use SQLite's datetime('now') form ("YYYY-MM-DD HH:MM:SS", UTC); last_update_at
+ * is RFC3339 ("YYYY-MM-DDTHH:MM:SSZ"). CoreScope's ingestor shares this table and these
+ * names, so either program may finish a migration the other started.
+ *
+ * Life of one run (msn_amig_run):
+ *   row 'done'                      -> skipped, fn not called
+ *   row 'pending_async' or 'failed' -> reset: pending_async, started_at now, ended_at and
+ *                                      error NULL, rows 0, last_update_at NULL
+ *   no row                          -> inserted as pending_async
+ *   fn succeeds                     -> done, ended_at now, error NULL
+ *   fn fails or is stopped          -> failed, ended_at now, error = message ("cancelled"
+ *                                      for a stop); never done, so the next run resumes
+ * Every state is mirrored into the status block (when one is given): MSN_MIG_RUNNING
+ * while pending_async, times as unix ms.
+ *
+ * Only the backfiller process uses this module; a handle belongs to one connection.
+ */
+#ifndef MSN_ASYNC_MIGRATIONS_H
+#define MSN_ASYNC_MIGRATIONS_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sqlite3.h>
+
+#include "shm/status.h"
+
+/* One migration's bookkeeping during a run. Fields are private to async_migrations.c
+   except where noted. */
+typedef struct {
+    sqlite3 *db;
+    msn_status_t *st;            /* may be NULL */
+    char name[48];
+    msn_migration_status_t mirror;
+    int64_t last_write_mono_ms;  /* rate limit of progress writes; 0 = none yet */
+    int64_t last_log_mono_ms;    /* progress log lines; 0 = none yet */
+    int64_t logged_processed, logged_total;
+    int64_t write_failures;      /* in-loop progress writes that failed (logged, not fatal) */
+} msn_amig_t;
+
+/* What a migration gets when it runs. */
+typedef struct {
+    sqlite3 *db;                 /* read-write, outside any transaction */
+    int batch_size;              /* rows per chunk */
+    int yield_ms;                /* sleep between chunks */
+    volatile sig_atomic_t *stop; /* may be NULL */
+    msn_amig_t *amig;            /* set by msn_amig_run: where progress goes */
+} msn_mig_ctx_t;
+
+/** A migration body. Returns 0 when complete, -ECANCELED when stopped at a chunk
+ *  boundary, or another negative value on failure; err holds the message on failure. */
+typedef int (*msn_mig_fn)(msn_mig_ctx_t *ctx, char *err, size_t errlen);
+
+/** Creates _async_migrations when missing and adds any missing progress column
+ *  (rows_processed, rows_total, last_update_at) with ALTER TABLE ADD COLUMN.
+ *  Returns 0, or -1 with err set. */
+int msn_amig_ensure_table(sqlite3 *db, char *err, size_t errlen);
+
+/** Starts the bookkeeping of `name` (see the table above). Returns 1 when the migration
+ *  is already done (the status block then shows it done; nothing else to do), 0 when the
+ *  row is pending_async and the migration should run, or -1 with err set (the status
+ *  block then shows it failed with that message). */
+int msn_amig_begin(msn_amig_t *m, sqlite3 *db, msn_status_t *st, const char *name, char *err, size_t errlen);
+
+/** Records progress. Non-terminal writes to the table are limited to one per second per
+ *  handle (the status block is updated on every call); terminal=1 always writes. Returns
+ *  0, or -1 with err set when the UPDATE fails or touches no row (the bookkeeping row is
+ *  missing). Also logs a progress line at most every 10 s, and always when terminal. */
+int msn_amig_progress(msn_amig_t *m, int64_t processed, int64_t total, int terminal, char *err, size_t errlen);
+
+/** msn_chunk_progress_fn adapter (ud = msn_amig_t *): a non-terminal progress write whose
+ *  failure is counted in write_failures and logged, never fatal. */
+void msn_amig_chunk_progress(void *ud, int64_t processed, int64_t total);
+
+/** Ends the run: error NULL marks it done, otherwise failed with that text. Returns 0,
+ *  or -1 with err set when the row could not be written (the status block still shows
+ *  the outcome). */
+int msn_amig_finish(msn_amig_t *m, const char *error, char *err, size_t errlen);
+
+/** Runs one migration with the semantics above: begin, fn(ctx) with ctx->amig set,
+ *  finish. Returns 0 when done (now or already), -ECANCELED when stopped (recorded as
+ *  failed "cancelled"), or -1 on failure (recorded as failed, message in err). */
+int msn_amig_run(sqlite3 *db, msn_status_t *st, const char *name, msn_mig_fn fn, msn_mig_ctx_t *ctx, char *err,
+                 size_t errlen);
+
+/** Shows `name` as failed with `error` in the status block only (used when the database
+ *  cannot be opened at all). No-op when st is NULL. */
+void msn_amig_status_failed(msn_status_t *st, const char *name, const char *error);
+
+#endif

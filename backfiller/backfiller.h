@@ -1,0 +1,48 @@
+/*
+ * backfiller.h: the backfiller process, the only process that writes SQLite.
+ *
+ * The daemon runs it as a child (`meshsnapd --role backfiller`). It opens the database
+ * read-write, makes sure `_async_migrations` exists with its progress columns, and runs
+ * the registered migrations (migrations.h) in order, each in bounded chunks with pauses
+ * so readers and CoreScope's own ingestor keep getting the database. Progress goes to
+ * `_async_migrations` (≤ 1 write/s) and to the backfill section of the status block,
+ * which the master and the workers read; a log line is written at least every 10 s while
+ * rows are being processed.
+ *
+ * Exit protocol with the master:
+ *   MSN_BF_EXIT_DONE (0)     every migration is done; do not restart
+ *   MSN_BF_EXIT_FAILED (1)   a migration failed (recorded as failed) or the database
+ *                            could not be opened; restart with backoff (done ones are
+ *                            skipped, failed ones resume)
+ *   MSN_BF_EXIT_STOPPED (2)  *stop became non-zero: the current chunk finished, the
+ *                            running migration is recorded as failed "cancelled" (never
+ *                            done) and resumes on the next start
+ */
+#ifndef MSN_BACKFILLER_H
+#define MSN_BACKFILLER_H
+
+#include <signal.h>
+#include <stddef.h>
+
+#include "shm/config.h"
+#include "shm/status.h"
+
+#define MSN_BF_EXIT_DONE 0
+#define MSN_BF_EXIT_FAILED 1
+#define MSN_BF_EXIT_STOPPED 2
+
+/** Runs the backfiller to completion in the calling process.
+ *  cfg: uses db, backfill.batch_size and backfill.yield_ms. st: the mapped status block,
+ *  or NULL (no mirroring). stop: set non-zero by the caller's SIGTERM/SIGINT handler;
+ *  checked before each chunk and during the pauses. The caller sets the log role and the
+ *  signal handlers. Returns one of MSN_BF_EXIT_*. */
+int msn_backfiller_main(const msn_config_t *cfg, msn_status_t *st, volatile sig_atomic_t *stop);
+
+/** Creates (or completes) a database file at path with the current schema
+ *  (msn_schema_create_current), in WAL mode, auto_vacuum=INCREMENTAL when the file is new.
+ *  Meant for new files (a demo database); on an existing current database it changes
+ *  nothing. Returns 0, or -1 with err set (e.g. a legacy database, which migrations
+ *  upgrade instead). */
+int msn_backfiller_init_db(const char *path, char *err, size_t errlen);
+
+#endif

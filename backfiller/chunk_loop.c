@@ -1,0 +1,206 @@
+/*
+ * chunk_loop.c: the bounded, cancellable backfill loop; see chunk_loop.h for the contract.
+ */
+#include "backfiller/chunk_loop.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+
+#define SLEEP_SLICE_MS 10
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err == NULL || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static int stopped(const msn_chunk_opts_t *o)
+{
+    return o->stop != NULL && *o->stop != 0;
+}
+
+/* Sleeps ms in slices of SLEEP_SLICE_MS, returning early once a stop is requested. */
+static void yield_sleep(const msn_chunk_opts_t *o)
+{
+    int left = o->yield_ms;
+    while (left > 0 && !stopped(o)) {
+        int slice = left < SLEEP_SLICE_MS ? left : SLEEP_SLICE_MS;
+        struct timespec ts = {0, (long)slice * 1000000L};
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !stopped(o))
+            ;
+        left -= slice;
+    }
+}
+
+static int exec_sql(sqlite3 *db, const char *sql, char *err, size_t errlen)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        set_err(err, errlen, "%s: %s", sql, msg ? msg : sqlite3_errmsg(db));
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* One chunk in its own write transaction. Returns 0 with *affected, or -1. */
+static int one_chunk(sqlite3 *db, const msn_chunk_ops_t *ops, void *ud, int64_t max_id, int limit, int64_t *cursor,
+                     int64_t *affected, char *err, size_t errlen)
+{
+    int64_t cur = *cursor;
+    *affected = 0;
+    if (exec_sql(db, "BEGIN IMMEDIATE", err, errlen) < 0)
+        return -1;
+    if (ops->run_chunk(db, ud, max_id, limit, &cur, affected, err, errlen) < 0)
+        goto fail;
+    if (exec_sql(db, "COMMIT", err, errlen) < 0)
+        goto fail;
+    *cursor = cur;
+    return 0;
+fail:
+    if (!sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    *affected = 0;
+    return -1;
+}
+
+int msn_chunk_loop(sqlite3 *db, const msn_chunk_ops_t *ops, void *ud, const msn_chunk_opts_t *opts,
+                   msn_chunk_result_t *res, char *err, size_t errlen)
+{
+    msn_chunk_result_t r = {0, 0, 0, 0};
+    int rc = 0;
+    int fired = 0;
+    int64_t fired_p = 0, fired_t = 0;
+
+    if (opts->batch_size <= 0) {
+        set_err(err, errlen, "batch size must be > 0 (got %d)", opts->batch_size);
+        rc = -EINVAL;
+        goto out;
+    }
+    if (opts->yield_ms < 0) {
+        set_err(err, errlen, "yield must be >= 0 ms (got %d)", opts->yield_ms);
+        rc = -EINVAL;
+        goto out;
+    }
+    if (ops->snapshot_max(db, ud, &r.max_id, err, errlen) < 0 ||
+        ops->count_total(db, ud, r.max_id, &r.total, err, errlen) < 0) {
+        rc = -EIO;
+        goto out;
+    }
+    if (r.total == 0) {
+        if (opts->progress)
+            opts->progress(opts->progress_ud, 0, 0);
+        goto out;
+    }
+
+    int64_t cursor = MSN_CHUNK_CURSOR_START;
+    for (;;) {
+        if (stopped(opts)) {
+            if (opts->progress)
+                opts->progress(opts->progress_ud, r.processed, r.total);
+            set_err(err, errlen, "cancelled");
+            rc = -ECANCELED;
+            goto out;
+        }
+        int64_t n = 0;
+        if (one_chunk(db, ops, ud, r.max_id, opts->batch_size, &cursor, &n, err, errlen) < 0) {
+            rc = -EIO;
+            goto out;
+        }
+        if (n <= 0)
+            break;
+        r.processed += n;
+        r.chunks++;
+        if (opts->progress) {
+            opts->progress(opts->progress_ud, r.processed, r.total);
+            fired = 1;
+            fired_p = r.processed;
+            fired_t = r.total;
+        }
+        yield_sleep(opts);
+    }
+    if (opts->progress && !(fired && fired_p == r.processed && fired_t == r.total))
+        opts->progress(opts->progress_ud, r.processed, r.total);
+out:
+    if (res != NULL)
+        *res = r;
+    return rc;
+}
+
+/* ---- SQL-only backfills ------------------------------------------------------------- */
+
+/* Prepares sql, binds up to three integers, steps once; *val = the first column of the
+   first row (has_val = 0 when there is no row or it is NULL). Returns 0, or -1. */
+static int sql_int(sqlite3 *db, const char *sql, int nparams, const int64_t *params, int64_t *val, int *has_val,
+                   char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    *val = 0;
+    if (has_val)
+        *has_val = 0;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        set_err(err, errlen, "%s", sqlite3_errmsg(db));
+        return -1;
+    }
+    for (int i = 0; i < nparams; i++)
+        sqlite3_bind_int64(st, i + 1, params[i]);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        if (sqlite3_column_type(st, 0) != SQLITE_NULL) {
+            *val = sqlite3_column_int64(st, 0);
+            if (has_val)
+                *has_val = 1;
+        }
+        rc = SQLITE_DONE;
+    }
+    if (rc != SQLITE_DONE) {
+        set_err(err, errlen, "%s", sqlite3_errmsg(db));
+        sqlite3_finalize(st);
+        return -1;
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
+static int sql_snapshot_max(sqlite3 *db, void *ud, int64_t *max_id, char *err, size_t errlen)
+{
+    const msn_chunk_sql_t *q = ud;
+    return sql_int(db, q->max_sql, 0, NULL, max_id, NULL, err, errlen);
+}
+
+static int sql_count_total(sqlite3 *db, void *ud, int64_t max_id, int64_t *total, char *err, size_t errlen)
+{
+    const msn_chunk_sql_t *q = ud;
+    return sql_int(db, q->count_sql, 1, &max_id, total, NULL, err, errlen);
+}
+
+static int sql_run_chunk(sqlite3 *db, void *ud, int64_t max_id, int limit, int64_t *cursor, int64_t *affected,
+                         char *err, size_t errlen)
+{
+    const msn_chunk_sql_t *q = ud;
+    int64_t hi = 0;
+    int has_hi = 0;
+    int64_t p[3] = {*cursor, max_id, limit};
+    *affected = 0;
+    if (sql_int(db, q->hi_sql, 3, p, &hi, &has_hi, err, errlen) < 0)
+        return -1;
+    if (!has_hi)
+        return 0;
+    int64_t u[2] = {*cursor, hi};
+    int64_t ignored;
+    if (sql_int(db, q->update_sql, 2, u, &ignored, NULL, err, errlen) < 0)
+        return -1;
+    *affected = sqlite3_changes64(db);
+    *cursor = hi;
+    return 0;
+}
+
+const msn_chunk_ops_t msn_chunk_sql_ops = {sql_snapshot_max, sql_count_total, sql_run_chunk};

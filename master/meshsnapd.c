@@ -1,0 +1,225 @@
+/*
+ * meshsnapd: the meshsnap daemon.
+ *
+ * One binary, one role per process. Started by a user or systemd it is the master
+ * (master/supervisor.c): it binds the listening sockets, loads SQLite in a publisher
+ * thread, publishes LMDB snapshots, and fork+execs itself as the children:
+ *   meshsnapd --role worker --slot N --listen-fds 3,4 <the same options>   (worker/)
+ *   meshsnapd --role backfiller --slot 0 <the same options>               (backfiller/)
+ * The children re-read the same configuration from the same options.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backfiller/backfiller.h"
+#include "master/supervisor.h"
+#include "shm/config.h"
+#include "shm/log.h"
+#include "shm/status.h"
+#include "worker/worker.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: meshsnapd [OPTIONS]\n"
+            "Serve MeshCore packet analytics from a CoreScope SQLite database.\n"
+            "\n"
+            "  --config FILE     read the configuration file (default: none; see conf/meshsnap.conf)\n"
+            "  --db PATH         the CoreScope SQLite database (overrides `db`)\n"
+            "  --listen ADDR     listen on host:port, [v6]:port or :port; repeat for several\n"
+            "                    (overrides `listen`; default 127.0.0.1:3000)\n"
+            "  --workers N       number of HTTP worker processes, or `auto` (one per core)\n"
+            "  --state-dir DIR   where snapshots and the status block live (overrides `state_dir`;\n"
+            "                    default: the database's directory + /meshsnap-state)\n"
+            "  --check-config    validate the configuration and exit (0 = valid); with -v, print it\n"
+            "  -v, --verbose     log debug messages (or print the configuration with --check-config)\n"
+            "  --init-db PATH    create a new database with the current CoreScope schema and exit\n"
+            "  --version         print the version and exit\n"
+            "  -h, --help        this help\n"
+            "\n"
+            "Signals: SIGTERM/SIGINT stop (in-flight requests finish).\n");
+}
+
+typedef struct {
+    const char *role; /* NULL = master */
+    int slot;
+    const char *listen_fds;
+    int check_config, verbose;
+    const char *init_db;
+} opts_t;
+
+/* Parses the command line into cfg (file first, then flags). Returns 0, 1 to exit 0, -1 on error. */
+static int parse_args(int argc, char **argv, msn_config_t *cfg, opts_t *o)
+{
+    char err[512];
+    const char *config = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            config = argv[++i];
+    }
+    if (config && msn_config_load_file(cfg, config, err, sizeof(err)) < 0) {
+        fprintf(stderr, "meshsnapd: %s\n", err);
+        return -1;
+    }
+    int listen_seen = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const char *key = NULL;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            return 1;
+        } else if (strcmp(a, "--version") == 0) {
+            printf("meshsnapd %s\n", MESHSNAP_VERSION);
+            return 1;
+        } else if (strcmp(a, "--check-config") == 0) {
+            o->check_config = 1;
+            continue;
+        } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+            o->verbose = 1;
+            continue;
+        } else if (strcmp(a, "--config") == 0) {
+            i++;
+            continue;
+        } else if (strcmp(a, "--db") == 0) {
+            key = "db";
+        } else if (strcmp(a, "--listen") == 0) {
+            key = "listen";
+        } else if (strcmp(a, "--workers") == 0) {
+            key = "workers";
+        } else if (strcmp(a, "--state-dir") == 0) {
+            key = "state_dir";
+        } else if (strcmp(a, "--role") == 0 && v) {
+            o->role = v;
+            i++;
+            continue;
+        } else if (strcmp(a, "--slot") == 0 && v) {
+            o->slot = atoi(v);
+            i++;
+            continue;
+        } else if (strcmp(a, "--listen-fds") == 0 && v) {
+            o->listen_fds = v;
+            i++;
+            continue;
+        } else if (strcmp(a, "--init-db") == 0 && v) {
+            o->init_db = v;
+            i++;
+            continue;
+        } else {
+            fprintf(stderr, "meshsnapd: unknown option '%s' (see --help)\n", a);
+            return -1;
+        }
+        if (v == NULL) {
+            fprintf(stderr, "meshsnapd: %s needs a value\n", a);
+            return -1;
+        }
+        i++;
+        if (strcmp(key, "listen") == 0 && listen_seen) {
+            if (cfg->n_listen >= MSN_MAX_LISTEN ||
+                msn_config_parse_listen(v, &cfg->listen[cfg->n_listen], err, sizeof(err)) < 0) {
+                fprintf(stderr, "meshsnapd: --listen %s: %s\n", v, cfg->n_listen >= MSN_MAX_LISTEN ? "too many" : err);
+                return -1;
+            }
+            cfg->n_listen++;
+            continue;
+        }
+        if (msn_config_set(cfg, NULL, key, v, err, sizeof(err)) < 0) {
+            fprintf(stderr, "meshsnapd: %s %s: %s\n", a, v, err);
+            return -1;
+        }
+        if (strcmp(key, "listen") == 0)
+            listen_seen = 1;
+    }
+    if (cfg->state_dir == NULL && cfg->db != NULL) {
+        char dir[4096];
+        snprintf(dir, sizeof(dir), "%s", cfg->db);
+        char *slash = strrchr(dir, '/');
+        char sd[4200];
+        if (slash) {
+            *slash = '\0';
+            snprintf(sd, sizeof(sd), "%s/meshsnap-state", dir[0] ? dir : "/");
+        } else {
+            snprintf(sd, sizeof(sd), "meshsnap-state");
+        }
+        msn_config_set(cfg, NULL, "state_dir", sd, err, sizeof(err));
+    }
+    if (o->init_db)
+        return 0;
+    if (msn_config_validate(cfg, err, sizeof(err)) < 0) {
+        fprintf(stderr, "meshsnapd: invalid configuration: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+static volatile sig_atomic_t child_stop;
+
+static void on_term(int sig)
+{
+    (void)sig;
+    child_stop = 1;
+}
+
+int main(int argc, char **argv)
+{
+    msn_config_t cfg;
+    opts_t o;
+    memset(&o, 0, sizeof(o));
+    msn_config_defaults(&cfg);
+    int rc = parse_args(argc, argv, &cfg, &o);
+    if (rc != 0) {
+        msn_config_free(&cfg);
+        return rc > 0 ? 0 : 2;
+    }
+    if (o.verbose && !o.check_config)
+        msn_log_set_level(MSN_LOG_DEBUG);
+    else
+        msn_log_set_level((msn_log_level_t)cfg.log_level);
+    if (o.init_db) {
+        char err[512];
+        rc = msn_backfiller_init_db(o.init_db, err, sizeof(err));
+        if (rc < 0)
+            fprintf(stderr, "meshsnapd: --init-db %s: %s\n", o.init_db, err);
+        msn_config_free(&cfg);
+        return rc < 0 ? 1 : 0;
+    }
+    if (o.check_config) {
+        if (o.verbose)
+            msn_config_dump(&cfg, stdout);
+        printf("configuration OK\n");
+        msn_config_free(&cfg);
+        return 0;
+    }
+    if (o.role == NULL) {
+        rc = msn_master_main(&cfg, argc, argv);
+    } else if (strcmp(o.role, "worker") == 0) {
+        rc = msn_worker_main(&cfg, o.slot, o.listen_fds);
+    } else if (strcmp(o.role, "backfiller") == 0) {
+        char name[32];
+        snprintf(name, sizeof(name), "backfiller");
+        msn_log_set_role(name);
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_term;
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        msn_status_t *st = NULL;
+        int src = msn_status_open(cfg.state_dir, &st);
+        if (src < 0)
+            msn_warn("no status block in %s (%s); progress is recorded in the database only", cfg.state_dir,
+                     strerror(-src));
+        rc = msn_backfiller_main(&cfg, st, &child_stop);
+        msn_status_close(st);
+    } else {
+        fprintf(stderr, "meshsnapd: unknown role '%s'\n", o.role);
+        rc = 2;
+    }
+    msn_config_free(&cfg);
+    return rc;
+}

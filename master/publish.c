@@ -1,0 +1,345 @@
+/* publish.c: see publish.h. */
+#include "publish.h"
+
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "render.h"
+#include "shm/buf.h"
+#include "shm/log.h"
+
+typedef struct {
+    msn_publisher_t *p;
+    msn_store_t *s;
+    MDB_txn *txn;
+    msn_buf_t scratch;
+    msgpack_sbuffer sb;
+    int append; /* keys arrive in order (full build) */
+} wctx_t;
+
+void msn_publisher_init(msn_publisher_t *p, const char *state_dir, const char *source_db, int64_t master_start_ms)
+{
+    memset(p, 0, sizeof(*p));
+    p->state_dir = msn_xstrdup(state_dir);
+    p->source_db = msn_xstrdup(source_db);
+    p->master_start_ms = master_start_ms;
+    msn_snap_t old;
+    char err[256];
+    if (msn_snap_open_current_ro(state_dir, &old, err, sizeof(err)) == 0) {
+        MDB_txn *txn;
+        msn_snap_meta_t m;
+        if (mdb_txn_begin(old.env, NULL, MDB_RDONLY, &txn) == 0) {
+            if (msn_snap_meta_get(txn, &old, &m) == 0)
+                p->gen = m.gen;
+            mdb_txn_abort(txn);
+        }
+        msn_snap_close(&old);
+    }
+}
+
+void msn_publisher_free(msn_publisher_t *p)
+{
+    msn_snap_close(&p->snap);
+    free(p->state_dir);
+    free(p->source_db);
+    memset(p, 0, sizeof(*p));
+}
+
+static uint64_t fnv1a(const void *data, size_t n)
+{
+    const uint8_t *d = data;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= d[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static int put(wctx_t *w, int dbi, const void *k, size_t kl, const void *v, size_t vl, unsigned flags)
+{
+    MDB_val key = {kl, (void *)k}, val = {vl, (void *)v};
+    int rc = mdb_put(w->txn, w->p->snap.dbi[dbi], &key, &val, flags);
+    if (rc == MDB_KEYEXIST && (flags & (MDB_NODUPDATA | MDB_NOOVERWRITE)))
+        return 0;
+    return rc;
+}
+
+static int put_fx(wctx_t *w, const char *prefix, const char *name, size_t nl, const msn_fx_rec_t *rec)
+{
+    char k[200];
+    size_t pl = strlen(prefix);
+    if (pl + nl > sizeof(k) || pl + nl == 0)
+        return 0;
+    memcpy(k, prefix, pl);
+    memcpy(k + pl, name, nl);
+    return put(w, MSN_DBI_FX, k, pl + nl, rec, sizeof(*rec), MDB_NODUPDATA);
+}
+
+/* Writes a transmission's own keys (tx record, plus hash/fx/ft when new). */
+static int write_tx(wctx_t *w, const msn_tx_t *t, int is_new)
+{
+    uint8_t k[16];
+    msn_be64_put(k, (uint64_t)t->id);
+    msgpack_sbuffer_clear(&w->sb);
+    msn_render_tx_record(&w->sb, w->s, t, &w->scratch);
+    int rc = put(w, MSN_DBI_TX, k, 8, w->sb.data, w->sb.size, w->append ? MDB_APPEND : 0);
+    if (rc || !is_new)
+        return rc;
+    if (t->hash && t->hash[0] && (rc = put(w, MSN_DBI_HASH, t->hash, strlen(t->hash), k, 8, 0)))
+        return rc;
+    msn_fx_rec_t rec;
+    memset(&rec, 0, sizeof(rec));
+    msn_be64_put(rec.id_be, (uint64_t)t->id);
+    msn_be64_put(rec.first_seen_ms_be, (uint64_t)t->first_seen_ms);
+    rec.payload_type = (uint8_t)(t->payload_type < 0 ? 255 : t->payload_type);
+    rec.route_type = (uint8_t)(t->route_type < 0 ? 255 : t->route_type);
+    char b1 = (char)rec.payload_type, b2 = (char)rec.route_type;
+    if ((rc = put_fx(w, "a", "", 0, &rec)) || (rc = put_fx(w, "t", &b1, 1, &rec)) || (rc = put_fx(w, "r", &b2, 1, &rec)))
+        return rc;
+    if (t->payload_type == 4 && t->from_pubkey && t->from_pubkey[0] &&
+        (rc = put_fx(w, "f", t->from_pubkey, strlen(t->from_pubkey), &rec)))
+        return rc;
+    uint8_t tk[16];
+    msn_be64_put(tk, (uint64_t)t->first_seen_ms);
+    msn_be64_put(tk + 8, (uint64_t)t->id);
+    return put(w, MSN_DBI_FT, tk, 16, "", 0, 0);
+}
+
+/* Writes one observation (obs, oid, and the observer list entry of its transmission). */
+static int write_obs(wctx_t *w, const msn_tx_t *t, const msn_obs_t *o)
+{
+    uint8_t k[16];
+    msn_be64_put(k, (uint64_t)t->id);
+    msn_be64_put(k + 8, (uint64_t)o->id);
+    msgpack_sbuffer_clear(&w->sb);
+    msn_render_obs_record(&w->sb, t, o);
+    int rc = put(w, MSN_DBI_OBS, k, 16, w->sb.data, w->sb.size, w->append ? MDB_APPEND : 0);
+    if (rc)
+        return rc;
+    if ((rc = put(w, MSN_DBI_OID, k + 8, 8, k, 8, 0)))
+        return rc;
+    const msn_observer_t *ob = msn_store_observer(w->s, o->observer_rowid);
+    if (ob && ob->id[0]) {
+        msn_fx_rec_t rec;
+        memset(&rec, 0, sizeof(rec));
+        msn_be64_put(rec.id_be, (uint64_t)t->id);
+        msn_be64_put(rec.first_seen_ms_be, (uint64_t)t->first_seen_ms);
+        rec.payload_type = (uint8_t)(t->payload_type < 0 ? 255 : t->payload_type);
+        rec.route_type = (uint8_t)(t->route_type < 0 ? 255 : t->route_type);
+        rc = put_fx(w, "o", ob->id, strlen(ob->id), &rec);
+    }
+    return rc;
+}
+
+/* Rewrites the small documents (nodes, observers, stats) when their content changed. */
+static int write_small(wctx_t *w, int64_t now_ms, int force, int *changed)
+{
+    msn_publisher_t *p = w->p;
+    msn_store_t *s = w->s;
+    int rc;
+    /* nodes */
+    msn_buf_t all = MSN_BUF_INIT;
+    for (uint32_t i = 0; i < s->n_nodes; i++)
+        msn_render_node_fragment(&all, &s->nodes[i]);
+    uint64_t h = fnv1a(all.data, all.len);
+    if (force || h != p->nodes_hash) {
+        if ((rc = mdb_drop(w->txn, p->snap.dbi[MSN_DBI_NODE], 0)))
+            goto out;
+        for (uint32_t i = 0; i < s->n_nodes; i++) {
+            msn_buf_reset(&w->scratch);
+            msn_render_node_fragment(&w->scratch, &s->nodes[i]);
+            msgpack_sbuffer_clear(&w->sb);
+            msgpack_packer pk;
+            msgpack_packer_init(&pk, &w->sb, msgpack_sbuffer_write);
+            msgpack_pack_array(&pk, 1);
+            msgpack_pack_bin(&pk, w->scratch.len);
+            msgpack_pack_bin_body(&pk, w->scratch.data, w->scratch.len);
+            const char *pkey = s->nodes[i].public_key;
+            if ((rc = put(w, MSN_DBI_NODE, pkey, strlen(pkey), w->sb.data, w->sb.size, 0)))
+                goto out;
+        }
+        msgpack_sbuffer_clear(&w->sb);
+        msn_render_nodes_index(&w->sb, s);
+        if ((rc = msn_snap_doc_put(w->txn, &p->snap, "nodes.index", w->sb.data, w->sb.size, p->gen + 1, now_ms)))
+            goto out;
+        p->nodes_hash = h;
+        *changed = 1;
+    }
+    /* observers */
+    msn_buf_reset(&all);
+    msn_render_observers_prefix(&all, s);
+    h = fnv1a(all.data, all.len);
+    if (force || h != p->observers_hash) {
+        if ((rc = mdb_drop(w->txn, p->snap.dbi[MSN_DBI_OROW], 0)))
+            goto out;
+        for (uint32_t i = 0; i < s->n_observers; i++) {
+            uint8_t k[8];
+            msn_be64_put(k, (uint64_t)s->observers[i].rowid);
+            msgpack_sbuffer_clear(&w->sb);
+            msn_render_observer_row(&w->sb, &s->observers[i]);
+            if ((rc = put(w, MSN_DBI_OROW, k, 8, w->sb.data, w->sb.size, 0)))
+                goto out;
+        }
+        if ((rc = msn_snap_doc_put(w->txn, &p->snap, "observers", all.data, all.len, p->gen + 1, now_ms)))
+            goto out;
+        p->observers_hash = h;
+        *changed = 1;
+    }
+    /* stats */
+    msn_buf_reset(&all);
+    msn_render_stats(&all, s, now_ms);
+    h = fnv1a(all.data, all.len);
+    if (force || h != p->stats_hash) {
+        if ((rc = msn_snap_doc_put(w->txn, &p->snap, "stats", all.data, all.len, p->gen + 1, now_ms)))
+            goto out;
+        p->stats_hash = h;
+        *changed = 1;
+    }
+    rc = 0;
+out:
+    msn_buf_free(&all);
+    return rc;
+}
+
+static int write_meta(wctx_t *w, int64_t now_ms)
+{
+    msn_snap_meta_t m;
+    memset(&m, 0, sizeof(m));
+    m.gen = w->p->gen + 1;
+    m.published_at_ms = now_ms;
+    m.master_start_ms = w->p->master_start_ms;
+    m.max_tx_id = w->s->max_tx_id;
+    m.max_obs_id = w->s->max_obs_id;
+    m.tx_count = w->s->n_tx;
+    m.obs_count = w->s->n_obs;
+    m.legacy_schema = w->s->schema.legacy;
+    snprintf(m.source_db, sizeof(m.source_db), "%s", w->p->source_db);
+    int rc;
+    msn_snap_meta_put(w->txn, &w->p->snap, &m, &rc);
+    return rc;
+}
+
+static void wctx_free(wctx_t *w)
+{
+    msn_buf_free(&w->scratch);
+    msgpack_sbuffer_destroy(&w->sb);
+}
+
+int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *err, size_t errlen)
+{
+    msn_snap_t fresh;
+    if (msn_snap_create(p->state_dir, p->gen + 1, &fresh, err, errlen) < 0)
+        return -1;
+    msn_snap_t old = p->snap;
+    p->snap = fresh;
+    wctx_t w = {.p = p, .s = s, .append = 1};
+    msgpack_sbuffer_init(&w.sb);
+    int rc = mdb_txn_begin(p->snap.env, NULL, 0, &w.txn);
+    if (rc)
+        goto fail;
+    for (uint32_t i = 0; i < s->n_tx && rc == 0; i++) {
+        msn_tx_t *t = &s->tx[i];
+        rc = write_tx(&w, t, 1);
+        for (uint32_t j = 0; j < t->n_obs && rc == 0; j++)
+            rc = write_obs(&w, t, &s->obs[t->obs[j]]);
+        t->dirty = 0;
+    }
+    int changed = 0;
+    w.append = 0;
+    if (rc == 0)
+        rc = write_small(&w, now_ms, 1, &changed);
+    if (rc == 0)
+        rc = write_meta(&w, now_ms);
+    if (rc == 0) {
+        rc = mdb_txn_commit(w.txn);
+        w.txn = NULL;
+    }
+    if (rc)
+        goto fail;
+    mdb_env_sync(p->snap.env, 1);
+    if (msn_snap_make_current(p->state_dir, &p->snap, err, errlen) < 0) {
+        msn_snap_close(&p->snap);
+        p->snap = old;
+        wctx_free(&w);
+        return -1;
+    }
+    msn_snap_close(&old);
+    p->gen++;
+    p->pub_tx = s->n_tx;
+    p->pub_obs = s->n_obs;
+    p->last_published_ms = now_ms;
+    wctx_free(&w);
+    return 0;
+fail:
+    snprintf(err, errlen, "writing snapshot %s: %s", p->snap.dir, mdb_strerror(rc));
+    if (w.txn)
+        mdb_txn_abort(w.txn);
+    msn_snap_close(&p->snap);
+    p->snap = old;
+    wctx_free(&w);
+    return -1;
+}
+
+int msn_publish_incremental(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, int *published, char *err,
+                            size_t errlen)
+{
+    *published = 0;
+    if (p->snap.env == NULL) {
+        snprintf(err, errlen, "no snapshot to update");
+        return -1;
+    }
+    wctx_t w = {.p = p, .s = s, .append = 0};
+    msgpack_sbuffer_init(&w.sb);
+    int rc = mdb_txn_begin(p->snap.env, NULL, 0, &w.txn);
+    if (rc)
+        goto fail;
+    int changed = 0;
+    /* New observations first (their transmissions' records are rewritten below). */
+    for (uint32_t i = p->pub_obs; i < s->n_obs && rc == 0; i++) {
+        const msn_obs_t *o = &s->obs[i];
+        msn_tx_t *t = msn_store_tx_by_id(s, o->tx_id);
+        if (t)
+            rc = write_obs(&w, t, o);
+        changed = 1;
+    }
+    for (uint32_t i = 0; i < s->n_tx && rc == 0; i++) {
+        msn_tx_t *t = &s->tx[i];
+        if (!t->dirty)
+            continue;
+        rc = write_tx(&w, t, i >= p->pub_tx);
+        t->dirty = 0;
+        changed = 1;
+    }
+    if (rc == 0)
+        rc = write_small(&w, now_ms, 0, &changed);
+    if (rc == 0 && !changed) {
+        mdb_txn_abort(w.txn);
+        wctx_free(&w);
+        return 0;
+    }
+    if (rc == 0)
+        rc = write_meta(&w, now_ms);
+    if (rc == 0) {
+        rc = mdb_txn_commit(w.txn);
+        w.txn = NULL;
+    }
+    if (rc)
+        goto fail;
+    mdb_env_sync(p->snap.env, 1);
+    p->gen++;
+    p->pub_tx = s->n_tx;
+    p->pub_obs = s->n_obs;
+    p->last_published_ms = now_ms;
+    *published = 1;
+    wctx_free(&w);
+    return 0;
+fail:
+    snprintf(err, errlen, "updating snapshot: %s", mdb_strerror(rc));
+    if (w.txn)
+        mdb_txn_abort(w.txn);
+    wctx_free(&w);
+    return -1;
+}

@@ -1,0 +1,44 @@
+/*
+ * publish.h: writing the in-memory store into LMDB snapshots (layout in shm/snapshot.h).
+ *
+ * msn_publish_full writes a complete new environment and makes it current;
+ * msn_publish_incremental writes what changed since the last publication (new
+ * transmissions and observations, changed small documents) as one write transaction of
+ * the current environment. Both bump the generation; an incremental publication with
+ * nothing to write does not.
+ */
+#ifndef MSN_PUBLISH_H
+#define MSN_PUBLISH_H
+
+#include <stdint.h>
+
+#include "shm/snapshot.h"
+#include "store.h"
+
+typedef struct {
+    char *state_dir;
+    char *source_db;
+    msn_snap_t snap;      /* the current environment, open read-write (env NULL before the first publish) */
+    uint64_t gen;         /* last generation published (or found at start) */
+    int64_t master_start_ms;
+    uint32_t pub_tx, pub_obs; /* store sizes at the last publication */
+    uint64_t nodes_hash, observers_hash, stats_hash;
+    int64_t last_published_ms;
+} msn_publisher_t;
+
+/** Initialises p; reads the generation of an existing current snapshot, if any, so new
+ *  generations continue its numbering. */
+void msn_publisher_init(msn_publisher_t *p, const char *state_dir, const char *source_db, int64_t master_start_ms);
+/** Closes the environment and frees p's strings. */
+void msn_publisher_free(msn_publisher_t *p);
+
+/** Writes generation gen+1 as a new environment and points `current` at it.
+ *  Returns 0, or -1 with err set (the previous snapshot stays current). */
+int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *err, size_t errlen);
+
+/** Writes what changed since the last publication. *published is set to 1 when a new
+ *  generation was committed. Returns 0, or -1 with err set (nothing is committed). */
+int msn_publish_incremental(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, int *published, char *err,
+                            size_t errlen);
+
+#endif

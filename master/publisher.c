@@ -1,0 +1,226 @@
+/* publisher.c: see publisher.h. */
+#include "publisher.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "publish.h"
+#include "shm/log.h"
+#include "shm/schema.h"
+#include "store.h"
+
+static void set_status(msn_status_t *st, int phase, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void set_status(msn_status_t *st, int phase, const char *fmt, ...)
+{
+    msn_status_write_begin(&st->master_seq);
+    if (phase >= 0)
+        st->master.phase = phase;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(st->master.status_text, sizeof(st->master.status_text), fmt, ap);
+    va_end(ap);
+    msn_status_write_end(&st->master_seq);
+}
+
+typedef struct {
+    msn_publisher_thread_t *pt;
+    int64_t last_log_ms;
+} progress_ctx_t;
+
+static void on_progress(void *ctx, int64_t tx, int64_t obs)
+{
+    progress_ctx_t *pc = ctx;
+    msn_status_t *st = pc->pt->st;
+    msn_status_write_begin(&st->master_seq);
+    st->master.load_progress_tx = tx;
+    snprintf(st->master.status_text, sizeof(st->master.status_text), "loading: %lld transmissions, %lld observations",
+             (long long)tx, (long long)obs);
+    msn_status_write_end(&st->master_seq);
+    int64_t now = msn_now_ms();
+    if (now - pc->last_log_ms >= 5000) {
+        msn_info("loading: %lld transmissions, %lld observations", (long long)tx, (long long)obs);
+        pc->last_log_ms = now;
+    }
+}
+
+static void sleep_ms(msn_publisher_thread_t *pt, int ms)
+{
+    while (ms > 0 && !atomic_load(&pt->stop)) {
+        int slice = ms > 50 ? 50 : ms;
+        struct timespec ts = {slice / 1000, (long)(slice % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        ms -= slice;
+    }
+}
+
+static void publish_counts(msn_status_t *st, const msn_store_t *s, const msn_publisher_t *p, int64_t now)
+{
+    msn_status_write_begin(&st->master_seq);
+    st->master.loaded_tx = s->n_tx;
+    st->master.loaded_obs = s->n_obs;
+    st->master.loaded_nodes = s->n_nodes;
+    st->master.loaded_observers = s->n_observers;
+    st->master.published_gen = (int64_t)p->gen;
+    st->master.published_at_ms = p->last_published_ms;
+    st->master.last_poll_at_ms = now;
+    msn_status_write_end(&st->master_seq);
+}
+
+/* Loads everything and publishes a full generation. Returns 0, -1 on error, -2 on stop. */
+static int full_cycle(msn_publisher_thread_t *pt, msn_publisher_t *pub, sqlite3 *db, msn_store_t *store)
+{
+    char err[512];
+    progress_ctx_t pc = {pt, 0};
+    msn_store_t fresh;
+    msn_store_init(&fresh);
+    int64_t t0 = msn_now_ms();
+    set_status(pt->st, -1, "loading %s", pt->cfg->db);
+    int rc = msn_store_load(&fresh, db, 10000, on_progress, &pc, (volatile int *)&pt->stop, err, sizeof(err));
+    if (rc == 0)
+        rc = msn_store_reload_small(&fresh, db, msn_now_ms() / 1000, err, sizeof(err));
+    if (rc != 0) {
+        msn_store_free(&fresh);
+        if (rc == -2)
+            return -2;
+        msn_error("load failed: %s", err);
+        set_status(pt->st, -1, "load failed: %s", err);
+        return -1;
+    }
+    int64_t t1 = msn_now_ms();
+    set_status(pt->st, -1, "publishing generation %llu", (unsigned long long)pub->gen + 1);
+    if (msn_publish_full(pub, &fresh, msn_now_ms(), err, sizeof(err)) < 0) {
+        msn_error("publish failed: %s", err);
+        set_status(pt->st, -1, "publish failed: %s", err);
+        msn_store_free(&fresh);
+        return -1;
+    }
+    int64_t t2 = msn_now_ms();
+    msn_store_free(store);
+    *store = fresh;
+    msn_info("published generation %llu: %u transmissions, %u observations, %u nodes, %u observers%s "
+             "(load %.1f s, publish %.1f s)",
+             (unsigned long long)pub->gen, store->n_tx, store->n_obs, store->n_nodes, store->n_observers,
+             store->schema.legacy ? ", legacy schema" : "", (t1 - t0) / 1000.0, (t2 - t1) / 1000.0);
+    if (store->skipped_rows)
+        msn_warn("%lld rows were skipped or served with empty values (see the warnings above)",
+                 (long long)store->skipped_rows);
+    publish_counts(pt->st, store, pub, t2);
+    atomic_fetch_add(&pt->st->env_seq, 1);
+    set_status(pt->st, MSN_PHASE_READY, "serving generation %llu", (unsigned long long)pub->gen);
+    return 0;
+}
+
+static void *thread_main(void *arg)
+{
+    msn_publisher_thread_t *pt = arg;
+    const msn_config_t *cfg = pt->cfg;
+    msn_publisher_t pub;
+    msn_store_t store;
+    sqlite3 *db = NULL;
+    char err[512];
+    int need_full = 1;
+    int64_t last_err_log = 0, last_small_reload = 0;
+    int64_t seen_finished = -1, loaded_at_ms = 0;
+    msn_store_init(&store);
+    msn_publisher_init(&pub, cfg->state_dir, cfg->db, pt->started_at_ms);
+    while (!atomic_load(&pt->stop)) {
+        int64_t now = msn_now_ms();
+        if (db == NULL) {
+            if (msn_sqlite_open(cfg->db, 1, &db, err, sizeof(err)) < 0) {
+                if (now - last_err_log > 30000) {
+                    msn_error("cannot open the database: %s (retrying)", err);
+                    last_err_log = now;
+                }
+                set_status(pt->st, -1, "waiting for the database: %s", err);
+                sleep_ms(pt, 1000);
+                continue;
+            }
+        }
+        /* A migration that ended after the store was loaded changed rows the store holds. */
+        msn_backfill_status_t bf;
+        msn_status_read_backfill(pt->st, &bf);
+        if (bf.finished_count != seen_finished) {
+            seen_finished = bf.finished_count;
+            for (int i = 0; i < bf.n_migrations && i < MSN_STATUS_MAX_MIGRATIONS && !need_full; i++)
+                if (bf.mig[i].status == MSN_MIG_DONE && bf.mig[i].ended_at >= loaded_at_ms) {
+                    msn_info("migration %s finished; reloading to publish its results", bf.mig[i].name);
+                    need_full = 1;
+                }
+        }
+        if (need_full) {
+            int64_t load_start = msn_now_ms();
+            int rc = full_cycle(pt, &pub, db, &store);
+            if (rc == -2)
+                break;
+            if (rc < 0) {
+                sqlite3_close(db);
+                db = NULL;
+                sleep_ms(pt, 2000);
+                continue;
+            }
+            need_full = 0;
+            loaded_at_ms = load_start;
+            last_small_reload = msn_now_ms();
+        } else {
+            int ntx, nobs;
+            if (msn_store_poll(&store, db, 20000, &ntx, &nobs, err, sizeof(err)) < 0) {
+                msn_error("poll failed: %s", err);
+                sqlite3_close(db);
+                db = NULL;
+                sleep_ms(pt, 1000);
+                continue;
+            }
+            /* nodes/observers/stats: every poll when rows arrived, else every 10 s */
+            if (ntx || nobs || now - last_small_reload >= 10000) {
+                if (msn_store_reload_small(&store, db, now / 1000, err, sizeof(err)) < 0)
+                    msn_error("reading nodes/observers failed: %s", err);
+                last_small_reload = now;
+            }
+            int published;
+            if (msn_publish_incremental(&pub, &store, msn_now_ms(), &published, err, sizeof(err)) < 0) {
+                msn_error("incremental publish failed: %s; rebuilding", err);
+                need_full = 1;
+                continue;
+            }
+            if (published)
+                msn_debug("published generation %llu (+%d tx, +%d obs)", (unsigned long long)pub.gen, ntx, nobs);
+            publish_counts(pt->st, &store, &pub, now);
+        }
+        if (atomic_exchange(&pt->reader_check, 0) && pub.snap.env) {
+            int dead = 0;
+            mdb_reader_check(pub.snap.env, &dead);
+            if (dead)
+                msn_info("cleared %d stale LMDB reader slot(s)", dead);
+        }
+        sleep_ms(pt, cfg->poll_interval_ms);
+    }
+    if (db)
+        sqlite3_close(db);
+    msn_store_free(&store);
+    msn_publisher_free(&pub);
+    atomic_store(&pt->running, 0);
+    return NULL;
+}
+
+int msn_publisher_start(msn_publisher_thread_t *pt, const msn_config_t *cfg, msn_status_t *st,
+                        int64_t started_at_ms)
+{
+    pt->cfg = cfg;
+    pt->st = st;
+    pt->started_at_ms = started_at_ms;
+    atomic_store(&pt->stop, 0);
+    atomic_store(&pt->reader_check, 0);
+    atomic_store(&pt->running, 1);
+    int rc = pthread_create(&pt->thread, NULL, thread_main, pt);
+    return rc ? -rc : 0;
+}
+
+void msn_publisher_stop(msn_publisher_thread_t *pt)
+{
+    atomic_store(&pt->stop, 1);
+    pthread_join(pt->thread, NULL);
+}

@@ -1,0 +1,455 @@
+/* render.c: see render.h. */
+#include "render.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shm/json.h"
+#include "shm/mpk.h"
+#include "shm/nodes_index.h"
+#include "shm/timeutil.h"
+
+static void key(msn_buf_t *b, int *first, const char *k)
+{
+    if (!*first)
+        msn_buf_putc(b, ',');
+    *first = 0;
+    msn_json_key(b, k);
+}
+
+static void str_or_null(msn_buf_t *b, const char *s)
+{
+    msn_json_str_or_null(b, s);
+}
+
+static void num_or_null(msn_buf_t *b, int has, double v)
+{
+    if (has)
+        msn_json_double(b, v);
+    else
+        msn_buf_puts(b, "null");
+}
+
+/* Appends a JSON array of strings from a path_json text, or `null` when empty/invalid. */
+static void hop_cb(void *ctx, int idx, const char *s, size_t n)
+{
+    msn_buf_t *b = ctx;
+    if (idx > 0)
+        msn_buf_putc(b, ',');
+    if (s == NULL)
+        msn_buf_puts(b, "null");
+    else
+        msn_json_strn(b, s, n);
+}
+
+static void parsed_path(msn_buf_t *b, const char *path_json)
+{
+    if (path_json == NULL) {
+        msn_buf_puts(b, "null");
+        return;
+    }
+    size_t mark = b->len;
+    msn_buf_putc(b, '[');
+    int n = msn_json_str_array_each(path_json, strlen(path_json), hop_cb, b);
+    if (n <= 0) {
+        b->len = mark;
+        msn_buf_puts(b, "null");
+        return;
+    }
+    msn_buf_putc(b, ']');
+}
+
+void msn_render_tx_fragment(msn_buf_t *b, const msn_store_t *s, const msn_tx_t *t)
+{
+    const msn_obs_t *o = t->best >= 0 ? &s->obs[t->best] : NULL;
+    const msn_observer_t *ob = o ? msn_store_observer(s, o->observer_rowid) : NULL;
+    int first = 1;
+    msn_buf_putc(b, '{');
+    key(b, &first, "_parsedPath");
+    parsed_path(b, o ? o->path_json : NULL);
+    key(b, &first, "decoded_json");
+    str_or_null(b, t->decoded_json);
+    key(b, &first, "direction");
+    str_or_null(b, o ? o->direction : NULL);
+    key(b, &first, "first_seen");
+    str_or_null(b, t->first_seen);
+    key(b, &first, "hash");
+    str_or_null(b, t->hash);
+    key(b, &first, "id");
+    msn_buf_put_i64(b, t->id);
+    key(b, &first, "observation_count");
+    msn_buf_put_u64(b, t->n_obs);
+    key(b, &first, "observer_iata");
+    str_or_null(b, ob ? (ob->iata ? ob->iata : "") : NULL);
+    key(b, &first, "observer_id");
+    str_or_null(b, ob ? ob->id : NULL);
+    key(b, &first, "observer_name");
+    str_or_null(b, ob ? ob->name : NULL);
+    key(b, &first, "path_json");
+    str_or_null(b, o ? o->path_json : NULL);
+    key(b, &first, "payload_type");
+    if (t->payload_type >= 0)
+        msn_buf_put_i64(b, t->payload_type);
+    else
+        msn_buf_puts(b, "null");
+    key(b, &first, "raw_hex");
+    str_or_null(b, t->raw_hex);
+    if (o && o->resolved_path && o->resolved_path[0] == '[') {
+        key(b, &first, "resolved_path");
+        msn_buf_puts(b, o->resolved_path);
+    }
+    key(b, &first, "route_type");
+    if (t->route_type >= 0)
+        msn_buf_put_i64(b, t->route_type);
+    else
+        msn_buf_puts(b, "null");
+    key(b, &first, "rssi");
+    num_or_null(b, o && o->has_rssi, o ? o->rssi : 0);
+    key(b, &first, "snr");
+    num_or_null(b, o && o->has_snr, o ? o->snr : 0);
+    key(b, &first, "timestamp");
+    str_or_null(b, t->first_seen);
+    msn_buf_putc(b, '}');
+}
+
+void msn_render_tx_record(msgpack_sbuffer *sb, const msn_store_t *s, const msn_tx_t *t, msn_buf_t *scratch)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    msn_buf_reset(scratch);
+    msn_render_tx_fragment(scratch, s, t);
+    const msn_obs_t *o = t->best >= 0 ? &s->obs[t->best] : NULL;
+    msgpack_pack_array(&pk, 9);
+    msgpack_pack_bin(&pk, scratch->len);
+    msgpack_pack_bin_body(&pk, scratch->data, scratch->len);
+    msgpack_pack_int64(&pk, t->first_seen_ms);
+    msgpack_pack_int(&pk, t->payload_type);
+    msgpack_pack_int(&pk, t->route_type);
+    msn_mpk_str_or_nil(&pk, t->hash);
+    msn_mpk_str_or_nil(&pk, t->raw_hex);
+    msn_mpk_str_or_nil(&pk, t->decoded_json);
+    msn_mpk_str_or_nil(&pk, o ? o->path_json : NULL);
+    msgpack_pack_uint32(&pk, t->n_obs);
+}
+
+void msn_render_obs_record(msgpack_sbuffer *sb, const msn_tx_t *t, const msn_obs_t *o)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 11);
+    msgpack_pack_int64(&pk, o->id);
+    msgpack_pack_int64(&pk, o->tx_id);
+    if (o->observer_rowid >= 0)
+        msgpack_pack_int64(&pk, o->observer_rowid);
+    else
+        msgpack_pack_nil(&pk);
+    msn_mpk_str_or_nil(&pk, o->direction);
+    if (o->has_snr)
+        msgpack_pack_double(&pk, o->snr);
+    else
+        msgpack_pack_nil(&pk);
+    if (o->has_rssi)
+        msgpack_pack_double(&pk, o->rssi);
+    else
+        msgpack_pack_nil(&pk);
+    if (o->has_score)
+        msgpack_pack_double(&pk, o->score);
+    else
+        msgpack_pack_nil(&pk);
+    msn_mpk_str_or_nil(&pk, o->path_json);
+    msgpack_pack_int64(&pk, o->timestamp);
+    msn_mpk_str_or_nil(&pk, (o->resolved_path && o->resolved_path[0] == '[') ? o->resolved_path : NULL);
+    if (o->raw_hex == NULL)
+        msgpack_pack_nil(&pk);
+    else if (o->raw_hex == t->raw_hex)
+        msgpack_pack_true(&pk);
+    else
+        msn_mpk_str(&pk, o->raw_hex);
+}
+
+void msn_render_node_fragment(msn_buf_t *b, const msn_node_t *n)
+{
+    int first = 1;
+    msn_buf_putc(b, '{');
+    key(b, &first, "advert_count");
+    msn_buf_put_i64(b, n->advert_count);
+    key(b, &first, "battery_mv");
+    if (n->has_battery)
+        msn_buf_put_i64(b, n->battery_mv);
+    else
+        msn_buf_puts(b, "null");
+    key(b, &first, "default_scope");
+    str_or_null(b, n->default_scope);
+    key(b, &first, "first_seen");
+    str_or_null(b, n->first_seen);
+    key(b, &first, "foreign");
+    msn_buf_puts(b, n->foreign ? "true" : "false");
+    int sizes = 0;
+    for (int k = 0; k < 3; k++)
+        sizes += (n->hash_sizes_mask >> k) & 1;
+    key(b, &first, "hash_size");
+    if (n->hash_size)
+        msn_buf_put_i64(b, n->hash_size);
+    else
+        msn_buf_puts(b, "null");
+    key(b, &first, "hash_size_inconsistent");
+    msn_buf_puts(b, sizes > 1 ? "true" : "false");
+    if (sizes > 1) {
+        key(b, &first, "hash_sizes_seen");
+        msn_buf_putc(b, '[');
+        int f2 = 1;
+        for (int k = 0; k < 3; k++)
+            if ((n->hash_sizes_mask >> k) & 1) {
+                if (!f2)
+                    msn_buf_putc(b, ',');
+                f2 = 0;
+                msn_buf_put_i64(b, k + 1);
+            }
+        msn_buf_putc(b, ']');
+    }
+    key(b, &first, "last_heard");
+    str_or_null(b, n->last_seen);
+    key(b, &first, "last_seen");
+    str_or_null(b, n->last_seen);
+    key(b, &first, "lat");
+    num_or_null(b, n->has_lat, n->lat);
+    key(b, &first, "lon");
+    num_or_null(b, n->has_lon, n->lon);
+    key(b, &first, "name");
+    str_or_null(b, n->name);
+    key(b, &first, "public_key");
+    str_or_null(b, n->public_key);
+    key(b, &first, "role");
+    str_or_null(b, n->role);
+    key(b, &first, "temperature_c");
+    num_or_null(b, n->has_temp, n->temperature_c);
+    msn_buf_putc(b, '}');
+}
+
+void msn_render_observer_row(msgpack_sbuffer *sb, const msn_observer_t *o)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 3);
+    msn_mpk_str_or_nil(&pk, o->id);
+    msn_mpk_str_or_nil(&pk, o->name);
+    msn_mpk_str_or_nil(&pk, o->iata ? o->iata : "");
+}
+
+static const msn_node_t *node_for_observer(const msn_store_t *s, const char *id)
+{
+    char low[128];
+    size_t n = strlen(id);
+    if (n != 64)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        low[i] = (char)tolower((unsigned char)id[i]);
+    low[n] = '\0';
+    uint32_t lo = 0, hi = s->n_nodes;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(s->nodes[mid].public_key, low);
+        if (c == 0)
+            return &s->nodes[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+void msn_render_observers_prefix(msn_buf_t *b, const msn_store_t *s)
+{
+    msn_buf_puts(b, "{\"observers\":[");
+    int firstrow = 1;
+    for (uint32_t i = 0; i < s->n_observers; i++) {
+        const msn_observer_t *o = &s->observers[i];
+        if (o->inactive)
+            continue;
+        if (!firstrow)
+            msn_buf_putc(b, ',');
+        firstrow = 0;
+        const msn_node_t *nd = node_for_observer(s, o->id);
+        int first = 1;
+        msn_buf_putc(b, '{');
+        key(b, &first, "id");
+        str_or_null(b, o->id);
+        key(b, &first, "name");
+        str_or_null(b, o->name);
+        key(b, &first, "iata");
+        str_or_null(b, o->iata);
+        key(b, &first, "last_seen");
+        str_or_null(b, o->last_seen);
+        key(b, &first, "first_seen");
+        str_or_null(b, o->first_seen);
+        key(b, &first, "packet_count");
+        msn_buf_put_i64(b, o->packet_count);
+        key(b, &first, "model");
+        str_or_null(b, o->model);
+        key(b, &first, "firmware");
+        str_or_null(b, o->firmware);
+        key(b, &first, "client_version");
+        str_or_null(b, o->client_version);
+        key(b, &first, "radio");
+        str_or_null(b, o->radio);
+        key(b, &first, "battery_mv");
+        num_or_null(b, o->has_battery, (double)o->battery_mv);
+        key(b, &first, "uptime_secs");
+        num_or_null(b, o->has_uptime, (double)o->uptime_secs);
+        key(b, &first, "noise_floor");
+        num_or_null(b, o->has_noise, o->noise_floor);
+        key(b, &first, "last_packet_at");
+        str_or_null(b, o->last_packet_at);
+        key(b, &first, "packetsLastHour");
+        msn_buf_put_i64(b, o->packets_last_hour);
+        key(b, &first, "lat");
+        num_or_null(b, nd && nd->has_lat, nd ? nd->lat : 0);
+        key(b, &first, "lon");
+        num_or_null(b, nd && nd->has_lon, nd ? nd->lon : 0);
+        key(b, &first, "nodeRole");
+        str_or_null(b, nd ? nd->role : NULL);
+        key(b, &first, "clock_naive");
+        msn_buf_puts(b, o->clock_last_naive_at ? "true" : "false");
+        key(b, &first, "clock_skew_seconds");
+        num_or_null(b, o->has_clock_skew, (double)o->clock_skew_seconds);
+        key(b, &first, "clock_skew_count_24h");
+        msn_buf_put_i64(b, o->clock_skew_count_24h);
+        key(b, &first, "clock_last_naive_at");
+        str_or_null(b, o->clock_last_naive_at);
+        if (o->has_can_relay) {
+            key(b, &first, "can_relay");
+            msn_buf_puts(b, o->can_relay ? "true" : "false");
+        }
+        msn_buf_putc(b, '}');
+    }
+    msn_buf_puts(b, "]");
+}
+
+static int role_index(const char *role)
+{
+    if (role == NULL)
+        return -1;
+    if (strcmp(role, "repeater") == 0)
+        return 0;
+    if (strcmp(role, "room") == 0)
+        return 1;
+    if (strcmp(role, "companion") == 0)
+        return 2;
+    if (strcmp(role, "sensor") == 0)
+        return 3;
+    return -1;
+}
+
+static void counts_obj(msn_buf_t *b, const int64_t c[4])
+{
+    msn_buf_printf(b, "{\"repeaters\":%lld,\"rooms\":%lld,\"companions\":%lld,\"sensors\":%lld}", (long long)c[0],
+                   (long long)c[1], (long long)c[2], (long long)c[3]);
+}
+
+void msn_render_stats(msn_buf_t *b, const msn_store_t *s, int64_t now_ms)
+{
+    int64_t active = 0, counts[4] = {0, 0, 0, 0};
+    for (uint32_t i = 0; i < s->n_nodes; i++) {
+        const msn_node_t *n = &s->nodes[i];
+        if (n->last_seen_ms >= now_ms - 7 * 86400000LL) {
+            active++;
+            int r = role_index(n->role);
+            if (r >= 0)
+                counts[r]++;
+        }
+    }
+    int64_t last_hour = 0, last_day = 0, now_s = now_ms / 1000;
+    for (uint32_t i = s->n_obs; i-- > 0;) {
+        int64_t ts = s->obs[i].timestamp;
+        if (ts >= now_s - 86400) {
+            last_day++;
+            if (ts >= now_s - 3600)
+                last_hour++;
+        }
+    }
+    int64_t observers = 0;
+    for (uint32_t i = 0; i < s->n_observers; i++)
+        observers += !s->observers[i].inactive;
+    msn_buf_printf(b,
+                   "{\"totalPackets\":%u,\"totalTransmissions\":%u,\"totalObservations\":%u,\"totalNodes\":%lld,"
+                   "\"totalNodesAllTime\":%u,\"totalObservers\":%lld,\"packetsLastHour\":%lld,"
+                   "\"packetsLast24h\":%lld,\"engine\":\"meshsnap\",\"version\":\"%s\",\"commit\":\"\","
+                   "\"buildTime\":\"\",\"counts\":",
+                   s->n_tx, s->n_tx, s->n_obs, (long long)active, s->n_nodes, (long long)observers,
+                   (long long)last_hour, (long long)last_day, MESHSNAP_VERSION);
+    counts_obj(b, counts);
+    msn_buf_puts(b, ",\"hashMigrationComplete\":true}");
+}
+
+static const msn_store_t *sort_store;
+
+static int cmp_last_seen(const void *a, const void *b)
+{
+    const msn_node_t *x = &sort_store->nodes[*(const uint32_t *)a], *y = &sort_store->nodes[*(const uint32_t *)b];
+    if (x->last_seen_ms != y->last_seen_ms)
+        return x->last_seen_ms > y->last_seen_ms ? -1 : 1;
+    return strcmp(x->public_key, y->public_key);
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    const msn_node_t *x = &sort_store->nodes[*(const uint32_t *)a], *y = &sort_store->nodes[*(const uint32_t *)b];
+    int c = strcmp(x->name ? x->name : "", y->name ? y->name : "");
+    return c ? c : strcmp(x->public_key, y->public_key);
+}
+
+static int cmp_count(const void *a, const void *b)
+{
+    const msn_node_t *x = &sort_store->nodes[*(const uint32_t *)a], *y = &sort_store->nodes[*(const uint32_t *)b];
+    if (x->advert_count != y->advert_count)
+        return x->advert_count > y->advert_count ? -1 : 1;
+    return strcmp(x->public_key, y->public_key);
+}
+
+void msn_render_nodes_index(msgpack_sbuffer *sb, const msn_store_t *s)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    uint32_t *ord = msn_xmalloc((s->n_nodes + 1) * sizeof(uint32_t));
+    for (uint32_t i = 0; i < s->n_nodes; i++)
+        ord[i] = i;
+    sort_store = s; /* publisher thread only */
+    msgpack_pack_array(&pk, MSN_NIDX_FIELDS);
+    /* records, in lastSeen order */
+    qsort(ord, s->n_nodes, sizeof(uint32_t), cmp_last_seen);
+    msgpack_pack_array(&pk, s->n_nodes);
+    int64_t counts[4] = {0, 0, 0, 0};
+    for (uint32_t i = 0; i < s->n_nodes; i++) {
+        const msn_node_t *n = &s->nodes[ord[i]];
+        msgpack_pack_array(&pk, MSN_NREC_FIELDS);
+        msn_mpk_str_or_nil(&pk, n->public_key);
+        msn_mpk_str_or_nil(&pk, n->name);
+        msn_mpk_str_or_nil(&pk, n->role);
+        msgpack_pack_int64(&pk, n->last_seen_ms);
+        msgpack_pack_int64(&pk, n->first_seen_ms);
+        msgpack_pack_int64(&pk, n->advert_count);
+        int r = role_index(n->role);
+        if (r >= 0)
+            counts[r]++;
+    }
+    /* orderings as positions into the records array */
+    uint32_t *pos = msn_xmalloc((s->n_nodes + 1) * sizeof(uint32_t));
+    for (uint32_t i = 0; i < s->n_nodes; i++)
+        pos[ord[i]] = i;
+    int (*cmps[2])(const void *, const void *) = {cmp_name, cmp_count};
+    for (int k = 0; k < 2; k++) {
+        for (uint32_t i = 0; i < s->n_nodes; i++)
+            ord[i] = i;
+        qsort(ord, s->n_nodes, sizeof(uint32_t), cmps[k]);
+        msgpack_pack_array(&pk, s->n_nodes);
+        for (uint32_t i = 0; i < s->n_nodes; i++)
+            msgpack_pack_uint32(&pk, pos[ord[i]]);
+    }
+    msgpack_pack_array(&pk, 4);
+    for (int k = 0; k < 4; k++)
+        msgpack_pack_int64(&pk, counts[k]);
+    free(pos);
+    free(ord);
+}

@@ -1,0 +1,526 @@
+/* store.c: loading and polling the CoreScope tables into memory. See store.h. */
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "shm/buf.h"
+#include "shm/json.h"
+#include "shm/log.h"
+#include "shm/timeutil.h"
+
+void msn_store_init(msn_store_t *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->arena = msn_arena_new();
+    s->small_arena = msn_arena_new();
+}
+
+void msn_store_free(msn_store_t *s)
+{
+    for (uint32_t i = 0; i < s->n_tx; i++)
+        free(s->tx[i].obs);
+    free(s->tx);
+    free(s->obs);
+    free(s->nodes);
+    free(s->observers);
+    msn_arena_free(s->arena);
+    msn_arena_free(s->small_arena);
+    memset(s, 0, sizeof(*s));
+}
+
+msn_tx_t *msn_store_tx_by_id(const msn_store_t *s, int64_t id)
+{
+    uint32_t lo = 0, hi = s->n_tx;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (s->tx[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < s->n_tx && s->tx[lo].id == id ? &s->tx[lo] : NULL;
+}
+
+const msn_observer_t *msn_store_observer(const msn_store_t *s, int64_t rowid)
+{
+    uint32_t lo = 0, hi = s->n_observers;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (s->observers[mid].rowid < rowid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < s->n_observers && s->observers[lo].rowid == rowid ? &s->observers[lo] : NULL;
+}
+
+static const char *col_text(msn_arena_t *a, sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    if (t == NULL)
+        return NULL;
+    return msn_arena_strndup(a, (const char *)t, (size_t)sqlite3_column_bytes(st, i));
+}
+
+static int col_null(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL;
+}
+
+static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, char *err, size_t errlen)
+{
+    if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "SQLite: %s (in: %.80s)", sqlite3_errmsg(db), sql);
+        return -1;
+    }
+    return 0;
+}
+
+/* Hop count of a path_json array; 0 when empty or not an array of strings. */
+static int path_hops(const char *path_json)
+{
+    if (path_json == NULL)
+        return 0;
+    int n = msn_json_str_array_each(path_json, strlen(path_json), NULL, NULL);
+    return n < 0 ? 0 : (n > 255 ? 255 : n);
+}
+
+/* 1 when observation a is a better display observation than b (store.h rule). */
+static int obs_better(const msn_obs_t *a, const msn_obs_t *b)
+{
+    if (a->hops != b->hops)
+        return a->hops > b->hops;
+    if (a->timestamp != b->timestamp)
+        return a->timestamp > b->timestamp;
+    return a->id > b->id;
+}
+
+/* ---- transmissions ---- */
+
+static const char *tx_sql(const msn_schema_info_t *sc)
+{
+    static char sql[512];
+    snprintf(sql, sizeof(sql),
+             "SELECT id, raw_hex, hash, first_seen, route_type, payload_type, decoded_json, %s "
+             "FROM transmissions WHERE id > ?1 ORDER BY id LIMIT ?2",
+             sc->tx_from_pubkey ? "from_pubkey" : "NULL");
+    return sql;
+}
+
+static void tx_append(msn_store_t *s, sqlite3_stmt *st)
+{
+    if (s->n_tx == s->cap_tx) {
+        s->cap_tx = s->cap_tx ? s->cap_tx * 2 : 4096;
+        s->tx = msn_xrealloc(s->tx, s->cap_tx * sizeof(msn_tx_t));
+    }
+    msn_tx_t *t = &s->tx[s->n_tx];
+    memset(t, 0, sizeof(*t));
+    t->id = sqlite3_column_int64(st, 0);
+    t->raw_hex = col_text(s->arena, st, 1);
+    t->hash = col_text(s->arena, st, 2);
+    t->first_seen = col_text(s->arena, st, 3);
+    t->route_type = col_null(st, 4) ? -1 : sqlite3_column_int(st, 4);
+    t->payload_type = col_null(st, 5) ? -1 : sqlite3_column_int(st, 5);
+    t->decoded_json = col_text(s->arena, st, 6);
+    t->from_pubkey = col_text(s->arena, st, 7);
+    t->best = -1;
+    t->dirty = 1;
+    if (t->raw_hex == NULL)
+        t->raw_hex = "";
+    if (t->hash == NULL || t->first_seen == NULL) {
+        msn_warn("transmission %lld has a NULL hash or first_seen; serving it with empty values",
+                 (long long)t->id);
+        s->skipped_rows++;
+        if (t->hash == NULL)
+            t->hash = "";
+        if (t->first_seen == NULL)
+            t->first_seen = "";
+    }
+    if (msn_parse_time_ms(t->first_seen, &t->first_seen_ms) < 0)
+        t->first_seen_ms = 0;
+    s->n_tx++;
+    if (t->id > s->max_tx_id)
+        s->max_tx_id = t->id;
+}
+
+/* Reads up to limit transmissions after s->max_tx_id. Returns rows read or -1. */
+static int load_tx_chunk(msn_store_t *s, sqlite3 *db, int limit, char *err, size_t errlen)
+{
+    sqlite3_stmt *st;
+    if (prepare(db, tx_sql(&s->schema), &st, err, errlen) < 0)
+        return -1;
+    sqlite3_bind_int64(st, 1, s->max_tx_id);
+    sqlite3_bind_int(st, 2, limit);
+    int n = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        tx_append(s, st);
+        n++;
+    }
+    if (rc != SQLITE_DONE) {
+        snprintf(err, errlen, "reading transmissions: %s", sqlite3_errmsg(db));
+        n = -1;
+    }
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* ---- observations ---- */
+
+static const char *obs_sql(const msn_schema_info_t *sc)
+{
+    static char sql[768];
+    snprintf(sql, sizeof(sql),
+             "SELECT id, transmission_id, %s, direction, snr, rssi, score, path_json, timestamp, %s, %s "
+             "FROM observations WHERE id > ?1 ORDER BY id LIMIT ?2",
+             sc->obs_v3 ? "observer_idx" : "(SELECT rowid FROM observers WHERE observers.id = observations.observer_id)",
+             sc->obs_resolved_path ? "resolved_path" : "NULL", sc->obs_raw_hex ? "raw_hex" : "NULL");
+    return sql;
+}
+
+static void tx_add_obs(msn_store_t *s, msn_tx_t *t, uint32_t oi)
+{
+    if (t->n_obs == t->cap_obs) {
+        t->cap_obs = t->cap_obs ? t->cap_obs * 2 : 2;
+        t->obs = msn_xrealloc(t->obs, t->cap_obs * sizeof(uint32_t));
+    }
+    t->obs[t->n_obs++] = oi;
+    if (t->best < 0 || obs_better(&s->obs[oi], &s->obs[t->best]))
+        t->best = (int32_t)oi;
+    t->dirty = 1;
+}
+
+/* Reads up to limit observations after s->max_obs_id whose transmissions are loaded.
+ * Returns rows consumed (including skipped orphans), or -1. Sets *blocked when it stopped
+ * at an observation whose transmission is newer than the loaded ones. */
+static int load_obs_chunk(msn_store_t *s, sqlite3 *db, int limit, int *blocked, char *err, size_t errlen)
+{
+    sqlite3_stmt *st;
+    *blocked = 0;
+    if (prepare(db, obs_sql(&s->schema), &st, err, errlen) < 0)
+        return -1;
+    sqlite3_bind_int64(st, 1, s->max_obs_id);
+    sqlite3_bind_int(st, 2, limit);
+    int n = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(st, 0);
+        int64_t txid = sqlite3_column_int64(st, 1);
+        if (txid > s->max_tx_id) {
+            *blocked = 1;
+            break;
+        }
+        msn_tx_t *t = msn_store_tx_by_id(s, txid);
+        s->max_obs_id = id;
+        n++;
+        if (t == NULL) {
+            msn_warn("observation %lld refers to missing transmission %lld; skipped", (long long)id,
+                     (long long)txid);
+            s->skipped_rows++;
+            continue;
+        }
+        if (s->n_obs == s->cap_obs) {
+            s->cap_obs = s->cap_obs ? s->cap_obs * 2 : 16384;
+            s->obs = msn_xrealloc(s->obs, s->cap_obs * sizeof(msn_obs_t));
+        }
+        msn_obs_t *o = &s->obs[s->n_obs];
+        memset(o, 0, sizeof(*o));
+        o->id = id;
+        o->tx_id = txid;
+        o->observer_rowid = col_null(st, 2) ? -1 : sqlite3_column_int64(st, 2);
+        o->direction = col_text(s->arena, st, 3);
+        if (!col_null(st, 4)) {
+            o->snr = sqlite3_column_double(st, 4);
+            o->has_snr = 1;
+        }
+        if (!col_null(st, 5)) {
+            o->rssi = sqlite3_column_double(st, 5);
+            o->has_rssi = 1;
+        }
+        if (!col_null(st, 6)) {
+            o->score = sqlite3_column_double(st, 6);
+            o->has_score = 1;
+        }
+        o->path_json = col_text(s->arena, st, 7);
+        o->hops = (uint8_t)path_hops(o->path_json);
+        o->timestamp = sqlite3_column_int64(st, 8);
+        o->resolved_path = col_text(s->arena, st, 9);
+        if (!col_null(st, 10)) {
+            const char *rh = (const char *)sqlite3_column_text(st, 10);
+            o->raw_hex = (rh && strcmp(rh, t->raw_hex) == 0) ? t->raw_hex : col_text(s->arena, st, 10);
+        }
+        if (o->path_json != NULL && o->hops == 0 && strcmp(o->path_json, "[]") != 0 &&
+            msn_json_str_array_each(o->path_json, strlen(o->path_json), NULL, NULL) < 0) {
+            msn_warn("observation %lld has an unparsable path_json; served as an empty path", (long long)id);
+            s->skipped_rows++;
+        }
+        tx_add_obs(s, t, s->n_obs);
+        s->n_obs++;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        snprintf(err, errlen, "reading observations: %s", sqlite3_errmsg(db));
+        n = -1;
+    }
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* ---- nodes and observers ---- */
+
+static int load_nodes(msn_store_t *s, sqlite3 *db, msn_arena_t *a, char *err, size_t errlen)
+{
+    const msn_schema_info_t *sc = &s->schema;
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "SELECT public_key, name, role, lat, lon, last_seen, first_seen, advert_count, %s, %s, %s, %s "
+             "FROM nodes",
+             sc->nodes_battery_mv ? "battery_mv" : "NULL", sc->nodes_temperature_c ? "temperature_c" : "NULL",
+             sc->nodes_foreign_advert ? "foreign_advert" : "0", sc->nodes_default_scope ? "default_scope" : "NULL");
+    sqlite3_stmt *st;
+    if (prepare(db, sql, &st, err, errlen) < 0)
+        return -1;
+    uint32_t cap = 256, n = 0;
+    msn_node_t *nodes = msn_xmalloc(cap * sizeof(*nodes));
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (col_null(st, 0)) {
+            s->skipped_rows++;
+            continue;
+        }
+        if (n == cap) {
+            cap *= 2;
+            nodes = msn_xrealloc(nodes, cap * sizeof(*nodes));
+        }
+        msn_node_t *nd = &nodes[n++];
+        memset(nd, 0, sizeof(*nd));
+        nd->public_key = col_text(a, st, 0);
+        nd->name = col_text(a, st, 1);
+        nd->role = col_text(a, st, 2);
+        if (!col_null(st, 3)) {
+            nd->lat = sqlite3_column_double(st, 3);
+            nd->has_lat = 1;
+        }
+        if (!col_null(st, 4)) {
+            nd->lon = sqlite3_column_double(st, 4);
+            nd->has_lon = 1;
+        }
+        nd->last_seen = col_text(a, st, 5);
+        nd->first_seen = col_text(a, st, 6);
+        nd->advert_count = sqlite3_column_int64(st, 7);
+        if (!col_null(st, 8)) {
+            nd->battery_mv = sqlite3_column_int64(st, 8);
+            nd->has_battery = 1;
+        }
+        if (!col_null(st, 9)) {
+            nd->temperature_c = sqlite3_column_double(st, 9);
+            nd->has_temp = 1;
+        }
+        nd->foreign = sqlite3_column_int(st, 10) != 0;
+        nd->default_scope = col_text(a, st, 11);
+        if (nd->last_seen == NULL || msn_parse_time_ms(nd->last_seen, &nd->last_seen_ms) < 0)
+            nd->last_seen_ms = 0;
+        if (nd->first_seen == NULL || msn_parse_time_ms(nd->first_seen, &nd->first_seen_ms) < 0)
+            nd->first_seen_ms = 0;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        snprintf(err, errlen, "reading nodes: %s", sqlite3_errmsg(db));
+        free(nodes);
+        return -1;
+    }
+    free(s->nodes);
+    s->nodes = nodes;
+    s->n_nodes = n;
+    return 0;
+}
+
+static int load_observers(msn_store_t *s, sqlite3 *db, msn_arena_t *a, char *err, size_t errlen)
+{
+    const msn_schema_info_t *sc = &s->schema;
+    char sql[1024];
+    snprintf(sql, sizeof(sql),
+             "SELECT rowid, id, name, %s, last_seen, first_seen, packet_count, %s, %s, %s, %s, %s, %s, %s, "
+             "%s, %s, %s, %s, %s, %s FROM observers ORDER BY rowid",
+             sc->observers_iata ? "iata" : "NULL", sc->observers_model ? "model" : "NULL",
+             sc->observers_firmware ? "firmware" : "NULL", sc->observers_client_version ? "client_version" : "NULL",
+             sc->observers_radio ? "radio" : "NULL", sc->observers_battery_mv ? "battery_mv" : "NULL",
+             sc->observers_uptime_secs ? "uptime_secs" : "NULL", sc->observers_noise_floor ? "noise_floor" : "NULL",
+             sc->observers_last_packet_at ? "last_packet_at" : "NULL", sc->observers_inactive ? "inactive" : "0",
+             sc->observers_clock_skew ? "clock_skew_seconds" : "NULL",
+             sc->observers_clock_skew ? "clock_skew_count_24h" : "0",
+             sc->observers_clock_skew ? "clock_last_naive_at" : "NULL", sc->observers_can_relay ? "can_relay" : "NULL");
+    sqlite3_stmt *st;
+    if (prepare(db, sql, &st, err, errlen) < 0)
+        return -1;
+    uint32_t cap = 64, n = 0;
+    msn_observer_t *obs = msn_xmalloc(cap * sizeof(*obs));
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap *= 2;
+            obs = msn_xrealloc(obs, cap * sizeof(*obs));
+        }
+        msn_observer_t *o = &obs[n++];
+        memset(o, 0, sizeof(*o));
+        o->rowid = sqlite3_column_int64(st, 0);
+        o->id = col_text(a, st, 1);
+        if (o->id == NULL)
+            o->id = "";
+        o->name = col_text(a, st, 2);
+        o->iata = col_text(a, st, 3);
+        o->last_seen = col_text(a, st, 4);
+        o->first_seen = col_text(a, st, 5);
+        o->packet_count = sqlite3_column_int64(st, 6);
+        o->model = col_text(a, st, 7);
+        o->firmware = col_text(a, st, 8);
+        o->client_version = col_text(a, st, 9);
+        o->radio = col_text(a, st, 10);
+        if (!col_null(st, 11)) {
+            o->battery_mv = sqlite3_column_int64(st, 11);
+            o->has_battery = 1;
+        }
+        if (!col_null(st, 12)) {
+            o->uptime_secs = sqlite3_column_int64(st, 12);
+            o->has_uptime = 1;
+        }
+        if (!col_null(st, 13)) {
+            o->noise_floor = sqlite3_column_double(st, 13);
+            o->has_noise = 1;
+        }
+        o->last_packet_at = col_text(a, st, 14);
+        o->inactive = sqlite3_column_int(st, 15) != 0;
+        if (!col_null(st, 16)) {
+            o->clock_skew_seconds = sqlite3_column_int64(st, 16);
+            o->has_clock_skew = 1;
+        }
+        o->clock_skew_count_24h = sqlite3_column_int64(st, 17);
+        o->clock_last_naive_at = col_text(a, st, 18);
+        if (!col_null(st, 19)) {
+            o->can_relay = sqlite3_column_int(st, 19) != 0;
+            o->has_can_relay = 1;
+        }
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        snprintf(err, errlen, "reading observers: %s", sqlite3_errmsg(db));
+        free(obs);
+        return -1;
+    }
+    free(s->observers);
+    s->observers = obs;
+    s->n_observers = n;
+    return 0;
+}
+
+static int node_cmp_key(const void *a, const void *b)
+{
+    return strcmp(((const msn_node_t *)a)->public_key, ((const msn_node_t *)b)->public_key);
+}
+
+/* Hash size of an advert from its raw hex: (path byte >> 6) + 1, or 0 when unreadable. */
+static int advert_hash_size(const char *raw_hex)
+{
+    if (raw_hex == NULL || strlen(raw_hex) < 4)
+        return 0;
+    unsigned h, p;
+    if (sscanf(raw_hex, "%2x%2x", &h, &p) != 2)
+        return 0;
+    int route = h & 3;
+    if (route == 0 || route == 3) {
+        if (strlen(raw_hex) < 12 || sscanf(raw_hex + 10, "%2x", &p) != 1)
+            return 0;
+    }
+    int size = (int)(p >> 6) + 1;
+    return size <= 3 ? size : 0;
+}
+
+int msn_store_reload_small(msn_store_t *s, sqlite3 *db, int64_t now_s, char *err, size_t errlen)
+{
+    msn_arena_t *a = msn_arena_new();
+    if (load_nodes(s, db, a, err, errlen) < 0 || load_observers(s, db, a, err, errlen) < 0) {
+        msn_arena_free(a);
+        return -1;
+    }
+    msn_arena_free(s->small_arena);
+    s->small_arena = a;
+    qsort(s->nodes, s->n_nodes, sizeof(msn_node_t), node_cmp_key);
+    /* Hash sizes: from each node's adverts, newest last (tx sorted by id). */
+    for (uint32_t i = 0; i < s->n_tx; i++) {
+        const msn_tx_t *t = &s->tx[i];
+        if (t->payload_type != 4 || t->from_pubkey == NULL || t->from_pubkey[0] == '\0')
+            continue;
+        msn_node_t key = {.public_key = t->from_pubkey};
+        msn_node_t *nd = bsearch(&key, s->nodes, s->n_nodes, sizeof(msn_node_t), node_cmp_key);
+        if (nd == NULL)
+            continue;
+        int hs = advert_hash_size(t->raw_hex);
+        if (hs > 0) {
+            nd->hash_size = (uint8_t)hs;
+            nd->hash_sizes_mask |= (uint8_t)(1u << (hs - 1));
+        }
+    }
+    /* packetsLastHour per observer. */
+    for (uint32_t i = 0; i < s->n_observers; i++)
+        s->observers[i].packets_last_hour = 0;
+    for (uint32_t i = s->n_obs; i-- > 0;) {
+        const msn_obs_t *o = &s->obs[i];
+        if (o->timestamp < now_s - 3600)
+            continue;
+        msn_observer_t *ob = (msn_observer_t *)msn_store_observer(s, o->observer_rowid);
+        if (ob)
+            ob->packets_last_hour++;
+    }
+    return 0;
+}
+
+int msn_store_load(msn_store_t *s, sqlite3 *db, int chunk_rows, msn_store_progress_cb cb, void *ctx,
+                   volatile int *stop, char *err, size_t errlen)
+{
+    if (msn_schema_detect(db, &s->schema, err, errlen) < 0)
+        return -1;
+    if (!s->schema.has_observations || !s->schema.has_nodes || !s->schema.has_observers) {
+        snprintf(err, errlen, "not a CoreScope database: the observations, nodes or observers table is missing");
+        return -1;
+    }
+    for (;;) {
+        if (stop && *stop)
+            return -2;
+        int n = load_tx_chunk(s, db, chunk_rows, err, errlen);
+        if (n < 0)
+            return -1;
+        if (cb)
+            cb(ctx, s->n_tx, s->n_obs);
+        if (n < chunk_rows)
+            break;
+    }
+    for (;;) {
+        if (stop && *stop)
+            return -2;
+        int blocked;
+        int n = load_obs_chunk(s, db, chunk_rows * 4, &blocked, err, errlen);
+        if (n < 0)
+            return -1;
+        if (cb)
+            cb(ctx, s->n_tx, s->n_obs);
+        if (blocked || n < chunk_rows * 4)
+            break;
+    }
+    return 0;
+}
+
+int msn_store_poll(msn_store_t *s, sqlite3 *db, int max_rows, int *n_new_tx, int *n_new_obs, char *err,
+                   size_t errlen)
+{
+    *n_new_tx = *n_new_obs = 0;
+    int n = load_tx_chunk(s, db, max_rows, err, errlen);
+    if (n < 0)
+        return -1;
+    *n_new_tx = n;
+    uint32_t before = s->n_obs;
+    int blocked;
+    if (load_obs_chunk(s, db, max_rows * 4, &blocked, err, errlen) < 0)
+        return -1;
+    *n_new_obs = (int)(s->n_obs - before);
+    return 0;
+}

@@ -1,0 +1,120 @@
+/*
+ * store.h: the master's in-memory copy of the CoreScope database.
+ *
+ * The master loads transmissions, observations, nodes and observers from SQLite in
+ * chunks (msn_store_load) and later picks up new rows by id (msn_store_poll). Every
+ * string lives in the store's arena and is freed with the store. Nodes and observers are
+ * small tables and are re-read in full on every poll (msn_store_reload_small).
+ *
+ * Best observation per transmission (data-model spec §6): the observation whose path has
+ * the most hops; on a tie the newest (largest timestamp, then largest id), which is the
+ * cold-load order CoreScope uses. The same rule applies after a poll, so a restart and a
+ * long-running master agree.
+ *
+ * Only the publisher thread of the master touches a store.
+ */
+#ifndef MSN_STORE_H
+#define MSN_STORE_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "shm/schema.h"
+
+typedef struct {
+    int64_t id;
+    int64_t tx_id;
+    int64_t observer_rowid; /* -1 when NULL */
+    const char *direction;  /* NULL when NULL */
+    double snr, rssi, score;
+    uint8_t has_snr, has_rssi, has_score;
+    uint8_t hops; /* hop count of path_json (0 when empty or invalid) */
+    const char *path_json;
+    int64_t timestamp; /* unix seconds */
+    const char *resolved_path;
+    const char *raw_hex;
+} msn_obs_t;
+
+typedef struct {
+    int64_t id;
+    const char *raw_hex;
+    const char *hash;
+    const char *first_seen;
+    int64_t first_seen_ms;
+    int route_type, payload_type; /* -1 when NULL */
+    const char *decoded_json;
+    const char *from_pubkey;
+    uint32_t *obs;   /* indexes into store->obs */
+    uint32_t n_obs, cap_obs;
+    int32_t best;    /* index into store->obs, -1 when none */
+    uint8_t dirty;   /* changed since the last publication */
+} msn_tx_t;
+
+typedef struct {
+    const char *public_key, *name, *role, *last_seen, *first_seen, *default_scope;
+    double lat, lon, temperature_c;
+    uint8_t has_lat, has_lon, has_temp, has_battery, foreign;
+    int64_t battery_mv, advert_count;
+    int64_t last_seen_ms, first_seen_ms;
+    uint8_t hash_size;       /* from the node's newest advert, 0 = unknown */
+    uint8_t hash_sizes_mask; /* bit k-1 set when size k was seen */
+} msn_node_t;
+
+typedef struct {
+    int64_t rowid;
+    const char *id, *name, *iata, *last_seen, *first_seen, *model, *firmware, *client_version, *radio;
+    const char *last_packet_at, *clock_last_naive_at;
+    int64_t packet_count, battery_mv, uptime_secs, clock_skew_seconds, clock_skew_count_24h;
+    double noise_floor;
+    uint8_t has_battery, has_uptime, has_noise, has_clock_skew, inactive, can_relay, has_can_relay;
+    int64_t packets_last_hour; /* computed */
+} msn_observer_t;
+
+typedef struct msn_arena msn_arena_t;
+
+typedef struct {
+    msn_schema_info_t schema;
+    msn_tx_t *tx; /* sorted by id */
+    uint32_t n_tx, cap_tx;
+    msn_obs_t *obs; /* in load order */
+    uint32_t n_obs, cap_obs;
+    msn_node_t *nodes;
+    uint32_t n_nodes;
+    msn_observer_t *observers; /* sorted by rowid */
+    uint32_t n_observers;
+    int64_t max_tx_id, max_obs_id;
+    msn_arena_t *arena;       /* tx/obs strings */
+    msn_arena_t *small_arena; /* node/observer strings, replaced on each reload */
+    int64_t skipped_rows;     /* rows skipped as corrupt (logged) */
+} msn_store_t;
+
+/** Progress callback for msn_store_load: rows of transmissions loaded so far. */
+typedef void (*msn_store_progress_cb)(void *ctx, int64_t tx_loaded, int64_t obs_loaded);
+
+/** Initialises an empty store. */
+void msn_store_init(msn_store_t *s);
+/** Frees everything the store owns. */
+void msn_store_free(msn_store_t *s);
+
+/** Detects the schema and loads every table in chunks of chunk_rows (each chunk its own
+ *  read transaction). *stop is checked between chunks (returns -2 when set).
+ *  Returns 0, or -1 with err set. */
+int msn_store_load(msn_store_t *s, sqlite3 *db, int chunk_rows, msn_store_progress_cb cb, void *ctx,
+                   volatile int *stop, char *err, size_t errlen);
+
+/** Reads transmissions and observations with ids above the store's maxima (at most
+ *  max_rows of each per call); marks touched transmissions dirty. *n_new_tx / *n_new_obs
+ *  receive the counts. Returns 0, or -1 with err set. */
+int msn_store_poll(msn_store_t *s, sqlite3 *db, int max_rows, int *n_new_tx, int *n_new_obs, char *err,
+                   size_t errlen);
+
+/** Re-reads nodes and observers in full, and recomputes derived fields (node hash sizes,
+ *  observer packetsLastHour at now_s). Returns 0, or -1 with err set. */
+int msn_store_reload_small(msn_store_t *s, sqlite3 *db, int64_t now_s, char *err, size_t errlen);
+
+/** The transmission with this id, or NULL. */
+msn_tx_t *msn_store_tx_by_id(const msn_store_t *s, int64_t id);
+/** The observer with this rowid, or NULL. */
+const msn_observer_t *msn_store_observer(const msn_store_t *s, int64_t rowid);
+
+#endif

@@ -1,0 +1,365 @@
+/* supervisor.c: see supervisor.h. */
+#include "supervisor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "listen.h"
+#include "publisher.h"
+#include "shm/buf.h"
+#include "shm/log.h"
+#include "shm/status.h"
+
+#define BACKFILLER_SLOT (-1)
+
+typedef struct {
+    pid_t pid;
+    int64_t started_ms;
+    int64_t next_start_ms; /* respawn not before (backoff) */
+    int backoff_ms;
+    int crashes;
+} child_t;
+
+typedef struct {
+    msn_config_t *cfg;
+    int argc;
+    char **argv;
+    char exe[4096];
+    int listen_fds[MSN_MAX_LISTEN];
+    int n_listen;
+    int n_workers;
+    child_t workers[MSN_STATUS_MAX_WORKERS];
+    child_t backfiller;
+    int backfiller_done;
+    msn_status_t *st;
+    msn_publisher_thread_t pub;
+} master_t;
+
+static int cmp_int(const void *a, const void *b)
+{
+    return *(const int *)a - *(const int *)b;
+}
+
+/* In the child between fork and exec: only async-signal-safe calls. */
+static void child_exec(master_t *m, const char *role, int slot)
+{
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    int fds[MSN_MAX_LISTEN];
+    int n = role[0] == 'w' ? m->n_listen : 0;
+    for (int i = 0; i < n; i++)
+        fds[i] = m->listen_fds[i];
+    /* sorted copy for close_range gaps (tiny insertion sort: qsort is not async-signal-safe) */
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && fds[j - 1] > fds[j]; j--) {
+            int t = fds[j];
+            fds[j] = fds[j - 1];
+            fds[j - 1] = t;
+        }
+    int lo = 3;
+    for (int i = 0; i < n; i++) {
+        if (fds[i] > lo)
+            close_range((unsigned)lo, (unsigned)fds[i] - 1, 0);
+        fcntl(fds[i], F_SETFD, 0);
+        lo = fds[i] + 1;
+    }
+    close_range((unsigned)lo, ~0U, 0);
+    char slotbuf[16], fdbuf[128];
+    int o = 0;
+    for (int i = 0; i < m->n_listen && role[0] == 'w'; i++) {
+        int v = m->listen_fds[i];
+        char tmp[12];
+        int k = 0;
+        do {
+            tmp[k++] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v);
+        if (i)
+            fdbuf[o++] = ',';
+        while (k)
+            fdbuf[o++] = tmp[--k];
+    }
+    fdbuf[o] = '\0';
+    {
+        int v = slot < 0 ? 0 : slot, k = 0;
+        char tmp[12];
+        do {
+            tmp[k++] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v);
+        int p = 0;
+        while (k)
+            slotbuf[p++] = tmp[--k];
+        slotbuf[p] = '\0';
+    }
+    char *args[256];
+    int a = 0;
+    args[a++] = m->argv[0];
+    args[a++] = "--role";
+    args[a++] = (char *)role;
+    args[a++] = "--slot";
+    args[a++] = slotbuf;
+    if (role[0] == 'w') {
+        args[a++] = "--listen-fds";
+        args[a++] = fdbuf;
+    }
+    for (int i = 1; i < m->argc && a < 250; i++)
+        args[a++] = m->argv[i];
+    args[a] = NULL;
+    execv(m->exe, args);
+    _exit(127);
+}
+
+static pid_t spawn(master_t *m, const char *role, int slot)
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        msn_error("fork failed: %s", strerror(errno));
+        return -1;
+    }
+    if (pid == 0)
+        child_exec(m, role, slot);
+    return pid;
+}
+
+static void spawn_worker(master_t *m, int slot)
+{
+    child_t *c = &m->workers[slot];
+    c->pid = spawn(m, "worker", slot);
+    c->started_ms = msn_now_ms();
+    if (c->pid > 0) {
+        atomic_store(&m->st->workers[slot].pid, c->pid);
+        atomic_fetch_add(&m->st->workers[slot].slot_gen, 1);
+        msn_info("started worker %d (pid %d)", slot, (int)c->pid);
+    }
+}
+
+static void spawn_backfiller(master_t *m)
+{
+    child_t *c = &m->backfiller;
+    c->pid = spawn(m, "backfiller", BACKFILLER_SLOT);
+    c->started_ms = msn_now_ms();
+    if (c->pid > 0)
+        msn_info("started backfiller (pid %d)", (int)c->pid);
+}
+
+static void describe_exit(int status, char *out, size_t n)
+{
+    if (WIFEXITED(status))
+        snprintf(out, n, "exited with status %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        snprintf(out, n, "was killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+    else
+        snprintf(out, n, "stopped (status %d)", status);
+}
+
+/* A child that ran less than this is counted as crash-looping and backed off. */
+#define MIN_HEALTHY_MS 1000
+
+static void reap(master_t *m, int stopping)
+{
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        char how[96];
+        describe_exit(status, how, sizeof(how));
+        int64_t now = msn_now_ms();
+        if (pid == m->backfiller.pid) {
+            child_t *c = &m->backfiller;
+            c->pid = 0;
+            if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+                msn_info("backfiller finished all migrations");
+                m->backfiller_done = 1;
+            } else if (!stopping) {
+                c->backoff_ms = c->backoff_ms ? (c->backoff_ms * 2 > 60000 ? 60000 : c->backoff_ms * 2) : 1000;
+                c->next_start_ms = now + c->backoff_ms;
+                msn_warn("backfiller (pid %d) %s; restarting in %d ms", (int)pid, how, c->backoff_ms);
+            }
+            continue;
+        }
+        for (int i = 0; i < m->n_workers; i++) {
+            child_t *c = &m->workers[i];
+            if (c->pid != pid)
+                continue;
+            c->pid = 0;
+            atomic_store(&m->st->workers[i].pid, 0);
+            atomic_store(&m->pub.reader_check, 1);
+            if (stopping)
+                break;
+            if (now - c->started_ms < MIN_HEALTHY_MS) {
+                c->crashes++;
+                c->backoff_ms = c->backoff_ms ? (c->backoff_ms * 2 > 5000 ? 5000 : c->backoff_ms * 2) : 100;
+                c->next_start_ms = now + c->backoff_ms;
+                msn_error("worker %d (pid %d) %s %d ms after start; crash loop %d, respawning in %d ms", i, (int)pid,
+                          how, (int)(now - c->started_ms), c->crashes, c->backoff_ms);
+            } else {
+                c->crashes = 0;
+                c->backoff_ms = 0;
+                c->next_start_ms = now;
+                msn_warn("worker %d (pid %d) %s; respawning", i, (int)pid, how);
+            }
+            break;
+        }
+    }
+}
+
+static void respawn_due(master_t *m)
+{
+    int64_t now = msn_now_ms();
+    for (int i = 0; i < m->n_workers; i++)
+        if (m->workers[i].pid == 0 && now >= m->workers[i].next_start_ms)
+            spawn_worker(m, i);
+    if (m->cfg->backfill.enabled && !m->backfiller_done && m->backfiller.pid == 0 &&
+        now >= m->backfiller.next_start_ms)
+        spawn_backfiller(m);
+}
+
+static int live_children(master_t *m)
+{
+    int n = m->backfiller.pid > 0;
+    for (int i = 0; i < m->n_workers; i++)
+        n += m->workers[i].pid > 0;
+    return n;
+}
+
+static void signal_children(master_t *m, int sig)
+{
+    if (m->backfiller.pid > 0)
+        kill(m->backfiller.pid, sig);
+    for (int i = 0; i < m->n_workers; i++)
+        if (m->workers[i].pid > 0)
+            kill(m->workers[i].pid, sig);
+}
+
+static void shutdown_children(master_t *m)
+{
+    signal_children(m, SIGTERM);
+    int64_t deadline = msn_now_ms() + m->cfg->http.shutdown_timeout_ms;
+    while (live_children(m) > 0 && msn_now_ms() < deadline) {
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+        reap(m, 1);
+    }
+    if (live_children(m) > 0) {
+        msn_warn("%d child process(es) did not stop in %d ms; killing them", live_children(m),
+                 m->cfg->http.shutdown_timeout_ms);
+        signal_children(m, SIGKILL);
+        while (live_children(m) > 0) {
+            struct timespec ts = {0, 10 * 1000000L};
+            nanosleep(&ts, NULL);
+            reap(m, 1);
+        }
+    }
+}
+
+int msn_master_main(msn_config_t *cfg, int argc, char **argv)
+{
+    master_t m;
+    char err[512];
+    int rc = 1;
+    memset(&m, 0, sizeof(m));
+    m.cfg = cfg;
+    m.argc = argc;
+    m.argv = argv;
+    msn_log_set_role("master");
+    ssize_t el = readlink("/proc/self/exe", m.exe, sizeof(m.exe) - 1);
+    if (el < 0) {
+        msn_error("cannot find my own executable: %s", strerror(errno));
+        return 1;
+    }
+    m.exe[el] = '\0';
+    if (mkdir(cfg->state_dir, 0755) < 0 && errno != EEXIST) {
+        msn_error("cannot create state_dir %s: %s", cfg->state_dir, strerror(errno));
+        return 1;
+    }
+    m.n_workers = msn_config_worker_count(cfg);
+    if (m.n_workers > MSN_STATUS_MAX_WORKERS)
+        m.n_workers = MSN_STATUS_MAX_WORKERS;
+    for (int i = 0; i < cfg->n_listen; i++) {
+        int fd = msn_listen_open(&cfg->listen[i], err, sizeof(err));
+        if (fd < 0) {
+            msn_error("%s", err);
+            goto out;
+        }
+        m.listen_fds[m.n_listen++] = fd;
+    }
+    int rcs = msn_status_create(cfg->state_dir, &m.st);
+    if (rcs < 0) {
+        msn_error("cannot create the status block in %s: %s", cfg->state_dir, strerror(-rcs));
+        goto out;
+    }
+    int64_t started = msn_now_ms();
+    msn_status_write_begin(&m.st->master_seq);
+    m.st->master.pid = getpid();
+    m.st->master.phase = MSN_PHASE_LOADING;
+    m.st->master.started_at_ms = started;
+    snprintf(m.st->master.status_text, sizeof(m.st->master.status_text), "starting");
+    msn_status_write_end(&m.st->master_seq);
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    for (int i = 0; i < m.n_workers; i++)
+        spawn_worker(&m, i);
+    for (int i = 0; i < cfg->n_listen; i++)
+        msn_info("listening on http://%s%s%s:%d/ with %d workers", strchr(cfg->listen[i].host, ':') ? "[" : "",
+                 cfg->listen[i].host, strchr(cfg->listen[i].host, ':') ? "]" : "", cfg->listen[i].port, m.n_workers);
+    if (msn_publisher_start(&m.pub, cfg, m.st, started) < 0) {
+        msn_error("cannot start the publisher thread");
+        shutdown_children(&m);
+        goto out;
+    }
+    if (cfg->backfill.enabled)
+        spawn_backfiller(&m);
+
+    int stopping = 0;
+    while (!stopping) {
+        struct timespec to = {0, 50 * 1000000L};
+        int sig = sigtimedwait(&set, NULL, &to);
+        if (sig == SIGTERM || sig == SIGINT) {
+            msn_info("received %s; stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            stopping = 1;
+            break;
+        }
+        if (sig == SIGHUP)
+            msn_info("received SIGHUP; configuration reload is not supported in this version, ignoring");
+        reap(&m, 0);
+        respawn_due(&m);
+    }
+    msn_status_write_begin(&m.st->master_seq);
+    m.st->master.phase = MSN_PHASE_STOPPING;
+    snprintf(m.st->master.status_text, sizeof(m.st->master.status_text), "stopping");
+    msn_status_write_end(&m.st->master_seq);
+    for (int i = 0; i < m.n_listen; i++) {
+        close(m.listen_fds[i]);
+        m.listen_fds[i] = -1;
+    }
+    m.n_listen = 0;
+    shutdown_children(&m);
+    msn_publisher_stop(&m.pub);
+    msn_info("stopped");
+    rc = 0;
+out:
+    for (int i = 0; i < m.n_listen; i++)
+        if (m.listen_fds[i] >= 0)
+            close(m.listen_fds[i]);
+    msn_status_close(m.st);
+    (void)cmp_int;
+    return rc;
+}

@@ -1,0 +1,350 @@
+/* test_async_migrations.c: `_async_migrations` bookkeeping (data-model spec §5.3) and its status mirror. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backfiller/async_migrations.h"
+#include "testlib.h"
+
+static sqlite3 *open_tmp(void)
+{
+    char path[600];
+    snprintf(path, sizeof(path), "%s/a.db", msn_test_tmpdir("amig"));
+    sqlite3 *db = NULL;
+    if (sqlite3_open(path, &db) != SQLITE_OK)
+        exit(2);
+    return db;
+}
+
+static int64_t query_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        fprintf(stderr, "prepare %s: %s\n", sql, sqlite3_errmsg(db));
+        return -1;
+    }
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_type(st, 0) == SQLITE_NULL ? -2 : sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* First column of the first row as text; "(null)" for NULL, "" for no row. */
+static const char *query_text(sqlite3 *db, const char *sql)
+{
+    static char buf[4][512];
+    static int k;
+    char *out = buf[k++ % 4];
+    sqlite3_stmt *st = NULL;
+    out[0] = '\0';
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return out;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const unsigned char *t = sqlite3_column_text(st, 0);
+        snprintf(out, 512, "%s", t ? (const char *)t : "(null)");
+    }
+    sqlite3_finalize(st);
+    return out;
+}
+
+static int is_sqlite_datetime(const char *s)
+{
+    int y, mo, d, h, mi, se;
+    char tail;
+    return strlen(s) == 19 && s[10] == ' ' &&
+           sscanf(s, "%4d-%2d-%2d %2d:%2d:%2d%c", &y, &mo, &d, &h, &mi, &se, &tail) == 6;
+}
+
+static int is_rfc3339(const char *s)
+{
+    return strlen(s) == 20 && s[10] == 'T' && s[19] == 'Z';
+}
+
+static msn_status_t *new_status(void)
+{
+    return calloc(1, sizeof(msn_status_t));
+}
+
+static const msn_migration_status_t *find_mig(const msn_status_t *st, const char *name)
+{
+    for (int i = 0; i < st->backfill.n_migrations; i++)
+        if (strcmp(st->backfill.mig[i].name, name) == 0)
+            return &st->backfill.mig[i];
+    return NULL;
+}
+
+/* migration bodies used by the tests */
+typedef struct {
+    int calls;
+    int result;            /* what the body returns */
+    int64_t rows;          /* reported as processed and total, terminal */
+    const char *message;
+    msn_status_t *st;      /* to observe the mirror while running */
+    int seen_running;
+} body_t;
+
+static body_t body;
+
+static int test_body(msn_mig_ctx_t *ctx, char *err, size_t errlen)
+{
+    body.calls++;
+    if (body.st != NULL) {
+        const msn_migration_status_t *m = find_mig(body.st, "m1");
+        body.seen_running = m != NULL && m->status == MSN_MIG_RUNNING && m->started_at > 0 && m->ended_at == 0;
+    }
+    if (ctx->amig != NULL && body.rows > 0)
+        msn_amig_progress(ctx->amig, body.rows, body.rows, 1, err, errlen);
+    if (body.result != 0)
+        snprintf(err, errlen, "%s", body.message ? body.message : "boom");
+    return body.result;
+}
+
+static void test_ensure_adds_progress_columns(void)
+{
+    sqlite3 *db = open_tmp();
+    char err[256] = "";
+    /* the table as CoreScope master creates it: no progress columns */
+    CHECK_EQ_INT(sqlite3_exec(db,
+                              "CREATE TABLE _async_migrations (name TEXT PRIMARY KEY, status TEXT NOT NULL,"
+                              " started_at TEXT NOT NULL DEFAULT (datetime('now')), ended_at TEXT, error TEXT);"
+                              "INSERT INTO _async_migrations (name, status) VALUES ('old', 'done');",
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
+    CHECK_EQ_INT(msn_amig_ensure_table(db, err, sizeof(err)), 0);
+    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM pragma_table_info('_async_migrations') WHERE name IN"
+                               " ('rows_processed', 'rows_total', 'last_update_at')"),
+                 3);
+    CHECK_EQ_INT(query_int(db, "SELECT rows_processed FROM _async_migrations WHERE name = 'old'"), 0);
+    CHECK_EQ_INT(msn_amig_ensure_table(db, err, sizeof(err)), 0); /* idempotent */
+    sqlite3_close(db);
+
+    db = open_tmp(); /* none at all: created with every column */
+    CHECK_EQ_INT(msn_amig_ensure_table(db, err, sizeof(err)), 0);
+    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM pragma_table_info('_async_migrations')"), 8);
+    sqlite3_close(db);
+}
+
+static void test_new_run_done(void)
+{
+    sqlite3 *db = open_tmp();
+    msn_status_t *st = new_status();
+    char err[256] = "";
+    memset(&body, 0, sizeof(body));
+    body.rows = 42;
+    body.st = st;
+    msn_mig_ctx_t ctx = {0};
+    CHECK_EQ_INT(msn_amig_run(db, st, "m1", test_body, &ctx, err, sizeof(err)), 0);
+    CHECK_EQ_INT(body.calls, 1);
+    CHECK_EQ_INT(body.seen_running, 1);
+    CHECK_EQ_STR(query_text(db, "SELECT status FROM _async_migrations WHERE name = 'm1'"), "done");
+    CHECK(is_sqlite_datetime(query_text(db, "SELECT started_at FROM _async_migrations WHERE name = 'm1'")));
+    CHECK(is_sqlite_datetime(query_text(db, "SELECT ended_at FROM _async_migrations WHERE name = 'm1'")));
+    CHECK(is_rfc3339(query_text(db, "SELECT last_update_at FROM _async_migrations WHERE name = 'm1'")));
+    CHECK_EQ_STR(query_text(db, "SELECT error FROM _async_migrations WHERE name = 'm1'"), "(null)");
+    CHECK_EQ_INT(query_int(db, "SELECT rows_processed FROM _async_migrations WHERE name = 'm1'"), 42);
+    CHECK_EQ_INT(query_int(db, "SELECT rows_total FROM _async_migrations WHERE name = 'm1'"), 42);
+    const msn_migration_status_t *m = find_mig(st, "m1");
+    CHECK(m != NULL);
+    if (m != NULL) {
+        CHECK_EQ_INT(m->status, MSN_MIG_DONE);
+        CHECK(m->started_at > 0 && m->ended_at >= m->started_at);
+        CHECK_EQ_INT(m->rows_processed, 42);
+        CHECK_EQ_STR(m->error, "");
+    }
+    CHECK_EQ_INT(st->backfill.finished_count, 1);
+    free(st);
+    sqlite3_close(db);
+}
+
+static void test_failed_then_rerun_done(void)
+{
+    sqlite3 *db = open_tmp();
+    msn_status_t *st = new_status();
+    char err[256] = "";
+    msn_mig_ctx_t ctx = {0};
+    memset(&body, 0, sizeof(body));
+    body.result = -1;
+    body.message = "no such table: observations";
+    CHECK_EQ_INT(msn_amig_run(db, st, "m1", test_body, &ctx, err, sizeof(err)), -1);
+    CHECK(strstr(err, "no such table: observations") != NULL);
+    CHECK_EQ_STR(query_text(db, "SELECT status FROM _async_migrations WHERE name = 'm1'"), "failed");
+    CHECK_EQ_STR(query_text(db, "SELECT error FROM _async_migrations WHERE name = 'm1'"), "no such table: observations");
+    CHECK(is_sqlite_datetime(query_text(db, "SELECT ended_at FROM _async_migrations WHERE name = 'm1'")));
+    const msn_migration_status_t *m = find_mig(st, "m1");
+    CHECK(m != NULL && m->status == MSN_MIG_FAILED && strcmp(m->error, "no such table: observations") == 0);
+
+    /* leave progress behind to see that the rerun resets it */
+    CHECK_EQ_INT(sqlite3_exec(db,
+                              "UPDATE _async_migrations SET rows_processed = 5, rows_total = 10,"
+                              " last_update_at = '2026-01-01T00:00:00Z', started_at = '2000-01-01 00:00:00'",
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
+    body.result = 0;
+    body.rows = 0;
+    body.calls = 0;
+    CHECK_EQ_INT(msn_amig_run(db, st, "m1", test_body, &ctx, err, sizeof(err)), 0);
+    CHECK_EQ_INT(body.calls, 1);
+    CHECK_EQ_STR(query_text(db, "SELECT status FROM _async_migrations WHERE name = 'm1'"), "done");
+    CHECK_EQ_STR(query_text(db, "SELECT error FROM _async_migrations WHERE name = 'm1'"), "(null)");
+    CHECK_EQ_INT(query_int(db, "SELECT rows_processed FROM _async_migrations WHERE name = 'm1'"), 0);
+    CHECK_EQ_INT(query_int(db, "SELECT rows_total FROM _async_migrations WHERE name = 'm1'"), 0);
+    CHECK_EQ_STR(query_text(db, "SELECT last_update_at FROM _async_migrations WHERE name = 'm1'"), "(null)");
+    CHECK(strcmp(query_text(db, "SELECT started_at FROM _async_migrations WHERE name = 'm1'"), "2000-01-01 00:00:00") !=
+          0);
+    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM _async_migrations"), 1);
+    m = find_mig(st, "m1");
+    CHECK(m != NULL && m->status == MSN_MIG_DONE && m->error[0] == '\0');
+    free(st);
+    sqlite3_close(db);
+}
+
+static void test_done_is_skipped(void)
+{
+    sqlite3 *db = open_tmp();
+    msn_status_t *st = new_status();
+    char err[256] = "";
+    msn_mig_ctx_t ctx = {0};
+    CHECK_EQ_INT(msn_amig_ensure_table(db, err, sizeof(err)), 0);
+    CHECK_EQ_INT(sqlite3_exec(db,
+                              "INSERT INTO _async_migrations (name, status, started_at, ended_at, rows_processed,"
+                              " rows_total) VALUES ('m1', 'done', '2026-01-02 03:04:05', '2026-01-02 03:04:15', 7, 7)",
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
+    memset(&body, 0, sizeof(body));
+    CHECK_EQ_INT(msn_amig_run(db, st, "m1", test_body, &ctx, err, sizeof(err)), 0);
+    CHECK_EQ_INT(body.calls, 0);
+    CHECK_EQ_STR(query_text(db, "SELECT ended_at FROM _async_migrations WHERE name = 'm1'"), "2026-01-02 03:04:15");
+    const msn_migration_status_t *m = find_mig(st, "m1");
+    CHECK(m != NULL);
+    if (m != NULL) {
+        CHECK_EQ_INT(m->status, MSN_MIG_DONE);
+        CHECK_EQ_INT(m->started_at, 1767323045000LL); /* 2026-01-02T03:04:05Z */
+        CHECK_EQ_INT(m->ended_at, 1767323055000LL);
+        CHECK_EQ_INT(m->rows_total, 7);
+    }
+    free(st);
+    sqlite3_close(db);
+}
+
+/* An interrupted run (pending_async left by a crash) and a stop both rerun; a stop is never done. */
+static void test_pending_and_cancelled(void)
+{
+    sqlite3 *db = open_tmp();
+    msn_status_t *st = new_status();
+    char err[256] = "";
+    msn_mig_ctx_t ctx = {0};
+    CHECK_EQ_INT(msn_amig_ensure_table(db, err, sizeof(err)), 0);
+    CHECK_EQ_INT(sqlite3_exec(db, "INSERT INTO _async_migrations (name, status) VALUES ('m1', 'pending_async')", NULL,
+                              NULL, NULL),
+                 SQLITE_OK);
+    memset(&body, 0, sizeof(body));
+    body.result = -ECANCELED;
+    CHECK_EQ_INT(msn_amig_run(db, st, "m1", test_body, &ctx, err, sizeof(err)), -ECANCELED);
+    CHECK_EQ_INT(body.calls, 1);
+    CHECK_EQ_STR(query_text(db, "SELECT status FROM _async_migrations WHERE name = 'm1'"), "failed");
+    CHECK_EQ_STR(query_text(db, "SELECT error FROM _async_migrations WHERE name = 'm1'"), "cancelled");
+    const msn_migration_status_t *m = find_mig(st, "m1");
+    CHECK(m != NULL && m->status == MSN_MIG_FAILED && strcmp(m->error, "cancelled") == 0);
+
+    body.result = 0;
+    CHECK_EQ_INT(msn_amig_run(db, st, "m1", test_body, &ctx, err, sizeof(err)), 0);
+    CHECK_EQ_INT(body.calls, 2);
+    CHECK_EQ_STR(query_text(db, "SELECT status FROM _async_migrations WHERE name = 'm1'"), "done");
+    free(st);
+    sqlite3_close(db);
+}
+
+static void test_progress_rate_limit_and_missing_row(void)
+{
+    sqlite3 *db = open_tmp();
+    msn_status_t *st = new_status();
+    char err[256] = "";
+    msn_amig_t m;
+    CHECK_EQ_INT(msn_amig_begin(&m, db, st, "m2", err, sizeof(err)), 0);
+    CHECK_EQ_STR(query_text(db, "SELECT status FROM _async_migrations WHERE name = 'm2'"), "pending_async");
+    CHECK_EQ_INT(msn_amig_progress(&m, 10, 100, 0, err, sizeof(err)), 0);
+    CHECK_EQ_INT(query_int(db, "SELECT rows_processed FROM _async_migrations WHERE name = 'm2'"), 10);
+    /* within the same second: the table keeps the earlier value, the status block moves on */
+    CHECK_EQ_INT(msn_amig_progress(&m, 20, 100, 0, err, sizeof(err)), 0);
+    CHECK_EQ_INT(query_int(db, "SELECT rows_processed FROM _async_migrations WHERE name = 'm2'"), 10);
+    const msn_migration_status_t *ms = find_mig(st, "m2");
+    CHECK(ms != NULL && ms->rows_processed == 20 && ms->rows_total == 100 && ms->status == MSN_MIG_RUNNING);
+    CHECK_EQ_INT(st->backfill.remaining, 80);
+    /* terminal always writes */
+    CHECK_EQ_INT(msn_amig_progress(&m, 30, 100, 1, err, sizeof(err)), 0);
+    CHECK_EQ_INT(query_int(db, "SELECT rows_processed FROM _async_migrations WHERE name = 'm2'"), 30);
+    CHECK_EQ_INT(query_int(db, "SELECT rows_total FROM _async_migrations WHERE name = 'm2'"), 100);
+    CHECK(is_rfc3339(query_text(db, "SELECT last_update_at FROM _async_migrations WHERE name = 'm2'")));
+
+    /* the bookkeeping row vanished: a progress write is an error, so is finishing */
+    CHECK_EQ_INT(sqlite3_exec(db, "DELETE FROM _async_migrations", NULL, NULL, NULL), SQLITE_OK);
+    CHECK_EQ_INT(msn_amig_progress(&m, 40, 100, 1, err, sizeof(err)), -1);
+    CHECK(strstr(err, "bookkeeping row missing") != NULL);
+    m.write_failures = 0;
+    m.last_write_mono_ms = 0; /* forget the rate limit so the next in-loop write happens */
+    msn_amig_chunk_progress(&m, 50, 100); /* in-loop: counted, not fatal */
+    CHECK_EQ_INT(m.write_failures, 1);
+    CHECK_EQ_INT(msn_amig_finish(&m, NULL, err, sizeof(err)), -1);
+    free(st);
+    sqlite3_close(db);
+}
+
+/* A successful body whose completion cannot be recorded is a failure, never done. */
+static void test_done_not_recorded_is_failure(void)
+{
+    sqlite3 *db = open_tmp();
+    msn_status_t *st = new_status();
+    char err[256] = "";
+    msn_mig_ctx_t ctx = {0};
+    memset(&body, 0, sizeof(body));
+    CHECK_EQ_INT(msn_amig_ensure_table(db, err, sizeof(err)), 0);
+    CHECK_EQ_INT(sqlite3_exec(db,
+                              "CREATE TRIGGER no_done BEFORE UPDATE OF status ON _async_migrations"
+                              " WHEN NEW.status = 'done' BEGIN SELECT RAISE(ABORT, 'read-only media'); END",
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
+    CHECK_EQ_INT(msn_amig_run(db, st, "m1", test_body, &ctx, err, sizeof(err)), -1);
+    CHECK(strstr(err, "read-only media") != NULL);
+    CHECK_EQ_STR(query_text(db, "SELECT status FROM _async_migrations WHERE name = 'm1'"), "pending_async");
+    const msn_migration_status_t *m = find_mig(st, "m1");
+    CHECK(m != NULL && m->status == MSN_MIG_FAILED && strstr(m->error, "read-only media") != NULL);
+    free(st);
+    sqlite3_close(db);
+}
+
+/* No bookkeeping possible (read-only connection): failed in the status block, body never run. */
+static void test_unwritable_database(void)
+{
+    char path[600], err[256] = "";
+    snprintf(path, sizeof(path), "%s/ro.db", msn_test_tmpdir("amig"));
+    sqlite3 *db = NULL;
+    CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_exec(db, "CREATE TABLE transmissions (id INTEGER PRIMARY KEY)", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    CHECK_EQ_INT(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    msn_status_t *st = new_status();
+    msn_mig_ctx_t ctx = {0};
+    memset(&body, 0, sizeof(body));
+    CHECK_EQ_INT(msn_amig_run(db, st, "m1", test_body, &ctx, err, sizeof(err)), -1);
+    CHECK_EQ_INT(body.calls, 0);
+    CHECK(strstr(err, "readonly") != NULL || strstr(err, "read-only") != NULL);
+    const msn_migration_status_t *m = find_mig(st, "m1");
+    CHECK(m != NULL && m->status == MSN_MIG_FAILED && m->error[0] != '\0');
+    free(st);
+    sqlite3_close(db);
+}
+
+int main(void)
+{
+    MSN_RUN(test_ensure_adds_progress_columns);
+    MSN_RUN(test_new_run_done);
+    MSN_RUN(test_failed_then_rerun_done);
+    MSN_RUN(test_done_is_skipped);
+    MSN_RUN(test_pending_and_cancelled);
+    MSN_RUN(test_progress_rate_limit_and_missing_row);
+    MSN_RUN(test_done_not_recorded_is_failure);
+    MSN_RUN(test_unwritable_database);
+    return msn_test_done();
+}

@@ -1,0 +1,63 @@
+/*
+ * api.h: the API handlers of a worker and what they share. A handler runs inside one
+ * LMDB read transaction (r->txn), writes a JSON body into r->body and sets r->status;
+ * worker.c adds the headers and sends it. Handlers never block and never allocate
+ * beyond the request.
+ */
+#ifndef MSN_API_H
+#define MSN_API_H
+
+#include <stdint.h>
+
+#include "shm/buf.h"
+#include "shm/snapshot.h"
+#include "shm/status.h"
+
+#define MSN_API_MAX_PARAMS 32
+
+typedef struct {
+    char *name;
+    char *value; /* percent-decoded, NUL-terminated */
+} msn_qparam_t;
+
+typedef struct {
+    MDB_txn *txn;          /* NULL when no snapshot is available */
+    const msn_snap_t *snap;
+    msn_snap_meta_t meta;
+    msn_status_t *st;
+    const char *path;      /* without the query string, NUL-terminated */
+    msn_qparam_t q[MSN_API_MAX_PARAMS];
+    int nq;
+    msn_buf_t *body;
+    int status;
+    int retry_after;       /* seconds, for 503 */
+    int64_t now_ms;
+    const char *allow;     /* for 405 */
+} msn_api_req_t;
+
+/** The decoded value of query parameter `name`, or NULL when absent. */
+const char *msn_api_param(const msn_api_req_t *r, const char *name);
+/** Sets an error response {"error": msg} with the given status. */
+void msn_api_error(msn_api_req_t *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/** Parses an integer parameter: 0 and *out set, 1 when absent/empty, -1 when malformed. */
+int msn_api_int_param(const msn_api_req_t *r, const char *name, int64_t *out);
+/** CoreScope clampLimit: empty, non-numeric or <=0 gives def; above cap gives cap. */
+int64_t msn_api_limit(const msn_api_req_t *r, int64_t def, int64_t cap);
+/** Offset: non-numeric or negative gives 0. */
+int64_t msn_api_offset(const msn_api_req_t *r);
+
+/* Handlers. */
+void msn_api_stats(msn_api_req_t *r);
+void msn_api_observers(msn_api_req_t *r);
+void msn_api_packets(msn_api_req_t *r);
+void msn_api_packet_detail(msn_api_req_t *r, const char *id);
+void msn_api_nodes(msn_api_req_t *r);
+void msn_api_node_detail(msn_api_req_t *r, const char *pubkey);
+void msn_api_healthz(msn_api_req_t *r);
+
+/** Appends the JSON of one `obs` record (snapshot.h) as CoreScope's observation object.
+ *  tx_hash/tx_raw_hex come from the transmission. Returns 0, or -1 when malformed. */
+int msn_api_render_obs(msn_api_req_t *r, msn_buf_t *b, const void *rec, size_t len, const char *tx_hash,
+                       size_t hash_len, const char *tx_raw_hex, size_t raw_len, int with_tx_id);
+
+#endif

@@ -1,0 +1,408 @@
+/*
+ * worker.c: the HTTP worker process (libh2o 2.2.5, evloop).
+ *
+ * After exec the worker maps the status block, builds its h2o context on its own event
+ * loop, and accepts on the listening sockets it inherited from the master (one shared
+ * accept queue per address). Each request: route, open the snapshot's read
+ * transaction, let the handler build the body, reset the transaction, add the status
+ * headers, send. SIGTERM (through a signalfd on the loop) stops accepting, lets
+ * in-flight requests finish and exits.
+ *
+ * Response headers on every /api/ response:
+ *   X-CoreScope-Load-Status      ready | loading; progress=N
+ *   X-CoreScope-Status           ready | backfilling
+ *   X-CoreScope-Backfill-Remaining  rows left over the running migrations
+ *   X-Meshsnap-Generation        the snapshot generation that answered
+ *   X-Meshsnap-Snapshot-Age      seconds since that generation was published
+ *   X-Meshsnap-Snapshot-Stale    1 while serving a snapshot of an earlier master run
+ */
+#include "worker.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#define H2O_USE_EPOLL 1
+#include <h2o.h>
+
+#include "api.h"
+#include "shm/log.h"
+#include "shm/status.h"
+#include "snapview.h"
+
+typedef struct {
+    h2o_handler_t super;
+    struct worker *w;
+} handler_t;
+
+typedef struct worker {
+    const msn_config_t *cfg;
+    int slot;
+    msn_status_t *st;
+    msn_snapview_t view;
+    h2o_globalconf_t config;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t actx;
+    h2o_socket_t *listeners[MSN_MAX_LISTEN];
+    int n_listeners;
+    h2o_socket_t *sigsock;
+    int stopping;
+    int64_t stop_at_ms;
+    int64_t last_request_ms;
+    long connections;
+    msn_buf_t body;
+} worker_t;
+
+static void on_close_conn(void *data)
+{
+    worker_t *w = data;
+    w->connections--;
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    worker_t *w = listener->data;
+    if (err != NULL)
+        return;
+    for (int i = 0; i < 4; i++) {
+        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+        if (sock == NULL)
+            break;
+        w->connections++;
+        sock->on_close.cb = on_close_conn;
+        sock->on_close.data = w;
+        h2o_accept(&w->actx, sock);
+    }
+}
+
+static void header(h2o_req_t *req, const char *name, const char *value)
+{
+    /* h2o keeps pointers to name and value: both must outlive the response */
+    h2o_iovec_t v = h2o_strdup(&req->pool, value, strlen(value));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, name, strlen(name), 0, NULL, v.base, v.len);
+}
+
+/* Splits and percent-decodes the query string into r->q (copies live in the pool). */
+static void parse_query(h2o_req_t *req, msn_api_req_t *r)
+{
+    if (req->query_at == SIZE_MAX)
+        return;
+    const char *q = req->path.base + req->query_at + 1;
+    size_t len = req->path.len - req->query_at - 1;
+    char *copy = h2o_mem_alloc_pool(&req->pool, len + 1);
+    memcpy(copy, q, len);
+    copy[len] = '\0';
+    char *save = NULL;
+    for (char *part = strtok_r(copy, "&", &save); part && r->nq < MSN_API_MAX_PARAMS; part = strtok_r(NULL, "&", &save)) {
+        char *eq = strchr(part, '=');
+        char *val = eq ? eq + 1 : part + strlen(part);
+        if (eq)
+            *eq = '\0';
+        for (char *s = part; s;) { /* decode name then value in place */
+            char *o = s, *i = s;
+            while (*i) {
+                if (*i == '+') {
+                    *o++ = ' ';
+                    i++;
+                } else if (*i == '%' && isxdigit((unsigned char)i[1]) && isxdigit((unsigned char)i[2])) {
+                    char hx[3] = {i[1], i[2], 0};
+                    *o++ = (char)strtol(hx, NULL, 16);
+                    i += 3;
+                } else {
+                    *o++ = *i++;
+                }
+            }
+            *o = '\0';
+            s = (s == part && eq) ? val : NULL;
+        }
+        r->q[r->nq].name = part;
+        r->q[r->nq].value = eq ? val : "";
+        r->nq++;
+    }
+}
+
+static int path_is(const char *path, const char *lit)
+{
+    return strcmp(path, lit) == 0;
+}
+
+/* "/api/packets/xyz" with prefix "/api/packets/" -> "xyz" (one segment), else NULL. */
+static const char *path_param(const char *path, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    if (strncmp(path, prefix, n) != 0 || path[n] == '\0' || strchr(path + n, '/') != NULL)
+        return NULL;
+    return path + n;
+}
+
+static void status_headers(worker_t *w, h2o_req_t *req, const msn_api_req_t *r)
+{
+    char v[96];
+    msn_master_status_t ms;
+    msn_backfill_status_t bf;
+    msn_status_read_master(w->st, &ms);
+    msn_status_read_backfill(w->st, &bf);
+    if (ms.phase == MSN_PHASE_READY || ms.phase == MSN_PHASE_STOPPING)
+        header(req, "x-corescope-load-status", "ready");
+    else {
+        snprintf(v, sizeof(v), "loading; progress=%lld", (long long)ms.load_progress_tx);
+        header(req, "x-corescope-load-status", v);
+    }
+    int running = 0;
+    for (int i = 0; i < bf.n_migrations && i < MSN_STATUS_MAX_MIGRATIONS; i++)
+        running |= bf.mig[i].status == MSN_MIG_RUNNING;
+    header(req, "x-corescope-status", running ? "backfilling" : "ready");
+    snprintf(v, sizeof(v), "%lld", (long long)(running ? bf.remaining : 0));
+    header(req, "x-corescope-backfill-remaining", v);
+    if (r->txn) {
+        snprintf(v, sizeof(v), "%llu", (unsigned long long)r->meta.gen);
+        header(req, "x-meshsnap-generation", v);
+        int64_t age = (r->now_ms - r->meta.published_at_ms) / 1000;
+        snprintf(v, sizeof(v), "%lld", (long long)(age < 0 ? 0 : age));
+        header(req, "x-meshsnap-snapshot-age", v);
+        header(req, "x-meshsnap-snapshot-stale", r->meta.master_start_ms != ms.started_at_ms ? "1" : "0");
+    }
+}
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "OK";
+    }
+}
+
+static void route(msn_api_req_t *r, const char *method, int is_head)
+{
+    const char *p = r->path, *arg;
+    int get = strcmp(method, "GET") == 0 || is_head;
+    typedef enum { R_NONE, R_HEALTH, R_STATS, R_OBSERVERS, R_PACKETS, R_PACKET, R_NODES, R_NODE } rt_t;
+    rt_t rt = R_NONE;
+    if (path_is(p, "/api/healthz"))
+        rt = R_HEALTH;
+    else if (path_is(p, "/api/stats"))
+        rt = R_STATS;
+    else if (path_is(p, "/api/observers"))
+        rt = R_OBSERVERS;
+    else if (path_is(p, "/api/packets"))
+        rt = R_PACKETS;
+    else if ((arg = path_param(p, "/api/packets/")) != NULL)
+        rt = R_PACKET;
+    else if (path_is(p, "/api/nodes"))
+        rt = R_NODES;
+    else if ((arg = path_param(p, "/api/nodes/")) != NULL)
+        rt = R_NODE;
+    if (rt == R_NONE) {
+        msn_api_error(r, 404, "no such endpoint: %s", p);
+        return;
+    }
+    if (!get) {
+        r->allow = "GET, HEAD";
+        msn_api_error(r, 405, "method %s not allowed on %s", method, p);
+        return;
+    }
+    if (rt == R_HEALTH) {
+        msn_api_healthz(r);
+        return;
+    }
+    if (r->txn == NULL) {
+        r->retry_after = 2;
+        msn_api_error(r, 503, "no snapshot yet: the server is loading its database");
+        return;
+    }
+    switch (rt) {
+    case R_STATS: msn_api_stats(r); break;
+    case R_OBSERVERS: msn_api_observers(r); break;
+    case R_PACKETS: msn_api_packets(r); break;
+    case R_PACKET: msn_api_packet_detail(r, arg); break;
+    case R_NODES: msn_api_nodes(r); break;
+    case R_NODE: msn_api_node_detail(r, arg); break;
+    default: break;
+    }
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    worker_t *w = ((handler_t *)self)->w;
+    msn_api_req_t r;
+    memset(&r, 0, sizeof(r));
+    char method[16];
+    snprintf(method, sizeof(method), "%.*s", (int)(req->method.len < 15 ? req->method.len : 15), req->method.base);
+    int is_head = strcmp(method, "HEAD") == 0;
+    size_t plen = req->query_at == SIZE_MAX ? req->path.len : req->query_at;
+    char *path = h2o_mem_alloc_pool(&req->pool, plen + 1);
+    memcpy(path, req->path.base, plen);
+    path[plen] = '\0';
+    /* trailing slash tolerance: "/api/stats/" == "/api/stats" */
+    if (plen > 1 && path[plen - 1] == '/')
+        path[plen - 1] = '\0';
+    r.path = path;
+    r.st = w->st;
+    r.now_ms = msn_now_ms();
+    msn_buf_reset(&w->body);
+    r.body = &w->body;
+    r.status = 500;
+    w->last_request_ms = r.now_ms;
+    atomic_fetch_add_explicit(&w->st->workers[w->slot].requests, 1, memory_order_relaxed);
+    if (strncmp(path, "/api/", 5) != 0 && strcmp(path, "/api") != 0) {
+        static const char page[] = "meshsnap: MeshCore packet analytics. The API is under /api/ (try /api/stats).\n";
+        req->res.status = strcmp(path, "/") == 0 || path[0] == '\0' ? 200 : 404;
+        req->res.reason = req->res.status == 200 ? "OK" : "Not Found";
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/plain; charset=utf-8"));
+        req->res.content_length = sizeof(page) - 1;
+        h2o_send_inline(req, page, sizeof(page) - 1);
+        return 0;
+    }
+    parse_query(req, &r);
+    if (msn_snapview_begin(&w->view) == 0) {
+        r.txn = w->view.txn;
+        r.snap = &w->view.snap;
+        if (msn_snap_meta_get(r.txn, r.snap, &r.meta) != 0) {
+            msn_snapview_end(&w->view);
+            r.txn = NULL;
+        }
+    }
+    route(&r, method, is_head);
+    status_headers(w, req, &r);
+    msn_snapview_end(&w->view);
+    req->res.status = r.status;
+    req->res.reason = reason(r.status);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
+    if (r.retry_after > 0) {
+        char ra[16];
+        snprintf(ra, sizeof(ra), "%d", r.retry_after);
+        header(req, "retry-after", ra);
+    }
+    if (r.allow)
+        header(req, "allow", r.allow);
+    msn_buf_putc(&w->body, '\n');
+    req->res.content_length = w->body.len;
+    h2o_send_inline(req, w->body.data, w->body.len);
+    return 0;
+}
+
+static void begin_stop(worker_t *w)
+{
+    if (w->stopping)
+        return;
+    w->stopping = 1;
+    w->stop_at_ms = msn_now_ms();
+    for (int i = 0; i < w->n_listeners; i++) {
+        h2o_socket_read_stop(w->listeners[i]);
+        h2o_socket_close(w->listeners[i]);
+        w->listeners[i] = NULL;
+    }
+    w->n_listeners = 0;
+    h2o_context_request_shutdown(&w->ctx);
+}
+
+static void on_signal(h2o_socket_t *sock, const char *err)
+{
+    worker_t *w = sock->data;
+    struct signalfd_siginfo si;
+    int fd = h2o_socket_get_fd(sock);
+    while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT || si.ssi_signo == SIGHUP)
+            begin_stop(w);
+    }
+    (void)err;
+}
+
+int msn_worker_main(const msn_config_t *cfg, int slot, const char *listen_fds)
+{
+    worker_t w;
+    char role[32];
+    int rc = 1;
+    memset(&w, 0, sizeof(w));
+    w.cfg = cfg;
+    w.slot = slot < 0 || slot >= MSN_STATUS_MAX_WORKERS ? 0 : slot;
+    snprintf(role, sizeof(role), "worker %d", w.slot);
+    msn_log_set_role(role);
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    snprintf(role, sizeof(role), "meshsnap-w%d", w.slot);
+    prctl(PR_SET_NAME, role);
+    if (getppid() == 1)
+        return 1; /* the master is already gone */
+    signal(SIGPIPE, SIG_IGN);
+    int src = msn_status_open(cfg->state_dir, &w.st);
+    if (src < 0) {
+        msn_error("cannot open the status block in %s: %s", cfg->state_dir, strerror(-src));
+        return 1;
+    }
+    msn_snapview_init(&w.view, cfg->state_dir, w.st);
+
+    h2o_config_init(&w.config);
+    w.config.server_name = h2o_iovec_init(H2O_STRLIT(""));
+    w.config.http1.req_timeout = (uint64_t)cfg->http.req_timeout_ms;
+    h2o_hostconf_t *host = h2o_config_register_host(&w.config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *pc = h2o_config_register_path(host, "/", 0);
+    handler_t *h = (handler_t *)h2o_create_handler(pc, sizeof(handler_t));
+    h->super.on_req = on_req;
+    h->w = &w;
+    h2o_context_init(&w.ctx, h2o_evloop_create(), &w.config);
+    w.actx.ctx = &w.ctx;
+    w.actx.hosts = w.config.hosts;
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    int sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (sfd < 0) {
+        msn_error("signalfd: %s", strerror(errno));
+        goto out;
+    }
+    w.sigsock = h2o_evloop_socket_create(w.ctx.loop, sfd, H2O_SOCKET_FLAG_DONT_READ);
+    w.sigsock->data = &w;
+    h2o_socket_read_start(w.sigsock, on_signal);
+
+    const char *p = listen_fds ? listen_fds : "";
+    while (*p && w.n_listeners < MSN_MAX_LISTEN) {
+        char *end;
+        long fd = strtol(p, &end, 10);
+        if (end == p)
+            break;
+        h2o_socket_t *ls = h2o_evloop_socket_create(w.ctx.loop, (int)fd, H2O_SOCKET_FLAG_DONT_READ);
+        ls->data = &w;
+        h2o_socket_read_start(ls, on_accept);
+        w.listeners[w.n_listeners++] = ls;
+        p = *end == ',' ? end + 1 : end;
+    }
+    if (w.n_listeners == 0) {
+        msn_error("no listening sockets were handed to this worker");
+        goto out;
+    }
+    msn_debug("serving");
+    for (;;) {
+        h2o_evloop_run(w.ctx.loop, 100);
+        if (w.stopping) {
+            int64_t now = msn_now_ms();
+            int64_t quiet = now - (w.last_request_ms > w.stop_at_ms ? w.last_request_ms : w.stop_at_ms);
+            if (w.connections <= 0 || quiet >= 300 || now - w.stop_at_ms >= cfg->http.shutdown_timeout_ms)
+                break;
+        }
+        if (getppid() == 1)
+            begin_stop(&w);
+    }
+    rc = 0;
+out:
+    msn_snapview_close(&w.view);
+    msn_buf_free(&w.body);
+    msn_status_close(w.st);
+    return rc;
+}
