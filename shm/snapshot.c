@@ -45,6 +45,8 @@ static int rm_rf(const char *path)
     return nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+static int check_not_truncated(msn_snap_t *s, char *err, size_t errlen);
+
 static int open_env(const char *dir, int rdonly, msn_snap_t *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
@@ -59,6 +61,12 @@ static int open_env(const char *dir, int rdonly, msn_snap_t *out, char *err, siz
     unsigned flags = MDB_NOTLS | (rdonly ? MDB_RDONLY : (MDB_NOSYNC | MDB_NOMETASYNC));
     if ((rc = mdb_env_open(out->env, dir, flags, 0644)) != 0)
         goto fail;
+    /* before any page is touched through the map: a short file would SIGBUS */
+    if (rdonly && check_not_truncated(out, err, errlen) < 0) {
+        mdb_env_close(out->env);
+        out->env = NULL;
+        return -1;
+    }
     MDB_txn *txn;
     if ((rc = mdb_txn_begin(out->env, NULL, rdonly ? MDB_RDONLY : 0, &txn)) != 0)
         goto fail;
@@ -159,8 +167,6 @@ static int open_current(const char *state_dir, int rdonly, msn_snap_t *out, char
     }
     if (open_env(dir, rdonly, out, err, errlen) < 0)
         return -1;
-    if (check_not_truncated(out, err, errlen) < 0)
-        goto fail;
     MDB_txn *txn;
     if (mdb_txn_begin(out->env, NULL, MDB_RDONLY, &txn) != 0) {
         snprintf(err, errlen, "snapshot %s: cannot begin a read transaction", dir);

@@ -48,7 +48,7 @@ OBSERVER_KEYS = ["id", "name", "iata", "last_seen", "first_seen", "packet_count"
 # keys the golden shapes list but CoreScope omits in some rows
 OPTIONAL_KEYS = {"hash_sizes_seen"}
 # values the golden shapes type as number/string but which are NULL in some databases
-NULLABLE_KEYS = {"lat", "lon", "name", "role", "observer_id", "observer_name", "iata", "last_seen",
+NULLABLE_KEYS = {"hash_size", "lat", "lon", "name", "role", "observer_id", "observer_name", "iata", "last_seen",
                  "first_seen", "route_type", "payload_type", "decoded_json", "path_json"}
 
 ISO_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
@@ -573,9 +573,6 @@ class CoreApiChecks:
             body = self.nodes(role=role, limit=NODES_MAX)
             self.assertEqual(body["total"], len(exp), "role=%s total" % role)
             self.check_node_page(body["nodes"], exp, self.key_last_seen, True, 0, NODES_MAX, "role=" + role)
-        body = self.nodes(role="no-such-role")
-        self.assertEqual(body["total"], 0)
-        self.assertEqual(body["nodes"], [])
 
     def test_nodes_search(self):
         term = self.search_term()
@@ -590,7 +587,7 @@ class CoreApiChecks:
     def test_nodes_sort(self):
         all_nodes = list(self.truth.nodes.values())
         for sort, key, rev in (("name", self.key_name, False), ("lastSeen", self.key_last_seen, True),
-                               ("packetCount", self.key_adverts, True), ("bogus", self.key_last_seen, True)):
+                               ("packetCount", self.key_adverts, True)):
             body = self.nodes(sortBy=sort, limit=100)
             self.check_node_page(body["nodes"], all_nodes, key, rev, 0, 100, "sortBy=" + sort)
             body = self.nodes(sortBy=sort, limit=9, offset=31)
@@ -695,9 +692,11 @@ class CoreApiChecks:
     # -- errors and headers -----------------------------------------------------------------
 
     def test_bad_parameters_400(self):
-        for q in ("type=abc", "route=x", "since=garbage", "until=yesterday", "type=1.5"):
-            body = self.get("/api/packets?" + q, status=400)
-            self.assertIsInstance(body.get("error"), str, q)
+        for p in ("/api/packets?type=abc", "/api/packets?route=x", "/api/packets?since=garbage",
+                  "/api/packets?until=yesterday", "/api/packets?type=1.5", "/api/nodes?role=no-such-role",
+                  "/api/nodes?sortBy=bogus"):
+            body = self.get(p, status=400)
+            self.assertIsInstance(body.get("error"), str, p)
 
     def test_unknown_path_404(self):
         for p in ("/api/nosuchthing", "/api/packets/1/nope", "/api/stats/extra"):

@@ -532,6 +532,38 @@ def sql_connect(path, readonly=True):
     return conn
 
 
+class SqliteLock:
+    """Holds an exclusive lock on a database so that no other connection can read it
+    (readers wait in their busy handler) until release(). Works in WAL and rollback
+    journal modes. Use as a context manager or call acquire()/release()."""
+
+    def __init__(self, path):
+        self.path = path
+        self.conn = None
+
+    def acquire(self):
+        self.conn = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
+        self.conn.execute("PRAGMA locking_mode=EXCLUSIVE")
+        self.conn.execute("BEGIN EXCLUSIVE")
+        self.conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        return self
+
+    def release(self):
+        if self.conn is not None:
+            try:
+                self.conn.execute("COMMIT")
+            finally:
+                self.conn.close()  # closing drops the exclusive-mode lock
+                self.conn = None
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
+        return False
+
+
 def table_columns(conn, table):
     """The set of column names of table (empty when it does not exist)."""
     return {r[1] for r in conn.execute("PRAGMA table_info(%s)" % table)}

@@ -1,0 +1,55 @@
+# meshsnap: thin wrapper over CMake. `make run` and `make test` do all the set-up on a
+# fresh Debian 12 machine (installing missing packages with apt-get).
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc)
+VAR        ?= var
+LISTEN     ?= 127.0.0.1:3000
+
+# Debian packages: build, run, tests, benchmarks.
+DEB_PACKAGES = build-essential cmake pkg-config libh2o-evloop-dev libssl-dev liblmdb-dev \
+               libmsgpack-dev libsqlite3-dev zlib1g-dev python3 sqlite3 curl lmdb-utils \
+               clang libclang-rt-14-dev wrk h2o
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all deps build run test test-unit test-asan bench clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	@mkdir -p $(VAR)
+	@if [ ! -f $(VAR)/meshsnap.db ]; then \
+	  echo "Creating an empty database with the CoreScope schema in $(VAR)/meshsnap.db"; \
+	  $(BUILD)/meshsnap init-db $(VAR)/meshsnap.db; \
+	fi
+	@echo "meshsnap: serving $(VAR)/meshsnap.db at http://$(LISTEN)/api/stats (Ctrl-C stops it)"
+	exec $(BUILD)/meshsnapd --db $(VAR)/meshsnap.db --state-dir $(VAR)/state --listen $(LISTEN)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j 2
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DMESHSNAP_SANITIZE=ON
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j 2 -E 'fuzz'
+
+bench: build
+	@echo "See tests/bench/README.md"
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)
