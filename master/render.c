@@ -260,12 +260,24 @@ static const msn_node_t *node_for_observer(const msn_store_t *s, const char *id)
     return NULL;
 }
 
+static int cmp_observer_last_seen(const void *a, const void *b)
+{
+    const msn_observer_t *x = *(const msn_observer_t *const *)a, *y = *(const msn_observer_t *const *)b;
+    int c = strcmp(y->last_seen ? y->last_seen : "", x->last_seen ? x->last_seen : "");
+    return c ? c : (x->rowid < y->rowid ? -1 : x->rowid > y->rowid);
+}
+
 void msn_render_observers_prefix(msn_buf_t *b, const msn_store_t *s)
 {
+    /* newest first, as CoreScope lists them (ORDER BY last_seen DESC) */
+    const msn_observer_t **ord = msn_xmalloc((s->n_observers + 1) * sizeof(*ord));
+    for (uint32_t i = 0; i < s->n_observers; i++)
+        ord[i] = &s->observers[i];
+    qsort(ord, s->n_observers, sizeof(*ord), cmp_observer_last_seen);
     msn_buf_puts(b, "{\"observers\":[");
     int firstrow = 1;
     for (uint32_t i = 0; i < s->n_observers; i++) {
-        const msn_observer_t *o = &s->observers[i];
+        const msn_observer_t *o = ord[i];
         if (o->inactive)
             continue;
         if (!firstrow)
@@ -325,6 +337,7 @@ void msn_render_observers_prefix(msn_buf_t *b, const msn_store_t *s)
         msn_buf_putc(b, '}');
     }
     msn_buf_puts(b, "]");
+    free(ord);
 }
 
 static int role_index(const char *role)

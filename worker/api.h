@@ -60,4 +60,8 @@ void msn_api_healthz(msn_api_req_t *r);
 int msn_api_render_obs(msn_api_req_t *r, msn_buf_t *b, const void *rec, size_t len, const char *tx_hash,
                        size_t hash_len, const char *tx_raw_hex, size_t raw_len, int with_tx_id);
 
+/** Appends transmission id's packet object with its "observations" array. Returns 0, or
+ *  -1 when it is not in the snapshot (nothing appended). */
+int msn_api_tx_with_observations(msn_api_req_t *r, msn_buf_t *b, uint64_t id);
+
 #endif

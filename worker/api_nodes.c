@@ -262,21 +262,13 @@ void msn_api_node_detail(msn_api_req_t *r, const char *pubkey)
             rc = mdb_cursor_get(c, &fk, &fv, MDB_LAST_DUP);
         while (rc == 0 && count < 20) {
             const msn_fx_rec_t *rec = fv.mv_data;
-            uint8_t tk[8];
-            memcpy(tk, rec->id_be, 8);
-            MDB_val tkey = {8, tk}, tval;
-            if (mdb_get(r->txn, r->snap->dbi[MSN_DBI_TX], &tkey, &tval) == 0) {
-                msn_mpk_reader_t m;
-                uint32_t an, fl;
-                const char *frag;
-                msn_mpk_reader_init(&m, tval.mv_data, tval.mv_size);
-                if (msn_mpk_read_array(&m, &an) == 0 && msn_mpk_read_bin(&m, &frag, &fl) == 0) {
-                    if (count)
-                        msn_buf_putc(b, ',');
-                    msn_buf_append(b, frag, fl);
-                    count++;
-                }
-            }
+            size_t mark = b->len;
+            if (count)
+                msn_buf_putc(b, ',');
+            if (msn_api_tx_with_observations(r, b, msn_be64_get(rec->id_be)) == 0)
+                count++;
+            else
+                b->len = mark;
             rc = mdb_cursor_get(c, &fk, &fv, MDB_PREV_DUP);
         }
         mdb_cursor_close(c);

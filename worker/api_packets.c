@@ -510,6 +510,18 @@ static void hop_cb(void *ctx, int idx, const char *s, size_t n)
         msn_buf_puts(b, "null");
 }
 
+int msn_api_tx_with_observations(msn_api_req_t *r, msn_buf_t *b, uint64_t id)
+{
+    txrec_t t;
+    if (get_tx(r, id, &t) != 0 || t.frag_len < 2)
+        return -1;
+    msn_buf_append(b, t.frag, t.frag_len - 1);
+    msn_buf_puts(b, ",\"observations\":");
+    render_obs_list(r, b, id, &t, 1);
+    msn_buf_putc(b, '}');
+    return 0;
+}
+
 void msn_api_packet_detail(msn_api_req_t *r, const char *idtext)
 {
     uint64_t id = 0;
