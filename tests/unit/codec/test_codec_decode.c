@@ -137,16 +137,16 @@ static void test_rejections(void)
     snprintf(buf, sizeof(buf), "ERR %d", MSN_CODEC_EPATHRUN);
     CHECK_EQ_STR(dj("0905AABB"), buf); /* 5 hops claimed, 2 bytes present */
     /* Payload limit: 184 bytes decode, 185 are rejected. */
-    char *ok = repeat_hex("3C00", "ab", 184);
+    char *ok = repeat_hex("3D00", "ab", 184);
     CHECK(strncmp(dj(ok), "{\"type\":\"RAW_CUSTOM\"", 20) == 0);
     CHECK_EQ_INT(pkt.payload.len, 184);
-    char *bad = repeat_hex("3C00", "ab", 185);
+    char *bad = repeat_hex("3D00", "ab", 185);
     snprintf(buf, sizeof(buf), "ERR %d", MSN_CODEC_EPAYLOAD);
     CHECK_EQ_STR(dj(bad), buf);
     free(ok);
     free(bad);
     /* A very long packet is rejected without overrunning the packet buffer. */
-    char *huge = repeat_hex("3C00", "ab", 5000);
+    char *huge = repeat_hex("3D00", "ab", 5000);
     CHECK_EQ_STR(dj(huge), buf);
     free(huge);
     for (int rc = -1; rc >= -7; rc--)
@@ -195,7 +195,7 @@ static char *advert(const char *appdata_hex)
 
 #define ADV_PREFIX                                                                                           \
     "{\"type\":\"ADVERT\",\"pubKey\":\"1111111111111111111111111111111111111111111111111111111111111111\","      \
-    "\"timestamp\":16909060,\"timestampISO\":\"1970-07-14T04:57:40.000Z\",\"signature\":"                      \
+    "\"timestamp\":16909060,\"timestampISO\":\"1970-07-15T16:57:40.000Z\",\"signature\":"                      \
     "\"2222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222" \
     "2222222222222222222222222\""
 
@@ -308,9 +308,10 @@ static void check_sensor(const char *telemetry, const char *rest)
 static void test_advert_telemetry(void)
 {
     check_sensor("d20e3509", ",\"battery_mv\":3794,\"temperature_c\":23.57}");
-    check_sensor("1027c8ec", ",\"battery_mv\":10000,\"temperature_c\":-50}"); /* both bounds kept */
-    check_sensor("11277cec", "}");                                           /* 10001 mV, -50.01 C */
-    check_sensor("00001027", ",\"temperature_c\":100}");                     /* 0 mV dropped */
+    check_sensor("102778ec", ",\"battery_mv\":10000,\"temperature_c\":-50}"); /* both bounds kept */
+    check_sensor("112777ec", "}");                                           /* 10001 mV, -50.01 C */
+    /* NULs after the name are all skipped, so a 0 mV reading there is eaten (as upstream). */
+    check_sensor("00001027", "}");
     check_sensor("01001127", ",\"battery_mv\":1}");                          /* 100.01 C dropped */
     check_sensor("0100000000", ",\"battery_mv\":1,\"temperature_c\":0}");
     check_sensor("d20e35", "}"); /* under 4 bytes: nothing */
@@ -321,6 +322,10 @@ static void test_advert_telemetry(void)
                  ",\"flags\":{\"raw\":4,\"type\":4,\"chat\":false,\"repeater\":false,\"room\":false,\"sensor\":true,"
                  "\"hasLocation\":false,\"hasFeat1\":false,\"hasFeat2\":false,\"hasName\":false},"
                  "\"battery_mv\":3794,\"temperature_c\":23.57}");
+    check_advert("0400001027",
+                 ",\"flags\":{\"raw\":4,\"type\":4,\"chat\":false,\"repeater\":false,\"room\":false,\"sensor\":true,"
+                 "\"hasLocation\":false,\"hasFeat1\":false,\"hasFeat2\":false,\"hasName\":false},"
+                 "\"temperature_c\":100}"); /* 0 mV dropped */
     /* A non-sensor ignores the same bytes. */
     check_advert("835300d20e3509",
                  ",\"flags\":{\"raw\":131,\"type\":3,\"chat\":false,\"repeater\":false,\"room\":true,\"sensor\":false,"
@@ -578,7 +583,7 @@ static void test_control(void)
 
 static void test_raw_custom_and_unknown(void)
 {
-    CHECK_EQ_STR(dj("3C00"), "{\"type\":\"RAW_CUSTOM\",\"rawLength\":0}");
+    CHECK_EQ_STR(dj("3D00"), "{\"type\":\"RAW_CUSTOM\",\"rawLength\":0}");
     CHECK_EQ_STR(dj("3E00 0aFF"), "{\"type\":\"RAW_CUSTOM\",\"raw\":\"0aff\",\"rawLength\":2,\"firstByteTag\":\"0A\"}");
     CHECK_EQ_STR(dj("3100 AB"), "{\"type\":\"UNKNOWN\",\"raw\":\"ab\"}"); /* 12 */
     CHECK_EQ_STR(dj("3500 AB"), "{\"type\":\"UNKNOWN\",\"raw\":\"ab\"}"); /* 13 */
