@@ -1,0 +1,33 @@
+/*
+ * analytics.h: every analytic the master publishes, computed from the in-memory store,
+ * off the request path. Each function renders the exact response body of its endpoint
+ * (CoreScope shapes, API spec §3.9 and the golden shapes) for one "shape" (region,
+ * time window, area) into a buffer; the publisher schedules them and stores the bodies.
+ *
+ * The functions only read the store; they may be slow (seconds on an operator-scale
+ * database) but must never crash on odd data: malformed decoded_json, empty paths,
+ * nodes without a location are skipped and counted, not fatal.
+ */
+#ifndef MSN_ANALYTICS_H
+#define MSN_ANALYTICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "master/store.h"
+#include "shm/buf.h"
+#include "shm/config.h"
+
+typedef struct {
+    const char *region; /* NULL = every region; else comma-separated IATA codes, upper-case */
+    int64_t from_ms;    /* 0 = unbounded */
+    int64_t to_ms;      /* 0 = unbounded */
+    const char *area;   /* NULL = none (areas are a later feature; a non-NULL area filters nothing yet) */
+} msn_an_shape_t;
+
+/** Computes analytic `an` (MSN_AN_* from shm/config.h) for `shape` at now_ms and appends
+ *  its response body to out. Returns 0, or -1 with err set (out is then unspecified). */
+int msn_analytic_compute(int an, const msn_store_t *s, const msn_an_shape_t *shape, int64_t now_ms, msn_buf_t *out,
+                         char *err, size_t errlen);
+
+#endif

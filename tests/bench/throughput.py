@@ -1,0 +1,242 @@
+#!/usr/bin/python3
+"""throughput.py: meshsnapd's HTTP throughput against h2o serving the same bytes as
+static files.
+
+1. Builds (once; cached under the work dir) a synthetic CoreScope database, starts
+   meshsnapd with W workers (default 2) and waits for a fresh generation.
+2. Fetches the exact response bodies of each benchmarked URL (/api/stats and
+   /api/packets?limit=50) and writes them into a docroot as static files. h2o cannot
+   serve a file name containing '?', so a query becomes part of the name:
+   /api/packets?limit=50 -> docroot/api/packets-limit-50.
+3. Starts h2o 2.2.5 standalone (/usr/bin/h2o) with num-threads = W and the stripped
+   configuration of c-server-notes §6.6 (no server name, no etag, no last-modified, no
+   accept-ranges, default MIME application/json) plus the same constant X-* and
+   Cache-Control headers meshsnapd sends, so both answers have the same size.
+4. After a warm-up, runs `wrk -t2 -c64 -d10s --latency` against each server, interleaved
+   (meshsnap, h2o, meshsnap, h2o, ...), RUNS times per URL, and prints req/s, p50 and p99
+   of every run, the medians, and the ratio meshsnap/h2o of the median req/s.
+Both servers and wrk share the machine unpinned: these are whole-box figures.
+
+Usage: throughput.py [--meshsnapd BIN] [--workdir DIR] [--runs N] [--duration S]
+                     [--connections C] [--threads T] [--workers W] [--url PATH ...]
+"""
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tools"))
+import mkdb  # noqa: E402
+import msnlib  # noqa: E402
+
+DEFAULT_URLS = ["/api/stats", "/api/packets?limit=50"]
+# headers h2o adds itself or that describe the body; everything else meshsnapd sends is
+# copied into the h2o configuration
+SKIP_HEADERS = {"date", "connection", "content-length", "content-type", "server", "transfer-encoding",
+                "keep-alive", "x-meshsnap-snapshot-age"}
+
+
+def need_tool(path, pkg):
+    if not (os.path.exists(path) and os.access(path, os.X_OK)):
+        sys.exit("throughput.py: %s is missing; install it with `apt-get install %s`" % (path, pkg))
+    return path
+
+
+def find_meshsnapd(arg):
+    for p in (arg, os.environ.get("MESHSNAPD"), os.path.join(HERE, "..", "..", "build", "meshsnapd")):
+        if p and os.access(p, os.X_OK):
+            return os.path.abspath(p)
+    sys.exit("throughput.py: meshsnapd not found: pass --meshsnapd or set MESHSNAPD (e.g. build/meshsnapd)")
+
+
+def static_name(url):
+    """/api/packets?limit=50 -> /api/packets-limit-50 (h2o serves no '?' in file names)."""
+    path, _, q = url.partition("?")
+    if not q:
+        return path
+    return path + "-" + re.sub(r"[^A-Za-z0-9]+", "-", q).strip("-")
+
+
+def parse_wrk(out):
+    """(req/s, p50 ms, p99 ms, non-2xx count, socket error text) from wrk --latency output."""
+    def ms(v, unit):
+        return float(v) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    lat = dict((p, ms(v, u)) for p, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M))
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    sock = re.search(r"Socket errors:(.*)", out)
+    return rps, lat.get("50"), lat.get("99"), int(non2xx.group(1)) if non2xx else 0, sock.group(1).strip() if sock else ""
+
+
+def run_wrk(wrk, url, a, duration=None):
+    cmd = [wrk, "-t%d" % a.threads, "-c%d" % a.connections, "-d%ds" % (duration or a.duration), "--latency", url]
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=(duration or a.duration) + 60)
+    out = r.stdout.decode("utf-8", "replace")
+    if r.returncode != 0 or "Requests/sec" not in out:
+        raise RuntimeError("wrk failed (%d): %s" % (r.returncode, out))
+    return parse_wrk(out)
+
+
+def write_h2o_conf(path, port, docroot, threads, headers, log):
+    lines = ["num-threads: %d" % threads,
+             "send-server-name: OFF",
+             'file.mime.setdefaulttype: "application/json"',
+             "error-log: %s" % log,
+             "listen: {host: 127.0.0.1, port: %d}" % port,
+             "hosts:",
+             "  default:",
+             "    paths:",
+             "      /:",
+             "        file.dir: %s" % docroot,
+             "        file.etag: OFF",
+             '        header.unset: "last-modified"',
+             '        header.unset: "accept-ranges"']
+    for name, value in headers:
+        lines.append('        header.set: "%s: %s"' % (name, value.replace('"', '\\"')))
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def wait_port(port, proc, timeout=15):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            msnlib.http_get("127.0.0.1", port, "/", timeout=1)
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def response_bytes(r):
+    """Bytes of an answer as sent: status line, headers, blank line, body (approximately:
+    header lines are rebuilt from the parsed headers)."""
+    head = "HTTP/1.1 %d X\r\n" % r.status + "".join("%s: %s\r\n" % kv for kv in r.headers.items()) + "\r\n"
+    return len(head) + len(r.body)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--meshsnapd")
+    ap.add_argument("--workdir", default=os.environ.get("MESHSNAP_BENCH_DIR", "/tmp/meshsnap-bench"))
+    ap.add_argument("--runs", type=int, default=3, help="runs per server and URL (at least 3)")
+    ap.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=2, help="wrk threads")
+    ap.add_argument("--workers", type=int, default=2, help="meshsnapd workers = h2o num-threads")
+    ap.add_argument("--transmissions", type=int, default=20000)
+    ap.add_argument("--obs-per-tx", type=float, default=10.0)
+    ap.add_argument("--url", action="append", help="URL path to benchmark (repeatable)")
+    a = ap.parse_args()
+    urls = a.url or DEFAULT_URLS
+    wrk = need_tool("/usr/bin/wrk", "wrk")
+    h2o = need_tool("/usr/bin/h2o", "h2o")
+    binary = find_meshsnapd(a.meshsnapd)
+    os.makedirs(a.workdir, exist_ok=True)
+
+    src = os.path.join(a.workdir, "throughput-t%d-r%g.db" % (a.transmissions, a.obs_per_tx))
+    if not os.path.exists(src):
+        print("building %s (cached for later runs) ..." % src, flush=True)
+        mkdb.build(src + ".tmp", nodes=2000, observers=40, transmissions=a.transmissions, obs_per_tx=a.obs_per_tx,
+                   days=7, seed=2, meshsnapd=binary, force=True)
+        os.rename(src + ".tmp", src)
+    run_dir = os.path.join(a.workdir, "throughput-run")
+    shutil.rmtree(run_dir, ignore_errors=True)
+    os.makedirs(run_dir)
+    db = os.path.join(run_dir, "served.db")
+    shutil.copyfile(src, db)
+
+    d = msnlib.Daemon(db, run_dir, workers=a.workers, poll_interval_ms=1000, binary=binary, log_level="warn")
+    h2o_proc = None
+    try:
+        d.start()
+        d.wait_fresh(timeout=600)
+        docroot = os.path.join(run_dir, "docroot")
+        extra = {}
+        sizes = {}
+        for u in urls:
+            r = d.get(u)
+            if r.status != 200:
+                sys.exit("throughput.py: %s answered %d" % (u, r.status))
+            f = os.path.join(docroot, static_name(u).lstrip("/"))
+            os.makedirs(os.path.dirname(f), exist_ok=True)
+            with open(f, "wb") as fh:
+                fh.write(r.body)
+            for k, v in r.headers.items():
+                if k not in SKIP_HEADERS:
+                    extra[k] = v
+            sizes[u] = [response_bytes(r)]
+        port = msnlib.free_port()
+        conf = os.path.join(run_dir, "h2o.conf")
+        write_h2o_conf(conf, port, docroot, a.workers, sorted(extra.items()), os.path.join(run_dir, "h2o-error.log"))
+        h2o_log = open(os.path.join(run_dir, "h2o.out"), "wb")
+        h2o_proc = subprocess.Popen([h2o, "-c", conf], stdout=h2o_log, stderr=h2o_log, stdin=subprocess.DEVNULL)
+        if not wait_port(port, h2o_proc):
+            h2o_log.close()
+            with open(os.path.join(run_dir, "h2o.out"), "rb") as fh:
+                sys.exit("throughput.py: h2o did not start:\n" + fh.read().decode("utf-8", "replace"))
+        for u in urls:
+            r = msnlib.http_get("127.0.0.1", port, static_name(u))
+            want = d.get(u).body
+            if r.status != 200 or r.body != want:
+                sys.exit("throughput.py: h2o serves different bytes for %s (status %d)" % (u, r.status))
+            sizes[u].append(response_bytes(r))
+
+        print("meshsnapd %s, %d workers, http://127.0.0.1:%d" % (binary, a.workers, d.port))
+        print("h2o       %s, num-threads %d, http://127.0.0.1:%d (static copies of the same bodies)" % (h2o, a.workers, port))
+        print("wrk -t%d -c%d -d%ds --latency, %d interleaved runs per server and URL\n"
+              % (a.threads, a.connections, a.duration, a.runs), flush=True)
+
+        results = {}
+        for u in urls:
+            targets = [("meshsnap", "http://127.0.0.1:%d%s" % (d.port, u)),
+                       ("h2o", "http://127.0.0.1:%d%s" % (port, static_name(u)))]
+            for _, url in targets:  # warm-up
+                run_wrk(wrk, url, a, duration=2)
+            for i in range(a.runs):
+                for name, url in targets:
+                    res = run_wrk(wrk, url, a)
+                    results.setdefault((u, name), []).append(res)
+                    rps, p50, p99, non2xx, sock = res
+                    print("%-24s %-8s run %d: %9.0f req/s  p50 %7.3f ms  p99 %7.3f ms%s%s"
+                          % (u, name, i + 1, rps, p50 or -1, p99 or -1,
+                             "  NON-2xx: %d" % non2xx if non2xx else "", "  socket errors:" + sock if sock else ""),
+                          flush=True)
+            d.check_alive()
+
+        print("\n%-24s %-8s %10s %10s %10s %10s %10s %8s" % ("url", "server", "req/s", "min", "max", "p50 ms", "p99 ms", "bytes"))
+        for u in urls:
+            med = {}
+            for j, name in enumerate(("meshsnap", "h2o")):
+                rs = results[(u, name)]
+                rps = [x[0] for x in rs]
+                med[name] = statistics.median(rps)
+                print("%-24s %-8s %10.0f %10.0f %10.0f %10.3f %10.3f %8d"
+                      % (u, name, med[name], min(rps), max(rps), statistics.median([x[1] for x in rs]),
+                         statistics.median([x[2] for x in rs]), sizes[u][j]))
+            print("%-24s ratio meshsnap/h2o (median req/s): %.2f" % (u, med["meshsnap"] / med["h2o"]))
+    finally:
+        if h2o_proc is not None and h2o_proc.poll() is None:
+            h2o_proc.send_signal(signal.SIGTERM)
+            try:
+                h2o_proc.wait(10)
+            except subprocess.TimeoutExpired:
+                h2o_proc.kill()
+                h2o_proc.wait()
+        d.cleanup()
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
