@@ -24,10 +24,10 @@ msn_arena_t *msn_arena_new(void)
     return msn_xcalloc(1, sizeof(msn_arena_t));
 }
 
-const char *msn_arena_strndup(msn_arena_t *a, const char *s, size_t n)
+static void ensure(msn_arena_t *a, size_t n)
 {
-    if (a->head == NULL || a->head->cap - a->head->used < n + 1) {
-        size_t cap = n + 1 > CHUNK ? n + 1 : CHUNK;
+    if (a->head == NULL || a->head->cap - a->head->used < n) {
+        size_t cap = n > CHUNK ? n : CHUNK;
         struct chunk *c = msn_xmalloc(sizeof(*c) + cap);
         c->next = a->head;
         c->used = 0;
@@ -35,6 +35,22 @@ const char *msn_arena_strndup(msn_arena_t *a, const char *s, size_t n)
         a->head = c;
         a->bytes += cap;
     }
+}
+
+void *msn_arena_alloc(msn_arena_t *a, size_t n)
+{
+    size_t pad = (8 - (a->head ? a->head->used % 8 : 0)) % 8;
+    ensure(a, n + pad + 8);
+    pad = (8 - a->head->used % 8) % 8;
+    a->head->used += pad;
+    void *p = a->head->data + a->head->used;
+    a->head->used += n;
+    return p;
+}
+
+const char *msn_arena_strndup(msn_arena_t *a, const char *s, size_t n)
+{
+    ensure(a, n + 1);
     char *p = a->head->data + a->head->used;
     memcpy(p, s, n);
     p[n] = '\0';

@@ -16,6 +16,8 @@ msn_arena_t *msn_arena_new(void);
 const char *msn_arena_strndup(msn_arena_t *a, const char *s, size_t n);
 /** Copies a NUL-terminated string, or returns NULL for NULL. */
 const char *msn_arena_strdup(msn_arena_t *a, const char *s);
+/** Allocates n bytes aligned to 8 (uninitialised). */
+void *msn_arena_alloc(msn_arena_t *a, size_t n);
 /** Bytes held by the arena. */
 size_t msn_arena_bytes(const msn_arena_t *a);
 /** Frees the arena and every string in it (NULL is fine). */

@@ -115,7 +115,7 @@ static int write_obs(wctx_t *w, const msn_tx_t *t, const msn_obs_t *o)
     msn_be64_put(k, (uint64_t)t->id);
     msn_be64_put(k + 8, (uint64_t)o->id);
     msgpack_sbuffer_clear(&w->sb);
-    msn_render_obs_record(&w->sb, t, o);
+    msn_render_obs_record(&w->sb, w->s, t, o);
     int rc = put(w, MSN_DBI_OBS, k, 16, w->sb.data, w->sb.size, w->append ? MDB_APPEND : 0);
     if (rc)
         return rc;

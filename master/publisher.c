@@ -146,7 +146,8 @@ static void *thread_main(void *arg)
         if (bf.finished_count != seen_finished) {
             seen_finished = bf.finished_count;
             for (int i = 0; i < bf.n_migrations && i < MSN_STATUS_MAX_MIGRATIONS && !need_full; i++)
-                if (bf.mig[i].status == MSN_MIG_DONE && bf.mig[i].ended_at >= loaded_at_ms) {
+                if (bf.mig[i].status == MSN_MIG_DONE && bf.mig[i].rows_processed > 0 &&
+                    bf.mig[i].ended_at >= loaded_at_ms) {
                     msn_info("migration %s finished; reloading to publish its results", bf.mig[i].name);
                     need_full = 1;
                 }

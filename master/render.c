@@ -95,9 +95,21 @@ void msn_render_tx_fragment(msn_buf_t *b, const msn_store_t *s, const msn_tx_t *
         msn_buf_puts(b, "null");
     key(b, &first, "raw_hex");
     str_or_null(b, t->raw_hex);
-    if (o && o->resolved_path && o->resolved_path[0] == '[') {
+    if (o && o->rp) {
         key(b, &first, "resolved_path");
-        msn_buf_puts(b, o->resolved_path);
+        msn_buf_putc(b, '[');
+        for (int i = 0; i < o->rp_n; i++) {
+            if (i)
+                msn_buf_putc(b, ',');
+            if (o->rp[i] == MSN_KEY_NONE) {
+                msn_buf_puts(b, "null");
+            } else {
+                msn_buf_putc(b, '"');
+                msn_buf_append(b, s->keys[o->rp[i]], 64);
+                msn_buf_putc(b, '"');
+            }
+        }
+        msn_buf_putc(b, ']');
     }
     key(b, &first, "route_type");
     if (t->route_type >= 0)
@@ -133,7 +145,7 @@ void msn_render_tx_record(msgpack_sbuffer *sb, const msn_store_t *s, const msn_t
     msgpack_pack_uint32(&pk, t->n_obs);
 }
 
-void msn_render_obs_record(msgpack_sbuffer *sb, const msn_tx_t *t, const msn_obs_t *o)
+void msn_render_obs_record(msgpack_sbuffer *sb, const msn_store_t *s, const msn_tx_t *t, const msn_obs_t *o)
 {
     msgpack_packer pk;
     msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
@@ -159,13 +171,32 @@ void msn_render_obs_record(msgpack_sbuffer *sb, const msn_tx_t *t, const msn_obs
         msgpack_pack_nil(&pk);
     msn_mpk_str_or_nil(&pk, o->path_json);
     msgpack_pack_int64(&pk, o->timestamp);
-    msn_mpk_str_or_nil(&pk, (o->resolved_path && o->resolved_path[0] == '[') ? o->resolved_path : NULL);
-    if (o->raw_hex == NULL)
+    if (o->rp == NULL) {
         msgpack_pack_nil(&pk);
-    else if (o->raw_hex == t->raw_hex)
+    } else {
+        /* resolved_path as binary keys (32 bytes each) or nil: half the size of the hex text */
+        msgpack_pack_array(&pk, o->rp_n);
+        for (int i = 0; i < o->rp_n; i++) {
+            if (o->rp[i] == MSN_KEY_NONE) {
+                msgpack_pack_nil(&pk);
+                continue;
+            }
+            uint8_t bin[32];
+            const char *k = s->keys[o->rp[i]];
+            for (int j = 0; j < 32; j++) {
+                int hi = k[2 * j] <= '9' ? k[2 * j] - '0' : k[2 * j] - 'a' + 10;
+                int lo = k[2 * j + 1] <= '9' ? k[2 * j + 1] - '0' : k[2 * j + 1] - 'a' + 10;
+                bin[j] = (uint8_t)(hi << 4 | lo);
+            }
+            msgpack_pack_bin(&pk, 32);
+            msgpack_pack_bin_body(&pk, bin, 32);
+        }
+    }
+    /* the observation's raw_hex: CoreScope serves the transmission's (data-model spec §3.2) */
+    if (t->raw_hex && t->raw_hex[0])
         msgpack_pack_true(&pk);
     else
-        msn_mpk_str(&pk, o->raw_hex);
+        msgpack_pack_nil(&pk);
 }
 
 void msn_render_node_fragment(msn_buf_t *b, const msn_node_t *n)

@@ -18,7 +18,7 @@ void msn_render_tx_fragment(msn_buf_t *b, const msn_store_t *s, const msn_tx_t *
 /** The `tx` record (snapshot.h) of one transmission, including its fragment. */
 void msn_render_tx_record(msgpack_sbuffer *sb, const msn_store_t *s, const msn_tx_t *t, msn_buf_t *scratch);
 /** The `obs` record (snapshot.h) of one observation. */
-void msn_render_obs_record(msgpack_sbuffer *sb, const msn_tx_t *t, const msn_obs_t *o);
+void msn_render_obs_record(msgpack_sbuffer *sb, const msn_store_t *s, const msn_tx_t *t, const msn_obs_t *o);
 /** The `/api/nodes` object of one node. */
 void msn_render_node_fragment(msn_buf_t *b, const msn_node_t *n);
 /** The `orow` record of one observer. */

@@ -26,6 +26,8 @@ void msn_store_free(msn_store_t *s)
     free(s->obs);
     free(s->nodes);
     free(s->observers);
+    free(s->keys);
+    free(s->key_ht);
     msn_arena_free(s->arena);
     msn_arena_free(s->small_arena);
     memset(s, 0, sizeof(*s));
@@ -55,6 +57,101 @@ const msn_observer_t *msn_store_observer(const msn_store_t *s, int64_t rowid)
             hi = mid;
     }
     return lo < s->n_observers && s->observers[lo].rowid == rowid ? &s->observers[lo] : NULL;
+}
+
+static uint32_t key_hash(const char *k)
+{
+    uint32_t h = 2166136261u;
+    for (int i = 0; i < 64; i++) {
+        h ^= (unsigned char)k[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+uint32_t msn_store_intern_key(msn_store_t *s, const char *key, size_t len)
+{
+    char low[65];
+    if (len != 64)
+        return MSN_KEY_NONE;
+    for (size_t i = 0; i < 64; i++) {
+        char c = key[i];
+        if (c >= 'A' && c <= 'F')
+            c = (char)(c - 'A' + 'a');
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return MSN_KEY_NONE;
+        low[i] = c;
+    }
+    low[64] = '\0';
+    if ((s->n_keys + 1) * 2 > s->key_ht_cap) {
+        uint32_t cap = s->key_ht_cap ? s->key_ht_cap * 2 : 4096;
+        uint32_t *ht = msn_xcalloc(cap, sizeof(uint32_t));
+        for (uint32_t i = 0; i < s->n_keys; i++) {
+            uint32_t h = key_hash(s->keys[i]) & (cap - 1);
+            while (ht[h])
+                h = (h + 1) & (cap - 1);
+            ht[h] = i + 1;
+        }
+        free(s->key_ht);
+        s->key_ht = ht;
+        s->key_ht_cap = cap;
+    }
+    uint32_t h = key_hash(low) & (s->key_ht_cap - 1);
+    while (s->key_ht[h]) {
+        uint32_t id = s->key_ht[h] - 1;
+        if (memcmp(s->keys[id], low, 64) == 0)
+            return id;
+        h = (h + 1) & (s->key_ht_cap - 1);
+    }
+    if (s->n_keys == s->cap_keys) {
+        s->cap_keys = s->cap_keys ? s->cap_keys * 2 : 1024;
+        s->keys = msn_xrealloc(s->keys, s->cap_keys * sizeof(*s->keys));
+    }
+    memcpy(s->keys[s->n_keys], low, 65);
+    s->key_ht[h] = s->n_keys + 1;
+    return s->n_keys++;
+}
+
+typedef struct {
+    msn_store_t *s;
+    uint32_t ids[64];
+    int n, bad;
+} rp_ctx_t;
+
+static void rp_cb(void *ctx, int idx, const char *str, size_t n)
+{
+    rp_ctx_t *c = ctx;
+    if (idx >= 64) {
+        c->bad = 1;
+        return;
+    }
+    uint32_t id = MSN_KEY_NONE;
+    if (str != NULL) {
+        id = msn_store_intern_key(c->s, str, n);
+        if (id == MSN_KEY_NONE)
+            c->bad = 1;
+    }
+    c->ids[idx] = id;
+    c->n = idx + 1;
+}
+
+/* Parses a resolved_path JSON array into interned key ids. 0 ok (rp NULL when absent), -1 malformed. */
+static int parse_resolved(msn_store_t *s, sqlite3_stmt *st, int col, msn_obs_t *o)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    if (t == NULL)
+        return 0;
+    rp_ctx_t c = {.s = s};
+    int n = msn_json_str_array_each((const char *)t, (size_t)sqlite3_column_bytes(st, col), rp_cb, &c);
+    if (n < 0 || c.bad)
+        return -1;
+    if (n == 0)
+        return 0;
+    uint32_t *rp = msn_arena_alloc(s->arena, (size_t)n * sizeof(uint32_t));
+    memcpy(rp, c.ids, (size_t)n * sizeof(uint32_t));
+    o->rp = rp;
+    o->rp_n = (uint8_t)n;
+    return 0;
 }
 
 static const char *col_text(msn_arena_t *a, sqlite3_stmt *st, int i)
@@ -173,10 +270,10 @@ static const char *obs_sql(const msn_schema_info_t *sc)
 {
     static char sql[768];
     snprintf(sql, sizeof(sql),
-             "SELECT id, transmission_id, %s, direction, snr, rssi, score, path_json, timestamp, %s, %s "
+             "SELECT id, transmission_id, %s, direction, snr, rssi, score, path_json, timestamp, %s "
              "FROM observations WHERE id > ?1 ORDER BY id LIMIT ?2",
              sc->obs_v3 ? "observer_idx" : "(SELECT rowid FROM observers WHERE observers.id = observations.observer_id)",
-             sc->obs_resolved_path ? "resolved_path" : "NULL", sc->obs_raw_hex ? "raw_hex" : "NULL");
+             sc->obs_resolved_path ? "resolved_path" : "NULL");
     return sql;
 }
 
@@ -245,10 +342,9 @@ static int load_obs_chunk(msn_store_t *s, sqlite3 *db, int limit, int *blocked, 
         o->path_json = col_text(s->arena, st, 7);
         o->hops = (uint8_t)path_hops(o->path_json);
         o->timestamp = sqlite3_column_int64(st, 8);
-        o->resolved_path = col_text(s->arena, st, 9);
-        if (!col_null(st, 10)) {
-            const char *rh = (const char *)sqlite3_column_text(st, 10);
-            o->raw_hex = (rh && strcmp(rh, t->raw_hex) == 0) ? t->raw_hex : col_text(s->arena, st, 10);
+        if (parse_resolved(s, st, 9, o) < 0) {
+            msn_warn("observation %lld has an unparsable resolved_path; served without it", (long long)id);
+            s->skipped_rows++;
         }
         if (o->path_json != NULL && o->hops == 0 && strcmp(o->path_json, "[]") != 0 &&
             msn_json_str_array_each(o->path_json, strlen(o->path_json), NULL, NULL) < 0) {

@@ -31,9 +31,11 @@ typedef struct {
     uint8_t hops; /* hop count of path_json (0 when empty or invalid) */
     const char *path_json;
     int64_t timestamp; /* unix seconds */
-    const char *resolved_path;
-    const char *raw_hex;
+    const uint32_t *rp; /* resolved_path as key ids (MSN_KEY_NONE = null hop); NULL when the column is NULL */
+    uint8_t rp_n;       /* entries in rp */
 } msn_obs_t;
+
+#define MSN_KEY_NONE UINT32_MAX
 
 typedef struct {
     int64_t id;
@@ -84,6 +86,10 @@ typedef struct {
     uint32_t n_observers;
     int64_t max_tx_id, max_obs_id;
     msn_arena_t *arena;       /* tx/obs strings */
+    char (*keys)[65];         /* interned node keys used by resolved paths, lowercase */
+    uint32_t n_keys, cap_keys;
+    uint32_t *key_ht;         /* open addressing: key id + 1, 0 = empty */
+    uint32_t key_ht_cap;
     msn_arena_t *small_arena; /* node/observer strings, replaced on each reload */
     int64_t skipped_rows;     /* rows skipped as corrupt (logged) */
 } msn_store_t;
@@ -111,6 +117,9 @@ int msn_store_poll(msn_store_t *s, sqlite3 *db, int max_rows, int *n_new_tx, int
 /** Re-reads nodes and observers in full, and recomputes derived fields (node hash sizes,
  *  observer packetsLastHour at now_s). Returns 0, or -1 with err set. */
 int msn_store_reload_small(msn_store_t *s, sqlite3 *db, int64_t now_s, char *err, size_t errlen);
+
+/** Interns a 64-hex node key (any case). Returns its id, or MSN_KEY_NONE when it is not a key. */
+uint32_t msn_store_intern_key(msn_store_t *s, const char *key, size_t len);
 
 /** The transmission with this id, or NULL. */
 msn_tx_t *msn_store_tx_by_id(const msn_store_t *s, int64_t id);

@@ -32,13 +32,26 @@ void msn_pathres_finish(msn_pathres_t *pr);
 int msn_pathres_load_sqlite(msn_pathres_t *pr, sqlite3 *db, char *err, size_t errlen);
 /** Resolves n hops (hex prefixes of 2..16 chars, any case). from_pubkey is the
  *  originator (ADVERTs) or NULL/"". out[i] receives a pointer to the resolved 64-char
- *  lowercase key (owned by the resolver) or NULL. Returns the number resolved. */
+ *  lowercase key (owned by the resolver) or NULL. Returns the number resolved.
+ *  Hops of a length other than 2, 4, 6, 8, 12 or 16 chars, and NULL hops, have no
+ *  candidate. A resolver that was not finished (or was added to since) resolves nothing.
+ *  Allocates nothing unless n > 256. */
 int msn_pathres_resolve(const msn_pathres_t *pr, const char *from_pubkey, const char *const *hops, int n,
                         const char **out);
 /** Appends the resolved_path JSON (an array of keys or null, one per hop) for out[0..n),
  *  or appends nothing and returns 0 when no hop resolved (CoreScope stores NULL then).
  *  Returns 1 when something was appended. */
 int msn_pathres_render(const char *const *out, int n, msn_buf_t *b);
+/** Resolves a stored path_json text (a JSON array of hop strings; `null` elements count
+ *  as hops with no candidate) and appends its resolved_path JSON to b as
+ *  msn_pathres_render does. Returns 1 when something was appended, 0 when the path is
+ *  empty or no hop resolved (the column stays NULL), -1 when path_json is NULL or not
+ *  such an array (nothing appended). */
+int msn_pathres_resolve_json(const msn_pathres_t *pr, const char *from_pubkey, const char *path_json, size_t len,
+                             msn_buf_t *b);
+/** Number of distinct node keys added, and of distinct undirected edges (after finish). */
+size_t msn_pathres_node_count(const msn_pathres_t *pr);
+size_t msn_pathres_edge_count(const msn_pathres_t *pr);
 /** Frees the resolver (NULL is fine). */
 void msn_pathres_free(msn_pathres_t *pr);
 

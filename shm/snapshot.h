@@ -24,6 +24,7 @@
  *   obs    txid(8) obsid(8) [obs_id, tx_id, observer_rowid|nil, direction|nil, snr|nil,
  *                            rssi|nil, score|nil, path_json|nil, timestamp_s,
  *                            resolved_path|nil, raw_hex|nil|true(= the tx raw_hex)]
+ *                           resolved_path: array of bin(32) keys or nil per hop
  *   oid    obsid(8)         txid(8)
  *   hash   hash(16 chars)   txid(8)
  *   fx     list key         DUPSORT/DUPFIXED msn_fx_rec_t, sorted by id: the packet lists

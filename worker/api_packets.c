@@ -368,7 +368,7 @@ int msn_api_render_obs(msn_api_req_t *r, msn_buf_t *b, const void *recp, size_t 
     uint32_t n;
     int64_t id, txid, rowid = -1, ts;
     const char *dir = NULL, *path = NULL, *rp = NULL, *raw = NULL;
-    uint32_t dir_l = 0, path_l = 0, rp_l = 0, raw_l = 0;
+    uint32_t dir_l = 0, path_l = 0, raw_l = 0;
     double snr = 0, rssi = 0;
     int has_snr = 0, has_rssi = 0, raw_same = 0;
     if (msn_mpk_read_array(&m, &n) < 0 || n < 11 || msn_mpk_read_int(&m, &id) < 0 || msn_mpk_read_int(&m, &txid) < 0)
@@ -391,9 +391,20 @@ int msn_api_render_obs(msn_api_req_t *r, msn_buf_t *b, const void *recp, size_t 
         has_rssi = 1;
     else
         return -1;
-    if (msn_mpk_skip(&m) < 0 || read_str_or_nil(&m, &path, &path_l) < 0 || msn_mpk_read_int(&m, &ts) < 0 ||
-        read_str_or_nil(&m, &rp, &rp_l) < 0)
+    if (msn_mpk_skip(&m) < 0 || read_str_or_nil(&m, &path, &path_l) < 0 || msn_mpk_read_int(&m, &ts) < 0)
         return -1;
+    msn_mpk_reader_t rp_at = m; /* resolved_path: array of bin(32)|nil, or nil */
+    uint32_t rp_n = 0;
+    if (msn_mpk_peek(&m) == MSN_MPK_ARRAY) {
+        if (msn_mpk_read_array(&m, &rp_n) < 0)
+            return -1;
+        for (uint32_t i = 0; i < rp_n; i++)
+            if (msn_mpk_skip(&m) < 0)
+                return -1;
+        rp = "";
+    } else if (msn_mpk_read_nil(&m) < 0) {
+        return -1;
+    }
     if (msn_mpk_peek(&m) == MSN_MPK_BOOL) {
         int bv;
         msn_mpk_read_bool(&m, &bv);
@@ -449,8 +460,29 @@ int msn_api_render_obs(msn_api_req_t *r, msn_buf_t *b, const void *recp, size_t 
     msn_buf_puts(b, ",\"path_json\":");
     STR(path, path_l);
     if (rp) {
-        msn_buf_puts(b, ",\"resolved_path\":");
-        msn_buf_append(b, rp, rp_l);
+        msn_buf_puts(b, ",\"resolved_path\":[");
+        msn_mpk_read_array(&rp_at, &rp_n);
+        for (uint32_t i = 0; i < rp_n; i++) {
+            const char *kb;
+            uint32_t kl;
+            if (i)
+                msn_buf_putc(b, ',');
+            if (msn_mpk_peek(&rp_at) == MSN_MPK_BIN && msn_mpk_read_bin(&rp_at, &kb, &kl) == 0 && kl == 32) {
+                static const char hx[] = "0123456789abcdef";
+                char hex[66];
+                hex[0] = '"';
+                for (int j = 0; j < 32; j++) {
+                    hex[1 + 2 * j] = hx[(uint8_t)kb[j] >> 4];
+                    hex[2 + 2 * j] = hx[(uint8_t)kb[j] & 15];
+                }
+                hex[65] = '"';
+                msn_buf_append(b, hex, 66);
+            } else {
+                msn_mpk_skip(&rp_at);
+                msn_buf_puts(b, "null");
+            }
+        }
+        msn_buf_putc(b, ']');
     }
     if (dir) {
         msn_buf_puts(b, ",\"direction\":");

@@ -10,8 +10,8 @@ static files.
    /api/packets?limit=50 -> docroot/api/packets-limit-50.
 3. Starts h2o 2.2.5 standalone (/usr/bin/h2o) with num-threads = W and the stripped
    configuration of c-server-notes §6.6 (no server name, no etag, no last-modified, no
-   accept-ranges, default MIME application/json) plus the same constant X-* and
-   Cache-Control headers meshsnapd sends, so both answers have the same size.
+   accept-ranges, default MIME application/json) plus the X-* and Cache-Control headers
+   meshsnapd sent (their values frozen), so both answers have about the same size.
 4. After a warm-up, runs `wrk -t2 -c64 -d10s --latency` against each server, interleaved
    (meshsnap, h2o, meshsnap, h2o, ...), RUNS times per URL, and prints req/s, p50 and p99
    of every run, the medians, and the ratio meshsnap/h2o of the median req/s.
@@ -40,7 +40,7 @@ DEFAULT_URLS = ["/api/stats", "/api/packets?limit=50"]
 # headers h2o adds itself or that describe the body; everything else meshsnapd sends is
 # copied into the h2o configuration
 SKIP_HEADERS = {"date", "connection", "content-length", "content-type", "server", "transfer-encoding",
-                "keep-alive", "x-meshsnap-snapshot-age"}
+                "keep-alive"}
 
 
 def need_tool(path, pkg):
@@ -119,8 +119,8 @@ def wait_port(port, proc, timeout=15):
 
 
 def response_bytes(r):
-    """Bytes of an answer as sent: status line, headers, blank line, body (approximately:
-    header lines are rebuilt from the parsed headers)."""
+    """Bytes of an answer: status line, headers, blank line, body (approximate: the header
+    lines are rebuilt from the parsed headers)."""
     head = "HTTP/1.1 %d X\r\n" % r.status + "".join("%s: %s\r\n" % kv for kv in r.headers.items()) + "\r\n"
     return len(head) + len(r.body)
 

@@ -107,7 +107,8 @@ class WorkersTest(unittest.TestCase):
         mkdb.build(cls.db, nodes=400, observers=12, transmissions=3000, obs_per_tx=3.0, days=2, seed=3)
 
     def start(self, workers=2):
-        d = msnlib.Daemon(self.db, self.tmp, workers=workers, poll_interval_ms=200).start()
+        d = msnlib.Daemon(self.db, self.tmp, workers=workers, poll_interval_ms=200,
+                         allow_worker_restarts=True).start()
         self.addCleanup(d.cleanup)
         d.wait_fresh(timeout=90)
         return d

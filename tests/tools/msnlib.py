@@ -259,13 +259,18 @@ class Daemon:
     args: extra command-line arguments; env: variables added to the inherited environment.
     state_dir defaults to tmpdir/state-<n> (pass the same one to a second Daemon to restart
     on the same snapshots). The port is picked with free_port() unless given.
+
+    stop() also fails when the log holds a sanitizer report (UBSan "runtime error:",
+    "ERROR: AddressSanitizer"; LeakSanitizer reports too when MESHSNAP_FAIL_ON_LEAKS is
+    set) or, unless allow_worker_restarts, when a worker pid seen at wait_ready() was
+    replaced (a worker crashed) during the test.
     """
 
     _count = 0
 
     def __init__(self, db, tmpdir, workers=2, poll_interval_ms=200, state_dir=None, port=None,
                  host="127.0.0.1", config=None, sections=None, args=(), env=None,
-                 binary=None, log_level="info"):
+                 binary=None, log_level="info", allow_worker_restarts=False):
         Daemon._count += 1
         self.n = Daemon._count
         self.binary = binary or meshsnapd_path()
@@ -285,6 +290,8 @@ class Daemon:
         self.args = list(args)
         self.env = dict(os.environ)
         self.env.update(env or {})
+        self.allow_worker_restarts = allow_worker_restarts
+        self.initial_workers = None
         self.proc = None
         self.started_at = None
         self.returncode = None
@@ -354,6 +361,12 @@ class Daemon:
                 self._fail("meshsnapd had already exited with status %s before stop()"
                            % self.returncode)
             return 0.0
+        replaced = None
+        if self.initial_workers and not self.allow_worker_restarts:
+            now = self.worker_pids()
+            if now and now != self.initial_workers:
+                replaced = "workers %s were replaced by %s during the test (did one crash?)" % (
+                    self.initial_workers, now)
         t0 = time.monotonic()
         self.proc.send_signal(sig)
         try:
@@ -367,7 +380,23 @@ class Daemon:
         if expect_code is not None and rc != expect_code:
             self._fail("meshsnapd exited with status %s after %s (expected %s)"
                        % (rc, signal.Signals(sig).name, expect_code))
+        time.sleep(0.1)  # let children that outlive the master finish their reports
+        self.check_log()
+        if replaced:
+            self._fail(replaced)
         return took
+
+    SANITIZER_PATTERNS = ("runtime error:", "ERROR: AddressSanitizer", "ERROR: ThreadSanitizer")
+
+    def check_log(self):
+        """Fails when the log holds a sanitizer report (see the class comment)."""
+        text = self.log_text()
+        pats = list(self.SANITIZER_PATTERNS)
+        if os.environ.get("MESHSNAP_FAIL_ON_LEAKS"):
+            pats.append("ERROR: LeakSanitizer")
+        for p in pats:
+            if p in text:
+                self._fail("the log holds a sanitizer report (%r)" % p)
 
     def kill_group(self):
         """SIGKILLs the master's process group (the master and every child that stayed in
@@ -480,7 +509,15 @@ class Daemon:
         def ready():
             h = self.health()
             return h if h and h.get("ready") is True else None
-        return self.wait_for(ready, timeout=timeout, what="/api/healthz ready=true")
+        h = self.wait_for(ready, timeout=timeout, what="/api/healthz ready=true")
+        self._note_workers(h)
+        return h
+
+    def _note_workers(self, h):
+        if self.initial_workers is None:
+            pids = self.worker_pids(h)
+            if len(pids) == self.workers:
+                self.initial_workers = pids
 
     def wait_fresh(self, timeout=60.0, min_generation=None):
         """Waits until healthz reports ready, not stale, and (optionally) a generation >=
@@ -492,7 +529,9 @@ class Daemon:
             if min_generation is not None and int(h.get("generation") or 0) < min_generation:
                 return None
             return h
-        return self.wait_for(fresh, timeout=timeout, what="a fresh generation in /api/healthz")
+        h = self.wait_for(fresh, timeout=timeout, what="a fresh generation in /api/healthz")
+        self._note_workers(h)
+        return h
 
     def worker_pids(self, health=None):
         """{slot: pid} from healthz `workers`."""
