@@ -9,7 +9,7 @@ LISTEN     ?= 127.0.0.1:3000
 
 # Debian packages: build, run, tests, benchmarks.
 DEB_PACKAGES = build-essential cmake pkg-config libh2o-evloop-dev libssl-dev liblmdb-dev \
-               libmsgpack-dev libsqlite3-dev zlib1g-dev python3 sqlite3 curl lmdb-utils \
+               libmsgpack-dev libsqlite3-dev zlib1g-dev libsystemd-dev python3 sqlite3 curl lmdb-utils \
                clang libclang-rt-14-dev wrk h2o
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -20,6 +20,7 @@
 #include "master/supervisor.h"
 #include "shm/config.h"
 #include "shm/log.h"
+#include "shm/proc.h"
 #include "shm/status.h"
 #include "worker/worker.h"
 
@@ -165,8 +166,16 @@ static void on_term(int sig)
     child_stop = 1;
 }
 
-int main(int argc, char **argv)
+int main(int argc, char **orig_argv)
 {
+    /* The process title reuses the memory of the original arguments: keep a copy, which the
+       master also hands to its children. */
+    char **argv = calloc((size_t)argc + 1, sizeof(char *));
+    if (argv == NULL)
+        return 2;
+    for (int i = 0; i < argc; i++)
+        argv[i] = strdup(orig_argv[i]);
+    msn_proc_init(argc, orig_argv);
     msn_config_t cfg;
     opts_t o;
     memset(&o, 0, sizeof(o));
@@ -174,6 +183,9 @@ int main(int argc, char **argv)
     int rc = parse_args(argc, argv, &cfg, &o);
     if (rc != 0) {
         msn_config_free(&cfg);
+        for (int i = 0; i < argc; i++)
+            free(argv[i]);
+        free(argv);
         return rc > 0 ? 0 : 2;
     }
     if (o.verbose && !o.check_config)
@@ -200,9 +212,8 @@ int main(int argc, char **argv)
     } else if (strcmp(o.role, "worker") == 0) {
         rc = msn_worker_main(&cfg, o.slot, o.listen_fds);
     } else if (strcmp(o.role, "backfiller") == 0) {
-        char name[32];
-        snprintf(name, sizeof(name), "backfiller");
-        msn_log_set_role(name);
+        msn_log_set_role("backfiller");
+        msn_proc_set_title("backfiller");
         struct sigaction sa;
         memset(&sa, 0, sizeof(sa));
         sa.sa_handler = on_term;
@@ -221,5 +232,8 @@ int main(int argc, char **argv)
         rc = 2;
     }
     msn_config_free(&cfg);
+    for (int i = 0; i < argc; i++)
+        free(argv[i]);
+    free(argv);
     return rc;
 }

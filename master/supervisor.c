@@ -16,7 +16,10 @@
 #include "publisher.h"
 #include "shm/buf.h"
 #include "shm/log.h"
+#include "shm/proc.h"
 #include "shm/status.h"
+
+#include <systemd/sd-daemon.h>
 
 #define BACKFILLER_SLOT (-1)
 
@@ -261,6 +264,40 @@ static void shutdown_children(master_t *m)
     }
 }
 
+/* READY=1 once every worker accepts (or after a 5 s grace), then STATUS= on changes. */
+static void notify_systemd(master_t *m, int *notified, int64_t deadline, char *last, size_t lastlen)
+{
+    if (!*notified) {
+        int ready = 0;
+        for (int i = 0; i < m->n_workers; i++)
+            ready += atomic_load(&m->st->workers[i].ready) != 0;
+        if (ready < m->n_workers && msn_now_ms() < deadline)
+            return;
+        sd_notifyf(0, "READY=1\nMAINPID=%d", (int)getpid());
+        msn_info("%d of %d workers accepting; ready", ready, m->n_workers);
+        *notified = 1;
+    }
+    msn_master_status_t ms;
+    msn_backfill_status_t bf;
+    msn_status_read_master(m->st, &ms);
+    msn_status_read_backfill(m->st, &bf);
+    char text[sizeof(ms.status_text) + 64];
+    int64_t done = 0, total = 0;
+    for (int i = 0; i < bf.n_migrations && i < MSN_STATUS_MAX_MIGRATIONS; i++)
+        if (bf.mig[i].status == MSN_MIG_RUNNING) {
+            done += bf.mig[i].rows_processed;
+            total += bf.mig[i].rows_total;
+        }
+    if (total > 0)
+        snprintf(text, sizeof(text), "%s; backfilling %d%%", ms.status_text, (int)(100 * done / total));
+    else
+        snprintf(text, sizeof(text), "%s", ms.status_text);
+    if (strcmp(text, last) != 0) {
+        sd_notifyf(0, "STATUS=%s", text);
+        snprintf(last, lastlen, "%s", text);
+    }
+}
+
 int msn_master_main(msn_config_t *cfg, int argc, char **argv)
 {
     master_t m;
@@ -271,16 +308,13 @@ int msn_master_main(msn_config_t *cfg, int argc, char **argv)
     m.argc = argc;
     m.argv = argv;
     msn_log_set_role("master");
+    msn_proc_set_title("master");
     ssize_t el = readlink("/proc/self/exe", m.exe, sizeof(m.exe) - 1);
     if (el < 0) {
         msn_error("cannot find my own executable: %s", strerror(errno));
         return 1;
     }
     m.exe[el] = '\0';
-    if (mkdir(cfg->state_dir, 0755) < 0 && errno != EEXIST) {
-        msn_error("cannot create state_dir %s: %s", cfg->state_dir, strerror(errno));
-        return 1;
-    }
     m.n_workers = msn_config_worker_count(cfg);
     if (m.n_workers > MSN_STATUS_MAX_WORKERS)
         m.n_workers = MSN_STATUS_MAX_WORKERS;
@@ -291,6 +325,15 @@ int msn_master_main(msn_config_t *cfg, int argc, char **argv)
             goto out;
         }
         m.listen_fds[m.n_listen++] = fd;
+    }
+    /* bound as whoever started us; everything from here on runs as the configured user */
+    if (msn_proc_drop_privileges(cfg->user, err, sizeof(err)) < 0) {
+        msn_error("%s", err);
+        goto out;
+    }
+    if (mkdir(cfg->state_dir, 0755) < 0 && errno != EEXIST) {
+        msn_error("cannot create state_dir %s: %s", cfg->state_dir, strerror(errno));
+        goto out;
     }
     int rcs = msn_status_create(cfg->state_dir, &m.st);
     if (rcs < 0) {
@@ -328,7 +371,9 @@ int msn_master_main(msn_config_t *cfg, int argc, char **argv)
     if (cfg->backfill.enabled)
         spawn_backfiller(&m);
 
-    int stopping = 0;
+    int stopping = 0, notified_ready = 0;
+    char last_status[sizeof(m.st->master.status_text) + 64] = "";
+    int64_t ready_deadline = msn_now_ms() + 5000;
     while (!stopping) {
         struct timespec to = {0, 50 * 1000000L};
         int sig = sigtimedwait(&set, NULL, &to);
@@ -341,7 +386,9 @@ int msn_master_main(msn_config_t *cfg, int argc, char **argv)
             msn_info("received SIGHUP; configuration reload is not supported in this version, ignoring");
         reap(&m, 0);
         respawn_due(&m);
+        notify_systemd(&m, &notified_ready, ready_deadline, last_status, sizeof(last_status));
     }
+    sd_notify(0, "STOPPING=1");
     msn_status_write_begin(&m.st->master_seq);
     m.st->master.phase = MSN_PHASE_STOPPING;
     snprintf(m.st->master.status_text, sizeof(m.st->master.status_text), "stopping");

@@ -69,6 +69,8 @@ typedef struct {
     _Atomic int32_t slot_gen;   /* bumped on each (re)spawn of this slot */
     _Atomic uint64_t requests;
     _Atomic uint64_t env_seq_seen;
+    _Atomic int32_t ready;      /* 1 once the worker accepts on its listeners */
+    _Atomic int32_t _pad;
 } msn_worker_status_t;
 
 typedef struct {

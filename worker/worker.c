@@ -33,6 +33,7 @@
 
 #include "api.h"
 #include "shm/log.h"
+#include "shm/proc.h"
 #include "shm/status.h"
 #include "snapview.h"
 
@@ -332,8 +333,7 @@ int msn_worker_main(const msn_config_t *cfg, int slot, const char *listen_fds)
     snprintf(role, sizeof(role), "worker %d", w.slot);
     msn_log_set_role(role);
     prctl(PR_SET_PDEATHSIG, SIGTERM);
-    snprintf(role, sizeof(role), "meshsnap-w%d", w.slot);
-    prctl(PR_SET_NAME, role);
+    msn_proc_set_title(role);
     if (getppid() == 1)
         return 1; /* the master is already gone */
     signal(SIGPIPE, SIG_IGN);
@@ -387,6 +387,7 @@ int msn_worker_main(const msn_config_t *cfg, int slot, const char *listen_fds)
         msn_error("no listening sockets were handed to this worker");
         goto out;
     }
+    atomic_store(&w.st->workers[w.slot].ready, 1);
     msn_debug("serving");
     for (;;) {
         h2o_evloop_run(w.ctx.loop, 100);

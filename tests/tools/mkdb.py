@@ -168,6 +168,7 @@ class _Gen:
         self.node_keys = node_keys
         self.relay_keys = relay_keys or node_keys or [rng.randbytes(32).hex()]
         self.observer_rowids = observer_rowids
+        self.node_roles, self.node_pos, self.node_names = {}, {}, {}  # see _attach_node_info
         self._build_path_pool()
 
     def _build_path_pool(self, size=4096):
@@ -212,12 +213,12 @@ class _Gen:
             else:
                 pk = rng.randbytes(32).hex()
             from_pubkey = pk
-            role = self.node_roles.get(pk, "repeater") if hasattr(self, "node_roles") else "repeater"
+            role = self.node_roles.get(pk, "repeater")
             atype = ROLE_ADVERT_TYPE.get(role, 2)
             ts = first_seen_epoch - rng.randint(0, 30)
             sig = rng.randbytes(64)
-            lat, lon = self.node_pos.get(pk, (37.5, -122.0)) if hasattr(self, "node_pos") else (37.5, -122.0)
-            name = self.node_names.get(pk, "node") if hasattr(self, "node_names") else "node"
+            lat, lon = self.node_pos.get(pk, (37.5, -122.0))
+            name = self.node_names.get(pk, "node")
             flags = atype | 0x10 | 0x80
             app = bytes([flags]) + int(round(lat * 1e6)).to_bytes(4, "little", signed=True) \
                 + int(round(lon * 1e6)).to_bytes(4, "little", signed=True) + name.encode("utf-8")[:32]

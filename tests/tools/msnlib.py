@@ -40,7 +40,7 @@ import unittest
 SKIP_EXIT = 77
 
 _daemons = []    # every Daemon created in this process, for printing logs on failure
-_tmpdirs = []    # (path, keep_on_failure)
+_tmpdirs = []    # temporary directories made by make_tmpdir()
 _failed = False  # set by main() when a test failed: keep the temporary directories
 
 
@@ -89,11 +89,11 @@ def free_port(host="127.0.0.1"):
 
 def _cleanup_tmpdirs():
     if _failed or os.environ.get("MESHSNAP_KEEP_TMP"):
-        for p, _ in _tmpdirs:
+        for p in _tmpdirs:
             if os.path.isdir(p):
                 sys.stderr.write("kept temporary directory %s\n" % p)
         return
-    for p, _ in _tmpdirs:
+    for p in _tmpdirs:
         shutil.rmtree(p, ignore_errors=True)
 
 
@@ -105,7 +105,7 @@ def make_tmpdir(prefix="msn-test-"):
     removed at exit unless a test failed or MESHSNAP_KEEP_TMP is set."""
     base = os.environ.get("MESHSNAP_TMPDIR") or None
     p = tempfile.mkdtemp(prefix=prefix, dir=base)
-    _tmpdirs.append((p, True))
+    _tmpdirs.append(p)
     return p
 
 
@@ -611,10 +611,6 @@ def table_columns(conn, table):
 # -- runner ---------------------------------------------------------------------------
 
 
-class _Result(unittest.TextTestResult):
-    pass
-
-
 def main(*test_classes):
     """Runs the given unittest.TestCase classes (verbosely, in order) and exits: 0 when all
     passed, 1 when any failed or errored, 77 when every test was skipped. Prints the tail of
@@ -624,7 +620,7 @@ def main(*test_classes):
     suite = unittest.TestSuite()
     for cls in test_classes:
         suite.addTests(loader.loadTestsFromTestCase(cls))
-    runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2, resultclass=_Result)
+    runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2)
     result = runner.run(suite)
     failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
     skipped = len(result.skipped)
