@@ -197,7 +197,7 @@ static void *thread_main(void *arg)
             if (dead)
                 msn_info("cleared %d stale LMDB reader slot(s)", dead);
         }
-        sleep_ms(pt, cfg->poll_interval_ms);
+        sleep_ms(pt, atomic_load(&pt->poll_interval_ms));
     }
     if (db)
         sqlite3_close(db);
@@ -210,13 +210,17 @@ static void *thread_main(void *arg)
 int msn_publisher_start(msn_publisher_thread_t *pt, const msn_config_t *cfg, msn_status_t *st,
                         int64_t started_at_ms)
 {
-    pt->cfg = cfg;
+    msn_config_copy(&pt->cfg_copy, cfg);
+    pt->cfg = &pt->cfg_copy;
     pt->st = st;
     pt->started_at_ms = started_at_ms;
     atomic_store(&pt->stop, 0);
     atomic_store(&pt->reader_check, 0);
     atomic_store(&pt->running, 1);
+    atomic_store(&pt->poll_interval_ms, cfg->poll_interval_ms);
     int rc = pthread_create(&pt->thread, NULL, thread_main, pt);
+    if (rc)
+        msn_config_free(&pt->cfg_copy);
     return rc ? -rc : 0;
 }
 
@@ -224,4 +228,5 @@ void msn_publisher_stop(msn_publisher_thread_t *pt)
 {
     atomic_store(&pt->stop, 1);
     pthread_join(pt->thread, NULL);
+    msn_config_free(&pt->cfg_copy);
 }

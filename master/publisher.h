@@ -18,16 +18,18 @@
 #include "shm/status.h"
 
 typedef struct {
-    const msn_config_t *cfg;
+    const msn_config_t *cfg;       /* points at cfg_copy: the thread's own copy */
+    msn_config_t cfg_copy;
     msn_status_t *st;
     int64_t started_at_ms;
     pthread_t thread;
     atomic_int stop;               /* set by the supervisor to end the thread */
     atomic_int reader_check;       /* set after a worker died: clear its stale LMDB reader slot */
     atomic_int running;
+    atomic_int poll_interval_ms;   /* set at start, updated by a reload */
 } msn_publisher_thread_t;
 
-/** Starts the thread. Returns 0, or -errno. */
+/** Starts the thread on a copy of cfg (the caller may change or free its own). Returns 0, or -errno. */
 int msn_publisher_start(msn_publisher_thread_t *pt, const msn_config_t *cfg, msn_status_t *st,
                         int64_t started_at_ms);
 /** Asks the thread to stop and joins it. */

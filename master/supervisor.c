@@ -29,6 +29,9 @@ typedef struct {
     int64_t next_start_ms; /* respawn not before (backoff) */
     int backoff_ms;
     int crashes;
+    int active;   /* a worker slot that should be running (respawned when it dies) */
+    int retiring; /* an old-generation worker: finishing its requests after a reload */
+    int restart;  /* the backfiller is being restarted on purpose (no backoff) */
 } child_t;
 
 typedef struct {
@@ -44,6 +47,9 @@ typedef struct {
     int backfiller_done;
     msn_status_t *st;
     msn_publisher_thread_t pub;
+    char effective[4200];      /* the configuration file the children read */
+    int64_t retire_at_ms;      /* SIGTERM the retiring workers at this time, or when the new ones are ready */
+    uint64_t worker_restarts;  /* respawns after a worker died */
 } master_t;
 
 static int cmp_int(const void *a, const void *b)
@@ -115,8 +121,8 @@ static void child_exec(master_t *m, const char *role, int slot)
         args[a++] = "--listen-fds";
         args[a++] = fdbuf;
     }
-    for (int i = 1; i < m->argc && a < 250; i++)
-        args[a++] = m->argv[i];
+    args[a++] = "--config";
+    args[a++] = m->effective;
     args[a] = NULL;
     execv(m->exe, args);
     _exit(127);
@@ -139,6 +145,9 @@ static void spawn_worker(master_t *m, int slot)
     child_t *c = &m->workers[slot];
     c->pid = spawn(m, "worker", slot);
     c->started_ms = msn_now_ms();
+    c->active = 1;
+    c->retiring = 0;
+    atomic_store(&m->st->workers[slot].ready, 0);
     if (c->pid > 0) {
         atomic_store(&m->st->workers[slot].pid, c->pid);
         atomic_fetch_add(&m->st->workers[slot].slot_gen, 1);
@@ -182,6 +191,10 @@ static void reap(master_t *m, int stopping)
             if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
                 msn_info("backfiller finished all migrations");
                 m->backfiller_done = 1;
+            } else if (c->restart) {
+                c->restart = 0;
+                c->backoff_ms = 0;
+                c->next_start_ms = now;
             } else if (!stopping) {
                 c->backoff_ms = c->backoff_ms ? (c->backoff_ms * 2 > 60000 ? 60000 : c->backoff_ms * 2) : 1000;
                 c->next_start_ms = now + c->backoff_ms;
@@ -189,15 +202,22 @@ static void reap(master_t *m, int stopping)
             }
             continue;
         }
-        for (int i = 0; i < m->n_workers; i++) {
+        for (int i = 0; i < MSN_STATUS_MAX_WORKERS; i++) {
             child_t *c = &m->workers[i];
             if (c->pid != pid)
                 continue;
             c->pid = 0;
             atomic_store(&m->st->workers[i].pid, 0);
+            atomic_store(&m->st->workers[i].ready, 0);
             atomic_store(&m->pub.reader_check, 1);
-            if (stopping)
+            if (c->retiring) {
+                c->retiring = 0;
+                msn_info("retired worker %d (pid %d) %s", i, (int)pid, how);
                 break;
+            }
+            if (stopping || !c->active)
+                break;
+            m->worker_restarts++;
             if (now - c->started_ms < MIN_HEALTHY_MS) {
                 c->crashes++;
                 c->backoff_ms = c->backoff_ms ? (c->backoff_ms * 2 > 5000 ? 5000 : c->backoff_ms * 2) : 100;
@@ -218,8 +238,8 @@ static void reap(master_t *m, int stopping)
 static void respawn_due(master_t *m)
 {
     int64_t now = msn_now_ms();
-    for (int i = 0; i < m->n_workers; i++)
-        if (m->workers[i].pid == 0 && now >= m->workers[i].next_start_ms)
+    for (int i = 0; i < MSN_STATUS_MAX_WORKERS; i++)
+        if (m->workers[i].active && m->workers[i].pid == 0 && now >= m->workers[i].next_start_ms)
             spawn_worker(m, i);
     if (m->cfg->backfill.enabled && !m->backfiller_done && m->backfiller.pid == 0 &&
         now >= m->backfiller.next_start_ms)
@@ -229,7 +249,7 @@ static void respawn_due(master_t *m)
 static int live_children(master_t *m)
 {
     int n = m->backfiller.pid > 0;
-    for (int i = 0; i < m->n_workers; i++)
+    for (int i = 0; i < MSN_STATUS_MAX_WORKERS; i++)
         n += m->workers[i].pid > 0;
     return n;
 }
@@ -238,9 +258,122 @@ static void signal_children(master_t *m, int sig)
 {
     if (m->backfiller.pid > 0)
         kill(m->backfiller.pid, sig);
-    for (int i = 0; i < m->n_workers; i++)
+    for (int i = 0; i < MSN_STATUS_MAX_WORKERS; i++)
         if (m->workers[i].pid > 0)
             kill(m->workers[i].pid, sig);
+}
+
+/* Writes the effective configuration the children read (write + rename: a child never
+ * sees half a file). Returns 0, or -1 with err set. */
+static int write_effective(master_t *m, const msn_config_t *cfg, char *err, size_t errlen)
+{
+    char tmp[4300];
+    snprintf(m->effective, sizeof(m->effective), "%s/effective.conf", cfg->state_dir);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", m->effective);
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+        return -1;
+    }
+    fprintf(f, "# The configuration meshsnapd is running with (written at start and on reload).\n");
+    msn_config_dump(cfg, f);
+    if (fclose(f) != 0 || rename(tmp, m->effective) < 0) {
+        snprintf(err, errlen, "cannot write %s: %s", m->effective, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+/* Re-reads the configuration from the original command line into a new context; on
+ * success starts a new generation of workers on it and retires the old ones once the new
+ * ones accept (the listening sockets are shared, so no connection is refused). On any
+ * error the old configuration stays in force. */
+static void reload(master_t *m)
+{
+    char err[512];
+    msn_config_t next;
+    msn_config_defaults(&next);
+    const char *config = NULL;
+    for (int i = 1; i + 1 < m->argc; i++)
+        if (strcmp(m->argv[i], "--config") == 0)
+            config = m->argv[i + 1];
+    if (config && msn_config_load_file(&next, config, err, sizeof(err)) < 0)
+        goto invalid;
+    for (int i = 1; i + 1 < m->argc; i++) {
+        static const struct {
+            const char *flag, *key;
+        } flags[] = {{"--db", "db"}, {"--workers", "workers"}, {"--state-dir", "state_dir"}};
+        for (size_t k = 0; k < sizeof(flags) / sizeof(flags[0]); k++)
+            if (strcmp(m->argv[i], flags[k].flag) == 0 &&
+                msn_config_set(&next, NULL, flags[k].key, m->argv[i + 1], err, sizeof(err)) < 0)
+                goto invalid;
+    }
+    /* what the running processes are bound to cannot change without a restart */
+    if (next.db == NULL || strcmp(next.db, m->cfg->db) != 0 || next.state_dir == NULL ||
+        strcmp(next.state_dir, m->cfg->state_dir) != 0)
+        msn_warn("reload: db and state_dir changes need a restart; keeping %s and %s", m->cfg->db,
+                 m->cfg->state_dir);
+    msn_config_set(&next, NULL, "db", m->cfg->db, err, sizeof(err));
+    msn_config_set(&next, NULL, "state_dir", m->cfg->state_dir, err, sizeof(err));
+    if (next.n_listen != m->cfg->n_listen || memcmp(next.listen, m->cfg->listen, sizeof(next.listen)) != 0)
+        msn_warn("reload: listen address changes need a restart; keeping the current sockets");
+    memcpy(next.listen, m->cfg->listen, sizeof(next.listen));
+    next.n_listen = m->cfg->n_listen;
+    if (msn_config_validate(&next, err, sizeof(err)) < 0)
+        goto invalid;
+    if (write_effective(m, &next, err, sizeof(err)) < 0)
+        goto invalid;
+    int want = msn_config_worker_count(&next);
+    if (want > MSN_STATUS_MAX_WORKERS / 2)
+        want = MSN_STATUS_MAX_WORKERS / 2;
+    /* old generation: retire; new generation: the free slots */
+    int old = 0;
+    for (int i = 0; i < MSN_STATUS_MAX_WORKERS; i++)
+        if (m->workers[i].active) {
+            m->workers[i].active = 0;
+            m->workers[i].retiring = m->workers[i].pid > 0;
+            old++;
+        }
+    int started = 0;
+    for (int i = 0; i < MSN_STATUS_MAX_WORKERS && started < want; i++)
+        if (m->workers[i].pid == 0 && !m->workers[i].retiring) {
+            memset(&m->workers[i], 0, sizeof(m->workers[i]));
+            spawn_worker(m, i);
+            started++;
+        }
+    m->n_workers = want;
+    m->retire_at_ms = msn_now_ms() + 3000;
+    atomic_store(&m->pub.poll_interval_ms, next.poll_interval_ms);
+    if (m->backfiller.pid > 0) {
+        m->backfiller.restart = 1;
+        kill(m->backfiller.pid, SIGTERM);
+    }
+    m->backfiller_done = 0; /* a new configuration may enable or tune it */
+    msn_config_free(m->cfg);
+    *m->cfg = next;
+    msn_info("reloaded the configuration: %d new workers replacing %d", want, old);
+    return;
+invalid:
+    msn_error("reload refused, still running on the previous configuration: %s", err);
+    msn_config_free(&next);
+}
+
+/* Retires the old generation once every new worker accepts (or after a grace period). */
+static void retire_due(master_t *m)
+{
+    if (m->retire_at_ms == 0)
+        return;
+    int pending = 0;
+    for (int i = 0; i < MSN_STATUS_MAX_WORKERS; i++)
+        if (m->workers[i].active && !atomic_load(&m->st->workers[i].ready))
+            pending++;
+    if (pending && msn_now_ms() < m->retire_at_ms)
+        return;
+    for (int i = 0; i < MSN_STATUS_MAX_WORKERS; i++)
+        if (m->workers[i].retiring && m->workers[i].pid > 0)
+            kill(m->workers[i].pid, SIGTERM);
+    m->retire_at_ms = 0;
 }
 
 static void shutdown_children(master_t *m)
@@ -269,8 +402,8 @@ static void notify_systemd(master_t *m, int *notified, int64_t deadline, char *l
 {
     if (!*notified) {
         int ready = 0;
-        for (int i = 0; i < m->n_workers; i++)
-            ready += atomic_load(&m->st->workers[i].ready) != 0;
+        for (int i = 0; i < MSN_STATUS_MAX_WORKERS; i++)
+            ready += m->workers[i].active && atomic_load(&m->st->workers[i].ready) != 0;
         if (ready < m->n_workers && msn_now_ms() < deadline)
             return;
         sd_notifyf(0, "READY=1\nMAINPID=%d", (int)getpid());
@@ -358,6 +491,10 @@ int msn_master_main(msn_config_t *cfg, int argc, char **argv)
     sigaddset(&set, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
+    if (write_effective(&m, cfg, err, sizeof(err)) < 0) {
+        msn_error("%s", err);
+        goto out;
+    }
     for (int i = 0; i < m.n_workers; i++)
         spawn_worker(&m, i);
     for (int i = 0; i < cfg->n_listen; i++)
@@ -382,8 +519,17 @@ int msn_master_main(msn_config_t *cfg, int argc, char **argv)
             stopping = 1;
             break;
         }
-        if (sig == SIGHUP)
-            msn_info("received SIGHUP; configuration reload is not supported in this version, ignoring");
+        if (sig == SIGHUP) {
+            msn_info("received SIGHUP; reloading the configuration");
+            sd_notify(0, "RELOADING=1");
+            reload(&m);
+            sd_notify(0, "READY=1");
+        }
+        if (sig == SIGUSR1) /* reopen logs: the workers hold the access log */
+            for (int i = 0; i < MSN_STATUS_MAX_WORKERS; i++)
+                if (m.workers[i].pid > 0)
+                    kill(m.workers[i].pid, SIGUSR1);
+        retire_due(&m);
         reap(&m, 0);
         respawn_due(&m);
         notify_systemd(&m, &notified_ready, ready_deadline, last_status, sizeof(last_status));

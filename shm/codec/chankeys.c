@@ -106,7 +106,7 @@ int msn_chankeys_add_hashtag(msn_chankeys_t *ks, const char *tag, char *err, siz
 
 void msn_chankeys_add_builtin(msn_chankeys_t *ks)
 {
-    char err[64];
+    char err[160];
     (void)msn_chankeys_add_hex(ks, "Public", MSN_PUBLIC_CHANNEL_KEY, err, sizeof(err));
 }
 

@@ -1,0 +1,629 @@
+/*
+ * import_line.c: one line of `meshsnap import` input (see import_int.h): a strict JSON
+ * object parser that keeps the few keys an MQTT observer publishes, the timestamp rules,
+ * and the per-packet checks of the CoreScope ingestor (decode, corrupted advert,
+ * signature).
+ *
+ * The parser follows RFC 8259: any text that Go's encoding/json would refuse is "not
+ * JSON" here too (raw control characters in strings, bad escapes, trailing commas, bad
+ * numbers, text after the object). Nested values are validated and skipped, with a depth
+ * limit.
+ */
+#include "import_int.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "shm/timeutil.h"
+
+const char *const msn_import__reason_names[MSN_IMPORT_R_COUNT] = {
+    [MSN_IMPORT_OK] = "ok",
+    [MSN_IMPORT_R_JSON] = "not JSON",
+    [MSN_IMPORT_R_RAW] = "no raw packet",
+    [MSN_IMPORT_R_HEX] = "bad hex",
+    [MSN_IMPORT_R_DECODE] = "packet rejected by the decoder",
+    [MSN_IMPORT_R_OBSERVER] = "missing observer",
+    [MSN_IMPORT_R_TIME] = "bad timestamp",
+    [MSN_IMPORT_R_ADVERT] = "corrupted advert",
+    [MSN_IMPORT_R_SIG] = "invalid advert signature",
+};
+
+void msn_import__line_init(msn_import_line_t *l)
+{
+    memset(l, 0, sizeof(*l));
+}
+
+void msn_import__line_free(msn_import_line_t *l)
+{
+    msn_buf_free(&l->raw);
+    msn_buf_free(&l->observer);
+    msn_buf_free(&l->name);
+    msn_buf_free(&l->iata);
+    msn_buf_free(&l->direction);
+    msn_buf_free(&l->ts_str);
+}
+
+/* ---- the JSON scanner ------------------------------------------------------------------ */
+
+#define MAX_DEPTH 64
+
+typedef struct {
+    const char *s, *p, *end;
+    char *why;
+    size_t whylen;
+} scan_t;
+
+static int fail_at(scan_t *sc, const char *what)
+{
+    if (sc->why != NULL && sc->whylen > 0) {
+        if (sc->p >= sc->end)
+            snprintf(sc->why, sc->whylen, "%s at the end of the line", what);
+        else
+            snprintf(sc->why, sc->whylen, "%s at column %zu", what, (size_t)(sc->p - sc->s) + 1);
+    }
+    return -1;
+}
+
+static void skip_ws(scan_t *sc)
+{
+    while (sc->p < sc->end && (*sc->p == ' ' || *sc->p == '\t' || *sc->p == '\n' || *sc->p == '\r'))
+        sc->p++;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static int read_u4(scan_t *sc, unsigned *out)
+{
+    if (sc->end - sc->p < 4)
+        return -1;
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        int d = hexval(sc->p[i]);
+        if (d < 0)
+            return -1;
+        v = v << 4 | (unsigned)d;
+    }
+    sc->p += 4;
+    *out = v;
+    return 0;
+}
+
+static void put_utf8(msn_buf_t *b, unsigned cp)
+{
+    char u[4];
+    size_t n;
+    if (cp < 0x80) {
+        u[0] = (char)cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        u[0] = (char)(0xC0 | cp >> 6);
+        u[1] = (char)(0x80 | (cp & 0x3F));
+        n = 2;
+    } else if (cp < 0x10000) {
+        u[0] = (char)(0xE0 | cp >> 12);
+        u[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+        u[2] = (char)(0x80 | (cp & 0x3F));
+        n = 3;
+    } else {
+        u[0] = (char)(0xF0 | cp >> 18);
+        u[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+        u[2] = (char)(0x80 | (cp >> 6 & 0x3F));
+        u[3] = (char)(0x80 | (cp & 0x3F));
+        n = 4;
+    }
+    msn_buf_append(b, u, n);
+}
+
+/* Scans a string starting at the opening quote. With out != NULL the unescaped bytes are
+ * appended to it (unpaired surrogates become U+FFFD, as Go does). */
+static int scan_string(scan_t *sc, msn_buf_t *out)
+{
+    sc->p++; /* the quote */
+    const char *run = sc->p;
+    for (;;) {
+        if (sc->p >= sc->end)
+            return fail_at(sc, "unterminated string");
+        unsigned char c = (unsigned char)*sc->p;
+        if (c == '"')
+            break;
+        if (c < 0x20)
+            return fail_at(sc, "control character in a string");
+        if (c != '\\') {
+            sc->p++;
+            continue;
+        }
+        if (out != NULL && sc->p > run)
+            msn_buf_append(out, run, (size_t)(sc->p - run));
+        sc->p++;
+        if (sc->p >= sc->end)
+            return fail_at(sc, "unterminated string");
+        char e = *sc->p++;
+        char lit = 0;
+        switch (e) {
+        case '"':
+        case '\\':
+        case '/':
+            lit = e;
+            break;
+        case 'b':
+            lit = '\b';
+            break;
+        case 'f':
+            lit = '\f';
+            break;
+        case 'n':
+            lit = '\n';
+            break;
+        case 'r':
+            lit = '\r';
+            break;
+        case 't':
+            lit = '\t';
+            break;
+        case 'u': {
+            unsigned cp;
+            if (read_u4(sc, &cp) < 0)
+                return fail_at(sc, "bad \\u escape");
+            if (cp >= 0xD800 && cp < 0xDC00) {
+                unsigned lo;
+                const char *save = sc->p;
+                if (sc->end - sc->p >= 6 && sc->p[0] == '\\' && sc->p[1] == 'u') {
+                    sc->p += 2;
+                    if (read_u4(sc, &lo) == 0 && lo >= 0xDC00 && lo < 0xE000)
+                        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    else {
+                        sc->p = save;
+                        cp = 0xFFFD;
+                    }
+                } else {
+                    cp = 0xFFFD;
+                }
+            } else if (cp >= 0xDC00 && cp < 0xE000) {
+                cp = 0xFFFD;
+            }
+            if (out != NULL)
+                put_utf8(out, cp);
+            run = sc->p;
+            continue;
+        }
+        default:
+            sc->p--;
+            return fail_at(sc, "bad escape");
+        }
+        if (out != NULL)
+            msn_buf_putc(out, lit);
+        run = sc->p;
+    }
+    if (out != NULL && sc->p > run)
+        msn_buf_append(out, run, (size_t)(sc->p - run));
+    sc->p++; /* the closing quote */
+    return 0;
+}
+
+/* Scans a number (RFC 8259 grammar); *out receives its value. */
+static int scan_number(scan_t *sc, double *out)
+{
+    const char *st = sc->p;
+    if (sc->p < sc->end && *sc->p == '-')
+        sc->p++;
+    if (sc->p >= sc->end || !isdigit((unsigned char)*sc->p))
+        return fail_at(sc, "bad number");
+    if (*sc->p == '0') {
+        sc->p++;
+    } else {
+        while (sc->p < sc->end && isdigit((unsigned char)*sc->p))
+            sc->p++;
+    }
+    if (sc->p < sc->end && *sc->p == '.') {
+        sc->p++;
+        if (sc->p >= sc->end || !isdigit((unsigned char)*sc->p))
+            return fail_at(sc, "bad number");
+        while (sc->p < sc->end && isdigit((unsigned char)*sc->p))
+            sc->p++;
+    }
+    if (sc->p < sc->end && (*sc->p == 'e' || *sc->p == 'E')) {
+        sc->p++;
+        if (sc->p < sc->end && (*sc->p == '+' || *sc->p == '-'))
+            sc->p++;
+        if (sc->p >= sc->end || !isdigit((unsigned char)*sc->p))
+            return fail_at(sc, "bad number");
+        while (sc->p < sc->end && isdigit((unsigned char)*sc->p))
+            sc->p++;
+    }
+    char tmp[64];
+    size_t n = (size_t)(sc->p - st);
+    if (n >= sizeof(tmp)) {
+        /* a long literal: copy it to the heap for strtod */
+        char *big = msn_xstrndup(st, n);
+        *out = strtod(big, NULL);
+        free(big);
+    } else {
+        memcpy(tmp, st, n);
+        tmp[n] = '\0';
+        *out = strtod(tmp, NULL);
+    }
+    return 0;
+}
+
+static int scan_literal(scan_t *sc, const char *lit)
+{
+    size_t n = strlen(lit);
+    if ((size_t)(sc->end - sc->p) < n || memcmp(sc->p, lit, n) != 0)
+        return fail_at(sc, "unexpected character");
+    sc->p += n;
+    return 0;
+}
+
+/* The value kinds the line fields care about. */
+enum { V_STRING, V_NUMBER, V_NULL, V_OTHER };
+
+static int scan_value(scan_t *sc, int depth, int *kind, msn_buf_t *str, double *num);
+
+static int scan_container(scan_t *sc, int depth)
+{
+    if (depth >= MAX_DEPTH)
+        return fail_at(sc, "nested too deep");
+    char close = *sc->p == '{' ? '}' : ']';
+    int is_obj = close == '}';
+    sc->p++;
+    skip_ws(sc);
+    if (sc->p < sc->end && *sc->p == close) {
+        sc->p++;
+        return 0;
+    }
+    for (;;) {
+        skip_ws(sc);
+        if (is_obj) {
+            if (sc->p >= sc->end || *sc->p != '"')
+                return fail_at(sc, "expected a key");
+            if (scan_string(sc, NULL) < 0)
+                return -1;
+            skip_ws(sc);
+            if (sc->p >= sc->end || *sc->p != ':')
+                return fail_at(sc, "expected ':'");
+            sc->p++;
+            skip_ws(sc);
+        }
+        int kind;
+        if (scan_value(sc, depth + 1, &kind, NULL, NULL) < 0)
+            return -1;
+        skip_ws(sc);
+        if (sc->p < sc->end && *sc->p == ',') {
+            sc->p++;
+            continue;
+        }
+        if (sc->p < sc->end && *sc->p == close) {
+            sc->p++;
+            return 0;
+        }
+        return fail_at(sc, is_obj ? "expected ',' or '}'" : "expected ',' or ']'");
+    }
+}
+
+/* Scans one value. A string is unescaped into str (when not NULL), a number stored in
+ * num (when not NULL). */
+static int scan_value(scan_t *sc, int depth, int *kind, msn_buf_t *str, double *num)
+{
+    if (sc->p >= sc->end)
+        return fail_at(sc, "expected a value");
+    double d;
+    switch (*sc->p) {
+    case '"':
+        *kind = V_STRING;
+        return scan_string(sc, str);
+    case '{':
+    case '[':
+        *kind = V_OTHER;
+        return scan_container(sc, depth);
+    case 't':
+        *kind = V_OTHER;
+        return scan_literal(sc, "true");
+    case 'f':
+        *kind = V_OTHER;
+        return scan_literal(sc, "false");
+    case 'n':
+        *kind = V_NULL;
+        return scan_literal(sc, "null");
+    default:
+        *kind = V_NUMBER;
+        if (scan_number(sc, &d) < 0)
+            return -1;
+        if (num != NULL)
+            *num = d;
+        return 0;
+    }
+}
+
+/* ---- the fields -------------------------------------------------------------------------- */
+
+enum { F_NONE, F_RAW, F_OBSERVER, F_NAME, F_IATA, F_SNR, F_RSSI, F_SCORE, F_DIRECTION, F_TIMESTAMP };
+
+static int field_of(const char *k, size_t n)
+{
+    static const struct {
+        const char *key;
+        int field;
+    } keys[] = {
+        {"raw", F_RAW},
+        {"observer", F_OBSERVER},
+        {"observer_id", F_OBSERVER},
+        {"observer_name", F_NAME},
+        {"origin", F_NAME},
+        {"iata", F_IATA},
+        {"region", F_IATA},
+        {"snr", F_SNR},
+        {"SNR", F_SNR},
+        {"rssi", F_RSSI},
+        {"RSSI", F_RSSI},
+        {"score", F_SCORE},
+        {"Score", F_SCORE},
+        {"direction", F_DIRECTION},
+        {"Direction", F_DIRECTION},
+        {"timestamp", F_TIMESTAMP},
+    };
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (strlen(keys[i].key) == n && memcmp(keys[i].key, k, n) == 0)
+            return keys[i].field;
+    return F_NONE;
+}
+
+/* A numeric string as the ingestor reads it: blanks around, an optional unit suffix. */
+static int numeric_string(const char *s, double *out)
+{
+    static const char *const units[] = {"dBm", "dB", "mW", "km", "mi", "m"};
+    char tmp[64];
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        size_t u = strlen(units[i]);
+        if (n >= u && strncasecmp(s + n - u, units[i], u) == 0) {
+            n -= u;
+            while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+                n--;
+            break;
+        }
+    }
+    if (n == 0 || n >= sizeof(tmp))
+        return -1;
+    memcpy(tmp, s, n);
+    tmp[n] = '\0';
+    char *end;
+    errno = 0;
+    double d = strtod(tmp, &end);
+    if (*end != '\0' || errno == ERANGE || !isfinite(d))
+        return -1;
+    *out = d;
+    return 0;
+}
+
+static void set_string_field(msn_buf_t *dst, int *has, msn_buf_t *src, int kind)
+{
+    *has = kind == V_STRING;
+    msn_buf_reset(dst);
+    if (*has)
+        msn_buf_append(dst, src->data ? src->data : "", src->len);
+    msn_buf_cstr(dst);
+}
+
+static void set_number_field(double *dst, int *has, msn_buf_t *src, int kind, double num)
+{
+    *has = 0;
+    if (kind == V_NUMBER && isfinite(num)) {
+        *dst = num;
+        *has = 1;
+    } else if (kind == V_STRING && numeric_string(msn_buf_cstr(src), dst) == 0) {
+        *has = 1;
+    }
+}
+
+int msn_import__parse_line(msn_import_line_t *l, const char *s, size_t n, char *why, size_t whylen)
+{
+    scan_t sc = {s, s, s + n, why, whylen};
+    msn_buf_t key = MSN_BUF_INIT, val = MSN_BUF_INIT;
+    int rc = -1;
+
+    l->has_raw = l->has_observer = l->has_name = l->has_iata = l->has_direction = 0;
+    l->has_snr = l->has_rssi = l->has_score = 0;
+    l->ts_kind = 0;
+
+    skip_ws(&sc);
+    if (sc.p >= sc.end || *sc.p != '{') {
+        fail_at(&sc, "expected a JSON object");
+        goto out;
+    }
+    sc.p++;
+    skip_ws(&sc);
+    if (sc.p < sc.end && *sc.p == '}') {
+        sc.p++;
+        goto tail;
+    }
+    for (;;) {
+        skip_ws(&sc);
+        if (sc.p >= sc.end || *sc.p != '"') {
+            fail_at(&sc, "expected a key");
+            goto out;
+        }
+        msn_buf_reset(&key);
+        if (scan_string(&sc, &key) < 0)
+            goto out;
+        skip_ws(&sc);
+        if (sc.p >= sc.end || *sc.p != ':') {
+            fail_at(&sc, "expected ':'");
+            goto out;
+        }
+        sc.p++;
+        skip_ws(&sc);
+        int field = field_of(key.data ? key.data : "", key.len);
+        int kind;
+        double num = 0;
+        msn_buf_reset(&val);
+        if (scan_value(&sc, 1, &kind, field != F_NONE ? &val : NULL, &num) < 0)
+            goto out;
+        switch (field) {
+        case F_RAW:
+            set_string_field(&l->raw, &l->has_raw, &val, kind);
+            break;
+        case F_OBSERVER:
+            set_string_field(&l->observer, &l->has_observer, &val, kind);
+            break;
+        case F_NAME:
+            set_string_field(&l->name, &l->has_name, &val, kind);
+            break;
+        case F_IATA:
+            set_string_field(&l->iata, &l->has_iata, &val, kind);
+            break;
+        case F_DIRECTION:
+            set_string_field(&l->direction, &l->has_direction, &val, kind);
+            break;
+        case F_SNR:
+            set_number_field(&l->snr, &l->has_snr, &val, kind, num);
+            break;
+        case F_RSSI:
+            set_number_field(&l->rssi, &l->has_rssi, &val, kind, num);
+            break;
+        case F_SCORE:
+            set_number_field(&l->score, &l->has_score, &val, kind, num);
+            break;
+        case F_TIMESTAMP:
+            if (kind == V_NUMBER) {
+                l->ts_kind = 1;
+                l->ts_num = num;
+            } else if (kind == V_STRING) {
+                l->ts_kind = 2;
+                msn_buf_reset(&l->ts_str);
+                msn_buf_append(&l->ts_str, val.data ? val.data : "", val.len);
+                msn_buf_cstr(&l->ts_str);
+            } else if (kind == V_NULL) {
+                l->ts_kind = 0;
+            } else {
+                l->ts_kind = 3; /* present but neither a number nor a string: bad */
+            }
+            break;
+        default:
+            break;
+        }
+        skip_ws(&sc);
+        if (sc.p < sc.end && *sc.p == ',') {
+            sc.p++;
+            continue;
+        }
+        if (sc.p < sc.end && *sc.p == '}') {
+            sc.p++;
+            break;
+        }
+        fail_at(&sc, "expected ',' or '}'");
+        goto out;
+    }
+tail:
+    skip_ws(&sc);
+    if (sc.p < sc.end) {
+        fail_at(&sc, "text after the JSON object");
+        goto out;
+    }
+    rc = 0;
+out:
+    msn_buf_free(&key);
+    msn_buf_free(&val);
+    return rc;
+}
+
+/* Largest accepted time: 9999-12-31T23:59:59Z. */
+#define MAX_UNIX_S 253402300799LL
+
+int msn_import__line_time(const msn_import_line_t *l, int64_t *out)
+{
+    if (l->ts_kind == 0)
+        return 1;
+    if (l->ts_kind == 1) {
+        double d = l->ts_num;
+        if (!isfinite(d) || d < 0 || d > (double)MAX_UNIX_S)
+            return -1;
+        *out = (int64_t)floor(d);
+        return 0;
+    }
+    if (l->ts_kind != 2 || l->ts_str.len == 0)
+        return -1;
+    const char *s = l->ts_str.data;
+    size_t n = l->ts_str.len, i = 0;
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+        i++;
+    if (i == n) {
+        if (n > 12)
+            return -1;
+        int64_t v = strtoll(s, NULL, 10);
+        if (v > MAX_UNIX_S)
+            return -1;
+        *out = v;
+        return 0;
+    }
+    int64_t ms;
+    if (msn_parse_time_ms(s, &ms) < 0 || ms < 0 || ms / 1000 > MAX_UNIX_S)
+        return -1;
+    *out = ms / 1000;
+    return 0;
+}
+
+/* ---- packet checks ------------------------------------------------------------------------- */
+
+int msn_import__decode_light(msn_packet_t *pkt, const char *raw, size_t n, char *why, size_t whylen)
+{
+    int rc = msn_packet_decode_hex(pkt, raw, n, NULL);
+    if (rc == 0)
+        return MSN_IMPORT_OK;
+    snprintf(why, whylen, "%s", msn_codec_strerror(rc));
+    return rc == MSN_CODEC_EHEX ? MSN_IMPORT_R_HEX : MSN_IMPORT_R_DECODE;
+}
+
+int msn_import__is_keyed_advert(const msn_packet_t *pkt)
+{
+    return pkt->payload_type == MSN_PT_ADVERT && pkt->p.pub_key.len == 32;
+}
+
+int msn_import__check_advert(const msn_packet_t *pkt, char *why, size_t whylen)
+{
+    const uint8_t *k = msn_span_ptr(pkt, pkt->p.pub_key);
+    int zero = 1;
+    for (int i = 0; i < 32 && zero; i++)
+        zero = k[i] == 0;
+    if (zero) {
+        snprintf(why, whylen, "public key is all zeros");
+        return MSN_IMPORT_R_ADVERT;
+    }
+    if (pkt->p.has & MSN_HAS_LATLON) {
+        double lat = (double)pkt->p.lat_e6 / 1e6, lon = (double)pkt->p.lon_e6 / 1e6;
+        if (lat < -90 || lat > 90) {
+            snprintf(why, whylen, "invalid lat %f", lat);
+            return MSN_IMPORT_R_ADVERT;
+        }
+        if (lon < -180 || lon > 180) {
+            snprintf(why, whylen, "invalid lon %f", lon);
+            return MSN_IMPORT_R_ADVERT;
+        }
+    }
+    return MSN_IMPORT_OK;
+}
+
+int msn_import__advert_signature_ok(msn_packet_t *scratch, const char *raw, size_t n)
+{
+    msn_decode_opts_t o = {.keys = NULL, .verify_signatures = 1};
+    if (msn_packet_decode_hex(scratch, raw, n, &o) != 0)
+        return 0;
+    return !(scratch->p.has & MSN_HAS_SIG_VALID) || scratch->p.signature_valid;
+}
