@@ -157,6 +157,7 @@ static void text_field(void *ctx, const char *key, const msn_field_t *f)
         msn_buf_put_i64(b, f->i);
         break;
     case MSN_FV_DOUBLE:
+    case MSN_FV_DECIMAL:
         msn_json_double(b, f->d);
         break;
     case MSN_FV_BOOL:

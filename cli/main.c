@@ -8,6 +8,7 @@
 
 #include "backfiller/backfiller.h"
 #include "decode.h"
+#include "import.h"
 
 static void usage(FILE *f)
 {
@@ -16,6 +17,7 @@ static void usage(FILE *f)
                "Commands:\n"
                "  decode HEX            print a decoded MeshCore packet (see meshsnap decode --help)\n"
                "  decode --json         decode {\"hex\": ...} lines from standard input\n"
+               "  import --db PATH [F]  import JSON-lines packets into a database (see meshsnap import --help)\n"
                "  init-db PATH          create a new database with the current CoreScope schema\n"
                "  version               print the version\n");
 }
@@ -29,6 +31,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "decode") == 0)
         return msn_cli_decode(argc - 1, argv + 1);
+    if (strcmp(cmd, "import") == 0)
+        return msn_cli_import(argc - 1, argv + 1);
     if (strcmp(cmd, "init-db") == 0) {
         if (argc != 3) {
             fprintf(stderr, "usage: meshsnap init-db PATH\n");

@@ -114,6 +114,18 @@ static int full_cycle(msn_publisher_thread_t *pt, msn_publisher_t *pub, sqlite3 
     return 0;
 }
 
+static int64_t data_version(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(db, "PRAGMA data_version", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
 static void *thread_main(void *arg)
 {
     msn_publisher_thread_t *pt = arg;
@@ -124,7 +136,7 @@ static void *thread_main(void *arg)
     char err[512];
     int need_full = 1;
     int64_t last_err_log = 0, last_small_reload = 0;
-    int64_t seen_finished = -1, loaded_at_ms = 0;
+    int64_t seen_finished = -1, loaded_at_ms = 0, last_data_version = -1;
     msn_store_init(&store);
     msn_publisher_init(&pub, cfg->state_dir, cfg->db, pt->started_at_ms);
     while (!atomic_load(&pt->stop)) {
@@ -167,6 +179,14 @@ static void *thread_main(void *arg)
             loaded_at_ms = load_start;
             last_small_reload = msn_now_ms();
         } else {
+            /* PRAGMA data_version moves when another connection commits: without a commit there
+               is nothing to read, except the time-dependent counters every 10 s */
+            int64_t dv = data_version(db);
+            if (dv == last_data_version && dv >= 0 && now - last_small_reload < 10000) {
+                publish_counts(pt->st, &store, &pub, now);
+                goto next;
+            }
+            last_data_version = dv;
             int ntx, nobs;
             if (msn_store_poll(&store, db, 20000, &ntx, &nobs, err, sizeof(err)) < 0) {
                 msn_error("poll failed: %s", err);
@@ -175,12 +195,10 @@ static void *thread_main(void *arg)
                 sleep_ms(pt, 1000);
                 continue;
             }
-            /* nodes/observers/stats: every poll when rows arrived, else every 10 s */
-            if (ntx || nobs || now - last_small_reload >= 10000) {
-                if (msn_store_reload_small(&store, db, now / 1000, err, sizeof(err)) < 0)
-                    msn_error("reading nodes/observers failed: %s", err);
-                last_small_reload = now;
-            }
+            /* nodes and observers change without new packets (status messages): re-read them too */
+            if (msn_store_reload_small(&store, db, now / 1000, err, sizeof(err)) < 0)
+                msn_error("reading nodes/observers failed: %s", err);
+            last_small_reload = now;
             int published;
             if (msn_publish_incremental(&pub, &store, msn_now_ms(), &published, err, sizeof(err)) < 0) {
                 msn_error("incremental publish failed: %s; rebuilding", err);
@@ -191,6 +209,7 @@ static void *thread_main(void *arg)
                 msn_debug("published generation %llu (+%d tx, +%d obs)", (unsigned long long)pub.gen, ntx, nobs);
             publish_counts(pt->st, &store, &pub, now);
         }
+    next:
         if (atomic_exchange(&pt->reader_check, 0) && pub.snap.env) {
             int dead = 0;
             mdb_reader_check(pub.snap.env, &dead);

@@ -559,8 +559,12 @@ int msn_store_reload_small(msn_store_t *s, sqlite3 *db, int64_t now_s, char *err
     /* packetsLastHour per observer. */
     for (uint32_t i = 0; i < s->n_observers; i++)
         s->observers[i].packets_last_hour = 0;
+    /* observations are in id order, which follows ingest time up to late copies: walk back
+       from the newest and stop 10 minutes past the window */
     for (uint32_t i = s->n_obs; i-- > 0;) {
         const msn_obs_t *o = &s->obs[i];
+        if (o->timestamp < now_s - 3600 - 600)
+            break;
         if (o->timestamp < now_s - 3600)
             continue;
         msn_observer_t *ob = (msn_observer_t *)msn_store_observer(s, o->observer_rowid);

@@ -218,6 +218,9 @@ static void reap(master_t *m, int stopping)
             if (stopping || !c->active)
                 break;
             m->worker_restarts++;
+            msn_status_write_begin(&m->st->master_seq);
+            m->st->master.worker_restarts = (int64_t)m->worker_restarts;
+            msn_status_write_end(&m->st->master_seq);
             if (now - c->started_ms < MIN_HEALTHY_MS) {
                 c->crashes++;
                 c->backoff_ms = c->backoff_ms ? (c->backoff_ms * 2 > 5000 ? 5000 : c->backoff_ms * 2) : 100;
@@ -272,13 +275,13 @@ static int write_effective(master_t *m, const msn_config_t *cfg, char *err, size
     snprintf(tmp, sizeof(tmp), "%s.tmp", m->effective);
     FILE *f = fopen(tmp, "w");
     if (f == NULL) {
-        snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+        snprintf(err, errlen, "cannot write %.300s: %s", tmp, strerror(errno));
         return -1;
     }
     fprintf(f, "# The configuration meshsnapd is running with (written at start and on reload).\n");
     msn_config_dump(cfg, f);
     if (fclose(f) != 0 || rename(tmp, m->effective) < 0) {
-        snprintf(err, errlen, "cannot write %s: %s", m->effective, strerror(errno));
+        snprintf(err, errlen, "cannot write %.300s: %s", m->effective, strerror(errno));
         unlink(tmp);
         return -1;
     }
@@ -352,6 +355,9 @@ static void reload(master_t *m)
     m->backfiller_done = 0; /* a new configuration may enable or tune it */
     msn_config_free(m->cfg);
     *m->cfg = next;
+    msn_status_write_begin(&m->st->master_seq);
+    m->st->master.reloads++;
+    msn_status_write_end(&m->st->master_seq);
     msn_info("reloaded the configuration: %d new workers replacing %d", want, old);
     return;
 invalid:

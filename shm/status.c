@@ -2,6 +2,7 @@
 #include "status.h"
 
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -171,4 +172,78 @@ void msn_status_set_migration(msn_status_t *st, const msn_migration_status_t *m)
     b->remaining = rem;
     b->last_progress_ms = msn_now_ms();
     msn_status_write_end(&st->backfill_seq);
+}
+
+const char *const msn_perf_endpoint_names[MSN_PERF_ENDPOINTS] = {
+    "/api/healthz",
+    "/api/stats",
+    "/api/perf",
+    "/api/perf/async-migrations",
+    "/api/observers",
+    "/api/packets",
+    "/api/packets/:id",
+    "/api/nodes",
+    "/api/nodes/:pubkey",
+    "/api/analytics/topology",
+    "/api/analytics/rf",
+    "/api/analytics/distance",
+    "/api/analytics/channels",
+    "/api/analytics/hash-sizes",
+    "/api/analytics/hash-collisions",
+    "/api/analytics/roles",
+    "/api/analytics/subpaths",
+    "/api/observers/clock-skew",
+    "/api/nodes/clock-skew",
+    "/metrics",
+    "other",
+};
+
+int msn_perf_endpoint_id(const char *route)
+{
+    int other = 0;
+    for (int i = 0; i < MSN_PERF_ENDPOINTS && msn_perf_endpoint_names[i]; i++) {
+        if (strcmp(msn_perf_endpoint_names[i], route) == 0)
+            return i;
+        if (strcmp(msn_perf_endpoint_names[i], "other") == 0)
+            other = i;
+    }
+    return other;
+}
+
+double msn_perf_bucket_lower_us(int i)
+{
+    return i <= 0 ? 0 : pow(2.0, i / 4.0);
+}
+
+static int bucket_of(uint64_t us)
+{
+    if (us < 2)
+        return 0;
+    int b = (int)(4.0 * log2((double)us));
+    return b >= MSN_PERF_BUCKETS ? MSN_PERF_BUCKETS - 1 : b;
+}
+
+void msn_perf_record(msn_worker_status_t *w, int endpoint, int status, uint64_t us, uint64_t bytes,
+                     const char *path, int64_t now_ms)
+{
+    if (endpoint < 0 || endpoint >= MSN_PERF_ENDPOINTS)
+        return;
+    msn_perf_endpoint_t *e = &w->ep[endpoint];
+    atomic_fetch_add_explicit(&e->count, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&e->sum_us, us, memory_order_relaxed);
+    atomic_fetch_add_explicit(&e->bytes, bytes, memory_order_relaxed);
+    int cls = status >= 100 && status < 600 ? status / 100 : 0;
+    atomic_fetch_add_explicit(&e->status[cls], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&e->buckets[bucket_of(us)], 1, memory_order_relaxed);
+    uint64_t mx = atomic_load_explicit(&e->max_us, memory_order_relaxed);
+    while (us > mx && !atomic_compare_exchange_weak(&e->max_us, &mx, us))
+        ;
+    if (us >= (uint64_t)MSN_PERF_SLOW_MS * 1000) {
+        uint64_t pos = atomic_fetch_add(&w->slow_next, 1) % MSN_PERF_SLOW;
+        msn_perf_slow_t *sl = &w->slow[pos];
+        snprintf(sl->path, sizeof(sl->path), "%s", path);
+        sl->at_ms = now_ms;
+        sl->ms_x10 = (int32_t)(us / 100);
+        sl->status = status;
+    }
 }

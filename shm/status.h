@@ -25,6 +25,11 @@
 #define MSN_STATUS_VERSION 1
 #define MSN_STATUS_MAX_WORKERS 64
 #define MSN_STATUS_MAX_MIGRATIONS 8
+#define MSN_PERF_ENDPOINTS 32
+#define MSN_PERF_BUCKETS 96 /* latency bucket i holds [2^(i/4), 2^((i+1)/4)) microseconds */
+#define MSN_PERF_SLOW 16
+#define MSN_PERF_SLOW_MS 100
+#define MSN_AN_SLOTS 16
 
 enum { MSN_PHASE_STARTING = 0, MSN_PHASE_LOADING, MSN_PHASE_READY, MSN_PHASE_STOPPING };
 
@@ -44,6 +49,13 @@ typedef struct {
 } msn_migration_status_t;
 
 typedef struct {
+    int64_t last_compute_ms;    /* duration of the last computation */
+    int64_t last_published_at;  /* unix ms of the last successful publication, 0 = never */
+    int64_t computes, failures;
+    char last_error[120];       /* empty when the last computation succeeded */
+} msn_analytic_status_t;
+
+typedef struct {
     int32_t pid;
     int32_t phase;              /* MSN_PHASE_* */
     int64_t started_at_ms;
@@ -52,7 +64,11 @@ typedef struct {
     int64_t published_gen;      /* last generation published by this master run (0 = none yet) */
     int64_t published_at_ms;
     int64_t last_poll_at_ms;
+    int64_t worker_restarts;    /* workers respawned after dying */
+    int64_t reloads;
+    int64_t last_full_load_ms;  /* duration of the last full load + publication */
     char status_text[160];      /* what the master is doing, for people */
+    msn_analytic_status_t an[MSN_AN_SLOTS];
 } msn_master_status_t;
 
 typedef struct {
@@ -64,13 +80,35 @@ typedef struct {
     msn_migration_status_t mig[MSN_STATUS_MAX_MIGRATIONS];
 } msn_backfill_status_t;
 
+/* Request statistics of one endpoint in one worker slot. Counters only grow, also across
+ * respawns of the slot's worker, so sums over slots stay right. */
+typedef struct {
+    _Atomic uint64_t count;
+    _Atomic uint64_t sum_us;
+    _Atomic uint64_t max_us;
+    _Atomic uint64_t bytes;
+    _Atomic uint64_t status[6]; /* by class: [1]=1xx ... [5]=5xx, [0]=other */
+    _Atomic uint64_t buckets[MSN_PERF_BUCKETS];
+} msn_perf_endpoint_t;
+
+typedef struct {
+    char path[112];
+    int64_t at_ms;
+    int32_t ms_x10; /* duration in tenths of a millisecond */
+    int32_t status;
+} msn_perf_slow_t;
+
 typedef struct {
     _Atomic int32_t pid;        /* 0 = slot free */
     _Atomic int32_t slot_gen;   /* bumped on each (re)spawn of this slot */
     _Atomic uint64_t requests;
     _Atomic uint64_t env_seq_seen;
     _Atomic int32_t ready;      /* 1 once the worker accepts on its listeners */
-    _Atomic int32_t _pad;
+    _Atomic int32_t connections;
+    _Atomic uint64_t accepted;
+    _Atomic uint64_t slow_next; /* ring position in slow[] */
+    msn_perf_slow_t slow[MSN_PERF_SLOW];
+    msn_perf_endpoint_t ep[MSN_PERF_ENDPOINTS];
 } msn_worker_status_t;
 
 typedef struct {
@@ -108,6 +146,16 @@ void msn_status_read_backfill(const msn_status_t *st, msn_backfill_status_t *out
  *  `remaining` over the running ones. Bumps finished_count when m->status is DONE/FAILED
  *  and the stored entry was not. */
 void msn_status_set_migration(msn_status_t *st, const msn_migration_status_t *m);
+
+/** Route templates of the endpoints whose requests are counted (index = endpoint id). */
+extern const char *const msn_perf_endpoint_names[MSN_PERF_ENDPOINTS];
+/** The endpoint id of a route template, or the id of "other". */
+int msn_perf_endpoint_id(const char *route);
+/** Worker: records one request (lock-free; only the slot's worker writes its counters). */
+void msn_perf_record(msn_worker_status_t *w, int endpoint, int status, uint64_t us, uint64_t bytes,
+                     const char *path, int64_t now_ms);
+/** Lower bound in microseconds of latency bucket i. */
+double msn_perf_bucket_lower_us(int i);
 
 /** Milliseconds since the epoch (CLOCK_REALTIME). */
 int64_t msn_now_ms(void);

@@ -33,6 +33,9 @@ typedef struct {
     int retry_after;       /* seconds, for 503 */
     int64_t now_ms;
     const char *allow;     /* for 405 */
+    const char *content_type; /* NULL = application/json */
+    const char *route;     /* the route template, for the request statistics */
+    const char *db_path;   /* the configured database (its size is reported, it is never opened) */
 } msn_api_req_t;
 
 /** The decoded value of query parameter `name`, or NULL when absent. */
@@ -54,6 +57,12 @@ void msn_api_packet_detail(msn_api_req_t *r, const char *id);
 void msn_api_nodes(msn_api_req_t *r);
 void msn_api_node_detail(msn_api_req_t *r, const char *pubkey);
 void msn_api_healthz(msn_api_req_t *r);
+void msn_api_perf(msn_api_req_t *r);
+void msn_api_perf_migrations(msn_api_req_t *r);
+void msn_api_metrics(msn_api_req_t *r);
+/** Appends the async_migrations array (API spec §4.3) from the status block; returns 1
+ *  when a migration is running. */
+int msn_api_migrations_json(msn_buf_t *b, const msn_backfill_status_t *bf, int64_t now_ms);
 
 /** Appends the JSON of one `obs` record (snapshot.h) as CoreScope's observation object.
  *  tx_hash/tx_raw_hex come from the transmission. Returns 0, or -1 when malformed. */

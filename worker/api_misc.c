@@ -54,8 +54,7 @@ static void iso_or_null(msn_buf_t *b, int64_t ms)
     msn_buf_printf(b, "\"%s\"", t);
 }
 
-/* The async_migrations array of /api/healthz (API spec §4.3). Returns 1 if any runs. */
-static int migrations_json(msn_buf_t *b, const msn_backfill_status_t *bf, int64_t now_ms)
+int msn_api_migrations_json(msn_buf_t *b, const msn_backfill_status_t *bf, int64_t now_ms)
 {
     int running = 0;
     msn_buf_putc(b, '[');
@@ -142,7 +141,7 @@ void msn_api_healthz(msn_api_req_t *r)
     msn_buf_printf(b, "],\"backfillerPid\":%d", (int)bf.pid);
     msn_buf_puts(b, ",\"from_pubkey_backfill\":{\"total\":0,\"processed\":0,\"done\":true}");
     msn_buf_puts(b, ",\"async_migrations\":");
-    int running = migrations_json(b, &bf, r->now_ms);
+    int running = msn_api_migrations_json(b, &bf, r->now_ms);
     msn_buf_printf(b, ",\"async_migrations_running\":%s,\"backfillRemaining\":%lld}", running ? "true" : "false",
                    (long long)bf.remaining);
     r->status = 200;

@@ -295,7 +295,7 @@ void msn_api_packets(msn_api_req_t *r)
             lists++;
         }
         free(list);
-        if (lists > 1 && ids.n > 1) {
+        if (lists > 1 && ids.n > 1 && ids.v != NULL) {
             qsort(ids.v, ids.n, sizeof(uint64_t), cmp_u64);
             size_t w = 1;
             for (size_t i = 1; i < ids.n; i++)
@@ -323,7 +323,8 @@ void msn_api_packets(msn_api_req_t *r)
             }
             mdb_cursor_close(c);
         }
-        qsort(ids.v, ids.n, sizeof(uint64_t), cmp_u64);
+        if (ids.n > 1)
+            qsort(ids.v, ids.n, sizeof(uint64_t), cmp_u64);
         goto paginate;
     } else {
         char key[2];

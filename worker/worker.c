@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #define H2O_USE_EPOLL 1
@@ -64,6 +65,7 @@ static void on_close_conn(void *data)
 {
     worker_t *w = data;
     w->connections--;
+    atomic_fetch_sub_explicit(&w->st->workers[w->slot].connections, 1, memory_order_relaxed);
 }
 
 static void on_accept(h2o_socket_t *listener, const char *err)
@@ -76,6 +78,8 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         if (sock == NULL)
             break;
         w->connections++;
+        atomic_fetch_add_explicit(&w->st->workers[w->slot].connections, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&w->st->workers[w->slot].accepted, 1, memory_order_relaxed);
         sock->on_close.cb = on_close_conn;
         sock->on_close.data = w;
         h2o_accept(&w->actx, sock);
@@ -189,10 +193,19 @@ static void route(msn_api_req_t *r, const char *method, int is_head)
 {
     const char *p = r->path, *arg;
     int get = strcmp(method, "GET") == 0 || is_head;
-    typedef enum { R_NONE, R_HEALTH, R_STATS, R_OBSERVERS, R_PACKETS, R_PACKET, R_NODES, R_NODE } rt_t;
+    typedef enum {
+        R_NONE, R_HEALTH, R_STATS, R_OBSERVERS, R_PACKETS, R_PACKET, R_NODES, R_NODE, R_PERF, R_PERF_MIG, R_METRICS
+    } rt_t;
     rt_t rt = R_NONE;
+    r->route = "other";
     if (path_is(p, "/api/healthz"))
         rt = R_HEALTH;
+    else if (path_is(p, "/metrics"))
+        rt = R_METRICS;
+    else if (path_is(p, "/api/perf"))
+        rt = R_PERF;
+    else if (path_is(p, "/api/perf/async-migrations"))
+        rt = R_PERF_MIG;
     else if (path_is(p, "/api/stats"))
         rt = R_STATS;
     else if (path_is(p, "/api/observers"))
@@ -209,14 +222,21 @@ static void route(msn_api_req_t *r, const char *method, int is_head)
         msn_api_error(r, 404, "no such endpoint: %s", p);
         return;
     }
+    static const char *const templates[] = {"other", "/api/healthz", "/api/stats", "/api/observers", "/api/packets",
+                                            "/api/packets/:id", "/api/nodes", "/api/nodes/:pubkey", "/api/perf",
+                                            "/api/perf/async-migrations", "/metrics"};
+    r->route = templates[rt];
     if (!get) {
         r->allow = "GET, HEAD";
         msn_api_error(r, 405, "method %s not allowed on %s", method, p);
         return;
     }
-    if (rt == R_HEALTH) {
-        msn_api_healthz(r);
-        return;
+    switch (rt) { /* answered from the status block, with or without a snapshot */
+    case R_HEALTH: msn_api_healthz(r); return;
+    case R_PERF: msn_api_perf(r); return;
+    case R_PERF_MIG: msn_api_perf_migrations(r); return;
+    case R_METRICS: msn_api_metrics(r); return;
+    default: break;
     }
     if (r->txn == NULL) {
         r->retry_after = 2;
@@ -239,6 +259,9 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     worker_t *w = ((handler_t *)self)->w;
     msn_api_req_t r;
     memset(&r, 0, sizeof(r));
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    r.db_path = w->cfg->db;
     char method[16];
     snprintf(method, sizeof(method), "%.*s", (int)(req->method.len < 15 ? req->method.len : 15), req->method.base);
     int is_head = strcmp(method, "HEAD") == 0;
@@ -257,7 +280,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     r.status = 500;
     w->last_request_ms = r.now_ms;
     atomic_fetch_add_explicit(&w->st->workers[w->slot].requests, 1, memory_order_relaxed);
-    if (strncmp(path, "/api/", 5) != 0 && strcmp(path, "/api") != 0) {
+    if (strncmp(path, "/api/", 5) != 0 && strcmp(path, "/api") != 0 && strcmp(path, "/metrics") != 0) {
         static const char page[] = "meshsnap: MeshCore packet analytics. The API is under /api/ (try /api/stats).\n";
         req->res.status = strcmp(path, "/") == 0 || path[0] == '\0' ? 200 : 404;
         req->res.reason = req->res.status == 200 ? "OK" : "Not Found";
@@ -280,7 +303,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     msn_snapview_end(&w->view);
     req->res.status = r.status;
     req->res.reason = reason(r.status);
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
+    const char *ctype = r.content_type ? r.content_type : "application/json";
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype, strlen(ctype));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
     if (r.retry_after > 0) {
         char ra[16];
@@ -289,9 +313,15 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     if (r.allow)
         header(req, "allow", r.allow);
-    msn_buf_putc(&w->body, '\n');
+    if (!r.content_type)
+        msn_buf_putc(&w->body, '\n');
     req->res.content_length = w->body.len;
     h2o_send_inline(req, w->body.data, w->body.len);
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    uint64_t us = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
+    msn_perf_record(&w->st->workers[w->slot], msn_perf_endpoint_id(r.route), r.status, us, w->body.len, path,
+                    r.now_ms);
     return 0;
 }
 
@@ -403,6 +433,16 @@ int msn_worker_main(const msn_config_t *cfg, int slot, const char *listen_fds)
     }
     rc = 0;
 out:
+    if (w.sigsock)
+        h2o_socket_close(w.sigsock);
+    if (w.ctx.loop && w.connections <= 0) {
+        /* no connection left: let the loop run the close callbacks, then release what h2o
+           allocated (with connections still open, exiting releases it all anyway) */
+        h2o_evloop_run(w.ctx.loop, 0);
+        h2o_context_dispose(&w.ctx);
+        h2o_evloop_destroy(w.ctx.loop);
+    }
+    h2o_config_dispose(&w.config);
     msn_snapview_close(&w.view);
     msn_buf_free(&w.body);
     msn_status_close(w.st);

@@ -59,6 +59,8 @@ void msn_an__map_free(an_map_t *m);
 int64_t msn_an__map_find(const an_map_t *m, const void *key, size_t n);
 /** Index of key, inserting a copy of it when absent (*is_new set accordingly; may be NULL). */
 uint32_t msn_an__map_intern(an_map_t *m, const void *key, size_t n, int *is_new);
+/** The entry indexes sorted by key bytes (shorter first on a common prefix); caller frees. */
+uint32_t *msn_an__map_sorted(const an_map_t *m);
 
 /* ---- decoded_json members ------------------------------------------------------------- */
 
@@ -199,7 +201,7 @@ void msn_an__rctx_reset(an_rctx_t *rc);
 void msn_an__pm_init(an_pm_t *pm, const an_ctx_t *c);
 void msn_an__pm_free(an_pm_t *pm);
 /** Relay candidates of a hop (any case): keys starting with it when it has 2..8 chars, the
- *  exact key when longer. Writes the range into relay[] to *first/*count; returns *count. */
+ *  exact key when longer. Writes the range into relay[] to *first and *count; returns *count. */
 uint32_t msn_an__pm_candidates(const an_pm_t *pm, const char *hop, size_t n, uint32_t *first, uint32_t *count);
 /** Resolves a hop to a node index or -1, CoreScope's resolveWithContext minus the
  *  neighbour-affinity tier (the store carries no neighbour graph): listener-only observers

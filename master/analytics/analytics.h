@@ -30,4 +30,11 @@ typedef struct {
 int msn_analytic_compute(int an, const msn_store_t *s, const msn_an_shape_t *shape, int64_t now_ms, msn_buf_t *out,
                          char *err, size_t errlen);
 
+/** The /api/analytics/subpaths body for explicit parameters (msn_analytic_compute uses
+ *  CoreScope's defaults minLen 2, maxLen 8, limit 100): subpaths of min_len..max_len
+ *  hops (min_len below 2 counts as 2), the `limit` most frequent. Returns 0, or -1 with
+ *  err set. */
+int msn_analytic_subpaths(const msn_store_t *s, const msn_an_shape_t *shape, int min_len, int max_len, int limit,
+                          msn_buf_t *out, char *err, size_t errlen);
+
 #endif

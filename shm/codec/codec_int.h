@@ -51,6 +51,11 @@ size_t msn_codec__utf8_len(const uint8_t *p, size_t n);
 /* Lowercase hex of b[0..n) appended to out. */
 void msn_codec__buf_hex(msn_buf_t *out, const uint8_t *b, size_t n, int upper);
 
+/* Appends v / 10^places (places 0..9) as Go prints the nearest double: the shortest
+ * round-trip text, which for these few digits is the exact decimal with trailing zeros
+ * (and a bare point) removed, "0" for zero. Valid while |v| < 10^15. */
+void msn_codec__put_decimal(msn_buf_t *out, int64_t v, int places);
+
 /* "YYYY-MM-DDTHH:MM:SS.000Z" of a unix time; out must hold 25 bytes. */
 void msn_codec__iso_time(uint32_t t, char out[32]);
 

@@ -9,7 +9,6 @@
  */
 #include "codec_int.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "shm/json.h"
@@ -57,9 +56,10 @@ static void emit_nonzero(field_cb cb, void *ctx, const char *key, int64_t v)
         emit_int(cb, ctx, key, v);
 }
 
-static void emit_double(field_cb cb, void *ctx, const char *key, double v)
+/* A value that is exactly v / 10^places (lat/lon, temperature, SNR). */
+static void emit_decimal(field_cb cb, void *ctx, const char *key, int64_t v, int places, double d)
 {
-    msn_field_t f = {.kind = MSN_FV_DOUBLE, .d = v};
+    msn_field_t f = {.kind = MSN_FV_DECIMAL, .i = v, .n = (size_t)places, .d = d};
     cb(ctx, key, &f);
 }
 
@@ -67,6 +67,22 @@ static void emit_bool(field_cb cb, void *ctx, const char *key, int v)
 {
     msn_field_t f = {.kind = MSN_FV_BOOL, .i = v != 0};
     cb(ctx, key, &f);
+}
+
+/* "%02x"/"%02X" and "%08x" without printf. */
+static size_t hex_byte(char *out, unsigned v, int upper)
+{
+    const char *d = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+    out[0] = d[(v >> 4) & 15];
+    out[1] = d[v & 15];
+    return 2;
+}
+
+static size_t hex_be32(char *out, uint32_t v)
+{
+    for (int i = 0; i < 8; i++)
+        out[i] = "0123456789abcdef"[(v >> (28 - 4 * i)) & 15];
+    return 8;
 }
 
 static const char *status_name(msn_decrypt_status_t s)
@@ -95,8 +111,7 @@ void msn_packet_fields(const msn_packet_t *pkt, field_cb cb, void *ctx)
     emit_hex(cb, ctx, "mac", pkt, p->mac);
     emit_hex(cb, ctx, "encryptedData", pkt, p->encrypted_data);
     if (h & MSN_HAS_EXTRA_HASH) {
-        snprintf(tmp, sizeof(tmp), "%08x", (unsigned)p->extra_hash);
-        emit_cstr(cb, ctx, "extraHash", tmp);
+        emit_str(cb, ctx, "extraHash", tmp, hex_be32(tmp, p->extra_hash));
     }
     if (h & MSN_HAS_ACK_LEN)
         emit_int(cb, ctx, "ackLen", p->ack_len);
@@ -118,8 +133,8 @@ void msn_packet_fields(const msn_packet_t *pkt, field_cb cb, void *ctx)
         cb(ctx, "flags", &f);
     }
     if (h & MSN_HAS_LATLON) {
-        emit_double(cb, ctx, "lat", (double)p->lat_e6 / 1e6);
-        emit_double(cb, ctx, "lon", (double)p->lon_e6 / 1e6);
+        emit_decimal(cb, ctx, "lat", p->lat_e6, 6, (double)p->lat_e6 / 1e6);
+        emit_decimal(cb, ctx, "lon", p->lon_e6, 6, (double)p->lon_e6 / 1e6);
     }
     emit_str(cb, ctx, "name", p->name, p->name_len);
     if (h & MSN_HAS_FEAT1)
@@ -129,11 +144,10 @@ void msn_packet_fields(const msn_packet_t *pkt, field_cb cb, void *ctx)
     if (h & MSN_HAS_BATTERY)
         emit_int(cb, ctx, "battery_mv", p->battery_mv);
     if (h & MSN_HAS_TEMPERATURE)
-        emit_double(cb, ctx, "temperature_c", (double)p->temperature_raw / 100.0);
+        emit_decimal(cb, ctx, "temperature_c", p->temperature_raw, 2, (double)p->temperature_raw / 100.0);
     emit_nonzero(cb, ctx, "channelHash", p->channel_hash);
     if (h & MSN_HAS_CHANNEL_HASH_HEX) {
-        snprintf(tmp, sizeof(tmp), "%02X", (unsigned)p->channel_hash);
-        emit_cstr(cb, ctx, "channelHashHex", tmp);
+        emit_str(cb, ctx, "channelHashHex", tmp, hex_byte(tmp, (unsigned)p->channel_hash, 1));
     }
     emit_cstr(cb, ctx, "decryptionStatus", status_name(p->decryption_status));
     emit_cstr(cb, ctx, "channel", p->channel);
@@ -163,8 +177,7 @@ void msn_packet_fields(const msn_packet_t *pkt, field_cb cb, void *ctx)
         emit_int(cb, ctx, "innerType", p->inner_type);
     emit_cstr(cb, ctx, "innerTypeName", p->inner_type_name);
     if (h & MSN_HAS_INNER_ACK_CRC) {
-        snprintf(tmp, sizeof(tmp), "%08x", (unsigned)p->inner_ack_crc);
-        emit_cstr(cb, ctx, "innerAckCrc", tmp);
+        emit_str(cb, ctx, "innerAckCrc", tmp, hex_be32(tmp, p->inner_ack_crc));
     }
     if (h & MSN_HAS_INNER_ACK_LEN)
         emit_int(cb, ctx, "innerAckLen", p->inner_ack_len);
@@ -174,8 +187,7 @@ void msn_packet_fields(const msn_packet_t *pkt, field_cb cb, void *ctx)
         emit_int(cb, ctx, "innerAckRand", p->inner_ack_rand);
     emit_hex(cb, ctx, "innerPayload", pkt, p->inner_payload);
     if (h & MSN_HAS_CTRL_FLAGS) {
-        snprintf(tmp, sizeof(tmp), "%02x", (unsigned)p->ctrl_flags);
-        emit_cstr(cb, ctx, "ctrlFlags", tmp);
+        emit_str(cb, ctx, "ctrlFlags", tmp, hex_byte(tmp, p->ctrl_flags, 0));
     }
     if (h & MSN_HAS_CTRL_ZERO_HOP)
         emit_bool(cb, ctx, "ctrlZeroHop", p->ctrl_zero_hop);
@@ -196,8 +208,7 @@ void msn_packet_fields(const msn_packet_t *pkt, field_cb cb, void *ctx)
     if (h & MSN_HAS_RAW_LENGTH)
         emit_int(cb, ctx, "rawLength", p->raw_length);
     if (h & MSN_HAS_FIRST_BYTE_TAG) {
-        snprintf(tmp, sizeof(tmp), "%02X", (unsigned)p->first_byte_tag);
-        emit_cstr(cb, ctx, "firstByteTag", tmp);
+        emit_str(cb, ctx, "firstByteTag", tmp, hex_byte(tmp, p->first_byte_tag, 1));
     }
 }
 
@@ -264,6 +275,9 @@ static void json_field(void *vctx, const char *key, const msn_field_t *f)
     case MSN_FV_DOUBLE:
         msn_json_double(b, f->d);
         break;
+    case MSN_FV_DECIMAL:
+        msn_codec__put_decimal(b, f->i, (int)f->n);
+        break;
     case MSN_FV_BOOL:
         put_bool(b, (int)f->i);
         break;
@@ -272,7 +286,8 @@ static void json_field(void *vctx, const char *key, const msn_field_t *f)
         for (size_t i = 0; i < f->n; i++) {
             if (i)
                 msn_buf_putc(b, ',');
-            msn_json_double(b, (double)(int8_t)f->bytes[i] / 4.0);
+            /* int8 / 4.0 == int8 * 25 / 100 exactly */
+            msn_codec__put_decimal(b, (int8_t)f->bytes[i] * 25, 2);
         }
         msn_buf_putc(b, ']');
         break;

@@ -129,6 +129,30 @@ size_t msn_codec__utf8_len(const uint8_t *p, size_t n)
     return need;
 }
 
+void msn_codec__put_decimal(msn_buf_t *out, int64_t v, int places)
+{
+    char tmp[32];
+    int n = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    /* Digits, least significant first; at least places+1 of them. */
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u > 0 || n <= places);
+    int lo = 0; /* drop trailing fractional zeros */
+    while (lo < places && tmp[lo] == '0')
+        lo++;
+    if (v < 0)
+        msn_buf_putc(out, '-');
+    for (int i = n - 1; i >= places; i--)
+        msn_buf_putc(out, tmp[i]);
+    if (lo < places) {
+        msn_buf_putc(out, '.');
+        for (int i = places - 1; i >= lo; i--)
+            msn_buf_putc(out, tmp[i]);
+    }
+}
+
 void msn_codec__iso_time(uint32_t t, char out[32])
 {
     time_t tt = (time_t)t;

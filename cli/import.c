@@ -1,0 +1,689 @@
+/*
+ * import.c: `meshsnap import` (see import.h): options, the input (with the first pass
+ * that collects advert keys for the resolver), the batch loop, progress, the report of
+ * rejected lines and the exit status. The rows themselves are written by import_db.c.
+ */
+#include "import.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backfiller/backfiller.h"
+#include "import_int.h"
+#include "shm/buf.h"
+#include "shm/codec/codec.h"
+#include "shm/config.h"
+#include "shm/log.h"
+#include "shm/pathres.h"
+#include "shm/schema.h"
+
+static const char usage[] =
+    "usage: meshsnap import --db PATH [--batch N] [--config FILE] [--channel NAME]... [--no-verify]\n"
+    "                       [--progress] [FILE|-]\n"
+    "  FILE          JSON lines {\"raw\": HEX, \"observer\": ID, \"observer_name\"?, \"iata\"?, \"snr\"?,\n"
+    "                \"rssi\"?, \"score\"?, \"direction\"?, \"timestamp\"?} (default: standard input)\n"
+    "  --db PATH     the CoreScope database (created with the current schema when missing)\n"
+    "  --batch N     commit every N input lines (default 5000)\n"
+    "  --config F    add the [channels] keys of a meshsnap configuration file\n"
+    "  --channel N   add a channel key: #hashtag (derived) or name=HEXKEY (repeatable)\n"
+    "  --no-verify   do not check advert signatures (the ingestor checks them by default)\n"
+    "  --progress    print progress lines even when stderr is not a terminal\n"
+    "A line's timestamp (unix seconds or RFC3339) is its packet time; without one, the\n"
+    "current time is used. Exit status: 0 all lines imported, 1 some lines rejected, 2 error.\n";
+
+#define DEFAULT_BATCH 5000
+#define MAX_LISTED 50
+#define PROGRESS_EVERY_MS 2000
+
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+typedef struct {
+    const char *db;
+    const char *input;
+    const char *config;
+    const char **channels;
+    int n_channels;
+    long batch;
+    int verify;
+    int progress;
+} opts_t;
+
+typedef struct {
+    int64_t line;
+    int reason;
+    char *why;
+} rejected_t;
+
+typedef struct {
+    int64_t lines;     /* non-blank lines read */
+    int64_t imported;  /* lines written */
+    int64_t rejected;
+    int64_t by_reason[MSN_IMPORT_R_COUNT];
+    rejected_t listed[MAX_LISTED];
+    int n_listed;
+} report_t;
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "meshsnap import: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n%s", usage);
+    return 2;
+}
+
+/* Returns 0, 2 on a usage error, or -1 after printing help (exit 0). */
+static int parse_args(int argc, char **argv, opts_t *o)
+{
+    int only_args = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!only_args && a[0] == '-' && a[1] != '\0') {
+            if (strcmp(a, "--") == 0) {
+                only_args = 1;
+                continue;
+            }
+            if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+                fputs(usage, stdout);
+                return -1;
+            }
+            if (strcmp(a, "--no-verify") == 0) {
+                o->verify = 0;
+                continue;
+            }
+            if (strcmp(a, "--progress") == 0) {
+                o->progress = 1;
+                continue;
+            }
+            static const char *const with_value[] = {"--db", "--batch", "--config", "--channel"};
+            const char *val = NULL;
+            size_t k;
+            for (k = 0; k < 4; k++) {
+                size_t n = strlen(with_value[k]);
+                if (strncmp(a, with_value[k], n) == 0 && (a[n] == '\0' || a[n] == '=')) {
+                    if (a[n] == '=')
+                        val = a + n + 1;
+                    else if (i + 1 < argc)
+                        val = argv[++i];
+                    else
+                        return usage_error("%s needs a value", a);
+                    break;
+                }
+            }
+            if (k == 4)
+                return usage_error("unknown option %s", a);
+            if (k == 0) {
+                o->db = val;
+            } else if (k == 1) {
+                char *end;
+                errno = 0;
+                long v = strtol(val, &end, 10);
+                if (*val == '\0' || *end != '\0' || errno != 0 || v < 1 || v > 10000000)
+                    return usage_error("--batch: '%s' is not a number of lines in 1..10000000", val);
+                o->batch = v;
+            } else if (k == 2) {
+                o->config = val;
+            } else {
+                o->channels[o->n_channels++] = val;
+            }
+            continue;
+        }
+        if (o->input != NULL)
+            return usage_error("more than one input file (%s)", a);
+        o->input = a;
+    }
+    if (o->db == NULL)
+        return usage_error("%s", "--db PATH is required");
+    if (o->input == NULL)
+        o->input = "-";
+    return 0;
+}
+
+static msn_chankeys_t *load_keys(const opts_t *o)
+{
+    char err[512];
+    msn_chankeys_t *ks = msn_chankeys_new();
+    if (o->config != NULL) {
+        msn_config_t cfg;
+        msn_config_defaults(&cfg);
+        int rc = msn_config_load_file(&cfg, o->config, err, sizeof(err));
+        if (rc == 0)
+            rc = msn_chankeys_add_config(ks, &cfg, err, sizeof(err));
+        msn_config_free(&cfg);
+        if (rc < 0) {
+            fprintf(stderr, "meshsnap import: %s\n", err);
+            goto fail;
+        }
+    } else {
+        msn_chankeys_add_builtin(ks);
+    }
+    for (int i = 0; i < o->n_channels; i++) {
+        if (msn_chankeys_add_spec(ks, o->channels[i], err, sizeof(err)) < 0) {
+            fprintf(stderr, "meshsnap import: --channel: %s\n", err);
+            goto fail;
+        }
+    }
+    return ks;
+fail:
+    msn_chankeys_free(ks);
+    return NULL;
+}
+
+/* ---- advert keys of the input (the first pass) --------------------------------------------- */
+
+typedef struct {
+    uint8_t (*keys)[32];
+    uint8_t *used;
+    size_t n, cap; /* cap is a power of two */
+} keyset_t;
+
+static uint64_t key_hash(const uint8_t k[32])
+{
+    uint64_t h;
+    memcpy(&h, k, sizeof(h));
+    return h * 0x9E3779B97F4A7C15ull;
+}
+
+static int keyset_has(const keyset_t *s, const uint8_t k[32])
+{
+    if (s->cap == 0)
+        return 0;
+    for (size_t i = key_hash(k) & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
+        if (!s->used[i])
+            return 0;
+        if (memcmp(s->keys[i], k, 32) == 0)
+            return 1;
+    }
+}
+
+static void keyset_put(keyset_t *s, const uint8_t k[32]);
+
+static void keyset_grow(keyset_t *s)
+{
+    keyset_t old = *s;
+    s->cap = old.cap ? old.cap * 2 : 1024;
+    s->keys = msn_xcalloc(s->cap, 32);
+    s->used = msn_xcalloc(s->cap, 1);
+    s->n = 0;
+    for (size_t i = 0; i < old.cap; i++)
+        if (old.used[i])
+            keyset_put(s, old.keys[i]);
+    free(old.keys);
+    free(old.used);
+}
+
+static void keyset_put(keyset_t *s, const uint8_t k[32])
+{
+    if ((s->n + 1) * 2 > s->cap)
+        keyset_grow(s);
+    size_t i = key_hash(k) & (s->cap - 1);
+    while (s->used[i]) {
+        if (memcmp(s->keys[i], k, 32) == 0)
+            return;
+        i = (i + 1) & (s->cap - 1);
+    }
+    memcpy(s->keys[i], k, 32);
+    s->used[i] = 1;
+    s->n++;
+}
+
+static void keyset_free(keyset_t *s)
+{
+    free(s->keys);
+    free(s->used);
+}
+
+static int hexnib(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Payload type from the header byte of a hex string (spaces ignored), or -1. */
+static int header_payload_type(const char *s, size_t n)
+{
+    int d[2], k = 0;
+    for (size_t i = 0; i < n && k < 2; i++) {
+        if (s[i] == ' ' || s[i] == '\r' || s[i] == '\n')
+            continue;
+        if ((d[k++] = hexnib(s[i])) < 0)
+            return -1;
+    }
+    if (k < 2)
+        return -1;
+    return ((d[0] << 4 | d[1]) >> 2) & 0x0F;
+}
+
+typedef struct {
+    msn_import_line_t line;
+    msn_packet_t pkt, scratch;
+    keyset_t keys;
+    int verify;
+    char why[256];
+} prescan_t;
+
+/* Collects the key of a valid advert line (one the import itself would accept as a node:
+ * it decodes, passes the corrupted-advert check and its signature verifies). A key that
+ * is already known is not checked again. */
+static void prescan_line(prescan_t *ps, const char *s, size_t n)
+{
+    if (msn_import__parse_line(&ps->line, s, n, NULL, 0) < 0 || !ps->line.has_raw)
+        return;
+    const msn_import_line_t *l = &ps->line;
+    if (header_payload_type(l->raw.data, l->raw.len) != MSN_PT_ADVERT)
+        return;
+    if (msn_import__decode_light(&ps->pkt, l->raw.data, l->raw.len, ps->why, sizeof(ps->why)) != MSN_IMPORT_OK)
+        return;
+    if (!msn_import__is_keyed_advert(&ps->pkt) ||
+        msn_import__check_advert(&ps->pkt, ps->why, sizeof(ps->why)) != MSN_IMPORT_OK)
+        return;
+    const uint8_t *k = msn_span_ptr(&ps->pkt, ps->pkt.p.pub_key);
+    if (keyset_has(&ps->keys, k))
+        return;
+    if (ps->verify && !msn_import__advert_signature_ok(&ps->scratch, l->raw.data, l->raw.len))
+        return;
+    keyset_put(&ps->keys, k);
+}
+
+static size_t trim_line(const char *line, size_t len)
+{
+    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+        len--;
+    return len;
+}
+
+static int blank(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t')
+            return 0;
+    return 1;
+}
+
+/* Opens the input for the import pass and runs the first pass over it. A regular file is
+ * read twice; anything else (standard input, a pipe) is copied to an unlinked temporary
+ * file on the way. Returns the stream positioned at the start, or NULL (message printed). */
+static FILE *open_input(const char *path, prescan_t *ps, off_t *size)
+{
+    FILE *in = NULL, *spool = NULL;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int is_stdin = strcmp(path, "-") == 0;
+    struct stat sb;
+
+    in = is_stdin ? stdin : fopen(path, "r");
+    if (in == NULL) {
+        fprintf(stderr, "meshsnap import: %s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    if (fstat(fileno(in), &sb) < 0) {
+        fprintf(stderr, "meshsnap import: %s: %s\n", path, strerror(errno));
+        goto fail;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        const char *dir = getenv("TMPDIR");
+        char tmpl[4096];
+        snprintf(tmpl, sizeof(tmpl), "%s/meshsnap-import-XXXXXX", dir && *dir ? dir : "/tmp");
+        int fd = mkstemp(tmpl);
+        if (fd < 0) {
+            fprintf(stderr, "meshsnap import: cannot create a temporary file %s: %s\n", tmpl, strerror(errno));
+            goto fail;
+        }
+        unlink(tmpl);
+        spool = fdopen(fd, "w+");
+        if (spool == NULL) {
+            close(fd);
+            fprintf(stderr, "meshsnap import: temporary file: %s\n", strerror(errno));
+            goto fail;
+        }
+    }
+    while (!g_stop && (n = getline(&line, &cap, in)) >= 0) {
+        if (spool != NULL && fwrite(line, 1, (size_t)n, spool) != (size_t)n) {
+            fprintf(stderr, "meshsnap import: writing the temporary file: %s\n", strerror(errno));
+            goto fail;
+        }
+        size_t len = trim_line(line, (size_t)n);
+        if (!blank(line, len))
+            prescan_line(ps, line, len);
+    }
+    if (ferror(in)) {
+        fprintf(stderr, "meshsnap import: reading %s: %s\n", is_stdin ? "standard input" : path, strerror(errno));
+        goto fail;
+    }
+    free(line);
+    line = NULL;
+    if (spool != NULL) {
+        if (fflush(spool) != 0) {
+            fprintf(stderr, "meshsnap import: writing the temporary file: %s\n", strerror(errno));
+            goto fail;
+        }
+        if (!is_stdin)
+            fclose(in);
+        in = spool;
+        spool = NULL;
+        if (fstat(fileno(in), &sb) < 0)
+            sb.st_size = 0;
+    }
+    rewind(in);
+    *size = sb.st_size;
+    return in;
+fail:
+    free(line);
+    if (spool != NULL)
+        fclose(spool);
+    if (in != NULL && in != stdin)
+        fclose(in);
+    return NULL;
+}
+
+/* ---- the database ---------------------------------------------------------------------------- */
+
+/* Opens (creating with the current schema when missing or empty) the database. */
+static sqlite3 *open_db(const char *path)
+{
+    char err[512];
+    struct stat sb;
+    if (stat(path, &sb) < 0 || (S_ISREG(sb.st_mode) && sb.st_size == 0)) {
+        if (msn_backfiller_init_db(path, err, sizeof(err)) < 0) {
+            fprintf(stderr, "meshsnap import: %s\n", err);
+            return NULL;
+        }
+        msn_info("created %s with the current schema", path);
+    }
+    sqlite3 *db = NULL;
+    if (msn_sqlite_open(path, 0, &db, err, sizeof(err)) < 0) {
+        fprintf(stderr, "meshsnap import: %s\n", err);
+        return NULL;
+    }
+    /* Committed batches survive a crash of this process with synchronous=NORMAL in WAL
+     * mode; after a power loss the newest batches may be missing, which a re-run restores. */
+    sqlite3_exec(db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+    sqlite3_exec(db, "PRAGMA cache_size=-65536", NULL, NULL, NULL);
+    sqlite3_exec(db, "PRAGMA temp_store=MEMORY", NULL, NULL, NULL);
+    return db;
+}
+
+static msn_pathres_t *build_resolver(sqlite3 *db, const keyset_t *ks)
+{
+    char err[512], hex[65];
+    msn_pathres_t *pr = msn_pathres_new();
+    for (size_t i = 0; i < ks->cap; i++) {
+        if (!ks->used[i])
+            continue;
+        msn_hex_encode(ks->keys[i], 32, hex, 0);
+        msn_pathres_add_node(pr, hex);
+    }
+    if (msn_pathres_load_sqlite(pr, db, err, sizeof(err)) < 0) {
+        fprintf(stderr, "meshsnap import: %s\n", err);
+        msn_pathres_free(pr);
+        return NULL;
+    }
+    return pr;
+}
+
+/* ---- progress and report ------------------------------------------------------------------- */
+
+static void fmt_duration(char *out, size_t n, double s)
+{
+    long t = (long)(s + 0.5);
+    snprintf(out, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+}
+
+static void progress(const report_t *r, FILE *in, off_t size, int64_t t0, int tty)
+{
+    double el = (double)(now_ms() - t0) / 1000.0;
+    double rate = el > 0 ? (double)r->lines / el : 0;
+    char buf[256];
+    int n = snprintf(buf, sizeof(buf), "meshsnap import: %lld lines, %.0f lines/s", (long long)r->lines, rate);
+    off_t pos = ftello(in);
+    if (size > 0 && pos >= 0) {
+        double frac = (double)pos / (double)size;
+        char eta[32] = "?";
+        if (frac > 0 && el > 0)
+            fmt_duration(eta, sizeof(eta), el / frac - el);
+        n += snprintf(buf + n, sizeof(buf) - (size_t)n, ", %.1f%%, ETA %s", frac * 100.0, eta);
+    }
+    if (r->rejected > 0 && (size_t)n < sizeof(buf))
+        snprintf(buf + n, sizeof(buf) - (size_t)n, ", %lld rejected", (long long)r->rejected);
+    fprintf(stderr, tty ? "\r%s\033[K" : "%s\n", buf);
+    fflush(stderr);
+}
+
+static void reject(report_t *r, int64_t line, int reason, const char *why)
+{
+    r->rejected++;
+    r->by_reason[reason]++;
+    if (r->n_listed < MAX_LISTED) {
+        rejected_t *x = &r->listed[r->n_listed++];
+        x->line = line;
+        x->reason = reason;
+        x->why = msn_xstrdup(why ? why : "");
+    }
+}
+
+static void print_report(const report_t *r, const msn_import_stats_t *st, double secs)
+{
+    fprintf(stderr, "meshsnap import: %lld lines in %.1f s (%.0f lines/s)\n", (long long)r->lines, secs,
+            secs > 0 ? (double)r->lines / secs : 0.0);
+    if (st != NULL) {
+        fprintf(stderr, "  transmissions: %lld new, %lld lines of known ones\n", (long long)st->tx_new,
+                (long long)st->tx_known);
+        fprintf(stderr, "  observations:  %lld new, %lld already present\n", (long long)st->obs_new,
+                (long long)st->obs_dup);
+        fprintf(stderr, "  nodes:         %lld advert upserts\n", (long long)st->adverts);
+        fprintf(stderr, "  observers:     %lld new\n", (long long)st->observers_new);
+        fprintf(stderr, "  batches:       %lld committed\n", (long long)st->commits);
+    }
+    fprintf(stderr, "  imported:      %lld lines\n", (long long)r->imported);
+    fprintf(stderr, "  rejected:      %lld lines\n", (long long)r->rejected);
+    if (r->rejected == 0)
+        return;
+    for (int i = 1; i < MSN_IMPORT_R_COUNT; i++)
+        if (r->by_reason[i] > 0)
+            fprintf(stderr, "    %-32s %lld\n", msn_import__reason_names[i], (long long)r->by_reason[i]);
+    for (int i = 0; i < r->n_listed; i++) {
+        const rejected_t *x = &r->listed[i];
+        if (x->why[0] != '\0')
+            fprintf(stderr, "  line %lld: %s: %s\n", (long long)x->line, msn_import__reason_names[x->reason], x->why);
+        else
+            fprintf(stderr, "  line %lld: %s\n", (long long)x->line, msn_import__reason_names[x->reason]);
+    }
+    if (r->rejected > r->n_listed)
+        fprintf(stderr, "  (the first %d of %lld rejected lines are listed)\n", r->n_listed, (long long)r->rejected);
+}
+
+/* ---- the import loop ------------------------------------------------------------------------ */
+
+/* Imports every line of in. Returns 0, or -1 on a fatal error (message printed). */
+static int run(const opts_t *o, FILE *in, off_t size, msn_importer_t *im, report_t *r, int64_t t0)
+{
+    msn_import_line_t l;
+    msn_packet_t *pkt = msn_xmalloc(sizeof(*pkt));
+    char *line = NULL, why[256], err[512];
+    size_t cap = 0;
+    ssize_t n;
+    int64_t lineno = 0, in_batch = 0, next_progress = t0 + PROGRESS_EVERY_MS;
+    int tty = isatty(STDERR_FILENO), show = tty || o->progress, shown = 0, rc = -1;
+
+    msn_import__line_init(&l);
+    while (!g_stop && (n = getline(&line, &cap, in)) >= 0) {
+        lineno++;
+        size_t len = trim_line(line, (size_t)n);
+        if (blank(line, len))
+            continue;
+        r->lines++;
+        why[0] = '\0';
+        int reason = MSN_IMPORT_OK;
+        int64_t ts = 0;
+        int trc;
+        if (msn_import__parse_line(&l, line, len, why, sizeof(why)) < 0)
+            reason = MSN_IMPORT_R_JSON;
+        else if (!l.has_raw || l.raw.len == 0)
+            reason = MSN_IMPORT_R_RAW;
+        else if ((reason = msn_import__decode_light(pkt, l.raw.data, l.raw.len, why, sizeof(why))) != MSN_IMPORT_OK)
+            ; /* bad hex or rejected by the decoder */
+        else if (!l.has_observer || l.observer.len == 0)
+            reason = MSN_IMPORT_R_OBSERVER;
+        else if ((trc = msn_import__line_time(&l, &ts)) < 0)
+            reason = MSN_IMPORT_R_TIME;
+        else {
+            if (trc == 1)
+                ts = (int64_t)time(NULL);
+            reason = msn_import__write(im, &l, pkt, ts, why, sizeof(why), err, sizeof(err));
+            if (reason < 0) {
+                fprintf(stderr, "%smeshsnap import: line %lld: %s\n", shown && tty ? "\n" : "", (long long)lineno, err);
+                goto out;
+            }
+        }
+        if (reason == MSN_IMPORT_R_RAW && l.has_raw)
+            snprintf(why, sizeof(why), "\"raw\" is empty");
+        if (reason == MSN_IMPORT_R_TIME)
+            snprintf(why, sizeof(why), "%.200s", l.ts_kind == 2 ? l.ts_str.data : "not unix seconds or RFC3339");
+        if (reason != MSN_IMPORT_OK)
+            reject(r, lineno, reason, why);
+        else
+            r->imported++;
+        if (++in_batch >= o->batch) {
+            if (msn_import__commit(im, err, sizeof(err)) < 0) {
+                fprintf(stderr, "meshsnap import: %s\n", err);
+                goto out;
+            }
+            in_batch = 0;
+        }
+        if (show && (r->lines & 255) == 0) {
+            int64_t t = now_ms();
+            if (t >= next_progress) {
+                progress(r, in, size, t0, tty);
+                shown = 1;
+                next_progress = t + PROGRESS_EVERY_MS;
+            }
+        }
+    }
+    if (ferror(in)) {
+        fprintf(stderr, "meshsnap import: reading the input failed: %s\n", strerror(errno));
+        goto out;
+    }
+    rc = 0;
+out:
+    /* what was written so far is kept: a re-run continues from it */
+    if (msn_import__in_txn(im) && msn_import__commit(im, err, sizeof(err)) < 0) {
+        fprintf(stderr, "meshsnap import: %s\n", err);
+        rc = -1;
+    }
+    if (shown && tty)
+        fputc('\n', stderr);
+    msn_import__line_free(&l);
+    free(line);
+    free(pkt);
+    return rc;
+}
+
+int msn_cli_import(int argc, char **argv)
+{
+    opts_t o = {.batch = DEFAULT_BATCH, .verify = 1};
+    report_t rep;
+    prescan_t *ps = msn_xcalloc(1, sizeof(*ps));
+    msn_chankeys_t *ks = NULL;
+    FILE *in = NULL;
+    sqlite3 *db = NULL;
+    msn_pathres_t *pr = NULL;
+    msn_importer_t *im = NULL;
+    char err[512];
+    int status = 2;
+    off_t size = 0;
+
+    memset(&rep, 0, sizeof(rep));
+    msn_log_set_role("meshsnap import");
+    o.channels = msn_xcalloc((size_t)(argc > 0 ? argc : 1), sizeof(*o.channels));
+    int prc = parse_args(argc, argv, &o);
+    if (prc != 0) {
+        status = prc < 0 ? 0 : prc;
+        goto out;
+    }
+    ks = load_keys(&o);
+    if (ks == NULL)
+        goto out;
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    int64_t t0 = now_ms();
+    msn_import__line_init(&ps->line);
+    ps->verify = o.verify;
+    in = open_input(o.input, ps, &size);
+    msn_import__line_free(&ps->line);
+    if (in == NULL)
+        goto out;
+    if (g_stop) {
+        fprintf(stderr, "meshsnap import: interrupted before anything was written\n");
+        goto out;
+    }
+
+    db = open_db(o.db);
+    if (db == NULL)
+        goto out;
+    pr = build_resolver(db, &ps->keys);
+    if (pr == NULL)
+        goto out;
+    msn_import_opts_t io = {.keys = ks, .verify = o.verify, .pr = pr};
+    if (msn_import__open(db, &io, &im, err, sizeof(err)) < 0) {
+        fprintf(stderr, "meshsnap import: %s: %s\n", o.db, err);
+        goto out;
+    }
+    msn_debug("%s; resolver: %zu nodes (%zu from the input's adverts), %zu edges", msn_import__mode(im),
+              msn_pathres_node_count(pr), ps->keys.n, msn_pathres_edge_count(pr));
+
+    int rc = run(&o, in, size, im, &rep, t0);
+    print_report(&rep, msn_import__stats(im), (double)(now_ms() - t0) / 1000.0);
+    if (rc < 0) {
+        status = 2;
+    } else if (g_stop) {
+        fprintf(stderr, "meshsnap import: interrupted; the lines read so far are committed, run the same import "
+                        "again to finish\n");
+        status = 2;
+    } else {
+        status = rep.rejected > 0 ? 1 : 0;
+    }
+out:
+    msn_import__close(im);
+    msn_pathres_free(pr);
+    if (db != NULL)
+        sqlite3_close(db);
+    if (in != NULL && in != stdin)
+        fclose(in);
+    msn_chankeys_free(ks);
+    keyset_free(&ps->keys);
+    free(ps);
+    for (int i = 0; i < rep.n_listed; i++)
+        free(rep.listed[i].why);
+    free(o.channels);
+    return status;
+}
