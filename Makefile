@@ -9,7 +9,7 @@ LISTEN     ?= 127.0.0.1:3000
 
 # Debian packages: build, run, tests, benchmarks.
 DEB_PACKAGES = build-essential cmake pkg-config libh2o-evloop-dev libssl-dev liblmdb-dev \
-               libmsgpack-dev libsqlite3-dev zlib1g-dev libsystemd-dev python3 sqlite3 curl lmdb-utils \
+               libmsgpack-dev libsqlite3-dev zlib1g-dev libsystemd-dev python3 python3-prometheus-client sqlite3 curl lmdb-utils \
                clang libclang-rt-14-dev wrk h2o
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -53,3 +53,27 @@ bench: build
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
+
+# Packages: $(PKG_BUILD)/meshsnap_<version>_<arch>.deb and meshsnap-<version>-1.<arch>.rpm,
+# built with Debian's hardening flags and installing under /usr, then checked (file lists,
+# man pages against --help, unit, lintian, rpmlint: tests/packaging/build_check.sh).
+PKG_BUILD ?= build-pkg
+PKG_DEB_PACKAGES = rpm lintian rpmlint dpkg-dev
+PKG_HARDENING = DEB_BUILD_MAINT_OPTIONS=hardening=+all
+
+.PHONY: package
+package: deps
+	@missing=""; for p in $(PKG_DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	cmake -S . -B $(PKG_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr -DMESHSNAP_TESTS=OFF \
+	  -DCMAKE_C_FLAGS="$$($(PKG_HARDENING) dpkg-buildflags --get CFLAGS) $$($(PKG_HARDENING) dpkg-buildflags --get CPPFLAGS)" \
+	  -DCMAKE_EXE_LINKER_FLAGS="$$($(PKG_HARDENING) dpkg-buildflags --get LDFLAGS)"
+	cmake --build $(PKG_BUILD) -j $(JOBS)
+	cd $(PKG_BUILD) && cpack -G "DEB;RPM"
+	MESHSNAP_SOURCE=$(CURDIR) MESHSNAP_PACKAGE_TEST=1 sh tests/packaging/build_check.sh $(PKG_BUILD)

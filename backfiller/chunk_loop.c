@@ -51,34 +51,63 @@ static int exec_sql(sqlite3 *db, const char *sql, char *err, size_t errlen)
     return 0;
 }
 
-/* One chunk in its own write transaction. Returns 0 with *affected, or -1. */
-static int one_chunk(sqlite3 *db, const msn_chunk_ops_t *ops, void *ud, int64_t max_id, int limit, int64_t *cursor,
-                     int64_t *affected, char *err, size_t errlen)
+/* One chunk: read (outside any transaction) when the backfill has a read step, then the
+   writes in their own transaction unless the whole run already holds one (single_txn).
+   Returns 0 with *found (0 = nothing left), *affected, *rejected and the new *cursor; or -1
+   (the chunk's writes rolled back, the cursor unchanged). */
+static int one_chunk(sqlite3 *db, const msn_chunk_ops_t *ops, void *ud, const msn_chunk_opts_t *o,
+                     const msn_chunk_result_t *r, int64_t *cursor, int64_t *found, int64_t *affected,
+                     int64_t *rejected, char *err, size_t errlen)
 {
     int64_t cur = *cursor;
+    int own_txn = !o->single_txn;
+    *found = 0;
     *affected = 0;
-    if (exec_sql(db, "BEGIN IMMEDIATE", err, errlen) < 0)
+    *rejected = 0;
+    if (ops->read_chunk != NULL) {
+        if (ops->read_chunk(db, ud, r->max_id, o->batch_size, cur, found, err, errlen) < 0)
+            return -1;
+        if (*found <= 0) {
+            *found = 0;
+            return 0;
+        }
+    }
+    if (own_txn && exec_sql(db, "BEGIN IMMEDIATE", err, errlen) < 0)
         return -1;
-    if (ops->run_chunk(db, ud, max_id, limit, &cur, affected, err, errlen) < 0)
+    if (ops->run_chunk(db, ud, r->max_id, o->batch_size, &cur, affected, rejected, err, errlen) < 0)
         goto fail;
-    if (exec_sql(db, "COMMIT", err, errlen) < 0)
+    if (ops->read_chunk == NULL)
+        *found = cur != *cursor;
+    if (*found && o->checkpoint != NULL) {
+        msn_chunk_result_t next = *r;
+        next.processed += *affected;
+        next.rejected += *rejected;
+        next.chunks += *affected > 0;
+        next.cursor = cur;
+        if (o->checkpoint(db, o->checkpoint_ud, &next, err, errlen) < 0)
+            goto fail;
+    }
+    if (own_txn && exec_sql(db, "COMMIT", err, errlen) < 0)
         goto fail;
     *cursor = cur;
     return 0;
 fail:
-    if (!sqlite3_get_autocommit(db))
+    if (own_txn && !sqlite3_get_autocommit(db))
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    *found = 0;
     *affected = 0;
+    *rejected = 0;
     return -1;
 }
 
 int msn_chunk_loop(sqlite3 *db, const msn_chunk_ops_t *ops, void *ud, const msn_chunk_opts_t *opts,
                    msn_chunk_result_t *res, char *err, size_t errlen)
 {
-    msn_chunk_result_t r = {0, 0, 0, 0};
+    msn_chunk_result_t r = {0, 0, 0, 0, MSN_CHUNK_CURSOR_START, 0};
     int rc = 0;
     int fired = 0;
     int64_t fired_p = 0, fired_t = 0;
+    int in_txn = 0;
 
     if (opts->batch_size <= 0) {
         set_err(err, errlen, "batch size must be > 0 (got %d)", opts->batch_size);
@@ -90,18 +119,28 @@ int msn_chunk_loop(sqlite3 *db, const msn_chunk_ops_t *ops, void *ud, const msn_
         rc = -EINVAL;
         goto out;
     }
-    if (ops->snapshot_max(db, ud, &r.max_id, err, errlen) < 0 ||
-        ops->count_total(db, ud, r.max_id, &r.total, err, errlen) < 0) {
-        rc = -EIO;
-        goto out;
+    if (opts->single_txn) {
+        if (exec_sql(db, "BEGIN IMMEDIATE", err, errlen) < 0) {
+            rc = -EIO;
+            goto out;
+        }
+        in_txn = 1;
     }
-    if (r.total == 0) {
-        if (opts->progress)
-            opts->progress(opts->progress_ud, 0, 0);
-        goto out;
+    if (opts->resume != NULL) {
+        r = *opts->resume;
+    } else {
+        if (ops->snapshot_max(db, ud, &r.max_id, err, errlen) < 0 ||
+            ops->count_total(db, ud, r.max_id, &r.total, err, errlen) < 0) {
+            rc = -EIO;
+            goto out;
+        }
+        if (r.total == 0) {
+            if (opts->progress)
+                opts->progress(opts->progress_ud, 0, 0);
+            goto out;
+        }
     }
 
-    int64_t cursor = MSN_CHUNK_CURSOR_START;
     for (;;) {
         if (stopped(opts)) {
             if (opts->progress)
@@ -110,26 +149,44 @@ int msn_chunk_loop(sqlite3 *db, const msn_chunk_ops_t *ops, void *ud, const msn_
             rc = -ECANCELED;
             goto out;
         }
-        int64_t n = 0;
-        if (one_chunk(db, ops, ud, r.max_id, opts->batch_size, &cursor, &n, err, errlen) < 0) {
+        int64_t found = 0, n = 0, rej = 0;
+        if (one_chunk(db, ops, ud, opts, &r, &r.cursor, &found, &n, &rej, err, errlen) < 0) {
             rc = -EIO;
             goto out;
         }
-        if (n <= 0)
+        if (found <= 0)
             break;
         r.processed += n;
-        r.chunks++;
-        if (opts->progress) {
-            opts->progress(opts->progress_ud, r.processed, r.total);
-            fired = 1;
-            fired_p = r.processed;
-            fired_t = r.total;
+        r.rejected += rej;
+        if (n > 0) {
+            r.chunks++;
+            if (opts->progress) {
+                opts->progress(opts->progress_ud, r.processed, r.total);
+                fired = 1;
+                fired_p = r.processed;
+                fired_t = r.total;
+            }
         }
-        yield_sleep(opts);
+        if (!opts->single_txn)
+            yield_sleep(opts);
     }
+    if (r.rejected == 0)
+        r.total = r.processed;
     if (opts->progress && !(fired && fired_p == r.processed && fired_t == r.total))
         opts->progress(opts->progress_ud, r.processed, r.total);
 out:
+    if (in_txn) {
+        /* the naive variant keeps what it did when stopped, and loses everything on an error */
+        if (rc == 0 || rc == -ECANCELED) {
+            char e[256];
+            if (exec_sql(db, "COMMIT", e, sizeof(e)) < 0) {
+                set_err(err, errlen, "%s", e);
+                rc = -EIO;
+            }
+        }
+        if (!sqlite3_get_autocommit(db))
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    }
     if (res != NULL)
         *res = r;
     return rc;
@@ -183,13 +240,14 @@ static int sql_count_total(sqlite3 *db, void *ud, int64_t max_id, int64_t *total
 }
 
 static int sql_run_chunk(sqlite3 *db, void *ud, int64_t max_id, int limit, int64_t *cursor, int64_t *affected,
-                         char *err, size_t errlen)
+                         int64_t *rejected, char *err, size_t errlen)
 {
     const msn_chunk_sql_t *q = ud;
     int64_t hi = 0;
     int has_hi = 0;
     int64_t p[3] = {*cursor, max_id, limit};
     *affected = 0;
+    *rejected = 0;
     if (sql_int(db, q->hi_sql, 3, p, &hi, &has_hi, err, errlen) < 0)
         return -1;
     if (!has_hi)
@@ -203,4 +261,4 @@ static int sql_run_chunk(sqlite3 *db, void *ud, int64_t max_id, int limit, int64
     return 0;
 }
 
-const msn_chunk_ops_t msn_chunk_sql_ops = {sql_snapshot_max, sql_count_total, sql_run_chunk};
+const msn_chunk_ops_t msn_chunk_sql_ops = {sql_snapshot_max, sql_count_total, sql_run_chunk, NULL};

@@ -23,6 +23,7 @@
 #include "shm/buf.h"
 #include "shm/codec/codec.h"
 #include "shm/pathres.h"
+#include "gen.h"
 
 #define GEN_NONE 0xFFFFu
 #define GEN_MAX_NODES 20000
@@ -89,22 +90,6 @@ static inline int gen_chance(gen_rng_t *r, double p)
 
 /* Standard normal (Box-Muller, one value per call). */
 double gen_normal(gen_rng_t *r);
-
-/* ---- parameters ------------------------------------------------------------------------ */
-
-typedef struct {
-    const char *db;
-    int nodes, observers;
-    long transmissions;
-    double obs_per_tx;
-    double days;
-    uint64_t seed;
-    int64_t end; /* unix seconds: the newest possible timestamp */
-    int empty_backfill;
-    int force;
-    int quiet;
-    int threads; /* 1 or 2 */
-} msn_gen_params_t;
 
 /* ---- the world --------------------------------------------------------------------------- */
 
@@ -248,7 +233,6 @@ typedef struct {
     uint16_t route[GEN_MAX_HOPS + 1];
     int route_len;
     /* copies, ordered by timestamp */
-    gen_copy_t *copies;
     int n_copies;
     uint16_t *hop_nodes; /* node indexes of every copy's hops */
     int n_hop_nodes, cap_hop_nodes;

@@ -6,6 +6,7 @@
 #include "import.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -424,6 +425,8 @@ static sqlite3 *open_db(const char *path)
     sqlite3_exec(db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
     sqlite3_exec(db, "PRAGMA cache_size=-65536", NULL, NULL, NULL);
     sqlite3_exec(db, "PRAGMA temp_store=MEMORY", NULL, NULL, NULL);
+    /* fewer, larger checkpoints: each one syncs the WAL and the database file */
+    sqlite3_exec(db, "PRAGMA wal_autocheckpoint=16384", NULL, NULL, NULL);
     return db;
 }
 
@@ -453,14 +456,13 @@ static void fmt_duration(char *out, size_t n, double s)
     snprintf(out, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
 }
 
-static void progress(const report_t *r, FILE *in, off_t size, int64_t t0, int tty)
+static void progress(const report_t *r, int64_t pos, off_t size, int64_t t0, int tty)
 {
     double el = (double)(now_ms() - t0) / 1000.0;
     double rate = el > 0 ? (double)r->lines / el : 0;
     char buf[256];
     int n = snprintf(buf, sizeof(buf), "meshsnap import: %lld lines, %.0f lines/s", (long long)r->lines, rate);
-    off_t pos = ftello(in);
-    if (size > 0 && pos >= 0) {
+    if (size > 0) {
         double frac = (double)pos / (double)size;
         char eta[32] = "?";
         if (frac > 0 && el > 0)
@@ -518,77 +520,174 @@ static void print_report(const report_t *r, const msn_import_stats_t *st, double
 
 /* ---- the import loop ------------------------------------------------------------------------ */
 
-/* Imports every line of in. Returns 0, or -1 on a fatal error (message printed). */
-static int run(const opts_t *o, FILE *in, off_t size, msn_importer_t *im, report_t *r, int64_t t0)
-{
-    msn_import_line_t l;
-    msn_packet_t *pkt = msn_xmalloc(sizeof(*pkt));
-    char *line = NULL, why[256], err[512];
-    size_t cap = 0;
-    ssize_t n;
-    int64_t lineno = 0, in_batch = 0, next_progress = t0 + PROGRESS_EVERY_MS;
-    int tty = isatty(STDERR_FILENO), show = tty || o->progress, shown = 0, rc = -1;
+/*
+ * Two threads: the reader prepares lines (parse, decode, signature, path resolution: see
+ * msn_import__prepare) into a ring of items; the main thread writes them to SQLite in
+ * input order. The ring's slots [tail, head) are ready for the writer, the others belong
+ * to the reader; both indexes only grow and are guarded by mu.
+ */
+#define RING 1024
+#define CHUNK 64
 
-    msn_import__line_init(&l);
-    while (!g_stop && (n = getline(&line, &cap, in)) >= 0) {
-        lineno++;
-        size_t len = trim_line(line, (size_t)n);
-        if (blank(line, len))
-            continue;
-        r->lines++;
-        why[0] = '\0';
-        int reason = MSN_IMPORT_OK;
-        int64_t ts = 0;
-        int trc;
-        if (msn_import__parse_line(&l, line, len, why, sizeof(why)) < 0)
-            reason = MSN_IMPORT_R_JSON;
-        else if (!l.has_raw || l.raw.len == 0)
-            reason = MSN_IMPORT_R_RAW;
-        else if ((reason = msn_import__decode_light(pkt, l.raw.data, l.raw.len, why, sizeof(why))) != MSN_IMPORT_OK)
-            ; /* bad hex or rejected by the decoder */
-        else if (!l.has_observer || l.observer.len == 0)
-            reason = MSN_IMPORT_R_OBSERVER;
-        else if ((trc = msn_import__line_time(&l, &ts)) < 0)
-            reason = MSN_IMPORT_R_TIME;
-        else {
-            if (trc == 1)
-                ts = (int64_t)time(NULL);
-            reason = msn_import__write(im, &l, pkt, ts, why, sizeof(why), err, sizeof(err));
-            if (reason < 0) {
-                fprintf(stderr, "%smeshsnap import: line %lld: %s\n", shown && tty ? "\n" : "", (long long)lineno, err);
-                goto out;
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t ready, space;
+    uint64_t head, tail;
+    int eof, read_errno, quit;
+    double reader_cpu_s; /* CPU time of the reader thread (for the debug log) */
+    msn_import_item_t *items;
+    FILE *in;
+    msn_import_prep_t *prep;
+} pipe_t;
+
+static double thread_cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void *reader_main(void *arg)
+{
+    pipe_t *pp = arg;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n = 0;
+    int64_t lineno = 0, offset = 0;
+    int done = 0;
+    while (!done) {
+        pthread_mutex_lock(&pp->mu);
+        while (pp->head - pp->tail == RING && !pp->quit)
+            pthread_cond_wait(&pp->space, &pp->mu);
+        uint64_t h = pp->head, room = RING - (pp->head - pp->tail);
+        int quit = pp->quit;
+        pthread_mutex_unlock(&pp->mu);
+        if (quit)
+            break;
+        uint64_t k = 0;
+        int64_t now_s = (int64_t)time(NULL);
+        while (k < room && k < CHUNK) {
+            if (g_stop || (n = getline(&line, &cap, pp->in)) < 0) {
+                done = 1;
+                break;
             }
+            msn_import_item_t *it = &pp->items[(h + k) % RING];
+            lineno++;
+            offset += n;
+            it->lineno = lineno;
+            it->offset = offset;
+            size_t len = trim_line(line, (size_t)n);
+            it->blank = blank(line, len);
+            if (!it->blank)
+                msn_import__prepare(pp->prep, it, line, len, now_s);
+            k++;
         }
-        if (reason == MSN_IMPORT_R_RAW && l.has_raw)
-            snprintf(why, sizeof(why), "\"raw\" is empty");
-        if (reason == MSN_IMPORT_R_TIME)
-            snprintf(why, sizeof(why), "%.200s", l.ts_kind == 2 ? l.ts_str.data : "not unix seconds or RFC3339");
-        if (reason != MSN_IMPORT_OK)
-            reject(r, lineno, reason, why);
-        else
-            r->imported++;
-        if (++in_batch >= o->batch) {
-            if (msn_import__commit(im, err, sizeof(err)) < 0) {
-                fprintf(stderr, "meshsnap import: %s\n", err);
-                goto out;
-            }
-            in_batch = 0;
+        pthread_mutex_lock(&pp->mu);
+        pp->head += k;
+        if (done) {
+            pp->eof = 1;
+            if (!g_stop && ferror(pp->in))
+                pp->read_errno = errno ? errno : EIO;
         }
-        if (show && (r->lines & 255) == 0) {
-            int64_t t = now_ms();
-            if (t >= next_progress) {
-                progress(r, in, size, t0, tty);
-                shown = 1;
-                next_progress = t + PROGRESS_EVERY_MS;
-            }
-        }
+        pthread_cond_signal(&pp->ready);
+        pthread_mutex_unlock(&pp->mu);
     }
-    if (ferror(in)) {
-        fprintf(stderr, "meshsnap import: reading the input failed: %s\n", strerror(errno));
+    free(line);
+    msn_codec_thread_cleanup();
+    pp->reader_cpu_s = thread_cpu_s();
+    return NULL;
+}
+
+/* Imports every line of in. Returns 0, or -1 on a fatal error (message printed). */
+static int run(const opts_t *o, FILE *in, off_t size, msn_import_prep_t *prep, msn_importer_t *im, report_t *r,
+               int64_t t0)
+{
+    pipe_t pp;
+    char err[512];
+    int64_t in_batch = 0, next_progress = t0 + PROGRESS_EVERY_MS, last_offset = 0;
+    int tty = isatty(STDERR_FILENO), show = tty || o->progress, shown = 0, rc = -1, started = 0;
+    pthread_t th;
+
+    memset(&pp, 0, sizeof(pp));
+    pthread_mutex_init(&pp.mu, NULL);
+    pthread_cond_init(&pp.ready, NULL);
+    pthread_cond_init(&pp.space, NULL);
+    pp.items = msn_xcalloc(RING, sizeof(msn_import_item_t));
+    for (int i = 0; i < RING; i++)
+        msn_import__item_init(&pp.items[i]);
+    pp.in = in;
+    pp.prep = prep;
+    int perr = pthread_create(&th, NULL, reader_main, &pp);
+    if (perr != 0) {
+        fprintf(stderr, "meshsnap import: cannot start the reader thread: %s\n", strerror(perr));
         goto out;
+    }
+    started = 1;
+
+    for (;;) {
+        pthread_mutex_lock(&pp.mu);
+        while (pp.head == pp.tail && !pp.eof)
+            pthread_cond_wait(&pp.ready, &pp.mu);
+        uint64_t t = pp.tail, avail = pp.head - pp.tail;
+        int eof = pp.eof, read_errno = pp.read_errno;
+        pthread_mutex_unlock(&pp.mu);
+        if (avail == 0 && eof) {
+            if (read_errno != 0) {
+                fprintf(stderr, "%smeshsnap import: reading the input failed: %s\n", shown && tty ? "\n" : "",
+                        strerror(read_errno));
+                goto out;
+            }
+            break;
+        }
+        for (uint64_t i = 0; i < avail; i++) {
+            const msn_import_item_t *it = &pp.items[(t + i) % RING];
+            last_offset = it->offset;
+            if (it->blank)
+                continue;
+            r->lines++;
+            if (it->reason != MSN_IMPORT_OK) {
+                reject(r, it->lineno, it->reason, it->why);
+            } else if (msn_import__write(im, it, err, sizeof(err)) < 0) {
+                fprintf(stderr, "%smeshsnap import: line %lld: %s\n", shown && tty ? "\n" : "", (long long)it->lineno,
+                        err);
+                goto out;
+            } else {
+                r->imported++;
+            }
+            if (++in_batch >= o->batch) {
+                if (msn_import__commit(im, err, sizeof(err)) < 0) {
+                    fprintf(stderr, "meshsnap import: %s\n", err);
+                    goto out;
+                }
+                in_batch = 0;
+            }
+        }
+        pthread_mutex_lock(&pp.mu);
+        pp.tail += avail;
+        pthread_cond_signal(&pp.space);
+        pthread_mutex_unlock(&pp.mu);
+        if (g_stop)
+            break;
+        if (show) {
+            int64_t now = now_ms();
+            if (now >= next_progress) {
+                progress(r, last_offset, size, t0, tty);
+                shown = 1;
+                next_progress = now + PROGRESS_EVERY_MS;
+            }
+        }
     }
     rc = 0;
 out:
+    if (started) {
+        pthread_mutex_lock(&pp.mu);
+        pp.quit = 1;
+        pthread_cond_signal(&pp.space);
+        pthread_mutex_unlock(&pp.mu);
+        pthread_join(th, NULL);
+        msn_debug("CPU time: reader thread %.2f s, writer thread %.2f s (first pass included)", pp.reader_cpu_s,
+                  thread_cpu_s());
+    }
     /* what was written so far is kept: a re-run continues from it */
     if (msn_import__in_txn(im) && msn_import__commit(im, err, sizeof(err)) < 0) {
         fprintf(stderr, "meshsnap import: %s\n", err);
@@ -596,9 +695,12 @@ out:
     }
     if (shown && tty)
         fputc('\n', stderr);
-    msn_import__line_free(&l);
-    free(line);
-    free(pkt);
+    for (int i = 0; i < RING; i++)
+        msn_import__item_free(&pp.items[i]);
+    free(pp.items);
+    pthread_cond_destroy(&pp.ready);
+    pthread_cond_destroy(&pp.space);
+    pthread_mutex_destroy(&pp.mu);
     return rc;
 }
 
@@ -612,6 +714,7 @@ int msn_cli_import(int argc, char **argv)
     sqlite3 *db = NULL;
     msn_pathres_t *pr = NULL;
     msn_importer_t *im = NULL;
+    msn_import_prep_t *prep = NULL;
     char err[512];
     int status = 2;
     off_t size = 0;
@@ -653,15 +756,16 @@ int msn_cli_import(int argc, char **argv)
     pr = build_resolver(db, &ps->keys);
     if (pr == NULL)
         goto out;
-    msn_import_opts_t io = {.keys = ks, .verify = o.verify, .pr = pr};
-    if (msn_import__open(db, &io, &im, err, sizeof(err)) < 0) {
+    if (msn_import__open(db, &im, err, sizeof(err)) < 0) {
         fprintf(stderr, "meshsnap import: %s: %s\n", o.db, err);
         goto out;
     }
-    msn_debug("%s; resolver: %zu nodes (%zu from the input's adverts), %zu edges", msn_import__mode(im),
-              msn_pathres_node_count(pr), ps->keys.n, msn_pathres_edge_count(pr));
+    msn_debug("%s; first pass %.2f s; resolver: %zu nodes (%zu from the input's adverts), %zu edges",
+              msn_import__mode(im), (double)(now_ms() - t0) / 1000.0, msn_pathres_node_count(pr), ps->keys.n,
+              msn_pathres_edge_count(pr));
 
-    int rc = run(&o, in, size, im, &rep, t0);
+    prep = msn_import__prep_new(ks, o.verify, pr);
+    int rc = run(&o, in, size, prep, im, &rep, t0);
     print_report(&rep, msn_import__stats(im), (double)(now_ms() - t0) / 1000.0);
     if (rc < 0) {
         status = 2;
@@ -674,6 +778,7 @@ int msn_cli_import(int argc, char **argv)
     }
 out:
     msn_import__close(im);
+    msn_import__prep_free(prep);
     msn_pathres_free(pr);
     if (db != NULL)
         sqlite3_close(db);

@@ -44,7 +44,6 @@
 #define TX_USED 0x01
 #define TX_FS_EXACT 0x02 /* the stored first_seen is exactly iso(first_seen) */
 #define TX_DIRTY 0x04    /* first_seen/last_seen to write at the end of the batch */
-#define TX_ADV_OK 0x08   /* an ADVERT whose signature was checked in this run */
 
 typedef struct {
     char hash[17];
@@ -183,7 +182,6 @@ static obsent_t *obc_add(obscache_t *c, const char *id, int64_t rowid)
 
 struct msn_importer {
     sqlite3 *db;
-    msn_import_opts_t o;
     msn_schema_info_t si;
     int dedup_index; /* observations has the unique (tx, observer, path) index */
     int in_txn;
@@ -197,10 +195,6 @@ struct msn_importer {
     uint32_t *dirty; /* txcache indexes with TX_DIRTY */
     size_t ndirty, capdirty;
     obscache_t obc;
-
-    msn_packet_t full;  /* the full decode of a new transmission */
-    msn_packet_t check; /* signature checks */
-    msn_buf_t json, path, resolved;
 
     msn_import_stats_t st;
 };
@@ -365,12 +359,11 @@ out:
     return rc;
 }
 
-int msn_import__open(sqlite3 *db, const msn_import_opts_t *opts, msn_importer_t **out, char *err, size_t errlen)
+int msn_import__open(sqlite3 *db, msn_importer_t **out, char *err, size_t errlen)
 {
     *out = NULL;
     msn_importer_t *im = msn_xcalloc(1, sizeof(*im));
     im->db = db;
-    im->o = *opts;
     if (msn_schema_detect(db, &im->si, err, errlen) < 0)
         goto fail;
     if (!im->si.has_observations || !im->si.has_nodes || !im->si.has_observers) {
@@ -617,43 +610,38 @@ static int upsert_node(msn_importer_t *im, const msn_packet_t *pkt, const char *
 
 /* Inserts the new transmission; returns its id, 0 when a concurrent writer inserted the
  * same hash first, or -1 (err set). */
-static int64_t insert_tx(msn_importer_t *im, const msn_import_line_t *l, const char *hash, const char *iso,
-                         int64_t ts, char *err, size_t errlen)
+static int64_t insert_tx(msn_importer_t *im, const msn_import_item_t *it, const char *iso, char *err, size_t errlen)
 {
-    const msn_packet_t *p = &im->full;
+    const msn_packet_t *p = &it->pkt;
     sqlite3_stmt *st = im->tx_ins;
-    char chtmp[8], pk[65];
-    msn_buf_reset(&im->json);
-    msn_packet_render_json(p, &im->json);
-    sqlite3_bind_text(st, 1, l->raw.data, (int)l->raw.len, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, it->l.raw.data, (int)it->l.raw.len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, it->hash, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, iso, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 4, p->route_type);
     sqlite3_bind_int(st, 5, p->payload_type);
     sqlite3_bind_int(st, 6, p->payload_version);
-    sqlite3_bind_text(st, 7, im->json.data ? im->json.data : "", (int)im->json.len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, it->decoded_json.data ? it->decoded_json.data : "", (int)it->decoded_json.len,
+                      SQLITE_STATIC);
     if (im->si.tx_channel_hash) {
-        const char *ch = msn_packet_channel_hash(p, chtmp);
-        if (ch != NULL && ch[0] != '\0')
-            sqlite3_bind_text(st, 8, ch, -1, SQLITE_TRANSIENT);
+        if (it->channel_hash.len > 0)
+            sqlite3_bind_text(st, 8, it->channel_hash.data, (int)it->channel_hash.len, SQLITE_STATIC);
         else
             sqlite3_bind_null(st, 8);
     }
     if (im->si.tx_scope_name) {
-        const char *scope = NULL;
-        if (msn_packet_scope(p, NULL, 0, &scope) >= 0)
-            sqlite3_bind_text(st, 9, scope ? scope : "", -1, SQLITE_TRANSIENT);
-        else
+        if (it->scope_null)
             sqlite3_bind_null(st, 9);
+        else
+            sqlite3_bind_text(st, 9, "", 0, SQLITE_STATIC); /* no region keys: unknown region */
     }
     if (im->si.tx_from_pubkey) {
-        if (msn_packet_from_pubkey(p, pk))
-            sqlite3_bind_text(st, 10, pk, -1, SQLITE_TRANSIENT);
+        if (it->keyed)
+            sqlite3_bind_text(st, 10, it->pubkey, 64, SQLITE_STATIC);
         else
             sqlite3_bind_null(st, 10);
     }
     if (im->si.tx_last_seen)
-        sqlite3_bind_int64(st, 11, ts);
+        sqlite3_bind_int64(st, 11, it->ts);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -675,15 +663,20 @@ static void bind_opt_double(sqlite3_stmt *st, int i, int has, double v)
 
 /* Inserts the observation or, when (tx, observer, path) exists, updates it as the
  * ingestor's upsert does. Returns 1 inserted, 0 existed, -1 error. */
-static int write_observation(msn_importer_t *im, const msn_import_line_t *l, int64_t tx_id, int64_t obs_rowid,
-                             int64_t ts, const char *resolved, size_t rlen, char *err, size_t errlen)
+static int write_observation(msn_importer_t *im, const msn_import_item_t *it, int64_t tx_id, int64_t obs_rowid,
+                             char *err, size_t errlen)
 {
+    const msn_import_line_t *l = &it->l;
+    const msn_buf_t *path = &it->path_json;
+    const char *resolved = it->resolved.len > 0 ? it->resolved.data : NULL;
+    int rlen = (int)it->resolved.len;
+    int64_t ts = it->ts;
     int64_t found_id = 0;
     if (!im->dedup_index) {
         sqlite3_stmt *f = im->obs_find;
         sqlite3_bind_int64(f, 1, tx_id);
         sqlite3_bind_int64(f, 2, obs_rowid);
-        sqlite3_bind_text(f, 3, im->path.data, (int)im->path.len, SQLITE_STATIC);
+        sqlite3_bind_text(f, 3, path->data, (int)path->len, SQLITE_STATIC);
         int rc = sqlite3_step(f);
         if (rc == SQLITE_ROW)
             found_id = sqlite3_column_int64(f, 0);
@@ -703,13 +696,13 @@ static int write_observation(msn_importer_t *im, const msn_import_line_t *l, int
         bind_opt_double(st, 4, l->has_snr, l->snr);
         bind_opt_double(st, 5, l->has_rssi, l->rssi);
         bind_opt_double(st, 6, l->has_score, l->score);
-        sqlite3_bind_text(st, 7, im->path.data, (int)im->path.len, SQLITE_STATIC);
+        sqlite3_bind_text(st, 7, path->data, (int)path->len, SQLITE_STATIC);
         sqlite3_bind_int64(st, 8, ts);
         if (im->si.obs_raw_hex)
             sqlite3_bind_text(st, 9, l->raw.data, (int)l->raw.len, SQLITE_STATIC);
         if (im->si.obs_resolved_path) {
             if (resolved != NULL)
-                sqlite3_bind_text(st, 10, resolved, (int)rlen, SQLITE_STATIC);
+                sqlite3_bind_text(st, 10, resolved, rlen, SQLITE_STATIC);
             else
                 sqlite3_bind_null(st, 10);
         }
@@ -727,72 +720,57 @@ static int write_observation(msn_importer_t *im, const msn_import_line_t *l, int
         sqlite3_bind_text(u, 9, l->raw.data, (int)l->raw.len, SQLITE_STATIC);
     if (im->si.obs_resolved_path) {
         if (resolved != NULL)
-            sqlite3_bind_text(u, 10, resolved, (int)rlen, SQLITE_STATIC);
+            sqlite3_bind_text(u, 10, resolved, rlen, SQLITE_STATIC);
         else
             sqlite3_bind_null(u, 10);
     }
     if (im->dedup_index) {
         sqlite3_bind_int64(u, 1, tx_id);
         sqlite3_bind_int64(u, 2, obs_rowid);
-        sqlite3_bind_text(u, 7, im->path.data, (int)im->path.len, SQLITE_STATIC);
+        sqlite3_bind_text(u, 7, path->data, (int)path->len, SQLITE_STATIC);
     } else {
         sqlite3_bind_int64(u, 11, found_id);
     }
     return step_done(im, u, err, errlen, "update observation") < 0 ? -1 : 0;
 }
 
-int msn_import__write(msn_importer_t *im, const msn_import_line_t *l, const msn_packet_t *pkt, int64_t ts, char *why,
-                      size_t whylen, char *err, size_t errlen)
+int msn_import__write(msn_importer_t *im, const msn_import_item_t *it, char *err, size_t errlen)
 {
-    int keyed = msn_import__is_keyed_advert(pkt);
-    if (keyed) {
-        int r = msn_import__check_advert(pkt, why, whylen);
-        if (r != MSN_IMPORT_OK)
-            return r;
-    }
-    char hash[17], iso[32], pubkey[65] = "";
-    msn_codec_content_hash(l->raw.data, l->raw.len, hash);
-    msn_format_iso_s(iso, ts);
-    if (keyed)
-        msn_packet_from_pubkey(pkt, pubkey);
-
+    char iso[32];
+    msn_format_iso_s(iso, it->ts);
     if (begin(im, err, errlen) < 0)
         return -1;
 
     int fatal = 0, is_new = 0;
-    txent_t *e = tx_lookup(im, hash, &fatal, err, errlen);
+    txent_t *e = tx_lookup(im, it->hash, &fatal, err, errlen);
     if (fatal)
         return -1;
     if (e == NULL) {
-        msn_decode_opts_t o = {.keys = im->o.keys, .verify_signatures = im->o.verify};
-        int rc = msn_packet_decode_hex(&im->full, l->raw.data, l->raw.len, &o);
-        if (rc != 0) { /* cannot happen: the light decode of the same text succeeded */
-            snprintf(why, whylen, "%s", msn_codec_strerror(rc));
-            return MSN_IMPORT_R_DECODE;
+        if (!it->first) {
+            /* Only the first accepted line of a hash carries the transmission columns, and
+             * once written that hash is in the cache: a row deleted under us. */
+            snprintf(err, errlen, "transmission %s disappeared from the database during the import", it->hash);
+            return -1;
         }
-        if (keyed && im->o.verify && (im->full.p.has & MSN_HAS_SIG_VALID) && !im->full.p.signature_valid) {
-            snprintf(why, whylen, "the Ed25519 signature does not verify");
-            return MSN_IMPORT_R_SIG;
-        }
-        int64_t id = insert_tx(im, l, hash, iso, ts, err, errlen);
+        int64_t id = insert_tx(im, it, iso, err, errlen);
         if (id < 0)
             return -1;
         if (id == 0) {
             /* inserted by another writer since our lookup */
-            e = tx_lookup(im, hash, &fatal, err, errlen);
+            e = tx_lookup(im, it->hash, &fatal, err, errlen);
             if (e == NULL) {
                 if (!fatal)
-                    snprintf(err, errlen, "transmission %s: insert conflicts but no row has the hash", hash);
+                    snprintf(err, errlen, "transmission %s: the insert conflicts but no row has the hash", it->hash);
                 return -1;
             }
         } else {
             txent_t ne;
             memset(&ne, 0, sizeof(ne));
-            memcpy(ne.hash, hash, sizeof(ne.hash));
-            ne.flags = TX_USED | TX_FS_EXACT | (keyed ? TX_ADV_OK : 0);
+            memcpy(ne.hash, it->hash, sizeof(ne.hash));
+            ne.flags = TX_USED | TX_FS_EXACT;
             ne.id = id;
-            ne.first_seen = ts;
-            ne.last_seen = im->si.tx_last_seen ? ts : 0;
+            ne.first_seen = it->ts;
+            ne.last_seen = im->si.tx_last_seen ? it->ts : 0;
             uint32_t idx = txc_add(&im->txc, &ne); /* may move the entries */
             e = &im->txc.ents[idx];
             is_new = 1;
@@ -800,49 +778,33 @@ int msn_import__write(msn_importer_t *im, const msn_import_line_t *l, const msn_
         }
     }
     if (!is_new) {
-        if (keyed && im->o.verify && !(e->flags & TX_ADV_OK)) {
-            if (!msn_import__advert_signature_ok(&im->check, l->raw.data, l->raw.len)) {
-                snprintf(why, whylen, "the Ed25519 signature does not verify");
-                return MSN_IMPORT_R_SIG;
-            }
-            e->flags |= TX_ADV_OK;
-        }
         im->st.tx_known++;
-        if (ts < e->first_seen) {
-            e->first_seen = ts;
+        if (it->ts < e->first_seen) {
+            e->first_seen = it->ts;
             mark_dirty(im, e);
         }
     }
 
-    obsent_t *o = observer_get(im, l, iso, err, errlen);
+    obsent_t *o = observer_get(im, &it->l, iso, err, errlen);
     if (o == NULL)
         return -1;
-
-    msn_buf_reset(&im->path);
-    msn_packet_render_path_json(pkt, &im->path);
-    msn_buf_reset(&im->resolved);
-    const char *resolved = NULL;
-    if (im->o.pr != NULL && im->si.obs_resolved_path &&
-        msn_pathres_resolve_json(im->o.pr, pubkey, im->path.data, im->path.len, &im->resolved) == 1)
-        resolved = im->resolved.data;
-
-    int ins = write_observation(im, l, e->id, o->rowid, ts, resolved, im->resolved.len, err, errlen);
+    int ins = write_observation(im, it, e->id, o->rowid, err, errlen);
     if (ins < 0)
         return -1;
-    note_observer(o, l, ts);
+    note_observer(o, &it->l, it->ts);
     if (ins) {
         im->st.obs_new++;
         o->pkt_delta++;
-        if (im->si.tx_last_seen && ts > e->last_seen) {
-            e->last_seen = ts;
+        if (im->si.tx_last_seen && it->ts > e->last_seen) {
+            e->last_seen = it->ts;
             mark_dirty(im, e);
         }
     } else {
         im->st.obs_dup++;
     }
-    if (keyed && upsert_node(im, pkt, pubkey, iso, is_new, err, errlen) < 0)
+    if (it->keyed && upsert_node(im, &it->pkt, it->pubkey, iso, is_new, err, errlen) < 0)
         return -1;
-    return MSN_IMPORT_OK;
+    return 0;
 }
 
 /* Writes the batch's first_seen/last_seen raises and observer counters. */
@@ -932,8 +894,5 @@ void msn_import__close(msn_importer_t *im)
     }
     free(im->obc.ents);
     free(im->obc.slots);
-    msn_buf_free(&im->json);
-    msn_buf_free(&im->path);
-    msn_buf_free(&im->resolved);
     free(im);
 }

@@ -71,8 +71,52 @@ int msn_import__parse_line(msn_import_line_t *l, const char *s, size_t n, char *
  *  no timestamp, -1 when it is not a time between 1970 and 9999. */
 int msn_import__line_time(const msn_import_line_t *l, int64_t *out);
 
-/** Decodes the line's raw hex without channel keys or signature check (what every copy of
- *  a packet needs: header, path, advert fields). Returns MSN_IMPORT_OK, or
+/* ---- a prepared line ------------------------------------------------------------------- */
+
+/** One input line with everything computed that needs no database: the producer thread
+ *  fills it (msn_import__prepare), the writer turns it into rows (msn_import__write).
+ *  The struct owns its buffers and is reused from line to line. */
+typedef struct {
+    int64_t lineno;  /* 1-based line number in the input */
+    int64_t offset;  /* input bytes read up to the end of this line */
+    int blank;       /* an empty or all-blank line: skipped, not counted */
+    int reason;      /* MSN_IMPORT_OK, or why the line is rejected */
+    char why[256];   /* details of the rejection ("" when none) */
+    msn_import_line_t l;
+    int64_t ts;      /* unix seconds: the line's timestamp, or the time it was read */
+    char hash[17];   /* content hash of l.raw as given */
+    msn_packet_t pkt; /* decode of l.raw (with keys when `first`) */
+    int keyed;       /* an ADVERT with a public key (the node upsert) */
+    char pubkey[65]; /* its key, lowercase hex ("" otherwise) */
+    msn_buf_t path_json, resolved; /* observation path_json; resolved_path (len 0 = NULL) */
+    /* The first accepted line of its hash in this input. Only then are these set: what a
+     * new transmission row needs. */
+    int first;
+    msn_buf_t decoded_json, channel_hash; /* channel_hash.len 0 = NULL */
+    int scope_null;   /* scope_name NULL (else "" : no region keys are configured) */
+} msn_import_item_t;
+
+/** Prepares an empty item / releases its buffers. */
+void msn_import__item_init(msn_import_item_t *it);
+void msn_import__item_free(msn_import_item_t *it);
+
+/** The per-thread state of msn_import__prepare. */
+typedef struct msn_import_prep msn_import_prep_t;
+
+/** keys: channel keys (used by this prep only: a key set must not be shared between
+ *  threads); verify: check advert signatures; pr: the built resolver (may be NULL: no
+ *  resolved_path). All borrowed. */
+msn_import_prep_t *msn_import__prep_new(msn_chankeys_t *keys, int verify, const msn_pathres_t *pr);
+void msn_import__prep_free(msn_import_prep_t *p);
+
+/** Fills it from one line (s[0..n), without its newline): parse, checks (JSON, raw, hex,
+ *  decoder, observer, timestamp, corrupted advert, advert signature), hash, path_json,
+ *  resolved_path and, for the first accepted line of a hash, the transmission columns.
+ *  Lines are expected in input order: "first" depends on the lines before. A line without
+ *  a timestamp gets now_s. it->lineno/offset are left to the caller. */
+void msn_import__prepare(msn_import_prep_t *p, msn_import_item_t *it, const char *s, size_t n, int64_t now_s);
+
+/** Decodes raw hex without channel keys or signature check. Returns MSN_IMPORT_OK, or
  *  MSN_IMPORT_R_HEX / MSN_IMPORT_R_DECODE with why set. */
 int msn_import__decode_light(msn_packet_t *pkt, const char *raw, size_t n, char *why, size_t whylen);
 
@@ -104,25 +148,16 @@ typedef struct {
     int64_t commits;        /* batches committed */
 } msn_import_stats_t;
 
-/** Options of the writer. */
-typedef struct {
-    msn_chankeys_t *keys;    /* channel keys for new transmissions (borrowed) */
-    int verify;              /* check advert signatures (the ingestor's default) */
-    const msn_pathres_t *pr; /* the §4.2 resolver for resolved_path (borrowed, finished) */
-} msn_import_opts_t;
-
 /** Prepares the writer on db (a read-write connection to a CoreScope database whose
  *  transmissions/observations/nodes/observers tables exist). Fails on a database it cannot
  *  write the way the ingestor does (no observations.observer_idx). Returns 0 and *out, or
  *  -1 with err set. */
-int msn_import__open(sqlite3 *db, const msn_import_opts_t *opts, msn_importer_t **out, char *err, size_t errlen);
+int msn_import__open(sqlite3 *db, msn_importer_t **out, char *err, size_t errlen);
 
-/** Writes one parsed line with timestamp ts (unix seconds). pkt holds the light decode
- *  of l->raw (msn_import__decode_light). Opens a write transaction when none is open.
- *  Returns MSN_IMPORT_OK, a MSN_IMPORT_R_* code (the line is rejected, nothing written,
- *  why set), or -1 on a database error (err set; the caller should stop). */
-int msn_import__write(msn_importer_t *im, const msn_import_line_t *l, const msn_packet_t *pkt, int64_t ts, char *why,
-                      size_t whylen, char *err, size_t errlen);
+/** Writes one prepared, accepted item (it->reason == MSN_IMPORT_OK). Opens a write
+ *  transaction when none is open. Returns 0, or -1 on a database error (err set; the
+ *  caller should stop). */
+int msn_import__write(msn_importer_t *im, const msn_import_item_t *it, char *err, size_t errlen);
 
 /** Flushes the pending counters and commits the open transaction (no-op when none is
  *  open). Returns 0, or -1 with err set. */

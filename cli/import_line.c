@@ -320,7 +320,7 @@ static int scan_value(scan_t *sc, int depth, int *kind, msn_buf_t *str, double *
 {
     if (sc->p >= sc->end)
         return fail_at(sc, "expected a value");
-    double d;
+    double d = 0;
     switch (*sc->p) {
     case '"':
         *kind = V_STRING;
@@ -620,10 +620,191 @@ int msn_import__check_advert(const msn_packet_t *pkt, char *why, size_t whylen)
     return MSN_IMPORT_OK;
 }
 
+static int signature_bad(const msn_packet_t *pkt)
+{
+    return (pkt->p.has & MSN_HAS_SIG_VALID) && !pkt->p.signature_valid;
+}
+
 int msn_import__advert_signature_ok(msn_packet_t *scratch, const char *raw, size_t n)
 {
     msn_decode_opts_t o = {.keys = NULL, .verify_signatures = 1};
     if (msn_packet_decode_hex(scratch, raw, n, &o) != 0)
         return 0;
-    return !(scratch->p.has & MSN_HAS_SIG_VALID) || scratch->p.signature_valid;
+    return !signature_bad(scratch);
+}
+
+/* ---- preparing a line ------------------------------------------------------------------------ */
+
+void msn_import__item_init(msn_import_item_t *it)
+{
+    memset(it, 0, sizeof(*it));
+    msn_import__line_init(&it->l);
+}
+
+void msn_import__item_free(msn_import_item_t *it)
+{
+    msn_import__line_free(&it->l);
+    msn_buf_free(&it->path_json);
+    msn_buf_free(&it->resolved);
+    msn_buf_free(&it->decoded_json);
+    msn_buf_free(&it->channel_hash);
+}
+
+/* The hashes of the lines accepted so far (16-char strings; NUL-padded slots). */
+typedef struct {
+    char (*slots)[17];
+    size_t n, cap; /* cap: a power of two */
+} hashset_t;
+
+static uint64_t str_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static int hashset_has(const hashset_t *hs, const char *h)
+{
+    if (hs->cap == 0)
+        return 0;
+    for (size_t i = str_hash(h) & (hs->cap - 1);; i = (i + 1) & (hs->cap - 1)) {
+        if (hs->slots[i][0] == '\0')
+            return 0;
+        if (strcmp(hs->slots[i], h) == 0)
+            return 1;
+    }
+}
+
+static void hashset_put(hashset_t *hs, const char *h)
+{
+    if (h[0] == '\0')
+        return;
+    if ((hs->n + 1) * 2 > hs->cap) {
+        hashset_t big = {NULL, 0, hs->cap ? hs->cap * 2 : 16384};
+        big.slots = msn_xcalloc(big.cap, 17);
+        for (size_t i = 0; i < hs->cap; i++)
+            if (hs->slots[i][0] != '\0')
+                hashset_put(&big, hs->slots[i]);
+        free(hs->slots);
+        *hs = big;
+    }
+    size_t i = str_hash(h) & (hs->cap - 1);
+    while (hs->slots[i][0] != '\0') {
+        if (strcmp(hs->slots[i], h) == 0)
+            return;
+        i = (i + 1) & (hs->cap - 1);
+    }
+    snprintf(hs->slots[i], 17, "%s", h);
+    hs->n++;
+}
+
+struct msn_import_prep {
+    msn_chankeys_t *keys;
+    int verify;
+    const msn_pathres_t *pr;
+    hashset_t seen;
+};
+
+msn_import_prep_t *msn_import__prep_new(msn_chankeys_t *keys, int verify, const msn_pathres_t *pr)
+{
+    msn_import_prep_t *p = msn_xcalloc(1, sizeof(*p));
+    p->keys = keys;
+    p->verify = verify;
+    p->pr = pr;
+    return p;
+}
+
+void msn_import__prep_free(msn_import_prep_t *p)
+{
+    if (p == NULL)
+        return;
+    free(p->seen.slots);
+    free(p);
+}
+
+/* Marks the item rejected; returns 0 so that callers can `return reject(...)`. */
+static int reject(msn_import_item_t *it, int reason, const char *fmt, const char *arg)
+{
+    it->reason = reason;
+    if (fmt != NULL)
+        snprintf(it->why, sizeof(it->why), fmt, arg);
+    return 0;
+}
+
+/* The checks and computations of msn_import__prepare; returns 0 (it->reason says how). */
+static int prepare(msn_import_prep_t *p, msn_import_item_t *it, const char *s, size_t n, int64_t now_s)
+{
+    msn_import_line_t *l = &it->l;
+    if (msn_import__parse_line(l, s, n, it->why, sizeof(it->why)) < 0)
+        return reject(it, MSN_IMPORT_R_JSON, NULL, NULL);
+    if (!l->has_raw)
+        return reject(it, MSN_IMPORT_R_RAW, "no \"raw\" string", NULL);
+    if (l->raw.len == 0)
+        return reject(it, MSN_IMPORT_R_RAW, "\"raw\" is empty", NULL);
+
+    msn_codec_content_hash(l->raw.data, l->raw.len, it->hash);
+    int first = !hashset_has(&p->seen, it->hash);
+    /* The first line of a hash is decoded with the channel keys and the signature check:
+     * it is the one that inserts the transmission. Later copies need only the frame. */
+    msn_decode_opts_t full = {.keys = p->keys, .verify_signatures = p->verify};
+    int rc = msn_packet_decode_hex(&it->pkt, l->raw.data, l->raw.len, first ? &full : NULL);
+    if (rc != 0)
+        return reject(it, rc == MSN_CODEC_EHEX ? MSN_IMPORT_R_HEX : MSN_IMPORT_R_DECODE, "%s",
+                      msn_codec_strerror(rc));
+    if (!l->has_observer || l->observer.len == 0)
+        return reject(it, MSN_IMPORT_R_OBSERVER, "no \"observer\" string", NULL);
+    int trc = msn_import__line_time(l, &it->ts);
+    if (trc < 0)
+        return reject(it, MSN_IMPORT_R_TIME, "%.200s",
+                      l->ts_kind == 2 ? l->ts_str.data : "not unix seconds or an RFC3339 string");
+    if (trc == 1)
+        it->ts = now_s;
+
+    const msn_packet_t *pkt = &it->pkt;
+    if (msn_import__is_keyed_advert(pkt)) {
+        int r = msn_import__check_advert(pkt, it->why, sizeof(it->why));
+        if (r != MSN_IMPORT_OK)
+            return reject(it, r, NULL, NULL);
+        /* a hash seen before was accepted, so its signature verified then */
+        if (first && p->verify && signature_bad(pkt))
+            return reject(it, MSN_IMPORT_R_SIG, "the Ed25519 signature does not verify", NULL);
+        it->keyed = 1;
+        msn_packet_from_pubkey(pkt, it->pubkey);
+    }
+
+    msn_packet_render_path_json(pkt, &it->path_json);
+    msn_buf_cstr(&it->path_json);
+    if (p->pr != NULL)
+        msn_pathres_resolve_json(p->pr, it->pubkey, it->path_json.data, it->path_json.len, &it->resolved);
+
+    if (first) {
+        it->first = 1;
+        hashset_put(&p->seen, it->hash);
+        msn_packet_render_json(pkt, &it->decoded_json);
+        char tmp[8];
+        const char *ch = msn_packet_channel_hash(pkt, tmp);
+        if (ch != NULL)
+            msn_buf_puts(&it->channel_hash, ch);
+        const char *scope = NULL;
+        it->scope_null = msn_packet_scope(pkt, NULL, 0, &scope) < 0;
+    }
+    return 0;
+}
+
+void msn_import__prepare(msn_import_prep_t *p, msn_import_item_t *it, const char *s, size_t n, int64_t now_s)
+{
+    it->reason = MSN_IMPORT_OK;
+    it->why[0] = '\0';
+    it->first = it->keyed = 0;
+    it->pubkey[0] = '\0';
+    it->hash[0] = '\0';
+    it->scope_null = 1;
+    msn_buf_reset(&it->path_json);
+    msn_buf_reset(&it->resolved);
+    msn_buf_reset(&it->decoded_json);
+    msn_buf_reset(&it->channel_hash);
+    prepare(p, it, s, n, now_s);
 }

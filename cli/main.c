@@ -9,6 +9,7 @@
 #include "backfiller/backfiller.h"
 #include "decode.h"
 #include "import.h"
+#include "status.h"
 
 static void usage(FILE *f)
 {
@@ -19,6 +20,7 @@ static void usage(FILE *f)
                "  decode --json         decode {\"hex\": ...} lines from standard input\n"
                "  import --db PATH [F]  import JSON-lines packets into a database (see meshsnap import --help)\n"
                "  init-db PATH          create a new database with the current CoreScope schema\n"
+               "  status [--json]       what a running meshsnapd is doing (see meshsnap status --help)\n"
                "  version               print the version\n");
 }
 
@@ -33,6 +35,8 @@ int main(int argc, char **argv)
         return msn_cli_decode(argc - 1, argv + 1);
     if (strcmp(cmd, "import") == 0)
         return msn_cli_import(argc - 1, argv + 1);
+    if (strcmp(cmd, "status") == 0)
+        return msn_cli_status(argc - 1, argv + 1);
     if (strcmp(cmd, "init-db") == 0) {
         if (argc != 3) {
             fprintf(stderr, "usage: meshsnap init-db PATH\n");

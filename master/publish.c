@@ -183,7 +183,8 @@ static int write_small(wctx_t *w, int64_t now_ms, int force, int *changed)
             if ((rc = put(w, MSN_DBI_OROW, k, 8, w->sb.data, w->sb.size, 0)))
                 goto out;
         }
-        if ((rc = msn_snap_doc_put(w->txn, &p->snap, "observers", all.data, all.len, p->gen + 1, now_ms)))
+        if ((rc = msn_snap_doc_put_full(w->txn, &p->snap, "observers", all.data, all.len, NULL, 0, 1, p->gen + 1, now_ms,
+                                        now_ms + p->poll_interval_ms)))
             goto out;
         p->observers_hash = h;
         *changed = 1;
@@ -193,10 +194,18 @@ static int write_small(wctx_t *w, int64_t now_ms, int force, int *changed)
     msn_render_stats(&all, s, now_ms);
     h = fnv1a(all.data, all.len);
     if (force || h != p->stats_hash) {
-        if ((rc = msn_snap_doc_put(w->txn, &p->snap, "stats", all.data, all.len, p->gen + 1, now_ms)))
+        if ((rc = msn_snap_doc_put_full(w->txn, &p->snap, "stats", all.data, all.len, NULL, 0, 1, p->gen + 1, now_ms,
+                                        now_ms + p->poll_interval_ms)))
             goto out;
         p->stats_hash = h;
         *changed = 1;
+    }
+    if (p->an) {
+        int wrote = 0;
+        if ((rc = msn_ansched_write(p->an, w->txn, &p->snap, p->gen + 1, now_ms, force, &wrote)))
+            goto out;
+        if (wrote)
+            *changed = 1;
     }
     rc = 0;
 out:
@@ -267,6 +276,8 @@ int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *e
         return -1;
     }
     msn_snap_close(&old);
+    if (p->an)
+        msn_ansched_committed(p->an);
     p->gen++;
     p->pub_tx = s->n_tx;
     p->pub_obs = s->n_obs;
@@ -329,6 +340,8 @@ int msn_publish_incremental(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, 
     if (rc)
         goto fail;
     mdb_env_sync(p->snap.env, 1);
+    if (p->an)
+        msn_ansched_committed(p->an);
     p->gen++;
     p->pub_tx = s->n_tx;
     p->pub_obs = s->n_obs;

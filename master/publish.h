@@ -12,6 +12,7 @@
 
 #include <stdint.h>
 
+#include "ansched.h"
 #include "shm/snapshot.h"
 #include "store.h"
 
@@ -24,6 +25,8 @@ typedef struct {
     uint32_t pub_tx, pub_obs; /* store sizes at the last publication */
     uint64_t nodes_hash, observers_hash, stats_hash;
     int64_t last_published_ms;
+    int64_t poll_interval_ms;  /* how soon the poll-driven documents may change (for expires_at) */
+    msn_ansched_t *an;         /* analytics results written into every generation, or NULL */
 } msn_publisher_t;
 
 /** Initialises p; reads the generation of an existing current snapshot, if any, so new

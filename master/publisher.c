@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ansched.h"
 #include "publish.h"
 #include "shm/log.h"
 #include "shm/schema.h"
@@ -47,9 +48,18 @@ static void on_progress(void *ctx, int64_t tx, int64_t obs)
     }
 }
 
+/* Sleeps in small slices; the analytics scheduler gets each slice to collect results. */
+static msn_ansched_t *sleep_an;
+static const msn_store_t *sleep_store;
+static int sleep_an_changed;
+
 static void sleep_ms(msn_publisher_thread_t *pt, int ms)
 {
     while (ms > 0 && !atomic_load(&pt->stop)) {
+        if (sleep_an && sleep_store && msn_ansched_tick(sleep_an, sleep_store, msn_now_ms())) {
+            sleep_an_changed = 1;
+            return;
+        }
         int slice = ms > 50 ? 50 : ms;
         struct timespec ts = {slice / 1000, (long)(slice % 1000) * 1000000L};
         nanosleep(&ts, NULL);
@@ -137,8 +147,12 @@ static void *thread_main(void *arg)
     int need_full = 1;
     int64_t last_err_log = 0, last_small_reload = 0;
     int64_t seen_finished = -1, loaded_at_ms = 0, last_data_version = -1;
+    msn_ansched_t an;
     msn_store_init(&store);
     msn_publisher_init(&pub, cfg->state_dir, cfg->db, pt->started_at_ms);
+    msn_ansched_init(&an, cfg, pt->st);
+    pub.an = &an;
+    pub.poll_interval_ms = cfg->poll_interval_ms;
     while (!atomic_load(&pt->stop)) {
         int64_t now = msn_now_ms();
         if (db == NULL) {
@@ -177,16 +191,24 @@ static void *thread_main(void *arg)
             }
             need_full = 0;
             loaded_at_ms = load_start;
+            msn_ansched_all_due(&an);
+            sleep_an = &an;
+            sleep_store = &store;
             last_small_reload = msn_now_ms();
         } else {
             /* PRAGMA data_version moves when another connection commits: without a commit there
                is nothing to read, except the time-dependent counters every 10 s */
             int64_t dv = data_version(db);
+            if (sleep_an_changed || msn_ansched_tick(&an, &store, now)) {
+                sleep_an_changed = 0;
+                dv = -2; /* new analytics results: publish them with this poll */
+            }
             if (dv == last_data_version && dv >= 0 && now - last_small_reload < 10000) {
                 publish_counts(pt->st, &store, &pub, now);
                 goto next;
             }
-            last_data_version = dv;
+            if (dv != -2)
+                last_data_version = dv;
             int ntx, nobs;
             if (msn_store_poll(&store, db, 20000, &ntx, &nobs, err, sizeof(err)) < 0) {
                 msn_error("poll failed: %s", err);
@@ -220,6 +242,9 @@ static void *thread_main(void *arg)
     }
     if (db)
         sqlite3_close(db);
+    sleep_an = NULL;
+    sleep_store = NULL;
+    msn_ansched_free(&an);
     msn_store_free(&store);
     msn_publisher_free(&pub);
     atomic_store(&pt->running, 0);

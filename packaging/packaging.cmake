@@ -141,7 +141,14 @@ set(CPACK_RPM_POST_UNINSTALL_SCRIPT_FILE ${MSN_PKG_SRC}/rpm/postun.sh)
 
 include(CPack)
 
-# --- tests (they skip with status 77 when they cannot run; see tests/packaging/README.md)
+# --- tests (each skips with status 77 when it cannot run; see tests/packaging/README.md)
+#   packaging.build_check     cpack + content/man/unit/lintian/rpmlint checks; needs rpm,
+#                             lintian, rpmlint (skips without them, fails without them
+#                             under MESHSNAP_PACKAGE_TEST=1)
+#   packaging.install_check   dpkg -i / run / upgrade / remove / purge on this machine:
+#                             only with MESHSNAP_PACKAGE_TEST=1, as root
+#   packaging.syscall_filter  the daemon's system calls (strace) against the unit's
+#                             SystemCallFilter; root and strace
 if(MESHSNAP_TESTS)
   set(_msn_pkg_env "MESHSNAP_BUILD_DIR=${CMAKE_BINARY_DIR};MESHSNAP_SOURCE=${CMAKE_SOURCE_DIR}")
   if(MESHSNAP_SANITIZE)
@@ -151,6 +158,12 @@ if(MESHSNAP_TESTS)
            COMMAND sh ${CMAKE_SOURCE_DIR}/tests/packaging/build_check.sh)
   add_test(NAME packaging.install_check
            COMMAND sh ${CMAKE_SOURCE_DIR}/tests/packaging/install_check.sh)
+  # Both run cpack in this build tree (its preinstall step runs the build): one at a time.
   set_tests_properties(packaging.build_check packaging.install_check PROPERTIES
-    TIMEOUT 600 SKIP_RETURN_CODE 77 ENVIRONMENT "${_msn_pkg_env}")
+    TIMEOUT 600 SKIP_RETURN_CODE 77 RESOURCE_LOCK meshsnap_cpack ENVIRONMENT "${_msn_pkg_env}")
+  add_test(NAME packaging.syscall_filter
+           COMMAND sh ${CMAKE_SOURCE_DIR}/tests/packaging/syscall_check.sh $<TARGET_FILE:meshsnapd>
+                   ${MSN_PKG_SRC}/meshsnap.service)
+  set_tests_properties(packaging.syscall_filter PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77
+    ENVIRONMENT "${_msn_pkg_env};MESHSNAP_SHARED=${MESHSNAP_SHARED_DIR}")
 endif()

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "etag.h"
 #include "mpk.h"
 
 static const char *const dbi_names[MSN_DBI_COUNT] = {"meta", "doc", "tx", "obs", "oid",
@@ -300,6 +301,89 @@ int msn_snap_meta_get(MDB_txn *txn, const msn_snap_t *s, msn_snap_meta_t *m)
 #undef KEY
     }
     return m->gen > 0 ? 0 : -1;
+}
+
+int msn_snap_doc_put_full(MDB_txn *txn, const msn_snap_t *s, const char *name, const void *body, size_t len,
+                          const void *gzin, size_t gzin_len, int compress, uint64_t gen, int64_t published_at_ms,
+                          int64_t expires_at_ms)
+{
+    msn_buf_t gz = MSN_BUF_INIT;
+    if (gzin_len > 0)
+        msn_buf_append(&gz, gzin, gzin_len);
+    else if (compress && len >= 1024 && msn_gzip(body, len, 6, &gz) < 0) {
+        msn_buf_free(&gz);
+        return -1;
+    }
+    char etag[24];
+    msn_etag_of(body, len, etag);
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 6);
+    msgpack_pack_bin(&pk, len);
+    msgpack_pack_bin_body(&pk, body, len);
+    msgpack_pack_uint64(&pk, gen);
+    msgpack_pack_int64(&pk, published_at_ms);
+    if (gz.len) {
+        msgpack_pack_bin(&pk, gz.len);
+        msgpack_pack_bin_body(&pk, gz.data, gz.len);
+    } else {
+        msgpack_pack_nil(&pk);
+    }
+    msn_mpk_str(&pk, etag);
+    msgpack_pack_int64(&pk, expires_at_ms);
+    MDB_val k = {strlen(name), (void *)name}, v = {sb.size, sb.data};
+    int rc = mdb_put(txn, s->dbi[MSN_DBI_DOC], &k, &v, 0);
+    msgpack_sbuffer_destroy(&sb);
+    msn_buf_free(&gz);
+    return rc;
+}
+
+int msn_snap_doc_get_full(MDB_txn *txn, const msn_snap_t *s, const char *name, msn_doc_t *d)
+{
+    MDB_val k = {strlen(name), (void *)name}, v;
+    memset(d, 0, sizeof(*d));
+    int rc = mdb_get(txn, s->dbi[MSN_DBI_DOC], &k, &v);
+    if (rc != 0)
+        return rc;
+    msn_mpk_reader_t r;
+    msn_mpk_reader_init(&r, v.mv_data, v.mv_size);
+    uint32_t n, bl;
+    int64_t g, p;
+    const char *body;
+    if (msn_mpk_read_array(&r, &n) < 0 || n < 3 || msn_mpk_read_bin(&r, &body, &bl) < 0 ||
+        msn_mpk_read_int(&r, &g) < 0 || msn_mpk_read_int(&r, &p) < 0)
+        return -1;
+    d->body = body;
+    d->len = bl;
+    d->gen = (uint64_t)g;
+    d->published_at_ms = p;
+    if (n >= 6) {
+        const char *gz, *et;
+        uint32_t gl, el;
+        if (msn_mpk_peek(&r) == MSN_MPK_NIL)
+            msn_mpk_read_nil(&r);
+        else if (msn_mpk_read_bin(&r, &gz, &gl) == 0) {
+            d->gz = gz;
+            d->gz_len = gl;
+        } else
+            return -1;
+        if (msn_mpk_read_str(&r, &et, &el) < 0 || el >= sizeof(d->etag) || msn_mpk_read_int(&r, &d->expires_at_ms) < 0)
+            return -1;
+        memcpy(d->etag, et, el);
+        d->etag[el] = '\0';
+    } else {
+        msn_etag_of(body, bl, d->etag);
+    }
+    return 0;
+}
+
+int msn_snap_doc_del(MDB_txn *txn, const msn_snap_t *s, const char *name)
+{
+    MDB_val k = {strlen(name), (void *)name};
+    int rc = mdb_del(txn, s->dbi[MSN_DBI_DOC], &k, NULL);
+    return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 int msn_snap_doc_put(MDB_txn *txn, const msn_snap_t *s, const char *name, const void *body, size_t len,

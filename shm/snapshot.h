@@ -16,7 +16,9 @@
  * Named databases and their values (all integers big-endian in keys; values msgpack):
  *   meta   "meta"           map {gen, published_at, source_db, max_tx_id, max_obs_id,
  *                                tx_count, obs_count, legacy_schema, master_start}
- *   doc    name             [body(bin), gen, published_at]: ready-to-send bodies
+ *   doc    name             [body(bin), gen, published_at, gzip(bin)|nil, etag, expires_at]:
+ *                           ready-to-send bodies with their gzip copy and ETag; expires_at
+ *                           is when the master next republishes it (0 = unknown)
  *                           ("stats", "observers" (prefix, worker appends server_time),
  *                           "nodes.index")
  *   tx     id(8)            [fragment(bin), first_seen_ms, payload_type, route_type,
@@ -114,6 +116,29 @@ int msn_snap_meta_get(MDB_txn *txn, const msn_snap_t *s, msn_snap_meta_t *m);
 /** Puts a ready-to-send body under `name` in `doc`. Returns an LMDB error code. */
 int msn_snap_doc_put(MDB_txn *txn, const msn_snap_t *s, const char *name, const void *body, size_t len,
                      uint64_t gen, int64_t published_at_ms);
+/** A ready-to-send document (pointers into the map when read: valid until the txn ends). */
+typedef struct {
+    const void *body;
+    size_t len;
+    const void *gz; /* NULL when there is no compressed copy */
+    size_t gz_len;
+    char etag[24];  /* quoted strong ETag of body; the gzip copy's is etag with "-gz" inserted */
+    uint64_t gen;
+    int64_t published_at_ms;
+    int64_t expires_at_ms;
+} msn_doc_t;
+
+/** Puts a document with its ETag and gzip copy: gz when given (gz_len > 0), else computed
+ *  when compress is set and body is at least 1 KiB. Returns an LMDB error code (or -1
+ *  when compression fails). */
+int msn_snap_doc_put_full(MDB_txn *txn, const msn_snap_t *s, const char *name, const void *body, size_t len,
+                          const void *gz, size_t gz_len, int compress, uint64_t gen, int64_t published_at_ms,
+                          int64_t expires_at_ms);
+/** Gets a document. Returns 0, MDB_NOTFOUND, or -1 on a malformed value. */
+int msn_snap_doc_get_full(MDB_txn *txn, const msn_snap_t *s, const char *name, msn_doc_t *d);
+/** Deletes a document (absent is fine). Returns an LMDB error code. */
+int msn_snap_doc_del(MDB_txn *txn, const msn_snap_t *s, const char *name);
+
 /** Gets a doc body; *body points into the map (valid until the txn ends).
  *  Returns 0, MDB_NOTFOUND, or -1 on a malformed value. */
 int msn_snap_doc_get(MDB_txn *txn, const msn_snap_t *s, const char *name, const void **body, size_t *len,

@@ -247,3 +247,39 @@ void msn_perf_record(msn_worker_status_t *w, int endpoint, int status, uint64_t 
         sl->status = status;
     }
 }
+
+void msn_status_request_shape(msn_status_t *st, int an, const char *key, int missing)
+{
+    uint64_t pos = atomic_fetch_add(&st->shape_head, 1);
+    __typeof__(st->shape_ring[0]) *e = &st->shape_ring[pos % MSN_SHAPE_RING];
+    atomic_store_explicit(&e->seq, 0, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    e->an = an;
+    e->missing = missing;
+    snprintf(e->key, sizeof(e->key), "%s", key);
+    atomic_store_explicit(&e->seq, pos + 1, memory_order_release);
+}
+
+int msn_status_take_shape(msn_status_t *st, uint64_t *tail, int *an, char key[120], int *missing)
+{
+    uint64_t head = atomic_load(&st->shape_head);
+    if (head > *tail + MSN_SHAPE_RING)
+        *tail = head - MSN_SHAPE_RING;
+    while (*tail < head) {
+        __typeof__(st->shape_ring[0]) *e = &st->shape_ring[*tail % MSN_SHAPE_RING];
+        uint64_t pos = *tail;
+        if (atomic_load_explicit(&e->seq, memory_order_acquire) != pos + 1) {
+            (*tail)++; /* being written or already overwritten: a worker asks again on retry */
+            continue;
+        }
+        *an = e->an;
+        *missing = e->missing;
+        memcpy(key, e->key, 120);
+        key[119] = '\0';
+        atomic_thread_fence(memory_order_acquire);
+        (*tail)++;
+        if (atomic_load_explicit(&e->seq, memory_order_relaxed) == pos + 1)
+            return 1;
+    }
+    return 0;
+}

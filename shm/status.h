@@ -30,6 +30,7 @@
 #define MSN_PERF_SLOW 16
 #define MSN_PERF_SLOW_MS 100
 #define MSN_AN_SLOTS 16
+#define MSN_SHAPE_RING 256
 
 enum { MSN_PHASE_STARTING = 0, MSN_PHASE_LOADING, MSN_PHASE_READY, MSN_PHASE_STOPPING };
 
@@ -123,6 +124,15 @@ typedef struct {
     _Atomic uint64_t backfill_seq;
     msn_backfill_status_t backfill;
     msn_worker_status_t workers[MSN_STATUS_MAX_WORKERS];
+    /* analytics shapes the workers were asked for and the snapshot lacks (or that are being
+       served and must stay computed): many writers (workers), one reader (the master) */
+    _Atomic uint64_t shape_head;
+    struct {
+        _Atomic uint64_t seq; /* position + 1 once the entry is complete */
+        int32_t an;
+        int32_t missing;      /* 1: not in the snapshot yet; 0: served, keep it fresh */
+        char key[120];
+    } shape_ring[MSN_SHAPE_RING];
 } msn_status_t;
 
 /** Master: creates or resets state_dir/status and maps it. Returns 0, or -errno. */
@@ -156,6 +166,12 @@ void msn_perf_record(msn_worker_status_t *w, int endpoint, int status, uint64_t 
                      const char *path, int64_t now_ms);
 /** Lower bound in microseconds of latency bucket i. */
 double msn_perf_bucket_lower_us(int i);
+
+/** Worker: asks the master for analytic `an` in the shape with canonical key `key`. */
+void msn_status_request_shape(msn_status_t *st, int an, const char *key, int missing);
+/** Master: takes the next request after *tail (advanced). Returns 1 with an/key/missing
+ *  set, 0 when there is none. Requests overwritten before being read are skipped. */
+int msn_status_take_shape(msn_status_t *st, uint64_t *tail, int *an, char key[120], int *missing);
 
 /** Milliseconds since the epoch (CLOCK_REALTIME). */
 int64_t msn_now_ms(void);

@@ -36,6 +36,11 @@ typedef struct {
     const char *content_type; /* NULL = application/json */
     const char *route;     /* the route template, for the request statistics */
     const char *db_path;   /* the configured database (its size is reported, it is never opened) */
+    int accept_gzip;       /* the client accepts gzip */
+    /* A handler that answers with a stored document sets doc (pointers into the map, valid
+       until the transaction ends: worker.c sends before ending it) instead of body. */
+    int use_doc;
+    msn_doc_t doc;
 } msn_api_req_t;
 
 /** The decoded value of query parameter `name`, or NULL when absent. */
@@ -60,6 +65,10 @@ void msn_api_healthz(msn_api_req_t *r);
 void msn_api_perf(msn_api_req_t *r);
 void msn_api_perf_migrations(msn_api_req_t *r);
 void msn_api_metrics(msn_api_req_t *r);
+/** /api/analytics/<name>, /api/observers/clock-skew, /api/nodes/clock-skew: analytic `an`. */
+void msn_api_analytic(msn_api_req_t *r, int an);
+/** Answers with the stored document `name` (503 + Retry-After when it is missing). */
+void msn_api_send_doc(msn_api_req_t *r, const char *name);
 /** Appends the async_migrations array (API spec §4.3) from the status block; returns 1
  *  when a migration is running. */
 int msn_api_migrations_json(msn_buf_t *b, const msn_backfill_status_t *bf, int64_t now_ms);

@@ -6,28 +6,33 @@
 #include "shm/json.h"
 #include "shm/timeutil.h"
 
-static void send_doc(msn_api_req_t *r, const char *name)
+void msn_api_send_doc(msn_api_req_t *r, const char *name)
 {
-    const void *body;
-    size_t len;
-    if (msn_snap_doc_get(r->txn, r->snap, name, &body, &len, NULL, NULL) != 0) {
-        msn_api_error(r, 500, "%s is missing from the snapshot", name);
+    if (msn_snap_doc_get_full(r->txn, r->snap, name, &r->doc) != 0) {
+        r->retry_after = 2;
+        msn_api_error(r, 503, "%s is not in the snapshot yet", name);
         return;
     }
-    msn_buf_append(r->body, body, len);
+    r->use_doc = 1;
     r->status = 200;
 }
 
 void msn_api_stats(msn_api_req_t *r)
 {
-    send_doc(r, "stats");
+    msn_api_send_doc(r, "stats");
 }
 
 void msn_api_observers(msn_api_req_t *r)
 {
-    send_doc(r, "observers");
-    if (r->status != 200)
+    const void *body;
+    size_t len;
+    if (msn_snap_doc_get(r->txn, r->snap, "observers", &body, &len, NULL, NULL) != 0) {
+        r->retry_after = 2;
+        msn_api_error(r, 503, "observers are not in the snapshot yet");
         return;
+    }
+    msn_buf_append(r->body, body, len);
+    r->status = 200;
     char now[32];
     msn_format_iso_s(now, r->now_ms / 1000);
     msn_buf_printf(r->body, ",\"server_time\":\"%s\"}", now);

@@ -33,6 +33,8 @@
 #include <h2o.h>
 
 #include "api.h"
+#include "shm/anshape.h"
+#include "shm/etag.h"
 #include "shm/log.h"
 #include "shm/proc.h"
 #include "shm/status.h"
@@ -179,6 +181,7 @@ static const char *reason(int status)
 {
     switch (status) {
     case 200: return "OK";
+    case 304: return "Not Modified";
     case 400: return "Bad Request";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
@@ -194,11 +197,28 @@ static void route(msn_api_req_t *r, const char *method, int is_head)
     const char *p = r->path, *arg;
     int get = strcmp(method, "GET") == 0 || is_head;
     typedef enum {
-        R_NONE, R_HEALTH, R_STATS, R_OBSERVERS, R_PACKETS, R_PACKET, R_NODES, R_NODE, R_PERF, R_PERF_MIG, R_METRICS
+        R_NONE, R_HEALTH, R_STATS, R_OBSERVERS, R_PACKETS, R_PACKET, R_NODES, R_NODE, R_PERF, R_PERF_MIG, R_METRICS,
+        R_ANALYTIC
     } rt_t;
     rt_t rt = R_NONE;
+    int an = -1;
+    static char an_route[MSN_AN_COUNT][48];
     r->route = "other";
-    if (path_is(p, "/api/healthz"))
+    if (strncmp(p, "/api/analytics/", 15) == 0) {
+        for (int i = 0; i < MSN_AN_COUNT; i++)
+            if (i != MSN_AN_OBSERVERS_CLOCK_SKEW && i != MSN_AN_NODES_CLOCK_SKEW &&
+                strcmp(p + 15, msn_anshape_endpoints[i]) == 0)
+                an = i;
+    } else if (path_is(p, "/api/observers/clock-skew")) {
+        an = MSN_AN_OBSERVERS_CLOCK_SKEW;
+    } else if (path_is(p, "/api/nodes/clock-skew")) {
+        an = MSN_AN_NODES_CLOCK_SKEW;
+    }
+    if (an >= 0) {
+        rt = R_ANALYTIC;
+        if (!an_route[an][0])
+            snprintf(an_route[an], sizeof(an_route[an]), "%s", p);
+    } else if (path_is(p, "/api/healthz"))
         rt = R_HEALTH;
     else if (path_is(p, "/metrics"))
         rt = R_METRICS;
@@ -225,7 +245,7 @@ static void route(msn_api_req_t *r, const char *method, int is_head)
     static const char *const templates[] = {"other", "/api/healthz", "/api/stats", "/api/observers", "/api/packets",
                                             "/api/packets/:id", "/api/nodes", "/api/nodes/:pubkey", "/api/perf",
                                             "/api/perf/async-migrations", "/metrics"};
-    r->route = templates[rt];
+    r->route = rt == R_ANALYTIC ? an_route[an] : templates[rt];
     if (!get) {
         r->allow = "GET, HEAD";
         msn_api_error(r, 405, "method %s not allowed on %s", method, p);
@@ -250,6 +270,7 @@ static void route(msn_api_req_t *r, const char *method, int is_head)
     case R_PACKET: msn_api_packet_detail(r, arg); break;
     case R_NODES: msn_api_nodes(r); break;
     case R_NODE: msn_api_node_detail(r, arg); break;
+    case R_ANALYTIC: msn_api_analytic(r, an); break;
     default: break;
     }
 }
@@ -290,6 +311,15 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     parse_query(req, &r);
+    ssize_t ae = h2o_find_header(&req->headers, H2O_TOKEN_ACCEPT_ENCODING, -1);
+    if (ae != -1) {
+        h2o_iovec_t v = req->headers.entries[ae].value;
+        for (size_t i = 0; i + 4 <= v.len; i++)
+            if (memcmp(v.base + i, "gzip", 4) == 0) {
+                r.accept_gzip = 1;
+                break;
+            }
+    }
     if (msn_snapview_begin(&w->view) == 0) {
         r.txn = w->view.txn;
         r.snap = &w->view.snap;
@@ -300,12 +330,35 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     route(&r, method, is_head);
     status_headers(w, req, &r);
-    msn_snapview_end(&w->view);
-    req->res.status = r.status;
-    req->res.reason = reason(r.status);
+    /* the body: a stored document (maybe its gzip copy), or what the handler assembled */
+    const char *out = w->body.data;
+    size_t out_len = w->body.len;
+    char etag[32];
     const char *ctype = r.content_type ? r.content_type : "application/json";
+    if (r.use_doc) {
+        int gz = r.accept_gzip && r.doc.gz != NULL;
+        out = gz ? r.doc.gz : r.doc.body;
+        out_len = gz ? r.doc.gz_len : r.doc.len;
+        snprintf(etag, sizeof(etag), "%.*s%s\"", (int)strlen(r.doc.etag) - 1, r.doc.etag, gz ? "-gz" : "");
+        if (gz)
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_ENCODING, NULL, H2O_STRLIT("gzip"));
+        if (r.doc.gz != NULL)
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("Accept-Encoding"));
+        /* a cache may reuse it until the master publishes this document again */
+        int64_t max_age = r.doc.expires_at_ms > r.now_ms ? (r.doc.expires_at_ms - r.now_ms) / 1000 : 0;
+        char cc[64];
+        snprintf(cc, sizeof(cc), "public, max-age=%lld", (long long)max_age);
+        header(req, "cache-control", cc);
+    } else {
+        if (!r.content_type)
+            msn_buf_putc(&w->body, '\n');
+        out = w->body.data;
+        out_len = w->body.len;
+        msn_etag_of(out, out_len, etag);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-cache"));
+    }
+    header(req, "etag", etag);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype, strlen(ctype));
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
     if (r.retry_after > 0) {
         char ra[16];
         snprintf(ra, sizeof(ra), "%d", r.retry_after);
@@ -313,15 +366,21 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     if (r.allow)
         header(req, "allow", r.allow);
-    if (!r.content_type)
-        msn_buf_putc(&w->body, '\n');
-    req->res.content_length = w->body.len;
-    h2o_send_inline(req, w->body.data, w->body.len);
+    ssize_t inm = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1);
+    if (r.status == 200 && inm != -1 &&
+        msn_etag_matches(req->headers.entries[inm].value.base, req->headers.entries[inm].value.len, etag)) {
+        r.status = 304;
+        out_len = 0;
+    }
+    req->res.status = r.status;
+    req->res.reason = reason(r.status);
+    req->res.content_length = out_len;
+    h2o_send_inline(req, out, out_len); /* copies: the map may be released now */
+    msn_snapview_end(&w->view);
     struct timespec t1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     uint64_t us = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
-    msn_perf_record(&w->st->workers[w->slot], msn_perf_endpoint_id(r.route), r.status, us, w->body.len, path,
-                    r.now_ms);
+    msn_perf_record(&w->st->workers[w->slot], msn_perf_endpoint_id(r.route), r.status, us, out_len, path, r.now_ms);
     return 0;
 }
 
@@ -439,6 +498,7 @@ out:
         /* no connection left: let the loop run the close callbacks, then release what h2o
            allocated (with connections still open, exiting releases it all anyway) */
         h2o_evloop_run(w.ctx.loop, 0);
+        h2o_timeout_unlink(&w.ctx.http2._graceful_shutdown_timeout); /* linked by request_shutdown; dispose asserts */
         h2o_context_dispose(&w.ctx);
         h2o_evloop_destroy(w.ctx.loop);
     }

@@ -169,7 +169,7 @@ if "$daemon" --help >"$tmp/d.help" 2>&1; then
 	grep -oE '(^|[ ,])-(-[a-z][a-z0-9-]*|[a-zA-Z])' "$tmp/d.help" | sed 's/^[ ,]*//' | sort -u >"$tmp/d.flags"
 	missing=$(while read -r f; do grep -qF -- "$f" "$tmp/man8.txt" || echo "$f"; done <"$tmp/d.flags")
 	check "meshsnapd(8) documents every flag of meshsnapd --help ($(wc -l <"$tmp/d.flags") flags)" test -z "$missing"
-	[ -n "$missing" ] && echo "    missing: $missing"
+	[ -n "$missing" ] && echo "    missing: $(echo "$missing" | tr "\n" " ")"
 	for f in --role --slot --listen-fds; do
 		check "meshsnapd(8) mentions the internal flag $f" grep -qF -- "$f" "$tmp/man8.txt"
 	done
@@ -183,7 +183,7 @@ sed -n '/^Commands:/,$p' "$tmp/c.help" | sed -n 's/^  \([a-z][a-z-]*\).*/\1/p' |
 check "meshsnap --help lists commands" test -s "$tmp/c.cmds"
 missing=$(while read -r c; do grep -qE "^\.B[IR]* \"?$c( |\"|$)" "$tmp/man1.txt" || echo "$c"; done <"$tmp/c.cmds")
 check "meshsnap(1) has an entry for every command of meshsnap --help ($(tr '\n' ' ' <"$tmp/c.cmds"))" test -z "$missing"
-[ -n "$missing" ] && echo "    missing: $missing"
+[ -n "$missing" ] && echo "    missing: $(echo "$missing" | tr "\n" " ")"
 mkdir -p "$tmp/cwd"
 while read -r c; do
 	# each command's own --help: every flag it lists is in meshsnap(1) (run in a scratch
@@ -194,7 +194,7 @@ while read -r c; do
 	[ -s "$tmp/sub.flags" ] || continue
 	missing=$(while read -r f; do grep -qF -- "$f" "$tmp/man1.txt" || echo "$f"; done <"$tmp/sub.flags")
 	check "meshsnap(1) documents every flag of meshsnap $c --help" test -z "$missing"
-	[ -n "$missing" ] && echo "    missing: $missing"
+	[ -n "$missing" ] && echo "    missing: $(echo "$missing" | tr "\n" " ")"
 done <"$tmp/c.cmds"
 if command -v man >/dev/null 2>&1; then
 	for p in "$man8" "$man1"; do

@@ -1,0 +1,201 @@
+/* anrun.c: see anrun.h. */
+#include "anrun.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "analytics/analytics.h"
+#include "shm/etag.h"
+#include "shm/log.h"
+#include "shm/status.h"
+
+#define TRAILER UINT32_MAX
+
+typedef struct {
+    uint32_t job;
+    int32_t rc;
+    uint32_t ms;
+    uint32_t len;
+    uint32_t gz_len;
+} rec_t;
+
+static int write_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n > 0) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void child_main(int fd, const msn_store_t *s, const msn_anjob_t *jobs, int n, int64_t now_ms)
+{
+    msn_log_set_role("analytics");
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    msn_buf_t body = MSN_BUF_INIT, gz = MSN_BUF_INIT;
+    for (int i = 0; i < n; i++) {
+        msn_anshape_t shape;
+        char err[256] = "";
+        msn_buf_reset(&body);
+        msn_buf_reset(&gz);
+        int64_t t0 = mono_ms();
+        int rc = msn_anshape_from_key(jobs[i].key, &shape);
+        if (rc < 0) {
+            snprintf(err, sizeof(err), "malformed shape key '%s'", jobs[i].key);
+        } else {
+            msn_an_shape_t sh = {shape.region[0] ? shape.region : NULL, shape.from_ms, shape.to_ms,
+                                 shape.area[0] ? shape.area : NULL};
+            if (shape.window[0]) {
+                sh.from_ms = now_ms - msn_anshape_window_ms(shape.window);
+                sh.to_ms = 0;
+            }
+            rc = msn_analytic_compute(jobs[i].an, s, &sh, now_ms, &body, err, sizeof(err));
+            if (rc == 0 && msn_gzip(body.data, body.len, 6, &gz) < 0) {
+                rc = -1;
+                snprintf(err, sizeof(err), "gzip failed");
+            }
+        }
+        rec_t rec = {(uint32_t)i, rc, (uint32_t)(mono_ms() - t0), 0, 0};
+        const void *payload = body.data;
+        if (rc != 0) {
+            if (!err[0])
+                snprintf(err, sizeof(err), "computation failed");
+            payload = err;
+            rec.len = (uint32_t)strlen(err);
+        } else {
+            rec.len = (uint32_t)body.len;
+            rec.gz_len = (uint32_t)gz.len;
+        }
+        if (write_all(fd, &rec, sizeof(rec)) < 0 || write_all(fd, payload, rec.len) < 0 ||
+            (rec.gz_len && write_all(fd, gz.data, rec.gz_len) < 0))
+            _exit(1);
+    }
+    rec_t end = {TRAILER, 0, 0, 0, 0};
+    write_all(fd, &end, sizeof(end));
+    _exit(0);
+}
+
+int msn_anrun_start(msn_anrun_t *r, const msn_store_t *s, const msn_anjob_t *jobs, int n, int64_t now_ms)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return -errno;
+    fcntl(p[0], F_SETPIPE_SZ, 1 << 20);
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(p[0]);
+        close(p[1]);
+        return -e;
+    }
+    if (pid == 0) {
+        close(p[0]);
+        child_main(p[1], s, jobs, n, now_ms);
+    }
+    close(p[1]);
+    fcntl(p[0], F_SETFL, O_NONBLOCK);
+    r->pid = pid;
+    r->fd = p[0];
+    r->jobs = msn_xmalloc((size_t)(n ? n : 1) * sizeof(msn_anjob_t));
+    memcpy(r->jobs, jobs, (size_t)n * sizeof(msn_anjob_t));
+    r->n_jobs = n;
+    msn_buf_reset(&r->in);
+    r->started_ms = msn_now_ms();
+    r->done = 0;
+    return 0;
+}
+
+/* Scans the buffer for complete records; sets done at the trailer. -1 on garbage. */
+static int scan(msn_anrun_t *r)
+{
+    size_t pos = 0;
+    while (r->in.len - pos >= sizeof(rec_t)) {
+        rec_t rec;
+        memcpy(&rec, r->in.data + pos, sizeof(rec));
+        if (rec.job == TRAILER) {
+            r->done = 1;
+            return 0;
+        }
+        if (rec.job >= (uint32_t)r->n_jobs)
+            return -1;
+        size_t need = sizeof(rec) + rec.len + rec.gz_len;
+        if (r->in.len - pos < need)
+            return 0;
+        pos += need;
+    }
+    return 0;
+}
+
+int msn_anrun_poll(msn_anrun_t *r)
+{
+    if (r->pid == 0)
+        return -1;
+    for (;;) {
+        msn_buf_reserve(&r->in, 1 << 16);
+        ssize_t n = read(r->fd, r->in.data + r->in.len, r->in.cap - r->in.len - 1);
+        if (n > 0) {
+            r->in.len += (size_t)n;
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return 0;
+        break; /* EOF or error: the child is gone */
+    }
+    if (scan(r) < 0 || !r->done)
+        return -1;
+    return 1;
+}
+
+int msn_anrun_next(msn_anrun_t *r, size_t *pos, msn_anresult_t *out)
+{
+    if (r->in.len - *pos < sizeof(rec_t))
+        return 0;
+    rec_t rec;
+    memcpy(&rec, r->in.data + *pos, sizeof(rec));
+    if (rec.job == TRAILER || rec.job >= (uint32_t)r->n_jobs)
+        return 0;
+    size_t need = sizeof(rec) + rec.len + rec.gz_len;
+    if (r->in.len - *pos < need)
+        return 0;
+    out->job = (int)rec.job;
+    out->rc = rec.rc;
+    out->compute_ms = rec.ms;
+    out->body = r->in.data + *pos + sizeof(rec);
+    out->len = rec.len;
+    out->gz = rec.gz_len ? out->body + rec.len : NULL;
+    out->gz_len = rec.gz_len;
+    *pos += need;
+    return 1;
+}
+
+void msn_anrun_reset(msn_anrun_t *r)
+{
+    if (r->pid > 0 && !r->done)
+        kill(r->pid, SIGKILL);
+    if (r->fd > 0)
+        close(r->fd);
+    free(r->jobs);
+    msn_buf_free(&r->in);
+    memset(r, 0, sizeof(*r));
+}

@@ -1,0 +1,296 @@
+/* ansched.c: see ansched.h. */
+#include "ansched.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shm/anshape.h"
+#include "shm/log.h"
+
+static const char *const windows[] = {"1h", "24h", "7d", "30d"};
+
+void msn_ansched_init(msn_ansched_t *a, const msn_config_t *cfg, msn_status_t *st)
+{
+    memset(a, 0, sizeof(*a));
+    a->cfg = cfg;
+    a->st = st;
+    a->ring_tail = st ? atomic_load(&st->shape_head) : 0;
+}
+
+static void ent_free(msn_ancache_ent_t *e)
+{
+    free(e->body);
+    free(e->gz);
+}
+
+void msn_ansched_free(msn_ansched_t *a)
+{
+    msn_anrun_reset(&a->run);
+    for (int i = 0; i < a->n; i++)
+        ent_free(&a->ents[i]);
+    free(a->ents);
+    for (int i = 0; i < a->n_deleted; i++)
+        free(a->deleted[i]);
+    free(a->deleted);
+    memset(a, 0, sizeof(*a));
+}
+
+void msn_ansched_all_due(msn_ansched_t *a)
+{
+    for (int i = 0; i < MSN_AN_COUNT; i++)
+        a->next_due[i] = 0;
+}
+
+void msn_ansched_paths_due(msn_ansched_t *a)
+{
+    a->next_due[MSN_AN_TOPOLOGY] = 0;
+    a->next_due[MSN_AN_DISTANCE] = 0;
+    a->next_due[MSN_AN_SUBPATHS] = 0;
+}
+
+static msn_ancache_ent_t *find(msn_ansched_t *a, int an, const char *key)
+{
+    for (int i = 0; i < a->n; i++)
+        if (a->ents[i].an == an && strcmp(a->ents[i].key, key) == 0)
+            return &a->ents[i];
+    return NULL;
+}
+
+static msn_ancache_ent_t *add(msn_ansched_t *a, int an, const char *key, int on_demand)
+{
+    msn_ancache_ent_t *e = find(a, an, key);
+    if (e)
+        return e;
+    if (a->n == a->cap) {
+        a->cap = a->cap ? a->cap * 2 : 64;
+        a->ents = msn_xrealloc(a->ents, (size_t)a->cap * sizeof(*a->ents));
+    }
+    e = &a->ents[a->n++];
+    memset(e, 0, sizeof(*e));
+    e->an = an;
+    snprintf(e->key, sizeof(e->key), "%s", key);
+    msn_anshape_t sh;
+    if (msn_anshape_from_key(key, &sh) < 0)
+        memset(&sh, 0, sizeof(sh));
+    msn_anshape_doc_name(an, &sh, e->name, sizeof(e->name));
+    e->on_demand = on_demand;
+    return e;
+}
+
+/* The precomputed shapes: default, each region seen, each window. */
+static void ensure_precomputed(msn_ansched_t *a, const msn_store_t *s)
+{
+    for (int an = 0; an < MSN_AN_COUNT; an++) {
+        add(a, an, "", 0)->on_demand = 0;
+        int p = msn_anshape_params(an);
+        if (p & 2)
+            for (size_t w = 0; w < sizeof(windows) / sizeof(windows[0]); w++) {
+                char key[32];
+                snprintf(key, sizeof(key), "w=%s", windows[w]);
+                add(a, an, key, 0)->on_demand = 0;
+            }
+        if (p & 1)
+            for (uint32_t i = 0; i < s->n_observers; i++) {
+                const char *iata = s->observers[i].iata;
+                if (iata == NULL || !iata[0] || s->observers[i].inactive)
+                    continue;
+                msn_anshape_t sh;
+                char err[64], key[MSN_ANSHAPE_KEY_MAX];
+                if (msn_anshape_parse(iata, NULL, NULL, NULL, NULL, &sh, err, sizeof(err)) < 0 || !sh.region[0])
+                    continue;
+                msn_anshape_key(&sh, key, sizeof(key));
+                add(a, an, key, 0)->on_demand = 0;
+            }
+    }
+}
+
+static void take_requests(msn_ansched_t *a, int64_t now)
+{
+    int an, missing;
+    char key[120];
+    while (a->st && msn_status_take_shape(a->st, &a->ring_tail, &an, key, &missing)) {
+        msn_anshape_t sh;
+        if (an < 0 || an >= MSN_AN_COUNT || msn_anshape_from_key(key, &sh) < 0)
+            continue;
+        msn_ancache_ent_t *e = find(a, an, key);
+        if (e == NULL) {
+            if (!missing)
+                continue;
+            e = add(a, an, key, 1);
+            msn_info("analytics: %s requested; computing it", e->name);
+        }
+        e->last_requested_ms = now;
+    }
+}
+
+static void drop_idle(msn_ansched_t *a, int64_t now)
+{
+    for (int i = 0; i < a->n;) {
+        msn_ancache_ent_t *e = &a->ents[i];
+        if (e->on_demand && !e->pending && now - e->last_requested_ms > MSN_ANSCHED_IDLE_MS) {
+            msn_info("analytics: %s not requested for %d min; dropped", e->name, MSN_ANSCHED_IDLE_MS / 60000);
+            a->deleted = msn_xrealloc(a->deleted, (size_t)(a->n_deleted + 1) * sizeof(char *));
+            a->deleted[a->n_deleted++] = msn_xstrdup(e->name);
+            ent_free(e);
+            a->ents[i] = a->ents[--a->n];
+            continue;
+        }
+        i++;
+    }
+}
+
+static void record_status(msn_ansched_t *a, int an, int ok, uint32_t ms, int64_t now, const char *err)
+{
+    if (a->st == NULL || an >= MSN_AN_SLOTS)
+        return;
+    msn_status_write_begin(&a->st->master_seq);
+    msn_analytic_status_t *s = &a->st->master.an[an];
+    s->computes++;
+    s->last_compute_ms = ms;
+    if (ok) {
+        s->last_published_at = now;
+        s->last_error[0] = '\0';
+    } else {
+        s->failures++;
+        snprintf(s->last_error, sizeof(s->last_error), "%s", err);
+    }
+    msn_status_write_end(&a->st->master_seq);
+}
+
+/* Takes the results of a finished run into the cache. Returns 1 when any changed. */
+static int collect(msn_ansched_t *a, int64_t now)
+{
+    size_t pos = 0;
+    msn_anresult_t res;
+    int changed = 0;
+    while (msn_anrun_next(&a->run, &pos, &res)) {
+        const msn_anjob_t *j = &a->run.jobs[res.job];
+        msn_ancache_ent_t *e = find(a, j->an, j->key);
+        if (e == NULL)
+            continue; /* dropped meanwhile */
+        e->pending = 0;
+        int is_default = j->key[0] == '\0';
+        if (res.rc != 0) {
+            char msg[160];
+            snprintf(msg, sizeof(msg), "%.*s", (int)(res.len < 150 ? res.len : 150), res.body);
+            msn_error("analytics: %s failed (%s); the previous result stays published", e->name, msg);
+            if (is_default)
+                record_status(a, j->an, 0, res.compute_ms, now, msg);
+            continue;
+        }
+        free(e->body);
+        free(e->gz);
+        e->body = msn_xmalloc(res.len + 1);
+        memcpy(e->body, res.body, res.len);
+        e->len = res.len;
+        e->gz = NULL;
+        e->gz_len = 0;
+        if (res.gz_len) {
+            e->gz = msn_xmalloc(res.gz_len);
+            memcpy(e->gz, res.gz, res.gz_len);
+            e->gz_len = res.gz_len;
+        }
+        e->published_at = now;
+        e->dirty = 1;
+        changed = 1;
+        if (is_default)
+            record_status(a, j->an, 1, res.compute_ms, now, "");
+    }
+    for (int i = 0; i < a->n; i++)
+        a->ents[i].pending = 0;
+    return changed;
+}
+
+int msn_ansched_tick(msn_ansched_t *a, const msn_store_t *s, int64_t now)
+{
+    int changed = 0;
+    take_requests(a, now);
+    if (a->run.pid > 0) {
+        int rc = msn_anrun_poll(&a->run);
+        if (rc == 0)
+            return 0;
+        if (rc > 0) {
+            changed = collect(a, now);
+            msn_debug("analytics: %d computations in %.1f s", a->run.n_jobs, (now - a->run.started_ms) / 1000.0);
+        } else {
+            msn_error("analytics: the computing process died; previous results stay published, retrying in 30 s");
+            for (int i = 0; i < a->run.n_jobs; i++) {
+                int an = a->run.jobs[i].an;
+                if (a->run.jobs[i].key[0] == '\0')
+                    record_status(a, an, 0, 0, now, "the computing process died");
+                if (a->next_due[an] > now + 30000 || a->next_due[an] == 0)
+                    a->next_due[an] = now + 30000;
+            }
+            for (int i = 0; i < a->n; i++)
+                a->ents[i].pending = 0;
+        }
+        msn_anrun_reset(&a->run);
+    }
+    drop_idle(a, now);
+    ensure_precomputed(a, s);
+    /* jobs: every shape of each due analytic, plus on-demand shapes never computed */
+    msn_anjob_t *jobs = msn_xmalloc((size_t)(a->n + 1) * sizeof(msn_anjob_t));
+    int nj = 0;
+    int due[MSN_AN_COUNT];
+    for (int an = 0; an < MSN_AN_COUNT; an++)
+        due[an] = now >= a->next_due[an];
+    for (int i = 0; i < a->n; i++) {
+        msn_ancache_ent_t *e = &a->ents[i];
+        if (!due[e->an] && e->body != NULL)
+            continue;
+        if (!due[e->an] && !e->on_demand)
+            continue; /* a precomputed shape waits for its analytic's turn */
+        jobs[nj].an = e->an;
+        snprintf(jobs[nj].key, sizeof(jobs[nj].key), "%s", e->key);
+        e->pending = 1;
+        nj++;
+    }
+    if (nj > 0) {
+        int rc = msn_anrun_start(&a->run, s, jobs, nj, now);
+        if (rc < 0) {
+            msn_error("analytics: cannot start the computing process: %s", strerror(-rc));
+            for (int i = 0; i < a->n; i++)
+                a->ents[i].pending = 0;
+        } else {
+            for (int an = 0; an < MSN_AN_COUNT; an++)
+                if (due[an])
+                    a->next_due[an] = now + (int64_t)msn_config_analytic_interval(a->cfg, an) * 1000;
+        }
+    }
+    free(jobs);
+    return changed;
+}
+
+int msn_ansched_write(msn_ansched_t *a, MDB_txn *txn, const msn_snap_t *snap, uint64_t gen, int64_t now_ms,
+                      int force, int *wrote)
+{
+    int rc;
+    for (int i = 0; i < a->n; i++) {
+        msn_ancache_ent_t *e = &a->ents[i];
+        if (e->body == NULL || (!force && !e->dirty))
+            continue;
+        int64_t expires = e->published_at + (int64_t)msn_config_analytic_interval(a->cfg, e->an) * 1000;
+        rc = msn_snap_doc_put_full(txn, snap, e->name, e->body, e->len, e->gz, e->gz_len, 0, gen, e->published_at,
+                                   expires);
+        if (rc)
+            return rc;
+        *wrote = 1;
+    }
+    for (int i = 0; i < a->n_deleted; i++) {
+        if ((rc = msn_snap_doc_del(txn, snap, a->deleted[i])))
+            return rc;
+        *wrote = 1;
+    }
+    (void)now_ms;
+    return 0;
+}
+
+void msn_ansched_committed(msn_ansched_t *a)
+{
+    for (int i = 0; i < a->n; i++)
+        a->ents[i].dirty = 0;
+    for (int i = 0; i < a->n_deleted; i++)
+        free(a->deleted[i]);
+    a->n_deleted = 0;
+}
