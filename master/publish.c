@@ -78,29 +78,63 @@ static int put_fx(wctx_t *w, const char *prefix, const char *name, size_t nl, co
     return put(w, MSN_DBI_FX, k, pl + nl, rec, sizeof(*rec), MDB_NODUPDATA);
 }
 
+static void fx_rec_of(const msn_tx_t *t, msn_fx_rec_t *rec)
+{
+    memset(rec, 0, sizeof(*rec));
+    msn_be64_put(rec->id_be, (uint64_t)t->id);
+    msn_be64_put(rec->first_seen_ms_be, (uint64_t)t->first_seen_ms);
+    rec->payload_type = (uint8_t)(t->payload_type < 0 ? 255 : t->payload_type);
+    rec->route_type = (uint8_t)(t->route_type < 0 ? 255 : t->route_type);
+}
+
+/* Keeps the time-of-sighting index (fl) in step with the transmission's newest sighting. */
+static int write_latest(wctx_t *w, msn_tx_t *t)
+{
+    int64_t latest = t->latest > 0 ? t->latest * 1000 : t->first_seen_ms;
+    if (latest == t->latest_pub)
+        return 0;
+    uint8_t k[16];
+    int rc;
+    msn_be64_put(k + 8, (uint64_t)t->id);
+    if (t->latest_pub != 0 && !w->append) {
+        msn_be64_put(k, (uint64_t)t->latest_pub);
+        MDB_val key = {16, k};
+        rc = mdb_del(w->txn, w->p->snap.dbi[MSN_DBI_FL], &key, NULL);
+        if (rc && rc != MDB_NOTFOUND)
+            return rc;
+    }
+    msn_be64_put(k, (uint64_t)latest);
+    if ((rc = put(w, MSN_DBI_FL, k, 16, "", 0, 0)))
+        return rc;
+    t->latest_pub = latest;
+    return 0;
+}
+
 /* Writes a transmission's own keys (tx record, plus hash/fx/ft when new). */
-static int write_tx(wctx_t *w, const msn_tx_t *t, int is_new)
+static int write_tx(wctx_t *w, msn_tx_t *t, int is_new)
 {
     uint8_t k[16];
     msn_be64_put(k, (uint64_t)t->id);
     msgpack_sbuffer_clear(&w->sb);
     msn_render_tx_record(&w->sb, w->s, t, &w->scratch);
     int rc = put(w, MSN_DBI_TX, k, 8, w->sb.data, w->sb.size, w->append ? MDB_APPEND : 0);
+    if (rc == 0)
+        rc = write_latest(w, t);
     if (rc || !is_new)
         return rc;
     if (t->hash && t->hash[0] && (rc = put(w, MSN_DBI_HASH, t->hash, strlen(t->hash), k, 8, 0)))
         return rc;
     msn_fx_rec_t rec;
-    memset(&rec, 0, sizeof(rec));
-    msn_be64_put(rec.id_be, (uint64_t)t->id);
-    msn_be64_put(rec.first_seen_ms_be, (uint64_t)t->first_seen_ms);
-    rec.payload_type = (uint8_t)(t->payload_type < 0 ? 255 : t->payload_type);
-    rec.route_type = (uint8_t)(t->route_type < 0 ? 255 : t->route_type);
+    fx_rec_of(t, &rec);
     char b1 = (char)rec.payload_type, b2 = (char)rec.route_type;
     if ((rc = put_fx(w, "a", "", 0, &rec)) || (rc = put_fx(w, "t", &b1, 1, &rec)) || (rc = put_fx(w, "r", &b2, 1, &rec)))
         return rc;
     if (t->payload_type == 4 && t->from_pubkey && t->from_pubkey[0] &&
-        (rc = put_fx(w, "f", t->from_pubkey, strlen(t->from_pubkey), &rec)))
+        ((rc = put_fx(w, "f", t->from_pubkey, strlen(t->from_pubkey), &rec)) ||
+         (rc = put_fx(w, "n", t->from_pubkey, strlen(t->from_pubkey), &rec))))
+        return rc;
+    if (t->channel_hash && t->channel_hash[0] &&
+        (rc = put_fx(w, "c", t->channel_hash, strlen(t->channel_hash), &rec)))
         return rc;
     uint8_t tk[16];
     msn_be64_put(tk, (uint64_t)t->first_seen_ms);
@@ -109,7 +143,7 @@ static int write_tx(wctx_t *w, const msn_tx_t *t, int is_new)
 }
 
 /* Writes one observation (obs, oid, and the observer list entry of its transmission). */
-static int write_obs(wctx_t *w, const msn_tx_t *t, const msn_obs_t *o)
+static int write_obs(wctx_t *w, msn_tx_t *t, const msn_obs_t *o)
 {
     uint8_t k[16];
     msn_be64_put(k, (uint64_t)t->id);
@@ -121,17 +155,17 @@ static int write_obs(wctx_t *w, const msn_tx_t *t, const msn_obs_t *o)
         return rc;
     if ((rc = put(w, MSN_DBI_OID, k + 8, 8, k, 8, 0)))
         return rc;
+    msn_fx_rec_t rec;
+    fx_rec_of(t, &rec);
     const msn_observer_t *ob = msn_store_observer(w->s, o->observer_rowid);
-    if (ob && ob->id[0]) {
-        msn_fx_rec_t rec;
-        memset(&rec, 0, sizeof(rec));
-        msn_be64_put(rec.id_be, (uint64_t)t->id);
-        msn_be64_put(rec.first_seen_ms_be, (uint64_t)t->first_seen_ms);
-        rec.payload_type = (uint8_t)(t->payload_type < 0 ? 255 : t->payload_type);
-        rec.route_type = (uint8_t)(t->route_type < 0 ? 255 : t->route_type);
-        rc = put_fx(w, "o", ob->id, strlen(ob->id), &rec);
-    }
-    return rc;
+    if (ob && ob->id[0] && (rc = put_fx(w, "o", ob->id, strlen(ob->id), &rec)))
+        return rc;
+    if (ob && ob->iata && ob->iata[0] && (rc = put_fx(w, "g", ob->iata, strlen(ob->iata), &rec)))
+        return rc;
+    for (int i = 0; o->rp && i < o->rp_n; i++)
+        if (o->rp[i] != MSN_KEY_NONE && (rc = put_fx(w, "n", w->s->keys[o->rp[i]], 64, &rec)))
+            return rc;
+    return 0;
 }
 
 /* Rewrites the small documents (nodes, observers, stats) when their content changed. */

@@ -125,6 +125,87 @@ void msn_render_tx_fragment(msn_buf_t *b, const msn_store_t *s, const msn_tx_t *
     msn_buf_putc(b, '}');
 }
 
+void msn_render_tx_grouped(msn_buf_t *b, const msn_store_t *s, const msn_tx_t *t)
+{
+    const msn_obs_t *o = t->best >= 0 ? &s->obs[t->best] : NULL;
+    const msn_observer_t *ob = o ? msn_store_observer(s, o->observer_rowid) : NULL;
+    /* distinct observers and regions over every observation */
+    int64_t seen_obs[64];
+    const char *iatas[32];
+    int n_seen = 0, n_iata = 0, overflow = 0;
+    for (uint32_t i = 0; i < t->n_obs; i++) {
+        int64_t rid = s->obs[t->obs[i]].observer_rowid;
+        int dup = 0;
+        for (int k = 0; k < n_seen && !dup; k++)
+            dup = seen_obs[k] == rid;
+        if (dup)
+            continue;
+        if (n_seen == 64) {
+            overflow++;
+            continue;
+        }
+        seen_obs[n_seen++] = rid;
+        const msn_observer_t *x = msn_store_observer(s, rid);
+        const char *iata = x && x->iata && x->iata[0] ? x->iata : NULL;
+        int dupi = iata == NULL;
+        for (int k = 0; k < n_iata && !dupi; k++)
+            dupi = strcmp(iatas[k], iata) == 0;
+        if (!dupi && n_iata < 32)
+            iatas[n_iata++] = iata;
+    }
+    char latest[32];
+    msn_format_iso_ms(latest, t->latest * 1000);
+    int first = 1;
+    msn_buf_putc(b, '{');
+    key(b, &first, "hash");
+    str_or_null(b, t->hash);
+    key(b, &first, "first_seen");
+    str_or_null(b, t->first_seen);
+    key(b, &first, "count");
+    msn_buf_put_u64(b, t->n_obs);
+    key(b, &first, "observer_count");
+    msn_buf_put_i64(b, n_seen + overflow);
+    key(b, &first, "observation_count");
+    msn_buf_put_u64(b, t->n_obs);
+    key(b, &first, "latest");
+    str_or_null(b, t->n_obs ? latest : t->first_seen);
+    key(b, &first, "observer_id");
+    str_or_null(b, ob ? ob->id : NULL);
+    key(b, &first, "observer_name");
+    str_or_null(b, ob ? ob->name : NULL);
+    key(b, &first, "observer_iata");
+    str_or_null(b, ob ? (ob->iata ? ob->iata : "") : NULL);
+    key(b, &first, "distinct_iatas");
+    msn_buf_putc(b, '[');
+    for (int k = 0; k < n_iata; k++) {
+        if (k)
+            msn_buf_putc(b, ',');
+        msn_json_str_or_null(b, iatas[k]);
+    }
+    msn_buf_putc(b, ']');
+    key(b, &first, "path_json");
+    str_or_null(b, o ? o->path_json : NULL);
+    key(b, &first, "payload_type");
+    if (t->payload_type >= 0)
+        msn_buf_put_i64(b, t->payload_type);
+    else
+        msn_buf_puts(b, "null");
+    key(b, &first, "route_type");
+    if (t->route_type >= 0)
+        msn_buf_put_i64(b, t->route_type);
+    else
+        msn_buf_puts(b, "null");
+    key(b, &first, "raw_hex");
+    str_or_null(b, t->raw_hex);
+    key(b, &first, "decoded_json");
+    str_or_null(b, t->decoded_json);
+    key(b, &first, "snr");
+    num_or_null(b, o && o->has_snr, o ? o->snr : 0);
+    key(b, &first, "rssi");
+    num_or_null(b, o && o->has_rssi, o ? o->rssi : 0);
+    msn_buf_putc(b, '}');
+}
+
 void msn_render_tx_record(msgpack_sbuffer *sb, const msn_store_t *s, const msn_tx_t *t, msn_buf_t *scratch)
 {
     msgpack_packer pk;
@@ -132,7 +213,7 @@ void msn_render_tx_record(msgpack_sbuffer *sb, const msn_store_t *s, const msn_t
     msn_buf_reset(scratch);
     msn_render_tx_fragment(scratch, s, t);
     const msn_obs_t *o = t->best >= 0 ? &s->obs[t->best] : NULL;
-    msgpack_pack_array(&pk, 9);
+    msgpack_pack_array(&pk, 11);
     msgpack_pack_bin(&pk, scratch->len);
     msgpack_pack_bin_body(&pk, scratch->data, scratch->len);
     msgpack_pack_int64(&pk, t->first_seen_ms);
@@ -143,6 +224,11 @@ void msn_render_tx_record(msgpack_sbuffer *sb, const msn_store_t *s, const msn_t
     msn_mpk_str_or_nil(&pk, t->decoded_json);
     msn_mpk_str_or_nil(&pk, o ? o->path_json : NULL);
     msgpack_pack_uint32(&pk, t->n_obs);
+    msn_buf_reset(scratch);
+    msn_render_tx_grouped(scratch, s, t);
+    msgpack_pack_bin(&pk, scratch->len);
+    msgpack_pack_bin_body(&pk, scratch->data, scratch->len);
+    msgpack_pack_int64(&pk, t->latest > 0 ? t->latest * 1000 : t->first_seen_ms);
 }
 
 void msn_render_obs_record(msgpack_sbuffer *sb, const msn_store_t *s, const msn_tx_t *t, const msn_obs_t *o)

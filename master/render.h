@@ -15,6 +15,8 @@
 
 /** The packet-list object of one transmission (API spec §3.4), from its best observation. */
 void msn_render_tx_fragment(msn_buf_t *b, const msn_store_t *s, const msn_tx_t *t);
+/** The groupByHash row of one transmission (API spec §3.4). */
+void msn_render_tx_grouped(msn_buf_t *b, const msn_store_t *s, const msn_tx_t *t);
 /** The `tx` record (snapshot.h) of one transmission, including its fragment. */
 void msn_render_tx_record(msgpack_sbuffer *sb, const msn_store_t *s, const msn_tx_t *t, msn_buf_t *scratch);
 /** The `obs` record (snapshot.h) of one observation. */

@@ -201,9 +201,9 @@ static const char *tx_sql(const msn_schema_info_t *sc)
 {
     static char sql[512];
     snprintf(sql, sizeof(sql),
-             "SELECT id, raw_hex, hash, first_seen, route_type, payload_type, decoded_json, %s "
+             "SELECT id, raw_hex, hash, first_seen, route_type, payload_type, decoded_json, %s, %s "
              "FROM transmissions WHERE id > ?1 ORDER BY id LIMIT ?2",
-             sc->tx_from_pubkey ? "from_pubkey" : "NULL");
+             sc->tx_from_pubkey ? "from_pubkey" : "NULL", sc->tx_channel_hash ? "channel_hash" : "NULL");
     return sql;
 }
 
@@ -223,6 +223,7 @@ static void tx_append(msn_store_t *s, sqlite3_stmt *st)
     t->payload_type = col_null(st, 5) ? -1 : sqlite3_column_int(st, 5);
     t->decoded_json = col_text(s->arena, st, 6);
     t->from_pubkey = col_text(s->arena, st, 7);
+    t->channel_hash = col_text(s->arena, st, 8);
     t->best = -1;
     t->dirty = 1;
     if (t->raw_hex == NULL)
@@ -284,6 +285,8 @@ static void tx_add_obs(msn_store_t *s, msn_tx_t *t, uint32_t oi)
         t->obs = msn_xrealloc(t->obs, t->cap_obs * sizeof(uint32_t));
     }
     t->obs[t->n_obs++] = oi;
+    if (s->obs[oi].timestamp > t->latest)
+        t->latest = s->obs[oi].timestamp;
     if (t->best < 0 || obs_better(&s->obs[oi], &s->obs[t->best]))
         t->best = (int32_t)oi;
     t->dirty = 1;

@@ -46,6 +46,9 @@ typedef struct {
     int route_type, payload_type; /* -1 when NULL */
     const char *decoded_json;
     const char *from_pubkey;
+    const char *channel_hash; /* NULL when absent (or the column is missing) */
+    int64_t latest;       /* newest observation timestamp (unix s), 0 without observations */
+    int64_t latest_pub;   /* latest as last written into the snapshot's time-of-sighting index */
     uint32_t *obs;   /* indexes into store->obs */
     uint32_t n_obs, cap_obs;
     int32_t best;    /* index into store->obs, -1 when none */

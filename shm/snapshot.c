@@ -15,7 +15,7 @@
 #include "mpk.h"
 
 static const char *const dbi_names[MSN_DBI_COUNT] = {"meta", "doc", "tx", "obs", "oid",
-                                                     "hash", "fx", "ft", "node", "orow"};
+                                                     "hash", "fx", "ft", "node", "orow", "fl"};
 
 void msn_be64_put(uint8_t out[8], uint64_t v)
 {

@@ -22,7 +22,8 @@
  *                           ("stats", "observers" (prefix, worker appends server_time),
  *                           "nodes.index")
  *   tx     id(8)            [fragment(bin), first_seen_ms, payload_type, route_type,
- *                            hash, raw_hex, decoded_json, best_path_json|nil, obs_count]
+ *                            hash, raw_hex, decoded_json, best_path_json|nil, obs_count,
+ *                            grouped_fragment(bin), latest_ms]
  *   obs    txid(8) obsid(8) [obs_id, tx_id, observer_rowid|nil, direction|nil, snr|nil,
  *                            rssi|nil, score|nil, path_json|nil, timestamp_s,
  *                            resolved_path|nil, raw_hex|nil|true(= the tx raw_hex)]
@@ -31,8 +32,11 @@
  *   hash   hash(16 chars)   txid(8)
  *   fx     list key         DUPSORT/DUPFIXED msn_fx_rec_t, sorted by id: the packet lists
  *                           "a" all, "t"<type byte>, "r"<route byte>, "o"<observer id>,
- *                           "f"<from pubkey> (adverts by originator)
+ *                           "f"<from pubkey> (adverts by originator), "n"<pubkey> (the node
+ *                           originated it or is a resolved hop of one of its paths),
+ *                           "c"<channel_hash>, "g"<IATA> (heard by an observer of that region)
  *   ft     first_seen_ms(8) id(8)   (empty value): the time index for since/until
+ *   fl     latest_ms(8) id(8)       (empty value): newest sighting first, for groupByHash
  *   node   pubkey           [fragment(bin)]
  *   orow   rowid(8)         [id, name|nil, iata|nil]
  */
@@ -57,6 +61,7 @@ enum {
     MSN_DBI_FT,
     MSN_DBI_NODE,
     MSN_DBI_OROW,
+    MSN_DBI_FL,
     MSN_DBI_COUNT
 };
 

@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api.h"
 #include "shm/json.h"
@@ -163,24 +164,6 @@ static int get_u64(msn_api_req_t *r, int dbi, const void *key, size_t klen, uint
     return 0;
 }
 
-static void render_page(msn_api_req_t *r, const idvec_t *page, int64_t total, int64_t limit, int64_t offset)
-{
-    msn_buf_t *b = r->body;
-    msn_buf_puts(b, "{\"packets\":[");
-    int first = 1;
-    for (size_t i = 0; i < page->n; i++) {
-        txrec_t t;
-        if (get_tx(r, page->v[i], &t) != 0)
-            continue;
-        if (!first)
-            msn_buf_putc(b, ',');
-        first = 0;
-        msn_buf_append(b, t.frag, t.frag_len);
-    }
-    msn_buf_printf(b, "],\"total\":%lld,\"limit\":%lld,\"offset\":%lld}", (long long)total, (long long)limit,
-                   (long long)offset);
-}
-
 static int parse_time_param(msn_api_req_t *r, const char *name, int *has, int64_t *ms)
 {
     const char *v = msn_api_param(r, name);
@@ -192,6 +175,195 @@ static int parse_time_param(msn_api_req_t *r, const char *name, int *has, int64_
     }
     *has = 1;
     return 0;
+}
+
+/* Is transmission rec in any of the lists key_prefix+value for the comma-separated values? */
+static int in_any_list(msn_api_req_t *r, char prefix, const char *values, const msn_fx_rec_t *rec)
+{
+    char *list = msn_xstrdup(values), *save = NULL;
+    int ok = 0;
+    for (char *v = strtok_r(list, ",", &save); v && !ok; v = strtok_r(NULL, ",", &save)) {
+        while (*v == ' ')
+            v++;
+        size_t vl = strlen(v);
+        char key[200];
+        if (vl == 0 || vl + 1 > sizeof(key))
+            continue;
+        key[0] = prefix;
+        memcpy(key + 1, v, vl);
+        MDB_cursor *c;
+        if (mdb_cursor_open(r->txn, r->snap->dbi[MSN_DBI_FX], &c) == 0) {
+            MDB_val k = {vl + 1, key}, d = {sizeof(*rec), (void *)rec};
+            ok = mdb_cursor_get(c, &k, &d, MDB_GET_BOTH) == 0;
+            mdb_cursor_close(c);
+        }
+    }
+    free(list);
+    return ok;
+}
+
+/* Union of the lists prefix+value (comma-separated values), filtered, sorted, unique. */
+static void collect_union(msn_api_req_t *r, char prefix, const char *values, const pred_t *p, idvec_t *out)
+{
+    char *list = msn_xstrdup(values), *save = NULL;
+    int lists = 0;
+    for (char *v = strtok_r(list, ",", &save); v; v = strtok_r(NULL, ",", &save)) {
+        while (*v == ' ')
+            v++;
+        size_t vl = strlen(v);
+        char key[200];
+        if (vl == 0 || vl + 1 > sizeof(key))
+            continue;
+        key[0] = prefix;
+        memcpy(key + 1, v, vl);
+        collect_list(r, key, vl + 1, p, out);
+        lists++;
+    }
+    free(list);
+    if (lists > 1 && out->n > 1) {
+        qsort(out->v, out->n, sizeof(uint64_t), cmp_u64);
+        size_t w = 1;
+        for (size_t i = 1; i < out->n; i++)
+            if (out->v[i] != out->v[w - 1])
+                out->v[w++] = out->v[i];
+        out->n = w;
+    }
+}
+
+/* Keeps in a the ids also in b (both sorted ascending). */
+static void intersect(idvec_t *a, const idvec_t *b)
+{
+    size_t i = 0, j = 0, w = 0;
+    while (i < a->n && j < b->n) {
+        if (a->v[i] < b->v[j])
+            i++;
+        else if (a->v[i] > b->v[j])
+            j++;
+        else {
+            a->v[w++] = a->v[i];
+            i++;
+            j++;
+        }
+    }
+    a->n = w;
+}
+
+/* Resolves the `node` parameter (a public key, a key prefix of 8+ hex characters, or a node
+ * name) to a full key. Returns 0 with out set, -1 when no single node matches. */
+static int resolve_node(msn_api_req_t *r, const char *v, char out[65])
+{
+    size_t n = strlen(v);
+    int hex = n >= 8 && n <= 64;
+    for (size_t i = 0; i < n && hex; i++)
+        hex = isxdigit((unsigned char)v[i]) != 0;
+    if (hex) {
+        char low[65];
+        for (size_t i = 0; i < n; i++)
+            low[i] = (char)tolower((unsigned char)v[i]);
+        MDB_cursor *c;
+        int matches = 0;
+        if (mdb_cursor_open(r->txn, r->snap->dbi[MSN_DBI_NODE], &c) == 0) {
+            MDB_val k = {n, low}, d;
+            int rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
+            while (rc == 0 && matches < 2 && k.mv_size >= n && memcmp(k.mv_data, low, n) == 0) {
+                if (k.mv_size == 64)
+                    memcpy(out, k.mv_data, 64);
+                matches++;
+                rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
+            }
+            mdb_cursor_close(c);
+        }
+        if (matches == 1) {
+            out[64] = '\0';
+            return 0;
+        }
+    }
+    /* a name: the node index holds every node's key and name */
+    const void *doc;
+    size_t len;
+    if (msn_snap_doc_get(r->txn, r->snap, "nodes.index", &doc, &len, NULL, NULL) != 0)
+        return -1;
+    msn_mpk_reader_t m;
+    uint32_t nf, nrec;
+    msn_mpk_reader_init(&m, doc, len);
+    if (msn_mpk_read_array(&m, &nf) < 0 || msn_mpk_read_array(&m, &nrec) < 0)
+        return -1;
+    int found = 0;
+    for (uint32_t i = 0; i < nrec; i++) {
+        uint32_t fields, pl = 0, nl = 0;
+        const char *pk = NULL, *name = NULL;
+        if (msn_mpk_read_array(&m, &fields) < 0 || read_str_or_nil(&m, &pk, &pl) < 0 ||
+            read_str_or_nil(&m, &name, &nl) < 0)
+            return -1;
+        for (uint32_t k = 2; k < fields; k++)
+            if (msn_mpk_skip(&m) < 0)
+                return -1;
+        if (name && nl == n && strncasecmp(name, v, n) == 0 && pk && pl == 64) {
+            memcpy(out, pk, 64);
+            out[64] = '\0';
+            found++;
+        }
+    }
+    return found == 1 ? 0 : -1;
+}
+
+typedef struct {
+    uint64_t id;
+    int64_t latest;
+} idlat_t;
+
+static int cmp_latest_desc(const void *a, const void *b)
+{
+    const idlat_t *x = a, *y = b;
+    if (x->latest != y->latest)
+        return x->latest > y->latest ? -1 : 1;
+    return x->id > y->id ? -1 : x->id < y->id;
+}
+
+/* The newest sighting of a transmission (ms), from its tx record. */
+static int tx_latest(msn_api_req_t *r, uint64_t id, int64_t *latest, const char **grp, uint32_t *grp_len)
+{
+    uint8_t k[8];
+    msn_be64_put(k, id);
+    MDB_val key = {8, k}, val;
+    if (mdb_get(r->txn, r->snap->dbi[MSN_DBI_TX], &key, &val) != 0)
+        return -1;
+    msn_mpk_reader_t m;
+    uint32_t n;
+    msn_mpk_reader_init(&m, val.mv_data, val.mv_size);
+    if (msn_mpk_read_array(&m, &n) < 0 || n < 11)
+        return -1;
+    for (int i = 0; i < 9; i++)
+        if (msn_mpk_skip(&m) < 0)
+            return -1;
+    if (msn_mpk_read_bin(&m, grp, grp_len) < 0 || msn_mpk_read_int(&m, latest) < 0)
+        return -1;
+    return 0;
+}
+
+static void render_rows(msn_api_req_t *r, const idvec_t *page, int expand)
+{
+    msn_buf_t *b = r->body;
+    int first = 1;
+    for (size_t i = 0; i < page->n; i++) {
+        size_t mark = b->len;
+        if (!first)
+            msn_buf_putc(b, ',');
+        if (expand) {
+            if (msn_api_tx_with_observations(r, b, page->v[i]) < 0) {
+                b->len = mark;
+                continue;
+            }
+        } else {
+            txrec_t t;
+            if (get_tx(r, page->v[i], &t) != 0) {
+                b->len = mark;
+                continue;
+            }
+            msn_buf_append(b, t.frag, t.frag_len);
+        }
+        first = 0;
+    }
 }
 
 void msn_api_packets(msn_api_req_t *r)
@@ -223,12 +395,40 @@ void msn_api_packets(msn_api_req_t *r)
     int64_t limit = msn_api_limit(r, 50, 10000), offset = msn_api_offset(r);
     const char *order = msn_api_param(r, "order");
     int asc = order && strcmp(order, "asc") == 0;
+    const char *grp = msn_api_param(r, "groupByHash");
+    int grouped = grp && (strcmp(grp, "true") == 0 || strcmp(grp, "1") == 0);
+    const char *exp = msn_api_param(r, "expand");
+    int expand = exp && strstr(exp, "observations") != NULL;
     const char *hash = msn_api_param(r, "hash");
     const char *observer = msn_api_param(r, "observer");
+    const char *channel = msn_api_param(r, "channel");
+    const char *region_in = msn_api_param(r, "region");
+    const char *node_in = msn_api_param(r, "node");
+    char region[200] = "", node[65] = "";
+    int node_missing = 0;
+    if (region_in && *region_in) {
+        size_t o = 0;
+        for (const char *c = region_in; *c && o + 1 < sizeof(region); c++) {
+            if (!isalnum((unsigned char)*c) && *c != ',' && *c != ' ' && *c != '-' && *c != '_') {
+                msn_api_error(r, 400, "invalid region: expected comma-separated IATA codes");
+                return;
+            }
+            region[o++] = (char)toupper((unsigned char)*c);
+        }
+        region[o] = '\0';
+        if (strcmp(region, "ALL") == 0)
+            region[0] = '\0';
+    }
+    if (node_in && *node_in && resolve_node(r, node_in, node) < 0)
+        node_missing = 1;
+    int lists = (observer && *observer) || region[0] || node[0] || (channel && *channel);
     idvec_t ids = {0}, page = {0};
     int64_t total = 0;
+    int ids_sorted_by_id = 1;
 
-    if (hash && *hash) {
+    if (node_missing) {
+        /* a node that does not exist has no packets */
+    } else if (hash && *hash) {
         char h[65];
         size_t n = strlen(hash);
         if (n > 64) {
@@ -243,67 +443,92 @@ void msn_api_packets(msn_api_req_t *r)
             h[i] = (char)tolower((unsigned char)hash[i]);
         }
         uint64_t id;
-        if (get_u64(r, MSN_DBI_HASH, h, n, &id) == 0) {
-            txrec_t t;
-            if (get_tx(r, id, &t) == 0) {
-                msn_fx_rec_t rec;
-                memset(&rec, 0, sizeof(rec));
-                msn_be64_put(rec.id_be, id);
-                msn_be64_put(rec.first_seen_ms_be, (uint64_t)t.first_seen_ms);
-                rec.payload_type = (uint8_t)t.type;
-                rec.route_type = (uint8_t)t.route;
-                int ok = rec_match(&rec, &p);
-                if (ok && observer && *observer) {
-                    ok = 0;
-                    char *list = msn_xstrdup(observer), *save = NULL;
-                    for (char *o = strtok_r(list, ",", &save); o && !ok; o = strtok_r(NULL, ",", &save)) {
-                        char key[200];
-                        size_t ol = strlen(o);
-                        if (ol + 1 > sizeof(key))
-                            continue;
-                        key[0] = 'o';
-                        memcpy(key + 1, o, ol);
-                        MDB_cursor *c;
-                        if (mdb_cursor_open(r->txn, r->snap->dbi[MSN_DBI_FX], &c) == 0) {
-                            MDB_val k = {ol + 1, key}, d = {sizeof(rec), &rec};
-                            ok = mdb_cursor_get(c, &k, &d, MDB_GET_BOTH) == 0;
-                            mdb_cursor_close(c);
-                        }
-                    }
-                    free(list);
+        txrec_t t;
+        if (get_u64(r, MSN_DBI_HASH, h, n, &id) == 0 && get_tx(r, id, &t) == 0) {
+            msn_fx_rec_t rec;
+            memset(&rec, 0, sizeof(rec));
+            msn_be64_put(rec.id_be, id);
+            msn_be64_put(rec.first_seen_ms_be, (uint64_t)t.first_seen_ms);
+            rec.payload_type = (uint8_t)t.type;
+            rec.route_type = (uint8_t)t.route;
+            int ok = rec_match(&rec, &p);
+            if (ok && observer && *observer)
+                ok = in_any_list(r, 'o', observer, &rec);
+            if (ok && region[0])
+                ok = in_any_list(r, 'g', region, &rec);
+            if (ok && node[0])
+                ok = in_any_list(r, 'n', node, &rec);
+            if (ok && channel && *channel)
+                ok = in_any_list(r, 'c', channel, &rec);
+            if (ok)
+                idvec_push(&ids, id);
+        }
+    } else if (lists) {
+        /* every list filter is a set of ids; the answer is their intersection */
+        int first = 1;
+        struct {
+            char prefix;
+            const char *values;
+        } groups[4] = {{'o', observer}, {'g', region}, {'n', node}, {'c', channel}};
+        for (int g = 0; g < 4; g++) {
+            if (groups[g].values == NULL || !groups[g].values[0])
+                continue;
+            idvec_t set = {0};
+            if (groups[g].prefix == 'c' || groups[g].prefix == 'n') {
+                char key[200];
+                size_t vl = strlen(groups[g].values);
+                if (vl + 1 <= sizeof(key)) {
+                    key[0] = groups[g].prefix;
+                    memcpy(key + 1, groups[g].values, vl);
+                    collect_list(r, key, vl + 1, &p, &set);
                 }
-                if (ok)
-                    idvec_push(&ids, id);
+            } else {
+                collect_union(r, groups[g].prefix, groups[g].values, &p, &set);
+            }
+            if (first) {
+                free(ids.v);
+                ids = set;
+                first = 0;
+            } else {
+                intersect(&ids, &set);
+                free(set.v);
             }
         }
-        total = (int64_t)ids.n;
-        if (offset < total && limit > 0)
-            idvec_push(&page, ids.v[0]);
-    } else if (observer && *observer) {
-        char *list = msn_xstrdup(observer), *save = NULL;
-        int lists = 0;
-        for (char *o = strtok_r(list, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
-            while (*o == ' ')
-                o++;
-            size_t ol = strlen(o);
-            if (ol == 0 || ol + 1 > 200)
-                continue;
-            char key[200];
-            key[0] = 'o';
-            memcpy(key + 1, o, ol);
-            collect_list(r, key, ol + 1, &p, &ids);
-            lists++;
+    } else if (grouped) {
+        /* newest sighting first: walk the time-of-sighting index backwards */
+        MDB_cursor *c;
+        if (mdb_cursor_open(r->txn, r->snap->dbi[MSN_DBI_FL], &c) == 0) {
+            MDB_val k, d;
+            int crc = mdb_cursor_get(c, &k, &d, MDB_LAST);
+            int no_pred = !pred_active(&p);
+            while (crc == 0 && k.mv_size == 16) {
+                int64_t latest = (int64_t)msn_be64_get(k.mv_data);
+                if (p.has_since && latest <= p.since_ms)
+                    break; /* first_seen <= latest <= since: nothing further can match */
+                uint64_t id = msn_be64_get((const uint8_t *)k.mv_data + 8);
+                int ok = 1;
+                if (!no_pred) {
+                    txrec_t t;
+                    msn_fx_rec_t rec;
+                    ok = get_tx(r, id, &t) == 0;
+                    if (ok) {
+                        memset(&rec, 0, sizeof(rec));
+                        msn_be64_put(rec.first_seen_ms_be, (uint64_t)t.first_seen_ms);
+                        rec.payload_type = (uint8_t)t.type;
+                        rec.route_type = (uint8_t)t.route;
+                        ok = rec_match(&rec, &p);
+                    }
+                }
+                if (ok) {
+                    if (total >= offset && total < offset + limit)
+                        idvec_push(&page, id);
+                    total++;
+                }
+                crc = mdb_cursor_get(c, &k, &d, MDB_PREV);
+            }
+            mdb_cursor_close(c);
         }
-        free(list);
-        if (lists > 1 && ids.n > 1 && ids.v != NULL) {
-            qsort(ids.v, ids.n, sizeof(uint64_t), cmp_u64);
-            size_t w = 1;
-            for (size_t i = 1; i < ids.n; i++)
-                if (ids.v[i] != ids.v[w - 1])
-                    ids.v[w++] = ids.v[i];
-            ids.n = w;
-        }
-        goto paginate;
+        goto render;
     } else if ((p.has_since || p.has_until) && !p.has_type && !p.has_route) {
         MDB_cursor *c;
         if (mdb_cursor_open(r->txn, r->snap->dbi[MSN_DBI_FT], &c) == 0) {
@@ -325,7 +550,6 @@ void msn_api_packets(msn_api_req_t *r)
         }
         if (ids.n > 1)
             qsort(ids.v, ids.n, sizeof(uint64_t), cmp_u64);
-        goto paginate;
     } else {
         char key[2];
         size_t kl = 1;
@@ -345,15 +569,50 @@ void msn_api_packets(msn_api_req_t *r)
             rest.has_type = 0;
         else if (p.has_route)
             rest.has_route = 0;
-        total = walk_list(r, key, kl, &rest, asc, offset, limit, &page);
+        if (!grouped) {
+            total = walk_list(r, key, kl, &rest, asc, offset, limit, &page);
+            goto render;
+        }
+        collect_list(r, key, kl, &rest, &ids);
     }
-    goto render;
-paginate:
+    /* ids holds every match, ascending by id */
     total = (int64_t)ids.n;
+    if (grouped && ids_sorted_by_id) {
+        idlat_t *il = msn_xmalloc((ids.n + 1) * sizeof(idlat_t));
+        size_t n = 0;
+        for (size_t i = 0; i < ids.n; i++) {
+            const char *g;
+            uint32_t gl;
+            if (tx_latest(r, ids.v[i], &il[n].latest, &g, &gl) == 0)
+                il[n++].id = ids.v[i];
+        }
+        qsort(il, n, sizeof(idlat_t), cmp_latest_desc);
+        total = (int64_t)n;
+        for (int64_t i = offset; i < (int64_t)n && i < offset + limit; i++)
+            idvec_push(&page, il[i].id);
+        free(il);
+        goto render;
+    }
     for (int64_t i = offset; i < total && i < offset + limit; i++)
         idvec_push(&page, asc ? ids.v[i] : ids.v[total - 1 - i]);
 render:
-    render_page(r, &page, total, limit, offset);
+    msn_buf_puts(r->body, "{\"packets\":[");
+    if (grouped) {
+        for (size_t i = 0; i < page.n; i++) {
+            const char *g;
+            uint32_t gl;
+            int64_t latest;
+            if (tx_latest(r, page.v[i], &latest, &g, &gl) != 0)
+                continue;
+            if (i)
+                msn_buf_putc(r->body, ',');
+            msn_buf_append(r->body, g, gl);
+        }
+    } else {
+        render_rows(r, &page, expand);
+    }
+    msn_buf_printf(r->body, "],\"total\":%lld,\"limit\":%lld,\"offset\":%lld}", (long long)total, (long long)limit,
+                   (long long)offset);
     r->status = 200;
     free(ids.v);
     free(page.v);
