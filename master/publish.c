@@ -90,7 +90,7 @@ static void fx_rec_of(const msn_tx_t *t, msn_fx_rec_t *rec)
 /* Keeps the time-of-sighting index (fl) in step with the transmission's newest sighting. */
 static int write_latest(wctx_t *w, msn_tx_t *t)
 {
-    int64_t latest = t->latest > 0 ? t->latest * 1000 : t->first_seen_ms;
+    int64_t latest = t->latest * 1000 > t->first_seen_ms ? t->latest * 1000 : t->first_seen_ms;
     if (latest == t->latest_pub)
         return 0;
     uint8_t k[16];

@@ -153,8 +153,10 @@ void msn_render_tx_grouped(msn_buf_t *b, const msn_store_t *s, const msn_tx_t *t
         if (!dupi && n_iata < 32)
             iatas[n_iata++] = iata;
     }
+    /* the newest sighting: first_seen, or a later observation (CoreScope's LatestSeen) */
     char latest[32];
-    msn_format_iso_ms(latest, t->latest * 1000);
+    int64_t latest_ms = t->latest * 1000 > t->first_seen_ms ? t->latest * 1000 : t->first_seen_ms;
+    msn_format_iso_ms(latest, latest_ms);
     int first = 1;
     msn_buf_putc(b, '{');
     key(b, &first, "hash");
@@ -168,7 +170,7 @@ void msn_render_tx_grouped(msn_buf_t *b, const msn_store_t *s, const msn_tx_t *t
     key(b, &first, "observation_count");
     msn_buf_put_u64(b, t->n_obs);
     key(b, &first, "latest");
-    str_or_null(b, t->n_obs ? latest : t->first_seen);
+    str_or_null(b, latest_ms > t->first_seen_ms ? latest : t->first_seen);
     key(b, &first, "observer_id");
     str_or_null(b, ob ? ob->id : NULL);
     key(b, &first, "observer_name");
@@ -228,7 +230,7 @@ void msn_render_tx_record(msgpack_sbuffer *sb, const msn_store_t *s, const msn_t
     msn_render_tx_grouped(scratch, s, t);
     msgpack_pack_bin(&pk, scratch->len);
     msgpack_pack_bin_body(&pk, scratch->data, scratch->len);
-    msgpack_pack_int64(&pk, t->latest > 0 ? t->latest * 1000 : t->first_seen_ms);
+    msgpack_pack_int64(&pk, t->latest * 1000 > t->first_seen_ms ? t->latest * 1000 : t->first_seen_ms);
 }
 
 void msn_render_obs_record(msgpack_sbuffer *sb, const msn_store_t *s, const msn_tx_t *t, const msn_obs_t *o)
