@@ -16,7 +16,8 @@ typedef struct {
     MDB_txn *txn;
     msn_buf_t scratch;
     msgpack_sbuffer sb;
-    int append; /* keys arrive in order (full build) */
+    int append;   /* keys arrive in order (full build) */
+    int tx_dirty; /* some transmission record was rewritten */
 } wctx_t;
 
 void msn_publisher_init(msn_publisher_t *p, const char *state_dir, const char *source_db, int64_t master_start_ms)
@@ -223,6 +224,15 @@ static int write_small(wctx_t *w, int64_t now_ms, int force, int *changed)
         p->observers_hash = h;
         *changed = 1;
     }
+    /* the default /api/packets page (newest 50), which dashboards ask for most */
+    if (force || p->pub_tx != s->n_tx || w->tx_dirty) {
+        msn_buf_reset(&all);
+        msn_render_packets_page(&all, s, 50);
+        if ((rc = msn_snap_doc_put_full(w->txn, &p->snap, "packets.default", all.data, all.len, NULL, 0, 1, p->gen + 1,
+                                        now_ms, now_ms + p->poll_interval_ms)))
+            goto out;
+        *changed = 1;
+    }
     /* stats */
     msn_buf_reset(&all);
     msn_render_stats(&all, s, now_ms);
@@ -357,6 +367,7 @@ int msn_publish_incremental(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, 
         rc = write_tx(&w, t, i >= p->pub_tx);
         t->dirty = 0;
         changed = 1;
+        w.tx_dirty = 1;
     }
     if (rc == 0)
         rc = write_small(&w, now_ms, 0, &changed);

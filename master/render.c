@@ -459,6 +459,17 @@ void msn_render_observers_prefix(msn_buf_t *b, const msn_store_t *s)
     free(ord);
 }
 
+void msn_render_packets_page(msn_buf_t *b, const msn_store_t *s, int limit)
+{
+    msn_buf_puts(b, "{\"packets\":[");
+    for (uint32_t i = 0; i < s->n_tx && (int)i < limit; i++) {
+        if (i)
+            msn_buf_putc(b, ',');
+        msn_render_tx_fragment(b, s, &s->tx[s->n_tx - 1 - i]);
+    }
+    msn_buf_printf(b, "],\"total\":%u,\"limit\":%d,\"offset\":0}", s->n_tx, limit);
+}
+
 static int role_index(const char *role)
 {
     if (role == NULL)

@@ -27,6 +27,8 @@ void msn_render_node_fragment(msn_buf_t *b, const msn_node_t *n);
 void msn_render_observer_row(msgpack_sbuffer *sb, const msn_observer_t *o);
 /** The /api/observers body without its closing `,"server_time":"..."}` (the worker adds it). */
 void msn_render_observers_prefix(msn_buf_t *b, const msn_store_t *s);
+/** The /api/packets body of the newest `limit` transmissions (offset 0, by id descending). */
+void msn_render_packets_page(msn_buf_t *b, const msn_store_t *s, int limit);
 /** The /api/stats body at now_ms. */
 void msn_render_stats(msn_buf_t *b, const msn_store_t *s, int64_t now_ms);
 /** The node index the workers filter and page /api/nodes with (msgpack, see nodes_index.h). */

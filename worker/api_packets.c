@@ -366,8 +366,29 @@ static void render_rows(msn_api_req_t *r, const idvec_t *page, int expand)
     }
 }
 
+/* The default page (no parameter but limit=50 and offset=0) is published ready to send. */
+static int is_default_page(const msn_api_req_t *r)
+{
+    for (int i = 0; i < r->nq; i++) {
+        const char *n = r->q[i].name, *v = r->q[i].value;
+        if (strcmp(n, "limit") == 0 && strcmp(v, "50") == 0)
+            continue;
+        if (strcmp(n, "offset") == 0 && strcmp(v, "0") == 0)
+            continue;
+        if (strcmp(n, "order") == 0 && strcmp(v, "asc") != 0)
+            continue;
+        return 0;
+    }
+    return 1;
+}
+
 void msn_api_packets(msn_api_req_t *r)
 {
+    if (is_default_page(r) && msn_snap_doc_get_full(r->txn, r->snap, "packets.default", &r->doc) == 0) {
+        r->use_doc = 1;
+        r->status = 200;
+        return;
+    }
     pred_t p;
     memset(&p, 0, sizeof(p));
     int64_t v;
