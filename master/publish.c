@@ -322,6 +322,7 @@ int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *e
     msn_snap_close(&old);
     if (p->an)
         msn_ansched_committed(p->an);
+    s->n_obs_dirty = 0;
     p->gen++;
     p->pub_tx = s->n_tx;
     p->pub_obs = s->n_obs;
@@ -360,6 +361,16 @@ int msn_publish_incremental(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, 
             rc = write_obs(&w, t, o);
         changed = 1;
     }
+    /* observations a backfill changed in place */
+    for (uint32_t i = 0; i < s->n_obs_dirty && rc == 0; i++) {
+        const msn_obs_t *o = &s->obs[s->obs_dirty[i]];
+        if (s->obs_dirty[i] >= p->pub_obs)
+            continue; /* new: written above */
+        msn_tx_t *t = msn_store_tx_by_id(s, o->tx_id);
+        if (t)
+            rc = write_obs(&w, t, o);
+        changed = 1;
+    }
     for (uint32_t i = 0; i < s->n_tx && rc == 0; i++) {
         msn_tx_t *t = &s->tx[i];
         if (!t->dirty)
@@ -390,6 +401,7 @@ int msn_publish_incremental(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, 
     p->gen++;
     p->pub_tx = s->n_tx;
     p->pub_obs = s->n_obs;
+    s->n_obs_dirty = 0;
     p->last_published_ms = now_ms;
     *published = 1;
     wctx_free(&w);

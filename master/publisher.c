@@ -147,6 +147,7 @@ static void *thread_main(void *arg)
     int need_full = 1;
     int64_t last_err_log = 0, last_small_reload = 0;
     int64_t seen_finished = -1, loaded_at_ms = 0, last_data_version = -1;
+    int64_t last_path_refresh = 0, refreshed_to = 0;
     msn_ansched_t an;
     msn_store_init(&store);
     msn_publisher_init(&pub, cfg->state_dir, cfg->db, pt->started_at_ms);
@@ -178,6 +179,27 @@ static void *thread_main(void *arg)
                     need_full = 1;
                 }
         }
+        /* While a backfill writes resolved paths, take in what it finished and republish the
+           analytics built on paths at a bounded cadence ([backfill] republish_interval_s) */
+        if (!need_full && now - last_path_refresh >= (int64_t)cfg->backfill.republish_interval_s * 1000) {
+            for (int i = 0; i < bf.n_migrations && i < MSN_STATUS_MAX_MIGRATIONS; i++) {
+                const msn_migration_status_t *mg = &bf.mig[i];
+                if (mg->status != MSN_MIG_RUNNING || strncmp(mg->name, "resolved_path", 13) != 0 ||
+                    mg->cursor <= refreshed_to)
+                    continue;
+                int64_t changed = 0;
+                if (msn_store_refresh_resolved(&store, db, refreshed_to, mg->cursor, &changed, err, sizeof(err)) < 0) {
+                    msn_error("%s", err);
+                    break;
+                }
+                refreshed_to = mg->cursor;
+                msn_info("backfill: %lld resolved paths taken in (up to observation %lld); republishing path analytics",
+                         (long long)changed, (long long)mg->cursor);
+                msn_ansched_paths_due(&an);
+                last_data_version = -1; /* publish at this poll */
+            }
+            last_path_refresh = now;
+        }
         if (need_full) {
             int64_t load_start = msn_now_ms();
             int rc = full_cycle(pt, &pub, db, &store);
@@ -191,6 +213,11 @@ static void *thread_main(void *arg)
             }
             need_full = 0;
             loaded_at_ms = load_start;
+            refreshed_to = 0; /* the fresh store holds every resolved path written up to now */
+            for (int i = 0; i < bf.n_migrations && i < MSN_STATUS_MAX_MIGRATIONS; i++)
+                if (strncmp(bf.mig[i].name, "resolved_path", 13) == 0 && bf.mig[i].cursor > refreshed_to)
+                    refreshed_to = bf.mig[i].cursor;
+            last_path_refresh = msn_now_ms();
             msn_ansched_all_due(&an);
             sleep_an = &an;
             sleep_store = &store;

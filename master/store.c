@@ -28,6 +28,7 @@ void msn_store_free(msn_store_t *s)
     free(s->observers);
     free(s->keys);
     free(s->key_ht);
+    free(s->obs_dirty);
     msn_arena_free(s->arena);
     msn_arena_free(s->small_arena);
     memset(s, 0, sizeof(*s));
@@ -625,5 +626,73 @@ int msn_store_poll(msn_store_t *s, sqlite3 *db, int max_rows, int *n_new_tx, int
     if (load_obs_chunk(s, db, max_rows * 4, &blocked, err, errlen) < 0)
         return -1;
     *n_new_obs = (int)(s->n_obs - before);
+    return 0;
+}
+
+/* The observation with this id (obs are in id order), or NULL. */
+static msn_obs_t *obs_by_id(msn_store_t *s, int64_t id, uint32_t *index)
+{
+    uint32_t lo = 0, hi = s->n_obs;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (s->obs[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < s->n_obs && s->obs[lo].id == id) {
+        *index = lo;
+        return &s->obs[lo];
+    }
+    return NULL;
+}
+
+int msn_store_refresh_resolved(msn_store_t *s, sqlite3 *db, int64_t from_id, int64_t to_id, int64_t *changed,
+                               char *err, size_t errlen)
+{
+    *changed = 0;
+    if (!s->schema.obs_resolved_path || to_id <= from_id)
+        return 0;
+    sqlite3_stmt *st;
+    if (prepare(db,
+                "SELECT id, resolved_path FROM observations WHERE id > ?1 AND id <= ?2 AND resolved_path IS NOT NULL "
+                "ORDER BY id LIMIT 50000",
+                &st, err, errlen) < 0)
+        return -1;
+    int64_t cursor = from_id;
+    for (;;) {
+        sqlite3_bind_int64(st, 1, cursor);
+        sqlite3_bind_int64(st, 2, to_id);
+        int rows = 0, rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            int64_t id = sqlite3_column_int64(st, 0);
+            cursor = id;
+            rows++;
+            uint32_t oi;
+            msn_obs_t *o = obs_by_id(s, id, &oi);
+            if (o == NULL || o->rp != NULL)
+                continue;
+            if (parse_resolved(s, st, 1, o) < 0 || o->rp == NULL)
+                continue;
+            if (s->n_obs_dirty == s->cap_obs_dirty) {
+                s->cap_obs_dirty = s->cap_obs_dirty ? s->cap_obs_dirty * 2 : 4096;
+                s->obs_dirty = msn_xrealloc(s->obs_dirty, s->cap_obs_dirty * sizeof(uint32_t));
+            }
+            s->obs_dirty[s->n_obs_dirty++] = oi;
+            msn_tx_t *t = msn_store_tx_by_id(s, o->tx_id);
+            if (t)
+                t->dirty = 1;
+            (*changed)++;
+        }
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE) {
+            snprintf(err, errlen, "re-reading resolved paths: %s", sqlite3_errmsg(db));
+            sqlite3_finalize(st);
+            return -1;
+        }
+        if (rows < 50000)
+            break;
+    }
+    sqlite3_finalize(st);
     return 0;
 }

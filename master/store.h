@@ -95,6 +95,8 @@ typedef struct {
     uint32_t key_ht_cap;
     msn_arena_t *small_arena; /* node/observer strings, replaced on each reload */
     int64_t skipped_rows;     /* rows skipped as corrupt (logged) */
+    uint32_t *obs_dirty;      /* observations changed in place since the last publication */
+    uint32_t n_obs_dirty, cap_obs_dirty;
 } msn_store_t;
 
 /** Progress callback for msn_store_load: rows of transmissions loaded so far. */
@@ -120,6 +122,12 @@ int msn_store_poll(msn_store_t *s, sqlite3 *db, int max_rows, int *n_new_tx, int
 /** Re-reads nodes and observers in full, and recomputes derived fields (node hash sizes,
  *  observer packetsLastHour at now_s). Returns 0, or -1 with err set. */
 int msn_store_reload_small(msn_store_t *s, sqlite3 *db, int64_t now_s, char *err, size_t errlen);
+
+/** Re-reads observations.resolved_path for ids in (from_id, to_id] (a backfill wrote them),
+ *  in chunks; observations whose value changed are queued in obs_dirty and their
+ *  transmissions marked dirty. *changed receives their count. Returns 0, or -1 with err. */
+int msn_store_refresh_resolved(msn_store_t *s, sqlite3 *db, int64_t from_id, int64_t to_id, int64_t *changed,
+                               char *err, size_t errlen);
 
 /** Interns a 64-hex node key (any case). Returns its id, or MSN_KEY_NONE when it is not a key. */
 uint32_t msn_store_intern_key(msn_store_t *s, const char *key, size_t len);

@@ -46,6 +46,7 @@ typedef struct {
     int64_t last_update_at;  /* unix ms, 0 = unset */
     int64_t rows_processed;
     int64_t rows_total;
+    int64_t cursor;          /* the last row id the migration finished (0 = unknown); rows up to it are final */
     char error[256];
 } msn_migration_status_t;
 
