@@ -10,7 +10,7 @@ LISTEN     ?= 127.0.0.1:3000
 # Debian packages: build, run, tests, benchmarks.
 DEB_PACKAGES = build-essential cmake pkg-config libh2o-evloop-dev libssl-dev liblmdb-dev \
                libmsgpack-dev libsqlite3-dev zlib1g-dev libsystemd-dev python3 python3-prometheus-client sqlite3 curl lmdb-utils \
-               clang libclang-rt-14-dev wrk h2o
+               clang libclang-rt-14-dev wrk h2o rpm lintian rpmlint strace
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -75,5 +75,5 @@ package: deps
 	  -DCMAKE_C_FLAGS="$$($(PKG_HARDENING) dpkg-buildflags --get CFLAGS) $$($(PKG_HARDENING) dpkg-buildflags --get CPPFLAGS)" \
 	  -DCMAKE_EXE_LINKER_FLAGS="$$($(PKG_HARDENING) dpkg-buildflags --get LDFLAGS)"
 	cmake --build $(PKG_BUILD) -j $(JOBS)
-	cd $(PKG_BUILD) && cpack -G "DEB;RPM"
+	cd $(PKG_BUILD) && HOME=$$PWD/cpack-home cpack -G "DEB;RPM"  # rpmbuild keeps a database under $$HOME
 	MESHSNAP_SOURCE=$(CURDIR) MESHSNAP_PACKAGE_TEST=1 sh tests/packaging/build_check.sh $(PKG_BUILD)

@@ -82,6 +82,9 @@ void msn_amig_status_failed(msn_status_t *st, const char *name, const char *erro
     msn_status_set_migration(st, &s);
 }
 
+static int write_stmt(sqlite3 *db, const char *sql, int n, const char *const *texts, int64_t *changes, char *err,
+                      size_t errlen);
+
 static int exec_sql(sqlite3 *db, const char *sql, char *err, size_t errlen)
 {
     char *msg = NULL;
@@ -118,6 +121,62 @@ int msn_amig_ensure_table(sqlite3 *db, char *err, size_t errlen)
             return -1;
         }
         msn_info("_async_migrations: added column %s", cols[i][0]);
+    }
+    if (exec_sql(db,
+                 "CREATE TABLE IF NOT EXISTS _meshsnap_backfill (name TEXT PRIMARY KEY, max_id INTEGER NOT NULL,"
+                 " cursor INTEGER NOT NULL, processed INTEGER NOT NULL, total INTEGER NOT NULL,"
+                 " rejected INTEGER NOT NULL DEFAULT 0, active_ms INTEGER NOT NULL DEFAULT 0, updated_at TEXT)",
+                 e, sizeof(e)) < 0) {
+        set_err(err, errlen, "create _meshsnap_backfill: %s", e);
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads the resume state of m->name into m (has_resume = 1 when one exists that may be
+   continued); a state that may not be (rows were rejected) is deleted. Returns 0, or -1
+   with e set. */
+static int load_resume(msn_amig_t *m, char *e, size_t elen)
+{
+    sqlite3_stmt *q = NULL;
+    int64_t rejected = 0;
+    int found = 0;
+    if (sqlite3_prepare_v2(m->db,
+                           "SELECT max_id, cursor, processed, total, rejected, active_ms FROM _meshsnap_backfill"
+                           " WHERE name = ?1",
+                           -1, &q, NULL) != SQLITE_OK) {
+        scopy(e, elen, sqlite3_errmsg(m->db));
+        return -1;
+    }
+    sqlite3_bind_text(q, 1, m->name, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        found = 1;
+        m->resume.max_id = sqlite3_column_int64(q, 0);
+        m->resume.cursor = sqlite3_column_int64(q, 1);
+        m->resume.processed = sqlite3_column_int64(q, 2);
+        m->resume.total = sqlite3_column_int64(q, 3);
+        rejected = sqlite3_column_int64(q, 4);
+        m->prior_active_ms = sqlite3_column_int64(q, 5);
+        rc = SQLITE_DONE;
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE) {
+        scopy(e, elen, sqlite3_errmsg(m->db));
+        return -1;
+    }
+    if (found && rejected == 0 && m->resume.total >= m->resume.processed && m->resume.processed >= 0 &&
+        m->prior_active_ms >= 0) {
+        m->has_resume = 1;
+        return 0;
+    }
+    memset(&m->resume, 0, sizeof(m->resume));
+    m->prior_active_ms = 0;
+    if (found) {
+        const char *p[1] = {m->name};
+        if (write_stmt(m->db, "DELETE FROM _meshsnap_backfill WHERE name = ?1", 1, p, NULL, e, elen) < 0)
+            return -1;
+        msn_info("%s: the previous run left rows it could not process; starting over", m->name);
     }
     return 0;
 }
@@ -166,6 +225,7 @@ int msn_amig_begin(msn_amig_t *m, sqlite3 *db, msn_status_t *st, const char *nam
     memset(m, 0, sizeof(*m));
     m->db = db;
     m->st = st;
+    m->run_start_mono_ms = mono_ms();
     scopy(m->name, sizeof(m->name), name);
     scopy(m->mirror.name, sizeof(m->mirror.name), name);
 
@@ -198,19 +258,30 @@ int msn_amig_begin(msn_amig_t *m, sqlite3 *db, msn_status_t *st, const char *nam
         }
         sqlite3_finalize(q);
         q = NULL;
-        /* pending_async (an interrupted run), failed, or anything unknown: start over */
+        /* pending_async (an interrupted run), failed, or anything unknown: run again,
+           continuing from the resume state when there is one */
+        stage = "resume state";
+        if (load_resume(m, e, sizeof(e)) < 0)
+            goto fail;
         stage = "reset";
+        char back[40], proc[24], tot[24];
+        snprintf(back, sizeof(back), "-%lld seconds", (long long)(m->prior_active_ms / 1000));
+        snprintf(proc, sizeof(proc), "%lld", (long long)m->resume.processed);
+        snprintf(tot, sizeof(tot), "%lld", (long long)m->resume.total);
+        const char *rp[4] = {name, back, proc, tot};
         if (write_stmt(db,
-                       "UPDATE _async_migrations SET status = 'pending_async', started_at = datetime('now'),"
-                       " ended_at = NULL, error = NULL, rows_processed = 0, rows_total = 0, last_update_at = NULL"
-                       " WHERE name = ?1",
-                       1, p, NULL, e, sizeof(e)) < 0)
+                       "UPDATE _async_migrations SET status = 'pending_async', started_at = datetime('now', ?2),"
+                       " ended_at = NULL, error = NULL, rows_processed = CAST(?3 AS INTEGER),"
+                       " rows_total = CAST(?4 AS INTEGER), last_update_at = NULL WHERE name = ?1",
+                       4, rp, NULL, e, sizeof(e)) < 0)
             goto fail;
     } else if (rc == SQLITE_DONE) {
         sqlite3_finalize(q);
         q = NULL;
         stage = "register";
-        if (write_stmt(db, "INSERT INTO _async_migrations (name, status) VALUES (?1, 'pending_async')", 1, p, NULL, e,
+        /* a state without its bookkeeping row (the row was deleted to force a new run) is stale */
+        if (write_stmt(db, "DELETE FROM _meshsnap_backfill WHERE name = ?1", 1, p, NULL, e, sizeof(e)) < 0 ||
+            write_stmt(db, "INSERT INTO _async_migrations (name, status) VALUES (?1, 'pending_async')", 1, p, NULL, e,
                        sizeof(e)) < 0)
             goto fail;
     } else {
@@ -218,7 +289,9 @@ int msn_amig_begin(msn_amig_t *m, sqlite3 *db, msn_status_t *st, const char *nam
         goto fail;
     }
     m->mirror.status = MSN_MIG_RUNNING;
-    m->mirror.started_at = msn_now_ms();
+    m->mirror.started_at = msn_now_ms() - (m->prior_active_ms / 1000) * 1000;
+    m->mirror.rows_processed = m->resume.processed;
+    m->mirror.rows_total = m->resume.total;
     mirror(m);
     return 0;
 fail:
@@ -297,6 +370,41 @@ void msn_amig_chunk_progress(void *ud, int64_t processed, int64_t total)
     }
 }
 
+const msn_chunk_result_t *msn_amig_resume(const msn_amig_t *m)
+{
+    return m != NULL && m->has_resume ? &m->resume : NULL;
+}
+
+int msn_amig_checkpoint(sqlite3 *db, void *ud, const msn_chunk_result_t *s, char *err, size_t errlen)
+{
+    msn_amig_t *m = ud;
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO _meshsnap_backfill (name, max_id, cursor, processed, total, rejected, active_ms,"
+                           " updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))"
+                           " ON CONFLICT(name) DO UPDATE SET max_id = excluded.max_id, cursor = excluded.cursor,"
+                           " processed = excluded.processed, total = excluded.total, rejected = excluded.rejected,"
+                           " active_ms = excluded.active_ms, updated_at = excluded.updated_at",
+                           -1, &q, NULL) != SQLITE_OK) {
+        set_err(err, errlen, "%s: checkpoint: %s", m->name, sqlite3_errmsg(db));
+        return -1;
+    }
+    sqlite3_bind_text(q, 1, m->name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(q, 2, s->max_id);
+    sqlite3_bind_int64(q, 3, s->cursor);
+    sqlite3_bind_int64(q, 4, s->processed);
+    sqlite3_bind_int64(q, 5, s->total);
+    sqlite3_bind_int64(q, 6, s->rejected);
+    sqlite3_bind_int64(q, 7, m->prior_active_ms + (mono_ms() - m->run_start_mono_ms));
+    if (sqlite3_step(q) != SQLITE_DONE) {
+        set_err(err, errlen, "%s: checkpoint: %s", m->name, sqlite3_errmsg(db));
+        sqlite3_finalize(q);
+        return -1;
+    }
+    sqlite3_finalize(q);
+    return 0;
+}
+
 int msn_amig_finish(msn_amig_t *m, const char *error, char *err, size_t errlen)
 {
     m->mirror.ended_at = msn_now_ms();
@@ -320,6 +428,11 @@ int msn_amig_finish(msn_amig_t *m, const char *error, char *err, size_t errlen)
                 error ? "failure" : "completion");
         return -1;
     }
+    if (error == NULL) {
+        const char *d[1] = {m->name};
+        if (write_stmt(m->db, "DELETE FROM _meshsnap_backfill WHERE name = ?1", 1, d, NULL, e, sizeof(e)) < 0)
+            msn_warn("%s: done, but its resume state could not be dropped: %s", m->name, e);
+    }
     return 0;
 }
 
@@ -337,7 +450,11 @@ int msn_amig_run(sqlite3 *db, msn_status_t *st, const char *name, msn_mig_fn fn,
         msn_error("%s", err);
         return -1;
     }
-    msn_info("%s: starting", name);
+    if (m.has_resume)
+        msn_info("%s: resuming after id %lld (%lld / %lld rows done)", name, (long long)m.resume.cursor,
+                 (long long)m.resume.processed, (long long)m.resume.total);
+    else
+        msn_info("%s: starting", name);
     ctx->db = db;
     ctx->amig = &m;
     int frc = fn(ctx, e, sizeof(e));

@@ -14,14 +14,33 @@
  *
  * Life of one run (msn_amig_run):
  *   row 'done'                      -> skipped, fn not called
- *   row 'pending_async' or 'failed' -> reset: pending_async, started_at now, ended_at and
- *                                      error NULL, rows 0, last_update_at NULL
+ *   row 'pending_async' or 'failed' -> reset: pending_async, ended_at and error NULL,
+ *                                      last_update_at NULL; started_at now and rows 0, or,
+ *                                      when a resume state exists (below), the rows of
+ *                                      that state and started_at moved back by the time
+ *                                      the earlier runs spent
  *   no row                          -> inserted as pending_async
  *   fn succeeds                     -> done, ended_at now, error NULL
  *   fn fails or is stopped          -> failed, ended_at now, error = message ("cancelled"
  *                                      for a stop); never done, so the next run resumes
  * Every state is mirrored into the status block (when one is given): MSN_MIG_RUNNING
  * while pending_async, times as unix ms.
+ *
+ * Resume state. Chunked backfills record, inside each chunk's transaction, where they
+ * are (msn_amig_checkpoint: max_id snapshot, cursor, processed, total, rejected rows,
+ * time spent) in meshsnap's own table
+ *
+ *   CREATE TABLE _meshsnap_backfill (name TEXT PRIMARY KEY, max_id INTEGER NOT NULL,
+ *     cursor INTEGER NOT NULL, processed INTEGER NOT NULL, total INTEGER NOT NULL,
+ *     rejected INTEGER NOT NULL DEFAULT 0, active_ms INTEGER NOT NULL DEFAULT 0,
+ *     updated_at TEXT)
+ *
+ * so the state is exactly that of the last committed chunk, whatever ended the process
+ * (SIGTERM, kill -9, power loss). The next run continues from it (msn_amig_resume): same
+ * snapshot, same total, rows_processed carrying on, so a user's progress never goes
+ * backwards across restarts and rate = processed / elapsed stays the real throughput.
+ * A state whose run rejected rows is not resumed: the next run starts over so that those
+ * rows are retried. The state row is deleted when the migration is done.
  *
  * Only the backfiller process uses this module; a handle belongs to one connection.
  */
@@ -33,6 +52,7 @@
 #include <stdint.h>
 #include <sqlite3.h>
 
+#include "backfiller/chunk_loop.h"
 #include "shm/status.h"
 
 /* One migration's bookkeeping during a run. Fields are private to async_migrations.c
@@ -46,6 +66,10 @@ typedef struct {
     int64_t last_log_mono_ms;    /* progress log lines; 0 = none yet */
     int64_t logged_processed, logged_total;
     int64_t write_failures;      /* in-loop progress writes that failed (logged, not fatal) */
+    int has_resume;              /* resume holds the state of an interrupted run */
+    msn_chunk_result_t resume;
+    int64_t prior_active_ms;     /* time the earlier runs spent (resume) */
+    int64_t run_start_mono_ms;   /* when this run began */
 } msn_amig_t;
 
 /* What a migration gets when it runs. */
@@ -54,7 +78,8 @@ typedef struct {
     int batch_size;              /* rows per chunk */
     int yield_ms;                /* sleep between chunks */
     volatile sig_atomic_t *stop; /* may be NULL */
-    msn_amig_t *amig;            /* set by msn_amig_run: where progress goes */
+    int single_txn;              /* test knob (msn_chunk_opts_t.single_txn) */
+    msn_amig_t *amig;            /* set by msn_amig_run: where progress goes; may be NULL */
 } msn_mig_ctx_t;
 
 /** A migration body. Returns 0 when complete, -ECANCELED when stopped at a chunk
@@ -62,8 +87,8 @@ typedef struct {
 typedef int (*msn_mig_fn)(msn_mig_ctx_t *ctx, char *err, size_t errlen);
 
 /** Creates _async_migrations when missing and adds any missing progress column
- *  (rows_processed, rows_total, last_update_at) with ALTER TABLE ADD COLUMN.
- *  Returns 0, or -1 with err set. */
+ *  (rows_processed, rows_total, last_update_at) with ALTER TABLE ADD COLUMN; creates
+ *  _meshsnap_backfill when missing. Returns 0, or -1 with err set. */
 int msn_amig_ensure_table(sqlite3 *db, char *err, size_t errlen);
 
 /** Starts the bookkeeping of `name` (see the table above). Returns 1 when the migration
@@ -82,7 +107,16 @@ int msn_amig_progress(msn_amig_t *m, int64_t processed, int64_t total, int termi
  *  failure is counted in write_failures and logged, never fatal. */
 void msn_amig_chunk_progress(void *ud, int64_t processed, int64_t total);
 
-/** Ends the run: error NULL marks it done, otherwise failed with that text. Returns 0,
+/** The state of the interrupted run to continue (for msn_chunk_opts_t.resume), or NULL
+ *  when this run starts afresh (also when m is NULL). */
+const msn_chunk_result_t *msn_amig_resume(const msn_amig_t *m);
+
+/** msn_chunk_checkpoint_fn (ud = msn_amig_t *): writes the resume state of `name` inside
+ *  the chunk's transaction. Returns 0, or -1 with err set. */
+int msn_amig_checkpoint(sqlite3 *db, void *ud, const msn_chunk_result_t *state, char *err, size_t errlen);
+
+/** Ends the run: error NULL marks it done (and drops its resume state), otherwise failed
+ *  with that text (the resume state stays). Returns 0,
  *  or -1 with err set when the row could not be written (the status block still shows
  *  the outcome). */
 int msn_amig_finish(msn_amig_t *m, const char *error, char *err, size_t errlen);

@@ -8,7 +8,9 @@
 #include "backfiller/backfiller.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -37,11 +39,69 @@ static void all_failed(msn_status_t *st, const char *why)
         msn_amig_status_failed(st, msn_migrations[i].name, why);
 }
 
+int msn_backfiller_run_db(sqlite3 *db, const msn_config_t *cfg, msn_status_t *st, volatile sig_atomic_t *stop)
+{
+    char err[512];
+    int failed = 0, stopped = 0;
+    msn_mig_ctx_t proto = {
+        .db = db,
+        .batch_size = cfg->backfill.batch_size,
+        .yield_ms = cfg->backfill.yield_ms,
+        .stop = stop,
+    };
+    const char *knob = getenv("MESHSNAP_BACKFILL_SINGLE_TXN");
+    if (knob != NULL && strcmp(knob, "1") == 0) {
+        msn_warn("MESHSNAP_BACKFILL_SINGLE_TXN=1: every backfill runs as ONE transaction (a test knob; other "
+                 "writers and the master's poll will stall)");
+        proto.single_txn = 1;
+        proto.batch_size = INT_MAX;
+        proto.yield_ms = 0;
+    }
+
+    if (schema_objects(db) == 0) {
+        msn_info("the database is empty: creating the current schema");
+        if (msn_schema_create_current(db, err, sizeof(err)) < 0)
+            goto fail_all;
+    }
+    if (msn_amig_ensure_table(db, err, sizeof(err)) < 0)
+        goto fail_all;
+
+    for (size_t i = 0; i < msn_migrations_count; i++) {
+        if (stop != NULL && *stop) {
+            stopped = 1;
+            break;
+        }
+        msn_mig_ctx_t ctx = proto;
+        int rc = msn_amig_run(db, st, msn_migrations[i].name, msn_migrations[i].run, &ctx, err, sizeof(err));
+        if (rc == -ECANCELED) {
+            stopped = 1;
+            break;
+        }
+        if (rc < 0)
+            failed++; /* independent migrations: carry on with the next one */
+    }
+
+    if (stopped) {
+        msn_info("stopped; unfinished migrations resume on the next start");
+        return MSN_BF_EXIT_STOPPED;
+    }
+    if (failed) {
+        msn_error("%d migration(s) failed", failed);
+        return MSN_BF_EXIT_FAILED;
+    }
+    msn_info("all migrations done");
+    return MSN_BF_EXIT_DONE;
+
+fail_all:
+    msn_error("%s", err);
+    all_failed(st, err);
+    return MSN_BF_EXIT_FAILED;
+}
+
 int msn_backfiller_main(const msn_config_t *cfg, msn_status_t *st, volatile sig_atomic_t *stop)
 {
     char err[512];
     sqlite3 *db = NULL;
-    int failed = 0, stopped = 0;
 
     if (st != NULL) {
         msn_status_write_begin(&st->backfill_seq);
@@ -60,52 +120,9 @@ int msn_backfiller_main(const msn_config_t *cfg, msn_status_t *st, volatile sig_
     }
     msn_info("opened %s read-write (batch %d rows, yield %d ms)", cfg->db, cfg->backfill.batch_size,
              cfg->backfill.yield_ms);
-
-    if (schema_objects(db) == 0) {
-        msn_info("%s is empty: creating the current schema", cfg->db);
-        if (msn_schema_create_current(db, err, sizeof(err)) < 0)
-            goto fail_all;
-    }
-    if (msn_amig_ensure_table(db, err, sizeof(err)) < 0)
-        goto fail_all;
-
-    for (size_t i = 0; i < msn_migrations_count; i++) {
-        if (stop != NULL && *stop) {
-            stopped = 1;
-            break;
-        }
-        msn_mig_ctx_t ctx = {
-            .db = db,
-            .batch_size = cfg->backfill.batch_size,
-            .yield_ms = cfg->backfill.yield_ms,
-            .stop = stop,
-        };
-        int rc = msn_amig_run(db, st, msn_migrations[i].name, msn_migrations[i].run, &ctx, err, sizeof(err));
-        if (rc == -ECANCELED) {
-            stopped = 1;
-            break;
-        }
-        if (rc < 0)
-            failed++; /* independent migrations: carry on with the next one */
-    }
+    int rc = msn_backfiller_run_db(db, cfg, st, stop);
     sqlite3_close(db);
-
-    if (stopped) {
-        msn_info("stopped; unfinished migrations resume on the next start");
-        return MSN_BF_EXIT_STOPPED;
-    }
-    if (failed) {
-        msn_error("%d migration(s) failed", failed);
-        return MSN_BF_EXIT_FAILED;
-    }
-    msn_info("all migrations done");
-    return MSN_BF_EXIT_DONE;
-
-fail_all:
-    msn_error("%s: %s", cfg->db, err);
-    all_failed(st, err);
-    sqlite3_close(db);
-    return MSN_BF_EXIT_FAILED;
+    return rc;
 }
 
 int msn_backfiller_init_db(const char *path, char *err, size_t errlen)

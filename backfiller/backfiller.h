@@ -17,12 +17,20 @@
  *   MSN_BF_EXIT_STOPPED (2)  *stop became non-zero: the current chunk finished, the
  *                            running migration is recorded as failed "cancelled" (never
  *                            done) and resumes on the next start
+ *
+ * Test knob: with MESHSNAP_BACKFILL_SINGLE_TXN=1 in the environment, every chunked
+ * backfill runs as a single transaction (batch size unlimited, no pause), the way a naive
+ * implementation would. It exists so that tests and benchmarks can show what chunking
+ * prevents (a writer or the master's poll stalled for the whole backfill); it is logged
+ * as a warning and must never be set in production.
  */
 #ifndef MSN_BACKFILLER_H
 #define MSN_BACKFILLER_H
 
 #include <signal.h>
 #include <stddef.h>
+
+#include <sqlite3.h>
 
 #include "shm/config.h"
 #include "shm/status.h"
@@ -37,6 +45,13 @@
  *  checked before each chunk and during the pauses. The caller sets the log role and the
  *  signal handlers. Returns one of MSN_BF_EXIT_*. */
 int msn_backfiller_main(const msn_config_t *cfg, msn_status_t *st, volatile sig_atomic_t *stop);
+
+/** What msn_backfiller_main does once the database is open: creates the current schema
+ *  in a database with no tables, makes sure the bookkeeping tables exist, and runs every
+ *  registered migration in order on db (a read-write connection, outside any
+ *  transaction; not closed). For tests that need a connection with particular settings
+ *  (read-only, PRAGMA max_page_count). Returns one of MSN_BF_EXIT_*. */
+int msn_backfiller_run_db(sqlite3 *db, const msn_config_t *cfg, msn_status_t *st, volatile sig_atomic_t *stop);
 
 /** Creates (or completes) a database file at path with the current schema
  *  (msn_schema_create_current), in WAL mode, auto_vacuum=INCREMENTAL when the file is new.

@@ -3,15 +3,63 @@
  *
  * Each entry is a name in `_async_migrations` and a body (msn_mig_fn). Bodies are
  * idempotent and resumable: whatever a stopped or failed run committed stays, and the
- * next run picks up the rows still unprocessed. Add new migrations at the end of
+ * next run picks up the rows still unprocessed (the chunked ones exactly where the last
+ * committed chunk ended, see async_migrations.h). Add new migrations at the end of
  * msn_migrations[]; names are shared with CoreScope's ingestor, so never reuse one for
- * different work.
+ * different work. Every body returns 0 when complete, -ECANCELED when stopped at a
+ * chunk boundary, -EINVAL for bad batch/yield settings (nothing touched), or -1 with err
+ * set. ctx->amig may be NULL (no bookkeeping, no resume).
  *
- * tx_last_seen_backfill_v1 (data-model spec §5): makes sure transmissions.last_seen
- * (INTEGER NOT NULL DEFAULT 0) and the partial index idx_tx_last_seen_zero exist, then
- * sets last_seen = MAX(observations.timestamp) for every transmission with last_seen = 0
- * that has observations, in bounded chunks. Orphans (no observations) stay 0 and are not
- * counted. Rows inserted after the run started are left to the ingestor.
+ * Run order (schema first; path_json before resolved_path, which reads it):
+ *
+ * schema_upgrade_v1 (data-model spec §1): brings a legacy database (such as the e2e
+ *   fixture) to the current schema of msn_schema_create_current(). The reference is that
+ *   function's own DDL, run on an in-memory database and compared with this one, so the
+ *   two cannot drift apart. Steps, each idempotent and in its own short transaction:
+ *   missing columns (ALTER TABLE ADD COLUMN: only the schema changes, no table is
+ *   rewritten); missing tables (inactive_nodes takes the column order of nodes, which
+ *   `INSERT INTO inactive_nodes SELECT * FROM nodes` relies on); the legacy index
+ *   idx_tx_last_seen is dropped (§1.7); missing indexes, one per transaction; before the
+ *   unique idx_observations_dedup, a chunked pass that merges duplicate observations
+ *   (same transmission_id, observer_idx and COALESCE(path_json, '')) the way CoreScope's
+ *   upsert would have (the lowest id stays; snr, rssi, score, raw_hex and resolved_path
+ *   take the later non-NULL values; the others are deleted); finally the view packets_v.
+ *   A legacy "v2" observations table (observer_id instead of observer_idx) keeps its
+ *   columns: observer_idx and the indexes on it are not created.
+ *   Trade-off: CREATE INDEX is one statement and holds the write lock for as long as
+ *   SQLite needs to scan the table and sort the keys (seconds per index at millions of
+ *   rows). Readers are not affected (WAL); other writers wait, or time out after their
+ *   busy timeout. To keep that as short as SQLite allows, each index is built in its own
+ *   transaction with a larger page cache, with a pause between indexes, and a stop
+ *   request interrupts the build (rolled back, retried on the next start). Progress
+ *   counts one unit per schema object plus one per observation the duplicate pass scans.
+ *
+ * tx_last_seen_backfill_v1 (§5): makes sure transmissions.last_seen
+ *   (INTEGER NOT NULL DEFAULT 0) and the partial index idx_tx_last_seen_zero exist, then
+ *   sets last_seen = MAX(observations.timestamp) for every transmission with last_seen = 0
+ *   that has observations, in bounded chunks. Orphans (no observations) stay 0 and are
+ *   not counted. Rows inserted after the run started are left to the ingestor.
+ *
+ * path_json_backfill_v1 (§3.1): for observations with raw_hex present, path_json NULL or
+ *   '' and a transmission whose payload_type != 9, decodes the observation's own raw_hex
+ *   (shm/codec) and stores its hops as path_json ('[]' when there are none). Each chunk
+ *   is decoded without a lock and written in one short transaction. A raw_hex that does
+ *   not decode is reported (row id and reason, in the log and the error text), left
+ *   unchanged, and the migration ends failed after the other rows; a later start retries.
+ *   A row whose new path would duplicate another observation of the same transmission and
+ *   observer (idx_observations_dedup) keeps path_json NULL, with a warning.
+ *
+ * resolved_path_backfill_v1 (§4): for observations with a non-empty path_json and
+ *   resolved_path NULL, resolves the hops with the conservative rule of §4.2
+ *   (shm/pathres.h; from_pubkey of the transmission as the first anchor). The prefix
+ *   index and the neighbour graph are built once per run. Each chunk is read and resolved
+ *   without any lock and written in one short transaction (UPDATE ... WHERE id = ? AND
+ *   resolved_path IS NULL); a result with no resolved hop stores nothing (the column
+ *   stays NULL, §4.1) and the id cursor moves past it. A path_json that is not a JSON
+ *   array of hop strings is reported like an undecodable raw_hex.
+ *
+ * All three chunked backfills snapshot max(id) at the start: rows that arrive during the
+ * run are out of scope.
  */
 #ifndef MSN_MIGRATIONS_H
 #define MSN_MIGRATIONS_H
@@ -30,15 +78,19 @@ typedef struct {
 extern const msn_migration_t msn_migrations[];
 extern const size_t msn_migrations_count;
 
+#define MSN_MIG_SCHEMA_UPGRADE "schema_upgrade_v1"
 #define MSN_MIG_TX_LAST_SEEN "tx_last_seen_backfill_v1"
+#define MSN_MIG_PATH_JSON "path_json_backfill_v1"
+#define MSN_MIG_RESOLVED_PATH "resolved_path_backfill_v1"
 
 /** The chunk statements of tx_last_seen_backfill_v1 (for msn_chunk_loop with
  *  msn_chunk_sql_ops); they need transmissions.last_seen to exist. */
 extern const msn_chunk_sql_t msn_tx_last_seen_sql;
 
-/** The body of tx_last_seen_backfill_v1. ctx->amig may be NULL (no bookkeeping).
- *  Returns 0 when every in-scope row is done, -ECANCELED when stopped, -EINVAL for bad
- *  batch/yield settings, or -1/-EIO on an SQL error (err set in every failure case). */
+/** The bodies (see above for what each does and returns). */
+int msn_mig_schema_upgrade_v1(msn_mig_ctx_t *ctx, char *err, size_t errlen);
 int msn_mig_tx_last_seen_v1(msn_mig_ctx_t *ctx, char *err, size_t errlen);
+int msn_mig_path_json_v1(msn_mig_ctx_t *ctx, char *err, size_t errlen);
+int msn_mig_resolved_path_v1(msn_mig_ctx_t *ctx, char *err, size_t errlen);
 
 #endif

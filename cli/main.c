@@ -2,12 +2,14 @@
  * meshsnap: the command-line tool. One subcommand per file in cli/:
  *   meshsnap decode HEX | --json     decode MeshCore packets (cli/decode.c)
  *   meshsnap init-db PATH            create a database with the current CoreScope schema
+ *   meshsnap gen --db PATH ...       generate a realistic CoreScope database (cli/gen.c)
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "backfiller/backfiller.h"
 #include "decode.h"
+#include "gen.h"
 #include "import.h"
 #include "status.h"
 
@@ -20,6 +22,7 @@ static void usage(FILE *f)
                "  decode --json         decode {\"hex\": ...} lines from standard input\n"
                "  import --db PATH [F]  import JSON-lines packets into a database (see meshsnap import --help)\n"
                "  init-db PATH          create a new database with the current CoreScope schema\n"
+               "  gen --db PATH ...     generate a realistic CoreScope database (see meshsnap gen --help)\n"
                "  status [--json]       what a running meshsnapd is doing (see meshsnap status --help)\n"
                "  version               print the version\n");
 }
@@ -33,6 +36,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "decode") == 0)
         return msn_cli_decode(argc - 1, argv + 1);
+    if (strcmp(cmd, "gen") == 0)
+        return msn_cli_gen(argc - 1, argv + 1);
     if (strcmp(cmd, "import") == 0)
         return msn_cli_import(argc - 1, argv + 1);
     if (strcmp(cmd, "status") == 0)

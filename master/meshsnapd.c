@@ -43,7 +43,10 @@ static void usage(FILE *f)
             "  --version         print the version and exit\n"
             "  -h, --help        this help\n"
             "\n"
-            "Signals: SIGTERM/SIGINT stop (in-flight requests finish).\n");
+            "Signals: SIGTERM/SIGINT stop (in-flight requests finish, the backfiller stops at a\n"
+            "chunk boundary); SIGHUP reloads the configuration (new workers on the shared sockets,\n"
+            "old ones drained; an invalid file is refused and the old configuration kept); SIGUSR1\n"
+            "is passed to the workers (log reopening).\n");
 }
 
 typedef struct {

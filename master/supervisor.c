@@ -143,11 +143,11 @@ static pid_t spawn(master_t *m, const char *role, int slot)
 static void spawn_worker(master_t *m, int slot)
 {
     child_t *c = &m->workers[slot];
+    atomic_store(&m->st->workers[slot].ready, 0); /* before the fork: the child sets it once it accepts */
     c->pid = spawn(m, "worker", slot);
     c->started_ms = msn_now_ms();
     c->active = 1;
     c->retiring = 0;
-    atomic_store(&m->st->workers[slot].ready, 0);
     if (c->pid > 0) {
         atomic_store(&m->st->workers[slot].pid, c->pid);
         atomic_fetch_add(&m->st->workers[slot].slot_gen, 1);

@@ -7,7 +7,8 @@
 #
 # Layout (the package installs under /usr whatever CMAKE_INSTALL_PREFIX is):
 #   /usr/sbin/meshsnapd, /usr/bin/meshsnap
-#   /etc/meshsnap/meshsnap.conf                 conffile (deb), %config(noreplace) (rpm)
+#   /etc/meshsnap/meshsnap.conf                 conffile (deb), %config(noreplace) (rpm);
+#                                               0640 root:meshsnap once installed
 #   /usr/lib/systemd/system/meshsnap.service    the unit (StateDirectory=meshsnap)
 #   /usr/lib/sysusers.d/meshsnap.conf           the meshsnap system user
 #   /usr/share/man/man8/meshsnapd.8.gz, /usr/share/man/man1/meshsnap.1.gz
@@ -25,7 +26,6 @@ set(MESHSNAP_PACKAGE_URL "" CACHE STRING "Project home page (Debian Homepage, RP
 
 # --- generated files: man pages (version filled in) and changelog, gzip -9n (no name, no
 # time stamp: the same input gives the same bytes).
-find_program(MSN_GZIP gzip)
 set(MSN_PKG_GZ_FILES)
 function(msn_pkg_gzip src out)
   add_custom_command(OUTPUT ${out}
@@ -49,7 +49,6 @@ if(NOT _msn_cl_top MATCHES "^meshsnap \\(${PROJECT_VERSION}\\) ")
 endif()
 
 # --- install rules
-include(GNUInstallDirs)
 install(TARGETS meshsnapd RUNTIME DESTINATION sbin)
 install(TARGETS meshsnap RUNTIME DESTINATION bin)
 # A stripped install (CPACK_STRIP_FILES) also drops the compiler's .comment section, as
@@ -93,7 +92,8 @@ set(_msn_pkg_description
     "workers answer readers without locks, and a backfiller runs schema\n"
     "migrations and backfills in small committed chunks.\n"
     "The package ships the meshsnapd daemon with its systemd unit, and the\n"
-    "meshsnap command-line tool (packet decoder, database creation).")
+    "meshsnap command-line tool (packet decoder and importer, database\n"
+    "creation and generation, status of the running daemon).")
 string(CONCAT _msn_pkg_description ${_msn_pkg_description})
 if(MESHSNAP_PACKAGE_URL)
   set(CPACK_PACKAGE_HOMEPAGE_URL "${MESHSNAP_PACKAGE_URL}")
@@ -126,7 +126,8 @@ set(CPACK_RPM_PACKAGE_GROUP "System Environment/Daemons")
 set(CPACK_RPM_SPEC_MORE_DEFINE "%define packager ${MESHSNAP_PACKAGE_CONTACT}")
 set(CPACK_RPM_PACKAGE_DESCRIPTION "${_msn_pkg_description}")
 # Absolute destinations become plain %config; the conffile must survive upgrades.
-set(CPACK_RPM_USER_FILELIST "%config(noreplace) /etc/meshsnap/meshsnap.conf"
+# Mode 0640 root:meshsnap (private channel keys); %pre creates the group first.
+set(CPACK_RPM_USER_FILELIST "%attr(0640,root,meshsnap) %config(noreplace) /etc/meshsnap/meshsnap.conf"
     "%exclude /usr/share/lintian/overrides/meshsnap")
 # System directories belong to filesystem/systemd/man-db, not to us.
 set(CPACK_RPM_EXCLUDE_FROM_AUTO_FILELIST_ADDITION

@@ -355,7 +355,13 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         out = w->body.data;
         out_len = w->body.len;
         msn_etag_of(out, out_len, etag);
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-cache"));
+        /* live status and errors must not be reused; assembled lists may, after revalidation */
+        int live = r.status != 200 || strcmp(r.route, "/api/healthz") == 0 || strncmp(r.route, "/api/perf", 9) == 0 ||
+                   strcmp(r.route, "/metrics") == 0;
+        if (live)
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
+        else
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-cache"));
     }
     header(req, "etag", etag);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype, strlen(ctype));

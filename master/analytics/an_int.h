@@ -20,6 +20,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "master/analytics/analytics.h"
 #include "master/arena.h"
@@ -151,6 +152,15 @@ const char *msn_an__obs_observer_id(const an_ctx_t *c, const msn_obs_t *o);
 /** 1 when some observation of t was made by an observer of the region (always 1 when the
  *  region filter is off). */
 int msn_an__tx_in_region(const an_ctx_t *c, const msn_tx_t *t);
+/** Unix seconds to milliseconds, saturating (observation timestamps are not validated). */
+static inline int64_t msn_an__ms(int64_t secs)
+{
+    if (secs > INT64_MAX / 1000)
+        return INT64_MAX;
+    if (secs < INT64_MIN / 1000)
+        return INT64_MIN;
+    return secs * 1000;
+}
 /** 1 when ms lies in the shape's [from, to] window (inclusive; 0 bounds are open). */
 int msn_an__in_window(const an_ctx_t *c, int64_t ms);
 /** 1 when the transmission's first_seen lies in the window (an empty first_seen is
@@ -234,6 +244,12 @@ double msn_an__select(double *v, size_t n, size_t k);
 /** The median as CoreScope's median(): mean of the two middle values for even n, 0 for
  *  n == 0 (reorders v). */
 double msn_an__median(double *v, size_t n);
+/** qsort that accepts an empty or NULL array. */
+static inline void msn_an__qsort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+    if (base != NULL && n > 1)
+        qsort(base, n, size, cmp);
+}
 /** qsort comparator for doubles (ascending). */
 int msn_an__cmp_double(const void *a, const void *b);
 

@@ -141,7 +141,7 @@ uint32_t *msn_an__map_sorted(const an_map_t *m)
         k[e].n = m->klen[e];
         k[e].idx = e;
     }
-    qsort(k, m->n, sizeof(*k), mkey_cmp);
+    msn_an__qsort(k, m->n, sizeof(*k), mkey_cmp);
     uint32_t *out = msn_xmalloc((m->n ? m->n : 1) * sizeof(uint32_t));
     for (uint32_t e = 0; e < m->n; e++)
         out[e] = k[e].idx;
@@ -670,7 +670,8 @@ static int keyidx_cmp(const void *a, const void *b)
     return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-/* Upper-cased, trimmed copy of s[0..n) into out (cap bytes); returns its length. */
+/* Upper-cased, trimmed copy of s[0..n) into out (cap bytes, cut if longer); returns the
+ * trimmed length before any cut. */
 static size_t trim_upper(const char *s, size_t n, char *out, size_t cap)
 {
     while (n > 0 && isspace((unsigned char)s[0])) {
@@ -679,12 +680,13 @@ static size_t trim_upper(const char *s, size_t n, char *out, size_t cap)
     }
     while (n > 0 && isspace((unsigned char)s[n - 1]))
         n--;
+    size_t full = n;
     if (n >= cap)
         n = cap - 1;
     for (size_t i = 0; i < n; i++)
         out[i] = (char)toupper((unsigned char)s[i]);
     out[n] = 0;
-    return n;
+    return full;
 }
 
 static void region_init(an_ctx_t *c)
@@ -703,8 +705,8 @@ static void region_init(an_ctx_t *c)
         const char *e = strchr(p, ',');
         size_t l = e ? (size_t)(e - p) : strlen(p);
         char code[16];
-        trim_upper(p, l, code, sizeof(code));
-        if (code[0] && strcmp(code, "ALL") != 0)
+        size_t cl = trim_upper(p, l, code, sizeof(code));
+        if (code[0] && cl < sizeof(code) && strcmp(code, "ALL") != 0) /* longer codes match no IATA */
             memcpy(codes[n_codes++], code, sizeof(code));
         p += l;
         if (*p == ',')
@@ -772,7 +774,7 @@ void msn_an__ctx_init(an_ctx_t *c, const msn_store_t *s, const msn_an_shape_t *s
             ki[n].idx = i;
             n++;
         }
-    qsort(ki, n, sizeof(*ki), keyidx_cmp);
+    msn_an__qsort(ki, n, sizeof(*ki), keyidx_cmp);
     c->node_by_key = msn_xmalloc((n ? n : 1) * sizeof(uint32_t));
     for (uint32_t i = 0; i < n; i++)
         c->node_by_key[i] = ki[i].idx;
@@ -922,7 +924,7 @@ void msn_an__pm_init(an_pm_t *pm, const an_ctx_t *c)
         nr++;
         off += l + 1;
     }
-    qsort(ki, nr, sizeof(*ki), lower_cmp);
+    msn_an__qsort(ki, nr, sizeof(*ki), lower_cmp);
     pm->relay = msn_xmalloc((nr ? nr : 1) * sizeof(uint32_t));
     pm->lkey_off = msn_xmalloc((nr ? nr : 1) * sizeof(uint32_t));
     for (uint32_t i = 0; i < nr; i++) {

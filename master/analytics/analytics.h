@@ -7,6 +7,16 @@
  * The functions only read the store; they may be slow (seconds on an operator-scale
  * database) but must never crash on odd data: malformed decoded_json, empty paths,
  * nodes without a location are skipped and counted, not fatal.
+ *
+ * Shapes follow CoreScope: the region filters topology, rf, distance, channels,
+ * hash_sizes, hash_collisions and subpaths (a region no observer carries filters nothing,
+ * as in CoreScope); from/to bound rf, topology, channels and subpaths; the other
+ * analytics ignore what their CoreScope endpoint ignores. now_ms dates "active in the
+ * last 7 days" (topology uniqueNodes) and "adverts of the last 7 days" (hash sizes and
+ * collisions). Hop prefixes are resolved without the neighbour graph (the store carries
+ * none), so CoreScope's neighbour-affinity tier is skipped. Thread safety: a call reads
+ * the store only and keeps all its state on the stack and heap; calls on one store may
+ * run concurrently as long as nothing modifies it.
  */
 #ifndef MSN_ANALYTICS_H
 #define MSN_ANALYTICS_H

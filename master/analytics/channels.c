@@ -273,7 +273,7 @@ int msn_an__channels(const an_ctx_t *c, msn_buf_t *out, char *err, size_t errlen
     rank_t *rk = msn_xmalloc((chans.n > senders.n ? chans.n + 1 : senders.n + 1) * sizeof(*rk));
     for (uint32_t e = 0; e < chans.n; e++)
         rk[e] = (rank_t){e, ch[e].messages, chans.keys[e], chans.klen[e]};
-    qsort(rk, chans.n, sizeof(*rk), rank_cmp);
+    msn_an__qsort(rk, chans.n, sizeof(*rk), rank_cmp);
     msn_buf_puts(out, "],\"channels\":[");
     for (uint32_t i = 0; i < chans.n; i++) {
         const chan_t *cc = &ch[rk[i].idx];
@@ -303,7 +303,7 @@ int msn_an__channels(const an_ctx_t *c, msn_buf_t *out, char *err, size_t errlen
     }
     for (uint32_t e = 0; e < senders.n; e++)
         rk[e] = (rank_t){e, snd_n[e], senders.keys[e], senders.klen[e]};
-    qsort(rk, senders.n, sizeof(*rk), rank_cmp);
+    msn_an__qsort(rk, senders.n, sizeof(*rk), rank_cmp);
     msn_buf_puts(out, "],\"topSenders\":[");
     for (uint32_t i = 0; i < senders.n && i < 15; i++) {
         if (i)

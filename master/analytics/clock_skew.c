@@ -247,7 +247,7 @@ void msn_an__skew_compute(const an_ctx_t *c, an_skew_t *k)
         }
     }
     /* observer offsets: median deviation per observer */
-    qsort(dv, n_dv, sizeof(*dv), dev_cmp);
+    msn_an__qsort(dv, n_dv, sizeof(*dv), dev_cmp);
     for (size_t i = 0; i < n_dv;) {
         size_t j = i;
         while (j < n_dv && dv[j].slot == dv[i].slot)
@@ -286,7 +286,7 @@ void msn_an__skew_compute(const an_ctx_t *c, an_skew_t *k)
     for (size_t i = 0; i < n_ar; i++)
         if (ar[i].group != UINT32_MAX)
             rf[n_rf++] = (recref_t){(uint32_t)i, ar[i].group};
-    qsort(rf, n_rf, sizeof(*rf), recref_cmp);
+    msn_an__qsort(rf, n_rf, sizeof(*rf), recref_cmp);
     k->nodes = msn_xmalloc((keys.n ? keys.n : 1) * sizeof(*k->nodes));
     pair_t *pairs = NULL, *filt = NULL;
     size_t pairs_cap = 0, filt_cap = 0;
@@ -323,7 +323,7 @@ void msn_an__skew_compute(const an_ctx_t *c, an_skew_t *k)
         ns->last_observed_ts = last_obs;
         double mean = sum / (double)n;
         double med = msn_an__median(tmp, n);
-        qsort(pairs, n, sizeof(*pairs), pair_cmp);
+        msn_an__qsort(pairs, n, sizeof(*pairs), pair_cmp);
         /* the recent window */
         size_t start_count = n > RECENT_COUNT ? n - RECENT_COUNT : 0;
         size_t start_time = n - 1;
@@ -400,7 +400,7 @@ void msn_an__skew_compute(const an_ctx_t *c, an_skew_t *k)
         int64_t e = msn_an__map_find(&keys, k->nodes[i].pubkey, strlen(k->nodes[i].pubkey));
         gk[i] = (gkey_t){k->nodes[i].pubkey, e >= 0 ? keys.klen[e] : 0, i};
     }
-    qsort(gk, k->n, sizeof(*gk), gkey_cmp);
+    msn_an__qsort(gk, k->n, sizeof(*gk), gkey_cmp);
     an_nodeskew_t *sorted = msn_xmalloc((k->n ? k->n : 1) * sizeof(*sorted));
     for (uint32_t i = 0; i < k->n; i++) {
         sorted[i] = k->nodes[gk[i].idx];
@@ -461,7 +461,7 @@ int msn_an__observers_clock_skew(const an_ctx_t *c, msn_buf_t *out, char *err, s
         if (k.obs_has[sl])
             o[n++] = (obsoff_t){sl, msn_an__round_trunc(k.obs_offset[sl], 1),
                                 sl == 0 ? "" : msn_an__s(c->s->observers[sl - 1].id)};
-    qsort(o, n, sizeof(*o), obsoff_cmp);
+    msn_an__qsort(o, n, sizeof(*o), obsoff_cmp);
     msn_buf_putc(out, '[');
     for (uint32_t i = 0; i < n; i++) {
         if (i)

@@ -239,7 +239,7 @@ int msn_an__distance(const an_ctx_t *c, msn_buf_t *out, char *err, size_t errlen
     pref_t *po = msn_xmalloc((pairs.n ? pairs.n : 1) * sizeof(*po));
     for (uint32_t e = 0; e < pairs.n; e++)
         po[e] = (pref_t){e, hr[pa[e].best].dist};
-    qsort(po, pairs.n, sizeof(*po), cmp_pref);
+    msn_an__qsort(po, pairs.n, sizeof(*po), cmp_pref);
 
     /* ---- output ---- */
     static const int cat_order[3] = {CAT_CC, CAT_CR, CAT_RR}; /* key order */
@@ -381,7 +381,7 @@ int msn_an__distance(const an_ctx_t *c, msn_buf_t *out, char *err, size_t errlen
     }
     free(snrs);
     msn_buf_puts(out, "],\"topPaths\":[");
-    qsort(pr, n_pr, sizeof(*pr), cmp_path);
+    msn_an__qsort(pr, n_pr, sizeof(*pr), cmp_path);
     for (size_t q = 0; q < n_pr && q < 20; q++) {
         const dpath_t *p = &pr[q];
         if (q)

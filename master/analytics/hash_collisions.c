@@ -197,7 +197,7 @@ int msn_an__hash_collisions(const an_ctx_t *c, msn_buf_t *out, char *err, size_t
             upper_prefix(pk, plen, list[i]->pfx);
             list[np++] = list[i];
         }
-        qsort(list, np, sizeof(*list), pfx_cmp);
+        msn_an__qsort(list, np, sizeof(*list), pfx_cmp);
         uint32_t n_coll = 0, unique = 0;
         for (uint32_t i = 0; i < np;) {
             uint32_t j = i + 1;
@@ -229,7 +229,7 @@ int msn_an__hash_collisions(const an_ctx_t *c, msn_buf_t *out, char *err, size_t
             }
             i = j;
         }
-        qsort(coll, n_coll, sizeof(*coll), coll_cmp);
+        msn_an__qsort(coll, n_coll, sizeof(*coll), coll_cmp);
 
         if (bytes > 1)
             msn_buf_putc(out, ',');

@@ -138,7 +138,7 @@ void msn_an__hsinfo(const an_ctx_t *c, an_hsinfo_t *info)
         e[n].size = (uint8_t)(((pb >> 6) & 3) + 1);
         n++;
     }
-    qsort(e, n, sizeof(*e), hsent_cmp);
+    msn_an__qsort(e, n, sizeof(*e), hsent_cmp);
     for (size_t i = 0; i < n;) {
         size_t j = i;
         while (j < n && e[j].node == e[i].node)
@@ -331,31 +331,58 @@ static void home_regions(const an_ctx_t *c, an_map_t *keys, const char ***home_o
     *home_out = home;
 }
 
+/* Every advert originator key, and (with a region) their home regions. */
+typedef struct {
+    an_map_t keys;
+    const char **home; /* per key: home IATA or NULL; NULL array without a region */
+} homes_t;
+
+static void homes_init(const an_ctx_t *c, homes_t *h)
+{
+    const msn_store_t *s = c->s;
+    an_jobj_t jo;
+    msn_buf_t scratch = MSN_BUF_INIT;
+    msn_an__map_init(&h->keys);
+    h->home = NULL;
+    if (!c->region_asked)
+        return;
+    for (uint32_t ti = 0; ti < s->n_tx; ti++) {
+        const msn_tx_t *t = &s->tx[ti];
+        if (t->payload_type != 4 || t->decoded_json == NULL)
+            continue;
+        if (msn_an__jobj_parse(&jo, t->decoded_json, strlen(t->decoded_json)) < 0)
+            continue;
+        size_t pkn;
+        const char *pk = advert_pk(&jo, &scratch, &pkn);
+        if (pk != NULL && pkn > 0)
+            msn_an__map_intern(&h->keys, pk, pkn, NULL);
+    }
+    msn_buf_free(&scratch);
+    home_regions(c, &h->keys, &h->home);
+}
+
+static void homes_free(homes_t *h)
+{
+    free(h->home);
+    msn_an__map_free(&h->keys);
+}
+
+/* The home region of an advert key, or NULL. */
+static const char *home_of(const homes_t *h, const char *pk, size_t n)
+{
+    if (h->home == NULL)
+        return NULL;
+    int64_t e = msn_an__map_find(&h->keys, pk, n);
+    return e < 0 ? NULL : h->home[e];
+}
+
 /* One pass over the transmissions (use_region: apply the shape's region). */
-static void scan(const an_ctx_t *c, const an_pm_t *pm, int use_region, scan_t *sc)
+static void scan(const an_ctx_t *c, const an_pm_t *pm, const homes_t *homes, int use_region, scan_t *sc)
 {
     const msn_store_t *s = c->s;
     an_jobj_t jo;
     msn_buf_t scratch = MSN_BUF_INIT, namebuf = MSN_BUF_INIT;
     an_hops_t hops = {0};
-    const char **home = NULL;
-    an_map_t advkeys; /* every advert originator key, for the home regions */
-    msn_an__map_init(&advkeys);
-    int regional = use_region && c->region_asked;
-    if (regional) {
-        for (uint32_t ti = 0; ti < s->n_tx; ti++) {
-            const msn_tx_t *t = &s->tx[ti];
-            if (t->payload_type != 4 || t->decoded_json == NULL)
-                continue;
-            if (msn_an__jobj_parse(&jo, t->decoded_json, strlen(t->decoded_json)) < 0)
-                continue;
-            size_t pkn;
-            const char *pk = advert_pk(&jo, &scratch, &pkn);
-            if (pk != NULL && pkn > 0)
-                msn_an__map_intern(&advkeys, pk, pkn, NULL);
-        }
-        home_regions(c, &advkeys, &home);
-    }
     for (uint32_t ti = 0; ti < s->n_tx; ti++) {
         const msn_tx_t *t = &s->tx[ti];
         int route, pb;
@@ -376,8 +403,8 @@ static void scan(const an_ctx_t *c, const an_pm_t *pm, int use_region, scan_t *s
         if (use_region && c->region_active && !msn_an__tx_in_region(c, t)) {
             int ok = 0;
             if (pk != NULL) {
-                int64_t ke = msn_an__map_find(&advkeys, pk, pkn);
-                ok = ke >= 0 && home[ke] != NULL && region_has(c, home[ke]);
+                const char *hm = home_of(homes, pk, pkn);
+                ok = hm != NULL && region_has(c, hm);
             }
             if (!ok)
                 continue;
@@ -436,11 +463,9 @@ static void scan(const an_ctx_t *c, const an_pm_t *pm, int use_region, scan_t *s
             sc->hop_n[e]++;
         }
     }
-    msn_an__map_free(&advkeys);
     msn_buf_free(&scratch);
     msn_buf_free(&namebuf);
     free(hops.h);
-    free(home);
 }
 
 typedef struct {
@@ -503,26 +528,20 @@ int msn_an__hash_sizes(const an_ctx_t *c, msn_buf_t *out, char *err, size_t errl
     const msn_store_t *s = c->s;
     an_pm_t pm;
     msn_an__pm_init(&pm, c);
+    homes_t homes;
+    homes_init(c, &homes);
     scan_t sc;
     scan_init(&sc);
-    scan(c, &pm, 1, &sc);
-    /* home regions of the scan's nodes, for the region attribution below */
-    const char **nhome = NULL;
-    if (c->region_asked) {
-        an_map_t keys;
-        msn_an__map_init(&keys);
-        for (uint32_t e = 0; e < sc.nodes.n; e++)
-            msn_an__map_intern(&keys, sc.nodes.keys[e], sc.nodes.klen[e], NULL);
-        home_regions(c, &keys, &nhome);
-        /* copy codes out of keys' arena before freeing it */
-        for (uint32_t e = 0; e < sc.nodes.n; e++)
-            if (nhome[e] != NULL)
-                nhome[e] = msn_arena_strdup(sc.arena, nhome[e]);
-        msn_an__map_free(&keys);
-    }
+    scan(c, &pm, &homes, 1, &sc);
     int any_home = 0;
-    for (uint32_t e = 0; nhome != NULL && e < sc.nodes.n; e++)
-        any_home |= nhome[e] != NULL;
+    for (uint32_t e = 0; homes.home != NULL && e < homes.keys.n; e++)
+        any_home |= homes.home[e] != NULL;
+    /* with a region, nodes whose home region is known and elsewhere are left out */
+    uint8_t *away = msn_xcalloc(sc.nodes.n ? sc.nodes.n : 1, 1);
+    for (uint32_t e = 0; e < sc.nodes.n; e++) {
+        const char *hm = home_of(&homes, sc.nodes.keys[e], sc.nodes.klen[e]);
+        away[e] = (uint8_t)(c->region_asked && hm != NULL && !region_has(c, hm));
+    }
 
     msn_buf_puts(out, "{\"attributionMethod\":");
     msn_buf_puts(out, c->region_asked && any_home ? "\"repeater\"" : "\"observer\"");
@@ -536,7 +555,7 @@ int msn_an__hash_sizes(const an_ctx_t *c, msn_buf_t *out, char *err, size_t errl
     for (uint32_t e = 0; e < sc.nodes.n; e++) {
         if (!role_has_repeater(sc.bn[e].role))
             continue;
-        if (c->region_asked && nhome[e] != NULL && !region_has(c, nhome[e]))
+        if (away[e])
             continue;
         byrep[sc.bn[e].hash_size]++;
     }
@@ -576,7 +595,7 @@ int msn_an__hash_sizes(const an_ctx_t *c, msn_buf_t *out, char *err, size_t errl
     const scan_t *adopt = &sc;
     if (c->region_asked) {
         scan_init(&gl);
-        scan(c, &pm, 0, &gl);
+        scan(c, &pm, &homes, 0, &gl);
         adopt = &gl;
     }
     an_hsinfo_t *info = msn_xmalloc((s->n_nodes ? s->n_nodes : 1) * sizeof(*info));
@@ -662,7 +681,7 @@ int msn_an__hash_sizes(const an_ctx_t *c, msn_buf_t *out, char *err, size_t errl
                 if (info[i].sizes_mask & (1u << (k - 1)) && k > cp->max_hs)
                     cp->max_hs = k;
     }
-    qsort(caps, ncap, sizeof(*caps), cap_cmp);
+    msn_an__qsort(caps, ncap, sizeof(*caps), cap_cmp);
     static const char *const status_name[3] = {"confirmed", "suspected", "unknown"};
     static const char *const evidence[3] = {"advert", "path", ""};
     msn_buf_puts(out, "],\"multiByteCapability\":[");
@@ -697,12 +716,12 @@ int msn_an__hash_sizes(const an_ctx_t *c, msn_buf_t *out, char *err, size_t errl
     rank_t *rk = msn_xmalloc((sc.nodes.n + sc.hops.n + 1) * sizeof(*rk));
     uint32_t nr = 0;
     for (uint32_t e = 0; e < sc.nodes.n; e++) {
-        if (c->region_asked && nhome[e] != NULL && !region_has(c, nhome[e]))
+        if (away[e])
             continue;
         if (sc.bn[e].hash_size > 1)
             rk[nr++] = (rank_t){e, sc.bn[e].packets, sc.nodes.keys[e], sc.nodes.klen[e]};
     }
-    qsort(rk, nr, sizeof(*rk), rank_cmp);
+    msn_an__qsort(rk, nr, sizeof(*rk), rank_cmp);
     msn_buf_puts(out, "],\"multiByteNodes\":[");
     for (uint32_t i = 0; i < nr; i++) {
         const bynode_t *b = &sc.bn[rk[i].idx];
@@ -725,7 +744,7 @@ int msn_an__hash_sizes(const an_ctx_t *c, msn_buf_t *out, char *err, size_t errl
     /* topHops: the 50 most frequent hop texts */
     for (uint32_t e = 0; e < sc.hops.n; e++)
         rk[e] = (rank_t){e, sc.hop_n[e], sc.hops.keys[e], sc.hops.klen[e]};
-    qsort(rk, sc.hops.n, sizeof(*rk), rank_cmp);
+    msn_an__qsort(rk, sc.hops.n, sizeof(*rk), rank_cmp);
     msn_buf_puts(out, "],\"topHops\":[");
     for (uint32_t i = 0; i < sc.hops.n && i < 50; i++) {
         int32_t nd = sc.hop_node[rk[i].idx];
@@ -754,7 +773,8 @@ int msn_an__hash_sizes(const an_ctx_t *c, msn_buf_t *out, char *err, size_t errl
     msn_buf_putc(out, '}');
 
     free(rk);
-    free(nhome);
+    free(away);
+    homes_free(&homes);
     scan_free(&sc);
     msn_an__pm_free(&pm);
     return 0;

@@ -89,7 +89,7 @@ static vn_t *vc_sorted(const vcount_t *v, uint32_t *n)
         memcpy(&a[e].v, v->m.keys[e], 8);
         a[e].n = v->cnt[e];
     }
-    qsort(a, v->m.n, sizeof(*a), vn_cmp);
+    msn_an__qsort(a, v->m.n, sizeof(*a), vn_cmp);
     *n = v->m.n;
     return a;
 }
@@ -305,12 +305,12 @@ int msn_an__rf(const an_ctx_t *c, msn_buf_t *out, char *err, size_t errlen)
             const msn_obs_t *o = &s->obs[t->obs[k]];
             if (region) {
                 int32_t ob = msn_an__obs_observer(c, o);
-                if (ob < 0 || !c->in_region[ob] || !msn_an__in_window(c, o->timestamp * 1000))
+                if (ob < 0 || !c->in_region[ob] || !msn_an__in_window(c, msn_an__ms(o->timestamp)))
                     continue;
             }
             total_obs++;
             counted++;
-            int64_t ms = o->timestamp * 1000;
+            int64_t ms = msn_an__ms(o->timestamp);
             if (!have_ts || ms < min_ms)
                 min_ms = ms;
             if (!have_ts || ms > max_ms)
@@ -456,7 +456,7 @@ int msn_an__rf(const an_ctx_t *c, msn_buf_t *out, char *err, size_t errlen)
         pts[n_pt].name = ptn[n_pt];
         n_pt++;
     }
-    qsort(pts, n_pt, sizeof(*pts), cnt_entry_cmp);
+    msn_an__qsort(pts, n_pt, sizeof(*pts), cnt_entry_cmp);
     msn_buf_puts(out, "],\"payloadTypes\":[");
     for (size_t i = 0; i < n_pt; i++) {
         if (i)
@@ -520,7 +520,7 @@ int msn_an__rf(const an_ctx_t *c, msn_buf_t *out, char *err, size_t errlen)
         ty[e].count = st[e].count;
         ty[e].name = tnames.keys[e];
     }
-    qsort(ty, tnames.n, sizeof(*ty), cnt_entry_cmp);
+    msn_an__qsort(ty, tnames.n, sizeof(*ty), cnt_entry_cmp);
     msn_buf_puts(out, ",\"snrByType\":[");
     for (uint32_t i = 0; i < tnames.n; i++) {
         const snrtype_t *e = &st[ty[i].key];
@@ -543,7 +543,7 @@ int msn_an__rf(const an_ctx_t *c, msn_buf_t *out, char *err, size_t errlen)
     msn_buf_puts(out, "],\"snrValues\":");
     emit_hist(out, snr_v, n_snr_v, 20);
     msn_buf_puts(out, ",\"timeSpanHours\":");
-    msn_json_double(out, have_ts && max_ms != min_ms ? (double)(max_ms - min_ms) / 3600000.0 : 0.0);
+    msn_json_double(out, have_ts && max_ms != min_ms ? ((double)max_ms - (double)min_ms) / 3600000.0 : 0.0);
     msn_buf_puts(out, ",\"totalAllPackets\":");
     msn_buf_put_i64(out, total_obs);
     msn_buf_puts(out, ",\"totalPackets\":");

@@ -107,7 +107,7 @@ int msn_an__roles(const an_ctx_t *c, msn_buf_t *out, char *err, size_t errlen)
     rrank_t *rk = msn_xmalloc((roles.n ? roles.n : 1) * sizeof(*rk));
     for (uint32_t e = 0; e < roles.n; e++)
         rk[e] = (rrank_t){e, r[e].nodes, roles.keys[e], roles.klen[e]};
-    qsort(rk, roles.n, sizeof(*rk), rrank_cmp);
+    msn_an__qsort(rk, roles.n, sizeof(*rk), rrank_cmp);
     msn_buf_puts(out, "{\"totalNodes\":");
     msn_buf_put_i64(out, total);
     msn_buf_puts(out, ",\"roles\":[");

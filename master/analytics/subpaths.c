@@ -27,8 +27,8 @@
 typedef struct {
     int64_t count;
     uint32_t tx;    /* first occurrence */
-    uint8_t start;  /* its first hop */
-    uint8_t len;
+    uint32_t start; /* its first hop */
+    uint32_t len;
 } sub_t;
 
 typedef struct {
@@ -168,8 +168,8 @@ int msn_an__subpaths(const an_ctx_t *c, int min_len, int max_len, int limit, msn
                     AN_RESERVE(sb, sb_cap, (size_t)e + 1);
                     sb[e].count = 0;
                     sb[e].tx = ti;
-                    sb[e].start = (uint8_t)(st > 255 ? 255 : st);
-                    sb[e].len = (uint8_t)(l > 255 ? 255 : l);
+                    sb[e].start = (uint32_t)st;
+                    sb[e].len = (uint32_t)l;
                 }
                 sb[e].count++;
             }
@@ -189,7 +189,7 @@ int msn_an__subpaths(const an_ctx_t *c, int min_len, int max_len, int limit, msn
             heap_down(heap, nh, 0);
         }
     }
-    qsort(heap, nh, sizeof(*heap), top_cmp);
+    msn_an__qsort(heap, nh, sizeof(*heap), top_cmp);
 
     msn_buf_t path = MSN_BUF_INIT;
     msn_buf_puts(out, "{\"subpaths\":[");

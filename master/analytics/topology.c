@@ -309,7 +309,7 @@ int msn_an__topology(const an_ctx_t *c, msn_buf_t *out, char *err, size_t errlen
         }
         free(group);
     }
-    qsort(fl, nf, sizeof(*fl), freq_cmp);
+    msn_an__qsort(fl, nf, sizeof(*fl), freq_cmp);
 
     /* ---- merge pairs whose both prefixes name one relay ---- */
     uint32_t np = 0;
@@ -391,7 +391,7 @@ int msn_an__topology(const an_ctx_t *c, msn_buf_t *out, char *err, size_t errlen
     for (uint32_t q = 0; q < np; q++)
         pr[q] = (freq_t){ptext.data + poff[q], (uint32_t)((q + 1 < np ? poff[q + 1] : ptext.len) - poff[q]),
                          pl[q].count};
-    qsort(pr, np, sizeof(*pr), freq_cmp);
+    msn_an__qsort(pr, np, sizeof(*pr), freq_cmp);
 
     /* ---- output ---- */
     msn_buf_puts(out, "{\"avgHops\":");
@@ -403,7 +403,7 @@ int msn_an__topology(const an_ctx_t *c, msn_buf_t *out, char *err, size_t errlen
     rref_t *byhop = msn_xmalloc((nr ? nr : 1) * sizeof(*byhop));
     for (uint32_t e = 0; e < nr; e++)
         byhop[e] = (rref_t){e, &rsx};
-    qsort(byhop, nr, sizeof(*byhop), rref_cmp);
+    msn_an__qsort(byhop, nr, sizeof(*byhop), rref_cmp);
     typedef struct {
         uint32_t first, n; /* range in byhop */
     } hopgrp_t;
@@ -611,7 +611,7 @@ int msn_an__topology(const an_ctx_t *c, msn_buf_t *out, char *err, size_t errlen
     rref_t *byobs = msn_xmalloc((nr ? nr : 1) * sizeof(*byobs));
     for (uint32_t e = 0; e < nr; e++)
         byobs[e] = (rref_t){e, &rso};
-    qsort(byobs, nr, sizeof(*byobs), rref_cmp);
+    msn_an__qsort(byobs, nr, sizeof(*byobs), rref_cmp);
     uint32_t i = 0;
     for (uint32_t oi = 0; oi < ids.n; oi++) {
         uint32_t o = ido[oi];

@@ -720,7 +720,13 @@ class CoreApiChecks:
         self.assertIn(h.get("x-meshsnap-snapshot-stale"), ("0", "1"), what + ": X-Meshsnap-Snapshot-Stale")
         self.assertIn(h.get("x-corescope-status"), ("ready", "backfilling"), what + ": X-CoreScope-Status")
         self.assertRegex(h.get("x-corescope-backfill-remaining", ""), r"^\d+$", what + ": X-CoreScope-Backfill-Remaining")
-        self.assertIn("no-store", h.get("cache-control", ""), what + ": Cache-Control")
+        # live status and errors: no-store; assembled lists: no-cache (revalidate with the
+        # ETag); published documents: public, max-age until the next publication
+        cc = h.get("cache-control", "")
+        self.assertRegex(cc, r"^(no-store|no-cache|public, max-age=\d+)$", what + ": Cache-Control")
+        if what.split(" (")[0].endswith("/api/healthz"):
+            self.assertEqual(cc, "no-store", what)
+        self.assertRegex(h.get("etag", ""), r'^"[0-9a-f]{16}(-gz)?"$', what + ": ETag")
 
     def test_headers_everywhere(self):
         pk = next(iter(self.truth.nodes))

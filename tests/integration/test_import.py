@@ -522,6 +522,135 @@ class ImportTest(ImportChecks, unittest.TestCase):
         self.assertIn("missing.jsonl", p.stderr)
 
 
+class BadLinesTest(unittest.TestCase):
+    """Every kind of bad line is skipped, counted by reason and listed with its number."""
+
+    @classmethod
+    def setUpClass(cls):
+        meshsnap_path()
+        cls.tmp = msnlib.make_tmpdir("msn-import-bad-")
+
+    def good(self, rng, key, ts):
+        payload = bytes([0x42, 0x17]) + rng.randbytes(2) + rng.randbytes(12)
+        return {"raw": frame(1, 2, b"", 1, payload).hex(), "observer": "OBS1", "timestamp": ts}
+
+    def test_bad_lines(self):
+        rng = random.Random(5)
+        key = Ed25519Key(b"k" * 32)
+        adv = advert_payload(key, 1780000000, 2, "Good")
+        bad_sig = bytearray(adv)
+        bad_sig[40] ^= 1                       # a signature byte
+        zero_key = bytes(32) + adv[32:]
+        far = advert_payload(key, 1780000001, 2, "Far", lat=95.0, lon=10.0)
+        lines = [
+            (json.dumps(self.good(rng, key, 1780000000)), None),
+            ('{"raw": "11", "observer": ', "not JSON"),
+            ("[1, 2]", "not JSON"),
+            ('{"raw": "1100", "observer": "OBS1"} trailing', "not JSON"),
+            (r'{"raw": "\q41"}', "not JSON"),
+            ("", None),                         # blank: skipped, not counted
+            ('{"observer": "OBS1"}', "no raw packet"),
+            ('{"raw": 17, "observer": "OBS1"}', "no raw packet"),
+            ('{"raw": "", "observer": "OBS1"}', "no raw packet"),
+            ('{"raw": "zz00", "observer": "OBS1"}', "bad hex"),
+            ('{"raw": "110", "observer": "OBS1"}', "bad hex"),
+            ('{"raw": "11", "observer": "OBS1"}', "packet rejected by the decoder"),
+            # path byte 0xff: the reserved hash size 4
+            (json.dumps({"raw": "05ff" + "00" * 20, "observer": "OBS1"}), "packet rejected by the decoder"),
+            (json.dumps({"raw": self.good(rng, key, 1)["raw"]}), "missing observer"),
+            (json.dumps({"raw": self.good(rng, key, 1)["raw"], "observer": ""}), "missing observer"),
+            (json.dumps({"raw": self.good(rng, key, 1)["raw"], "observer": 12}), "missing observer"),
+            (json.dumps({"raw": self.good(rng, key, 1)["raw"], "observer": "OBS1", "timestamp": "yesterday"}),
+             "bad timestamp"),
+            (json.dumps({"raw": self.good(rng, key, 1)["raw"], "observer": "OBS1", "timestamp": -5}),
+             "bad timestamp"),
+            (json.dumps({"raw": self.good(rng, key, 1)["raw"], "observer": "OBS1", "timestamp": 1780000000000000}),
+             "bad timestamp"),
+            (json.dumps({"raw": self.good(rng, key, 1)["raw"], "observer": "OBS1", "timestamp": True}),
+             "bad timestamp"),
+            (json.dumps({"raw": frame(1, 4, b"", 1, zero_key).hex(), "observer": "OBS1"}), "corrupted advert"),
+            (json.dumps({"raw": frame(1, 4, b"", 1, far).hex(), "observer": "OBS1"}), "corrupted advert"),
+            (json.dumps({"raw": frame(1, 4, b"", 1, bytes(bad_sig)).hex(), "observer": "OBS1"}),
+             "invalid advert signature"),
+            (json.dumps({"raw": frame(1, 4, b"", 1, adv).hex(), "observer": "OBS2", "timestamp": 1780000005}), None),
+            (json.dumps(self.good(rng, key, "2026-05-17T16:01:39.750+02:00")), None),
+            (json.dumps(self.good(rng, key, "1780000009")), None),
+        ]
+        path = os.path.join(self.tmp, "bad.jsonl")
+        with open(path, "w") as f:
+            f.write("\n".join(x for x, _ in lines) + "\n")
+        db = os.path.join(self.tmp, "bad.db")
+        p = run_import(db, path, "--batch", "3")
+        self.assertEqual(p.returncode, 1, p.stderr)
+        want_bad = [(i + 1, why) for i, (_, why) in enumerate(lines) if why]
+        for lineno, why in want_bad:
+            self.assertRegex(p.stderr, r"(?m)^  line %d: %s(:|$)" % (lineno, why), lineno)
+        listed = [ln for ln in p.stderr.splitlines() if ln.startswith("  line ")]
+        self.assertEqual(len(listed), len(want_bad), listed)
+        counts = {}
+        for _, why in want_bad:
+            counts[why] = counts.get(why, 0) + 1
+        for why, n in counts.items():
+            self.assertRegex(p.stderr, r"(?m)^    %s +%d$" % (why, n))
+        n_good = sum(1 for x, why in lines if why is None and x)
+        self.assertEqual(summary_counts(p.stderr),
+                         {"lines": n_good + len(want_bad), "imported": n_good, "rejected": len(want_bad)})
+        c = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+        self.assertEqual(c.execute("SELECT COUNT(*) FROM observations").fetchone()[0], n_good)
+        got = sorted(r[0] for r in c.execute("SELECT timestamp FROM observations"))
+        c.close()
+        # unix seconds, an RFC3339 time with fraction and offset, a digit string
+        self.assertEqual(got, sorted([1780000000, 1780000005, 1779026499, 1780000009]))
+
+    def test_signature_check_can_be_skipped(self):
+        key = Ed25519Key(b"s" * 32)
+        adv = bytearray(advert_payload(key, 1780000000, 2, "Unsigned"))
+        adv[40] ^= 1
+        path = os.path.join(self.tmp, "nosig.jsonl")
+        with open(path, "w") as f:
+            f.write(json.dumps({"raw": frame(1, 4, b"", 1, bytes(adv)).hex(), "observer": "O", "timestamp": 5}) + "\n")
+        db = os.path.join(self.tmp, "nosig.db")
+        self.assertEqual(run_import(db, path).returncode, 1)
+        p = run_import(db, path, "--no-verify")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        c = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+        dj, name = c.execute("SELECT t.decoded_json, n.name FROM transmissions t JOIN nodes n"
+                             " ON n.public_key = t.from_pubkey").fetchone()
+        c.close()
+        self.assertEqual(name, "Unsigned")
+        self.assertNotIn("signatureValid", dj)
+
+    def test_listing_is_capped(self):
+        path = os.path.join(self.tmp, "many.jsonl")
+        with open(path, "w") as f:
+            for i in range(120):
+                f.write("not json %d\n" % i)
+            f.write(json.dumps({"raw": frame(1, 3, b"", 1, b"\x01\x02\x03\x04").hex(), "observer": "O",
+                                "timestamp": 7}) + "\n")
+        p = run_import(os.path.join(self.tmp, "many.db"), path)
+        self.assertEqual(p.returncode, 1)
+        listed = [ln for ln in p.stderr.splitlines() if ln.startswith("  line ")]
+        self.assertEqual(len(listed), 50)
+        self.assertIn("the first 50 of 120 rejected lines", p.stderr)
+        self.assertRegex(p.stderr, r"(?m)^    not JSON +120$")
+        self.assertEqual(summary_counts(p.stderr)["imported"], 1)
+
+    def test_missing_timestamp_is_now(self):
+        path = os.path.join(self.tmp, "now.jsonl")
+        with open(path, "w") as f:
+            f.write(json.dumps({"raw": frame(1, 3, b"", 1, b"\x09\x02\x03\x04").hex(), "observer": "O"}) + "\n")
+        db = os.path.join(self.tmp, "now.db")
+        t0 = int(time.time())
+        self.assertEqual(run_import(db, path).returncode, 0)
+        t1 = int(time.time())
+        c = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+        ts, fs = c.execute("SELECT o.timestamp, t.first_seen FROM observations o JOIN transmissions t"
+                           " ON t.id = o.transmission_id").fetchone()
+        c.close()
+        self.assertTrue(t0 <= ts <= t1)
+        self.assertEqual(fs, iso(ts))
+
+
 def fixture_lines(fixture):
     """One JSON line per observation of the e2e fixture: the transmission's raw frame with
     the observation's own path put back in (TRACE frames as stored), the observer, and the
@@ -665,4 +794,4 @@ class FixtureImportTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    msnlib.main(ImportTest, FixtureImportTest)
+    msnlib.main(ImportTest, BadLinesTest, FixtureImportTest)

@@ -63,9 +63,11 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/meshsnap-build-check.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM
 rm -rf "$out"
 mkdir -p "$out" "$tmp/home"
+# rpm and rpmbuild keep a database under $HOME (~/.rpmdb): give them a throwaway one.
+HOME=$tmp/home
+export HOME
 
-# rpmbuild keeps a database under $HOME; give it a throwaway one.
-if ! HOME=$tmp/home cpack -G "DEB;RPM" -B "$out" --config "$build/CPackConfig.cmake" >"$tmp/cpack.log" 2>&1; then
+if ! cpack -G "DEB;RPM" -B "$out" --config "$build/CPackConfig.cmake" >"$tmp/cpack.log" 2>&1; then
 	sed 's/^/    /' "$tmp/cpack.log"
 	echo "not ok - cpack"
 	echo "0 passed, 1 failed"
@@ -238,13 +240,16 @@ $lint_user env HOME=/tmp lintian --fail-on error,warning --display-info "$tmp/li
 rc=$?
 sed 's/^/    /' "$tmp/lintian"
 check "lintian: no error or warning beyond the overrides" test "$rc" = 0
-HOME=$tmp/home rpmlint -c "$src/packaging/rpmlint.toml" "$rpm" >"$tmp/rpmlint" 2>&1
+rpmlint -c "$src/packaging/rpmlint.toml" "$rpm" >"$tmp/rpmlint" 2>&1
 sed -n 's/^/    /; /meshsnap\|errors/p' "$tmp/rpmlint"
 check "rpmlint: no errors" grep -q ' 0 errors,' "$tmp/rpmlint"
 
 # --- rpm metadata, scriptlets, scratch install
 check "rpm: /etc/meshsnap/meshsnap.conf is %config(noreplace)" \
 	sh -c "rpm -qp --qf '[%{FILEFLAGS:fflags} %{FILENAMES}\n]' '$rpm' 2>/dev/null | grep -qx 'cn /etc/meshsnap/meshsnap.conf'"
+check "rpm: /etc/meshsnap/meshsnap.conf is 0640 root:meshsnap" \
+	sh -c "rpm -qp --qf '[%{FILEMODES:perms} %{FILEUSERNAME} %{FILEGROUPNAME} %{FILENAMES}\n]' '$rpm' 2>/dev/null |
+	       grep -qx -- '-rw-r----- root meshsnap /etc/meshsnap/meshsnap.conf'"
 check "rpm: only the configuration is %config" \
 	test "$(rpm -qcp "$rpm" 2>/dev/null)" = /etc/meshsnap/meshsnap.conf
 check "rpm: not relocatable" sh -c "test \"\$(rpm -qp --qf '%{PREFIXES}' '$rpm' 2>/dev/null)\" = '(none)'"

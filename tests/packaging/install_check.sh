@@ -1,9 +1,10 @@
 #!/bin/sh
 # install_check.sh: installs the meshsnap .deb on this machine and takes it through its
 # life cycle, on a host where systemd is not PID 1 (a CI container):
-#   1. dpkg -i: files in place, conffile registered, nothing under /var, the meshsnap
-#      system user created, the unit enabled but not started, `systemd-analyze verify`
-#      passes on the installed unit, the packaged configuration validates;
+#   1. dpkg -i: files in place, conffile registered (0640 root:meshsnap), nothing under
+#      /var, the meshsnap system user created, the unit enabled but not started,
+#      `systemd-analyze verify` passes on the installed unit, the packaged configuration
+#      validates;
 #   2. the installed /usr/sbin/meshsnapd runs as meshsnap against a generated database
 #      with a temporary state directory: READY=1 on NOTIFY_SOCKET, /api/healthz 200,
 #      SIGHUP reload, SIGTERM stop with status 0 and no process left;
@@ -42,6 +43,7 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 tmp=$(mktemp -d /tmp/meshsnap-install-check.XXXXXX)
 chmod 0755 "$tmp"
+trap 'rm -rf "$tmp"' EXIT # replaced by cleanup() once the machine is being changed
 
 deb=${1:-}
 if [ -z "$deb" ]; then
@@ -152,6 +154,9 @@ for f in /etc/meshsnap/meshsnap.conf /usr/lib/systemd/system/meshsnap.service /u
 	/usr/share/doc/meshsnap/copyright /usr/share/doc/meshsnap/changelog.gz; do
 	check "$f installed" test -f "$f"
 done
+check "/etc/meshsnap/meshsnap.conf is 0640 root:meshsnap (dpkg-statoverride)" \
+	sh -c "test \"\$(stat -c '%a %U %G' /etc/meshsnap/meshsnap.conf)\" = '640 root meshsnap' &&
+	       dpkg-statoverride --list /etc/meshsnap/meshsnap.conf"
 check "the package owns nothing under /var" sh -c "! dpkg -L meshsnap | grep -q '^/var'"
 check "installation did not create /var/lib/meshsnap" sh -c "[ $state_existed = 1 ] || [ ! -e /var/lib/meshsnap ]"
 pw=$(getent passwd meshsnap)
@@ -310,6 +315,8 @@ check "upgrade kept the local edit of /etc/meshsnap/meshsnap.conf" \
 	grep -qx '# local edit kept across upgrades' /etc/meshsnap/meshsnap.conf
 check "upgrade left no .dpkg-new/.dpkg-dist/.dpkg-old beside the conffile" \
 	sh -c "! ls /etc/meshsnap/ | grep -q dpkg-"
+check "upgrade kept the mode 0640 root:meshsnap of the configuration" \
+	test "$(stat -c '%a %U %G' /etc/meshsnap/meshsnap.conf)" = '640 root meshsnap'
 check "upgrade kept the meshsnap user (uid $uid)" test "$(id -u meshsnap 2>/dev/null)" = "$uid"
 if [ "$state_existed" = 0 ]; then
 	check "upgrade kept /var/lib/meshsnap (snapshots) unchanged" \
@@ -331,6 +338,8 @@ check "dpkg -P removed /etc/meshsnap" test ! -e /etc/meshsnap
 check "dpkg -P removed the enablement symlink and deb-systemd-helper state" \
 	sh -c "! find /etc/systemd/system /var/lib/systemd/deb-systemd-helper-enabled /var/lib/systemd/deb-systemd-helper-masked \
 	         -name 'meshsnap.service*' 2>/dev/null | grep -q ."
+check "dpkg -P removed the dpkg-statoverride of the configuration" \
+	sh -c "! dpkg-statoverride --list /etc/meshsnap/meshsnap.conf"
 check "dpkg -P says it leaves the meshsnap user" grep -q "left the system user and group 'meshsnap'" "$tmp/purge.log"
 if [ "$state_existed" = 0 ]; then
 	check "dpkg -P says it leaves /var/lib/meshsnap" grep -q 'left /var/lib/meshsnap' "$tmp/purge.log"

@@ -336,6 +336,73 @@ static void test_unwritable_database(void)
     sqlite3_close(db);
 }
 
+/* Resume state: a checkpoint is picked up by the next begin (same snapshot and counts,
+   started_at moved back by the time already spent), dropped when done, ignored when the
+   run rejected rows or the bookkeeping row is gone. */
+static void test_resume_state(void)
+{
+    sqlite3 *db = open_tmp();
+    char err[256] = "";
+    msn_status_t *st = new_status();
+    msn_amig_t m;
+    CHECK_EQ_INT(msn_amig_begin(&m, db, st, "r_v1", err, sizeof(err)), 0);
+    CHECK(msn_amig_resume(&m) == NULL);
+    msn_chunk_result_t cp = {.max_id = 900, .total = 800, .processed = 300, .chunks = 3, .cursor = 411, .rejected = 0};
+    m.prior_active_ms = 120000; /* as if two minutes had been spent already */
+    CHECK_EQ_INT(msn_amig_checkpoint(db, &m, &cp, err, sizeof(err)), 0);
+    CHECK_EQ_INT(msn_amig_finish(&m, "cancelled", err, sizeof(err)), 0);
+    CHECK_EQ_INT(query_int(db, "SELECT cursor FROM _meshsnap_backfill WHERE name = 'r_v1'"), 411);
+    CHECK(query_int(db, "SELECT active_ms FROM _meshsnap_backfill WHERE name = 'r_v1'") >= 120000);
+
+    msn_amig_t m2;
+    CHECK_EQ_INT(msn_amig_begin(&m2, db, st, "r_v1", err, sizeof(err)), 0);
+    const msn_chunk_result_t *r = msn_amig_resume(&m2);
+    CHECK(r != NULL);
+    if (r != NULL) {
+        CHECK_EQ_INT(r->max_id, 900);
+        CHECK_EQ_INT(r->total, 800);
+        CHECK_EQ_INT(r->processed, 300);
+        CHECK_EQ_INT(r->cursor, 411);
+    }
+    /* the table and the mirror carry on from 300 / 800, started two minutes earlier */
+    CHECK_EQ_INT(query_int(db, "SELECT rows_processed FROM _async_migrations WHERE name = 'r_v1'"), 300);
+    CHECK_EQ_INT(query_int(db, "SELECT rows_total FROM _async_migrations WHERE name = 'r_v1'"), 800);
+    int64_t back = query_int(db, "SELECT strftime('%s', 'now') - strftime('%s', started_at) FROM _async_migrations"
+                                 " WHERE name = 'r_v1'");
+    CHECK(back >= 119 && back <= 125);
+    const msn_migration_status_t *s = find_mig(st, "r_v1");
+    CHECK(s != NULL && s->status == MSN_MIG_RUNNING && s->rows_processed == 300 && s->rows_total == 800);
+    CHECK(s != NULL && msn_now_ms() - s->started_at >= 119000);
+    CHECK_EQ_INT(msn_amig_finish(&m2, NULL, err, sizeof(err)), 0);
+    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM _meshsnap_backfill"), 0);
+
+    /* a run that rejected rows starts over */
+    msn_amig_t m3;
+    CHECK_EQ_INT(sqlite3_exec(db, "UPDATE _async_migrations SET status = 'failed' WHERE name = 'r_v1'", NULL, NULL,
+                              NULL),
+                 SQLITE_OK);
+    CHECK_EQ_INT(msn_amig_begin(&m3, db, st, "r_v1", err, sizeof(err)), 0);
+    cp.rejected = 2;
+    CHECK_EQ_INT(msn_amig_checkpoint(db, &m3, &cp, err, sizeof(err)), 0);
+    CHECK_EQ_INT(msn_amig_finish(&m3, "2 row(s) could not be processed", err, sizeof(err)), 0);
+    msn_amig_t m4;
+    CHECK_EQ_INT(msn_amig_begin(&m4, db, st, "r_v1", err, sizeof(err)), 0);
+    CHECK(msn_amig_resume(&m4) == NULL);
+    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM _meshsnap_backfill"), 0);
+    CHECK_EQ_INT(query_int(db, "SELECT rows_processed FROM _async_migrations WHERE name = 'r_v1'"), 0);
+
+    /* a state whose bookkeeping row was deleted (to force a new run) is dropped */
+    cp.rejected = 0;
+    CHECK_EQ_INT(msn_amig_checkpoint(db, &m4, &cp, err, sizeof(err)), 0);
+    CHECK_EQ_INT(sqlite3_exec(db, "DELETE FROM _async_migrations WHERE name = 'r_v1'", NULL, NULL, NULL), SQLITE_OK);
+    msn_amig_t m5;
+    CHECK_EQ_INT(msn_amig_begin(&m5, db, st, "r_v1", err, sizeof(err)), 0);
+    CHECK(msn_amig_resume(&m5) == NULL);
+    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM _meshsnap_backfill"), 0);
+    sqlite3_close(db);
+    free(st);
+}
+
 int main(void)
 {
     MSN_RUN(test_ensure_adds_progress_columns);
@@ -346,5 +413,6 @@ int main(void)
     MSN_RUN(test_progress_rate_limit_and_missing_row);
     MSN_RUN(test_done_not_recorded_is_failure);
     MSN_RUN(test_unwritable_database);
+    MSN_RUN(test_resume_state);
     return msn_test_done();
 }

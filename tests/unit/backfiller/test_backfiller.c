@@ -222,17 +222,29 @@ static void test_stop_and_resume(void)
     const msn_migration_status_t *m = find_mig(st, MSN_MIG_TX_LAST_SEEN);
     CHECK(m != NULL && m->status == MSN_MIG_FAILED && strcmp(m->error, "cancelled") == 0);
 
-    /* the next start resumes with what is left */
+    /* the resume state is that of the last committed chunk */
+    CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_EQ_INT(query_int(db, "SELECT cursor FROM _meshsnap_backfill WHERE name = 'tx_last_seen_backfill_v1'"), 1000);
+    CHECK_EQ_INT(query_int(db, "SELECT max_id FROM _meshsnap_backfill WHERE name = 'tx_last_seen_backfill_v1'"), 5000);
+    CHECK_EQ_INT(query_int(db, "SELECT processed FROM _meshsnap_backfill WHERE name = 'tx_last_seen_backfill_v1'"), 1000);
+    sqlite3_close(db);
+
+    /* the next start resumes where the first stopped: same snapshot and total, progress
+       carrying on from 1000 (never back to 0) */
     stop = 0;
     config(&cfg, path, 1000, 0);
     CHECK_EQ_INT(msn_backfiller_main(&cfg, st, &stop), MSN_BF_EXIT_DONE);
     CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
     CHECK_EQ_INT(query_int(db, wrong_sql), 0);
     CHECK_EQ_STR(query_text(db, "SELECT status FROM _async_migrations WHERE name = 'tx_last_seen_backfill_v1'"), "done");
-    CHECK_EQ_INT(query_int(db, "SELECT rows_total FROM _async_migrations WHERE name = 'tx_last_seen_backfill_v1'"), 4000);
+    CHECK_EQ_INT(query_int(db, "SELECT rows_total FROM _async_migrations WHERE name = 'tx_last_seen_backfill_v1'"), 5000);
+    CHECK_EQ_INT(query_int(db, "SELECT rows_processed FROM _async_migrations WHERE name = 'tx_last_seen_backfill_v1'"),
+                 5000);
+    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM _meshsnap_backfill"), 0); /* dropped once done */
     sqlite3_close(db);
     m = find_mig(st, MSN_MIG_TX_LAST_SEEN);
     CHECK(m != NULL && m->status == MSN_MIG_DONE && m->error[0] == '\0');
+    CHECK(m != NULL && m->rows_processed == 5000 && m->rows_total == 5000);
     free(st);
 }
 

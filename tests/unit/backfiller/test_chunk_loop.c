@@ -101,7 +101,7 @@ static int64_t wrong_rows(sqlite3 *db)
 static int run(sqlite3 *db, int batch, int yield_ms, volatile sig_atomic_t *stop, calls_t *c, msn_chunk_result_t *res,
                char *err, size_t errlen)
 {
-    msn_chunk_opts_t o = {batch, yield_ms, stop, record, c};
+    msn_chunk_opts_t o = {.batch_size = batch, .yield_ms = yield_ms, .stop = stop, .progress = record, .progress_ud = c};
     return msn_chunk_loop(db, &msn_chunk_sql_ops, (void *)&msn_tx_last_seen_sql, &o, res, err, errlen);
 }
 
@@ -304,6 +304,212 @@ static void test_terminates_when_rows_stay_zero(void)
     sqlite3_close(db);
 }
 
+/* ---- a backfill with a read step: t(id, v), v = 2 * id where v IS NULL; ids divisible by
+   10 are "corrupt" (rejected, left NULL) ---- */
+
+typedef struct {
+    int64_t ids[4096];
+    int n;
+    int reads_in_txn, writes_outside_txn;
+    int fail_checkpoint_at; /* checkpoint number that fails (0 = none) */
+    int checkpoints;
+    msn_chunk_result_t last_cp;
+} rd_t;
+
+static int rd_max(sqlite3 *db, void *ud, int64_t *max_id, char *err, size_t errlen)
+{
+    (void)ud;
+    (void)err;
+    (void)errlen;
+    *max_id = query_int(db, "SELECT COALESCE(MAX(id), 0) FROM t");
+    return 0;
+}
+
+static int rd_count(sqlite3 *db, void *ud, int64_t max_id, int64_t *total, char *err, size_t errlen)
+{
+    (void)ud;
+    (void)err;
+    (void)errlen;
+    char sql[128];
+    snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM t WHERE v IS NULL AND id <= %lld", (long long)max_id);
+    *total = query_int(db, sql);
+    return 0;
+}
+
+static int rd_read(sqlite3 *db, void *ud, int64_t max_id, int limit, int64_t cursor, int64_t *found, char *err,
+                   size_t errlen)
+{
+    rd_t *r = ud;
+    (void)err;
+    (void)errlen;
+    if (!sqlite3_get_autocommit(db))
+        r->reads_in_txn++;
+    sqlite3_stmt *st = NULL;
+    sqlite3_prepare_v2(db, "SELECT id FROM t WHERE v IS NULL AND id > ?1 AND id <= ?2 ORDER BY id LIMIT ?3", -1, &st,
+                       NULL);
+    sqlite3_bind_int64(st, 1, cursor);
+    sqlite3_bind_int64(st, 2, max_id);
+    sqlite3_bind_int64(st, 3, limit);
+    r->n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW && r->n < 4096)
+        r->ids[r->n++] = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    *found = r->n;
+    return 0;
+}
+
+static int rd_write(sqlite3 *db, void *ud, int64_t max_id, int limit, int64_t *cursor, int64_t *affected,
+                    int64_t *rejected, char *err, size_t errlen)
+{
+    rd_t *r = ud;
+    (void)max_id;
+    (void)limit;
+    if (sqlite3_get_autocommit(db))
+        r->writes_outside_txn++;
+    *affected = 0;
+    *rejected = 0;
+    for (int i = 0; i < r->n; i++) {
+        if (r->ids[i] % 10 == 0) {
+            (*rejected)++;
+            continue;
+        }
+        char sql[96];
+        snprintf(sql, sizeof(sql), "UPDATE t SET v = %lld WHERE id = %lld AND v IS NULL", (long long)r->ids[i] * 2,
+                 (long long)r->ids[i]);
+        if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+            snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+            return -1;
+        }
+        (*affected)++;
+    }
+    if (r->n > 0)
+        *cursor = r->ids[r->n - 1];
+    return 0;
+}
+
+static int rd_checkpoint(sqlite3 *db, void *ud, const msn_chunk_result_t *s, char *err, size_t errlen)
+{
+    rd_t *r = ud;
+    (void)db;
+    r->checkpoints++;
+    if (r->fail_checkpoint_at && r->checkpoints == r->fail_checkpoint_at) {
+        snprintf(err, errlen, "checkpoint refused");
+        return -1;
+    }
+    r->last_cp = *s;
+    return 0;
+}
+
+static const msn_chunk_ops_t rd_ops = {rd_max, rd_count, rd_write, rd_read};
+
+static sqlite3 *make_t(int n)
+{
+    char path[600], sql[300];
+    snprintf(path, sizeof(path), "%s/r.db", msn_test_tmpdir("chunk"));
+    sqlite3 *db = NULL;
+    if (sqlite3_open(path, &db) != SQLITE_OK)
+        exit(2);
+    snprintf(sql, sizeof(sql),
+             "PRAGMA journal_mode=WAL; CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER);"
+             "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < %d)"
+             " INSERT INTO t (id) SELECT i FROM c;",
+             n);
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        exit(2);
+    return db;
+}
+
+/* Reads happen outside any transaction, writes inside one; rejected rows neither stop the
+   loop nor count as processed; checkpoints see the state each COMMIT makes durable. */
+static void test_read_step_rejects_and_checkpoints(void)
+{
+    sqlite3 *db = make_t(95);
+    rd_t *r = calloc(1, sizeof(*r));
+    calls_t c = {0};
+    msn_chunk_opts_t o = {.batch_size = 10, .progress = record, .progress_ud = &c, .checkpoint = rd_checkpoint,
+                          .checkpoint_ud = r};
+    msn_chunk_result_t res;
+    char err[256] = "";
+    CHECK_EQ_INT(msn_chunk_loop(db, &rd_ops, r, &o, &res, err, sizeof(err)), 0);
+    CHECK_EQ_INT(r->reads_in_txn, 0);
+    CHECK_EQ_INT(r->writes_outside_txn, 0);
+    CHECK_EQ_INT(res.rejected, 9);
+    CHECK_EQ_INT(res.processed, 86);
+    CHECK_EQ_INT(res.total, 95); /* not lowered to processed: rows were rejected */
+    CHECK_EQ_INT(res.cursor, 95);
+    CHECK_EQ_INT(r->checkpoints, 10);
+    CHECK_EQ_INT(r->last_cp.cursor, 95);
+    CHECK_EQ_INT(r->last_cp.processed, 86);
+    CHECK_EQ_INT(r->last_cp.rejected, 9);
+    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM t WHERE v IS NULL"), 9);
+    CHECK_EQ_INT(c.p[c.n - 1], 86);
+    CHECK_EQ_INT(c.t[c.n - 1], 95);
+    /* a chunk made only of rejected rows does not end the loop: rows after it are done */
+    sqlite3_close(db);
+    db = make_t(40);
+    sqlite3_exec(db, "UPDATE t SET v = 1 WHERE id BETWEEN 11 AND 29", NULL, NULL, NULL); /* leaves 1-10, 30-40 */
+    memset(r, 0, sizeof(*r));
+    o.batch_size = 1;
+    CHECK_EQ_INT(msn_chunk_loop(db, &rd_ops, r, &o, &res, err, sizeof(err)), 0);
+    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM t WHERE v IS NULL"), 3); /* 10, 30, 40 */
+    CHECK_EQ_INT(res.processed, 18);
+    sqlite3_close(db);
+    free(r);
+}
+
+/* A failing checkpoint rolls its chunk back; resuming from the last good checkpoint
+   continues with the same snapshot and counts and ends where a single run would. */
+static void test_checkpoint_failure_and_resume(void)
+{
+    sqlite3 *db = make_t(60);
+    rd_t *r = calloc(1, sizeof(*r));
+    r->fail_checkpoint_at = 4;
+    msn_chunk_opts_t o = {.batch_size = 10, .checkpoint = rd_checkpoint, .checkpoint_ud = r};
+    msn_chunk_result_t res;
+    char err[256] = "";
+    CHECK_EQ_INT(msn_chunk_loop(db, &rd_ops, r, &o, &res, err, sizeof(err)), -EIO);
+    CHECK_EQ_STR(err, "checkpoint refused");
+    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM t WHERE v IS NOT NULL"), 27); /* 3 chunks of 9 */
+    CHECK_EQ_INT(r->last_cp.cursor, 30);
+    CHECK(sqlite3_get_autocommit(db));
+    /* rows added since are out of the resumed run's scope (same snapshot) */
+    sqlite3_exec(db, "INSERT INTO t (id) VALUES (61), (62)", NULL, NULL, NULL);
+    msn_chunk_result_t resume = r->last_cp;
+    r->fail_checkpoint_at = 0;
+    calls_t c = {0};
+    o.resume = &resume;
+    o.progress = record;
+    o.progress_ud = &c;
+    CHECK_EQ_INT(msn_chunk_loop(db, &rd_ops, r, &o, &res, err, sizeof(err)), 0);
+    CHECK_EQ_INT(res.max_id, 60);
+    CHECK_EQ_INT(res.processed, 54);
+    CHECK_EQ_INT(res.rejected, 6);
+    CHECK_EQ_INT(c.p[0], 36); /* progress carried on from the checkpoint */
+    CHECK_EQ_INT(c.t[0], 60);
+    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM t WHERE v IS NULL AND id <= 60"), 6);
+    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM t WHERE v IS NULL AND id > 60"), 2);
+    sqlite3_close(db);
+    free(r);
+}
+
+/* The single-transaction test knob: one transaction around everything, reads included. */
+static void test_single_txn_knob(void)
+{
+    sqlite3 *db = make_t(50);
+    rd_t *r = calloc(1, sizeof(*r));
+    msn_chunk_opts_t o = {.batch_size = 4096, .single_txn = 1};
+    msn_chunk_result_t res;
+    char err[256] = "";
+    CHECK_EQ_INT(msn_chunk_loop(db, &rd_ops, r, &o, &res, err, sizeof(err)), 0);
+    CHECK(r->reads_in_txn >= 1); /* the reads ran inside the one transaction */
+    CHECK_EQ_INT(res.chunks, 1);
+    CHECK_EQ_INT(res.processed, 45);
+    CHECK(sqlite3_get_autocommit(db));
+    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM t WHERE v IS NOT NULL"), 45);
+    sqlite3_close(db);
+    free(r);
+}
+
 int main(void)
 {
     MSN_RUN(test_progress_per_batch);
@@ -315,5 +521,8 @@ int main(void)
     MSN_RUN(test_bad_options_rejected);
     MSN_RUN(test_sql_error_propagates);
     MSN_RUN(test_terminates_when_rows_stay_zero);
+    MSN_RUN(test_read_step_rejects_and_checkpoints);
+    MSN_RUN(test_checkpoint_failure_and_resume);
+    MSN_RUN(test_single_txn_knob);
     return msn_test_done();
 }

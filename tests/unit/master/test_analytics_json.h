@@ -26,7 +26,7 @@ typedef struct {
     int depth;
 } jp_t;
 
-static void jv_free(jv_t *v)
+static inline void jv_free(jv_t *v)
 {
     if (v == NULL)
         return;
@@ -41,13 +41,13 @@ static void jv_free(jv_t *v)
     free(v);
 }
 
-static void jp_ws(jp_t *p)
+static inline void jp_ws(jp_t *p)
 {
     while (p->i < p->n && strchr(" \t\r\n", p->s[p->i]) && p->s[p->i])
         p->i++;
 }
 
-static char *jp_string(jp_t *p)
+static inline char *jp_string(jp_t *p)
 {
     if (p->i >= p->n || p->s[p->i] != '"')
         return NULL;
@@ -141,16 +141,16 @@ static char *jp_string(jp_t *p)
     return out;
 }
 
-static jv_t *jp_value(jp_t *p);
+static inline jv_t *jp_value(jp_t *p);
 
-static jv_t *jp_new(char t)
+static inline jv_t *jp_new(char t)
 {
     jv_t *v = calloc(1, sizeof(*v));
     v->t = t;
     return v;
 }
 
-static void jp_push(jv_t *v, char *key, jv_t *item)
+static inline void jp_push(jv_t *v, char *key, jv_t *item)
 {
     v->items = realloc(v->items, (v->n + 1) * sizeof(*v->items));
     if (v->t == 'o')
@@ -160,7 +160,7 @@ static void jp_push(jv_t *v, char *key, jv_t *item)
     v->items[v->n++] = item;
 }
 
-static jv_t *jp_value(jp_t *p)
+static inline jv_t *jp_value(jp_t *p)
 {
     jp_ws(p);
     if (p->i >= p->n || ++p->depth > 200)
@@ -266,7 +266,7 @@ static jv_t *jp_value(jp_t *p)
 }
 
 /** Parses a whole document; NULL when it is not valid JSON. */
-static jv_t *jv_parse(const char *s, size_t n)
+static inline jv_t *jv_parse(const char *s, size_t n)
 {
     jp_t p = {s, n, 0, 0};
     jv_t *v = jp_value(&p);
@@ -278,7 +278,7 @@ static jv_t *jv_parse(const char *s, size_t n)
     return v;
 }
 
-static jv_t *jv_get(const jv_t *o, const char *key)
+static inline jv_t *jv_get(const jv_t *o, const char *key)
 {
     if (o == NULL || o->t != 'o')
         return NULL;
@@ -288,25 +288,25 @@ static jv_t *jv_get(const jv_t *o, const char *key)
     return NULL;
 }
 
-static jv_t *jv_at(const jv_t *a, size_t i)
+static inline jv_t *jv_at(const jv_t *a, size_t i)
 {
     if (a == NULL || a->t != 'a' || i >= a->n)
         return NULL;
     return a->items[i];
 }
 
-static double jv_num(const jv_t *v)
+static inline double jv_num(const jv_t *v)
 {
     return v && v->t == 'n' ? v->num : -99999999.0;
 }
 
-static const char *jv_str(const jv_t *v)
+static inline const char *jv_str(const jv_t *v)
 {
     return v && v->t == 's' ? v->str : NULL;
 }
 
 /** 1 when the object's keys are in ascending byte order (Go map encoding). */
-static int jv_keys_sorted(const jv_t *o)
+static inline int jv_keys_sorted(const jv_t *o)
 {
     if (o == NULL || o->t != 'o')
         return 0;
@@ -320,14 +320,14 @@ static int jv_keys_sorted(const jv_t *o)
 
 static int shape_errors;
 
-static void shape_fail(const char *path, const char *msg)
+static inline void shape_fail(const char *path, const char *msg)
 {
     fprintf(stderr, "shape: %s: %s\n", path, msg);
     shape_errors++;
 }
 
 /* null_numbers: accept null where a number is expected (fixtures without SNR). */
-static void shape_check(const jv_t *v, const jv_t *spec, const char *path, int null_numbers)
+static inline void shape_check(const jv_t *v, const jv_t *spec, const char *path, int null_numbers)
 {
     const char *type = jv_str(jv_get(spec, "type"));
     char sub[512];
@@ -399,7 +399,7 @@ static void shape_check(const jv_t *v, const jv_t *spec, const char *path, int n
 }
 
 /** Reads a whole file (NUL-terminated); NULL on error. */
-static char *read_file_all(const char *path, size_t *len)
+static inline char *read_file_all(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL)

@@ -1,0 +1,1368 @@
+/*
+ * gen.c: `meshsnap gen` (see gen.h): command line, and the run that turns a simulated
+ * mesh into a CoreScope database.
+ *
+ * Flow of a run:
+ *   1. world       gen_world_build (nodes, radio graph, observers, flood trees, schedule)
+ *   2. calibrate   scale the number of observers per transmission so that the mean
+ *                  observations per transmission comes close to --obs-per-tx
+ *   3. edges       every plan is computed once (two threads) to derive neighbor_edges
+ *                  with the ingestor's rules (data-model spec §7) and the node and
+ *                  observer statistics; resolved_path needs the final edge set
+ *   4. rows        a generator thread renders batches of transmissions and their
+ *                  observations (raw_hex, decoded_json, path_json, resolved_path via
+ *                  shm/pathres) while this thread inserts them into SQLite
+ *   5. finish      nodes, observers, neighbor_edges, side tables; the secondary indexes
+ *                  (dropped for the bulk insert) are recreated from their original SQL;
+ *                  the database is switched to WAL.
+ *
+ * Speed: during the bulk insert the database runs with journal_mode=OFF,
+ * synchronous=OFF and an exclusive lock; ids are assigned by the generator, so no
+ * lookups are needed; strings are bound without copies.
+ *
+ * neighbor_edges follows §7 as the ingestor's builder leaves it when it keeps up with
+ * ingest: every observation counted once, then the 5-day prune relative to --end.
+ * resolved_path follows §4.2 with the final nodes and neighbor_edges (what a resolved_path
+ * backfill of the same database computes).
+ */
+#include "gen.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gen_int.h"
+#include "shm/json.h"
+#include "shm/log.h"
+#include "shm/pathres.h"
+#include "shm/schema.h"
+#include "shm/timeutil.h"
+
+#define EDGE_MAX_AGE (5 * 86400) /* neighborEdgesMaxAgeDays */
+#define BATCH_TX 2000
+#define N_BATCHES 3
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+void msn_gen_defaults(msn_gen_params_t *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->nodes = 400;
+    p->observers = 40;
+    p->transmissions = 20000;
+    p->obs_per_tx = 8;
+    p->days = 7;
+    p->seed = 1;
+    p->end = (int64_t)time(NULL) / 3600 * 3600;
+    p->threads = 2;
+}
+
+/* ---- edges: the ingestor's neighbour builder rules (§7) -------------------------------------- */
+
+typedef struct {
+    uint32_t key; /* a << 16 | b, a < b; 0xFFFFFFFF = empty */
+    uint32_t count;
+    uint32_t last;
+} edge_t;
+
+typedef struct {
+    edge_t *v;
+    uint32_t mask;
+    uint32_t n;
+} edge_map_t;
+
+static void emap_init(edge_map_t *m, uint32_t cap)
+{
+    uint32_t c = 1024;
+    while (c < cap * 2)
+        c <<= 1;
+    m->v = msn_xmalloc((size_t)c * sizeof(edge_t));
+    memset(m->v, 0xFF, (size_t)c * sizeof(edge_t));
+    m->mask = c - 1;
+    m->n = 0;
+}
+
+static void emap_add(edge_map_t *m, uint32_t key, uint32_t count, uint32_t last);
+
+static void emap_grow(edge_map_t *m)
+{
+    edge_map_t old = *m;
+    emap_init(m, (old.mask + 1));
+    for (uint32_t i = 0; i <= old.mask; i++)
+        if (old.v[i].key != 0xFFFFFFFFu)
+            emap_add(m, old.v[i].key, old.v[i].count, old.v[i].last);
+    free(old.v);
+}
+
+static void emap_add(edge_map_t *m, uint32_t key, uint32_t count, uint32_t last)
+{
+    if ((m->n + 1) * 2 > m->mask + 1)
+        emap_grow(m);
+    uint32_t i = (key * 0x9e3779b1u) & m->mask;
+    while (m->v[i].key != 0xFFFFFFFFu && m->v[i].key != key)
+        i = (i + 1) & m->mask;
+    edge_t *e = &m->v[i];
+    if (e->key == 0xFFFFFFFFu) {
+        e->key = key;
+        e->count = count;
+        e->last = last;
+        m->n++;
+    } else {
+        e->count += count;
+        if (last > e->last)
+            e->last = last;
+    }
+}
+
+static inline void edge_event(edge_map_t *m, int a, int b, uint32_t ts)
+{
+    if (a == b)
+        return;
+    uint32_t key = a < b ? (uint32_t)a << 16 | (uint32_t)b : (uint32_t)b << 16 | (uint32_t)a;
+    emap_add(m, key, 1, ts);
+}
+
+/* Statistics gathered from the plans. */
+typedef struct {
+    const gen_world_t *w;
+    long from, to;
+    edge_map_t edges;
+    uint32_t *obs_count, *obs_first, *obs_last; /* per observer */
+    uint32_t *adv_count, *node_first, *node_last; /* per node: advert copies */
+    long n_obs;
+} scan_t;
+
+static void scan_init(scan_t *s, const gen_world_t *w, long from, long to)
+{
+    memset(s, 0, sizeof(*s));
+    s->w = w;
+    s->from = from;
+    s->to = to;
+    emap_init(&s->edges, (uint32_t)w->n_links + 16);
+    s->obs_count = msn_xcalloc((size_t)w->n_obs, sizeof(uint32_t));
+    s->obs_first = msn_xmalloc((size_t)w->n_obs * sizeof(uint32_t));
+    memset(s->obs_first, 0xFF, (size_t)w->n_obs * sizeof(uint32_t));
+    s->obs_last = msn_xcalloc((size_t)w->n_obs, sizeof(uint32_t));
+    s->adv_count = msn_xcalloc((size_t)w->n, sizeof(uint32_t));
+    s->node_first = msn_xmalloc((size_t)w->n * sizeof(uint32_t));
+    memset(s->node_first, 0xFF, (size_t)w->n * sizeof(uint32_t));
+    s->node_last = msn_xcalloc((size_t)w->n, sizeof(uint32_t));
+}
+
+static void scan_free(scan_t *s)
+{
+    free(s->edges.v);
+    free(s->obs_count);
+    free(s->obs_first);
+    free(s->obs_last);
+    free(s->adv_count);
+    free(s->node_first);
+    free(s->node_last);
+}
+
+static void *scan_worker(void *arg)
+{
+    scan_t *s = arg;
+    const gen_world_t *w = s->w;
+    gen_plan_t *pl = msn_xmalloc(sizeof(gen_plan_t));
+    gen_plan_init(pl);
+    for (long i = s->from; i < s->to; i++) {
+        gen_plan(w, i, pl);
+        int advert = pl->kind == K_ADVERT;
+        int o = pl->origin;
+        int hs = pl->kind == K_TRACE ? pl->trace_hop_size : pl->hash_size;
+        const uint8_t *uniq = w->uniq[hs];
+        if (advert)
+            s->adv_count[o]++;
+        for (int c = 0; c < pl->n_copies; c++) {
+            const gen_copy_t *cp = &pl->copy_store[c];
+            int obn = w->obs[cp->observer].node;
+            uint32_t ts = cp->ts;
+            s->obs_count[cp->observer]++;
+            if (ts < s->obs_first[cp->observer])
+                s->obs_first[cp->observer] = ts;
+            if (ts > s->obs_last[cp->observer])
+                s->obs_last[cp->observer] = ts;
+            if (advert) {
+                if (ts < s->node_first[o])
+                    s->node_first[o] = ts;
+                if (ts > s->node_last[o])
+                    s->node_last[o] = ts;
+            }
+            if (cp->n_hops == 0) {
+                if (advert)
+                    edge_event(&s->edges, o, obn, ts);
+                continue;
+            }
+            if (advert) {
+                int x = pl->hop_nodes[cp->hops_off];
+                if (uniq[x])
+                    edge_event(&s->edges, o, x, ts);
+            }
+            int y = pl->hop_nodes[cp->hops_off + cp->n_hops - 1];
+            if (uniq[y])
+                edge_event(&s->edges, obn, y, ts);
+        }
+        s->n_obs += pl->n_copies;
+    }
+    gen_plan_free(pl);
+    free(pl);
+    return NULL;
+}
+
+/* ---- calibration ----------------------------------------------------------------------------- */
+
+static void calibrate(gen_world_t *w)
+{
+    long T = w->n_slots;
+    long n = T < 1500 ? T : 1500;
+    gen_plan_t *pl = msn_xmalloc(sizeof(gen_plan_t));
+    gen_plan_init(pl);
+    w->obs_scale = w->p.obs_per_tx;
+    for (int round = 0; round < 4; round++) {
+        double total = 0;
+        for (long k = 0; k < n; k++) {
+            gen_plan(w, k * T / n, pl);
+            total += pl->n_copies;
+        }
+        double mean = total / (double)n;
+        if (mean <= 0)
+            break;
+        double f = w->p.obs_per_tx / mean;
+        if (fabs(f - 1.0) < 0.01)
+            break;
+        w->obs_scale *= f;
+        if (w->obs_scale > 400)
+            w->obs_scale = 400;
+    }
+    gen_plan_free(pl);
+    free(pl);
+}
+
+/* ---- batches of rendered rows ---------------------------------------------------------------- */
+
+typedef struct {
+    uint32_t off, len; /* into batch text; off == UINT32_MAX: NULL */
+} str_t;
+
+#define STR_NULL ((str_t){UINT32_MAX, 0})
+
+typedef struct {
+    str_t raw, hash, first_seen, created, json, from, chan, scope;
+    uint8_t route_type, payload_type;
+    int64_t last_seen;
+    uint32_t n_obs;
+} tx_row_t;
+
+typedef struct {
+    str_t path, resolved, raw, truth;
+    int32_t observer_idx;
+    int32_t heard;
+    uint32_t ts;
+    float snr, rssi;
+} obs_row_t;
+
+typedef struct {
+    long first, count;
+    msn_buf_t text;
+    tx_row_t *tx;
+    obs_row_t *obs;
+    size_t n_obs, cap_obs;
+    long hops, hops_resolved, hops_wrong;
+    int state; /* 0 free, 1 filled, 2 end of stream, 3 failed */
+} batch_t;
+
+typedef struct {
+    const gen_world_t *w;
+    const msn_pathres_t *pr;
+    int resolve;
+    batch_t batches[N_BATCHES];
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stop;
+    /* generator state */
+    uint64_t *hset;
+    uint64_t hmask;
+    long collisions;
+    char err[256];
+} pipe_t;
+
+static const char hexu[] = "0123456789ABCDEF";
+static const char hexl[] = "0123456789abcdef";
+
+static str_t put_str(msn_buf_t *b, const char *s, size_t n)
+{
+    str_t r = {(uint32_t)b->len, (uint32_t)n};
+    msn_buf_append(b, s, n);
+    return r;
+}
+
+static str_t put_hex(msn_buf_t *b, const uint8_t *p, size_t n, int upper)
+{
+    const char *h = upper ? hexu : hexl;
+    msn_buf_reserve(b, 2 * n);
+    char *o = b->data + b->len;
+    for (size_t i = 0; i < n; i++) {
+        o[2 * i] = h[p[i] >> 4];
+        o[2 * i + 1] = h[p[i] & 15];
+    }
+    str_t r = {(uint32_t)b->len, (uint32_t)(2 * n)};
+    b->len += 2 * n;
+    return r;
+}
+
+static size_t fmt_u32(char *out, uint32_t v)
+{
+    char tmp[12];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}
+
+static void iso_s(char out[32], int64_t t)
+{
+    msn_format_iso_s(out, t);
+}
+
+static void created_s(char out[32], int64_t t)
+{
+    msn_format_iso_s(out, t); /* YYYY-MM-DDTHH:MM:SSZ */
+    out[10] = ' ';
+    out[19] = '\0';
+}
+
+static uint64_t hash_u64(const char *hex)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 16; i++) {
+        char c = hex[i];
+        v = v << 4 | (uint64_t)(c <= '9' ? c - '0' : c - 'a' + 10);
+    }
+    return v;
+}
+
+/* Inserts v into the hash set; returns 0 when it was already there. */
+static int hset_add(pipe_t *pp, uint64_t v)
+{
+    if (v == 0)
+        v = 1; /* 0 marks an empty slot; a 2^-64 event */
+    uint64_t i = (v * 0x9e3779b97f4a7c15ull) & pp->hmask;
+    while (pp->hset[i] != 0) {
+        if (pp->hset[i] == v)
+            return 0;
+        i = (i + 1) & pp->hmask;
+    }
+    pp->hset[i] = v;
+    return 1;
+}
+
+/* Renders transmissions [b->first, b->first + b->count) into b. Returns 0 or -1. */
+static int fill_batch(pipe_t *pp, gen_renderer_t *rr, gen_plan_t *pl, batch_t *b)
+{
+    const gen_world_t *w = pp->w;
+    msn_buf_reset(&b->text);
+    b->n_obs = 0;
+    b->hops = b->hops_resolved = b->hops_wrong = 0;
+    gen_render_t rd;
+    uint8_t pkt[MSN_MAX_PACKET], hopb[MSN_MAX_PATH_BYTES + 200];
+    char hopstr[GEN_MAX_HOPS + 200][20];
+    const char *hops[GEN_MAX_HOPS + 200];
+    const char *res[GEN_MAX_HOPS + 200];
+    char tbuf[32];
+    for (long k = 0; k < b->count; k++) {
+        long i = b->first + k;
+        gen_plan(w, i, pl);
+        int attempt = 0;
+        for (;;) {
+            if (gen_render(rr, w, pl, attempt, &rd) < 0) {
+                snprintf(pp->err, sizeof(pp->err), "transmission %ld cannot be rendered", i);
+                return -1;
+            }
+            if (hset_add(pp, hash_u64(rd.hash)))
+                break;
+            pp->collisions++;
+            if (++attempt > 50) {
+                snprintf(pp->err, sizeof(pp->err), "transmission %ld: no unique hash", i);
+                return -1;
+            }
+        }
+        tx_row_t *t = &b->tx[k];
+        const char *from = rd.has_from ? rd.from_pubkey : NULL;
+        /* observations */
+        if (b->n_obs + (size_t)pl->n_copies > b->cap_obs) {
+            while (b->n_obs + (size_t)pl->n_copies > b->cap_obs)
+                b->cap_obs = b->cap_obs ? b->cap_obs * 2 : 65536;
+            b->obs = msn_xrealloc(b->obs, b->cap_obs * sizeof(obs_row_t));
+        }
+        for (int c = 0; c < pl->n_copies; c++) {
+            const gen_copy_t *cp = &pl->copy_store[c];
+            const gen_observer_t *ob = &w->obs[cp->observer];
+            obs_row_t *o = &b->obs[b->n_obs++];
+            int n = gen_copy_packet(w, pl, &rd, cp, pkt, sizeof(pkt));
+            if (n < 0) {
+                snprintf(pp->err, sizeof(pp->err), "transmission %ld: copy %d does not encode", i, c);
+                return -1;
+            }
+            o->raw = put_hex(&b->text, pkt, (size_t)n, !ob->lower_hex);
+            o->observer_idx = cp->observer + 1;
+            o->heard = cp->heard;
+            o->ts = cp->ts;
+            o->snr = cp->snr;
+            o->rssi = cp->rssi;
+            int hs;
+            gen_copy_hops(w, pl, cp, hopb, &hs);
+            int nh = cp->n_hops;
+            /* path_json */
+            msn_buf_reserve(&b->text, (size_t)nh * 9 + 4);
+            o->path.off = (uint32_t)b->text.len;
+            char *q = b->text.data + b->text.len;
+            *q++ = '[';
+            for (int j = 0; j < nh; j++) {
+                if (j)
+                    *q++ = ',';
+                *q++ = '"';
+                char *hsp = hopstr[j];
+                for (int x = 0; x < hs; x++) {
+                    uint8_t v = hopb[j * hs + x];
+                    *q++ = hsp[2 * x] = hexu[v >> 4];
+                    *q++ = hsp[2 * x + 1] = hexu[v & 15];
+                }
+                hsp[2 * hs] = '\0';
+                hops[j] = hsp;
+                *q++ = '"';
+            }
+            *q++ = ']';
+            o->path.len = (uint32_t)(q - (b->text.data + o->path.off));
+            b->text.len += o->path.len;
+            /* resolved_path */
+            o->resolved = STR_NULL;
+            if (pp->resolve && nh > 0) {
+                int nr = msn_pathres_resolve(pp->pr, from, hops, nh, res);
+                b->hops += nh;
+                b->hops_resolved += nr;
+                for (int j = 0; j < nh; j++)
+                    if (res[j] != NULL && memcmp(res[j], w->nodes[pl->hop_nodes[cp->hops_off + j]].hex, 64) != 0)
+                        b->hops_wrong++;
+                size_t before = b->text.len;
+                if (msn_pathres_render(res, nh, &b->text))
+                    o->resolved = (str_t){(uint32_t)before, (uint32_t)(b->text.len - before)};
+            } else {
+                b->hops += nh;
+            }
+            /* truth */
+            msn_buf_reserve(&b->text, (size_t)nh * 7 + 4);
+            o->truth.off = (uint32_t)b->text.len;
+            q = b->text.data + b->text.len;
+            *q++ = '[';
+            for (int j = 0; j < nh; j++) {
+                if (j)
+                    *q++ = ',';
+                q += fmt_u32(q, pl->hop_nodes[cp->hops_off + j]);
+            }
+            *q++ = ']';
+            o->truth.len = (uint32_t)(q - (b->text.data + o->truth.off));
+            b->text.len += o->truth.len;
+        }
+        /* the transmission: the first copy as received */
+        t->raw = b->obs[b->n_obs - (size_t)pl->n_copies].raw;
+        t->hash = put_str(&b->text, rd.hash, 16);
+        iso_s(tbuf, pl->copy_store[0].ts);
+        t->first_seen = put_str(&b->text, tbuf, strlen(tbuf));
+        created_s(tbuf, pl->copy_store[0].ts);
+        t->created = put_str(&b->text, tbuf, strlen(tbuf));
+        size_t before = b->text.len;
+        msn_packet_render_json(&rd.pkt, &b->text);
+        t->json = (str_t){(uint32_t)before, (uint32_t)(b->text.len - before)};
+        t->from = from ? put_str(&b->text, from, 64) : STR_NULL;
+        t->chan = rd.channel_hash ? put_str(&b->text, rd.channel_hash, strlen(rd.channel_hash)) : STR_NULL;
+        t->scope = rd.scope_name ? put_str(&b->text, rd.scope_name, strlen(rd.scope_name)) : STR_NULL;
+        t->route_type = (uint8_t)pl->route_type;
+        t->payload_type = (uint8_t)pl->payload_type;
+        t->last_seen = pp->resolve ? (int64_t)pl->copy_store[pl->n_copies - 1].ts : 0;
+        t->n_obs = (uint32_t)pl->n_copies;
+        if (b->text.len > 0xF0000000u) {
+            snprintf(pp->err, sizeof(pp->err), "batch too large");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void *generator(void *arg)
+{
+    pipe_t *pp = arg;
+    gen_renderer_t *rr = gen_renderer_new(pp->w);
+    gen_plan_t *pl = msn_xmalloc(sizeof(gen_plan_t));
+    gen_plan_init(pl);
+    long T = pp->w->n_slots;
+    int slot = 0;
+    for (long first = 0; first <= T; first += BATCH_TX) {
+        batch_t *b = &pp->batches[slot];
+        pthread_mutex_lock(&pp->mu);
+        while (b->state != 0 && !pp->stop)
+            pthread_cond_wait(&pp->cv, &pp->mu);
+        int stop = pp->stop;
+        pthread_mutex_unlock(&pp->mu);
+        if (stop)
+            break;
+        int state;
+        if (first == T) {
+            state = 2;
+        } else {
+            b->first = first;
+            b->count = T - first < BATCH_TX ? T - first : BATCH_TX;
+            state = fill_batch(pp, rr, pl, b) < 0 ? 3 : 1;
+        }
+        pthread_mutex_lock(&pp->mu);
+        b->state = state;
+        pthread_cond_broadcast(&pp->cv);
+        pthread_mutex_unlock(&pp->mu);
+        if (state != 1)
+            break;
+        slot = (slot + 1) % N_BATCHES;
+    }
+    gen_plan_free(pl);
+    free(pl);
+    gen_renderer_free(rr);
+    msn_codec_thread_cleanup();
+    return NULL;
+}
+
+/* ---- SQLite ------------------------------------------------------------------------------------ */
+
+static int exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        set_err(err, errlen, "%s: %s", sql, msg ? msg : sqlite3_errmsg(db));
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, char *err, size_t errlen)
+{
+    if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK) {
+        set_err(err, errlen, "prepare %s: %s", sql, sqlite3_errmsg(db));
+        return -1;
+    }
+    return 0;
+}
+
+static void bind_str(sqlite3_stmt *st, int i, const batch_t *b, str_t s)
+{
+    if (s.off == UINT32_MAX)
+        sqlite3_bind_null(st, i);
+    else
+        sqlite3_bind_text(st, i, b->text.data + s.off, (int)s.len, SQLITE_STATIC);
+}
+
+static int step_reset(sqlite3 *db, sqlite3_stmt *st, char *err, size_t errlen)
+{
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        set_err(err, errlen, "insert: %s", sqlite3_errmsg(db));
+        sqlite3_reset(st);
+        return -1;
+    }
+    sqlite3_reset(st);
+    return 0;
+}
+
+typedef struct {
+    sqlite3_stmt *tx, *obs, *truth;
+    int64_t next_obs_id;
+} inserter_t;
+
+static int insert_batch(sqlite3 *db, inserter_t *ins, const batch_t *b, char *err, size_t errlen)
+{
+    size_t oi = 0;
+    for (long k = 0; k < b->count; k++) {
+        const tx_row_t *t = &b->tx[k];
+        int64_t tx_id = b->first + k + 1;
+        sqlite3_stmt *st = ins->tx;
+        sqlite3_bind_int64(st, 1, tx_id);
+        bind_str(st, 2, b, t->raw);
+        bind_str(st, 3, b, t->hash);
+        bind_str(st, 4, b, t->first_seen);
+        sqlite3_bind_int(st, 5, t->route_type);
+        sqlite3_bind_int(st, 6, t->payload_type);
+        sqlite3_bind_int(st, 7, 0);
+        bind_str(st, 8, b, t->json);
+        bind_str(st, 9, b, t->from);
+        sqlite3_bind_int64(st, 10, t->last_seen);
+        bind_str(st, 11, b, t->created);
+        bind_str(st, 12, b, t->chan);
+        bind_str(st, 13, b, t->scope);
+        if (step_reset(db, st, err, errlen) < 0)
+            return -1;
+        for (uint32_t c = 0; c < t->n_obs; c++, oi++) {
+            const obs_row_t *o = &b->obs[oi];
+            int64_t obs_id = ins->next_obs_id++;
+            st = ins->obs;
+            sqlite3_bind_int64(st, 1, obs_id);
+            sqlite3_bind_int64(st, 2, tx_id);
+            sqlite3_bind_int(st, 3, o->observer_idx);
+            sqlite3_bind_text(st, 4, "rx", 2, SQLITE_STATIC);
+            sqlite3_bind_double(st, 5, o->snr);
+            sqlite3_bind_double(st, 6, o->rssi);
+            sqlite3_bind_null(st, 7);
+            bind_str(st, 8, b, o->path);
+            sqlite3_bind_int64(st, 9, o->ts);
+            bind_str(st, 10, b, o->resolved);
+            bind_str(st, 11, b, o->raw);
+            if (step_reset(db, st, err, errlen) < 0)
+                return -1;
+            st = ins->truth;
+            sqlite3_bind_int64(st, 1, obs_id);
+            bind_str(st, 2, b, o->truth);
+            sqlite3_bind_int(st, 3, o->heard);
+            if (step_reset(db, st, err, errlen) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+static const char side_tables_sql[] =
+    "CREATE TABLE _gen_nodes (idx INTEGER PRIMARY KEY, public_key TEXT NOT NULL, name TEXT, role TEXT, lat REAL,"
+    " lon REAL, iata TEXT, hash_size INTEGER, observer_rowid INTEGER, range_km REAL);\n"
+    "CREATE TABLE _gen_links (a INTEGER NOT NULL, b INTEGER NOT NULL, km REAL, PRIMARY KEY (a, b));\n"
+    "CREATE TABLE _gen_truth (observation_id INTEGER PRIMARY KEY, route_json TEXT NOT NULL, heard INTEGER);\n"
+    "CREATE TABLE _gen_info (key TEXT PRIMARY KEY, value);\n"
+    "CREATE VIEW _gen_truth_keys AS SELECT t.observation_id AS observation_id,"
+    " (SELECT json_group_array(pk) FROM (SELECT n.public_key AS pk FROM json_each(t.route_json) j"
+    " JOIN _gen_nodes n ON n.idx = j.value ORDER BY j.key)) AS route_json FROM _gen_truth t;\n";
+
+/* The secondary indexes of the two big tables, dropped for the bulk insert. */
+typedef struct {
+    char **sql;
+    int n;
+} saved_idx_t;
+
+static int drop_indexes(sqlite3 *db, saved_idx_t *sv, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    if (prepare(db,
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+                " AND tbl_name IN ('transmissions', 'observations') ORDER BY rowid",
+                &st, err, errlen) < 0)
+        return -1;
+    char **names = NULL;
+    int n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        names = msn_xrealloc(names, (size_t)(n + 1) * sizeof(char *));
+        sv->sql = msn_xrealloc(sv->sql, (size_t)(n + 1) * sizeof(char *));
+        names[n] = msn_xstrdup((const char *)sqlite3_column_text(st, 0));
+        sv->sql[n] = msn_xstrdup((const char *)sqlite3_column_text(st, 1));
+        n++;
+    }
+    sqlite3_finalize(st);
+    sv->n = n;
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        char *sql = sqlite3_mprintf("DROP INDEX \"%w\"", names[i]);
+        if (rc == 0 && exec(db, sql, err, errlen) < 0)
+            rc = -1;
+        sqlite3_free(sql);
+        free(names[i]);
+    }
+    free(names);
+    return rc;
+}
+
+static int restore_indexes(sqlite3 *db, saved_idx_t *sv, char *err, size_t errlen)
+{
+    int rc = 0;
+    for (int i = 0; i < sv->n; i++) {
+        if (rc == 0 && exec(db, sv->sql[i], err, errlen) < 0)
+            rc = -1;
+        free(sv->sql[i]);
+    }
+    free(sv->sql);
+    sv->sql = NULL;
+    sv->n = 0;
+    return rc;
+}
+
+static int cmp_edge_hex(const gen_world_t *w, uint32_t key, const char **a, const char **b)
+{
+    const char *x = w->nodes[key >> 16].hex, *y = w->nodes[key & 0xFFFF].hex;
+    if (strcmp(x, y) <= 0) {
+        *a = x;
+        *b = y;
+    } else {
+        *a = y;
+        *b = x;
+    }
+    return 0;
+}
+
+/* nodes, observers, neighbor_edges and the side tables. */
+static int write_tail(sqlite3 *db, const gen_world_t *w, const scan_t *sc, const edge_map_t *edges,
+                      const msn_gen_stats_t *stats, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    char t1[32], t2[32];
+    int rc = -1;
+    if (prepare(db,
+                "INSERT INTO nodes (public_key, name, role, lat, lon, last_seen, first_seen, advert_count,"
+                " battery_mv, temperature_c, foreign_advert, default_scope, multibyte_sup, multibyte_evidence)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,0,NULL,0,NULL)",
+                &st, err, errlen) < 0)
+        goto fail;
+    for (int i = 0; i < w->n; i++) {
+        const gen_node_t *nd = &w->nodes[i];
+        if (sc->adv_count[i] == 0)
+            continue;
+        sqlite3_bind_text(st, 1, nd->hex, 64, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, nd->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, gen_role_name(nd->role), -1, SQLITE_STATIC);
+        if (nd->has_loc) {
+            sqlite3_bind_double(st, 4, nd->lat_e6 / 1e6);
+            sqlite3_bind_double(st, 5, nd->lon_e6 / 1e6);
+        } else {
+            sqlite3_bind_null(st, 4);
+            sqlite3_bind_null(st, 5);
+        }
+        iso_s(t1, sc->node_last[i]);
+        iso_s(t2, sc->node_first[i]);
+        sqlite3_bind_text(st, 6, t1, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 7, t2, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 8, sc->adv_count[i]);
+        if (nd->role == ROLE_SENSOR) {
+            sqlite3_bind_int(st, 9, nd->battery_mv);
+            sqlite3_bind_double(st, 10, nd->temperature_raw / 100.0);
+        } else {
+            sqlite3_bind_null(st, 9);
+            sqlite3_bind_null(st, 10);
+        }
+        if (step_reset(db, st, err, errlen) < 0)
+            goto fail;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+
+    if (prepare(db,
+                "INSERT INTO observers (rowid, id, name, iata, last_seen, first_seen, packet_count, model, firmware,"
+                " client_version, radio, battery_mv, uptime_secs, noise_floor, inactive, last_packet_at,"
+                " clock_skew_seconds, clock_skew_count_24h, clock_last_naive_at, can_relay, can_relay_seen)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,NULL,0,NULL,?,1)",
+                &st, err, errlen) < 0)
+        goto fail;
+    for (int k = 0; k < w->n_obs; k++) {
+        const gen_observer_t *ob = &w->obs[k];
+        const gen_node_t *nd = &w->nodes[ob->node];
+        int64_t first = sc->obs_count[k] ? sc->obs_first[k] : w->p.end - (int64_t)(w->p.days * 86400);
+        int64_t last = sc->obs_count[k] ? sc->obs_last[k] : first;
+        sqlite3_bind_int(st, 1, k + 1);
+        sqlite3_bind_text(st, 2, ob->id, 64, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, nd->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, w->clusters[nd->cluster].iata, -1, SQLITE_STATIC);
+        iso_s(t1, last);
+        iso_s(t2, first);
+        sqlite3_bind_text(st, 5, t1, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 6, t2, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 7, sc->obs_count[k] ? sc->obs_count[k] : 1);
+        sqlite3_bind_text(st, 8, ob->model, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 9, ob->firmware, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 10, ob->client_version, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 11, ob->radio, -1, SQLITE_STATIC);
+        if (ob->battery_mv)
+            sqlite3_bind_int(st, 12, ob->battery_mv);
+        else
+            sqlite3_bind_null(st, 12);
+        sqlite3_bind_int64(st, 13, ob->uptime_secs);
+        sqlite3_bind_double(st, 14, ob->noise_floor);
+        sqlite3_bind_text(st, 15, t1, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(st, 16, nd->role == ROLE_REPEATER || nd->role == ROLE_ROOM);
+        if (step_reset(db, st, err, errlen) < 0)
+            goto fail;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+
+    if (prepare(db, "INSERT INTO neighbor_edges (node_a, node_b, count, last_seen) VALUES (?,?,?,?)", &st, err,
+                errlen) < 0)
+        goto fail;
+    for (uint32_t i = 0; i <= edges->mask; i++) {
+        const edge_t *e = &edges->v[i];
+        if (e->key == 0xFFFFFFFFu)
+            continue;
+        const char *a, *b;
+        cmp_edge_hex(w, e->key, &a, &b);
+        iso_s(t1, e->last);
+        sqlite3_bind_text(st, 1, a, 64, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, b, 64, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, e->count);
+        sqlite3_bind_text(st, 4, t1, -1, SQLITE_TRANSIENT);
+        if (step_reset(db, st, err, errlen) < 0)
+            goto fail;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+
+    if (prepare(db, "INSERT INTO _gen_nodes VALUES (?,?,?,?,?,?,?,?,?,?)", &st, err, errlen) < 0)
+        goto fail;
+    for (int i = 0; i < w->n; i++) {
+        const gen_node_t *nd = &w->nodes[i];
+        sqlite3_bind_int(st, 1, i);
+        sqlite3_bind_text(st, 2, nd->hex, 64, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, nd->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, gen_role_name(nd->role), -1, SQLITE_STATIC);
+        sqlite3_bind_double(st, 5, nd->lat);
+        sqlite3_bind_double(st, 6, nd->lon);
+        sqlite3_bind_text(st, 7, w->clusters[nd->cluster].iata, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 8, nd->hash_size);
+        if (nd->observer >= 0)
+            sqlite3_bind_int(st, 9, nd->observer + 1);
+        else
+            sqlite3_bind_null(st, 9);
+        sqlite3_bind_double(st, 10, nd->range_km);
+        if (step_reset(db, st, err, errlen) < 0)
+            goto fail;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+
+    if (prepare(db, "INSERT INTO _gen_links VALUES (?,?,?)", &st, err, errlen) < 0)
+        goto fail;
+    for (int i = 0; i < w->n; i++) {
+        const gen_node_t *nd = &w->nodes[i];
+        for (uint32_t k = 0; k < nd->adj_n; k++) {
+            int j = w->adj[nd->adj_off + k];
+            if (j <= i)
+                continue;
+            sqlite3_bind_int(st, 1, i);
+            sqlite3_bind_int(st, 2, j);
+            sqlite3_bind_double(st, 3, round(gen_dist_km(nd, &w->nodes[j]) * 1000) / 1000);
+            if (step_reset(db, st, err, errlen) < 0)
+                goto fail;
+        }
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+
+    if (prepare(db, "INSERT INTO _gen_info VALUES (?,?)", &st, err, errlen) < 0)
+        goto fail;
+    struct {
+        const char *k;
+        double v;
+    } info[] = {
+        {"seed", (double)w->p.seed},
+        {"nodes", w->p.nodes},
+        {"observers", w->p.observers},
+        {"transmissions", (double)w->p.transmissions},
+        {"obs_per_tx", w->p.obs_per_tx},
+        {"days", w->p.days},
+        {"end", (double)w->p.end},
+        {"empty_backfill", w->p.empty_backfill},
+        {"observations", (double)stats->observations},
+        {"links", (double)w->n_links},
+        {"hops", (double)stats->hops},
+        {"hops_resolved", (double)stats->hops_resolved},
+        {"hops_wrong", (double)stats->hops_wrong},
+        {"key_prefix_conflicts", w->colour_conflicts},
+    };
+    for (size_t i = 0; i < sizeof(info) / sizeof(info[0]); i++) {
+        sqlite3_bind_text(st, 1, info[i].k, -1, SQLITE_STATIC);
+        if (info[i].v == floor(info[i].v) && fabs(info[i].v) < 9e18)
+            sqlite3_bind_int64(st, 2, (int64_t)info[i].v);
+        else
+            sqlite3_bind_double(st, 2, info[i].v);
+        if (step_reset(db, st, err, errlen) < 0)
+            goto fail;
+    }
+    /* the seed as text too: a 64-bit value does not survive a double */
+    sqlite3_bind_text(st, 1, "seed_text", -1, SQLITE_STATIC);
+    char seedtxt[32];
+    snprintf(seedtxt, sizeof(seedtxt), "%llu", (unsigned long long)w->p.seed);
+    sqlite3_bind_text(st, 2, seedtxt, -1, SQLITE_TRANSIENT);
+    if (step_reset(db, st, err, errlen) < 0)
+        goto fail;
+    rc = 0;
+fail:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* ---- the run ------------------------------------------------------------------------------------- */
+
+static void remove_db_files(const char *path)
+{
+    static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+    char buf[4096];
+    for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+        snprintf(buf, sizeof(buf), "%s%s", path, suffix[i]);
+        unlink(buf);
+    }
+}
+
+static void progress(const msn_gen_params_t *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void progress(const msn_gen_params_t *p, const char *fmt, ...)
+{
+    if (p->quiet)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "gen: ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int msn_gen_run(const msn_gen_params_t *p, msn_gen_stats_t *stats_out, char *err, size_t errlen)
+{
+    msn_gen_stats_t stats;
+    memset(&stats, 0, sizeof(stats));
+    double t_start = now_s();
+    gen_world_t w;
+    scan_t scans[2];
+    int n_scans = 0;
+    edge_map_t edges = {0};
+    msn_pathres_t *pr = NULL;
+    sqlite3 *db = NULL;
+    inserter_t ins = {0};
+    saved_idx_t saved = {0};
+    pipe_t *pp = NULL;
+    int created = 0, world_built = 0, gen_started = 0;
+    pthread_t gen_th;
+    int rc = -1;
+
+    memset(&w, 0, sizeof(w));
+    if (p->db == NULL || p->db[0] == '\0') {
+        set_err(err, errlen, "no --db given");
+        return -1;
+    }
+    if (p->nodes < 4 || p->nodes > GEN_MAX_NODES || p->observers < 1 || p->transmissions < 1 ||
+        p->obs_per_tx < 1 || p->days <= 0 || p->days > 3650) {
+        set_err(err, errlen, "parameters out of range (nodes 4..%d, observers >= 1, transmissions >= 1,"
+                             " obs-per-tx >= 1, days in (0, 3650])", GEN_MAX_NODES);
+        return -1;
+    }
+    struct stat sb;
+    if (stat(p->db, &sb) == 0) {
+        if (!p->force) {
+            set_err(err, errlen, "%s exists (use --force to replace it)", p->db);
+            return -1;
+        }
+        remove_db_files(p->db);
+    }
+
+    /* 1. world */
+    if (gen_world_build(&w, p, err, errlen) < 0)
+        goto fail;
+    world_built = 1;
+    calibrate(&w);
+    stats.world_seconds = now_s() - t_start;
+    progress(p, "world: %d nodes (%d repeaters), %d observers, %zu radio links, max degree %d, %d clusters (%.2f s)",
+             w.n, w.n_repeaters, w.n_obs, w.n_links, w.max_degree, w.n_clusters, stats.world_seconds);
+
+    /* 2. plans: edges and statistics */
+    double t1 = now_s();
+    long T = w.n_slots;
+    n_scans = p->threads > 1 && T > 1000 ? 2 : 1;
+    for (int k = 0; k < n_scans; k++)
+        scan_init(&scans[k], &w, T * k / n_scans, T * (k + 1) / n_scans);
+    pthread_t scan_th;
+    int scan_threaded = n_scans == 2 && pthread_create(&scan_th, NULL, scan_worker, &scans[1]) == 0;
+    scan_worker(&scans[0]);
+    if (scan_threaded)
+        pthread_join(scan_th, NULL);
+    else if (n_scans == 2)
+        scan_worker(&scans[1]);
+    for (int k = 1; k < n_scans; k++) {
+        scan_t *a = &scans[0], *b = &scans[k];
+        for (uint32_t i = 0; i <= b->edges.mask; i++)
+            if (b->edges.v[i].key != 0xFFFFFFFFu)
+                emap_add(&a->edges, b->edges.v[i].key, b->edges.v[i].count, b->edges.v[i].last);
+        for (int o = 0; o < w.n_obs; o++) {
+            a->obs_count[o] += b->obs_count[o];
+            if (b->obs_first[o] < a->obs_first[o])
+                a->obs_first[o] = b->obs_first[o];
+            if (b->obs_last[o] > a->obs_last[o])
+                a->obs_last[o] = b->obs_last[o];
+        }
+        for (int i = 0; i < w.n; i++) {
+            a->adv_count[i] += b->adv_count[i];
+            if (b->node_first[i] < a->node_first[i])
+                a->node_first[i] = b->node_first[i];
+            if (b->node_last[i] > a->node_last[i])
+                a->node_last[i] = b->node_last[i];
+        }
+        a->n_obs += b->n_obs;
+    }
+    /* the 5-day prune */
+    emap_init(&edges, scans[0].edges.n + 16);
+    for (uint32_t i = 0; i <= scans[0].edges.mask; i++) {
+        const edge_t *e = &scans[0].edges.v[i];
+        if (e->key != 0xFFFFFFFFu && (int64_t)e->last >= p->end - EDGE_MAX_AGE)
+            emap_add(&edges, e->key, e->count, e->last);
+    }
+    stats.observations = scans[0].n_obs;
+    stats.edges = edges.n;
+    progress(p, "plans: %ld transmissions, %ld observations (%.2f per transmission), %u neighbour edges (%.2f s)", T,
+             stats.observations, (double)stats.observations / (double)T, edges.n, now_s() - t1);
+
+    /* the resolver: every node (all of them advertised) and the edges */
+    pr = msn_pathres_new();
+    for (int i = 0; i < w.n; i++)
+        if (scans[0].adv_count[i] > 0)
+            msn_pathres_add_node(pr, w.nodes[i].hex);
+    for (uint32_t i = 0; i <= edges.mask; i++)
+        if (edges.v[i].key != 0xFFFFFFFFu)
+            msn_pathres_add_edge(pr, w.nodes[edges.v[i].key >> 16].hex, w.nodes[edges.v[i].key & 0xFFFF].hex);
+    msn_pathres_finish(pr);
+
+    /* 3. the database */
+    if (sqlite3_open_v2(p->db, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_EXCLUSIVE, NULL) !=
+        SQLITE_OK) {
+        set_err(err, errlen, "%s: cannot create: %s", p->db, db ? sqlite3_errmsg(db) : "out of memory");
+        goto fail;
+    }
+    created = 1;
+    if (exec(db, "PRAGMA auto_vacuum=INCREMENTAL", err, errlen) < 0 ||
+        exec(db, "PRAGMA journal_mode=OFF", err, errlen) < 0 || exec(db, "PRAGMA synchronous=OFF", err, errlen) < 0 ||
+        exec(db, "PRAGMA locking_mode=EXCLUSIVE", err, errlen) < 0 ||
+        exec(db, "PRAGMA cache_size=-262144", err, errlen) < 0 ||
+        exec(db, "PRAGMA temp_store=MEMORY", err, errlen) < 0 || exec(db, "PRAGMA threads=2", err, errlen) < 0)
+        goto fail;
+    if (msn_schema_create_current(db, err, errlen) < 0)
+        goto fail;
+    if (drop_indexes(db, &saved, err, errlen) < 0 || exec(db, side_tables_sql, err, errlen) < 0)
+        goto fail;
+    if (prepare(db,
+                "INSERT INTO transmissions (id, raw_hex, hash, first_seen, route_type, payload_type, payload_version,"
+                " decoded_json, from_pubkey, last_seen, created_at, channel_hash, scope_name)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                &ins.tx, err, errlen) < 0 ||
+        prepare(db,
+                "INSERT INTO observations (id, transmission_id, observer_idx, direction, snr, rssi, score, path_json,"
+                " timestamp, resolved_path, raw_hex) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                &ins.obs, err, errlen) < 0 ||
+        prepare(db, "INSERT INTO _gen_truth (observation_id, route_json, heard) VALUES (?,?,?)", &ins.truth, err,
+                errlen) < 0)
+        goto fail;
+    ins.next_obs_id = 1;
+    if (exec(db, "BEGIN", err, errlen) < 0)
+        goto fail;
+
+    /* 4. rows: a generator thread renders, this thread inserts */
+    double t2 = now_s();
+    pp = msn_xcalloc(1, sizeof(pipe_t));
+    pp->w = &w;
+    pp->pr = pr;
+    pp->resolve = !p->empty_backfill;
+    uint64_t hcap = 1024;
+    while (hcap < (uint64_t)T * 2)
+        hcap <<= 1;
+    pp->hset = msn_xcalloc(hcap, sizeof(uint64_t));
+    pp->hmask = hcap - 1;
+    for (int k = 0; k < N_BATCHES; k++)
+        pp->batches[k].tx = msn_xmalloc(BATCH_TX * sizeof(tx_row_t));
+    pthread_mutex_init(&pp->mu, NULL);
+    pthread_cond_init(&pp->cv, NULL);
+    if (pthread_create(&gen_th, NULL, generator, pp) != 0) {
+        set_err(err, errlen, "cannot start the generator thread");
+        goto fail;
+    }
+    gen_started = 1;
+    double last_report = now_s();
+    long done_tx = 0;
+    for (int slot = 0;; slot = (slot + 1) % N_BATCHES) {
+        batch_t *b = &pp->batches[slot];
+        pthread_mutex_lock(&pp->mu);
+        while (b->state == 0)
+            pthread_cond_wait(&pp->cv, &pp->mu);
+        int state = b->state;
+        pthread_mutex_unlock(&pp->mu);
+        if (state == 2)
+            break;
+        if (state == 3) {
+            set_err(err, errlen, "%s", pp->err);
+            goto fail;
+        }
+        if (insert_batch(db, &ins, b, err, errlen) < 0)
+            goto fail;
+        stats.hops += b->hops;
+        stats.hops_resolved += b->hops_resolved;
+        stats.hops_wrong += b->hops_wrong;
+        done_tx += b->count;
+        pthread_mutex_lock(&pp->mu);
+        b->state = 0;
+        pthread_cond_broadcast(&pp->cv);
+        pthread_mutex_unlock(&pp->mu);
+        if (!p->quiet && now_s() - last_report > 5) {
+            last_report = now_s();
+            progress(p, "rows: %ld of %ld transmissions, %lld observations", done_tx, T,
+                     (long long)ins.next_obs_id - 1);
+        }
+    }
+    pthread_join(gen_th, NULL);
+    gen_started = 0;
+    if (ins.next_obs_id - 1 != stats.observations) {
+        set_err(err, errlen, "internal error: %lld observations rendered, %ld planned", (long long)ins.next_obs_id - 1,
+                stats.observations);
+        goto fail;
+    }
+    stats.transmissions = T;
+    stats.insert_seconds = now_s() - t2;
+    progress(p, "rows: %ld transmissions, %ld observations inserted (%.2f s, %ld hash collisions re-drawn)", T,
+             stats.observations, stats.insert_seconds, pp->collisions);
+
+    /* 5. the rest */
+    if (write_tail(db, &w, &scans[0], &edges, &stats, err, errlen) < 0)
+        goto fail;
+    for (int i = 0; i < w.n; i++)
+        stats.nodes += scans[0].adv_count[i] > 0;
+    stats.observers = w.n_obs;
+    if (exec(db, "COMMIT", err, errlen) < 0)
+        goto fail;
+    sqlite3_finalize(ins.tx);
+    sqlite3_finalize(ins.obs);
+    sqlite3_finalize(ins.truth);
+    ins.tx = ins.obs = ins.truth = NULL;
+    double t3 = now_s();
+    if (exec(db, "BEGIN", err, errlen) < 0 || restore_indexes(db, &saved, err, errlen) < 0 ||
+        exec(db, "COMMIT", err, errlen) < 0)
+        goto fail;
+    stats.index_seconds = now_s() - t3;
+    progress(p, "indexes: %.2f s", stats.index_seconds);
+    if (exec(db, "PRAGMA locking_mode=NORMAL", err, errlen) < 0 ||
+        exec(db, "SELECT count(*) FROM sqlite_master", err, errlen) < 0 ||
+        exec(db, "PRAGMA journal_mode=WAL", err, errlen) < 0)
+        goto fail;
+    if (sqlite3_close(db) != SQLITE_OK) {
+        set_err(err, errlen, "close: %s", sqlite3_errmsg(db));
+        goto fail;
+    }
+    db = NULL;
+    if (stat(p->db, &sb) == 0)
+        stats.file_bytes = (long long)sb.st_size;
+    stats.seconds = now_s() - t_start;
+    rc = 0;
+fail:
+    if (gen_started) {
+        pthread_mutex_lock(&pp->mu);
+        pp->stop = 1;
+        for (int k = 0; k < N_BATCHES; k++)
+            if (pp->batches[k].state == 1)
+                pp->batches[k].state = 0;
+        pthread_cond_broadcast(&pp->cv);
+        pthread_mutex_unlock(&pp->mu);
+        pthread_join(gen_th, NULL);
+    }
+    if (pp != NULL) {
+        for (int k = 0; k < N_BATCHES; k++) {
+            msn_buf_free(&pp->batches[k].text);
+            free(pp->batches[k].tx);
+            free(pp->batches[k].obs);
+        }
+        free(pp->hset);
+        pthread_mutex_destroy(&pp->mu);
+        pthread_cond_destroy(&pp->cv);
+        free(pp);
+    }
+    sqlite3_finalize(ins.tx);
+    sqlite3_finalize(ins.obs);
+    sqlite3_finalize(ins.truth);
+    for (int i = 0; i < saved.n; i++)
+        free(saved.sql[i]);
+    free(saved.sql);
+    if (db != NULL)
+        sqlite3_close(db);
+    if (rc < 0 && created)
+        remove_db_files(p->db);
+    msn_pathres_free(pr);
+    free(edges.v);
+    for (int k = 0; k < n_scans; k++)
+        scan_free(&scans[k]);
+    if (world_built)
+        gen_world_free(&w);
+    msn_codec_thread_cleanup();
+    if (rc == 0 && stats_out != NULL)
+        *stats_out = stats;
+    return rc;
+}
+
+/* ---- command line ---------------------------------------------------------------------------------- */
+
+static const char usage[] =
+    "usage: meshsnap gen --db PATH [options]\n"
+    "       meshsnap gen --demo --db PATH [options]\n"
+    "Writes a new CoreScope database with a simulated regional MeshCore mesh.\n"
+    "  --db PATH              the database to create (refused if it exists, unless --force)\n"
+    "  --nodes N              nodes in the mesh (default 400)\n"
+    "  --observers M          observers (MQTT uplinks), mostly repeaters (default 40)\n"
+    "  --transmissions T      unique packets (default 20000)\n"
+    "  --obs-per-tx R         mean observations per transmission (default 8)\n"
+    "  --days D               time span, ending at --end (default 7)\n"
+    "  --seed S               random seed (default 1); the same seed gives the same database\n"
+    "  --end TIME             newest timestamp: unix seconds or RFC3339 (default: this hour)\n"
+    "  --empty-backfill       leave resolved_path NULL and transmissions.last_seen 0\n"
+    "  --force                replace an existing database\n"
+    "  --threads N            1 or 2 (default 2)\n"
+    "  --quiet                no progress output\n"
+    "  --demo                 preset: 600 nodes, 60 observers, 40000 transmissions, 10 obs/tx, seed 42\n"
+    "Operator scale: --nodes 2600 --observers 300 --transmissions 325000 --obs-per-tx 22.5 --days 7\n";
+
+static int parse_num(const char *opt, const char *val, double lo, double hi, double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(val, &end);
+    if (errno != 0 || end == val || *end != '\0' || v < lo || v > hi) {
+        fprintf(stderr, "meshsnap gen: %s: bad value '%s'\n", opt, val);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int msn_cli_gen(int argc, char **argv)
+{
+    msn_gen_params_t p;
+    msn_gen_defaults(&p);
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--demo") == 0) {
+            p.nodes = 600;
+            p.observers = 60;
+            p.transmissions = 40000;
+            p.obs_per_tx = 10;
+            p.days = 7;
+            p.seed = 42;
+        }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        double v;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(usage, stdout);
+            return 0;
+        }
+        if (strcmp(a, "--demo") == 0)
+            continue;
+        if (strcmp(a, "--empty-backfill") == 0) {
+            p.empty_backfill = 1;
+            continue;
+        }
+        if (strcmp(a, "--force") == 0) {
+            p.force = 1;
+            continue;
+        }
+        if (strcmp(a, "--quiet") == 0) {
+            p.quiet = 1;
+            continue;
+        }
+        const char *val = NULL;
+        const char *eq = strchr(a, '=');
+        char name[64];
+        if (strncmp(a, "--", 2) == 0 && eq != NULL && (size_t)(eq - a) < sizeof(name)) {
+            memcpy(name, a, (size_t)(eq - a));
+            name[eq - a] = '\0';
+            val = eq + 1;
+            a = name;
+        } else if (i + 1 < argc) {
+            val = argv[++i];
+        }
+        if (val == NULL) {
+            fprintf(stderr, "meshsnap gen: %s needs a value\n%s", a, usage);
+            return 2;
+        }
+        if (strcmp(a, "--db") == 0) {
+            p.db = val;
+        } else if (strcmp(a, "--nodes") == 0) {
+            if (parse_num(a, val, 4, GEN_MAX_NODES, &v) < 0)
+                return 2;
+            p.nodes = (int)v;
+        } else if (strcmp(a, "--observers") == 0) {
+            if (parse_num(a, val, 1, GEN_MAX_NODES, &v) < 0)
+                return 2;
+            p.observers = (int)v;
+        } else if (strcmp(a, "--transmissions") == 0) {
+            if (parse_num(a, val, 1, 2e8, &v) < 0)
+                return 2;
+            p.transmissions = (long)v;
+        } else if (strcmp(a, "--obs-per-tx") == 0) {
+            if (parse_num(a, val, 1, 200, &v) < 0)
+                return 2;
+            p.obs_per_tx = v;
+        } else if (strcmp(a, "--days") == 0) {
+            if (parse_num(a, val, 0.01, 3650, &v) < 0)
+                return 2;
+            p.days = v;
+        } else if (strcmp(a, "--seed") == 0) {
+            char *end = NULL;
+            errno = 0;
+            unsigned long long s = strtoull(val, &end, 0);
+            if (errno != 0 || end == val || *end != '\0') {
+                fprintf(stderr, "meshsnap gen: --seed: bad value '%s'\n", val);
+                return 2;
+            }
+            p.seed = s;
+        } else if (strcmp(a, "--end") == 0) {
+            char *end = NULL;
+            long long s = strtoll(val, &end, 10);
+            int64_t ms;
+            if (end != val && *end == '\0' && s > 0) {
+                p.end = s;
+            } else if (msn_parse_time_ms(val, &ms) == 0 && ms > 0) {
+                p.end = ms / 1000;
+            } else {
+                fprintf(stderr, "meshsnap gen: --end: bad time '%s'\n", val);
+                return 2;
+            }
+        } else if (strcmp(a, "--threads") == 0) {
+            if (parse_num(a, val, 1, 2, &v) < 0)
+                return 2;
+            p.threads = (int)v;
+        } else {
+            fprintf(stderr, "meshsnap gen: unknown option '%s'\n%s", a, usage);
+            return 2;
+        }
+    }
+    if (p.db == NULL) {
+        fprintf(stderr, "meshsnap gen: --db PATH is required\n%s", usage);
+        return 2;
+    }
+    char err[512];
+    msn_gen_stats_t st;
+    if (msn_gen_run(&p, &st, err, sizeof(err)) < 0) {
+        fprintf(stderr, "meshsnap gen: %s\n", err);
+        return 1;
+    }
+    double rows = (double)(st.transmissions + st.observations);
+    printf("%s: %ld transmissions, %ld observations, %ld nodes, %ld observers, %ld neighbour edges\n", p.db,
+           st.transmissions, st.observations, st.nodes, st.observers, st.edges);
+    if (!p.empty_backfill)
+        printf("resolved_path: %ld of %ld hops resolved (%.1f%%), %ld wrong\n", st.hops_resolved, st.hops,
+               st.hops ? 100.0 * (double)st.hops_resolved / (double)st.hops : 0.0, st.hops_wrong);
+    printf("%.1f s (world %.1f s, rows %.1f s, indexes %.1f s), %.0f rows/s, %.1f MB\n", st.seconds, st.world_seconds,
+           st.insert_seconds, st.index_seconds, rows / st.seconds, (double)st.file_bytes / 1e6);
+    return 0;
+}

@@ -1,0 +1,132 @@
+#!/usr/bin/python3
+"""test_ops_crash: the master's answer to dying workers.
+
+- A healthy worker (up for more than a second) killed with SIGKILL is replaced at once:
+  the time from the kill to the new process in the same slot is measured and printed
+  (the supervisor ticks every 50 ms; the bound asserted is a generous 2 s), and the log
+  says "respawning" without a crash loop.
+- A worker that dies less than a second after it started is a crash loop: each such
+  worker of slot 0 is killed as soon as it appears, four times in a row. The log shows
+  "crash loop 1 .. 4" with respawn delays of 100, 200, 400 and 800 ms, the replacement
+  never comes before its delay, and the master stays up and keeps serving from the other
+  worker. Once the kills stop, slot 0 runs a worker again; after it has been up for a
+  second, a kill is again answered at once (the backoff was reset).
+- /api/perf counts every respawn in snapshot.workerRestarts.
+"""
+
+import os
+import re
+import signal
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import mkdb  # noqa: E402
+import msnlib  # noqa: E402
+
+REPLACE_BOUND_S = 2.0  # generous: the supervisor respawns on its next 50 ms tick
+
+
+def proc_workers(master_pid):
+    """{slot: pid} of the live worker processes whose parent is master_pid (after exec:
+    title "meshsnapd: worker N" or command line "--role worker --slot N")."""
+    out = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+        except OSError:
+            continue
+        fields = st[st.rfind(")") + 2:].split()
+        if fields[0] in ("Z", "X") or int(fields[1]) != master_pid:
+            continue
+        cmd = msnlib.pid_cmdline(int(d))
+        m = re.match(r"meshsnapd: worker (\d+)", cmd) or re.search(r"--role worker --slot (\d+)", cmd)
+        if m:
+            out[int(m.group(1))] = int(d)
+    return out
+
+
+class CrashTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        msnlib.meshsnapd_path()
+        cls.tmp = msnlib.make_tmpdir("msn-ops-crash-")
+        cls.db = os.path.join(cls.tmp, "crash.db")
+        mkdb.build(cls.db, nodes=150, observers=8, transmissions=1000, obs_per_tx=2.0, days=2, seed=31)
+
+    def next_in_slot(self, d, slot, not_pids, timeout=20.0):
+        """Polls /proc (every 2 ms) until slot runs a pid not in not_pids; returns it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pid = proc_workers(d.pid).get(slot)
+            if pid is not None and pid not in not_pids:
+                return pid
+            time.sleep(0.002)
+        d.check_alive()
+        self.fail("no new worker in slot %d within %.0f s" % (slot, timeout))
+
+    def kill_healthy(self, d, slot, seen):
+        """Kills the (long-running) worker of slot and measures its replacement."""
+        pid = proc_workers(d.pid)[slot]
+        t0 = time.monotonic()
+        os.kill(pid, signal.SIGKILL)
+        new = self.next_in_slot(d, slot, seen | {pid})
+        took = time.monotonic() - t0
+        msnlib.log("kill -9 of healthy worker %d (pid %d): pid %d replaced it after %.0f ms"
+                   % (slot, pid, new, took * 1000))
+        self.assertLess(took, REPLACE_BOUND_S, "a healthy worker is replaced at once")
+        d.wait_for(lambda: re.search(r"worker %d \(pid %d\) was killed by signal 9 [^\n]*; respawning\n" % (slot, pid),
+                                     d.log_text()), timeout=10, what="the respawn log line of pid %d" % pid)
+        seen |= {pid, new}
+        return new
+
+    def test_crash_loop_and_replacement(self):
+        d = msnlib.Daemon(self.db, self.tmp, workers=2, poll_interval_ms=200, allow_worker_restarts=True).start()
+        self.addCleanup(d.cleanup)
+        d.wait_fresh(timeout=90)
+        workers = d.wait_for(lambda: (lambda p: p if len(p) == 2 else None)(proc_workers(d.pid)), timeout=10,
+                             what="two worker processes")
+        time.sleep(max(0.0, 1.2 - (time.monotonic() - d.started_at)))
+        seen = set(workers.values())
+
+        # a healthy worker: replaced at once
+        self.kill_healthy(d, 1, seen)
+
+        # slot 0: the first kill is of a healthy worker, the next four come right after start
+        pid = self.kill_healthy(d, 0, seen)
+        delays = []
+        for _ in range(4):
+            os.kill(pid, signal.SIGKILL)
+            t_kill = time.monotonic()
+            self.assertEqual(d.get("/api/stats").status, 200, "the other worker keeps serving")
+            pid = self.next_in_slot(d, 0, seen)
+            delays.append(time.monotonic() - t_kill)
+            seen.add(pid)
+        msnlib.log("crash loop: respawn delays after each kill: %s ms" % [int(x * 1000) for x in delays])
+        log = d.log_text()
+        loop = re.findall(r"worker 0 \(pid \d+\) was killed by signal 9 [^\n]* (\d+) ms after start; "
+                          r"crash loop (\d+), respawning in (\d+) ms", log)
+        self.assertEqual([(int(c), int(b)) for _, c, b in loop], [(1, 100), (2, 200), (3, 400), (4, 800)], log[-3000:])
+        for (_, _, backoff), delay in zip(loop, delays):
+            self.assertGreaterEqual(delay, int(backoff) / 1000.0 * 0.95, "no respawn before its backoff")
+        self.assertTrue(d.alive(), "the master stays up")
+        self.assertEqual(d.get("/api/stats").status, 200)
+
+        # the worker left running in slot 0 becomes healthy; its death is answered at once again
+        time.sleep(1.2)
+        self.assertEqual(proc_workers(d.pid).get(0), pid, "slot 0 kept its last worker")
+        self.kill_healthy(d, 0, seen)
+        d.wait_for(lambda: len(d.worker_pids()) == 2, timeout=10, what="both slots serving")
+
+        perf = d.get_json("/api/perf")
+        msnlib.log("workerRestarts = %s" % perf["snapshot"]["workerRestarts"])
+        self.assertEqual(perf["snapshot"]["workerRestarts"], 7)
+        d.stop()
+
+
+if __name__ == "__main__":
+    msnlib.main(CrashTest)
