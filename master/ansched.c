@@ -153,7 +153,7 @@ static void record_status(msn_ansched_t *a, int an, int ok, uint32_t ms, int64_t
         s->last_error[0] = '\0';
     } else {
         s->failures++;
-        snprintf(s->last_error, sizeof(s->last_error), "%s", err);
+        snprintf(s->last_error, sizeof(s->last_error), "%.119s", err);
     }
     msn_status_write_end(&a->st->master_seq);
 }
