@@ -292,6 +292,7 @@ int msn_amig_begin(msn_amig_t *m, sqlite3 *db, msn_status_t *st, const char *nam
     m->mirror.started_at = msn_now_ms() - (m->prior_active_ms / 1000) * 1000;
     m->mirror.rows_processed = m->resume.processed;
     m->mirror.rows_total = m->resume.total;
+    m->mirror.cursor = m->has_resume && m->resume.cursor > 0 ? m->resume.cursor : 0;
     mirror(m);
     return 0;
 fail:
@@ -360,9 +361,11 @@ int msn_amig_progress(msn_amig_t *m, int64_t processed, int64_t total, int termi
     return 0;
 }
 
-void msn_amig_chunk_progress(void *ud, int64_t processed, int64_t total)
+void msn_amig_chunk_progress(void *ud, int64_t processed, int64_t total, int64_t cursor)
 {
     msn_amig_t *m = ud;
+    if (cursor > m->mirror.cursor)
+        m->mirror.cursor = cursor;
     char e[384];
     if (msn_amig_progress(m, processed, total, 0, e, sizeof(e)) < 0) {
         m->write_failures++;

@@ -104,8 +104,10 @@ int msn_amig_begin(msn_amig_t *m, sqlite3 *db, msn_status_t *st, const char *nam
 int msn_amig_progress(msn_amig_t *m, int64_t processed, int64_t total, int terminal, char *err, size_t errlen);
 
 /** msn_chunk_progress_fn adapter (ud = msn_amig_t *): a non-terminal progress write whose
- *  failure is counted in write_failures and logged, never fatal. */
-void msn_amig_chunk_progress(void *ud, int64_t processed, int64_t total);
+ *  failure is counted in write_failures and logged, never fatal. A cursor > 0 is
+ *  published in the status block (msn_migration_status_t.cursor: rows up to it are final,
+ *  which the master uses to take in a running backfill's results). */
+void msn_amig_chunk_progress(void *ud, int64_t processed, int64_t total, int64_t cursor);
 
 /** The state of the interrupted run to continue (for msn_chunk_opts_t.resume), or NULL
  *  when this run starts afresh (also when m is NULL). */

@@ -78,6 +78,11 @@ static int one_chunk(sqlite3 *db, const msn_chunk_ops_t *ops, void *ud, const ms
         goto fail;
     if (ops->read_chunk == NULL)
         *found = cur != *cursor;
+    else if (cur <= *cursor) {
+        set_err(err, errlen, "the chunk after id %lld read %lld rows but did not move past them", (long long)*cursor,
+                (long long)*found);
+        goto fail;
+    }
     if (*found && o->checkpoint != NULL) {
         msn_chunk_result_t next = *r;
         next.processed += *affected;
@@ -136,7 +141,7 @@ int msn_chunk_loop(sqlite3 *db, const msn_chunk_ops_t *ops, void *ud, const msn_
         }
         if (r.total == 0) {
             if (opts->progress)
-                opts->progress(opts->progress_ud, 0, 0);
+                opts->progress(opts->progress_ud, 0, 0, r.cursor);
             goto out;
         }
     }
@@ -144,7 +149,7 @@ int msn_chunk_loop(sqlite3 *db, const msn_chunk_ops_t *ops, void *ud, const msn_
     for (;;) {
         if (stopped(opts)) {
             if (opts->progress)
-                opts->progress(opts->progress_ud, r.processed, r.total);
+                opts->progress(opts->progress_ud, r.processed, r.total, r.cursor);
             set_err(err, errlen, "cancelled");
             rc = -ECANCELED;
             goto out;
@@ -161,7 +166,7 @@ int msn_chunk_loop(sqlite3 *db, const msn_chunk_ops_t *ops, void *ud, const msn_
         if (n > 0) {
             r.chunks++;
             if (opts->progress) {
-                opts->progress(opts->progress_ud, r.processed, r.total);
+                opts->progress(opts->progress_ud, r.processed, r.total, r.cursor);
                 fired = 1;
                 fired_p = r.processed;
                 fired_t = r.total;
@@ -173,7 +178,7 @@ int msn_chunk_loop(sqlite3 *db, const msn_chunk_ops_t *ops, void *ud, const msn_
     if (r.rejected == 0)
         r.total = r.processed;
     if (opts->progress && !(fired && fired_p == r.processed && fired_t == r.total))
-        opts->progress(opts->progress_ud, r.processed, r.total);
+        opts->progress(opts->progress_ud, r.processed, r.total, r.cursor);
 out:
     if (in_txn) {
         /* the naive variant keeps what it did when stopped, and loses everything on an error */

@@ -83,9 +83,11 @@ typedef struct {
                       size_t errlen);
 } msn_chunk_ops_t;
 
-/* Called after each committed chunk and at the end (see the contract above). It runs
-   outside any transaction and may write to the database itself. */
-typedef void (*msn_chunk_progress_fn)(void *ud, int64_t processed, int64_t total);
+/* Called after each committed chunk and at the end (see the contract above), with the
+   cursor of the last committed chunk (MSN_CHUNK_CURSOR_START before the first): every row
+   up to it is final. It runs outside any transaction (except with single_txn) and may
+   write to the database itself. */
+typedef void (*msn_chunk_progress_fn)(void *ud, int64_t processed, int64_t total, int64_t cursor);
 
 typedef struct {
     int64_t max_id;    /* the snapshot */

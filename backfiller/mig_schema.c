@@ -345,19 +345,35 @@ out:
 
 typedef struct {
     msn_mig_ctx_t *ctx;
-    int64_t base;  /* units done before the running step */
+    int64_t base;  /* units done before the running step (earlier runs included) */
     int64_t total; /* units of the whole upgrade */
+    int64_t steps; /* steps done by this run */
 } prog_t;
+
+/* Records the progress reached after a step as the migration's resume state, so that a
+   later run (after a crash or a stop) carries on counting from there instead of from 0.
+   The steps themselves are re-planned from the schema on every run. */
+static void save_progress(prog_t *p)
+{
+    if (p->ctx->amig == NULL)
+        return;
+    msn_chunk_result_t s = {.max_id = 0, .total = p->total, .processed = p->base, .chunks = p->steps,
+                            .cursor = p->steps, .rejected = 0};
+    char e[256];
+    if (msn_amig_checkpoint(p->ctx->db, p->ctx->amig, &s, e, sizeof(e)) < 0)
+        msn_warn("%s: %s", MIG, e);
+}
 
 static void report(prog_t *p, int64_t done)
 {
     if (p->ctx->amig != NULL)
-        msn_amig_chunk_progress(p->ctx->amig, done > p->total ? p->total : done, p->total);
+        msn_amig_chunk_progress(p->ctx->amig, done > p->total ? p->total : done, p->total, MSN_CHUNK_CURSOR_START);
 }
 
-static void dedup_progress(void *ud, int64_t processed, int64_t total)
+static void dedup_progress(void *ud, int64_t processed, int64_t total, int64_t cursor)
 {
     (void)total;
+    (void)cursor; /* a transmission id, not the rows of this migration */
     prog_t *p = ud;
     report(p, p->base + processed);
 }
@@ -828,7 +844,10 @@ int msn_mig_schema_upgrade_v1(msn_mig_ctx_t *ctx, char *err, size_t errlen)
         snprintf(err, errlen, "%s", e);
         goto out;
     }
-    prog_t prog = {ctx, 0, 0};
+    /* a run after an interrupted one continues its count */
+    const msn_chunk_result_t *earlier = msn_amig_resume(ctx->amig);
+    int64_t carried = earlier != NULL ? earlier->processed : 0;
+    prog_t prog = {ctx, carried, carried, 0};
     int64_t dedup_rows = 0;
     for (int i = 0; i < u.plan.n; i++) {
         if (u.plan.v[i].kind != A_DEDUP) {
@@ -843,7 +862,7 @@ int msn_mig_schema_upgrade_v1(msn_mig_ctx_t *ctx, char *err, size_t errlen)
     }
     if (u.plan.n == 0) {
         msn_info("%s: the schema is current", MIG);
-        if (ctx->amig != NULL && msn_amig_progress(ctx->amig, 0, 0, 1, e, sizeof(e)) < 0) {
+        if (ctx->amig != NULL && msn_amig_progress(ctx->amig, carried, carried, 1, e, sizeof(e)) < 0) {
             snprintf(err, errlen, "%s", e);
             goto out;
         }
@@ -851,7 +870,7 @@ int msn_mig_schema_upgrade_v1(msn_mig_ctx_t *ctx, char *err, size_t errlen)
         goto out;
     }
     msn_info("%s: %d step(s) to bring the schema up to date", MIG, u.plan.n);
-    report(&prog, 0);
+    report(&prog, prog.base);
 
     for (int i = 0; i < u.plan.n;) {
         if (msn_mig_stopped(ctx)) {
@@ -918,7 +937,9 @@ int msn_mig_schema_upgrade_v1(msn_mig_ctx_t *ctx, char *err, size_t errlen)
         if (src < 0)
             goto out;
         prog.base += a->kind == A_DEDUP ? dedup_rows : (a->kind == A_COLUMN ? next - i : 1);
+        prog.steps++;
         report(&prog, prog.base);
+        save_progress(&prog);
         i = next;
         if (a->kind == A_INDEX || a->kind == A_DEDUP)
             msn_mig_pause(ctx); /* let other writers in between two long statements */

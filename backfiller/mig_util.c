@@ -119,6 +119,8 @@ int msn_mig_run_chunked(msn_mig_ctx_t *ctx, const msn_chunk_ops_t *ops, void *ud
     int rc = msn_chunk_loop(ctx->db, ops, ud, &opts, &r, err, errlen);
     if (res != NULL)
         *res = r;
+    if (ctx->amig != NULL && (rc == 0 || rc == -ECANCELED) && r.cursor > ctx->amig->mirror.cursor)
+        ctx->amig->mirror.cursor = r.cursor;
     if (ctx->amig != NULL && rc != -EINVAL) {
         /* the final stable counts; on success a failed write fails the migration */
         char e[384];

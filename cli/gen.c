@@ -305,6 +305,7 @@ typedef struct {
     uint64_t *hset;
     uint64_t hmask;
     long collisions;
+    double gen_busy;
     char err[256];
 } pipe_t;
 
@@ -522,7 +523,7 @@ static void *generator(void *arg)
     gen_plan_init(pl);
     long T = pp->w->n_slots;
     int slot = 0;
-    for (long first = 0; first <= T; first += BATCH_TX) {
+    for (long first = 0;; first += BATCH_TX) {
         batch_t *b = &pp->batches[slot];
         pthread_mutex_lock(&pp->mu);
         while (b->state != 0 && !pp->stop)
@@ -532,12 +533,14 @@ static void *generator(void *arg)
         if (stop)
             break;
         int state;
-        if (first == T) {
+        if (first >= T) {
             state = 2;
         } else {
             b->first = first;
             b->count = T - first < BATCH_TX ? T - first : BATCH_TX;
+            double t0 = now_s();
             state = fill_batch(pp, rr, pl, b) < 0 ? 3 : 1;
+            pp->gen_busy += now_s() - t0;
         }
         pthread_mutex_lock(&pp->mu);
         b->state = state;
@@ -677,6 +680,9 @@ static int drop_indexes(sqlite3 *db, saved_idx_t *sv, char *err, size_t errlen)
     char **names = NULL;
     int n = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *keep = getenv("GEN_KEEP");
+        if (keep && strstr(keep, (const char *)sqlite3_column_text(st, 0)))
+            continue;
         names = msn_xrealloc(names, (size_t)(n + 1) * sizeof(char *));
         sv->sql = msn_xrealloc(sv->sql, (size_t)(n + 1) * sizeof(char *));
         names[n] = msn_xstrdup((const char *)sqlite3_column_text(st, 0));
@@ -1055,7 +1061,7 @@ int msn_gen_run(const msn_gen_params_t *p, msn_gen_stats_t *stats_out, char *err
         goto fail;
     if (msn_schema_create_current(db, err, errlen) < 0)
         goto fail;
-    if (drop_indexes(db, &saved, err, errlen) < 0 || exec(db, side_tables_sql, err, errlen) < 0)
+    if ((p->drop_indexes && drop_indexes(db, &saved, err, errlen) < 0) || exec(db, side_tables_sql, err, errlen) < 0)
         goto fail;
     if (prepare(db,
                 "INSERT INTO transmissions (id, raw_hex, hash, first_seen, route_type, payload_type, payload_version,"
@@ -1093,7 +1099,7 @@ int msn_gen_run(const msn_gen_params_t *p, msn_gen_stats_t *stats_out, char *err
         goto fail;
     }
     gen_started = 1;
-    double last_report = now_s();
+    double last_report = now_s(), ins_busy = 0;
     long done_tx = 0;
     for (int slot = 0;; slot = (slot + 1) % N_BATCHES) {
         batch_t *b = &pp->batches[slot];
@@ -1108,8 +1114,10 @@ int msn_gen_run(const msn_gen_params_t *p, msn_gen_stats_t *stats_out, char *err
             set_err(err, errlen, "%s", pp->err);
             goto fail;
         }
+        double ti = now_s();
         if (insert_batch(db, &ins, b, err, errlen) < 0)
             goto fail;
+        ins_busy += now_s() - ti;
         stats.hops += b->hops;
         stats.hops_resolved += b->hops_resolved;
         stats.hops_wrong += b->hops_wrong;
@@ -1133,8 +1141,10 @@ int msn_gen_run(const msn_gen_params_t *p, msn_gen_stats_t *stats_out, char *err
     }
     stats.transmissions = T;
     stats.insert_seconds = now_s() - t2;
-    progress(p, "rows: %ld transmissions, %ld observations inserted (%.2f s, %ld hash collisions re-drawn)", T,
-             stats.observations, stats.insert_seconds, pp->collisions);
+    progress(p,
+             "rows: %ld transmissions, %ld observations inserted (%.2f s: rendering %.2f s, inserting %.2f s; %ld hash"
+             " collisions re-drawn)",
+             T, stats.observations, stats.insert_seconds, pp->gen_busy, ins_busy, pp->collisions);
 
     /* 5. the rest */
     if (write_tail(db, &w, &scans[0], &edges, &stats, err, errlen) < 0)
@@ -1229,6 +1239,7 @@ static const char usage[] =
     "  --force                replace an existing database\n"
     "  --threads N            1 or 2 (default 2)\n"
     "  --quiet                no progress output\n"
+    "  --drop-indexes         drop the secondary indexes during the bulk insert, rebuild them after\n"
     "  --demo                 preset: 600 nodes, 60 observers, 40000 transmissions, 10 obs/tx, seed 42\n"
     "Operator scale: --nodes 2600 --observers 300 --transmissions 325000 --obs-per-tx 22.5 --days 7\n";
 
@@ -1277,6 +1288,10 @@ int msn_cli_gen(int argc, char **argv)
         }
         if (strcmp(a, "--quiet") == 0) {
             p.quiet = 1;
+            continue;
+        }
+        if (strcmp(a, "--drop-indexes") == 0) {
+            p.drop_indexes = 1;
             continue;
         }
         const char *val = NULL;

@@ -40,6 +40,7 @@ typedef struct {
     int force;          /* replace an existing file */
     int quiet;          /* no progress on stderr */
     int threads;        /* 1 or 2 */
+    int drop_indexes;   /* drop the secondary indexes for the bulk insert, rebuild after */
 } msn_gen_params_t;
 
 /** What a run produced. */

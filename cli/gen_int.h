@@ -236,6 +236,11 @@ typedef struct {
     int n_copies;
     uint16_t *hop_nodes; /* node indexes of every copy's hops */
     int n_hop_nodes, cap_hop_nodes;
+    /* parents already chosen for the current route variant (valid when stamp matches) */
+    uint16_t *par;
+    uint32_t *par_stamp;
+    uint32_t stamp;
+    int par_n;
     gen_copy_t copy_store[GEN_MAX_COPIES];
 } gen_plan_t;
 

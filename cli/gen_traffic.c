@@ -101,6 +101,34 @@ static int parent_of(const gen_world_t *w, int origin, uint64_t salt, int y)
     return best < 0 ? origin : best;
 }
 
+/* Starts a new route variant: forgets the memoized parents. */
+static void memo_reset(const gen_world_t *w, gen_plan_t *pl)
+{
+    if (pl->par_n != w->n) {
+        free(pl->par);
+        free(pl->par_stamp);
+        pl->par = msn_xmalloc((size_t)w->n * sizeof(uint16_t));
+        pl->par_stamp = msn_xcalloc((size_t)w->n, sizeof(uint32_t));
+        pl->par_n = w->n;
+        pl->stamp = 0;
+    }
+    if (++pl->stamp == 0) {
+        memset(pl->par_stamp, 0, (size_t)w->n * sizeof(uint32_t));
+        pl->stamp = 1;
+    }
+}
+
+/* parent_of, memoized for the current variant (memo_reset before each new salt). */
+static int parent_memo(const gen_world_t *w, gen_plan_t *pl, uint64_t salt, int y)
+{
+    if (pl->par_stamp[y] == pl->stamp)
+        return pl->par[y];
+    int p = parent_of(w, pl->origin, salt, y);
+    pl->par[y] = (uint16_t)p;
+    pl->par_stamp[y] = pl->stamp;
+    return p;
+}
+
 static void reserve_hops(gen_plan_t *pl, int extra)
 {
     if (pl->n_hop_nodes + extra > pl->cap_hop_nodes) {
@@ -120,7 +148,7 @@ static uint16_t flood_path(const gen_world_t *w, gen_plan_t *pl, uint64_t salt, 
     int x = y;
     for (int j = d - 1; j >= 0; j--) {
         pl->hop_nodes[off + j] = (uint16_t)x;
-        x = parent_of(w, o, salt, x);
+        x = parent_memo(w, pl, salt, x);
     }
     pl->n_hop_nodes += d;
     *n_hops = d;
@@ -173,6 +201,7 @@ static void flood_copies(const gen_world_t *w, gen_plan_t *pl, gen_rng_t *r, int
     int o = pl->origin, hs = pl->hash_size, maxd = max_hops(hs);
     const gen_tree_t *t = &w->trees[o];
     uint64_t salt = gen_next(r);
+    memo_reset(w, pl);
     int taken = 0;
     int opts[128];
     for (uint32_t k = 0; k < t->n_order && taken < target; k++) {
@@ -453,7 +482,12 @@ void gen_plan_init(gen_plan_t *pl)
 void gen_plan_free(gen_plan_t *pl)
 {
     free(pl->hop_nodes);
+    free(pl->par);
+    free(pl->par_stamp);
     pl->hop_nodes = NULL;
+    pl->par = NULL;
+    pl->par_stamp = NULL;
+    pl->par_n = 0;
 }
 
 static const int kind_ptype[N_KINDS] = {

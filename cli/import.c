@@ -34,7 +34,8 @@ static const char usage[] =
     "  --config F    add the [channels] keys of a meshsnap configuration file\n"
     "  --channel N   add a channel key: #hashtag (derived) or name=HEXKEY (repeatable)\n"
     "  --no-verify   do not check advert signatures (the ingestor checks them by default)\n"
-    "  --progress    print progress lines even when stderr is not a terminal\n"
+    "  --progress[=S] print a progress line every S seconds (default 2) even when stderr is\n"
+    "                not a terminal (on a terminal it is always shown)\n"
     "A line's timestamp (unix seconds or RFC3339) is its packet time; without one, the\n"
     "current time is used. Exit status: 0 all lines imported, 1 some lines rejected, 2 error.\n";
 
@@ -58,7 +59,8 @@ typedef struct {
     int n_channels;
     long batch;
     int verify;
-    int progress;
+    int progress;        /* --progress given */
+    int64_t progress_ms; /* interval of the progress lines */
 } opts_t;
 
 typedef struct {
@@ -110,8 +112,16 @@ static int parse_args(int argc, char **argv, opts_t *o)
                 o->verify = 0;
                 continue;
             }
-            if (strcmp(a, "--progress") == 0) {
+            if (strncmp(a, "--progress", 10) == 0 && (a[10] == '\0' || a[10] == '=')) {
                 o->progress = 1;
+                if (a[10] == '=') {
+                    char *end;
+                    errno = 0;
+                    double v = strtod(a + 11, &end);
+                    if (a[11] == '\0' || *end != '\0' || errno != 0 || !(v >= 0.001 && v <= 86400))
+                        return usage_error("--progress: '%s' is not a number of seconds", a + 11);
+                    o->progress_ms = (int64_t)(v * 1000.0 + 0.5);
+                }
                 continue;
             }
             static const char *const with_value[] = {"--db", "--batch", "--config", "--channel"};
@@ -492,7 +502,7 @@ static void print_report(const report_t *r, const msn_import_stats_t *st, double
     fprintf(stderr, "meshsnap import: %lld lines in %.1f s (%.0f lines/s)\n", (long long)r->lines, secs,
             secs > 0 ? (double)r->lines / secs : 0.0);
     if (st != NULL) {
-        fprintf(stderr, "  transmissions: %lld new, %lld lines of known ones\n", (long long)st->tx_new,
+        fprintf(stderr, "  transmissions: %lld new, %lld lines of ones already there\n", (long long)st->tx_new,
                 (long long)st->tx_known);
         fprintf(stderr, "  observations:  %lld new, %lld already present\n", (long long)st->obs_new,
                 (long long)st->obs_dup);
@@ -604,7 +614,7 @@ static int run(const opts_t *o, FILE *in, off_t size, msn_import_prep_t *prep, m
 {
     pipe_t pp;
     char err[512];
-    int64_t in_batch = 0, next_progress = t0 + PROGRESS_EVERY_MS, last_offset = 0;
+    int64_t in_batch = 0, next_progress = t0 + o->progress_ms, last_offset = 0;
     int tty = isatty(STDERR_FILENO), show = tty || o->progress, shown = 0, rc = -1, started = 0;
     pthread_t th;
 
@@ -673,7 +683,7 @@ static int run(const opts_t *o, FILE *in, off_t size, msn_import_prep_t *prep, m
             if (now >= next_progress) {
                 progress(r, last_offset, size, t0, tty);
                 shown = 1;
-                next_progress = now + PROGRESS_EVERY_MS;
+                next_progress = now + o->progress_ms;
             }
         }
     }
@@ -706,7 +716,7 @@ out:
 
 int msn_cli_import(int argc, char **argv)
 {
-    opts_t o = {.batch = DEFAULT_BATCH, .verify = 1};
+    opts_t o = {.batch = DEFAULT_BATCH, .verify = 1, .progress_ms = PROGRESS_EVERY_MS};
     report_t rep;
     prescan_t *ps = msn_xcalloc(1, sizeof(*ps));
     msn_chankeys_t *ks = NULL;

@@ -3,7 +3,7 @@
  * CoreScope database the way CoreScope's ingestor does.
  *
  *   meshsnap import --db PATH [--batch N] [--config FILE] [--channel NAME]... [--no-verify]
- *                   [--progress] [FILE|-]
+ *                   [--progress[=SECONDS]] [FILE|-]
  *
  * Input: JSON lines, one packet reception per line, with the fields an MQTT observer
  * publishes:
@@ -32,7 +32,7 @@
  * Time: the line's "timestamp" (unix seconds as a number or digit string, or RFC3339;
  * zone-less times are UTC) is the packet's time everywhere the ingestor uses its clock:
  * first_seen, observation timestamp, last_seen of transmission, node and observer. A line
- * without one gets the current time when it is written. (The ingestor ignores observer
+ * without one gets the current time when it is read. (The ingestor ignores observer
  * clocks for live traffic; an import of recorded traffic wants them.)
  *
  * Resolver: node keys come from the database and from every valid advert in the input
@@ -43,24 +43,31 @@
  * Crash safety: rows are committed every --batch input lines (default 5000) in short
  * transactions (WAL, busy timeout), so a crash or kill -9 loses at most the batch in
  * flight, and running the same import again gives exactly the database an uninterrupted
- * import gives: transmissions are found by hash, observations by (transmission, observer,
- * path), counters only move with rows really inserted, and every other column is a
- * minimum, a maximum or last-writer-wins. A running meshsnapd may serve the same
+ * import gives, ids included: transmissions are found by hash, observations by
+ * (transmission, observer, path), counters only move with rows really inserted, and every
+ * other column is a minimum, a maximum or last-writer-wins. A running meshsnapd may serve the same
  * database; it sees the new rows at its next poll.
  *
  * Differences from the ingestor, on purpose: observers are created before their first
  * observation (so observer_idx is never NULL); a missing observer_name or iata leaves the
  * stored one alone; last_seen columns take the maximum without the ingestor's clamp to
- * its own clock (which would make a re-run non-idempotent); adverts with a bad signature
- * are rejected lines, not rows of dropped_packets; a repeated observation keeps its first
- * resolved_path only when the new resolution is null (as the upsert's COALESCE does).
+ * its own clock (which would make a re-run non-idempotent); a repeated reception does not
+ * raise transmissions.last_seen (its observation keeps its first timestamp, and last_seen
+ * is the newest observation timestamp, §5.1); adverts with a bad signature
+ * are rejected lines, not rows of dropped_packets; no region keys are configured, so a
+ * transport-scoped packet gets scope_name "" (unknown region).
  *
  * Bad lines (not JSON, no "raw", bad hex, a packet the decoder rejects, no "observer", a
  * bad "timestamp", a corrupted advert, a bad advert signature) are skipped, counted by
  * reason and listed with their line numbers (the first 50) at the end.
  *
- * Output: a progress line every 2 s on stderr when it is a terminal (or with
- * --progress): lines, lines/s, and for a file the share read and an ETA; a summary always.
+ * Output: a progress line every 2 s on stderr when it is a terminal (or with --progress,
+ * every SECONDS when given): lines, lines/s, the share of the input read and an ETA; a
+ * summary always (rows written by kind, lines imported and rejected).
+ *
+ * Work is split over two threads: one reads and prepares lines (JSON, decode, signature,
+ * path resolution), the other writes them to SQLite in input order.
+ *
  * Exit status: 0 when every line was imported, 1 when some lines were rejected, 2 on a
  * usage or fatal error (database cannot be opened or written, input unreadable,
  * interrupted by SIGINT/SIGTERM after committing the current batch).

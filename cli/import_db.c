@@ -103,6 +103,10 @@ static void six_add(strindex_t *ix, uint32_t n, key_fn kf, const void *ctx)
 
 /* ---- cache entries ------------------------------------------------------------------------- */
 
+/* The transmission cache is emptied at a batch boundary once it holds this many entries
+ * (about 100 MB); later lines of those transmissions look them up in the database again. */
+#define TX_CACHE_MAX 2000000
+
 #define TX_FS_EXACT 0x01 /* the stored first_seen is exactly iso(first_seen) */
 #define TX_DIRTY 0x02    /* first_seen/last_seen to write at the end of the batch */
 
@@ -675,7 +679,6 @@ static int write_observation(msn_importer_t *im, const msn_import_item_t *it, in
         sqlite3_bind_int64(f, 2, obs_rowid);
         sqlite3_bind_text(f, 3, path->data, (int)path->len, SQLITE_STATIC);
         int rc = sqlite3_step(f);
-        if (getenv("XDOUBLE")) { sqlite3_reset(f); rc = sqlite3_step(f); }
         if (rc == SQLITE_ROW)
             found = sqlite3_column_int64(f, 0);
         sqlite3_reset(f);
@@ -715,7 +718,7 @@ int msn_import__write(msn_importer_t *im, const msn_import_item_t *it, char *err
     if (e == NULL) {
         if (!it->first) {
             /* Only the first accepted line of a hash carries the transmission columns, and
-             * once it is written the hash is cached: the row was deleted under us. */
+             * that line wrote the row: it was deleted under us. */
             snprintf(err, errlen, "transmission %s disappeared from the database during the import", it->hash);
             return -1;
         }
@@ -847,6 +850,10 @@ int msn_import__commit(msn_importer_t *im, char *err, size_t errlen)
         return db_fail(im, err, errlen, "COMMIT");
     im->in_txn = 0;
     im->st.commits++;
+    if (im->ntx > TX_CACHE_MAX) { /* nothing is dirty after a flush */
+        im->ntx = 0;
+        memset(im->txix.slots, 0, ((size_t)im->txix.mask + 1) * sizeof(uint32_t));
+    }
     return 0;
 }
 

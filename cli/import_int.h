@@ -143,7 +143,6 @@ typedef struct {
     int64_t obs_new;        /* observations inserted */
     int64_t obs_dup;        /* lines whose (transmission, observer, path) already existed */
     int64_t adverts;        /* node upserts (keyed adverts) */
-    int64_t nodes_new;      /* nodes inserted */
     int64_t observers_new;  /* observers inserted */
     int64_t commits;        /* batches committed */
 } msn_import_stats_t;

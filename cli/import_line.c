@@ -650,7 +650,12 @@ void msn_import__item_free(msn_import_item_t *it)
     msn_buf_free(&it->channel_hash);
 }
 
-/* The hashes of the lines accepted so far (16-char strings; NUL-padded slots). */
+/* The hashes of the lines accepted so far (16-char strings; NUL-padded slots). Emptied
+ * when it reaches SEEN_MAX hashes (about 70 MB): a hash seen again after that is treated
+ * as new here (decoded in full and verified once more), and the writer, which looks the
+ * transmission up anyway, finds it. */
+#define SEEN_MAX 2000000
+
 typedef struct {
     char (*slots)[17];
     size_t n, cap; /* cap: a power of two */
@@ -782,6 +787,10 @@ static int prepare(msn_import_prep_t *p, msn_import_item_t *it, const char *s, s
 
     if (first) {
         it->first = 1;
+        if (p->seen.n >= SEEN_MAX) {
+            memset(p->seen.slots, 0, p->seen.cap * 17);
+            p->seen.n = 0;
+        }
         hashset_put(&p->seen, it->hash);
         msn_packet_render_json(pkt, &it->decoded_json);
         char tmp[8];

@@ -37,8 +37,9 @@ static const char usage[] =
     "  --interval SEC   sample the counters this far apart for the rates (default 1; 0 = no rates)\n"
     "  --json           one JSON object: running, stateDir, master, snapshot, requests, workers,\n"
     "                   backfiller, migrations, analytics (absent figures are null)\n"
-    "Exit status: 0 running, 1 the master has exited, 2 usage error, 3 no status block\n"
-    "(not running), 4 the status block cannot be read.\n";
+    "Exit status: 0 running, 1 the master exited without stopping (killed or crashed),\n"
+    "2 usage error, 3 not running (no status block, or the daemon stopped), 4 the status\n"
+    "block cannot be read.\n";
 
 typedef struct {
     const char *state_dir;
@@ -50,8 +51,8 @@ typedef struct {
 /* One consistent-enough reading of the block (the sections under their sequence locks;
  * the worker counters are independent atomics). */
 typedef struct {
-    int64_t at_ms;            /* CLOCK_REALTIME, for ages */
-    double mono_s;            /* CLOCK_MONOTONIC, for rates */
+    int64_t at_ms; /* CLOCK_REALTIME, for ages */
+    double mono_s; /* CLOCK_MONOTONIC, for rates */
     msn_master_status_t ms;
     msn_backfill_status_t bf;
     struct {
@@ -61,7 +62,7 @@ typedef struct {
 } sample_t;
 
 typedef struct {
-    int ok;                   /* the snapshot's meta record was read */
+    int ok; /* the snapshot's meta record was read */
     msn_snap_meta_t meta;
     char err[512];
 } snapinfo_t;
@@ -135,7 +136,8 @@ static int find_state_dir(const opts_t *o, char *out, size_t n)
     }
     const char *path = o->config ? o->config : DEFAULT_CONFIG;
     if (o->config == NULL && access(path, F_OK) != 0) {
-        fprintf(stderr, "meshsnap status: no --state-dir or --config given, and %s does not exist\n%s", path, usage);
+        fprintf(stderr, "meshsnap status: no --state-dir or --config given, and %s does not exist\n%s", path,
+                usage);
         return MSN_STATUS_EXIT_USAGE;
     }
     msn_config_t cfg;
@@ -187,7 +189,8 @@ static int status_open_ro(const char *state_dir, msn_status_t **out)
     if (p == MAP_FAILED)
         return -e;
     msn_status_t *st = p;
-    if (st->magic != MSN_STATUS_MAGIC || st->version != MSN_STATUS_VERSION || st->size != sizeof(msn_status_t)) {
+    if (st->magic != MSN_STATUS_MAGIC || st->version != MSN_STATUS_VERSION ||
+        st->size != sizeof(msn_status_t)) {
         munmap(p, sizeof(msn_status_t));
         return -EPROTO;
     }
@@ -299,17 +302,21 @@ static const char *phase_name(int phase)
 static const char *mig_status_name(int status)
 {
     switch (status) {
-    case MSN_MIG_RUNNING: return "running";
-    case MSN_MIG_DONE: return "done";
-    case MSN_MIG_FAILED: return "failed";
-    default: return "pending";
+    case MSN_MIG_RUNNING:
+        return "running";
+    case MSN_MIG_DONE:
+        return "done";
+    case MSN_MIG_FAILED:
+        return "failed";
+    default:
+        return "pending";
     }
 }
 
 typedef struct {
-    double percent;  /* NaN when unknown */
-    double rate;     /* rows per second, NaN when unknown */
-    double eta_s;    /* NaN when unknown or not running */
+    double percent; /* NaN when unknown */
+    double rate;    /* rows per second, NaN when unknown */
+    double eta_s;   /* NaN when unknown or not running */
 } mig_fig_t;
 
 static mig_fig_t migration_figures(const msn_migration_status_t *m, const sample_t *a, const sample_t *b)
@@ -462,11 +469,14 @@ static void print_text(const report_t *r)
 
     if (r->master_alive)
         printf("meshsnapd is running (state_dir %s)\n", r->state_dir);
+    else if (ms->phase == MSN_PHASE_STOPPING)
+        printf("meshsnapd is NOT running: it stopped (state_dir %s)\n", r->state_dir);
     else
-        printf("meshsnapd is NOT running: master pid %d has exited (state_dir %s)\n", (int)ms->pid, r->state_dir);
+        printf("meshsnapd is NOT running: master pid %d has exited without stopping (state_dir %s)\n",
+               (int)ms->pid, r->state_dir);
     fmt_duration(t1, sizeof(t1), ms->started_at_ms > 0 ? (double)(now - ms->started_at_ms) / 1000.0 : NAN);
-    printf("  master     pid %d%s, up %s, phase %s: %s\n", (int)ms->pid, r->master_alive ? "" : " (exited)", t1,
-           phase_name(ms->phase), ms->status_text[0] ? ms->status_text : "-");
+    printf("  master     pid %d%s, up %s, phase %s: %s\n", (int)ms->pid, r->master_alive ? "" : " (exited)",
+           t1, phase_name(ms->phase), ms->status_text[0] ? ms->status_text : "-");
 
     /* snapshot: the meta record when readable, else what the master recorded */
     if (r->snap->ok) {
@@ -479,7 +489,8 @@ static void print_text(const report_t *r)
             printf("             from %s%s\n", m->source_db, m->legacy_schema ? " (legacy schema)" : "");
     } else if (ms->published_gen > 0) {
         fmt_duration(t1, sizeof(t1), (double)(now - ms->published_at_ms) / 1000.0);
-        printf("  snapshot   generation %lld, published %s ago (%s)\n", (long long)ms->published_gen, t1, r->snap->err);
+        printf("  snapshot   generation %lld, published %s ago (%s)\n", (long long)ms->published_gen, t1,
+               r->snap->err);
     } else {
         printf("  snapshot   none (%s)\n", r->snap->err);
     }
@@ -490,8 +501,8 @@ static void print_text(const report_t *r)
     totals(r, &total, &conns, &rate);
     if (r->a) {
         fmt_rate(t1, sizeof(t1), rate);
-        printf("  requests   %s/s over %.1f s, %llu in total, %ld open connection%s\n", t1, r->b->mono_s - r->a->mono_s,
-               (unsigned long long)total, conns, conns == 1 ? "" : "s");
+        printf("  requests   %s/s over %.1f s, %llu in total, %ld open connection%s\n", t1,
+               r->b->mono_s - r->a->mono_s, (unsigned long long)total, conns, conns == 1 ? "" : "s");
     } else {
         printf("  requests   %llu in total, %ld open connection%s\n", (unsigned long long)total, conns,
                conns == 1 ? "" : "s");
@@ -516,7 +527,8 @@ static void print_text(const report_t *r)
         if (an->last_error[0] != '\0') {
             failing++;
             size_t len = strlen(failed_names);
-            snprintf(failed_names + len, sizeof(failed_names) - len, "%s%s", len ? ", " : "", msn_analytic_names[i]);
+            snprintf(failed_names + len, sizeof(failed_names) - len, "%s%s", len ? ", " : "",
+                     msn_analytic_names[i]);
         }
     }
     fmt_duration(t1, sizeof(t1), oldest);
@@ -628,12 +640,13 @@ static void print_json(const report_t *r)
     j_iso(&b, ms->started_at_ms);
     msn_buf_puts(&b, ",\"uptimeSec\":");
     j_num(&b, ms->started_at_ms > 0 ? (double)(now - ms->started_at_ms) / 1000.0 : NAN, 10);
-    msn_buf_printf(&b,
-                   ",\"reloads\":%lld,\"workerRestarts\":%lld,\"lastFullLoadMs\":%lld,\"publishedGeneration\":%lld,"
-                   "\"loaded\":{\"transmissions\":%lld,\"observations\":%lld,\"nodes\":%lld,\"observers\":%lld}}",
-                   (long long)ms->reloads, (long long)ms->worker_restarts, (long long)ms->last_full_load_ms,
-                   (long long)ms->published_gen, (long long)ms->loaded_tx, (long long)ms->loaded_obs,
-                   (long long)ms->loaded_nodes, (long long)ms->loaded_observers);
+    msn_buf_printf(
+        &b,
+        ",\"reloads\":%lld,\"workerRestarts\":%lld,\"lastFullLoadMs\":%lld,\"publishedGeneration\":%lld,"
+        "\"loaded\":{\"transmissions\":%lld,\"observations\":%lld,\"nodes\":%lld,\"observers\":%lld}}",
+        (long long)ms->reloads, (long long)ms->worker_restarts, (long long)ms->last_full_load_ms,
+        (long long)ms->published_gen, (long long)ms->loaded_tx, (long long)ms->loaded_obs,
+        (long long)ms->loaded_nodes, (long long)ms->loaded_observers);
 
     msn_buf_puts(&b, ",\"snapshot\":");
     if (r->snap->ok) {
@@ -642,9 +655,11 @@ static void print_json(const report_t *r)
         j_iso(&b, m->published_at_ms);
         msn_buf_puts(&b, ",\"ageSec\":");
         j_num(&b, (double)(now - m->published_at_ms) / 1000.0, 10);
-        msn_buf_printf(&b, ",\"transmissions\":%lld,\"observations\":%lld,\"stale\":%s,\"legacySchema\":%s,\"sourceDb\":",
-                       (long long)m->tx_count, (long long)m->obs_count,
-                       m->master_start_ms != ms->started_at_ms ? "true" : "false", m->legacy_schema ? "true" : "false");
+        msn_buf_printf(
+            &b,
+            ",\"transmissions\":%lld,\"observations\":%lld,\"stale\":%s,\"legacySchema\":%s,\"sourceDb\":",
+            (long long)m->tx_count, (long long)m->obs_count,
+            m->master_start_ms != ms->started_at_ms ? "true" : "false", m->legacy_schema ? "true" : "false");
         msn_json_strn(&b, m->source_db, strlen(m->source_db));
         msn_buf_puts(&b, ",\"error\":null}");
     } else {
@@ -673,11 +688,13 @@ static void print_json(const report_t *r)
     for (int i = 0; i < MSN_STATUS_MAX_WORKERS; i++) {
         if (r->b->w[i].pid <= 0)
             continue;
-        msn_buf_printf(&b, "%s{\"slot\":%d,\"pid\":%d,\"alive\":%s,\"ready\":%s,\"requests\":%llu,\"perSec\":",
+        msn_buf_printf(&b,
+                       "%s{\"slot\":%d,\"pid\":%d,\"alive\":%s,\"ready\":%s,\"requests\":%llu,\"perSec\":",
                        first ? "" : ",", i, (int)r->b->w[i].pid, r->worker_alive[i] ? "true" : "false",
                        r->b->w[i].ready ? "true" : "false", (unsigned long long)r->b->w[i].requests);
         j_num(&b, worker_rate(r, i), 10);
-        msn_buf_printf(&b, ",\"connections\":%d,\"starts\":%d}", (int)r->b->w[i].connections, (int)r->b->w[i].slot_gen);
+        msn_buf_printf(&b, ",\"connections\":%d,\"starts\":%d}", (int)r->b->w[i].connections,
+                       (int)r->b->w[i].slot_gen);
         first = 0;
     }
     msn_buf_puts(&b, "],\"backfiller\":");
@@ -713,8 +730,8 @@ static void print_json(const report_t *r)
     msn_buf_puts(&b, "],\"analytics\":{");
     for (int i = 0; i < MSN_AN_COUNT && i < MSN_AN_SLOTS; i++) {
         const msn_analytic_status_t *an = &ms->an[i];
-        msn_buf_printf(&b, "%s\"%s\":{\"lastComputeMs\":%lld,\"ageSec\":", i ? "," : "", msn_analytic_names[i],
-                       (long long)an->last_compute_ms);
+        msn_buf_printf(&b, "%s\"%s\":{\"lastComputeMs\":%lld,\"ageSec\":", i ? "," : "",
+                       msn_analytic_names[i], (long long)an->last_compute_ms);
         j_num(&b, an->last_published_at > 0 ? (double)(now - an->last_published_at) / 1000.0 : NAN, 10);
         msn_buf_printf(&b, ",\"computes\":%lld,\"failures\":%lld,\"lastError\":", (long long)an->computes,
                        (long long)an->failures);
@@ -765,14 +782,15 @@ int msn_cli_status(int argc, char **argv)
     if (rc == -EACCES || rc == -EPERM || rc == -EROFS)
         rc = status_open_ro(state_dir, &st);
     if (rc == -ENOENT || rc == -ENOTDIR) {
-        snprintf(msg, sizeof(msg), "no meshsnapd status in %s (not running, or running with another state_dir)",
-                 state_dir);
+        snprintf(msg, sizeof(msg),
+                 "no meshsnapd status in %s (not running, or running with another state_dir)", state_dir);
         return fail(&o, state_dir, MSN_STATUS_EXIT_NONE, msg);
     }
     if (rc == -EPROTO) {
-        snprintf(msg, sizeof(msg),
-                 "%s/status is not a status block of this version of meshsnap (a different meshsnapd version?)",
-                 state_dir);
+        snprintf(
+            msg, sizeof(msg),
+            "%s/status is not a status block of this version of meshsnap (a different meshsnapd version?)",
+            state_dir);
         return fail(&o, state_dir, MSN_STATUS_EXIT_UNKNOWN, msg);
     }
     if (rc < 0) {
@@ -811,8 +829,16 @@ int msn_cli_status(int argc, char **argv)
         fprintf(stderr, "meshsnap status: cannot write the report: %s\n", strerror(errno));
         return MSN_STATUS_EXIT_UNKNOWN;
     }
+    if (!r.master_alive && b.ms.phase == MSN_PHASE_STOPPING) {
+        fprintf(stderr, "meshsnap status: meshsnapd is not running: it stopped (master pid %d)\n",
+                (int)b.ms.pid);
+        return MSN_STATUS_EXIT_NONE;
+    }
     if (!r.master_alive) {
-        fprintf(stderr, "meshsnap status: meshsnapd is not running: master pid %d has exited\n", (int)b.ms.pid);
+        fprintf(stderr,
+                "meshsnap status: meshsnapd is not running: master pid %d has exited without stopping "
+                "(killed or crashed)\n",
+                (int)b.ms.pid);
         return MSN_STATUS_EXIT_DEAD;
     }
     return MSN_STATUS_EXIT_RUNNING;

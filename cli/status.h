@@ -26,9 +26,9 @@
 /** Exit statuses of `meshsnap status` (the LSB init-script convention for 0, 1, 3, 4). */
 enum {
     MSN_STATUS_EXIT_RUNNING = 0, /* the master is alive */
-    MSN_STATUS_EXIT_DEAD = 1,    /* a status block exists but its master has exited */
+    MSN_STATUS_EXIT_DEAD = 1,    /* the status block's master exited without stopping (killed, crashed) */
     MSN_STATUS_EXIT_USAGE = 2,   /* bad arguments or an unreadable configuration file */
-    MSN_STATUS_EXIT_NONE = 3,    /* no status block in the state directory: not running */
+    MSN_STATUS_EXIT_NONE = 3,    /* not running: no status block, or the daemon stopped cleanly */
     MSN_STATUS_EXIT_UNKNOWN = 4  /* the status block cannot be read (permissions, version) */
 };
 

@@ -197,20 +197,15 @@ int main(int argc, char **orig_argv)
         msn_log_set_level((msn_log_level_t)cfg.log_level);
     if (o.init_db) {
         char err[512];
-        rc = msn_backfiller_init_db(o.init_db, err, sizeof(err));
-        if (rc < 0)
+        rc = msn_backfiller_init_db(o.init_db, err, sizeof(err)) < 0 ? 1 : 0;
+        if (rc)
             fprintf(stderr, "meshsnapd: --init-db %s: %s\n", o.init_db, err);
-        msn_config_free(&cfg);
-        return rc < 0 ? 1 : 0;
-    }
-    if (o.check_config) {
+    } else if (o.check_config) {
         if (o.verbose)
             msn_config_dump(&cfg, stdout);
         printf("configuration OK\n");
-        msn_config_free(&cfg);
-        return 0;
-    }
-    if (o.role == NULL) {
+        rc = 0;
+    } else if (o.role == NULL) {
         rc = msn_master_main(&cfg, argc, argv);
     } else if (strcmp(o.role, "worker") == 0) {
         rc = msn_worker_main(&cfg, o.slot, o.listen_fds);

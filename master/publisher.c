@@ -119,6 +119,9 @@ static int full_cycle(msn_publisher_thread_t *pt, msn_publisher_t *pub, sqlite3 
         msn_warn("%lld rows were skipped or served with empty values (see the warnings above)",
                  (long long)store->skipped_rows);
     publish_counts(pt->st, store, pub, t2);
+    msn_status_write_begin(&pt->st->master_seq);
+    pt->st->master.last_full_load_ms = t2 - t0;
+    msn_status_write_end(&pt->st->master_seq);
     atomic_fetch_add(&pt->st->env_seq, 1);
     set_status(pt->st, MSN_PHASE_READY, "serving generation %llu", (unsigned long long)pub->gen);
     return 0;
@@ -254,8 +257,10 @@ static void *thread_main(void *arg)
                 need_full = 1;
                 continue;
             }
-            if (published)
+            if (published) {
                 msn_debug("published generation %llu (+%d tx, +%d obs)", (unsigned long long)pub.gen, ntx, nobs);
+                set_status(pt->st, -1, "serving generation %llu", (unsigned long long)pub.gen);
+            }
             publish_counts(pt->st, &store, &pub, now);
         }
     next:

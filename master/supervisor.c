@@ -209,6 +209,7 @@ static void reap(master_t *m, int stopping)
             c->pid = 0;
             atomic_store(&m->st->workers[i].pid, 0);
             atomic_store(&m->st->workers[i].ready, 0);
+            atomic_store(&m->st->workers[i].connections, 0); /* the kernel closed them with the process */
             atomic_store(&m->pub.reader_check, 1);
             if (c->retiring) {
                 c->retiring = 0;

@@ -60,6 +60,7 @@ typedef struct worker {
     int64_t stop_at_ms;
     int64_t last_request_ms;
     long connections;
+    long inflight; /* requests whose response is not fully sent yet */
     msn_buf_t body;
 } worker_t;
 
@@ -275,9 +276,19 @@ static void route(msn_api_req_t *r, const char *method, int is_head)
     }
 }
 
+/* Called when h2o clears the request's pool: the response has been sent (or the
+   connection is gone). */
+static void on_req_done(void *p)
+{
+    (*(worker_t **)p)->inflight--;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     worker_t *w = ((handler_t *)self)->w;
+    worker_t **tok = h2o_mem_alloc_shared(&req->pool, sizeof(*tok), on_req_done);
+    *tok = w;
+    w->inflight++;
     msn_api_req_t r;
     memset(&r, 0, sizeof(r));
     struct timespec t0;
@@ -381,12 +392,13 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     req->res.status = r.status;
     req->res.reason = reason(r.status);
     req->res.content_length = out_len;
-    h2o_send_inline(req, out, out_len); /* copies: the map may be released now */
-    msn_snapview_end(&w->view);
+    /* counted before the bytes leave, so a client that reads /metrics next sees its request */
     struct timespec t1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     uint64_t us = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
     msn_perf_record(&w->st->workers[w->slot], msn_perf_endpoint_id(r.route), r.status, us, out_len, path, r.now_ms);
+    h2o_send_inline(req, out, out_len); /* copies: the map may be released now */
+    msn_snapview_end(&w->view);
     return 0;
 }
 
@@ -490,7 +502,9 @@ int msn_worker_main(const msn_config_t *cfg, int slot, const char *listen_fds)
         if (w.stopping) {
             int64_t now = msn_now_ms();
             int64_t quiet = now - (w.last_request_ms > w.stop_at_ms ? w.last_request_ms : w.stop_at_ms);
-            if (w.connections <= 0 || quiet >= 300 || now - w.stop_at_ms >= cfg->http.shutdown_timeout_ms)
+            /* idle keep-alive connections may be dropped, a response being sent may not */
+            if ((w.inflight <= 0 && (w.connections <= 0 || quiet >= 300)) ||
+                now - w.stop_at_ms >= cfg->http.shutdown_timeout_ms)
                 break;
         }
         if (getppid() == 1)
@@ -506,6 +520,7 @@ out:
         h2o_evloop_run(w.ctx.loop, 0);
         h2o_timeout_unlink(&w.ctx.http2._graceful_shutdown_timeout); /* linked by request_shutdown; dispose asserts */
         h2o_context_dispose(&w.ctx);
+        free(w.ctx.queue); /* libh2o 2.2.5 allocates it in h2o_context_init and never frees it */
         h2o_evloop_destroy(w.ctx.loop);
     }
     h2o_config_dispose(&w.config);

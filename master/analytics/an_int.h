@@ -44,7 +44,7 @@
 /* ---- string -> index map ---------------------------------------------------------------- */
 
 typedef struct {
-    uint32_t *slots; /* 0 = empty, else entry + 1 */
+    uint64_t *slots; /* 0 = empty, else entry + 1 and a hash tag (an_util.c) */
     uint32_t mask;   /* slot count - 1 (slot count is a power of two) */
     uint32_t n;      /* entries */
     size_t cap;      /* entry capacity */

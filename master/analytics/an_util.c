@@ -38,11 +38,15 @@ static uint64_t hash_bytes(const void *key, size_t n)
     return h;
 }
 
+/* A slot holds entry + 1 in its low 32 bits (0 = empty) and the key hash's high 32 bits
+ * above, so most mismatches are rejected without touching the entry arrays. */
+#define SLOT(e, h) ((uint64_t)((e) + 1) | ((h) & 0xFFFFFFFF00000000ull))
+
 void msn_an__map_init(an_map_t *m)
 {
     memset(m, 0, sizeof(*m));
     m->mask = 15;
-    m->slots = msn_xcalloc(16, sizeof(uint32_t));
+    m->slots = msn_xcalloc(16, sizeof(*m->slots));
     m->arena = msn_arena_new();
 }
 
@@ -58,13 +62,15 @@ void msn_an__map_free(an_map_t *m)
 
 int64_t msn_an__map_find(const an_map_t *m, const void *key, size_t n)
 {
-    uint64_t h = hash_bytes(key, n);
+    uint64_t h = hash_bytes(key, n), tag = h & 0xFFFFFFFF00000000ull;
     for (uint32_t i = (uint32_t)h & m->mask;; i = (i + 1) & m->mask) {
-        uint32_t e = m->slots[i];
-        if (e == 0)
+        uint64_t sl = m->slots[i];
+        if (sl == 0)
             return -1;
-        e--;
-        if (m->hash[e] == h && m->klen[e] == n && memcmp(m->keys[e], key, n) == 0)
+        if ((sl & 0xFFFFFFFF00000000ull) != tag)
+            continue;
+        uint32_t e = (uint32_t)sl - 1;
+        if (m->klen[e] == n && memcmp(m->keys[e], key, n) == 0)
             return e;
     }
 }
@@ -72,12 +78,12 @@ int64_t msn_an__map_find(const an_map_t *m, const void *key, size_t n)
 static void map_grow(an_map_t *m)
 {
     uint32_t nslots = (m->mask + 1) * 2;
-    uint32_t *slots = msn_xcalloc(nslots, sizeof(uint32_t));
+    uint64_t *slots = msn_xcalloc(nslots, sizeof(*slots));
     for (uint32_t e = 0; e < m->n; e++) {
         uint32_t i = (uint32_t)m->hash[e] & (nslots - 1);
         while (slots[i] != 0)
             i = (i + 1) & (nslots - 1);
-        slots[i] = e + 1;
+        slots[i] = SLOT(e, m->hash[e]);
     }
     free(m->slots);
     m->slots = slots;
@@ -86,14 +92,16 @@ static void map_grow(an_map_t *m)
 
 uint32_t msn_an__map_intern(an_map_t *m, const void *key, size_t n, int *is_new)
 {
-    uint64_t h = hash_bytes(key, n);
+    uint64_t h = hash_bytes(key, n), tag = h & 0xFFFFFFFF00000000ull;
     uint32_t i = (uint32_t)h & m->mask;
     for (;; i = (i + 1) & m->mask) {
-        uint32_t e = m->slots[i];
-        if (e == 0)
+        uint64_t sl = m->slots[i];
+        if (sl == 0)
             break;
-        e--;
-        if (m->hash[e] == h && m->klen[e] == n && memcmp(m->keys[e], key, n) == 0) {
+        if ((sl & 0xFFFFFFFF00000000ull) != tag)
+            continue;
+        uint32_t e = (uint32_t)sl - 1;
+        if (m->klen[e] == n && memcmp(m->keys[e], key, n) == 0) {
             if (is_new)
                 *is_new = 0;
             return e;
@@ -109,7 +117,7 @@ uint32_t msn_an__map_intern(an_map_t *m, const void *key, size_t n, int *is_new)
     m->keys[e] = msn_arena_strndup(m->arena, key, n);
     m->klen[e] = (uint32_t)n;
     m->hash[e] = h;
-    m->slots[i] = e + 1;
+    m->slots[i] = SLOT(e, h);
     if ((uint64_t)m->n * 4 > (uint64_t)(m->mask + 1) * 3)
         map_grow(m);
     if (is_new)

@@ -174,7 +174,8 @@ def main():
         print("wrk -t%d -c%d -d%ds\n" % (a.threads, a.connections, a.duration), flush=True)
 
         # 1. reloads
-        print("SIGHUP reload x%d during one wrk run (workers alternate %d <-> %d):" % (a.reloads, a.workers, a.workers + 1))
+        print("SIGHUP reload x%d during one wrk run (workers alternate %d <-> %d):"
+              % (a.reloads, a.workers, a.workers + 1))
         gen = proc_workers(d.pid)
         proc = start_wrk(wrk, url, a)
         t0 = time.monotonic()

@@ -29,6 +29,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import sqlite3
 import subprocess
 import sys
@@ -505,6 +506,22 @@ class ImportTest(ImportChecks, unittest.TestCase):
             exp["obs"][k]["resolved_path"] = v["resolved_path"]
         self.assertGreater(changed, 0, "the corpora should share some 1-byte key prefixes")
         self.check_db(db, exp)
+
+    def test_progress_lines(self):
+        p = run_import(os.path.join(self.tmp, "progress.db"), self.input, "--progress=0.001", "--batch", "50")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        prog = [ln for ln in p.stderr.splitlines() if ln.startswith("meshsnap import: ") and "ETA" in ln]
+        self.assertGreater(len(prog), 0, p.stderr)
+        shares = []
+        for ln in prog:
+            m = re.match(r"meshsnap import: (\d+) lines, \d+ lines/s, ([\d.]+)%, ETA \d+:\d\d:\d\d", ln)
+            self.assertIsNotNone(m, ln)
+            self.assertLessEqual(int(m.group(1)), len(self.corpus.lines))
+            shares.append(float(m.group(2)))
+        self.assertEqual(shares, sorted(shares))
+        self.assertLessEqual(shares[-1], 100.0)
+        p = run_import(os.path.join(self.tmp, "x.db"), self.input, "--progress=soon")
+        self.assertEqual(p.returncode, 2)
 
     def test_help_and_usage(self):
         p = subprocess.run([meshsnap_path(), "import", "--help"], capture_output=True, text=True)

@@ -75,36 +75,38 @@ class CrashTest(ImportChecks, unittest.TestCase):
         return db
 
     def interrupted(self, db, batch):
-        """Kills imports at random points until KILLS of them died with part of the input
-        written, then lets one finish. Returns the committed row counts seen after kills."""
+        """Runs the import KILLS times, killing it with SIGKILL once the database holds more
+        than i/(KILLS+1) of the observations (plus a random few milliseconds, so that kills
+        land anywhere in a batch or a commit), checking after each kill that only whole
+        batches are there; then lets a last run finish. Returns the database path."""
         rng = random.Random(7)
         total = len(self.exp["obs"])
-        delay, seen, attempts = 0.15, [], 0
-        while len(seen) < KILLS and attempts < 60:
-            attempts += 1
+        seen = []
+        for i in range(1, KILLS + 1):
+            target = total * i // (KILLS + 1)
             before = consistent(self, db)
             p = subprocess.Popen([meshsnap_path(), "import", "--db", db, "--batch", str(batch), self.input],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            time.sleep(delay * rng.uniform(0.5, 1.5))
+            deadline = time.monotonic() + 300
+            while p.poll() is None and time.monotonic() < deadline:
+                c = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+                try:
+                    n = c.execute("SELECT COUNT(*) FROM observations").fetchone()[0]
+                except sqlite3.OperationalError:
+                    n = 0
+                finally:
+                    c.close()
+                if n >= target:
+                    break
+                time.sleep(0.002)
+            time.sleep(rng.uniform(0, 0.02))
             p.send_signal(signal.SIGKILL)
-            p.communicate()
+            _, err = p.communicate()
+            self.assertEqual(p.returncode, -signal.SIGKILL, "the import ended before the kill: %s" % err)
             after = consistent(self, db)
-            self.assertGreaterEqual(after, before)
-            if p.returncode != -signal.SIGKILL or after >= total:
-                # it finished before the kill: start over on an empty database, kill sooner
-                os.unlink(db)
-                for ext in ("-wal", "-shm"):
-                    if os.path.exists(db + ext):
-                        os.unlink(db + ext)
-                db = self.fresh_db(os.path.basename(db), "legacy" in db)
-                seen = []
-                delay *= 0.6
-                continue
-            if after == before:
-                delay *= 1.5  # nothing committed this time (still in the first pass): wait longer
-                continue
+            self.assertGreaterEqual(after, max(before, target))
             seen.append(after)
-        self.assertEqual(len(seen), KILLS, "could not interrupt the import %d times (%r)" % (KILLS, seen))
+        self.assertLess(seen[-1], total, "the last kill came after the last commit")
         p = run_import(db, self.input, "--batch", str(batch))
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(consistent(self, db), total)

@@ -6,12 +6,14 @@
   (the supervisor ticks every 50 ms; the bound asserted is a generous 2 s), and the log
   says "respawning" without a crash loop.
 - A worker that dies less than a second after it started is a crash loop: each such
-  worker of slot 0 is killed as soon as it appears, four times in a row. The log shows
+  worker of one slot is killed as soon as it appears, four times in a row. The log shows
   "crash loop 1 .. 4" with respawn delays of 100, 200, 400 and 800 ms, the replacement
   never comes before its delay, and the master stays up and keeps serving from the other
-  worker. Once the kills stop, slot 0 runs a worker again; after it has been up for a
+  worker. Once the kills stop, the slot runs a worker again; after it has been up for a
   second, a kill is again answered at once (the backoff was reset).
-- /api/perf counts every respawn in snapshot.workerRestarts.
+- The connections a killed worker held are no longer counted: with every client gone,
+  /metrics meshsnap_http_connections falls back to 1 (the scrape itself).
+- /api/perf (snapshot.workerRestarts) and /metrics count every respawn.
 """
 
 import os
@@ -84,47 +86,70 @@ class CrashTest(unittest.TestCase):
         seen |= {pid, new}
         return new
 
+    def metric(self, d, name):
+        m = re.search(r"(?m)^%s (\S+)$" % re.escape(name), d.get("/metrics").body.decode())
+        return float(m.group(1)) if m else None
+
     def test_crash_loop_and_replacement(self):
         d = msnlib.Daemon(self.db, self.tmp, workers=2, poll_interval_ms=200, allow_worker_restarts=True).start()
         self.addCleanup(d.cleanup)
         d.wait_fresh(timeout=90)
         workers = d.wait_for(lambda: (lambda p: p if len(p) == 2 else None)(proc_workers(d.pid)), timeout=10,
                              what="two worker processes")
-        time.sleep(max(0.0, 1.2 - (time.monotonic() - d.started_at)))
+        time.sleep(max(0.0, 1.5 - (time.monotonic() - d.started_at)))  # the workers are healthy by then
         seen = set(workers.values())
 
-        # a healthy worker: replaced at once
-        self.kill_healthy(d, 1, seen)
+        # idle keep-alive connections spread over both workers; the one holding more dies
+        idle = []
+        for _ in range(16):
+            c = d.client()
+            self.assertEqual(c.get("/api/stats").status, 200)
+            idle.append(c)
+        self.assertGreaterEqual(self.metric(d, "meshsnap_http_connections"), 16)
+        per_slot = {}
+        for slot, pid in proc_workers(d.pid).items():
+            per_slot[slot] = sum(1 for f in os.listdir("/proc/%d/fd" % pid)
+                                 if os.readlink("/proc/%d/fd/%s" % (pid, f)).startswith("socket:"))
+        big = max(per_slot, key=per_slot.get)
+        other = 1 - big
 
-        # slot 0: the first kill is of a healthy worker, the next four come right after start
-        pid = self.kill_healthy(d, 0, seen)
+        # a healthy worker: replaced at once; its connections are no longer counted
+        self.kill_healthy(d, big, seen)
+        for c in idle:
+            c.close()
+        d.wait_for(lambda: self.metric(d, "meshsnap_http_connections") == 1, timeout=10,
+                   what="meshsnap_http_connections back to 1 (the scrape itself) after the kill")
+
+        # the other slot: the first kill is of a healthy worker, the next four come right after start
+        pid = self.kill_healthy(d, other, seen)
         delays = []
         for _ in range(4):
             os.kill(pid, signal.SIGKILL)
             t_kill = time.monotonic()
             self.assertEqual(d.get("/api/stats").status, 200, "the other worker keeps serving")
-            pid = self.next_in_slot(d, 0, seen)
+            pid = self.next_in_slot(d, other, seen)
             delays.append(time.monotonic() - t_kill)
             seen.add(pid)
         msnlib.log("crash loop: respawn delays after each kill: %s ms" % [int(x * 1000) for x in delays])
         log = d.log_text()
-        loop = re.findall(r"worker 0 \(pid \d+\) was killed by signal 9 [^\n]* (\d+) ms after start; "
-                          r"crash loop (\d+), respawning in (\d+) ms", log)
+        loop = re.findall(r"worker %d \(pid \d+\) was killed by signal 9 [^\n]* (\d+) ms after start; "
+                          r"crash loop (\d+), respawning in (\d+) ms" % other, log)
         self.assertEqual([(int(c), int(b)) for _, c, b in loop], [(1, 100), (2, 200), (3, 400), (4, 800)], log[-3000:])
         for (_, _, backoff), delay in zip(loop, delays):
             self.assertGreaterEqual(delay, int(backoff) / 1000.0 * 0.95, "no respawn before its backoff")
         self.assertTrue(d.alive(), "the master stays up")
         self.assertEqual(d.get("/api/stats").status, 200)
 
-        # the worker left running in slot 0 becomes healthy; its death is answered at once again
+        # the worker left running becomes healthy; its death is answered at once again
         time.sleep(1.2)
-        self.assertEqual(proc_workers(d.pid).get(0), pid, "slot 0 kept its last worker")
-        self.kill_healthy(d, 0, seen)
+        self.assertEqual(proc_workers(d.pid).get(other), pid, "slot %d kept its last worker" % other)
+        self.kill_healthy(d, other, seen)
         d.wait_for(lambda: len(d.worker_pids()) == 2, timeout=10, what="both slots serving")
 
         perf = d.get_json("/api/perf")
         msnlib.log("workerRestarts = %s" % perf["snapshot"]["workerRestarts"])
         self.assertEqual(perf["snapshot"]["workerRestarts"], 7)
+        self.assertEqual(self.metric(d, "meshsnap_worker_restarts_total"), 7)
         d.stop()
 
 

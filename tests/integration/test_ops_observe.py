@@ -16,14 +16,15 @@ backfiller is still at work while the tests look at it.
 - `meshsnap status` (text and --json, with --state-dir and with --config) against the
   running daemon: the master and worker pids and their liveness, phase, generation,
   requests per second under load, the migration with its progress, and aligned tables;
-  a missing state directory gives exit status 3 and says so; after the daemon stopped,
-  exit status 1 and "not running".
+  a missing state directory gives exit status 3 and says so, and so does a daemon that
+  stopped; a status block whose master vanished while serving gives exit status 1.
 """
 
 import http.client
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -302,7 +303,8 @@ class ObserveTest(unittest.TestCase):
         self.assertAlmostEqual(j["requests"]["intervalSec"], 0.5, delta=0.4)
         snap = j["snapshot"]
         self.assertIsNone(snap["error"])
-        self.assertTrue(h0["generation"] <= snap["generation"] <= h1["generation"], (h0["generation"], snap, h1["generation"]))
+        self.assertTrue(h0["generation"] <= snap["generation"] <= h1["generation"],
+                        (h0["generation"], snap, h1["generation"]))
         self.assertEqual(snap["transmissions"], TRANSMISSIONS)
         self.assertEqual(snap["sourceDb"], self.db)
         self.assertIs(snap["stale"], False)
@@ -329,6 +331,10 @@ class ObserveTest(unittest.TestCase):
         self.assertIsNone(j["requests"]["perSec"])
         self.assertGreater(j["requests"]["total"], 0)
 
+        # a copy of the live block: once the daemon is gone, its master "exited without stopping"
+        os.makedirs(os.path.join(self.tmp, "copied-state"), exist_ok=True)
+        shutil.copyfile(os.path.join(d.state_dir, "status"), os.path.join(self.tmp, "copied-state", "status"))
+
         # no status block: exit 3 and a clear message (and a JSON object with --json)
         missing = os.path.join(self.tmp, "no-such-state")
         rc, out, err = self.status("--state-dir", missing)
@@ -345,15 +351,23 @@ class ObserveTest(unittest.TestCase):
         d = self.d
         pid = d.pid
         d.stop()
+        # a clean stop: not running (3)
         rc, out, err = self.status("--state-dir", d.state_dir, "--interval", "0")
-        self.assertEqual(rc, 1, out + err)
-        self.assertIn("meshsnapd is not running: master pid %d has exited" % pid, err)
-        self.assertIn("NOT running", out)
+        self.assertEqual(rc, 3, out + err)
+        self.assertIn("meshsnapd is not running: it stopped (master pid %d)" % pid, err)
+        self.assertIn("NOT running: it stopped", out)
         rc, out, err = self.status("--state-dir", d.state_dir, "--json")
-        self.assertEqual(rc, 1)
+        self.assertEqual(rc, 3)
         j = json.loads(out)
         self.assertIs(j["running"], False)
         self.assertIs(j["master"]["alive"], False)
+        self.assertEqual(j["master"]["phase"], "stopping")
+        # a master that vanished while serving (the block copied in test_3): 1
+        rc, out, err = self.status("--state-dir", os.path.join(self.tmp, "copied-state"), "--interval", "0")
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("master pid %d has exited without stopping" % pid, err)
+        for w in re.findall(r"(?m)^  worker +\d+ +\d+ +(\S+)", out):
+            self.assertEqual(w, "exited")
 
 
 if __name__ == "__main__":

@@ -180,7 +180,8 @@ class ReloadTest(unittest.TestCase):
             if sorted(d.worker_pids().values()) != sorted(now.values()):
                 return None
             return now
-        return d.wait_for(done, timeout=30, interval=0.05, what="%d new workers replacing %s" % (want, sorted(old_pids)))
+        return d.wait_for(done, timeout=30, interval=0.05,
+                          what="%d new workers replacing %s" % (want, sorted(old_pids)))
 
     def count(self, d, text):
         return d.log_text().count(text)
@@ -236,8 +237,9 @@ class ReloadTest(unittest.TestCase):
             if wrk and not wrk.running():
                 msnlib.log("note: wrk finished before the last reload completed (a slow machine)")
             time.sleep(0.5)
-        log = d.log_text()
-        retired = re.findall(r"retired worker \d+ \(pid \d+\) (.*)", log)
+        d.wait_for(lambda: len(re.findall(r"retired worker \d+ ", d.log_text())) >= 5, timeout=10,
+                   what="the master to log five retired workers")
+        retired = re.findall(r"retired worker \d+ \(pid \d+\) (.*)", d.log_text())
         self.assertEqual(len(retired), 5, "five old workers retired: %s" % retired)
         self.assertEqual(set(retired), {"exited with status 0"}, "retired workers exit cleanly")
         msnlib.log("our clients: %d ok, %d failed %s" % (clients.ok, len(clients.failures), clients.failures[:5]))

@@ -284,7 +284,7 @@ static void test_progress_rate_limit_and_missing_row(void)
     CHECK(strstr(err, "bookkeeping row missing") != NULL);
     m.write_failures = 0;
     m.last_write_mono_ms = 0; /* forget the rate limit so the next in-loop write happens */
-    msn_amig_chunk_progress(&m, 50, 100); /* in-loop: counted, not fatal */
+    msn_amig_chunk_progress(&m, 50, 100, 7); /* in-loop: counted, not fatal */
     CHECK_EQ_INT(m.write_failures, 1);
     CHECK_EQ_INT(msn_amig_finish(&m, NULL, err, sizeof(err)), -1);
     free(st);

@@ -221,6 +221,7 @@ static void test_stop_and_resume(void)
     sqlite3_close(db);
     const msn_migration_status_t *m = find_mig(st, MSN_MIG_TX_LAST_SEEN);
     CHECK(m != NULL && m->status == MSN_MIG_FAILED && strcmp(m->error, "cancelled") == 0);
+    CHECK(m != NULL && m->cursor == 1000); /* rows up to id 1000 are final */
 
     /* the resume state is that of the last committed chunk */
     CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
@@ -245,6 +246,7 @@ static void test_stop_and_resume(void)
     m = find_mig(st, MSN_MIG_TX_LAST_SEEN);
     CHECK(m != NULL && m->status == MSN_MIG_DONE && m->error[0] == '\0');
     CHECK(m != NULL && m->rows_processed == 5000 && m->rows_total == 5000);
+    CHECK(m != NULL && m->cursor == 5000);
     free(st);
 }
 

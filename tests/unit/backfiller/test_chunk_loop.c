@@ -22,8 +22,9 @@ typedef struct {
     int insert_rows; /* insert this many new unprocessed tx (with observations) per call */
 } calls_t;
 
-static void record(void *ud, int64_t processed, int64_t total)
+static void record(void *ud, int64_t processed, int64_t total, int64_t cursor)
 {
+    (void)cursor;
     calls_t *c = ud;
     if (c->n < MAX_CALLS) {
         c->p[c->n] = processed;

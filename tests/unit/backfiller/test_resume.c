@@ -328,6 +328,8 @@ static void test_kill_and_resume(void)
             snprintf(q, sizeof(q), "SELECT processed FROM _meshsnap_backfill WHERE name = '%s'", p->migration);
             int64_t saved = query_int(db, q);
             CHECK(saved > 0);
+            snprintf(q, sizeof(q), "SELECT cursor FROM _meshsnap_backfill WHERE name = '%s'", p->migration);
+            int64_t saved_cursor = query_int(db, q);
             if (p->sig == SIGTERM)
                 CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM _async_migrations WHERE status = 'failed'"
                                            " AND error = 'cancelled'"),
@@ -337,8 +339,11 @@ static void test_kill_and_resume(void)
             msn_backfill_status_t b1;
             msn_status_read_backfill(st, &b1);
             for (int j = 0; j < b1.n_migrations; j++)
-                if (strcmp(b1.mig[j].name, p->migration) == 0)
+                if (strcmp(b1.mig[j].name, p->migration) == 0) {
                     CHECK(b1.mig[j].rows_processed >= before_processed);
+                    /* the published cursor never runs ahead of what is committed */
+                    CHECK(b1.mig[j].cursor > 0 && b1.mig[j].cursor <= saved_cursor);
+                }
         }
         /* the next start finishes */
         msn_backfill_status_t killed;

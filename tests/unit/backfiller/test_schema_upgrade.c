@@ -2,6 +2,8 @@
    databases: every object of the current schema, duplicate observations merged, idempotent. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <time.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -383,6 +385,72 @@ static void test_registered_first(void)
     free(st);
 }
 
+/* A stop in the middle of the upgrade (during the pause after an index): not done, and
+   the next run carries on counting from where the first stopped. */
+typedef struct {
+    msn_status_t *st;
+    volatile sig_atomic_t *stop;
+    int64_t seen;
+} watcher_t;
+
+static void *watch_and_stop(void *arg)
+{
+    watcher_t *w = arg;
+    for (int i = 0; i < 20000 && !*w->stop; i++) {
+        msn_backfill_status_t b;
+        msn_status_read_backfill(w->st, &b);
+        if (b.n_migrations > 0 && strcmp(b.mig[0].name, MSN_MIG_SCHEMA_UPGRADE) == 0 &&
+            b.mig[0].rows_processed >= 12) {
+            w->seen = b.mig[0].rows_processed;
+            *w->stop = 1;
+        }
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
+static void test_stopped_and_resumed_progress(void)
+{
+    char path[600];
+    snprintf(path, sizeof(path), "%s/stop.db", msn_test_tmpdir("su"));
+    sqlite3 *db = open_rw(path);
+    CHECK_EQ_INT(sqlite3_exec(db, legacy_sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    msn_config_t cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.db = path;
+    cfg.backfill.batch_size = 100;
+    cfg.backfill.yield_ms = 200; /* the pause after each index: time for the watcher */
+    msn_status_t *st = calloc(1, sizeof(*st));
+    volatile sig_atomic_t stop = 0;
+    watcher_t w = {st, &stop, 0};
+    pthread_t th;
+    CHECK_EQ_INT(pthread_create(&th, NULL, watch_and_stop, &w), 0);
+    CHECK_EQ_INT(msn_backfiller_main(&cfg, st, &stop), MSN_BF_EXIT_STOPPED);
+    pthread_join(th, NULL);
+    CHECK(w.seen >= 12);
+    const msn_migration_status_t *m = &st->backfill.mig[0];
+    CHECK_EQ_INT(m->status, MSN_MIG_FAILED);
+    CHECK_EQ_STR(m->error, "cancelled");
+    int64_t stopped_at = m->rows_processed;
+    int64_t first_total = m->rows_total;
+    CHECK(stopped_at >= 12 && stopped_at < first_total);
+
+    stop = 0;
+    cfg.backfill.yield_ms = 0;
+    CHECK_EQ_INT(msn_backfiller_main(&cfg, st, &stop), MSN_BF_EXIT_DONE);
+    m = &st->backfill.mig[0];
+    CHECK_EQ_INT(m->status, MSN_MIG_DONE);
+    CHECK(m->rows_processed >= stopped_at); /* never back to 0 */
+    CHECK_EQ_INT(m->rows_processed, m->rows_total);
+    db = open_rw(path);
+    check_current(db, 0);
+    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM _meshsnap_backfill"), 0);
+    sqlite3_close(db);
+    free(st);
+}
+
 int main(void)
 {
     MSN_RUN(test_fixture);
@@ -390,5 +458,6 @@ int main(void)
     MSN_RUN(test_v2_observations);
     MSN_RUN(test_index_failure_reported);
     MSN_RUN(test_registered_first);
+    MSN_RUN(test_stopped_and_resumed_progress);
     return msn_test_done();
 }

@@ -1,0 +1,300 @@
+/*
+ * test_import_line.c: the line layer of `meshsnap import` (cli/import_line.c, included
+ * white-box): the strict JSON object parser and its field aliases, the timestamp rules,
+ * and msn_import__prepare (rejection reasons, the first line of a hash, adverts built with
+ * the codec's encoders, path_json and resolved_path).
+ */
+#include "../../../cli/import_line.c"
+
+#include "testlib.h"
+
+static msn_import_line_t L;
+static char why[256];
+
+static int parse(const char *s)
+{
+    why[0] = '\0';
+    return msn_import__parse_line(&L, s, strlen(s), why, sizeof(why));
+}
+
+static void test_parse_fields(void)
+{
+    CHECK_EQ_INT(parse(" {\"raw\":\"11AB\", \"observer\":\"OBS\", \"origin\":\"Name\", \"region\":\" sjc \","
+                       " \"SNR\": -7.25, \"RSSI\": \"-101dBm\", \"Score\": 3, \"Direction\":\"rx\","
+                       " \"timestamp\": 1780000000, \"extra\": {\"a\": [1, 2, {\"b\": null}]}, \"t\": true} "),
+                 0);
+    CHECK(L.has_raw && L.has_observer && L.has_name && L.has_iata && L.has_direction);
+    CHECK_EQ_STR(L.raw.data, "11AB");
+    CHECK_EQ_STR(L.observer.data, "OBS");
+    CHECK_EQ_STR(L.name.data, "Name");
+    CHECK_EQ_STR(L.iata.data, " sjc ");
+    CHECK_EQ_STR(L.direction.data, "rx");
+    CHECK(L.has_snr && L.snr == -7.25);
+    CHECK(L.has_rssi && L.rssi == -101.0);
+    CHECK(L.has_score && L.score == 3.0);
+    CHECK_EQ_INT(L.ts_kind, 1);
+
+    /* a later key wins; null and other types count as absent; fields reset per line */
+    CHECK_EQ_INT(parse("{\"raw\":\"AA\",\"raw\":\"BB\",\"observer\":null,\"snr\":\"loud\",\"rssi\":[1],"
+                       "\"observer_name\":5}"),
+                 0);
+    CHECK_EQ_STR(L.raw.data, "BB");
+    CHECK(!L.has_observer && !L.has_snr && !L.has_rssi && !L.has_name && !L.has_iata && !L.has_direction);
+    CHECK_EQ_INT(L.ts_kind, 0);
+    CHECK_EQ_INT(parse("{}"), 0);
+    CHECK(!L.has_raw);
+}
+
+static void test_parse_strings(void)
+{
+    CHECK_EQ_INT(parse("{\"observer\":\"a\\n\\t\\\"\\\\\\/\\u00e9\\ud83d\\ude00\\ud800x\"}"), 0);
+    CHECK_EQ_STR(L.observer.data, "a\n\t\"\\/\xc3\xa9\xf0\x9f\x98\x80\xef\xbf\xbdx");
+    CHECK_EQ_INT(parse("{\"observer\":\"caf\xc3\xa9\"}"), 0); /* raw UTF-8 passes through */
+    CHECK_EQ_STR(L.observer.data, "caf\xc3\xa9");
+}
+
+static void test_parse_rejects(void)
+{
+    static const char *const bad[] = {
+        "",
+        "   ",
+        "[1,2]",
+        "\"raw\"",
+        "{\"raw\":\"11\",}",
+        "{'raw':'11'}",
+        "{\"raw\":\"1\x01\"}",
+        "{\"raw\":\"\\x41\"}",
+        "{\"raw\":\"\\u12G4\"}",
+        "{\"raw\":\"11\"} x",
+        "{\"raw\":\"11\"",
+        "{\"raw\" \"11\"}",
+        "{\"n\":01}",
+        "{\"n\":1.}",
+        "{\"n\":-}",
+        "{\"n\":1e}",
+        "{\"n\":tru}",
+        "{\"n\":[1,]}",
+        "{raw:1}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (parse(bad[i]) != -1) {
+            fprintf(stderr, "accepted: %s\n", bad[i]);
+            msn_test_failures++;
+        }
+        CHECK(why[0] != '\0');
+    }
+    /* depth: 63 nested arrays inside the object are fine, 64 are not */
+    char deep[400];
+    for (int depth = 63; depth <= 64; depth++) {
+        size_t k = 0;
+        k += (size_t)snprintf(deep + k, sizeof(deep) - k, "{\"d\":");
+        for (int i = 0; i < depth; i++)
+            deep[k++] = '[';
+        for (int i = 0; i < depth; i++)
+            deep[k++] = ']';
+        deep[k++] = '}';
+        deep[k] = '\0';
+        CHECK_EQ_INT(parse(deep), depth == 63 ? 0 : -1);
+    }
+    CHECK_EQ_INT(parse("{\"n\":-0.5e+3, \"m\": 0, \"k\": 1E-2}"), 0);
+    CHECK_EQ_INT(parse("{\"raw\":\"11\"}"), 0);
+    CHECK(strstr(why, "column") == NULL);
+    CHECK_EQ_INT(parse("{\"raw\":\"11\", 5}"), -1);
+    CHECK_EQ_STR(why, "expected a key at column 14");
+}
+
+static int ts_of(const char *json, int64_t *out)
+{
+    CHECK_EQ_INT(parse(json), 0);
+    return msn_import__line_time(&L, out);
+}
+
+static void test_timestamps(void)
+{
+    int64_t t = 0;
+    CHECK_EQ_INT(ts_of("{\"timestamp\": 1780000000.9}", &t), 0);
+    CHECK_EQ_INT(t, 1780000000);
+    CHECK_EQ_INT(ts_of("{\"timestamp\": \"1780000001\"}", &t), 0);
+    CHECK_EQ_INT(t, 1780000001);
+    CHECK_EQ_INT(ts_of("{\"timestamp\": \"2026-05-17T16:01:39Z\"}", &t), 0);
+    CHECK_EQ_INT(t, 1779033699);
+    CHECK_EQ_INT(ts_of("{\"timestamp\": \"2026-05-17T18:01:39.999+02:00\"}", &t), 0);
+    CHECK_EQ_INT(t, 1779033699);
+    CHECK_EQ_INT(ts_of("{\"timestamp\": \"2026-05-17T16:01:39\"}", &t), 0); /* zone-less: UTC */
+    CHECK_EQ_INT(t, 1779033699);
+    CHECK_EQ_INT(ts_of("{\"timestamp\": 0}", &t), 0);
+    CHECK_EQ_INT(t, 0);
+    CHECK_EQ_INT(ts_of("{\"x\": 1}", &t), 1);
+    CHECK_EQ_INT(ts_of("{\"timestamp\": null}", &t), 1);
+    static const char *const bad[] = {
+        "{\"timestamp\": -1}",           "{\"timestamp\": 1780000000000000}", "{\"timestamp\": \"\"}",
+        "{\"timestamp\": \"yesterday\"}", "{\"timestamp\": true}",             "{\"timestamp\": [1]}",
+        "{\"timestamp\": \"17800000000000\"}", "{\"timestamp\": \"2026-13-01T00:00:00Z\"}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (ts_of(bad[i], &t) != -1) {
+            fprintf(stderr, "accepted: %s\n", bad[i]);
+            msn_test_failures++;
+        }
+    }
+}
+
+/* ---- msn_import__prepare ----------------------------------------------------------------- */
+
+static char *hex_of(const uint8_t *b, size_t n)
+{
+    char *h = msn_xmalloc(2 * n + 1);
+    msn_hex_encode(b, n, h, 0);
+    return h;
+}
+
+/* A flood advert of seed (pubkey derived), via the codec's encoders. */
+static char *advert_hex(const uint8_t seed[32], uint32_t ts, const char *name, const uint8_t *path, int hops,
+                        int corrupt_sig)
+{
+    uint8_t app[64], payload[MSN_MAX_PAYLOAD], pkt[MSN_MAX_PACKET];
+    msn_appdata_t a = {.type = 2, .has_location = 1, .lat_e6 = 37500000, .lon_e6 = -122250000, .name = name};
+    int na = msn_encode_appdata(&a, app, sizeof(app));
+    int np = msn_encode_advert(seed, ts, app, (size_t)na, payload, sizeof(payload));
+    if (corrupt_sig)
+        payload[40] ^= 1;
+    msn_frame_t f = {.route_type = MSN_ROUTE_FLOOD, .payload_type = MSN_PT_ADVERT, .hash_size = 1,
+                     .hash_count = hops, .path = path};
+    int n = msn_encode_packet(&f, payload, (size_t)np, pkt, sizeof(pkt));
+    CHECK(na > 0 && np > 0 && n > 0);
+    return hex_of(pkt, (size_t)n);
+}
+
+static void prep_line(msn_import_prep_t *p, msn_import_item_t *it, const char *raw, const char *extra)
+{
+    char line[1024];
+    snprintf(line, sizeof(line), "{\"raw\":\"%s\",\"observer\":\"O1\",\"timestamp\":1780000000%s}", raw, extra);
+    msn_import__prepare(p, it, line, strlen(line), 42);
+}
+
+static void test_prepare(void)
+{
+    uint8_t seed_a[32], seed_b[32], pub_a[32], pub_b[32];
+    memset(seed_a, 0xA1, 32);
+    memset(seed_b, 0xB2, 32);
+    CHECK_EQ_INT(msn_ed25519_public(seed_a, pub_a), 0);
+    CHECK_EQ_INT(msn_ed25519_public(seed_b, pub_b), 0);
+    char *ka = hex_of(pub_a, 32), *kb = hex_of(pub_b, 32);
+
+    /* the resolver knows both keys: 1-byte hops of them resolve unless they collide */
+    msn_pathres_t *pr = msn_pathres_new();
+    msn_pathres_add_node(pr, ka);
+    msn_pathres_add_node(pr, kb);
+    msn_pathres_finish(pr);
+    msn_import_prep_t *p = msn_import__prep_new(NULL, 1, pr);
+    msn_import_item_t it;
+    msn_import__item_init(&it);
+
+    uint8_t path1[2] = {pub_b[0], 0x00}; /* B, then a hop nobody has (unless B starts 00) */
+    char *adv = advert_hex(seed_a, 1780000000, "Alpha", path1, 2, 0);
+    prep_line(p, &it, adv, "");
+    CHECK_EQ_INT(it.reason, MSN_IMPORT_OK);
+    CHECK_EQ_INT(it.first, 1);
+    CHECK_EQ_INT(it.keyed, 1);
+    CHECK_EQ_STR(it.pubkey, ka);
+    CHECK_EQ_INT(it.ts, 1780000000);
+    CHECK(strstr(msn_buf_cstr(&it.decoded_json), "\"signatureValid\":true") != NULL);
+    CHECK(strstr(msn_buf_cstr(&it.decoded_json), "\"name\":\"Alpha\"") != NULL);
+    char want[256];
+    snprintf(want, sizeof(want), "[\"%02X\",\"00\"]", pub_b[0]);
+    CHECK_EQ_STR(it.path_json.data, want);
+    if (pub_a[0] != pub_b[0] && pub_b[0] != 0) {
+        snprintf(want, sizeof(want), "[\"%s\",null]", kb);
+        CHECK_EQ_STR(msn_buf_cstr(&it.resolved), want);
+    }
+    char hash1[17];
+    memcpy(hash1, it.hash, sizeof(hash1));
+    CHECK_EQ_INT((int)strlen(hash1), 16);
+
+    /* another copy over another path: same hash, not first, nothing rendered */
+    char *adv2 = advert_hex(seed_a, 1780000000, "Alpha", NULL, 0, 0);
+    prep_line(p, &it, adv2, ",\"snr\":1.5");
+    CHECK_EQ_INT(it.reason, MSN_IMPORT_OK);
+    CHECK_EQ_STR(it.hash, hash1);
+    CHECK_EQ_INT(it.first, 0);
+    CHECK_EQ_INT(it.keyed, 1);
+    CHECK_EQ_INT((int)it.decoded_json.len, 0);
+    CHECK_EQ_STR(it.path_json.data, "[]");
+    CHECK_EQ_INT((int)it.resolved.len, 0);
+
+    /* a bad signature is rejected, and does not make its hash "seen" */
+    char *bad = advert_hex(seed_b, 1780000001, "Beta", NULL, 0, 1);
+    prep_line(p, &it, bad, "");
+    CHECK_EQ_INT(it.reason, MSN_IMPORT_R_SIG);
+    prep_line(p, &it, bad, "");
+    CHECK_EQ_INT(it.reason, MSN_IMPORT_R_SIG);
+
+    /* the other reasons, in the order they are checked */
+    prep_line(p, &it, "zz", "");
+    CHECK_EQ_INT(it.reason, MSN_IMPORT_R_HEX);
+    prep_line(p, &it, "11", "");
+    CHECK_EQ_INT(it.reason, MSN_IMPORT_R_DECODE);
+    const char *no_obs = "{\"raw\":\"0D00AABBCCDD\"}";
+    msn_import__prepare(p, &it, no_obs, strlen(no_obs), 42);
+    CHECK_EQ_INT(it.reason, MSN_IMPORT_R_OBSERVER);
+    prep_line(p, &it, "0D00AABBCCDD", ",\"timestamp\":\"soon\"");
+    CHECK_EQ_INT(it.reason, MSN_IMPORT_R_TIME);
+    CHECK_EQ_STR(it.why, "soon");
+    const char *no_ts = "{\"raw\":\"0D00AABBCCDD\",\"observer\":\"O\"}";
+    msn_import__prepare(p, &it, no_ts, strlen(no_ts), 42);
+    CHECK_EQ_INT(it.reason, MSN_IMPORT_OK);
+    CHECK_EQ_INT(it.ts, 42);
+    CHECK_EQ_INT(it.first, 1);
+    CHECK_EQ_INT(it.keyed, 0);
+    CHECK_EQ_INT(it.scope_null, 1);
+    CHECK_EQ_INT((int)it.channel_hash.len, 0);
+
+    /* an all-zero advert key is the ingestor's corrupted advert */
+    uint8_t payload[MSN_MAX_PAYLOAD] = {0}, pkt[MSN_MAX_PACKET];
+    msn_frame_t f = {.route_type = MSN_ROUTE_FLOOD, .payload_type = MSN_PT_ADVERT, .hash_size = 1};
+    int n = msn_encode_packet(&f, payload, 101, pkt, sizeof(pkt));
+    char *zero = hex_of(pkt, (size_t)n);
+    prep_line(p, &it, zero, "");
+    CHECK_EQ_INT(it.reason, MSN_IMPORT_R_ADVERT);
+
+    /* without verification the bad advert goes through, without signatureValid */
+    msn_import_prep_t *p2 = msn_import__prep_new(NULL, 0, NULL);
+    prep_line(p2, &it, bad, "");
+    CHECK_EQ_INT(it.reason, MSN_IMPORT_OK);
+    CHECK(strstr(msn_buf_cstr(&it.decoded_json), "signatureValid") == NULL);
+
+    /* a transport-scoped packet: scope_name "" (no region keys) */
+    uint8_t ack[4] = {1, 2, 3, 4};
+    msn_frame_t tf = {.route_type = MSN_ROUTE_TRANSPORT_FLOOD, .payload_type = MSN_PT_ACK, .hash_size = 1,
+                      .transport = {0x12, 0x34, 0x56, 0x78}};
+    n = msn_encode_packet(&tf, ack, 4, pkt, sizeof(pkt));
+    char *scoped = hex_of(pkt, (size_t)n);
+    prep_line(p2, &it, scoped, "");
+    CHECK_EQ_INT(it.reason, MSN_IMPORT_OK);
+    CHECK_EQ_INT(it.scope_null, 0);
+
+    msn_import__prep_free(p2);
+    msn_import__item_free(&it);
+    msn_import__prep_free(p);
+    msn_pathres_free(pr);
+    free(ka);
+    free(kb);
+    free(adv);
+    free(adv2);
+    free(bad);
+    free(zero);
+    free(scoped);
+}
+
+int main(void)
+{
+    msn_import__line_init(&L);
+    MSN_RUN(test_parse_fields);
+    MSN_RUN(test_parse_strings);
+    MSN_RUN(test_parse_rejects);
+    MSN_RUN(test_timestamps);
+    MSN_RUN(test_prepare);
+    msn_import__line_free(&L);
+    msn_codec_thread_cleanup();
+    return msn_test_done();
+}
