@@ -18,7 +18,9 @@ static files.
 Both servers and wrk share the machine unpinned: these are whole-box figures.
 
 Usage: throughput.py [--meshsnapd BIN] [--workdir DIR] [--runs N] [--duration S]
-                     [--connections C] [--threads T] [--workers W] [--url PATH ...]
+                     [--connections C] [--threads T] [--workers W] [--url PATH ...] [--db PATH]
+With --db, a copy of that database is served (e.g. the operator-scale one from
+`meshsnap gen`); URLs still 503 while the master computes them are waited for.
 """
 
 import argparse
@@ -137,6 +139,7 @@ def main():
     ap.add_argument("--transmissions", type=int, default=20000)
     ap.add_argument("--obs-per-tx", type=float, default=10.0)
     ap.add_argument("--url", action="append", help="URL path to benchmark (repeatable)")
+    ap.add_argument("--db", help="serve a copy of this database instead of a synthetic one")
     a = ap.parse_args()
     urls = a.url or DEFAULT_URLS
     wrk = need_tool("/usr/bin/wrk", "wrk")
@@ -144,7 +147,7 @@ def main():
     binary = find_meshsnapd(a.meshsnapd)
     os.makedirs(a.workdir, exist_ok=True)
 
-    src = os.path.join(a.workdir, "throughput-t%d-r%g.db" % (a.transmissions, a.obs_per_tx))
+    src = a.db or os.path.join(a.workdir, "throughput-t%d-r%g.db" % (a.transmissions, a.obs_per_tx))
     if not os.path.exists(src):
         print("building %s (cached for later runs) ..." % src, flush=True)
         mkdb.build(src + ".tmp", nodes=2000, observers=40, transmissions=a.transmissions, obs_per_tx=a.obs_per_tx,
@@ -165,7 +168,11 @@ def main():
         extra = {}
         sizes = {}
         for u in urls:
-            r = d.get(u)
+            r = d.get(u, timeout=120)
+            deadline = time.time() + 900  # analytics are published after the first generation
+            while r.status == 503 and time.time() < deadline:
+                time.sleep(1)
+                r = d.get(u, timeout=120)
             if r.status != 200:
                 sys.exit("throughput.py: %s answered %d" % (u, r.status))
             f = os.path.join(docroot, static_name(u).lstrip("/"))
@@ -187,7 +194,7 @@ def main():
                 sys.exit("throughput.py: h2o did not start:\n" + fh.read().decode("utf-8", "replace"))
         for u in urls:
             r = msnlib.http_get("127.0.0.1", port, static_name(u))
-            want = d.get(u).body
+            want = d.get(u, timeout=120).body
             if r.status != 200 or r.body != want:
                 sys.exit("throughput.py: h2o serves different bytes for %s (status %d)" % (u, r.status))
             sizes[u].append(response_bytes(r))
