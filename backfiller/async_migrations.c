@@ -15,6 +15,7 @@
 
 #define PROGRESS_WRITE_INTERVAL_MS 1000
 #define PROGRESS_LOG_INTERVAL_MS 10000
+#define PROGRESS_HANDLER_OPS 100000 /* SQLite VM steps between two looks at the clock */
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
@@ -408,6 +409,21 @@ int msn_amig_checkpoint(sqlite3 *db, void *ud, const msn_chunk_result_t *s, char
     return 0;
 }
 
+int msn_amig_sqlite_progress(void *ud)
+{
+    msn_amig_t *m = ud;
+    int64_t now = mono_ms();
+    int64_t last = m->last_log_mono_ms ? m->last_log_mono_ms : m->run_start_mono_ms;
+    if (now - last >= PROGRESS_LOG_INTERVAL_MS) {
+        m->last_log_mono_ms = now;
+        m->logged_processed = m->mirror.rows_processed;
+        m->logged_total = m->mirror.rows_total;
+        msn_info("%s: still working: %lld / %lld rows", m->name, (long long)m->mirror.rows_processed,
+                 (long long)m->mirror.rows_total);
+    }
+    return 0;
+}
+
 int msn_amig_finish(msn_amig_t *m, const char *error, char *err, size_t errlen)
 {
     m->mirror.ended_at = msn_now_ms();
@@ -460,7 +476,9 @@ int msn_amig_run(sqlite3 *db, msn_status_t *st, const char *name, msn_mig_fn fn,
         msn_info("%s: starting", name);
     ctx->db = db;
     ctx->amig = &m;
+    sqlite3_progress_handler(db, PROGRESS_HANDLER_OPS, msn_amig_sqlite_progress, &m);
     int frc = fn(ctx, e, sizeof(e));
+    sqlite3_progress_handler(db, 0, NULL, NULL);
     ctx->amig = NULL;
 
     char fe[512];

@@ -129,6 +129,13 @@ int msn_amig_finish(msn_amig_t *m, const char *error, char *err, size_t errlen);
 int msn_amig_run(sqlite3 *db, msn_status_t *st, const char *name, msn_mig_fn fn, msn_mig_ctx_t *ctx, char *err,
                  size_t errlen);
 
+/** An sqlite3_progress_handler callback (ud = msn_amig_t *) that msn_amig_run installs
+ *  on the connection while the migration runs: when no progress line was logged for
+ *  10 s (one statement or one chunk taking that long: counting the rows in scope, a big
+ *  chunk), it logs "<name>: still working: processed / total rows". Never interrupts
+ *  (returns 0). A body that installs its own handler re-installs this one afterwards. */
+int msn_amig_sqlite_progress(void *ud);
+
 /** Shows `name` as failed with `error` in the status block only (used when the database
  *  cannot be opened at all). No-op when st is NULL. */
 void msn_amig_status_failed(msn_status_t *st, const char *name, const char *error);

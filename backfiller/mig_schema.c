@@ -506,7 +506,10 @@ static int build_index(msn_mig_ctx_t *ctx, const action_t *a, char *e, size_t el
     sqlite3_progress_handler(db, 100000, long_stmt_cb, &l);
     int rc = in_txn(db, a->sql, e, elen);
     int interrupted = rc < 0 && sqlite3_errcode(db) == SQLITE_INTERRUPT;
-    sqlite3_progress_handler(db, 0, NULL, NULL);
+    if (ctx->amig != NULL) /* back to the bookkeeping's heartbeat */
+        sqlite3_progress_handler(db, 100000, msn_amig_sqlite_progress, ctx->amig);
+    else
+        sqlite3_progress_handler(db, 0, NULL, NULL);
     snprintf(sql, sizeof(sql), "PRAGMA cache_size = %lld", (long long)cache);
     sqlite3_exec(db, sql, NULL, NULL, NULL);
     if (interrupted || (rc < 0 && msn_mig_stopped(ctx)))
@@ -552,7 +555,7 @@ static int cmp_rows(const void *x, const void *y)
     if (a->oi != b->oi)
         return a->oi < b->oi ? -1 : 1;
     size_t n = a->len < b->len ? a->len : b->len;
-    int c = memcmp(sort_ctx->paths.data + a->off, sort_ctx->paths.data + b->off, n);
+    int c = n ? memcmp(sort_ctx->paths.data + a->off, sort_ctx->paths.data + b->off, n) : 0;
     if (c != 0)
         return c;
     if (a->len != b->len)
@@ -563,7 +566,7 @@ static int cmp_rows(const void *x, const void *y)
 static int same_key(const dedup_t *d, const drow_t *a, const drow_t *b)
 {
     return a->tx == b->tx && !a->oi_null && !b->oi_null && a->oi == b->oi && a->len == b->len &&
-           memcmp(d->paths.data + a->off, d->paths.data + b->off, a->len) == 0;
+           (a->len == 0 || memcmp(d->paths.data + a->off, d->paths.data + b->off, a->len) == 0);
 }
 
 static int dd_max(sqlite3 *db, void *ud, int64_t *max_id, char *err, size_t errlen)

@@ -15,10 +15,18 @@
  *   _gen_nodes(idx INTEGER PRIMARY KEY, public_key, name, role, lat, lon, iata,
  *              hash_size, observer_rowid, range_km)      every simulated node
  *   _gen_links(a, b, km)                                    the radio graph (a < b, idx)
- *   _gen_truth(observation_id INTEGER PRIMARY KEY, route_json, heard)
- *       route_json: JSON array of the _gen_nodes.idx of the observation's true hops (one
- *       per path_json entry); heard: idx of the node whose transmission was heard
- *   _gen_truth_keys (view): observation_id, route_json with the full public keys
+ *   _gen_truth(transmission_id INTEGER PRIMARY KEY, first_observation_id, origin,
+ *              routes_json, heard_json)
+ *       the ground truth of each transmission: origin is the _gen_nodes.idx of the node that
+ *       sent it; its observations have consecutive ids from first_observation_id;
+ *       routes_json holds one JSON array per observation of the _gen_nodes.idx of its
+ *       true hops (one per path_json entry), heard_json the idx of the node whose
+ *       transmission each observation heard. Flood: the relays from the origin's first
+ *       relay to the heard one (empty when the origin itself was heard). Direct: the
+ *       relays still ahead of the heard transmitter (each relay removes itself). TRACE:
+ *       the payload route, heard near its last repeater.
+ *   _gen_truth_obs (view): observation_id, transmission_id, route_json, heard
+ *   _gen_truth_keys (view): observation_id, transmission_id, route_json of full keys
  *   _gen_info(key TEXT PRIMARY KEY, value)                 parameters and statistics
  */
 #ifndef MSN_CLI_GEN_H
@@ -40,7 +48,8 @@ typedef struct {
     int force;          /* replace an existing file */
     int quiet;          /* no progress on stderr */
     int threads;        /* 1 or 2 */
-    int drop_indexes;   /* drop the secondary indexes for the bulk insert, rebuild after */
+    int drop_indexes;   /* rebuild every secondary index after the bulk insert (default: only
+                         * those led by observer_idx; the others are appended to row by row) */
 } msn_gen_params_t;
 
 /** What a run produced. */

@@ -155,7 +155,8 @@ static uint16_t flood_path(const gen_world_t *w, gen_plan_t *pl, uint64_t salt, 
     return (uint16_t)(off > 0xFFFF ? 0xFFFF : off);
 }
 
-/* RSSI and SNR of a copy heard over d km. */
+/* RSSI and SNR of a copy heard over d km. The SNR saturates softly near +13 dB, as LoRa
+ * receivers report it, and bottoms out around the SF7 demodulation floor. */
 static void radio(gen_rng_t *r, double d_km, double noise_floor, float *snr, float *rssi)
 {
     double rs = -78.0 - 24.0 * log10(d_km + 0.05) + 4.0 * gen_normal(r);
@@ -164,10 +165,7 @@ static void radio(gen_rng_t *r, double d_km, double noise_floor, float *snr, flo
     if (rs < -128)
         rs = -128;
     double s = rs - noise_floor - 3.0 + 2.0 * gen_normal(r);
-    if (s > 14.5)
-        s = 14.5;
-    if (s < -19.75)
-        s = -19.75;
+    s = s > 0 ? 13.5 * tanh(s / 13.5) : 12.0 * tanh(s / 12.0);
     *rssi = (float)lround(rs);
     *snr = (float)(round(s * 4.0) / 4.0);
 }
@@ -287,12 +285,12 @@ static int direct_route(const gen_world_t *w, gen_plan_t *pl, uint64_t salt)
 typedef struct {
     uint16_t ob;
     uint8_t leg;
-} cand_t;
+} leg_cand_t;
 
 static void direct_copies(const gen_world_t *w, gen_plan_t *pl, gen_rng_t *r, int target, double hop_delay)
 {
     int k = pl->route_len, o = pl->origin;
-    cand_t cands[1024];
+    leg_cand_t cands[1024];
     int nc = 0;
     for (int j = 0; j <= k; j++) {
         int tj = j == 0 ? o : pl->route[j];
@@ -304,13 +302,13 @@ static void direct_copies(const gen_world_t *w, gen_plan_t *pl, gen_rng_t *r, in
                 continue;
             if (j < k && x != pl->route[k] && !adjacent(w, x, pl->route[k]))
                 continue;
-            cands[nc++] = (cand_t){(uint16_t)ob, (uint8_t)j};
+            cands[nc++] = (leg_cand_t){(uint16_t)ob, (uint8_t)j};
         }
     }
     /* shuffle, then take up to target, at most two legs per observer */
     for (int a = nc - 1; a > 0; a--) {
         int b = (int)gen_below(r, (uint32_t)a + 1);
-        cand_t tmp = cands[a];
+        leg_cand_t tmp = cands[a];
         cands[a] = cands[b];
         cands[b] = tmp;
     }

@@ -186,11 +186,11 @@ static void make_name_raw(gen_rng_t *r, const gen_cluster_t *c, int role, char *
 typedef struct {
     uint16_t other;
     float q; /* distance / reach: lower is better */
-} cand_t;
+} link_cand_t;
 
 static int cmp_cand(const void *x, const void *y)
 {
-    const cand_t *a = x, *b = y;
+    const link_cand_t *a = x, *b = y;
     if (a->q != b->q)
         return a->q < b->q ? -1 : 1;
     return (int)a->other - (int)b->other;
@@ -247,7 +247,7 @@ static void build_links(gen_world_t *w, gen_rng_t *r)
     int n = w->n;
     gen_node_t *nd = w->nodes;
     pairs_t pairs = {0};
-    cand_t *cands = msn_xmalloc((size_t)n * sizeof(cand_t));
+    link_cand_t *cands = msn_xmalloc((size_t)n * sizeof(link_cand_t));
     int *served = msn_xcalloc((size_t)n, sizeof(int));
 
     /* repeater <-> repeater: each keeps its best RR_KEEP in reach */
@@ -261,9 +261,9 @@ static void build_links(gen_world_t *w, gen_rng_t *r)
             double reach = sqrt((double)nd[u].range_km * nd[v].range_km);
             double d = gen_dist_km(&nd[u], &nd[v]);
             if (d <= reach)
-                cands[nc++] = (cand_t){(uint16_t)v, (float)(d / reach)};
+                cands[nc++] = (link_cand_t){(uint16_t)v, (float)(d / reach)};
         }
-        qsort(cands, (size_t)nc, sizeof(cand_t), cmp_cand);
+        qsort(cands, (size_t)nc, sizeof(link_cand_t), cmp_cand);
         for (int k = 0; k < nc && k < RR_KEEP; k++)
             pairs_add(&pairs, (uint16_t)u, cands[k].other);
     }
@@ -288,9 +288,9 @@ static void build_links(gen_world_t *w, gen_rng_t *r)
                 continue;
             double reach = sqrt((double)nd[u].range_km * nd[v].range_km);
             double d = gen_dist_km(&nd[u], &nd[v]);
-            cands[nc++] = (cand_t){(uint16_t)v, (float)(d / reach)};
+            cands[nc++] = (link_cand_t){(uint16_t)v, (float)(d / reach)};
         }
-        qsort(cands, (size_t)nc, sizeof(cand_t), cmp_cand);
+        qsort(cands, (size_t)nc, sizeof(link_cand_t), cmp_cand);
         int want = 1 + (gen_chance(r, 0.55) ? 1 : 0) + (gen_chance(r, 0.2) ? 1 : 0);
         int got = 0;
         for (int k = 0; k < nc && got < want && cands[k].q <= 1.0f; k++) {
@@ -683,7 +683,7 @@ int gen_world_build(gen_world_t *w, const msn_gen_params_t *p, char *err, size_t
     gen_rng_seed(&r, p->seed, 0x776f726c64, 0);
 
     /* clusters */
-    w->n_clusters = n / 220;
+    w->n_clusters = (int)lround(sqrt((double)n) / 4.5);
     if (w->n_clusters < 2)
         w->n_clusters = 2;
     if (w->n_clusters > N_CLUSTER_TABLE)

@@ -1,7 +1,8 @@
 /*
  * import.c: `meshsnap import` (see import.h): options, the input (with the first pass
- * that collects advert keys for the resolver), the batch loop, progress, the report of
- * rejected lines and the exit status. The rows themselves are written by import_db.c.
+ * that collects advert keys for the resolver), the two-thread batch loop (a reader thread
+ * prepares lines with import_line.c, this thread writes them with import_db.c), progress,
+ * the report of rejected lines and the exit status.
  */
 #include "import.h"
 
@@ -70,8 +71,8 @@ typedef struct {
 } rejected_t;
 
 typedef struct {
-    int64_t lines;     /* non-blank lines read */
-    int64_t imported;  /* lines written */
+    int64_t lines;    /* non-blank lines read */
+    int64_t imported; /* lines written */
     int64_t rejected;
     int64_t by_reason[MSN_IMPORT_R_COUNT];
     rejected_t listed[MAX_LISTED];
@@ -306,7 +307,8 @@ static void prescan_line(prescan_t *ps, const char *s, size_t n)
     const msn_import_line_t *l = &ps->line;
     if (header_payload_type(l->raw.data, l->raw.len) != MSN_PT_ADVERT)
         return;
-    if (msn_import__decode_light(&ps->pkt, l->raw.data, l->raw.len, ps->why, sizeof(ps->why)) != MSN_IMPORT_OK)
+    if (msn_import__decode_light(&ps->pkt, l->raw.data, l->raw.len, ps->why, sizeof(ps->why)) !=
+        MSN_IMPORT_OK)
         return;
     if (!msn_import__is_keyed_advert(&ps->pkt) ||
         msn_import__check_advert(&ps->pkt, ps->why, sizeof(ps->why)) != MSN_IMPORT_OK)
@@ -361,7 +363,8 @@ static FILE *open_input(const char *path, prescan_t *ps, off_t *size)
         snprintf(tmpl, sizeof(tmpl), "%s/meshsnap-import-XXXXXX", dir && *dir ? dir : "/tmp");
         int fd = mkstemp(tmpl);
         if (fd < 0) {
-            fprintf(stderr, "meshsnap import: cannot create a temporary file %s: %s\n", tmpl, strerror(errno));
+            fprintf(stderr, "meshsnap import: cannot create a temporary file %s: %s\n", tmpl,
+                    strerror(errno));
             goto fail;
         }
         unlink(tmpl);
@@ -382,7 +385,8 @@ static FILE *open_input(const char *path, prescan_t *ps, off_t *size)
             prescan_line(ps, line, len);
     }
     if (ferror(in)) {
-        fprintf(stderr, "meshsnap import: reading %s: %s\n", is_stdin ? "standard input" : path, strerror(errno));
+        fprintf(stderr, "meshsnap import: reading %s: %s\n", is_stdin ? "standard input" : path,
+                strerror(errno));
         goto fail;
     }
     free(line);
@@ -471,7 +475,8 @@ static void progress(const report_t *r, int64_t pos, off_t size, int64_t t0, int
     double el = (double)(now_ms() - t0) / 1000.0;
     double rate = el > 0 ? (double)r->lines / el : 0;
     char buf[256];
-    int n = snprintf(buf, sizeof(buf), "meshsnap import: %lld lines, %.0f lines/s", (long long)r->lines, rate);
+    int n =
+        snprintf(buf, sizeof(buf), "meshsnap import: %lld lines, %.0f lines/s", (long long)r->lines, rate);
     if (size > 0) {
         double frac = (double)pos / (double)size;
         char eta[32] = "?";
@@ -502,8 +507,8 @@ static void print_report(const report_t *r, const msn_import_stats_t *st, double
     fprintf(stderr, "meshsnap import: %lld lines in %.1f s (%.0f lines/s)\n", (long long)r->lines, secs,
             secs > 0 ? (double)r->lines / secs : 0.0);
     if (st != NULL) {
-        fprintf(stderr, "  transmissions: %lld new, %lld lines of ones already there\n", (long long)st->tx_new,
-                (long long)st->tx_known);
+        fprintf(stderr, "  transmissions: %lld new, %lld lines of ones already there\n",
+                (long long)st->tx_new, (long long)st->tx_known);
         fprintf(stderr, "  observations:  %lld new, %lld already present\n", (long long)st->obs_new,
                 (long long)st->obs_dup);
         fprintf(stderr, "  nodes:         %lld advert upserts\n", (long long)st->adverts);
@@ -520,12 +525,14 @@ static void print_report(const report_t *r, const msn_import_stats_t *st, double
     for (int i = 0; i < r->n_listed; i++) {
         const rejected_t *x = &r->listed[i];
         if (x->why[0] != '\0')
-            fprintf(stderr, "  line %lld: %s: %s\n", (long long)x->line, msn_import__reason_names[x->reason], x->why);
+            fprintf(stderr, "  line %lld: %s: %s\n", (long long)x->line, msn_import__reason_names[x->reason],
+                    x->why);
         else
             fprintf(stderr, "  line %lld: %s\n", (long long)x->line, msn_import__reason_names[x->reason]);
     }
     if (r->rejected > r->n_listed)
-        fprintf(stderr, "  (the first %d of %lld rejected lines are listed)\n", r->n_listed, (long long)r->rejected);
+        fprintf(stderr, "  (the first %d of %lld rejected lines are listed)\n", r->n_listed,
+                (long long)r->rejected);
 }
 
 /* ---- the import loop ------------------------------------------------------------------------ */
@@ -609,8 +616,8 @@ static void *reader_main(void *arg)
 }
 
 /* Imports every line of in. Returns 0, or -1 on a fatal error (message printed). */
-static int run(const opts_t *o, FILE *in, off_t size, msn_import_prep_t *prep, msn_importer_t *im, report_t *r,
-               int64_t t0)
+static int run(const opts_t *o, FILE *in, off_t size, msn_import_prep_t *prep, msn_importer_t *im,
+               report_t *r, int64_t t0)
 {
     pipe_t pp;
     char err[512];
@@ -633,6 +640,7 @@ static int run(const opts_t *o, FILE *in, off_t size, msn_import_prep_t *prep, m
         goto out;
     }
     started = 1;
+    pthread_setname_np(th, "import-reader");
 
     for (;;) {
         pthread_mutex_lock(&pp.mu);
@@ -658,8 +666,8 @@ static int run(const opts_t *o, FILE *in, off_t size, msn_import_prep_t *prep, m
             if (it->reason != MSN_IMPORT_OK) {
                 reject(r, it->lineno, it->reason, it->why);
             } else if (msn_import__write(im, it, err, sizeof(err)) < 0) {
-                fprintf(stderr, "%smeshsnap import: line %lld: %s\n", shown && tty ? "\n" : "", (long long)it->lineno,
-                        err);
+                fprintf(stderr, "%smeshsnap import: line %lld: %s\n", shown && tty ? "\n" : "",
+                        (long long)it->lineno, err);
                 goto out;
             } else {
                 r->imported++;
@@ -695,11 +703,13 @@ out:
         pthread_cond_signal(&pp.space);
         pthread_mutex_unlock(&pp.mu);
         pthread_join(th, NULL);
-        msn_debug("CPU time: reader thread %.2f s, writer thread %.2f s (first pass included)", pp.reader_cpu_s,
-                  thread_cpu_s());
+        msn_debug("CPU time: reader thread %.2f s, writer thread %.2f s (first pass included)",
+                  pp.reader_cpu_s, thread_cpu_s());
     }
-    /* what was written so far is kept: a re-run continues from it */
-    if (msn_import__in_txn(im) && msn_import__commit(im, err, sizeof(err)) < 0) {
+    /* After the input ended or a stop request, the batch in flight holds whole lines and
+     * is committed; after an error it may hold part of a line and is rolled back (by
+     * msn_import__close). Either way a re-run continues from what is committed. */
+    if (rc == 0 && msn_import__in_txn(im) && msn_import__commit(im, err, sizeof(err)) < 0) {
         fprintf(stderr, "meshsnap import: %s\n", err);
         rc = -1;
     }
@@ -731,6 +741,10 @@ int msn_cli_import(int argc, char **argv)
 
     memset(&rep, 0, sizeof(rep));
     msn_log_set_role("meshsnap import");
+    /* Only this thread uses SQLite: no connection mutexes, no memory statistics. (This
+     * fails harmlessly when SQLite was initialized already.) */
+    sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     o.channels = msn_xcalloc((size_t)(argc > 0 ? argc : 1), sizeof(*o.channels));
     int prc = parse_args(argc, argv, &o);
     if (prc != 0) {
@@ -780,8 +794,9 @@ int msn_cli_import(int argc, char **argv)
     if (rc < 0) {
         status = 2;
     } else if (g_stop) {
-        fprintf(stderr, "meshsnap import: interrupted; the lines read so far are committed, run the same import "
-                        "again to finish\n");
+        fprintf(stderr,
+                "meshsnap import: interrupted; the lines read so far are committed, run the same import "
+                "again to finish\n");
         status = 2;
     } else {
         status = rep.rejected > 0 ? 1 : 0;
@@ -800,5 +815,6 @@ out:
     for (int i = 0; i < rep.n_listed; i++)
         free(rep.listed[i].why);
     free(o.channels);
+    msn_codec_thread_cleanup();
     return status;
 }

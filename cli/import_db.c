@@ -133,8 +133,8 @@ typedef struct {
     int dirty;
     char name[MSN_ADVERT_NAME_MAX + 1]; /* last advert's name ("" when it had none) */
     uint8_t name_len;
-    char role[16];    /* last advert's role */
-    int has_pos;      /* last advert with a position */
+    char role[16]; /* last advert's role */
+    int has_pos;   /* last advert with a position */
     double lat, lon;
     int has_batt, has_temp;
     int batt;
@@ -175,7 +175,8 @@ static uint32_t grow(void **arr, uint32_t *n, uint32_t *cap, size_t size)
 struct msn_importer {
     sqlite3 *db;
     msn_schema_info_t si;
-    int dedup_index; /* observations has the unique (tx, observer, path) index */
+    int dedup_index;    /* observations has the unique (tx, observer, path) index */
+    int schema_version; /* PRAGMA schema_version the statements were built for */
     int in_txn;
 
     sqlite3_stmt *tx_get, *tx_ins, *tx_upd;
@@ -221,8 +222,9 @@ static int has_dedup_index(sqlite3 *db)
 {
     sqlite3_stmt *st = NULL;
     int found = 0;
-    if (sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'observations'", -1,
-                           &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db,
+                           "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'observations'",
+                           -1, &st, NULL) != SQLITE_OK)
         return 0;
     while (!found && sqlite3_step(st) == SQLITE_ROW) {
         const char *sql = (const char *)sqlite3_column_text(st, 0);
@@ -241,6 +243,21 @@ static int has_dedup_index(sqlite3 *db)
     return found;
 }
 
+/* 1 when some index of observations starts with transmission_id. */
+static int tx_id_indexed(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int found = 0;
+    if (sqlite3_prepare_v2(
+            db,
+            "SELECT 1 FROM pragma_index_list('observations') il,"
+            " pragma_index_info(il.name) ii WHERE ii.seqno = 0 AND ii.name = 'transmission_id'",
+            -1, &st, NULL) == SQLITE_OK)
+        found = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return found;
+}
+
 static int build_statements(msn_importer_t *im, char *err, size_t errlen)
 {
     const msn_schema_info_t *si = &im->si;
@@ -255,8 +272,9 @@ static int build_statements(msn_importer_t *im, char *err, size_t errlen)
         goto out;
 
     msn_buf_reset(&q);
-    msn_buf_puts(&q, "INSERT INTO transmissions (raw_hex, hash, first_seen, route_type, payload_type, payload_version,"
-                     " decoded_json");
+    msn_buf_puts(
+        &q, "INSERT INTO transmissions (raw_hex, hash, first_seen, route_type, payload_type, payload_version,"
+            " decoded_json");
     msn_buf_puts(&q, si->tx_channel_hash ? ", channel_hash" : "");
     msn_buf_puts(&q, si->tx_scope_name ? ", scope_name" : "");
     msn_buf_puts(&q, si->tx_from_pubkey ? ", from_pubkey" : "");
@@ -278,15 +296,21 @@ static int build_statements(msn_importer_t *im, char *err, size_t errlen)
     if (prepare(im, &im->tx_upd, msn_buf_cstr(&q), err, errlen) < 0)
         goto out;
 
-    /* observations: the dedup key, written as the unique index is so that it serves */
+    /* observations: the dedup key, written as the unique index is so that it serves; without
+     * that index, the unary + keeps the planner on transmission_id (a few rows) rather than
+     * observer_idx (all of an observer's rows) */
     if (prepare(im, &im->obs_find,
-                "SELECT id FROM observations WHERE transmission_id = ?1 AND observer_idx = ?2"
-                " AND COALESCE(path_json, '') = ?3 LIMIT 1",
+                im->dedup_index
+                    ? "SELECT id FROM observations WHERE transmission_id = ?1 AND observer_idx = ?2"
+                      " AND COALESCE(path_json, '') = ?3 LIMIT 1"
+                    : "SELECT id FROM observations WHERE transmission_id = ?1 AND +observer_idx = ?2"
+                      " AND COALESCE(path_json, '') = ?3 LIMIT 1",
                 err, errlen) < 0)
         goto out;
     msn_buf_reset(&q);
-    msn_buf_puts(&q, "INSERT INTO observations (transmission_id, observer_idx, direction, snr, rssi, score, path_json,"
-                     " timestamp");
+    msn_buf_puts(
+        &q, "INSERT INTO observations (transmission_id, observer_idx, direction, snr, rssi, score, path_json,"
+            " timestamp");
     msn_buf_puts(&q, si->obs_raw_hex ? ", raw_hex" : "");
     msn_buf_puts(&q, si->obs_resolved_path ? ", resolved_path" : "");
     msn_buf_puts(&q, ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8");
@@ -307,7 +331,8 @@ static int build_statements(msn_importer_t *im, char *err, size_t errlen)
 
     /* nodes (ON CONFLICT on the primary key works on every schema; no AUTOINCREMENT) */
     msn_buf_reset(&q);
-    msn_buf_puts(&q, "INSERT INTO nodes (public_key, name, role, lat, lon, last_seen, first_seen, advert_count");
+    msn_buf_puts(&q,
+                 "INSERT INTO nodes (public_key, name, role, lat, lon, last_seen, first_seen, advert_count");
     msn_buf_puts(&q, si->nodes_battery_mv ? ", battery_mv" : "");
     msn_buf_puts(&q, si->nodes_temperature_c ? ", temperature_c" : "");
     msn_buf_puts(&q, ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?12, ?7");
@@ -318,7 +343,9 @@ static int build_statements(msn_importer_t *im, char *err, size_t errlen)
                      " last_seen = MAX(COALESCE(last_seen, ''), excluded.last_seen),"
                      " advert_count = COALESCE(advert_count, 0) + excluded.advert_count");
     msn_buf_puts(&q, si->nodes_battery_mv ? ", battery_mv = COALESCE(excluded.battery_mv, battery_mv)" : "");
-    msn_buf_puts(&q, si->nodes_temperature_c ? ", temperature_c = COALESCE(excluded.temperature_c, temperature_c)" : "");
+    msn_buf_puts(&q, si->nodes_temperature_c
+                         ? ", temperature_c = COALESCE(excluded.temperature_c, temperature_c)"
+                         : "");
     if (prepare(im, &im->node_up, msn_buf_cstr(&q), err, errlen) < 0)
         goto out;
 
@@ -326,13 +353,15 @@ static int build_statements(msn_importer_t *im, char *err, size_t errlen)
     if (prepare(im, &im->obsr_get, "SELECT rowid FROM observers WHERE id = ?1", err, errlen) < 0)
         goto out;
     if (prepare(im, &im->obsr_ins,
-                "INSERT INTO observers (id, name, last_seen, first_seen, packet_count) VALUES (?1, ?2, ?3, ?3, 0)", err,
-                errlen) < 0)
+                "INSERT INTO observers (id, name, last_seen, first_seen, packet_count) VALUES (?1, ?2, ?3, "
+                "?3, 0)",
+                err, errlen) < 0)
         goto out;
     msn_buf_reset(&q);
     msn_buf_puts(&q, "UPDATE observers SET packet_count = COALESCE(packet_count, 0) + ?1,"
                      " last_seen = MAX(COALESCE(last_seen, ''), ?2), name = COALESCE(?3, name)");
-    msn_buf_puts(&q, si->observers_last_packet_at ? ", last_packet_at = MAX(COALESCE(last_packet_at, ''), ?2)" : "");
+    msn_buf_puts(&q, si->observers_last_packet_at ? ", last_packet_at = MAX(COALESCE(last_packet_at, ''), ?2)"
+                                                  : "");
     msn_buf_puts(&q, si->observers_iata ? ", iata = COALESCE(?4, iata)" : "");
     msn_buf_puts(&q, si->observers_inactive ? ", inactive = 0" : "");
     msn_buf_puts(&q, " WHERE rowid = ?5");
@@ -344,24 +373,58 @@ out:
     return rc;
 }
 
+static int schema_version(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int v = -1;
+    if (sqlite3_prepare_v2(db, "PRAGMA schema_version", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static void finalize_statements(msn_importer_t *im)
+{
+    sqlite3_stmt **sts[] = {&im->tx_get,  &im->tx_ins,  &im->tx_upd,   &im->obs_find, &im->obs_ins,
+                            &im->obs_upd, &im->node_up, &im->obsr_get, &im->obsr_ins, &im->obsr_upd};
+    for (size_t i = 0; i < sizeof(sts) / sizeof(sts[0]); i++) {
+        sqlite3_finalize(*sts[i]);
+        *sts[i] = NULL;
+    }
+}
+
+/* Detects what the database has and prepares the statements for it. */
+static int setup(msn_importer_t *im, char *err, size_t errlen)
+{
+    sqlite3 *db = im->db;
+    finalize_statements(im);
+    im->schema_version = schema_version(db);
+    if (msn_schema_detect(db, &im->si, err, errlen) < 0)
+        return -1;
+    if (!im->si.has_observations || !im->si.has_nodes || !im->si.has_observers) {
+        snprintf(err, errlen,
+                 "not a CoreScope database: the observations, nodes or observers table is missing");
+        return -1;
+    }
+    if (!im->si.obs_v3) {
+        snprintf(err, errlen,
+                 "observations has no observer_idx column (the old v2 schema); the importer writes "
+                 "the v3 schema only");
+        return -1;
+    }
+    im->dedup_index = has_dedup_index(db);
+    if (!im->dedup_index && !tx_id_indexed(db))
+        msn_warn("observations has no index on transmission_id: every line scans the table (slow)");
+    return build_statements(im, err, errlen);
+}
+
 int msn_import__open(sqlite3 *db, msn_importer_t **out, char *err, size_t errlen)
 {
     *out = NULL;
     msn_importer_t *im = msn_xcalloc(1, sizeof(*im));
     im->db = db;
-    if (msn_schema_detect(db, &im->si, err, errlen) < 0)
-        goto fail;
-    if (!im->si.has_observations || !im->si.has_nodes || !im->si.has_observers) {
-        snprintf(err, errlen, "not a CoreScope database: the observations, nodes or observers table is missing");
-        goto fail;
-    }
-    if (!im->si.obs_v3) {
-        snprintf(err, errlen, "observations has no observer_idx column (the old v2 schema); the importer writes "
-                              "the v3 schema only");
-        goto fail;
-    }
-    im->dedup_index = has_dedup_index(db);
-    if (build_statements(im, err, errlen) < 0)
+    if (setup(im, err, errlen) < 0)
         goto fail;
     *out = im;
     return 0;
@@ -403,6 +466,13 @@ static int begin(msn_importer_t *im, char *err, size_t errlen)
             msn_warn("the database is locked by another writer; waiting");
     }
     im->in_txn = 1;
+    /* Another writer (meshsnapd's backfiller) may have migrated the schema since the last
+     * batch: holding the write lock now, follow it before writing. */
+    if (schema_version(im->db) != im->schema_version) {
+        msn_info("the database schema changed; preparing the statements again");
+        if (setup(im, err, errlen) < 0)
+            return -1;
+    }
     return 0;
 }
 
@@ -474,7 +544,7 @@ static txent_t *tx_lookup(msn_importer_t *im, const char *hash, int *fatal, char
 }
 
 /* Finds or creates the observer; returns its cache entry or NULL (err set). */
-static obsent_t *observer_get(msn_importer_t *im, const msn_import_line_t *l, const char *iso, char *err,
+static obsent_t *observer_get(msn_importer_t *im, const msn_import_line_t *l, int64_t ts, char *err,
                               size_t errlen)
 {
     const char *id = l->observer.data;
@@ -492,6 +562,8 @@ static obsent_t *observer_get(msn_importer_t *im, const msn_import_line_t *l, co
     }
     if (rc == SQLITE_DONE) {
         /* name now, iata (normalized) and the rest with the batch's observer update */
+        char iso[32];
+        msn_format_iso_s(iso, ts);
         st = im->obsr_ins;
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
         if (l->has_name)
@@ -543,14 +615,18 @@ static void note_observer(obsent_t *o, const msn_import_line_t *l, int64_t ts)
     } else if (ts > o->max_ts) {
         o->max_ts = ts;
     }
-    if (l->has_name) {
+    if (l->has_name && (o->name == NULL || strcmp(o->name, l->name.data) != 0)) {
         free(o->name);
         o->name = msn_xstrndup(l->name.data, l->name.len);
     }
-    char *iata = normalize_iata(l);
-    if (iata != NULL) {
-        free(o->iata);
-        o->iata = iata;
+    if (l->has_iata) {
+        char *iata = normalize_iata(l);
+        if (iata != NULL && o->iata != NULL && strcmp(iata, o->iata) == 0) {
+            free(iata);
+        } else if (iata != NULL) {
+            free(o->iata);
+            o->iata = iata;
+        }
     }
 }
 
@@ -614,7 +690,8 @@ static void note_node(msn_importer_t *im, const msn_import_item_t *it, int is_ne
 }
 
 /* Inserts the new transmission; returns its id or -1 (err set). */
-static int64_t insert_tx(msn_importer_t *im, const msn_import_item_t *it, const char *iso, char *err, size_t errlen)
+static int64_t insert_tx(msn_importer_t *im, const msn_import_item_t *it, const char *iso, char *err,
+                         size_t errlen)
 {
     const msn_packet_t *p = &it->pkt;
     sqlite3_stmt *st = im->tx_ins;
@@ -668,8 +745,8 @@ static void bind_obs_values(sqlite3_stmt *st, const msn_import_item_t *it)
 
 /* Inserts the observation, or when (transmission, observer, path) exists updates it as the
  * ingestor's upsert does. Returns 1 inserted, 0 existed, -1 error. */
-static int write_observation(msn_importer_t *im, const msn_import_item_t *it, int64_t tx_id, int64_t obs_rowid,
-                             int tx_is_new, char *err, size_t errlen)
+static int write_observation(msn_importer_t *im, const msn_import_item_t *it, int64_t tx_id,
+                             int64_t obs_rowid, int tx_is_new, char *err, size_t errlen)
 {
     const msn_buf_t *path = &it->path_json;
     int64_t found = 0;
@@ -706,8 +783,7 @@ static int write_observation(msn_importer_t *im, const msn_import_item_t *it, in
 
 int msn_import__write(msn_importer_t *im, const msn_import_item_t *it, char *err, size_t errlen)
 {
-    char iso[32];
-    msn_format_iso_s(iso, it->ts);
+    char iso[32] = ""; /* the line's time as RFC3339, formatted when a row needs it */
     if (begin(im, err, errlen) < 0)
         return -1;
 
@@ -719,9 +795,11 @@ int msn_import__write(msn_importer_t *im, const msn_import_item_t *it, char *err
         if (!it->first) {
             /* Only the first accepted line of a hash carries the transmission columns, and
              * that line wrote the row: it was deleted under us. */
-            snprintf(err, errlen, "transmission %s disappeared from the database during the import", it->hash);
+            snprintf(err, errlen, "transmission %s disappeared from the database during the import",
+                     it->hash);
             return -1;
         }
+        msn_format_iso_s(iso, it->ts);
         int64_t id = insert_tx(im, it, iso, err, errlen);
         if (id < 0)
             return -1;
@@ -743,7 +821,7 @@ int msn_import__write(msn_importer_t *im, const msn_import_item_t *it, char *err
         }
     }
 
-    obsent_t *o = observer_get(im, &it->l, iso, err, errlen);
+    obsent_t *o = observer_get(im, &it->l, it->ts, err, errlen);
     if (o == NULL)
         return -1;
     int ins = write_observation(im, it, e->id, o->rowid, is_new, err, errlen);
@@ -863,10 +941,7 @@ void msn_import__close(msn_importer_t *im)
         return;
     if (im->in_txn)
         sqlite3_exec(im->db, "ROLLBACK", NULL, NULL, NULL);
-    sqlite3_stmt *sts[] = {im->tx_get,  im->tx_ins,  im->tx_upd,   im->obs_find, im->obs_ins,
-                           im->obs_upd, im->node_up, im->obsr_get, im->obsr_ins, im->obsr_upd};
-    for (size_t i = 0; i < sizeof(sts) / sizeof(sts[0]); i++)
-        sqlite3_finalize(sts[i]);
+    finalize_statements(im);
     free(im->tx);
     free(im->txix.slots);
     free(im->dirty);

@@ -73,27 +73,27 @@ int msn_import__line_time(const msn_import_line_t *l, int64_t *out);
 
 /* ---- a prepared line ------------------------------------------------------------------- */
 
-/** One input line with everything computed that needs no database: the producer thread
+/** One input line with everything computed that needs no database: the reader thread
  *  fills it (msn_import__prepare), the writer turns it into rows (msn_import__write).
  *  The struct owns its buffers and is reused from line to line. */
 typedef struct {
-    int64_t lineno;  /* 1-based line number in the input */
-    int64_t offset;  /* input bytes read up to the end of this line */
-    int blank;       /* an empty or all-blank line: skipped, not counted */
-    int reason;      /* MSN_IMPORT_OK, or why the line is rejected */
-    char why[256];   /* details of the rejection ("" when none) */
+    int64_t lineno; /* 1-based line number in the input */
+    int64_t offset; /* input bytes read up to the end of this line */
+    int blank;      /* an empty or all-blank line: skipped, not counted */
+    int reason;     /* MSN_IMPORT_OK, or why the line is rejected */
+    char why[256];  /* details of the rejection ("" when none) */
     msn_import_line_t l;
-    int64_t ts;      /* unix seconds: the line's timestamp, or the time it was read */
-    char hash[17];   /* content hash of l.raw as given */
-    msn_packet_t pkt; /* decode of l.raw (with keys when `first`) */
-    int keyed;       /* an ADVERT with a public key (the node upsert) */
-    char pubkey[65]; /* its key, lowercase hex ("" otherwise) */
+    int64_t ts;                    /* unix seconds: the line's timestamp, or the time it was read */
+    char hash[17];                 /* content hash of l.raw as given */
+    msn_packet_t pkt;              /* decode of l.raw (with keys when `first`) */
+    int keyed;                     /* an ADVERT with a public key (the node upsert) */
+    char pubkey[65];               /* its key, lowercase hex ("" otherwise) */
     msn_buf_t path_json, resolved; /* observation path_json; resolved_path (len 0 = NULL) */
     /* The first accepted line of its hash in this input. Only then are these set: what a
      * new transmission row needs. */
     int first;
     msn_buf_t decoded_json, channel_hash; /* channel_hash.len 0 = NULL */
-    int scope_null;   /* scope_name NULL (else "" : no region keys are configured) */
+    int scope_null;                       /* scope_name NULL (else "" : no region keys are configured) */
 } msn_import_item_t;
 
 /** Prepares an empty item / releases its buffers. */
@@ -138,13 +138,13 @@ typedef struct msn_importer msn_importer_t;
 
 /** Counters of one import (the rows written, by kind). */
 typedef struct {
-    int64_t tx_new;         /* transmissions inserted */
-    int64_t tx_known;       /* lines whose transmission already existed */
-    int64_t obs_new;        /* observations inserted */
-    int64_t obs_dup;        /* lines whose (transmission, observer, path) already existed */
-    int64_t adverts;        /* node upserts (keyed adverts) */
-    int64_t observers_new;  /* observers inserted */
-    int64_t commits;        /* batches committed */
+    int64_t tx_new;        /* transmissions inserted */
+    int64_t tx_known;      /* lines whose transmission already existed */
+    int64_t obs_new;       /* observations inserted */
+    int64_t obs_dup;       /* lines whose (transmission, observer, path) already existed */
+    int64_t adverts;       /* node upserts (keyed adverts) */
+    int64_t observers_new; /* observers inserted */
+    int64_t commits;       /* batches committed */
 } msn_import_stats_t;
 
 /** Prepares the writer on db (a read-write connection to a CoreScope database whose
@@ -154,8 +154,9 @@ typedef struct {
 int msn_import__open(sqlite3 *db, msn_importer_t **out, char *err, size_t errlen);
 
 /** Writes one prepared, accepted item (it->reason == MSN_IMPORT_OK). Opens a write
- *  transaction when none is open. Returns 0, or -1 on a database error (err set; the
- *  caller should stop). */
+ *  transaction when none is open (BEGIN IMMEDIATE, waiting for another writer). Returns 0,
+ *  or -1 on a database error (err set): the transaction may then hold part of the line,
+ *  so the caller stops and lets msn_import__close roll it back. */
 int msn_import__write(msn_importer_t *im, const msn_import_item_t *it, char *err, size_t errlen);
 
 /** Flushes the pending counters and commits the open transaction (no-op when none is
@@ -168,8 +169,8 @@ int msn_import__in_txn(const msn_importer_t *im);
 /** The counters so far. */
 const msn_import_stats_t *msn_import__stats(const msn_importer_t *im);
 
-/** A one-line description of what the writer detected ("current schema" / "legacy schema
- *  without the observation dedup index: existence checks"), for the log. */
+/** What the writer detected, for the log ("current schema", "legacy schema without the
+ *  observation dedup index", ...). */
 const char *msn_import__mode(const msn_importer_t *im);
 
 /** Rolls back an open transaction, finalizes the statements and frees the writer (the

@@ -20,7 +20,7 @@ static void usage(FILE *f)
                "Commands:\n"
                "  decode HEX            print a decoded MeshCore packet (see meshsnap decode --help)\n"
                "  decode --json         decode {\"hex\": ...} lines from standard input\n"
-               "  import --db PATH [F]  import JSON-lines packets into a database (see meshsnap import --help)\n"
+               "  import --db PATH [F]  import JSON-lines packets (see meshsnap import --help)\n"
                "  init-db PATH          create a new database with the current CoreScope schema\n"
                "  gen --db PATH ...     generate a realistic CoreScope database (see meshsnap gen --help)\n"
                "  status [--json]       what a running meshsnapd is doing (see meshsnap status --help)\n"

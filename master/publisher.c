@@ -151,6 +151,7 @@ static void *thread_main(void *arg)
     int64_t last_err_log = 0, last_small_reload = 0;
     int64_t seen_finished = -1, loaded_at_ms = 0, last_data_version = -1;
     int64_t last_path_refresh = 0, refreshed_to = 0;
+    int reload_pending = 0;
     msn_ansched_t an;
     msn_store_init(&store);
     msn_publisher_init(&pub, cfg->state_dir, cfg->db, pt->started_at_ms);
@@ -173,14 +174,25 @@ static void *thread_main(void *arg)
         /* A migration that ended after the store was loaded changed rows the store holds. */
         msn_backfill_status_t bf;
         msn_status_read_backfill(pt->st, &bf);
+        /* Migrations run one after the other: reload once the last running one has finished
+           (the resolved-path refresh below covers the time in between) */
         if (bf.finished_count != seen_finished) {
             seen_finished = bf.finished_count;
-            for (int i = 0; i < bf.n_migrations && i < MSN_STATUS_MAX_MIGRATIONS && !need_full; i++)
+            for (int i = 0; i < bf.n_migrations && i < MSN_STATUS_MAX_MIGRATIONS; i++)
                 if (bf.mig[i].status == MSN_MIG_DONE && bf.mig[i].rows_processed > 0 &&
-                    bf.mig[i].ended_at >= loaded_at_ms) {
-                    msn_info("migration %s finished; reloading to publish its results", bf.mig[i].name);
-                    need_full = 1;
+                    bf.mig[i].ended_at >= loaded_at_ms && !reload_pending) {
+                    msn_info("migration %s finished; the master reloads to publish its results", bf.mig[i].name);
+                    reload_pending = 1;
                 }
+        }
+        if (reload_pending) {
+            int running = 0;
+            for (int i = 0; i < bf.n_migrations && i < MSN_STATUS_MAX_MIGRATIONS; i++)
+                running |= bf.mig[i].status == MSN_MIG_RUNNING;
+            if (!running || now - bf.last_progress_ms > 30000) {
+                reload_pending = 0;
+                need_full = 1;
+            }
         }
         /* While a backfill writes resolved paths, take in what it finished and republish the
            analytics built on paths at a bounded cadence ([backfill] republish_interval_s) */

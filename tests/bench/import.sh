@@ -24,6 +24,7 @@ fi
 exec "$py" - "$here" "$@" <<'PYEOF'
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -69,28 +70,39 @@ print("input: %s, %d lines, %.0f MB" % (corpus, n_lines, size_mb))
 print("meshsnap: %s, --batch %d" % (exe, args.batch))
 
 
+def cpu_children():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def run(db):
-    t0 = time.monotonic()
+    """Wall time and CPU time (both threads, user + system) of one import."""
+    t0, c0 = time.monotonic(), cpu_children()
     p = subprocess.run([exe, "import", "--db", db, "--batch", str(args.batch), corpus], capture_output=True,
                        text=True)
-    dt = time.monotonic() - t0
+    dt, cpu = time.monotonic() - t0, cpu_children() - c0
     if p.returncode != 0:
         sys.exit("import failed (status %d):\n%s" % (p.returncode, p.stderr))
-    return dt
+    return dt, cpu
 
 
+try:
+    load = os.getloadavg()[0]
+    print("load average %.2f on %d CPUs (other work on the machine lowers the figures)" % (load, os.cpu_count()))
+except OSError:
+    pass
 fresh, again = [], []
 for i in range(args.runs):
     db = os.path.join(args.workdir, "import-bench.db")
     for ext in ("", "-wal", "-shm"):
         if os.path.exists(db + ext):
             os.unlink(db + ext)
-    dt = run(db)
+    dt, cpu = run(db)
     fresh.append(n_lines / dt)
-    dt2 = run(db)
+    dt2, cpu2 = run(db)
     again.append(n_lines / dt2)
-    print("run %d: fresh database %.2f s (%.0f lines/s); the same input again %.2f s (%.0f lines/s)"
-          % (i + 1, dt, n_lines / dt, dt2, n_lines / dt2), flush=True)
+    print("run %d: fresh database %.2f s (%.0f lines/s, CPU %.2f s); the same input again %.2f s (%.0f lines/s,"
+          " CPU %.2f s)" % (i + 1, dt, n_lines / dt, cpu, dt2, n_lines / dt2, cpu2), flush=True)
     if i == args.runs - 1:
         print("database: %.0f MB" % (os.path.getsize(db) / 1e6))
 

@@ -39,16 +39,38 @@ class E2eFixtureTest(CoreApiChecks, unittest.TestCase):
         try:
             cls.d.wait_fresh(timeout=90)
 
-            def migrations_idle():
-                h = cls.d.health()
-                return h if h and h.get("async_migrations_running") is False else None
+            # the backfiller upgrades the legacy copy (schema, last_seen, paths); wait until every
+            # migration it registered is done, then for the master's republication after them
+            def migrations_done():
+                r = cls.d.get("/api/perf/async-migrations")
+                if r.status != 200:
+                    return None
+                migs = r.json()
+                if len(migs) < 4 or any(m.get("status") != "done" for m in migs):
+                    return None
+                return migs
 
-            cls.d.wait_for(migrations_idle, timeout=90, what="the backfiller's migrations to finish")
-            cls.d.wait_fresh(timeout=90)
+            cls.d.wait_for(migrations_done, timeout=120, interval=0.2, what="the backfiller's migrations to finish")
+
+            def republished():
+                h = cls.d.health()
+                if not h or h.get("stale") or h.get("async_migrations_running"):
+                    return None
+                return h if h.get("loadedObs") == cls.obs_count() else None
+
+            cls.d.wait_for(republished, timeout=120, interval=0.2, what="a generation after the migrations")
         except Exception:
             cls.d.cleanup()
             raise
         cls.truth = Truth(cls.db)
+
+    @classmethod
+    def obs_count(cls):
+        conn = msnlib.sql_connect(cls.db)
+        try:
+            return conn.execute("SELECT COUNT(*) FROM observations").fetchone()[0]
+        finally:
+            conn.close()
 
     @classmethod
     def tearDownClass(cls):

@@ -9,6 +9,9 @@ the two phases (never as absolute times), with generous bounds: WAL readers neve
 the writer, and short batches keep the WAL small. The reader must also see the row count
 grow several times during the import (commits are visible as they happen), and no query
 may fail with "database is locked".
+
+Two more writers' cases: an import waits for another connection's write lock instead of
+failing, and follows a schema change made by another writer between two of its batches.
 """
 
 import json
@@ -114,6 +117,60 @@ class ConcurrentReaderTest(unittest.TestCase):
         # commits became visible while the import ran, batch after batch
         grew = len(set(during["counts"]))
         self.assertGreater(grew, 3, "the reader saw the observation count change only %d times" % grew)
+
+    def test_waits_for_another_writer(self):
+        """Another connection holds the write lock for a while: the import waits for it
+        (busy timeout) instead of failing, and then writes everything."""
+        import sqlite3
+        db = os.path.join(self.tmp, "locked.db")
+        p = run_import(db, self.base)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        c = sqlite3.connect(db, isolation_level=None)
+        c.execute("BEGIN IMMEDIATE")
+        c.execute("UPDATE observers SET name = name")
+        proc = subprocess.Popen([meshsnap_path(), "import", "--db", db, "--batch", "500", self.big],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.5)
+        self.assertIsNone(proc.poll(), "the import should be waiting for the lock")
+        c.execute("COMMIT")
+        c.close()
+        _, err = proc.communicate(timeout=300)
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertIn("rejected:      0 lines", err)
+
+    def test_follows_schema_change(self):
+        """A migration by another writer during the import (here: transmissions.last_seen
+        added back) is picked up at the next batch: later rows fill the new column."""
+        import sqlite3
+        db = os.path.join(self.tmp, "migrating.db")
+        p = subprocess.run([meshsnap_path(), "init-db", db], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        c = sqlite3.connect(db, isolation_level=None, timeout=60)
+        c.execute("DROP INDEX idx_tx_last_seen_zero")
+        c.execute("ALTER TABLE transmissions DROP COLUMN last_seen")
+        proc = subprocess.Popen([meshsnap_path(), "import", "--db", db, "--batch", "20", self.big],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            if c.execute("SELECT COUNT(*) FROM transmissions").fetchone()[0] > 0:
+                break
+            time.sleep(0.005)
+        c.execute("ALTER TABLE transmissions ADD COLUMN last_seen INTEGER NOT NULL DEFAULT 0")
+        _, err = proc.communicate(timeout=300)
+        self.assertEqual(proc.returncode, 0, err)
+        zero, total = c.execute("SELECT SUM(last_seen = 0), COUNT(*) FROM transmissions").fetchone()
+        if zero == total:
+            c.close()
+            self.skipTest("the import finished before the column came back")
+        self.assertIn("schema changed", err)
+        self.assertGreater(zero, 0)
+        # every transmission inserted after the change carries the newest of its observations
+        first_set = c.execute("SELECT MIN(id) FROM transmissions WHERE last_seen > 0").fetchone()[0]
+        bad = c.execute("SELECT COUNT(*) FROM transmissions t WHERE id >= ? AND last_seen !="
+                        " (SELECT MAX(timestamp) FROM observations o WHERE o.transmission_id = t.id)",
+                        (first_set,)).fetchone()[0]
+        c.close()
+        self.assertEqual(bad, 0)
 
 
 if __name__ == "__main__":

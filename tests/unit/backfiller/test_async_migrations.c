@@ -1,6 +1,9 @@
 /* test_async_migrations.c: `_async_migrations` bookkeeping (data-model spec §5.3) and its status mirror. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -403,6 +406,57 @@ static void test_resume_state(void)
     free(st);
 }
 
+/* Runs fn with stderr captured; returns what was written (static buffer). */
+static const char *capture_stderr(void (*fn)(void *), void *arg)
+{
+    static char out[4096];
+    char path[600];
+    snprintf(path, sizeof(path), "%s/err.txt", msn_test_tmpdir("amig"));
+    fflush(stderr);
+    int saved = dup(2), fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 2);
+    fn(arg);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    lseek(fd, 0, SEEK_SET);
+    ssize_t n = read(fd, out, sizeof(out) - 1);
+    out[n > 0 ? n : 0] = '\0';
+    close(fd);
+    return out;
+}
+
+static void call_heartbeat(void *m)
+{
+    CHECK_EQ_INT(msn_amig_sqlite_progress(m), 0);
+}
+
+static int64_t mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One statement or chunk that takes long still gets a log line every 10 s. */
+static void test_heartbeat_during_long_statements(void)
+{
+    sqlite3 *db = open_tmp();
+    char err[256] = "";
+    msn_amig_t m;
+    CHECK_EQ_INT(msn_amig_begin(&m, db, NULL, "hb_v1", err, sizeof(err)), 0);
+    m.mirror.rows_processed = 40;
+    m.mirror.rows_total = 90;
+    CHECK_EQ_STR(capture_stderr(call_heartbeat, &m), ""); /* just started: quiet */
+    m.run_start_mono_ms = mono_now() - 11000;             /* 11 s without a line */
+    const char *out = capture_stderr(call_heartbeat, &m);
+    CHECK(strstr(out, "hb_v1: still working: 40 / 90 rows") != NULL);
+    CHECK_EQ_STR(capture_stderr(call_heartbeat, &m), ""); /* and not again right away */
+    m.last_log_mono_ms = mono_now() - 10500;
+    CHECK(strstr(capture_stderr(call_heartbeat, &m), "still working") != NULL);
+    sqlite3_close(db);
+}
+
 int main(void)
 {
     MSN_RUN(test_ensure_adds_progress_columns);
@@ -414,5 +468,6 @@ int main(void)
     MSN_RUN(test_done_not_recorded_is_failure);
     MSN_RUN(test_unwritable_database);
     MSN_RUN(test_resume_state);
+    MSN_RUN(test_heartbeat_during_long_statements);
     return msn_test_done();
 }

@@ -19,10 +19,11 @@ static int parse(const char *s)
 
 static void test_parse_fields(void)
 {
-    CHECK_EQ_INT(parse(" {\"raw\":\"11AB\", \"observer\":\"OBS\", \"origin\":\"Name\", \"region\":\" sjc \","
-                       " \"SNR\": -7.25, \"RSSI\": \"-101dBm\", \"Score\": 3, \"Direction\":\"rx\","
-                       " \"timestamp\": 1780000000, \"extra\": {\"a\": [1, 2, {\"b\": null}]}, \"t\": true} "),
-                 0);
+    CHECK_EQ_INT(
+        parse(" {\"raw\":\"11AB\", \"observer\":\"OBS\", \"origin\":\"Name\", \"region\":\" sjc \","
+              " \"SNR\": -7.25, \"RSSI\": \"-101dBm\", \"Score\": 3, \"Direction\":\"rx\","
+              " \"timestamp\": 1780000000, \"extra\": {\"a\": [1, 2, {\"b\": null}]}, \"t\": true} "),
+        0);
     CHECK(L.has_raw && L.has_observer && L.has_name && L.has_iata && L.has_direction);
     CHECK_EQ_STR(L.raw.data, "11AB");
     CHECK_EQ_STR(L.observer.data, "OBS");
@@ -127,9 +128,14 @@ static void test_timestamps(void)
     CHECK_EQ_INT(ts_of("{\"x\": 1}", &t), 1);
     CHECK_EQ_INT(ts_of("{\"timestamp\": null}", &t), 1);
     static const char *const bad[] = {
-        "{\"timestamp\": -1}",           "{\"timestamp\": 1780000000000000}", "{\"timestamp\": \"\"}",
-        "{\"timestamp\": \"yesterday\"}", "{\"timestamp\": true}",             "{\"timestamp\": [1]}",
-        "{\"timestamp\": \"17800000000000\"}", "{\"timestamp\": \"2026-13-01T00:00:00Z\"}",
+        "{\"timestamp\": -1}",
+        "{\"timestamp\": 1780000000000000}",
+        "{\"timestamp\": \"\"}",
+        "{\"timestamp\": \"yesterday\"}",
+        "{\"timestamp\": true}",
+        "{\"timestamp\": [1]}",
+        "{\"timestamp\": \"17800000000000\"}",
+        "{\"timestamp\": \"2026-13-01T00:00:00Z\"}",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         if (ts_of(bad[i], &t) != -1) {
@@ -158,8 +164,11 @@ static char *advert_hex(const uint8_t seed[32], uint32_t ts, const char *name, c
     int np = msn_encode_advert(seed, ts, app, (size_t)na, payload, sizeof(payload));
     if (corrupt_sig)
         payload[40] ^= 1;
-    msn_frame_t f = {.route_type = MSN_ROUTE_FLOOD, .payload_type = MSN_PT_ADVERT, .hash_size = 1,
-                     .hash_count = hops, .path = path};
+    msn_frame_t f = {.route_type = MSN_ROUTE_FLOOD,
+                     .payload_type = MSN_PT_ADVERT,
+                     .hash_size = 1,
+                     .hash_count = hops,
+                     .path = path};
     int n = msn_encode_packet(&f, payload, (size_t)np, pkt, sizeof(pkt));
     CHECK(na > 0 && np > 0 && n > 0);
     return hex_of(pkt, (size_t)n);
@@ -168,7 +177,8 @@ static char *advert_hex(const uint8_t seed[32], uint32_t ts, const char *name, c
 static void prep_line(msn_import_prep_t *p, msn_import_item_t *it, const char *raw, const char *extra)
 {
     char line[1024];
-    snprintf(line, sizeof(line), "{\"raw\":\"%s\",\"observer\":\"O1\",\"timestamp\":1780000000%s}", raw, extra);
+    snprintf(line, sizeof(line), "{\"raw\":\"%s\",\"observer\":\"O1\",\"timestamp\":1780000000%s}", raw,
+             extra);
     msn_import__prepare(p, it, line, strlen(line), 42);
 }
 
@@ -265,7 +275,9 @@ static void test_prepare(void)
 
     /* a transport-scoped packet: scope_name "" (no region keys) */
     uint8_t ack[4] = {1, 2, 3, 4};
-    msn_frame_t tf = {.route_type = MSN_ROUTE_TRANSPORT_FLOOD, .payload_type = MSN_PT_ACK, .hash_size = 1,
+    msn_frame_t tf = {.route_type = MSN_ROUTE_TRANSPORT_FLOOD,
+                      .payload_type = MSN_PT_ACK,
+                      .hash_size = 1,
                       .transport = {0x12, 0x34, 0x56, 0x78}};
     n = msn_encode_packet(&tf, ack, 4, pkt, sizeof(pkt));
     char *scoped = hex_of(pkt, (size_t)n);
