@@ -35,8 +35,8 @@ build: deps
 run: build
 	@mkdir -p $(VAR)
 	@if [ ! -f $(VAR)/meshsnap.db ]; then \
-	  echo "Creating an empty database with the CoreScope schema in $(VAR)/meshsnap.db"; \
-	  $(BUILD)/meshsnap init-db $(VAR)/meshsnap.db; \
+	  echo "Generating a demo mesh in $(VAR)/meshsnap.db (meshsnap gen --demo)"; \
+	  $(BUILD)/meshsnap gen --demo --quiet --db $(VAR)/meshsnap.db; \
 	fi
 	@echo "meshsnap: serving $(VAR)/meshsnap.db at http://$(LISTEN)/api/stats (Ctrl-C stops it)"
 	exec $(BUILD)/meshsnapd --db $(VAR)/meshsnap.db --state-dir $(VAR)/state --listen $(LISTEN)

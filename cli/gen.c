@@ -3,22 +3,23 @@
  * mesh into a CoreScope database.
  *
  * Flow of a run:
- *   1. world       gen_world_build (nodes, radio graph, observers, flood trees, schedule)
+ *   1. world       msn_gen__world_build (nodes, radio graph, observers, flood trees, schedule)
  *   2. calibrate   scale the number of observers per transmission so that the mean
  *                  observations per transmission comes close to --obs-per-tx
  *   3. edges       every plan is computed once (two threads) to derive neighbor_edges
  *                  with the ingestor's rules (data-model spec §7) and the node and
  *                  observer statistics; resolved_path needs the final edge set
- *   4. rows        a generator thread renders batches of transmissions and their
- *                  observations (raw_hex, decoded_json, path_json, resolved_path via
- *                  shm/pathres) while this thread inserts them into SQLite
- *   5. finish      nodes, observers, neighbor_edges, side tables; the secondary indexes
- *                  (dropped for the bulk insert) are recreated from their original SQL;
- *                  the database is switched to WAL.
+ *   4. rows        msn_gen__write_rows (gen_rows.c): a thread renders batches of
+ *                  transmissions and their observations (raw_hex, decoded_json, path_json,
+ *                  resolved_path via shm/pathres) while this thread inserts them
+ *   5. finish      nodes, observers, neighbor_edges, side tables; the indexes dropped for
+ *                  the bulk insert are recreated from their original SQL; the database is
+ *                  switched to WAL.
  *
  * Speed: during the bulk insert the database runs with journal_mode=OFF,
- * synchronous=OFF and an exclusive lock; ids are assigned by the generator, so no
- * lookups are needed; strings are bound without copies.
+ * synchronous=OFF, an exclusive lock and a 1 GB page cache. The indexes that rows reach in
+ * order (transmission id, time) are kept up to date as rows arrive; those led by
+ * observer_idx, and the unique dedup index, are built once at the end (see drop_indexes).
  *
  * neighbor_edges follows §7 as the ingestor's builder leaves it when it keeps up with
  * ingest: every observation counted once, then the 5-day prune relative to --end.
@@ -46,23 +47,6 @@
 #include "shm/timeutil.h"
 
 #define EDGE_MAX_AGE (5 * 86400) /* neighborEdgesMaxAgeDays */
-#define BATCH_TX 2000
-#define N_BATCHES 3
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* CPU time of the calling thread. */
-static double thread_cpu_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -194,9 +178,9 @@ static void *scan_worker(void *arg)
     scan_t *s = arg;
     const gen_world_t *w = s->w;
     gen_plan_t *pl = msn_xmalloc(sizeof(gen_plan_t));
-    gen_plan_init(pl);
+    msn_gen__plan_init(pl);
     for (long i = s->from; i < s->to; i++) {
-        gen_plan(w, i, pl);
+        msn_gen__plan(w, i, pl);
         int advert = pl->kind == K_ADVERT;
         int o = pl->origin;
         int hs = pl->kind == K_TRACE ? pl->trace_hop_size : pl->hash_size;
@@ -234,7 +218,7 @@ static void *scan_worker(void *arg)
         }
         s->n_obs += pl->n_copies;
     }
-    gen_plan_free(pl);
+    msn_gen__plan_free(pl);
     free(pl);
     return NULL;
 }
@@ -246,12 +230,12 @@ static void calibrate(gen_world_t *w)
     long T = w->n_slots;
     long n = T < 1500 ? T : 1500;
     gen_plan_t *pl = msn_xmalloc(sizeof(gen_plan_t));
-    gen_plan_init(pl);
+    msn_gen__plan_init(pl);
     w->obs_scale = w->p.obs_per_tx;
     for (int round = 0; round < 4; round++) {
         double total = 0;
         for (long k = 0; k < n; k++) {
-            gen_plan(w, k * T / n, pl);
+            msn_gen__plan(w, k * T / n, pl);
             total += pl->n_copies;
         }
         double mean = total / (double)n;
@@ -264,496 +248,8 @@ static void calibrate(gen_world_t *w)
         if (w->obs_scale > 400)
             w->obs_scale = 400;
     }
-    gen_plan_free(pl);
+    msn_gen__plan_free(pl);
     free(pl);
-}
-
-/* ---- batches of rendered rows ---------------------------------------------------------------- */
-
-typedef struct {
-    uint32_t off, len; /* into batch text; off == UINT32_MAX: NULL */
-} str_t;
-
-#define STR_NULL ((str_t){UINT32_MAX, 0})
-
-typedef struct {
-    str_t raw, hash, first_seen, created, json, from, chan, scope;
-    str_t routes, heard; /* ground truth: per observation hop node indexes, heard node */
-    int64_t first_obs_id;
-    int origin;
-    uint8_t route_type, payload_type;
-    int64_t last_seen;
-    uint32_t n_obs;
-} tx_row_t;
-
-typedef struct {
-    str_t path, resolved, raw;
-    int64_t id, tx_id;
-    int32_t observer_idx;
-    uint32_t ts;
-    float snr, rssi;
-} obs_row_t;
-
-typedef struct {
-    long first, count;
-    msn_buf_t text;
-    tx_row_t *tx;
-    obs_row_t *obs;
-    size_t n_obs, cap_obs;
-    long hops, hops_resolved, hops_wrong;
-    int state; /* 0 free, 1 filled, 2 end of stream, 3 failed */
-} batch_t;
-
-typedef struct {
-    const gen_world_t *w;
-    const msn_pathres_t *pr;
-    int resolve;
-    batch_t batches[N_BATCHES];
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int stop;
-    /* generator state */
-    uint64_t *hset;
-    uint64_t hmask;
-    long collisions;
-    double gen_busy, gen_wait;
-    char err[256];
-} pipe_t;
-
-static const char hexu[] = "0123456789ABCDEF";
-static const char hexl[] = "0123456789abcdef";
-
-static str_t put_str(msn_buf_t *b, const char *s, size_t n)
-{
-    str_t r = {(uint32_t)b->len, (uint32_t)n};
-    msn_buf_append(b, s, n);
-    return r;
-}
-
-static str_t put_hex(msn_buf_t *b, const uint8_t *p, size_t n, int upper)
-{
-    const char *h = upper ? hexu : hexl;
-    msn_buf_reserve(b, 2 * n);
-    char *o = b->data + b->len;
-    for (size_t i = 0; i < n; i++) {
-        o[2 * i] = h[p[i] >> 4];
-        o[2 * i + 1] = h[p[i] & 15];
-    }
-    str_t r = {(uint32_t)b->len, (uint32_t)(2 * n)};
-    b->len += 2 * n;
-    return r;
-}
-
-static size_t fmt_u32(char *out, uint32_t v)
-{
-    char tmp[12];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
-    return n;
-}
-
-static void iso_s(char out[32], int64_t t)
-{
-    msn_format_iso_s(out, t);
-}
-
-static void created_s(char out[32], int64_t t)
-{
-    msn_format_iso_s(out, t); /* YYYY-MM-DDTHH:MM:SSZ */
-    out[10] = ' ';
-    out[19] = '\0';
-}
-
-static uint64_t hash_u64(const char *hex)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 16; i++) {
-        char c = hex[i];
-        v = v << 4 | (uint64_t)(c <= '9' ? c - '0' : c - 'a' + 10);
-    }
-    return v;
-}
-
-/* Inserts v into the hash set; returns 0 when it was already there. */
-static int hset_add(pipe_t *pp, uint64_t v)
-{
-    if (v == 0)
-        v = 1; /* 0 marks an empty slot; a 2^-64 event */
-    uint64_t i = (v * 0x9e3779b97f4a7c15ull) & pp->hmask;
-    while (pp->hset[i] != 0) {
-        if (pp->hset[i] == v)
-            return 0;
-        i = (i + 1) & pp->hmask;
-    }
-    pp->hset[i] = v;
-    return 1;
-}
-
-/* Renders transmissions [b->first, b->first + b->count) into b. Returns 0 or -1. */
-static int fill_batch(pipe_t *pp, gen_renderer_t *rr, gen_plan_t *pl, batch_t *b)
-{
-    const gen_world_t *w = pp->w;
-    msn_buf_reset(&b->text);
-    b->n_obs = 0;
-    b->hops = b->hops_resolved = b->hops_wrong = 0;
-    gen_render_t rd;
-    uint8_t pkt[MSN_MAX_PACKET], hopb[MSN_MAX_PATH_BYTES + 200];
-    char hopstr[GEN_MAX_HOPS + 200][20];
-    const char *hops[GEN_MAX_HOPS + 200];
-    const char *res[GEN_MAX_HOPS + 200];
-    char tbuf[32];
-    for (long k = 0; k < b->count; k++) {
-        long i = b->first + k;
-        gen_plan(w, i, pl);
-        int attempt = 0;
-        for (;;) {
-            if (gen_render(rr, w, pl, attempt, &rd) < 0) {
-                snprintf(pp->err, sizeof(pp->err), "transmission %ld cannot be rendered", i);
-                return -1;
-            }
-            if (hset_add(pp, hash_u64(rd.hash)))
-                break;
-            pp->collisions++;
-            if (++attempt > 50) {
-                snprintf(pp->err, sizeof(pp->err), "transmission %ld: no unique hash", i);
-                return -1;
-            }
-        }
-        tx_row_t *t = &b->tx[k];
-        const char *from = rd.has_from ? rd.from_pubkey : NULL;
-        /* observations */
-        if (b->n_obs + (size_t)pl->n_copies > b->cap_obs) {
-            while (b->n_obs + (size_t)pl->n_copies > b->cap_obs)
-                b->cap_obs = b->cap_obs ? b->cap_obs * 2 : 65536;
-            b->obs = msn_xrealloc(b->obs, b->cap_obs * sizeof(obs_row_t));
-        }
-        for (int c = 0; c < pl->n_copies; c++) {
-            const gen_copy_t *cp = &pl->copy_store[c];
-            const gen_observer_t *ob = &w->obs[cp->observer];
-            obs_row_t *o = &b->obs[b->n_obs++];
-            int n = gen_copy_packet(w, pl, &rd, cp, pkt, sizeof(pkt));
-            if (n < 0) {
-                snprintf(pp->err, sizeof(pp->err), "transmission %ld: copy %d does not encode", i, c);
-                return -1;
-            }
-            o->raw = put_hex(&b->text, pkt, (size_t)n, !ob->lower_hex);
-            o->observer_idx = cp->observer + 1;
-            o->tx_id = i + 1;
-            o->ts = cp->ts;
-            o->snr = cp->snr;
-            o->rssi = cp->rssi;
-            int hs;
-            gen_copy_hops(w, pl, cp, hopb, &hs);
-            int nh = cp->n_hops;
-            /* path_json */
-            msn_buf_reserve(&b->text, (size_t)nh * 9 + 4);
-            o->path.off = (uint32_t)b->text.len;
-            char *q = b->text.data + b->text.len;
-            *q++ = '[';
-            for (int j = 0; j < nh; j++) {
-                if (j)
-                    *q++ = ',';
-                *q++ = '"';
-                char *hsp = hopstr[j];
-                for (int x = 0; x < hs; x++) {
-                    uint8_t v = hopb[j * hs + x];
-                    *q++ = hsp[2 * x] = hexu[v >> 4];
-                    *q++ = hsp[2 * x + 1] = hexu[v & 15];
-                }
-                hsp[2 * hs] = '\0';
-                hops[j] = hsp;
-                *q++ = '"';
-            }
-            *q++ = ']';
-            o->path.len = (uint32_t)(q - (b->text.data + o->path.off));
-            b->text.len += o->path.len;
-            /* resolved_path */
-            o->resolved = STR_NULL;
-            if (pp->resolve && nh > 0) {
-                int nr = msn_pathres_resolve(pp->pr, from, hops, nh, res);
-                b->hops += nh;
-                b->hops_resolved += nr;
-                for (int j = 0; j < nh; j++)
-                    if (res[j] != NULL && memcmp(res[j], w->nodes[pl->hop_nodes[cp->hops_off + j]].hex, 64) != 0)
-                        b->hops_wrong++;
-                size_t before = b->text.len;
-                if (msn_pathres_render(res, nh, &b->text))
-                    o->resolved = (str_t){(uint32_t)before, (uint32_t)(b->text.len - before)};
-            } else {
-                b->hops += nh;
-            }
-        }
-        /* ground truth: the true hops of every copy, and the node each copy was heard from */
-        size_t all_hops = 0;
-        for (int c = 0; c < pl->n_copies; c++)
-            all_hops += pl->copy_store[c].n_hops;
-        msn_buf_reserve(&b->text, all_hops * 6 + (size_t)pl->n_copies * 10 + 8);
-        t->routes.off = (uint32_t)b->text.len;
-        char *q = b->text.data + b->text.len;
-        *q++ = '[';
-        for (int c = 0; c < pl->n_copies; c++) {
-            const gen_copy_t *cp = &pl->copy_store[c];
-            if (c)
-                *q++ = ',';
-            *q++ = '[';
-            for (int j = 0; j < cp->n_hops; j++) {
-                if (j)
-                    *q++ = ',';
-                q += fmt_u32(q, pl->hop_nodes[cp->hops_off + j]);
-            }
-            *q++ = ']';
-        }
-        *q++ = ']';
-        t->routes.len = (uint32_t)(q - (b->text.data + t->routes.off));
-        b->text.len += t->routes.len;
-        t->heard.off = (uint32_t)b->text.len;
-        *q++ = '[';
-        for (int c = 0; c < pl->n_copies; c++) {
-            if (c)
-                *q++ = ',';
-            q += fmt_u32(q, pl->copy_store[c].heard);
-        }
-        *q++ = ']';
-        t->heard.len = (uint32_t)(q - (b->text.data + t->heard.off));
-        b->text.len += t->heard.len;
-        /* the transmission: the first copy as received */
-        t->raw = b->obs[b->n_obs - (size_t)pl->n_copies].raw;
-        t->hash = put_str(&b->text, rd.hash, 16);
-        iso_s(tbuf, pl->copy_store[0].ts);
-        t->first_seen = put_str(&b->text, tbuf, strlen(tbuf));
-        created_s(tbuf, pl->copy_store[0].ts);
-        t->created = put_str(&b->text, tbuf, strlen(tbuf));
-        size_t before = b->text.len;
-        msn_packet_render_json(&rd.pkt, &b->text);
-        t->json = (str_t){(uint32_t)before, (uint32_t)(b->text.len - before)};
-        t->from = from ? put_str(&b->text, from, 64) : STR_NULL;
-        t->chan = rd.channel_hash ? put_str(&b->text, rd.channel_hash, strlen(rd.channel_hash)) : STR_NULL;
-        t->scope = rd.scope_name ? put_str(&b->text, rd.scope_name, strlen(rd.scope_name)) : STR_NULL;
-        t->origin = pl->origin;
-        t->route_type = (uint8_t)pl->route_type;
-        t->payload_type = (uint8_t)pl->payload_type;
-        t->last_seen = pp->resolve ? (int64_t)pl->copy_store[pl->n_copies - 1].ts : 0;
-        t->n_obs = (uint32_t)pl->n_copies;
-        if (b->text.len > 0xF0000000u) {
-            snprintf(pp->err, sizeof(pp->err), "batch too large");
-            return -1;
-        }
-    }
-    return 0;
-}
-
-static void *generator(void *arg)
-{
-    pipe_t *pp = arg;
-    gen_renderer_t *rr = gen_renderer_new(pp->w);
-    gen_plan_t *pl = msn_xmalloc(sizeof(gen_plan_t));
-    gen_plan_init(pl);
-    long T = pp->w->n_slots;
-    int slot = 0;
-    for (long first = 0;; first += BATCH_TX) {
-        batch_t *b = &pp->batches[slot];
-        double tw = now_s();
-        pthread_mutex_lock(&pp->mu);
-        while (b->state != 0 && !pp->stop)
-            pthread_cond_wait(&pp->cv, &pp->mu);
-        pp->gen_wait += now_s() - tw;
-        int stop = pp->stop;
-        pthread_mutex_unlock(&pp->mu);
-        if (stop)
-            break;
-        int state;
-        if (first >= T) {
-            state = 2;
-        } else {
-            b->first = first;
-            b->count = T - first < BATCH_TX ? T - first : BATCH_TX;
-            double t0 = thread_cpu_s();
-            state = fill_batch(pp, rr, pl, b) < 0 ? 3 : 1;
-            pp->gen_busy += thread_cpu_s() - t0;
-        }
-        pthread_mutex_lock(&pp->mu);
-        b->state = state;
-        pthread_cond_broadcast(&pp->cv);
-        pthread_mutex_unlock(&pp->mu);
-        if (state != 1)
-            break;
-        slot = (slot + 1) % N_BATCHES;
-    }
-    gen_plan_free(pl);
-    free(pl);
-    gen_renderer_free(rr);
-    msn_codec_thread_cleanup();
-    return NULL;
-}
-
-/* ---- SQLite ------------------------------------------------------------------------------------ */
-
-static int exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
-{
-    char *msg = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        set_err(err, errlen, "%s: %s", sql, msg ? msg : sqlite3_errmsg(db));
-        sqlite3_free(msg);
-        return -1;
-    }
-    return 0;
-}
-
-static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, char *err, size_t errlen)
-{
-    if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK) {
-        set_err(err, errlen, "prepare %s: %s", sql, sqlite3_errmsg(db));
-        return -1;
-    }
-    return 0;
-}
-
-static void bind_str(sqlite3_stmt *st, int i, const batch_t *b, str_t s)
-{
-    if (s.off == UINT32_MAX)
-        sqlite3_bind_null(st, i);
-    else
-        sqlite3_bind_text(st, i, b->text.data + s.off, (int)s.len, SQLITE_STATIC);
-}
-
-static int step_reset(sqlite3 *db, sqlite3_stmt *st, char *err, size_t errlen)
-{
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        set_err(err, errlen, "insert: %s", sqlite3_errmsg(db));
-        sqlite3_reset(st);
-        return -1;
-    }
-    sqlite3_reset(st);
-    return 0;
-}
-
-/* Multi-row INSERT statements: rows are bound MULTI at a time into one statement, so the
- * table and index cursors stay open from row to row (appends to the rightmost page then
- * skip the descent from the root), and the per-statement overhead is paid once. */
-#define MULTI 64
-
-typedef struct {
-    sqlite3_stmt *many, *one;
-    int ncols;
-} multi_t;
-
-typedef struct {
-    multi_t tx, obs, truth;
-    int64_t next_obs_id;
-} inserter_t;
-
-static int multi_prepare(sqlite3 *db, multi_t *m, const char *head, int ncols, char *err, size_t errlen)
-{
-    msn_buf_t b = MSN_BUF_INIT;
-    m->ncols = ncols;
-    for (int pass = 0; pass < 2; pass++) {
-        int rows = pass == 0 ? MULTI : 1;
-        msn_buf_reset(&b);
-        msn_buf_puts(&b, head);
-        msn_buf_puts(&b, " VALUES ");
-        for (int r = 0; r < rows; r++) {
-            msn_buf_puts(&b, r ? ",(" : "(");
-            for (int c = 0; c < ncols; c++)
-                msn_buf_puts(&b, c ? ",?" : "?");
-            msn_buf_putc(&b, ')');
-        }
-        if (prepare(db, msn_buf_cstr(&b), pass == 0 ? &m->many : &m->one, err, errlen) < 0) {
-            msn_buf_free(&b);
-            return -1;
-        }
-    }
-    msn_buf_free(&b);
-    return 0;
-}
-
-static void multi_finalize(multi_t *m)
-{
-    sqlite3_finalize(m->many);
-    sqlite3_finalize(m->one);
-    m->many = m->one = NULL;
-}
-
-static void bind_tx(sqlite3_stmt *st, int p, const batch_t *b, long k)
-{
-    const tx_row_t *t = &b->tx[k];
-    sqlite3_bind_int64(st, p + 1, b->first + k + 1);
-    bind_str(st, p + 2, b, t->raw);
-    bind_str(st, p + 3, b, t->hash);
-    bind_str(st, p + 4, b, t->first_seen);
-    sqlite3_bind_int(st, p + 5, t->route_type);
-    sqlite3_bind_int(st, p + 6, t->payload_type);
-    sqlite3_bind_int(st, p + 7, 0);
-    bind_str(st, p + 8, b, t->json);
-    bind_str(st, p + 9, b, t->from);
-    sqlite3_bind_int64(st, p + 10, t->last_seen);
-    bind_str(st, p + 11, b, t->created);
-    bind_str(st, p + 12, b, t->chan);
-    bind_str(st, p + 13, b, t->scope);
-}
-
-static void bind_obs(sqlite3_stmt *st, int p, const batch_t *b, long k)
-{
-    const obs_row_t *o = &b->obs[k];
-    sqlite3_bind_int64(st, p + 1, o->id);
-    sqlite3_bind_int64(st, p + 2, o->tx_id);
-    sqlite3_bind_int(st, p + 3, o->observer_idx);
-    sqlite3_bind_text(st, p + 4, "rx", 2, SQLITE_STATIC);
-    sqlite3_bind_double(st, p + 5, o->snr);
-    sqlite3_bind_double(st, p + 6, o->rssi);
-    sqlite3_bind_null(st, p + 7);
-    bind_str(st, p + 8, b, o->path);
-    sqlite3_bind_int64(st, p + 9, o->ts);
-    bind_str(st, p + 10, b, o->resolved);
-    bind_str(st, p + 11, b, o->raw);
-}
-
-static void bind_truth(sqlite3_stmt *st, int p, const batch_t *b, long k)
-{
-    const tx_row_t *t = &b->tx[k];
-    sqlite3_bind_int64(st, p + 1, b->first + k + 1);
-    sqlite3_bind_int64(st, p + 2, t->first_obs_id);
-    sqlite3_bind_int(st, p + 3, t->origin);
-    bind_str(st, p + 4, b, t->routes);
-    bind_str(st, p + 5, b, t->heard);
-}
-
-/* Inserts rows [0, n) with bind(stmt, first parameter - 1, batch, row). */
-static int multi_insert(sqlite3 *db, multi_t *m, const batch_t *b, long n,
-                        void (*bind)(sqlite3_stmt *, int, const batch_t *, long), char *err, size_t errlen)
-{
-    long k = 0;
-    for (; k + MULTI <= n; k += MULTI) {
-        for (int r = 0; r < MULTI; r++)
-            bind(m->many, r * m->ncols, b, k + r);
-        if (step_reset(db, m->many, err, errlen) < 0)
-            return -1;
-    }
-    for (; k < n; k++) {
-        bind(m->one, 0, b, k);
-        if (step_reset(db, m->one, err, errlen) < 0)
-            return -1;
-    }
-    return 0;
-}
-
-static int insert_batch(sqlite3 *db, inserter_t *ins, batch_t *b, char *err, size_t errlen)
-{
-    size_t oi = 0;
-    for (long k = 0; k < b->count; k++) {
-        b->tx[k].first_obs_id = ins->next_obs_id;
-        for (uint32_t c = 0; c < b->tx[k].n_obs; c++)
-            b->obs[oi++].id = ins->next_obs_id++;
-    }
-    if (multi_insert(db, &ins->tx, b, b->count, bind_tx, err, errlen) < 0 ||
-        multi_insert(db, &ins->obs, b, (long)b->n_obs, bind_obs, err, errlen) < 0 ||
-        multi_insert(db, &ins->truth, b, b->count, bind_truth, err, errlen) < 0)
-        return -1;
-    return 0;
 }
 
 static const char side_tables_sql[] =
@@ -791,7 +287,7 @@ static int rebuild_later(const char *name, int all)
 static int drop_indexes(sqlite3 *db, int all, saved_idx_t *sv, char *err, size_t errlen)
 {
     sqlite3_stmt *st = NULL;
-    if (prepare(db,
+    if (msn_gen__prepare(db,
                 "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
                 " AND tbl_name IN ('transmissions', 'observations') ORDER BY rowid",
                 &st, err, errlen) < 0)
@@ -813,7 +309,7 @@ static int drop_indexes(sqlite3 *db, int all, saved_idx_t *sv, char *err, size_t
     int rc = 0;
     for (int i = 0; i < n; i++) {
         char *sql = sqlite3_mprintf("DROP INDEX \"%w\"", names[i]);
-        if (rc == 0 && exec(db, sql, err, errlen) < 0)
+        if (rc == 0 && msn_gen__exec(db, sql, err, errlen) < 0)
             rc = -1;
         sqlite3_free(sql);
         free(names[i]);
@@ -826,7 +322,7 @@ static int restore_indexes(sqlite3 *db, saved_idx_t *sv, char *err, size_t errle
 {
     int rc = 0;
     for (int i = 0; i < sv->n; i++) {
-        if (rc == 0 && exec(db, sv->sql[i], err, errlen) < 0)
+        if (rc == 0 && msn_gen__exec(db, sv->sql[i], err, errlen) < 0)
             rc = -1;
         free(sv->sql[i]);
     }
@@ -856,7 +352,7 @@ static int write_tail(sqlite3 *db, const gen_world_t *w, const scan_t *sc, const
     sqlite3_stmt *st = NULL;
     char t1[32], t2[32];
     int rc = -1;
-    if (prepare(db,
+    if (msn_gen__prepare(db,
                 "INSERT INTO nodes (public_key, name, role, lat, lon, last_seen, first_seen, advert_count,"
                 " battery_mv, temperature_c, foreign_advert, default_scope, multibyte_sup, multibyte_evidence)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,0,NULL,0,NULL)",
@@ -868,7 +364,7 @@ static int write_tail(sqlite3 *db, const gen_world_t *w, const scan_t *sc, const
             continue;
         sqlite3_bind_text(st, 1, nd->hex, 64, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, nd->name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, gen_role_name(nd->role), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, msn_gen__role_name(nd->role), -1, SQLITE_STATIC);
         if (nd->has_loc) {
             sqlite3_bind_double(st, 4, nd->lat_e6 / 1e6);
             sqlite3_bind_double(st, 5, nd->lon_e6 / 1e6);
@@ -876,8 +372,8 @@ static int write_tail(sqlite3 *db, const gen_world_t *w, const scan_t *sc, const
             sqlite3_bind_null(st, 4);
             sqlite3_bind_null(st, 5);
         }
-        iso_s(t1, sc->node_last[i]);
-        iso_s(t2, sc->node_first[i]);
+        msn_format_iso_s(t1, sc->node_last[i]);
+        msn_format_iso_s(t2, sc->node_first[i]);
         sqlite3_bind_text(st, 6, t1, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 7, t2, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(st, 8, sc->adv_count[i]);
@@ -888,13 +384,13 @@ static int write_tail(sqlite3 *db, const gen_world_t *w, const scan_t *sc, const
             sqlite3_bind_null(st, 9);
             sqlite3_bind_null(st, 10);
         }
-        if (step_reset(db, st, err, errlen) < 0)
+        if (msn_gen__step(db, st, err, errlen) < 0)
             goto fail;
     }
     sqlite3_finalize(st);
     st = NULL;
 
-    if (prepare(db,
+    if (msn_gen__prepare(db,
                 "INSERT INTO observers (rowid, id, name, iata, last_seen, first_seen, packet_count, model, firmware,"
                 " client_version, radio, battery_mv, uptime_secs, noise_floor, inactive, last_packet_at,"
                 " clock_skew_seconds, clock_skew_count_24h, clock_last_naive_at, can_relay, can_relay_seen)"
@@ -910,8 +406,8 @@ static int write_tail(sqlite3 *db, const gen_world_t *w, const scan_t *sc, const
         sqlite3_bind_text(st, 2, ob->id, 64, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, nd->name, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 4, w->clusters[nd->cluster].iata, -1, SQLITE_STATIC);
-        iso_s(t1, last);
-        iso_s(t2, first);
+        msn_format_iso_s(t1, last);
+        msn_format_iso_s(t2, first);
         sqlite3_bind_text(st, 5, t1, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 6, t2, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(st, 7, sc->obs_count[k] ? sc->obs_count[k] : 1);
@@ -927,13 +423,13 @@ static int write_tail(sqlite3 *db, const gen_world_t *w, const scan_t *sc, const
         sqlite3_bind_double(st, 14, ob->noise_floor);
         sqlite3_bind_text(st, 15, t1, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int(st, 16, nd->role == ROLE_REPEATER || nd->role == ROLE_ROOM);
-        if (step_reset(db, st, err, errlen) < 0)
+        if (msn_gen__step(db, st, err, errlen) < 0)
             goto fail;
     }
     sqlite3_finalize(st);
     st = NULL;
 
-    if (prepare(db, "INSERT INTO neighbor_edges (node_a, node_b, count, last_seen) VALUES (?,?,?,?)", &st, err,
+    if (msn_gen__prepare(db, "INSERT INTO neighbor_edges (node_a, node_b, count, last_seen) VALUES (?,?,?,?)", &st, err,
                 errlen) < 0)
         goto fail;
     for (uint32_t i = 0; i <= edges->mask; i++) {
@@ -942,25 +438,25 @@ static int write_tail(sqlite3 *db, const gen_world_t *w, const scan_t *sc, const
             continue;
         const char *a, *b;
         cmp_edge_hex(w, e->key, &a, &b);
-        iso_s(t1, e->last);
+        msn_format_iso_s(t1, e->last);
         sqlite3_bind_text(st, 1, a, 64, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, b, 64, SQLITE_STATIC);
         sqlite3_bind_int64(st, 3, e->count);
         sqlite3_bind_text(st, 4, t1, -1, SQLITE_TRANSIENT);
-        if (step_reset(db, st, err, errlen) < 0)
+        if (msn_gen__step(db, st, err, errlen) < 0)
             goto fail;
     }
     sqlite3_finalize(st);
     st = NULL;
 
-    if (prepare(db, "INSERT INTO _gen_nodes VALUES (?,?,?,?,?,?,?,?,?,?)", &st, err, errlen) < 0)
+    if (msn_gen__prepare(db, "INSERT INTO _gen_nodes VALUES (?,?,?,?,?,?,?,?,?,?)", &st, err, errlen) < 0)
         goto fail;
     for (int i = 0; i < w->n; i++) {
         const gen_node_t *nd = &w->nodes[i];
         sqlite3_bind_int(st, 1, i);
         sqlite3_bind_text(st, 2, nd->hex, 64, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, nd->name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, gen_role_name(nd->role), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, msn_gen__role_name(nd->role), -1, SQLITE_STATIC);
         sqlite3_bind_double(st, 5, nd->lat);
         sqlite3_bind_double(st, 6, nd->lon);
         sqlite3_bind_text(st, 7, w->clusters[nd->cluster].iata, -1, SQLITE_STATIC);
@@ -970,13 +466,13 @@ static int write_tail(sqlite3 *db, const gen_world_t *w, const scan_t *sc, const
         else
             sqlite3_bind_null(st, 9);
         sqlite3_bind_double(st, 10, nd->range_km);
-        if (step_reset(db, st, err, errlen) < 0)
+        if (msn_gen__step(db, st, err, errlen) < 0)
             goto fail;
     }
     sqlite3_finalize(st);
     st = NULL;
 
-    if (prepare(db, "INSERT INTO _gen_links VALUES (?,?,?)", &st, err, errlen) < 0)
+    if (msn_gen__prepare(db, "INSERT INTO _gen_links VALUES (?,?,?)", &st, err, errlen) < 0)
         goto fail;
     for (int i = 0; i < w->n; i++) {
         const gen_node_t *nd = &w->nodes[i];
@@ -986,15 +482,15 @@ static int write_tail(sqlite3 *db, const gen_world_t *w, const scan_t *sc, const
                 continue;
             sqlite3_bind_int(st, 1, i);
             sqlite3_bind_int(st, 2, j);
-            sqlite3_bind_double(st, 3, round(gen_dist_km(nd, &w->nodes[j]) * 1000) / 1000);
-            if (step_reset(db, st, err, errlen) < 0)
+            sqlite3_bind_double(st, 3, round(msn_gen__dist_km(nd, &w->nodes[j]) * 1000) / 1000);
+            if (msn_gen__step(db, st, err, errlen) < 0)
                 goto fail;
         }
     }
     sqlite3_finalize(st);
     st = NULL;
 
-    if (prepare(db, "INSERT INTO _gen_info VALUES (?,?)", &st, err, errlen) < 0)
+    if (msn_gen__prepare(db, "INSERT INTO _gen_info VALUES (?,?)", &st, err, errlen) < 0)
         goto fail;
     struct {
         const char *k;
@@ -1021,7 +517,7 @@ static int write_tail(sqlite3 *db, const gen_world_t *w, const scan_t *sc, const
             sqlite3_bind_int64(st, 2, (int64_t)info[i].v);
         else
             sqlite3_bind_double(st, 2, info[i].v);
-        if (step_reset(db, st, err, errlen) < 0)
+        if (msn_gen__step(db, st, err, errlen) < 0)
             goto fail;
     }
     /* the seed as text too: a 64-bit value does not survive a double */
@@ -1029,7 +525,7 @@ static int write_tail(sqlite3 *db, const gen_world_t *w, const scan_t *sc, const
     char seedtxt[32];
     snprintf(seedtxt, sizeof(seedtxt), "%llu", (unsigned long long)w->p.seed);
     sqlite3_bind_text(st, 2, seedtxt, -1, SQLITE_TRANSIENT);
-    if (step_reset(db, st, err, errlen) < 0)
+    if (msn_gen__step(db, st, err, errlen) < 0)
         goto fail;
     rc = 0;
 fail:
@@ -1066,18 +562,15 @@ int msn_gen_run(const msn_gen_params_t *p, msn_gen_stats_t *stats_out, char *err
 {
     msn_gen_stats_t stats;
     memset(&stats, 0, sizeof(stats));
-    double t_start = now_s();
+    double t_start = msn_gen__now();
     gen_world_t w;
     scan_t scans[2];
     int n_scans = 0;
     edge_map_t edges = {0};
     msn_pathres_t *pr = NULL;
     sqlite3 *db = NULL;
-    inserter_t ins = {0};
     saved_idx_t saved = {0};
-    pipe_t *pp = NULL;
-    int created = 0, gen_started = 0;
-    pthread_t gen_th;
+    int created = 0;
     int rc = -1;
 
     memset(&w, 0, sizeof(w));
@@ -1101,15 +594,15 @@ int msn_gen_run(const msn_gen_params_t *p, msn_gen_stats_t *stats_out, char *err
     }
 
     /* 1. world */
-    if (gen_world_build(&w, p, err, errlen) < 0)
+    if (msn_gen__world_build(&w, p, err, errlen) < 0)
         goto fail;
     calibrate(&w);
-    stats.world_seconds = now_s() - t_start;
+    stats.world_seconds = msn_gen__now() - t_start;
     progress(p, "world: %d nodes (%d repeaters), %d observers, %zu radio links, max degree %d, %d clusters (%.2f s)",
              w.n, w.n_repeaters, w.n_obs, w.n_links, w.max_degree, w.n_clusters, stats.world_seconds);
 
     /* 2. plans: edges and statistics */
-    double t1 = now_s();
+    double t1 = msn_gen__now();
     long T = w.n_slots;
     n_scans = p->threads > 1 && T > 1000 ? 2 : 1;
     for (int k = 0; k < n_scans; k++)
@@ -1152,7 +645,7 @@ int msn_gen_run(const msn_gen_params_t *p, msn_gen_stats_t *stats_out, char *err
     stats.observations = scans[0].n_obs;
     stats.edges = edges.n;
     progress(p, "plans: %ld transmissions, %ld observations (%.2f per transmission), %u neighbour edges (%.2f s)", T,
-             stats.observations, (double)stats.observations / (double)T, edges.n, now_s() - t1);
+             stats.observations, (double)stats.observations / (double)T, edges.n, msn_gen__now() - t1);
 
     /* the resolver: every node (all of them advertised) and the edges */
     pr = msn_pathres_new();
@@ -1172,101 +665,39 @@ int msn_gen_run(const msn_gen_params_t *p, msn_gen_stats_t *stats_out, char *err
         goto fail;
     }
     created = 1;
-    if (exec(db, "PRAGMA auto_vacuum=INCREMENTAL", err, errlen) < 0 ||
-        exec(db, "PRAGMA journal_mode=OFF", err, errlen) < 0 || exec(db, "PRAGMA synchronous=OFF", err, errlen) < 0 ||
-        exec(db, "PRAGMA locking_mode=EXCLUSIVE", err, errlen) < 0 ||
-        exec(db, "PRAGMA cache_size=-1048576", err, errlen) < 0 ||
-        exec(db, "PRAGMA threads=2", err, errlen) < 0)
+    if (msn_gen__exec(db, "PRAGMA auto_vacuum=INCREMENTAL", err, errlen) < 0 ||
+        msn_gen__exec(db, "PRAGMA journal_mode=OFF", err, errlen) < 0 || msn_gen__exec(db, "PRAGMA synchronous=OFF", err, errlen) < 0 ||
+        msn_gen__exec(db, "PRAGMA locking_mode=EXCLUSIVE", err, errlen) < 0 ||
+        msn_gen__exec(db, "PRAGMA cache_size=-1048576", err, errlen) < 0 ||
+        msn_gen__exec(db, "PRAGMA threads=2", err, errlen) < 0)
         goto fail;
     if (msn_schema_create_current(db, err, errlen) < 0)
         goto fail;
-    if (drop_indexes(db, p->drop_indexes, &saved, err, errlen) < 0 || exec(db, side_tables_sql, err, errlen) < 0)
+    if (drop_indexes(db, p->drop_indexes, &saved, err, errlen) < 0 || msn_gen__exec(db, side_tables_sql, err, errlen) < 0)
         goto fail;
-    if (multi_prepare(db, &ins.tx,
-                      "INSERT INTO transmissions (id, raw_hex, hash, first_seen, route_type, payload_type,"
-                      " payload_version, decoded_json, from_pubkey, last_seen, created_at, channel_hash, scope_name)",
-                      13, err, errlen) < 0 ||
-        multi_prepare(db, &ins.obs,
-                      "INSERT INTO observations (id, transmission_id, observer_idx, direction, snr, rssi, score,"
-                      " path_json, timestamp, resolved_path, raw_hex)",
-                      11, err, errlen) < 0 ||
-        multi_prepare(db, &ins.truth,
-                      "INSERT INTO _gen_truth (transmission_id, first_observation_id, origin, routes_json, heard_json)", 5,
-                      err, errlen) < 0)
-        goto fail;
-    ins.next_obs_id = 1;
-    if (exec(db, "BEGIN", err, errlen) < 0)
+    if (msn_gen__exec(db, "BEGIN", err, errlen) < 0)
         goto fail;
 
     /* 4. rows: a generator thread renders, this thread inserts */
-    double t2 = now_s();
-    pp = msn_xcalloc(1, sizeof(pipe_t));
-    pp->w = &w;
-    pp->pr = pr;
-    pp->resolve = !p->empty_backfill;
-    uint64_t hcap = 1024;
-    while (hcap < (uint64_t)T * 2)
-        hcap <<= 1;
-    pp->hset = msn_xcalloc(hcap, sizeof(uint64_t));
-    pp->hmask = hcap - 1;
-    for (int k = 0; k < N_BATCHES; k++)
-        pp->batches[k].tx = msn_xmalloc(BATCH_TX * sizeof(tx_row_t));
-    pthread_mutex_init(&pp->mu, NULL);
-    pthread_cond_init(&pp->cv, NULL);
-    if (pthread_create(&gen_th, NULL, generator, pp) != 0) {
-        set_err(err, errlen, "cannot start the generator thread");
+    double t2 = msn_gen__now();
+    gen_rows_stats_t rs;
+    if (msn_gen__write_rows(db, &w, pr, !p->empty_backfill, p->quiet, &rs, err, errlen) < 0)
         goto fail;
-    }
-    gen_started = 1;
-    double last_report = now_s(), ins_busy = 0, ins_wait = 0;
-    long done_tx = 0;
-    for (int slot = 0;; slot = (slot + 1) % N_BATCHES) {
-        batch_t *b = &pp->batches[slot];
-        double tw = now_s();
-        pthread_mutex_lock(&pp->mu);
-        while (b->state == 0)
-            pthread_cond_wait(&pp->cv, &pp->mu);
-        ins_wait += now_s() - tw;
-        int state = b->state;
-        pthread_mutex_unlock(&pp->mu);
-        if (state == 2)
-            break;
-        if (state == 3) {
-            set_err(err, errlen, "%s", pp->err);
-            goto fail;
-        }
-        double ti = thread_cpu_s();
-        if (insert_batch(db, &ins, b, err, errlen) < 0)
-            goto fail;
-        ins_busy += thread_cpu_s() - ti;
-        stats.hops += b->hops;
-        stats.hops_resolved += b->hops_resolved;
-        stats.hops_wrong += b->hops_wrong;
-        done_tx += b->count;
-        pthread_mutex_lock(&pp->mu);
-        b->state = 0;
-        pthread_cond_broadcast(&pp->cv);
-        pthread_mutex_unlock(&pp->mu);
-        if (!p->quiet && now_s() - last_report > 5) {
-            last_report = now_s();
-            progress(p, "rows: %ld of %ld transmissions, %lld observations", done_tx, T,
-                     (long long)ins.next_obs_id - 1);
-        }
-    }
-    pthread_join(gen_th, NULL);
-    gen_started = 0;
-    if (ins.next_obs_id - 1 != stats.observations) {
-        set_err(err, errlen, "internal error: %lld observations rendered, %ld planned", (long long)ins.next_obs_id - 1,
+    if (rs.observations != stats.observations) {
+        set_err(err, errlen, "internal error: %ld observations rendered, %ld planned", rs.observations,
                 stats.observations);
         goto fail;
     }
+    stats.hops = rs.hops;
+    stats.hops_resolved = rs.hops_resolved;
+    stats.hops_wrong = rs.hops_wrong;
     stats.transmissions = T;
-    stats.insert_seconds = now_s() - t2;
+    stats.insert_seconds = msn_gen__now() - t2;
     progress(p,
              "rows: %ld transmissions, %ld observations inserted (%.2f s; CPU: rendering %.2f s, inserting %.2f s;"
              " waiting: renderer %.2f s, inserter %.2f s; %ld hash collisions re-drawn)",
-             T, stats.observations, stats.insert_seconds, pp->gen_busy, ins_busy, pp->gen_wait, ins_wait,
-             pp->collisions);
+             T, stats.observations, stats.insert_seconds, rs.render_cpu, rs.insert_cpu, rs.render_wait,
+             rs.insert_wait, rs.collisions);
 
     /* 5. the rest */
     if (write_tail(db, &w, &scans[0], &edges, &stats, err, errlen) < 0)
@@ -1274,23 +705,20 @@ int msn_gen_run(const msn_gen_params_t *p, msn_gen_stats_t *stats_out, char *err
     for (int i = 0; i < w.n; i++)
         stats.nodes += scans[0].adv_count[i] > 0;
     stats.observers = w.n_obs;
-    if (exec(db, "COMMIT", err, errlen) < 0)
+    if (msn_gen__exec(db, "COMMIT", err, errlen) < 0)
         goto fail;
-    multi_finalize(&ins.tx);
-    multi_finalize(&ins.obs);
-    multi_finalize(&ins.truth);
-    double t3 = now_s(), c3 = thread_cpu_s();
+    double t3 = msn_gen__now(), c3 = msn_gen__thread_cpu();
     /* a small cache makes the sorter work in cache-sized runs (temporary files, merged
      * after): about twice as fast as one big in-memory sort */
-    if (exec(db, "PRAGMA mmap_size=2147418112", err, errlen) < 0 || exec(db, "PRAGMA cache_size=-2048", err, errlen) < 0 ||
-        exec(db, "BEGIN", err, errlen) < 0 || restore_indexes(db, &saved, err, errlen) < 0 ||
-        exec(db, "COMMIT", err, errlen) < 0)
+    if (msn_gen__exec(db, "PRAGMA mmap_size=2147418112", err, errlen) < 0 || msn_gen__exec(db, "PRAGMA cache_size=-2048", err, errlen) < 0 ||
+        msn_gen__exec(db, "BEGIN", err, errlen) < 0 || restore_indexes(db, &saved, err, errlen) < 0 ||
+        msn_gen__exec(db, "COMMIT", err, errlen) < 0)
         goto fail;
-    stats.index_seconds = now_s() - t3;
-    progress(p, "indexes: %.2f s (CPU %.2f s)", stats.index_seconds, thread_cpu_s() - c3);
-    if (exec(db, "PRAGMA locking_mode=NORMAL", err, errlen) < 0 ||
-        exec(db, "SELECT count(*) FROM sqlite_master", err, errlen) < 0 ||
-        exec(db, "PRAGMA journal_mode=WAL", err, errlen) < 0)
+    stats.index_seconds = msn_gen__now() - t3;
+    progress(p, "indexes: %.2f s (CPU %.2f s)", stats.index_seconds, msn_gen__thread_cpu() - c3);
+    if (msn_gen__exec(db, "PRAGMA locking_mode=NORMAL", err, errlen) < 0 ||
+        msn_gen__exec(db, "SELECT count(*) FROM sqlite_master", err, errlen) < 0 ||
+        msn_gen__exec(db, "PRAGMA journal_mode=WAL", err, errlen) < 0)
         goto fail;
     if (sqlite3_close(db) != SQLITE_OK) {
         set_err(err, errlen, "close: %s", sqlite3_errmsg(db));
@@ -1299,33 +727,9 @@ int msn_gen_run(const msn_gen_params_t *p, msn_gen_stats_t *stats_out, char *err
     db = NULL;
     if (stat(p->db, &sb) == 0)
         stats.file_bytes = (long long)sb.st_size;
-    stats.seconds = now_s() - t_start;
+    stats.seconds = msn_gen__now() - t_start;
     rc = 0;
 fail:
-    if (gen_started) {
-        pthread_mutex_lock(&pp->mu);
-        pp->stop = 1;
-        for (int k = 0; k < N_BATCHES; k++)
-            if (pp->batches[k].state == 1)
-                pp->batches[k].state = 0;
-        pthread_cond_broadcast(&pp->cv);
-        pthread_mutex_unlock(&pp->mu);
-        pthread_join(gen_th, NULL);
-    }
-    if (pp != NULL) {
-        for (int k = 0; k < N_BATCHES; k++) {
-            msn_buf_free(&pp->batches[k].text);
-            free(pp->batches[k].tx);
-            free(pp->batches[k].obs);
-        }
-        free(pp->hset);
-        pthread_mutex_destroy(&pp->mu);
-        pthread_cond_destroy(&pp->cv);
-        free(pp);
-    }
-    multi_finalize(&ins.tx);
-    multi_finalize(&ins.obs);
-    multi_finalize(&ins.truth);
     for (int i = 0; i < saved.n; i++)
         free(saved.sql[i]);
     free(saved.sql);
@@ -1337,7 +741,7 @@ fail:
     free(edges.v);
     for (int k = 0; k < n_scans; k++)
         scan_free(&scans[k]);
-    gen_world_free(&w); /* also after a partial build */
+    msn_gen__world_free(&w); /* also after a partial build */
     msn_codec_thread_cleanup();
     if (rc == 0 && stats_out != NULL)
         *stats_out = stats;

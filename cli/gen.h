@@ -43,11 +43,13 @@ typedef struct {
     double obs_per_tx; /* target mean observations per transmission */
     double days;
     uint64_t seed;
-    int64_t end;        /* unix seconds: timestamps fall in [end - days, end) */
+    int64_t end;        /* unix seconds: transmissions start in [end - days, end); their
+                         * copies arrive up to about a minute later */
     int empty_backfill; /* leave resolved_path NULL and last_seen 0 */
     int force;          /* replace an existing file */
     int quiet;          /* no progress on stderr */
-    int threads;        /* 1 or 2 */
+    int threads;        /* 1 or 2: threads for the flood trees and the plan pass (rows are
+                         * always rendered by one thread while another inserts them) */
     int drop_indexes;   /* rebuild every secondary index after the bulk insert (default: only
                          * those led by observer_idx; the others are appended to row by row) */
 } msn_gen_params_t;

@@ -17,6 +17,7 @@
 #ifndef MSN_GEN_INT_H
 #define MSN_GEN_INT_H
 
+#include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -89,7 +90,7 @@ static inline int gen_chance(gen_rng_t *r, double p)
 }
 
 /* Standard normal (Box-Muller, one value per call). */
-double gen_normal(gen_rng_t *r);
+double msn_gen__normal(gen_rng_t *r);
 
 /* ---- the world --------------------------------------------------------------------------- */
 
@@ -148,10 +149,12 @@ enum {
     N_KINDS
 };
 
+/* The flood from one origin: the hop count at which each node first hears it, and the
+ * observers in the order they do (with some jitter). A relay's parent is recomputed on
+ * demand (gen_traffic.c parent_of), so one tree serves every route variant. */
 typedef struct {
-    uint16_t *parent; /* per node; GEN_NONE when the node does not transmit in this flood */
-    uint8_t *depth;   /* per node; 0xFF = not reached (non-repeaters other than the origin) */
-    uint16_t *order;  /* observers in order of hearing the flood */
+    uint8_t *depth;  /* per node; 0xFF = not reached */
+    uint16_t *order; /* observer indexes */
     uint32_t n_order;
 } gen_tree_t;
 
@@ -167,11 +170,11 @@ typedef struct {
     uint16_t *oadj; /* observer-neighbour lists (observer indexes) */
     size_t n_links;
 
-    int variants;      /* flood trees per origin */
-    gen_tree_t *trees; /* [origin * variants + v] */
+    gen_tree_t *trees; /* per origin */
     uint8_t *tree_mem;
 
-    /* uniqueness of each node's own key prefix among all node keys, per hash size 1..3 */
+    /* uniqueness of each node's own key prefix among all node keys, per hash size 1..3
+     * (uniq[0] unused) */
     uint8_t *uniq[4];
 
     /* the schedule: per transmission slot its origin time and kind */
@@ -200,11 +203,11 @@ typedef struct {
     int max_degree;
 } gen_world_t;
 
-int gen_world_build(gen_world_t *w, const msn_gen_params_t *p, char *err, size_t errlen);
-void gen_world_free(gen_world_t *w);
-const char *gen_role_name(int role);
+int msn_gen__world_build(gen_world_t *w, const msn_gen_params_t *p, char *err, size_t errlen);
+void msn_gen__world_free(gen_world_t *w);
+const char *msn_gen__role_name(int role);
 /* Distance in km between two nodes. */
-double gen_dist_km(const gen_node_t *a, const gen_node_t *b);
+double msn_gen__dist_km(const gen_node_t *a, const gen_node_t *b);
 
 /* ---- plans -------------------------------------------------------------------------------- */
 
@@ -245,9 +248,9 @@ typedef struct {
 } gen_plan_t;
 
 /* Fills pl for transmission slot i (pl is overwritten). Pure function of (w, i). */
-void gen_plan(const gen_world_t *w, long i, gen_plan_t *pl);
-void gen_plan_init(gen_plan_t *pl);
-void gen_plan_free(gen_plan_t *pl);
+void msn_gen__plan(const gen_world_t *w, long i, gen_plan_t *pl);
+void msn_gen__plan_init(gen_plan_t *pl);
+void msn_gen__plan_free(gen_plan_t *pl);
 
 /* ---- rendering ------------------------------------------------------------------------------ */
 
@@ -267,15 +270,42 @@ typedef struct {
 
 /* Per-thread rendering state (the key set and crypto caches are not shareable). */
 typedef struct gen_renderer gen_renderer_t;
-gen_renderer_t *gen_renderer_new(const gen_world_t *w);
-void gen_renderer_free(gen_renderer_t *r);
+gen_renderer_t *msn_gen__renderer_new(const gen_world_t *w);
+void msn_gen__renderer_free(gen_renderer_t *r);
 /* Builds the payload of pl (attempt > 0 varies it, to escape a hash collision), the
  * first copy's packet, decodes and hashes it. Returns 0 or -1 (a bug: logged). */
-int gen_render(gen_renderer_t *r, const gen_world_t *w, const gen_plan_t *pl, int attempt, gen_render_t *out);
+int msn_gen__render(gen_renderer_t *r, const gen_world_t *w, const gen_plan_t *pl, int attempt, gen_render_t *out);
 /* Writes copy c's packet bytes to out; returns its length or -1. */
-int gen_copy_packet(const gen_world_t *w, const gen_plan_t *pl, const gen_render_t *rd, const gen_copy_t *c,
+int msn_gen__copy_packet(const gen_world_t *w, const gen_plan_t *pl, const gen_render_t *rd, const gen_copy_t *c,
                     uint8_t *out, size_t cap);
 /* The hop bytes of copy c (n_hops * hop size bytes) and the hop size. */
-int gen_copy_hops(const gen_world_t *w, const gen_plan_t *pl, const gen_copy_t *c, uint8_t *out, int *hop_size);
+int msn_gen__copy_hops(const gen_world_t *w, const gen_plan_t *pl, const gen_copy_t *c, uint8_t *out, int *hop_size);
+
+/* ---- rows and SQLite (gen_rows.c) ---------------------------------------------------------- */
+
+typedef struct {
+    long observations;
+    long hops, hops_resolved, hops_wrong; /* over every observation path */
+    long collisions;                      /* payloads re-drawn for a unique hash */
+    double render_cpu, insert_cpu;        /* CPU seconds of each thread */
+    double render_wait, insert_wait;      /* seconds each thread waited for the other */
+} gen_rows_stats_t;
+
+/* Renders every transmission slot of w and inserts its transmissions, observations and
+ * _gen_truth rows into db (inside the caller's transaction; the tables must exist).
+ * resolve: fill resolved_path with pr and last_seen; 0 leaves them NULL and 0. Returns 0
+ * and fills st, or -1 with err set. */
+int msn_gen__write_rows(sqlite3 *db, const gen_world_t *w, const msn_pathres_t *pr, int resolve, int quiet,
+                        gen_rows_stats_t *st, char *err, size_t errlen);
+
+/* SQLite helpers: run sql (no rows expected), prepare a statement, step a statement that
+ * returns no row and reset it. Each returns 0, or -1 with err set. */
+int msn_gen__exec(sqlite3 *db, const char *sql, char *err, size_t errlen);
+int msn_gen__prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, char *err, size_t errlen);
+int msn_gen__step(sqlite3 *db, sqlite3_stmt *st, char *err, size_t errlen);
+
+/* Monotonic wall clock, and the calling thread's CPU time, in seconds. */
+double msn_gen__now(void);
+double msn_gen__thread_cpu(void);
 
 #endif

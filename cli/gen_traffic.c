@@ -159,12 +159,12 @@ static uint16_t flood_path(const gen_world_t *w, gen_plan_t *pl, uint64_t salt, 
  * receivers report it, and bottoms out around the SF7 demodulation floor. */
 static void radio(gen_rng_t *r, double d_km, double noise_floor, float *snr, float *rssi)
 {
-    double rs = -78.0 - 24.0 * log10(d_km + 0.05) + 4.0 * gen_normal(r);
+    double rs = -78.0 - 24.0 * log10(d_km + 0.05) + 4.0 * msn_gen__normal(r);
     if (rs > -35)
         rs = -35;
     if (rs < -128)
         rs = -128;
-    double s = rs - noise_floor - 3.0 + 2.0 * gen_normal(r);
+    double s = rs - noise_floor - 3.0 + 2.0 * msn_gen__normal(r);
     s = s > 0 ? 13.5 * tanh(s / 13.5) : 12.0 * tanh(s / 12.0);
     *rssi = (float)lround(rs);
     *snr = (float)(round(s * 4.0) / 4.0);
@@ -240,7 +240,7 @@ static void flood_copies(const gen_world_t *w, gen_plan_t *pl, gen_rng_t *r, int
             cp->n_hops = (uint8_t)nh;
             double dt = nh * hop_delay + 1.2 * gen_unit(r) + (c > 0 ? 0.3 + 2.0 * gen_unit(r) : 0);
             cp->ts = pl->t0 + (uint32_t)dt;
-            radio(r, gen_dist_km(nx, &w->nodes[y]), w->obs[ob].noise_floor, &cp->snr, &cp->rssi);
+            radio(r, msn_gen__dist_km(nx, &w->nodes[y]), w->obs[ob].noise_floor, &cp->snr, &cp->rssi);
             /* one observation per (observer, path): drop a copy whose path bytes repeat */
             for (int e = first; e < pl->n_copies - 1; e++)
                 if (same_hops(w, pl, &pl->copy_store[e], cp, hs)) {
@@ -334,7 +334,7 @@ static void direct_copies(const gen_world_t *w, gen_plan_t *pl, gen_rng_t *r, in
             pl->hop_nodes[pl->n_hop_nodes++] = pl->route[j + 1 + h];
         cp->n_hops = (uint8_t)nh;
         cp->ts = pl->t0 + (uint32_t)(j * hop_delay + 1.2 * gen_unit(r));
-        radio(r, gen_dist_km(&w->nodes[w->obs[cands[a].ob].node], &w->nodes[tj]), w->obs[cands[a].ob].noise_floor,
+        radio(r, msn_gen__dist_km(&w->nodes[w->obs[cands[a].ob].node], &w->nodes[tj]), w->obs[cands[a].ob].noise_floor,
               &cp->snr, &cp->rssi);
         if (per == 1) {
             /* the second leg of the same observer: its path must differ */
@@ -387,7 +387,7 @@ static int trace_plan(const gen_world_t *w, gen_plan_t *pl, gen_rng_t *r, int ta
         cp->hops_off = off;
         cp->n_hops = (uint8_t)d;
         cp->ts = pl->t0 + (uint32_t)(d * hop_delay + 1.2 * gen_unit(r));
-        radio(r, gen_dist_km(&w->nodes[w->obs[ob].node], nl), w->obs[ob].noise_floor, &cp->snr, &cp->rssi);
+        radio(r, msn_gen__dist_km(&w->nodes[w->obs[ob].node], nl), w->obs[ob].noise_floor, &cp->snr, &cp->rssi);
         taken++;
     }
     return taken > 0 ? 0 : -1;
@@ -406,7 +406,7 @@ static void zero_hop_copies(const gen_world_t *w, gen_plan_t *pl, gen_rng_t *r, 
         cp->heard = pl->origin;
         cp->hops_off = (uint16_t)pl->n_hop_nodes;
         cp->ts = pl->t0 + (uint32_t)(1.2 * gen_unit(r));
-        radio(r, gen_dist_km(&w->nodes[w->obs[ob].node], no), w->obs[ob].noise_floor, &cp->snr, &cp->rssi);
+        radio(r, msn_gen__dist_km(&w->nodes[w->obs[ob].node], no), w->obs[ob].noise_floor, &cp->snr, &cp->rssi);
         taken++;
     }
 }
@@ -448,7 +448,7 @@ static int pick_partner(const gen_world_t *w, gen_rng_t *r, int origin, const ui
 
 static int copies_target(const gen_world_t *w, gen_rng_t *r, double base)
 {
-    double k = w->obs_scale * base * exp(0.55 * gen_normal(r) - 0.15);
+    double k = w->obs_scale * base * exp(0.55 * msn_gen__normal(r) - 0.15);
     long v = lround(k);
     if (v < 1)
         v = 1;
@@ -472,12 +472,12 @@ static int cmp_copy_ts(const void *x, const void *y)
 
 /* ---- the plan ------------------------------------------------------------------------------- */
 
-void gen_plan_init(gen_plan_t *pl)
+void msn_gen__plan_init(gen_plan_t *pl)
 {
     memset(pl, 0, sizeof(*pl));
 }
 
-void gen_plan_free(gen_plan_t *pl)
+void msn_gen__plan_free(gen_plan_t *pl)
 {
     free(pl->hop_nodes);
     free(pl->par);
@@ -500,7 +500,7 @@ static const double kind_flood[N_KINDS] = {
     [K_RESPONSE] = 0.2, [K_PATH] = 1.0,   [K_TRACE] = 0.0,     [K_ANON_REQ] = 0.75, [K_CONTROL] = 0.0,
 };
 
-void gen_plan(const gen_world_t *w, long i, gen_plan_t *pl)
+void msn_gen__plan(const gen_world_t *w, long i, gen_plan_t *pl)
 {
     gen_rng_t r;
     gen_rng_seed(&r, w->p.seed, STREAM_PLAN, (uint64_t)i);
@@ -596,7 +596,7 @@ struct gen_renderer {
     msn_decode_opts_t opts;
 };
 
-gen_renderer_t *gen_renderer_new(const gen_world_t *w)
+gen_renderer_t *msn_gen__renderer_new(const gen_world_t *w)
 {
     gen_renderer_t *r = msn_xcalloc(1, sizeof(*r));
     r->keys = msn_chankeys_new();
@@ -608,7 +608,7 @@ gen_renderer_t *gen_renderer_new(const gen_world_t *w)
     return r;
 }
 
-void gen_renderer_free(gen_renderer_t *r)
+void msn_gen__renderer_free(gen_renderer_t *r)
 {
     if (r == NULL)
         return;
@@ -662,8 +662,8 @@ static void chan_text(const gen_world_t *w, gen_rng_t *r, int o, const char *cha
     if (chan == NULL)
         fmt = msg_priv[gen_below(r, NMSG(msg_priv))];
     else if (strcmp(chan, "#wardriving") == 0) {
-        snprintf(msg, sizeof(msg), "@[MapperBot] %.5f, %.5f [%.1fw]", nd->lat + gen_normal(r) * 0.01,
-                 nd->lon + gen_normal(r) * 0.01, gen_chance(r, 0.7) ? 0.3 : 1.0);
+        snprintf(msg, sizeof(msg), "@[MapperBot] %.5f, %.5f [%.1fw]", nd->lat + msn_gen__normal(r) * 0.01,
+                 nd->lon + msn_gen__normal(r) * 0.01, gen_chance(r, 0.7) ? 0.3 : 1.0);
         fmt = NULL;
     } else if (strcmp(chan, "#test") == 0)
         fmt = msg_test[gen_below(r, NMSG(msg_test))];
@@ -787,7 +787,7 @@ static int build_payload(const gen_world_t *w, const gen_plan_t *pl, gen_rng_t *
             n = msn_encode_bytes(0x80, buf, 9, p, cap);
         } else {
             int type = on->role == ROLE_REPEATER ? 2 : on->role == ROLE_ROOM ? 3 : on->role == ROLE_SENSOR ? 4 : 1;
-            buf[0] = (uint8_t)(int8_t)(gen_normal(r) * 12);
+            buf[0] = (uint8_t)(int8_t)(msn_gen__normal(r) * 12);
             put32le(buf + 1, tag);
             memcpy(buf + 5, on->pub, 32);
             n = msn_encode_bytes(0x90 | type, buf, 37, p, cap);
@@ -822,7 +822,7 @@ static void transport_code(const char *region, int ptype, const uint8_t *payload
     out[1] = (uint8_t)(code >> 8);
 }
 
-int gen_copy_hops(const gen_world_t *w, const gen_plan_t *pl, const gen_copy_t *c, uint8_t *out, int *hop_size)
+int msn_gen__copy_hops(const gen_world_t *w, const gen_plan_t *pl, const gen_copy_t *c, uint8_t *out, int *hop_size)
 {
     int hs = pl->kind == K_TRACE ? pl->trace_hop_size : pl->hash_size;
     for (int j = 0; j < c->n_hops; j++)
@@ -831,7 +831,7 @@ int gen_copy_hops(const gen_world_t *w, const gen_plan_t *pl, const gen_copy_t *
     return c->n_hops * hs;
 }
 
-int gen_copy_packet(const gen_world_t *w, const gen_plan_t *pl, const gen_render_t *rd, const gen_copy_t *c,
+int msn_gen__copy_packet(const gen_world_t *w, const gen_plan_t *pl, const gen_render_t *rd, const gen_copy_t *c,
                     uint8_t *out, size_t cap)
 {
     uint8_t path[MSN_MAX_PATH_BYTES];
@@ -848,7 +848,7 @@ int gen_copy_packet(const gen_world_t *w, const gen_plan_t *pl, const gen_render
         f.hash_count = c->n_hops;
     } else {
         int hs;
-        gen_copy_hops(w, pl, c, path, &hs);
+        msn_gen__copy_hops(w, pl, c, path, &hs);
         f.hash_size = hs;
         f.hash_count = c->n_hops;
     }
@@ -856,7 +856,7 @@ int gen_copy_packet(const gen_world_t *w, const gen_plan_t *pl, const gen_render
     return msn_encode_packet(&f, rd->payload, (size_t)rd->payload_len, out, cap);
 }
 
-int gen_render(gen_renderer_t *rr, const gen_world_t *w, const gen_plan_t *pl, int attempt, gen_render_t *out)
+int msn_gen__render(gen_renderer_t *rr, const gen_world_t *w, const gen_plan_t *pl, int attempt, gen_render_t *out)
 {
     gen_rng_t r;
     gen_rng_seed(&r, w->p.seed, STREAM_RENDER, (uint64_t)pl->index * 64 + (uint64_t)attempt);
@@ -873,7 +873,7 @@ int gen_render(gen_renderer_t *rr, const gen_world_t *w, const gen_plan_t *pl, i
         out->transport[1] = (uint8_t)(v >> 8);
     }
     uint8_t pkt[MSN_MAX_PACKET];
-    int n = gen_copy_packet(w, pl, out, &pl->copy_store[0], pkt, sizeof(pkt));
+    int n = msn_gen__copy_packet(w, pl, out, &pl->copy_store[0], pkt, sizeof(pkt));
     if (n < 0 || msn_packet_decode_bytes(&out->pkt, pkt, (size_t)n, &rr->opts) != 0) {
         msn_log(MSN_LOG_ERROR, "gen: transmission %ld does not encode/decode (kind %d)", pl->index, pl->kind);
         return -1;

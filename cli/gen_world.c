@@ -29,7 +29,7 @@
 
 #include "shm/log.h"
 
-double gen_normal(gen_rng_t *r)
+double msn_gen__normal(gen_rng_t *r)
 {
     double u1 = gen_unit(r), u2 = gen_unit(r);
     if (u1 < 1e-300)
@@ -37,7 +37,7 @@ double gen_normal(gen_rng_t *r)
     return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
 }
 
-const char *gen_role_name(int role)
+const char *msn_gen__role_name(int role)
 {
     static const char *const names[] = {"repeater", "companion", "room", "sensor"};
     return role >= 0 && role < N_ROLES ? names[role] : "none";
@@ -63,7 +63,7 @@ static const gen_cluster_t cluster_table[] = {
 };
 #define N_CLUSTER_TABLE ((int)(sizeof(cluster_table) / sizeof(cluster_table[0])))
 
-double gen_dist_km(const gen_node_t *a, const gen_node_t *b)
+double msn_gen__dist_km(const gen_node_t *a, const gen_node_t *b)
 {
     double lat0 = (a->lat + b->lat) * 0.5 * M_PI / 180.0;
     double dx = (b->lon - a->lon) * cos(lat0) * 111.32;
@@ -259,7 +259,7 @@ static void build_links(gen_world_t *w, gen_rng_t *r)
             if (v == u || nd[v].role != ROLE_REPEATER)
                 continue;
             double reach = sqrt((double)nd[u].range_km * nd[v].range_km);
-            double d = gen_dist_km(&nd[u], &nd[v]);
+            double d = msn_gen__dist_km(&nd[u], &nd[v]);
             if (d <= reach)
                 cands[nc++] = (link_cand_t){(uint16_t)v, (float)(d / reach)};
         }
@@ -287,7 +287,7 @@ static void build_links(gen_world_t *w, gen_rng_t *r)
             if (nd[v].role != ROLE_REPEATER)
                 continue;
             double reach = sqrt((double)nd[u].range_km * nd[v].range_km);
-            double d = gen_dist_km(&nd[u], &nd[v]);
+            double d = msn_gen__dist_km(&nd[u], &nd[v]);
             cands[nc++] = (link_cand_t){(uint16_t)v, (float)(d / reach)};
         }
         qsort(cands, (size_t)nc, sizeof(link_cand_t), cmp_cand);
@@ -346,7 +346,7 @@ static void build_links(gen_world_t *w, gen_rng_t *r)
             for (int b = 0; b < n; b++) {
                 if (nd[b].role != ROLE_REPEATER || uf_find(uf, b) == small)
                     continue;
-                double d = gen_dist_km(&nd[a], &nd[b]);
+                double d = msn_gen__dist_km(&nd[a], &nd[b]);
                 if (d < best) {
                     best = d;
                     ba = a;
@@ -674,7 +674,7 @@ static int build_schedule(gen_world_t *w, gen_rng_t *r, char *err, size_t errlen
 
 static const char *const hashtags[] = {"#test", "#wardriving", "#bot", "#emergency", "#seattle", "#portland"};
 
-int gen_world_build(gen_world_t *w, const msn_gen_params_t *p, char *err, size_t errlen)
+int msn_gen__world_build(gen_world_t *w, const msn_gen_params_t *p, char *err, size_t errlen)
 {
     memset(w, 0, sizeof(*w));
     w->p = *p;
@@ -728,10 +728,10 @@ int gen_world_build(gen_world_t *w, const msn_gen_params_t *p, char *err, size_t
             double t = 0.1 + 0.8 * gen_unit(&r);
             double lat = cl->lat + (w->clusters[best].lat - cl->lat) * t;
             double lon = cl->lon + (w->clusters[best].lon - cl->lon) * t;
-            offset_km(lat, lon, gen_normal(&r) * 7, gen_normal(&r) * 7, &nd->lat, &nd->lon);
+            offset_km(lat, lon, msn_gen__normal(&r) * 7, msn_gen__normal(&r) * 7, &nd->lat, &nd->lon);
         } else {
             double s = cl->sigma_km * (gen_chance(&r, 0.15) ? 2.2 : 1.0);
-            offset_km(cl->lat, cl->lon, gen_normal(&r) * s, gen_normal(&r) * s, &nd->lat, &nd->lon);
+            offset_km(cl->lat, cl->lon, msn_gen__normal(&r) * s, msn_gen__normal(&r) * s, &nd->lat, &nd->lon);
         }
     }
     /* roles: a shuffled assignment with exact shares */
@@ -757,15 +757,15 @@ int gen_world_build(gen_world_t *w, const msn_gen_params_t *p, char *err, size_t
     for (int i = 0; i < n; i++) {
         gen_node_t *nd = &w->nodes[i];
         double med = nd->role == ROLE_REPEATER ? 11.0 : nd->role == ROLE_ROOM ? 6.0 : 3.0;
-        double range = med * exp(0.4 * gen_normal(&r));
+        double range = med * exp(0.4 * msn_gen__normal(&r));
         if (nd->role == ROLE_REPEATER && gen_chance(&r, 0.08))
             range *= 2.4; /* hilltop */
         nd->range_km = (float)fmin(fmax(range, 1.0), 90.0);
         double hs = gen_unit(&r);
         nd->hash_size = hs < 0.84 ? 1 : hs < 0.96 ? 2 : 3;
         double sk = gen_unit(&r);
-        nd->clock_skew = sk < 0.93   ? (int32_t)(gen_normal(&r) * 8)
-                         : sk < 0.97 ? (int32_t)(gen_normal(&r) * 5400)
+        nd->clock_skew = sk < 0.93   ? (int32_t)(msn_gen__normal(&r) * 8)
+                         : sk < 0.97 ? (int32_t)(msn_gen__normal(&r) * 5400)
                                      : -(int32_t)(86400 * (30 + gen_below(&r, 300)));
         nd->has_loc = gen_chance(&r, nd->role == ROLE_REPEATER ? 0.95
                                      : nd->role == ROLE_ROOM   ? 0.85
@@ -775,7 +775,7 @@ int gen_world_build(gen_world_t *w, const msn_gen_params_t *p, char *err, size_t
         nd->lat_e6 = (int32_t)lround(nd->lat * 1e5) * 10;
         nd->lon_e6 = (int32_t)lround(nd->lon * 1e5) * 10;
         make_name(&r, &w->clusters[nd->cluster], nd->role, nd->name, sizeof(nd->name));
-        nd->weight = exp(1.1 * gen_normal(&r)); /* a few chat a lot */
+        nd->weight = exp(1.1 * msn_gen__normal(&r)); /* a few chat a lot */
         nd->battery_mv = (uint16_t)(3300 + gen_below(&r, 900));
         nd->temperature_raw = (int16_t)(-500 + (int)gen_below(&r, 3500));
         nd->observer = -1;
@@ -920,7 +920,7 @@ int gen_world_build(gen_world_t *w, const msn_gen_params_t *p, char *err, size_t
     return 0;
 }
 
-void gen_world_free(gen_world_t *w)
+void msn_gen__world_free(gen_world_t *w)
 {
     free(w->nodes);
     free(w->obs);

@@ -28,7 +28,8 @@
  *    for every observation inserted;
  *  - an ADVERT upserts its node (name, role, lat/lon, battery/temperature, last_seen never
  *    moving back) and adds 1 to advert_count when it created a new transmission;
- *  - transmissions.last_seen is the newest timestamp of its observations.
+ *  - transmissions.last_seen is the newest timestamp of its observations (a stored 0,
+ *    "not backfilled yet", becomes the maximum over all of them once a line touches it).
  * Time: the line's "timestamp" (unix seconds as a number or digit string, or RFC3339;
  * zone-less times are UTC) is the packet's time everywhere the ingestor uses its clock:
  * first_seen, observation timestamp, last_seen of transmission, node and observer. A line
@@ -45,8 +46,10 @@
  * flight, and running the same import again gives exactly the database an uninterrupted
  * import gives, ids included: transmissions are found by hash, observations by
  * (transmission, observer, path), counters only move with rows really inserted, and every
- * other column is a minimum, a maximum or last-writer-wins. A running meshsnapd may serve the same
- * database; it sees the new rows at its next poll.
+ * other column is a minimum, a maximum or last-writer-wins. A running meshsnapd may serve
+ * the same database; it sees the new rows at its next poll. Each batch starts with BEGIN
+ * IMMEDIATE (waiting for another writer) and first follows a schema change another writer
+ * made since the previous batch (a column added by a migration is then written too).
  *
  * Differences from the ingestor, on purpose: observers are created before their first
  * observation (so observer_idx is never NULL); a missing observer_name or iata leaves the

@@ -109,6 +109,7 @@ static void six_add(strindex_t *ix, uint32_t n, key_fn kf, const void *ctx)
 
 #define TX_FS_EXACT 0x01 /* the stored first_seen is exactly iso(first_seen) */
 #define TX_DIRTY 0x02    /* first_seen/last_seen to write at the end of the batch */
+#define TX_LS_ZERO 0x04  /* stored last_seen is 0 (not backfilled): write the full maximum */
 
 typedef struct {
     char hash[17];
@@ -291,7 +292,12 @@ static int build_statements(msn_importer_t *im, char *err, size_t errlen)
     msn_buf_reset(&q);
     /* MIN(x, NULL) is NULL: a NULL ?1 keeps first_seen */
     msn_buf_puts(&q, "UPDATE transmissions SET first_seen = COALESCE(MIN(first_seen, ?1), first_seen)");
-    msn_buf_puts(&q, si->tx_last_seen ? ", last_seen = MAX(last_seen, ?2)" : "");
+    /* A last_seen of 0 means "not computed yet" (§5.1): then the maximum over all of the
+     * transmission's observations, not only this batch's, is written. */
+    msn_buf_puts(&q, si->tx_last_seen ? ", last_seen = MAX(last_seen, ?2, CASE WHEN ?4 THEN COALESCE((SELECT"
+                                        " MAX(timestamp) FROM observations WHERE transmission_id = ?3), 0)"
+                                        " ELSE 0 END)"
+                                      : "");
     msn_buf_puts(&q, " WHERE id = ?3");
     if (prepare(im, &im->tx_upd, msn_buf_cstr(&q), err, errlen) < 0)
         goto out;
@@ -399,6 +405,11 @@ static int setup(msn_importer_t *im, char *err, size_t errlen)
 {
     sqlite3 *db = im->db;
     finalize_statements(im);
+    /* cached first/last seen may predate the change (columns added): look them up again;
+     * nothing is dirty between batches */
+    im->ntx = 0;
+    if (im->txix.slots != NULL)
+        memset(im->txix.slots, 0, ((size_t)im->txix.mask + 1) * sizeof(uint32_t));
     im->schema_version = schema_version(db);
     if (msn_schema_detect(db, &im->si, err, errlen) < 0)
         return -1;
@@ -528,6 +539,8 @@ static txent_t *tx_lookup(msn_importer_t *im, const char *hash, int *fatal, char
     snprintf(ne.hash, sizeof(ne.hash), "%s", hash);
     ne.id = sqlite3_column_int64(st, 0);
     ne.last_seen = sqlite3_column_int64(st, 2);
+    if (im->si.tx_last_seen && ne.last_seen == 0)
+        ne.flags |= TX_LS_ZERO;
     ne.first_seen = INT64_MAX;
     const char *fs = (const char *)sqlite3_column_text(st, 1);
     int64_t ms;
@@ -860,6 +873,7 @@ static int flush(msn_importer_t *im, char *err, size_t errlen)
         }
         sqlite3_bind_int64(st, 2, e->last_seen);
         sqlite3_bind_int64(st, 3, e->id);
+        sqlite3_bind_int(st, 4, (e->flags & TX_LS_ZERO) != 0);
         if (step_done(im, st, err, errlen, "update transmission") < 0)
             return -1;
     }

@@ -164,13 +164,16 @@ class ConcurrentReaderTest(unittest.TestCase):
             self.skipTest("the import finished before the column came back")
         self.assertIn("schema changed", err)
         self.assertGreater(zero, 0)
-        # every transmission inserted after the change carries the newest of its observations
-        first_set = c.execute("SELECT MIN(id) FROM transmissions WHERE last_seen > 0").fetchone()[0]
-        bad = c.execute("SELECT COUNT(*) FROM transmissions t WHERE id >= ? AND last_seen !="
-                        " (SELECT MAX(timestamp) FROM observations o WHERE o.transmission_id = t.id)",
-                        (first_set,)).fetchone()[0]
+        # every transmission written after the change carries the newest of all its
+        # observations (also those written before the column existed); the others stay 0
+        # for the backfill
+        bad = c.execute("SELECT COUNT(*) FROM transmissions t WHERE last_seen != 0 AND last_seen !="
+                        " (SELECT MAX(timestamp) FROM observations o WHERE o.transmission_id = t.id)").fetchone()[0]
+        last = c.execute("SELECT last_seen = (SELECT MAX(timestamp) FROM observations o WHERE o.transmission_id = t.id)"
+                         " FROM transmissions t ORDER BY id DESC LIMIT 1").fetchone()[0]
         c.close()
         self.assertEqual(bad, 0)
+        self.assertEqual(last, 1)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,16 @@
 #!/usr/bin/python3
-"""test_import_crash: `meshsnap import` killed with SIGKILL at random points, then run
-again, ends with exactly the database an uninterrupted import gives.
+"""test_import_crash: `meshsnap import` killed with SIGKILL seven times, each run picking
+up where the previous one died, then run to the end, gives exactly the database an
+uninterrupted import gives.
 
 The input carries a timestamp on every line, so both databases are fully determined by it:
 every column of transmissions, observations, nodes and observers is compared, ids and
 rowids included; only created_at (SQLite's clock) is left out. The interrupted import uses
-a small --batch, so kills land between and inside many batches; each kill is followed by a
-check that the database holds whole batches only (no observation without its
-transmission, counters matching the rows) before the next attempt. A SIGTERM stops an
-import cleanly with status 2, and its re-run finishes the job too.
+a small --batch; each run is killed once the database holds a further eighth of the
+observations plus a random few milliseconds, so kills land anywhere in a batch or a
+commit. After each kill the database must hold whole batches only (no observation without
+its transmission or observer, no duplicate dedup key, packet_count and last_seen matching
+the rows). A SIGTERM stops an import cleanly with status 2, and its re-run finishes the job.
 
 Both a current database (with the unique dedup index) and a legacy one (without it) are
 tested.

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../../../cli/gen.c"
+#include "../../../cli/gen_rows.c"
 #include "../../../cli/gen_traffic.c"
 #include "../../../cli/gen_world.c"
 #include "shm/codec/codec.h"
