@@ -140,7 +140,7 @@ typedef struct {
     const gen_world_t *w;
     long from, to;
     edge_map_t edges;
-    uint32_t *obs_count, *obs_first, *obs_last; /* per observer */
+    uint32_t *obs_count, *obs_first, *obs_last;   /* per observer */
     uint32_t *adv_count, *node_first, *node_last; /* per node: advert copies */
     long n_obs;
 } scan_t;
@@ -253,7 +253,8 @@ static void calibrate(gen_world_t *w)
 }
 
 static const char side_tables_sql[] =
-    "CREATE TABLE _gen_nodes (idx INTEGER PRIMARY KEY, public_key TEXT NOT NULL, name TEXT, role TEXT, lat REAL,"
+    "CREATE TABLE _gen_nodes (idx INTEGER PRIMARY KEY, public_key TEXT NOT NULL, name TEXT, role TEXT, lat "
+    "REAL,"
     " lon REAL, iata TEXT, hash_size INTEGER, observer_rowid INTEGER, range_km REAL);\n"
     "CREATE TABLE _gen_links (a INTEGER NOT NULL, b INTEGER NOT NULL, km REAL, PRIMARY KEY (a, b));\n"
     "CREATE TABLE _gen_truth (transmission_id INTEGER PRIMARY KEY, first_observation_id INTEGER NOT NULL,"
@@ -263,7 +264,8 @@ static const char side_tables_sql[] =
     " t.transmission_id AS transmission_id, r.value AS route_json,"
     " json_extract(t.heard_json, '$[' || r.key || ']') AS heard"
     " FROM _gen_truth t, json_each(t.routes_json) r;\n"
-    "CREATE VIEW _gen_truth_keys AS SELECT o.observation_id AS observation_id, o.transmission_id AS transmission_id,"
+    "CREATE VIEW _gen_truth_keys AS SELECT o.observation_id AS observation_id, o.transmission_id AS "
+    "transmission_id,"
     " (SELECT json_group_array(pk) FROM (SELECT n.public_key AS pk FROM json_each(o.route_json) j"
     " JOIN _gen_nodes n ON n.idx = j.value ORDER BY j.key)) AS route_json FROM _gen_truth_obs o;\n";
 
@@ -281,16 +283,17 @@ typedef struct {
 
 static int rebuild_later(const char *name, int all)
 {
-    return all || strncmp(name, "idx_observations_observer_idx", 29) == 0 || strcmp(name, "idx_observations_dedup") == 0;
+    return all || strncmp(name, "idx_observations_observer_idx", 29) == 0 ||
+           strcmp(name, "idx_observations_dedup") == 0;
 }
 
 static int drop_indexes(sqlite3 *db, int all, saved_idx_t *sv, char *err, size_t errlen)
 {
     sqlite3_stmt *st = NULL;
     if (msn_gen__prepare(db,
-                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
-                " AND tbl_name IN ('transmissions', 'observations') ORDER BY rowid",
-                &st, err, errlen) < 0)
+                         "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+                         " AND tbl_name IN ('transmissions', 'observations') ORDER BY rowid",
+                         &st, err, errlen) < 0)
         return -1;
     char **names = NULL;
     int n = 0;
@@ -352,11 +355,12 @@ static int write_tail(sqlite3 *db, const gen_world_t *w, const scan_t *sc, const
     sqlite3_stmt *st = NULL;
     char t1[32], t2[32];
     int rc = -1;
-    if (msn_gen__prepare(db,
-                "INSERT INTO nodes (public_key, name, role, lat, lon, last_seen, first_seen, advert_count,"
-                " battery_mv, temperature_c, foreign_advert, default_scope, multibyte_sup, multibyte_evidence)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,0,NULL,0,NULL)",
-                &st, err, errlen) < 0)
+    if (msn_gen__prepare(
+            db,
+            "INSERT INTO nodes (public_key, name, role, lat, lon, last_seen, first_seen, advert_count,"
+            " battery_mv, temperature_c, foreign_advert, default_scope, multibyte_sup, multibyte_evidence)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,0,NULL,0,NULL)",
+            &st, err, errlen) < 0)
         goto fail;
     for (int i = 0; i < w->n; i++) {
         const gen_node_t *nd = &w->nodes[i];
@@ -390,12 +394,14 @@ static int write_tail(sqlite3 *db, const gen_world_t *w, const scan_t *sc, const
     sqlite3_finalize(st);
     st = NULL;
 
-    if (msn_gen__prepare(db,
-                "INSERT INTO observers (rowid, id, name, iata, last_seen, first_seen, packet_count, model, firmware,"
-                " client_version, radio, battery_mv, uptime_secs, noise_floor, inactive, last_packet_at,"
-                " clock_skew_seconds, clock_skew_count_24h, clock_last_naive_at, can_relay, can_relay_seen)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,NULL,0,NULL,?,1)",
-                &st, err, errlen) < 0)
+    if (msn_gen__prepare(
+            db,
+            "INSERT INTO observers (rowid, id, name, iata, last_seen, first_seen, packet_count, model, "
+            "firmware,"
+            " client_version, radio, battery_mv, uptime_secs, noise_floor, inactive, last_packet_at,"
+            " clock_skew_seconds, clock_skew_count_24h, clock_last_naive_at, can_relay, can_relay_seen)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,NULL,0,NULL,?,1)",
+            &st, err, errlen) < 0)
         goto fail;
     for (int k = 0; k < w->n_obs; k++) {
         const gen_observer_t *ob = &w->obs[k];
@@ -429,8 +435,8 @@ static int write_tail(sqlite3 *db, const gen_world_t *w, const scan_t *sc, const
     sqlite3_finalize(st);
     st = NULL;
 
-    if (msn_gen__prepare(db, "INSERT INTO neighbor_edges (node_a, node_b, count, last_seen) VALUES (?,?,?,?)", &st, err,
-                errlen) < 0)
+    if (msn_gen__prepare(db, "INSERT INTO neighbor_edges (node_a, node_b, count, last_seen) VALUES (?,?,?,?)",
+                         &st, err, errlen) < 0)
         goto fail;
     for (uint32_t i = 0; i <= edges->mask; i++) {
         const edge_t *e = &edges->v[i];
@@ -558,11 +564,110 @@ static void progress(const msn_gen_params_t *p, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Computes every plan (in two threads when asked) and merges the statistics into
+ * scans[0]. Returns the number of scans used (to free). */
+static int scan_all(const gen_world_t *w, int threads, scan_t scans[2])
+{
+    long T = w->n_slots;
+    int n = threads > 1 && T > 1000 ? 2 : 1;
+    for (int k = 0; k < n; k++)
+        scan_init(&scans[k], w, T * k / n, T * (k + 1) / n);
+    pthread_t th;
+    int threaded = n == 2 && pthread_create(&th, NULL, scan_worker, &scans[1]) == 0;
+    scan_worker(&scans[0]);
+    if (threaded)
+        pthread_join(th, NULL);
+    else if (n == 2)
+        scan_worker(&scans[1]);
+    for (int k = 1; k < n; k++) {
+        scan_t *a = &scans[0], *b = &scans[k];
+        for (uint32_t i = 0; i <= b->edges.mask; i++)
+            if (b->edges.v[i].key != 0xFFFFFFFFu)
+                emap_add(&a->edges, b->edges.v[i].key, b->edges.v[i].count, b->edges.v[i].last);
+        for (int o = 0; o < w->n_obs; o++) {
+            a->obs_count[o] += b->obs_count[o];
+            if (b->obs_first[o] < a->obs_first[o])
+                a->obs_first[o] = b->obs_first[o];
+            if (b->obs_last[o] > a->obs_last[o])
+                a->obs_last[o] = b->obs_last[o];
+        }
+        for (int i = 0; i < w->n; i++) {
+            a->adv_count[i] += b->adv_count[i];
+            if (b->node_first[i] < a->node_first[i])
+                a->node_first[i] = b->node_first[i];
+            if (b->node_last[i] > a->node_last[i])
+                a->node_last[i] = b->node_last[i];
+        }
+        a->n_obs += b->n_obs;
+    }
+    return n;
+}
+
+/* The resolver of resolved_path: every advertised node (here all of them) and the edges. */
+static msn_pathres_t *build_resolver(const gen_world_t *w, const scan_t *sc, const edge_map_t *edges)
+{
+    msn_pathres_t *pr = msn_pathres_new();
+    for (int i = 0; i < w->n; i++)
+        if (sc->adv_count[i] > 0)
+            msn_pathres_add_node(pr, w->nodes[i].hex);
+    for (uint32_t i = 0; i <= edges->mask; i++)
+        if (edges->v[i].key != 0xFFFFFFFFu)
+            msn_pathres_add_edge(pr, w->nodes[edges->v[i].key >> 16].hex,
+                                 w->nodes[edges->v[i].key & 0xFFFF].hex);
+    msn_pathres_finish(pr);
+    return pr;
+}
+
+/* Creates the database file for the bulk insert: the current schema, the side tables, the
+ * indexes to rebuild later dropped (saved in sv). Returns 0, or -1 with err set. */
+static int create_db(const msn_gen_params_t *p, sqlite3 **out, saved_idx_t *sv, char *err, size_t errlen)
+{
+    sqlite3 *db = NULL;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_EXCLUSIVE | SQLITE_OPEN_NOMUTEX;
+    *out = NULL;
+    if (sqlite3_open_v2(p->db, &db, flags, NULL) != SQLITE_OK) {
+        set_err(err, errlen, "%s: cannot create: %s", p->db, db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return -1;
+    }
+    *out = db;
+    /* auto_vacuum as CoreScope's ingestor creates its databases (before the first table) */
+    static const char *const pragmas[] = {
+        "PRAGMA auto_vacuum=INCREMENTAL", "PRAGMA journal_mode=OFF",    "PRAGMA synchronous=OFF",
+        "PRAGMA locking_mode=EXCLUSIVE",  "PRAGMA cache_size=-1048576", "PRAGMA threads=2",
+    };
+    for (size_t i = 0; i < sizeof(pragmas) / sizeof(pragmas[0]); i++)
+        if (msn_gen__exec(db, pragmas[i], err, errlen) < 0)
+            return -1;
+    if (msn_schema_create_current(db, err, errlen) < 0 ||
+        drop_indexes(db, p->drop_indexes, sv, err, errlen) < 0 ||
+        msn_gen__exec(db, side_tables_sql, err, errlen) < 0)
+        return -1;
+    return 0;
+}
+
+/* Builds the dropped indexes, then leaves the database in WAL mode as readers expect it.
+ * Returns 0, or -1 with err set. */
+static int finish_db(sqlite3 *db, saved_idx_t *sv, char *err, size_t errlen)
+{
+    /* a small cache makes the sorter work in cache-sized runs (temporary files, merged
+     * after): about twice as fast as one big in-memory sort */
+    if (msn_gen__exec(db, "PRAGMA mmap_size=2147418112", err, errlen) < 0 ||
+        msn_gen__exec(db, "PRAGMA cache_size=-2048", err, errlen) < 0 ||
+        msn_gen__exec(db, "BEGIN", err, errlen) < 0 || restore_indexes(db, sv, err, errlen) < 0 ||
+        msn_gen__exec(db, "COMMIT", err, errlen) < 0)
+        return -1;
+    /* an exclusive lock is released by the next access after NORMAL */
+    if (msn_gen__exec(db, "PRAGMA locking_mode=NORMAL", err, errlen) < 0 ||
+        msn_gen__exec(db, "SELECT count(*) FROM sqlite_master", err, errlen) < 0 ||
+        msn_gen__exec(db, "PRAGMA journal_mode=WAL", err, errlen) < 0)
+        return -1;
+    return 0;
+}
+
 int msn_gen_run(const msn_gen_params_t *p, msn_gen_stats_t *stats_out, char *err, size_t errlen)
 {
     msn_gen_stats_t stats;
-    memset(&stats, 0, sizeof(stats));
-    double t_start = msn_gen__now();
     gen_world_t w;
     scan_t scans[2];
     int n_scans = 0;
@@ -570,9 +675,10 @@ int msn_gen_run(const msn_gen_params_t *p, msn_gen_stats_t *stats_out, char *err
     msn_pathres_t *pr = NULL;
     sqlite3 *db = NULL;
     saved_idx_t saved = {0};
-    int created = 0;
-    int rc = -1;
+    int created = 0, rc = -1;
+    double t_start = msn_gen__now();
 
+    memset(&stats, 0, sizeof(stats));
     memset(&w, 0, sizeof(w));
     if (p->db == NULL || p->db[0] == '\0') {
         set_err(err, errlen, "no --db given");
@@ -580,8 +686,10 @@ int msn_gen_run(const msn_gen_params_t *p, msn_gen_stats_t *stats_out, char *err
     }
     if (p->nodes < 4 || p->nodes > GEN_MAX_NODES || p->observers < 1 || p->transmissions < 1 ||
         p->obs_per_tx < 1 || p->days <= 0 || p->days > 3650) {
-        set_err(err, errlen, "parameters out of range (nodes 4..%d, observers >= 1, transmissions >= 1,"
-                             " obs-per-tx >= 1, days in (0, 3650])", GEN_MAX_NODES);
+        set_err(err, errlen,
+                "parameters out of range (nodes 4..%d, observers >= 1, transmissions >= 1,"
+                " obs-per-tx >= 1, days in (0, 3650])",
+                GEN_MAX_NODES);
         return -1;
     }
     struct stat sb;
@@ -593,92 +701,44 @@ int msn_gen_run(const msn_gen_params_t *p, msn_gen_stats_t *stats_out, char *err
         remove_db_files(p->db);
     }
 
-    /* 1. world */
+    /* 1. the world; 2. calibration */
     if (msn_gen__world_build(&w, p, err, errlen) < 0)
         goto fail;
     calibrate(&w);
     stats.world_seconds = msn_gen__now() - t_start;
-    progress(p, "world: %d nodes (%d repeaters), %d observers, %zu radio links, max degree %d, %d clusters (%.2f s)",
-             w.n, w.n_repeaters, w.n_obs, w.n_links, w.max_degree, w.n_clusters, stats.world_seconds);
+    progress(
+        p,
+        "world: %d nodes (%d repeaters), %d observers, %zu radio links, max degree %d, %d clusters (%.2f s)",
+        w.n, w.n_repeaters, w.n_obs, w.n_links, w.max_degree, w.n_clusters, stats.world_seconds);
 
-    /* 2. plans: edges and statistics */
+    /* 3. every plan once: edges and statistics, then the 5-day prune */
     double t1 = msn_gen__now();
     long T = w.n_slots;
-    n_scans = p->threads > 1 && T > 1000 ? 2 : 1;
-    for (int k = 0; k < n_scans; k++)
-        scan_init(&scans[k], &w, T * k / n_scans, T * (k + 1) / n_scans);
-    pthread_t scan_th;
-    int scan_threaded = n_scans == 2 && pthread_create(&scan_th, NULL, scan_worker, &scans[1]) == 0;
-    scan_worker(&scans[0]);
-    if (scan_threaded)
-        pthread_join(scan_th, NULL);
-    else if (n_scans == 2)
-        scan_worker(&scans[1]);
-    for (int k = 1; k < n_scans; k++) {
-        scan_t *a = &scans[0], *b = &scans[k];
-        for (uint32_t i = 0; i <= b->edges.mask; i++)
-            if (b->edges.v[i].key != 0xFFFFFFFFu)
-                emap_add(&a->edges, b->edges.v[i].key, b->edges.v[i].count, b->edges.v[i].last);
-        for (int o = 0; o < w.n_obs; o++) {
-            a->obs_count[o] += b->obs_count[o];
-            if (b->obs_first[o] < a->obs_first[o])
-                a->obs_first[o] = b->obs_first[o];
-            if (b->obs_last[o] > a->obs_last[o])
-                a->obs_last[o] = b->obs_last[o];
-        }
-        for (int i = 0; i < w.n; i++) {
-            a->adv_count[i] += b->adv_count[i];
-            if (b->node_first[i] < a->node_first[i])
-                a->node_first[i] = b->node_first[i];
-            if (b->node_last[i] > a->node_last[i])
-                a->node_last[i] = b->node_last[i];
-        }
-        a->n_obs += b->n_obs;
-    }
-    /* the 5-day prune */
+    n_scans = scan_all(&w, p->threads, scans);
     emap_init(&edges, scans[0].edges.n + 16);
     for (uint32_t i = 0; i <= scans[0].edges.mask; i++) {
         const edge_t *e = &scans[0].edges.v[i];
         if (e->key != 0xFFFFFFFFu && (int64_t)e->last >= p->end - EDGE_MAX_AGE)
             emap_add(&edges, e->key, e->count, e->last);
     }
+    stats.transmissions = T;
     stats.observations = scans[0].n_obs;
     stats.edges = edges.n;
-    progress(p, "plans: %ld transmissions, %ld observations (%.2f per transmission), %u neighbour edges (%.2f s)", T,
-             stats.observations, (double)stats.observations / (double)T, edges.n, msn_gen__now() - t1);
-
-    /* the resolver: every node (all of them advertised) and the edges */
-    pr = msn_pathres_new();
+    stats.observers = w.n_obs;
     for (int i = 0; i < w.n; i++)
-        if (scans[0].adv_count[i] > 0)
-            msn_pathres_add_node(pr, w.nodes[i].hex);
-    for (uint32_t i = 0; i <= edges.mask; i++)
-        if (edges.v[i].key != 0xFFFFFFFFu)
-            msn_pathres_add_edge(pr, w.nodes[edges.v[i].key >> 16].hex, w.nodes[edges.v[i].key & 0xFFFF].hex);
-    msn_pathres_finish(pr);
+        stats.nodes += scans[0].adv_count[i] > 0;
+    progress(
+        p, "plans: %ld transmissions, %ld observations (%.2f per transmission), %u neighbour edges (%.2f s)",
+        T, stats.observations, (double)stats.observations / (double)T, edges.n, msn_gen__now() - t1);
+    pr = build_resolver(&w, &scans[0], &edges);
 
-    /* 3. the database */
-    if (sqlite3_open_v2(p->db, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_EXCLUSIVE | SQLITE_OPEN_NOMUTEX,
-                        NULL) !=
-        SQLITE_OK) {
-        set_err(err, errlen, "%s: cannot create: %s", p->db, db ? sqlite3_errmsg(db) : "out of memory");
-        goto fail;
-    }
-    created = 1;
-    if (msn_gen__exec(db, "PRAGMA auto_vacuum=INCREMENTAL", err, errlen) < 0 ||
-        msn_gen__exec(db, "PRAGMA journal_mode=OFF", err, errlen) < 0 || msn_gen__exec(db, "PRAGMA synchronous=OFF", err, errlen) < 0 ||
-        msn_gen__exec(db, "PRAGMA locking_mode=EXCLUSIVE", err, errlen) < 0 ||
-        msn_gen__exec(db, "PRAGMA cache_size=-1048576", err, errlen) < 0 ||
-        msn_gen__exec(db, "PRAGMA threads=2", err, errlen) < 0)
-        goto fail;
-    if (msn_schema_create_current(db, err, errlen) < 0)
-        goto fail;
-    if (drop_indexes(db, p->drop_indexes, &saved, err, errlen) < 0 || msn_gen__exec(db, side_tables_sql, err, errlen) < 0)
+    /* 4. the rows */
+    int cr = create_db(p, &db, &saved, err, errlen);
+    created = db != NULL;
+    if (cr < 0)
         goto fail;
     if (msn_gen__exec(db, "BEGIN", err, errlen) < 0)
         goto fail;
-
-    /* 4. rows: a generator thread renders, this thread inserts */
     double t2 = msn_gen__now();
     gen_rows_stats_t rs;
     if (msn_gen__write_rows(db, &w, pr, !p->empty_backfill, p->quiet, &rs, err, errlen) < 0)
@@ -691,35 +751,23 @@ int msn_gen_run(const msn_gen_params_t *p, msn_gen_stats_t *stats_out, char *err
     stats.hops = rs.hops;
     stats.hops_resolved = rs.hops_resolved;
     stats.hops_wrong = rs.hops_wrong;
-    stats.transmissions = T;
     stats.insert_seconds = msn_gen__now() - t2;
-    progress(p,
-             "rows: %ld transmissions, %ld observations inserted (%.2f s; CPU: rendering %.2f s, inserting %.2f s;"
-             " waiting: renderer %.2f s, inserter %.2f s; %ld hash collisions re-drawn)",
-             T, stats.observations, stats.insert_seconds, rs.render_cpu, rs.insert_cpu, rs.render_wait,
-             rs.insert_wait, rs.collisions);
+    progress(
+        p,
+        "rows: %ld transmissions, %ld observations inserted (%.2f s; CPU: rendering %.2f s, inserting %.2f s;"
+        " waiting: renderer %.2f s, inserter %.2f s; %ld hash collisions re-drawn)",
+        T, stats.observations, stats.insert_seconds, rs.render_cpu, rs.insert_cpu, rs.render_wait,
+        rs.insert_wait, rs.collisions);
 
-    /* 5. the rest */
-    if (write_tail(db, &w, &scans[0], &edges, &stats, err, errlen) < 0)
-        goto fail;
-    for (int i = 0; i < w.n; i++)
-        stats.nodes += scans[0].adv_count[i] > 0;
-    stats.observers = w.n_obs;
-    if (msn_gen__exec(db, "COMMIT", err, errlen) < 0)
+    /* 5. the rest, the indexes, WAL */
+    if (write_tail(db, &w, &scans[0], &edges, &stats, err, errlen) < 0 ||
+        msn_gen__exec(db, "COMMIT", err, errlen) < 0)
         goto fail;
     double t3 = msn_gen__now(), c3 = msn_gen__thread_cpu();
-    /* a small cache makes the sorter work in cache-sized runs (temporary files, merged
-     * after): about twice as fast as one big in-memory sort */
-    if (msn_gen__exec(db, "PRAGMA mmap_size=2147418112", err, errlen) < 0 || msn_gen__exec(db, "PRAGMA cache_size=-2048", err, errlen) < 0 ||
-        msn_gen__exec(db, "BEGIN", err, errlen) < 0 || restore_indexes(db, &saved, err, errlen) < 0 ||
-        msn_gen__exec(db, "COMMIT", err, errlen) < 0)
+    if (finish_db(db, &saved, err, errlen) < 0)
         goto fail;
     stats.index_seconds = msn_gen__now() - t3;
     progress(p, "indexes: %.2f s (CPU %.2f s)", stats.index_seconds, msn_gen__thread_cpu() - c3);
-    if (msn_gen__exec(db, "PRAGMA locking_mode=NORMAL", err, errlen) < 0 ||
-        msn_gen__exec(db, "SELECT count(*) FROM sqlite_master", err, errlen) < 0 ||
-        msn_gen__exec(db, "PRAGMA journal_mode=WAL", err, errlen) < 0)
-        goto fail;
     if (sqlite3_close(db) != SQLITE_OK) {
         set_err(err, errlen, "close: %s", sqlite3_errmsg(db));
         goto fail;
@@ -905,7 +953,8 @@ int msn_cli_gen(int argc, char **argv)
     if (!p.empty_backfill)
         printf("resolved_path: %ld of %ld hops resolved (%.1f%%), %ld wrong\n", st.hops_resolved, st.hops,
                st.hops ? 100.0 * (double)st.hops_resolved / (double)st.hops : 0.0, st.hops_wrong);
-    printf("%.1f s (world %.1f s, rows %.1f s, indexes %.1f s), %.0f rows/s, %.1f MB\n", st.seconds, st.world_seconds,
-           st.insert_seconds, st.index_seconds, rows / st.seconds, (double)st.file_bytes / 1e6);
+    printf("%.1f s (world %.1f s, rows %.1f s, indexes %.1f s), %.0f rows/s, %.1f MB\n", st.seconds,
+           st.world_seconds, st.insert_seconds, st.index_seconds, rows / st.seconds,
+           (double)st.file_bytes / 1e6);
     return 0;
 }

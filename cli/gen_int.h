@@ -108,8 +108,8 @@ typedef struct {
     double lat, lon;
     int32_t lat_e6, lon_e6; /* as advertised */
     float range_km;
-    int32_t clock_skew; /* seconds added to the advert timestamp */
-    int observer;       /* index into world.obs, or -1 */
+    int32_t clock_skew;        /* seconds added to the advert timestamp */
+    int observer;              /* index into world.obs, or -1 */
     uint32_t adj_off, adj_n;   /* neighbours: world.adj[adj_off .. adj_off + adj_n) */
     uint32_t oadj_off, oadj_n; /* observer neighbours: world.oadj[...] (observer indexes) */
     double weight;             /* activity weight for chat traffic */
@@ -191,7 +191,7 @@ typedef struct {
     int n_priv;
 
     /* cumulative weights for picking chat senders and targets */
-    double *w_chat;    /* companions and rooms, by activity */
+    double *w_chat; /* companions and rooms, by activity */
     uint16_t *chat_ids;
     int n_chat;
     uint16_t *rooms; /* rooms and repeaters (request targets) */
@@ -213,12 +213,12 @@ double msn_gen__dist_km(const gen_node_t *a, const gen_node_t *b);
 
 /* One copy heard by one observer. */
 typedef struct {
-    uint16_t observer;    /* index into world.obs */
-    uint16_t heard;       /* the node whose transmission was heard */
-    uint8_t n_hops;       /* hops in this copy's path_json */
-    uint8_t leg;          /* direct/trace: which transmission of the route (header hops differ) */
-    uint32_t ts;          /* unix seconds */
-    uint16_t hops_off;    /* this copy's hop nodes: plan.hop_nodes[hops_off .. + n_hops) */
+    uint16_t observer; /* index into world.obs */
+    uint16_t heard;    /* the node whose transmission was heard */
+    uint8_t n_hops;    /* hops in this copy's path_json */
+    uint8_t leg;       /* direct/trace: which transmission of the route (header hops differ) */
+    uint32_t ts;       /* unix seconds */
+    uint16_t hops_off; /* this copy's hop nodes: plan.hop_nodes[hops_off .. + n_hops) */
     float snr, rssi;
 } gen_copy_t;
 
@@ -227,7 +227,7 @@ typedef struct {
     int kind;
     int route_type;
     int payload_type;
-    int hash_size; /* header path hash size (TRACE: 1, the SNR bytes) */
+    int hash_size;      /* header path hash size (TRACE: 1, the SNR bytes) */
     int trace_hop_size; /* TRACE payload route hop size (1 or 2) */
     uint16_t origin, dest;
     uint32_t t0;
@@ -274,12 +274,14 @@ gen_renderer_t *msn_gen__renderer_new(const gen_world_t *w);
 void msn_gen__renderer_free(gen_renderer_t *r);
 /* Builds the payload of pl (attempt > 0 varies it, to escape a hash collision), the
  * first copy's packet, decodes and hashes it. Returns 0 or -1 (a bug: logged). */
-int msn_gen__render(gen_renderer_t *r, const gen_world_t *w, const gen_plan_t *pl, int attempt, gen_render_t *out);
+int msn_gen__render(gen_renderer_t *r, const gen_world_t *w, const gen_plan_t *pl, int attempt,
+                    gen_render_t *out);
 /* Writes copy c's packet bytes to out; returns its length or -1. */
-int msn_gen__copy_packet(const gen_world_t *w, const gen_plan_t *pl, const gen_render_t *rd, const gen_copy_t *c,
-                    uint8_t *out, size_t cap);
+int msn_gen__copy_packet(const gen_world_t *w, const gen_plan_t *pl, const gen_render_t *rd,
+                         const gen_copy_t *c, uint8_t *out, size_t cap);
 /* The hop bytes of copy c (n_hops * hop size bytes) and the hop size. */
-int msn_gen__copy_hops(const gen_world_t *w, const gen_plan_t *pl, const gen_copy_t *c, uint8_t *out, int *hop_size);
+int msn_gen__copy_hops(const gen_world_t *w, const gen_plan_t *pl, const gen_copy_t *c, uint8_t *out,
+                       int *hop_size);
 
 /* ---- rows and SQLite (gen_rows.c) ---------------------------------------------------------- */
 

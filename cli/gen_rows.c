@@ -251,7 +251,8 @@ static int fill_batch(pipe_t *pp, gen_renderer_t *rr, gen_plan_t *pl, batch_t *b
                 b->hops += nh;
                 b->hops_resolved += nr;
                 for (int j = 0; j < nh; j++)
-                    if (res[j] != NULL && memcmp(res[j], w->nodes[pl->hop_nodes[cp->hops_off + j]].hex, 64) != 0)
+                    if (res[j] != NULL &&
+                        memcmp(res[j], w->nodes[pl->hop_nodes[cp->hops_off + j]].hex, 64) != 0)
                         b->hops_wrong++;
                 size_t before = b->text.len;
                 if (msn_pathres_render(res, nh, &b->text))
@@ -528,7 +529,6 @@ static int insert_batch(sqlite3 *db, inserter_t *ins, batch_t *b, char *err, siz
     return 0;
 }
 
-
 int msn_gen__write_rows(sqlite3 *db, const gen_world_t *w, const msn_pathres_t *pr, int resolve, int quiet,
                         gen_rows_stats_t *st, char *err, size_t errlen)
 {
@@ -540,17 +540,20 @@ int msn_gen__write_rows(sqlite3 *db, const gen_world_t *w, const msn_pathres_t *
     long T = w->n_slots;
     memset(st, 0, sizeof(*st));
 
-    if (multi_prepare(db, &ins.tx,
-                      "INSERT INTO transmissions (id, raw_hex, hash, first_seen, route_type, payload_type,"
-                      " payload_version, decoded_json, from_pubkey, last_seen, created_at, channel_hash, scope_name)",
-                      13, err, errlen) < 0 ||
-        multi_prepare(db, &ins.obs,
-                      "INSERT INTO observations (id, transmission_id, observer_idx, direction, snr, rssi, score,"
-                      " path_json, timestamp, resolved_path, raw_hex)",
-                      11, err, errlen) < 0 ||
-        multi_prepare(db, &ins.truth,
-                      "INSERT INTO _gen_truth (transmission_id, first_observation_id, origin, routes_json, heard_json)", 5,
-                      err, errlen) < 0)
+    if (multi_prepare(
+            db, &ins.tx,
+            "INSERT INTO transmissions (id, raw_hex, hash, first_seen, route_type, payload_type,"
+            " payload_version, decoded_json, from_pubkey, last_seen, created_at, channel_hash, scope_name)",
+            13, err, errlen) < 0 ||
+        multi_prepare(
+            db, &ins.obs,
+            "INSERT INTO observations (id, transmission_id, observer_idx, direction, snr, rssi, score,"
+            " path_json, timestamp, resolved_path, raw_hex)",
+            11, err, errlen) < 0 ||
+        multi_prepare(
+            db, &ins.truth,
+            "INSERT INTO _gen_truth (transmission_id, first_observation_id, origin, routes_json, heard_json)",
+            5, err, errlen) < 0)
         goto out;
     ins.next_obs_id = 1;
 

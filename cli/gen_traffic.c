@@ -170,7 +170,8 @@ static void radio(gen_rng_t *r, double d_km, double noise_floor, float *snr, flo
     *snr = (float)(round(s * 4.0) / 4.0);
 }
 
-static int same_hops(const gen_world_t *w, const gen_plan_t *pl, const gen_copy_t *a, const gen_copy_t *b, int hs)
+static int same_hops(const gen_world_t *w, const gen_plan_t *pl, const gen_copy_t *a, const gen_copy_t *b,
+                     int hs)
 {
     if (a->n_hops != b->n_hops)
         return 0;
@@ -222,7 +223,8 @@ static void flood_copies(const gen_world_t *w, gen_plan_t *pl, gen_rng_t *r, int
         int best = 0;
         for (int a = 1; a < no; a++)
             if (t->depth[opts[a]] < t->depth[opts[best]] ||
-                (t->depth[opts[a]] == t->depth[opts[best]] && mix(salt ^ (uint64_t)opts[a]) < mix(salt ^ (uint64_t)opts[best])))
+                (t->depth[opts[a]] == t->depth[opts[best]] &&
+                 mix(salt ^ (uint64_t)opts[a]) < mix(salt ^ (uint64_t)opts[best])))
                 best = a;
         int n_this = 1 + (no > 1 && gen_chance(r, 0.2)) + (no > 2 && gen_chance(r, 0.06));
         int first = pl->n_copies;
@@ -334,8 +336,8 @@ static void direct_copies(const gen_world_t *w, gen_plan_t *pl, gen_rng_t *r, in
             pl->hop_nodes[pl->n_hop_nodes++] = pl->route[j + 1 + h];
         cp->n_hops = (uint8_t)nh;
         cp->ts = pl->t0 + (uint32_t)(j * hop_delay + 1.2 * gen_unit(r));
-        radio(r, msn_gen__dist_km(&w->nodes[w->obs[cands[a].ob].node], &w->nodes[tj]), w->obs[cands[a].ob].noise_floor,
-              &cp->snr, &cp->rssi);
+        radio(r, msn_gen__dist_km(&w->nodes[w->obs[cands[a].ob].node], &w->nodes[tj]),
+              w->obs[cands[a].ob].noise_floor, &cp->snr, &cp->rssi);
         if (per == 1) {
             /* the second leg of the same observer: its path must differ */
             for (int e = 0; e < pl->n_copies - 1; e++)
@@ -387,7 +389,8 @@ static int trace_plan(const gen_world_t *w, gen_plan_t *pl, gen_rng_t *r, int ta
         cp->hops_off = off;
         cp->n_hops = (uint8_t)d;
         cp->ts = pl->t0 + (uint32_t)(d * hop_delay + 1.2 * gen_unit(r));
-        radio(r, msn_gen__dist_km(&w->nodes[w->obs[ob].node], nl), w->obs[ob].noise_floor, &cp->snr, &cp->rssi);
+        radio(r, msn_gen__dist_km(&w->nodes[w->obs[ob].node], nl), w->obs[ob].noise_floor, &cp->snr,
+              &cp->rssi);
         taken++;
     }
     return taken > 0 ? 0 : -1;
@@ -406,7 +409,8 @@ static void zero_hop_copies(const gen_world_t *w, gen_plan_t *pl, gen_rng_t *r, 
         cp->heard = pl->origin;
         cp->hops_off = (uint16_t)pl->n_hop_nodes;
         cp->ts = pl->t0 + (uint32_t)(1.2 * gen_unit(r));
-        radio(r, msn_gen__dist_km(&w->nodes[w->obs[ob].node], no), w->obs[ob].noise_floor, &cp->snr, &cp->rssi);
+        radio(r, msn_gen__dist_km(&w->nodes[w->obs[ob].node], no), w->obs[ob].noise_floor, &cp->snr,
+              &cp->rssi);
         taken++;
     }
 }
@@ -489,15 +493,17 @@ void msn_gen__plan_free(gen_plan_t *pl)
 }
 
 static const int kind_ptype[N_KINDS] = {
-    [K_ADVERT] = MSN_PT_ADVERT,   [K_CHAN] = MSN_PT_GRP_TXT, [K_CHAN_PRIV] = MSN_PT_GRP_TXT, [K_DM] = MSN_PT_TXT_MSG,
-    [K_ACK] = MSN_PT_ACK,         [K_REQ] = MSN_PT_REQ,      [K_RESPONSE] = MSN_PT_RESPONSE, [K_PATH] = MSN_PT_PATH,
-    [K_TRACE] = MSN_PT_TRACE,     [K_ANON_REQ] = MSN_PT_ANON_REQ, [K_CONTROL] = MSN_PT_CONTROL,
+    [K_ADVERT] = MSN_PT_ADVERT,     [K_CHAN] = MSN_PT_GRP_TXT,    [K_CHAN_PRIV] = MSN_PT_GRP_TXT,
+    [K_DM] = MSN_PT_TXT_MSG,        [K_ACK] = MSN_PT_ACK,         [K_REQ] = MSN_PT_REQ,
+    [K_RESPONSE] = MSN_PT_RESPONSE, [K_PATH] = MSN_PT_PATH,       [K_TRACE] = MSN_PT_TRACE,
+    [K_ANON_REQ] = MSN_PT_ANON_REQ, [K_CONTROL] = MSN_PT_CONTROL,
 };
 
 /* Probability that a kind is sent flood (else direct). */
 static const double kind_flood[N_KINDS] = {
-    [K_ADVERT] = 1.0, [K_CHAN] = 1.0,     [K_CHAN_PRIV] = 1.0, [K_DM] = 0.4,     [K_ACK] = 0.45, [K_REQ] = 0.3,
-    [K_RESPONSE] = 0.2, [K_PATH] = 1.0,   [K_TRACE] = 0.0,     [K_ANON_REQ] = 0.75, [K_CONTROL] = 0.0,
+    [K_ADVERT] = 1.0, [K_CHAN] = 1.0,      [K_CHAN_PRIV] = 1.0, [K_DM] = 0.4,
+    [K_ACK] = 0.45,   [K_REQ] = 0.3,       [K_RESPONSE] = 0.2,  [K_PATH] = 1.0,
+    [K_TRACE] = 0.0,  [K_ANON_REQ] = 0.75, [K_CONTROL] = 0.0,
 };
 
 void msn_gen__plan(const gen_world_t *w, long i, gen_plan_t *pl)
@@ -527,7 +533,8 @@ void msn_gen__plan(const gen_world_t *w, long i, gen_plan_t *pl)
             o = w->rooms[gen_below(&r, (uint32_t)w->n_rooms)];
             break;
         case K_TRACE:
-            o = gen_chance(&r, 0.5) ? w->repeaters[gen_below(&r, (uint32_t)w->n_repeaters)] : pick_chat(w, &r);
+            o = gen_chance(&r, 0.5) ? w->repeaters[gen_below(&r, (uint32_t)w->n_repeaters)]
+                                    : pick_chat(w, &r);
             break;
         case K_CONTROL:
             o = (int)gen_below(&r, (uint32_t)w->n);
@@ -602,7 +609,8 @@ gen_renderer_t *msn_gen__renderer_new(const gen_world_t *w)
     r->keys = msn_chankeys_new();
     char err[128];
     for (int i = 0; i < msn_chankeys_count(w->keys); i++)
-        msn_chankeys_add(r->keys, msn_chankeys_name(w->keys, i), msn_chankeys_key(w->keys, i), err, sizeof(err));
+        msn_chankeys_add(r->keys, msn_chankeys_name(w->keys, i), msn_chankeys_key(w->keys, i), err,
+                         sizeof(err));
     r->opts.keys = r->keys;
     r->opts.verify_signatures = 0;
     return r;
@@ -626,19 +634,23 @@ static void rand_bytes(gen_rng_t *r, uint8_t *out, size_t n)
 }
 
 static const char *const msg_public[] = {
-    "Good morning mesh!",       "Hello from %s",          "Anyone copy near %s?",       "Evening all",
-    "Testing a new antenna in %s", "Heading to %s, will check the repeater", "Is the %s repeater up?",
-    "Thanks for the relay!",    "Quiet night on the mesh", "Copy you loud and clear",   "New node online in %s",
-    "Who else is on from %s?",  "Power is back in %s",     "Nice path today, 5 hops to %s",
+    "Good morning mesh!",          "Hello from %s",
+    "Anyone copy near %s?",        "Evening all",
+    "Testing a new antenna in %s", "Heading to %s, will check the repeater",
+    "Is the %s repeater up?",      "Thanks for the relay!",
+    "Quiet night on the mesh",     "Copy you loud and clear",
+    "New node online in %s",       "Who else is on from %s?",
+    "Power is back in %s",         "Nice path today, 5 hops to %s",
 };
 static const char *const msg_test[] = {"test", "test %s", "ping", "test 123", "radio check from %s"};
 static const char *const msg_bot[] = {"!ping", "!weather %s", "!path", "!help", "!hops"};
 static const char *const msg_emerg[] = {"Net check-in from %s, all ok", "Road closed near %s",
                                         "Power outage reported in %s", "Net closes in 10 minutes"};
 static const char *const msg_city[] = {"Anyone at the meetup in %s?", "Traffic is bad around %s",
-                                       "Nice sunset over %s", "Coffee in %s this weekend?", "Ferry running late"};
-static const char *const msg_priv[] = {"see you at 7", "bring the spare battery", "ok", "on my way",
-                                       "the code is in the usual place", "meet at %s"};
+                                       "Nice sunset over %s", "Coffee in %s this weekend?",
+                                       "Ferry running late"};
+static const char *const msg_priv[] = {"see you at 7", "bring the spare battery",        "ok",
+                                       "on my way",    "the code is in the usual place", "meet at %s"};
 
 #define NMSG(a) ((uint32_t)(sizeof(a) / sizeof(a[0])))
 
@@ -747,16 +759,17 @@ static int build_payload(const gen_world_t *w, const gen_plan_t *pl, gen_rng_t *
     case K_REQ:
     case K_RESPONSE:
     case K_PATH: {
-        size_t dl = pl->kind == K_DM ? 16 * (1 + gen_below(r, 5)) : pl->kind == K_REQ ? 16 * (1 + gen_below(r, 2))
-                                                                                        : 16 * (1 + gen_below(r, 4));
+        size_t dl = pl->kind == K_DM    ? 16 * (1 + gen_below(r, 5))
+                    : pl->kind == K_REQ ? 16 * (1 + gen_below(r, 2))
+                                        : 16 * (1 + gen_below(r, 4));
         rand_bytes(r, buf, dl);
         n = msn_encode_direct(dn->pub[0], on->pub[0], mac, buf, dl, p, cap);
         break;
     }
     case K_ACK: {
         int ext = gen_chance(r, 0.3);
-        n = msn_encode_ack((uint32_t)gen_next(r), ext ? (int)gen_below(r, 4) : -1, ext ? (int)gen_below(r, 256) : -1,
-                           p, cap);
+        n = msn_encode_ack((uint32_t)gen_next(r), ext ? (int)gen_below(r, 4) : -1,
+                           ext ? (int)gen_below(r, 256) : -1, p, cap);
         break;
     }
     case K_ANON_REQ: {
@@ -786,7 +799,10 @@ static int build_payload(const gen_world_t *w, const gen_plan_t *pl, gen_rng_t *
             put32le(buf + 5, pl->t0 - 3600u * (1 + gen_below(r, 48)));
             n = msn_encode_bytes(0x80, buf, 9, p, cap);
         } else {
-            int type = on->role == ROLE_REPEATER ? 2 : on->role == ROLE_ROOM ? 3 : on->role == ROLE_SENSOR ? 4 : 1;
+            int type = on->role == ROLE_REPEATER ? 2
+                       : on->role == ROLE_ROOM   ? 3
+                       : on->role == ROLE_SENSOR ? 4
+                                                 : 1;
             buf[0] = (uint8_t)(int8_t)(msn_gen__normal(r) * 12);
             put32le(buf + 1, tag);
             memcpy(buf + 5, on->pub, 32);
@@ -822,7 +838,8 @@ static void transport_code(const char *region, int ptype, const uint8_t *payload
     out[1] = (uint8_t)(code >> 8);
 }
 
-int msn_gen__copy_hops(const gen_world_t *w, const gen_plan_t *pl, const gen_copy_t *c, uint8_t *out, int *hop_size)
+int msn_gen__copy_hops(const gen_world_t *w, const gen_plan_t *pl, const gen_copy_t *c, uint8_t *out,
+                       int *hop_size)
 {
     int hs = pl->kind == K_TRACE ? pl->trace_hop_size : pl->hash_size;
     for (int j = 0; j < c->n_hops; j++)
@@ -831,8 +848,8 @@ int msn_gen__copy_hops(const gen_world_t *w, const gen_plan_t *pl, const gen_cop
     return c->n_hops * hs;
 }
 
-int msn_gen__copy_packet(const gen_world_t *w, const gen_plan_t *pl, const gen_render_t *rd, const gen_copy_t *c,
-                    uint8_t *out, size_t cap)
+int msn_gen__copy_packet(const gen_world_t *w, const gen_plan_t *pl, const gen_render_t *rd,
+                         const gen_copy_t *c, uint8_t *out, size_t cap)
 {
     uint8_t path[MSN_MAX_PATH_BYTES];
     msn_frame_t f = {0};
@@ -856,17 +873,20 @@ int msn_gen__copy_packet(const gen_world_t *w, const gen_plan_t *pl, const gen_r
     return msn_encode_packet(&f, rd->payload, (size_t)rd->payload_len, out, cap);
 }
 
-int msn_gen__render(gen_renderer_t *rr, const gen_world_t *w, const gen_plan_t *pl, int attempt, gen_render_t *out)
+int msn_gen__render(gen_renderer_t *rr, const gen_world_t *w, const gen_plan_t *pl, int attempt,
+                    gen_render_t *out)
 {
     gen_rng_t r;
     gen_rng_seed(&r, w->p.seed, STREAM_RENDER, (uint64_t)pl->index * 64 + (uint64_t)attempt);
     memset(out->transport, 0, 4);
     if (build_payload(w, pl, &r, out) < 0) {
-        msn_log(MSN_LOG_ERROR, "gen: cannot build payload of transmission %ld (kind %d)", pl->index, pl->kind);
+        msn_log(MSN_LOG_ERROR, "gen: cannot build payload of transmission %ld (kind %d)", pl->index,
+                pl->kind);
         return -1;
     }
     if (pl->transport == 1) {
-        transport_code(scope_regions[0], pl->payload_type, out->payload, (size_t)out->payload_len, out->transport);
+        transport_code(scope_regions[0], pl->payload_type, out->payload, (size_t)out->payload_len,
+                       out->transport);
     } else if (pl->transport == 2) {
         uint64_t v = gen_next(&r) | 0x0101;
         out->transport[0] = (uint8_t)v;

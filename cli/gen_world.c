@@ -46,19 +46,64 @@ const char *msn_gen__role_name(int role)
 /* ---- geography --------------------------------------------------------------------------- */
 
 static const gen_cluster_t cluster_table[] = {
-    {"SEA", 47.6062, -122.3321, 14, 10, {"Capitol Hill", "Ballard", "Fremont", "Queen Anne", "Beacon Hill", "Kent"}},
-    {"PDX", 45.5152, -122.6784, 13, 8, {"Alberta", "Sellwood", "Gresham", "Beaverton", "St Johns", "Hawthorne"}},
-    {"YVR", 49.2827, -123.1207, 12, 6, {"Kitsilano", "Burnaby", "Surrey", "Richmond", "Mt Pleasant", "Coquitlam"}},
-    {"PAE", 47.9790, -122.2021, 10, 4, {"Everett", "Marysville", "Lynnwood", "Mukilteo", "Snohomish", "Lake Stevens"}},
+    {"SEA",
+     47.6062,
+     -122.3321,
+     14,
+     10,
+     {"Capitol Hill", "Ballard", "Fremont", "Queen Anne", "Beacon Hill", "Kent"}},
+    {"PDX",
+     45.5152,
+     -122.6784,
+     13,
+     8,
+     {"Alberta", "Sellwood", "Gresham", "Beaverton", "St Johns", "Hawthorne"}},
+    {"YVR",
+     49.2827,
+     -123.1207,
+     12,
+     6,
+     {"Kitsilano", "Burnaby", "Surrey", "Richmond", "Mt Pleasant", "Coquitlam"}},
+    {"PAE",
+     47.9790,
+     -122.2021,
+     10,
+     4,
+     {"Everett", "Marysville", "Lynnwood", "Mukilteo", "Snohomish", "Lake Stevens"}},
     {"OLM", 47.0379, -122.9007, 9, 3, {"Olympia", "Lacey", "Tumwater", "Yelm", "Shelton", "Rochester"}},
     {"BLI", 48.7519, -122.4787, 8, 2.5, {"Bellingham", "Ferndale", "Lynden", "Fairhaven", "Blaine", "Sumas"}},
     {"SLE", 44.9429, -123.0351, 9, 2.5, {"Salem", "Keizer", "Silverton", "Woodburn", "Dallas", "Stayton"}},
-    {"EUG", 44.0521, -123.0868, 10, 3, {"Eugene", "Springfield", "Creswell", "Veneta", "Coburg", "Junction City"}},
+    {"EUG",
+     44.0521,
+     -123.0868,
+     10,
+     3,
+     {"Eugene", "Springfield", "Creswell", "Veneta", "Coburg", "Junction City"}},
     {"YYJ", 48.4284, -123.3656, 8, 2.5, {"Victoria", "Saanich", "Langford", "Sidney", "Esquimalt", "Sooke"}},
-    {"TIW", 47.2529, -122.4443, 10, 3.5, {"Tacoma", "Puyallup", "Lakewood", "Gig Harbor", "Federal Way", "Orting"}},
-    {"BFI", 47.5300, -122.0300, 9, 3, {"Issaquah", "Bellevue", "Redmond", "Renton", "Sammamish", "North Bend"}},
-    {"KLS", 46.1170, -122.9000, 8, 1.5, {"Longview", "Kelso", "Castle Rock", "Rainier", "Kalama", "Woodland"}},
-    {"AST", 46.1879, -123.8313, 7, 1, {"Astoria", "Warrenton", "Seaside", "Cannon Beach", "Ilwaco", "Gearhart"}},
+    {"TIW",
+     47.2529,
+     -122.4443,
+     10,
+     3.5,
+     {"Tacoma", "Puyallup", "Lakewood", "Gig Harbor", "Federal Way", "Orting"}},
+    {"BFI",
+     47.5300,
+     -122.0300,
+     9,
+     3,
+     {"Issaquah", "Bellevue", "Redmond", "Renton", "Sammamish", "North Bend"}},
+    {"KLS",
+     46.1170,
+     -122.9000,
+     8,
+     1.5,
+     {"Longview", "Kelso", "Castle Rock", "Rainier", "Kalama", "Woodland"}},
+    {"AST",
+     46.1879,
+     -123.8313,
+     7,
+     1,
+     {"Astoria", "Warrenton", "Seaside", "Cannon Beach", "Ilwaco", "Gearhart"}},
     {"CVO", 44.5646, -123.2620, 7, 1.5, {"Corvallis", "Albany", "Philomath", "Lebanon", "Monmouth", "Adair"}},
 };
 #define N_CLUSTER_TABLE ((int)(sizeof(cluster_table) / sizeof(cluster_table[0])))
@@ -79,14 +124,15 @@ static void offset_km(double lat, double lon, double dx_km, double dy_km, double
 
 /* ---- names -------------------------------------------------------------------------------- */
 
-static const char *const words[] = {"Ridge",  "Summit", "Harbor", "Cedar",   "Alder",   "Fir",    "Raven",
-                                    "Heron",  "Osprey", "Cascade", "Basalt", "Juniper", "Tide",   "Granite",
-                                    "Lookout", "Beacon", "Orca",   "Hemlock", "Spruce", "Falcon", "Bluff"};
-static const char *const first_names[] = {"Alex",  "Sam",   "Jordan", "Riley", "Casey", "Morgan", "Jamie",
+static const char *const words[] = {"Ridge",   "Summit", "Harbor",  "Cedar",   "Alder",   "Fir",    "Raven",
+                                    "Heron",   "Osprey", "Cascade", "Basalt",  "Juniper", "Tide",   "Granite",
+                                    "Lookout", "Beacon", "Orca",    "Hemlock", "Spruce",  "Falcon", "Bluff"};
+static const char *const first_names[] = {"Alex",   "Sam",   "Jordan", "Riley", "Casey", "Morgan", "Jamie",
                                           "Taylor", "Quinn", "Avery",  "Drew",  "Rowan", "Sage",   "Kai",
-                                          "Robin", "Eli",   "Noa",    "Mika",  "Jun",   "Ari",    "Lee"};
+                                          "Robin",  "Eli",   "Noa",    "Mika",  "Jun",   "Ari",    "Lee"};
 static const char *const emoji[] = {"\xF0\x9F\x8C\xB2", "\xE2\x9B\xB0\xEF\xB8\x8F", "\xF0\x9F\x93\xA1",
-                                    "\xF0\x9F\x90\xBB", "\xF0\x9F\x8C\x8A"}; /* tree, mountain, dish, bear, wave */
+                                    "\xF0\x9F\x90\xBB",
+                                    "\xF0\x9F\x8C\x8A"}; /* tree, mountain, dish, bear, wave */
 
 #define PICK(r, arr) (arr[gen_below(r, (uint32_t)(sizeof(arr) / sizeof(arr[0])))])
 
@@ -239,8 +285,8 @@ static int uf_find(int *parent, int x)
     return x;
 }
 
-#define RR_KEEP 7     /* best repeater links each repeater asks for */
-#define SERVE_MAX 10  /* non-relay nodes a repeater serves */
+#define RR_KEEP 7    /* best repeater links each repeater asks for */
+#define SERVE_MAX 10 /* non-relay nodes a repeater serves */
 
 static void build_links(gen_world_t *w, gen_rng_t *r)
 {
@@ -553,7 +599,8 @@ static double rhythm(int64_t t)
 {
     int64_t local = t - 8 * 3600;
     double h = (double)((local % 86400 + 86400) % 86400) / 3600.0;
-    double day = 1.0 + 0.75 * cos(2.0 * M_PI * (h - 19.0) / 24.0) + 0.25 * cos(4.0 * M_PI * (h - 13.0) / 24.0);
+    double day =
+        1.0 + 0.75 * cos(2.0 * M_PI * (h - 19.0) / 24.0) + 0.25 * cos(4.0 * M_PI * (h - 13.0) / 24.0);
     int64_t dow = ((local / 86400) + 4) % 7; /* 1970-01-01 was a Thursday: 0 = Sunday */
     if (dow == 0 || dow == 6)
         day *= 1.15;
@@ -561,8 +608,8 @@ static double rhythm(int64_t t)
 }
 
 static const double kind_weight[N_KINDS] = {
-    [K_ADVERT] = 13, [K_CHAN] = 27,   [K_CHAN_PRIV] = 7, [K_DM] = 12,      [K_ACK] = 10, [K_REQ] = 8,
-    [K_RESPONSE] = 8, [K_PATH] = 5,   [K_TRACE] = 3,     [K_ANON_REQ] = 4, [K_CONTROL] = 3,
+    [K_ADVERT] = 13,  [K_CHAN] = 27, [K_CHAN_PRIV] = 7, [K_DM] = 12,      [K_ACK] = 10,    [K_REQ] = 8,
+    [K_RESPONSE] = 8, [K_PATH] = 5,  [K_TRACE] = 3,     [K_ANON_REQ] = 4, [K_CONTROL] = 3,
 };
 
 static int build_schedule(gen_world_t *w, gen_rng_t *r, char *err, size_t errlen)
@@ -697,7 +744,8 @@ int msn_gen__world_build(gen_world_t *w, const msn_gen_params_t *p, char *err, s
     /* nodes: place, role, range */
     w->n = n;
     w->nodes = msn_xcalloc((size_t)n, sizeof(gen_node_t));
-    int n_rep_target = (int)lround(n * 0.58), n_room = (int)lround(n * 0.10), n_sensor = (int)lround(n * 0.05);
+    int n_rep_target = (int)lround(n * 0.58), n_room = (int)lround(n * 0.10),
+        n_sensor = (int)lround(n * 0.05);
     if (n_rep_target < 2)
         n_rep_target = 2;
     for (int i = 0; i < n; i++) {
@@ -746,10 +794,10 @@ int msn_gen__world_build(gen_world_t *w, const msn_gen_params_t *p, char *err, s
             perm[j] = t;
         }
         for (int k = 0; k < n; k++) {
-            int role = k < n_rep_target                           ? ROLE_REPEATER
-                       : k < n_rep_target + n_room                ? ROLE_ROOM
-                       : k < n_rep_target + n_room + n_sensor     ? ROLE_SENSOR
-                                                                  : ROLE_COMPANION;
+            int role = k < n_rep_target                       ? ROLE_REPEATER
+                       : k < n_rep_target + n_room            ? ROLE_ROOM
+                       : k < n_rep_target + n_room + n_sensor ? ROLE_SENSOR
+                                                              : ROLE_COMPANION;
             w->nodes[perm[k]].role = (uint8_t)role;
         }
         free(perm);
@@ -795,10 +843,11 @@ int msn_gen__world_build(gen_world_t *w, const msn_gen_params_t *p, char *err, s
     int m = p->observers < n ? p->observers : n;
     w->obs = msn_xcalloc((size_t)m + 1, sizeof(gen_observer_t));
     {
-        static const char *const models[] = {"Heltec V3", "RAK4631", "Station G2", "Heltec T114", "Xiao S3 WIO",
-                                             "LilyGo T3S3"};
+        static const char *const models[] = {"Heltec V3",   "RAK4631",     "Station G2",
+                                             "Heltec T114", "Xiao S3 WIO", "LilyGo T3S3"};
         static const char *const fws[] = {"v1.7.4", "v1.8.0", "v1.8.1", "v1.9.0"};
-        static const char *const clients[] = {"meshcoretomqtt/1.0.8.0-e52c5ed", "meshcoretomqtt/1.1.0.0-31aad7d",
+        static const char *const clients[] = {"meshcoretomqtt/1.0.8.0-e52c5ed",
+                                              "meshcoretomqtt/1.1.0.0-31aad7d",
                                               "meshcore-packet-capture/1.2.1-1bd909c", "pyMC_repeater/1.0.6"};
         static const char *const radios[] = {"910.525,62.5,7,5", "910.5250244,62.5,7,5"};
         int tries = 0;

@@ -69,6 +69,7 @@ static const key_def_t KEYS[] = {
     {"", "log_level", K_LOG_LEVEL, OFF(log_level), MSN_LOG_DEBUG, MSN_LOG_ERROR},
     {"http", "req_timeout_ms", K_INT, OFF(http.req_timeout_ms), 100, 3600000},
     {"http", "shutdown_timeout_ms", K_INT, OFF(http.shutdown_timeout_ms), 0, 3600000},
+    {"http", "access_log", K_STR, OFF(http.access_log), 0, 0},
     {"analytics", "default_interval_s", K_INT, OFF(analytics.default_interval_s), 1, AN_INTERVAL_MAX},
     {"backfill", "enabled", K_BOOL, OFF(backfill.enabled), 0, 1},
     {"backfill", "batch_size", K_INT, OFF(backfill.batch_size), 1, 1000000},
@@ -863,6 +864,7 @@ void msn_config_copy(msn_config_t *dst, const msn_config_t *src)
     dst->db = dup_or_null(src->db);
     dst->state_dir = dup_or_null(src->state_dir);
     dst->user = dup_or_null(src->user);
+    dst->http.access_log = dup_or_null(src->http.access_log);
     for (int i = 0; i < src->n_channels; i++) {
         dst->channels[i].name = dup_or_null(src->channels[i].name);
         dst->channels[i].key_hex = dup_or_null(src->channels[i].key_hex);
@@ -875,7 +877,8 @@ void msn_config_free(msn_config_t *c)
     free(c->db);
     free(c->state_dir);
     free(c->user);
-    c->config_path = c->db = c->state_dir = c->user = NULL;
+    free(c->http.access_log);
+    c->config_path = c->db = c->state_dir = c->user = c->http.access_log = NULL;
     for (int i = 0; i < c->n_channels; i++) {
         free(c->channels[i].name);
         free(c->channels[i].key_hex);

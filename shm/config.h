@@ -19,7 +19,7 @@
  * file, so they override it; msn_config_validate() then checks the combination.
  *
  * Global keys:    db, listen, workers, state_dir, poll_interval_ms, user, log_level
- * [http]          req_timeout_ms, shutdown_timeout_ms
+ * [http]          req_timeout_ms, shutdown_timeout_ms, access_log
  * [analytics]     default_interval_s, and one interval per analytic (msn_analytic_names)
  * [backfill]      enabled, batch_size, yield_ms, republish_interval_s
  * [channels]      NAME = HEXKEY (32 hex chars), plus `hashtags = #a #b` (keys derived)
@@ -79,6 +79,7 @@ typedef struct {
     struct {
         int req_timeout_ms;      /* HTTP/1 request and keep-alive idle timeout, default 10000 */
         int shutdown_timeout_ms; /* how long in-flight requests may take on stop, default 5000 */
+        char *access_log;        /* append one Common Log Format line per request here; NULL = off */
     } http;
     struct {
         int default_interval_s;       /* default 300 */

@@ -267,7 +267,8 @@ void msn_pathres_finish(msn_pathres_t *pr)
                 continue;
             }
             int32_t j = i + 1;
-            while (j < k && pr->slen[pr->sorted[j]] >= (uint32_t)L && memcmp(pr->strs[pr->sorted[j]], s, (size_t)L) == 0)
+            while (j < k && pr->slen[pr->sorted[j]] >= (uint32_t)L &&
+                   memcmp(pr->strs[pr->sorted[j]], s, (size_t)L) == 0)
                 j++;
             ptab_put(pr, s, L, i, j - i);
             i = j;
@@ -309,8 +310,8 @@ int msn_pathres_load_sqlite(msn_pathres_t *pr, sqlite3 *db, char *err, size_t er
     st = NULL;
 
     int has_edges = 0;
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name='neighbor_edges'", -1, &st,
-                           NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name='neighbor_edges'", -1,
+                           &st, NULL) != SQLITE_OK)
         goto fail;
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
@@ -396,8 +397,8 @@ static int in_seen(const int32_t *seen, int nseen, int32_t id)
 
 /* The core: hops given as (pointer, length) pairs; a NULL pointer is a hop with no
  * candidate. */
-static int resolve_spans(const msn_pathres_t *pr, const char *from, const char *const *hops, const size_t *lens,
-                         int n, const char **out)
+static int resolve_spans(const msn_pathres_t *pr, const char *from, const char *const *hops,
+                         const size_t *lens, int n, const char **out)
 {
     for (int i = 0; i < n; i++)
         out[i] = NULL;
@@ -502,8 +503,8 @@ static void collect_cb(void *ctx, int idx, const char *s, size_t n)
     c->n = idx + 1;
 }
 
-int msn_pathres_resolve_json(const msn_pathres_t *pr, const char *from_pubkey, const char *path_json, size_t len,
-                             msn_buf_t *b)
+int msn_pathres_resolve_json(const msn_pathres_t *pr, const char *from_pubkey, const char *path_json,
+                             size_t len, msn_buf_t *b)
 {
     if (path_json == NULL)
         return -1;

@@ -47,8 +47,8 @@ int msn_pathres_render(const char *const *out, int n, msn_buf_t *b);
  *  msn_pathres_render does. Returns 1 when something was appended, 0 when the path is
  *  empty or no hop resolved (the column stays NULL), -1 when path_json is NULL or not
  *  such an array (nothing appended). */
-int msn_pathres_resolve_json(const msn_pathres_t *pr, const char *from_pubkey, const char *path_json, size_t len,
-                             msn_buf_t *b);
+int msn_pathres_resolve_json(const msn_pathres_t *pr, const char *from_pubkey, const char *path_json,
+                             size_t len, msn_buf_t *b);
 /** Number of distinct node keys added, and of distinct undirected edges (after finish). */
 size_t msn_pathres_node_count(const msn_pathres_t *pr);
 size_t msn_pathres_edge_count(const msn_pathres_t *pr);

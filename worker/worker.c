@@ -18,8 +18,10 @@
  */
 #include "worker.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +63,7 @@ typedef struct worker {
     int64_t last_request_ms;
     long connections;
     long inflight; /* requests whose response is not fully sent yet */
+    int access_fd;  /* the access log, -1 when off */
     msn_buf_t body;
 } worker_t;
 
@@ -86,6 +89,56 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         sock->on_close.cb = on_close_conn;
         sock->on_close.data = w;
         h2o_accept(&w->actx, sock);
+    }
+}
+
+/* Opens (or reopens, after logrotate) the access log. */
+static void open_access_log(worker_t *w)
+{
+    if (w->cfg->http.access_log == NULL)
+        return;
+    int fd = open(w->cfg->http.access_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        msn_error("cannot open the access log %s: %s", w->cfg->http.access_log, strerror(errno));
+        return;
+    }
+    if (w->access_fd >= 0)
+        close(w->access_fd);
+    w->access_fd = fd;
+}
+
+/* One Common Log Format line, written with a single write(2) (O_APPEND keeps lines whole
+ * between workers). */
+static void access_log(worker_t *w, h2o_req_t *req, int status, size_t bytes)
+{
+    if (w->access_fd < 0)
+        return;
+    char host[INET6_ADDRSTRLEN] = "-";
+    struct sockaddr_storage ss;
+    socklen_t sl = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
+    if (sl > 0) {
+        if (ss.ss_family == AF_INET)
+            inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host));
+        else if (ss.ss_family == AF_INET6)
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof(host));
+    }
+    time_t now = time(NULL);
+    struct tm tm;
+    char ts[40];
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof(ts), "%d/%b/%Y:%H:%M:%S +0000", &tm);
+    char line[2300];
+    int n = snprintf(line, sizeof(line), "%s - - [%s] \"%.*s %.*s HTTP/%d.%d\" %d %zu\n", host, ts,
+                     (int)(req->method.len < 16 ? req->method.len : 16), req->method.base,
+                     (int)(req->path.len < 2000 ? req->path.len : 2000), req->path.base, req->version >> 8,
+                     req->version & 0xff, status, bytes);
+    if (n > 0) {
+        /* the request line is client input: keep the log one line per request */
+        for (int i = 0; i < n - 1 && i < (int)sizeof(line) - 1; i++)
+            if ((unsigned char)line[i] < 0x20)
+                line[i] = '?';
+        ssize_t wr = write(w->access_fd, line, (size_t)(n < (int)sizeof(line) ? n : (int)sizeof(line) - 1));
+        (void)wr;
     }
 }
 
@@ -318,6 +371,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         req->res.reason = req->res.status == 200 ? "OK" : "Not Found";
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/plain; charset=utf-8"));
         req->res.content_length = sizeof(page) - 1;
+        access_log(w, req, req->res.status, sizeof(page) - 1);
         h2o_send_inline(req, page, sizeof(page) - 1);
         return 0;
     }
@@ -397,6 +451,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     clock_gettime(CLOCK_MONOTONIC, &t1);
     uint64_t us = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
     msn_perf_record(&w->st->workers[w->slot], msn_perf_endpoint_id(r.route), r.status, us, out_len, path, r.now_ms);
+    access_log(w, req, r.status, out_len);
     h2o_send_inline(req, out, out_len); /* copies: the map may be released now */
     msn_snapview_end(&w->view);
     return 0;
@@ -425,6 +480,8 @@ static void on_signal(h2o_socket_t *sock, const char *err)
     while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
         if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT || si.ssi_signo == SIGHUP)
             begin_stop(w);
+        else if (si.ssi_signo == SIGUSR1)
+            open_access_log(w);
     }
     (void)err;
 }
@@ -450,6 +507,8 @@ int msn_worker_main(const msn_config_t *cfg, int slot, const char *listen_fds)
         return 1;
     }
     msn_snapview_init(&w.view, cfg->state_dir, w.st);
+    w.access_fd = -1;
+    open_access_log(&w);
 
     h2o_config_init(&w.config);
     w.config.server_name = h2o_iovec_init(H2O_STRLIT(""));
@@ -524,6 +583,8 @@ out:
         h2o_evloop_destroy(w.ctx.loop);
     }
     h2o_config_dispose(&w.config);
+    if (w.access_fd >= 0)
+        close(w.access_fd);
     msn_snapview_close(&w.view);
     msn_buf_free(&w.body);
     msn_status_close(w.st);

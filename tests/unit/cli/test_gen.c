@@ -59,9 +59,11 @@ static const char *main_db(void)
             fprintf(stderr, "gen failed: %s\n", err);
             exit(1);
         }
-        printf("main db: %ld tx, %ld obs (%.2f per tx), %ld edges; resolved %ld of %ld hops (%.1f%%), %ld wrong\n",
-               st.transmissions, st.observations, (double)st.observations / (double)st.transmissions, st.edges,
-               st.hops_resolved, st.hops, 100.0 * (double)st.hops_resolved / (double)st.hops, st.hops_wrong);
+        printf("main db: %ld tx, %ld obs (%.2f per tx), %ld edges; resolved %ld of %ld hops (%.1f%%), %ld "
+               "wrong\n",
+               st.transmissions, st.observations, (double)st.observations / (double)st.transmissions,
+               st.edges, st.hops_resolved, st.hops, 100.0 * (double)st.hops_resolved / (double)st.hops,
+               st.hops_wrong);
         done = 1;
     }
     return path;
@@ -113,7 +115,8 @@ static uint64_t db_checksum(const char *path, const char *skip_cols)
     sqlite3 *db = open_ro(path);
     uint64_t h = 1469598103934665603ull;
     sqlite3_stmt *tl = NULL;
-    sqlite3_prepare_v2(db, "SELECT name, type, coalesce(sql,'') FROM sqlite_master ORDER BY name", -1, &tl, NULL);
+    sqlite3_prepare_v2(db, "SELECT name, type, coalesce(sql,'') FROM sqlite_master ORDER BY name", -1, &tl,
+                       NULL);
     while (sqlite3_step(tl) == SQLITE_ROW) {
         const char *name = col(tl, 0);
         h = fnv(h, name, strlen(name));
@@ -180,8 +183,9 @@ static void test_schema_is_current(void)
     CHECK_EQ_INT(msn_schema_create_current(f, err, sizeof(err)), 0);
     sqlite3 *g = open_ro(main_db());
     /* every CoreScope object, with the same SQL, and nothing else but the _gen_ side tables */
-    const char *sql = "SELECT type || '|' || name || '|' || tbl_name || '|' || coalesce(sql,'') FROM sqlite_master"
-                      " WHERE tbl_name NOT LIKE '\\_gen\\_%' ESCAPE '\\' ORDER BY name";
+    const char *sql =
+        "SELECT type || '|' || name || '|' || tbl_name || '|' || coalesce(sql,'') FROM sqlite_master"
+        " WHERE tbl_name NOT LIKE '\\_gen\\_%' ESCAPE '\\' ORDER BY name";
     sqlite3_stmt *a = NULL, *b = NULL;
     sqlite3_prepare_v2(f, sql, -1, &a, NULL);
     sqlite3_prepare_v2(g, sql, -1, &b, NULL);
@@ -225,10 +229,11 @@ static void test_transmissions_decode(void)
     msn_decode_opts_t opts = {ks, 1};
     static const char *const regions[] = {"#pnw"};
     sqlite3_stmt *st = NULL;
-    sqlite3_prepare_v2(db,
-                       "SELECT raw_hex, hash, decoded_json, route_type, payload_type, payload_version, from_pubkey,"
-                       " channel_hash, scope_name, first_seen, last_seen, created_at, id FROM transmissions ORDER BY id",
-                       -1, &st, NULL);
+    sqlite3_prepare_v2(
+        db,
+        "SELECT raw_hex, hash, decoded_json, route_type, payload_type, payload_version, from_pubkey,"
+        " channel_hash, scope_name, first_seen, last_seen, created_at, id FROM transmissions ORDER BY id",
+        -1, &st, NULL);
     msn_packet_t *pkt = malloc(sizeof(*pkt));
     msn_buf_t js = MSN_BUF_INIT;
     long n = 0, bad = 0, chan_dec = 0, chan_enc = 0, scoped = 0, adverts = 0;
@@ -293,7 +298,8 @@ static void test_transmissions_decode(void)
     /* a mix of channels, Public the most common */
     CHECK(q_int(db, "SELECT count(*) FROM transmissions WHERE channel_hash = 'Public'") >
           q_int(db, "SELECT count(*) FROM transmissions WHERE channel_hash = '#test'"));
-    CHECK(q_int(db, "SELECT count(DISTINCT channel_hash) FROM transmissions WHERE channel_hash LIKE '#%'") >= 4);
+    CHECK(q_int(db, "SELECT count(DISTINCT channel_hash) FROM transmissions WHERE channel_hash LIKE '#%'") >=
+          4);
     /* every payload type the generator makes is present */
     CHECK_EQ_INT(q_int(db, "SELECT count(DISTINCT payload_type) FROM transmissions"), 10);
     CHECK(q_int(db, "SELECT count(DISTINCT route_type) FROM transmissions") == 4);
@@ -317,8 +323,9 @@ static void test_observations_follow_the_radio_graph(void)
     while (sqlite3_step(st) == SQLITE_ROW)
         snprintf(keys[sqlite3_column_int(st, 0)], 65, "%s", col(st, 1));
     sqlite3_finalize(st);
-    sqlite3_prepare_v2(db, "SELECT rowid, (SELECT idx FROM _gen_nodes WHERE public_key = lower(o.id)) FROM observers o",
-                       -1, &st, NULL);
+    sqlite3_prepare_v2(
+        db, "SELECT rowid, (SELECT idx FROM _gen_nodes WHERE public_key = lower(o.id)) FROM observers o", -1,
+        &st, NULL);
     while (sqlite3_step(st) == SQLITE_ROW)
         obs_node[sqlite3_column_int(st, 0)] = sqlite3_column_int(st, 1);
     sqlite3_finalize(st);
@@ -329,13 +336,14 @@ static void test_observations_follow_the_radio_graph(void)
     }
     sqlite3_finalize(st);
 
-    sqlite3_prepare_v2(db,
-                       "SELECT o.raw_hex, t.hash, o.path_json, v.route_json, v.heard, o.observer_idx, t.route_type,"
-                       " t.payload_type, g.origin, o.id, t.decoded_json, o.timestamp, t.first_seen, o.snr, o.rssi,"
-                       " o.direction FROM observations o JOIN transmissions t ON t.id = o.transmission_id"
-                       " JOIN _gen_truth_obs v ON v.observation_id = o.id JOIN _gen_truth g ON g.transmission_id = t.id"
-                       " ORDER BY o.id",
-                       -1, &st, NULL);
+    sqlite3_prepare_v2(
+        db,
+        "SELECT o.raw_hex, t.hash, o.path_json, v.route_json, v.heard, o.observer_idx, t.route_type,"
+        " t.payload_type, g.origin, o.id, t.decoded_json, o.timestamp, t.first_seen, o.snr, o.rssi,"
+        " o.direction FROM observations o JOIN transmissions t ON t.id = o.transmission_id"
+        " JOIN _gen_truth_obs v ON v.observation_id = o.id JOIN _gen_truth g ON g.transmission_id = t.id"
+        " ORDER BY o.id",
+        -1, &st, NULL);
     msn_packet_t *pkt = malloc(sizeof(*pkt));
     msn_buf_t b = MSN_BUF_INIT;
     long n = 0, bad = 0, hops[4] = {0}, zero = 0;
@@ -396,7 +404,8 @@ static void test_observations_follow_the_radio_graph(void)
         /* timestamps at or after the first copy, within a minute */
         int64_t fs = 0;
         msn_parse_time_ms(col(st, 12), &fs);
-        ok = ok && sqlite3_column_int64(st, 11) >= fs / 1000 && sqlite3_column_int64(st, 11) < fs / 1000 + 120;
+        ok =
+            ok && sqlite3_column_int64(st, 11) >= fs / 1000 && sqlite3_column_int64(st, 11) < fs / 1000 + 120;
         ok = ok && sqlite3_column_double(st, 13) >= -20 && sqlite3_column_double(st, 13) <= 15 &&
              sqlite3_column_double(st, 14) <= -30 && sqlite3_column_double(st, 14) >= -130 &&
              strcmp(col(st, 15), "rx") == 0;
@@ -411,7 +420,8 @@ static void test_observations_follow_the_radio_graph(void)
     CHECK_EQ_INT(bad, 0);
     CHECK(n > 20000);
     /* mostly 1-byte hops, some 2- and 3-byte ones, and zero-hop copies */
-    printf("observation paths: %ld zero-hop, %ld 1-byte, %ld 2-byte, %ld 3-byte\n", zero, hops[1], hops[2], hops[3]);
+    printf("observation paths: %ld zero-hop, %ld 1-byte, %ld 2-byte, %ld 3-byte\n", zero, hops[1], hops[2],
+           hops[3]);
     CHECK(hops[1] > 4 * (hops[2] + hops[3]));
     CHECK(hops[2] > 0);
     CHECK(hops[3] > 0);
@@ -420,8 +430,8 @@ static void test_observations_follow_the_radio_graph(void)
     double per = (double)n / 4000.0;
     CHECK(per > 5.0 && per < 9.0);
     /* several observers per flood, most transmissions heard more than once */
-    CHECK(q_int(db, "SELECT count(*) FROM (SELECT transmission_id FROM observations GROUP BY 1 HAVING count(*) > 1)") >
-          2000);
+    CHECK(q_int(db, "SELECT count(*) FROM (SELECT transmission_id FROM observations GROUP BY 1 HAVING "
+                    "count(*) > 1)") > 2000);
     msn_buf_free(&b);
     free(pkt);
     free(link);
@@ -440,15 +450,16 @@ static void test_nodes_and_observers(void)
     int64_t comp = q_int(db, "SELECT count(*) FROM nodes WHERE role = 'companion'");
     int64_t room = q_int(db, "SELECT count(*) FROM nodes WHERE role = 'room'");
     int64_t sens = q_int(db, "SELECT count(*) FROM nodes WHERE role = 'sensor'");
-    printf("roles: %lld repeaters, %lld companions, %lld rooms, %lld sensors\n", (long long)rep, (long long)comp,
-           (long long)room, (long long)sens);
+    printf("roles: %lld repeaters, %lld companions, %lld rooms, %lld sensors\n", (long long)rep,
+           (long long)comp, (long long)room, (long long)sens);
     CHECK(rep > n / 2);
     CHECK(comp > room && room > sens && sens > 0);
     CHECK_EQ_INT(rep + comp + room + sens, n);
     /* advert_count = advert transmissions; names and positions as the adverts carry them */
-    CHECK_EQ_INT(q_int(db, "SELECT count(*) FROM nodes n WHERE advert_count != (SELECT count(*) FROM transmissions"
-                           " WHERE payload_type = 4 AND from_pubkey = n.public_key)"),
-                 0);
+    CHECK_EQ_INT(
+        q_int(db, "SELECT count(*) FROM nodes n WHERE advert_count != (SELECT count(*) FROM transmissions"
+                  " WHERE payload_type = 4 AND from_pubkey = n.public_key)"),
+        0);
     CHECK_EQ_INT(q_int(db, "SELECT count(*) FROM nodes n WHERE NOT EXISTS (SELECT 1 FROM transmissions t"
                            " WHERE t.from_pubkey = n.public_key"
                            " AND json_extract(t.decoded_json, '$.name') = n.name"
@@ -469,18 +480,21 @@ static void test_nodes_and_observers(void)
                  m);
     CHECK(q_int(db, "SELECT count(*) FROM observers o JOIN nodes n ON n.public_key = lower(o.id)"
                     " WHERE n.role = 'repeater'") > m / 2);
-    CHECK_EQ_INT(q_int(db, "SELECT count(*) FROM observers WHERE length(iata) != 3 OR iata != upper(iata)"), 0);
+    CHECK_EQ_INT(q_int(db, "SELECT count(*) FROM observers WHERE length(iata) != 3 OR iata != upper(iata)"),
+                 0);
     CHECK(q_int(db, "SELECT count(DISTINCT iata) FROM observers") >= 2);
     CHECK_EQ_INT(q_int(db, "SELECT count(*) FROM observers o WHERE packet_count !="
                            " (SELECT count(*) FROM observations WHERE observer_idx = o.rowid)"),
                  0);
-    CHECK_EQ_INT(q_int(db, "SELECT count(*) FROM observations o LEFT JOIN observers b ON b.rowid = o.observer_idx"
-                           " WHERE b.id IS NULL"),
+    CHECK_EQ_INT(q_int(db,
+                       "SELECT count(*) FROM observations o LEFT JOIN observers b ON b.rowid = o.observer_idx"
+                       " WHERE b.id IS NULL"),
                  0);
-    CHECK_EQ_INT(q_int(db, "SELECT count(*) FROM observers o WHERE last_seen !="
-                           " (SELECT strftime('%Y-%m-%dT%H:%M:%SZ', max(timestamp), 'unixepoch') FROM observations"
-                           " WHERE observer_idx = o.rowid)"),
-                 0);
+    CHECK_EQ_INT(
+        q_int(db, "SELECT count(*) FROM observers o WHERE last_seen !="
+                  " (SELECT strftime('%Y-%m-%dT%H:%M:%SZ', max(timestamp), 'unixepoch') FROM observations"
+                  " WHERE observer_idx = o.rowid)"),
+        0);
     sqlite3_close(db);
 }
 
@@ -491,13 +505,16 @@ static void test_times(void)
     CHECK_EQ_INT(q_int(db, "SELECT count(*) FROM transmissions t WHERE last_seen !="
                            " (SELECT max(timestamp) FROM observations WHERE transmission_id = t.id)"),
                  0);
-    CHECK_EQ_INT(q_int(db, "SELECT count(*) FROM transmissions t WHERE first_seen !="
-                           " (SELECT strftime('%Y-%m-%dT%H:%M:%SZ', min(timestamp), 'unixepoch') FROM observations"
-                           " WHERE transmission_id = t.id)"),
-                 0);
+    CHECK_EQ_INT(
+        q_int(db, "SELECT count(*) FROM transmissions t WHERE first_seen !="
+                  " (SELECT strftime('%Y-%m-%dT%H:%M:%SZ', min(timestamp), 'unixepoch') FROM observations"
+                  " WHERE transmission_id = t.id)"),
+        0);
     /* busiest hour of day at least twice the quietest */
-    int64_t hi = q_int(db, "SELECT max(c) FROM (SELECT count(*) c FROM observations GROUP BY (timestamp / 3600) % 24)");
-    int64_t lo = q_int(db, "SELECT min(c) FROM (SELECT count(*) c FROM observations GROUP BY (timestamp / 3600) % 24)");
+    int64_t hi = q_int(
+        db, "SELECT max(c) FROM (SELECT count(*) c FROM observations GROUP BY (timestamp / 3600) % 24)");
+    int64_t lo = q_int(
+        db, "SELECT min(c) FROM (SELECT count(*) c FROM observations GROUP BY (timestamp / 3600) % 24)");
     CHECK(hi > 2 * lo);
     CHECK(q_int(db, "SELECT min(timestamp) FROM observations") >= END - 3 * 86400);
     CHECK(q_int(db, "SELECT max(timestamp) FROM observations") < END + 120);
@@ -508,14 +525,16 @@ static void test_times(void)
 static void test_neighbor_edges_rules(void)
 {
     sqlite3 *db = open_ro(main_db());
-    CHECK_EQ_INT(q_int(db, "SELECT count(*) FROM neighbor_edges WHERE node_a >= node_b OR node_a != lower(node_a)"
-                           " OR node_b != lower(node_b) OR length(node_a) != 64 OR length(node_b) != 64"),
+    CHECK_EQ_INT(q_int(db,
+                       "SELECT count(*) FROM neighbor_edges WHERE node_a >= node_b OR node_a != lower(node_a)"
+                       " OR node_b != lower(node_b) OR length(node_a) != 64 OR length(node_b) != 64"),
                  0);
     /* every edge is a real radio link */
-    CHECK_EQ_INT(q_int(db, "SELECT count(*) FROM neighbor_edges e JOIN _gen_nodes a ON a.public_key = e.node_a"
-                           " JOIN _gen_nodes b ON b.public_key = e.node_b WHERE NOT EXISTS (SELECT 1 FROM _gen_links l"
-                           " WHERE (l.a = a.idx AND l.b = b.idx) OR (l.a = b.idx AND l.b = a.idx))"),
-                 0);
+    CHECK_EQ_INT(
+        q_int(db, "SELECT count(*) FROM neighbor_edges e JOIN _gen_nodes a ON a.public_key = e.node_a"
+                  " JOIN _gen_nodes b ON b.public_key = e.node_b WHERE NOT EXISTS (SELECT 1 FROM _gen_links l"
+                  " WHERE (l.a = a.idx AND l.b = b.idx) OR (l.a = b.idx AND l.b = a.idx))"),
+        0);
     /* unique-prefix resolution over all nodes: a resolver without an originator */
     msn_pathres_t *pr = msn_pathres_new();
     sqlite3_stmt *st = NULL;
@@ -527,18 +546,19 @@ static void test_neighbor_edges_rules(void)
     /* accumulate (a|b) -> count, last in a temp table of an in-memory database */
     sqlite3 *mem = NULL;
     sqlite3_open(":memory:", &mem);
-    sqlite3_exec(mem, "CREATE TABLE e (a TEXT, b TEXT, count INTEGER, last INTEGER, PRIMARY KEY (a, b))", NULL, NULL,
-                 NULL);
+    sqlite3_exec(mem, "CREATE TABLE e (a TEXT, b TEXT, count INTEGER, last INTEGER, PRIMARY KEY (a, b))",
+                 NULL, NULL, NULL);
     sqlite3_stmt *up = NULL;
     sqlite3_prepare_v2(mem,
                        "INSERT INTO e VALUES (?,?,1,?) ON CONFLICT (a, b) DO UPDATE SET count = count + 1,"
                        " last = max(last, excluded.last)",
                        -1, &up, NULL);
-    sqlite3_prepare_v2(db,
-                       "SELECT t.payload_type, coalesce(t.from_pubkey, ''), o.path_json, lower(coalesce(b.id, '')),"
-                       " o.timestamp FROM observations o JOIN transmissions t ON t.id = o.transmission_id"
-                       " LEFT JOIN observers b ON b.rowid = o.observer_idx",
-                       -1, &st, NULL);
+    sqlite3_prepare_v2(
+        db,
+        "SELECT t.payload_type, coalesce(t.from_pubkey, ''), o.path_json, lower(coalesce(b.id, '')),"
+        " o.timestamp FROM observations o JOIN transmissions t ON t.id = o.transmission_id"
+        " LEFT JOIN observers b ON b.rowid = o.observer_idx",
+        -1, &st, NULL);
     sqlite3_exec(mem, "BEGIN", NULL, NULL, NULL);
     while (sqlite3_step(st) == SQLITE_ROW) {
         int advert = sqlite3_column_int(st, 0) == 4;
@@ -590,16 +610,17 @@ static void test_neighbor_edges_rules(void)
     sqlite3_finalize(up);
     /* the 5-day prune: with a 3-day window nothing is older than 5 days */
     int64_t want = 0, match = 0;
-    sqlite3_prepare_v2(mem, "SELECT a, b, count, strftime('%Y-%m-%dT%H:%M:%SZ', last, 'unixepoch') FROM e", -1, &st,
-                       NULL);
+    sqlite3_prepare_v2(mem, "SELECT a, b, count, strftime('%Y-%m-%dT%H:%M:%SZ', last, 'unixepoch') FROM e",
+                       -1, &st, NULL);
     sqlite3_stmt *look = NULL;
-    sqlite3_prepare_v2(db, "SELECT count, last_seen FROM neighbor_edges WHERE node_a = ? AND node_b = ?", -1, &look,
-                       NULL);
+    sqlite3_prepare_v2(db, "SELECT count, last_seen FROM neighbor_edges WHERE node_a = ? AND node_b = ?", -1,
+                       &look, NULL);
     while (sqlite3_step(st) == SQLITE_ROW) {
         want++;
         sqlite3_bind_text(look, 1, col(st, 0), -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(look, 2, col(st, 1), -1, SQLITE_TRANSIENT);
-        if (sqlite3_step(look) == SQLITE_ROW && sqlite3_column_int64(look, 0) == sqlite3_column_int64(st, 2) &&
+        if (sqlite3_step(look) == SQLITE_ROW &&
+            sqlite3_column_int64(look, 0) == sqlite3_column_int64(st, 2) &&
             strcmp(col(look, 1), col(st, 3)) == 0)
             match++;
         sqlite3_reset(look);
@@ -643,17 +664,21 @@ static void test_resolved_paths(void)
     int64_t hops = q_int(db, "SELECT sum(json_array_length(path_json)) FROM observations");
     int64_t resolved = q_int(db, "SELECT count(*) FROM observations o, json_each(o.resolved_path) r"
                                  " WHERE r.value IS NOT NULL");
-    int64_t right = q_int(db, "SELECT count(*) FROM observations o, json_each(o.resolved_path) r"
-                              " JOIN _gen_truth_keys k ON k.observation_id = o.id"
-                              " WHERE r.value IS NOT NULL AND r.value = json_extract(k.route_json, '$[' || r.key || ']')");
-    printf("resolved_path: %lld of %lld hops resolved (%.1f%%), %lld wrong\n", (long long)resolved, (long long)hops,
-           100.0 * (double)resolved / (double)(hops ? hops : 1), (long long)(resolved - right));
+    int64_t right = q_int(
+        db, "SELECT count(*) FROM observations o, json_each(o.resolved_path) r"
+            " JOIN _gen_truth_keys k ON k.observation_id = o.id"
+            " WHERE r.value IS NOT NULL AND r.value = json_extract(k.route_json, '$[' || r.key || ']')");
+    printf("resolved_path: %lld of %lld hops resolved (%.1f%%), %lld wrong\n", (long long)resolved,
+           (long long)hops, 100.0 * (double)resolved / (double)(hops ? hops : 1),
+           (long long)(resolved - right));
     CHECK(resolved > 1000);
     CHECK_EQ_INT(right, resolved);
     CHECK_EQ_INT(q_int(db, "SELECT value FROM _gen_info WHERE key = 'hops_wrong'"), 0);
     CHECK_EQ_INT(q_int(db, "SELECT value FROM _gen_info WHERE key = 'hops_resolved'"), resolved);
     /* NULL for empty paths; never an all-null array; one entry per hop */
-    CHECK_EQ_INT(q_int(db, "SELECT count(*) FROM observations WHERE path_json = '[]' AND resolved_path IS NOT NULL"), 0);
+    CHECK_EQ_INT(
+        q_int(db, "SELECT count(*) FROM observations WHERE path_json = '[]' AND resolved_path IS NOT NULL"),
+        0);
     CHECK_EQ_INT(q_int(db, "SELECT count(*) FROM observations WHERE resolved_path IS NOT NULL AND"
                            " json_array_length(resolved_path) != json_array_length(path_json)"),
                  0);
@@ -722,8 +747,24 @@ static void test_command_line(void)
 {
     char path[600];
     snprintf(path, sizeof(path), "%s/cli.db", dir);
-    char *ok[] = {"gen", "--db", path, "--nodes", "40", "--observers=6", "--transmissions", "500", "--obs-per-tx",
-                  "4", "--days", "1", "--seed", "3", "--end", "2026-06-01T00:00:00Z", "--quiet", NULL};
+    char *ok[] = {"gen",
+                  "--db",
+                  path,
+                  "--nodes",
+                  "40",
+                  "--observers=6",
+                  "--transmissions",
+                  "500",
+                  "--obs-per-tx",
+                  "4",
+                  "--days",
+                  "1",
+                  "--seed",
+                  "3",
+                  "--end",
+                  "2026-06-01T00:00:00Z",
+                  "--quiet",
+                  NULL};
     CHECK_EQ_INT(msn_cli_gen(17, ok), 0);
     sqlite3 *db = open_ro(path);
     CHECK(q_int(db, "SELECT max(timestamp) FROM observations") <= 1780272000 + 120);

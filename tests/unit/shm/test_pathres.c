@@ -193,7 +193,8 @@ static void test_mixed_case(void)
     char up[65];
     mkkey(up, "ABCDEF", 'E');
     msn_pathres_add_node(pr, up);
-    msn_pathres_add_node(pr, "abcdef" "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"); /* the same key */
+    msn_pathres_add_node(pr, "abcdef"
+                             "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"); /* the same key */
     msn_pathres_finish(pr);
     CHECK_EQ_INT(msn_pathres_node_count(pr), 1);
     RESOLVE(pr, NULL, "aB");
