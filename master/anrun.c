@@ -61,7 +61,12 @@ static void child_main(int fd, const msn_store_t *s, const msn_anjob_t *jobs, in
         msn_buf_reset(&gz);
         int64_t t0 = mono_ms();
         int rc = msn_anshape_from_key(jobs[i].key, &shape);
-        if (rc < 0) {
+        if (jobs[i].inject == 2)
+            kill(getpid(), SIGKILL); /* a computing process that dies, without a core or report */
+        if (jobs[i].inject == 1) {
+            rc = -1;
+            snprintf(err, sizeof(err), "injected failure (MESHSNAP_TEST_ANALYTICS_FAIL)");
+        } else if (rc < 0) {
             snprintf(err, sizeof(err), "malformed shape key '%s'", jobs[i].key);
         } else {
             msn_an_shape_t sh = {shape.region[0] ? shape.region : NULL, shape.from_ms, shape.to_ms,

@@ -24,6 +24,7 @@
 typedef struct {
     int an;                          /* MSN_AN_* */
     char key[MSN_ANSHAPE_KEY_MAX];   /* canonical shape key ("" = default) */
+    int inject;                      /* tests only: 1 fail this job, 2 crash the computing process */
 } msn_anjob_t;
 
 typedef struct {

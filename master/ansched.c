@@ -10,6 +10,26 @@
 
 static const char *const windows[] = {"1h", "24h", "7d", "30d"};
 
+/* Test knob: MESHSNAP_TEST_ANALYTICS_FAIL=NAME:N[:crash] makes analytic NAME fail (or crash
+ * the computing process) from its N-th computation on, to show that a failure keeps the
+ * previous result published and takes no process down. Never set in production. */
+static int injected(const msn_ansched_t *a, int an)
+{
+    const char *e = getenv("MESHSNAP_TEST_ANALYTICS_FAIL");
+    if (e == NULL || *e == '\0' || an >= MSN_AN_SLOTS)
+        return 0;
+    char name[48];
+    int from = 1;
+    char mode[16] = "";
+    if (sscanf(e, "%47[^:]:%d:%15s", name, &from, mode) < 1 || strcmp(name, msn_analytic_names[an]) != 0)
+        return 0;
+    msn_master_status_t ms;
+    msn_status_read_master(a->st, &ms);
+    if (ms.an[an].computes + 1 < from)
+        return 0;
+    return strcmp(mode, "crash") == 0 ? 2 : 1;
+}
+
 void msn_ansched_init(msn_ansched_t *a, const msn_config_t *cfg, msn_status_t *st)
 {
     memset(a, 0, sizeof(*a));
@@ -243,6 +263,7 @@ int msn_ansched_tick(msn_ansched_t *a, const msn_store_t *s, int64_t now)
             continue; /* a precomputed shape waits for its analytic's turn */
         jobs[nj].an = e->an;
         snprintf(jobs[nj].key, sizeof(jobs[nj].key), "%s", e->key);
+        jobs[nj].inject = a->st ? injected(a, e->an) : 0;
         e->pending = 1;
         nj++;
     }
