@@ -255,8 +255,16 @@ int msn_ansched_tick(msn_ansched_t *a, const msn_store_t *s, int64_t now)
     int due[MSN_AN_COUNT];
     for (int an = 0; an < MSN_AN_COUNT; an++)
         due[an] = now >= a->next_due[an];
+    /* Until every default shape has been published once, a run computes only those: the
+       dashboards' default views come first, the other shapes in the next run. */
+    int defaults_only = 0;
+    for (int i = 0; i < a->n; i++)
+        if (a->ents[i].key[0] == '\0' && a->ents[i].body == NULL)
+            defaults_only = 1;
     for (int i = 0; i < a->n; i++) {
         msn_ancache_ent_t *e = &a->ents[i];
+        if (defaults_only && e->key[0] != '\0')
+            continue;
         if (!due[e->an] && e->body != NULL)
             continue;
         if (!due[e->an] && !e->on_demand)
@@ -273,7 +281,7 @@ int msn_ansched_tick(msn_ansched_t *a, const msn_store_t *s, int64_t now)
             msn_error("analytics: cannot start the computing process: %s", strerror(-rc));
             for (int i = 0; i < a->n; i++)
                 a->ents[i].pending = 0;
-        } else {
+        } else if (!defaults_only) {
             for (int an = 0; an < MSN_AN_COUNT; an++)
                 if (due[an])
                     a->next_due[an] = now + (int64_t)msn_config_analytic_interval(a->cfg, an) * 1000;

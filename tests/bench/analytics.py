@@ -7,6 +7,7 @@
    and prints the time from start to the first fresh generation, to every analytic
    published, and each analytic's compute time (from /api/perf: the default shape's last
    computation, measured in the computing process).
+   The backfiller is off: this measures the analytics alone (backfill.sh measures backfills).
 2. Latency under load with the master idle: for every P0 endpoint, `wrk -t2 -c64` for
    --duration seconds, p50 and p99.
 3. Restarts on the same snapshot with every analytic due every --busy-interval seconds, so
@@ -59,7 +60,8 @@ def wrk_latency(wrk, url, duration):
 
 def start(binary, db, run_dir, interval, state_dir=None):
     d = msnlib.Daemon(db, run_dir, workers=2, poll_interval_ms=1000, binary=binary, log_level="info",
-                      state_dir=state_dir, sections={"analytics": {"default_interval_s": interval}})
+                      state_dir=state_dir, sections={"analytics": {"default_interval_s": interval},
+                                                     "backfill": {"enabled": "no"}})
     t0 = time.time()
     d.start()
     return d, t0
