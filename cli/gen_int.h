@@ -10,7 +10,8 @@
  *                            an observer, computed from (world, seed, i) alone, so a plan
  *                            can be recomputed at will and in any thread.
  *   render   (gen_traffic.c) the real packet bytes of a plan, its decoded_json, hash and
- *                            per-observation rows.
+ *                            derived columns.
+ *   rows     (gen_rows.c)    rendered transmissions turned into table rows and inserted.
  *
  * Nodes are referred to by index (uint16_t); GEN_NONE marks "no node".
  */
