@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,6 +54,9 @@ static void child_main(int fd, const msn_store_t *s, const msn_anjob_t *jobs, in
 {
     msn_log_set_role("analytics");
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    /* background work: on a busy machine the workers answering requests go first */
+    if (setpriority(PRIO_PROCESS, 0, 10) < 0)
+        msn_debug("cannot lower the computing process's priority: %s", strerror(errno));
     msn_buf_t body = MSN_BUF_INIT, gz = MSN_BUF_INIT;
     for (int i = 0; i < n; i++) {
         msn_anshape_t shape;

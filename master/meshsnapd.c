@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -212,6 +213,9 @@ int main(int argc, char **orig_argv)
     } else if (strcmp(o.role, "backfiller") == 0) {
         msn_log_set_role("backfiller");
         msn_proc_set_title("backfiller");
+        /* background work: the workers and the master go first on a busy machine */
+        if (setpriority(PRIO_PROCESS, 0, 10) < 0)
+            msn_debug("cannot lower the backfiller's priority: %s", strerror(errno));
         struct sigaction sa;
         memset(&sa, 0, sizeof(sa));
         sa.sa_handler = on_term;

@@ -5,7 +5,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ansched.h"
 #include "publish.h"
@@ -142,6 +145,10 @@ static int64_t data_version(sqlite3 *db)
 static void *thread_main(void *arg)
 {
     msn_publisher_thread_t *pt = arg;
+    /* loading and publishing are background work: readers go first on a busy machine (the
+       supervisor thread keeps the default priority: it must react to a dead worker at once) */
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 5) < 0)
+        msn_debug("cannot lower the publisher's priority: %s", strerror(errno));
     const msn_config_t *cfg = pt->cfg;
     msn_publisher_t pub;
     msn_store_t store;
