@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -200,8 +201,12 @@ int msn_anrun_next(msn_anrun_t *r, size_t *pos, msn_anresult_t *out)
 
 void msn_anrun_reset(msn_anrun_t *r)
 {
-    if (r->pid > 0 && !r->done)
+    if (r->pid > 0 && !r->done) {
         kill(r->pid, SIGKILL);
+        /* gone before the master goes on (or exits); the supervisor may have reaped it already */
+        while (waitpid(r->pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
     if (r->fd > 0)
         close(r->fd);
     free(r->jobs);
