@@ -3,6 +3,7 @@
  * readable dump of one packet or as a JSON-lines filter.
  */
 #include "decode.h"
+#include "keys.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,32 +89,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
 
 static msn_chankeys_t *load_keys(const opts_t *o)
 {
-    char err[512];
-    msn_chankeys_t *ks = msn_chankeys_new();
-    if (o->config != NULL) {
-        msn_config_t cfg;
-        msn_config_defaults(&cfg);
-        int rc = msn_config_load_file(&cfg, o->config, err, sizeof(err));
-        if (rc == 0)
-            rc = msn_chankeys_add_config(ks, &cfg, err, sizeof(err));
-        msn_config_free(&cfg);
-        if (rc < 0) {
-            fprintf(stderr, "meshsnap decode: %s\n", err);
-            goto fail;
-        }
-    } else {
-        msn_chankeys_add_builtin(ks);
-    }
-    for (int i = 0; i < o->n_channels; i++) {
-        if (msn_chankeys_add_spec(ks, o->channels[i], err, sizeof(err)) < 0) {
-            fprintf(stderr, "meshsnap decode: --channel: %s\n", err);
-            goto fail;
-        }
-    }
-    return ks;
-fail:
-    msn_chankeys_free(ks);
-    return NULL;
+    return msn_cli_load_keys("meshsnap decode", o->config, (const char *const *)o->channels, o->n_channels);
 }
 
 /* ---- the readable dump ------------------------------------------------------------------ */

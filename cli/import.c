@@ -4,6 +4,7 @@
  * prepares lines with import_line.c, this thread writes them with import_db.c), progress,
  * the report of rejected lines and the exit status.
  */
+#include "keys.h"
 #include "import.h"
 
 #include <errno.h>
@@ -171,32 +172,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
 
 static msn_chankeys_t *load_keys(const opts_t *o)
 {
-    char err[512];
-    msn_chankeys_t *ks = msn_chankeys_new();
-    if (o->config != NULL) {
-        msn_config_t cfg;
-        msn_config_defaults(&cfg);
-        int rc = msn_config_load_file(&cfg, o->config, err, sizeof(err));
-        if (rc == 0)
-            rc = msn_chankeys_add_config(ks, &cfg, err, sizeof(err));
-        msn_config_free(&cfg);
-        if (rc < 0) {
-            fprintf(stderr, "meshsnap import: %s\n", err);
-            goto fail;
-        }
-    } else {
-        msn_chankeys_add_builtin(ks);
-    }
-    for (int i = 0; i < o->n_channels; i++) {
-        if (msn_chankeys_add_spec(ks, o->channels[i], err, sizeof(err)) < 0) {
-            fprintf(stderr, "meshsnap import: --channel: %s\n", err);
-            goto fail;
-        }
-    }
-    return ks;
-fail:
-    msn_chankeys_free(ks);
-    return NULL;
+    return msn_cli_load_keys("meshsnap import", o->config, (const char *const *)o->channels, o->n_channels);
 }
 
 /* ---- advert keys of the input (the first pass) --------------------------------------------- */

@@ -4,6 +4,7 @@
  * keys from flags and from a configuration file, and the JSON-lines mode.
  */
 #include "../../../cli/decode.c"
+#include "../../../cli/keys.c"
 
 #include <fcntl.h>
 #include <unistd.h>
