@@ -222,6 +222,8 @@ int main(int argc, char **orig_argv)
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGINT, &sa, NULL);
         signal(SIGPIPE, SIG_IGN);
+        signal(SIGUSR1, SIG_IGN); /* log reopening concerns the workers' access log */
+        signal(SIGHUP, SIG_IGN);  /* the master restarts this process on a reload */
         msn_status_t *st = NULL;
         int src = msn_status_open(cfg.state_dir, &st);
         if (src < 0)
