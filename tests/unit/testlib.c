@@ -1,6 +1,7 @@
 /* testlib.c: see testlib.h. */
 #include "testlib.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -64,4 +65,44 @@ const char *msn_test_shared_dir(void)
         return path;
     }
     return NULL;
+}
+
+const char *msn_test_fixture_db(void)
+{
+    static char path[600];
+    const char *shared = msn_test_shared_dir();
+    if (shared == NULL)
+        return NULL;
+    snprintf(path, sizeof(path), "%s/fixtures/corescope-e2e.db", shared);
+    return access(path, R_OK) == 0 ? path : NULL;
+}
+
+int msn_test_copy_file(const char *src, const char *dst)
+{
+    char buf[65536];
+    int in = open(src, O_RDONLY), out = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ssize_t n;
+    int rc = (in < 0 || out < 0) ? -1 : 0;
+    while (rc == 0 && (n = read(in, buf, sizeof(buf))) > 0)
+        if (write(out, buf, (size_t)n) != n)
+            rc = -1;
+    if (in >= 0)
+        close(in);
+    if (out >= 0)
+        close(out);
+    return rc;
+}
+
+int64_t msn_test_query_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        fprintf(stderr, "prepare %s: %s\n", sql, sqlite3_errmsg(db));
+        return -1;
+    }
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
 }

@@ -7,6 +7,8 @@
 #ifndef MSN_TESTLIB_H
 #define MSN_TESTLIB_H
 
+#include <sqlite3.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -50,5 +52,11 @@ int msn_test_done(void);
 const char *msn_test_tmpdir(const char *tag);
 /** The ../shared directory when it exists, else NULL. */
 const char *msn_test_shared_dir(void);
+/** The CoreScope e2e fixture database (read-only) when it exists, else NULL. */
+const char *msn_test_fixture_db(void);
+/** Copies file src to dst (mode 0644). Returns 0 or -1. */
+int msn_test_copy_file(const char *src, const char *dst);
+/** The first column of the first row of sql as an integer, or -1 (the error is printed). */
+int64_t msn_test_query_int(sqlite3 *db, const char *sql);
 
 #endif

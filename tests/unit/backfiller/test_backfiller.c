@@ -14,47 +14,6 @@
 #include "shm/schema.h"
 #include "testlib.h"
 
-static char fixture_path[600];
-
-static const char *fixture(void)
-{
-    const char *shared = msn_test_shared_dir();
-    if (shared == NULL)
-        return NULL;
-    snprintf(fixture_path, sizeof(fixture_path), "%s/fixtures/corescope-e2e.db", shared);
-    return access(fixture_path, R_OK) == 0 ? fixture_path : NULL;
-}
-
-static int copy_file(const char *src, const char *dst)
-{
-    char buf[65536];
-    int in = open(src, O_RDONLY), out = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ssize_t n;
-    int rc = (in < 0 || out < 0) ? -1 : 0;
-    while (rc == 0 && (n = read(in, buf, sizeof(buf))) > 0)
-        if (write(out, buf, (size_t)n) != n)
-            rc = -1;
-    if (in >= 0)
-        close(in);
-    if (out >= 0)
-        close(out);
-    return rc;
-}
-
-static int64_t query_int(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    int64_t v = -1;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        fprintf(stderr, "prepare %s: %s\n", sql, sqlite3_errmsg(db));
-        return -1;
-    }
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
-
 static const char *query_text(sqlite3 *db, const char *sql)
 {
     static char buf[4][512];
@@ -96,14 +55,14 @@ static const char wrong_sql[] =
 
 static void test_fixture_migration(void)
 {
-    const char *fx = fixture();
+    const char *fx = msn_test_fixture_db();
     if (fx == NULL) {
         msn_test_skip("fixtures/corescope-e2e.db not available");
         return;
     }
     char path[600];
     snprintf(path, sizeof(path), "%s/e2e.db", msn_test_tmpdir("bf"));
-    CHECK_EQ_INT(copy_file(fx, path), 0);
+    CHECK_EQ_INT(msn_test_copy_file(fx, path), 0);
     msn_config_t cfg;
     config(&cfg, path, 100, 0);
     msn_status_t *st = calloc(1, sizeof(*st));
@@ -117,13 +76,13 @@ static void test_fixture_migration(void)
     CHECK_EQ_INT(msn_schema_detect(db, &si, err, sizeof(err)), 0);
     CHECK_EQ_INT(si.tx_last_seen, 1);
     CHECK_EQ_INT(si.async_progress_cols, 1);
-    CHECK_EQ_INT(query_int(db, wrong_sql), 0);
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM transmissions WHERE last_seen > 0"), 499);
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'idx_tx_last_seen_zero'"), 1);
+    CHECK_EQ_INT(msn_test_query_int(db, wrong_sql), 0);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM transmissions WHERE last_seen > 0"), 499);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'idx_tx_last_seen_zero'"), 1);
     CHECK_EQ_STR(query_text(db, "SELECT status FROM _async_migrations WHERE name = 'tx_last_seen_backfill_v1'"), "done");
-    CHECK_EQ_INT(query_int(db, "SELECT rows_processed FROM _async_migrations WHERE name = 'tx_last_seen_backfill_v1'"),
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT rows_processed FROM _async_migrations WHERE name = 'tx_last_seen_backfill_v1'"),
                  499);
-    CHECK_EQ_INT(query_int(db, "SELECT rows_total FROM _async_migrations WHERE name = 'tx_last_seen_backfill_v1'"), 499);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT rows_total FROM _async_migrations WHERE name = 'tx_last_seen_backfill_v1'"), 499);
     CHECK_EQ_STR(query_text(db, "PRAGMA journal_mode"), "wal");
     sqlite3_close(db);
 
@@ -209,14 +168,14 @@ static void test_stop_and_resume(void)
 
     sqlite3 *db = NULL;
     CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM transmissions WHERE last_seen != 0"), 1000);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM transmissions WHERE last_seen != 0"), 1000);
     CHECK_EQ_STR(query_text(db, "SELECT status FROM _async_migrations WHERE name = 'tx_last_seen_backfill_v1'"),
                  "failed");
     CHECK_EQ_STR(query_text(db, "SELECT error FROM _async_migrations WHERE name = 'tx_last_seen_backfill_v1'"),
                  "cancelled");
-    CHECK_EQ_INT(query_int(db, "SELECT rows_processed FROM _async_migrations WHERE name = 'tx_last_seen_backfill_v1'"),
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT rows_processed FROM _async_migrations WHERE name = 'tx_last_seen_backfill_v1'"),
                  1000);
-    CHECK_EQ_INT(query_int(db, "SELECT rows_total FROM _async_migrations WHERE name = 'tx_last_seen_backfill_v1'"),
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT rows_total FROM _async_migrations WHERE name = 'tx_last_seen_backfill_v1'"),
                  5000);
     sqlite3_close(db);
     const msn_migration_status_t *m = find_mig(st, MSN_MIG_TX_LAST_SEEN);
@@ -225,9 +184,9 @@ static void test_stop_and_resume(void)
 
     /* the resume state is that of the last committed chunk */
     CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
-    CHECK_EQ_INT(query_int(db, "SELECT cursor FROM _meshsnap_backfill WHERE name = 'tx_last_seen_backfill_v1'"), 1000);
-    CHECK_EQ_INT(query_int(db, "SELECT max_id FROM _meshsnap_backfill WHERE name = 'tx_last_seen_backfill_v1'"), 5000);
-    CHECK_EQ_INT(query_int(db, "SELECT processed FROM _meshsnap_backfill WHERE name = 'tx_last_seen_backfill_v1'"), 1000);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT cursor FROM _meshsnap_backfill WHERE name = 'tx_last_seen_backfill_v1'"), 1000);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT max_id FROM _meshsnap_backfill WHERE name = 'tx_last_seen_backfill_v1'"), 5000);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT processed FROM _meshsnap_backfill WHERE name = 'tx_last_seen_backfill_v1'"), 1000);
     sqlite3_close(db);
 
     /* the next start resumes where the first stopped: same snapshot and total, progress
@@ -236,12 +195,12 @@ static void test_stop_and_resume(void)
     config(&cfg, path, 1000, 0);
     CHECK_EQ_INT(msn_backfiller_main(&cfg, st, &stop), MSN_BF_EXIT_DONE);
     CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
-    CHECK_EQ_INT(query_int(db, wrong_sql), 0);
+    CHECK_EQ_INT(msn_test_query_int(db, wrong_sql), 0);
     CHECK_EQ_STR(query_text(db, "SELECT status FROM _async_migrations WHERE name = 'tx_last_seen_backfill_v1'"), "done");
-    CHECK_EQ_INT(query_int(db, "SELECT rows_total FROM _async_migrations WHERE name = 'tx_last_seen_backfill_v1'"), 5000);
-    CHECK_EQ_INT(query_int(db, "SELECT rows_processed FROM _async_migrations WHERE name = 'tx_last_seen_backfill_v1'"),
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT rows_total FROM _async_migrations WHERE name = 'tx_last_seen_backfill_v1'"), 5000);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT rows_processed FROM _async_migrations WHERE name = 'tx_last_seen_backfill_v1'"),
                  5000);
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM _meshsnap_backfill"), 0); /* dropped once done */
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM _meshsnap_backfill"), 0); /* dropped once done */
     sqlite3_close(db);
     m = find_mig(st, MSN_MIG_TX_LAST_SEEN);
     CHECK(m != NULL && m->status == MSN_MIG_DONE && m->error[0] == '\0');
@@ -312,13 +271,13 @@ static void test_write_failure_then_recovery(void)
                  "failed");
     CHECK(strstr(query_text(db, "SELECT error FROM _async_migrations WHERE name = 'tx_last_seen_backfill_v1'"),
                  "disk I/O error (simulated)") != NULL);
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM transmissions WHERE last_seen != 0"), 500);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM transmissions WHERE last_seen != 0"), 500);
     CHECK_EQ_INT(sqlite3_exec(db, "DROP TRIGGER no_write", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
 
     CHECK_EQ_INT(msn_backfiller_main(&cfg, st, &stop), MSN_BF_EXIT_DONE);
     CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
-    CHECK_EQ_INT(query_int(db, wrong_sql), 0);
+    CHECK_EQ_INT(msn_test_query_int(db, wrong_sql), 0);
     CHECK_EQ_STR(query_text(db, "SELECT status FROM _async_migrations WHERE name = 'tx_last_seen_backfill_v1'"), "done");
     sqlite3_close(db);
     free(st);
@@ -342,7 +301,7 @@ static void test_bad_settings_fail(void)
     CHECK(m != NULL && m->status == MSN_MIG_FAILED && strstr(m->error, "yield") != NULL);
     sqlite3 *db = NULL;
     CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM transmissions WHERE last_seen != 0"), 0);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM transmissions WHERE last_seen != 0"), 0);
     sqlite3_close(db);
     free(st);
 }
@@ -362,7 +321,7 @@ static void test_init_db_and_empty_file(void)
     CHECK_EQ_INT(msn_schema_detect(db, &si, err, sizeof(err)), 0);
     CHECK_EQ_INT(si.legacy, 0);
     CHECK_EQ_STR(query_text(db, "PRAGMA journal_mode"), "wal");
-    CHECK_EQ_INT(query_int(db, "PRAGMA auto_vacuum"), 2);
+    CHECK_EQ_INT(msn_test_query_int(db, "PRAGMA auto_vacuum"), 2);
     sqlite3_close(db);
 
     /* the backfiller on it: nothing to do, done with 0/0 */
@@ -387,10 +346,10 @@ static void test_init_db_and_empty_file(void)
     sqlite3_close(db);
 
     /* init_db refuses to "upgrade" a legacy database */
-    const char *fx = fixture();
+    const char *fx = msn_test_fixture_db();
     if (fx != NULL) {
         snprintf(path, sizeof(path), "%s/legacy.db", dir);
-        CHECK_EQ_INT(copy_file(fx, path), 0);
+        CHECK_EQ_INT(msn_test_copy_file(fx, path), 0);
         CHECK_EQ_INT(msn_backfiller_init_db(path, err, sizeof(err)), -1);
         CHECK(strstr(err, path) != NULL);
     }

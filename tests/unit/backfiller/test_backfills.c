@@ -16,20 +16,6 @@
 #include "shm/schema.h"
 #include "testlib.h"
 
-static int64_t query_int(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    int64_t v = -1;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        fprintf(stderr, "prepare %s: %s\n", sql, sqlite3_errmsg(db));
-        return -1;
-    }
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
-
 static const char *query_text(sqlite3 *db, const char *fmt, long long id)
 {
     static char buf[8][600];
@@ -308,7 +294,7 @@ static void test_resolved_path(void)
     CHECK_EQ_STR(query_text(db, rp, r9), "[\"kept\"]");
     CHECK_EQ_STR(query_text(db, rp, r10), "NULL");
     CHECK_EQ_STR(query_text(db, rp, r_last), "[\"" KEY_B "\"]");
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM observations WHERE path_json = '[\"EE\",\"CC\"]'"
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM observations WHERE path_json = '[\"EE\",\"CC\"]'"
                                " AND resolved_path IS NOT NULL"),
                  0);
 
@@ -364,15 +350,15 @@ static void test_read_only_connection(void)
     }
     sqlite3 *db = NULL;
     CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM transmissions WHERE last_seen != 0"), 0);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM transmissions WHERE last_seen != 0"), 0);
     sqlite3_close(db);
 
     /* writable again: a later start does everything */
     memset(st, 0, sizeof(*st));
     CHECK_EQ_INT(msn_backfiller_main(&cfg, st, &stop), MSN_BF_EXIT_DONE);
     CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM transmissions WHERE last_seen = 0"), 0);
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM observations WHERE resolved_path IS NOT NULL"), 600);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM transmissions WHERE last_seen = 0"), 0);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM observations WHERE resolved_path IS NOT NULL"), 600);
     sqlite3_close(db);
     (void)err;
     free(st);
@@ -414,9 +400,9 @@ static void test_read_only_file(void)
     CHECK_EQ_INT(chmod(path, 0644), 0);
     sqlite3 *db = NULL;
     CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM transmissions WHERE last_seen != 0"), 0);
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE name = '_async_migrations'"), 1);
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM _async_migrations WHERE status = 'done'"), 0);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM transmissions WHERE last_seen != 0"), 0);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE name = '_async_migrations'"), 1);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM _async_migrations WHERE status = 'done'"), 0);
     sqlite3_close(db);
     msn_config_t cfg;
     config(&cfg, path, 50);
@@ -443,7 +429,7 @@ static void test_disk_full(void)
     sqlite3 *db = NULL;
     char err[512];
     CHECK_EQ_INT(msn_sqlite_open(path, 0, &db, err, sizeof(err)), 0);
-    int64_t pages = query_int(db, "PRAGMA page_count");
+    int64_t pages = msn_test_query_int(db, "PRAGMA page_count");
     char sql[64];
     snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %lld", (long long)pages + 12);
     exec_ok(db, sql);
@@ -457,7 +443,7 @@ static void test_disk_full(void)
         fprintf(stderr, "disk full: %s (%lld / %lld)\n", m->error, (long long)m->rows_processed,
                 (long long)m->rows_total);
     CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
-    int64_t partial = query_int(db, "SELECT COUNT(*) FROM observations WHERE resolved_path IS NOT NULL");
+    int64_t partial = msn_test_query_int(db, "SELECT COUNT(*) FROM observations WHERE resolved_path IS NOT NULL");
     CHECK(partial > 0 && partial < 600);
     CHECK(strcmp(status_of(db, MSN_MIG_RESOLVED_PATH), "done") != 0);
     sqlite3_close(db);
@@ -471,10 +457,10 @@ static void test_disk_full(void)
     char att[700];
     snprintf(att, sizeof(att), "ATTACH DATABASE '%s' AS ref", ref_path);
     exec_ok(db, att);
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM observations o JOIN ref.observations r ON r.id = o.id"
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM observations o JOIN ref.observations r ON r.id = o.id"
                                " WHERE o.resolved_path IS NOT r.resolved_path"),
                  0);
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM transmissions t JOIN ref.transmissions r ON r.id = t.id"
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM transmissions t JOIN ref.transmissions r ON r.id = t.id"
                                " WHERE t.last_seen != r.last_seen"),
                  0);
     sqlite3_close(db);

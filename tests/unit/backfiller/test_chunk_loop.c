@@ -48,20 +48,6 @@ static void record(void *ud, int64_t processed, int64_t total, int64_t cursor)
     }
 }
 
-static int64_t query_int(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    int64_t v = -1;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        fprintf(stderr, "prepare %s: %s\n", sql, sqlite3_errmsg(db));
-        return -1;
-    }
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
-
 /* A current-schema database with n transmissions; every k-th (k > 0) is an orphan (no
    observation); the others have one or two observations (the later one on every third). */
 static sqlite3 *make_db(int n, int orphan_every)
@@ -95,7 +81,7 @@ static sqlite3 *make_db(int n, int orphan_every)
 /* Rows whose last_seen differs from what the backfill must produce (orphans: 0). */
 static int64_t wrong_rows(sqlite3 *db)
 {
-    return query_int(db, "SELECT COUNT(*) FROM transmissions t WHERE t.last_seen !="
+    return msn_test_query_int(db, "SELECT COUNT(*) FROM transmissions t WHERE t.last_seen !="
                          " COALESCE((SELECT MAX(timestamp) FROM observations o WHERE o.transmission_id = t.id), 0)");
 }
 
@@ -124,9 +110,9 @@ static void test_progress_per_batch(void)
     CHECK_EQ_INT(res.max_id, 12000);
     CHECK_EQ_INT(res.chunks, 3);
     CHECK_EQ_INT(wrong_rows(db), 0);
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM transmissions WHERE last_seen = 0"), 0);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM transmissions WHERE last_seen = 0"), 0);
     /* MAX, not any observation: tx 3 has two */
-    CHECK_EQ_INT(query_int(db, "SELECT last_seen FROM transmissions WHERE id = 3"), 1700500003);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT last_seen FROM transmissions WHERE id = 3"), 1700500003);
 
     /* a second run finds nothing: progress(0,0) once */
     calls_t c2 = {0};
@@ -155,8 +141,8 @@ static void test_cancel_keeps_partial_work(void)
     CHECK_EQ_INT(c.p[c.n - 1], 5000);
     CHECK_EQ_INT(c.t[c.n - 1], 12000);
     /* the first chunk is committed, the rest untouched */
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM transmissions WHERE last_seen != 0"), 5000);
-    CHECK_EQ_INT(query_int(db, "SELECT MAX(id) FROM transmissions WHERE last_seen != 0"), 5000);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM transmissions WHERE last_seen != 0"), 5000);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT MAX(id) FROM transmissions WHERE last_seen != 0"), 5000);
     CHECK(sqlite3_get_autocommit(db)); /* no transaction left open */
 
     /* resume */
@@ -197,7 +183,7 @@ static void test_cancel_before_start(void)
     CHECK_EQ_INT(c.n, 1);
     CHECK_EQ_INT(c.p[0], 0);
     CHECK_EQ_INT(c.t[0], 300);
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM transmissions WHERE last_seen != 0"), 0);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM transmissions WHERE last_seen != 0"), 0);
     sqlite3_close(db);
 }
 
@@ -215,9 +201,9 @@ static void test_new_rows_do_not_trap_the_loop(void)
     CHECK_EQ_INT(res.processed, 1000);
     CHECK_EQ_INT(c.n, 4); /* 300, 600, 900, 1000 */
     CHECK_EQ_INT(c.p[c.n - 1], 1000);
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM transmissions WHERE id > 1000"), 1600);
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM transmissions WHERE id > 1000 AND last_seen = 0"), 1600);
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM transmissions WHERE id <= 1000 AND last_seen = 0"), 0);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM transmissions WHERE id > 1000"), 1600);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM transmissions WHERE id > 1000 AND last_seen = 0"), 1600);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM transmissions WHERE id <= 1000 AND last_seen = 0"), 0);
     sqlite3_close(db);
 }
 
@@ -232,8 +218,8 @@ static void test_orphans_skipped(void)
     CHECK_EQ_INT(res.processed, 1000);
     CHECK_EQ_INT(c.p[c.n - 1], 1000);
     CHECK_EQ_INT(c.t[c.n - 1], 1000);
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM transmissions WHERE last_seen = 0"), 500);
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM transmissions WHERE last_seen = 0 AND id % 3 != 0"), 0);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM transmissions WHERE last_seen = 0"), 500);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM transmissions WHERE last_seen = 0 AND id % 3 != 0"), 0);
     CHECK_EQ_INT(wrong_rows(db), 0);
     sqlite3_close(db);
 
@@ -244,7 +230,7 @@ static void test_orphans_skipped(void)
     CHECK_EQ_INT(c2.n, 1);
     CHECK_EQ_INT(c2.p[0], 0);
     CHECK_EQ_INT(c2.t[0], 0);
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM transmissions WHERE last_seen != 0"), 0);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM transmissions WHERE last_seen != 0"), 0);
     sqlite3_close(db);
 }
 
@@ -261,7 +247,7 @@ static void test_bad_options_rejected(void)
     CHECK_EQ_INT(run(db, 10, -1, NULL, &c, &res, err, sizeof(err)), -EINVAL);
     CHECK(strstr(err, "yield") != NULL);
     CHECK_EQ_INT(c.n, 0);
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM transmissions WHERE last_seen != 0"), 0);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM transmissions WHERE last_seen != 0"), 0);
     sqlite3_close(db);
 }
 
@@ -280,7 +266,7 @@ static void test_sql_error_propagates(void)
     CHECK_EQ_INT(run(db, 300, 0, NULL, &c, &res, err, sizeof(err)), -EIO);
     CHECK(strstr(err, "disk says no") != NULL);
     CHECK_EQ_INT(res.processed, 600);
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM transmissions WHERE last_seen != 0"), 600);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM transmissions WHERE last_seen != 0"), 600);
     CHECK(sqlite3_get_autocommit(db));
     /* a missing table is an error too, not an empty backfill */
     CHECK_EQ_INT(sqlite3_exec(db, "DROP TRIGGER no_write; DROP TABLE observations", NULL, NULL, NULL), SQLITE_OK);
@@ -300,7 +286,7 @@ static void test_terminates_when_rows_stay_zero(void)
     char err[256] = "";
     CHECK_EQ_INT(run(db, 7, 0, NULL, &c, &res, err, sizeof(err)), 0);
     CHECK_EQ_INT(res.total, 100);
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM transmissions WHERE last_seen = 0"), 40);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM transmissions WHERE last_seen = 0"), 40);
     CHECK_EQ_INT(wrong_rows(db), 0);
     sqlite3_close(db);
 }
@@ -322,7 +308,7 @@ static int rd_max(sqlite3 *db, void *ud, int64_t *max_id, char *err, size_t errl
     (void)ud;
     (void)err;
     (void)errlen;
-    *max_id = query_int(db, "SELECT COALESCE(MAX(id), 0) FROM t");
+    *max_id = msn_test_query_int(db, "SELECT COALESCE(MAX(id), 0) FROM t");
     return 0;
 }
 
@@ -333,7 +319,7 @@ static int rd_count(sqlite3 *db, void *ud, int64_t max_id, int64_t *total, char 
     (void)errlen;
     char sql[128];
     snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM t WHERE v IS NULL AND id <= %lld", (long long)max_id);
-    *total = query_int(db, sql);
+    *total = msn_test_query_int(db, sql);
     return 0;
 }
 
@@ -442,7 +428,7 @@ static void test_read_step_rejects_and_checkpoints(void)
     CHECK_EQ_INT(r->last_cp.cursor, 95);
     CHECK_EQ_INT(r->last_cp.processed, 86);
     CHECK_EQ_INT(r->last_cp.rejected, 9);
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM t WHERE v IS NULL"), 9);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM t WHERE v IS NULL"), 9);
     CHECK_EQ_INT(c.p[c.n - 1], 86);
     CHECK_EQ_INT(c.t[c.n - 1], 95);
     /* a chunk made only of rejected rows does not end the loop: rows after it are done */
@@ -452,7 +438,7 @@ static void test_read_step_rejects_and_checkpoints(void)
     memset(r, 0, sizeof(*r));
     o.batch_size = 1;
     CHECK_EQ_INT(msn_chunk_loop(db, &rd_ops, r, &o, &res, err, sizeof(err)), 0);
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM t WHERE v IS NULL"), 3); /* 10, 30, 40 */
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM t WHERE v IS NULL"), 3); /* 10, 30, 40 */
     CHECK_EQ_INT(res.processed, 18);
     sqlite3_close(db);
     free(r);
@@ -470,7 +456,7 @@ static void test_checkpoint_failure_and_resume(void)
     char err[256] = "";
     CHECK_EQ_INT(msn_chunk_loop(db, &rd_ops, r, &o, &res, err, sizeof(err)), -EIO);
     CHECK_EQ_STR(err, "checkpoint refused");
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM t WHERE v IS NOT NULL"), 27); /* 3 chunks of 9 */
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM t WHERE v IS NOT NULL"), 27); /* 3 chunks of 9 */
     CHECK_EQ_INT(r->last_cp.cursor, 30);
     CHECK(sqlite3_get_autocommit(db));
     /* rows added since are out of the resumed run's scope (same snapshot) */
@@ -487,8 +473,8 @@ static void test_checkpoint_failure_and_resume(void)
     CHECK_EQ_INT(res.rejected, 6);
     CHECK_EQ_INT(c.p[0], 36); /* progress carried on from the checkpoint */
     CHECK_EQ_INT(c.t[0], 60);
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM t WHERE v IS NULL AND id <= 60"), 6);
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM t WHERE v IS NULL AND id > 60"), 2);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM t WHERE v IS NULL AND id <= 60"), 6);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM t WHERE v IS NULL AND id > 60"), 2);
     sqlite3_close(db);
     free(r);
 }
@@ -506,7 +492,7 @@ static void test_single_txn_knob(void)
     CHECK_EQ_INT(res.chunks, 1);
     CHECK_EQ_INT(res.processed, 45);
     CHECK(sqlite3_get_autocommit(db));
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM t WHERE v IS NOT NULL"), 45);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM t WHERE v IS NOT NULL"), 45);
     sqlite3_close(db);
     free(r);
 }

@@ -33,36 +33,6 @@ static uint32_t rnd(uint32_t n)
     return (uint32_t)(rng_state % n);
 }
 
-static int64_t query_int(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    int64_t v = -1;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        fprintf(stderr, "prepare %s: %s\n", sql, sqlite3_errmsg(db));
-        return -1;
-    }
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
-
-static int copy_file(const char *src, const char *dst)
-{
-    char buf[65536];
-    int in = open(src, O_RDONLY), out = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ssize_t n;
-    int rc = (in < 0 || out < 0) ? -1 : 0;
-    while (rc == 0 && (n = read(in, buf, sizeof(buf))) > 0)
-        if (write(out, buf, (size_t)n) != n)
-            rc = -1;
-    if (in >= 0)
-        close(in);
-    if (out >= 0)
-        close(out);
-    return rc;
-}
-
 /* The base database: nodes (some 1-byte prefixes shared), neighbour edges, transmissions
    with last_seen 0, and observations of which a third carry only raw_hex (path_json to
    derive) and the rest a path_json (resolved_path to fill). Closed cleanly (no -wal). */
@@ -183,7 +153,7 @@ static int64_t differences(const char *path, const char *ref)
     char sql[700];
     snprintf(sql, sizeof(sql), "ATTACH DATABASE '%s' AS ref", ref);
     sqlite3_exec(db, sql, NULL, NULL, NULL);
-    int64_t n = query_int(db, "SELECT (SELECT COUNT(*) FROM observations o JOIN ref.observations r ON r.id = o.id"
+    int64_t n = msn_test_query_int(db, "SELECT (SELECT COUNT(*) FROM observations o JOIN ref.observations r ON r.id = o.id"
                               " WHERE o.path_json IS NOT r.path_json OR o.resolved_path IS NOT r.resolved_path)"
                               " + (SELECT COUNT(*) FROM transmissions t JOIN ref.transmissions r ON r.id = t.id"
                               " WHERE t.last_seen != r.last_seen)"
@@ -271,7 +241,7 @@ static void test_kill_and_resume(void)
     snprintf(base, sizeof(base), "%s/base.db", dir);
     snprintf(ref, sizeof(ref), "%s/ref.db", dir);
     make_base(base);
-    CHECK_EQ_INT(copy_file(base, ref), 0);
+    CHECK_EQ_INT(msn_test_copy_file(base, ref), 0);
 
     /* the uninterrupted run */
     msn_config_t cfg;
@@ -281,9 +251,9 @@ static void test_kill_and_resume(void)
     CHECK_EQ_INT(msn_backfiller_main(&cfg, rst, &stop), MSN_BF_EXIT_DONE);
     sqlite3 *db = NULL;
     CHECK_EQ_INT(sqlite3_open(ref, &db), SQLITE_OK);
-    CHECK(query_int(db, "SELECT COUNT(*) FROM observations WHERE resolved_path IS NOT NULL") > 100);
-    CHECK(query_int(db, "SELECT COUNT(*) FROM observations WHERE resolved_path IS NULL AND path_json != '[]'") > 10);
-    CHECK(query_int(db, "SELECT COUNT(*) FROM observations WHERE path_json IS NULL") == 0);
+    CHECK(msn_test_query_int(db, "SELECT COUNT(*) FROM observations WHERE resolved_path IS NOT NULL") > 100);
+    CHECK(msn_test_query_int(db, "SELECT COUNT(*) FROM observations WHERE resolved_path IS NULL AND path_json != '[]'") > 10);
+    CHECK(msn_test_query_int(db, "SELECT COUNT(*) FROM observations WHERE path_json IS NULL") == 0);
     sqlite3_close(db);
     CHECK_EQ_INT(differences(base, ref) > 0, 1);
 
@@ -298,7 +268,7 @@ static void test_kill_and_resume(void)
     for (size_t s = 0; s < sizeof(scenarios) / sizeof(scenarios[0]); s++) {
         char path[600];
         snprintf(path, sizeof(path), "%s/run%zu.db", dir, s);
-        CHECK_EQ_INT(copy_file(base, path), 0);
+        CHECK_EQ_INT(msn_test_copy_file(base, path), 0);
         memset(st, 0, sizeof(*st));
         for (int k = 0; k < 3 && scenarios[s][k].migration; k++) {
             const point_t *p = &scenarios[s][k];
@@ -324,14 +294,14 @@ static void test_kill_and_resume(void)
             char q[300];
             snprintf(q, sizeof(q), "SELECT COUNT(*) FROM _async_migrations WHERE name = '%s' AND status = 'done'",
                      p->migration);
-            CHECK_EQ_INT(query_int(db, q), 0);
+            CHECK_EQ_INT(msn_test_query_int(db, q), 0);
             snprintf(q, sizeof(q), "SELECT processed FROM _meshsnap_backfill WHERE name = '%s'", p->migration);
-            int64_t saved = query_int(db, q);
+            int64_t saved = msn_test_query_int(db, q);
             CHECK(saved > 0);
             snprintf(q, sizeof(q), "SELECT cursor FROM _meshsnap_backfill WHERE name = '%s'", p->migration);
-            int64_t saved_cursor = query_int(db, q);
+            int64_t saved_cursor = msn_test_query_int(db, q);
             if (p->sig == SIGTERM)
-                CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM _async_migrations WHERE status = 'failed'"
+                CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM _async_migrations WHERE status = 'failed'"
                                            " AND error = 'cancelled'"),
                              1);
             sqlite3_close(db);
@@ -371,8 +341,8 @@ static void test_kill_and_resume(void)
             }
         }
         CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
-        CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM _meshsnap_backfill"), 0);
-        CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM _async_migrations WHERE status != 'done'"), 0);
+        CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM _meshsnap_backfill"), 0);
+        CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM _async_migrations WHERE status != 'done'"), 0);
         sqlite3_close(db);
     }
     munmap(st, sizeof(*st));

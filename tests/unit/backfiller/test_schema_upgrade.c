@@ -15,36 +15,6 @@
 #include "shm/schema.h"
 #include "testlib.h"
 
-static int copy_file(const char *src, const char *dst)
-{
-    char buf[65536];
-    int in = open(src, O_RDONLY), out = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ssize_t n;
-    int rc = (in < 0 || out < 0) ? -1 : 0;
-    while (rc == 0 && (n = read(in, buf, sizeof(buf))) > 0)
-        if (write(out, buf, (size_t)n) != n)
-            rc = -1;
-    if (in >= 0)
-        close(in);
-    if (out >= 0)
-        close(out);
-    return rc;
-}
-
-static int64_t query_int(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    int64_t v = -1;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        fprintf(stderr, "prepare %s: %s\n", sql, sqlite3_errmsg(db));
-        return -1;
-    }
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
-
 /* The first column of every row, joined with '|'. */
 static void query_list(sqlite3 *db, const char *sql, char *out, size_t n)
 {
@@ -111,7 +81,7 @@ static void check_current(sqlite3 *db, int skip_observer_idx)
             continue;
         snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM sqlite_master WHERE type = '%s' AND name = '%s'", type,
                  name);
-        if (query_int(db, sql) != 1) {
+        if (msn_test_query_int(db, sql) != 1) {
             fprintf(stderr, "missing %s %s\n", type, name);
             CHECK(0);
         }
@@ -138,33 +108,22 @@ static void check_current(sqlite3 *db, int skip_observer_idx)
     sqlite3_close(ref);
 }
 
-static char fixture_path[600];
-
-static const char *fixture(void)
-{
-    const char *shared = msn_test_shared_dir();
-    if (shared == NULL)
-        return NULL;
-    snprintf(fixture_path, sizeof(fixture_path), "%s/fixtures/corescope-e2e.db", shared);
-    return access(fixture_path, R_OK) == 0 ? fixture_path : NULL;
-}
-
 static void test_fixture(void)
 {
-    const char *fx = fixture();
+    const char *fx = msn_test_fixture_db();
     if (fx == NULL) {
         msn_test_skip("fixtures/corescope-e2e.db not available");
         return;
     }
     char path[600], err[512] = "";
     snprintf(path, sizeof(path), "%s/e2e.db", msn_test_tmpdir("su"));
-    CHECK_EQ_INT(copy_file(fx, path), 0);
+    CHECK_EQ_INT(msn_test_copy_file(fx, path), 0);
     sqlite3 *db = open_rw(path);
     msn_schema_info_t si;
     CHECK_EQ_INT(msn_schema_detect(db, &si, err, sizeof(err)), 0);
     CHECK_EQ_INT(si.legacy, 1);
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM observations"), 500);
-    int64_t obs85_ts = query_int(db, "SELECT timestamp FROM observations WHERE id = 85");
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM observations"), 500);
+    int64_t obs85_ts = msn_test_query_int(db, "SELECT timestamp FROM observations WHERE id = 85");
 
     CHECK_EQ_INT(upgrade(db, 50, NULL, err, sizeof(err)), 0);
     CHECK_EQ_INT(msn_schema_detect(db, &si, err, sizeof(err)), 0);
@@ -174,10 +133,10 @@ static void test_fixture(void)
     check_current(db, 0);
 
     /* the duplicate (85, 294) merged into the lowest id; nothing else removed */
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM observations"), 499);
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM observations WHERE id = 294"), 0);
-    CHECK_EQ_INT(query_int(db, "SELECT timestamp FROM observations WHERE id = 85"), obs85_ts);
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM (SELECT 1 FROM observations GROUP BY transmission_id,"
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM observations"), 499);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM observations WHERE id = 294"), 0);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT timestamp FROM observations WHERE id = 85"), obs85_ts);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM (SELECT 1 FROM observations GROUP BY transmission_id,"
                                " observer_idx, COALESCE(path_json, '') HAVING COUNT(*) > 1)"),
                  0);
     /* the unique index now rejects a duplicate, as CoreScope's upsert expects */
@@ -187,9 +146,9 @@ static void test_fixture(void)
                         NULL, NULL, NULL) &
            0xff) == SQLITE_CONSTRAINT);
     /* other data untouched */
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM transmissions"), 499);
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM nodes"), 200);
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM observations WHERE resolved_path IS NOT NULL"), 399);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM transmissions"), 499);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM nodes"), 200);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM observations WHERE resolved_path IS NOT NULL"), 399);
     /* inactive_nodes has the column order of nodes */
     char a[1024], b[1024];
     query_list(db, "SELECT name FROM pragma_table_info('nodes')", a, sizeof(a));
@@ -246,9 +205,9 @@ static void test_synthetic_duplicates(void)
     snprintf(path, sizeof(path), "%s/legacy.db", msn_test_tmpdir("su"));
     sqlite3 *db = open_rw(path);
     CHECK_EQ_INT(sqlite3_exec(db, legacy_sql, NULL, NULL, NULL), SQLITE_OK);
-    int64_t before = query_int(db, "SELECT COUNT(*) FROM observations");
-    int64_t first7 = query_int(db, "SELECT MIN(id) FROM observations WHERE transmission_id = 7");
-    int64_t first20 = query_int(db, "SELECT MIN(id) FROM observations WHERE transmission_id = 20 AND observer_idx = 2");
+    int64_t before = msn_test_query_int(db, "SELECT COUNT(*) FROM observations");
+    int64_t first7 = msn_test_query_int(db, "SELECT MIN(id) FROM observations WHERE transmission_id = 7");
+    int64_t first20 = msn_test_query_int(db, "SELECT MIN(id) FROM observations WHERE transmission_id = 20 AND observer_idx = 2");
 
     /* a stop before the first step: nothing changes, -ECANCELED */
     volatile sig_atomic_t stop = 1;
@@ -258,29 +217,29 @@ static void test_synthetic_duplicates(void)
     stop = 0;
     CHECK_EQ_INT(upgrade(db, 3, &stop, err, sizeof(err)), 0); /* chunks of about 3 rows */
     check_current(db, 0);
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM observations"), before - 4);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM observations"), before - 4);
     /* tx 7: the lowest id stays, later non-NULL values win */
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM observations WHERE transmission_id = 7"), 1);
-    CHECK_EQ_INT(query_int(db, "SELECT id FROM observations WHERE transmission_id = 7"), first7);
-    CHECK_EQ_INT(query_int(db, "SELECT snr * 10 FROM observations WHERE transmission_id = 7"), 55);
-    CHECK_EQ_INT(query_int(db, "SELECT rssi FROM observations WHERE transmission_id = 7"), -90);
-    CHECK_EQ_INT(query_int(db, "SELECT timestamp FROM observations WHERE transmission_id = 7"), 1007);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM observations WHERE transmission_id = 7"), 1);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT id FROM observations WHERE transmission_id = 7"), first7);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT snr * 10 FROM observations WHERE transmission_id = 7"), 55);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT rssi FROM observations WHERE transmission_id = 7"), -90);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT timestamp FROM observations WHERE transmission_id = 7"), 1007);
     /* tx 20: NULL and '' merged, the last non-NULL score wins */
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM observations WHERE transmission_id = 20 AND observer_idx = 2"), 1);
-    CHECK_EQ_INT(query_int(db, "SELECT id FROM observations WHERE transmission_id = 20 AND observer_idx = 2"), first20);
-    CHECK_EQ_INT(query_int(db, "SELECT score FROM observations WHERE transmission_id = 20 AND observer_idx = 2"), 9);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM observations WHERE transmission_id = 20 AND observer_idx = 2"), 1);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT id FROM observations WHERE transmission_id = 20 AND observer_idx = 2"), first20);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT score FROM observations WHERE transmission_id = 20 AND observer_idx = 2"), 9);
     /* untouched */
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM observations WHERE transmission_id = 30"), 3);
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM observations WHERE transmission_id = 31"), 2);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM observations WHERE transmission_id = 30"), 3);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM observations WHERE transmission_id = 31"), 2);
     /* the legacy index is gone, inactive_nodes follows nodes' column order */
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'idx_tx_last_seen'"), 0);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'idx_tx_last_seen'"), 0);
     char a[1024], b[1024];
     query_list(db, "SELECT name FROM pragma_table_info('nodes')", a, sizeof(a));
     query_list(db, "SELECT name FROM pragma_table_info('inactive_nodes')", b, sizeof(b));
     CHECK_EQ_STR(a, b);
     CHECK(strstr(a, "foreign_advert|battery_mv") != NULL);
     CHECK_EQ_INT(sqlite3_exec(db, "INSERT INTO inactive_nodes SELECT * FROM nodes", NULL, NULL, NULL), SQLITE_OK);
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM inactive_nodes WHERE public_key = 'aa' AND name = 'n1'"), 1);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM inactive_nodes WHERE public_key = 'aa' AND name = 'n1'"), 1);
     msn_schema_info_t si;
     CHECK_EQ_INT(msn_schema_detect(db, &si, err, sizeof(err)), 0);
     CHECK_EQ_INT(si.legacy, 0);
@@ -310,7 +269,7 @@ static void test_v2_observations(void)
     CHECK_EQ_INT(msn_schema_has_column(db, "observations", "observer_idx"), 0);
     CHECK_EQ_INT(msn_schema_has_column(db, "observations", "observer_id"), 1);
     CHECK_EQ_INT(msn_schema_has_column(db, "observations", "resolved_path"), 1);
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM observations"), 2);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM observations"), 2);
     check_current(db, 1);
     msn_schema_info_t si;
     CHECK_EQ_INT(msn_schema_detect(db, &si, err, sizeof(err)), 0);
@@ -337,7 +296,7 @@ static void test_index_failure_reported(void)
     CHECK_EQ_INT(upgrade(db, 100, NULL, err, sizeof(err)), -1);
     CHECK(strstr(err, "idx_observations_dedup") != NULL);
     CHECK(strstr(err, "UNIQUE") != NULL);
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'idx_observations_dedup'"), 0);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'idx_observations_dedup'"), 0);
     /* the earlier steps stayed */
     CHECK_EQ_INT(msn_schema_has_column(db, "transmissions", "last_seen"), 1);
     CHECK_EQ_INT(sqlite3_exec(db, "DROP TRIGGER sneaky", NULL, NULL, NULL), SQLITE_OK);
@@ -379,7 +338,7 @@ static void test_registered_first(void)
     CHECK(st->backfill.mig[0].rows_total > 0);
     CHECK_EQ_INT(st->backfill.mig[0].rows_processed, st->backfill.mig[0].rows_total);
     db = open_rw(path);
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM _async_migrations WHERE status = 'done'"),
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM _async_migrations WHERE status = 'done'"),
                  (int64_t)msn_migrations_count);
     sqlite3_close(db);
     free(st);
@@ -446,7 +405,7 @@ static void test_stopped_and_resumed_progress(void)
     CHECK_EQ_INT(m->rows_processed, m->rows_total);
     db = open_rw(path);
     check_current(db, 0);
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM _meshsnap_backfill"), 0);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM _meshsnap_backfill"), 0);
     sqlite3_close(db);
     free(st);
 }

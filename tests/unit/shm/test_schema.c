@@ -10,48 +10,6 @@
 #include "shm/schema.h"
 #include "testlib.h"
 
-static char fixture_path[600];
-
-static const char *fixture(void)
-{
-    const char *shared = msn_test_shared_dir();
-    if (shared == NULL)
-        return NULL;
-    snprintf(fixture_path, sizeof(fixture_path), "%s/fixtures/corescope-e2e.db", shared);
-    return access(fixture_path, R_OK) == 0 ? fixture_path : NULL;
-}
-
-/* Copies src to dst (mode 0644). Returns 0 or -1. */
-static int copy_file(const char *src, const char *dst)
-{
-    char buf[65536];
-    int in = open(src, O_RDONLY), out = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ssize_t n;
-    int rc = (in < 0 || out < 0) ? -1 : 0;
-    while (rc == 0 && (n = read(in, buf, sizeof(buf))) > 0)
-        if (write(out, buf, (size_t)n) != n)
-            rc = -1;
-    if (in >= 0)
-        close(in);
-    if (out >= 0)
-        close(out);
-    return rc;
-}
-
-static int64_t query_int(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    int64_t v = -1;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        fprintf(stderr, "prepare %s: %s\n", sql, sqlite3_errmsg(db));
-        return -1;
-    }
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
-
 static void query_text(sqlite3 *db, const char *sql, char *out, size_t n)
 {
     sqlite3_stmt *st = NULL;
@@ -105,7 +63,7 @@ static void test_create_current_then_detect(void)
         snprintf(type, sizeof(type), "%.*s", (int)(colon - objects[i]), objects[i]);
         snprintf(name, sizeof(name), "%s", colon + 1);
         snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM sqlite_master WHERE type='%s' AND name='%s'", type, name);
-        if (query_int(db, sql) != 1) {
+        if (msn_test_query_int(db, sql) != 1) {
             fprintf(stderr, "missing %s\n", objects[i]);
             CHECK(0);
         }
@@ -117,10 +75,10 @@ static void test_create_current_then_detect(void)
     CHECK(strstr(sql, "WHERE last_seen=0") != NULL);
 
     /* inactive_nodes has exactly the shape of nodes (INSERT ... SELECT * relies on it) */
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM pragma_table_info('nodes') a JOIN pragma_table_info('inactive_nodes') b"
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM pragma_table_info('nodes') a JOIN pragma_table_info('inactive_nodes') b"
                                " ON a.cid = b.cid AND a.name = b.name AND a.type = b.type"),
-                 query_int(db, "SELECT COUNT(*) FROM pragma_table_info('nodes')"));
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM pragma_table_info('inactive_nodes')"), 14);
+                 msn_test_query_int(db, "SELECT COUNT(*) FROM pragma_table_info('nodes')"));
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM pragma_table_info('inactive_nodes')"), 14);
     /* fresh column order of transmissions (§1.1) */
     query_text(db, "SELECT group_concat(name, ',') FROM (SELECT name FROM pragma_table_info('transmissions') ORDER BY cid)",
                sql, sizeof(sql));
@@ -137,20 +95,20 @@ static void test_create_current_then_detect(void)
                        "INSERT INTO observations (transmission_id, observer_idx, path_json, timestamp)"
                        " VALUES (1, 1, '[]', 6)",
                        NULL, NULL, NULL) != SQLITE_OK);
-    CHECK_EQ_INT(query_int(db, "SELECT last_seen FROM transmissions WHERE id = 1"), 0);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT last_seen FROM transmissions WHERE id = 1"), 0);
     sqlite3_close(db);
 }
 
 static void test_detect_fixture(void)
 {
-    const char *fx = fixture();
+    const char *fx = msn_test_fixture_db();
     if (fx == NULL) {
         msn_test_skip("fixtures/corescope-e2e.db not available");
         return;
     }
     char path[600], err[512] = "";
     snprintf(path, sizeof(path), "%s/e2e.db", msn_test_tmpdir("schema"));
-    CHECK_EQ_INT(copy_file(fx, path), 0);
+    CHECK_EQ_INT(msn_test_copy_file(fx, path), 0);
     sqlite3 *db = NULL;
     CHECK_EQ_INT(msn_sqlite_open(path, 1, &db, err, sizeof(err)), 0);
     msn_schema_info_t si;
@@ -193,19 +151,19 @@ static void test_detect_fixture(void)
 /* A legacy database is not upgraded by create_current: it fails and leaves nothing behind. */
 static void test_create_current_is_atomic(void)
 {
-    const char *fx = fixture();
+    const char *fx = msn_test_fixture_db();
     if (fx == NULL) {
         msn_test_skip("fixtures/corescope-e2e.db not available");
         return;
     }
     char path[600], err[512] = "";
     snprintf(path, sizeof(path), "%s/e2e.db", msn_test_tmpdir("schema"));
-    CHECK_EQ_INT(copy_file(fx, path), 0);
+    CHECK_EQ_INT(msn_test_copy_file(fx, path), 0);
     sqlite3 *db = NULL;
     CHECK_EQ_INT(msn_sqlite_open(path, 0, &db, err, sizeof(err)), 0);
     CHECK_EQ_INT(msn_schema_create_current(db, err, sizeof(err)), -1);
     CHECK(strstr(err, "no such column") != NULL);
-    CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('inactive_nodes', '_migrations')"), 0);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('inactive_nodes', '_migrations')"), 0);
     sqlite3_close(db);
 }
 
@@ -260,12 +218,12 @@ static void test_open(void)
     CHECK_EQ_INT(msn_sqlite_open(path, 0, &db, err, sizeof(err)), 0);
     query_text(db, "PRAGMA journal_mode", buf, sizeof(buf));
     CHECK_EQ_STR(buf, "wal");
-    CHECK_EQ_INT(query_int(db, "PRAGMA busy_timeout"), 5000);
+    CHECK_EQ_INT(msn_test_query_int(db, "PRAGMA busy_timeout"), 5000);
     sqlite3_close(db);
     CHECK_EQ_INT(msn_sqlite_open(path, 1, &db, err, sizeof(err)), 0);
     query_text(db, "PRAGMA journal_mode", buf, sizeof(buf));
     CHECK_EQ_STR(buf, "wal");
-    CHECK_EQ_INT(query_int(db, "PRAGMA busy_timeout"), 5000);
+    CHECK_EQ_INT(msn_test_query_int(db, "PRAGMA busy_timeout"), 5000);
     /* and a read-only connection cannot write */
     CHECK(sqlite3_exec(db, "INSERT INTO transmissions DEFAULT VALUES", NULL, NULL, NULL) != SQLITE_OK);
     sqlite3_close(db);
