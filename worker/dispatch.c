@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shm/config.h"
 #include "shm/buf.h"
+#include "shm/config.h"
 
 static void call_handler(msn_api_req_t *r)
 {
