@@ -3,7 +3,9 @@
  *
  * msn_backfiller_main is the process (`meshsnapd --role backfiller`): it sets its log
  * role, process title, a lower CPU priority and its signal handlers, maps the status
- * block, then runs msn_backfiller_run. One connection, one migration at a time. A database with no tables at all (a new file)
+ * block, then runs msn_backfiller_run.
+ *
+ * One connection, one migration at a time. A database with no tables at all (a new file)
  * gets the current schema first; anything else is left as it is, and each migration adds
  * only what it needs.
  */

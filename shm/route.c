@@ -4,7 +4,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#define MSN_ROUTE__ENTRY(id, pattern, cache, snapshot) [MSN_ROUTE_##id] = {pattern, MSN_CACHE_##cache, snapshot},
+#define MSN_ROUTE__ENTRY(id, pattern, cache, snapshot)                                                       \
+    [MSN_ROUTE_##id] = {pattern, MSN_CACHE_##cache, snapshot},
 const msn_route_t msn_routes[MSN_ROUTE_COUNT] = {MSN_ROUTES(MSN_ROUTE__ENTRY)};
 #undef MSN_ROUTE__ENTRY
 

@@ -174,11 +174,14 @@ void msn_status_set_migration(msn_status_t *st, const msn_migration_status_t *m)
     msn_status_write_end(&st->backfill_seq);
 }
 
-_Static_assert(MSN_PERF_OTHER < MSN_PERF_ENDPOINTS, "more routes (shm/route.h) than request-statistics slots: "
-                                                    "raise MSN_PERF_ENDPOINTS and MSN_STATUS_VERSION");
+_Static_assert(MSN_PERF_OTHER < MSN_PERF_ENDPOINTS,
+               "more routes (shm/route.h) than request-statistics slots: raise MSN_PERF_ENDPOINTS and "
+               "MSN_STATUS_VERSION");
 
 #define PERF_NAME(id, pattern, cache, snapshot) [MSN_ROUTE_##id] = pattern,
-const char *const msn_perf_endpoint_names[MSN_PERF_ENDPOINTS] = {MSN_ROUTES(PERF_NAME)[MSN_PERF_OTHER] = "other"};
+const char *const msn_perf_endpoint_names[MSN_PERF_ENDPOINTS] = {
+    MSN_ROUTES(PERF_NAME)[MSN_PERF_OTHER] = "other",
+};
 #undef PERF_NAME
 
 double msn_perf_bucket_lower_us(int i)

@@ -69,15 +69,18 @@ void msn_api_dispatch(msn_api_req_t *r, const char *method)
 
 const char *msn_api_cache_control(const msn_api_req_t *r, char *buf, size_t n)
 {
-    msn_cache_policy_t c = r->route >= 0 && r->route < MSN_ROUTE_COUNT ? msn_routes[r->route].cache : MSN_CACHE_LIVE;
-    if (r->status != 200)
-        c = MSN_CACHE_LIVE; /* errors and refusals are never reused */
+    msn_cache_policy_t c = MSN_CACHE_LIVE; /* errors, refusals and unknown paths are never reused */
+    if (r->status == 200 && r->route >= 0 && r->route < MSN_ROUTE_COUNT)
+        c = msn_routes[r->route].cache;
     if (c == MSN_CACHE_PUBLISHED && r->use_doc) {
         /* a cache may reuse it until the master publishes this document again */
         int64_t max_age = r->doc.expires_at_ms > r->now_ms ? (r->doc.expires_at_ms - r->now_ms) / 1000 : 0;
         snprintf(buf, n, "%s=%lld", msn_cache_policy_directive(c), (long long)max_age);
     } else {
-        snprintf(buf, n, "%s", msn_cache_policy_directive(c == MSN_CACHE_PUBLISHED ? MSN_CACHE_REVALIDATE : c));
+        /* a published route that answered with an assembled body: revalidate it */
+        if (c == MSN_CACHE_PUBLISHED)
+            c = MSN_CACHE_REVALIDATE;
+        snprintf(buf, n, "%s", msn_cache_policy_directive(c));
     }
     return buf;
 }

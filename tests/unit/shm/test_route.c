@@ -64,9 +64,9 @@ static void test_no_match(void)
         "/api/statsx",
         "/api/Stats",
         "/api//stats",
-        "/api/packets/",           /* a parameter is never empty */
+        "/api/packets/", /* a parameter is never empty */
         "/api/packets//x",
-        "/api/packets/abc/def",    /* nor more than one segment */
+        "/api/packets/abc/def", /* nor more than one segment */
         "/api/nodes/abc/",
         "/api/analytics",
         "/api/analytics/observers-clock-skew", /* a document name, not a route */

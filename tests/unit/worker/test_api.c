@@ -68,27 +68,28 @@ static int make_db(const char *path, int64_t now_s)
     msn_format_iso_s(t2, now_s - 2400);
     msn_format_iso_s(t3, now_s - 1200);
     msn_format_iso_s(t4, now_s - 600);
-    snprintf(sql, sizeof(sql),
-             "INSERT INTO observers (id, name, iata, last_seen, first_seen) VALUES"
-             " ('obs-a', 'Alpha', 'SFO', '%s', '%s'), ('obs-b', 'Bravo', 'SJC', '%s', '%s');"
-             "INSERT INTO nodes (public_key, name, role, last_seen, first_seen, advert_count) VALUES"
-             " ('" KEY_A1 "', 'Alpha node', 'repeater', '%s', '%s', 3),"
-             " ('" KEY_A2 "', 'Alpha twin', 'companion', '%s', '%s', 1),"
-             " ('" KEY_B "', 'Bee', 'repeater', '%s', '%s', 2);"
-             "INSERT INTO transmissions (id, raw_hex, hash, first_seen, route_type, payload_type, decoded_json,"
-             " from_pubkey, last_seen) VALUES"
-             " (1, '1100aa', '" HASH_1 "', '%s', 1, 4, '{\"type\":\"ADVERT\",\"pubKey\":\"" KEY_A1 "\"}',"
-             "  '" KEY_A1 "', %lld),"
-             " (2, '1500bb', '" HASH_2 "', '%s', 1, 5, '{\"type\":\"CHAN\",\"text\":\"hi\"}', NULL, %lld),"
-             " (3, '1100cc', '00000000000000c3', '%s', 1, 4, '{\"type\":\"ADVERT\",\"pubKey\":\"" KEY_B "\"}',"
-             "  '" KEY_B "', %lld),"
-             " (4, '0900dd', '00000000000000d4', '%s', 2, 2, '{\"type\":\"TXT_MSG\"}', NULL, %lld);"
-             "INSERT INTO observations (id, transmission_id, observer_idx, snr, rssi, path_json, timestamp) VALUES"
-             " (1, 1, 1, 5.5, -90, '[\"aa\"]', %lld), (2, 1, 2, 7.0, -80, '[]', %lld),"
-             " (3, 2, 1, 3.0, -95, '[]', %lld), (4, 3, 2, 1.0, -99, '[]', %lld), (5, 4, 1, 2.0, -97, '[]', %lld);",
-             t4, t1, t4, t1, t4, t1, t3, t1, t2, t1, t1, (long long)now_s - 3600, t2, (long long)now_s - 2400, t3,
-             (long long)now_s - 1200, t4, (long long)now_s - 600, (long long)now_s - 3600, (long long)now_s - 3590,
-             (long long)now_s - 2400, (long long)now_s - 1200, (long long)now_s - 600);
+    snprintf(
+        sql, sizeof(sql),
+        "INSERT INTO observers (id, name, iata, last_seen, first_seen) VALUES"
+        " ('obs-a', 'Alpha', 'SFO', '%s', '%s'), ('obs-b', 'Bravo', 'SJC', '%s', '%s');"
+        "INSERT INTO nodes (public_key, name, role, last_seen, first_seen, advert_count) VALUES"
+        " ('" KEY_A1 "', 'Alpha node', 'repeater', '%s', '%s', 3),"
+        " ('" KEY_A2 "', 'Alpha twin', 'companion', '%s', '%s', 1),"
+        " ('" KEY_B "', 'Bee', 'repeater', '%s', '%s', 2);"
+        "INSERT INTO transmissions (id, raw_hex, hash, first_seen, route_type, payload_type, decoded_json,"
+        " from_pubkey, last_seen) VALUES"
+        " (1, '1100aa', '" HASH_1 "', '%s', 1, 4, '{\"type\":\"ADVERT\",\"pubKey\":\"" KEY_A1 "\"}',"
+        "  '" KEY_A1 "', %lld),"
+        " (2, '1500bb', '" HASH_2 "', '%s', 1, 5, '{\"type\":\"CHAN\",\"text\":\"hi\"}', NULL, %lld),"
+        " (3, '1100cc', '00000000000000c3', '%s', 1, 4, '{\"type\":\"ADVERT\",\"pubKey\":\"" KEY_B "\"}',"
+        "  '" KEY_B "', %lld),"
+        " (4, '0900dd', '00000000000000d4', '%s', 2, 2, '{\"type\":\"TXT_MSG\"}', NULL, %lld);"
+        "INSERT INTO observations (id, transmission_id, observer_idx, snr, rssi, path_json, timestamp) VALUES"
+        " (1, 1, 1, 5.5, -90, '[\"aa\"]', %lld), (2, 1, 2, 7.0, -80, '[]', %lld),"
+        " (3, 2, 1, 3.0, -95, '[]', %lld), (4, 3, 2, 1.0, -99, '[]', %lld), (5, 4, 1, 2.0, -97, '[]', %lld);",
+        t4, t1, t4, t1, t4, t1, t3, t1, t2, t1, t1, (long long)now_s - 3600, t2, (long long)now_s - 2400, t3,
+        (long long)now_s - 1200, t4, (long long)now_s - 600, (long long)now_s - 3600, (long long)now_s - 3590,
+        (long long)now_s - 2400, (long long)now_s - 1200, (long long)now_s - 600);
     sqlite3 *db = NULL;
     if (msn_sqlite_open(path, 0, &db, err, sizeof(err)) < 0) {
         fprintf(stderr, "%s\n", err);
@@ -125,8 +126,8 @@ static int publish(const char *dir, const char *db_path, int64_t now_ms)
     msn_anshape_doc_name(MSN_AN_TOPOLOGY, &shape, name, sizeof(name));
     if (mdb_txn_begin(p.snap.env, NULL, 0, &txn) != 0)
         goto out;
-    if (msn_snap_doc_put_full(txn, &p.snap, name, TOPOLOGY_BODY, strlen(TOPOLOGY_BODY), NULL, 0, 1, p.gen, now_ms,
-                              now_ms + 600000) != 0) {
+    if (msn_snap_doc_put_full(txn, &p.snap, name, TOPOLOGY_BODY, strlen(TOPOLOGY_BODY), NULL, 0, 1, p.gen,
+                              now_ms, now_ms + 600000) != 0) {
         mdb_txn_abort(txn);
         goto out;
     }
@@ -171,8 +172,8 @@ static void fixture_free(void)
 typedef struct {
     int status, route, retry_after, use_doc;
     const char *allow, *content_type;
-    char *body;          /* the body as sent (the stored document, or what the handler wrote) */
-    char cache[64];      /* Cache-Control */
+    char *body;     /* the body as sent (the stored document, or what the handler wrote) */
+    char cache[64]; /* Cache-Control */
     char path[256], query[512];
     msn_buf_t buf;
 } answer_t;
@@ -239,7 +240,7 @@ static void answer_free(answer_t *a)
 #define CHECK_HAS(a, fragment)                                                                               \
     do {                                                                                                     \
         if (strstr((a)->body, fragment) == NULL) {                                                           \
-            fprintf(stderr, "%s:%d: body lacks %s: %.400s\n", __FILE__, __LINE__, fragment, (a)->body);       \
+            fprintf(stderr, "%s:%d: body lacks %s: %.400s\n", __FILE__, __LINE__, fragment, (a)->body);      \
             msn_test_failures++;                                                                             \
         }                                                                                                    \
     } while (0)
@@ -264,8 +265,12 @@ static int count_of(const answer_t *a, const char *needle)
 
 static void test_unknown_path_is_404(void)
 {
-    static const char *const paths[] = {"/api", "/api/nope", "/api/stats/extra", "/api/packets/a/b",
-                                        "/api/analytics/observers-clock-skew", "/metricsx"};
+    static const char *const paths[] = {"/api",
+                                        "/api/nope",
+                                        "/api/stats/extra",
+                                        "/api/packets/a/b",
+                                        "/api/analytics/observers-clock-skew",
+                                        "/metricsx"};
     for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
         answer_t a;
         call(&a, "GET", paths[i], 1);
@@ -295,7 +300,8 @@ static void test_methods(void)
         CHECK_EQ_INT(a.route, MSN_ROUTE_NODE); /* counted under its route */
         CHECK_EQ_STR(a.allow, "GET, HEAD");
         char want[300];
-        snprintf(want, sizeof(want), "{\"error\":\"method %s not allowed on /api/nodes/" KEY_B "\"}", refused[i]);
+        snprintf(want, sizeof(want), "{\"error\":\"method %s not allowed on /api/nodes/" KEY_B "\"}",
+                 refused[i]);
         CHECK_EQ_STR(a.body, want);
         CHECK_EQ_STR(a.cache, "no-store");
         answer_free(&a);
@@ -462,8 +468,8 @@ static void test_packet_detail(void)
     CHECK_EQ_INT(a.status, 200);
     CHECK_HAS(&a, "\"hash\":\"00000000000000d4\"");
     answer_free(&a);
-    static const char *const missing[] = {"/api/packets/99", "/api/packets/ffffffffffffffff", "/api/packets/-1",
-                                          "/api/packets/zz"};
+    static const char *const missing[] = {"/api/packets/99", "/api/packets/ffffffffffffffff",
+                                          "/api/packets/-1", "/api/packets/zz"};
     for (size_t i = 0; i < sizeof(missing) / sizeof(missing[0]); i++) {
         call(&a, "GET", missing[i], 1);
         CHECK_EQ_INT(a.status, 404);
@@ -525,8 +531,7 @@ static void test_node_detail(void)
     CHECK_EQ_STR(a.cache, "no-store");
     answer_free(&a);
     /* too short to be a prefix, unknown, too long */
-    static const char *const missing[] = {"/api/nodes/aabb", "/api/nodes/ffffffff",
-                                          "/api/nodes/" KEY_B "00"};
+    static const char *const missing[] = {"/api/nodes/aabb", "/api/nodes/ffffffff", "/api/nodes/" KEY_B "00"};
     for (size_t i = 0; i < sizeof(missing) / sizeof(missing[0]); i++) {
         call(&a, "GET", missing[i], 1);
         CHECK_EQ_INT(a.status, 404);
