@@ -1,6 +1,10 @@
 /*
  * backfiller.c: the backfiller process body; see backfiller.h for the exit protocol.
  *
+ * msn_backfiller_main is the process (`meshsnapd --role backfiller`): it sets its log
+ * role, process title, a lower CPU priority and its signal handlers, maps the status
+ * block, then runs msn_backfiller_run.
+ *
  * One connection, one migration at a time. A database with no tables at all (a new file)
  * gets the current schema first; anything else is left as it is, and each migration adds
  * only what it needs.
@@ -9,28 +13,18 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "backfiller/async_migrations.h"
 #include "backfiller/migrations.h"
 #include "shm/log.h"
+#include "shm/proc.h"
 #include "shm/schema.h"
-
-/* Number of entries in sqlite_master, or -1. */
-static int64_t schema_objects(sqlite3 *db)
-{
-    sqlite3_stmt *q = NULL;
-    int64_t n = -1;
-    if (sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM sqlite_master", -1, &q, NULL) != SQLITE_OK)
-        return -1;
-    if (sqlite3_step(q) == SQLITE_ROW)
-        n = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
-    return n;
-}
 
 /* Shows every registered migration as failed with why (nothing could run). */
 static void all_failed(msn_status_t *st, const char *why)
@@ -58,7 +52,7 @@ int msn_backfiller_run_db(sqlite3 *db, const msn_config_t *cfg, msn_status_t *st
         proto.yield_ms = 0;
     }
 
-    if (schema_objects(db) == 0) {
+    if (msn_schema_object_count(db) == 0) {
         msn_info("the database is empty: creating the current schema");
         if (msn_schema_create_current(db, err, sizeof(err)) < 0)
             goto fail_all;
@@ -98,7 +92,7 @@ fail_all:
     return MSN_BF_EXIT_FAILED;
 }
 
-int msn_backfiller_main(const msn_config_t *cfg, msn_status_t *st, volatile sig_atomic_t *stop)
+int msn_backfiller_run(const msn_config_t *cfg, msn_status_t *st, volatile sig_atomic_t *stop)
 {
     char err[512];
     sqlite3 *db = NULL;
@@ -125,39 +119,37 @@ int msn_backfiller_main(const msn_config_t *cfg, msn_status_t *st, volatile sig_
     return rc;
 }
 
-int msn_backfiller_init_db(const char *path, char *err, size_t errlen)
+/* ---- the process -------------------------------------------------------------------- */
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_term(int sig)
 {
-    sqlite3 *db = NULL;
-    char *msg = NULL;
-    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
-    if (rc != SQLITE_OK) {
-        snprintf(err, errlen, "%s: cannot create: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-        goto fail;
-    }
-    sqlite3_busy_timeout(db, 5000);
-    int64_t objects = schema_objects(db);
-    if (objects < 0) {
-        snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
-        goto fail;
-    }
-    /* auto_vacuum only takes effect before the first table and before WAL (as CoreScope sets it) */
-    if (objects == 0 && sqlite3_exec(db, "PRAGMA auto_vacuum=INCREMENTAL", NULL, NULL, &msg) != SQLITE_OK) {
-        snprintf(err, errlen, "%s: %s", path, msg ? msg : sqlite3_errmsg(db));
-        goto fail;
-    }
-    if (sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, &msg) != SQLITE_OK) {
-        snprintf(err, errlen, "%s: cannot switch to WAL: %s", path, msg ? msg : sqlite3_errmsg(db));
-        goto fail;
-    }
-    char e[384];
-    if (msn_schema_create_current(db, e, sizeof(e)) < 0) {
-        snprintf(err, errlen, "%s: %s", path, e);
-        goto fail;
-    }
-    sqlite3_close(db);
-    return 0;
-fail:
-    sqlite3_free(msg);
-    sqlite3_close(db);
-    return -1;
+    (void)sig;
+    stop_requested = 1;
+}
+
+int msn_backfiller_main(const msn_config_t *cfg)
+{
+    msn_log_set_role("backfiller");
+    msn_proc_set_title("backfiller");
+    /* background work: the workers and the master go first on a busy machine */
+    if (setpriority(PRIO_PROCESS, 0, 10) < 0)
+        msn_debug("cannot lower the backfiller's priority: %s", strerror(errno));
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_term;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGUSR1, SIG_IGN); /* log reopening concerns the workers' access log */
+    signal(SIGHUP, SIG_IGN);  /* the master restarts this process on a reload */
+    msn_status_t *st = NULL;
+    int src = msn_status_open(cfg->state_dir, &st);
+    if (src < 0)
+        msn_warn("no status block in %s (%s); progress is recorded in the database only", cfg->state_dir,
+                 strerror(-src));
+    int rc = msn_backfiller_run(cfg, st, &stop_requested);
+    msn_status_close(st);
+    return rc;
 }

@@ -1,7 +1,7 @@
 /*
  * backfiller.h: the backfiller process, the only process that writes SQLite.
  *
- * The daemon runs it as a child (`meshsnapd --role backfiller`). It opens the database
+ * The daemon runs it as a child (`meshsnapd --role backfiller`, msn_backfiller_main). It opens the database
  * read-write, makes sure `_async_migrations` exists with its progress columns, and runs
  * the registered migrations (migrations.h) in order, each in bounded chunks with pauses
  * so readers and CoreScope's own ingestor keep getting the database. Progress goes to
@@ -39,25 +39,26 @@
 #define MSN_BF_EXIT_FAILED 1
 #define MSN_BF_EXIT_STOPPED 2
 
+/** The backfiller process (`meshsnapd --role backfiller`), called by the daemon's entry
+ *  point after the configuration is parsed: sets the log role and process title, lowers
+ *  its CPU priority, installs its signal handlers (SIGTERM/SIGINT stop at a chunk
+ *  boundary; SIGPIPE, SIGUSR1 and SIGHUP are ignored), maps the status block (running
+ *  without one when it is missing, with a warning) and runs msn_backfiller_run.
+ *  Returns one of MSN_BF_EXIT_*, the process exit status. */
+int msn_backfiller_main(const msn_config_t *cfg);
+
 /** Runs the backfiller to completion in the calling process.
  *  cfg: uses db, backfill.batch_size and backfill.yield_ms. st: the mapped status block,
  *  or NULL (no mirroring). stop: set non-zero by the caller's SIGTERM/SIGINT handler;
  *  checked before each chunk and during the pauses. The caller sets the log role and the
  *  signal handlers. Returns one of MSN_BF_EXIT_*. */
-int msn_backfiller_main(const msn_config_t *cfg, msn_status_t *st, volatile sig_atomic_t *stop);
+int msn_backfiller_run(const msn_config_t *cfg, msn_status_t *st, volatile sig_atomic_t *stop);
 
-/** What msn_backfiller_main does once the database is open: creates the current schema
+/** What msn_backfiller_run does once the database is open: creates the current schema
  *  in a database with no tables, makes sure the bookkeeping tables exist, and runs every
  *  registered migration in order on db (a read-write connection, outside any
  *  transaction; not closed). For tests that need a connection with particular settings
  *  (read-only, PRAGMA max_page_count). Returns one of MSN_BF_EXIT_*. */
 int msn_backfiller_run_db(sqlite3 *db, const msn_config_t *cfg, msn_status_t *st, volatile sig_atomic_t *stop);
-
-/** Creates (or completes) a database file at path with the current schema
- *  (msn_schema_create_current), in WAL mode, auto_vacuum=INCREMENTAL when the file is new.
- *  Meant for new files (a demo database); on an existing current database it changes
- *  nothing. Returns 0, or -1 with err set (e.g. a legacy database, which migrations
- *  upgrade instead). */
-int msn_backfiller_init_db(const char *path, char *err, size_t errlen);
 
 #endif

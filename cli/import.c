@@ -17,7 +17,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "backfiller/backfiller.h"
 #include "import_int.h"
 #include "shm/buf.h"
 #include "shm/codec/codec.h"
@@ -399,7 +398,7 @@ static sqlite3 *open_db(const char *path)
     char err[512];
     struct stat sb;
     if (stat(path, &sb) < 0 || (S_ISREG(sb.st_mode) && sb.st_size == 0)) {
-        if (msn_backfiller_init_db(path, err, sizeof(err)) < 0) {
+        if (msn_schema_init_db(path, err, sizeof(err)) < 0) {
             fprintf(stderr, "meshsnap import: %s\n", err);
             return NULL;
         }

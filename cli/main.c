@@ -7,10 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "backfiller/backfiller.h"
 #include "decode.h"
 #include "gen.h"
 #include "import.h"
+#include "shm/schema.h"
 #include "status.h"
 
 static void usage(FILE *f)
@@ -48,7 +48,7 @@ int main(int argc, char **argv)
             return 2;
         }
         char err[512];
-        if (msn_backfiller_init_db(argv[2], err, sizeof(err)) < 0) {
+        if (msn_schema_init_db(argv[2], err, sizeof(err)) < 0) {
             fprintf(stderr, "meshsnap init-db: %s\n", err);
             return 1;
         }

@@ -27,9 +27,10 @@ typedef struct {
     char area[32];
 } msn_anshape_t;
 
-/** Endpoint names of the analytics, indexed by MSN_AN_* (shm/config.h): "topology", "rf",
- *  "distance", "channels", "hash-sizes", "hash-collisions", "roles", "subpaths",
- *  "observers-clock-skew", "nodes-clock-skew". */
+/** The analytics' names in their document names, indexed by MSN_AN_* (shm/config.h):
+ *  "topology", "rf", "distance", "channels", "hash-sizes", "hash-collisions", "roles",
+ *  "subpaths", "observers-clock-skew", "nodes-clock-skew". They name snapshot documents
+ *  only; the HTTP paths that serve them are routes of shm/route.h. */
 extern const char *const msn_anshape_endpoints[];
 
 /** Builds a canonical shape from query values (NULL or "" = unset). Returns 0, or -1 with

@@ -1,6 +1,6 @@
 /*
  * schema.c: what a CoreScope database has (PRAGMA table_info per table), the current
- * schema for a new database, and opening SQLite with the settings every role uses.
+ * schema for a new database (msn_schema_init_db creates the file), and opening SQLite with the settings every role uses.
  *
  * Detection never fails on a missing optional column: it only records what is there.
  * `legacy` summarises the server's startup requirements (data-model spec §1.9); a legacy
@@ -340,6 +340,57 @@ done:
     *out = db;
     return 0;
 fail:
+    sqlite3_close(db);
+    return -1;
+}
+
+/* ---- a new database file ------------------------------------------------------------ */
+
+int64_t msn_schema_object_count(sqlite3 *db)
+{
+    sqlite3_stmt *q = NULL;
+    int64_t n = -1;
+    if (sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM sqlite_master", -1, &q, NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_step(q) == SQLITE_ROW)
+        n = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    return n;
+}
+
+int msn_schema_init_db(const char *path, char *err, size_t errlen)
+{
+    sqlite3 *db = NULL;
+    char *msg = NULL;
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc != SQLITE_OK) {
+        set_err(err, errlen, "%s: cannot create: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        goto fail;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    int64_t objects = msn_schema_object_count(db);
+    if (objects < 0) {
+        set_err(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
+        goto fail;
+    }
+    /* auto_vacuum only takes effect before the first table and before WAL (as CoreScope sets it) */
+    if (objects == 0 && sqlite3_exec(db, "PRAGMA auto_vacuum=INCREMENTAL", NULL, NULL, &msg) != SQLITE_OK) {
+        set_err(err, errlen, "%s: %s", path, msg ? msg : sqlite3_errmsg(db));
+        goto fail;
+    }
+    if (sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, &msg) != SQLITE_OK) {
+        set_err(err, errlen, "%s: cannot switch to WAL: %s", path, msg ? msg : sqlite3_errmsg(db));
+        goto fail;
+    }
+    char e[384];
+    if (msn_schema_create_current(db, e, sizeof(e)) < 0) {
+        set_err(err, errlen, "%s: %s", path, e);
+        goto fail;
+    }
+    sqlite3_close(db);
+    return 0;
+fail:
+    sqlite3_free(msg);
     sqlite3_close(db);
     return -1;
 }

@@ -6,13 +6,16 @@
  * §1.1-§1.7) and legacy ones such as the e2e fixture (no transmissions.last_seen,
  * observations.raw_hex, ...). Readers ask msn_schema_detect() what exists and name their
  * columns explicitly; a missing column is read as NULL/0 and never stops a reader.
- * Only the backfiller writes (msn_schema_create_current for a new file, migrations for
- * old ones).
+ * Only the backfiller writes a served database (msn_schema_create_current for a new file,
+ * migrations for old ones); msn_schema_init_db creates a new file for the tools
+ * (`meshsnapd --init-db`, `meshsnap init-db`, `meshsnap import`) and the tests.
  */
 #ifndef MSN_SCHEMA_H
 #define MSN_SCHEMA_H
 
 #include <stddef.h>
+#include <stdint.h>
+
 #include <sqlite3.h>
 
 typedef struct {
@@ -49,6 +52,17 @@ int msn_schema_has_column(sqlite3 *db, const char *table, const char *column);
  *  legacy databases are upgraded by the backfiller's migrations instead.
  *  Returns 0, or -1 with err set. */
 int msn_schema_create_current(sqlite3 *db, char *err, size_t errlen);
+
+/** Number of entries in sqlite_master (tables, indexes, views, triggers), or -1 on error. */
+int64_t msn_schema_object_count(sqlite3 *db);
+
+/** Creates (or completes) a database file at path with the current schema
+ *  (msn_schema_create_current), in WAL mode, auto_vacuum=INCREMENTAL when the file is new.
+ *  Meant for new files (a demo database); on an existing current database it changes
+ *  nothing. Any process may call it (it opens and closes its own connection).
+ *  Returns 0, or -1 with err set (e.g. a legacy database, which migrations upgrade
+ *  instead). */
+int msn_schema_init_db(const char *path, char *err, size_t errlen);
 
 /** Opens path for the role's needs with WAL and a busy timeout (5000 ms).
  *  readonly=1: SQLITE_OPEN_READONLY (the master); 0: read-write (backfiller, tools),

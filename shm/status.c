@@ -174,41 +174,15 @@ void msn_status_set_migration(msn_status_t *st, const msn_migration_status_t *m)
     msn_status_write_end(&st->backfill_seq);
 }
 
-const char *const msn_perf_endpoint_names[MSN_PERF_ENDPOINTS] = {
-    "/api/healthz",
-    "/api/stats",
-    "/api/perf",
-    "/api/perf/async-migrations",
-    "/api/observers",
-    "/api/packets",
-    "/api/packets/:id",
-    "/api/nodes",
-    "/api/nodes/:pubkey",
-    "/api/analytics/topology",
-    "/api/analytics/rf",
-    "/api/analytics/distance",
-    "/api/analytics/channels",
-    "/api/analytics/hash-sizes",
-    "/api/analytics/hash-collisions",
-    "/api/analytics/roles",
-    "/api/analytics/subpaths",
-    "/api/observers/clock-skew",
-    "/api/nodes/clock-skew",
-    "/metrics",
-    "other",
-};
+_Static_assert(MSN_PERF_OTHER < MSN_PERF_ENDPOINTS,
+               "more routes (shm/route.h) than request-statistics slots: raise MSN_PERF_ENDPOINTS and "
+               "MSN_STATUS_VERSION");
 
-int msn_perf_endpoint_id(const char *route)
-{
-    int other = 0;
-    for (int i = 0; i < MSN_PERF_ENDPOINTS && msn_perf_endpoint_names[i]; i++) {
-        if (strcmp(msn_perf_endpoint_names[i], route) == 0)
-            return i;
-        if (strcmp(msn_perf_endpoint_names[i], "other") == 0)
-            other = i;
-    }
-    return other;
-}
+#define PERF_NAME(id, pattern, cache, snapshot) [MSN_ROUTE_##id] = pattern,
+const char *const msn_perf_endpoint_names[MSN_PERF_ENDPOINTS] = {
+    MSN_ROUTES(PERF_NAME)[MSN_PERF_OTHER] = "other",
+};
+#undef PERF_NAME
 
 double msn_perf_bucket_lower_us(int i)
 {

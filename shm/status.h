@@ -21,11 +21,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "route.h"
+
 #define MSN_STATUS_MAGIC 0x3154534e534d5355ull /* "USMSNST1" */
 #define MSN_STATUS_VERSION 1
 #define MSN_STATUS_MAX_WORKERS 64
 #define MSN_STATUS_MAX_MIGRATIONS 8
-#define MSN_PERF_ENDPOINTS 32
+#define MSN_PERF_ENDPOINTS 32 /* request-statistics slots: one per route (shm/route.h) + "other" */
 #define MSN_PERF_BUCKETS 96 /* latency bucket i holds [2^(i/4), 2^((i+1)/4)) microseconds */
 #define MSN_PERF_SLOW 16
 #define MSN_PERF_SLOW_MS 100
@@ -158,10 +160,12 @@ void msn_status_read_backfill(const msn_status_t *st, msn_backfill_status_t *out
  *  and the stored entry was not. */
 void msn_status_set_migration(msn_status_t *st, const msn_migration_status_t *m);
 
-/** Route templates of the endpoints whose requests are counted (index = endpoint id). */
+/* Request statistics are kept per route: slot i < MSN_ROUTE_COUNT is route i of
+ * shm/route.h, slot MSN_PERF_OTHER counts requests that matched no route. */
+#define MSN_PERF_OTHER MSN_ROUTE_COUNT
+/** The name of each slot as /api/perf and /metrics show it: the route's pattern, "other"
+ *  for MSN_PERF_OTHER; NULL for the unused slots after it. */
 extern const char *const msn_perf_endpoint_names[MSN_PERF_ENDPOINTS];
-/** The endpoint id of a route template, or the id of "other". */
-int msn_perf_endpoint_id(const char *route);
 /** Worker: records one request (lock-free; only the slot's worker writes its counters). */
 void msn_perf_record(msn_worker_status_t *w, int endpoint, int status, uint64_t us, uint64_t bytes,
                      const char *path, int64_t now_ms);

@@ -1,7 +1,8 @@
 /*
  * api.h: the API handlers of a worker and what they share. A handler runs inside one
  * LMDB read transaction (r->txn), writes a JSON body into r->body and sets r->status;
- * worker.c adds the headers and sends it. Handlers never block and never allocate
+ * dispatch.c picks the handler from the route table (shm/route.h), worker.c adds the
+ * headers and sends the answer. Handlers never block and never allocate
  * beyond the request.
  */
 #ifndef MSN_API_H
@@ -10,6 +11,7 @@
 #include <stdint.h>
 
 #include "shm/buf.h"
+#include "shm/route.h"
 #include "shm/snapshot.h"
 #include "shm/status.h"
 
@@ -34,7 +36,9 @@ typedef struct {
     int64_t now_ms;
     const char *allow;     /* for 405 */
     const char *content_type; /* NULL = application/json */
-    const char *route;     /* the route template, for the request statistics */
+    int route;             /* the route's id (shm/route.h), -1 when none matched; set by msn_api_dispatch */
+    const char *params[MSN_ROUTE_MAX_PARAMS]; /* path parameters in pattern order, NUL-terminated; valid
+                                                 during the handler call only (msn_api_dispatch owns them) */
     const char *db_path;   /* the configured database (its size is reported, it is never opened) */
     int accept_gzip;       /* the client accepts gzip */
     /* A handler that answers with a stored document sets doc (pointers into the map, valid
@@ -45,6 +49,8 @@ typedef struct {
 
 /** The decoded value of query parameter `name`, or NULL when absent. */
 const char *msn_api_param(const msn_api_req_t *r, const char *name);
+/** The value of path parameter `name` (":name" in the route's pattern), or NULL. */
+const char *msn_api_path_param(const msn_api_req_t *r, const char *name);
 /** Sets an error response {"error": msg} with the given status. */
 void msn_api_error(msn_api_req_t *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /** Parses an integer parameter: 0 and *out set, 1 when absent/empty, -1 when malformed. */

@@ -15,6 +15,12 @@ const char *msn_api_param(const msn_api_req_t *r, const char *name)
     return NULL;
 }
 
+const char *msn_api_path_param(const msn_api_req_t *r, const char *name)
+{
+    int i = msn_route_param_index(r->route, name);
+    return i >= 0 ? r->params[i] : NULL;
+}
+
 void msn_api_error(msn_api_req_t *r, int status, const char *fmt, ...)
 {
     char msg[512];

@@ -3,9 +3,9 @@
  *
  * After exec the worker maps the status block, builds its h2o context on its own event
  * loop, and accepts on the listening sockets it inherited from the master (one shared
- * accept queue per address). Each request: route, open the snapshot's read
- * transaction, let the handler build the body, reset the transaction, add the status
- * headers, send. SIGTERM (through a signalfd on the loop) stops accepting, lets
+ * accept queue per address). Each request: open the snapshot's read transaction, let
+ * dispatch.c route it to its handler (the route table: shm/route.h), add the status and
+ * cache headers, send, reset the transaction. SIGTERM (through a signalfd on the loop) stops accepting, lets
  * in-flight requests finish and exits.
  *
  * Response headers on every /api/ response:
@@ -35,7 +35,7 @@
 #include <h2o.h>
 
 #include "api.h"
-#include "shm/anshape.h"
+#include "dispatch.h"
 #include "shm/etag.h"
 #include "shm/log.h"
 #include "shm/proc.h"
@@ -188,20 +188,6 @@ static void parse_query(h2o_req_t *req, msn_api_req_t *r)
     }
 }
 
-static int path_is(const char *path, const char *lit)
-{
-    return strcmp(path, lit) == 0;
-}
-
-/* "/api/packets/xyz" with prefix "/api/packets/" -> "xyz" (one segment), else NULL. */
-static const char *path_param(const char *path, const char *prefix)
-{
-    size_t n = strlen(prefix);
-    if (strncmp(path, prefix, n) != 0 || path[n] == '\0' || strchr(path + n, '/') != NULL)
-        return NULL;
-    return path + n;
-}
-
 static void status_headers(worker_t *w, h2o_req_t *req, const msn_api_req_t *r)
 {
     char v[96];
@@ -246,89 +232,6 @@ static const char *reason(int status)
     }
 }
 
-static void route(msn_api_req_t *r, const char *method, int is_head)
-{
-    const char *p = r->path, *arg;
-    int get = strcmp(method, "GET") == 0 || is_head;
-    typedef enum {
-        R_NONE, R_HEALTH, R_STATS, R_OBSERVERS, R_PACKETS, R_PACKET, R_NODES, R_NODE, R_PERF, R_PERF_MIG, R_METRICS,
-        R_ANALYTIC
-    } rt_t;
-    rt_t rt = R_NONE;
-    int an = -1;
-    static char an_route[MSN_AN_COUNT][48];
-    r->route = "other";
-    if (strncmp(p, "/api/analytics/", 15) == 0) {
-        for (int i = 0; i < MSN_AN_COUNT; i++)
-            if (i != MSN_AN_OBSERVERS_CLOCK_SKEW && i != MSN_AN_NODES_CLOCK_SKEW &&
-                strcmp(p + 15, msn_anshape_endpoints[i]) == 0)
-                an = i;
-    } else if (path_is(p, "/api/observers/clock-skew")) {
-        an = MSN_AN_OBSERVERS_CLOCK_SKEW;
-    } else if (path_is(p, "/api/nodes/clock-skew")) {
-        an = MSN_AN_NODES_CLOCK_SKEW;
-    }
-    if (an >= 0) {
-        rt = R_ANALYTIC;
-        if (!an_route[an][0])
-            snprintf(an_route[an], sizeof(an_route[an]), "%s", p);
-    } else if (path_is(p, "/api/healthz"))
-        rt = R_HEALTH;
-    else if (path_is(p, "/metrics"))
-        rt = R_METRICS;
-    else if (path_is(p, "/api/perf"))
-        rt = R_PERF;
-    else if (path_is(p, "/api/perf/async-migrations"))
-        rt = R_PERF_MIG;
-    else if (path_is(p, "/api/stats"))
-        rt = R_STATS;
-    else if (path_is(p, "/api/observers"))
-        rt = R_OBSERVERS;
-    else if (path_is(p, "/api/packets"))
-        rt = R_PACKETS;
-    else if ((arg = path_param(p, "/api/packets/")) != NULL)
-        rt = R_PACKET;
-    else if (path_is(p, "/api/nodes"))
-        rt = R_NODES;
-    else if ((arg = path_param(p, "/api/nodes/")) != NULL)
-        rt = R_NODE;
-    if (rt == R_NONE) {
-        msn_api_error(r, 404, "no such endpoint: %s", p);
-        return;
-    }
-    static const char *const templates[] = {"other", "/api/healthz", "/api/stats", "/api/observers", "/api/packets",
-                                            "/api/packets/:id", "/api/nodes", "/api/nodes/:pubkey", "/api/perf",
-                                            "/api/perf/async-migrations", "/metrics"};
-    r->route = rt == R_ANALYTIC ? an_route[an] : templates[rt];
-    if (!get) {
-        r->allow = "GET, HEAD";
-        msn_api_error(r, 405, "method %s not allowed on %s", method, p);
-        return;
-    }
-    switch (rt) { /* answered from the status block, with or without a snapshot */
-    case R_HEALTH: msn_api_healthz(r); return;
-    case R_PERF: msn_api_perf(r); return;
-    case R_PERF_MIG: msn_api_perf_migrations(r); return;
-    case R_METRICS: msn_api_metrics(r); return;
-    default: break;
-    }
-    if (r->txn == NULL) {
-        r->retry_after = 2;
-        msn_api_error(r, 503, "no snapshot yet: the server is loading its database");
-        return;
-    }
-    switch (rt) {
-    case R_STATS: msn_api_stats(r); break;
-    case R_OBSERVERS: msn_api_observers(r); break;
-    case R_PACKETS: msn_api_packets(r); break;
-    case R_PACKET: msn_api_packet_detail(r, arg); break;
-    case R_NODES: msn_api_nodes(r); break;
-    case R_NODE: msn_api_node_detail(r, arg); break;
-    case R_ANALYTIC: msn_api_analytic(r, an); break;
-    default: break;
-    }
-}
-
 /* Called when h2o clears the request's pool: the response has been sent (or the
    connection is gone). */
 static void on_req_done(void *p)
@@ -349,7 +252,6 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     r.db_path = w->cfg->db;
     char method[16];
     snprintf(method, sizeof(method), "%.*s", (int)(req->method.len < 15 ? req->method.len : 15), req->method.base);
-    int is_head = strcmp(method, "HEAD") == 0;
     size_t plen = req->query_at == SIZE_MAX ? req->path.len : req->query_at;
     char *path = h2o_mem_alloc_pool(&req->pool, plen + 1);
     memcpy(path, req->path.base, plen);
@@ -393,7 +295,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             r.txn = NULL;
         }
     }
-    route(&r, method, is_head);
+    msn_api_dispatch(&r, method);
     status_headers(w, req, &r);
     /* the body: a stored document (maybe its gzip copy), or what the handler assembled */
     const char *out = w->body.data;
@@ -409,25 +311,16 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_ENCODING, NULL, H2O_STRLIT("gzip"));
         if (r.doc.gz != NULL)
             h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("Accept-Encoding"));
-        /* a cache may reuse it until the master publishes this document again */
-        int64_t max_age = r.doc.expires_at_ms > r.now_ms ? (r.doc.expires_at_ms - r.now_ms) / 1000 : 0;
-        char cc[64];
-        snprintf(cc, sizeof(cc), "public, max-age=%lld", (long long)max_age);
-        header(req, "cache-control", cc);
     } else {
         if (!r.content_type)
             msn_buf_putc(&w->body, '\n');
         out = w->body.data;
         out_len = w->body.len;
         msn_etag_of(out, out_len, etag);
-        /* live status and errors must not be reused; assembled lists may, after revalidation */
-        int live = r.status != 200 || strcmp(r.route, "/api/healthz") == 0 || strncmp(r.route, "/api/perf", 9) == 0 ||
-                   strcmp(r.route, "/metrics") == 0;
-        if (live)
-            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
-        else
-            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-cache"));
     }
+    char cc[64];
+    h2o_iovec_t ccv = h2o_strdup(&req->pool, msn_api_cache_control(&r, cc, sizeof(cc)), SIZE_MAX);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, ccv.base, ccv.len);
     header(req, "etag", etag);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype, strlen(ctype));
     if (r.retry_after > 0) {
@@ -450,7 +343,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     struct timespec t1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     uint64_t us = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
-    msn_perf_record(&w->st->workers[w->slot], msn_perf_endpoint_id(r.route), r.status, us, out_len, path, r.now_ms);
+    msn_perf_record(&w->st->workers[w->slot], r.route >= 0 ? r.route : MSN_PERF_OTHER, r.status, us, out_len, path,
+                    r.now_ms);
     access_log(w, req, r.status, out_len);
     h2o_send_inline(req, out, out_len); /* copies: the map may be released now */
     msn_snapview_end(&w->view);

@@ -67,7 +67,7 @@ static void test_fixture_migration(void)
     config(&cfg, path, 100, 0);
     msn_status_t *st = calloc(1, sizeof(*st));
     volatile sig_atomic_t stop = 0;
-    CHECK_EQ_INT(msn_backfiller_main(&cfg, st, &stop), MSN_BF_EXIT_DONE);
+    CHECK_EQ_INT(msn_backfiller_run(&cfg, st, &stop), MSN_BF_EXIT_DONE);
 
     sqlite3 *db = NULL;
     char err[512] = "";
@@ -98,7 +98,7 @@ static void test_fixture_migration(void)
 
     /* a restart skips it */
     memset(st, 0, sizeof(*st));
-    CHECK_EQ_INT(msn_backfiller_main(&cfg, st, &stop), MSN_BF_EXIT_DONE);
+    CHECK_EQ_INT(msn_backfiller_run(&cfg, st, &stop), MSN_BF_EXIT_DONE);
     m = find_mig(st, MSN_MIG_TX_LAST_SEEN);
     CHECK(m != NULL && m->status == MSN_MIG_DONE && m->rows_processed == 499);
     free(st);
@@ -134,7 +134,7 @@ static void *stopper(void *arg)
 static void make_synthetic(const char *path, int n)
 {
     char err[512] = "", sql[800];
-    CHECK_EQ_INT(msn_backfiller_init_db(path, err, sizeof(err)), 0);
+    CHECK_EQ_INT(msn_schema_init_db(path, err, sizeof(err)), 0);
     sqlite3 *db = NULL;
     CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
     snprintf(sql, sizeof(sql),
@@ -162,7 +162,7 @@ static void test_stop_and_resume(void)
     stopper_t s = {st, &stop, 0};
     pthread_t th;
     CHECK_EQ_INT(pthread_create(&th, NULL, stopper, &s), 0);
-    CHECK_EQ_INT(msn_backfiller_main(&cfg, st, &stop), MSN_BF_EXIT_STOPPED);
+    CHECK_EQ_INT(msn_backfiller_run(&cfg, st, &stop), MSN_BF_EXIT_STOPPED);
     pthread_join(th, NULL);
     CHECK_EQ_INT(s.saw_progress, 1);
 
@@ -193,7 +193,7 @@ static void test_stop_and_resume(void)
        carrying on from 1000 (never back to 0) */
     stop = 0;
     config(&cfg, path, 1000, 0);
-    CHECK_EQ_INT(msn_backfiller_main(&cfg, st, &stop), MSN_BF_EXIT_DONE);
+    CHECK_EQ_INT(msn_backfiller_run(&cfg, st, &stop), MSN_BF_EXIT_DONE);
     CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
     CHECK_EQ_INT(msn_test_query_int(db, wrong_sql), 0);
     CHECK_EQ_STR(query_text(db, "SELECT status FROM _async_migrations WHERE name = 'tx_last_seen_backfill_v1'"), "done");
@@ -224,7 +224,7 @@ static void test_not_a_database(void)
     config(&cfg, path, 100, 0);
     msn_status_t *st = calloc(1, sizeof(*st));
     volatile sig_atomic_t stop = 0;
-    CHECK_EQ_INT(msn_backfiller_main(&cfg, st, &stop), MSN_BF_EXIT_FAILED);
+    CHECK_EQ_INT(msn_backfiller_run(&cfg, st, &stop), MSN_BF_EXIT_FAILED);
     const msn_migration_status_t *m = find_mig(st, MSN_MIG_TX_LAST_SEEN);
     CHECK(m != NULL);
     if (m != NULL) {
@@ -237,7 +237,7 @@ static void test_not_a_database(void)
     snprintf(path, sizeof(path), "%s/missing.db", msn_test_tmpdir("bf"));
     config(&cfg, path, 100, 0);
     memset(st, 0, sizeof(*st));
-    CHECK_EQ_INT(msn_backfiller_main(&cfg, st, &stop), MSN_BF_EXIT_FAILED);
+    CHECK_EQ_INT(msn_backfiller_run(&cfg, st, &stop), MSN_BF_EXIT_FAILED);
     CHECK(access(path, F_OK) != 0);
     m = find_mig(st, MSN_MIG_TX_LAST_SEEN);
     CHECK(m != NULL && m->status == MSN_MIG_FAILED);
@@ -263,7 +263,7 @@ static void test_write_failure_then_recovery(void)
     config(&cfg, path, 250, 0);
     msn_status_t *st = calloc(1, sizeof(*st));
     volatile sig_atomic_t stop = 0;
-    CHECK_EQ_INT(msn_backfiller_main(&cfg, st, &stop), MSN_BF_EXIT_FAILED);
+    CHECK_EQ_INT(msn_backfiller_run(&cfg, st, &stop), MSN_BF_EXIT_FAILED);
     const msn_migration_status_t *m = find_mig(st, MSN_MIG_TX_LAST_SEEN);
     CHECK(m != NULL && m->status == MSN_MIG_FAILED && strstr(m->error, "disk I/O error (simulated)") != NULL);
     CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
@@ -275,7 +275,7 @@ static void test_write_failure_then_recovery(void)
     CHECK_EQ_INT(sqlite3_exec(db, "DROP TRIGGER no_write", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
 
-    CHECK_EQ_INT(msn_backfiller_main(&cfg, st, &stop), MSN_BF_EXIT_DONE);
+    CHECK_EQ_INT(msn_backfiller_run(&cfg, st, &stop), MSN_BF_EXIT_DONE);
     CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
     CHECK_EQ_INT(msn_test_query_int(db, wrong_sql), 0);
     CHECK_EQ_STR(query_text(db, "SELECT status FROM _async_migrations WHERE name = 'tx_last_seen_backfill_v1'"), "done");
@@ -292,11 +292,11 @@ static void test_bad_settings_fail(void)
     config(&cfg, path, 0, 0);
     msn_status_t *st = calloc(1, sizeof(*st));
     volatile sig_atomic_t stop = 0;
-    CHECK_EQ_INT(msn_backfiller_main(&cfg, st, &stop), MSN_BF_EXIT_FAILED);
+    CHECK_EQ_INT(msn_backfiller_run(&cfg, st, &stop), MSN_BF_EXIT_FAILED);
     const msn_migration_status_t *m = find_mig(st, MSN_MIG_TX_LAST_SEEN);
     CHECK(m != NULL && m->status == MSN_MIG_FAILED && strstr(m->error, "batch") != NULL);
     config(&cfg, path, 10, -1);
-    CHECK_EQ_INT(msn_backfiller_main(&cfg, st, &stop), MSN_BF_EXIT_FAILED);
+    CHECK_EQ_INT(msn_backfiller_run(&cfg, st, &stop), MSN_BF_EXIT_FAILED);
     m = find_mig(st, MSN_MIG_TX_LAST_SEEN);
     CHECK(m != NULL && m->status == MSN_MIG_FAILED && strstr(m->error, "yield") != NULL);
     sqlite3 *db = NULL;
@@ -313,8 +313,8 @@ static void test_init_db_and_empty_file(void)
     char path[600], err[512] = "";
     const char *dir = msn_test_tmpdir("bf");
     snprintf(path, sizeof(path), "%s/demo.db", dir);
-    CHECK_EQ_INT(msn_backfiller_init_db(path, err, sizeof(err)), 0);
-    CHECK_EQ_INT(msn_backfiller_init_db(path, err, sizeof(err)), 0); /* again: nothing changes */
+    CHECK_EQ_INT(msn_schema_init_db(path, err, sizeof(err)), 0);
+    CHECK_EQ_INT(msn_schema_init_db(path, err, sizeof(err)), 0); /* again: nothing changes */
     sqlite3 *db = NULL;
     CHECK_EQ_INT(msn_sqlite_open(path, 1, &db, err, sizeof(err)), 0);
     msn_schema_info_t si;
@@ -329,7 +329,7 @@ static void test_init_db_and_empty_file(void)
     config(&cfg, path, 100, 0);
     msn_status_t *st = calloc(1, sizeof(*st));
     volatile sig_atomic_t stop = 0;
-    CHECK_EQ_INT(msn_backfiller_main(&cfg, st, &stop), MSN_BF_EXIT_DONE);
+    CHECK_EQ_INT(msn_backfiller_run(&cfg, st, &stop), MSN_BF_EXIT_DONE);
     const msn_migration_status_t *m = find_mig(st, MSN_MIG_TX_LAST_SEEN);
     CHECK(m != NULL && m->status == MSN_MIG_DONE && m->rows_total == 0);
 
@@ -339,7 +339,7 @@ static void test_init_db_and_empty_file(void)
     CHECK(f != NULL);
     fclose(f);
     config(&cfg, path, 100, 0);
-    CHECK_EQ_INT(msn_backfiller_main(&cfg, st, &stop), MSN_BF_EXIT_DONE);
+    CHECK_EQ_INT(msn_backfiller_run(&cfg, st, &stop), MSN_BF_EXIT_DONE);
     CHECK_EQ_INT(msn_sqlite_open(path, 1, &db, err, sizeof(err)), 0);
     CHECK_EQ_INT(msn_schema_detect(db, &si, err, sizeof(err)), 0);
     CHECK_EQ_INT(si.legacy, 0);
@@ -350,7 +350,7 @@ static void test_init_db_and_empty_file(void)
     if (fx != NULL) {
         snprintf(path, sizeof(path), "%s/legacy.db", dir);
         CHECK_EQ_INT(msn_test_copy_file(fx, path), 0);
-        CHECK_EQ_INT(msn_backfiller_init_db(path, err, sizeof(err)), -1);
+        CHECK_EQ_INT(msn_schema_init_db(path, err, sizeof(err)), -1);
         CHECK(strstr(err, path) != NULL);
     }
     free(st);

@@ -52,7 +52,7 @@ static sqlite3 *new_db(const char *dir, const char *name, char *path, size_t n)
 {
     char err[512];
     snprintf(path, n, "%s/%s", dir, name);
-    if (msn_backfiller_init_db(path, err, sizeof(err)) < 0) {
+    if (msn_schema_init_db(path, err, sizeof(err)) < 0) {
         fprintf(stderr, "init_db: %s\n", err);
         exit(2);
     }
@@ -183,7 +183,7 @@ static void test_path_json(void)
     config(&cfg, path, 2);
     msn_status_t *st = calloc(1, sizeof(*st));
     volatile sig_atomic_t stop = 0;
-    CHECK_EQ_INT(msn_backfiller_main(&cfg, st, &stop), MSN_BF_EXIT_FAILED);
+    CHECK_EQ_INT(msn_backfiller_run(&cfg, st, &stop), MSN_BF_EXIT_FAILED);
     const msn_migration_status_t *m = find_mig(st, MSN_MIG_PATH_JSON);
     CHECK(m != NULL && m->status == MSN_MIG_FAILED);
     char want[64];
@@ -226,7 +226,7 @@ static void test_path_json(void)
     exec_ok(db, fix);
     sqlite3_close(db);
     memset(st, 0, sizeof(*st));
-    CHECK_EQ_INT(msn_backfiller_main(&cfg, st, &stop), MSN_BF_EXIT_DONE);
+    CHECK_EQ_INT(msn_backfiller_run(&cfg, st, &stop), MSN_BF_EXIT_DONE);
     m = find_mig(st, MSN_MIG_PATH_JSON);
     CHECK(m != NULL && m->status == MSN_MIG_DONE && m->rows_processed == m->rows_total);
     CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
@@ -273,7 +273,7 @@ static void test_resolved_path(void)
     config(&cfg, path, 3);
     msn_status_t *st = calloc(1, sizeof(*st));
     volatile sig_atomic_t stop = 0;
-    CHECK_EQ_INT(msn_backfiller_main(&cfg, st, &stop), MSN_BF_EXIT_FAILED);
+    CHECK_EQ_INT(msn_backfiller_run(&cfg, st, &stop), MSN_BF_EXIT_FAILED);
     const msn_migration_status_t *m = find_mig(st, MSN_MIG_RESOLVED_PATH);
     CHECK(m != NULL && m->status == MSN_MIG_FAILED);
     char want[96];
@@ -302,7 +302,7 @@ static void test_resolved_path(void)
     exec_ok(db, "UPDATE observations SET path_json = '[\"AA\"]' WHERE path_json = '[\"AA\",'");
     sqlite3_close(db);
     memset(st, 0, sizeof(*st));
-    CHECK_EQ_INT(msn_backfiller_main(&cfg, st, &stop), MSN_BF_EXIT_DONE);
+    CHECK_EQ_INT(msn_backfiller_run(&cfg, st, &stop), MSN_BF_EXIT_DONE);
     m = find_mig(st, MSN_MIG_RESOLVED_PATH);
     CHECK(m != NULL && m->status == MSN_MIG_DONE && m->rows_processed == m->rows_total && m->rows_total == 28);
     CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
@@ -355,7 +355,7 @@ static void test_read_only_connection(void)
 
     /* writable again: a later start does everything */
     memset(st, 0, sizeof(*st));
-    CHECK_EQ_INT(msn_backfiller_main(&cfg, st, &stop), MSN_BF_EXIT_DONE);
+    CHECK_EQ_INT(msn_backfiller_run(&cfg, st, &stop), MSN_BF_EXIT_DONE);
     CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
     CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM transmissions WHERE last_seen = 0"), 0);
     CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM observations WHERE resolved_path IS NOT NULL"), 600);
@@ -383,7 +383,7 @@ static void test_read_only_file(void)
         msn_config_t cfg;
         config(&cfg, path, 50);
         volatile sig_atomic_t stop = 0;
-        int rc = msn_backfiller_main(&cfg, st, &stop);
+        int rc = msn_backfiller_run(&cfg, st, &stop);
         /* hand the status back through the exit code and a file-less channel: the status
            block is checked on this side only by code */
         const msn_migration_status_t *m = find_mig(st, MSN_MIG_TX_LAST_SEEN);
@@ -407,7 +407,7 @@ static void test_read_only_file(void)
     msn_config_t cfg;
     config(&cfg, path, 50);
     volatile sig_atomic_t stop = 0;
-    CHECK_EQ_INT(msn_backfiller_main(&cfg, st, &stop), MSN_BF_EXIT_DONE);
+    CHECK_EQ_INT(msn_backfiller_run(&cfg, st, &stop), MSN_BF_EXIT_DONE);
     free(st);
 }
 
@@ -424,7 +424,7 @@ static void test_disk_full(void)
     config(&cfg, ref_path, 20);
     msn_status_t *st = calloc(1, sizeof(*st));
     volatile sig_atomic_t stop = 0;
-    CHECK_EQ_INT(msn_backfiller_main(&cfg, st, &stop), MSN_BF_EXIT_DONE);
+    CHECK_EQ_INT(msn_backfiller_run(&cfg, st, &stop), MSN_BF_EXIT_DONE);
 
     sqlite3 *db = NULL;
     char err[512];
@@ -449,7 +449,7 @@ static void test_disk_full(void)
     sqlite3_close(db);
 
     memset(st, 0, sizeof(*st));
-    CHECK_EQ_INT(msn_backfiller_main(&cfg, st, &stop), MSN_BF_EXIT_DONE);
+    CHECK_EQ_INT(msn_backfiller_run(&cfg, st, &stop), MSN_BF_EXIT_DONE);
     m = find_mig(st, MSN_MIG_RESOLVED_PATH);
     CHECK(m != NULL && m->status == MSN_MIG_DONE && m->rows_total == 900 && m->rows_processed == 900);
     /* the same result as the run that never failed */

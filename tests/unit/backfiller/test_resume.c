@@ -39,7 +39,7 @@ static uint32_t rnd(uint32_t n)
 static void make_base(const char *path)
 {
     char err[512];
-    CHECK_EQ_INT(msn_backfiller_init_db(path, err, sizeof(err)), 0);
+    CHECK_EQ_INT(msn_schema_init_db(path, err, sizeof(err)), 0);
     sqlite3 *db = NULL;
     CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
     sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
@@ -195,7 +195,7 @@ static int run_and_signal(const char *path, msn_status_t *st, const char *migrat
         sigaction(SIGTERM, &sa, NULL);
         msn_config_t cfg;
         config(&cfg, (char *)path, 25, 1);
-        _exit(msn_backfiller_main(&cfg, st, &child_stop));
+        _exit(msn_backfiller_run(&cfg, st, &child_stop));
     }
     *caught = 0;
     int status = 0;
@@ -248,7 +248,7 @@ static void test_kill_and_resume(void)
     config(&cfg, ref, 25, 0);
     msn_status_t *rst = calloc(1, sizeof(*rst));
     volatile sig_atomic_t stop = 0;
-    CHECK_EQ_INT(msn_backfiller_main(&cfg, rst, &stop), MSN_BF_EXIT_DONE);
+    CHECK_EQ_INT(msn_backfiller_run(&cfg, rst, &stop), MSN_BF_EXIT_DONE);
     sqlite3 *db = NULL;
     CHECK_EQ_INT(sqlite3_open(ref, &db), SQLITE_OK);
     CHECK(msn_test_query_int(db, "SELECT COUNT(*) FROM observations WHERE resolved_path IS NOT NULL") > 100);
@@ -319,7 +319,7 @@ static void test_kill_and_resume(void)
         msn_backfill_status_t killed;
         msn_status_read_backfill(st, &killed);
         config(&cfg, path, 25, 0);
-        CHECK_EQ_INT(msn_backfiller_main(&cfg, st, &stop), MSN_BF_EXIT_DONE);
+        CHECK_EQ_INT(msn_backfiller_run(&cfg, st, &stop), MSN_BF_EXIT_DONE);
         int64_t diff = differences(path, ref);
         if (diff != 0)
             fprintf(stderr, "scenario %zu: %lld rows differ from the uninterrupted run\n", s, (long long)diff);

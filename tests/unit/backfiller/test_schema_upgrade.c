@@ -332,7 +332,7 @@ static void test_registered_first(void)
     cfg.backfill.yield_ms = 0;
     msn_status_t *st = calloc(1, sizeof(*st));
     volatile sig_atomic_t stop = 0;
-    CHECK_EQ_INT(msn_backfiller_main(&cfg, st, &stop), MSN_BF_EXIT_DONE);
+    CHECK_EQ_INT(msn_backfiller_run(&cfg, st, &stop), MSN_BF_EXIT_DONE);
     CHECK_EQ_STR(st->backfill.mig[0].name, MSN_MIG_SCHEMA_UPGRADE);
     CHECK_EQ_INT(st->backfill.mig[0].status, MSN_MIG_DONE);
     CHECK(st->backfill.mig[0].rows_total > 0);
@@ -386,7 +386,7 @@ static void test_stopped_and_resumed_progress(void)
     watcher_t w = {st, &stop, 0};
     pthread_t th;
     CHECK_EQ_INT(pthread_create(&th, NULL, watch_and_stop, &w), 0);
-    CHECK_EQ_INT(msn_backfiller_main(&cfg, st, &stop), MSN_BF_EXIT_STOPPED);
+    CHECK_EQ_INT(msn_backfiller_run(&cfg, st, &stop), MSN_BF_EXIT_STOPPED);
     pthread_join(th, NULL);
     CHECK(w.seen >= 12);
     const msn_migration_status_t *m = &st->backfill.mig[0];
@@ -398,7 +398,7 @@ static void test_stopped_and_resumed_progress(void)
 
     stop = 0;
     cfg.backfill.yield_ms = 0;
-    CHECK_EQ_INT(msn_backfiller_main(&cfg, st, &stop), MSN_BF_EXIT_DONE);
+    CHECK_EQ_INT(msn_backfiller_run(&cfg, st, &stop), MSN_BF_EXIT_DONE);
     m = &st->backfill.mig[0];
     CHECK_EQ_INT(m->status, MSN_MIG_DONE);
     CHECK(m->rows_processed >= stopped_at); /* never back to 0 */

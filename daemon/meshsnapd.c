@@ -1,28 +1,28 @@
 /*
- * meshsnapd: the meshsnap daemon.
+ * meshsnapd: the daemon's entry point, and nothing else.
  *
- * One binary, one role per process. Started by a user or systemd it is the master
- * (master/supervisor.c): it binds the listening sockets, loads SQLite in a publisher
- * thread, publishes LMDB snapshots, and fork+execs itself as the children:
- *   meshsnapd --role worker --slot N --listen-fds 3,4 <the same options>   (worker/)
- *   meshsnapd --role backfiller --slot 0 <the same options>               (backfiller/)
- * The children re-read the same configuration from the same options.
+ * It parses the command line and the configuration file once, handles the options that
+ * exit at once (--help, --version, --check-config, --init-db), and hands the process to
+ * one role. Each role's main sets up its own process (log role, title, signals, priority,
+ * status block) in its own folder:
+ *   (no --role)                                   master/      msn_master_main
+ *   --role worker --slot N --listen-fds 3,4 ...   worker/      msn_worker_main
+ *   --role backfiller --slot 0 ...                backfiller/  msn_backfiller_main
+ * Started by a user or systemd it is the master: it binds the listening sockets and
+ * fork+execs this same binary with --role for the children, followed by the same options,
+ * so every child re-reads the same configuration. This is the only file that knows all
+ * three roles; the role libraries never include one another.
  */
-#include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "backfiller/backfiller.h"
 #include "master/supervisor.h"
 #include "shm/config.h"
 #include "shm/log.h"
 #include "shm/proc.h"
-#include "shm/status.h"
+#include "shm/schema.h"
 #include "worker/worker.h"
 
 static void usage(FILE *f)
@@ -162,14 +162,6 @@ static int parse_args(int argc, char **argv, msn_config_t *cfg, opts_t *o)
     return 0;
 }
 
-static volatile sig_atomic_t child_stop;
-
-static void on_term(int sig)
-{
-    (void)sig;
-    child_stop = 1;
-}
-
 int main(int argc, char **orig_argv)
 {
     /* The process title reuses the memory of the original arguments: keep a copy, which the
@@ -198,7 +190,7 @@ int main(int argc, char **orig_argv)
         msn_log_set_level((msn_log_level_t)cfg.log_level);
     if (o.init_db) {
         char err[512];
-        rc = msn_backfiller_init_db(o.init_db, err, sizeof(err)) < 0 ? 1 : 0;
+        rc = msn_schema_init_db(o.init_db, err, sizeof(err)) < 0 ? 1 : 0;
         if (rc)
             fprintf(stderr, "meshsnapd: --init-db %s: %s\n", o.init_db, err);
     } else if (o.check_config) {
@@ -211,26 +203,7 @@ int main(int argc, char **orig_argv)
     } else if (strcmp(o.role, "worker") == 0) {
         rc = msn_worker_main(&cfg, o.slot, o.listen_fds);
     } else if (strcmp(o.role, "backfiller") == 0) {
-        msn_log_set_role("backfiller");
-        msn_proc_set_title("backfiller");
-        /* background work: the workers and the master go first on a busy machine */
-        if (setpriority(PRIO_PROCESS, 0, 10) < 0)
-            msn_debug("cannot lower the backfiller's priority: %s", strerror(errno));
-        struct sigaction sa;
-        memset(&sa, 0, sizeof(sa));
-        sa.sa_handler = on_term;
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGINT, &sa, NULL);
-        signal(SIGPIPE, SIG_IGN);
-        signal(SIGUSR1, SIG_IGN); /* log reopening concerns the workers' access log */
-        signal(SIGHUP, SIG_IGN);  /* the master restarts this process on a reload */
-        msn_status_t *st = NULL;
-        int src = msn_status_open(cfg.state_dir, &st);
-        if (src < 0)
-            msn_warn("no status block in %s (%s); progress is recorded in the database only", cfg.state_dir,
-                     strerror(-src));
-        rc = msn_backfiller_main(&cfg, st, &child_stop);
-        msn_status_close(st);
+        rc = msn_backfiller_main(&cfg);
     } else {
         fprintf(stderr, "meshsnapd: unknown role '%s'\n", o.role);
         rc = 2;

@@ -1,0 +1,103 @@
+/*
+ * route.h: the HTTP API's routes, in one table. Each route is a path pattern, its
+ * Cache-Control policy and whether it needs a snapshot; its position in the table is its
+ * id, which is also its slot in the request statistics of the status block.
+ *
+ * Who reads the table:
+ *   worker/dispatch.c  routes each request (404, 405, 503 without a snapshot), binds a
+ *                      handler to each route id (a route without a handler fails the
+ *                      build: -Wswitch), and derives Cache-Control
+ *   shm/status.c       names the request-statistics slots after the patterns, as /api/perf
+ *                      and /metrics show them (slot MSN_PERF_OTHER: "other", no route)
+ *   README.md          its HTTP API table lists the same patterns and cache policies
+ *                      (tests/unit/shm/test_route.c fails when they disagree)
+ *
+ * Patterns: '/'-separated segments, each either literal or a parameter ":name" that
+ * matches exactly one non-empty segment. When several patterns match a path the most
+ * literal one wins: compared segment by segment, the first segment where one pattern is
+ * literal and the other a parameter decides ("/api/nodes/clock-skew" beats
+ * "/api/nodes/:pubkey"), whatever their order in the table. Two patterns that differ only
+ * in parameter names are ambiguous and refused by the tests.
+ *
+ * Adding a route: one line in MSN_ROUTES (appended, so existing slots keep their ids),
+ * its handler in worker/ and its case in worker/dispatch.c, and its row in the README.
+ * The status block has MSN_PERF_ENDPOINTS slots (shm/status.h): a table that outgrows
+ * them fails the build until that constant (and MSN_STATUS_VERSION) is raised.
+ */
+#ifndef MSN_ROUTE_H
+#define MSN_ROUTE_H
+
+#include <stddef.h>
+
+/* Cache-Control of a 200 answer (any other status is sent with no-store). */
+typedef enum {
+    MSN_CACHE_LIVE,       /* "no-store": live process state, never reused */
+    MSN_CACHE_REVALIDATE, /* "no-cache": assembled from the snapshot; reusable after revalidation (ETag) */
+    MSN_CACHE_PUBLISHED,  /* "public, max-age=N": a document the master published; N = seconds until it
+                             publishes that document again */
+} msn_cache_policy_t;
+
+/* The table: R(ID, pattern, cache policy, needs a snapshot). Order = statistics slot. */
+#define MSN_ROUTES(R)                                                                            \
+    R(HEALTHZ,              "/api/healthz",                   LIVE,       0)                     \
+    R(STATS,                "/api/stats",                     PUBLISHED,  1)                     \
+    R(PERF,                 "/api/perf",                      LIVE,       0)                     \
+    R(PERF_MIGRATIONS,      "/api/perf/async-migrations",     LIVE,       0)                     \
+    R(OBSERVERS,            "/api/observers",                 REVALIDATE, 1)                     \
+    R(PACKETS,              "/api/packets",                   REVALIDATE, 1)                     \
+    R(PACKET,               "/api/packets/:id",               REVALIDATE, 1)                     \
+    R(NODES,                "/api/nodes",                     REVALIDATE, 1)                     \
+    R(NODE,                 "/api/nodes/:pubkey",             REVALIDATE, 1)                     \
+    R(AN_TOPOLOGY,          "/api/analytics/topology",        PUBLISHED,  1)                     \
+    R(AN_RF,                "/api/analytics/rf",              PUBLISHED,  1)                     \
+    R(AN_DISTANCE,          "/api/analytics/distance",        PUBLISHED,  1)                     \
+    R(AN_CHANNELS,          "/api/analytics/channels",        PUBLISHED,  1)                     \
+    R(AN_HASH_SIZES,        "/api/analytics/hash-sizes",      PUBLISHED,  1)                     \
+    R(AN_HASH_COLLISIONS,   "/api/analytics/hash-collisions", PUBLISHED,  1)                     \
+    R(AN_ROLES,             "/api/analytics/roles",           PUBLISHED,  1)                     \
+    R(AN_SUBPATHS,          "/api/analytics/subpaths",        PUBLISHED,  1)                     \
+    R(OBSERVERS_CLOCK_SKEW, "/api/observers/clock-skew",      PUBLISHED,  1)                     \
+    R(NODES_CLOCK_SKEW,     "/api/nodes/clock-skew",          PUBLISHED,  1)                     \
+    R(METRICS,              "/metrics",                       LIVE,       0)
+
+/* Route ids: MSN_ROUTE_HEALTHZ, MSN_ROUTE_STATS, ... in table order. */
+#define MSN_ROUTE__ID(id, pattern, cache, snapshot) MSN_ROUTE_##id,
+typedef enum { MSN_ROUTES(MSN_ROUTE__ID) } msn_route_id_t;
+#undef MSN_ROUTE__ID
+#define MSN_ROUTE__ONE(id, pattern, cache, snapshot) +1
+enum { MSN_ROUTE_COUNT = 0 MSN_ROUTES(MSN_ROUTE__ONE) };
+#undef MSN_ROUTE__ONE
+
+#define MSN_ROUTE_MAX_PARAMS 4
+
+typedef struct {
+    const char *pattern;
+    msn_cache_policy_t cache;
+    int needs_snapshot; /* 1: answered from the snapshot (503 while there is none) */
+} msn_route_t;
+
+/** The table, indexed by msn_route_id_t. */
+extern const msn_route_t msn_routes[MSN_ROUTE_COUNT];
+
+/** The values of a matched path's parameters, in pattern order: pointers into the path
+ *  (not NUL-terminated), valid as long as the path is. */
+typedef struct {
+    int n;
+    struct {
+        const char *at;
+        size_t len;
+    } v[MSN_ROUTE_MAX_PARAMS];
+} msn_route_params_t;
+
+/** The route of path (without the query string), or -1 when none matches; params
+ *  (optional) receives the parameter values. Any process; no allocation. */
+int msn_route_match(const char *path, msn_route_params_t *params);
+
+/** The index of parameter `name` (without ':') in route id's pattern, or -1. */
+int msn_route_param_index(int id, const char *name);
+
+/** The Cache-Control directive of a policy: "no-store", "no-cache", "public, max-age"
+ *  (the worker appends "=N" to the last). */
+const char *msn_cache_policy_directive(msn_cache_policy_t c);
+
+#endif

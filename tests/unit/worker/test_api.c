@@ -1,0 +1,723 @@
+/*
+ * test_api.c: the worker's request handling without HTTP (worker/dispatch.c and the
+ * handlers of worker/api_*.c). A hand-made CoreScope database is loaded and published by
+ * the master's own code (master/store.c, master/publish.c) into a snapshot in a temporary
+ * state directory, with a status block beside it; each test fills an msn_api_req_t the way
+ * worker.c does and reads back status, body, Cache-Control and the route that answered.
+ *
+ * The mesh: observers obs-a (SFO, rowid 1) and obs-b (SJC, rowid 2); nodes KEY_A1 and
+ * KEY_A2 (the same 8-hex prefix "aabbccdd") and KEY_B; transmissions
+ *   1 advert from KEY_A1   heard by obs-a and obs-b (observations 1, 2)
+ *   2 group text           heard by obs-a          (observation 3)
+ *   3 advert from KEY_B    heard by obs-b          (observation 4)
+ *   4 direct text          heard by obs-a          (observation 5)
+ * plus a published topology analytic (an/topology).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "master/publish.h"
+#include "master/store.h"
+#include "shm/anshape.h"
+#include "shm/config.h"
+#include "shm/schema.h"
+#include "shm/status.h"
+#include "shm/timeutil.h"
+#include "testlib.h"
+#include "worker/api.h"
+#include "worker/dispatch.h"
+#include "worker/snapview.h"
+
+#define KEY_A1 "aabbccdd11111111111111111111111111111111111111111111111111111111"
+#define KEY_A2 "aabbccdd22222222222222222222222222222222222222222222222222222222"
+#define KEY_B "1234567833333333333333333333333333333333333333333333333333333333"
+#define HASH_1 "00000000000000a1"
+#define HASH_2 "00000000000000b2"
+#define POLL_MS 30000
+#define TOPOLOGY_BODY "{\"nodes\":[],\"edges\":[],\"fixture\":true}"
+
+/* The published snapshot and status block every test reads (built once in main). */
+static struct {
+    char dir[512];
+    msn_status_t *st;
+    msn_snapview_t view;
+} fx;
+
+/* ---- the fixture ---- */
+
+static int exec_sql(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        fprintf(stderr, "SQL failed: %s\n", msg ? msg : "?");
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int make_db(const char *path, int64_t now_s)
+{
+    char err[512], sql[6000], t1[32], t2[32], t3[32], t4[32];
+    if (msn_schema_init_db(path, err, sizeof(err)) < 0) {
+        fprintf(stderr, "init-db: %s\n", err);
+        return -1;
+    }
+    msn_format_iso_s(t1, now_s - 3600);
+    msn_format_iso_s(t2, now_s - 2400);
+    msn_format_iso_s(t3, now_s - 1200);
+    msn_format_iso_s(t4, now_s - 600);
+    snprintf(
+        sql, sizeof(sql),
+        "INSERT INTO observers (id, name, iata, last_seen, first_seen) VALUES"
+        " ('obs-a', 'Alpha', 'SFO', '%s', '%s'), ('obs-b', 'Bravo', 'SJC', '%s', '%s');"
+        "INSERT INTO nodes (public_key, name, role, last_seen, first_seen, advert_count) VALUES"
+        " ('" KEY_A1 "', 'Alpha node', 'repeater', '%s', '%s', 3),"
+        " ('" KEY_A2 "', 'Alpha twin', 'companion', '%s', '%s', 1),"
+        " ('" KEY_B "', 'Bee', 'repeater', '%s', '%s', 2);"
+        "INSERT INTO transmissions (id, raw_hex, hash, first_seen, route_type, payload_type, decoded_json,"
+        " from_pubkey, last_seen) VALUES"
+        " (1, '1100aa', '" HASH_1 "', '%s', 1, 4, '{\"type\":\"ADVERT\",\"pubKey\":\"" KEY_A1 "\"}',"
+        "  '" KEY_A1 "', %lld),"
+        " (2, '1500bb', '" HASH_2 "', '%s', 1, 5, '{\"type\":\"CHAN\",\"text\":\"hi\"}', NULL, %lld),"
+        " (3, '1100cc', '00000000000000c3', '%s', 1, 4, '{\"type\":\"ADVERT\",\"pubKey\":\"" KEY_B "\"}',"
+        "  '" KEY_B "', %lld),"
+        " (4, '0900dd', '00000000000000d4', '%s', 2, 2, '{\"type\":\"TXT_MSG\"}', NULL, %lld);"
+        "INSERT INTO observations (id, transmission_id, observer_idx, snr, rssi, path_json, timestamp) VALUES"
+        " (1, 1, 1, 5.5, -90, '[\"aa\"]', %lld), (2, 1, 2, 7.0, -80, '[]', %lld),"
+        " (3, 2, 1, 3.0, -95, '[]', %lld), (4, 3, 2, 1.0, -99, '[]', %lld), (5, 4, 1, 2.0, -97, '[]', %lld);",
+        t4, t1, t4, t1, t4, t1, t3, t1, t2, t1, t1, (long long)now_s - 3600, t2, (long long)now_s - 2400, t3,
+        (long long)now_s - 1200, t4, (long long)now_s - 600, (long long)now_s - 3600, (long long)now_s - 3590,
+        (long long)now_s - 2400, (long long)now_s - 1200, (long long)now_s - 600);
+    sqlite3 *db = NULL;
+    if (msn_sqlite_open(path, 0, &db, err, sizeof(err)) < 0) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    int rc = exec_sql(db, sql);
+    sqlite3_close(db);
+    return rc;
+}
+
+/* Loads the database with the master's store and publishes generation 1 into dir. */
+static int publish(const char *dir, const char *db_path, int64_t now_ms)
+{
+    char err[512];
+    sqlite3 *db = NULL;
+    msn_store_t s;
+    msn_publisher_t p;
+    int rc = -1;
+    msn_store_init(&s);
+    msn_publisher_init(&p, dir, db_path, now_ms);
+    p.poll_interval_ms = POLL_MS;
+    if (msn_sqlite_open(db_path, 1, &db, err, sizeof(err)) < 0 ||
+        msn_store_load(&s, db, 1000, NULL, NULL, NULL, err, sizeof(err)) < 0 ||
+        msn_store_reload_small(&s, db, now_ms / 1000, err, sizeof(err)) < 0 ||
+        msn_publish_full(&p, &s, now_ms, err, sizeof(err)) < 0) {
+        fprintf(stderr, "publish: %s\n", err);
+        goto out;
+    }
+    /* an analytic as the master's scheduler publishes it */
+    MDB_txn *txn;
+    msn_anshape_t shape;
+    char name[200];
+    memset(&shape, 0, sizeof(shape));
+    msn_anshape_doc_name(MSN_AN_TOPOLOGY, &shape, name, sizeof(name));
+    if (mdb_txn_begin(p.snap.env, NULL, 0, &txn) != 0)
+        goto out;
+    if (msn_snap_doc_put_full(txn, &p.snap, name, TOPOLOGY_BODY, strlen(TOPOLOGY_BODY), NULL, 0, 1, p.gen,
+                              now_ms, now_ms + 600000) != 0) {
+        mdb_txn_abort(txn);
+        goto out;
+    }
+    if (mdb_txn_commit(txn) != 0)
+        goto out;
+    rc = 0;
+out:
+    sqlite3_close(db);
+    msn_publisher_free(&p);
+    msn_store_free(&s);
+    return rc;
+}
+
+static int fixture_build(void)
+{
+    snprintf(fx.dir, sizeof(fx.dir), "%s", msn_test_tmpdir("api"));
+    char db_path[700];
+    snprintf(db_path, sizeof(db_path), "%s/mesh.db", fx.dir);
+    int64_t now_ms = msn_now_ms();
+    if (make_db(db_path, now_ms / 1000) < 0 || msn_status_create(fx.dir, &fx.st) < 0)
+        return -1;
+    fx.st->master.started_at_ms = now_ms;
+    fx.st->master.phase = MSN_PHASE_READY;
+    msn_snapview_init(&fx.view, fx.dir, fx.st);
+    /* the snapview sees "no snapshot" until one is published */
+    if (msn_snapview_begin(&fx.view) != 1)
+        return -1;
+    if (publish(fx.dir, db_path, now_ms) < 0)
+        return -1;
+    atomic_fetch_add(&fx.st->env_seq, 1); /* as the master does when `current` moves */
+    return 0;
+}
+
+static void fixture_free(void)
+{
+    msn_snapview_close(&fx.view);
+    msn_status_close(fx.st);
+}
+
+/* ---- one request ---- */
+
+typedef struct {
+    int status, route, retry_after, use_doc;
+    const char *allow, *content_type;
+    char *body;     /* the body as sent (the stored document, or what the handler wrote) */
+    char cache[64]; /* Cache-Control */
+    char path[256], query[512];
+    msn_buf_t buf;
+} answer_t;
+
+/* Runs method target ("/api/x?a=1&b=2") through msn_api_dispatch the way worker.c does:
+ * with the snapshot's read transaction when snapshot is set, without one otherwise. */
+static void call(answer_t *a, const char *method, const char *target, int snapshot)
+{
+    memset(a, 0, sizeof(*a));
+    msn_api_req_t r;
+    memset(&r, 0, sizeof(r));
+    const char *qm = strchr(target, '?');
+    snprintf(a->path, sizeof(a->path), "%.*s", (int)(qm ? (size_t)(qm - target) : strlen(target)), target);
+    if (qm != NULL) {
+        snprintf(a->query, sizeof(a->query), "%s", qm + 1);
+        char *save = NULL;
+        for (char *part = strtok_r(a->query, "&", &save); part && r.nq < MSN_API_MAX_PARAMS;
+             part = strtok_r(NULL, "&", &save)) {
+            char *eq = strchr(part, '=');
+            if (eq)
+                *eq = '\0';
+            r.q[r.nq].name = part;
+            r.q[r.nq].value = eq ? eq + 1 : part + strlen(part);
+            r.nq++;
+        }
+    }
+    r.path = a->path;
+    r.st = fx.st;
+    r.now_ms = msn_now_ms();
+    r.body = &a->buf;
+    r.status = 500;
+    int began = snapshot && msn_snapview_begin(&fx.view) == 0;
+    if (began) {
+        r.txn = fx.view.txn;
+        r.snap = &fx.view.snap;
+        CHECK_EQ_INT(msn_snap_meta_get(r.txn, r.snap, &r.meta), 0);
+    }
+    CHECK(!snapshot || began);
+    msn_api_dispatch(&r, method);
+    msn_api_cache_control(&r, a->cache, sizeof(a->cache));
+    if (r.use_doc)
+        a->body = msn_xstrndup(r.doc.body, r.doc.len);
+    else
+        a->body = msn_xstrdup(msn_buf_cstr(&a->buf));
+    if (began)
+        msn_snapview_end(&fx.view);
+    a->status = r.status;
+    a->route = r.route;
+    a->retry_after = r.retry_after;
+    a->use_doc = r.use_doc;
+    a->allow = r.allow;
+    a->content_type = r.content_type;
+    for (int i = 0; i < MSN_ROUTE_MAX_PARAMS; i++)
+        CHECK(r.params[i] == NULL); /* freed by the dispatcher */
+}
+
+static void answer_free(answer_t *a)
+{
+    free(a->body);
+    msn_buf_free(&a->buf);
+}
+
+/* The body contains fragment (a JSON key/value as rendered). */
+#define CHECK_HAS(a, fragment)                                                                               \
+    do {                                                                                                     \
+        if (strstr((a)->body, fragment) == NULL) {                                                           \
+            fprintf(stderr, "%s:%d: body lacks %s: %.400s\n", __FILE__, __LINE__, fragment, (a)->body);      \
+            msn_test_failures++;                                                                             \
+        }                                                                                                    \
+    } while (0)
+#define CHECK_LACKS(a, fragment)                                                                             \
+    do {                                                                                                     \
+        if (strstr((a)->body, fragment) != NULL) {                                                           \
+            fprintf(stderr, "%s:%d: body has %s: %.400s\n", __FILE__, __LINE__, fragment, (a)->body);        \
+            msn_test_failures++;                                                                             \
+        }                                                                                                    \
+    } while (0)
+
+/* Occurrences of needle in the body. */
+static int count_of(const answer_t *a, const char *needle)
+{
+    int n = 0;
+    for (const char *p = a->body; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* ---- dispatch ---- */
+
+static void test_unknown_path_is_404(void)
+{
+    static const char *const paths[] = {"/api",
+                                        "/api/nope",
+                                        "/api/stats/extra",
+                                        "/api/packets/a/b",
+                                        "/api/analytics/observers-clock-skew",
+                                        "/metricsx"};
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        answer_t a;
+        call(&a, "GET", paths[i], 1);
+        CHECK_EQ_INT(a.status, 404);
+        CHECK_EQ_INT(a.route, -1);
+        char want[300];
+        snprintf(want, sizeof(want), "{\"error\":\"no such endpoint: %s\"}", paths[i]);
+        CHECK_EQ_STR(a.body, want);
+        CHECK_EQ_STR(a.cache, "no-store");
+        answer_free(&a);
+    }
+    /* unknown paths are 404 whatever the method */
+    answer_t a;
+    call(&a, "POST", "/api/nope", 1);
+    CHECK_EQ_INT(a.status, 404);
+    CHECK(a.allow == NULL);
+    answer_free(&a);
+}
+
+static void test_methods(void)
+{
+    answer_t a;
+    static const char *const refused[] = {"POST", "PUT", "DELETE", "OPTIONS", "get"};
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        call(&a, refused[i], "/api/nodes/" KEY_B, 1);
+        CHECK_EQ_INT(a.status, 405);
+        CHECK_EQ_INT(a.route, MSN_ROUTE_NODE); /* counted under its route */
+        CHECK_EQ_STR(a.allow, "GET, HEAD");
+        char want[300];
+        snprintf(want, sizeof(want), "{\"error\":\"method %s not allowed on /api/nodes/" KEY_B "\"}",
+                 refused[i]);
+        CHECK_EQ_STR(a.body, want);
+        CHECK_EQ_STR(a.cache, "no-store");
+        answer_free(&a);
+    }
+    /* 405 comes before 503: no snapshot needed to refuse */
+    call(&a, "POST", "/api/stats", 0);
+    CHECK_EQ_INT(a.status, 405);
+    answer_free(&a);
+    call(&a, "HEAD", "/api/observers", 1);
+    CHECK_EQ_INT(a.status, 200);
+    CHECK_HAS(&a, "\"obs-a\"");
+    answer_free(&a);
+}
+
+static void test_no_snapshot(void)
+{
+    /* every route that reads the snapshot answers 503 + Retry-After without one */
+    for (int id = 0; id < MSN_ROUTE_COUNT; id++) {
+        char path[128];
+        snprintf(path, sizeof(path), "%s", msn_routes[id].pattern);
+        char *colon = strchr(path, ':');
+        if (colon)
+            snprintf(colon, sizeof(path) - (size_t)(colon - path), "abc");
+        answer_t a;
+        call(&a, "GET", path, 0);
+        CHECK_EQ_INT(a.route, id);
+        if (msn_routes[id].needs_snapshot) {
+            CHECK_EQ_INT(a.status, 503);
+            CHECK_EQ_INT(a.retry_after, 2);
+            CHECK_EQ_STR(a.body, "{\"error\":\"no snapshot yet: the server is loading its database\"}");
+            CHECK_EQ_STR(a.cache, "no-store");
+        } else {
+            CHECK_EQ_INT(a.status, 200); /* answered from the status block */
+            CHECK_EQ_INT(a.retry_after, 0);
+        }
+        answer_free(&a);
+    }
+    answer_t a;
+    call(&a, "GET", "/api/healthz", 0);
+    CHECK_HAS(&a, "\"ready\":false");
+    CHECK_HAS(&a, "\"generation\":0,\"snapshotAgeSec\":null");
+    answer_free(&a);
+}
+
+static void test_path_parameters(void)
+{
+    answer_t a;
+    call(&a, "GET", "/api/packets/" HASH_2, 1);
+    CHECK_EQ_INT(a.route, MSN_ROUTE_PACKET);
+    CHECK_EQ_INT(a.status, 200);
+    CHECK_HAS(&a, "\"hash\":\"" HASH_2 "\"");
+    answer_free(&a);
+    call(&a, "GET", "/api/nodes/" KEY_B, 1);
+    CHECK_EQ_INT(a.route, MSN_ROUTE_NODE);
+    CHECK_EQ_INT(a.status, 200);
+    CHECK_HAS(&a, "\"public_key\":\"" KEY_B "\"");
+    answer_free(&a);
+    /* a literal route beats the parameter route beside it */
+    call(&a, "GET", "/api/nodes/clock-skew", 1);
+    CHECK_EQ_INT(a.route, MSN_ROUTE_NODES_CLOCK_SKEW);
+    CHECK_EQ_INT(a.status, 503); /* not published in this snapshot */
+    CHECK_EQ_STR(a.body, "{\"error\":\"analytics warming up\",\"retry_after_s\":5}");
+    answer_free(&a);
+    call(&a, "GET", "/api/observers/clock-skew", 1);
+    CHECK_EQ_INT(a.route, MSN_ROUTE_OBSERVERS_CLOCK_SKEW);
+    answer_free(&a);
+}
+
+/* ---- handlers ---- */
+
+static void test_stats(void)
+{
+    answer_t a;
+    call(&a, "GET", "/api/stats", 1);
+    CHECK_EQ_INT(a.status, 200);
+    CHECK_EQ_INT(a.route, MSN_ROUTE_STATS);
+    CHECK(a.use_doc);
+    CHECK_HAS(&a, "\"totalTransmissions\":4");
+    CHECK_HAS(&a, "\"totalObservations\":5");
+    CHECK_HAS(&a, "\"totalObservers\":2");
+    answer_free(&a);
+}
+
+static void test_observers(void)
+{
+    answer_t a;
+    call(&a, "GET", "/api/observers", 1);
+    CHECK_EQ_INT(a.status, 200);
+    CHECK(!a.use_doc);
+    CHECK_EQ_INT(count_of(&a, "\"iata\":"), 2);
+    CHECK_HAS(&a, "\"id\":\"obs-a\"");
+    CHECK_HAS(&a, "\"name\":\"Bravo\"");
+    CHECK_HAS(&a, "\"server_time\":\"");
+    CHECK(a.body[strlen(a.body) - 1] == '}');
+    answer_free(&a);
+}
+
+static void test_packets(void)
+{
+    answer_t a;
+    call(&a, "GET", "/api/packets", 1);
+    CHECK_EQ_INT(a.status, 200);
+    CHECK_HAS(&a, "\"total\":4");
+    CHECK_EQ_INT(count_of(&a, "\"raw_hex\":"), 4);
+    /* newest first by default */
+    const char *p4 = strstr(a.body, "00000000000000d4"), *p1 = strstr(a.body, HASH_1);
+    CHECK(p4 != NULL && p1 != NULL && p4 < p1);
+    answer_free(&a);
+
+    call(&a, "GET", "/api/packets?type=4", 1);
+    CHECK_EQ_INT(a.status, 200);
+    CHECK_HAS(&a, "\"total\":2");
+    CHECK_HAS(&a, HASH_1);
+    CHECK_HAS(&a, "00000000000000c3");
+    CHECK_LACKS(&a, HASH_2);
+    answer_free(&a);
+
+    call(&a, "GET", "/api/packets?observer=obs-b", 1);
+    CHECK_EQ_INT(a.status, 200);
+    CHECK_HAS(&a, "\"total\":2");
+    CHECK_HAS(&a, HASH_1);
+    CHECK_HAS(&a, "00000000000000c3");
+    CHECK_LACKS(&a, "00000000000000d4");
+    answer_free(&a);
+
+    call(&a, "GET", "/api/packets?limit=1&order=asc", 1);
+    CHECK_EQ_INT(a.status, 200);
+    CHECK_HAS(&a, "\"total\":4");
+    CHECK_EQ_INT(count_of(&a, "\"raw_hex\":"), 1);
+    CHECK_HAS(&a, HASH_1);
+    answer_free(&a);
+
+    call(&a, "GET", "/api/packets?hash=" HASH_2, 1);
+    CHECK_EQ_INT(a.status, 200);
+    CHECK_HAS(&a, "\"total\":1");
+    CHECK_HAS(&a, HASH_2);
+    answer_free(&a);
+
+    call(&a, "GET", "/api/packets?type=abc", 1);
+    CHECK_EQ_INT(a.status, 400);
+    CHECK_EQ_STR(a.body, "{\"error\":\"invalid type: expected a payload type number 0-15\"}");
+    CHECK_EQ_STR(a.cache, "no-store");
+    answer_free(&a);
+}
+
+static void test_packet_detail(void)
+{
+    answer_t a;
+    /* by content hash (any case) */
+    call(&a, "GET", "/api/packets/00000000000000A1", 1);
+    CHECK_EQ_INT(a.status, 200);
+    CHECK_HAS(&a, "\"packet\":{");
+    CHECK_HAS(&a, "\"hash\":\"" HASH_1 "\"");
+    CHECK_HAS(&a, "\"observation_count\":2");
+    answer_free(&a);
+    /* by transmission id */
+    call(&a, "GET", "/api/packets/2", 1);
+    CHECK_EQ_INT(a.status, 200);
+    CHECK_HAS(&a, "\"hash\":\"" HASH_2 "\"");
+    CHECK_HAS(&a, "\"observation_count\":1");
+    answer_free(&a);
+    /* by observation id (5 is no transmission id): that observation's transmission */
+    call(&a, "GET", "/api/packets/5", 1);
+    CHECK_EQ_INT(a.status, 200);
+    CHECK_HAS(&a, "\"hash\":\"00000000000000d4\"");
+    answer_free(&a);
+    static const char *const missing[] = {"/api/packets/99", "/api/packets/ffffffffffffffff",
+                                          "/api/packets/-1", "/api/packets/zz"};
+    for (size_t i = 0; i < sizeof(missing) / sizeof(missing[0]); i++) {
+        call(&a, "GET", missing[i], 1);
+        CHECK_EQ_INT(a.status, 404);
+        CHECK_EQ_INT(a.route, MSN_ROUTE_PACKET);
+        CHECK_EQ_STR(a.body, "{\"error\":\"Not found\"}");
+        answer_free(&a);
+    }
+}
+
+static void test_nodes(void)
+{
+    answer_t a;
+    call(&a, "GET", "/api/nodes", 1);
+    CHECK_EQ_INT(a.status, 200);
+    CHECK_HAS(&a, "\"total\":3");
+    CHECK_HAS(&a, KEY_A1);
+    CHECK_HAS(&a, KEY_A2);
+    CHECK_HAS(&a, KEY_B);
+    answer_free(&a);
+    call(&a, "GET", "/api/nodes?role=repeater", 1);
+    CHECK_EQ_INT(a.status, 200);
+    CHECK_HAS(&a, "\"total\":2");
+    CHECK_LACKS(&a, KEY_A2);
+    answer_free(&a);
+    call(&a, "GET", "/api/nodes?search=twin", 1);
+    CHECK_EQ_INT(a.status, 200);
+    CHECK_HAS(&a, "\"total\":1");
+    CHECK_HAS(&a, KEY_A2);
+    answer_free(&a);
+    call(&a, "GET", "/api/nodes?role=dragon", 1);
+    CHECK_EQ_INT(a.status, 400);
+    CHECK_EQ_STR(a.body, "{\"error\":\"invalid role: expected repeater, room, companion or sensor\"}");
+    answer_free(&a);
+}
+
+static void test_node_detail(void)
+{
+    answer_t a;
+    call(&a, "GET", "/api/nodes/" KEY_A1, 1);
+    CHECK_EQ_INT(a.status, 200);
+    CHECK_HAS(&a, "{\"node\":{");
+    CHECK_HAS(&a, "\"name\":\"Alpha node\"");
+    CHECK_HAS(&a, "\"recentAdverts\":[");
+    CHECK_HAS(&a, HASH_1); /* its advert */
+    answer_free(&a);
+    /* a unique prefix of 8+ hex characters, in any case */
+    call(&a, "GET", "/api/nodes/12345678", 1);
+    CHECK_EQ_INT(a.status, 200);
+    CHECK_HAS(&a, "\"public_key\":\"" KEY_B "\"");
+    answer_free(&a);
+    call(&a, "GET", "/api/nodes/AABBCCDD1111", 1);
+    CHECK_EQ_INT(a.status, 200);
+    CHECK_HAS(&a, "\"public_key\":\"" KEY_A1 "\"");
+    answer_free(&a);
+    /* a prefix two nodes share */
+    call(&a, "GET", "/api/nodes/aabbccdd", 1);
+    CHECK_EQ_INT(a.status, 409);
+    CHECK_EQ_STR(a.body, "{\"error\":\"Ambiguous prefix: multiple nodes match. Use a longer prefix.\"}");
+    CHECK_EQ_STR(a.cache, "no-store");
+    answer_free(&a);
+    /* too short to be a prefix, unknown, too long */
+    static const char *const missing[] = {"/api/nodes/aabb", "/api/nodes/ffffffff", "/api/nodes/" KEY_B "00"};
+    for (size_t i = 0; i < sizeof(missing) / sizeof(missing[0]); i++) {
+        call(&a, "GET", missing[i], 1);
+        CHECK_EQ_INT(a.status, 404);
+        CHECK_EQ_STR(a.body, "{\"error\":\"Not found\"}");
+        answer_free(&a);
+    }
+}
+
+static void test_analytics(void)
+{
+    answer_t a;
+    call(&a, "GET", "/api/analytics/topology", 1);
+    CHECK_EQ_INT(a.status, 200);
+    CHECK_EQ_INT(a.route, MSN_ROUTE_AN_TOPOLOGY);
+    CHECK(a.use_doc);
+    CHECK_EQ_STR(a.body, TOPOLOGY_BODY);
+    answer_free(&a);
+    /* a shape nobody published yet is asked of the master */
+    uint64_t tail = atomic_load(&fx.st->shape_head);
+    call(&a, "GET", "/api/analytics/rf?region=sjc", 1);
+    CHECK_EQ_INT(a.status, 503);
+    CHECK_EQ_INT(a.retry_after, 2);
+    int an = -1, missing = 0;
+    char key[120];
+    CHECK_EQ_INT(msn_status_take_shape(fx.st, &tail, &an, key, &missing), 1);
+    CHECK_EQ_INT(an, MSN_AN_RF);
+    CHECK_EQ_STR(key, "r=SJC");
+    CHECK_EQ_INT(missing, 1);
+    answer_free(&a);
+    call(&a, "GET", "/api/analytics/rf?window=2h", 1);
+    CHECK_EQ_INT(a.status, 400);
+    answer_free(&a);
+}
+
+static void test_healthz(void)
+{
+    answer_t a;
+    call(&a, "GET", "/api/healthz", 1);
+    CHECK_EQ_INT(a.status, 200);
+    CHECK_HAS(&a, "{\"ready\":true,\"phase\":\"ready\"");
+    CHECK_HAS(&a, "\"loadedTx\":4,\"loadedObs\":5");
+    CHECK_HAS(&a, "\"generation\":1,");
+    CHECK_HAS(&a, "\"stale\":false");
+    CHECK_HAS(&a, "\"async_migrations\":[]");
+    answer_free(&a);
+}
+
+static void test_perf_and_metrics(void)
+{
+    /* what two workers recorded (worker.c records each request after dispatching it;
+       msn_api_dispatch alone records nothing, so these are the only requests) */
+    int64_t now = msn_now_ms();
+    msn_perf_record(&fx.st->workers[0], MSN_ROUTE_STATS, 200, 1500, 100, "/api/stats", now);
+    msn_perf_record(&fx.st->workers[1], MSN_ROUTE_STATS, 200, 2500, 100, "/api/stats", now);
+    msn_perf_record(&fx.st->workers[1], MSN_ROUTE_NODE, 409, 800, 70, "/api/nodes/aabbccdd", now);
+    msn_perf_record(&fx.st->workers[0], MSN_PERF_OTHER, 404, 300, 40, "/api/nope", now);
+    answer_t a;
+    call(&a, "GET", "/api/perf", 1);
+    CHECK_EQ_INT(a.status, 200);
+    CHECK_HAS(&a, "\"/api/stats\":{\"count\":2,");
+    CHECK_HAS(&a, "\"/api/nodes/:pubkey\":{\"count\":1,");
+    CHECK_HAS(&a, "\"other\":{\"count\":1,");
+    CHECK_HAS(&a, "\"totalRequests\":4");
+    CHECK_LACKS(&a, "\"/api/observers\":"); /* endpoints without requests are left out */
+    answer_free(&a);
+    call(&a, "GET", "/metrics", 0);
+    CHECK_EQ_INT(a.status, 200);
+    CHECK_EQ_STR(a.content_type, "text/plain; version=0.0.4; charset=utf-8");
+    CHECK_HAS(&a, "meshsnap_http_requests_total{endpoint=\"/api/stats\",status=\"2xx\"} 2\n");
+    CHECK_HAS(&a, "meshsnap_http_requests_total{endpoint=\"/api/nodes/:pubkey\",status=\"4xx\"} 1\n");
+    CHECK_HAS(&a, "meshsnap_http_requests_total{endpoint=\"other\",status=\"4xx\"} 1\n");
+    CHECK_HAS(&a, "meshsnap_http_response_bytes_total{endpoint=\"/api/stats\"} 200\n");
+    answer_free(&a);
+    call(&a, "GET", "/api/perf/async-migrations", 1);
+    CHECK_EQ_INT(a.status, 200);
+    CHECK_EQ_INT(a.route, MSN_ROUTE_PERF_MIGRATIONS);
+    answer_free(&a);
+}
+
+/* Cache-Control of every route's 200 answer follows the route table, and of every
+ * error is no-store. */
+static void test_cache_control_per_route(void)
+{
+    static const struct {
+        const char *target;
+        int route;
+        const char *cache; /* NULL: "public, max-age=N" */
+    } cases[] = {
+        {"/api/healthz", MSN_ROUTE_HEALTHZ, "no-store"},
+        {"/api/stats", MSN_ROUTE_STATS, NULL},
+        {"/api/perf", MSN_ROUTE_PERF, "no-store"},
+        {"/api/perf/async-migrations", MSN_ROUTE_PERF_MIGRATIONS, "no-store"},
+        {"/api/observers", MSN_ROUTE_OBSERVERS, "no-cache"},
+        {"/api/packets", MSN_ROUTE_PACKETS, "no-cache"},
+        {"/api/packets/" HASH_1, MSN_ROUTE_PACKET, "no-cache"},
+        {"/api/nodes", MSN_ROUTE_NODES, "no-cache"},
+        {"/api/nodes/" KEY_A2, MSN_ROUTE_NODE, "no-cache"},
+        {"/api/analytics/topology", MSN_ROUTE_AN_TOPOLOGY, NULL},
+        {"/metrics", MSN_ROUTE_METRICS, "no-store"},
+    };
+    int seen[MSN_ROUTE_COUNT] = {0};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        answer_t a;
+        call(&a, "GET", cases[i].target, 1);
+        CHECK_EQ_INT(a.status, 200);
+        CHECK_EQ_INT(a.route, cases[i].route);
+        seen[cases[i].route] = 1;
+        if (cases[i].cache != NULL) {
+            CHECK_EQ_STR(a.cache, cases[i].cache);
+        } else {
+            /* the seconds until the master publishes the document again */
+            long long age = -1;
+            CHECK_EQ_INT(sscanf(a.cache, "public, max-age=%lld", &age), 1);
+            long long limit = cases[i].route == MSN_ROUTE_STATS ? POLL_MS / 1000 : 600;
+            CHECK(age >= 0 && age <= limit);
+        }
+        answer_free(&a);
+    }
+    /* every policy of the table is covered */
+    int policies[3] = {0};
+    for (int id = 0; id < MSN_ROUTE_COUNT; id++)
+        if (seen[id])
+            policies[msn_routes[id].cache] = 1;
+    CHECK(policies[MSN_CACHE_LIVE] && policies[MSN_CACHE_REVALIDATE] && policies[MSN_CACHE_PUBLISHED]);
+    /* errors are never reused, whatever the route's policy */
+    static const char *const errors[] = {"/api/analytics/rf", "/api/packets/99", "/api/nodes?sortBy=x",
+                                         "/api/nope"};
+    for (size_t i = 0; i < sizeof(errors) / sizeof(errors[0]); i++) {
+        answer_t a;
+        call(&a, "GET", errors[i], 1);
+        CHECK(a.status != 200);
+        CHECK_EQ_STR(a.cache, "no-store");
+        answer_free(&a);
+    }
+}
+
+/* The Cache-Control decision alone, on hand-set answers. */
+static void test_cache_control_rules(void)
+{
+    msn_api_req_t r;
+    char cc[64];
+    memset(&r, 0, sizeof(r));
+    r.now_ms = 1000000;
+    r.status = 200;
+    r.route = MSN_ROUTE_STATS;
+    r.use_doc = 1;
+    r.doc.expires_at_ms = r.now_ms + 42900;
+    CHECK_EQ_STR(msn_api_cache_control(&r, cc, sizeof(cc)), "public, max-age=42");
+    r.doc.expires_at_ms = r.now_ms - 1; /* overdue: revalidate now */
+    CHECK_EQ_STR(msn_api_cache_control(&r, cc, sizeof(cc)), "public, max-age=0");
+    r.use_doc = 0; /* a published route answering with an assembled body */
+    CHECK_EQ_STR(msn_api_cache_control(&r, cc, sizeof(cc)), "no-cache");
+    r.use_doc = 1;
+    r.status = 503;
+    CHECK_EQ_STR(msn_api_cache_control(&r, cc, sizeof(cc)), "no-store");
+    r.status = 200;
+    r.route = MSN_ROUTE_PACKETS;
+    r.use_doc = 0;
+    CHECK_EQ_STR(msn_api_cache_control(&r, cc, sizeof(cc)), "no-cache");
+    r.route = MSN_ROUTE_METRICS;
+    CHECK_EQ_STR(msn_api_cache_control(&r, cc, sizeof(cc)), "no-store");
+    r.route = -1;
+    CHECK_EQ_STR(msn_api_cache_control(&r, cc, sizeof(cc)), "no-store");
+}
+
+int main(void)
+{
+    if (fixture_build() < 0) {
+        fprintf(stderr, "could not build the snapshot fixture\n");
+        return 1;
+    }
+    MSN_RUN(test_unknown_path_is_404);
+    MSN_RUN(test_methods);
+    MSN_RUN(test_no_snapshot);
+    MSN_RUN(test_path_parameters);
+    MSN_RUN(test_stats);
+    MSN_RUN(test_observers);
+    MSN_RUN(test_packets);
+    MSN_RUN(test_packet_detail);
+    MSN_RUN(test_nodes);
+    MSN_RUN(test_node_detail);
+    MSN_RUN(test_analytics);
+    MSN_RUN(test_healthz);
+    MSN_RUN(test_perf_and_metrics);
+    MSN_RUN(test_cache_control_per_route);
+    MSN_RUN(test_cache_control_rules);
+    fixture_free();
+    return msn_test_done();
+}

@@ -1,0 +1,86 @@
+/*
+ * dispatch.c: the route table (shm/route.h) bound to the handlers of this folder.
+ *
+ * call_handler has one case per route and no default: a route added to the table
+ * without a case here fails the build (-Wswitch, part of -Wall, with -Werror).
+ */
+#include "dispatch.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shm/buf.h"
+#include "shm/config.h"
+
+static void call_handler(msn_api_req_t *r)
+{
+    switch ((msn_route_id_t)r->route) {
+    case MSN_ROUTE_HEALTHZ: msn_api_healthz(r); break;
+    case MSN_ROUTE_STATS: msn_api_stats(r); break;
+    case MSN_ROUTE_PERF: msn_api_perf(r); break;
+    case MSN_ROUTE_PERF_MIGRATIONS: msn_api_perf_migrations(r); break;
+    case MSN_ROUTE_OBSERVERS: msn_api_observers(r); break;
+    case MSN_ROUTE_PACKETS: msn_api_packets(r); break;
+    case MSN_ROUTE_PACKET: msn_api_packet_detail(r, msn_api_path_param(r, "id")); break;
+    case MSN_ROUTE_NODES: msn_api_nodes(r); break;
+    case MSN_ROUTE_NODE: msn_api_node_detail(r, msn_api_path_param(r, "pubkey")); break;
+    case MSN_ROUTE_AN_TOPOLOGY: msn_api_analytic(r, MSN_AN_TOPOLOGY); break;
+    case MSN_ROUTE_AN_RF: msn_api_analytic(r, MSN_AN_RF); break;
+    case MSN_ROUTE_AN_DISTANCE: msn_api_analytic(r, MSN_AN_DISTANCE); break;
+    case MSN_ROUTE_AN_CHANNELS: msn_api_analytic(r, MSN_AN_CHANNELS); break;
+    case MSN_ROUTE_AN_HASH_SIZES: msn_api_analytic(r, MSN_AN_HASH_SIZES); break;
+    case MSN_ROUTE_AN_HASH_COLLISIONS: msn_api_analytic(r, MSN_AN_HASH_COLLISIONS); break;
+    case MSN_ROUTE_AN_ROLES: msn_api_analytic(r, MSN_AN_ROLES); break;
+    case MSN_ROUTE_AN_SUBPATHS: msn_api_analytic(r, MSN_AN_SUBPATHS); break;
+    case MSN_ROUTE_OBSERVERS_CLOCK_SKEW: msn_api_analytic(r, MSN_AN_OBSERVERS_CLOCK_SKEW); break;
+    case MSN_ROUTE_NODES_CLOCK_SKEW: msn_api_analytic(r, MSN_AN_NODES_CLOCK_SKEW); break;
+    case MSN_ROUTE_METRICS: msn_api_metrics(r); break;
+    }
+}
+
+void msn_api_dispatch(msn_api_req_t *r, const char *method)
+{
+    msn_route_params_t pp;
+    r->route = msn_route_match(r->path, &pp);
+    if (r->route < 0) {
+        msn_api_error(r, 404, "no such endpoint: %s", r->path);
+        return;
+    }
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+        r->allow = "GET, HEAD";
+        msn_api_error(r, 405, "method %s not allowed on %s", method, r->path);
+        return;
+    }
+    if (msn_routes[r->route].needs_snapshot && r->txn == NULL) {
+        r->retry_after = 2;
+        msn_api_error(r, 503, "no snapshot yet: the server is loading its database");
+        return;
+    }
+    char *owned[MSN_ROUTE_MAX_PARAMS];
+    for (int i = 0; i < pp.n; i++)
+        r->params[i] = owned[i] = msn_xstrndup(pp.v[i].at, pp.v[i].len);
+    call_handler(r);
+    for (int i = 0; i < pp.n; i++) {
+        r->params[i] = NULL;
+        free(owned[i]);
+    }
+}
+
+const char *msn_api_cache_control(const msn_api_req_t *r, char *buf, size_t n)
+{
+    msn_cache_policy_t c = MSN_CACHE_LIVE; /* errors, refusals and unknown paths are never reused */
+    if (r->status == 200 && r->route >= 0 && r->route < MSN_ROUTE_COUNT)
+        c = msn_routes[r->route].cache;
+    if (c == MSN_CACHE_PUBLISHED && r->use_doc) {
+        /* a cache may reuse it until the master publishes this document again */
+        int64_t max_age = r->doc.expires_at_ms > r->now_ms ? (r->doc.expires_at_ms - r->now_ms) / 1000 : 0;
+        snprintf(buf, n, "%s=%lld", msn_cache_policy_directive(c), (long long)max_age);
+    } else {
+        /* a published route that answered with an assembled body: revalidate it */
+        if (c == MSN_CACHE_PUBLISHED)
+            c = MSN_CACHE_REVALIDATE;
+        snprintf(buf, n, "%s", msn_cache_policy_directive(c));
+    }
+    return buf;
+}
