@@ -10,22 +10,6 @@ MDB_val msn_snap_key_val(const msn_snap_key_t *k)
     return v;
 }
 
-void msn_be64_put(uint8_t out[8], uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) {
-        out[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
-
-uint64_t msn_be64_get(const uint8_t in[8])
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | in[i];
-    return v;
-}
-
 static void lower_into(uint8_t *dst, const char *src, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -53,7 +37,8 @@ int msn_snap_fx_key(msn_fx_kind_t kind, const void *value, size_t len, msn_snap_
         if (len == 0 || len > MSN_SNAP_KEY_MAX - 1)
             return -1;
         break;
-    default: return -1;
+    default:
+        return -1;
     }
     out->b[0] = (uint8_t)kind;
     if (kind == MSN_FX_FROM || kind == MSN_FX_NODE)

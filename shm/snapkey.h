@@ -11,9 +11,11 @@
 #ifndef MSN_SNAPKEY_H
 #define MSN_SNAPKEY_H
 
+#include <endian.h>
 #include <lmdb.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /** The longest key any builder makes (packet-list keys are kind + value). */
 #define MSN_SNAP_KEY_MAX 200
@@ -26,9 +28,9 @@ typedef struct {
 /** The key as an LMDB value (pointing into k). */
 MDB_val msn_snap_key_val(const msn_snap_key_t *k);
 
-/** Big-endian helpers for keys and id values. */
-void msn_be64_put(uint8_t out[8], uint64_t v);
-uint64_t msn_be64_get(const uint8_t in[8]);
+/** Big-endian helpers for keys and id values (inline: list walks call them per entry). */
+static inline void msn_be64_put(uint8_t out[8], uint64_t v);
+static inline uint64_t msn_be64_get(const uint8_t in[8]);
 
 /* ---- fx: the packet lists, key = kind byte + value ---- */
 
@@ -86,5 +88,18 @@ int msn_snap_node_key(const char *pubkey, size_t len, msn_snap_key_t *out);
 #define MSN_DOC_OBSERVERS "observers"
 #define MSN_DOC_NODES_INDEX "nodes.index"
 #define MSN_DOC_PACKETS_DEFAULT "packets.default"
+
+static inline void msn_be64_put(uint8_t out[8], uint64_t v)
+{
+    v = htobe64(v);
+    memcpy(out, &v, 8);
+}
+
+static inline uint64_t msn_be64_get(const uint8_t in[8])
+{
+    uint64_t v;
+    memcpy(&v, in, 8);
+    return be64toh(v);
+}
 
 #endif

@@ -4,16 +4,20 @@
 #include <string.h>
 
 #include "mpk.h"
-#include "snapshot.h"
 
 const char *msn_snaprec_strerror(int rc)
 {
     switch (rc) {
-    case 0: return "no error";
-    case MSN_SNAPREC_ESHAPE: return "not a snapshot record (wrong container, cut short or trailing bytes)";
-    case MSN_SNAPREC_EFIELDS: return "the record has another field count than this binary's layout (another snapshot format)";
-    case MSN_SNAPREC_ETYPE: return "a field of the record has another type than this binary's layout";
-    default: return "unknown snapshot record error";
+    case 0:
+        return "no error";
+    case MSN_SNAPREC_ESHAPE:
+        return "not a snapshot record (wrong container, cut short or trailing bytes)";
+    case MSN_SNAPREC_EFIELDS:
+        return "the record has another field count than this binary's layout (another snapshot format)";
+    case MSN_SNAPREC_ETYPE:
+        return "a field of the record has another type than this binary's layout";
+    default:
+        return "unknown snapshot record error";
     }
 }
 
@@ -204,9 +208,15 @@ void msn_snaprec_obs_encode(msgpack_sbuffer *sb, const msn_snaprec_obs_t *o)
         }
     }
     switch (o->raw_kind) {
-    case MSN_OBS_RAW_TX: msgpack_pack_true(&pk); break;
-    case MSN_OBS_RAW_OWN: put_str(&pk, o->raw_hex.p ? o->raw_hex : msn_sv("")); break;
-    default: msgpack_pack_nil(&pk); break;
+    case MSN_OBS_RAW_TX:
+        msgpack_pack_true(&pk);
+        break;
+    case MSN_OBS_RAW_OWN:
+        put_str(&pk, o->raw_hex.p ? o->raw_hex : msn_sv(""));
+        break;
+    default:
+        msgpack_pack_nil(&pk);
+        break;
     }
 }
 
@@ -309,8 +319,9 @@ int msn_snaprec_orow_decode(const void *val, size_t len, msn_snaprec_orow_t *o)
 
 /* ---- nodes.index ---- */
 
-void msn_snaprec_nidx_encode(msgpack_sbuffer *sb, const msn_snaprec_nrec_t *recs, uint32_t n, const uint32_t *by_name,
-                             const uint32_t *by_advert_count, const int64_t counts[MSN_NIDX_ROLES])
+void msn_snaprec_nidx_encode(msgpack_sbuffer *sb, const msn_snaprec_nrec_t *recs, uint32_t n,
+                             const uint32_t *by_name, const uint32_t *by_advert_count,
+                             const int64_t counts[MSN_NIDX_ROLES])
 {
     msgpack_packer pk;
     pk_init(&pk, sb);
@@ -517,9 +528,9 @@ int msn_snaprec_meta_decode(const void *val, size_t len, msn_snap_meta_t *m)
             m->source_db[sv.len] = '\0';
             continue;
         }
-        if (!(KEY(MSN_META_FORMAT) || KEY(MSN_META_GEN) || KEY(MSN_META_PUBLISHED_AT) || KEY(MSN_META_MASTER_START) ||
-              KEY(MSN_META_MAX_TX_ID) || KEY(MSN_META_MAX_OBS_ID) || KEY(MSN_META_TX_COUNT) ||
-              KEY(MSN_META_OBS_COUNT) || KEY(MSN_META_LEGACY_SCHEMA))) {
+        if (!(KEY(MSN_META_FORMAT) || KEY(MSN_META_GEN) || KEY(MSN_META_PUBLISHED_AT) ||
+              KEY(MSN_META_MASTER_START) || KEY(MSN_META_MAX_TX_ID) || KEY(MSN_META_MAX_OBS_ID) ||
+              KEY(MSN_META_TX_COUNT) || KEY(MSN_META_OBS_COUNT) || KEY(MSN_META_LEGACY_SCHEMA))) {
             if (msn_mpk_skip(&r) < 0)
                 return fail(&r);
             continue;
@@ -562,21 +573,6 @@ void msn_snaprec_fx_make(msn_fx_rec_t *rec, uint64_t id, int64_t first_seen_ms, 
     msn_be64_put(rec->first_seen_ms_be, (uint64_t)first_seen_ms);
     rec->payload_type = (uint8_t)(payload_type < 0 || payload_type > 254 ? 255 : payload_type);
     rec->route_type = (uint8_t)(route_type < 0 || route_type > 254 ? 255 : route_type);
-}
-
-const msn_fx_rec_t *msn_snaprec_fx_of(const void *val, size_t len)
-{
-    return len == sizeof(msn_fx_rec_t) ? val : NULL;
-}
-
-uint64_t msn_snaprec_fx_id(const msn_fx_rec_t *rec)
-{
-    return msn_be64_get(rec->id_be);
-}
-
-int64_t msn_snaprec_fx_first_seen_ms(const msn_fx_rec_t *rec)
-{
-    return (int64_t)msn_be64_get(rec->first_seen_ms_be);
 }
 
 /* ---- ids ---- */

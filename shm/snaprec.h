@@ -32,6 +32,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "snapkey.h"
+
 /** The snapshot format this binary writes and reads. A snapshot written before format
  *  versions existed has none, read as 0. */
 #define MSN_SNAP_FORMAT 1
@@ -109,10 +111,10 @@ typedef struct {
     int64_t id, tx_id, observer_rowid, timestamp_s;
     double snr, rssi, score;
     uint8_t has_observer, has_snr, has_rssi, has_score;
-    uint8_t has_rp;          /* resolved_path is an array (else nil) */
+    uint8_t has_rp; /* resolved_path is an array (else nil) */
     msn_sv_t direction, path_json;
     msn_obs_raw_t raw_kind;
-    msn_sv_t raw_hex;        /* when raw_kind is MSN_OBS_RAW_OWN */
+    msn_sv_t raw_hex; /* when raw_kind is MSN_OBS_RAW_OWN */
     uint32_t rp_n;
     const uint8_t *rp[MSN_SNAPREC_RP_MAX]; /* 32-byte binary node keys; NULL = unresolved hop */
 } msn_snaprec_obs_t;
@@ -171,7 +173,13 @@ enum msn_nidx_field {
     MSN_NIDXF_COUNT
 };
 
-enum msn_nidx_role { MSN_NIDX_REPEATERS, MSN_NIDX_ROOMS, MSN_NIDX_COMPANIONS, MSN_NIDX_SENSORS, MSN_NIDX_ROLES };
+enum msn_nidx_role {
+    MSN_NIDX_REPEATERS,
+    MSN_NIDX_ROOMS,
+    MSN_NIDX_COMPANIONS,
+    MSN_NIDX_SENSORS,
+    MSN_NIDX_ROLES
+};
 
 /** One node index entry. */
 enum msn_nrec_field {
@@ -191,8 +199,9 @@ typedef struct {
 
 /** Encodes the whole index: n records (in last_seen order), the two orderings (n
  *  positions each) and the role counts. */
-void msn_snaprec_nidx_encode(msgpack_sbuffer *sb, const msn_snaprec_nrec_t *recs, uint32_t n, const uint32_t *by_name,
-                             const uint32_t *by_advert_count, const int64_t counts[MSN_NIDX_ROLES]);
+void msn_snaprec_nidx_encode(msgpack_sbuffer *sb, const msn_snaprec_nrec_t *recs, uint32_t n,
+                             const uint32_t *by_name, const uint32_t *by_advert_count,
+                             const int64_t counts[MSN_NIDX_ROLES]);
 
 /** Reads the index in place, front to back: open, then next until it returns 0, then
  *  orders. Positions are checked to be within the records. */
@@ -229,7 +238,7 @@ typedef struct {
     size_t len;
     const void *gz; /* NULL when there is no compressed copy */
     size_t gz_len;
-    char etag[24];  /* quoted strong ETag of body; the gzip copy's is etag with "-gz" inserted */
+    char etag[24]; /* quoted strong ETag of body; the gzip copy's is etag with "-gz" inserted */
     uint64_t gen;
     int64_t published_at_ms;
     int64_t expires_at_ms;
@@ -284,15 +293,31 @@ typedef struct {
 /** The list entry of a transmission (payload_type/route_type < 0: unknown). */
 void msn_snaprec_fx_make(msn_fx_rec_t *rec, uint64_t id, int64_t first_seen_ms, int64_t payload_type,
                          int64_t route_type);
-/** The entry in an LMDB value, or NULL when the value is not an entry's size. */
-const msn_fx_rec_t *msn_snaprec_fx_of(const void *val, size_t len);
-uint64_t msn_snaprec_fx_id(const msn_fx_rec_t *rec);
-int64_t msn_snaprec_fx_first_seen_ms(const msn_fx_rec_t *rec);
+/** The entry in an LMDB value, or NULL when the value is not an entry's size. Inline, as
+ *  the accessors: list walks call them per entry. */
+static inline const msn_fx_rec_t *msn_snaprec_fx_of(const void *val, size_t len);
+static inline uint64_t msn_snaprec_fx_id(const msn_fx_rec_t *rec);
+static inline int64_t msn_snaprec_fx_first_seen_ms(const msn_fx_rec_t *rec);
 
 /* ---- oid and hash values: a transmission id ---- */
 
 void msn_snaprec_id_encode(uint8_t out[8], uint64_t id);
 /** Returns 0, or MSN_SNAPREC_ESHAPE when the value is not 8 bytes. */
 int msn_snaprec_id_decode(const void *val, size_t len, uint64_t *id);
+
+static inline const msn_fx_rec_t *msn_snaprec_fx_of(const void *val, size_t len)
+{
+    return len == sizeof(msn_fx_rec_t) ? (const msn_fx_rec_t *)val : NULL;
+}
+
+static inline uint64_t msn_snaprec_fx_id(const msn_fx_rec_t *rec)
+{
+    return msn_be64_get(rec->id_be);
+}
+
+static inline int64_t msn_snaprec_fx_first_seen_ms(const msn_fx_rec_t *rec)
+{
+    return (int64_t)msn_be64_get(rec->first_seen_ms_be);
+}
 
 #endif

@@ -48,7 +48,8 @@ static void render_obs(msn_api_req_t *r, msn_buf_t *b, const msn_snaprec_obs_t *
                        int with_tx_id)
 {
     msn_snaprec_orow_t ob = {{NULL, 0}, {NULL, 0}, {NULL, 0}};
-    if (o->has_observer && o->observer_rowid >= 0 && msn_snap_orow_get(r->txn, r->snap, o->observer_rowid, &ob) != 0)
+    if (o->has_observer && o->observer_rowid >= 0 &&
+        msn_snap_orow_get(r->txn, r->snap, o->observer_rowid, &ob) != 0)
         memset(&ob, 0, sizeof(ob));
     msn_buf_printf(b, "{\"id\":%lld", (long long)o->id);
     if (with_tx_id)
@@ -83,7 +84,9 @@ static void render_obs(msn_api_req_t *r, msn_buf_t *b, const msn_snaprec_obs_t *
         msn_buf_puts(b, ",\"direction\":");
         msn_json_strn(b, o->direction.p, o->direction.len);
     }
-    const msn_sv_t *raw = o->raw_kind == MSN_OBS_RAW_TX ? &t->raw_hex : o->raw_kind == MSN_OBS_RAW_OWN ? &o->raw_hex : NULL;
+    const msn_sv_t *raw = o->raw_kind == MSN_OBS_RAW_TX    ? &t->raw_hex
+                          : o->raw_kind == MSN_OBS_RAW_OWN ? &o->raw_hex
+                                                           : NULL;
     if (raw && raw->p) {
         msn_buf_puts(b, ",\"raw_hex\":");
         msn_json_strn(b, raw->p, raw->len);
@@ -189,8 +192,8 @@ void msn_api_packet_detail(msn_api_req_t *r, const char *idtext)
         /* observation-centred: that observation plus the transmission's fields */
         render_obs(r, b, &o, &t, 1);
         b->len--; /* reopen the object */
-        msn_buf_printf(b, ",\"payload_type\":%lld,\"route_type\":%lld,\"decoded_json\":", (long long)t.payload_type,
-                       (long long)t.route_type);
+        msn_buf_printf(b, ",\"payload_type\":%lld,\"route_type\":%lld,\"decoded_json\":",
+                       (long long)t.payload_type, (long long)t.route_type);
         str_or_null(b, t.decoded_json);
         msn_buf_puts(b, ",\"observations\":");
         msn_buf_append(b, obs.data, obs.len);

@@ -99,16 +99,18 @@ static void collect_list(msn_api_req_t *r, const msn_snap_key_t *key, const msn_
     mdb_cursor_close(c);
 }
 
-/* Calls fn on each value of list filter l: its comma-separated values when split. */
+/* Calls fn on the list key of each value of list filter l (its comma-separated values
+ * when split) until fn returns non-zero, which is returned. */
 static int each_value(const msn_pk_list_t *l, int (*fn)(void *ctx, const msn_snap_key_t *key), void *ctx)
 {
+    msn_snap_key_t key;
+    if (!l->split)
+        return msn_snap_fx_key(l->kind, l->values, strlen(l->values), &key) == 0 ? fn(ctx, &key) : 0;
     char *copy = msn_xstrdup(l->values), *save = NULL;
     int stop = 0;
-    for (char *v = l->split ? strtok_r(copy, ",", &save) : copy; v && !stop;
-         v = l->split ? strtok_r(NULL, ",", &save) : NULL) {
-        while (l->split && *v == ' ')
+    for (char *v = strtok_r(copy, ",", &save); v && !stop; v = strtok_r(NULL, ",", &save)) {
+        while (*v == ' ')
             v++;
-        msn_snap_key_t key;
         if (msn_snap_fx_key(l->kind, v, strlen(v), &key) == 0)
             stop = fn(ctx, &key);
     }
@@ -325,12 +327,23 @@ static void execute(msn_api_req_t *r, const msn_pk_plan_t *p, result_t *res)
 {
     idvec_t ids = {0}; /* every match, ascending by id, for the strategies that collect */
     switch (p->strategy) {
-    case MSN_PK_LATEST: run_latest(r, p, res); return;
-    case MSN_PK_WALK: run_walk(r, p, res); return;
-    case MSN_PK_HASH: run_hash(r, p, &ids); break;
-    case MSN_PK_LISTS: run_lists(r, p, &ids); break;
-    case MSN_PK_TIME: run_time(r, p, &ids); break;
-    case MSN_PK_EMPTY: break;
+    case MSN_PK_LATEST:
+        run_latest(r, p, res);
+        return;
+    case MSN_PK_WALK:
+        run_walk(r, p, res);
+        return;
+    case MSN_PK_HASH:
+        run_hash(r, p, &ids);
+        break;
+    case MSN_PK_LISTS:
+        run_lists(r, p, &ids);
+        break;
+    case MSN_PK_TIME:
+        run_time(r, p, &ids);
+        break;
+    case MSN_PK_EMPTY:
+        break;
     }
     cut_page(r, p, &ids, res);
     free(ids.v);
@@ -363,8 +376,8 @@ static void render(msn_api_req_t *r, const msn_pk_plan_t *p, const result_t *res
         }
         first = 0;
     }
-    msn_buf_printf(b, "],\"total\":%lld,\"limit\":%lld,\"offset\":%lld}", (long long)res->total, (long long)p->limit,
-                   (long long)p->offset);
+    msn_buf_printf(b, "],\"total\":%lld,\"limit\":%lld,\"offset\":%lld}", (long long)res->total,
+                   (long long)p->limit, (long long)p->offset);
 }
 
 /* ---- the node parameter ---- */
@@ -379,7 +392,8 @@ static int resolve_node(msn_api_req_t *r, const char *v, char out[65])
         hex = isxdigit((unsigned char)v[i]) != 0;
     msn_snap_key_t prefix;
     MDB_cursor *c;
-    if (hex && msn_snap_node_key(v, n, &prefix) == 0 && mdb_cursor_open(r->txn, r->snap->dbi[MSN_DBI_NODE], &c) == 0) {
+    if (hex && msn_snap_node_key(v, n, &prefix) == 0 &&
+        mdb_cursor_open(r->txn, r->snap->dbi[MSN_DBI_NODE], &c) == 0) {
         int matches = 0;
         MDB_val k = msn_snap_key_val(&prefix), d;
         for (int rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);

@@ -11,8 +11,8 @@
 #define TIME_MIN_MS (-62167219200000LL) /* 0000-01-01T00:00:00Z */
 #define TIME_MAX_MS 253402300799999LL   /* 9999-12-31T23:59:59.999Z */
 
-static int parse_small_int(const msn_api_req_t *r, const char *name, int max, int *has, int *out, const char *what,
-                           char *err, size_t errlen)
+static int parse_small_int(const msn_api_req_t *r, const char *name, int max, int *has, int *out,
+                           const char *what, char *err, size_t errlen)
 {
     int64_t v;
     int rc = msn_api_int_param(r, name, &v);
@@ -27,7 +27,8 @@ static int parse_small_int(const msn_api_req_t *r, const char *name, int max, in
     return 0;
 }
 
-static int parse_time(const msn_api_req_t *r, const char *name, int *has, int64_t *ms, char *err, size_t errlen)
+static int parse_time(const msn_api_req_t *r, const char *name, int *has, int64_t *ms, char *err,
+                      size_t errlen)
 {
     const char *v = msn_api_param(r, name);
     if (v == NULL || *v == '\0')
@@ -186,20 +187,6 @@ void msn_pk_plan(const msn_pk_query_t *q, const char *node_key, int node_missing
 int msn_pk_filter_active(const msn_pk_filter_t *f)
 {
     return f->has_type || f->has_route || f->has_since || f->has_until;
-}
-
-int msn_pk_filter_match(const msn_pk_filter_t *f, const msn_fx_rec_t *rec)
-{
-    if (f->has_type && rec->payload_type != f->type)
-        return 0;
-    if (f->has_route && rec->route_type != f->route)
-        return 0;
-    int64_t fs = msn_snaprec_fx_first_seen_ms(rec);
-    if (f->has_since && !(fs > f->since_ms))
-        return 0;
-    if (f->has_until && !(fs < f->until_ms))
-        return 0;
-    return 1;
 }
 
 int msn_pk_in_page(int64_t pos, int64_t offset, int64_t limit)

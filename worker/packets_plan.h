@@ -67,13 +67,21 @@ typedef struct {
  *  err (naming the parameter). */
 int msn_pk_parse(const msn_api_req_t *r, msn_pk_query_t *q, char *err, size_t errlen);
 
-typedef enum { MSN_PK_EMPTY, MSN_PK_HASH, MSN_PK_LISTS, MSN_PK_LATEST, MSN_PK_TIME, MSN_PK_WALK } msn_pk_strategy_t;
+/** How the matches are found (the strategies of the top comment). */
+typedef enum {
+    MSN_PK_EMPTY,
+    MSN_PK_HASH,
+    MSN_PK_LISTS,
+    MSN_PK_LATEST,
+    MSN_PK_TIME,
+    MSN_PK_WALK
+} msn_pk_strategy_t;
 
 /** How the page is cut from the matches. */
 typedef enum {
     MSN_PK_BY_ID_DESC, /* newest id first (the default) */
     MSN_PK_BY_ID_ASC,
-    MSN_PK_BY_LATEST   /* newest sighting first (groupByHash) */
+    MSN_PK_BY_LATEST /* newest sighting first (groupByHash) */
 } msn_pk_order_t;
 
 /** What each row of the page is. */
@@ -92,16 +100,17 @@ typedef struct {
 
 #define MSN_PK_MAX_LISTS 4
 
+/** A plan: what execution needs, nothing it has to decide. */
 typedef struct {
     msn_pk_strategy_t strategy;
-    msn_pk_filter_t filter;                /* checked on every candidate (WALK: what its list
-                                              does not already select) */
-    msn_pk_list_t lists[MSN_PK_MAX_LISTS]; /* LISTS: intersected; HASH: the candidate must be
-                                              in each */
+    /* checked on every candidate (WALK: what its list does not already select) */
+    msn_pk_filter_t filter;
+    /* LISTS: intersected; HASH: the candidate must be in each */
+    msn_pk_list_t lists[MSN_PK_MAX_LISTS];
     int n_lists;
-    const char *hash;                      /* HASH: lowercase hex */
-    msn_fx_kind_t walk_kind;               /* WALK: MSN_FX_ALL, MSN_FX_TYPE or MSN_FX_ROUTE */
-    uint8_t walk_value;                    /* WALK: the type or route byte */
+    const char *hash;        /* HASH: lowercase hex */
+    msn_fx_kind_t walk_kind; /* WALK: MSN_FX_ALL, MSN_FX_TYPE or MSN_FX_ROUTE */
+    uint8_t walk_value;      /* WALK: the type or route byte */
     msn_pk_order_t order;
     msn_pk_rows_t rows;
     int64_t offset, limit;
@@ -112,12 +121,24 @@ typedef struct {
  *  node_key, which must outlive it. */
 void msn_pk_plan(const msn_pk_query_t *q, const char *node_key, int node_missing, msn_pk_plan_t *plan);
 
-/** Whether list entry rec passes filter f. */
-int msn_pk_filter_match(const msn_pk_filter_t *f, const msn_fx_rec_t *rec);
+/** Whether list entry rec passes filter f (inline: list walks call it per entry). */
+static inline int msn_pk_filter_match(const msn_pk_filter_t *f, const msn_fx_rec_t *rec);
 /** Whether f filters anything. */
 int msn_pk_filter_active(const msn_pk_filter_t *f);
 /** Whether position pos (0-based, among the matches in page order) is on the page
  *  [offset, offset + limit); overflow-free for any non-negative values. */
 int msn_pk_in_page(int64_t pos, int64_t offset, int64_t limit);
+
+static inline int msn_pk_filter_match(const msn_pk_filter_t *f, const msn_fx_rec_t *rec)
+{
+    if (f->has_type && rec->payload_type != f->type)
+        return 0;
+    if (f->has_route && rec->route_type != f->route)
+        return 0;
+    if (!f->has_since && !f->has_until)
+        return 1;
+    int64_t fs = msn_snaprec_fx_first_seen_ms(rec);
+    return (!f->has_since || fs > f->since_ms) && (!f->has_until || fs < f->until_ms);
+}
 
 #endif

@@ -22,7 +22,8 @@ static msn_sv_t svn(const char *p, size_t n)
 }
 
 /* Every proper prefix of a record is an error, never a partial read. */
-static void check_prefixes_fail(int (*decode)(const void *, size_t, void *), const msgpack_sbuffer *sb, void *out)
+static void check_prefixes_fail(int (*decode)(const void *, size_t, void *), const msgpack_sbuffer *sb,
+                                void *out)
 {
     for (size_t n = 0; n < sb->size; n++)
         CHECK(decode(sb->data, n, out) != 0);
@@ -345,7 +346,8 @@ static void test_nodes_index(void)
     msn_snaprec_nrec_t x;
     for (uint32_t i = 0; i < 3; i++) {
         CHECK_EQ_INT(msn_snaprec_nidx_next(&it, &x), 1);
-        CHECK(sv_eq(x.public_key, recs[i].public_key) && sv_eq(x.name, recs[i].name) && sv_eq(x.role, recs[i].role));
+        CHECK(sv_eq(x.public_key, recs[i].public_key) && sv_eq(x.name, recs[i].name) &&
+              sv_eq(x.role, recs[i].role));
         CHECK(x.last_seen_ms == recs[i].last_seen_ms && x.first_seen_ms == recs[i].first_seen_ms &&
               x.advert_count == recs[i].advert_count);
     }

@@ -38,7 +38,8 @@ static int parse(const char *query, msn_pk_query_t *out, char err[256])
 }
 
 /* Parses (expecting success) and plans query, with `node` resolved to node_key. */
-static void plan(const char *query, const char *node_key, int node_missing, msn_pk_query_t *q, msn_pk_plan_t *p)
+static void plan(const char *query, const char *node_key, int node_missing, msn_pk_query_t *q,
+                 msn_pk_plan_t *p)
 {
     char err[256];
     CHECK_EQ_INT(parse(query, q, err), 0);
@@ -67,7 +68,8 @@ static void test_defaults(void)
     CHECK_EQ_INT(q.expand, 0);
     CHECK_EQ_INT(q.default_page, 1);
     CHECK(!msn_pk_filter_active(&q.filter));
-    CHECK(q.hash[0] == '\0' && q.region[0] == '\0' && q.observer == NULL && q.channel == NULL && q.node == NULL);
+    CHECK(q.hash[0] == '\0' && q.region[0] == '\0' && q.observer == NULL && q.channel == NULL &&
+          q.node == NULL);
     /* the published first page answers only the first page in the default order */
     CHECK_EQ_INT(parse("limit=50&offset=0&order=desc", &q, err), 0);
     CHECK_EQ_INT(q.default_page, 1);
