@@ -274,7 +274,7 @@ static void read_snapshot(const char *state_dir, snapinfo_t *si)
         snprintf(si->err, sizeof(si->err), "no snapshot published yet");
         return;
     }
-    if (rc < 0)
+    if (rc != 0) /* damaged, or written in another snapshot format: err says which */
         return;
     MDB_txn *txn = NULL;
     rc = mdb_txn_begin(snap.env, NULL, MDB_RDONLY, &txn);

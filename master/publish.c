@@ -26,17 +26,21 @@ void msn_publisher_init(msn_publisher_t *p, const char *state_dir, const char *s
     p->state_dir = msn_xstrdup(state_dir);
     p->source_db = msn_xstrdup(source_db);
     p->master_start_ms = master_start_ms;
-    msn_snap_t old;
-    char err[256];
-    if (msn_snap_open_current_ro(state_dir, &old, err, sizeof(err)) == 0) {
-        MDB_txn *txn;
-        msn_snap_meta_t m;
-        if (mdb_txn_begin(old.env, NULL, MDB_RDONLY, &txn) == 0) {
-            if (msn_snap_meta_get(txn, &old, &m) == 0)
-                p->gen = m.gen;
-            mdb_txn_abort(txn);
-        }
-        msn_snap_close(&old);
+    /* continue the generation numbers of whatever snapshot is there, in any format: the
+       first full publication then writes a new environment beside it */
+    msn_snap_meta_t m;
+    char err[512];
+    int rc = msn_snap_current_meta(state_dir, &m, err, sizeof(err));
+    if (rc == 0) {
+        p->gen = m.gen;
+        if (m.format == 0)
+            msn_warn("the snapshot in %s has no snapshot format version (written by an older meshsnap), this binary "
+                     "writes format %d: it is not served; publishing a fresh generation in a new environment",
+                     state_dir, MSN_SNAP_FORMAT);
+        else if (m.format != MSN_SNAP_FORMAT)
+            msn_warn("the snapshot in %s has snapshot format %u, this binary writes format %d: it is not served; "
+                     "publishing a fresh generation in a new environment",
+                     state_dir, (unsigned)m.format, MSN_SNAP_FORMAT);
     }
 }
 
@@ -59,33 +63,32 @@ static uint64_t fnv1a(const void *data, size_t n)
     return h;
 }
 
-static int put(wctx_t *w, int dbi, const void *k, size_t kl, const void *v, size_t vl, unsigned flags)
+static int put(wctx_t *w, int dbi, const msn_snap_key_t *key, const void *v, size_t vl, unsigned flags)
 {
-    MDB_val key = {kl, (void *)k}, val = {vl, (void *)v};
-    int rc = mdb_put(w->txn, w->p->snap.dbi[dbi], &key, &val, flags);
+    MDB_val k = msn_snap_key_val(key), val = {vl, (void *)v};
+    int rc = mdb_put(w->txn, w->p->snap.dbi[dbi], &k, &val, flags);
     if (rc == MDB_KEYEXIST && (flags & (MDB_NODUPDATA | MDB_NOOVERWRITE)))
         return 0;
     return rc;
 }
 
-static int put_fx(wctx_t *w, const char *prefix, const char *name, size_t nl, const msn_fx_rec_t *rec)
+/* Adds rec to packet list kind+value (a value that makes no key has no list). */
+static int put_fx(wctx_t *w, msn_fx_kind_t kind, const void *value, size_t len, const msn_fx_rec_t *rec)
 {
-    char k[200];
-    size_t pl = strlen(prefix);
-    if (pl + nl > sizeof(k) || pl + nl == 0)
+    msn_snap_key_t k;
+    if (msn_snap_fx_key(kind, value, len, &k) < 0)
         return 0;
-    memcpy(k, prefix, pl);
-    memcpy(k + pl, name, nl);
-    return put(w, MSN_DBI_FX, k, pl + nl, rec, sizeof(*rec), MDB_NODUPDATA);
+    return put(w, MSN_DBI_FX, &k, rec, sizeof(*rec), MDB_NODUPDATA);
+}
+
+static int put_fx_str(wctx_t *w, msn_fx_kind_t kind, const char *value, const msn_fx_rec_t *rec)
+{
+    return value ? put_fx(w, kind, value, strlen(value), rec) : 0;
 }
 
 static void fx_rec_of(const msn_tx_t *t, msn_fx_rec_t *rec)
 {
-    memset(rec, 0, sizeof(*rec));
-    msn_be64_put(rec->id_be, (uint64_t)t->id);
-    msn_be64_put(rec->first_seen_ms_be, (uint64_t)t->first_seen_ms);
-    rec->payload_type = (uint8_t)(t->payload_type < 0 ? 255 : t->payload_type);
-    rec->route_type = (uint8_t)(t->route_type < 0 ? 255 : t->route_type);
+    msn_snaprec_fx_make(rec, (uint64_t)t->id, t->first_seen_ms, t->payload_type, t->route_type);
 }
 
 /* Keeps the time-of-sighting index (fl) in step with the transmission's newest sighting. */
@@ -94,18 +97,17 @@ static int write_latest(wctx_t *w, msn_tx_t *t)
     int64_t latest = t->latest * 1000 > t->first_seen_ms ? t->latest * 1000 : t->first_seen_ms;
     if (latest == t->latest_pub)
         return 0;
-    uint8_t k[16];
+    msn_snap_key_t k;
     int rc;
-    msn_be64_put(k + 8, (uint64_t)t->id);
     if (t->latest_pub != 0 && !w->append) {
-        msn_be64_put(k, (uint64_t)t->latest_pub);
-        MDB_val key = {16, k};
+        msn_snap_fl_key(t->latest_pub, (uint64_t)t->id, &k);
+        MDB_val key = msn_snap_key_val(&k);
         rc = mdb_del(w->txn, w->p->snap.dbi[MSN_DBI_FL], &key, NULL);
         if (rc && rc != MDB_NOTFOUND)
             return rc;
     }
-    msn_be64_put(k, (uint64_t)latest);
-    if ((rc = put(w, MSN_DBI_FL, k, 16, "", 0, 0)))
+    msn_snap_fl_key(latest, (uint64_t)t->id, &k);
+    if ((rc = put(w, MSN_DBI_FL, &k, "", 0, 0)))
         return rc;
     t->latest_pub = latest;
     return 0;
@@ -114,57 +116,56 @@ static int write_latest(wctx_t *w, msn_tx_t *t)
 /* Writes a transmission's own keys (tx record, plus hash/fx/ft when new). */
 static int write_tx(wctx_t *w, msn_tx_t *t, int is_new)
 {
-    uint8_t k[16];
-    msn_be64_put(k, (uint64_t)t->id);
+    msn_snap_key_t k;
+    uint8_t idv[8];
+    msn_snap_tx_key((uint64_t)t->id, &k);
     msgpack_sbuffer_clear(&w->sb);
     msn_render_tx_record(&w->sb, w->s, t, &w->scratch);
-    int rc = put(w, MSN_DBI_TX, k, 8, w->sb.data, w->sb.size, w->append ? MDB_APPEND : 0);
+    int rc = put(w, MSN_DBI_TX, &k, w->sb.data, w->sb.size, w->append ? MDB_APPEND : 0);
     if (rc == 0)
         rc = write_latest(w, t);
     if (rc || !is_new)
         return rc;
-    if (t->hash && t->hash[0] && (rc = put(w, MSN_DBI_HASH, t->hash, strlen(t->hash), k, 8, 0)))
+    msn_snaprec_id_encode(idv, (uint64_t)t->id);
+    if (t->hash && msn_snap_hash_key(t->hash, strlen(t->hash), &k) == 0 &&
+        (rc = put(w, MSN_DBI_HASH, &k, idv, 8, 0)))
         return rc;
     msn_fx_rec_t rec;
     fx_rec_of(t, &rec);
-    char b1 = (char)rec.payload_type, b2 = (char)rec.route_type;
-    if ((rc = put_fx(w, "a", "", 0, &rec)) || (rc = put_fx(w, "t", &b1, 1, &rec)) || (rc = put_fx(w, "r", &b2, 1, &rec)))
+    if ((rc = put_fx(w, MSN_FX_ALL, NULL, 0, &rec)) || (rc = put_fx(w, MSN_FX_TYPE, &rec.payload_type, 1, &rec)) ||
+        (rc = put_fx(w, MSN_FX_ROUTE, &rec.route_type, 1, &rec)))
         return rc;
-    if (t->payload_type == 4 && t->from_pubkey && t->from_pubkey[0] &&
-        ((rc = put_fx(w, "f", t->from_pubkey, strlen(t->from_pubkey), &rec)) ||
-         (rc = put_fx(w, "n", t->from_pubkey, strlen(t->from_pubkey), &rec))))
+    if (t->payload_type == 4 && ((rc = put_fx_str(w, MSN_FX_FROM, t->from_pubkey, &rec)) ||
+                                 (rc = put_fx_str(w, MSN_FX_NODE, t->from_pubkey, &rec))))
         return rc;
-    if (t->channel_hash && t->channel_hash[0] &&
-        (rc = put_fx(w, "c", t->channel_hash, strlen(t->channel_hash), &rec)))
+    if ((rc = put_fx_str(w, MSN_FX_CHANNEL, t->channel_hash, &rec)))
         return rc;
-    uint8_t tk[16];
-    msn_be64_put(tk, (uint64_t)t->first_seen_ms);
-    msn_be64_put(tk + 8, (uint64_t)t->id);
-    return put(w, MSN_DBI_FT, tk, 16, "", 0, 0);
+    msn_snap_ft_key(t->first_seen_ms, (uint64_t)t->id, &k);
+    return put(w, MSN_DBI_FT, &k, "", 0, 0);
 }
 
 /* Writes one observation (obs, oid, and the observer list entry of its transmission). */
 static int write_obs(wctx_t *w, msn_tx_t *t, const msn_obs_t *o)
 {
-    uint8_t k[16];
-    msn_be64_put(k, (uint64_t)t->id);
-    msn_be64_put(k + 8, (uint64_t)o->id);
+    msn_snap_key_t k;
+    uint8_t txv[8];
+    msn_snap_obs_key((uint64_t)t->id, (uint64_t)o->id, &k);
     msgpack_sbuffer_clear(&w->sb);
     msn_render_obs_record(&w->sb, w->s, t, o);
-    int rc = put(w, MSN_DBI_OBS, k, 16, w->sb.data, w->sb.size, w->append ? MDB_APPEND : 0);
+    int rc = put(w, MSN_DBI_OBS, &k, w->sb.data, w->sb.size, w->append ? MDB_APPEND : 0);
     if (rc)
         return rc;
-    if ((rc = put(w, MSN_DBI_OID, k + 8, 8, k, 8, 0)))
+    msn_snap_oid_key((uint64_t)o->id, &k);
+    msn_snaprec_id_encode(txv, (uint64_t)t->id);
+    if ((rc = put(w, MSN_DBI_OID, &k, txv, 8, 0)))
         return rc;
     msn_fx_rec_t rec;
     fx_rec_of(t, &rec);
     const msn_observer_t *ob = msn_store_observer(w->s, o->observer_rowid);
-    if (ob && ob->id[0] && (rc = put_fx(w, "o", ob->id, strlen(ob->id), &rec)))
-        return rc;
-    if (ob && ob->iata && ob->iata[0] && (rc = put_fx(w, "g", ob->iata, strlen(ob->iata), &rec)))
+    if (ob && ((rc = put_fx_str(w, MSN_FX_OBSERVER, ob->id, &rec)) || (rc = put_fx_str(w, MSN_FX_REGION, ob->iata, &rec))))
         return rc;
     for (int i = 0; o->rp && i < o->rp_n; i++)
-        if (o->rp[i] != MSN_KEY_NONE && (rc = put_fx(w, "n", w->s->keys[o->rp[i]], 64, &rec)))
+        if (o->rp[i] != MSN_KEY_NONE && (rc = put_fx(w, MSN_FX_NODE, w->s->keys[o->rp[i]], 64, &rec)))
             return rc;
     return 0;
 }
@@ -184,21 +185,21 @@ static int write_small(wctx_t *w, int64_t now_ms, int force, int *changed)
         if ((rc = mdb_drop(w->txn, p->snap.dbi[MSN_DBI_NODE], 0)))
             goto out;
         for (uint32_t i = 0; i < s->n_nodes; i++) {
+            const char *pkey = s->nodes[i].public_key;
+            msn_snap_key_t k;
+            if (pkey == NULL || msn_snap_node_key(pkey, strlen(pkey), &k) < 0)
+                continue;
             msn_buf_reset(&w->scratch);
             msn_render_node_fragment(&w->scratch, &s->nodes[i]);
             msgpack_sbuffer_clear(&w->sb);
-            msgpack_packer pk;
-            msgpack_packer_init(&pk, &w->sb, msgpack_sbuffer_write);
-            msgpack_pack_array(&pk, 1);
-            msgpack_pack_bin(&pk, w->scratch.len);
-            msgpack_pack_bin_body(&pk, w->scratch.data, w->scratch.len);
-            const char *pkey = s->nodes[i].public_key;
-            if ((rc = put(w, MSN_DBI_NODE, pkey, strlen(pkey), w->sb.data, w->sb.size, 0)))
+            msn_snaprec_node_t rec = {{w->scratch.data, w->scratch.len}};
+            msn_snaprec_node_encode(&w->sb, &rec);
+            if ((rc = put(w, MSN_DBI_NODE, &k, w->sb.data, w->sb.size, 0)))
                 goto out;
         }
         msgpack_sbuffer_clear(&w->sb);
         msn_render_nodes_index(&w->sb, s);
-        if ((rc = msn_snap_doc_put(w->txn, &p->snap, "nodes.index", w->sb.data, w->sb.size, p->gen + 1, now_ms)))
+        if ((rc = msn_snap_doc_put(w->txn, &p->snap, MSN_DOC_NODES_INDEX, w->sb.data, w->sb.size, p->gen + 1, now_ms)))
             goto out;
         p->nodes_hash = h;
         *changed = 1;
@@ -211,14 +212,14 @@ static int write_small(wctx_t *w, int64_t now_ms, int force, int *changed)
         if ((rc = mdb_drop(w->txn, p->snap.dbi[MSN_DBI_OROW], 0)))
             goto out;
         for (uint32_t i = 0; i < s->n_observers; i++) {
-            uint8_t k[8];
-            msn_be64_put(k, (uint64_t)s->observers[i].rowid);
+            msn_snap_key_t k;
+            msn_snap_orow_key(s->observers[i].rowid, &k);
             msgpack_sbuffer_clear(&w->sb);
             msn_render_observer_row(&w->sb, &s->observers[i]);
-            if ((rc = put(w, MSN_DBI_OROW, k, 8, w->sb.data, w->sb.size, 0)))
+            if ((rc = put(w, MSN_DBI_OROW, &k, w->sb.data, w->sb.size, 0)))
                 goto out;
         }
-        if ((rc = msn_snap_doc_put_full(w->txn, &p->snap, "observers", all.data, all.len, NULL, 0, 1, p->gen + 1, now_ms,
+        if ((rc = msn_snap_doc_put_full(w->txn, &p->snap, MSN_DOC_OBSERVERS, all.data, all.len, NULL, 0, 1, p->gen + 1, now_ms,
                                         now_ms + p->poll_interval_ms)))
             goto out;
         p->observers_hash = h;
@@ -228,7 +229,7 @@ static int write_small(wctx_t *w, int64_t now_ms, int force, int *changed)
     if (force || p->pub_tx != s->n_tx || w->tx_dirty) {
         msn_buf_reset(&all);
         msn_render_packets_page(&all, s, 50);
-        if ((rc = msn_snap_doc_put_full(w->txn, &p->snap, "packets.default", all.data, all.len, NULL, 0, 1, p->gen + 1,
+        if ((rc = msn_snap_doc_put_full(w->txn, &p->snap, MSN_DOC_PACKETS_DEFAULT, all.data, all.len, NULL, 0, 1, p->gen + 1,
                                         now_ms, now_ms + p->poll_interval_ms)))
             goto out;
         *changed = 1;
@@ -238,7 +239,7 @@ static int write_small(wctx_t *w, int64_t now_ms, int force, int *changed)
     msn_render_stats(&all, s, now_ms);
     h = fnv1a(all.data, all.len);
     if (force || h != p->stats_hash) {
-        if ((rc = msn_snap_doc_put_full(w->txn, &p->snap, "stats", all.data, all.len, NULL, 0, 1, p->gen + 1, now_ms,
+        if ((rc = msn_snap_doc_put_full(w->txn, &p->snap, MSN_DOC_STATS, all.data, all.len, NULL, 0, 1, p->gen + 1, now_ms,
                                         now_ms + p->poll_interval_ms)))
             goto out;
         p->stats_hash = h;
@@ -261,6 +262,7 @@ static int write_meta(wctx_t *w, int64_t now_ms)
 {
     msn_snap_meta_t m;
     memset(&m, 0, sizeof(m));
+    m.format = MSN_SNAP_FORMAT;
     m.gen = w->p->gen + 1;
     m.published_at_ms = now_ms;
     m.master_start_ms = w->p->master_start_ms;

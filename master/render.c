@@ -6,8 +6,7 @@
 #include <string.h>
 
 #include "shm/json.h"
-#include "shm/mpk.h"
-#include "shm/nodes_index.h"
+#include "shm/snaprec.h"
 #include "shm/timeutil.h"
 
 static void key(msn_buf_t *b, int *first, const char *k)
@@ -210,81 +209,69 @@ void msn_render_tx_grouped(msn_buf_t *b, const msn_store_t *s, const msn_tx_t *t
 
 void msn_render_tx_record(msgpack_sbuffer *sb, const msn_store_t *s, const msn_tx_t *t, msn_buf_t *scratch)
 {
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    /* both fragments into scratch, one after the other (it may move while growing) */
     msn_buf_reset(scratch);
     msn_render_tx_fragment(scratch, s, t);
-    const msn_obs_t *o = t->best >= 0 ? &s->obs[t->best] : NULL;
-    msgpack_pack_array(&pk, 11);
-    msgpack_pack_bin(&pk, scratch->len);
-    msgpack_pack_bin_body(&pk, scratch->data, scratch->len);
-    msgpack_pack_int64(&pk, t->first_seen_ms);
-    msgpack_pack_int(&pk, t->payload_type);
-    msgpack_pack_int(&pk, t->route_type);
-    msn_mpk_str_or_nil(&pk, t->hash);
-    msn_mpk_str_or_nil(&pk, t->raw_hex);
-    msn_mpk_str_or_nil(&pk, t->decoded_json);
-    msn_mpk_str_or_nil(&pk, o ? o->path_json : NULL);
-    msgpack_pack_uint32(&pk, t->n_obs);
-    msn_buf_reset(scratch);
+    size_t frag_len = scratch->len;
     msn_render_tx_grouped(scratch, s, t);
-    msgpack_pack_bin(&pk, scratch->len);
-    msgpack_pack_bin_body(&pk, scratch->data, scratch->len);
-    msgpack_pack_int64(&pk, t->latest * 1000 > t->first_seen_ms ? t->latest * 1000 : t->first_seen_ms);
+    const msn_obs_t *o = t->best >= 0 ? &s->obs[t->best] : NULL;
+    msn_snaprec_tx_t rec = {
+        .fragment = {scratch->data, frag_len},
+        .grouped_fragment = {scratch->data + frag_len, scratch->len - frag_len},
+        .hash = msn_sv(t->hash),
+        .raw_hex = msn_sv(t->raw_hex),
+        .decoded_json = msn_sv(t->decoded_json),
+        .best_path_json = msn_sv(o ? o->path_json : NULL),
+        .first_seen_ms = t->first_seen_ms,
+        .payload_type = t->payload_type,
+        .route_type = t->route_type,
+        .obs_count = t->n_obs,
+        .latest_ms = t->latest * 1000 > t->first_seen_ms ? t->latest * 1000 : t->first_seen_ms,
+    };
+    msn_snaprec_tx_encode(sb, &rec);
+}
+
+static int hexval(char c)
+{
+    return c <= '9' ? c - '0' : c - 'a' + 10;
 }
 
 void msn_render_obs_record(msgpack_sbuffer *sb, const msn_store_t *s, const msn_tx_t *t, const msn_obs_t *o)
 {
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, 11);
-    msgpack_pack_int64(&pk, o->id);
-    msgpack_pack_int64(&pk, o->tx_id);
-    if (o->observer_rowid >= 0)
-        msgpack_pack_int64(&pk, o->observer_rowid);
-    else
-        msgpack_pack_nil(&pk);
-    msn_mpk_str_or_nil(&pk, o->direction);
-    if (o->has_snr)
-        msgpack_pack_double(&pk, o->snr);
-    else
-        msgpack_pack_nil(&pk);
-    if (o->has_rssi)
-        msgpack_pack_double(&pk, o->rssi);
-    else
-        msgpack_pack_nil(&pk);
-    if (o->has_score)
-        msgpack_pack_double(&pk, o->score);
-    else
-        msgpack_pack_nil(&pk);
-    msn_mpk_str_or_nil(&pk, o->path_json);
-    msgpack_pack_int64(&pk, o->timestamp);
-    if (o->rp == NULL) {
-        msgpack_pack_nil(&pk);
-    } else {
-        /* resolved_path as binary keys (32 bytes each) or nil: half the size of the hex text */
-        msgpack_pack_array(&pk, o->rp_n);
-        for (int i = 0; i < o->rp_n; i++) {
+    msn_snaprec_obs_t rec = {
+        .id = o->id,
+        .tx_id = o->tx_id,
+        .has_observer = o->observer_rowid >= 0,
+        .observer_rowid = o->observer_rowid,
+        .direction = msn_sv(o->direction),
+        .has_snr = o->has_snr,
+        .snr = o->snr,
+        .has_rssi = o->has_rssi,
+        .rssi = o->rssi,
+        .has_score = o->has_score,
+        .score = o->score,
+        .path_json = msn_sv(o->path_json),
+        .timestamp_s = o->timestamp,
+        /* CoreScope serves the transmission's raw_hex for every observation (data-model spec §3.2) */
+        .raw_kind = t->raw_hex && t->raw_hex[0] ? MSN_OBS_RAW_TX : MSN_OBS_RAW_NONE,
+    };
+    /* resolved_path as binary keys (32 bytes each): half the size of the hex text */
+    uint8_t bins[MSN_SNAPREC_RP_MAX][32];
+    if (o->rp != NULL) {
+        rec.has_rp = 1;
+        rec.rp_n = o->rp_n;
+        for (uint32_t i = 0; i < rec.rp_n; i++) {
             if (o->rp[i] == MSN_KEY_NONE) {
-                msgpack_pack_nil(&pk);
+                rec.rp[i] = NULL;
                 continue;
             }
-            uint8_t bin[32];
             const char *k = s->keys[o->rp[i]];
-            for (int j = 0; j < 32; j++) {
-                int hi = k[2 * j] <= '9' ? k[2 * j] - '0' : k[2 * j] - 'a' + 10;
-                int lo = k[2 * j + 1] <= '9' ? k[2 * j + 1] - '0' : k[2 * j + 1] - 'a' + 10;
-                bin[j] = (uint8_t)(hi << 4 | lo);
-            }
-            msgpack_pack_bin(&pk, 32);
-            msgpack_pack_bin_body(&pk, bin, 32);
+            for (int j = 0; j < 32; j++)
+                bins[i][j] = (uint8_t)(hexval(k[2 * j]) << 4 | hexval(k[2 * j + 1]));
+            rec.rp[i] = bins[i];
         }
     }
-    /* the observation's raw_hex: CoreScope serves the transmission's (data-model spec §3.2) */
-    if (t->raw_hex && t->raw_hex[0])
-        msgpack_pack_true(&pk);
-    else
-        msgpack_pack_nil(&pk);
+    msn_snaprec_obs_encode(sb, &rec);
 }
 
 void msn_render_node_fragment(msn_buf_t *b, const msn_node_t *n)
@@ -348,12 +335,8 @@ void msn_render_node_fragment(msn_buf_t *b, const msn_node_t *n)
 
 void msn_render_observer_row(msgpack_sbuffer *sb, const msn_observer_t *o)
 {
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, 3);
-    msn_mpk_str_or_nil(&pk, o->id);
-    msn_mpk_str_or_nil(&pk, o->name);
-    msn_mpk_str_or_nil(&pk, o->iata ? o->iata : "");
+    msn_snaprec_orow_t rec = {msn_sv(o->id), msn_sv(o->name), msn_sv(o->iata ? o->iata : "")};
+    msn_snaprec_orow_encode(sb, &rec);
 }
 
 static const msn_node_t *node_for_observer(const msn_store_t *s, const char *id)
@@ -475,13 +458,13 @@ static int role_index(const char *role)
     if (role == NULL)
         return -1;
     if (strcmp(role, "repeater") == 0)
-        return 0;
+        return MSN_NIDX_REPEATERS;
     if (strcmp(role, "room") == 0)
-        return 1;
+        return MSN_NIDX_ROOMS;
     if (strcmp(role, "companion") == 0)
-        return 2;
+        return MSN_NIDX_COMPANIONS;
     if (strcmp(role, "sensor") == 0)
-        return 3;
+        return MSN_NIDX_SENSORS;
     return -1;
 }
 
@@ -555,46 +538,39 @@ static int cmp_count(const void *a, const void *b)
 
 void msn_render_nodes_index(msgpack_sbuffer *sb, const msn_store_t *s)
 {
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-    uint32_t *ord = msn_xmalloc((s->n_nodes + 1) * sizeof(uint32_t));
-    for (uint32_t i = 0; i < s->n_nodes; i++)
-        ord[i] = i;
+    uint32_t n = s->n_nodes;
+    uint32_t *ord = msn_xmalloc((n + 1) * sizeof(uint32_t));
+    uint32_t *pos = msn_xmalloc((n + 1) * sizeof(uint32_t));
+    uint32_t *orders[2] = {msn_xmalloc((n + 1) * sizeof(uint32_t)), msn_xmalloc((n + 1) * sizeof(uint32_t))};
+    msn_snaprec_nrec_t *recs = msn_xmalloc((n + 1) * sizeof(*recs));
+    int64_t counts[MSN_NIDX_ROLES] = {0, 0, 0, 0};
     sort_store = s; /* publisher thread only */
-    msgpack_pack_array(&pk, MSN_NIDX_FIELDS);
     /* records, in lastSeen order */
-    qsort(ord, s->n_nodes, sizeof(uint32_t), cmp_last_seen);
-    msgpack_pack_array(&pk, s->n_nodes);
-    int64_t counts[4] = {0, 0, 0, 0};
-    for (uint32_t i = 0; i < s->n_nodes; i++) {
-        const msn_node_t *n = &s->nodes[ord[i]];
-        msgpack_pack_array(&pk, MSN_NREC_FIELDS);
-        msn_mpk_str_or_nil(&pk, n->public_key);
-        msn_mpk_str_or_nil(&pk, n->name);
-        msn_mpk_str_or_nil(&pk, n->role);
-        msgpack_pack_int64(&pk, n->last_seen_ms);
-        msgpack_pack_int64(&pk, n->first_seen_ms);
-        msgpack_pack_int64(&pk, n->advert_count);
-        int r = role_index(n->role);
+    for (uint32_t i = 0; i < n; i++)
+        ord[i] = i;
+    qsort(ord, n, sizeof(uint32_t), cmp_last_seen);
+    for (uint32_t i = 0; i < n; i++) {
+        const msn_node_t *x = &s->nodes[ord[i]];
+        recs[i] = (msn_snaprec_nrec_t){msn_sv(x->public_key), msn_sv(x->name), msn_sv(x->role),
+                                       x->last_seen_ms,       x->first_seen_ms, x->advert_count};
+        int r = role_index(x->role);
         if (r >= 0)
             counts[r]++;
-    }
-    /* orderings as positions into the records array */
-    uint32_t *pos = msn_xmalloc((s->n_nodes + 1) * sizeof(uint32_t));
-    for (uint32_t i = 0; i < s->n_nodes; i++)
         pos[ord[i]] = i;
+    }
+    /* the other orderings, as positions into the records */
     int (*cmps[2])(const void *, const void *) = {cmp_name, cmp_count};
     for (int k = 0; k < 2; k++) {
-        for (uint32_t i = 0; i < s->n_nodes; i++)
+        for (uint32_t i = 0; i < n; i++)
             ord[i] = i;
-        qsort(ord, s->n_nodes, sizeof(uint32_t), cmps[k]);
-        msgpack_pack_array(&pk, s->n_nodes);
-        for (uint32_t i = 0; i < s->n_nodes; i++)
-            msgpack_pack_uint32(&pk, pos[ord[i]]);
+        qsort(ord, n, sizeof(uint32_t), cmps[k]);
+        for (uint32_t i = 0; i < n; i++)
+            orders[k][i] = pos[ord[i]];
     }
-    msgpack_pack_array(&pk, 4);
-    for (int k = 0; k < 4; k++)
-        msgpack_pack_int64(&pk, counts[k]);
+    msn_snaprec_nidx_encode(sb, recs, n, orders[0], orders[1], counts);
+    free(recs);
+    free(orders[0]);
+    free(orders[1]);
     free(pos);
     free(ord);
 }

@@ -31,7 +31,7 @@ void msn_render_observers_prefix(msn_buf_t *b, const msn_store_t *s);
 void msn_render_packets_page(msn_buf_t *b, const msn_store_t *s, int limit);
 /** The /api/stats body at now_ms. */
 void msn_render_stats(msn_buf_t *b, const msn_store_t *s, int64_t now_ms);
-/** The node index the workers filter and page /api/nodes with (msgpack, see nodes_index.h). */
+/** The node index the workers filter and page /api/nodes with (snaprec.h: msn_snaprec_nidx_encode). */
 void msn_render_nodes_index(msgpack_sbuffer *sb, const msn_store_t *s);
 
 #endif

@@ -12,26 +12,10 @@
 #include <unistd.h>
 
 #include "etag.h"
-#include "mpk.h"
+#include "buf.h"
 
 static const char *const dbi_names[MSN_DBI_COUNT] = {"meta", "doc", "tx", "obs", "oid",
                                                      "hash", "fx", "ft", "node", "orow", "fl"};
-
-void msn_be64_put(uint8_t out[8], uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) {
-        out[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
-
-uint64_t msn_be64_get(const uint8_t in[8])
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | in[i];
-    return v;
-}
 
 static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -147,7 +131,10 @@ static int check_not_truncated(msn_snap_t *s, char *err, size_t errlen)
     return 0;
 }
 
-static int open_current(const char *state_dir, int rdonly, msn_snap_t *out, char *err, size_t errlen)
+/* Opens the environment `current` points at and reads its meta record into m.
+ * Returns 0, 1 when there is none, or -1 with err set. */
+static int open_current(const char *state_dir, int rdonly, msn_snap_t *out, msn_snap_meta_t *m, char *err,
+                        size_t errlen)
 {
     char dir[4096];
     int rc = current_dir(state_dir, dir, sizeof(dir), err, errlen);
@@ -173,10 +160,9 @@ static int open_current(const char *state_dir, int rdonly, msn_snap_t *out, char
         snprintf(err, errlen, "snapshot %s: cannot begin a read transaction", dir);
         goto fail;
     }
-    msn_snap_meta_t m;
-    int mrc = msn_snap_meta_get(txn, out, &m);
+    int mrc = msn_snap_meta_get(txn, out, m);
     mdb_txn_abort(txn);
-    if (mrc != 0) {
+    if (mrc < 0) {
         snprintf(err, errlen, "snapshot %s has no valid meta record", dir);
         goto fail;
     }
@@ -186,14 +172,44 @@ fail:
     return -1;
 }
 
+/* Opens `current` when it has this binary's format. */
+static int open_usable(const char *state_dir, int rdonly, msn_snap_t *out, char *err, size_t errlen)
+{
+    msn_snap_meta_t m;
+    int rc = open_current(state_dir, rdonly, out, &m, err, errlen);
+    if (rc != 0)
+        return rc;
+    if (m.format != MSN_SNAP_FORMAT) {
+        if (m.format == 0)
+            snprintf(err, errlen, "snapshot %s has no format version (written by an older meshsnap); this binary "
+                     "reads format %d", out->dir, MSN_SNAP_FORMAT);
+        else
+            snprintf(err, errlen, "snapshot %s was written in snapshot format %u; this binary reads format %d",
+                     out->dir, (unsigned)m.format, MSN_SNAP_FORMAT);
+        msn_snap_close(out);
+        return MSN_SNAP_OTHER_FORMAT;
+    }
+    return 0;
+}
+
+int msn_snap_current_meta(const char *state_dir, msn_snap_meta_t *m, char *err, size_t errlen)
+{
+    msn_snap_t s;
+    memset(m, 0, sizeof(*m));
+    int rc = open_current(state_dir, 1, &s, m, err, errlen);
+    if (rc == 0)
+        msn_snap_close(&s);
+    return rc;
+}
+
 int msn_snap_open_current_rw(const char *state_dir, msn_snap_t *out, char *err, size_t errlen)
 {
-    return open_current(state_dir, 0, out, err, errlen);
+    return open_usable(state_dir, 0, out, err, errlen);
 }
 
 int msn_snap_open_current_ro(const char *state_dir, msn_snap_t *out, char *err, size_t errlen)
 {
-    return open_current(state_dir, 1, out, err, errlen);
+    return open_usable(state_dir, 1, out, err, errlen);
 }
 
 int msn_snap_make_current(const char *state_dir, const msn_snap_t *snap, char *err, size_t errlen)
@@ -235,72 +251,31 @@ void msn_snap_close(msn_snap_t *s)
 void msn_snap_meta_put(MDB_txn *txn, const msn_snap_t *s, const msn_snap_meta_t *m, int *rc)
 {
     msgpack_sbuffer sb;
-    msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 9);
-    msn_mpk_kv_u64(&pk, "gen", m->gen);
-    msn_mpk_kv_i64(&pk, "published_at", m->published_at_ms);
-    msn_mpk_kv_i64(&pk, "master_start", m->master_start_ms);
-    msn_mpk_kv_i64(&pk, "max_tx_id", m->max_tx_id);
-    msn_mpk_kv_i64(&pk, "max_obs_id", m->max_obs_id);
-    msn_mpk_kv_i64(&pk, "tx_count", m->tx_count);
-    msn_mpk_kv_i64(&pk, "obs_count", m->obs_count);
-    msn_mpk_kv_i64(&pk, "legacy_schema", m->legacy_schema);
-    msn_mpk_str(&pk, "source_db");
-    msn_mpk_str(&pk, m->source_db);
-    MDB_val k = {4, "meta"}, v = {sb.size, sb.data};
+    msn_snaprec_meta_encode(&sb, m);
+    MDB_val k = {sizeof(MSN_SNAP_META_KEY) - 1, MSN_SNAP_META_KEY}, v = {sb.size, sb.data};
     *rc = mdb_put(txn, s->dbi[MSN_DBI_META], &k, &v, 0);
     msgpack_sbuffer_destroy(&sb);
 }
 
 int msn_snap_meta_get(MDB_txn *txn, const msn_snap_t *s, msn_snap_meta_t *m)
 {
-    MDB_val k = {4, "meta"}, v;
+    MDB_val k = {sizeof(MSN_SNAP_META_KEY) - 1, MSN_SNAP_META_KEY}, v;
     memset(m, 0, sizeof(*m));
-    if (mdb_get(txn, s->dbi[MSN_DBI_META], &k, &v) != 0)
+    if (mdb_get(txn, s->dbi[MSN_DBI_META], &k, &v) != 0 || msn_snaprec_meta_decode(v.mv_data, v.mv_size, m) != 0)
         return -1;
-    msn_mpk_reader_t r;
-    msn_mpk_reader_init(&r, v.mv_data, v.mv_size);
-    uint32_t n;
-    if (msn_mpk_read_map(&r, &n) < 0)
-        return -1;
-    for (uint32_t i = 0; i < n; i++) {
-        const char *key;
-        uint32_t klen;
-        if (msn_mpk_read_str(&r, &key, &klen) < 0)
-            return -1;
-#define KEY(lit) (klen == sizeof(lit) - 1 && memcmp(key, lit, klen) == 0)
-        int64_t iv = 0;
-        if (KEY("source_db")) {
-            const char *sv;
-            uint32_t sl;
-            if (msn_mpk_read_str(&r, &sv, &sl) < 0)
-                return -1;
-            snprintf(m->source_db, sizeof(m->source_db), "%.*s", (int)sl, sv);
-            continue;
-        }
-        if (msn_mpk_read_int(&r, &iv) < 0)
-            return -1;
-        if (KEY("gen"))
-            m->gen = (uint64_t)iv;
-        else if (KEY("published_at"))
-            m->published_at_ms = iv;
-        else if (KEY("master_start"))
-            m->master_start_ms = iv;
-        else if (KEY("max_tx_id"))
-            m->max_tx_id = iv;
-        else if (KEY("max_obs_id"))
-            m->max_obs_id = iv;
-        else if (KEY("tx_count"))
-            m->tx_count = iv;
-        else if (KEY("obs_count"))
-            m->obs_count = iv;
-        else if (KEY("legacy_schema"))
-            m->legacy_schema = (int)iv;
-#undef KEY
-    }
-    return m->gen > 0 ? 0 : -1;
+    return m->format == MSN_SNAP_FORMAT ? 0 : MSN_SNAP_OTHER_FORMAT;
+}
+
+static int put_doc(MDB_txn *txn, const msn_snap_t *s, const char *name, const msn_doc_t *d)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msn_snaprec_doc_encode(&sb, d);
+    MDB_val k = {strlen(name), (void *)name}, v = {sb.size, sb.data};
+    int rc = mdb_put(txn, s->dbi[MSN_DBI_DOC], &k, &v, 0);
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
 }
 
 int msn_snap_doc_put_full(MDB_txn *txn, const msn_snap_t *s, const char *name, const void *body, size_t len,
@@ -314,28 +289,17 @@ int msn_snap_doc_put_full(MDB_txn *txn, const msn_snap_t *s, const char *name, c
         msn_buf_free(&gz);
         return -1;
     }
-    char etag[24];
-    msn_etag_of(body, len, etag);
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, 6);
-    msgpack_pack_bin(&pk, len);
-    msgpack_pack_bin_body(&pk, body, len);
-    msgpack_pack_uint64(&pk, gen);
-    msgpack_pack_int64(&pk, published_at_ms);
-    if (gz.len) {
-        msgpack_pack_bin(&pk, gz.len);
-        msgpack_pack_bin_body(&pk, gz.data, gz.len);
-    } else {
-        msgpack_pack_nil(&pk);
-    }
-    msn_mpk_str(&pk, etag);
-    msgpack_pack_int64(&pk, expires_at_ms);
-    MDB_val k = {strlen(name), (void *)name}, v = {sb.size, sb.data};
-    int rc = mdb_put(txn, s->dbi[MSN_DBI_DOC], &k, &v, 0);
-    msgpack_sbuffer_destroy(&sb);
+    msn_doc_t d;
+    memset(&d, 0, sizeof(d));
+    d.body = body;
+    d.len = len;
+    d.gz = gz.len ? gz.data : NULL;
+    d.gz_len = gz.len;
+    msn_etag_of(body, len, d.etag);
+    d.gen = gen;
+    d.published_at_ms = published_at_ms;
+    d.expires_at_ms = expires_at_ms;
+    int rc = put_doc(txn, s, name, &d);
     msn_buf_free(&gz);
     return rc;
 }
@@ -347,36 +311,7 @@ int msn_snap_doc_get_full(MDB_txn *txn, const msn_snap_t *s, const char *name, m
     int rc = mdb_get(txn, s->dbi[MSN_DBI_DOC], &k, &v);
     if (rc != 0)
         return rc;
-    msn_mpk_reader_t r;
-    msn_mpk_reader_init(&r, v.mv_data, v.mv_size);
-    uint32_t n, bl;
-    int64_t g, p;
-    const char *body;
-    if (msn_mpk_read_array(&r, &n) < 0 || n < 3 || msn_mpk_read_bin(&r, &body, &bl) < 0 ||
-        msn_mpk_read_int(&r, &g) < 0 || msn_mpk_read_int(&r, &p) < 0)
-        return -1;
-    d->body = body;
-    d->len = bl;
-    d->gen = (uint64_t)g;
-    d->published_at_ms = p;
-    if (n >= 6) {
-        const char *gz, *et;
-        uint32_t gl, el;
-        if (msn_mpk_peek(&r) == MSN_MPK_NIL)
-            msn_mpk_read_nil(&r);
-        else if (msn_mpk_read_bin(&r, &gz, &gl) == 0) {
-            d->gz = gz;
-            d->gz_len = gl;
-        } else
-            return -1;
-        if (msn_mpk_read_str(&r, &et, &el) < 0 || el >= sizeof(d->etag) || msn_mpk_read_int(&r, &d->expires_at_ms) < 0)
-            return -1;
-        memcpy(d->etag, et, el);
-        d->etag[el] = '\0';
-    } else {
-        msn_etag_of(body, bl, d->etag);
-    }
-    return 0;
+    return msn_snaprec_doc_decode(v.mv_data, v.mv_size, d);
 }
 
 int msn_snap_doc_del(MDB_txn *txn, const msn_snap_t *s, const char *name)
@@ -389,39 +324,85 @@ int msn_snap_doc_del(MDB_txn *txn, const msn_snap_t *s, const char *name)
 int msn_snap_doc_put(MDB_txn *txn, const msn_snap_t *s, const char *name, const void *body, size_t len,
                      uint64_t gen, int64_t published_at_ms)
 {
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, 3);
-    msgpack_pack_bin(&pk, len);
-    msgpack_pack_bin_body(&pk, body, len);
-    msgpack_pack_uint64(&pk, gen);
-    msgpack_pack_int64(&pk, published_at_ms);
-    MDB_val k = {strlen(name), (void *)name}, v = {sb.size, sb.data};
-    int rc = mdb_put(txn, s->dbi[MSN_DBI_DOC], &k, &v, 0);
-    msgpack_sbuffer_destroy(&sb);
-    return rc;
+    return msn_snap_doc_put_full(txn, s, name, body, len, NULL, 0, 0, gen, published_at_ms, 0);
 }
 
 int msn_snap_doc_get(MDB_txn *txn, const msn_snap_t *s, const char *name, const void **body, size_t *len,
                      uint64_t *gen, int64_t *published_at_ms)
 {
-    MDB_val k = {strlen(name), (void *)name}, v;
-    int rc = mdb_get(txn, s->dbi[MSN_DBI_DOC], &k, &v);
+    msn_doc_t d;
+    int rc = msn_snap_doc_get_full(txn, s, name, &d);
     if (rc != 0)
         return rc;
-    msn_mpk_reader_t r;
-    msn_mpk_reader_init(&r, v.mv_data, v.mv_size);
-    uint32_t n, bl;
-    int64_t g, p;
-    if (msn_mpk_read_array(&r, &n) < 0 || n < 3 || msn_mpk_read_bin(&r, (const char **)body, &bl) < 0 ||
-        msn_mpk_read_int(&r, &g) < 0 || msn_mpk_read_int(&r, &p) < 0)
-        return -1;
-    *len = bl;
+    *body = d.body;
+    *len = d.len;
     if (gen)
-        *gen = (uint64_t)g;
+        *gen = d.gen;
     if (published_at_ms)
-        *published_at_ms = p;
+        *published_at_ms = d.published_at_ms;
     return 0;
+}
+
+/* ---- record lookups ---- */
+
+static int get_val(MDB_txn *txn, const msn_snap_t *s, int dbi, const msn_snap_key_t *key, MDB_val *v)
+{
+    MDB_val k = msn_snap_key_val(key);
+    return mdb_get(txn, s->dbi[dbi], &k, v);
+}
+
+int msn_snap_tx_get(MDB_txn *txn, const msn_snap_t *s, uint64_t id, msn_snaprec_tx_t *out)
+{
+    msn_snap_key_t k;
+    MDB_val v;
+    msn_snap_tx_key(id, &k);
+    int rc = get_val(txn, s, MSN_DBI_TX, &k, &v);
+    return rc != 0 ? rc : msn_snaprec_tx_decode(v.mv_data, v.mv_size, out);
+}
+
+int msn_snap_obs_get(MDB_txn *txn, const msn_snap_t *s, uint64_t tx_id, uint64_t obs_id, msn_snaprec_obs_t *out)
+{
+    msn_snap_key_t k;
+    MDB_val v;
+    msn_snap_obs_key(tx_id, obs_id, &k);
+    int rc = get_val(txn, s, MSN_DBI_OBS, &k, &v);
+    return rc != 0 ? rc : msn_snaprec_obs_decode(v.mv_data, v.mv_size, out);
+}
+
+int msn_snap_orow_get(MDB_txn *txn, const msn_snap_t *s, int64_t rowid, msn_snaprec_orow_t *out)
+{
+    msn_snap_key_t k;
+    MDB_val v;
+    msn_snap_orow_key(rowid, &k);
+    int rc = get_val(txn, s, MSN_DBI_OROW, &k, &v);
+    return rc != 0 ? rc : msn_snaprec_orow_decode(v.mv_data, v.mv_size, out);
+}
+
+int msn_snap_node_get(MDB_txn *txn, const msn_snap_t *s, const char *pubkey, size_t len, msn_snaprec_node_t *out)
+{
+    msn_snap_key_t k;
+    MDB_val v;
+    if (msn_snap_node_key(pubkey, len, &k) < 0)
+        return MDB_NOTFOUND;
+    int rc = get_val(txn, s, MSN_DBI_NODE, &k, &v);
+    return rc != 0 ? rc : msn_snaprec_node_decode(v.mv_data, v.mv_size, out);
+}
+
+int msn_snap_hash_get(MDB_txn *txn, const msn_snap_t *s, const char *hash, size_t len, uint64_t *tx_id)
+{
+    msn_snap_key_t k;
+    MDB_val v;
+    if (msn_snap_hash_key(hash, len, &k) < 0)
+        return MDB_NOTFOUND;
+    int rc = get_val(txn, s, MSN_DBI_HASH, &k, &v);
+    return rc != 0 ? rc : msn_snaprec_id_decode(v.mv_data, v.mv_size, tx_id);
+}
+
+int msn_snap_oid_get(MDB_txn *txn, const msn_snap_t *s, uint64_t obs_id, uint64_t *tx_id)
+{
+    msn_snap_key_t k;
+    MDB_val v;
+    msn_snap_oid_key(obs_id, &k);
+    int rc = get_val(txn, s, MSN_DBI_OID, &k, &v);
+    return rc != 0 ? rc : msn_snaprec_id_decode(v.mv_data, v.mv_size, tx_id);
 }

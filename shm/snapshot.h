@@ -13,32 +13,42 @@
  * from a poll) are one write transaction in the current environment that also rewrites
  * the meta record, so a reader sees one consistent generation per read transaction.
  *
- * Named databases and their values (all integers big-endian in keys; values msgpack):
- *   meta   "meta"           map {gen, published_at, source_db, max_tx_id, max_obs_id,
- *                                tx_count, obs_count, legacy_schema, master_start}
- *   doc    name             [body(bin), gen, published_at, gzip(bin)|nil, etag, expires_at]:
- *                           ready-to-send bodies with their gzip copy and ETag; expires_at
- *                           is when the master next republishes it (0 = unknown)
- *                           ("stats", "observers" (prefix, worker appends server_time),
- *                           "nodes.index")
+ * Format version: meta holds the MSN_SNAP_FORMAT (snaprec.h) of the binary that wrote the
+ * environment. One written in another format (or before formats existed) is not served:
+ * workers answer as without a snapshot, and the master, which rebuilds at every start,
+ * publishes a fresh environment in place of it.
+ *
+ * Named databases, keys and values. Keys are built by snapkey.h (integers big-endian);
+ * values are msgpack, encoded and decoded by snaprec.h, whose field enums name the array
+ * positions given here:
+ *   meta   "meta"           map {format, gen, published_at, master_start, max_tx_id,
+ *                                max_obs_id, tx_count, obs_count, legacy_schema, source_db}
+ *                           (msn_snap_meta_t)
+ *   doc    name             [body(bin), gen, published_at, gzip(bin)|nil, etag, expires_at]
+ *                           (msn_doc_t, MSN_DOCF_*): ready-to-send bodies with their gzip
+ *                           copy and ETag; expires_at is when the master next republishes it
+ *                           (0 = unknown). "stats", "observers" (prefix, worker appends
+ *                           server_time), "packets.default" (the first page), "nodes.index"
+ *                           (its body is the node index, snaprec.h), and the analytics
  *   tx     id(8)            [fragment(bin), first_seen_ms, payload_type, route_type,
  *                            hash, raw_hex, decoded_json, best_path_json|nil, obs_count,
- *                            grouped_fragment(bin), latest_ms]
+ *                            grouped_fragment(bin), latest_ms]   (MSN_TXF_*)
  *   obs    txid(8) obsid(8) [obs_id, tx_id, observer_rowid|nil, direction|nil, snr|nil,
  *                            rssi|nil, score|nil, path_json|nil, timestamp_s,
  *                            resolved_path|nil, raw_hex|nil|true(= the tx raw_hex)]
- *                           resolved_path: array of bin(32) keys or nil per hop
+ *                           (MSN_OBSF_*); resolved_path: array of bin(32) keys or nil per hop
  *   oid    obsid(8)         txid(8)
- *   hash   hash(16 chars)   txid(8)
- *   fx     list key         DUPSORT/DUPFIXED msn_fx_rec_t, sorted by id: the packet lists
- *                           "a" all, "t"<type byte>, "r"<route byte>, "o"<observer id>,
- *                           "f"<from pubkey> (adverts by originator), "n"<pubkey> (the node
- *                           originated it or is a resolved hop of one of its paths),
- *                           "c"<channel_hash>, "g"<IATA> (heard by an observer of that region)
+ *   hash   hash(lowercase)  txid(8)
+ *   fx     kind + value     DUPSORT/DUPFIXED msn_fx_rec_t, sorted by id: the packet lists
+ *                           (msn_fx_kind_t): "a" all, "t"<type byte>, "r"<route byte>,
+ *                           "o"<observer id>, "f"<from pubkey> (adverts by originator),
+ *                           "n"<pubkey> (the node originated it or is a resolved hop of one
+ *                           of its paths), "c"<channel_hash>, "g"<IATA> (heard by an
+ *                           observer of that region)
  *   ft     first_seen_ms(8) id(8)   (empty value): the time index for since/until
  *   fl     latest_ms(8) id(8)       (empty value): newest sighting first, for groupByHash
- *   node   pubkey           [fragment(bin)]
- *   orow   rowid(8)         [id, name|nil, iata|nil]
+ *   node   pubkey(lowercase) [fragment(bin)]   (MSN_NODEF_*)
+ *   orow   rowid(8)         [id|nil, name|nil, iata|nil]   (MSN_OROWF_*)
  */
 #ifndef MSN_SNAPSHOT_H
 #define MSN_SNAPSHOT_H
@@ -46,6 +56,9 @@
 #include <lmdb.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "snapkey.h"
+#include "snaprec.h"
 
 #define MSN_SNAP_MAPSIZE (64ull << 30) /* address space only; the file grows as written */
 #define MSN_SNAP_MAXREADERS 512
@@ -65,47 +78,36 @@ enum {
     MSN_DBI_COUNT
 };
 
-/* One entry of a packet list in `fx`: fixed size, sorts by id (big-endian first). */
-typedef struct {
-    uint8_t id_be[8];
-    uint8_t first_seen_ms_be[8];
-    uint8_t payload_type;
-    uint8_t route_type;
-    uint8_t _pad[6];
-} msn_fx_rec_t;
-
-typedef struct {
-    uint64_t gen;
-    int64_t published_at_ms;
-    int64_t master_start_ms; /* start time of the master run that published it */
-    int64_t max_tx_id, max_obs_id;
-    int64_t tx_count, obs_count;
-    int legacy_schema;
-    char source_db[512];
-} msn_snap_meta_t;
-
 typedef struct {
     MDB_env *env;
     MDB_dbi dbi[MSN_DBI_COUNT];
     char dir[4096];
 } msn_snap_t;
 
-/** Big-endian helpers for keys. */
-void msn_be64_put(uint8_t out[8], uint64_t v);
-uint64_t msn_be64_get(const uint8_t in[8]);
-
 /** Writer: creates a new environment directory state_dir/snap-<gen> (removing any stale
  *  one of that name) and opens it read-write. Returns 0, or -1 with err set. */
 int msn_snap_create(const char *state_dir, uint64_t gen, msn_snap_t *out, char *err, size_t errlen);
 
+/** msn_snap_open_current_* and msn_snap_meta_get: the snapshot was written in another
+ *  snapshot format than this binary's MSN_SNAP_FORMAT (or before formats existed). */
+#define MSN_SNAP_OTHER_FORMAT 2
+
 /** Writer: opens the environment `current` points at read-write (to publish increments).
- *  Returns 0, 1 when there is no usable current snapshot, or -1 with err set. */
+ *  Returns 0, 1 when there is no current snapshot, MSN_SNAP_OTHER_FORMAT (err says which
+ *  format), or -1 with err set. */
 int msn_snap_open_current_rw(const char *state_dir, msn_snap_t *out, char *err, size_t errlen);
 
 /** Reader: opens the environment `current` points at with MDB_RDONLY after validating it
- *  (the data file is not truncated, the meta record exists and decodes). Returns 0,
- *  1 when there is no current snapshot, or -1 with err set (a damaged snapshot). */
+ *  (the data file is not truncated, the meta record exists, decodes and has this
+ *  binary's format). Returns 0; 1 when there is no current snapshot; MSN_SNAP_OTHER_FORMAT
+ *  with err set when it was written in another format (it must not be served); or -1 with
+ *  err set (a damaged snapshot). out is open only on 0. */
 int msn_snap_open_current_ro(const char *state_dir, msn_snap_t *out, char *err, size_t errlen);
+
+/** Reads the meta record of the snapshot `current` points at, whatever its format (for
+ *  the master, which continues its generation numbers, and for status reports).
+ *  Returns 0 with m set, 1 when there is no current snapshot, or -1 with err set. */
+int msn_snap_current_meta(const char *state_dir, msn_snap_meta_t *m, char *err, size_t errlen);
 
 /** Writer: points `current` at snap's directory atomically (symlink + rename) and removes
  *  the other snap-* directories. Returns 0, or -1 with err set. */
@@ -114,39 +116,46 @@ int msn_snap_make_current(const char *state_dir, const msn_snap_t *snap, char *e
 /** Closes the environment (no transaction may be open). */
 void msn_snap_close(msn_snap_t *s);
 
-/** Encodes / decodes the meta record. Decode returns 0, or -1 on a malformed value. */
+/** Writes the meta record (m->format as given: the master sets MSN_SNAP_FORMAT); *rc
+ *  receives an LMDB error code. */
 void msn_snap_meta_put(MDB_txn *txn, const msn_snap_t *s, const msn_snap_meta_t *m, int *rc);
+/** Reads the meta record. Returns 0; MSN_SNAP_OTHER_FORMAT when it has another format (m
+ *  is filled, m->format says which); or -1 when it is missing or malformed. */
 int msn_snap_meta_get(MDB_txn *txn, const msn_snap_t *s, msn_snap_meta_t *m);
 
-/** Puts a ready-to-send body under `name` in `doc`. Returns an LMDB error code. */
+/** Puts a ready-to-send body under `name` in `doc` (with its ETag, no gzip copy, no
+ *  expiry). Returns an LMDB error code. */
 int msn_snap_doc_put(MDB_txn *txn, const msn_snap_t *s, const char *name, const void *body, size_t len,
                      uint64_t gen, int64_t published_at_ms);
-/** A ready-to-send document (pointers into the map when read: valid until the txn ends). */
-typedef struct {
-    const void *body;
-    size_t len;
-    const void *gz; /* NULL when there is no compressed copy */
-    size_t gz_len;
-    char etag[24];  /* quoted strong ETag of body; the gzip copy's is etag with "-gz" inserted */
-    uint64_t gen;
-    int64_t published_at_ms;
-    int64_t expires_at_ms;
-} msn_doc_t;
-
 /** Puts a document with its ETag and gzip copy: gz when given (gz_len > 0), else computed
  *  when compress is set and body is at least 1 KiB. Returns an LMDB error code (or -1
  *  when compression fails). */
 int msn_snap_doc_put_full(MDB_txn *txn, const msn_snap_t *s, const char *name, const void *body, size_t len,
                           const void *gz, size_t gz_len, int compress, uint64_t gen, int64_t published_at_ms,
                           int64_t expires_at_ms);
-/** Gets a document. Returns 0, MDB_NOTFOUND, or -1 on a malformed value. */
+/** Gets a document (pointers into the map: valid until the txn ends). Returns 0,
+ *  MDB_NOTFOUND, or a (negative) MSN_SNAPREC_E* code on a malformed value. */
 int msn_snap_doc_get_full(MDB_txn *txn, const msn_snap_t *s, const char *name, msn_doc_t *d);
 /** Deletes a document (absent is fine). Returns an LMDB error code. */
 int msn_snap_doc_del(MDB_txn *txn, const msn_snap_t *s, const char *name);
 
-/** Gets a doc body; *body points into the map (valid until the txn ends).
- *  Returns 0, MDB_NOTFOUND, or -1 on a malformed value. */
+/** Gets a doc body; *body points into the map (valid until the txn ends); gen and
+ *  published_at_ms may be NULL. Returns as msn_snap_doc_get_full. */
 int msn_snap_doc_get(MDB_txn *txn, const msn_snap_t *s, const char *name, const void **body, size_t *len,
                      uint64_t *gen, int64_t *published_at_ms);
+
+/* Record lookups: the key built by snapkey.h, the value decoded by snaprec.h (pointers
+ * into the map: valid until the txn ends). Each returns 0, MDB_NOTFOUND when absent (or
+ * when the key cannot exist, e.g. an over-long public key), another LMDB error code, or a
+ * (negative) MSN_SNAPREC_E* code when the value does not decode. Any process, inside a
+ * transaction of its own. */
+int msn_snap_tx_get(MDB_txn *txn, const msn_snap_t *s, uint64_t id, msn_snaprec_tx_t *out);
+int msn_snap_obs_get(MDB_txn *txn, const msn_snap_t *s, uint64_t tx_id, uint64_t obs_id, msn_snaprec_obs_t *out);
+int msn_snap_orow_get(MDB_txn *txn, const msn_snap_t *s, int64_t rowid, msn_snaprec_orow_t *out);
+int msn_snap_node_get(MDB_txn *txn, const msn_snap_t *s, const char *pubkey, size_t len, msn_snaprec_node_t *out);
+/** The transmission id under a content hash (any case). */
+int msn_snap_hash_get(MDB_txn *txn, const msn_snap_t *s, const char *hash, size_t len, uint64_t *tx_id);
+/** The transmission id of an observation id. */
+int msn_snap_oid_get(MDB_txn *txn, const msn_snap_t *s, uint64_t obs_id, uint64_t *tx_id);
 
 #endif

@@ -24,6 +24,7 @@ typedef struct {
 
 typedef struct {
     MDB_txn *txn;          /* NULL when no snapshot is available */
+    const char *snap_refused; /* when txn is NULL: why the existing snapshot is not served, or NULL */
     const msn_snap_t *snap;
     msn_snap_meta_t meta;
     msn_status_t *st;
@@ -53,12 +54,21 @@ const char *msn_api_param(const msn_api_req_t *r, const char *name);
 const char *msn_api_path_param(const msn_api_req_t *r, const char *name);
 /** Sets an error response {"error": msg} with the given status. */
 void msn_api_error(msn_api_req_t *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/** Parses an integer parameter: 0 and *out set, 1 when absent/empty, -1 when malformed. */
+/** Parses an integer parameter: 0 and *out set, 1 when absent/empty, -1 when malformed,
+ *  -2 when a number outside the range of int64_t. */
 int msn_api_int_param(const msn_api_req_t *r, const char *name, int64_t *out);
-/** CoreScope clampLimit: empty, non-numeric or <=0 gives def; above cap gives cap. */
-int64_t msn_api_limit(const msn_api_req_t *r, int64_t def, int64_t cap);
-/** Offset: non-numeric or negative gives 0. */
-int64_t msn_api_offset(const msn_api_req_t *r);
+
+/** The largest offset a list endpoint takes (2^53 - 1, the largest integer every JSON
+ *  client reads exactly); with it, offset + limit cannot overflow. */
+#define MSN_API_MAX_OFFSET 9007199254740991LL
+
+/** `limit` by CoreScope's clampLimit: empty, non-numeric or <= 0 gives def; above cap
+ *  gives cap. Returns 0 with *out set, or -1 with err set (for a 400) when the value is
+ *  a number outside the range of int64_t. */
+int msn_api_limit(const msn_api_req_t *r, int64_t def, int64_t cap, int64_t *out, char *err, size_t errlen);
+/** `offset`: empty, non-numeric or negative gives 0. Returns 0 with *out set, or -1 with
+ *  err set (for a 400) when it is above MSN_API_MAX_OFFSET or outside int64_t. */
+int msn_api_offset(const msn_api_req_t *r, int64_t *out, char *err, size_t errlen);
 
 /* Handlers. */
 void msn_api_stats(msn_api_req_t *r);
@@ -78,11 +88,6 @@ void msn_api_send_doc(msn_api_req_t *r, const char *name);
 /** Appends the async_migrations array (API spec §4.3) from the status block; returns 1
  *  when a migration is running. */
 int msn_api_migrations_json(msn_buf_t *b, const msn_backfill_status_t *bf, int64_t now_ms);
-
-/** Appends the JSON of one `obs` record (snapshot.h) as CoreScope's observation object.
- *  tx_hash/tx_raw_hex come from the transmission. Returns 0, or -1 when malformed. */
-int msn_api_render_obs(msn_api_req_t *r, msn_buf_t *b, const void *rec, size_t len, const char *tx_hash,
-                       size_t hash_len, const char *tx_raw_hex, size_t raw_len, int with_tx_id);
 
 /** Appends transmission id's packet object with its "observations" array. Returns 0, or
  *  -1 when it is not in the snapshot (nothing appended). */

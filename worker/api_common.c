@@ -1,4 +1,5 @@
 /* api_common.c: parameter helpers and error bodies shared by the handlers. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,25 +42,36 @@ int msn_api_int_param(const msn_api_req_t *r, const char *name, int64_t *out)
     if (v == NULL || *v == '\0')
         return 1;
     char *end;
+    errno = 0;
     long long x = strtoll(v, &end, 10);
-    if (*end != '\0')
+    if (*end != '\0' || end == v)
         return -1;
+    if (errno == ERANGE)
+        return -2;
     *out = x;
     return 0;
 }
 
-int64_t msn_api_limit(const msn_api_req_t *r, int64_t def, int64_t cap)
+int msn_api_limit(const msn_api_req_t *r, int64_t def, int64_t cap, int64_t *out, char *err, size_t errlen)
 {
     int64_t v;
-    if (msn_api_int_param(r, "limit", &v) != 0 || v <= 0)
-        return def;
-    return v > cap ? cap : v;
+    int rc = msn_api_int_param(r, "limit", &v);
+    if (rc == -2) {
+        snprintf(err, errlen, "invalid limit: out of range");
+        return -1;
+    }
+    *out = rc != 0 || v <= 0 ? def : v > cap ? cap : v;
+    return 0;
 }
 
-int64_t msn_api_offset(const msn_api_req_t *r)
+int msn_api_offset(const msn_api_req_t *r, int64_t *out, char *err, size_t errlen)
 {
     int64_t v;
-    if (msn_api_int_param(r, "offset", &v) != 0 || v < 0)
-        return 0;
-    return v;
+    int rc = msn_api_int_param(r, "offset", &v);
+    if (rc == -2 || (rc == 0 && v > MSN_API_MAX_OFFSET)) {
+        snprintf(err, errlen, "invalid offset: out of range (at most %lld)", (long long)MSN_API_MAX_OFFSET);
+        return -1;
+    }
+    *out = rc != 0 || v < 0 ? 0 : v;
+    return 0;
 }

@@ -19,14 +19,14 @@ void msn_api_send_doc(msn_api_req_t *r, const char *name)
 
 void msn_api_stats(msn_api_req_t *r)
 {
-    msn_api_send_doc(r, "stats");
+    msn_api_send_doc(r, MSN_DOC_STATS);
 }
 
 void msn_api_observers(msn_api_req_t *r)
 {
     const void *body;
     size_t len;
-    if (msn_snap_doc_get(r->txn, r->snap, "observers", &body, &len, NULL, NULL) != 0) {
+    if (msn_snap_doc_get(r->txn, r->snap, MSN_DOC_OBSERVERS, &body, &len, NULL, NULL) != 0) {
         r->retry_after = 2;
         msn_api_error(r, 503, "observers are not in the snapshot yet");
         return;
@@ -132,6 +132,10 @@ void msn_api_healthz(msn_api_req_t *r)
         msn_json_strn(b, r->meta.source_db, strlen(r->meta.source_db));
     } else {
         msn_buf_puts(b, ",\"generation\":0,\"snapshotAgeSec\":null,\"stale\":false");
+        if (r->snap_refused) {
+            msn_buf_puts(b, ",\"snapshotRefused\":");
+            msn_json_strn(b, r->snap_refused, strlen(r->snap_refused));
+        }
     }
     msn_buf_printf(b, ",\"masterPid\":%d,\"workers\":[", (int)ms.pid);
     int first = 1;

@@ -1,6 +1,7 @@
 /* snapview.c: see snapview.h. */
 #include "snapview.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "shm/log.h"
@@ -30,11 +31,17 @@ static int reopen(msn_snapview_t *v)
     drop_env(v);
     uint64_t seq = v->st ? atomic_load(&v->st->env_seq) : 0;
     int rc = msn_snap_open_current_ro(v->state_dir, &v->snap, err, sizeof(err));
-    if (rc != 0) {
-        if (rc < 0)
+    if (rc == 1)
+        v->refused[0] = '\0';
+    if (rc < 0 || rc == MSN_SNAP_OTHER_FORMAT) {
+        /* once per reason: the view retries every 200 ms until the master replaces it */
+        if (strcmp(err, v->refused) != 0)
             msn_warn("not serving the snapshot: %s", err);
-        return 1;
+        snprintf(v->refused, sizeof(v->refused), "%s", err);
     }
+    if (rc != 0)
+        return 1;
+    v->refused[0] = '\0';
     if (mdb_txn_begin(v->snap.env, NULL, MDB_RDONLY, &v->txn) != 0) {
         msn_snap_close(&v->snap);
         return 1;

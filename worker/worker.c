@@ -295,6 +295,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             r.txn = NULL;
         }
     }
+    if (r.txn == NULL && w->view.refused[0])
+        r.snap_refused = w->view.refused;
     msn_api_dispatch(&r, method);
     status_headers(w, req, &r);
     /* the body: a stored document (maybe its gzip copy), or what the handler assembled */

@@ -15,6 +15,7 @@ static void write_gen(msn_snap_t *s, uint64_t gen, const char *stats)
     CHECK_EQ_INT(mdb_txn_begin(s->env, NULL, 0, &txn), 0);
     msn_snap_meta_t m;
     memset(&m, 0, sizeof(m));
+    m.format = MSN_SNAP_FORMAT;
     m.gen = gen;
     m.published_at_ms = 1000 * (int64_t)gen;
     m.max_tx_id = 10 * (int64_t)gen;
@@ -155,6 +156,80 @@ static void test_truncated_snapshot(void)
     CHECK(strstr(err, "truncated") != NULL);
 }
 
+/* Makes state_dir/current an environment whose meta is the msgpack value mv. */
+static void make_current_with_meta(const char *dir, const void *mv, size_t len)
+{
+    char err[512];
+    msn_snap_t w;
+    MDB_txn *txn;
+    CHECK_EQ_INT(msn_snap_create(dir, 7, &w, err, sizeof(err)), 0);
+    CHECK_EQ_INT(mdb_txn_begin(w.env, NULL, 0, &txn), 0);
+    MDB_val k = {4, "meta"}, v = {len, (void *)mv};
+    CHECK_EQ_INT(mdb_put(txn, w.dbi[MSN_DBI_META], &k, &v, 0), 0);
+    CHECK_EQ_INT(msn_snap_doc_put(txn, &w, "stats", "{}", 2, 7, 1), 0);
+    CHECK_EQ_INT(mdb_txn_commit(txn), 0);
+    CHECK_EQ_INT(msn_snap_make_current(dir, &w, err, sizeof(err)), 0);
+    msn_snap_close(&w);
+}
+
+/* A snapshot written in another format is refused by readers (never served), while its
+ * meta stays readable for the master's generation numbers. */
+static void test_other_format_refused(void)
+{
+    char err[512];
+    msn_snap_t r;
+    msn_snap_meta_t m;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    /* a newer format */
+    const char *dir = msn_test_tmpdir("snapfmt");
+    memset(&m, 0, sizeof(m));
+    m.format = MSN_SNAP_FORMAT + 1;
+    m.gen = 7;
+    snprintf(m.source_db, sizeof(m.source_db), "/x.db");
+    msn_snaprec_meta_encode(&sb, &m);
+    make_current_with_meta(dir, sb.data, sb.size);
+    err[0] = '\0';
+    r.env = (MDB_env *)&r; /* a stale value: out is open only on success */
+    CHECK_EQ_INT(msn_snap_open_current_ro(dir, &r, err, sizeof(err)), MSN_SNAP_OTHER_FORMAT);
+    CHECK(r.env == NULL);
+    char want[64], want_ours[64];
+    snprintf(want, sizeof(want), "snapshot format %d", MSN_SNAP_FORMAT + 1);
+    snprintf(want_ours, sizeof(want_ours), "reads format %d", MSN_SNAP_FORMAT);
+    CHECK(strstr(err, want) != NULL && strstr(err, want_ours) != NULL);
+    CHECK_EQ_INT(msn_snap_open_current_rw(dir, &r, err, sizeof(err)), MSN_SNAP_OTHER_FORMAT);
+    CHECK_EQ_INT(msn_snap_current_meta(dir, &m, err, sizeof(err)), 0);
+    CHECK_EQ_INT(m.gen, 7);
+    CHECK_EQ_INT(m.format, MSN_SNAP_FORMAT + 1);
+    /* the meta of a binary from before format versions: a map without "format" */
+    dir = msn_test_tmpdir("snapfmt0");
+    msgpack_sbuffer_clear(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 3);
+    msn_mpk_kv_u64(&pk, "gen", 5);
+    msn_mpk_kv_i64(&pk, "published_at", 1000);
+    msn_mpk_str(&pk, "source_db");
+    msn_mpk_str(&pk, "/old.db");
+    make_current_with_meta(dir, sb.data, sb.size);
+    err[0] = '\0';
+    CHECK_EQ_INT(msn_snap_open_current_ro(dir, &r, err, sizeof(err)), MSN_SNAP_OTHER_FORMAT);
+    CHECK(strstr(err, "no format version") != NULL);
+    CHECK_EQ_INT(msn_snap_current_meta(dir, &m, err, sizeof(err)), 0);
+    CHECK_EQ_INT(m.gen, 5);
+    CHECK_EQ_INT(m.format, 0);
+    CHECK_EQ_STR(m.source_db, "/old.db");
+    /* this binary's format is served */
+    dir = msn_test_tmpdir("snapfmt1");
+    m.format = MSN_SNAP_FORMAT;
+    msgpack_sbuffer_clear(&sb);
+    msn_snaprec_meta_encode(&sb, &m);
+    make_current_with_meta(dir, sb.data, sb.size);
+    CHECK_EQ_INT(msn_snap_open_current_ro(dir, &r, err, sizeof(err)), 0);
+    msn_snap_close(&r);
+    msgpack_sbuffer_destroy(&sb);
+}
+
 static void test_mpk_reader(void)
 {
     msgpack_sbuffer sb;
@@ -206,6 +281,7 @@ int main(void)
     MSN_RUN(test_atomic_generation_switch);
     MSN_RUN(test_switch_environment);
     MSN_RUN(test_truncated_snapshot);
+    MSN_RUN(test_other_format_refused);
     MSN_RUN(test_mpk_reader);
     return msn_test_done();
 }

@@ -1,0 +1,591 @@
+/* snaprec.c: see snaprec.h. */
+#include "snaprec.h"
+
+#include <string.h>
+
+#include "mpk.h"
+
+const char *msn_snaprec_strerror(int rc)
+{
+    switch (rc) {
+    case 0:
+        return "no error";
+    case MSN_SNAPREC_ESHAPE:
+        return "not a snapshot record (wrong container, cut short or trailing bytes)";
+    case MSN_SNAPREC_EFIELDS:
+        return "the record has another field count than this binary's layout (another snapshot format)";
+    case MSN_SNAPREC_ETYPE:
+        return "a field of the record has another type than this binary's layout";
+    default:
+        return "unknown snapshot record error";
+    }
+}
+
+msn_sv_t msn_sv(const char *s)
+{
+    msn_sv_t v = {s, s ? strlen(s) : 0};
+    return v;
+}
+
+/* ---- encoding ---- */
+
+static void pk_init(msgpack_packer *pk, msgpack_sbuffer *sb)
+{
+    msgpack_packer_init(pk, sb, msgpack_sbuffer_write);
+}
+
+static void put_str(msgpack_packer *pk, msn_sv_t s)
+{
+    if (s.p == NULL) {
+        msgpack_pack_nil(pk);
+        return;
+    }
+    msgpack_pack_str(pk, s.len);
+    msgpack_pack_str_body(pk, s.p, s.len);
+}
+
+static void put_bin(msgpack_packer *pk, const void *p, size_t len)
+{
+    msgpack_pack_bin(pk, len);
+    if (len)
+        msgpack_pack_bin_body(pk, p, len);
+}
+
+static void put_f64(msgpack_packer *pk, int has, double v)
+{
+    if (has)
+        msgpack_pack_double(pk, v);
+    else
+        msgpack_pack_nil(pk);
+}
+
+/* ---- decoding: each reader consumes one field or returns a MSN_SNAPREC_E* code ---- */
+
+#define TRY(expr)                                                                                            \
+    do {                                                                                                     \
+        int _rc = (expr);                                                                                    \
+        if (_rc != 0)                                                                                        \
+            return _rc;                                                                                      \
+    } while (0)
+
+/* A failed read: the value ended (ESHAPE) or the next field is something else (ETYPE). */
+static int fail(const msn_mpk_reader_t *r)
+{
+    return msn_mpk_peek(r) == MSN_MPK_END ? MSN_SNAPREC_ESHAPE : MSN_SNAPREC_ETYPE;
+}
+
+static int open_array(msn_mpk_reader_t *r, const void *val, size_t len, uint32_t want)
+{
+    uint32_t n;
+    msn_mpk_reader_init(r, val, len);
+    if (msn_mpk_read_array(r, &n) < 0)
+        return MSN_SNAPREC_ESHAPE;
+    return n == want ? 0 : MSN_SNAPREC_EFIELDS;
+}
+
+static int at_end(const msn_mpk_reader_t *r)
+{
+    return r->p == r->end ? 0 : MSN_SNAPREC_ESHAPE;
+}
+
+static int get_int(msn_mpk_reader_t *r, int64_t *v)
+{
+    return msn_mpk_read_int(r, v) == 0 ? 0 : fail(r);
+}
+
+static int get_int_or_nil(msn_mpk_reader_t *r, int64_t *v, uint8_t *has)
+{
+    *has = 0;
+    *v = 0;
+    if (msn_mpk_peek(r) == MSN_MPK_NIL)
+        return msn_mpk_read_nil(r);
+    TRY(get_int(r, v));
+    *has = 1;
+    return 0;
+}
+
+static int get_f64_or_nil(msn_mpk_reader_t *r, double *v, uint8_t *has)
+{
+    *has = 0;
+    *v = 0;
+    if (msn_mpk_peek(r) == MSN_MPK_NIL)
+        return msn_mpk_read_nil(r);
+    if (msn_mpk_read_double(r, v) < 0)
+        return fail(r);
+    *has = 1;
+    return 0;
+}
+
+static int get_str_or_nil(msn_mpk_reader_t *r, msn_sv_t *s)
+{
+    uint32_t n;
+    s->p = NULL;
+    s->len = 0;
+    if (msn_mpk_peek(r) == MSN_MPK_NIL)
+        return msn_mpk_read_nil(r);
+    if (msn_mpk_read_str(r, &s->p, &n) < 0)
+        return fail(r);
+    s->len = n;
+    return 0;
+}
+
+static int get_bin(msn_mpk_reader_t *r, msn_sv_t *s)
+{
+    uint32_t n;
+    if (msn_mpk_read_bin(r, &s->p, &n) < 0)
+        return fail(r);
+    s->len = n;
+    return 0;
+}
+
+/* ---- tx ---- */
+
+void msn_snaprec_tx_encode(msgpack_sbuffer *sb, const msn_snaprec_tx_t *t)
+{
+    msgpack_packer pk;
+    pk_init(&pk, sb);
+    msgpack_pack_array(&pk, MSN_TXF_COUNT);
+    put_bin(&pk, t->fragment.p, t->fragment.len);
+    msgpack_pack_int64(&pk, t->first_seen_ms);
+    msgpack_pack_int64(&pk, t->payload_type);
+    msgpack_pack_int64(&pk, t->route_type);
+    put_str(&pk, t->hash);
+    put_str(&pk, t->raw_hex);
+    put_str(&pk, t->decoded_json);
+    put_str(&pk, t->best_path_json);
+    msgpack_pack_int64(&pk, t->obs_count);
+    put_bin(&pk, t->grouped_fragment.p, t->grouped_fragment.len);
+    msgpack_pack_int64(&pk, t->latest_ms);
+}
+
+int msn_snaprec_tx_decode(const void *val, size_t len, msn_snaprec_tx_t *t)
+{
+    msn_mpk_reader_t r;
+    TRY(open_array(&r, val, len, MSN_TXF_COUNT));
+    TRY(get_bin(&r, &t->fragment));
+    TRY(get_int(&r, &t->first_seen_ms));
+    TRY(get_int(&r, &t->payload_type));
+    TRY(get_int(&r, &t->route_type));
+    TRY(get_str_or_nil(&r, &t->hash));
+    TRY(get_str_or_nil(&r, &t->raw_hex));
+    TRY(get_str_or_nil(&r, &t->decoded_json));
+    TRY(get_str_or_nil(&r, &t->best_path_json));
+    TRY(get_int(&r, &t->obs_count));
+    TRY(get_bin(&r, &t->grouped_fragment));
+    TRY(get_int(&r, &t->latest_ms));
+    return at_end(&r);
+}
+
+/* ---- obs ---- */
+
+void msn_snaprec_obs_encode(msgpack_sbuffer *sb, const msn_snaprec_obs_t *o)
+{
+    msgpack_packer pk;
+    pk_init(&pk, sb);
+    msgpack_pack_array(&pk, MSN_OBSF_COUNT);
+    msgpack_pack_int64(&pk, o->id);
+    msgpack_pack_int64(&pk, o->tx_id);
+    if (o->has_observer)
+        msgpack_pack_int64(&pk, o->observer_rowid);
+    else
+        msgpack_pack_nil(&pk);
+    put_str(&pk, o->direction);
+    put_f64(&pk, o->has_snr, o->snr);
+    put_f64(&pk, o->has_rssi, o->rssi);
+    put_f64(&pk, o->has_score, o->score);
+    put_str(&pk, o->path_json);
+    msgpack_pack_int64(&pk, o->timestamp_s);
+    if (!o->has_rp) {
+        msgpack_pack_nil(&pk);
+    } else {
+        uint32_t n = o->rp_n < MSN_SNAPREC_RP_MAX ? o->rp_n : MSN_SNAPREC_RP_MAX;
+        msgpack_pack_array(&pk, n);
+        for (uint32_t i = 0; i < n; i++) {
+            if (o->rp[i] == NULL)
+                msgpack_pack_nil(&pk);
+            else
+                put_bin(&pk, o->rp[i], 32);
+        }
+    }
+    switch (o->raw_kind) {
+    case MSN_OBS_RAW_TX:
+        msgpack_pack_true(&pk);
+        break;
+    case MSN_OBS_RAW_OWN:
+        put_str(&pk, o->raw_hex.p ? o->raw_hex : msn_sv(""));
+        break;
+    default:
+        msgpack_pack_nil(&pk);
+        break;
+    }
+}
+
+static int get_resolved_path(msn_mpk_reader_t *r, msn_snaprec_obs_t *o)
+{
+    uint32_t n;
+    o->has_rp = 0;
+    o->rp_n = 0;
+    if (msn_mpk_peek(r) == MSN_MPK_NIL)
+        return msn_mpk_read_nil(r);
+    if (msn_mpk_read_array(r, &n) < 0)
+        return fail(r);
+    if (n > MSN_SNAPREC_RP_MAX)
+        return MSN_SNAPREC_ETYPE;
+    for (uint32_t i = 0; i < n; i++) {
+        msn_sv_t k;
+        if (msn_mpk_peek(r) == MSN_MPK_NIL) {
+            msn_mpk_read_nil(r);
+            o->rp[i] = NULL;
+            continue;
+        }
+        TRY(get_bin(r, &k));
+        if (k.len != 32)
+            return MSN_SNAPREC_ETYPE;
+        o->rp[i] = (const uint8_t *)k.p;
+    }
+    o->has_rp = 1;
+    o->rp_n = n;
+    return 0;
+}
+
+int msn_snaprec_obs_decode(const void *val, size_t len, msn_snaprec_obs_t *o)
+{
+    msn_mpk_reader_t r;
+    TRY(open_array(&r, val, len, MSN_OBSF_COUNT));
+    TRY(get_int(&r, &o->id));
+    TRY(get_int(&r, &o->tx_id));
+    TRY(get_int_or_nil(&r, &o->observer_rowid, &o->has_observer));
+    TRY(get_str_or_nil(&r, &o->direction));
+    TRY(get_f64_or_nil(&r, &o->snr, &o->has_snr));
+    TRY(get_f64_or_nil(&r, &o->rssi, &o->has_rssi));
+    TRY(get_f64_or_nil(&r, &o->score, &o->has_score));
+    TRY(get_str_or_nil(&r, &o->path_json));
+    TRY(get_int(&r, &o->timestamp_s));
+    TRY(get_resolved_path(&r, o));
+    o->raw_hex.p = NULL;
+    o->raw_hex.len = 0;
+    int b;
+    if (msn_mpk_peek(&r) == MSN_MPK_BOOL) {
+        msn_mpk_read_bool(&r, &b);
+        if (!b)
+            return MSN_SNAPREC_ETYPE;
+        o->raw_kind = MSN_OBS_RAW_TX;
+    } else {
+        TRY(get_str_or_nil(&r, &o->raw_hex));
+        o->raw_kind = o->raw_hex.p ? MSN_OBS_RAW_OWN : MSN_OBS_RAW_NONE;
+    }
+    return at_end(&r);
+}
+
+/* ---- node ---- */
+
+void msn_snaprec_node_encode(msgpack_sbuffer *sb, const msn_snaprec_node_t *n)
+{
+    msgpack_packer pk;
+    pk_init(&pk, sb);
+    msgpack_pack_array(&pk, MSN_NODEF_COUNT);
+    put_bin(&pk, n->fragment.p, n->fragment.len);
+}
+
+int msn_snaprec_node_decode(const void *val, size_t len, msn_snaprec_node_t *n)
+{
+    msn_mpk_reader_t r;
+    TRY(open_array(&r, val, len, MSN_NODEF_COUNT));
+    TRY(get_bin(&r, &n->fragment));
+    return at_end(&r);
+}
+
+/* ---- orow ---- */
+
+void msn_snaprec_orow_encode(msgpack_sbuffer *sb, const msn_snaprec_orow_t *o)
+{
+    msgpack_packer pk;
+    pk_init(&pk, sb);
+    msgpack_pack_array(&pk, MSN_OROWF_COUNT);
+    put_str(&pk, o->id);
+    put_str(&pk, o->name);
+    put_str(&pk, o->iata);
+}
+
+int msn_snaprec_orow_decode(const void *val, size_t len, msn_snaprec_orow_t *o)
+{
+    msn_mpk_reader_t r;
+    TRY(open_array(&r, val, len, MSN_OROWF_COUNT));
+    TRY(get_str_or_nil(&r, &o->id));
+    TRY(get_str_or_nil(&r, &o->name));
+    TRY(get_str_or_nil(&r, &o->iata));
+    return at_end(&r);
+}
+
+/* ---- nodes.index ---- */
+
+void msn_snaprec_nidx_encode(msgpack_sbuffer *sb, const msn_snaprec_nrec_t *recs, uint32_t n,
+                             const uint32_t *by_name, const uint32_t *by_advert_count,
+                             const int64_t counts[MSN_NIDX_ROLES])
+{
+    msgpack_packer pk;
+    pk_init(&pk, sb);
+    msgpack_pack_array(&pk, MSN_NIDXF_COUNT);
+    msgpack_pack_array(&pk, n);
+    for (uint32_t i = 0; i < n; i++) {
+        const msn_snaprec_nrec_t *x = &recs[i];
+        msgpack_pack_array(&pk, MSN_NRECF_COUNT);
+        put_str(&pk, x->public_key);
+        put_str(&pk, x->name);
+        put_str(&pk, x->role);
+        msgpack_pack_int64(&pk, x->last_seen_ms);
+        msgpack_pack_int64(&pk, x->first_seen_ms);
+        msgpack_pack_int64(&pk, x->advert_count);
+    }
+    const uint32_t *orders[2] = {by_name, by_advert_count};
+    for (int k = 0; k < 2; k++) {
+        msgpack_pack_array(&pk, n);
+        for (uint32_t i = 0; i < n; i++)
+            msgpack_pack_uint32(&pk, orders[k][i]);
+    }
+    msgpack_pack_array(&pk, MSN_NIDX_ROLES);
+    for (int k = 0; k < MSN_NIDX_ROLES; k++)
+        msgpack_pack_int64(&pk, counts[k]);
+}
+
+static void reader_of(msn_mpk_reader_t *r, const msn_nidx_reader_t *it)
+{
+    r->p = it->p;
+    r->end = it->end;
+}
+
+int msn_snaprec_nidx_open(msn_nidx_reader_t *it, const void *doc, size_t len, uint32_t *n)
+{
+    msn_mpk_reader_t r;
+    memset(it, 0, sizeof(*it));
+    TRY(open_array(&r, doc, len, MSN_NIDXF_COUNT));
+    if (msn_mpk_read_array(&r, &it->n) < 0)
+        return fail(&r);
+    it->left = it->n;
+    it->p = r.p;
+    it->end = r.end;
+    *n = it->n;
+    return 0;
+}
+
+int msn_snaprec_nidx_next(msn_nidx_reader_t *it, msn_snaprec_nrec_t *x)
+{
+    if (it->left == 0)
+        return 0;
+    msn_mpk_reader_t r;
+    uint32_t fields;
+    reader_of(&r, it);
+    if (msn_mpk_read_array(&r, &fields) < 0)
+        return fail(&r);
+    if (fields != MSN_NRECF_COUNT)
+        return MSN_SNAPREC_EFIELDS;
+    TRY(get_str_or_nil(&r, &x->public_key));
+    TRY(get_str_or_nil(&r, &x->name));
+    TRY(get_str_or_nil(&r, &x->role));
+    TRY(get_int(&r, &x->last_seen_ms));
+    TRY(get_int(&r, &x->first_seen_ms));
+    TRY(get_int(&r, &x->advert_count));
+    it->p = r.p;
+    it->left--;
+    return 1;
+}
+
+int msn_snaprec_nidx_orders(msn_nidx_reader_t *it, uint32_t *by_name, uint32_t *by_advert_count,
+                            int64_t counts[MSN_NIDX_ROLES])
+{
+    msn_snaprec_nrec_t skip;
+    int rc;
+    while ((rc = msn_snaprec_nidx_next(it, &skip)) == 1)
+        ;
+    if (rc < 0)
+        return rc;
+    msn_mpk_reader_t r;
+    reader_of(&r, it);
+    uint32_t *orders[2] = {by_name, by_advert_count};
+    for (int k = 0; k < 2; k++) {
+        uint32_t cnt;
+        if (msn_mpk_read_array(&r, &cnt) < 0)
+            return fail(&r);
+        if (cnt != it->n)
+            return MSN_SNAPREC_ESHAPE;
+        for (uint32_t i = 0; i < cnt; i++) {
+            int64_t pos;
+            TRY(get_int(&r, &pos));
+            if (pos < 0 || pos >= it->n)
+                return MSN_SNAPREC_ETYPE;
+            if (orders[k])
+                orders[k][i] = (uint32_t)pos;
+        }
+    }
+    uint32_t nc;
+    if (msn_mpk_read_array(&r, &nc) < 0)
+        return fail(&r);
+    if (nc != MSN_NIDX_ROLES)
+        return MSN_SNAPREC_EFIELDS;
+    for (int k = 0; k < MSN_NIDX_ROLES; k++) {
+        int64_t c;
+        TRY(get_int(&r, &c));
+        if (counts)
+            counts[k] = c;
+    }
+    it->p = r.p;
+    return at_end(&r);
+}
+
+/* ---- doc ---- */
+
+void msn_snaprec_doc_encode(msgpack_sbuffer *sb, const msn_doc_t *d)
+{
+    msgpack_packer pk;
+    pk_init(&pk, sb);
+    msgpack_pack_array(&pk, MSN_DOCF_COUNT);
+    put_bin(&pk, d->body, d->len);
+    msgpack_pack_uint64(&pk, d->gen);
+    msgpack_pack_int64(&pk, d->published_at_ms);
+    if (d->gz != NULL)
+        put_bin(&pk, d->gz, d->gz_len);
+    else
+        msgpack_pack_nil(&pk);
+    put_str(&pk, msn_sv(d->etag));
+    msgpack_pack_int64(&pk, d->expires_at_ms);
+}
+
+int msn_snaprec_doc_decode(const void *val, size_t len, msn_doc_t *d)
+{
+    msn_mpk_reader_t r;
+    msn_sv_t body, gz = {NULL, 0}, etag;
+    int64_t gen;
+    TRY(open_array(&r, val, len, MSN_DOCF_COUNT));
+    TRY(get_bin(&r, &body));
+    TRY(get_int(&r, &gen));
+    TRY(get_int(&r, &d->published_at_ms));
+    if (msn_mpk_peek(&r) == MSN_MPK_NIL)
+        msn_mpk_read_nil(&r);
+    else
+        TRY(get_bin(&r, &gz));
+    TRY(get_str_or_nil(&r, &etag));
+    if (etag.p == NULL || etag.len >= sizeof(d->etag))
+        return MSN_SNAPREC_ETYPE;
+    TRY(get_int(&r, &d->expires_at_ms));
+    TRY(at_end(&r));
+    d->body = body.p;
+    d->len = body.len;
+    d->gz = gz.p;
+    d->gz_len = gz.len;
+    d->gen = (uint64_t)gen;
+    memcpy(d->etag, etag.p, etag.len);
+    d->etag[etag.len] = '\0';
+    return 0;
+}
+
+/* ---- meta ---- */
+
+static void put_kv(msgpack_packer *pk, const char *key, int64_t v)
+{
+    put_str(pk, msn_sv(key));
+    msgpack_pack_int64(pk, v);
+}
+
+void msn_snaprec_meta_encode(msgpack_sbuffer *sb, const msn_snap_meta_t *m)
+{
+    msgpack_packer pk;
+    pk_init(&pk, sb);
+    msgpack_pack_map(&pk, 10);
+    put_kv(&pk, MSN_META_FORMAT, m->format);
+    put_str(&pk, msn_sv(MSN_META_GEN));
+    msgpack_pack_uint64(&pk, m->gen);
+    put_kv(&pk, MSN_META_PUBLISHED_AT, m->published_at_ms);
+    put_kv(&pk, MSN_META_MASTER_START, m->master_start_ms);
+    put_kv(&pk, MSN_META_MAX_TX_ID, m->max_tx_id);
+    put_kv(&pk, MSN_META_MAX_OBS_ID, m->max_obs_id);
+    put_kv(&pk, MSN_META_TX_COUNT, m->tx_count);
+    put_kv(&pk, MSN_META_OBS_COUNT, m->obs_count);
+    put_kv(&pk, MSN_META_LEGACY_SCHEMA, m->legacy_schema);
+    put_str(&pk, msn_sv(MSN_META_SOURCE_DB));
+    put_str(&pk, msn_sv(m->source_db));
+}
+
+int msn_snaprec_meta_decode(const void *val, size_t len, msn_snap_meta_t *m)
+{
+    msn_mpk_reader_t r;
+    uint32_t n;
+    memset(m, 0, sizeof(*m));
+    msn_mpk_reader_init(&r, val, len);
+    if (msn_mpk_read_map(&r, &n) < 0)
+        return MSN_SNAPREC_ESHAPE;
+    for (uint32_t i = 0; i < n; i++) {
+        msn_sv_t key, sv;
+        int64_t iv;
+        TRY(get_str_or_nil(&r, &key));
+        if (key.p == NULL)
+            return MSN_SNAPREC_ETYPE;
+#define KEY(name) (key.len == sizeof(name) - 1 && memcmp(key.p, name, key.len) == 0)
+        if (KEY(MSN_META_SOURCE_DB)) {
+            TRY(get_str_or_nil(&r, &sv));
+            if (sv.p == NULL || sv.len >= sizeof(m->source_db))
+                return MSN_SNAPREC_ETYPE;
+            memcpy(m->source_db, sv.p, sv.len);
+            m->source_db[sv.len] = '\0';
+            continue;
+        }
+        if (!(KEY(MSN_META_FORMAT) || KEY(MSN_META_GEN) || KEY(MSN_META_PUBLISHED_AT) ||
+              KEY(MSN_META_MASTER_START) || KEY(MSN_META_MAX_TX_ID) || KEY(MSN_META_MAX_OBS_ID) ||
+              KEY(MSN_META_TX_COUNT) || KEY(MSN_META_OBS_COUNT) || KEY(MSN_META_LEGACY_SCHEMA))) {
+            if (msn_mpk_skip(&r) < 0)
+                return fail(&r);
+            continue;
+        }
+        TRY(get_int(&r, &iv));
+        if (KEY(MSN_META_FORMAT)) {
+            if (iv < 0 || iv > (int64_t)UINT32_MAX)
+                return MSN_SNAPREC_ETYPE;
+            m->format = (uint32_t)iv;
+        } else if (KEY(MSN_META_GEN)) {
+            m->gen = (uint64_t)iv;
+        } else if (KEY(MSN_META_PUBLISHED_AT)) {
+            m->published_at_ms = iv;
+        } else if (KEY(MSN_META_MASTER_START)) {
+            m->master_start_ms = iv;
+        } else if (KEY(MSN_META_MAX_TX_ID)) {
+            m->max_tx_id = iv;
+        } else if (KEY(MSN_META_MAX_OBS_ID)) {
+            m->max_obs_id = iv;
+        } else if (KEY(MSN_META_TX_COUNT)) {
+            m->tx_count = iv;
+        } else if (KEY(MSN_META_OBS_COUNT)) {
+            m->obs_count = iv;
+        } else {
+            m->legacy_schema = (int)iv;
+        }
+#undef KEY
+    }
+    TRY(at_end(&r));
+    return m->gen > 0 ? 0 : MSN_SNAPREC_ESHAPE;
+}
+
+/* ---- fx ---- */
+
+void msn_snaprec_fx_make(msn_fx_rec_t *rec, uint64_t id, int64_t first_seen_ms, int64_t payload_type,
+                         int64_t route_type)
+{
+    memset(rec, 0, sizeof(*rec));
+    msn_be64_put(rec->id_be, id);
+    msn_be64_put(rec->first_seen_ms_be, (uint64_t)first_seen_ms);
+    rec->payload_type = (uint8_t)(payload_type < 0 || payload_type > 254 ? 255 : payload_type);
+    rec->route_type = (uint8_t)(route_type < 0 || route_type > 254 ? 255 : route_type);
+}
+
+/* ---- ids ---- */
+
+void msn_snaprec_id_encode(uint8_t out[8], uint64_t id)
+{
+    msn_be64_put(out, id);
+}
+
+int msn_snaprec_id_decode(const void *val, size_t len, uint64_t *id)
+{
+    if (len != 8)
+        return MSN_SNAPREC_ESHAPE;
+    *id = msn_be64_get(val);
+    return 0;
+}

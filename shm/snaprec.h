@@ -1,0 +1,323 @@
+/*
+ * snaprec.h: the values of the LMDB snapshot (layout: snapshot.h) as C structs, with
+ * their msgpack encoders (the master) and decoders (the workers, `meshsnap status`).
+ * The keys are built by snapkey.h.
+ *
+ * Records. Every record but meta is a msgpack array whose positions are named by the
+ * record's field enum (MSN_TXF_*, MSN_OBSF_*, ...); its length is the enum's _COUNT. A
+ * decoder refuses a value whose field count differs (MSN_SNAPREC_EFIELDS) or one of whose
+ * fields has another type (MSN_SNAPREC_ETYPE): a record of another layout is an error,
+ * never misread. meta is a map by name, so that any binary can read its format version.
+ *
+ * Format version. MSN_SNAP_FORMAT is stored in meta. Changing a record's fields (their
+ * number, order, type or meaning), a key layout (snapkey.h) or a packet list's content
+ * bumps it: a snapshot of another version is not served (msn_snap_open_current_ro) and
+ * the master rebuilds a fresh one.
+ *
+ * Nil. Optional strings are str|nil: a msn_sv_t whose p is NULL is nil (an empty string
+ * has a non-NULL p). Bins (pre-rendered JSON) are never nil. Optional numbers carry a
+ * has_ flag.
+ *
+ * Lifetime. Decoded strings, bins and resolved-path keys point into the value they were
+ * decoded from: for an LMDB value, valid until the read transaction ends. Encoders append
+ * to a msgpack_sbuffer owned by the caller; they cannot fail short of OOM (msgpack-c's
+ * sbuffer aborts the process then, as msn_buf does).
+ *
+ * Any process may call these functions; they keep no state.
+ */
+#ifndef MSN_SNAPREC_H
+#define MSN_SNAPREC_H
+
+#include <msgpack.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "snapkey.h"
+
+/** The snapshot format this binary writes and reads. A snapshot written before format
+ *  versions existed has none, read as 0. */
+#define MSN_SNAP_FORMAT 1
+
+/** Decoder errors (0 is success). */
+#define MSN_SNAPREC_ESHAPE (-1)  /* not a msgpack array (map for meta), or truncated */
+#define MSN_SNAPREC_EFIELDS (-2) /* another field count: written with another record layout */
+#define MSN_SNAPREC_ETYPE (-3)   /* a field of another type, or out of its range */
+
+/** A message for a decoder error code, e.g. for a log line. Never NULL. */
+const char *msn_snaprec_strerror(int rc);
+
+/** A string in a record: p NULL means nil. Not NUL-terminated when decoded. */
+typedef struct {
+    const char *p;
+    size_t len;
+} msn_sv_t;
+
+/** A NUL-terminated string (or NULL for nil) as a msn_sv_t. */
+msn_sv_t msn_sv(const char *s);
+
+/* ---- tx: one transmission, under its id ---- */
+
+enum msn_tx_field {
+    MSN_TXF_FRAGMENT,         /* bin: its /api/packets row (a JSON object) */
+    MSN_TXF_FIRST_SEEN_MS,    /* int */
+    MSN_TXF_PAYLOAD_TYPE,     /* int, -1 when unknown */
+    MSN_TXF_ROUTE_TYPE,       /* int, -1 when unknown */
+    MSN_TXF_HASH,             /* str|nil */
+    MSN_TXF_RAW_HEX,          /* str|nil */
+    MSN_TXF_DECODED_JSON,     /* str|nil */
+    MSN_TXF_BEST_PATH_JSON,   /* str|nil: path_json of its best observation */
+    MSN_TXF_OBS_COUNT,        /* int */
+    MSN_TXF_GROUPED_FRAGMENT, /* bin: its groupByHash row */
+    MSN_TXF_LATEST_MS,        /* int: its newest sighting (first_seen or a later observation) */
+    MSN_TXF_COUNT
+};
+
+typedef struct {
+    msn_sv_t fragment, grouped_fragment;
+    msn_sv_t hash, raw_hex, decoded_json, best_path_json;
+    int64_t first_seen_ms, payload_type, route_type, obs_count, latest_ms;
+} msn_snaprec_tx_t;
+
+void msn_snaprec_tx_encode(msgpack_sbuffer *sb, const msn_snaprec_tx_t *t);
+/** Returns 0, or a MSN_SNAPREC_E* code (out is then unspecified). */
+int msn_snaprec_tx_decode(const void *val, size_t len, msn_snaprec_tx_t *out);
+
+/* ---- obs: one observation, under txid(8) obsid(8) ---- */
+
+enum msn_obs_field {
+    MSN_OBSF_ID,             /* int */
+    MSN_OBSF_TX_ID,          /* int */
+    MSN_OBSF_OBSERVER_ROWID, /* int|nil: the key of its orow record */
+    MSN_OBSF_DIRECTION,      /* str|nil */
+    MSN_OBSF_SNR,            /* float|nil */
+    MSN_OBSF_RSSI,           /* float|nil */
+    MSN_OBSF_SCORE,          /* float|nil */
+    MSN_OBSF_PATH_JSON,      /* str|nil */
+    MSN_OBSF_TIMESTAMP_S,    /* int: unix seconds */
+    MSN_OBSF_RESOLVED_PATH,  /* array of bin(32)|nil (a node key per hop, nil = unresolved), or nil */
+    MSN_OBSF_RAW_HEX,        /* nil | true (= the transmission's raw_hex) | str */
+    MSN_OBSF_COUNT
+};
+
+#define MSN_SNAPREC_RP_MAX 255 /* hops of a resolved path */
+
+typedef enum {
+    MSN_OBS_RAW_NONE, /* nil */
+    MSN_OBS_RAW_TX,   /* true: the transmission's raw_hex */
+    MSN_OBS_RAW_OWN   /* its own string, in raw_hex */
+} msn_obs_raw_t;
+
+typedef struct {
+    int64_t id, tx_id, observer_rowid, timestamp_s;
+    double snr, rssi, score;
+    uint8_t has_observer, has_snr, has_rssi, has_score;
+    uint8_t has_rp; /* resolved_path is an array (else nil) */
+    msn_sv_t direction, path_json;
+    msn_obs_raw_t raw_kind;
+    msn_sv_t raw_hex; /* when raw_kind is MSN_OBS_RAW_OWN */
+    uint32_t rp_n;
+    const uint8_t *rp[MSN_SNAPREC_RP_MAX]; /* 32-byte binary node keys; NULL = unresolved hop */
+} msn_snaprec_obs_t;
+
+/** Encodes o (rp_n at most MSN_SNAPREC_RP_MAX; further hops are not written). */
+void msn_snaprec_obs_encode(msgpack_sbuffer *sb, const msn_snaprec_obs_t *o);
+/** Returns 0, or a MSN_SNAPREC_E* code (ETYPE also for a key that is not 32 bytes or a
+ *  path longer than MSN_SNAPREC_RP_MAX). */
+int msn_snaprec_obs_decode(const void *val, size_t len, msn_snaprec_obs_t *out);
+
+/* ---- node: one node's /api/nodes object, under its public key ---- */
+
+enum msn_node_field {
+    MSN_NODEF_FRAGMENT, /* bin: the JSON object */
+    MSN_NODEF_COUNT
+};
+
+typedef struct {
+    msn_sv_t fragment;
+} msn_snaprec_node_t;
+
+void msn_snaprec_node_encode(msgpack_sbuffer *sb, const msn_snaprec_node_t *n);
+int msn_snaprec_node_decode(const void *val, size_t len, msn_snaprec_node_t *out);
+
+/* ---- orow: an observer row as observations name it, under its rowid ---- */
+
+enum msn_orow_field {
+    MSN_OROWF_ID,   /* str|nil: the observer id (its public key, as stored) */
+    MSN_OROWF_NAME, /* str|nil */
+    MSN_OROWF_IATA, /* str|nil ("" when the observer has none) */
+    MSN_OROWF_COUNT
+};
+
+typedef struct {
+    msn_sv_t id, name, iata;
+} msn_snaprec_orow_t;
+
+void msn_snaprec_orow_encode(msgpack_sbuffer *sb, const msn_snaprec_orow_t *o);
+int msn_snaprec_orow_decode(const void *val, size_t len, msn_snaprec_orow_t *out);
+
+/* ---- the "nodes.index" document: /api/nodes without scanning the node table ----
+ *
+ *   [records, by_name, by_advert_count, counts]
+ *   records          array of node index entries (below), sorted by last_seen descending
+ *                    (the default sortBy=lastSeen)
+ *   by_name          positions into records, sorted by name ascending
+ *   by_advert_count  positions into records, sorted by advert_count descending
+ *   counts           all-time [repeaters, rooms, companions, sensors]
+ */
+
+enum msn_nidx_field {
+    MSN_NIDXF_RECORDS,
+    MSN_NIDXF_BY_NAME,
+    MSN_NIDXF_BY_ADVERT_COUNT,
+    MSN_NIDXF_COUNTS,
+    MSN_NIDXF_COUNT
+};
+
+enum msn_nidx_role {
+    MSN_NIDX_REPEATERS,
+    MSN_NIDX_ROOMS,
+    MSN_NIDX_COMPANIONS,
+    MSN_NIDX_SENSORS,
+    MSN_NIDX_ROLES
+};
+
+/** One node index entry. */
+enum msn_nrec_field {
+    MSN_NRECF_PUBLIC_KEY,    /* str|nil */
+    MSN_NRECF_NAME,          /* str|nil */
+    MSN_NRECF_ROLE,          /* str|nil */
+    MSN_NRECF_LAST_SEEN_MS,  /* int */
+    MSN_NRECF_FIRST_SEEN_MS, /* int */
+    MSN_NRECF_ADVERT_COUNT,  /* int */
+    MSN_NRECF_COUNT
+};
+
+typedef struct {
+    msn_sv_t public_key, name, role;
+    int64_t last_seen_ms, first_seen_ms, advert_count;
+} msn_snaprec_nrec_t;
+
+/** Encodes the whole index: n records (in last_seen order), the two orderings (n
+ *  positions each) and the role counts. */
+void msn_snaprec_nidx_encode(msgpack_sbuffer *sb, const msn_snaprec_nrec_t *recs, uint32_t n,
+                             const uint32_t *by_name, const uint32_t *by_advert_count,
+                             const int64_t counts[MSN_NIDX_ROLES]);
+
+/** Reads the index in place, front to back: open, then next until it returns 0, then
+ *  orders. Positions are checked to be within the records. */
+typedef struct {
+    const uint8_t *p, *end; /* the unread part */
+    uint32_t n;             /* records in the index */
+    uint32_t left;          /* records not read yet */
+} msn_nidx_reader_t;
+
+/** Starts reading: *n receives the number of records. Returns 0 or a MSN_SNAPREC_E* code. */
+int msn_snaprec_nidx_open(msn_nidx_reader_t *it, const void *doc, size_t len, uint32_t *n);
+/** The next record: returns 1 with *rec set, 0 after the last, or a MSN_SNAPREC_E* code. */
+int msn_snaprec_nidx_next(msn_nidx_reader_t *it, msn_snaprec_nrec_t *rec);
+/** After the last record: fills by_name and by_advert_count (n entries each; either may be
+ *  NULL to skip it) and counts (may be NULL). Returns 0 or a MSN_SNAPREC_E* code. */
+int msn_snaprec_nidx_orders(msn_nidx_reader_t *it, uint32_t *by_name, uint32_t *by_advert_count,
+                            int64_t counts[MSN_NIDX_ROLES]);
+
+/* ---- doc: a ready-to-send document, under its name ---- */
+
+enum msn_doc_field {
+    MSN_DOCF_BODY,            /* bin */
+    MSN_DOCF_GEN,             /* int: the generation that wrote it */
+    MSN_DOCF_PUBLISHED_AT_MS, /* int */
+    MSN_DOCF_GZIP,            /* bin|nil: the body gzip-compressed */
+    MSN_DOCF_ETAG,            /* str: quoted strong ETag of the body */
+    MSN_DOCF_EXPIRES_AT_MS,   /* int: when the master next republishes it (0 = unknown) */
+    MSN_DOCF_COUNT
+};
+
+/** A document (pointers into the value when decoded). */
+typedef struct {
+    const void *body;
+    size_t len;
+    const void *gz; /* NULL when there is no compressed copy */
+    size_t gz_len;
+    char etag[24]; /* quoted strong ETag of body; the gzip copy's is etag with "-gz" inserted */
+    uint64_t gen;
+    int64_t published_at_ms;
+    int64_t expires_at_ms;
+} msn_doc_t;
+
+void msn_snaprec_doc_encode(msgpack_sbuffer *sb, const msn_doc_t *d);
+/** Returns 0, or a MSN_SNAPREC_E* code (ETYPE also for an ETag longer than 23 bytes). */
+int msn_snaprec_doc_decode(const void *val, size_t len, msn_doc_t *out);
+
+/* ---- meta: the generation, under "meta" ---- */
+
+/** The map keys of meta. */
+#define MSN_META_FORMAT "format"
+#define MSN_META_GEN "gen"
+#define MSN_META_PUBLISHED_AT "published_at"
+#define MSN_META_MASTER_START "master_start"
+#define MSN_META_MAX_TX_ID "max_tx_id"
+#define MSN_META_MAX_OBS_ID "max_obs_id"
+#define MSN_META_TX_COUNT "tx_count"
+#define MSN_META_OBS_COUNT "obs_count"
+#define MSN_META_LEGACY_SCHEMA "legacy_schema"
+#define MSN_META_SOURCE_DB "source_db"
+
+typedef struct {
+    uint32_t format; /* MSN_SNAP_FORMAT when this binary wrote it; 0 when absent */
+    uint64_t gen;
+    int64_t published_at_ms;
+    int64_t master_start_ms; /* start time of the master run that published it */
+    int64_t max_tx_id, max_obs_id;
+    int64_t tx_count, obs_count;
+    int legacy_schema;
+    char source_db[512];
+} msn_snap_meta_t;
+
+/** Encodes every field of m, format included (as given). */
+void msn_snaprec_meta_encode(msgpack_sbuffer *sb, const msn_snap_meta_t *m);
+/** Decodes the keys it knows and skips the others (so that a meta of any format shows its
+ *  version); absent keys are 0. Returns 0, MSN_SNAPREC_ETYPE, or MSN_SNAPREC_ESHAPE (also
+ *  when there is no generation). The format is not checked here. */
+int msn_snaprec_meta_decode(const void *val, size_t len, msn_snap_meta_t *out);
+
+/* ---- fx: one entry of a packet list (DUPFIXED: fixed size, sorts by id) ---- */
+
+typedef struct {
+    uint8_t id_be[8];
+    uint8_t first_seen_ms_be[8];
+    uint8_t payload_type; /* 255 when unknown */
+    uint8_t route_type;   /* 255 when unknown */
+    uint8_t _pad[6];
+} msn_fx_rec_t;
+
+/** The list entry of a transmission (payload_type/route_type < 0: unknown). */
+void msn_snaprec_fx_make(msn_fx_rec_t *rec, uint64_t id, int64_t first_seen_ms, int64_t payload_type,
+                         int64_t route_type);
+/** The entry in an LMDB value, or NULL when the value is not an entry's size. Inline, as
+ *  the accessors: list walks call them per entry. */
+static inline const msn_fx_rec_t *msn_snaprec_fx_of(const void *val, size_t len);
+static inline uint64_t msn_snaprec_fx_id(const msn_fx_rec_t *rec);
+static inline int64_t msn_snaprec_fx_first_seen_ms(const msn_fx_rec_t *rec);
+
+/* ---- oid and hash values: a transmission id ---- */
+
+void msn_snaprec_id_encode(uint8_t out[8], uint64_t id);
+/** Returns 0, or MSN_SNAPREC_ESHAPE when the value is not 8 bytes. */
+int msn_snaprec_id_decode(const void *val, size_t len, uint64_t *id);
+
+static inline const msn_fx_rec_t *msn_snaprec_fx_of(const void *val, size_t len)
+{
+    return len == sizeof(msn_fx_rec_t) ? (const msn_fx_rec_t *)val : NULL;
+}
+
+static inline uint64_t msn_snaprec_fx_id(const msn_fx_rec_t *rec)
+{
+    return msn_be64_get(rec->id_be);
+}
+
+static inline int64_t msn_snaprec_fx_first_seen_ms(const msn_fx_rec_t *rec)
+{
+    return (int64_t)msn_be64_get(rec->first_seen_ms_be);
+}
+
+#endif
