@@ -47,9 +47,14 @@ int msn_publisher_start(msn_publisher_thread_t *pt, const msn_config_t *cfg, msn
     return rc ? -rc : 0;
 }
 
-void msn_publisher_stop(msn_publisher_thread_t *pt)
+void msn_publisher_request_stop(msn_publisher_thread_t *pt)
 {
     atomic_store(&pt->ctl.stop, 1);
+}
+
+void msn_publisher_stop(msn_publisher_thread_t *pt)
+{
+    msn_publisher_request_stop(pt);
     pthread_join(pt->thread, NULL);
     msn_config_free(&pt->cfg);
 }

@@ -30,6 +30,9 @@ typedef struct {
 /** Starts the thread on a copy of cfg (the caller may change or free its own). Returns 0, or -errno. */
 int msn_publisher_start(msn_publisher_thread_t *pt, const msn_config_t *cfg, msn_status_t *st,
                         int64_t started_at_ms);
+/** Asks the thread to stop, without waiting: a full load in progress ends at its next
+ *  chunk (a publication in progress is finished). */
+void msn_publisher_request_stop(msn_publisher_thread_t *pt);
 /** Asks the thread to stop and joins it. */
 void msn_publisher_stop(msn_publisher_thread_t *pt);
 

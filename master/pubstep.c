@@ -101,7 +101,7 @@ msn_pub_plan_t msn_pub_decide(const msn_pubctx_t *c, const msn_pub_in_t *in)
         if (!c->loaded || c->rebuild)
             return plan(MSN_PUB_FULL_LOAD, -1);
         int mig = finished_migration(c, &in->bf);
-        if (mig >= 0 && reload_may_start(&in->bf, now))
+        if ((mig >= 0 || c->reload_pending) && reload_may_start(&in->bf, now))
             return plan(MSN_PUB_FULL_LOAD, mig);
         if ((mig = paths_to_take(c, in)) >= 0)
             return plan(MSN_PUB_TAKE_PATHS, mig);
@@ -262,6 +262,7 @@ static void do_full_load(msn_pubctx_t *c, const msn_pub_in_t *in)
     }
     c->loaded = 1;
     c->rebuild = 0;
+    c->reload_pending = 0;
     c->poll_now = 0; /* a full generation carries every analytics result */
     c->loaded_at_ms = real_start;
     /* the fresh store holds every resolved path written up to the load */
@@ -337,8 +338,10 @@ static void do_readers(msn_pubctx_t *c)
         msn_info("cleared %d stale LMDB reader slot(s)", dead);
 }
 
-/* Logs each migration that finished since the last look and will make the store reload. */
-static void announce_finished(msn_pubctx_t *c, const msn_backfill_status_t *bf)
+/* Notes (and logs) each migration that finished since the last look and makes the store
+ * reload. The note outlives the status entry: a restarted backfiller rewrites the entries
+ * of finished migrations from the database, with end times rounded down to the second. */
+static void note_finished(msn_pubctx_t *c, const msn_backfill_status_t *bf)
 {
     if (!c->loaded)
         return;
@@ -349,6 +352,7 @@ static void announce_finished(msn_pubctx_t *c, const msn_backfill_status_t *bf)
             mg->ended_at < c->loaded_at_ms || mg->ended_at <= c->announced_ms)
             continue;
         msn_info("migration %s finished; the master reloads to publish its results", mg->name);
+        c->reload_pending = 1;
         if (mg->ended_at > upto)
             upto = mg->ended_at;
     }
@@ -377,7 +381,7 @@ msn_pub_plan_t msn_pub_step(msn_pubctx_t *c, int64_t now_ms)
     in.data_version = -1;
     if (c->db != NULL && c->loaded && !c->rebuild && now_ms >= c->next_poll_ms)
         in.data_version = data_version(c->db);
-    announce_finished(c, &in.bf);
+    note_finished(c, &in.bf);
     msn_pub_plan_t p = msn_pub_decide(c, &in);
     switch (p.action) {
     case MSN_PUB_READERS:

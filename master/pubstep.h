@@ -16,9 +16,11 @@
  *   FULL_LOAD    nothing loaded yet; an incremental            loads everything into a fresh store,
  *                publication failed; or a migration whose      publishes a full generation, makes
  *                effects touch the store (MSN_MIG_AFFECTS_     every analytic due
- *                STORE) changed rows, ended after the last
- *                load, and no migration runs any more (or
- *                none reported progress for 30 s)
+ *                STORE) changed rows and ended after the
+ *                last load (in the status block now, or
+ *                noted by an earlier step: reload_pending),
+ *                and no migration runs any more (or none
+ *                reported progress for 30 s)
  *   TAKE_PATHS   a running migration that affects resolved     re-reads resolved_path up to its
  *                paths (MSN_MIG_AFFECTS_RESOLVED_PATH)         cursor, makes the path analytics
  *                reports a cursor past what the store holds,   due, polls at once
@@ -35,7 +37,8 @@
  *   SLEEP        nothing is due                                nothing: the caller sleeps
  *
  * The context owns the SQLite connection, the store, the LMDB publisher and the
- * analytics scheduler; only the thread running the steps touches them.
+ * analytics scheduler (and with it the computing process, which this thread alone forks
+ * and reaps: child.h); only the thread running the steps touches them.
  */
 #ifndef MSN_PUBSTEP_H
 #define MSN_PUBSTEP_H
@@ -99,6 +102,7 @@ typedef struct {
     msn_ansched_t an;
     int loaded;                /* a full load was published */
     int rebuild;               /* an incremental publication failed: load in full */
+    int reload_pending;        /* a migration that changed the store's data finished after the load */
     int poll_now;              /* results wait to be published (analytics, resolved paths) */
     int64_t loaded_at_ms;      /* wall clock when the last full load began */
     int64_t paths_to;          /* resolved paths of observations up to this id are in the store */
@@ -109,7 +113,7 @@ typedef struct {
     int64_t next_tick_ms;    /* analytics */
     int64_t retry_ms;        /* no connection: open again from this time */
     int64_t last_err_log_ms; /* "cannot open the database" logged at most every 30 s */
-    int64_t announced_ms;    /* finished migrations up to this end time were logged */
+    int64_t announced_ms;    /* finished migrations up to this end time were noted */
 } msn_pubctx_t;
 
 /** Initialises c (nothing loaded, no connection: the first steps open and load).

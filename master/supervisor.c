@@ -577,6 +577,8 @@ int msn_master_main(msn_config_t *cfg, int argc, char **argv)
 
     supervise(&m, &set);
 
+    /* the publisher stops meanwhile: no load or poll holds the exit up after the children */
+    msn_publisher_request_stop(&m.pub);
     sd_notify(0, "STOPPING=1");
     msn_status_write_begin(&m.st->master_seq);
     m.st->master.phase = MSN_PHASE_STOPPING;

@@ -459,6 +459,13 @@ static void test_decide_finished_migration(void)
     m->effects = MSN_MIG_AFFECTS_PATH_JSON;
     m->status = MSN_MIG_FAILED; /* failed: the next run redoes it */
     CHECK_ACTION(decide(&d), MSN_PUB_SLEEP);
+    /* noted by an earlier step, its entry since rewritten (a restarted backfiller): still due */
+    d.c.reload_pending = 1;
+    p = msn_pub_decide(&d.c, &d.in);
+    CHECK_ACTION(p.action, MSN_PUB_FULL_LOAD);
+    CHECK_EQ_INT(p.mig, -1);
+    m->status = MSN_MIG_RUNNING; /* once no migration runs */
+    CHECK_ACTION(decide(&d), MSN_PUB_SLEEP);
     decide_teardown(&d);
 }
 
