@@ -31,15 +31,19 @@ static int n_migrations(const msn_backfill_status_t *bf)
     return bf->n_migrations < MSN_STATUS_MAX_MIGRATIONS ? bf->n_migrations : MSN_STATUS_MAX_MIGRATIONS;
 }
 
+/* 1 when mg finished, changed rows of what the store holds, after the last load began. */
+static int calls_for_reload(const msn_pubctx_t *c, const msn_migration_status_t *mg)
+{
+    return mg->status == MSN_MIG_DONE && (mg->effects & MSN_MIG_AFFECTS_STORE) && mg->rows_processed > 0 &&
+           mg->ended_at >= c->loaded_at_ms;
+}
+
 /* The index of a finished migration whose changes the store lacks, or -1. */
 static int finished_migration(const msn_pubctx_t *c, const msn_backfill_status_t *bf)
 {
-    for (int i = 0; i < n_migrations(bf); i++) {
-        const msn_migration_status_t *mg = &bf->mig[i];
-        if (mg->status == MSN_MIG_DONE && (mg->effects & MSN_MIG_AFFECTS_STORE) && mg->rows_processed > 0 &&
-            mg->ended_at >= c->loaded_at_ms)
+    for (int i = 0; i < n_migrations(bf); i++)
+        if (calls_for_reload(c, &bf->mig[i]))
             return i;
-    }
     return -1;
 }
 
@@ -348,8 +352,7 @@ static void note_finished(msn_pubctx_t *c, const msn_backfill_status_t *bf)
     int64_t upto = c->announced_ms;
     for (int i = 0; i < n_migrations(bf); i++) {
         const msn_migration_status_t *mg = &bf->mig[i];
-        if (mg->status != MSN_MIG_DONE || !(mg->effects & MSN_MIG_AFFECTS_STORE) || mg->rows_processed <= 0 ||
-            mg->ended_at < c->loaded_at_ms || mg->ended_at <= c->announced_ms)
+        if (!calls_for_reload(c, mg) || mg->ended_at <= c->announced_ms)
             continue;
         msn_info("migration %s finished; the master reloads to publish its results", mg->name);
         c->reload_pending = 1;
