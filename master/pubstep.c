@@ -47,14 +47,16 @@ static int finished_migration(const msn_pubctx_t *c, const msn_backfill_status_t
     return -1;
 }
 
-/* Migrations run one after the other: reload once the last running one has finished (the
-   resolved-path take-in covers the time in between), or once the runner went silent. */
+/* Migrations run one after the other: reload once the last one has finished (the
+   resolved-path take-in covers the time in between), that is once none has run for
+   MSN_PUB_SETTLE_MS (the next one of a run starts within milliseconds of the previous
+   one's end), or once the runner went silent. */
 static int reload_may_start(const msn_backfill_status_t *bf, int64_t now)
 {
     for (int i = 0; i < n_migrations(bf); i++)
         if (bf->mig[i].status == MSN_MIG_RUNNING)
             return now - bf->last_progress_ms > MSN_PUB_STALL_MS;
-    return 1;
+    return now - bf->last_progress_ms >= MSN_PUB_SETTLE_MS;
 }
 
 /* The running resolved-path migration with the furthest cursor past the store, or -1. */

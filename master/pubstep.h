@@ -19,8 +19,8 @@
  *                STORE) changed rows and ended after the
  *                last load (in the status block now, or
  *                noted by an earlier step: reload_pending),
- *                and no migration runs any more (or none
- *                reported progress for 30 s)
+ *                and no migration ran for 1 s (or the
+ *                running one reported no progress for 30 s)
  *   TAKE_PATHS   a running migration that affects resolved     re-reads resolved_path up to its
  *                paths (MSN_MIG_AFFECTS_RESOLVED_PATH)         cursor, makes the path analytics
  *                reports a cursor past what the store holds,   due, polls at once
@@ -56,6 +56,7 @@
 #define MSN_PUB_SLICE_MS 50           /* analytics tick period, and the longest sleep */
 #define MSN_PUB_SMALL_RELOAD_MS 10000 /* re-read nodes and observers at least this often */
 #define MSN_PUB_STALL_MS 30000        /* a running migration silent this long no longer holds a reload */
+#define MSN_PUB_SETTLE_MS 1000        /* no migration ran for this long: the run is over, reload */
 
 /* What the supervisor thread may change while the steps run. */
 typedef struct {

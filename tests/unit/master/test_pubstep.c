@@ -242,7 +242,10 @@ static void test_finished_migration_reloads(void)
     CHECK_ACTION(step(&c, c.next_poll_ms), MSN_PUB_POLL); /* data_version: never polled yet */
     CHECK_EQ_INT(c.pub.gen, 1);
     set_mig(f.st, "some_backfill_v1", MSN_MIG_DONE, MSN_MIG_AFFECTS_LAST_SEEN, 3, msn_now_ms() - 5, 0);
-    msn_pub_plan_t p = msn_pub_step(&c, c.next_poll_ms);
+    int64_t t = msn_now_ms(); /* the backfill status just changed: another migration may start */
+    CHECK(msn_pub_step(&c, t).action != MSN_PUB_FULL_LOAD);
+    CHECK(c.reload_pending); /* noted */
+    msn_pub_plan_t p = msn_pub_step(&c, t + MSN_PUB_SETTLE_MS);
     CHECK_ACTION(p.action, MSN_PUB_FULL_LOAD);
     CHECK_EQ_INT(p.mig, 1);
     CHECK_EQ_INT(c.pub.gen, 2);
@@ -310,7 +313,7 @@ static void decide_setup(decide_t *d)
     d->c.next_tick_ms = NOW + 20;
     d->in.now_ms = NOW;
     d->in.data_version = 7;
-    d->in.bf.last_progress_ms = NOW;
+    d->in.bf.last_progress_ms = NOW - 600000; /* no backfill news for a while */
 }
 
 static void decide_teardown(decide_t *d)
@@ -406,6 +409,7 @@ static void test_decide_running_resolved_path_migration(void)
     msn_migration_status_t *m =
         mig(&d, "resolved_path_backfill_v1", MSN_MIG_RUNNING, MSN_MIG_AFFECTS_RESOLVED_PATH);
     m->cursor = 500;
+    d.in.bf.last_progress_ms = NOW - 1000; /* it reports progress */
     d.c.last_paths_ms = NOW - 60000;
     msn_pub_plan_t p = msn_pub_decide(&d.c, &d.in);
     CHECK_ACTION(p.action, MSN_PUB_TAKE_PATHS);
@@ -448,6 +452,10 @@ static void test_decide_finished_migration(void)
     msn_pub_plan_t p = msn_pub_decide(&d.c, &d.in);
     CHECK_ACTION(p.action, MSN_PUB_FULL_LOAD);
     CHECK_EQ_INT(p.mig, 0);
+    d.in.bf.last_progress_ms = NOW - MSN_PUB_SETTLE_MS + 1; /* it just ended: the next one may follow */
+    CHECK_ACTION(decide(&d), MSN_PUB_SLEEP);
+    d.in.bf.last_progress_ms = NOW - MSN_PUB_SETTLE_MS; /* none followed: the run is over */
+    CHECK_ACTION(decide(&d), MSN_PUB_FULL_LOAD);
     m->ended_at = d.c.loaded_at_ms - 1; /* the store was loaded after it */
     CHECK_ACTION(decide(&d), MSN_PUB_SLEEP);
     m->ended_at = d.c.loaded_at_ms + 1;
@@ -465,6 +473,7 @@ static void test_decide_finished_migration(void)
     CHECK_ACTION(p.action, MSN_PUB_FULL_LOAD);
     CHECK_EQ_INT(p.mig, -1);
     m->status = MSN_MIG_RUNNING; /* once no migration runs */
+    d.in.bf.last_progress_ms = NOW;
     CHECK_ACTION(decide(&d), MSN_PUB_SLEEP);
     decide_teardown(&d);
 }
