@@ -218,7 +218,9 @@ static int write_stmt(sqlite3 *db, const char *sql, int n, const char *const *te
     return 0;
 }
 
-int msn_amig_begin(msn_amig_t *m, sqlite3 *db, msn_status_t *st, const char *name, char *err, size_t errlen)
+/* msn_amig_begin, with the migration's effects (MSN_MIG_AFFECTS_*) in every status write. */
+static int begin(msn_amig_t *m, sqlite3 *db, msn_status_t *st, const char *name, uint32_t effects, char *err,
+                 size_t errlen)
 {
     char e[384] = "";
     const char *stage = "lookup";
@@ -229,6 +231,7 @@ int msn_amig_begin(msn_amig_t *m, sqlite3 *db, msn_status_t *st, const char *nam
     m->run_start_mono_ms = mono_ms();
     scopy(m->name, sizeof(m->name), name);
     scopy(m->mirror.name, sizeof(m->mirror.name), name);
+    m->mirror.effects = effects;
 
     if (msn_amig_ensure_table(db, e, sizeof(e)) < 0) {
         stage = "bookkeeping table";
@@ -306,6 +309,11 @@ fail:
         scopy(m->mirror.error, sizeof(m->mirror.error), err);
     mirror(m);
     return -1;
+}
+
+int msn_amig_begin(msn_amig_t *m, sqlite3 *db, msn_status_t *st, const char *name, char *err, size_t errlen)
+{
+    return begin(m, db, st, name, 0, err, errlen);
 }
 
 int msn_amig_progress(msn_amig_t *m, int64_t processed, int64_t total, int terminal, char *err, size_t errlen)
@@ -460,7 +468,7 @@ int msn_amig_run(sqlite3 *db, msn_status_t *st, const char *name, msn_mig_fn fn,
 {
     msn_amig_t m;
     char e[512] = "";
-    int rc = msn_amig_begin(&m, db, st, name, err, errlen);
+    int rc = begin(&m, db, st, name, ctx->effects, err, errlen);
     if (rc == 1) {
         msn_info("%s: already done, skipped", name);
         return 0;

@@ -79,6 +79,7 @@ typedef struct {
     int yield_ms;                /* sleep between chunks */
     volatile sig_atomic_t *stop; /* may be NULL */
     int single_txn;              /* test knob (msn_chunk_opts_t.single_txn) */
+    uint32_t effects;            /* MSN_MIG_AFFECTS_* (shm/migration_effects.h): published with its status */
     msn_amig_t *amig;            /* set by msn_amig_run: where progress goes; may be NULL */
 } msn_mig_ctx_t;
 
@@ -94,7 +95,8 @@ int msn_amig_ensure_table(sqlite3 *db, char *err, size_t errlen);
 /** Starts the bookkeeping of `name` (see the table above). Returns 1 when the migration
  *  is already done (the status block then shows it done; nothing else to do), 0 when the
  *  row is pending_async and the migration should run, or -1 with err set (the status
- *  block then shows it failed with that message). */
+ *  block then shows it failed with that message). The status block shows no effects
+ *  (msn_amig_run publishes ctx->effects). */
 int msn_amig_begin(msn_amig_t *m, sqlite3 *db, msn_status_t *st, const char *name, char *err, size_t errlen);
 
 /** Records progress. Non-terminal writes to the table are limited to one per second per
@@ -124,8 +126,9 @@ int msn_amig_checkpoint(sqlite3 *db, void *ud, const msn_chunk_result_t *state, 
 int msn_amig_finish(msn_amig_t *m, const char *error, char *err, size_t errlen);
 
 /** Runs one migration with the semantics above: begin, fn(ctx) with ctx->amig set,
- *  finish. Returns 0 when done (now or already), -ECANCELED when stopped (recorded as
- *  failed "cancelled"), or -1 on failure (recorded as failed, message in err). */
+ *  finish; every status write carries ctx->effects. Returns 0 when done (now or
+ *  already), -ECANCELED when stopped (recorded as failed "cancelled"), or -1 on failure
+ *  (recorded as failed, message in err). */
 int msn_amig_run(sqlite3 *db, msn_status_t *st, const char *name, msn_mig_fn fn, msn_mig_ctx_t *ctx, char *err,
                  size_t errlen);
 

@@ -66,6 +66,7 @@ int msn_backfiller_run_db(sqlite3 *db, const msn_config_t *cfg, msn_status_t *st
             break;
         }
         msn_mig_ctx_t ctx = proto;
+        ctx.effects = msn_migrations[i].effects;
         int rc = msn_amig_run(db, st, msn_migrations[i].name, msn_migrations[i].run, &ctx, err, sizeof(err));
         if (rc == -ECANCELED) {
             stopped = 1;

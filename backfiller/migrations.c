@@ -9,13 +9,16 @@
 
 #include "backfiller/migrations_int.h"
 #include "shm/log.h"
+#include "shm/migration_effects.h"
 #include "shm/schema.h"
 
 const msn_migration_t msn_migrations[] = {
-    {MSN_MIG_SCHEMA_UPGRADE, msn_mig_schema_upgrade_v1},
-    {MSN_MIG_TX_LAST_SEEN, msn_mig_tx_last_seen_v1},
-    {MSN_MIG_PATH_JSON, msn_mig_path_json_v1},
-    {MSN_MIG_RESOLVED_PATH, msn_mig_resolved_path_v1},
+    /* columns, tables, indexes and the view; duplicate observations merged before the unique index */
+    {MSN_MIG_SCHEMA_UPGRADE, msn_mig_schema_upgrade_v1, MSN_MIG_AFFECTS_SCHEMA | MSN_MIG_AFFECTS_OBS_ROWS},
+    {MSN_MIG_TX_LAST_SEEN, msn_mig_tx_last_seen_v1, MSN_MIG_AFFECTS_SCHEMA | MSN_MIG_AFFECTS_LAST_SEEN},
+    {MSN_MIG_PATH_JSON, msn_mig_path_json_v1, MSN_MIG_AFFECTS_PATH_JSON},
+    /* in observation id order, with the cursor published: the master takes rows in while it runs */
+    {MSN_MIG_RESOLVED_PATH, msn_mig_resolved_path_v1, MSN_MIG_AFFECTS_RESOLVED_PATH},
 };
 const size_t msn_migrations_count = sizeof(msn_migrations) / sizeof(msn_migrations[0]);
 

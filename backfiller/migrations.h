@@ -1,7 +1,9 @@
 /*
  * migrations.h: the registered data migrations the backfiller runs, in order.
  *
- * Each entry is a name in `_async_migrations` and a body (msn_mig_fn). Bodies are
+ * Each entry is a name in `_async_migrations`, a body (msn_mig_fn), and what the body
+ * changes (MSN_MIG_AFFECTS_* bits, published with its status: the master acts on them,
+ * see shm/migration_effects.h; a new migration must declare every bit it affects). Bodies are
  * idempotent and resumable: whatever a stopped or failed run committed stays, and the
  * next run picks up the rows still unprocessed (the chunked ones exactly where the last
  * committed chunk ended, see async_migrations.h). Add new migrations at the end of
@@ -65,6 +67,7 @@
 #define MSN_MIGRATIONS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "backfiller/async_migrations.h"
 #include "backfiller/chunk_loop.h"
@@ -72,6 +75,7 @@
 typedef struct {
     const char *name;
     msn_mig_fn run;
+    uint32_t effects; /* MSN_MIG_AFFECTS_* (shm/migration_effects.h): what it changes, for the master */
 } msn_migration_t;
 
 /* In run order. */

@@ -9,13 +9,14 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "analytics/analytics.h"
+#include "child.h"
 #include "shm/etag.h"
 #include "shm/log.h"
+#include "shm/proc.h"
 #include "shm/status.h"
 
 #define TRAILER UINT32_MAX
@@ -51,10 +52,42 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void child_main(int fd, const msn_store_t *s, const msn_anjob_t *jobs, int n, int64_t now_ms)
+/*
+ * The child of the fork, a copy of the whole master process with one thread. What it
+ * inherits and what it does with it:
+ *
+ * - The store: read, never written (copy-on-write pages, so the publisher thread goes on
+ *   changing its own copy meanwhile).
+ * - The publisher's SQLite connection (sqlite3 *) and the LMDB write environment
+ *   (MDB_env *), the status block mapping, and whatever the supervisor thread held: never
+ *   used, never closed through their libraries. sqlite3_close in a child can act on the
+ *   parent's files (it may checkpoint, or delete the WAL when it believes it is the last
+ *   connection) and LMDB forbids any use of an environment after fork(), mdb_env_close
+ *   included. The fork happens on the publisher thread between two of its steps, never
+ *   inside an SQLite statement or an LMDB transaction, so no state of either is half-way.
+ * - File descriptors: all but stdin, stdout, stderr and the pipe are closed first thing,
+ *   with close(2) only (close_range). That releases nothing of the parent's: fcntl locks
+ *   belong to the process that took them and are not inherited, and the parent's
+ *   descriptors stay open. The child then holds no database file, no LMDB lock file and
+ *   no listening socket, whatever it runs into later.
+ * - Locks: it calls no function that takes a lock another thread may have held at the
+ *   fork (no stdio, no SQLite, no LMDB; the log is vsnprintf + gmtime_r + write(2);
+ *   glibc makes malloc safe after fork).
+ * - Memory it writes: its own copies only (the log role, the process title over its copy
+ *   of the command line, its buffers).
+ * - Exit: _exit only, which runs no atexit handler and flushes no stdio buffer copied
+ *   from the parent; a failed write ends it with _exit(1).
+ */
+static void child_main(int fd, pid_t parent, const msn_store_t *s, const msn_anjob_t *jobs, int n, int64_t now_ms)
 {
-    msn_log_set_role("analytics");
+    if (fd > 3)
+        close_range(3, (unsigned)fd - 1, 0);
+    close_range((unsigned)fd + 1, ~0U, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(1); /* the master died before the line above */
+    msn_log_set_role("analytics");
+    msn_proc_set_title("analytics"); /* "meshsnapd: analytics" in ps, once the descriptors are closed */
     /* background work: on a busy machine the workers answering requests go first */
     if (setpriority(PRIO_PROCESS, 0, 10) < 0)
         msn_debug("cannot lower the computing process's priority: %s", strerror(errno));
@@ -102,8 +135,7 @@ static void child_main(int fd, const msn_store_t *s, const msn_anjob_t *jobs, in
             _exit(1);
     }
     rec_t end = {TRAILER, 0, 0, 0, 0};
-    write_all(fd, &end, sizeof(end));
-    _exit(0);
+    _exit(write_all(fd, &end, sizeof(end)) < 0 ? 1 : 0);
 }
 
 int msn_anrun_start(msn_anrun_t *r, const msn_store_t *s, const msn_anjob_t *jobs, int n, int64_t now_ms)
@@ -112,6 +144,7 @@ int msn_anrun_start(msn_anrun_t *r, const msn_store_t *s, const msn_anjob_t *job
     if (pipe2(p, O_CLOEXEC) < 0)
         return -errno;
     fcntl(p[0], F_SETPIPE_SZ, 1 << 20);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         int e = errno;
@@ -119,10 +152,8 @@ int msn_anrun_start(msn_anrun_t *r, const msn_store_t *s, const msn_anjob_t *job
         close(p[1]);
         return -e;
     }
-    if (pid == 0) {
-        close(p[0]);
-        child_main(p[1], s, jobs, n, now_ms);
-    }
+    if (pid == 0)
+        child_main(p[1], parent, s, jobs, n, now_ms); /* never returns */
     close(p[1]);
     fcntl(p[0], F_SETFL, O_NONBLOCK);
     r->pid = pid;
@@ -133,7 +164,25 @@ int msn_anrun_start(msn_anrun_t *r, const msn_store_t *s, const msn_anjob_t *job
     msn_buf_reset(&r->in);
     r->started_ms = msn_now_ms();
     r->done = 0;
+    r->reaped = 0;
+    r->status = 0;
     return 0;
+}
+
+/* Waits for the child (block: it has closed the pipe, so it is gone or going). */
+static void reap(msn_anrun_t *r, int block)
+{
+    if (r->pid <= 0 || r->reaped)
+        return;
+    int rc = msn_child_reap(r->pid, block, &r->status);
+    if (rc > 0) {
+        r->reaped = 1;
+    } else if (rc < 0) {
+        /* cannot happen while this thread alone waits for it; never signal that pid again */
+        msn_error("analytics: cannot wait for the computing process (pid %d): %s", (int)r->pid, strerror(-rc));
+        r->reaped = 1;
+        r->status = -1;
+    }
 }
 
 /* Scans the buffer for complete records; sets done at the trailer. -1 on garbage. */
@@ -170,11 +219,26 @@ int msn_anrun_poll(msn_anrun_t *r)
         }
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
             return 0;
-        break; /* EOF or error: the child is gone */
+        if (n < 0 && !r->reaped) /* cannot read it any more: end it (not reaped, so still its pid) */
+            kill(r->pid, SIGKILL);
+        break; /* end of file: the child closed its end by exiting */
     }
+    reap(r, 1);
     if (scan(r) < 0 || !r->done)
         return -1;
     return 1;
+}
+
+void msn_anrun_describe(const msn_anrun_t *r, char *out, size_t n)
+{
+    if (r->pid <= 0)
+        snprintf(out, n, "not started");
+    else if (!r->reaped)
+        snprintf(out, n, "still running");
+    else if (r->status == -1)
+        snprintf(out, n, "ended (status unknown)");
+    else
+        msn_child_describe(r->status, out, n);
 }
 
 int msn_anrun_next(msn_anrun_t *r, size_t *pos, msn_anresult_t *out)
@@ -201,11 +265,14 @@ int msn_anrun_next(msn_anrun_t *r, size_t *pos, msn_anresult_t *out)
 
 void msn_anrun_reset(msn_anrun_t *r)
 {
-    if (r->pid > 0 && !r->done) {
+    if (r->pid > 0 && !r->reaped) {
+        /* not reaped: the pid is still this child's (a zombie keeps it), so the kill cannot
+           reach another process; gone before the master goes on (or exits) */
         kill(r->pid, SIGKILL);
-        /* gone before the master goes on (or exits); the supervisor may have reaped it already */
-        while (waitpid(r->pid, NULL, 0) < 0 && errno == EINTR)
-            ;
+        reap(r, 1);
+        char how[96];
+        msn_anrun_describe(r, how, sizeof(how));
+        msn_debug("analytics: the computing process (pid %d) was stopped: it %s", (int)r->pid, how);
     }
     if (r->fd > 0)
         close(r->fd);

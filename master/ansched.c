@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "shm/anshape.h"
 #include "shm/log.h"
@@ -222,31 +223,49 @@ static int collect(msn_ansched_t *a, int64_t now)
     return changed;
 }
 
+/* Ends the run in progress once its child is gone: takes its results, or records the
+ * failure of every job of a child that died; logs how the child ended (it was reaped by
+ * msn_anrun_poll, see child.h). Returns -1 while the child runs, else 1 when results
+ * changed, 0 when not. */
+static int finish_run(msn_ansched_t *a, int64_t now)
+{
+    int rc = msn_anrun_poll(&a->run);
+    if (rc == 0)
+        return -1;
+    int changed = 0;
+    char how[96];
+    msn_anrun_describe(&a->run, how, sizeof(how));
+    if (rc > 0) {
+        changed = collect(a, now);
+        if (WIFEXITED(a->run.status) && WEXITSTATUS(a->run.status) == 0)
+            msn_debug("analytics: %d computations in %.1f s; the computing process (pid %d) %s", a->run.n_jobs,
+                      (now - a->run.started_ms) / 1000.0, (int)a->run.pid, how);
+        else
+            msn_warn("analytics: the computing process (pid %d) sent every result, then %s", (int)a->run.pid, how);
+    } else {
+        msn_error("analytics: the computing process died (pid %d %s); previous results stay published, "
+                  "retrying in 30 s",
+                  (int)a->run.pid, how);
+        for (int i = 0; i < a->run.n_jobs; i++) {
+            int an = a->run.jobs[i].an;
+            if (a->run.jobs[i].key[0] == '\0')
+                record_status(a, an, 0, 0, now, "the computing process died");
+            if (a->next_due[an] > now + 30000 || a->next_due[an] == 0)
+                a->next_due[an] = now + 30000;
+        }
+        for (int i = 0; i < a->n; i++)
+            a->ents[i].pending = 0;
+    }
+    msn_anrun_reset(&a->run);
+    return changed;
+}
+
 int msn_ansched_tick(msn_ansched_t *a, const msn_store_t *s, int64_t now)
 {
     int changed = 0;
     take_requests(a, now);
-    if (a->run.pid > 0) {
-        int rc = msn_anrun_poll(&a->run);
-        if (rc == 0)
-            return 0;
-        if (rc > 0) {
-            changed = collect(a, now);
-            msn_debug("analytics: %d computations in %.1f s", a->run.n_jobs, (now - a->run.started_ms) / 1000.0);
-        } else {
-            msn_error("analytics: the computing process died; previous results stay published, retrying in 30 s");
-            for (int i = 0; i < a->run.n_jobs; i++) {
-                int an = a->run.jobs[i].an;
-                if (a->run.jobs[i].key[0] == '\0')
-                    record_status(a, an, 0, 0, now, "the computing process died");
-                if (a->next_due[an] > now + 30000 || a->next_due[an] == 0)
-                    a->next_due[an] = now + 30000;
-            }
-            for (int i = 0; i < a->n; i++)
-                a->ents[i].pending = 0;
-        }
-        msn_anrun_reset(&a->run);
-    }
+    if (a->run.pid > 0 && (changed = finish_run(a, now)) < 0)
+        return 0;
     drop_idle(a, now);
     ensure_precomputed(a, s);
     /* jobs: every shape of each due analytic, plus on-demand shapes never computed */

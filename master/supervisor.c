@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "listen.h"
 #include "publisher.h"
 #include "shm/buf.h"
@@ -164,79 +165,94 @@ static void spawn_backfiller(master_t *m)
         msn_info("started backfiller (pid %d)", (int)c->pid);
 }
 
-static void describe_exit(int status, char *out, size_t n)
-{
-    if (WIFEXITED(status))
-        snprintf(out, n, "exited with status %d", WEXITSTATUS(status));
-    else if (WIFSIGNALED(status))
-        snprintf(out, n, "was killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
-    else
-        snprintf(out, n, "stopped (status %d)", status);
-}
-
 /* A child that ran less than this is counted as crash-looping and backed off. */
 #define MIN_HEALTHY_MS 1000
+
+static void backfiller_exited(master_t *m, int status, const char *how, int stopping)
+{
+    child_t *c = &m->backfiller;
+    pid_t pid = c->pid;
+    int64_t now = msn_now_ms();
+    c->pid = 0;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        msn_info("backfiller finished all migrations");
+        m->backfiller_done = 1;
+    } else if (c->restart) {
+        c->restart = 0;
+        c->backoff_ms = 0;
+        c->next_start_ms = now;
+    } else if (!stopping) {
+        c->backoff_ms = c->backoff_ms ? (c->backoff_ms * 2 > 60000 ? 60000 : c->backoff_ms * 2) : 1000;
+        c->next_start_ms = now + c->backoff_ms;
+        msn_warn("backfiller (pid %d) %s; restarting in %d ms", (int)pid, how, c->backoff_ms);
+    }
+}
+
+static void worker_exited(master_t *m, int i, const char *how, int stopping)
+{
+    child_t *c = &m->workers[i];
+    pid_t pid = c->pid;
+    int64_t now = msn_now_ms();
+    c->pid = 0;
+    atomic_store(&m->st->workers[i].pid, 0);
+    atomic_store(&m->st->workers[i].ready, 0);
+    atomic_store(&m->st->workers[i].connections, 0); /* the kernel closed them with the process */
+    atomic_store(&m->pub.ctl.reader_check, 1);
+    if (c->retiring) {
+        c->retiring = 0;
+        msn_info("retired worker %d (pid %d) %s", i, (int)pid, how);
+        return;
+    }
+    if (stopping || !c->active)
+        return;
+    m->worker_restarts++;
+    msn_status_write_begin(&m->st->master_seq);
+    m->st->master.worker_restarts = (int64_t)m->worker_restarts;
+    msn_status_write_end(&m->st->master_seq);
+    if (now - c->started_ms < MIN_HEALTHY_MS) {
+        c->crashes++;
+        c->backoff_ms = c->backoff_ms ? (c->backoff_ms * 2 > 5000 ? 5000 : c->backoff_ms * 2) : 100;
+        c->next_start_ms = now + c->backoff_ms;
+        msn_error("worker %d (pid %d) %s %d ms after start; crash loop %d, respawning in %d ms", i, (int)pid, how,
+                  (int)(now - c->started_ms), c->crashes, c->backoff_ms);
+    } else {
+        c->crashes = 0;
+        c->backoff_ms = 0;
+        c->next_start_ms = now;
+        msn_warn("worker %d (pid %d) %s; respawning", i, (int)pid, how);
+    }
+}
+
+/* Reaps c's process when it has ended. Returns 1 with how set, else 0. The supervisor
+ * waits only for the pids it started (child.h): the analytics computing process belongs
+ * to the publisher thread, which reaps it itself. */
+static int reaped(child_t *c, int *status, char *how, size_t hn)
+{
+    if (c->pid <= 0)
+        return 0;
+    int rc = msn_child_reap(c->pid, 0, status);
+    if (rc == 0)
+        return 0;
+    if (rc < 0) {
+        /* not ours any more (cannot happen while nobody else waits for it): forget the pid */
+        msn_error("cannot wait for child pid %d: %s", (int)c->pid, strerror(-rc));
+        *status = -1;
+        snprintf(how, hn, "ended (status unknown)");
+        return 1;
+    }
+    msn_child_describe(*status, how, hn);
+    return 1;
+}
 
 static void reap(master_t *m, int stopping)
 {
     int status;
-    pid_t pid;
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        char how[96];
-        describe_exit(status, how, sizeof(how));
-        int64_t now = msn_now_ms();
-        if (pid == m->backfiller.pid) {
-            child_t *c = &m->backfiller;
-            c->pid = 0;
-            if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-                msn_info("backfiller finished all migrations");
-                m->backfiller_done = 1;
-            } else if (c->restart) {
-                c->restart = 0;
-                c->backoff_ms = 0;
-                c->next_start_ms = now;
-            } else if (!stopping) {
-                c->backoff_ms = c->backoff_ms ? (c->backoff_ms * 2 > 60000 ? 60000 : c->backoff_ms * 2) : 1000;
-                c->next_start_ms = now + c->backoff_ms;
-                msn_warn("backfiller (pid %d) %s; restarting in %d ms", (int)pid, how, c->backoff_ms);
-            }
-            continue;
-        }
-        for (int i = 0; i < MSN_STATUS_MAX_WORKERS; i++) {
-            child_t *c = &m->workers[i];
-            if (c->pid != pid)
-                continue;
-            c->pid = 0;
-            atomic_store(&m->st->workers[i].pid, 0);
-            atomic_store(&m->st->workers[i].ready, 0);
-            atomic_store(&m->st->workers[i].connections, 0); /* the kernel closed them with the process */
-            atomic_store(&m->pub.reader_check, 1);
-            if (c->retiring) {
-                c->retiring = 0;
-                msn_info("retired worker %d (pid %d) %s", i, (int)pid, how);
-                break;
-            }
-            if (stopping || !c->active)
-                break;
-            m->worker_restarts++;
-            msn_status_write_begin(&m->st->master_seq);
-            m->st->master.worker_restarts = (int64_t)m->worker_restarts;
-            msn_status_write_end(&m->st->master_seq);
-            if (now - c->started_ms < MIN_HEALTHY_MS) {
-                c->crashes++;
-                c->backoff_ms = c->backoff_ms ? (c->backoff_ms * 2 > 5000 ? 5000 : c->backoff_ms * 2) : 100;
-                c->next_start_ms = now + c->backoff_ms;
-                msn_error("worker %d (pid %d) %s %d ms after start; crash loop %d, respawning in %d ms", i, (int)pid,
-                          how, (int)(now - c->started_ms), c->crashes, c->backoff_ms);
-            } else {
-                c->crashes = 0;
-                c->backoff_ms = 0;
-                c->next_start_ms = now;
-                msn_warn("worker %d (pid %d) %s; respawning", i, (int)pid, how);
-            }
-            break;
-        }
-    }
+    char how[96];
+    if (reaped(&m->backfiller, &status, how, sizeof(how)))
+        backfiller_exited(m, status, how, stopping);
+    for (int i = 0; i < MSN_STATUS_MAX_WORKERS; i++)
+        if (reaped(&m->workers[i], &status, how, sizeof(how)))
+            worker_exited(m, i, how, stopping);
 }
 
 static void respawn_due(master_t *m)
@@ -348,7 +364,7 @@ static void reload(master_t *m)
         }
     m->n_workers = want;
     m->retire_at_ms = msn_now_ms() + 3000;
-    atomic_store(&m->pub.poll_interval_ms, next.poll_interval_ms);
+    atomic_store(&m->pub.ctl.poll_interval_ms, next.poll_interval_ms);
     if (m->backfiller.pid > 0) {
         m->backfiller.restart = 1;
         kill(m->backfiller.pid, SIGTERM);
@@ -438,6 +454,75 @@ static void notify_systemd(master_t *m, int *notified, int64_t deadline, char *l
     }
 }
 
+/* Binds the listening sockets, drops privileges, creates state_dir and the status block
+ * (phase LOADING). Returns 0, or -1 (logged); what was opened stays in m for the caller
+ * to close. */
+static int master_open(master_t *m, int64_t started)
+{
+    char err[512];
+    const msn_config_t *cfg = m->cfg;
+    for (int i = 0; i < cfg->n_listen; i++) {
+        int fd = msn_listen_open(&cfg->listen[i], err, sizeof(err));
+        if (fd < 0) {
+            msn_error("%s", err);
+            return -1;
+        }
+        m->listen_fds[m->n_listen++] = fd;
+    }
+    /* bound as whoever started us; everything from here on runs as the configured user */
+    if (msn_proc_drop_privileges(cfg->user, err, sizeof(err)) < 0) {
+        msn_error("%s", err);
+        return -1;
+    }
+    if (mkdir(cfg->state_dir, 0755) < 0 && errno != EEXIST) {
+        msn_error("cannot create state_dir %s: %s", cfg->state_dir, strerror(errno));
+        return -1;
+    }
+    int rcs = msn_status_create(cfg->state_dir, &m->st);
+    if (rcs < 0) {
+        msn_error("cannot create the status block in %s: %s", cfg->state_dir, strerror(-rcs));
+        return -1;
+    }
+    msn_status_write_begin(&m->st->master_seq);
+    m->st->master.pid = getpid();
+    m->st->master.phase = MSN_PHASE_LOADING;
+    m->st->master.started_at_ms = started;
+    snprintf(m->st->master.status_text, sizeof(m->st->master.status_text), "starting");
+    msn_status_write_end(&m->st->master_seq);
+    return 0;
+}
+
+/* The supervisor loop: takes the blocked signals in set every 50 ms at most, reaps,
+ * respawns and retires children, keeps systemd informed. Returns on SIGTERM or SIGINT. */
+static void supervise(master_t *m, const sigset_t *set)
+{
+    int notified_ready = 0;
+    char last_status[sizeof(m->st->master.status_text) + 64] = "";
+    int64_t ready_deadline = msn_now_ms() + 5000;
+    for (;;) {
+        struct timespec to = {0, 50 * 1000000L};
+        int sig = sigtimedwait(set, NULL, &to);
+        if (sig == SIGTERM || sig == SIGINT) {
+            msn_info("received %s; stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            return;
+        }
+        if (sig == SIGHUP) {
+            msn_info("received SIGHUP; reloading the configuration");
+            sd_notify(0, "RELOADING=1");
+            reload(m);
+            sd_notify(0, "READY=1");
+        }
+        if (sig == SIGUSR1) /* reopen logs: the workers hold the access log */
+            for (int i = 0; i < MSN_STATUS_MAX_WORKERS; i++)
+                if (m->workers[i].pid > 0)
+                    kill(m->workers[i].pid, SIGUSR1);
+        retire_due(m);
+        reap(m, 0);
+        respawn_due(m);
+        notify_systemd(m, &notified_ready, ready_deadline, last_status, sizeof(last_status));
+    }
+}
+
 int msn_master_main(msn_config_t *cfg, int argc, char **argv)
 {
     master_t m;
@@ -458,36 +543,11 @@ int msn_master_main(msn_config_t *cfg, int argc, char **argv)
     m.n_workers = msn_config_worker_count(cfg);
     if (m.n_workers > MSN_STATUS_MAX_WORKERS)
         m.n_workers = MSN_STATUS_MAX_WORKERS;
-    for (int i = 0; i < cfg->n_listen; i++) {
-        int fd = msn_listen_open(&cfg->listen[i], err, sizeof(err));
-        if (fd < 0) {
-            msn_error("%s", err);
-            goto out;
-        }
-        m.listen_fds[m.n_listen++] = fd;
-    }
-    /* bound as whoever started us; everything from here on runs as the configured user */
-    if (msn_proc_drop_privileges(cfg->user, err, sizeof(err)) < 0) {
-        msn_error("%s", err);
-        goto out;
-    }
-    if (mkdir(cfg->state_dir, 0755) < 0 && errno != EEXIST) {
-        msn_error("cannot create state_dir %s: %s", cfg->state_dir, strerror(errno));
-        goto out;
-    }
-    int rcs = msn_status_create(cfg->state_dir, &m.st);
-    if (rcs < 0) {
-        msn_error("cannot create the status block in %s: %s", cfg->state_dir, strerror(-rcs));
-        goto out;
-    }
     int64_t started = msn_now_ms();
-    msn_status_write_begin(&m.st->master_seq);
-    m.st->master.pid = getpid();
-    m.st->master.phase = MSN_PHASE_LOADING;
-    m.st->master.started_at_ms = started;
-    snprintf(m.st->master.status_text, sizeof(m.st->master.status_text), "starting");
-    msn_status_write_end(&m.st->master_seq);
+    if (master_open(&m, started) < 0)
+        goto out;
 
+    /* blocked in every thread (the publisher thread inherits the mask): taken by supervise() */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
@@ -515,32 +575,10 @@ int msn_master_main(msn_config_t *cfg, int argc, char **argv)
     if (cfg->backfill.enabled)
         spawn_backfiller(&m);
 
-    int stopping = 0, notified_ready = 0;
-    char last_status[sizeof(m.st->master.status_text) + 64] = "";
-    int64_t ready_deadline = msn_now_ms() + 5000;
-    while (!stopping) {
-        struct timespec to = {0, 50 * 1000000L};
-        int sig = sigtimedwait(&set, NULL, &to);
-        if (sig == SIGTERM || sig == SIGINT) {
-            msn_info("received %s; stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-            stopping = 1;
-            break;
-        }
-        if (sig == SIGHUP) {
-            msn_info("received SIGHUP; reloading the configuration");
-            sd_notify(0, "RELOADING=1");
-            reload(&m);
-            sd_notify(0, "READY=1");
-        }
-        if (sig == SIGUSR1) /* reopen logs: the workers hold the access log */
-            for (int i = 0; i < MSN_STATUS_MAX_WORKERS; i++)
-                if (m.workers[i].pid > 0)
-                    kill(m.workers[i].pid, SIGUSR1);
-        retire_due(&m);
-        reap(&m, 0);
-        respawn_due(&m);
-        notify_systemd(&m, &notified_ready, ready_deadline, last_status, sizeof(last_status));
-    }
+    supervise(&m, &set);
+
+    /* the publisher stops meanwhile: no load or poll holds the exit up after the children */
+    msn_publisher_request_stop(&m.pub);
     sd_notify(0, "STOPPING=1");
     msn_status_write_begin(&m.st->master_seq);
     m.st->master.phase = MSN_PHASE_STOPPING;

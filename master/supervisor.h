@@ -3,7 +3,9 @@
  * thread, and forks+execs the workers and the backfiller, each as `meshsnapd --role ...`
  * so that no LMDB environment or SQLite connection crosses a fork. It respawns a worker
  * that dies (backing off when one crash-loops), restarts a failed backfiller with
- * backoff, and stops everything on SIGTERM/SIGINT within the shutdown timeout.
+ * backoff, and stops everything on SIGTERM/SIGINT within the shutdown timeout. It waits
+ * only for the pids it started, each by its pid (child.h): the analytics computing
+ * process is the publisher thread's, which reaps it itself.
  *
  * Signals are blocked in every thread of the master and taken synchronously with
  * sigtimedwait() in the supervisor loop.

@@ -24,7 +24,7 @@
 #include "route.h"
 
 #define MSN_STATUS_MAGIC 0x3154534e534d5355ull /* "USMSNST1" */
-#define MSN_STATUS_VERSION 1
+#define MSN_STATUS_VERSION 2
 #define MSN_STATUS_MAX_WORKERS 64
 #define MSN_STATUS_MAX_MIGRATIONS 8
 #define MSN_PERF_ENDPOINTS 32 /* request-statistics slots: one per route (shm/route.h) + "other" */
@@ -42,7 +42,7 @@ enum { MSN_MIG_UNKNOWN = 0, MSN_MIG_RUNNING, MSN_MIG_DONE, MSN_MIG_FAILED };
 typedef struct {
     char name[48];
     int32_t status;          /* MSN_MIG_* */
-    int32_t _pad;
+    uint32_t effects;        /* MSN_MIG_AFFECTS_* (shm/migration_effects.h): what it changes */
     int64_t started_at;      /* unix ms, 0 = unset */
     int64_t ended_at;        /* unix ms, 0 = unset */
     int64_t last_update_at;  /* unix ms, 0 = unset */

@@ -12,6 +12,7 @@
 
 #include "backfiller/backfiller.h"
 #include "backfiller/migrations.h"
+#include "shm/migration_effects.h"
 #include "shm/schema.h"
 #include "testlib.h"
 
@@ -337,6 +338,16 @@ static void test_registered_first(void)
     CHECK_EQ_INT(st->backfill.mig[0].status, MSN_MIG_DONE);
     CHECK(st->backfill.mig[0].rows_total > 0);
     CHECK_EQ_INT(st->backfill.mig[0].rows_processed, st->backfill.mig[0].rows_total);
+    /* each status entry carries what its migration declares it changes (the master acts on it) */
+    CHECK_EQ_INT(st->backfill.n_migrations, (int64_t)msn_migrations_count);
+    for (size_t i = 0; i < msn_migrations_count && i < MSN_STATUS_MAX_MIGRATIONS; i++) {
+        CHECK(msn_migrations[i].effects != 0);
+        CHECK_EQ_STR(st->backfill.mig[i].name, msn_migrations[i].name);
+        CHECK_EQ_INT(st->backfill.mig[i].effects, msn_migrations[i].effects);
+    }
+    CHECK(msn_migrations[0].effects & MSN_MIG_AFFECTS_SCHEMA);
+    if (rp >= 0)
+        CHECK(msn_migrations[rp].effects & MSN_MIG_AFFECTS_RESOLVED_PATH);
     db = open_rw(path);
     CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM _async_migrations WHERE status = 'done'"),
                  (int64_t)msn_migrations_count);

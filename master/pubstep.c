@@ -1,0 +1,448 @@
+/* pubstep.c: see pubstep.h. */
+#include "pubstep.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "shm/log.h"
+#include "shm/migration_effects.h"
+#include "shm/schema.h"
+
+static void set_status(msn_status_t *st, int phase, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_status(msn_status_t *st, int phase, const char *fmt, ...)
+{
+    msn_status_write_begin(&st->master_seq);
+    if (phase >= 0)
+        st->master.phase = phase;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(st->master.status_text, sizeof(st->master.status_text), fmt, ap);
+    va_end(ap);
+    msn_status_write_end(&st->master_seq);
+}
+
+/* ---- deciding -------------------------------------------------------------------------- */
+
+static int n_migrations(const msn_backfill_status_t *bf)
+{
+    return bf->n_migrations < MSN_STATUS_MAX_MIGRATIONS ? bf->n_migrations : MSN_STATUS_MAX_MIGRATIONS;
+}
+
+/* 1 when mg finished, changed rows of what the store holds, after the last load began. */
+static int calls_for_reload(const msn_pubctx_t *c, const msn_migration_status_t *mg)
+{
+    return mg->status == MSN_MIG_DONE && (mg->effects & MSN_MIG_AFFECTS_STORE) && mg->rows_processed > 0 &&
+           mg->ended_at >= c->loaded_at_ms;
+}
+
+/* The index of a finished migration whose changes the store lacks, or -1. */
+static int finished_migration(const msn_pubctx_t *c, const msn_backfill_status_t *bf)
+{
+    for (int i = 0; i < n_migrations(bf); i++)
+        if (calls_for_reload(c, &bf->mig[i]))
+            return i;
+    return -1;
+}
+
+/* Migrations run one after the other: reload once the last one has finished (the
+   resolved-path take-in covers the time in between), that is once none has run for
+   MSN_PUB_SETTLE_MS (the next one of a run starts within milliseconds of the previous
+   one's end), or once the runner went silent. */
+static int reload_may_start(const msn_backfill_status_t *bf, int64_t now)
+{
+    for (int i = 0; i < n_migrations(bf); i++)
+        if (bf->mig[i].status == MSN_MIG_RUNNING)
+            return now - bf->last_progress_ms > MSN_PUB_STALL_MS;
+    return now - bf->last_progress_ms >= MSN_PUB_SETTLE_MS;
+}
+
+/* The running resolved-path migration with the furthest cursor past the store, or -1. */
+static int paths_to_take(const msn_pubctx_t *c, const msn_pub_in_t *in)
+{
+    if (in->now_ms - c->last_paths_ms < (int64_t)c->cfg->backfill.republish_interval_s * 1000)
+        return -1;
+    int best = -1;
+    int64_t cursor = c->paths_to;
+    for (int i = 0; i < n_migrations(&in->bf); i++) {
+        const msn_migration_status_t *mg = &in->bf.mig[i];
+        if (mg->status == MSN_MIG_RUNNING && (mg->effects & MSN_MIG_AFFECTS_RESOLVED_PATH) &&
+            mg->cursor > cursor) {
+            best = i;
+            cursor = mg->cursor;
+        }
+    }
+    return best;
+}
+
+/* PRAGMA data_version moves when another connection commits: without a commit there is
+   nothing to read, except the time-dependent counters every MSN_PUB_SMALL_RELOAD_MS. */
+static int poll_needed(const msn_pubctx_t *c, const msn_pub_in_t *in)
+{
+    return c->poll_now || in->data_version < 0 || in->data_version != c->last_data_version ||
+           in->now_ms - c->last_small_ms >= MSN_PUB_SMALL_RELOAD_MS;
+}
+
+static msn_pub_plan_t plan(msn_pub_action_t a, int mig)
+{
+    msn_pub_plan_t p = {a, mig, 0};
+    return p;
+}
+
+msn_pub_plan_t msn_pub_decide(const msn_pubctx_t *c, const msn_pub_in_t *in)
+{
+    int64_t now = in->now_ms;
+    if (in->stop)
+        return plan(MSN_PUB_STOP, -1);
+    if (in->reader_check && c->pub.snap.env != NULL)
+        return plan(MSN_PUB_READERS, -1);
+    int64_t next = INT64_MAX;
+    if (c->db == NULL) {
+        if (now >= c->retry_ms)
+            return plan(MSN_PUB_OPEN, -1);
+        next = c->retry_ms;
+    } else {
+        if (!c->loaded || c->rebuild)
+            return plan(MSN_PUB_FULL_LOAD, -1);
+        int mig = finished_migration(c, &in->bf);
+        if ((mig >= 0 || c->reload_pending) && reload_may_start(&in->bf, now))
+            return plan(MSN_PUB_FULL_LOAD, mig);
+        if ((mig = paths_to_take(c, in)) >= 0)
+            return plan(MSN_PUB_TAKE_PATHS, mig);
+        if (now >= c->next_poll_ms)
+            return plan(poll_needed(c, in) ? MSN_PUB_POLL : MSN_PUB_COUNTS, -1);
+        next = c->next_poll_ms;
+    }
+    if (c->loaded) {
+        if (now >= c->next_tick_ms)
+            return plan(MSN_PUB_ANALYTICS, -1);
+        if (c->next_tick_ms < next)
+            next = c->next_tick_ms;
+    }
+    msn_pub_plan_t p = plan(MSN_PUB_SLEEP, -1);
+    p.sleep_ms = next - now > MSN_PUB_SLICE_MS ? MSN_PUB_SLICE_MS : (int)(next - now);
+    if (p.sleep_ms < 1)
+        p.sleep_ms = 1;
+    return p;
+}
+
+const char *msn_pub_action_name(msn_pub_action_t a)
+{
+    static const char *const names[] = {"stop", "readers", "open",      "full_load", "take_paths",
+                                        "poll", "counts",  "analytics", "sleep"};
+    return (unsigned)a < sizeof(names) / sizeof(names[0]) ? names[a] : "?";
+}
+
+/* ---- doing ----------------------------------------------------------------------------- */
+
+/* The time `now` moved on to after work that began (wall clock) at real_start. */
+static int64_t after(int64_t now, int64_t real_start)
+{
+    int64_t spent = msn_now_ms() - real_start;
+    return now + (spent > 0 ? spent : 0);
+}
+
+static int poll_interval(const msn_pubctx_t *c)
+{
+    return atomic_load(&c->ctl->poll_interval_ms);
+}
+
+typedef struct {
+    msn_status_t *st;
+    int64_t last_log_ms;
+} progress_ctx_t;
+
+static void on_progress(void *ctx, int64_t tx, int64_t obs)
+{
+    progress_ctx_t *pc = ctx;
+    msn_status_t *st = pc->st;
+    msn_status_write_begin(&st->master_seq);
+    st->master.load_progress_tx = tx;
+    snprintf(st->master.status_text, sizeof(st->master.status_text),
+             "loading: %lld transmissions, %lld observations", (long long)tx, (long long)obs);
+    msn_status_write_end(&st->master_seq);
+    int64_t now = msn_now_ms();
+    if (now - pc->last_log_ms >= 5000) {
+        msn_info("loading: %lld transmissions, %lld observations", (long long)tx, (long long)obs);
+        pc->last_log_ms = now;
+    }
+}
+
+static void publish_counts(msn_pubctx_t *c, int64_t now)
+{
+    msn_status_t *st = c->st;
+    msn_status_write_begin(&st->master_seq);
+    st->master.loaded_tx = c->store.n_tx;
+    st->master.loaded_obs = c->store.n_obs;
+    st->master.loaded_nodes = c->store.n_nodes;
+    st->master.loaded_observers = c->store.n_observers;
+    st->master.published_gen = (int64_t)c->pub.gen;
+    st->master.published_at_ms = c->pub.last_published_ms;
+    st->master.last_poll_at_ms = now;
+    msn_status_write_end(&st->master_seq);
+}
+
+static void close_db(msn_pubctx_t *c, int64_t retry_ms)
+{
+    sqlite3_close(c->db);
+    c->db = NULL;
+    c->retry_ms = retry_ms;
+    c->last_data_version = -1; /* a count of one connection: the next one polls at once */
+}
+
+static void do_open(msn_pubctx_t *c, int64_t now)
+{
+    char err[512];
+    if (msn_sqlite_open(c->cfg->db, 1, &c->db, err, sizeof(err)) == 0)
+        return;
+    if (now - c->last_err_log_ms > 30000) {
+        msn_error("cannot open the database: %s (retrying)", err);
+        c->last_err_log_ms = now;
+    }
+    set_status(c->st, -1, "waiting for the database: %s", err);
+    c->retry_ms = now + 1000;
+}
+
+/* Loads everything into a fresh store and publishes it as a full generation; the store
+ * is replaced only when both succeeded. Returns 0, -1 on error, -2 when stopped. */
+static int load_and_publish(msn_pubctx_t *c)
+{
+    char err[512];
+    progress_ctx_t pc = {c->st, 0};
+    msn_store_t fresh;
+    msn_store_init(&fresh);
+    int64_t t0 = msn_now_ms();
+    set_status(c->st, -1, "loading %s", c->cfg->db);
+    int rc = msn_store_load(&fresh, c->db, 10000, on_progress, &pc, (volatile int *)&c->ctl->stop, err,
+                            sizeof(err));
+    if (rc == 0)
+        rc = msn_store_reload_small(&fresh, c->db, msn_now_ms() / 1000, err, sizeof(err));
+    if (rc != 0) {
+        msn_store_free(&fresh);
+        if (rc == -2)
+            return -2;
+        msn_error("load failed: %s", err);
+        set_status(c->st, -1, "load failed: %s", err);
+        return -1;
+    }
+    int64_t t1 = msn_now_ms();
+    set_status(c->st, -1, "publishing generation %llu", (unsigned long long)c->pub.gen + 1);
+    if (msn_publish_full(&c->pub, &fresh, msn_now_ms(), err, sizeof(err)) < 0) {
+        msn_error("publish failed: %s", err);
+        set_status(c->st, -1, "publish failed: %s", err);
+        msn_store_free(&fresh);
+        return -1;
+    }
+    int64_t t2 = msn_now_ms();
+    msn_store_free(&c->store);
+    c->store = fresh;
+    const msn_store_t *s = &c->store;
+    msn_info("published generation %llu: %u transmissions, %u observations, %u nodes, %u observers%s "
+             "(load %.1f s, publish %.1f s)",
+             (unsigned long long)c->pub.gen, s->n_tx, s->n_obs, s->n_nodes, s->n_observers,
+             s->schema.legacy ? ", legacy schema" : "", (t1 - t0) / 1000.0, (t2 - t1) / 1000.0);
+    if (s->skipped_rows)
+        msn_warn("%lld rows were skipped or served with empty values (see the warnings above)",
+                 (long long)s->skipped_rows);
+    publish_counts(c, t2);
+    msn_status_write_begin(&c->st->master_seq);
+    c->st->master.last_full_load_ms = t2 - t0;
+    msn_status_write_end(&c->st->master_seq);
+    atomic_fetch_add(&c->st->env_seq, 1);
+    set_status(c->st, MSN_PHASE_READY, "serving generation %llu", (unsigned long long)c->pub.gen);
+    return 0;
+}
+
+static void do_full_load(msn_pubctx_t *c, const msn_pub_in_t *in)
+{
+    int64_t real_start = msn_now_ms();
+    int rc = load_and_publish(c);
+    if (rc == -2)
+        return; /* stopped: the next step says so */
+    int64_t end = after(in->now_ms, real_start);
+    if (rc < 0) {
+        close_db(c, end + 2000);
+        return;
+    }
+    c->loaded = 1;
+    c->rebuild = 0;
+    c->reload_pending = 0;
+    c->poll_now = 0; /* a full generation carries every analytics result */
+    c->loaded_at_ms = real_start;
+    /* the fresh store holds every resolved path written up to the load */
+    c->paths_to = 0;
+    for (int i = 0; i < n_migrations(&in->bf); i++)
+        if ((in->bf.mig[i].effects & MSN_MIG_AFFECTS_RESOLVED_PATH) && in->bf.mig[i].cursor > c->paths_to)
+            c->paths_to = in->bf.mig[i].cursor;
+    c->last_paths_ms = end;
+    c->last_small_ms = end;
+    c->next_poll_ms = end + poll_interval(c);
+    c->next_tick_ms = end;
+    msn_ansched_all_due(&c->an);
+}
+
+/* While a backfill writes resolved paths, takes in what it finished and republishes the
+   analytics built on paths, at a bounded cadence ([backfill] republish_interval_s). */
+static void do_take_paths(msn_pubctx_t *c, const msn_pub_in_t *in, int mig)
+{
+    char err[512];
+    const msn_migration_status_t *mg = &in->bf.mig[mig];
+    int64_t changed = 0;
+    c->last_paths_ms = in->now_ms;
+    if (msn_store_refresh_resolved(&c->store, c->db, c->paths_to, mg->cursor, &changed, err, sizeof(err)) <
+        0) {
+        msn_error("%s", err);
+        return;
+    }
+    c->paths_to = mg->cursor;
+    msn_info("backfill: %lld resolved paths taken in (up to observation %lld); republishing path analytics",
+             (long long)changed, (long long)mg->cursor);
+    msn_ansched_paths_due(&c->an);
+    c->poll_now = 1;
+    c->next_poll_ms = in->now_ms;
+}
+
+static void do_poll(msn_pubctx_t *c, const msn_pub_in_t *in)
+{
+    char err[512];
+    int64_t now = in->now_ms, real_start = msn_now_ms();
+    int ntx, nobs;
+    c->last_data_version = in->data_version;
+    c->poll_now = 0;
+    if (msn_store_poll(&c->store, c->db, 20000, &ntx, &nobs, err, sizeof(err)) < 0) {
+        msn_error("poll failed: %s", err);
+        close_db(c, now + 1000);
+        return;
+    }
+    /* nodes and observers change without new packets (status messages): re-read them too */
+    if (msn_store_reload_small(&c->store, c->db, now / 1000, err, sizeof(err)) < 0)
+        msn_error("reading nodes/observers failed: %s", err);
+    c->last_small_ms = now;
+    int published;
+    if (msn_publish_incremental(&c->pub, &c->store, msn_now_ms(), &published, err, sizeof(err)) < 0) {
+        msn_error("incremental publish failed: %s; rebuilding", err);
+        c->rebuild = 1;
+        return;
+    }
+    if (published) {
+        msn_debug("published generation %llu (+%d tx, +%d obs)", (unsigned long long)c->pub.gen, ntx, nobs);
+        set_status(c->st, -1, "serving generation %llu", (unsigned long long)c->pub.gen);
+    }
+    publish_counts(c, now);
+    c->next_poll_ms = after(now, real_start) + poll_interval(c);
+}
+
+static void do_readers(msn_pubctx_t *c)
+{
+    if (!atomic_exchange(&c->ctl->reader_check, 0) || c->pub.snap.env == NULL)
+        return;
+    int dead = 0;
+    mdb_reader_check(c->pub.snap.env, &dead);
+    if (dead)
+        msn_info("cleared %d stale LMDB reader slot(s)", dead);
+}
+
+/* Notes (and logs) each migration that finished since the last look and makes the store
+ * reload. The note outlives the status entry: a restarted backfiller rewrites the entries
+ * of finished migrations from the database, with end times rounded down to the second. */
+static void note_finished(msn_pubctx_t *c, const msn_backfill_status_t *bf)
+{
+    if (!c->loaded)
+        return;
+    int64_t upto = c->announced_ms;
+    for (int i = 0; i < n_migrations(bf); i++) {
+        const msn_migration_status_t *mg = &bf->mig[i];
+        if (!calls_for_reload(c, mg) || mg->ended_at <= c->announced_ms)
+            continue;
+        msn_info("migration %s finished; the master reloads to publish its results", mg->name);
+        c->reload_pending = 1;
+        if (mg->ended_at > upto)
+            upto = mg->ended_at;
+    }
+    c->announced_ms = upto;
+}
+
+static int64_t data_version(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(db, "PRAGMA data_version", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+msn_pub_plan_t msn_pub_step(msn_pubctx_t *c, int64_t now_ms)
+{
+    msn_pub_in_t in;
+    in.now_ms = now_ms;
+    in.stop = atomic_load(&c->ctl->stop);
+    in.reader_check = atomic_load(&c->ctl->reader_check);
+    msn_status_read_backfill(c->st, &in.bf);
+    in.data_version = -1;
+    if (c->db != NULL && c->loaded && !c->rebuild && now_ms >= c->next_poll_ms)
+        in.data_version = data_version(c->db);
+    note_finished(c, &in.bf);
+    msn_pub_plan_t p = msn_pub_decide(c, &in);
+    switch (p.action) {
+    case MSN_PUB_READERS:
+        do_readers(c);
+        break;
+    case MSN_PUB_OPEN:
+        do_open(c, now_ms);
+        break;
+    case MSN_PUB_FULL_LOAD:
+        do_full_load(c, &in);
+        break;
+    case MSN_PUB_TAKE_PATHS:
+        do_take_paths(c, &in, p.mig);
+        break;
+    case MSN_PUB_POLL:
+        do_poll(c, &in);
+        break;
+    case MSN_PUB_COUNTS:
+        publish_counts(c, now_ms);
+        c->next_poll_ms = now_ms + poll_interval(c);
+        break;
+    case MSN_PUB_ANALYTICS:
+        if (msn_ansched_tick(&c->an, &c->store, now_ms)) {
+            c->poll_now = 1; /* new results: publish them at once */
+            c->next_poll_ms = now_ms;
+        }
+        c->next_tick_ms = now_ms + MSN_PUB_SLICE_MS;
+        break;
+    case MSN_PUB_STOP:
+    case MSN_PUB_SLEEP:
+        break;
+    }
+    return p;
+}
+
+void msn_pubctx_init(msn_pubctx_t *c, const msn_config_t *cfg, msn_status_t *st, msn_pubctl_t *ctl,
+                     int64_t started_at_ms)
+{
+    memset(c, 0, sizeof(*c));
+    c->cfg = cfg;
+    c->st = st;
+    c->ctl = ctl;
+    c->last_data_version = -1;
+    msn_store_init(&c->store);
+    msn_publisher_init(&c->pub, cfg->state_dir, cfg->db, started_at_ms);
+    msn_ansched_init(&c->an, cfg, st);
+    c->pub.an = &c->an;
+    c->pub.poll_interval_ms = cfg->poll_interval_ms;
+}
+
+void msn_pubctx_free(msn_pubctx_t *c)
+{
+    if (c->db)
+        sqlite3_close(c->db);
+    c->db = NULL;
+    msn_ansched_free(&c->an);
+    msn_store_free(&c->store);
+    msn_publisher_free(&c->pub);
+}

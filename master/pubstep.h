@@ -1,0 +1,138 @@
+/*
+ * pubstep.h: the publisher thread's work, as a step function over one context.
+ *
+ * The thread (publisher.c) calls msn_pub_step in a loop and sleeps when told to. Each
+ * step gathers its inputs (the clock, the supervisor's flags, the backfill section of the
+ * status block, and SQLite's PRAGMA data_version when a poll is due), decides the one
+ * thing to do next (msn_pub_decide: a pure function of the context and the inputs), and
+ * does it. The first row that applies wins:
+ *
+ *   action       when                                          does
+ *   STOP         the supervisor asked to stop                  nothing: the thread ends
+ *   READERS      a worker died (and a snapshot is open)        clears stale LMDB reader slots
+ *   OPEN         no connection, and its retry time came        opens SQLite read-only
+ *                (1 s after a failed open or poll, 2 s after
+ *                a failed full load)
+ *   FULL_LOAD    nothing loaded yet; an incremental            loads everything into a fresh store,
+ *                publication failed; or a migration whose      publishes a full generation, makes
+ *                effects touch the store (MSN_MIG_AFFECTS_     every analytic due
+ *                STORE) changed rows and ended after the
+ *                last load (in the status block now, or
+ *                noted by an earlier step: reload_pending),
+ *                and no migration ran for 1 s (or the
+ *                running one reported no progress for 30 s)
+ *   TAKE_PATHS   a running migration that affects resolved     re-reads resolved_path up to its
+ *                paths (MSN_MIG_AFFECTS_RESOLVED_PATH)         cursor, makes the path analytics
+ *                reports a cursor past what the store holds,   due, polls at once
+ *                and [backfill] republish_interval_s passed
+ *                since the last take-in (or full load)
+ *   POLL         poll time (poll_interval_ms after the last),  reads new rows, re-reads nodes
+ *                and data_version moved, results wait to be    and observers, publishes what
+ *                published (analytics, a take-in), or nodes    changed
+ *                and observers were re-read 10 s ago or more
+ *   COUNTS       poll time, none of the above                  refreshes the status counters
+ *   ANALYTICS    something is loaded, every 50 ms              msn_ansched_tick: collects results,
+ *                                                              starts computations; new results
+ *                                                              make the poll due at once
+ *   SLEEP        nothing is due                                nothing: the caller sleeps
+ *
+ * The context owns the SQLite connection, the store, the LMDB publisher and the
+ * analytics scheduler (and with it the computing process, which this thread alone forks
+ * and reaps: child.h); only the thread running the steps touches them.
+ */
+#ifndef MSN_PUBSTEP_H
+#define MSN_PUBSTEP_H
+
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "ansched.h"
+#include "publish.h"
+#include "shm/config.h"
+#include "shm/status.h"
+#include "store.h"
+
+#define MSN_PUB_SLICE_MS 50           /* analytics tick period, and the longest sleep */
+#define MSN_PUB_SMALL_RELOAD_MS 10000 /* re-read nodes and observers at least this often */
+#define MSN_PUB_STALL_MS 30000        /* a running migration silent this long no longer holds a reload */
+#define MSN_PUB_SETTLE_MS 1000        /* no migration ran for this long: the run is over, reload */
+
+/* What the supervisor thread may change while the steps run. */
+typedef struct {
+    atomic_int stop;             /* end the steps (STOP); also stops a full load between chunks */
+    atomic_int reader_check;     /* a worker died: clear its stale LMDB reader slot */
+    atomic_int poll_interval_ms; /* set at start, updated by a reload of the configuration */
+} msn_pubctl_t;
+
+typedef enum {
+    MSN_PUB_STOP = 0,
+    MSN_PUB_READERS,
+    MSN_PUB_OPEN,
+    MSN_PUB_FULL_LOAD,
+    MSN_PUB_TAKE_PATHS,
+    MSN_PUB_POLL,
+    MSN_PUB_COUNTS,
+    MSN_PUB_ANALYTICS,
+    MSN_PUB_SLEEP,
+} msn_pub_action_t;
+
+/* The inputs of one decision. */
+typedef struct {
+    int64_t now_ms;
+    int stop;                 /* ctl->stop */
+    int reader_check;         /* ctl->reader_check */
+    int64_t data_version;     /* PRAGMA data_version when a poll is due, else -1 (unknown: poll) */
+    msn_backfill_status_t bf; /* the backfill section of the status block */
+} msn_pub_in_t;
+
+/* A decision. */
+typedef struct {
+    msn_pub_action_t action;
+    int mig;      /* FULL_LOAD because of a migration, TAKE_PATHS: its index in bf.mig; else -1 */
+    int sleep_ms; /* SLEEP: nothing is due sooner (1..MSN_PUB_SLICE_MS) */
+} msn_pub_plan_t;
+
+typedef struct {
+    const msn_config_t *cfg; /* not owned: outlives the context */
+    msn_status_t *st;        /* not owned: the status block (master section written here) */
+    msn_pubctl_t *ctl;       /* not owned */
+    sqlite3 *db;             /* read-only connection; NULL until opened and after an error */
+    msn_store_t store;
+    msn_publisher_t pub; /* pub.an points at an: the context must not move after init */
+    msn_ansched_t an;
+    int loaded;                /* a full load was published */
+    int rebuild;               /* an incremental publication failed: load in full */
+    int reload_pending;        /* a migration that changed the store's data finished after the load */
+    int poll_now;              /* results wait to be published (analytics, resolved paths) */
+    int64_t loaded_at_ms;      /* wall clock when the last full load began */
+    int64_t paths_to;          /* resolved paths of observations up to this id are in the store */
+    int64_t last_paths_ms;     /* the last take-in of resolved paths (or full load) */
+    int64_t last_data_version; /* at the last poll; -1 none */
+    int64_t last_small_ms;     /* nodes and observers last re-read */
+    int64_t next_poll_ms;
+    int64_t next_tick_ms;    /* analytics */
+    int64_t retry_ms;        /* no connection: open again from this time */
+    int64_t last_err_log_ms; /* "cannot open the database" logged at most every 30 s */
+    int64_t announced_ms;    /* finished migrations up to this end time were noted */
+} msn_pubctx_t;
+
+/** Initialises c (nothing loaded, no connection: the first steps open and load).
+ *  cfg, st and ctl must outlive c; c must not be moved afterwards. */
+void msn_pubctx_init(msn_pubctx_t *c, const msn_config_t *cfg, msn_status_t *st, msn_pubctl_t *ctl,
+                     int64_t started_at_ms);
+/** Closes the connection, kills a running analytics computation, frees everything c owns. */
+void msn_pubctx_free(msn_pubctx_t *c);
+
+/** Decides the next action from c and in (see the table above). Pure: changes nothing. */
+msn_pub_plan_t msn_pub_decide(const msn_pubctx_t *c, const msn_pub_in_t *in);
+
+/** One step at now_ms: gathers the inputs, decides, and carries the action out (errors are
+ *  logged and shown in the status block; the next steps retry). Returns what it did.
+ *  Publisher thread only. */
+msn_pub_plan_t msn_pub_step(msn_pubctx_t *c, int64_t now_ms);
+
+/** The action's name ("full_load", ...), for logs and tests. */
+const char *msn_pub_action_name(msn_pub_action_t a);
+
+#endif
