@@ -59,8 +59,8 @@ typedef struct {
     an_map_t reach;    /* observer id \0 hop -> reach_t */
     msn_buf_t *key;
     /* merge and rank */
-    an_rank_t *hops, *pairs; /* per relay, ranked: the first n_top_* are the top ones */
-    size_t n_top_hops, n_top_pairs;
+    an_rank_t *hops, *pairs; /* merged per relay; after rank the first n_top_* are the top ones */
+    size_t n_hops, n_pairs, n_top_hops, n_top_pairs;
     uint32_t *byhop;   /* reach entries by hop, distance, observer id */
     hopgrp_t *groups;  /* runs of byhop with one hop */
     uint32_t n_groups;
@@ -169,7 +169,7 @@ static void collect(topo_t *j)
 /* ---- merge -------------------------------------------------------------------------------- */
 
 /* Hop prefixes naming one relay count as one entry, under the longest prefix. */
-static size_t merge_hops(topo_t *j)
+static void merge_hops(topo_t *j)
 {
     const an_map_t *m = &j->hopfreq;
     j->hops = AN_ARRAY(j->a, an_rank_t, m->n);
@@ -192,7 +192,7 @@ static size_t merge_hops(topo_t *j)
             group[node] = (int32_t)nf;
         j->hops[nf++] = (an_rank_t){m->keys[e], m->klen[e], e, msn_an__map_n(m, e)};
     }
-    return nf;
+    j->n_hops = nf;
 }
 
 typedef struct {
@@ -231,8 +231,8 @@ static void merge_pair(topo_t *j, an_map_t *byp, pair_t *pl, uint32_t *np, pair_
 }
 
 /* Pairs whose two prefixes each name one relay count as one entry per relay pair; the
- * result as "a|b" texts (merged pairs in byte order again), ranked by count. */
-static size_t merge_pairs(topo_t *j)
+ * result as "a|b" texts (merged pairs in byte order again). */
+static void merge_pairs(topo_t *j)
 {
     const an_map_t *m = &j->pairfreq;
     pair_t *pl = AN_ARRAY(j->a, pair_t, m->n);
@@ -260,7 +260,7 @@ static size_t merge_pairs(topo_t *j)
         memcpy(text + p->an + 1, p->b, p->bn);
         j->pairs[q] = (an_rank_t){text, p->an + p->bn + 1, q, p->count};
     }
-    return np;
+    j->n_pairs = np;
 }
 
 /* ---- rank --------------------------------------------------------------------------------- */
@@ -326,7 +326,7 @@ static const reach_t *group_head(const topo_t *j, uint32_t g)
     return reach_at(j, j->byhop[j->groups[g].first]);
 }
 
-/* Stable order of items 0..n-1 by key[i] (0..max): a counting sort. */
+/* items[0..n) in the stable order of their keys key[i] (0..max): a counting sort. */
 static uint32_t *stable_by_key(msn_arena_t *a, const uint32_t *items, const int64_t *key, uint32_t n, int64_t max)
 {
     int64_t *cnt = AN_ARRAY(a, int64_t, (size_t)max + 2);
@@ -367,10 +367,12 @@ static void rank_groups(topo_t *j)
     j->n_multi = nm;
 }
 
+/* The 20 most frequent hops and 15 most frequent pairs; the reach entries by hop (and its
+ * groups) and by observer. */
 static void rank(topo_t *j)
 {
-    j->n_top_hops = msn_an__top(j->a, j->hops, merge_hops(j), sizeof(an_rank_t), 20, msn_an__rank_cmp);
-    j->n_top_pairs = msn_an__top(j->a, j->pairs, merge_pairs(j), sizeof(an_rank_t), 15, msn_an__rank_cmp);
+    j->n_top_hops = msn_an__top(j->a, j->hops, j->n_hops, sizeof(an_rank_t), 20, msn_an__rank_cmp);
+    j->n_top_pairs = msn_an__top(j->a, j->pairs, j->n_pairs, sizeof(an_rank_t), 15, msn_an__rank_cmp);
     uint32_t nr = j->reach.n;
     j->byhop = reach_sorted(j, 0);
     j->groups = AN_ARRAY(j->a, hopgrp_t, nr);
@@ -609,6 +611,8 @@ int msn_an__topology(const an_ctx_t *c, msn_buf_t *out, char *err, size_t errlen
     msn_an__map_init(&j->reach, j->a, sizeof(reach_t));
     j->key = msn_an__buf(c);
     collect(j);
+    merge_hops(j);
+    merge_pairs(j);
     rank(j);
     render(j, out);
     return 0;
