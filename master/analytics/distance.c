@@ -12,10 +12,17 @@
  * are repeaters, C↔C when neither is, C↔R otherwise. A transmission with at least one
  * record is one path record (total distance, hop count).
  *
- * Output: summary, the 20 longest node pairs (deduplicated per unordered pair, with the
- * best and median SNR of the best observations), the 20 longest paths, per-category
- * count/avg/median/min/max, a 25-bin histogram (`[]` without data, as CoreScope emits),
- * and the mean distance per hour of first_seen. Ties keep transmission order.
+ * Output: summary, the 20 longest node pairs (deduplicated per unordered pair), the 20
+ * longest paths, per-category count/avg/median/min/max, a 25-bin histogram (`[]` without
+ * data, as CoreScope emits), and the mean distance per hour of first_seen. Ties keep
+ * transmission order.
+ *
+ * A pair's bestSnr and medianSnr (CoreScope dedupeHopsByPair) come from its hop records:
+ * each carries the SNR of its transmission's best observation (CoreScope's tx.SNR, the
+ * observation whose path the record was made from), and the pair gets the largest and the
+ * median of those that have one. They are null exactly when none of the pair's records
+ * has an SNR, as CoreScope's floatPtrOrNil gives null then (its fixture database has no
+ * SNR at all, so there every pair is null in both).
  *
  * Phases: collect (one pass: hop and path records), merge (categories, hours, node
  * pairs), rank (the 20 longest pairs and paths), render.
