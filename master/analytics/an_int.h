@@ -1,19 +1,31 @@
 /*
- * an_int.h: helpers shared by the analytics (private to master/analytics/).
+ * an_int.h: what the analytics share (private to master/analytics/).
  *
- * - an_map_t: an insertion-ordered hash map from byte strings to dense indexes 0..n-1;
- *   callers keep their values in parallel arrays indexed by the entry number, so the
- *   iteration order of a map is the order in which keys were first seen (deterministic).
- * - a tolerant JSON object scanner for decoded_json (top-level members only; a malformed
- *   document yields no members, the way a failed json.Unmarshal leaves an empty map).
- * - path_json hop splitting (slices into the store's strings, no copies).
- * - hour buckets, region and window filters, node lookups by public key.
- * - the relay prefix map and hop resolver (CoreScope's prefixMap.resolveWithContext
- *   without the neighbour-graph tier; see an_pm_resolve).
- * - small numeric helpers matching the Go server's rounding and medians.
+ * Memory: every computation is one job with one arena (an_ctx_t.arena, created by
+ * msn_an__ctx_init and freed by msn_an__ctx_free). Everything a job allocates (its job
+ * struct, maps, arrays, scratch buffers) comes from that arena, so no analytic frees
+ * anything itself: whether it renders or fails half-way, the dispatcher frees the arena
+ * and with it the whole job.
  *
- * Everything here is single-threaded and per call: an analytic builds what it needs,
- * uses it and frees it before returning.
+ * Shape of an analytic: a job struct in the arena, and phases that are functions of their
+ * own over it: collect (a pass over the store's data into the job's accumulators), merge
+ * (combine and aggregate them), rank (sort, select the top N), render (write the JSON).
+ *
+ * Shared pieces, by file:
+ *  - an_map.c: an_map_t, an insertion-ordered hash map from byte strings to dense indexes
+ *    0..n-1 with an optional fixed-size value per entry (counting maps); iteration order
+ *    is the order in which keys were first seen, so it is deterministic.
+ *  - an_jscan.c: a tolerant JSON object scanner for decoded_json (top-level members only;
+ *    a malformed document yields no members, the way a failed json.Unmarshal leaves an
+ *    empty map).
+ *  - an_util.c: the per-job context (observers, region, window, node lookup by key), path
+ *    hops (slices into the store's strings), hour buckets, roles, and numbers matching the
+ *    Go server's rounding, medians and percentiles.
+ *  - an_resolve.c: the relay prefix map, CoreScope's hop resolution without the
+ *    neighbour-graph tier (an_pm_t, an_rctx_t), and a caching resolver over one aggregate
+ *    context (an_resolver_t).
+ *  - an_rank.c: ranking by count then key, and top-N selection.
+ *  - an_emit.c: JSON emission (members, elements, node references).
  */
 #ifndef MSN_AN_INT_H
 #define MSN_AN_INT_H
@@ -27,41 +39,65 @@
 #include "master/store.h"
 #include "shm/buf.h"
 
-/* ---- growable arrays ------------------------------------------------------------------- */
+/* ---- arena arrays ----------------------------------------------------------------------- */
 
-/* Ensures arr (of element type T, capacity cap) holds at least need elements. */
-#define AN_RESERVE(arr, cap, need)                                                                           \
+/* Ensures arr (capacity cap elements, from arena a) holds at least need elements. */
+#define AN_GROW(a, arr, cap, need)                                                                           \
     do {                                                                                                     \
         if ((size_t)(need) > (size_t)(cap)) {                                                                \
             size_t nc_ = (cap) ? (size_t)(cap) * 2 : 16;                                                    \
             while (nc_ < (size_t)(need))                                                                     \
                 nc_ *= 2;                                                                                    \
-            (arr) = msn_xrealloc((arr), nc_ * sizeof(*(arr)));                                               \
+            (arr) = msn_arena_realloc((a), (arr), (size_t)(cap) * sizeof(*(arr)), nc_ * sizeof(*(arr)));     \
             (cap) = nc_;                                                                                     \
         }                                                                                                    \
     } while (0)
 
+/* A zeroed array of n elements of type T from arena a (at least one element, so a pointer
+ * to an empty array is never NULL). */
+#define AN_ARRAY(a, T, n) ((T *)msn_arena_calloc((a), (n) ? (size_t)(n) : 1, sizeof(T)))
+
 /* ---- string -> index map ---------------------------------------------------------------- */
 
 typedef struct {
-    uint64_t *slots; /* 0 = empty, else entry + 1 and a hash tag (an_util.c) */
+    uint64_t *slots; /* 0 = empty, else entry + 1 and a hash tag (an_map.c) */
     uint32_t mask;   /* slot count - 1 (slot count is a power of two) */
     uint32_t n;      /* entries */
     size_t cap;      /* entry capacity */
-    const char **keys;
+    const char **keys; /* copies, NUL-terminated */
     uint32_t *klen;
     uint64_t *hash;
-    msn_arena_t *arena; /* key copies */
+    char *vals;   /* cap values of vsize bytes, zeroed when their entry is added */
+    size_t vsize; /* 0 = no values */
+    msn_arena_t *arena;
 } an_map_t;
 
-void msn_an__map_init(an_map_t *m);
-void msn_an__map_free(an_map_t *m);
+/** An empty map whose memory comes from arena a, with a value of vsize bytes per entry
+ *  (0 for none). */
+void msn_an__map_init(an_map_t *m, msn_arena_t *a, size_t vsize);
 /** Index of key, or -1. */
 int64_t msn_an__map_find(const an_map_t *m, const void *key, size_t n);
-/** Index of key, inserting a copy of it when absent (*is_new set accordingly; may be NULL). */
+/** Index of key, inserting a copy of it (with a zeroed value) when absent (*is_new set
+ *  accordingly; may be NULL). */
 uint32_t msn_an__map_intern(an_map_t *m, const void *key, size_t n, int *is_new);
-/** The entry indexes sorted by key bytes (shorter first on a common prefix); caller frees. */
+/** The value of entry e. Valid until the next insertion (values move when the map grows). */
+static inline void *msn_an__map_val(const an_map_t *m, uint32_t e)
+{
+    return m->vals + (size_t)e * m->vsize;
+}
+/** Counting maps (vsize >= 8, the value starting with an int64_t count): adds one to key's
+ *  count, inserting it when absent. Returns the entry index. */
+uint32_t msn_an__map_count(an_map_t *m, const void *key, size_t n);
+/** The count of entry e in a counting map. */
+static inline int64_t msn_an__map_n(const an_map_t *m, uint32_t e)
+{
+    return *(const int64_t *)(const void *)msn_an__map_val(m, e);
+}
+/** The entry indexes sorted by key bytes (shorter first on a common prefix), in the map's
+ *  arena. */
 uint32_t *msn_an__map_sorted(const an_map_t *m);
+/** Byte-string order: memcmp, then the shorter first. */
+int msn_an__bytes_cmp(const char *a, size_t an, const char *b, size_t bn);
 
 /* ---- decoded_json members ------------------------------------------------------------- */
 
@@ -97,41 +133,17 @@ const char *msn_an__jobj_str(const an_jobj_t *o, const char *key, msn_buf_t *scr
 /** The numeric value of key in *out. Returns 0, or -1 when absent or not a number. */
 int msn_an__jobj_num(const an_jobj_t *o, const char *key, double *out);
 
-/* ---- path hops ---------------------------------------------------------------------------- */
-
-typedef struct {
-    const char *p; /* into the path_json text; NULL for a JSON null (treated as "") */
-    uint32_t n;
-} an_hop_t;
-
-typedef struct {
-    an_hop_t *h;
-    size_t cap;
-    int n;
-} an_hops_t;
-
-/** Splits path_json into hops (no copies). A NULL, empty or malformed path gives 0 hops,
- *  as CoreScope's parsePathJSON does. Returns hops->n. */
-int msn_an__hops_parse(an_hops_t *hops, const char *path_json);
-/** The hops of tx's best observation (0 when it has none). */
-int msn_an__tx_hops(an_hops_t *hops, const msn_store_t *s, const msn_tx_t *t);
-
-/* ---- time ---------------------------------------------------------------------------------- */
-
-/** Writes the 13-char hour bucket "YYYY-MM-DDTHH" (plus NUL) of unix seconds. */
-void msn_an__hour_of_s(int64_t secs, char out[16]);
-/** The hour bucket of a transmission: the first 13 bytes of first_seen, as CoreScope slices
- *  it. Returns the length written (13) or 0 when first_seen is shorter. */
-size_t msn_an__hour_of_tx(const msn_tx_t *t, char out[16]);
-
-/* ---- per-call context: observers, region, window, nodes ------------------------------------ */
+/* ---- per-job context: arena, observers, region, window, nodes -------------------------------- */
 
 typedef struct {
     const msn_store_t *s;
     const msn_an_shape_t *shape;
     int64_t now_ms;
+    msn_arena_t *arena;    /* the job's memory (see the top of this file) */
     int32_t *obs_by_rowid; /* rowid -> observer index, for rowids 0..n_rowid-1 */
     int64_t n_rowid;
+    const char **codes; /* the shape's region codes: trimmed, upper-case, no "ALL", no empties */
+    int n_codes;
     uint8_t *in_region; /* per observer index */
     int region_active;  /* a region was asked for and matched at least one observer */
     int region_asked;   /* a region with at least one code was asked for */
@@ -139,12 +151,17 @@ typedef struct {
     uint32_t n_node_by_key;
 } an_ctx_t;
 
-/** Prepares the context: observer lookup, region set (CoreScope semantics: codes are trimmed
- *  and upper-cased, "ALL" and empty codes are dropped; when no observer carries one of the
- *  codes the region filter is off, exactly like resolveRegionObservers returning nil), and
- *  the node index. */
+/** Prepares the job: its arena, observer lookup, region set (CoreScope semantics: codes
+ *  are trimmed and upper-cased, "ALL" and empty codes are dropped; when no observer carries
+ *  one of the codes the region filter is off, exactly like resolveRegionObservers returning
+ *  nil), and the node index. */
 void msn_an__ctx_init(an_ctx_t *c, const msn_store_t *s, const msn_an_shape_t *shape, int64_t now_ms);
+/** Frees the job: its arena and everything in it. */
 void msn_an__ctx_free(an_ctx_t *c);
+/** A zeroed T in the job's arena. */
+#define AN_NEW(c, T) ((T *)msn_arena_calloc((c)->arena, 1, sizeof(T)))
+/** An empty scratch buffer owned by the job's arena (its memory is freed with the job). */
+msn_buf_t *msn_an__buf(const an_ctx_t *c);
 /** Observer index of an observation, or -1. */
 int32_t msn_an__obs_observer(const an_ctx_t *c, const msn_obs_t *o);
 /** The observer id of an observation ("" when it has no known observer, as in Go). */
@@ -152,6 +169,8 @@ const char *msn_an__obs_observer_id(const an_ctx_t *c, const msn_obs_t *o);
 /** 1 when some observation of t was made by an observer of the region (always 1 when the
  *  region filter is off). */
 int msn_an__tx_in_region(const an_ctx_t *c, const msn_tx_t *t);
+/** 1 when code (any case, compared whole) is one of the shape's region codes. */
+int msn_an__region_has(const an_ctx_t *c, const char *code);
 /** Unix seconds to milliseconds, saturating (observation timestamps are not validated). */
 static inline int64_t msn_an__ms(int64_t secs)
 {
@@ -172,13 +191,50 @@ int msn_an__window_set(const an_ctx_t *c);
 int32_t msn_an__node_find(const an_ctx_t *c, const char *pk, size_t n);
 /** CoreScope's HasGPS: lat and lon both present, finite, and not both zero. */
 int msn_an__node_gps(const msn_node_t *nd);
+/** 1 when role contains word (ASCII case-insensitive); 0 for a NULL role. */
+int msn_an__role_has(const char *role, const char *word);
 /** "" for NULL. */
 static inline const char *msn_an__s(const char *s)
 {
     return s ? s : "";
 }
 
-/* ---- relay prefix map and hop resolver ---------------------------------------------------- */
+/* ---- path hops ---------------------------------------------------------------------------- */
+
+typedef struct {
+    const char *p; /* into the path_json text; NULL for a JSON null (treated as "") */
+    uint32_t n;
+} an_hop_t;
+
+typedef struct {
+    an_hop_t *h;
+    size_t cap;
+    int n;
+    msn_arena_t *arena;
+} an_hops_t;
+
+/** An empty hop list growing in the job's arena. */
+void msn_an__hops_init(an_hops_t *hops, const an_ctx_t *c);
+/** Splits path_json into hops (no copies). A NULL, empty or malformed path gives 0 hops,
+ *  as CoreScope's parsePathJSON does. Returns hops->n. */
+int msn_an__hops_parse(an_hops_t *hops, const char *path_json);
+/** The hops of tx's best observation (0 when it has none). */
+int msn_an__tx_hops(an_hops_t *hops, const msn_store_t *s, const msn_tx_t *t);
+/** A hop's text ("" for a JSON null). */
+static inline const char *msn_an__hop_text(const an_hop_t *h)
+{
+    return h->p ? h->p : "";
+}
+
+/* ---- time ---------------------------------------------------------------------------------- */
+
+/** Writes the 13-char hour bucket "YYYY-MM-DDTHH" (plus NUL) of unix seconds. */
+void msn_an__hour_of_s(int64_t secs, char out[16]);
+/** The hour bucket of a transmission: the first 13 bytes of first_seen, as CoreScope slices
+ *  it. Returns the length written (13) or 0 when first_seen is shorter. */
+size_t msn_an__hour_of_tx(const msn_tx_t *t, char out[16]);
+
+/* ---- relay prefix map and hop resolution -------------------------------------------------- */
 
 typedef struct {
     const msn_store_t *s;
@@ -206,13 +262,17 @@ typedef struct {
 /** Empties a context. */
 void msn_an__rctx_reset(an_rctx_t *rc);
 
-/** Builds the prefix map of nodes whose role contains "repeater" or "room_server" or is
- *  "room" (case-insensitive), as CoreScope's buildPrefixMap. */
+/** Builds (in the job's arena) the prefix map of nodes whose role contains "repeater" or
+ *  "room_server" or is "room" (case-insensitive), as CoreScope's buildPrefixMap. */
 void msn_an__pm_init(an_pm_t *pm, const an_ctx_t *c);
-void msn_an__pm_free(an_pm_t *pm);
 /** Relay candidates of a hop (any case): keys starting with it when it has 2..8 chars, the
  *  exact key when longer. Writes the range into relay[] to *first and *count; returns *count. */
 uint32_t msn_an__pm_candidates(const an_pm_t *pm, const char *hop, size_t n, uint32_t *first, uint32_t *count);
+/** The first relay candidate of a hop (the lowest key), or -1. */
+int32_t msn_an__pm_first(const an_pm_t *pm, const char *hop, size_t n);
+/** The single relay a hop prefix names (CoreScope pmLookup: lowercase, cut to 8 chars),
+ *  or -1 when none or several. */
+int32_t msn_an__pm_unique(const an_pm_t *pm, const char *hop, size_t n);
 /** Resolves a hop to a node index or -1, CoreScope's resolveWithContext minus the
  *  neighbour-affinity tier (the store carries no neighbour graph): listener-only observers
  *  are dropped; a single candidate wins; else the GPS candidate nearest the context
@@ -231,6 +291,61 @@ void msn_an__rctx_finish(an_rctx_t *rc);
 void msn_an__rctx_tx(const an_ctx_t *c, const an_pm_t *pm, an_rctx_t *rc, an_map_t *dedup, const msn_tx_t *t,
                      const an_hops_t *hops, an_jobj_t *scratch_obj, msn_buf_t *scratch);
 
+/* A resolver over one aggregate context (the transmissions an analytic reads, as
+ * CoreScope's analytics resolve against the whole store): feed it every transmission,
+ * finish it, then resolve hops; each distinct hop text is resolved once. */
+typedef struct {
+    const an_ctx_t *c;
+    an_pm_t pm;
+    an_rctx_t rc;
+    an_map_t seen;  /* context keys (lowercase) */
+    an_map_t cache; /* hop text -> int32_t node + 1 (0 = unresolved) */
+    an_jobj_t jo;
+    msn_buf_t *scratch;
+} an_resolver_t;
+
+/** Prepares a resolver (and its prefix map) in the job's arena. */
+void msn_an__resolver_init(an_resolver_t *r, const an_ctx_t *c);
+/** Adds transmission t (whose hops are `hops`) to the context. */
+void msn_an__resolver_add(an_resolver_t *r, const msn_tx_t *t, const an_hops_t *hops);
+/** Ends the context; resolving may start. */
+void msn_an__resolver_finish(an_resolver_t *r);
+/** The node a hop resolves to (msn_an__pm_resolve with the aggregate context), or -1. */
+int32_t msn_an__resolve(an_resolver_t *r, const char *hop, size_t n);
+
+/* ---- ranking ------------------------------------------------------------------------------ */
+
+/* An entry of a ranking by count (descending), then key bytes (msn_an__bytes_cmp). */
+typedef struct {
+    const char *key;
+    uint32_t kn;
+    uint32_t idx; /* the caller's entry */
+    int64_t count;
+} an_rank_t;
+
+int msn_an__rank_cmp(const void *a, const void *b);
+/** The entries of a counting map as a ranking (unsorted), in the map's arena. */
+an_rank_t *msn_an__map_ranks(const an_map_t *m);
+
+/* Top-N selection: keeps the k best of the elements pushed under cmp (a strict total
+ * order, best first); the result is what sorting all of them and taking the first k
+ * gives, without sorting them all. */
+typedef struct {
+    char *h; /* the kept elements: a heap with the worst on top until msn_an__topn_sort */
+    size_t n, k, size;
+    int (*cmp)(const void *, const void *);
+    char *tmp;
+} an_topn_t;
+
+void msn_an__topn_init(an_topn_t *t, msn_arena_t *a, size_t k, size_t size, int (*cmp)(const void *, const void *));
+void msn_an__topn_push(an_topn_t *t, const void *e);
+/** Sorts the kept elements best first (in t->h) and returns their count. */
+size_t msn_an__topn_sort(an_topn_t *t);
+/** Moves the k best of base[0..n) (under cmp) to its front, sorted; returns min(n, k). The
+ *  order of the rest is unspecified. */
+size_t msn_an__top(msn_arena_t *a, void *base, size_t n, size_t size, size_t k,
+                   int (*cmp)(const void *, const void *));
+
 /* ---- numbers ---------------------------------------------------------------------------- */
 
 /** Go's math.Round(v*10^p)/10^p (half away from zero). */
@@ -244,21 +359,51 @@ double msn_an__select(double *v, size_t n, size_t k);
 /** The median as CoreScope's median(): mean of the two middle values for even n, 0 for
  *  n == 0 (reorders v). */
 double msn_an__median(double *v, size_t n);
+/** The same median of an array already sorted ascending (n > 0). */
+double msn_an__median_sorted(const double *v, size_t n);
+/** The upper median, sorted[n/2] (CoreScope's medianF), 0 for n == 0 (reorders v). */
+double msn_an__upper_median(double *v, size_t n);
+/** For a distribution given as counts per bucket (cnt[0..n), buckets in value order), the
+ *  bucket holding the k-th value (0-based), or n when there are k values or fewer. */
+size_t msn_an__kth_bucket(const int64_t *cnt, size_t n, int64_t k);
 /** qsort that accepts an empty or NULL array. */
 static inline void msn_an__qsort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
 {
     if (base != NULL && n > 1)
         qsort(base, n, size, cmp);
 }
-/** qsort comparator for doubles (ascending). */
-int msn_an__cmp_double(const void *a, const void *b);
 
 /* ---- JSON emission ------------------------------------------------------------------------- */
+
+/* Commas come from the buffer itself: a member or element is the first of its container
+ * when the byte before it is the container's '{' or '[' (a value never ends with one), so
+ * every helper below writes the separator it needs. */
 
 /** Appends s (may be NULL, emitted as "") as a JSON string. */
 void msn_an__str(msn_buf_t *b, const char *s);
 /** Appends s[0..n) as a JSON string (NULL p emitted as ""). */
 void msn_an__strn(msn_buf_t *b, const char *p, size_t n);
+/** A ',' unless at the start of a container. */
+void msn_an__sep(msn_buf_t *b);
+/** `"key":` with its separator (key: a plain ASCII literal). */
+void msn_an__key(msn_buf_t *b, const char *key);
+/** Opens an object or array ('{' or '['): as member `key` of the enclosing object, or as an
+ *  element when key is NULL. */
+void msn_an__open(msn_buf_t *b, const char *key, char bracket);
+/** Members: integer, double (Go's format), string (NULL as ""), string slice, boolean, null. */
+void msn_an__ki64(msn_buf_t *b, const char *key, int64_t v);
+void msn_an__kdbl(msn_buf_t *b, const char *key, double v);
+void msn_an__kstr(msn_buf_t *b, const char *key, const char *s);
+void msn_an__kstrn(msn_buf_t *b, const char *key, const char *p, size_t n);
+void msn_an__kbool(msn_buf_t *b, const char *key, int v);
+void msn_an__knull(msn_buf_t *b, const char *key);
+/** Member: the name or public key of node (an index into s->nodes), null when node < 0. */
+void msn_an__kname(msn_buf_t *b, const char *key, const msn_store_t *s, int32_t node);
+void msn_an__kpubkey(msn_buf_t *b, const char *key, const msn_store_t *s, int32_t node);
+/** Member whose key is arbitrary text (escaped as a JSON string), before its value. */
+void msn_an__kdyn(msn_buf_t *b, const char *p, size_t n);
+/** Element: an integer. */
+void msn_an__ei64(msn_buf_t *b, int64_t v);
 
 /* ---- the analytics ---------------------------------------------------------------------- */
 
@@ -283,13 +428,13 @@ typedef struct {
     uint8_t inconsistent; /* flip-flopping */
 } an_hsinfo_t;
 
-/** Fills info[node index] (n_nodes entries, caller-allocated) for nodes of the store, and
- *  for advert keys that are not nodes nothing (callers only ask about nodes). */
-void msn_an__hsinfo(const an_ctx_t *c, an_hsinfo_t *info);
+/** The facts per node index (s->n_nodes entries, in the job's arena); advert keys that
+ *  are not nodes are left out (callers only ask about nodes). */
+an_hsinfo_t *msn_an__hsinfo(const an_ctx_t *c);
 
 /* Per-node clock skew (the fleet view) shared by nodes_clock_skew and roles. */
 typedef struct {
-    const char *pubkey; /* the advert's pubKey, in the store's arena or the scratch arena */
+    const char *pubkey; /* the advert's pubKey (in the job's arena) */
     double mean, median, last, recent_median, drift, good_fraction;
     const char *severity;
     int64_t sample_count, last_advert_ts, last_observed_ts;
@@ -309,16 +454,15 @@ typedef struct {
     uint32_t n;
     an_badsample_t *bad;
     uint32_t n_bad;
+    size_t bad_cap;
     /* observer calibration: per observer index (+1; slot 0 = observations without observer) */
     double *obs_offset;
     int64_t *obs_samples;
     uint8_t *obs_has;
     uint32_t n_obs_slots;
-    msn_arena_t *arena;
 } an_skew_t;
 
-/** Computes the observer calibration and the fleet clock skew. */
-void msn_an__skew_compute(const an_ctx_t *c, an_skew_t *k);
-void msn_an__skew_free(an_skew_t *k);
+/** Computes the observer calibration and the fleet clock skew (in the job's arena). */
+an_skew_t *msn_an__skew_compute(const an_ctx_t *c);
 
 #endif

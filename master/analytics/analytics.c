@@ -9,12 +9,30 @@
  *  - from/to: honoured by the analytics whose CoreScope endpoints parse a time window
  *    (rf, topology, channels, subpaths); the others ignore it, as CoreScope does.
  *  - area: accepted and ignored by every analytic for now (areas are not configured yet).
+ *
+ * Each computation is one job: msn_an__ctx_init creates its arena, msn_an__ctx_free frees
+ * it with everything the analytic allocated (an_int.h).
  */
 #include "analytics.h"
 
 #include <stdio.h>
 
 #include "an_int.h"
+
+typedef int (*an_fn_t)(const an_ctx_t *c, msn_buf_t *out, char *err, size_t errlen);
+
+/* The analytics computed by msn_analytic_compute (subpaths takes its own parameters). */
+static const an_fn_t analytics[MSN_AN_COUNT] = {
+    [MSN_AN_TOPOLOGY] = msn_an__topology,
+    [MSN_AN_RF] = msn_an__rf,
+    [MSN_AN_DISTANCE] = msn_an__distance,
+    [MSN_AN_CHANNELS] = msn_an__channels,
+    [MSN_AN_HASH_SIZES] = msn_an__hash_sizes,
+    [MSN_AN_HASH_COLLISIONS] = msn_an__hash_collisions,
+    [MSN_AN_ROLES] = msn_an__roles,
+    [MSN_AN_OBSERVERS_CLOCK_SKEW] = msn_an__observers_clock_skew,
+    [MSN_AN_NODES_CLOCK_SKEW] = msn_an__nodes_clock_skew,
+};
 
 int msn_analytic_compute(int an, const msn_store_t *s, const msn_an_shape_t *shape, int64_t now_ms, msn_buf_t *out,
                          char *err, size_t errlen)
@@ -25,44 +43,15 @@ int msn_analytic_compute(int an, const msn_store_t *s, const msn_an_shape_t *sha
         snprintf(err, errlen, "analytic %d: no store or output buffer", an);
         return -1;
     }
+    if (an < 0 || an >= MSN_AN_COUNT || analytics[an] == NULL) {
+        snprintf(err, errlen, "unknown analytic %d", an);
+        return -1;
+    }
     msn_an_shape_t none = {NULL, 0, 0, NULL};
     an_ctx_t c;
     msn_an__ctx_init(&c, s, shape ? shape : &none, now_ms);
-    int rc;
-    switch (an) {
-    case MSN_AN_TOPOLOGY:
-        rc = msn_an__topology(&c, out, err, errlen);
-        break;
-    case MSN_AN_RF:
-        rc = msn_an__rf(&c, out, err, errlen);
-        break;
-    case MSN_AN_DISTANCE:
-        rc = msn_an__distance(&c, out, err, errlen);
-        break;
-    case MSN_AN_CHANNELS:
-        rc = msn_an__channels(&c, out, err, errlen);
-        break;
-    case MSN_AN_HASH_SIZES:
-        rc = msn_an__hash_sizes(&c, out, err, errlen);
-        break;
-    case MSN_AN_HASH_COLLISIONS:
-        rc = msn_an__hash_collisions(&c, out, err, errlen);
-        break;
-    case MSN_AN_ROLES:
-        rc = msn_an__roles(&c, out, err, errlen);
-        break;
-    case MSN_AN_OBSERVERS_CLOCK_SKEW:
-        rc = msn_an__observers_clock_skew(&c, out, err, errlen);
-        break;
-    case MSN_AN_NODES_CLOCK_SKEW:
-        rc = msn_an__nodes_clock_skew(&c, out, err, errlen);
-        break;
-    default:
-        snprintf(err, errlen, "unknown analytic %d", an);
-        rc = -1;
-        break;
-    }
-    msn_an__ctx_free(&c);
+    int rc = analytics[an](&c, out, err, errlen);
+    msn_an__ctx_free(&c); /* the job's arena: everything it allocated, on success or failure */
     return rc;
 }
 

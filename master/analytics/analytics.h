@@ -15,8 +15,9 @@
  * last 7 days" (topology uniqueNodes) and "adverts of the last 7 days" (hash sizes and
  * collisions). Hop prefixes are resolved without the neighbour graph (the store carries
  * none), so CoreScope's neighbour-affinity tier is skipped. Thread safety: a call reads
- * the store only and keeps all its state on the stack and heap; calls on one store may
- * run concurrently as long as nothing modifies it.
+ * the store only and keeps all its state in an arena of its own (freed before it returns,
+ * whether it succeeds or fails); calls on one store may run concurrently as long as
+ * nothing modifies it.
  */
 #ifndef MSN_ANALYTICS_H
 #define MSN_ANALYTICS_H

@@ -16,24 +16,53 @@
  * types, is skipped (json.Unmarshal fails on it in CoreScope). A channelHash that is an
  * object or array (never written by any ingestor) counts as absent. Ties in rankings go
  * by hash, sender name, or hour then channel name.
+ *
+ * Phases: collect (one pass: each message read, then counted per channel, sender and
+ * hour), rank (channels and senders by count), render.
  */
 #include "an_int.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "shm/codec/codec.h"
 #include "shm/json.h"
 
+/* A channel (the value of the channel map, keyed by hash). */
 typedef struct {
     const char *name;
     int64_t messages, senders;
     const char *last;
     int encrypted;
 } chan_t;
+
+/* The fields of one message. */
+typedef struct {
+    const char *chan, *hash2, *text, *sender, *status;
+    size_t chan_n, hash2_n, text_n, sender_n, status_n;
+    const char *hash; /* channel hash text */
+    size_t hash_n;
+    const char *name; /* channel name */
+    size_t name_n;
+    int encrypted;
+} msg_t;
+
+typedef struct {
+    const an_ctx_t *c;
+    msn_arena_t *a;
+    an_jobj_t jo;
+    msn_buf_t *b_type, *b_chan, *b_hash, *b_hash2, *b_text, *b_sender, *b_status, *b_name, *key;
+    an_map_t chans;        /* hash -> chan_t */
+    an_map_t senders;      /* sender -> count */
+    an_map_t chan_senders; /* channel entry + sender */
+    an_map_t timeline;     /* "hour|name" -> count */
+    int64_t *lens;
+    size_t n_lens, lens_cap;
+    an_rank_t *ch_rank, *snd_rank;
+    size_t n_top_senders;
+} chans_t;
 
 /* strconv.Atoi: optional sign, decimal digits, fits in int64. */
 static int go_atoi(const char *s, size_t n, int64_t *out)
@@ -96,24 +125,6 @@ static void number_text(const an_jmember_t *m, msn_buf_t *out)
     }
 }
 
-typedef struct {
-    uint32_t idx;
-    int64_t count;
-    const char *key;
-    size_t kn;
-} rank_t;
-
-static int rank_cmp(const void *a, const void *b)
-{
-    const rank_t *x = a, *y = b;
-    if (x->count != y->count)
-        return x->count > y->count ? -1 : 1;
-    int c = memcmp(x->key, y->key, x->kn < y->kn ? x->kn : y->kn);
-    if (c)
-        return c;
-    return x->kn < y->kn ? -1 : x->kn > y->kn;
-}
-
 /* The string member `key`: 1 = string (value in *v and *n), 0 = absent or null, -1 = other type. */
 static int str_field(const an_jobj_t *o, const char *key, msn_buf_t *scratch, const char **v, size_t *n)
 {
@@ -128,212 +139,216 @@ static int str_field(const an_jobj_t *o, const char *key, msn_buf_t *scratch, co
     return 1;
 }
 
+/* ---- collect ------------------------------------------------------------------------------ */
+
+/* The channel hash as text: channelHash (string, number or boolean), else channel_hash,
+ * else "?". */
+static void hash_text(chans_t *j, msg_t *m)
+{
+    const an_jmember_t *hm = msn_an__jobj_get(&j->jo, "channelHash");
+    msn_buf_t *b = j->b_hash;
+    msn_buf_reset(b);
+    if (hm != NULL) {
+        if (hm->t == AN_J_STR)
+            msn_an__jstr(hm, b);
+        else if (hm->t == AN_J_NUM)
+            number_text(hm, b);
+        else if (hm->t == AN_J_TRUE)
+            msn_buf_puts(b, "true");
+        else if (hm->t == AN_J_FALSE)
+            msn_buf_puts(b, "false");
+    }
+    if (b->len == 0)
+        msn_buf_append(b, m->hash2, m->hash2_n);
+    if (b->len == 0)
+        msn_buf_putc(b, '?');
+    m->hash = msn_buf_cstr(b);
+    m->hash_n = b->len;
+}
+
+/* The channel name: `channel`, else the "ch<hash>" placeholder, which also replaces a
+ * name that does not hash to the channel (the message then counts as encrypted). */
+static void channel_name(chans_t *j, msg_t *m)
+{
+    msn_buf_t *b = j->b_name;
+    msn_buf_reset(b);
+    if (m->chan_n > 0) {
+        msn_buf_append(b, m->chan, m->chan_n);
+    } else {
+        msn_buf_puts(b, "ch");
+        msn_buf_append(b, m->hash, m->hash_n);
+    }
+    m->encrypted = m->text_n == 0 && m->sender_n == 0;
+    int decrypted = m->status_n == 9 && memcmp(m->status, "decrypted", 9) == 0;
+    int placeholder =
+        b->len == m->hash_n + 2 && memcmp(b->data, "ch", 2) == 0 && memcmp(b->data + 2, m->hash, m->hash_n) == 0;
+    if (!placeholder && !decrypted && !name_matches_hash(b->data, b->len, m->hash, m->hash_n)) {
+        msn_buf_reset(b);
+        msn_buf_puts(b, "ch");
+        msn_buf_append(b, m->hash, m->hash_n);
+        m->encrypted = 1;
+    }
+    m->name = msn_buf_cstr(b);
+    m->name_n = b->len;
+}
+
+/* Reads a message; returns 0, or -1 when its decoded_json is skipped. */
+static int read_msg(chans_t *j, const msn_tx_t *t, msg_t *m)
+{
+    const char *dj = t->decoded_json, *typ;
+    size_t typ_n;
+    if (dj == NULL || msn_an__jobj_parse(&j->jo, dj, strlen(dj)) < 0)
+        return -1;
+    if (str_field(&j->jo, "type", j->b_type, &typ, &typ_n) < 0 ||
+        str_field(&j->jo, "channel", j->b_chan, &m->chan, &m->chan_n) < 0 ||
+        str_field(&j->jo, "channel_hash", j->b_hash2, &m->hash2, &m->hash2_n) < 0 ||
+        str_field(&j->jo, "text", j->b_text, &m->text, &m->text_n) < 0 ||
+        str_field(&j->jo, "sender", j->b_sender, &m->sender, &m->sender_n) < 0 ||
+        str_field(&j->jo, "decryptionStatus", j->b_status, &m->status, &m->status_n) < 0)
+        return -1;
+    hash_text(j, m);
+    channel_name(j, m);
+    return 0;
+}
+
+static void add_msg(chans_t *j, const msn_tx_t *t, const msg_t *m)
+{
+    int is_new;
+    uint32_t ce = msn_an__map_intern(&j->chans, m->hash, m->hash_n, &is_new);
+    chan_t *ch = msn_an__map_val(&j->chans, ce);
+    if (is_new) {
+        ch->name = msn_arena_strndup(j->a, m->name, m->name_n);
+        ch->encrypted = m->encrypted;
+    } else if (is_placeholder(ch->name) && !is_placeholder(m->name)) {
+        ch->name = msn_arena_strndup(j->a, m->name, m->name_n);
+    }
+    ch->messages++;
+    ch->last = msn_an__s(t->first_seen);
+    if (!m->encrypted)
+        ch->encrypted = 0;
+    if (m->sender_n > 0) {
+        msn_buf_reset(j->key);
+        msn_buf_append(j->key, &ce, sizeof(ce));
+        msn_buf_append(j->key, m->sender, m->sender_n);
+        msn_an__map_intern(&j->chan_senders, j->key->data, j->key->len, &is_new);
+        if (is_new)
+            ch->senders++;
+        msn_an__map_count(&j->senders, m->sender, m->sender_n);
+    }
+    if (m->text_n > 0) {
+        AN_GROW(j->a, j->lens, j->lens_cap, j->n_lens + 1);
+        j->lens[j->n_lens++] = (int64_t)m->text_n;
+    }
+    char hk[16];
+    if (msn_an__hour_of_tx(t, hk)) {
+        msn_buf_reset(j->key);
+        msn_buf_append(j->key, hk, 13);
+        msn_buf_putc(j->key, '|');
+        msn_buf_append(j->key, m->name, m->name_n);
+        msn_an__map_count(&j->timeline, j->key->data, j->key->len);
+    }
+}
+
+static void collect(chans_t *j)
+{
+    const msn_store_t *s = j->c->s;
+    for (uint32_t ti = 0; ti < s->n_tx; ti++) {
+        const msn_tx_t *t = &s->tx[ti];
+        msg_t m;
+        if (t->payload_type != 5 || !msn_an__tx_in_window(j->c, t) || !msn_an__tx_in_region(j->c, t) ||
+            read_msg(j, t, &m) < 0)
+            continue;
+        add_msg(j, t, &m);
+    }
+}
+
+/* ---- rank and render ------------------------------------------------------------------------ */
+
+static void rank(chans_t *j)
+{
+    j->ch_rank = AN_ARRAY(j->a, an_rank_t, j->chans.n);
+    for (uint32_t e = 0; e < j->chans.n; e++)
+        j->ch_rank[e] = (an_rank_t){j->chans.keys[e], j->chans.klen[e], e,
+                                    ((const chan_t *)msn_an__map_val(&j->chans, e))->messages};
+    msn_an__qsort(j->ch_rank, j->chans.n, sizeof(an_rank_t), msn_an__rank_cmp);
+    j->snd_rank = msn_an__map_ranks(&j->senders);
+    j->n_top_senders = msn_an__top(j->a, j->snd_rank, j->senders.n, sizeof(an_rank_t), 15, msn_an__rank_cmp);
+}
+
+static void render_timeline(chans_t *j, msn_buf_t *out)
+{
+    msn_an__open(out, "channelTimeline", '[');
+    uint32_t *to = msn_an__map_sorted(&j->timeline); /* "hour|name" sorts by hour, then name */
+    for (uint32_t i = 0; i < j->timeline.n; i++) {
+        uint32_t e = to[i];
+        const char *k = j->timeline.keys[e];
+        msn_an__open(out, NULL, '{');
+        msn_an__kstrn(out, "channel", k + 14, j->timeline.klen[e] - 14);
+        msn_an__ki64(out, "count", msn_an__map_n(&j->timeline, e));
+        msn_an__kstrn(out, "hour", k, 13);
+        msn_buf_putc(out, '}');
+    }
+    msn_buf_putc(out, ']');
+}
+
+static void render_channels(chans_t *j, msn_buf_t *out)
+{
+    msn_an__open(out, "channels", '[');
+    for (uint32_t i = 0; i < j->chans.n; i++) {
+        const chan_t *cc = msn_an__map_val(&j->chans, j->ch_rank[i].idx);
+        msn_an__open(out, NULL, '{');
+        msn_an__kbool(out, "encrypted", cc->encrypted);
+        msn_an__kstrn(out, "hash", j->ch_rank[i].key, j->ch_rank[i].kn);
+        msn_an__kstr(out, "lastActivity", cc->last);
+        msn_an__ki64(out, "messages", cc->messages);
+        msn_an__kstr(out, "name", cc->name);
+        msn_an__ki64(out, "senders", cc->senders);
+        msn_buf_putc(out, '}');
+    }
+    msn_buf_putc(out, ']');
+}
+
+static void render(chans_t *j, msn_buf_t *out)
+{
+    int64_t decryptable = 0;
+    for (uint32_t e = 0; e < j->chans.n; e++)
+        decryptable += !((const chan_t *)msn_an__map_val(&j->chans, e))->encrypted;
+    msn_buf_putc(out, '{');
+    msn_an__ki64(out, "activeChannels", j->chans.n);
+    render_timeline(j, out);
+    render_channels(j, out);
+    msn_an__ki64(out, "decryptable", decryptable);
+    msn_an__open(out, "msgLengths", '[');
+    for (size_t i = 0; i < j->n_lens; i++)
+        msn_an__ei64(out, j->lens[i]);
+    msn_buf_putc(out, ']');
+    msn_an__open(out, "topSenders", '[');
+    for (size_t i = 0; i < j->n_top_senders; i++) {
+        msn_an__open(out, NULL, '{');
+        msn_an__ki64(out, "count", j->snd_rank[i].count);
+        msn_an__kstrn(out, "name", j->snd_rank[i].key, j->snd_rank[i].kn);
+        msn_buf_putc(out, '}');
+    }
+    msn_buf_puts(out, "]}");
+}
+
 int msn_an__channels(const an_ctx_t *c, msn_buf_t *out, char *err, size_t errlen)
 {
     (void)err;
     (void)errlen;
-    const msn_store_t *s = c->s;
-    an_jobj_t jo;
-    msn_buf_t b_type = MSN_BUF_INIT, b_chan = MSN_BUF_INIT, b_hash = MSN_BUF_INIT, b_hash2 = MSN_BUF_INIT,
-              b_text = MSN_BUF_INIT, b_sender = MSN_BUF_INIT, b_status = MSN_BUF_INIT, b_name = MSN_BUF_INIT,
-              key = MSN_BUF_INIT;
-    msn_arena_t *arena = msn_arena_new();
-    an_map_t chans, senders, chan_senders, timeline;
-    msn_an__map_init(&chans);
-    msn_an__map_init(&senders);
-    msn_an__map_init(&chan_senders);
-    msn_an__map_init(&timeline);
-    chan_t *ch = NULL;
-    size_t ch_cap = 0;
-    int64_t *snd_n = NULL, *tl_n = NULL, *lens = NULL;
-    size_t snd_cap = 0, tl_cap = 0, lens_cap = 0, n_lens = 0;
-
-    for (uint32_t ti = 0; ti < s->n_tx; ti++) {
-        const msn_tx_t *t = &s->tx[ti];
-        if (t->payload_type != 5 || !msn_an__tx_in_window(c, t) || !msn_an__tx_in_region(c, t))
-            continue;
-        const char *dj = t->decoded_json;
-        if (dj == NULL || msn_an__jobj_parse(&jo, dj, strlen(dj)) < 0)
-            continue;
-        const char *typ, *chan, *hash2, *text, *sender, *status;
-        size_t typ_n, chan_n, hash2_n, text_n, sender_n, status_n;
-        if (str_field(&jo, "type", &b_type, &typ, &typ_n) < 0 || str_field(&jo, "channel", &b_chan, &chan, &chan_n) < 0 ||
-            str_field(&jo, "channel_hash", &b_hash2, &hash2, &hash2_n) < 0 ||
-            str_field(&jo, "text", &b_text, &text, &text_n) < 0 ||
-            str_field(&jo, "sender", &b_sender, &sender, &sender_n) < 0 ||
-            str_field(&jo, "decryptionStatus", &b_status, &status, &status_n) < 0)
-            continue;
-        /* the channel hash as text */
-        const an_jmember_t *hm = msn_an__jobj_get(&jo, "channelHash");
-        msn_buf_reset(&b_hash);
-        if (hm != NULL) {
-            if (hm->t == AN_J_STR)
-                msn_an__jstr(hm, &b_hash);
-            else if (hm->t == AN_J_NUM)
-                number_text(hm, &b_hash);
-            else if (hm->t == AN_J_TRUE)
-                msn_buf_puts(&b_hash, "true");
-            else if (hm->t == AN_J_FALSE)
-                msn_buf_puts(&b_hash, "false");
-        }
-        if (b_hash.len == 0)
-            msn_buf_append(&b_hash, hash2, hash2_n);
-        if (b_hash.len == 0)
-            msn_buf_putc(&b_hash, '?');
-        const char *hash = msn_buf_cstr(&b_hash);
-        size_t hash_n = b_hash.len;
-        /* the name */
-        msn_buf_reset(&b_name);
-        if (chan_n > 0) {
-            msn_buf_append(&b_name, chan, chan_n);
-        } else {
-            msn_buf_puts(&b_name, "ch");
-            msn_buf_append(&b_name, hash, hash_n);
-        }
-        int encrypted = text_n == 0 && sender_n == 0;
-        int decrypted = status_n == 9 && memcmp(status, "decrypted", 9) == 0;
-        int is_placeholder_name = b_name.len == hash_n + 2 && memcmp(b_name.data, "ch", 2) == 0 &&
-                                  memcmp(b_name.data + 2, hash, hash_n) == 0;
-        if (!is_placeholder_name && !decrypted && !name_matches_hash(b_name.data, b_name.len, hash, hash_n)) {
-            msn_buf_reset(&b_name);
-            msn_buf_puts(&b_name, "ch");
-            msn_buf_append(&b_name, hash, hash_n);
-            encrypted = 1;
-        }
-        const char *name = msn_buf_cstr(&b_name);
-        int is_new;
-        uint32_t ce = msn_an__map_intern(&chans, hash, hash_n, &is_new);
-        if (is_new) {
-            AN_RESERVE(ch, ch_cap, (size_t)ce + 1);
-            memset(&ch[ce], 0, sizeof(ch[ce]));
-            ch[ce].name = msn_arena_strndup(arena, name, b_name.len);
-            ch[ce].encrypted = encrypted;
-        } else if (is_placeholder(ch[ce].name) && !is_placeholder(name)) {
-            ch[ce].name = msn_arena_strndup(arena, name, b_name.len);
-        }
-        ch[ce].messages++;
-        ch[ce].last = msn_an__s(t->first_seen);
-        if (!encrypted)
-            ch[ce].encrypted = 0;
-        if (sender_n > 0) {
-            msn_buf_reset(&key);
-            msn_buf_append(&key, &ce, sizeof(ce));
-            msn_buf_append(&key, sender, sender_n);
-            msn_an__map_intern(&chan_senders, key.data, key.len, &is_new);
-            if (is_new)
-                ch[ce].senders++;
-            uint32_t se = msn_an__map_intern(&senders, sender, sender_n, &is_new);
-            if (is_new) {
-                AN_RESERVE(snd_n, snd_cap, (size_t)se + 1);
-                snd_n[se] = 0;
-            }
-            snd_n[se]++;
-        }
-        if (text_n > 0) {
-            AN_RESERVE(lens, lens_cap, n_lens + 1);
-            lens[n_lens++] = (int64_t)text_n;
-        }
-        char hk[16];
-        if (msn_an__hour_of_tx(t, hk)) {
-            msn_buf_reset(&key);
-            msn_buf_append(&key, hk, 13);
-            msn_buf_putc(&key, '|');
-            msn_buf_append(&key, name, b_name.len);
-            uint32_t te = msn_an__map_intern(&timeline, key.data, key.len, &is_new);
-            if (is_new) {
-                AN_RESERVE(tl_n, tl_cap, (size_t)te + 1);
-                tl_n[te] = 0;
-            }
-            tl_n[te]++;
-        }
-    }
-
-    /* ---- output ---- */
-    int64_t decryptable = 0;
-    for (uint32_t e = 0; e < chans.n; e++)
-        decryptable += !ch[e].encrypted;
-    msn_buf_puts(out, "{\"activeChannels\":");
-    msn_buf_put_i64(out, chans.n);
-    msn_buf_puts(out, ",\"channelTimeline\":[");
-    uint32_t *to = msn_an__map_sorted(&timeline); /* "hour|name" sorts by hour, then name */
-    for (uint32_t i = 0; i < timeline.n; i++) {
-        uint32_t e = to[i];
-        const char *k = timeline.keys[e];
-        if (i)
-            msn_buf_putc(out, ',');
-        msn_buf_puts(out, "{\"channel\":");
-        msn_an__strn(out, k + 14, timeline.klen[e] - 14);
-        msn_buf_puts(out, ",\"count\":");
-        msn_buf_put_i64(out, tl_n[e]);
-        msn_buf_puts(out, ",\"hour\":");
-        msn_an__strn(out, k, 13);
-        msn_buf_putc(out, '}');
-    }
-    free(to);
-    rank_t *rk = msn_xmalloc((chans.n > senders.n ? chans.n + 1 : senders.n + 1) * sizeof(*rk));
-    for (uint32_t e = 0; e < chans.n; e++)
-        rk[e] = (rank_t){e, ch[e].messages, chans.keys[e], chans.klen[e]};
-    msn_an__qsort(rk, chans.n, sizeof(*rk), rank_cmp);
-    msn_buf_puts(out, "],\"channels\":[");
-    for (uint32_t i = 0; i < chans.n; i++) {
-        const chan_t *cc = &ch[rk[i].idx];
-        if (i)
-            msn_buf_putc(out, ',');
-        msn_buf_puts(out, "{\"encrypted\":");
-        msn_buf_puts(out, cc->encrypted ? "true" : "false");
-        msn_buf_puts(out, ",\"hash\":");
-        msn_an__strn(out, rk[i].key, rk[i].kn);
-        msn_buf_puts(out, ",\"lastActivity\":");
-        msn_an__str(out, cc->last);
-        msn_buf_puts(out, ",\"messages\":");
-        msn_buf_put_i64(out, cc->messages);
-        msn_buf_puts(out, ",\"name\":");
-        msn_an__str(out, cc->name);
-        msn_buf_puts(out, ",\"senders\":");
-        msn_buf_put_i64(out, cc->senders);
-        msn_buf_putc(out, '}');
-    }
-    msn_buf_puts(out, "],\"decryptable\":");
-    msn_buf_put_i64(out, decryptable);
-    msn_buf_puts(out, ",\"msgLengths\":[");
-    for (size_t i = 0; i < n_lens; i++) {
-        if (i)
-            msn_buf_putc(out, ',');
-        msn_buf_put_i64(out, lens[i]);
-    }
-    for (uint32_t e = 0; e < senders.n; e++)
-        rk[e] = (rank_t){e, snd_n[e], senders.keys[e], senders.klen[e]};
-    msn_an__qsort(rk, senders.n, sizeof(*rk), rank_cmp);
-    msn_buf_puts(out, "],\"topSenders\":[");
-    for (uint32_t i = 0; i < senders.n && i < 15; i++) {
-        if (i)
-            msn_buf_putc(out, ',');
-        msn_buf_puts(out, "{\"count\":");
-        msn_buf_put_i64(out, rk[i].count);
-        msn_buf_puts(out, ",\"name\":");
-        msn_an__strn(out, rk[i].key, rk[i].kn);
-        msn_buf_putc(out, '}');
-    }
-    msn_buf_puts(out, "]}");
-
-    free(rk);
-    free(ch);
-    free(snd_n);
-    free(tl_n);
-    free(lens);
-    msn_an__map_free(&chans);
-    msn_an__map_free(&senders);
-    msn_an__map_free(&chan_senders);
-    msn_an__map_free(&timeline);
-    msn_arena_free(arena);
-    msn_buf_free(&b_type);
-    msn_buf_free(&b_chan);
-    msn_buf_free(&b_hash);
-    msn_buf_free(&b_hash2);
-    msn_buf_free(&b_text);
-    msn_buf_free(&b_sender);
-    msn_buf_free(&b_status);
-    msn_buf_free(&b_name);
-    msn_buf_free(&key);
+    chans_t *j = AN_NEW(c, chans_t);
+    j->c = c;
+    j->a = c->arena;
+    msn_buf_t **bufs[] = {&j->b_type, &j->b_chan,   &j->b_hash,   &j->b_hash2, &j->b_text,
+                          &j->b_sender, &j->b_status, &j->b_name, &j->key};
+    for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
+        *bufs[i] = msn_an__buf(c);
+    msn_an__map_init(&j->chans, j->a, sizeof(chan_t));
+    msn_an__map_init(&j->senders, j->a, sizeof(int64_t));
+    msn_an__map_init(&j->chan_senders, j->a, 0);
+    msn_an__map_init(&j->timeline, j->a, sizeof(int64_t));
+    collect(j);
+    rank(j);
+    render(j, out);
     return 0;
 }

@@ -24,11 +24,15 @@
  * Values are rounded as CoreScope's round() does (toward zero after adding 0.5). The
  * fleet view is ordered by public key (CoreScope leaves it in map order); ties in time
  * keep transmission order.
+ *
+ * Phases (msn_an__skew_compute): collect (one pass over the adverts: samples, per advert
+ * records, calibration deviations), merge (observer offsets, corrected skews per advert,
+ * then per node its statistics, recent window, severity and drift), rank (the fleet by
+ * public key). The two endpoints, and roles, render from the result.
  */
 #include "an_int.h"
 
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "shm/json.h"
@@ -64,13 +68,38 @@ typedef struct {
     double dev;
 } devi_t;
 
-static int dev_cmp(const void *a, const void *b)
-{
-    const devi_t *x = a, *y = b;
-    if (x->slot != y->slot)
-        return x->slot < y->slot ? -1 : 1;
-    return x->dev < y->dev ? -1 : x->dev > y->dev;
-}
+/* An advert of a node in time: its newest observation, its median skew. */
+typedef struct {
+    int64_t ts;
+    double skew;
+    uint32_t rec;
+} pair_t;
+
+typedef struct {
+    uint32_t rec;
+    uint32_t group;
+} recref_t;
+
+typedef struct {
+    const an_ctx_t *c;
+    const msn_store_t *s;
+    msn_arena_t *a;
+    an_skew_t *k; /* the result */
+    an_jobj_t jo;
+    msn_buf_t *scratch;
+    an_map_t keys; /* advert pubKey -> (node group) */
+    sample_t *sm;
+    size_t n_sm, sm_cap;
+    advrec_t *ar;
+    size_t n_ar, ar_cap;
+    devi_t *dv;
+    size_t n_dv, dv_cap;
+    double *tmp;
+    size_t tmp_cap;
+    pair_t *pairs, *filt;
+    size_t pairs_cap, filt_cap;
+    double *slopes; /* Theil-Sen scratch: THEIL_MAX^2 / 2 */
+} skewjob_t;
 
 static const char *classify(double abs_skew)
 {
@@ -101,11 +130,116 @@ static int64_t advert_ts(const an_jobj_t *o)
     return 0;
 }
 
-typedef struct {
-    int64_t ts;
-    double skew;
-    uint32_t rec;
-} pair_t;
+/* ---- collect ------------------------------------------------------------------------------ */
+
+/* Each observation's deviation from the advert's median observation time. */
+static void add_deviations(skewjob_t *j, const advrec_t *r)
+{
+    AN_GROW(j->a, j->tmp, j->tmp_cap, r->n);
+    for (uint32_t q = 0; q < r->n; q++)
+        j->tmp[q] = (double)j->sm[r->first + q].obs_ts;
+    double med = msn_an__median(j->tmp, r->n);
+    for (uint32_t q = 0; q < r->n; q++) {
+        AN_GROW(j->a, j->dv, j->dv_cap, j->n_dv + 1);
+        j->dv[j->n_dv++] = (devi_t){j->sm[r->first + q].slot, (double)j->sm[r->first + q].obs_ts - med};
+    }
+}
+
+/* An advert with a plausible timestamp: its observations as samples, one record. */
+static void add_advert(skewjob_t *j, uint32_t ti, int64_t ats, const char *pk, size_t pkn)
+{
+    const msn_tx_t *t = &j->s->tx[ti];
+    uint32_t first = (uint32_t)j->n_sm;
+    for (uint32_t q = 0; q < t->n_obs; q++) {
+        const msn_obs_t *o = &j->s->obs[t->obs[q]];
+        if (o->timestamp <= 0)
+            continue;
+        AN_GROW(j->a, j->sm, j->sm_cap, j->n_sm + 1);
+        j->sm[j->n_sm++] = (sample_t){(uint32_t)(msn_an__obs_observer(j->c, o) + 1), o->timestamp};
+    }
+    if (j->n_sm == first)
+        return;
+    AN_GROW(j->a, j->ar, j->ar_cap, j->n_ar + 1);
+    advrec_t *r = &j->ar[j->n_ar++];
+    *r = (advrec_t){ti, ats, first, (uint32_t)(j->n_sm - first), UINT32_MAX, 0, 0, 0, 0};
+    if (pk != NULL && pkn > 0)
+        r->group = msn_an__map_intern(&j->keys, pk, pkn, NULL);
+    if (r->n >= 2)
+        add_deviations(j, r);
+}
+
+static void collect(skewjob_t *j)
+{
+    const msn_store_t *s = j->s;
+    for (uint32_t ti = 0; ti < s->n_tx; ti++) {
+        const msn_tx_t *t = &s->tx[ti];
+        if (t->payload_type != 4 || t->decoded_json == NULL || t->n_obs == 0 ||
+            msn_an__jobj_parse(&j->jo, t->decoded_json, strlen(t->decoded_json)) < 0)
+            continue;
+        int64_t ats = advert_ts(&j->jo);
+        if (ats < 1577836800 || ats > 4102444800LL)
+            continue;
+        size_t pkn = 0;
+        const char *pk = msn_an__jobj_str(&j->jo, "pubKey", j->scratch, &pkn);
+        add_advert(j, ti, ats, pk, pkn);
+    }
+}
+
+/* ---- merge: observers and adverts ----------------------------------------------------------- */
+
+static int dev_cmp(const void *a, const void *b)
+{
+    const devi_t *x = a, *y = b;
+    if (x->slot != y->slot)
+        return x->slot < y->slot ? -1 : 1;
+    return x->dev < y->dev ? -1 : x->dev > y->dev;
+}
+
+/* An observer's offset is the median of its deviations. */
+static void merge_observers(skewjob_t *j)
+{
+    an_skew_t *k = j->k;
+    msn_an__qsort(j->dv, j->n_dv, sizeof(*j->dv), dev_cmp);
+    double *v = AN_ARRAY(j->a, double, j->n_dv);
+    for (size_t i = 0; i < j->n_dv; i++)
+        v[i] = j->dv[i].dev;
+    for (size_t i = 0; i < j->n_dv;) {
+        size_t e = i;
+        while (e < j->n_dv && j->dv[e].slot == j->dv[i].slot)
+            e++;
+        k->obs_offset[j->dv[i].slot] = msn_an__median_sorted(v + i, e - i);
+        k->obs_samples[j->dv[i].slot] = (int64_t)(e - i);
+        k->obs_has[j->dv[i].slot] = 1;
+        i = e;
+    }
+}
+
+/* Per advert: the skews corrected by the observers' offsets, their median and the last. */
+static void merge_adverts(skewjob_t *j)
+{
+    const an_skew_t *k = j->k;
+    for (size_t i = 0; i < j->n_ar; i++) {
+        advrec_t *r = &j->ar[i];
+        AN_GROW(j->a, j->tmp, j->tmp_cap, r->n);
+        double last = 0;
+        for (uint32_t q = 0; q < r->n; q++) {
+            const sample_t *x = &j->sm[r->first + q];
+            double sk = (double)(r->advert_ts - x->obs_ts);
+            if (k->obs_has[x->slot]) {
+                sk += k->obs_offset[x->slot];
+                r->calibrated = 1;
+            }
+            j->tmp[q] = sk;
+            last = sk;
+            if (x->obs_ts > r->latest_obs)
+                r->latest_obs = x->obs_ts;
+        }
+        r->median = msn_an__round_trunc(msn_an__median(j->tmp, r->n), 1);
+        r->last = msn_an__round_trunc(last, 1);
+    }
+}
+
+/* ---- merge: per node ---------------------------------------------------------------------- */
 
 static int pair_cmp(const void *a, const void *b)
 {
@@ -137,21 +271,131 @@ static double drift_of(const pair_t *p, size_t n, pair_t *filt, double *slopes)
     }
     size_t ns = 0;
     for (size_t i = 0; i < nu; i++)
-        for (size_t j = i + 1; j < nu; j++) {
-            double dt = (double)(use[j].ts - use[i].ts);
+        for (size_t k = i + 1; k < nu; k++) {
+            double dt = (double)(use[k].ts - use[i].ts);
             if (dt <= 0)
                 continue;
-            slopes[ns++] = (use[j].skew - use[i].skew) / dt;
+            slopes[ns++] = (use[k].skew - use[i].skew) / dt;
         }
     if (ns == 0)
         return 0;
     return msn_an__median(slopes, ns) * 86400;
 }
 
-typedef struct {
-    uint32_t rec;
-    uint32_t group;
-} recref_t;
+/* A node's adverts (refs rf[0..n)) in time order (j->pairs), with their totals into ns;
+ * *mean, *median and *last get the mean, median and newest of the adverts' skews. */
+static void node_series(skewjob_t *j, const recref_t *rf, size_t n, an_nodeskew_t *ns, double *mean,
+                        double *median, double *last)
+{
+    AN_GROW(j->a, j->tmp, j->tmp_cap, n);
+    AN_GROW(j->a, j->pairs, j->pairs_cap, n);
+    AN_GROW(j->a, j->filt, j->filt_cap, n);
+    double sum = 0;
+    *last = 0;
+    for (size_t q = 0; q < n; q++) {
+        const advrec_t *r = &j->ar[rf[q].rec];
+        j->tmp[q] = r->median;
+        sum += r->median;
+        ns->sample_count += r->n;
+        ns->calibrated |= r->calibrated;
+        if (r->latest_obs > ns->last_observed_ts) {
+            ns->last_observed_ts = r->latest_obs;
+            *last = r->last;
+            ns->last_advert_ts = r->advert_ts;
+        }
+        j->pairs[q] = (pair_t){r->latest_obs, r->median, rf[q].rec};
+    }
+    *mean = sum / (double)n;
+    *median = msn_an__median(j->tmp, n);
+    msn_an__qsort(j->pairs, n, sizeof(*j->pairs), pair_cmp);
+}
+
+/* The recent window: the last RECENT_COUNT adverts or those of the newest one's last
+ * RECENT_SEC, whichever are fewer. Returns its first index. */
+static size_t recent_start(const pair_t *p, size_t n)
+{
+    size_t start_count = n > RECENT_COUNT ? n - RECENT_COUNT : 0;
+    size_t start_time = n - 1;
+    for (size_t q = n; q-- > 0;) {
+        if (p[n - 1].ts - p[q].ts <= RECENT_SEC)
+            start_time = q;
+        else
+            break;
+    }
+    return start_count > start_time ? start_count : start_time;
+}
+
+/* Splits the recent adverts p[0..nrec) into good (|skew| <= 1 h), bad (kept as samples)
+ * and RTC resets (> 24 h, ignored); sets the counts and the severity, with *recent the
+ * median of the good ones when there are any. Returns 1 when the clock is neither missing
+ * ("no_clock") nor bimodal, so that its drift is meaningful. */
+static int judge(skewjob_t *j, an_nodeskew_t *ns, const pair_t *p, size_t nrec, double *recent)
+{
+    an_skew_t *k = j->k;
+    double good[RECENT_COUNT + 1];
+    size_t n_good = 0, n_reset = 0;
+    ns->bad_first = k->n_bad;
+    for (size_t q = 0; q < nrec; q++) {
+        double v = p[q].skew, av = fabs(v);
+        if (av > RTC_RESET) {
+            n_reset++;
+        } else if (av <= BIMODAL_BAD) {
+            if (n_good < RECENT_COUNT + 1)
+                good[n_good] = v;
+            n_good++;
+        } else {
+            const advrec_t *r = &j->ar[p[q].rec];
+            const char *hash = msn_an__s(j->s->tx[r->tx].hash);
+            if (hash[0]) {
+                AN_GROW(j->a, k->bad, k->bad_cap, (size_t)k->n_bad + 1);
+                k->bad[k->n_bad++] = (an_badsample_t){hash, r->advert_ts, msn_an__round_trunc(v, 1)};
+            }
+        }
+    }
+    ns->bad_n = k->n_bad - ns->bad_first;
+    ns->recent_count = (int)(nrec - n_reset);
+    ns->recent_bad_count = ns->recent_count - (int)n_good;
+    double gf = ns->recent_count > 0 ? (double)n_good / (double)ns->recent_count : 0;
+    ns->good_fraction = msn_an__round_trunc(gf, 2);
+    ns->severity = "no_clock";
+    if (gf < 0.10)
+        return 0;
+    if (n_good > 0)
+        *recent = msn_an__median(good, n_good);
+    ns->severity = "bimodal_clock";
+    if (gf < 0.80 && ns->recent_bad_count > 0)
+        return 0;
+    ns->severity = classify(fabs(*recent));
+    return !(fabs(*recent) >= SKEW_NOCLOCK); /* not "no_clock" */
+}
+
+/* One node's skew from its adverts (refs rf[0..n), all of one key group). */
+static void node_skew(skewjob_t *j, const recref_t *rf, size_t n, an_nodeskew_t *ns)
+{
+    uint32_t g = rf[0].group;
+    memset(ns, 0, sizeof(*ns));
+    ns->pubkey = j->keys.keys[g];
+    ns->node = msn_an__node_find(j->c, j->keys.keys[g], j->keys.klen[g]);
+    double mean, med, last;
+    node_series(j, rf, n, ns, &mean, &med, &last);
+    size_t start = recent_start(j->pairs, n), nrec = n - start;
+    double recent = last;
+    for (size_t q = 0; q < nrec; q++)
+        j->tmp[q] = j->pairs[start + q].skew;
+    if (nrec > 0)
+        recent = msn_an__median(j->tmp, nrec);
+    double drift = 0;
+    if (judge(j, ns, j->pairs + start, nrec, &recent) && n >= 5) {
+        drift = drift_of(j->pairs, n, j->filt, j->slopes);
+        if (fabs(drift) > 86400.0)
+            drift = 0;
+    }
+    ns->mean = msn_an__round_trunc(mean, 1);
+    ns->median = msn_an__round_trunc(med, 1);
+    ns->last = msn_an__round_trunc(last, 1);
+    ns->recent_median = msn_an__round_trunc(recent, 1);
+    ns->drift = msn_an__round_trunc(drift, 2);
+}
 
 static int recref_cmp(const void *a, const void *b)
 {
@@ -161,6 +405,29 @@ static int recref_cmp(const void *a, const void *b)
     return x->rec < y->rec ? -1 : x->rec > y->rec;
 }
 
+/* The adverts grouped by node key, one skew entry per node. */
+static void merge_nodes(skewjob_t *j)
+{
+    an_skew_t *k = j->k;
+    recref_t *rf = AN_ARRAY(j->a, recref_t, j->n_ar);
+    size_t n_rf = 0;
+    for (size_t i = 0; i < j->n_ar; i++)
+        if (j->ar[i].group != UINT32_MAX)
+            rf[n_rf++] = (recref_t){(uint32_t)i, j->ar[i].group};
+    msn_an__qsort(rf, n_rf, sizeof(*rf), recref_cmp);
+    k->nodes = AN_ARRAY(j->a, an_nodeskew_t, j->keys.n);
+    j->slopes = AN_ARRAY(j->a, double, (size_t)THEIL_MAX * THEIL_MAX / 2);
+    for (size_t i = 0; i < n_rf;) {
+        size_t e = i;
+        while (e < n_rf && rf[e].group == rf[i].group)
+            e++;
+        node_skew(j, rf + i, e - i, &k->nodes[k->n++]);
+        i = e;
+    }
+}
+
+/* ---- rank --------------------------------------------------------------------------------- */
+
 typedef struct {
     const char *k;
     uint32_t kn, idx;
@@ -169,270 +436,49 @@ typedef struct {
 static int gkey_cmp(const void *a, const void *b)
 {
     const gkey_t *x = a, *y = b;
-    int c = memcmp(x->k, y->k, x->kn < y->kn ? x->kn : y->kn);
-    if (c)
-        return c;
-    return x->kn < y->kn ? -1 : x->kn > y->kn;
+    return msn_an__bytes_cmp(x->k, x->kn, y->k, y->kn);
 }
 
-void msn_an__skew_compute(const an_ctx_t *c, an_skew_t *k)
+/* The fleet by public key. */
+static void rank(skewjob_t *j)
 {
-    const msn_store_t *s = c->s;
-    memset(k, 0, sizeof(*k));
-    k->arena = msn_arena_new();
-    k->n_obs_slots = s->n_observers + 1;
-    k->obs_offset = msn_xcalloc(k->n_obs_slots, sizeof(double));
-    k->obs_samples = msn_xcalloc(k->n_obs_slots, sizeof(int64_t));
-    k->obs_has = msn_xcalloc(k->n_obs_slots, 1);
-
-    an_jobj_t jo;
-    msn_buf_t scratch = MSN_BUF_INIT;
-    an_map_t keys;
-    msn_an__map_init(&keys);
-    sample_t *sm = NULL;
-    size_t n_sm = 0, sm_cap = 0;
-    advrec_t *ar = NULL;
-    size_t n_ar = 0, ar_cap = 0;
-    devi_t *dv = NULL;
-    size_t n_dv = 0, dv_cap = 0;
-    double *tmp = NULL;
-    size_t tmp_cap = 0;
-
-    /* samples */
-    for (uint32_t ti = 0; ti < s->n_tx; ti++) {
-        const msn_tx_t *t = &s->tx[ti];
-        if (t->payload_type != 4 || t->decoded_json == NULL || t->n_obs == 0)
-            continue;
-        if (msn_an__jobj_parse(&jo, t->decoded_json, strlen(t->decoded_json)) < 0)
-            continue;
-        int64_t ats = advert_ts(&jo);
-        if (ats < 1577836800 || ats > 4102444800LL)
-            continue;
-        size_t pkn = 0;
-        const char *pk = msn_an__jobj_str(&jo, "pubKey", &scratch, &pkn);
-        uint32_t first = (uint32_t)n_sm;
-        for (uint32_t q = 0; q < t->n_obs; q++) {
-            const msn_obs_t *o = &s->obs[t->obs[q]];
-            if (o->timestamp <= 0)
-                continue;
-            AN_RESERVE(sm, sm_cap, n_sm + 1);
-            sm[n_sm].slot = (uint32_t)(msn_an__obs_observer(c, o) + 1);
-            sm[n_sm].obs_ts = o->timestamp;
-            n_sm++;
-        }
-        if (n_sm == first)
-            continue;
-        AN_RESERVE(ar, ar_cap, n_ar + 1);
-        advrec_t *r = &ar[n_ar++];
-        memset(r, 0, sizeof(*r));
-        r->tx = ti;
-        r->advert_ts = ats;
-        r->first = first;
-        r->n = (uint32_t)(n_sm - first);
-        r->group = UINT32_MAX;
-        if (pk != NULL && pkn > 0)
-            r->group = msn_an__map_intern(&keys, pk, pkn, NULL);
-        /* calibration deviations from the advert's median observation time */
-        if (r->n >= 2) {
-            AN_RESERVE(tmp, tmp_cap, r->n);
-            for (uint32_t q = 0; q < r->n; q++)
-                tmp[q] = (double)sm[first + q].obs_ts;
-            double med = msn_an__median(tmp, r->n);
-            for (uint32_t q = 0; q < r->n; q++) {
-                AN_RESERVE(dv, dv_cap, n_dv + 1);
-                dv[n_dv].slot = sm[first + q].slot;
-                dv[n_dv].dev = (double)sm[first + q].obs_ts - med;
-                n_dv++;
-            }
-        }
-    }
-    /* observer offsets: median deviation per observer */
-    msn_an__qsort(dv, n_dv, sizeof(*dv), dev_cmp);
-    for (size_t i = 0; i < n_dv;) {
-        size_t j = i;
-        while (j < n_dv && dv[j].slot == dv[i].slot)
-            j++;
-        size_t n = j - i;
-        double med = (n % 2) ? dv[i + n / 2].dev : (dv[i + n / 2 - 1].dev + dv[i + n / 2].dev) / 2;
-        k->obs_offset[dv[i].slot] = med;
-        k->obs_samples[dv[i].slot] = (int64_t)n;
-        k->obs_has[dv[i].slot] = 1;
-        i = j;
-    }
-    /* per advert: corrected skews */
-    for (size_t i = 0; i < n_ar; i++) {
-        advrec_t *r = &ar[i];
-        AN_RESERVE(tmp, tmp_cap, r->n);
-        double last = 0;
-        for (uint32_t q = 0; q < r->n; q++) {
-            const sample_t *x = &sm[r->first + q];
-            double sk = (double)(r->advert_ts - x->obs_ts);
-            if (k->obs_has[x->slot]) {
-                sk += k->obs_offset[x->slot];
-                r->calibrated = 1;
-            }
-            tmp[q] = sk;
-            last = sk;
-            if (x->obs_ts > r->latest_obs)
-                r->latest_obs = x->obs_ts;
-        }
-        r->median = msn_an__round_trunc(msn_an__median(tmp, r->n), 1);
-        r->last = msn_an__round_trunc(last, 1);
-    }
-
-    /* per node */
-    recref_t *rf = msn_xmalloc((n_ar ? n_ar : 1) * sizeof(*rf));
-    size_t n_rf = 0;
-    for (size_t i = 0; i < n_ar; i++)
-        if (ar[i].group != UINT32_MAX)
-            rf[n_rf++] = (recref_t){(uint32_t)i, ar[i].group};
-    msn_an__qsort(rf, n_rf, sizeof(*rf), recref_cmp);
-    k->nodes = msn_xmalloc((keys.n ? keys.n : 1) * sizeof(*k->nodes));
-    pair_t *pairs = NULL, *filt = NULL;
-    size_t pairs_cap = 0, filt_cap = 0;
-    double *slopes = msn_xmalloc((size_t)THEIL_MAX * THEIL_MAX / 2 * sizeof(double));
-    size_t bad_cap = 0;
-    for (size_t i = 0; i < n_rf;) {
-        size_t j = i;
-        while (j < n_rf && rf[j].group == rf[i].group)
-            j++;
-        size_t n = j - i;
-        an_nodeskew_t *ns = &k->nodes[k->n++];
-        memset(ns, 0, sizeof(*ns));
-        uint32_t g = rf[i].group;
-        ns->pubkey = keys.keys[g];
-        ns->node = msn_an__node_find(c, keys.keys[g], keys.klen[g]);
-        AN_RESERVE(tmp, tmp_cap, n);
-        AN_RESERVE(pairs, pairs_cap, n);
-        AN_RESERVE(filt, filt_cap, n);
-        double sum = 0, last_skew = 0;
-        int64_t last_obs = 0;
-        for (size_t q = 0; q < n; q++) {
-            const advrec_t *r = &ar[rf[i + q].rec];
-            tmp[q] = r->median;
-            sum += r->median;
-            ns->sample_count += r->n;
-            ns->calibrated |= r->calibrated;
-            if (r->latest_obs > last_obs) {
-                last_obs = r->latest_obs;
-                last_skew = r->last;
-                ns->last_advert_ts = r->advert_ts;
-            }
-            pairs[q] = (pair_t){r->latest_obs, r->median, rf[i + q].rec};
-        }
-        ns->last_observed_ts = last_obs;
-        double mean = sum / (double)n;
-        double med = msn_an__median(tmp, n);
-        msn_an__qsort(pairs, n, sizeof(*pairs), pair_cmp);
-        /* the recent window */
-        size_t start_count = n > RECENT_COUNT ? n - RECENT_COUNT : 0;
-        size_t start_time = n - 1;
-        for (size_t q = n; q-- > 0;) {
-            if (pairs[n - 1].ts - pairs[q].ts <= RECENT_SEC)
-                start_time = q;
-            else
-                break;
-        }
-        size_t start = start_count > start_time ? start_count : start_time;
-        size_t nrec = n - start;
-        double recent = last_skew;
-        for (size_t q = 0; q < nrec; q++)
-            tmp[q] = pairs[start + q].skew;
-        if (nrec > 0)
-            recent = msn_an__median(tmp, nrec);
-        /* good / bad split */
-        double good[RECENT_COUNT + 1];
-        size_t n_good = 0, n_reset = 0;
-        ns->bad_first = k->n_bad;
-        for (size_t q = 0; q < nrec; q++) {
-            double v = pairs[start + q].skew, av = fabs(v);
-            if (av > RTC_RESET) {
-                n_reset++;
-            } else if (av <= BIMODAL_BAD) {
-                if (n_good < RECENT_COUNT + 1)
-                    good[n_good] = v;
-                n_good++;
-            } else {
-                const advrec_t *r = &ar[pairs[start + q].rec];
-                const char *hash = msn_an__s(s->tx[r->tx].hash);
-                if (hash[0]) {
-                    AN_RESERVE(k->bad, bad_cap, (size_t)k->n_bad + 1);
-                    k->bad[k->n_bad++] = (an_badsample_t){hash, r->advert_ts, msn_an__round_trunc(v, 1)};
-                }
-            }
-        }
-        ns->bad_n = k->n_bad - ns->bad_first;
-        int recent_count = (int)(nrec - n_reset);
-        int bad_count = recent_count - (int)n_good;
-        double gf = recent_count > 0 ? (double)n_good / (double)recent_count : 0;
-        const char *sev;
-        if (gf < 0.10) {
-            sev = "no_clock";
-        } else if (gf < 0.80 && bad_count > 0) {
-            sev = "bimodal_clock";
-            if (n_good > 0)
-                recent = msn_an__median(good, n_good);
-        } else {
-            if (n_good > 0)
-                recent = msn_an__median(good, n_good);
-            sev = classify(fabs(recent));
-        }
-        double drift = 0;
-        if (strcmp(sev, "no_clock") != 0 && strcmp(sev, "bimodal_clock") != 0 && n >= 5) {
-            drift = drift_of(pairs, n, filt, slopes);
-            if (fabs(drift) > 86400.0)
-                drift = 0;
-        }
-        ns->mean = msn_an__round_trunc(mean, 1);
-        ns->median = msn_an__round_trunc(med, 1);
-        ns->last = msn_an__round_trunc(last_skew, 1);
-        ns->recent_median = msn_an__round_trunc(recent, 1);
-        ns->drift = msn_an__round_trunc(drift, 2);
-        ns->severity = sev;
-        ns->good_fraction = msn_an__round_trunc(gf, 2);
-        ns->recent_bad_count = bad_count;
-        ns->recent_count = recent_count;
-        i = j;
-    }
-    /* order by public key */
-    gkey_t *gk = msn_xmalloc((k->n ? k->n : 1) * sizeof(*gk));
+    an_skew_t *k = j->k;
+    gkey_t *gk = AN_ARRAY(j->a, gkey_t, k->n);
     for (uint32_t i = 0; i < k->n; i++) {
-        int64_t e = msn_an__map_find(&keys, k->nodes[i].pubkey, strlen(k->nodes[i].pubkey));
-        gk[i] = (gkey_t){k->nodes[i].pubkey, e >= 0 ? keys.klen[e] : 0, i};
+        int64_t e = msn_an__map_find(&j->keys, k->nodes[i].pubkey, strlen(k->nodes[i].pubkey));
+        gk[i] = (gkey_t){k->nodes[i].pubkey, e >= 0 ? j->keys.klen[e] : 0, i};
     }
     msn_an__qsort(gk, k->n, sizeof(*gk), gkey_cmp);
-    an_nodeskew_t *sorted = msn_xmalloc((k->n ? k->n : 1) * sizeof(*sorted));
+    an_nodeskew_t *sorted = AN_ARRAY(j->a, an_nodeskew_t, k->n);
     for (uint32_t i = 0; i < k->n; i++) {
         sorted[i] = k->nodes[gk[i].idx];
-        /* keys move to the result's arena: the map is freed below */
-        sorted[i].pubkey = msn_arena_strndup(k->arena, gk[i].k, gk[i].kn);
+        sorted[i].pubkey = msn_arena_strndup(j->a, gk[i].k, gk[i].kn);
     }
-    free(k->nodes);
     k->nodes = sorted;
-    free(gk);
-
-    free(slopes);
-    free(pairs);
-    free(filt);
-    free(rf);
-    free(sm);
-    free(ar);
-    free(dv);
-    free(tmp);
-    msn_an__map_free(&keys);
-    msn_buf_free(&scratch);
 }
 
-void msn_an__skew_free(an_skew_t *k)
+an_skew_t *msn_an__skew_compute(const an_ctx_t *c)
 {
-    free(k->nodes);
-    free(k->bad);
-    free(k->obs_offset);
-    free(k->obs_samples);
-    free(k->obs_has);
-    msn_arena_free(k->arena);
-    memset(k, 0, sizeof(*k));
+    skewjob_t *j = AN_NEW(c, skewjob_t);
+    j->c = c;
+    j->s = c->s;
+    j->a = c->arena;
+    j->scratch = msn_an__buf(c);
+    msn_an__map_init(&j->keys, j->a, 0);
+    an_skew_t *k = j->k = AN_NEW(c, an_skew_t);
+    k->n_obs_slots = c->s->n_observers + 1;
+    k->obs_offset = AN_ARRAY(j->a, double, k->n_obs_slots);
+    k->obs_samples = AN_ARRAY(j->a, int64_t, k->n_obs_slots);
+    k->obs_has = AN_ARRAY(j->a, uint8_t, k->n_obs_slots);
+    collect(j);
+    merge_observers(j);
+    merge_adverts(j);
+    merge_nodes(j);
+    rank(j);
+    return k;
 }
+
+/* ---- the two endpoints ---------------------------------------------------------------------- */
 
 typedef struct {
     uint32_t slot;
@@ -453,103 +499,71 @@ int msn_an__observers_clock_skew(const an_ctx_t *c, msn_buf_t *out, char *err, s
 {
     (void)err;
     (void)errlen;
-    an_skew_t k;
-    msn_an__skew_compute(c, &k);
-    obsoff_t *o = msn_xmalloc(k.n_obs_slots * sizeof(*o));
+    const an_skew_t *k = msn_an__skew_compute(c);
+    obsoff_t *o = AN_ARRAY(c->arena, obsoff_t, k->n_obs_slots);
     uint32_t n = 0;
-    for (uint32_t sl = 0; sl < k.n_obs_slots; sl++)
-        if (k.obs_has[sl])
-            o[n++] = (obsoff_t){sl, msn_an__round_trunc(k.obs_offset[sl], 1),
+    for (uint32_t sl = 0; sl < k->n_obs_slots; sl++)
+        if (k->obs_has[sl])
+            o[n++] = (obsoff_t){sl, msn_an__round_trunc(k->obs_offset[sl], 1),
                                 sl == 0 ? "" : msn_an__s(c->s->observers[sl - 1].id)};
     msn_an__qsort(o, n, sizeof(*o), obsoff_cmp);
     msn_buf_putc(out, '[');
     for (uint32_t i = 0; i < n; i++) {
-        if (i)
-            msn_buf_putc(out, ',');
-        msn_buf_puts(out, "{\"observerID\":");
-        msn_an__str(out, o[i].id);
-        msn_buf_puts(out, ",\"offsetSec\":");
-        msn_json_double(out, o[i].off);
-        msn_buf_puts(out, ",\"samples\":");
-        msn_buf_put_i64(out, k.obs_samples[o[i].slot]);
+        msn_an__open(out, NULL, '{');
+        msn_an__kstr(out, "observerID", o[i].id);
+        msn_an__kdbl(out, "offsetSec", o[i].off);
+        msn_an__ki64(out, "samples", k->obs_samples[o[i].slot]);
         msn_buf_putc(out, '}');
     }
     msn_buf_putc(out, ']');
-    free(o);
-    msn_an__skew_free(&k);
     return 0;
+}
+
+static void render_node_skew(msn_buf_t *out, const msn_store_t *s, const an_skew_t *k, const an_nodeskew_t *ns)
+{
+    msn_an__open(out, NULL, '{');
+    msn_an__kstr(out, "pubkey", ns->pubkey);
+    msn_an__kdbl(out, "meanSkewSec", ns->mean);
+    msn_an__kdbl(out, "medianSkewSec", ns->median);
+    msn_an__kdbl(out, "lastSkewSec", ns->last);
+    msn_an__kdbl(out, "recentMedianSkewSec", ns->recent_median);
+    msn_an__kdbl(out, "driftPerDaySec", ns->drift);
+    msn_an__kstr(out, "severity", ns->severity);
+    msn_an__ki64(out, "sampleCount", ns->sample_count);
+    msn_an__kbool(out, "calibrated", ns->calibrated);
+    msn_an__ki64(out, "lastAdvertTS", ns->last_advert_ts);
+    msn_an__ki64(out, "lastObservedTS", ns->last_observed_ts);
+    msn_an__kdbl(out, "goodFraction", ns->good_fraction);
+    msn_an__ki64(out, "recentBadSampleCount", ns->recent_bad_count);
+    if (ns->bad_n > 0) {
+        msn_an__open(out, "recentBadSamples", '[');
+        for (uint32_t q = 0; q < ns->bad_n; q++) {
+            const an_badsample_t *b = &k->bad[ns->bad_first + q];
+            msn_an__open(out, NULL, '{');
+            msn_an__kstr(out, "hash", b->hash);
+            msn_an__ki64(out, "advertTS", b->advert_ts);
+            msn_an__kdbl(out, "skewSec", b->skew);
+            msn_buf_putc(out, '}');
+        }
+        msn_buf_putc(out, ']');
+    }
+    msn_an__ki64(out, "recentSampleCount", ns->recent_count);
+    const msn_node_t *nd = ns->node >= 0 ? &s->nodes[ns->node] : NULL;
+    if (nd != NULL && nd->name != NULL && nd->name[0])
+        msn_an__kstr(out, "nodeName", nd->name);
+    if (nd != NULL && nd->role != NULL && nd->role[0])
+        msn_an__kstr(out, "nodeRole", nd->role);
+    msn_buf_putc(out, '}');
 }
 
 int msn_an__nodes_clock_skew(const an_ctx_t *c, msn_buf_t *out, char *err, size_t errlen)
 {
     (void)err;
     (void)errlen;
-    const msn_store_t *s = c->s;
-    an_skew_t k;
-    msn_an__skew_compute(c, &k);
+    const an_skew_t *k = msn_an__skew_compute(c);
     msn_buf_putc(out, '[');
-    for (uint32_t i = 0; i < k.n; i++) {
-        const an_nodeskew_t *ns = &k.nodes[i];
-        if (i)
-            msn_buf_putc(out, ',');
-        msn_buf_puts(out, "{\"pubkey\":");
-        msn_an__str(out, ns->pubkey);
-        msn_buf_puts(out, ",\"meanSkewSec\":");
-        msn_json_double(out, ns->mean);
-        msn_buf_puts(out, ",\"medianSkewSec\":");
-        msn_json_double(out, ns->median);
-        msn_buf_puts(out, ",\"lastSkewSec\":");
-        msn_json_double(out, ns->last);
-        msn_buf_puts(out, ",\"recentMedianSkewSec\":");
-        msn_json_double(out, ns->recent_median);
-        msn_buf_puts(out, ",\"driftPerDaySec\":");
-        msn_json_double(out, ns->drift);
-        msn_buf_puts(out, ",\"severity\":\"");
-        msn_buf_puts(out, ns->severity);
-        msn_buf_puts(out, "\",\"sampleCount\":");
-        msn_buf_put_i64(out, ns->sample_count);
-        msn_buf_puts(out, ",\"calibrated\":");
-        msn_buf_puts(out, ns->calibrated ? "true" : "false");
-        msn_buf_puts(out, ",\"lastAdvertTS\":");
-        msn_buf_put_i64(out, ns->last_advert_ts);
-        msn_buf_puts(out, ",\"lastObservedTS\":");
-        msn_buf_put_i64(out, ns->last_observed_ts);
-        msn_buf_puts(out, ",\"goodFraction\":");
-        msn_json_double(out, ns->good_fraction);
-        msn_buf_puts(out, ",\"recentBadSampleCount\":");
-        msn_buf_put_i64(out, ns->recent_bad_count);
-        if (ns->bad_n > 0) {
-            msn_buf_puts(out, ",\"recentBadSamples\":[");
-            for (uint32_t q = 0; q < ns->bad_n; q++) {
-                const an_badsample_t *b = &k.bad[ns->bad_first + q];
-                if (q)
-                    msn_buf_putc(out, ',');
-                msn_buf_puts(out, "{\"hash\":");
-                msn_an__str(out, b->hash);
-                msn_buf_puts(out, ",\"advertTS\":");
-                msn_buf_put_i64(out, b->advert_ts);
-                msn_buf_puts(out, ",\"skewSec\":");
-                msn_json_double(out, b->skew);
-                msn_buf_putc(out, '}');
-            }
-            msn_buf_putc(out, ']');
-        }
-        msn_buf_puts(out, ",\"recentSampleCount\":");
-        msn_buf_put_i64(out, ns->recent_count);
-        if (ns->node >= 0) {
-            const msn_node_t *nd = &s->nodes[ns->node];
-            if (nd->name != NULL && nd->name[0]) {
-                msn_buf_puts(out, ",\"nodeName\":");
-                msn_an__str(out, nd->name);
-            }
-            if (nd->role != NULL && nd->role[0]) {
-                msn_buf_puts(out, ",\"nodeRole\":");
-                msn_an__str(out, nd->role);
-            }
-        }
-        msn_buf_putc(out, '}');
-    }
+    for (uint32_t i = 0; i < k->n; i++)
+        render_node_skew(out, c->s, k, &k->nodes[i]);
     msn_buf_putc(out, ']');
-    msn_an__skew_free(&k);
     return 0;
 }

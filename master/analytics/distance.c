@@ -12,17 +12,25 @@
  * are repeaters, C↔C when neither is, C↔R otherwise. A transmission with at least one
  * record is one path record (total distance, hop count).
  *
- * Output: summary, the 20 longest node pairs (deduplicated per unordered pair, with the
- * best and median SNR of the best observations), the 20 longest paths, per-category
- * count/avg/median/min/max, a 25-bin histogram (`[]` without data, as CoreScope emits),
- * and the mean distance per hour of first_seen. Ties keep transmission order.
+ * Output: summary, the 20 longest node pairs (deduplicated per unordered pair), the 20
+ * longest paths, per-category count/avg/median/min/max, a 25-bin histogram (`[]` without
+ * data, as CoreScope emits), and the mean distance per hour of first_seen. Ties keep
+ * transmission order.
+ *
+ * A pair's bestSnr and medianSnr (CoreScope dedupeHopsByPair) come from its hop records:
+ * each carries the SNR of its transmission's best observation (CoreScope's tx.SNR, the
+ * observation whose path the record was made from), and the pair gets the largest and the
+ * median of those that have one. They are null exactly when none of the pair's records
+ * has an SNR, as CoreScope's floatPtrOrNil gives null then (its fixture database has no
+ * SNR at all, so there every pair is null in both).
+ *
+ * Phases: collect (one pass: hop and path records), merge (categories, hours, node
+ * pairs), rank (the 20 longest pairs and paths), render.
  */
 #include "an_int.h"
 
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "shm/json.h"
 
@@ -43,25 +51,176 @@ typedef struct {
     double total;
 } dpath_t;
 
+/* A node pair (the value of the pair map, keyed by the two node indexes in key order). */
 typedef struct {
-    uint32_t best; /* record index */
-    int64_t obs;
+    uint32_t best; /* its longest record */
+    int64_t obs;   /* records */
     int has_snr;
     double max_snr;
 } dpair_t;
 
-static int cmp_path(const void *a, const void *b)
-{
-    const dpath_t *x = a, *y = b;
-    if (x->total != y->total)
-        return x->total > y->total ? -1 : 1;
-    return x->tx < y->tx ? -1 : x->tx > y->tx;
-}
+typedef struct {
+    double sum;
+    int64_t n;
+} hoursum_t;
 
 typedef struct {
-    uint32_t idx;
+    uint32_t idx; /* pair entry */
     double dist;
 } pref_t;
+
+typedef struct {
+    const an_ctx_t *c;
+    const msn_store_t *s;
+    msn_arena_t *a;
+    an_pm_t pm;
+    uint8_t *rep; /* per node: its role names a repeater */
+    /* collect */
+    an_rctx_t rc; /* the current transmission's context */
+    an_jobj_t jo;
+    msn_buf_t *scratch;
+    int32_t *chain;
+    size_t chain_cap;
+    dhop_t *hr; /* hop records, in transmission order */
+    size_t n_hr, hr_cap;
+    dpath_t *pr; /* path records */
+    size_t n_pr, pr_cap;
+    /* merge */
+    double *cat_d[3];
+    size_t cat_n[3], cat_cap[3];
+    double cat_sum[3];
+    double all_sum, all_min, all_max;
+    an_map_t hours; /* hour -> hoursum_t */
+    an_map_t pairs; /* (node, node) -> dpair_t */
+    uint32_t *rec_pair; /* per record: its pair entry */
+    /* rank */
+    pref_t *top; /* the longest pairs */
+    size_t n_top;
+    size_t n_top_paths; /* pr is ranked: the first n_top_paths are the longest */
+} dist_t;
+
+/* ---- collect ------------------------------------------------------------------------------ */
+
+/* The positioned nodes of t's path: its sender (an advert's pubKey), then its resolved
+ * hops. Returns their count (in j->chain). */
+static size_t chain_of(dist_t *j, const msn_tx_t *t, const an_hops_t *hops)
+{
+    size_t nc = 0;
+    AN_GROW(j->a, j->chain, j->chain_cap, (size_t)hops->n + 1);
+    msn_an__rctx_reset(&j->rc);
+    msn_an__rctx_tx(j->c, &j->pm, &j->rc, NULL, t, hops, &j->jo, j->scratch);
+    msn_an__rctx_finish(&j->rc);
+    const char *dj = t->decoded_json;
+    if (dj != NULL && strstr(dj, "\"pubKey\"") != NULL) {
+        msn_an__jobj_parse(&j->jo, dj, strlen(dj));
+        size_t pkn;
+        const char *pk = msn_an__jobj_str(&j->jo, "pubKey", j->scratch, &pkn);
+        int32_t nd = pk != NULL && pkn > 0 ? msn_an__node_find(j->c, pk, pkn) : -1;
+        if (nd >= 0 && j->pm.gps[nd])
+            j->chain[nc++] = nd;
+    }
+    for (int i = 0; i < hops->n; i++) {
+        int32_t nd = msn_an__pm_resolve(&j->pm, hops->h[i].p, hops->h[i].n, &j->rc);
+        if (nd >= 0 && j->pm.gps[nd])
+            j->chain[nc++] = nd;
+    }
+    return nc;
+}
+
+/* The hop records of a chain (pairs within 300 km), and its path record when it has any. */
+static void add_records(dist_t *j, uint32_t ti, size_t nc)
+{
+    size_t first = j->n_hr;
+    double total = 0;
+    for (size_t i = 0; i + 1 < nc; i++) {
+        int32_t na = j->chain[i], nb = j->chain[i + 1];
+        const msn_node_t *a = &j->s->nodes[na], *b = &j->s->nodes[nb];
+        double d = msn_an__haversine_km(a->lat, a->lon, b->lat, b->lon);
+        if (!(d <= 300))
+            continue;
+        AN_GROW(j->a, j->hr, j->hr_cap, j->n_hr + 1);
+        int ra = j->rep[na], rb = j->rep[nb];
+        uint8_t cat = (uint8_t)(ra && rb ? CAT_RR : (!ra && !rb ? CAT_CC : CAT_CR));
+        j->hr[j->n_hr++] = (dhop_t){ti, na, nb, msn_an__round_half(d, 2), cat};
+        total += d;
+    }
+    if (j->n_hr == first)
+        return;
+    AN_GROW(j->a, j->pr, j->pr_cap, j->n_pr + 1);
+    j->pr[j->n_pr++] = (dpath_t){ti, (uint32_t)first, (uint32_t)(j->n_hr - first), msn_an__round_half(total, 2)};
+}
+
+static void collect(dist_t *j)
+{
+    const msn_store_t *s = j->s;
+    an_hops_t hops;
+    msn_an__hops_init(&hops, j->c);
+    for (uint32_t ti = 0; ti < s->n_tx; ti++) {
+        const msn_tx_t *t = &s->tx[ti];
+        int n = msn_an__tx_hops(&hops, s, t);
+        if (n == 0 || !msn_an__tx_in_region(j->c, t))
+            continue;
+        size_t nc = chain_of(j, t, &hops);
+        if (nc >= 2)
+            add_records(j, ti, nc);
+    }
+}
+
+/* ---- merge -------------------------------------------------------------------------------- */
+
+/* Distances per category and per hour of first_seen, in record order. */
+static void merge_categories(dist_t *j)
+{
+    for (size_t i = 0; i < j->n_hr; i++) {
+        const dhop_t *h = &j->hr[i];
+        AN_GROW(j->a, j->cat_d[h->cat], j->cat_cap[h->cat], j->cat_n[h->cat] + 1);
+        j->cat_d[h->cat][j->cat_n[h->cat]++] = h->dist;
+        j->cat_sum[h->cat] += h->dist;
+        j->all_sum += h->dist;
+        if (i == 0 || h->dist < j->all_min)
+            j->all_min = h->dist;
+        if (i == 0 || h->dist > j->all_max)
+            j->all_max = h->dist;
+        char hk[16];
+        if (msn_an__hour_of_tx(&j->s->tx[h->tx], hk)) {
+            hoursum_t *hs = msn_an__map_val(&j->hours, msn_an__map_intern(&j->hours, hk, 13, NULL));
+            hs->sum += h->dist;
+            hs->n++;
+        }
+    }
+}
+
+/* Records per unordered node pair: the longest, how many, the best SNR. */
+static void merge_pairs(dist_t *j)
+{
+    const msn_store_t *s = j->s;
+    j->rec_pair = AN_ARRAY(j->a, uint32_t, j->n_hr);
+    for (size_t i = 0; i < j->n_hr; i++) {
+        const dhop_t *h = &j->hr[i];
+        int32_t k[2] = {h->a, h->b};
+        if (strcmp(s->nodes[h->a].public_key, s->nodes[h->b].public_key) > 0) {
+            k[0] = h->b;
+            k[1] = h->a;
+        }
+        int is_new;
+        uint32_t e = msn_an__map_intern(&j->pairs, k, sizeof(k), &is_new);
+        dpair_t *p = msn_an__map_val(&j->pairs, e);
+        j->rec_pair[i] = e;
+        if (is_new)
+            p->best = (uint32_t)i;
+        p->obs++;
+        const msn_obs_t *bo = &s->obs[s->tx[h->tx].best];
+        if (bo->has_snr) {
+            if (!p->has_snr || bo->snr > p->max_snr)
+                p->max_snr = bo->snr;
+            p->has_snr = 1;
+        }
+        if (h->dist > j->hr[p->best].dist)
+            p->best = (uint32_t)i;
+    }
+}
+
+/* ---- rank --------------------------------------------------------------------------------- */
 
 static int cmp_pref(const void *a, const void *b)
 {
@@ -71,26 +230,206 @@ static int cmp_pref(const void *a, const void *b)
     return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-static void emit_hop_ends(msn_buf_t *b, const msn_store_t *s, const dhop_t *h)
+static int cmp_path(const void *a, const void *b)
 {
-    msn_buf_puts(b, ",\"fromName\":");
-    msn_an__str(b, s->nodes[h->a].name);
-    msn_buf_puts(b, ",\"fromPk\":");
-    msn_an__str(b, s->nodes[h->a].public_key);
-    msn_buf_puts(b, ",\"toName\":");
-    msn_an__str(b, s->nodes[h->b].name);
-    msn_buf_puts(b, ",\"toPk\":");
-    msn_an__str(b, s->nodes[h->b].public_key);
+    const dpath_t *x = a, *y = b;
+    if (x->total != y->total)
+        return x->total > y->total ? -1 : 1;
+    return x->tx < y->tx ? -1 : x->tx > y->tx;
 }
 
-static int is_repeater(const char *role)
+static void rank(dist_t *j)
 {
-    if (role == NULL)
-        return 0;
-    for (const char *p = role; *p; p++)
-        if (strncasecmp(p, "repeater", 8) == 0)
-            return 1;
-    return 0;
+    an_topn_t t;
+    msn_an__topn_init(&t, j->a, 20, sizeof(pref_t), cmp_pref);
+    for (uint32_t e = 0; e < j->pairs.n; e++) {
+        const dpair_t *p = msn_an__map_val(&j->pairs, e);
+        pref_t r = {e, j->hr[p->best].dist};
+        msn_an__topn_push(&t, &r);
+    }
+    j->n_top = msn_an__topn_sort(&t);
+    j->top = (pref_t *)(void *)t.h;
+    j->n_top_paths = msn_an__top(j->a, j->pr, j->n_pr, sizeof(dpath_t), 20, cmp_path);
+}
+
+/* ---- render ------------------------------------------------------------------------------- */
+
+static void render_categories(dist_t *j, msn_buf_t *out)
+{
+    static const int cat_order[3] = {CAT_CC, CAT_CR, CAT_RR}; /* key order */
+    msn_an__open(out, "catStats", '{');
+    for (int q = 0; q < 3; q++) {
+        int k = cat_order[q];
+        size_t n = j->cat_n[k];
+        msn_an__kdyn(out, cat_name[k], strlen(cat_name[k]));
+        if (n == 0) {
+            msn_buf_puts(out, "{\"avg\":0,\"count\":0,\"max\":0,\"median\":0,\"min\":0}");
+            continue;
+        }
+        double mn = j->cat_d[k][0], mx = j->cat_d[k][0];
+        for (size_t i = 1; i < n; i++) {
+            if (j->cat_d[k][i] < mn)
+                mn = j->cat_d[k][i];
+            if (j->cat_d[k][i] > mx)
+                mx = j->cat_d[k][i];
+        }
+        msn_buf_putc(out, '{');
+        msn_an__kdbl(out, "avg", msn_an__round_half(j->cat_sum[k] / (double)n, 2));
+        msn_an__ki64(out, "count", (int64_t)n);
+        msn_an__kdbl(out, "max", msn_an__round_half(mx, 2));
+        msn_an__kdbl(out, "median", msn_an__round_half(msn_an__upper_median(j->cat_d[k], n), 2));
+        msn_an__kdbl(out, "min", msn_an__round_half(mn, 2));
+        msn_buf_putc(out, '}');
+    }
+    msn_buf_putc(out, '}');
+}
+
+static void render_histogram(dist_t *j, msn_buf_t *out)
+{
+    msn_an__key(out, "distHistogram");
+    if (j->n_hr == 0) {
+        msn_buf_puts(out, "[]");
+        return;
+    }
+    double w = (j->all_max - j->all_min) / 25;
+    if (w == 0)
+        w = 1;
+    int64_t bins[25] = {0};
+    for (size_t i = 0; i < j->n_hr; i++) {
+        int idx = (int)floor((j->hr[i].dist - j->all_min) / w);
+        bins[idx >= 25 ? 24 : (idx < 0 ? 0 : idx)]++;
+    }
+    msn_buf_putc(out, '{');
+    msn_an__open(out, "bins", '[');
+    for (int i = 0; i < 25; i++) {
+        msn_an__open(out, NULL, '{');
+        msn_an__ki64(out, "count", bins[i]);
+        msn_an__kdbl(out, "w", msn_an__round_half(w, 1));
+        msn_an__kdbl(out, "x", msn_an__round_half(j->all_min + (double)i * w, 1));
+        msn_buf_putc(out, '}');
+    }
+    msn_buf_putc(out, ']');
+    msn_an__kdbl(out, "max", j->all_max);
+    msn_an__kdbl(out, "min", j->all_min);
+    msn_buf_putc(out, '}');
+}
+
+static void render_hours_summary(dist_t *j, msn_buf_t *out)
+{
+    msn_an__open(out, "distOverTime", '[');
+    uint32_t *ho = msn_an__map_sorted(&j->hours);
+    for (uint32_t i = 0; i < j->hours.n; i++) {
+        const hoursum_t *h = msn_an__map_val(&j->hours, ho[i]);
+        msn_an__open(out, NULL, '{');
+        msn_an__kdbl(out, "avg", msn_an__round_half(h->sum / (double)h->n, 2));
+        msn_an__ki64(out, "count", h->n);
+        msn_an__kstrn(out, "hour", j->hours.keys[ho[i]], j->hours.klen[ho[i]]);
+        msn_buf_putc(out, '}');
+    }
+    msn_buf_putc(out, ']');
+    msn_an__open(out, "summary", '{');
+    msn_an__kdbl(out, "avgDist", j->n_hr ? msn_an__round_half(j->all_sum / (double)j->n_hr, 2) : 0.0);
+    msn_an__kdbl(out, "maxDist", j->n_hr ? msn_an__round_half(j->all_max, 2) : 0.0);
+    msn_an__ki64(out, "totalHops", (int64_t)j->n_hr);
+    msn_an__ki64(out, "totalPaths", (int64_t)j->n_pr);
+    msn_buf_putc(out, '}');
+}
+
+/* The SNRs of the best observations of each top pair's records (one pass). */
+static double **top_snrs(dist_t *j, size_t **n_out)
+{
+    double **snrs = AN_ARRAY(j->a, double *, j->n_top);
+    size_t *n = AN_ARRAY(j->a, size_t, j->n_top), *cap = AN_ARRAY(j->a, size_t, j->n_top);
+    int32_t *slot = AN_ARRAY(j->a, int32_t, j->pairs.n);
+    for (uint32_t e = 0; e < j->pairs.n; e++)
+        slot[e] = -1;
+    for (size_t q = 0; q < j->n_top; q++)
+        slot[j->top[q].idx] = (int32_t)q;
+    for (size_t i = 0; i < j->n_hr; i++) {
+        int32_t q = slot[j->rec_pair[i]];
+        const msn_obs_t *bo = &j->s->obs[j->s->tx[j->hr[i].tx].best];
+        if (q < 0 || !bo->has_snr)
+            continue;
+        AN_GROW(j->a, snrs[q], cap[q], n[q] + 1);
+        snrs[q][n[q]++] = bo->snr;
+    }
+    *n_out = n;
+    return snrs;
+}
+
+static void render_hop_ends(msn_buf_t *out, const msn_store_t *s, const dhop_t *h)
+{
+    msn_an__kstr(out, "fromName", s->nodes[h->a].name);
+    msn_an__kstr(out, "fromPk", s->nodes[h->a].public_key);
+}
+
+static void render_top_hops(dist_t *j, msn_buf_t *out)
+{
+    const msn_store_t *s = j->s;
+    size_t *ns;
+    double **snrs = top_snrs(j, &ns);
+    msn_an__open(out, "topHops", '[');
+    for (size_t q = 0; q < j->n_top; q++) {
+        const dpair_t *p = msn_an__map_val(&j->pairs, j->top[q].idx);
+        const dhop_t *h = &j->hr[p->best];
+        msn_an__open(out, NULL, '{');
+        if (p->has_snr)
+            msn_an__kdbl(out, "bestSnr", p->max_snr);
+        else
+            msn_an__knull(out, "bestSnr");
+        msn_an__kdbl(out, "dist", h->dist);
+        render_hop_ends(out, s, h);
+        msn_an__kstr(out, "hash", s->tx[h->tx].hash);
+        if (ns[q] > 0)
+            msn_an__kdbl(out, "medianSnr", msn_an__median(snrs[q], ns[q]));
+        else
+            msn_an__knull(out, "medianSnr");
+        msn_an__ki64(out, "obsCount", p->obs);
+        msn_an__kstr(out, "timestamp", s->tx[h->tx].first_seen);
+        msn_an__kstr(out, "toName", s->nodes[h->b].name);
+        msn_an__kstr(out, "toPk", s->nodes[h->b].public_key);
+        msn_an__kstr(out, "type", cat_name[h->cat]);
+        msn_buf_putc(out, '}');
+    }
+    msn_buf_putc(out, ']');
+}
+
+static void render_top_paths(dist_t *j, msn_buf_t *out)
+{
+    const msn_store_t *s = j->s;
+    msn_an__open(out, "topPaths", '[');
+    for (size_t q = 0; q < j->n_top_paths; q++) {
+        const dpath_t *p = &j->pr[q];
+        msn_an__open(out, NULL, '{');
+        msn_an__kstr(out, "hash", s->tx[p->tx].hash);
+        msn_an__ki64(out, "hopCount", p->n);
+        msn_an__open(out, "hops", '[');
+        for (uint32_t i = 0; i < p->n; i++) {
+            const dhop_t *h = &j->hr[p->first + i];
+            msn_an__open(out, NULL, '{');
+            msn_an__kdbl(out, "dist", h->dist);
+            render_hop_ends(out, s, h);
+            msn_an__kstr(out, "toName", s->nodes[h->b].name);
+            msn_an__kstr(out, "toPk", s->nodes[h->b].public_key);
+            msn_buf_putc(out, '}');
+        }
+        msn_buf_putc(out, ']');
+        msn_an__kstr(out, "timestamp", s->tx[p->tx].first_seen);
+        msn_an__kdbl(out, "totalDist", p->total);
+        msn_buf_putc(out, '}');
+    }
+    msn_buf_putc(out, ']');
+}
+
+static void render(dist_t *j, msn_buf_t *out)
+{
+    msn_buf_putc(out, '{');
+    render_categories(j, out);
+    render_histogram(j, out);
+    render_hours_summary(j, out);
+    render_top_hops(j, out);
+    render_top_paths(j, out);
+    msn_buf_putc(out, '}');
 }
 
 int msn_an__distance(const an_ctx_t *c, msn_buf_t *out, char *err, size_t errlen)
@@ -98,331 +437,21 @@ int msn_an__distance(const an_ctx_t *c, msn_buf_t *out, char *err, size_t errlen
     (void)err;
     (void)errlen;
     const msn_store_t *s = c->s;
-    an_pm_t pm;
-    msn_an__pm_init(&pm, c);
-    uint8_t *rep = msn_xcalloc(s->n_nodes ? s->n_nodes : 1, 1);
+    dist_t *j = AN_NEW(c, dist_t);
+    j->c = c;
+    j->s = s;
+    j->a = c->arena;
+    msn_an__pm_init(&j->pm, c);
+    j->rep = AN_ARRAY(j->a, uint8_t, s->n_nodes);
     for (uint32_t i = 0; i < s->n_nodes; i++)
-        rep[i] = (uint8_t)is_repeater(s->nodes[i].role);
-    an_hops_t hops = {0};
-    an_jobj_t jo;
-    msn_buf_t scratch = MSN_BUF_INIT;
-    an_rctx_t rc;
-    int32_t *chain = NULL;
-    size_t chain_cap = 0;
-    dhop_t *hr = NULL;
-    size_t n_hr = 0, hr_cap = 0;
-    dpath_t *pr = NULL;
-    size_t n_pr = 0, pr_cap = 0;
-
-    for (uint32_t ti = 0; ti < s->n_tx; ti++) {
-        const msn_tx_t *t = &s->tx[ti];
-        int n = msn_an__tx_hops(&hops, s, t);
-        if (n == 0 || !msn_an__tx_in_region(c, t))
-            continue;
-        msn_an__rctx_reset(&rc);
-        msn_an__rctx_tx(c, &pm, &rc, NULL, t, &hops, &jo, &scratch);
-        msn_an__rctx_finish(&rc);
-        AN_RESERVE(chain, chain_cap, (size_t)n + 1);
-        size_t nc = 0;
-        const char *dj = t->decoded_json;
-        if (dj != NULL && strstr(dj, "\"pubKey\"") != NULL) {
-            msn_an__jobj_parse(&jo, dj, strlen(dj));
-            size_t pkn;
-            const char *pk = msn_an__jobj_str(&jo, "pubKey", &scratch, &pkn);
-            if (pk != NULL && pkn > 0) {
-                int32_t nd = msn_an__node_find(c, pk, pkn);
-                if (nd >= 0 && pm.gps[nd])
-                    chain[nc++] = nd;
-            }
-        }
-        for (int i = 0; i < n; i++) {
-            int32_t nd = msn_an__pm_resolve(&pm, hops.h[i].p, hops.h[i].n, &rc);
-            if (nd >= 0 && pm.gps[nd])
-                chain[nc++] = nd;
-        }
-        if (nc < 2)
-            continue;
-        size_t first = n_hr;
-        double total = 0;
-        for (size_t i = 0; i + 1 < nc; i++) {
-            const msn_node_t *a = &s->nodes[chain[i]], *b = &s->nodes[chain[i + 1]];
-            double d = msn_an__haversine_km(a->lat, a->lon, b->lat, b->lon);
-            if (!(d <= 300))
-                continue;
-            AN_RESERVE(hr, hr_cap, n_hr + 1);
-            dhop_t *h = &hr[n_hr++];
-            h->tx = ti;
-            h->a = chain[i];
-            h->b = chain[i + 1];
-            h->dist = msn_an__round_half(d, 2);
-            int ra = rep[chain[i]], rb = rep[chain[i + 1]];
-            h->cat = (uint8_t)(ra && rb ? CAT_RR : (!ra && !rb ? CAT_CC : CAT_CR));
-            total += d;
-        }
-        if (n_hr == first)
-            continue;
-        AN_RESERVE(pr, pr_cap, n_pr + 1);
-        pr[n_pr].tx = ti;
-        pr[n_pr].first = (uint32_t)first;
-        pr[n_pr].n = (uint32_t)(n_hr - first);
-        pr[n_pr].total = msn_an__round_half(total, 2);
-        n_pr++;
-    }
-
-    /* categories and hours, in record order */
-    double *cat_d[3] = {NULL, NULL, NULL};
-    size_t cat_n[3] = {0, 0, 0}, cat_cap[3] = {0, 0, 0};
-    double cat_sum[3] = {0, 0, 0};
-    an_map_t hours;
-    msn_an__map_init(&hours);
-    double *h_sum = NULL;
-    int64_t *h_n = NULL;
-    size_t hs_cap = 0, hn_cap = 0;
-    double all_sum = 0, all_min = 0, all_max = 0;
-    for (size_t i = 0; i < n_hr; i++) {
-        const dhop_t *h = &hr[i];
-        AN_RESERVE(cat_d[h->cat], cat_cap[h->cat], cat_n[h->cat] + 1);
-        cat_d[h->cat][cat_n[h->cat]++] = h->dist;
-        cat_sum[h->cat] += h->dist;
-        all_sum += h->dist;
-        if (i == 0 || h->dist < all_min)
-            all_min = h->dist;
-        if (i == 0 || h->dist > all_max)
-            all_max = h->dist;
-        char hk[16];
-        if (msn_an__hour_of_tx(&s->tx[h->tx], hk)) {
-            int is_new;
-            uint32_t e = msn_an__map_intern(&hours, hk, 13, &is_new);
-            if (is_new) {
-                AN_RESERVE(h_sum, hs_cap, (size_t)e + 1);
-                AN_RESERVE(h_n, hn_cap, (size_t)e + 1);
-                h_sum[e] = 0;
-                h_n[e] = 0;
-            }
-            h_sum[e] += h->dist;
-            h_n[e]++;
-        }
-    }
-
-    /* node pairs (unordered), longest first */
-    an_map_t pairs;
-    msn_an__map_init(&pairs);
-    dpair_t *pa = NULL;
-    size_t pa_cap = 0;
-    uint32_t *rec_pair = msn_xmalloc((n_hr ? n_hr : 1) * sizeof(uint32_t));
-    for (size_t i = 0; i < n_hr; i++) {
-        const dhop_t *h = &hr[i];
-        int32_t k[2] = {h->a, h->b};
-        if (strcmp(s->nodes[h->a].public_key, s->nodes[h->b].public_key) > 0) {
-            k[0] = h->b;
-            k[1] = h->a;
-        }
-        int is_new;
-        uint32_t e = msn_an__map_intern(&pairs, k, sizeof(k), &is_new);
-        rec_pair[i] = e;
-        if (is_new) {
-            AN_RESERVE(pa, pa_cap, (size_t)e + 1);
-            memset(&pa[e], 0, sizeof(pa[e]));
-            pa[e].best = (uint32_t)i;
-        }
-        pa[e].obs++;
-        const msn_tx_t *t = &s->tx[h->tx];
-        const msn_obs_t *bo = &s->obs[t->best];
-        if (bo->has_snr) {
-            if (!pa[e].has_snr || bo->snr > pa[e].max_snr)
-                pa[e].max_snr = bo->snr;
-            pa[e].has_snr = 1;
-        }
-        if (h->dist > hr[pa[e].best].dist)
-            pa[e].best = (uint32_t)i;
-    }
-    pref_t *po = msn_xmalloc((pairs.n ? pairs.n : 1) * sizeof(*po));
-    for (uint32_t e = 0; e < pairs.n; e++)
-        po[e] = (pref_t){e, hr[pa[e].best].dist};
-    msn_an__qsort(po, pairs.n, sizeof(*po), cmp_pref);
-
-    /* ---- output ---- */
-    static const int cat_order[3] = {CAT_CC, CAT_CR, CAT_RR}; /* key order */
-    msn_buf_puts(out, "{\"catStats\":{");
-    for (int q = 0; q < 3; q++) {
-        int k = cat_order[q];
-        if (q)
-            msn_buf_putc(out, ',');
-        msn_an__str(out, cat_name[k]);
-        size_t n = cat_n[k];
-        if (n == 0) {
-            msn_buf_puts(out, ":{\"avg\":0,\"count\":0,\"max\":0,\"median\":0,\"min\":0}");
-            continue;
-        }
-        double mn = cat_d[k][0], mx = cat_d[k][0];
-        for (size_t i = 1; i < n; i++) {
-            if (cat_d[k][i] < mn)
-                mn = cat_d[k][i];
-            if (cat_d[k][i] > mx)
-                mx = cat_d[k][i];
-        }
-        double med = msn_an__select(cat_d[k], n, n / 2);
-        msn_buf_puts(out, ":{\"avg\":");
-        msn_json_double(out, msn_an__round_half(cat_sum[k] / (double)n, 2));
-        msn_buf_puts(out, ",\"count\":");
-        msn_buf_put_i64(out, (int64_t)n);
-        msn_buf_puts(out, ",\"max\":");
-        msn_json_double(out, msn_an__round_half(mx, 2));
-        msn_buf_puts(out, ",\"median\":");
-        msn_json_double(out, msn_an__round_half(med, 2));
-        msn_buf_puts(out, ",\"min\":");
-        msn_json_double(out, msn_an__round_half(mn, 2));
-        msn_buf_putc(out, '}');
-    }
-    msn_buf_puts(out, "},\"distHistogram\":");
-    if (n_hr == 0) {
-        msn_buf_puts(out, "[]");
-    } else {
-        double w = (all_max - all_min) / 25;
-        if (w == 0)
-            w = 1;
-        int64_t bins[25] = {0};
-        for (size_t i = 0; i < n_hr; i++) {
-            int idx = (int)floor((hr[i].dist - all_min) / w);
-            if (idx >= 25)
-                idx = 24;
-            if (idx < 0)
-                idx = 0;
-            bins[idx]++;
-        }
-        msn_buf_puts(out, "{\"bins\":[");
-        for (int i = 0; i < 25; i++) {
-            if (i)
-                msn_buf_putc(out, ',');
-            msn_buf_puts(out, "{\"count\":");
-            msn_buf_put_i64(out, bins[i]);
-            msn_buf_puts(out, ",\"w\":");
-            msn_json_double(out, msn_an__round_half(w, 1));
-            msn_buf_puts(out, ",\"x\":");
-            msn_json_double(out, msn_an__round_half(all_min + (double)i * w, 1));
-            msn_buf_putc(out, '}');
-        }
-        msn_buf_puts(out, "],\"max\":");
-        msn_json_double(out, all_max);
-        msn_buf_puts(out, ",\"min\":");
-        msn_json_double(out, all_min);
-        msn_buf_putc(out, '}');
-    }
-    msn_buf_puts(out, ",\"distOverTime\":[");
-    uint32_t *ho = msn_an__map_sorted(&hours);
-    for (uint32_t i = 0; i < hours.n; i++) {
-        uint32_t e = ho[i];
-        if (i)
-            msn_buf_putc(out, ',');
-        msn_buf_puts(out, "{\"avg\":");
-        msn_json_double(out, msn_an__round_half(h_sum[e] / (double)h_n[e], 2));
-        msn_buf_puts(out, ",\"count\":");
-        msn_buf_put_i64(out, h_n[e]);
-        msn_buf_puts(out, ",\"hour\":");
-        msn_an__strn(out, hours.keys[e], hours.klen[e]);
-        msn_buf_putc(out, '}');
-    }
-    free(ho);
-    msn_buf_puts(out, "],\"summary\":{\"avgDist\":");
-    msn_json_double(out, n_hr ? msn_an__round_half(all_sum / (double)n_hr, 2) : 0.0);
-    msn_buf_puts(out, ",\"maxDist\":");
-    msn_json_double(out, n_hr ? msn_an__round_half(all_max, 2) : 0.0);
-    msn_buf_puts(out, ",\"totalHops\":");
-    msn_buf_put_i64(out, (int64_t)n_hr);
-    msn_buf_puts(out, ",\"totalPaths\":");
-    msn_buf_put_i64(out, (int64_t)n_pr);
-    msn_buf_puts(out, "},\"topHops\":[");
-    double *snrs = NULL;
-    size_t snr_cap = 0;
-    for (uint32_t q = 0; q < pairs.n && q < 20; q++) {
-        uint32_t e = po[q].idx;
-        const dhop_t *h = &hr[pa[e].best];
-        size_t ns = 0;
-        for (size_t i = 0; i < n_hr; i++) {
-            if (rec_pair[i] != e)
-                continue;
-            const msn_obs_t *bo = &s->obs[s->tx[hr[i].tx].best];
-            if (bo->has_snr) {
-                AN_RESERVE(snrs, snr_cap, ns + 1);
-                snrs[ns++] = bo->snr;
-            }
-        }
-        if (q)
-            msn_buf_putc(out, ',');
-        msn_buf_puts(out, "{\"bestSnr\":");
-        if (pa[e].has_snr)
-            msn_json_double(out, pa[e].max_snr);
-        else
-            msn_buf_puts(out, "null");
-        msn_buf_puts(out, ",\"dist\":");
-        msn_json_double(out, h->dist);
-        msn_buf_puts(out, ",\"fromName\":");
-        msn_an__str(out, s->nodes[h->a].name);
-        msn_buf_puts(out, ",\"fromPk\":");
-        msn_an__str(out, s->nodes[h->a].public_key);
-        msn_buf_puts(out, ",\"hash\":");
-        msn_an__str(out, s->tx[h->tx].hash);
-        msn_buf_puts(out, ",\"medianSnr\":");
-        if (ns > 0)
-            msn_json_double(out, msn_an__median(snrs, ns));
-        else
-            msn_buf_puts(out, "null");
-        msn_buf_puts(out, ",\"obsCount\":");
-        msn_buf_put_i64(out, pa[e].obs);
-        msn_buf_puts(out, ",\"timestamp\":");
-        msn_an__str(out, s->tx[h->tx].first_seen);
-        msn_buf_puts(out, ",\"toName\":");
-        msn_an__str(out, s->nodes[h->b].name);
-        msn_buf_puts(out, ",\"toPk\":");
-        msn_an__str(out, s->nodes[h->b].public_key);
-        msn_buf_puts(out, ",\"type\":");
-        msn_an__str(out, cat_name[h->cat]);
-        msn_buf_putc(out, '}');
-    }
-    free(snrs);
-    msn_buf_puts(out, "],\"topPaths\":[");
-    msn_an__qsort(pr, n_pr, sizeof(*pr), cmp_path);
-    for (size_t q = 0; q < n_pr && q < 20; q++) {
-        const dpath_t *p = &pr[q];
-        if (q)
-            msn_buf_putc(out, ',');
-        msn_buf_puts(out, "{\"hash\":");
-        msn_an__str(out, s->tx[p->tx].hash);
-        msn_buf_puts(out, ",\"hopCount\":");
-        msn_buf_put_i64(out, p->n);
-        msn_buf_puts(out, ",\"hops\":[");
-        for (uint32_t i = 0; i < p->n; i++) {
-            const dhop_t *h = &hr[p->first + i];
-            if (i)
-                msn_buf_putc(out, ',');
-            msn_buf_puts(out, "{\"dist\":");
-            msn_json_double(out, h->dist);
-            emit_hop_ends(out, s, h);
-            msn_buf_putc(out, '}');
-        }
-        msn_buf_puts(out, "],\"timestamp\":");
-        msn_an__str(out, s->tx[p->tx].first_seen);
-        msn_buf_puts(out, ",\"totalDist\":");
-        msn_json_double(out, p->total);
-        msn_buf_putc(out, '}');
-    }
-    msn_buf_puts(out, "]}");
-
-    for (int k = 0; k < 3; k++)
-        free(cat_d[k]);
-    msn_an__map_free(&hours);
-    free(h_sum);
-    free(h_n);
-    msn_an__map_free(&pairs);
-    free(pa);
-    free(rec_pair);
-    free(po);
-    free(hr);
-    free(pr);
-    free(chain);
-    free(hops.h);
-    msn_buf_free(&scratch);
-    free(rep);
-    msn_an__pm_free(&pm);
+        j->rep[i] = (uint8_t)msn_an__role_has(s->nodes[i].role, "repeater");
+    j->scratch = msn_an__buf(c);
+    msn_an__map_init(&j->hours, j->a, sizeof(hoursum_t));
+    msn_an__map_init(&j->pairs, j->a, sizeof(dpair_t));
+    collect(j);
+    merge_categories(j);
+    merge_pairs(j);
+    rank(j);
+    render(j, out);
     return 0;
 }

@@ -25,13 +25,17 @@
  *
  * "First relay candidate" is the lowest key among the relays with that prefix (CoreScope
  * takes the first in its node table order, which the store does not keep).
+ *
+ * Phases: homes (with a region: one pass over the adverts for the home regions, which the
+ * region filter of the next pass needs), collect (one pass: the filtered and, with a
+ * region, unfiltered per-node figures, the distribution, the hops, the suspected
+ * prefixes), the advert facts (msn_an__hsinfo, its own pass), merge (nodes away from the
+ * region, repeaters per size, each node's capability), rank, render.
  */
 #include "an_int.h"
 
 #include <ctype.h>
-#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "shm/json.h"
 
@@ -100,44 +104,42 @@ static int hsent_cmp(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-void msn_an__hsinfo(const an_ctx_t *c, an_hsinfo_t *info)
+/* The qualifying adverts of the last 7 days (not zero-hop direct ones) of known nodes:
+ * node, time, hash size. Returns their count. */
+static size_t hs_adverts(const an_ctx_t *c, hsent_t **out)
 {
     const msn_store_t *s = c->s;
-    memset(info, 0, (s->n_nodes ? s->n_nodes : 1) * sizeof(*info));
     hsent_t *e = NULL;
     size_t n = 0, cap = 0;
     an_jobj_t jo;
-    msn_buf_t scratch = MSN_BUF_INIT;
+    msn_buf_t *scratch = msn_an__buf(c);
     int64_t cutoff = c->now_ms - 7 * 86400000LL;
     for (uint32_t ti = 0; ti < s->n_tx; ti++) {
         const msn_tx_t *t = &s->tx[ti];
-        if (t->payload_type != 4)
-            continue;
-        if (t->first_seen != NULL && t->first_seen[0] && t->first_seen_ms < cutoff)
-            continue;
-        if (t->raw_hex == NULL || t->decoded_json == NULL || t->decoded_json[0] == 0)
-            continue;
         int route, pb;
-        if (raw_path_byte(t->raw_hex, &route, &pb) < 0)
-            continue;
-        if ((route == 2 || route == 3) && (pb & 0x3F) == 0)
-            continue;
-        if (msn_an__jobj_parse(&jo, t->decoded_json, strlen(t->decoded_json)) < 0)
-            continue;
         size_t pkn;
-        const char *pk = advert_pk(&jo, &scratch, &pkn);
-        if (pk == NULL || pkn == 0)
+        if (t->payload_type != 4 || (t->first_seen != NULL && t->first_seen[0] && t->first_seen_ms < cutoff) ||
+            t->raw_hex == NULL || t->decoded_json == NULL || t->decoded_json[0] == 0 ||
+            raw_path_byte(t->raw_hex, &route, &pb) < 0 || ((route == 2 || route == 3) && (pb & 0x3F) == 0) ||
+            msn_an__jobj_parse(&jo, t->decoded_json, strlen(t->decoded_json)) < 0)
             continue;
-        int32_t nd = msn_an__node_find(c, pk, pkn);
+        const char *pk = advert_pk(&jo, scratch, &pkn);
+        int32_t nd = pk != NULL && pkn > 0 ? msn_an__node_find(c, pk, pkn) : -1;
         if (nd < 0)
             continue;
-        AN_RESERVE(e, cap, n + 1);
-        e[n].node = (uint32_t)nd;
-        e[n].seq = (uint32_t)n;
-        e[n].ts = t->first_seen_ms;
-        e[n].size = (uint8_t)(((pb >> 6) & 3) + 1);
+        AN_GROW(c->arena, e, cap, n + 1);
+        e[n] = (hsent_t){(uint32_t)nd, (uint32_t)n, t->first_seen_ms, (uint8_t)(((pb >> 6) & 3) + 1)};
         n++;
     }
+    *out = e;
+    return n;
+}
+
+an_hsinfo_t *msn_an__hsinfo(const an_ctx_t *c)
+{
+    an_hsinfo_t *info = AN_ARRAY(c->arena, an_hsinfo_t, c->s->n_nodes);
+    hsent_t *e;
+    size_t n = hs_adverts(c, &e);
     msn_an__qsort(e, n, sizeof(*e), hsent_cmp);
     for (size_t i = 0; i < n;) {
         size_t j = i;
@@ -153,104 +155,101 @@ void msn_an__hsinfo(const an_ctx_t *c, an_hsinfo_t *info)
         }
         h->hash_size = e[j - 1].size;
         int distinct = __builtin_popcount(h->sizes_mask);
-        size_t cnt = j - i;
-        if (cnt >= 3 && distinct >= 2 && transitions >= 2) {
+        if (j - i >= 3 && distinct >= 2 && transitions >= 2) {
             /* settled when the 3 newest adverts agree */
             int agree = e[j - 3].size == e[j - 1].size && e[j - 2].size == e[j - 1].size;
             h->inconsistent = (uint8_t)!agree;
         }
         i = j;
     }
-    free(e);
-    msn_buf_free(&scratch);
+    return info;
 }
 
 /* ---- computeAnalyticsHashSizes ---- */
 
+/* An advert originator (the value of a scan's node map, keyed by its pubKey). */
 typedef struct {
     int32_t hash_size;
     int64_t packets;
     const char *last_seen;
-    const char *name; /* arena */
+    const char *name;
     const char *role;
 } bynode_t;
 
+/* A hop text (the value of the hop map): its count and first relay candidate. */
 typedef struct {
-    an_map_t nodes; /* advert pubKey -> bynode */
-    bynode_t *bn;
-    size_t bn_cap;
+    int64_t count;
+    int32_t node;
+} hopcnt_t;
+
+/* The figures of one pass: the per-node part alone for the unfiltered one. */
+typedef struct {
+    an_map_t nodes; /* advert pubKey -> bynode_t */
     int64_t total, dist[4];
-    an_map_t hours; /* hour -> counts */
-    int64_t (*hc)[4];
-    size_t hc_cap;
-    an_map_t hops; /* hop text -> stats */
-    int64_t *hop_n;
-    int32_t *hop_node;
-    size_t hn_cap, hnode_cap;
-    msn_arena_t *arena;
+    an_map_t hours; /* hour -> int64_t[4], by size */
+    an_map_t hops;  /* hop text -> hopcnt_t */
 } scan_t;
 
-static void scan_init(scan_t *sc)
+/* What collect reads of one transmission. */
+typedef struct {
+    int route, pb, hs;
+    const char *pk, *name; /* the advert's originator and name (NULL when none) */
+    size_t pkn, namen;
+} txfacts_t;
+
+typedef struct {
+    uint32_t node;
+    int status; /* 0 confirmed, 1 suspected, 2 unknown */
+    int max_hs;
+    const char *name, *key;
+} cap_t;
+
+typedef struct {
+    const an_ctx_t *c;
+    const msn_store_t *s;
+    msn_arena_t *a;
+    an_pm_t pm;
+    an_jobj_t jo;
+    msn_buf_t *scratch, *namebuf;
+    /* homes: every advert originator key, and its home region (NULL without a region) */
+    an_map_t keys;
+    const char **home;
+    int any_home;
+    /* collect */
+    scan_t sc; /* with the region filter */
+    scan_t gl; /* without it (only when a region is asked) */
+    an_map_t susp; /* lowercase 1-3 byte hop of a multi-byte non-PATH packet -> its size */
+    an_hsinfo_t *info;
+    /* merge and rank */
+    uint8_t *away; /* per sc node: its home region is elsewhere */
+    int64_t byrep[4];
+    cap_t *caps;
+    uint32_t n_caps;
+    an_rank_t *mb; /* multiByteNodes, ranked */
+    uint32_t n_mb;
+    an_rank_t *top_hops;
+    size_t n_top_hops;
+} hs_t;
+
+static void scan_init(scan_t *sc, msn_arena_t *a)
 {
     memset(sc, 0, sizeof(*sc));
-    msn_an__map_init(&sc->nodes);
-    msn_an__map_init(&sc->hours);
-    msn_an__map_init(&sc->hops);
-    sc->arena = msn_arena_new();
+    msn_an__map_init(&sc->nodes, a, sizeof(bynode_t));
+    msn_an__map_init(&sc->hours, a, 4 * sizeof(int64_t));
+    msn_an__map_init(&sc->hops, a, sizeof(hopcnt_t));
 }
 
-static void scan_free(scan_t *sc)
-{
-    msn_an__map_free(&sc->nodes);
-    msn_an__map_free(&sc->hours);
-    msn_an__map_free(&sc->hops);
-    free(sc->bn);
-    free(sc->hc);
-    free(sc->hop_n);
-    free(sc->hop_node);
-    msn_arena_free(sc->arena);
-}
+/* ---- homes -------------------------------------------------------------------------------- */
 
-/* region codes of the shape, upper-cased and trimmed (normalizeRegionCodes) */
-static int region_has(const an_ctx_t *c, const char *iata)
+/* Upper-cased, trimmed IATA code per observer ("" when none). */
+static char (*observer_iatas(hs_t *j, int *any))[16]
 {
-    const char *r = c->shape ? c->shape->region : NULL;
-    if (r == NULL || iata == NULL || iata[0] == 0)
-        return 0;
-    const char *p = r;
-    while (*p) {
-        const char *e = strchr(p, ',');
-        size_t l = e ? (size_t)(e - p) : strlen(p);
-        const char *q = p;
-        size_t ql = l;
-        while (ql > 0 && isspace((unsigned char)*q)) {
-            q++;
-            ql--;
-        }
-        while (ql > 0 && isspace((unsigned char)q[ql - 1]))
-            ql--;
-        if (ql > 0 && !(ql == 3 && strncasecmp(q, "ALL", 3) == 0) && strlen(iata) == ql &&
-            strncasecmp(q, iata, ql) == 0)
-            return 1;
-        p += l;
-        if (*p == ',')
-            p++;
-    }
-    return 0;
-}
-
-/* computeNodeHomeRegions: per advert key (index in `keys`), the home IATA or NULL. */
-static void home_regions(const an_ctx_t *c, an_map_t *keys, const char ***home_out)
-{
-    const msn_store_t *s = c->s;
-    /* upper-cased, trimmed IATA per observer */
-    char (*iata)[16] = msn_xcalloc(s->n_observers ? s->n_observers : 1, 16);
-    int any = 0;
+    const msn_store_t *s = j->s;
+    char (*iata)[16] = msn_arena_calloc(j->a, s->n_observers ? s->n_observers : 1, 16);
+    *any = 0;
     for (uint32_t i = 0; i < s->n_observers; i++) {
         const char *v = s->observers[i].iata;
-        if (v == NULL)
-            continue;
-        size_t l = strlen(v);
+        size_t l = v ? strlen(v) : 0;
         while (l > 0 && isspace((unsigned char)*v)) {
             v++;
             l--;
@@ -261,245 +260,264 @@ static void home_regions(const an_ctx_t *c, an_map_t *keys, const char ***home_o
             continue;
         for (size_t k = 0; k < l; k++)
             iata[i][k] = (char)toupper((unsigned char)v[k]);
-        any = 1;
+        *any = 1;
     }
-    an_map_t tally; /* key index (4 bytes) + iata -> count */
-    msn_an__map_init(&tally);
-    int64_t *cnt = NULL;
-    size_t cnt_cap = 0;
-    an_jobj_t jo;
-    msn_buf_t scratch = MSN_BUF_INIT, key = MSN_BUF_INIT;
-    for (uint32_t ti = 0; any && ti < s->n_tx; ti++) {
-        const msn_tx_t *t = &s->tx[ti];
-        if (t->payload_type != 4 || t->raw_hex == NULL || strlen(t->raw_hex) < 4 || t->decoded_json == NULL ||
-            t->decoded_json[0] == 0)
+    return iata;
+}
+
+/* Counts the observers' regions of a zero-hop direct advert of key entry ke. */
+static void tally_advert(hs_t *j, const msn_tx_t *t, uint32_t ke, char (*iata)[16], an_map_t *tally)
+{
+    const char *raw = t->raw_hex;
+    if (raw == NULL || strlen(raw) < 4 || t->decoded_json[0] == 0)
+        return;
+    int h = hexbyte(raw);
+    if (h < 0 || ((h & 3) != 2 && (h & 3) != 3))
+        return;
+    int pb = hexbyte(raw + 2); /* offset 1 for both direct routes, as CoreScope */
+    if (pb < 0 || (pb & 0x3F) != 0)
+        return;
+    for (uint32_t k = 0; k < t->n_obs; k++) {
+        int32_t ob = msn_an__obs_observer(j->c, &j->s->obs[t->obs[k]]);
+        if (ob < 0 || iata[ob][0] == 0)
             continue;
-        int h = hexbyte(t->raw_hex);
-        if (h < 0 || ((h & 3) != 2 && (h & 3) != 3))
-            continue;
-        int pb = hexbyte(t->raw_hex + 2); /* offset 1 for both direct routes, as CoreScope */
-        if (pb < 0 || (pb & 0x3F) != 0)
-            continue;
-        if (msn_an__jobj_parse(&jo, t->decoded_json, strlen(t->decoded_json)) < 0)
-            continue;
+        msn_buf_reset(j->namebuf);
+        msn_buf_append(j->namebuf, &ke, 4);
+        msn_buf_puts(j->namebuf, iata[ob]);
+        msn_an__map_count(tally, j->namebuf->data, j->namebuf->len);
+    }
+}
+
+/* computeNodeHomeRegions: every advert originator key, and per key the region whose
+ * observers heard most of its zero-hop direct adverts (ties to the smaller code). */
+static void collect_homes(hs_t *j)
+{
+    int any;
+    char(*iata)[16] = observer_iatas(j, &any);
+    an_map_t tally; /* key entry (4 bytes) + iata -> count */
+    msn_an__map_init(&tally, j->a, sizeof(int64_t));
+    for (uint32_t ti = 0; ti < j->s->n_tx; ti++) {
+        const msn_tx_t *t = &j->s->tx[ti];
         size_t pkn;
-        const char *pk = advert_pk(&jo, &scratch, &pkn);
+        if (t->payload_type != 4 || t->decoded_json == NULL ||
+            msn_an__jobj_parse(&j->jo, t->decoded_json, strlen(t->decoded_json)) < 0)
+            continue;
+        const char *pk = advert_pk(&j->jo, j->scratch, &pkn);
         if (pk == NULL || pkn == 0)
             continue;
-        int64_t ke = msn_an__map_find(keys, pk, pkn);
-        if (ke < 0)
-            continue;
-        for (uint32_t k = 0; k < t->n_obs; k++) {
-            int32_t ob = msn_an__obs_observer(c, &s->obs[t->obs[k]]);
-            if (ob < 0 || iata[ob][0] == 0)
-                continue;
-            uint32_t kk = (uint32_t)ke;
-            msn_buf_reset(&key);
-            msn_buf_append(&key, &kk, 4);
-            msn_buf_puts(&key, iata[ob]);
-            int is_new;
-            uint32_t e = msn_an__map_intern(&tally, key.data, key.len, &is_new);
-            if (is_new) {
-                AN_RESERVE(cnt, cnt_cap, (size_t)e + 1);
-                cnt[e] = 0;
-            }
-            cnt[e]++;
-        }
+        uint32_t ke = msn_an__map_intern(&j->keys, pk, pkn, NULL);
+        if (any)
+            tally_advert(j, t, ke, iata, &tally);
     }
-    const char **home = msn_xcalloc(keys->n ? keys->n : 1, sizeof(*home));
-    int64_t *best = msn_xcalloc(keys->n ? keys->n : 1, sizeof(int64_t));
+    j->home = AN_ARRAY(j->a, const char *, j->keys.n);
+    int64_t *best = AN_ARRAY(j->a, int64_t, j->keys.n);
     for (uint32_t e = 0; e < tally.n; e++) {
         uint32_t kk;
         memcpy(&kk, tally.keys[e], 4);
         const char *code = tally.keys[e] + 4;
-        if (cnt[e] > best[kk] || (cnt[e] == best[kk] && home[kk] != NULL && strcmp(code, home[kk]) < 0)) {
-            best[kk] = cnt[e];
-            home[kk] = code;
+        int64_t n = msn_an__map_n(&tally, e);
+        if (n > best[kk] || (n == best[kk] && j->home[kk] != NULL && strcmp(code, j->home[kk]) < 0)) {
+            best[kk] = n;
+            j->home[kk] = code;
         }
     }
-    /* the codes live in the tally map's arena: copy them out */
-    msn_arena_t *keep = keys->arena;
-    for (uint32_t k = 0; k < keys->n; k++)
-        if (home[k] != NULL)
-            home[k] = msn_arena_strdup(keep, home[k]);
-    free(best);
-    free(cnt);
-    free(iata);
-    msn_an__map_free(&tally);
-    msn_buf_free(&scratch);
-    msn_buf_free(&key);
-    *home_out = home;
-}
-
-/* Every advert originator key, and (with a region) their home regions. */
-typedef struct {
-    an_map_t keys;
-    const char **home; /* per key: home IATA or NULL; NULL array without a region */
-} homes_t;
-
-static void homes_init(const an_ctx_t *c, homes_t *h)
-{
-    const msn_store_t *s = c->s;
-    an_jobj_t jo;
-    msn_buf_t scratch = MSN_BUF_INIT;
-    msn_an__map_init(&h->keys);
-    h->home = NULL;
-    if (!c->region_asked)
-        return;
-    for (uint32_t ti = 0; ti < s->n_tx; ti++) {
-        const msn_tx_t *t = &s->tx[ti];
-        if (t->payload_type != 4 || t->decoded_json == NULL)
-            continue;
-        if (msn_an__jobj_parse(&jo, t->decoded_json, strlen(t->decoded_json)) < 0)
-            continue;
-        size_t pkn;
-        const char *pk = advert_pk(&jo, &scratch, &pkn);
-        if (pk != NULL && pkn > 0)
-            msn_an__map_intern(&h->keys, pk, pkn, NULL);
-    }
-    msn_buf_free(&scratch);
-    home_regions(c, &h->keys, &h->home);
-}
-
-static void homes_free(homes_t *h)
-{
-    free(h->home);
-    msn_an__map_free(&h->keys);
+    for (uint32_t e = 0; e < j->keys.n; e++)
+        j->any_home |= j->home[e] != NULL;
 }
 
 /* The home region of an advert key, or NULL. */
-static const char *home_of(const homes_t *h, const char *pk, size_t n)
+static const char *home_of(const hs_t *j, const char *pk, size_t n)
 {
-    if (h->home == NULL)
+    if (j->home == NULL)
         return NULL;
-    int64_t e = msn_an__map_find(&h->keys, pk, n);
-    return e < 0 ? NULL : h->home[e];
+    int64_t e = msn_an__map_find(&j->keys, pk, n);
+    return e < 0 ? NULL : j->home[e];
 }
 
-/* One pass over the transmissions (use_region: apply the shape's region). */
-static void scan(const an_ctx_t *c, const an_pm_t *pm, const homes_t *homes, int use_region, scan_t *sc)
+/* ---- collect ------------------------------------------------------------------------------ */
+
+/* An advert's originator key and name (NULL when t is not an advert or has no key). */
+static void read_advert(hs_t *j, const msn_tx_t *t, txfacts_t *f)
 {
-    const msn_store_t *s = c->s;
-    an_jobj_t jo;
-    msn_buf_t scratch = MSN_BUF_INIT, namebuf = MSN_BUF_INIT;
-    an_hops_t hops = {0};
+    f->pk = f->name = NULL;
+    f->pkn = f->namen = 0;
+    if (t->payload_type != 4 || t->decoded_json == NULL || t->decoded_json[0] == 0 ||
+        msn_an__jobj_parse(&j->jo, t->decoded_json, strlen(t->decoded_json)) < 0)
+        return;
+    f->pk = advert_pk(&j->jo, j->scratch, &f->pkn);
+    f->name = msn_an__jobj_str(&j->jo, "name", j->namebuf, &f->namen);
+    if (f->pk != NULL && f->pkn == 0)
+        f->pk = NULL;
+}
+
+/* The advert's originator: packets, last seen, name, hash size. */
+static void scan_node(hs_t *j, scan_t *sc, const msn_tx_t *t, const txfacts_t *f)
+{
+    int zero_hop = (f->route == 2 || f->route == 3) && (f->pb & 0x3F) == 0;
+    int is_new;
+    uint32_t e = msn_an__map_intern(&sc->nodes, f->pk, f->pkn, &is_new);
+    bynode_t *b = msn_an__map_val(&sc->nodes, e);
+    if (is_new) {
+        const char *name = f->name;
+        size_t namen = f->namen;
+        if (name == NULL || namen == 0) {
+            name = f->pk;
+            namen = f->pkn >= 8 ? 8 : f->pkn;
+        }
+        b->hash_size = zero_hop ? 0 : f->hs;
+        b->name = msn_arena_strndup(j->a, name, namen);
+        int32_t nd = msn_an__node_find(j->c, f->pk, f->pkn);
+        b->role = nd >= 0 ? msn_an__s(j->s->nodes[nd].role) : "";
+    }
+    b->packets++;
+    if (!zero_hop)
+        b->hash_size = f->hs;
+    b->last_seen = msn_an__s(t->first_seen);
+}
+
+/* A path: the size distribution (total, per hour) and its hops. */
+static void scan_path(hs_t *j, scan_t *sc, const msn_tx_t *t, int hs, const an_hops_t *hops)
+{
+    sc->total++;
+    sc->dist[hs]++;
+    char hk[16];
+    if (msn_an__hour_of_tx(t, hk))
+        ((int64_t *)msn_an__map_val(&sc->hours, msn_an__map_intern(&sc->hours, hk, 13, NULL)))[hs]++;
+    for (int i = 0; i < hops->n; i++) {
+        const char *hp = msn_an__hop_text(&hops->h[i]);
+        int is_new;
+        uint32_t e = msn_an__map_intern(&sc->hops, hp, hops->h[i].n, &is_new);
+        hopcnt_t *h = msn_an__map_val(&sc->hops, e);
+        if (is_new)
+            h->node = msn_an__pm_first(&j->pm, hp, hops->h[i].n);
+        h->count++;
+    }
+}
+
+/* A multi-byte packet's 1-3 byte hops: suspected prefixes (the first packet's size). */
+static void add_suspects(hs_t *j, int hs, const an_hops_t *hops)
+{
+    for (int i = 0; i < hops->n; i++) {
+        uint32_t l = hops->h[i].n;
+        if ((l != 2 && l != 4 && l != 6) || hops->h[i].p == NULL)
+            continue;
+        char low[8];
+        for (uint32_t k = 0; k < l; k++)
+            low[k] = (char)tolower((unsigned char)hops->h[i].p[k]);
+        int is_new;
+        uint32_t e = msn_an__map_intern(&j->susp, low, l, &is_new);
+        if (is_new)
+            *(uint8_t *)msn_an__map_val(&j->susp, e) = (uint8_t)hs;
+    }
+}
+
+/* With a region, a transmission counts when an observer of the region heard it, or when
+ * it is an advert whose originator's home region is the region. */
+static int in_scope(const hs_t *j, const msn_tx_t *t, const txfacts_t *f)
+{
+    if (!j->c->region_active || msn_an__tx_in_region(j->c, t))
+        return 1;
+    const char *hm = f->pk != NULL ? home_of(j, f->pk, f->pkn) : NULL;
+    return hm != NULL && msn_an__region_has(j->c, hm);
+}
+
+static void collect(hs_t *j)
+{
+    const msn_store_t *s = j->s;
+    an_hops_t hops;
+    msn_an__hops_init(&hops, j->c);
     for (uint32_t ti = 0; ti < s->n_tx; ti++) {
         const msn_tx_t *t = &s->tx[ti];
-        int route, pb;
-        if (t->raw_hex == NULL || t->raw_hex[0] == 0 || raw_path_byte(t->raw_hex, &route, &pb) < 0)
+        txfacts_t f;
+        if (raw_path_byte(t->raw_hex, &f.route, &f.pb) < 0)
             continue;
-        int hs = ((pb >> 6) & 3) + 1;
-        if (hs > 3)
-            continue;
-        const char *pk = NULL, *name = NULL;
-        size_t pkn = 0, namen = 0;
-        if (t->payload_type == 4 && t->decoded_json != NULL && t->decoded_json[0] &&
-            msn_an__jobj_parse(&jo, t->decoded_json, strlen(t->decoded_json)) >= 0) {
-            pk = advert_pk(&jo, &scratch, &pkn);
-            name = msn_an__jobj_str(&jo, "name", &namebuf, &namen);
-            if (pk != NULL && pkn == 0)
-                pk = NULL;
-        }
-        if (use_region && c->region_active && !msn_an__tx_in_region(c, t)) {
-            int ok = 0;
-            if (pk != NULL) {
-                const char *hm = home_of(homes, pk, pkn);
-                ok = hm != NULL && region_has(c, hm);
-            }
-            if (!ok)
-                continue;
-        }
-        if (pk != NULL) {
-            int zero_hop = (route == 2 || route == 3) && (pb & 0x3F) == 0;
-            int is_new;
-            uint32_t e = msn_an__map_intern(&sc->nodes, pk, pkn, &is_new);
-            if (is_new) {
-                AN_RESERVE(sc->bn, sc->bn_cap, (size_t)e + 1);
-                bynode_t *b = &sc->bn[e];
-                b->hash_size = zero_hop ? 0 : hs;
-                b->packets = 0;
-                if (name == NULL || namen == 0) {
-                    name = pk;
-                    namen = pkn >= 8 ? 8 : pkn;
-                }
-                b->name = msn_arena_strndup(sc->arena, name, namen);
-                int32_t nd = msn_an__node_find(c, pk, pkn);
-                b->role = nd >= 0 ? msn_an__s(s->nodes[nd].role) : "";
-            }
-            bynode_t *b = &sc->bn[e];
-            b->packets++;
-            if (!zero_hop)
-                b->hash_size = hs;
-            b->last_seen = msn_an__s(t->first_seen);
-        }
+        f.hs = ((f.pb >> 6) & 3) + 1;
         int n = msn_an__tx_hops(&hops, s, t);
-        if (n == 0)
+        if (t->payload_type != 8 && f.hs >= 2)
+            add_suspects(j, f.hs, &hops);
+        if (f.hs > 3)
             continue;
-        sc->total++;
-        sc->dist[hs]++;
-        char hk[16];
-        if (msn_an__hour_of_tx(t, hk)) {
-            int is_new;
-            uint32_t e = msn_an__map_intern(&sc->hours, hk, 13, &is_new);
-            if (is_new) {
-                AN_RESERVE(sc->hc, sc->hc_cap, (size_t)e + 1);
-                memset(sc->hc[e], 0, sizeof(sc->hc[e]));
-            }
-            sc->hc[e][hs]++;
-        }
-        for (int i = 0; i < n; i++) {
-            const char *hp = hops.h[i].p ? hops.h[i].p : "";
-            int is_new;
-            uint32_t e = msn_an__map_intern(&sc->hops, hp, hops.h[i].n, &is_new);
-            if (is_new) {
-                AN_RESERVE(sc->hop_n, sc->hn_cap, (size_t)e + 1);
-                AN_RESERVE(sc->hop_node, sc->hnode_cap, (size_t)e + 1);
-                sc->hop_n[e] = 0;
-                uint32_t first, cnt;
-                sc->hop_node[e] = msn_an__pm_candidates(pm, hp, hops.h[i].n, &first, &cnt) > 0
-                                      ? (int32_t)pm->relay[first]
-                                      : -1;
-            }
-            sc->hop_n[e]++;
-        }
+        read_advert(j, t, &f);
+        if (j->c->region_asked && f.pk != NULL)
+            scan_node(j, &j->gl, t, &f);
+        if (!in_scope(j, t, &f))
+            continue;
+        if (f.pk != NULL)
+            scan_node(j, &j->sc, t, &f);
+        if (n > 0)
+            scan_path(j, &j->sc, t, f.hs, &hops);
     }
-    msn_buf_free(&scratch);
-    msn_buf_free(&namebuf);
-    free(hops.h);
 }
 
-typedef struct {
-    uint32_t idx;
-    int64_t count;
-    const char *key;
-    size_t kn;
-} rank_t;
+/* ---- merge -------------------------------------------------------------------------------- */
 
-static int rank_cmp(const void *a, const void *b)
+/* With a region, nodes whose home region is known and elsewhere are left out; the
+ * repeaters per hash size. */
+static void merge_nodes(hs_t *j)
 {
-    const rank_t *x = a, *y = b;
-    if (x->count != y->count)
-        return x->count > y->count ? -1 : 1;
-    int c = memcmp(x->key, y->key, x->kn < y->kn ? x->kn : y->kn);
-    if (c)
-        return c;
-    return x->kn < y->kn ? -1 : x->kn > y->kn;
+    const an_map_t *m = &j->sc.nodes;
+    j->away = AN_ARRAY(j->a, uint8_t, m->n);
+    for (uint32_t e = 0; e < m->n; e++) {
+        const char *hm = home_of(j, m->keys[e], m->klen[e]);
+        j->away[e] = (uint8_t)(j->c->region_asked && hm != NULL && !msn_an__region_has(j->c, hm));
+        const bynode_t *b = msn_an__map_val(m, e);
+        if (msn_an__role_has(b->role, "repeater") && !j->away[e])
+            j->byrep[b->hash_size]++;
+    }
 }
 
-static int role_has_repeater(const char *role)
+/* The largest advertised hash size of a node (of the last 7 days), 1 without any. */
+static int advert_max(const an_hsinfo_t *h)
 {
-    for (const char *p = role; p && *p; p++)
-        if (strncasecmp(p, "repeater", 8) == 0)
-            return 1;
-    return 0;
+    int mx = 1;
+    for (int k = 1; k <= 4; k++)
+        if (h->has && (h->sizes_mask & (1u << (k - 1))))
+            mx = k;
+    return mx;
 }
 
-typedef struct {
-    uint32_t node;
-    int status; /* 0 confirmed, 1 suspected, 2 unknown */
-    int max_hs;
-    const char *name, *key;
-} cap_t;
+/* The largest size of a suspected prefix (the key's first 1..3 bytes), 0 when none. */
+static int suspected_max(const hs_t *j, const char *key)
+{
+    int mx = 0;
+    size_t kl = strlen(key);
+    for (size_t bl = 2; bl <= 6 && bl <= kl; bl += 2) {
+        char low[8];
+        for (size_t k = 0; k < bl; k++)
+            low[k] = (char)tolower((unsigned char)key[k]);
+        int64_t se = msn_an__map_find(&j->susp, low, bl);
+        if (se >= 0 && *(const uint8_t *)msn_an__map_val(&j->susp, (uint32_t)se) > mx)
+            mx = *(const uint8_t *)msn_an__map_val(&j->susp, (uint32_t)se);
+    }
+    return mx;
+}
+
+/* computeMultiByteCapability for one node: adopters are the unfiltered multiByteNodes. */
+static void capability(const hs_t *j, uint32_t i, cap_t *cp)
+{
+    const msn_node_t *nd = &j->s->nodes[i];
+    const scan_t *adopt = j->c->region_asked ? &j->gl : &j->sc;
+    const an_hsinfo_t *h = &j->info[i];
+    *cp = (cap_t){i, 2, 1, msn_an__s(nd->name), nd->public_key};
+    int conf = advert_max(h) >= 2 ? advert_max(h) : 0;
+    int64_t ae = msn_an__map_find(&adopt->nodes, nd->public_key, strlen(nd->public_key));
+    const bynode_t *ab = ae >= 0 ? msn_an__map_val(&adopt->nodes, (uint32_t)ae) : NULL;
+    int susp = suspected_max(j, nd->public_key);
+    if (conf) {
+        cp->status = 0;
+        cp->max_hs = conf;
+    } else if (ab != NULL && ab->hash_size >= 2) {
+        cp->status = 0;
+        cp->max_hs = ab->hash_size;
+    } else if (susp > 0) {
+        cp->status = 1;
+        cp->max_hs = susp;
+    }
+    if (h->has && cp->max_hs == 1)
+        cp->max_hs = advert_max(h);
+}
+
+/* ---- rank --------------------------------------------------------------------------------- */
 
 static int ci_cmp(const char *a, const char *b)
 {
@@ -521,261 +539,136 @@ static int cap_cmp(const void *a, const void *b)
     return strcmp(x->key, y->key);
 }
 
+static void rank(hs_t *j)
+{
+    j->caps = AN_ARRAY(j->a, cap_t, j->s->n_nodes);
+    for (uint32_t i = 0; i < j->s->n_nodes; i++)
+        if (j->s->nodes[i].public_key != NULL)
+            capability(j, i, &j->caps[j->n_caps++]);
+    msn_an__qsort(j->caps, j->n_caps, sizeof(*j->caps), cap_cmp);
+    const an_map_t *m = &j->sc.nodes;
+    j->mb = AN_ARRAY(j->a, an_rank_t, m->n);
+    for (uint32_t e = 0; e < m->n; e++) {
+        const bynode_t *b = msn_an__map_val(m, e);
+        if (!j->away[e] && b->hash_size > 1)
+            j->mb[j->n_mb++] = (an_rank_t){m->keys[e], m->klen[e], e, b->packets};
+    }
+    msn_an__qsort(j->mb, j->n_mb, sizeof(*j->mb), msn_an__rank_cmp);
+    j->top_hops = msn_an__map_ranks(&j->sc.hops);
+    j->n_top_hops = msn_an__top(j->a, j->top_hops, j->sc.hops.n, sizeof(an_rank_t), 50, msn_an__rank_cmp);
+}
+
+/* ---- render ------------------------------------------------------------------------------- */
+
+/* {"1":…,"2":…,"3":…} of counts per size (with "0" first when zero_key and it is not 0). */
+static void render_sizes(msn_buf_t *out, const char *key, const int64_t *v, int zero_key)
+{
+    msn_an__open(out, key, '{');
+    if (zero_key && v[0] > 0)
+        msn_an__ki64(out, "0", v[0]);
+    msn_an__ki64(out, "1", v[1]);
+    msn_an__ki64(out, "2", v[2]);
+    msn_an__ki64(out, "3", v[3]);
+}
+
+static void render_hourly(hs_t *j, msn_buf_t *out)
+{
+    msn_an__open(out, "hourly", '[');
+    uint32_t *ho = msn_an__map_sorted(&j->sc.hours);
+    for (uint32_t i = 0; i < j->sc.hours.n; i++) {
+        render_sizes(out, NULL, msn_an__map_val(&j->sc.hours, ho[i]), 0);
+        msn_an__kstrn(out, "hour", j->sc.hours.keys[ho[i]], j->sc.hours.klen[ho[i]]);
+        msn_buf_putc(out, '}');
+    }
+    msn_buf_putc(out, ']');
+}
+
+static void render_capability(hs_t *j, msn_buf_t *out)
+{
+    static const char *const status_name[3] = {"confirmed", "suspected", "unknown"};
+    static const char *const evidence[3] = {"advert", "path", ""};
+    msn_an__open(out, "multiByteCapability", '[');
+    for (uint32_t i = 0; i < j->n_caps; i++) {
+        const msn_node_t *nd = &j->s->nodes[j->caps[i].node];
+        msn_an__open(out, NULL, '{');
+        msn_an__kstr(out, "pubkey", nd->public_key);
+        msn_an__kstr(out, "name", nd->name);
+        msn_an__kstr(out, "role", nd->role);
+        msn_an__kstr(out, "status", status_name[j->caps[i].status]);
+        msn_an__kstr(out, "evidence", evidence[j->caps[i].status]);
+        msn_an__ki64(out, "maxHashSize", j->caps[i].max_hs);
+        msn_an__kstr(out, "lastSeen", nd->last_seen);
+        msn_buf_putc(out, '}');
+    }
+    msn_buf_putc(out, ']');
+}
+
+static void render_nodes_hops(hs_t *j, msn_buf_t *out)
+{
+    msn_an__open(out, "multiByteNodes", '[');
+    for (uint32_t i = 0; i < j->n_mb; i++) {
+        const bynode_t *b = msn_an__map_val(&j->sc.nodes, j->mb[i].idx);
+        msn_an__open(out, NULL, '{');
+        msn_an__ki64(out, "hashSize", b->hash_size);
+        msn_an__kstr(out, "lastSeen", b->last_seen);
+        msn_an__kstr(out, "name", b->name);
+        msn_an__ki64(out, "packets", b->packets);
+        msn_an__kstrn(out, "pubkey", j->mb[i].key, j->mb[i].kn);
+        msn_an__kstr(out, "role", b->role);
+        msn_buf_putc(out, '}');
+    }
+    msn_buf_putc(out, ']');
+    msn_an__open(out, "topHops", '[');
+    for (size_t i = 0; i < j->n_top_hops; i++) {
+        const an_rank_t *r = &j->top_hops[i];
+        int32_t nd = ((const hopcnt_t *)msn_an__map_val(&j->sc.hops, r->idx))->node;
+        msn_an__open(out, NULL, '{');
+        msn_an__ki64(out, "count", r->count);
+        msn_an__kstrn(out, "hex", r->key, r->kn);
+        msn_an__kname(out, "name", j->s, nd);
+        msn_an__kpubkey(out, "pubkey", j->s, nd);
+        msn_an__ki64(out, "size", (int64_t)(r->kn + 1) / 2);
+        msn_buf_putc(out, '}');
+    }
+    msn_buf_putc(out, ']');
+}
+
+static void render(hs_t *j, msn_buf_t *out)
+{
+    msn_buf_putc(out, '{');
+    msn_an__kstr(out, "attributionMethod", j->c->region_asked && j->any_home ? "repeater" : "observer");
+    render_sizes(out, "distribution", j->sc.dist, 0);
+    msn_buf_putc(out, '}');
+    render_sizes(out, "distributionByRepeaters", j->byrep, 1);
+    msn_buf_putc(out, '}');
+    render_hourly(j, out);
+    render_capability(j, out);
+    render_nodes_hops(j, out);
+    msn_an__ki64(out, "total", j->sc.total);
+    msn_buf_putc(out, '}');
+}
+
 int msn_an__hash_sizes(const an_ctx_t *c, msn_buf_t *out, char *err, size_t errlen)
 {
     (void)err;
     (void)errlen;
-    const msn_store_t *s = c->s;
-    an_pm_t pm;
-    msn_an__pm_init(&pm, c);
-    homes_t homes;
-    homes_init(c, &homes);
-    scan_t sc;
-    scan_init(&sc);
-    scan(c, &pm, &homes, 1, &sc);
-    int any_home = 0;
-    for (uint32_t e = 0; homes.home != NULL && e < homes.keys.n; e++)
-        any_home |= homes.home[e] != NULL;
-    /* with a region, nodes whose home region is known and elsewhere are left out */
-    uint8_t *away = msn_xcalloc(sc.nodes.n ? sc.nodes.n : 1, 1);
-    for (uint32_t e = 0; e < sc.nodes.n; e++) {
-        const char *hm = home_of(&homes, sc.nodes.keys[e], sc.nodes.klen[e]);
-        away[e] = (uint8_t)(c->region_asked && hm != NULL && !region_has(c, hm));
-    }
-
-    msn_buf_puts(out, "{\"attributionMethod\":");
-    msn_buf_puts(out, c->region_asked && any_home ? "\"repeater\"" : "\"observer\"");
-    msn_buf_puts(out, ",\"distribution\":{\"1\":");
-    msn_buf_put_i64(out, sc.dist[1]);
-    msn_buf_puts(out, ",\"2\":");
-    msn_buf_put_i64(out, sc.dist[2]);
-    msn_buf_puts(out, ",\"3\":");
-    msn_buf_put_i64(out, sc.dist[3]);
-    int64_t byrep[4] = {0, 0, 0, 0};
-    for (uint32_t e = 0; e < sc.nodes.n; e++) {
-        if (!role_has_repeater(sc.bn[e].role))
-            continue;
-        if (away[e])
-            continue;
-        byrep[sc.bn[e].hash_size]++;
-    }
-    msn_buf_puts(out, "},\"distributionByRepeaters\":{");
-    if (byrep[0] > 0) {
-        msn_buf_puts(out, "\"0\":");
-        msn_buf_put_i64(out, byrep[0]);
-        msn_buf_putc(out, ',');
-    }
-    msn_buf_puts(out, "\"1\":");
-    msn_buf_put_i64(out, byrep[1]);
-    msn_buf_puts(out, ",\"2\":");
-    msn_buf_put_i64(out, byrep[2]);
-    msn_buf_puts(out, ",\"3\":");
-    msn_buf_put_i64(out, byrep[3]);
-    msn_buf_puts(out, "},\"hourly\":[");
-    uint32_t *ho = msn_an__map_sorted(&sc.hours);
-    for (uint32_t i = 0; i < sc.hours.n; i++) {
-        uint32_t e = ho[i];
-        if (i)
-            msn_buf_putc(out, ',');
-        msn_buf_puts(out, "{\"1\":");
-        msn_buf_put_i64(out, sc.hc[e][1]);
-        msn_buf_puts(out, ",\"2\":");
-        msn_buf_put_i64(out, sc.hc[e][2]);
-        msn_buf_puts(out, ",\"3\":");
-        msn_buf_put_i64(out, sc.hc[e][3]);
-        msn_buf_puts(out, ",\"hour\":");
-        msn_an__strn(out, sc.hours.keys[e], sc.hours.klen[e]);
-        msn_buf_putc(out, '}');
-    }
-    free(ho);
-
-    /* ---- multi-byte capability ---- */
-    /* adopters: multiByteNodes of the unfiltered scan */
-    scan_t gl;
-    const scan_t *adopt = &sc;
-    if (c->region_asked) {
-        scan_init(&gl);
-        scan(c, &pm, &homes, 0, &gl);
-        adopt = &gl;
-    }
-    an_hsinfo_t *info = msn_xmalloc((s->n_nodes ? s->n_nodes : 1) * sizeof(*info));
-    msn_an__hsinfo(c, info);
-    /* suspected: first multi-byte, non-PATH transmission with each lowercase 1-3 byte hop */
-    an_map_t susp;
-    msn_an__map_init(&susp);
-    uint8_t *susp_hs = NULL;
-    size_t susp_cap = 0;
-    {
-        an_hops_t hops = {0};
-        for (uint32_t ti = 0; ti < s->n_tx; ti++) {
-            const msn_tx_t *t = &s->tx[ti];
-            int route, pb;
-            if (t->payload_type == 8 || raw_path_byte(t->raw_hex, &route, &pb) < 0)
-                continue;
-            int hs = ((pb >> 6) & 3) + 1;
-            if (hs < 2)
-                continue;
-            int n = msn_an__tx_hops(&hops, s, t);
-            for (int i = 0; i < n; i++) {
-                uint32_t l = hops.h[i].n;
-                if ((l != 2 && l != 4 && l != 6) || hops.h[i].p == NULL)
-                    continue;
-                char low[8];
-                for (uint32_t k = 0; k < l; k++)
-                    low[k] = (char)tolower((unsigned char)hops.h[i].p[k]);
-                int is_new;
-                uint32_t e = msn_an__map_intern(&susp, low, l, &is_new);
-                if (is_new) {
-                    AN_RESERVE(susp_hs, susp_cap, (size_t)e + 1);
-                    susp_hs[e] = (uint8_t)hs;
-                }
-            }
-        }
-        free(hops.h);
-    }
-    cap_t *caps = msn_xmalloc((s->n_nodes ? s->n_nodes : 1) * sizeof(*caps));
-    uint32_t ncap = 0;
-    for (uint32_t i = 0; i < s->n_nodes; i++) {
-        const msn_node_t *nd = &s->nodes[i];
-        if (nd->public_key == NULL)
-            continue;
-        cap_t *cp = &caps[ncap++];
-        cp->node = i;
-        cp->max_hs = 1;
-        cp->name = msn_an__s(nd->name);
-        cp->key = nd->public_key;
-        int conf = 0;
-        if (info[i].has) {
-            int mx = 1;
-            for (int k = 1; k <= 4; k++)
-                if (info[i].sizes_mask & (1u << (k - 1)))
-                    mx = k;
-            if (mx >= 2)
-                conf = mx;
-        }
-        int64_t ae = msn_an__map_find(&adopt->nodes, nd->public_key, strlen(nd->public_key));
-        int susp_max = 0;
-        size_t kl = strlen(nd->public_key);
-        for (size_t bl = 2; bl <= 6 && bl <= kl; bl += 2) {
-            char low[8];
-            for (size_t k = 0; k < bl; k++)
-                low[k] = (char)tolower((unsigned char)nd->public_key[k]);
-            int64_t se = msn_an__map_find(&susp, low, bl);
-            if (se >= 0 && susp_hs[se] > susp_max)
-                susp_max = susp_hs[se];
-        }
-        if (conf) {
-            cp->status = 0;
-            cp->max_hs = conf;
-        } else if (ae >= 0 && adopt->bn[ae].hash_size >= 2) {
-            cp->status = 0;
-            cp->max_hs = adopt->bn[ae].hash_size;
-        } else if (susp_max > 0) {
-            cp->status = 1;
-            cp->max_hs = susp_max;
-        } else {
-            cp->status = 2;
-        }
-        if (info[i].has && cp->max_hs == 1)
-            for (int k = 1; k <= 4; k++)
-                if (info[i].sizes_mask & (1u << (k - 1)) && k > cp->max_hs)
-                    cp->max_hs = k;
-    }
-    msn_an__qsort(caps, ncap, sizeof(*caps), cap_cmp);
-    static const char *const status_name[3] = {"confirmed", "suspected", "unknown"};
-    static const char *const evidence[3] = {"advert", "path", ""};
-    msn_buf_puts(out, "],\"multiByteCapability\":[");
-    for (uint32_t i = 0; i < ncap; i++) {
-        const msn_node_t *nd = &s->nodes[caps[i].node];
-        if (i)
-            msn_buf_putc(out, ',');
-        msn_buf_puts(out, "{\"pubkey\":");
-        msn_an__str(out, nd->public_key);
-        msn_buf_puts(out, ",\"name\":");
-        msn_an__str(out, nd->name);
-        msn_buf_puts(out, ",\"role\":");
-        msn_an__str(out, nd->role);
-        msn_buf_puts(out, ",\"status\":\"");
-        msn_buf_puts(out, status_name[caps[i].status]);
-        msn_buf_puts(out, "\",\"evidence\":\"");
-        msn_buf_puts(out, evidence[caps[i].status]);
-        msn_buf_puts(out, "\",\"maxHashSize\":");
-        msn_buf_put_i64(out, caps[i].max_hs);
-        msn_buf_puts(out, ",\"lastSeen\":");
-        msn_an__str(out, nd->last_seen);
-        msn_buf_putc(out, '}');
-    }
-    free(caps);
-    free(info);
-    free(susp_hs);
-    msn_an__map_free(&susp);
-    if (adopt == &gl)
-        scan_free(&gl);
-
-    /* multiByteNodes: size > 1, most packets first */
-    rank_t *rk = msn_xmalloc((sc.nodes.n + sc.hops.n + 1) * sizeof(*rk));
-    uint32_t nr = 0;
-    for (uint32_t e = 0; e < sc.nodes.n; e++) {
-        if (away[e])
-            continue;
-        if (sc.bn[e].hash_size > 1)
-            rk[nr++] = (rank_t){e, sc.bn[e].packets, sc.nodes.keys[e], sc.nodes.klen[e]};
-    }
-    msn_an__qsort(rk, nr, sizeof(*rk), rank_cmp);
-    msn_buf_puts(out, "],\"multiByteNodes\":[");
-    for (uint32_t i = 0; i < nr; i++) {
-        const bynode_t *b = &sc.bn[rk[i].idx];
-        if (i)
-            msn_buf_putc(out, ',');
-        msn_buf_puts(out, "{\"hashSize\":");
-        msn_buf_put_i64(out, b->hash_size);
-        msn_buf_puts(out, ",\"lastSeen\":");
-        msn_an__str(out, b->last_seen);
-        msn_buf_puts(out, ",\"name\":");
-        msn_an__str(out, b->name);
-        msn_buf_puts(out, ",\"packets\":");
-        msn_buf_put_i64(out, b->packets);
-        msn_buf_puts(out, ",\"pubkey\":");
-        msn_an__strn(out, rk[i].key, rk[i].kn);
-        msn_buf_puts(out, ",\"role\":");
-        msn_an__str(out, b->role);
-        msn_buf_putc(out, '}');
-    }
-    /* topHops: the 50 most frequent hop texts */
-    for (uint32_t e = 0; e < sc.hops.n; e++)
-        rk[e] = (rank_t){e, sc.hop_n[e], sc.hops.keys[e], sc.hops.klen[e]};
-    msn_an__qsort(rk, sc.hops.n, sizeof(*rk), rank_cmp);
-    msn_buf_puts(out, "],\"topHops\":[");
-    for (uint32_t i = 0; i < sc.hops.n && i < 50; i++) {
-        int32_t nd = sc.hop_node[rk[i].idx];
-        if (i)
-            msn_buf_putc(out, ',');
-        msn_buf_puts(out, "{\"count\":");
-        msn_buf_put_i64(out, rk[i].count);
-        msn_buf_puts(out, ",\"hex\":");
-        msn_an__strn(out, rk[i].key, rk[i].kn);
-        msn_buf_puts(out, ",\"name\":");
-        if (nd < 0)
-            msn_buf_puts(out, "null");
-        else
-            msn_an__str(out, s->nodes[nd].name);
-        msn_buf_puts(out, ",\"pubkey\":");
-        if (nd < 0)
-            msn_buf_puts(out, "null");
-        else
-            msn_an__str(out, s->nodes[nd].public_key);
-        msn_buf_puts(out, ",\"size\":");
-        msn_buf_put_i64(out, (int64_t)(rk[i].kn + 1) / 2);
-        msn_buf_putc(out, '}');
-    }
-    msn_buf_puts(out, "],\"total\":");
-    msn_buf_put_i64(out, sc.total);
-    msn_buf_putc(out, '}');
-
-    free(rk);
-    free(away);
-    homes_free(&homes);
-    scan_free(&sc);
-    msn_an__pm_free(&pm);
+    hs_t *j = AN_NEW(c, hs_t);
+    j->c = c;
+    j->s = c->s;
+    j->a = c->arena;
+    msn_an__pm_init(&j->pm, c);
+    j->scratch = msn_an__buf(c);
+    j->namebuf = msn_an__buf(c);
+    msn_an__map_init(&j->keys, j->a, 0);
+    msn_an__map_init(&j->susp, j->a, sizeof(uint8_t));
+    scan_init(&j->sc, j->a);
+    scan_init(&j->gl, j->a);
+    if (c->region_asked)
+        collect_homes(j);
+    collect(j);
+    j->info = msn_an__hsinfo(c);
+    merge_nodes(j);
+    rank(j);
+    render(j, out);
     return 0;
 }

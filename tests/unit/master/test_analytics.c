@@ -561,6 +561,51 @@ static void test_distance(void)
     msn_store_free(&s);
 }
 
+/*
+ * topHops SNR, CoreScope's dedupeHopsByPair: each hop record carries the SNR of its
+ * transmission's best observation (tx.SNR); a pair's bestSnr is the largest and medianSnr
+ * the median of its records' SNRs, over the records that have one; both are null only
+ * when none has. An SNR of another observation than the best one does not count.
+ */
+static void test_distance_snr(void)
+{
+    msn_store_t s;
+    msn_store_init(&s);
+    add_node(&s, "a1", "RptX", "repeater", 1, 37.0, -122.0, 1, T0);
+    add_node(&s, "b2", "RptY", "repeater", 1, 37.1, -122.0, 1, T0);
+    add_node(&s, "c3", "RptZ", "repeater", 1, 37.3, -122.0, 1, T0);
+    add_node(&s, "d4", "RptW", "repeater", 1, 37.5, -122.0, 1, T0);
+    add_observer(&s, 1, "OBS1", "Obs One", "SJC");
+    /* X-Y three times (once backwards), the best observations' SNR 4, none, 8 */
+    add_tx(&s, 1, "0902A1B2", 2, "{}", T0);
+    add_obs(&s, 1, 1, T0, "[\"A1\",\"B2\"]", 4, -90);
+    add_tx(&s, 2, "0902A1B2", 2, "{}", T0 + 10);
+    add_obs(&s, 2, 1, T0 + 10, "[\"A1\",\"B2\"]", NAN, NAN);
+    add_tx(&s, 3, "0902B2A1", 2, "{}", T0 + 20);
+    add_obs(&s, 3, 1, T0 + 20, "[\"B2\",\"A1\"]", 8, -80);
+    /* Z-W once: the best observation (the longer path) has no SNR, a shorter copy has one */
+    add_tx(&s, 4, "0902C3D4", 2, "{}", T0 + 30);
+    add_obs(&s, 4, 1, T0 + 30, "[\"C3\",\"D4\"]", NAN, NAN);
+    add_obs(&s, 4, 1, T0 + 31, "[\"C3\"]", 9, -70);
+    jv_t *v = compute(&s, MSN_AN_DISTANCE, NULL);
+    const jv_t *top = jv_get(v, "topHops");
+    CHECK(top != NULL && top->n == 2);
+    /* Z-W: 22.24 km, first */
+    const jv_t *zw = jv_at(top, 0);
+    CHECK_EQ_STR(jv_str(jv_get(zw, "fromName")), "RptZ");
+    CHECK_EQ_INT(jv_num(jv_get(zw, "obsCount")), 1);
+    CHECK(jv_get(zw, "bestSnr") != NULL && jv_get(zw, "bestSnr")->t == 'z');
+    CHECK(jv_get(zw, "medianSnr") != NULL && jv_get(zw, "medianSnr")->t == 'z');
+    /* X-Y: 11.12 km; SNRs 4 and 8 (the record without one is left out) */
+    const jv_t *xy = jv_at(top, 1);
+    CHECK(near(jv_num(jv_get(xy, "dist")), 11.12, 1e-9));
+    CHECK_EQ_INT(jv_num(jv_get(xy, "obsCount")), 3);
+    CHECK(near(jv_num(jv_get(xy, "bestSnr")), 8, 0));
+    CHECK(near(jv_num(jv_get(xy, "medianSnr")), 6, 0));
+    jv_free(v);
+    msn_store_free(&s);
+}
+
 static void test_channels(void)
 {
     msn_store_t s;
@@ -964,6 +1009,7 @@ int main(void)
     MSN_RUN(test_topology);
     MSN_RUN(test_rf);
     MSN_RUN(test_distance);
+    MSN_RUN(test_distance_snr);
     MSN_RUN(test_channels);
     MSN_RUN(test_hash_sizes);
     MSN_RUN(test_hash_collisions);
