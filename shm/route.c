@@ -4,8 +4,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#define MSN_ROUTE__ENTRY(id, pattern, cache, snapshot)                                                       \
-    [MSN_ROUTE_##id] = {pattern, MSN_CACHE_##cache, snapshot},
+#define MSN_ROUTE__ENTRY(id, method, pattern, cache, snapshot)                                               \
+    [MSN_ROUTE_##id] = {MSN_METHOD_##method, pattern, MSN_CACHE_##cache, snapshot},
 const msn_route_t msn_routes[MSN_ROUTE_COUNT] = {MSN_ROUTES(MSN_ROUTE__ENTRY)};
 #undef MSN_ROUTE__ENTRY
 
@@ -51,7 +51,8 @@ static int match_one(const char *pattern, const char *path, uint32_t *score, msn
     return 1;
 }
 
-int msn_route_match(const char *path, msn_route_params_t *params)
+/* The best route for path among those whose method is in the bitmask `methods`. */
+static int best_route(const char *path, unsigned methods, msn_route_params_t *params)
 {
     int best = -1;
     uint32_t best_score = 0;
@@ -61,6 +62,8 @@ int msn_route_match(const char *path, msn_route_params_t *params)
     params->n = 0;
     for (int i = 0; i < MSN_ROUTE_COUNT; i++) {
         uint32_t score;
+        if (!(methods & (1u << msn_routes[i].method)))
+            continue;
         /* patterns that match the same path have as many segments: the scores compare */
         if (match_one(msn_routes[i].pattern, path, &score, &cur) && (best < 0 || score > best_score)) {
             best = i;
@@ -69,6 +72,44 @@ int msn_route_match(const char *path, msn_route_params_t *params)
         }
     }
     return best;
+}
+
+int msn_route_match(const char *path, msn_route_params_t *params)
+{
+    return best_route(path, ~0u, params);
+}
+
+int msn_route_find(const char *path, const char *method, msn_route_params_t *params, unsigned *allowed)
+{
+    unsigned want = 0;
+    if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
+        want = 1u << MSN_METHOD_GET;
+    else if (strcmp(method, "POST") == 0)
+        want = 1u << MSN_METHOD_POST;
+    else if (strcmp(method, "PUT") == 0)
+        want = 1u << MSN_METHOD_PUT;
+    if (allowed)
+        *allowed = 0;
+    int id = want ? best_route(path, want, params) : -1;
+    if (id >= 0 || allowed == NULL)
+        return id;
+    for (int i = 0; i < MSN_ROUTE_COUNT; i++) {
+        uint32_t score;
+        msn_route_params_t scratch;
+        if (match_one(msn_routes[i].pattern, path, &score, &scratch))
+            *allowed |= 1u << msn_routes[i].method;
+    }
+    return -1;
+}
+
+const char *msn_method_allow(msn_method_t m)
+{
+    switch (m) {
+    case MSN_METHOD_GET: return "GET, HEAD";
+    case MSN_METHOD_POST: return "POST";
+    case MSN_METHOD_PUT: return "PUT";
+    }
+    return "GET, HEAD";
 }
 
 int msn_route_param_index(int id, const char *name)

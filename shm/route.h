@@ -9,18 +9,22 @@
  *                      build: -Wswitch), and derives Cache-Control
  *   shm/status.c       names the request-statistics slots after the patterns, as /api/perf
  *                      and /metrics show them (slot MSN_PERF_OTHER: "other", no route)
- *   README.md          its HTTP API table lists the same patterns and cache policies
- *                      (tests/unit/shm/test_route.c fails when they disagree)
+ *   docs/api.md        its endpoint table lists the same methods, patterns and cache
+ *                      policies (tests/unit/shm/test_route.c fails when they disagree)
+ *
+ * Methods: GET routes answer GET and HEAD; POST and PUT routes answer that method only.
+ * Several routes may share a pattern with different methods; a path whose routes all take
+ * other methods is answered 405 with an Allow header naming theirs.
  *
  * Patterns: '/'-separated segments, each either literal or a parameter ":name" that
- * matches exactly one non-empty segment. When several patterns match a path the most
+ * matches exactly one non-empty segment (percent-decoded before the handler sees it). When several patterns match a path the most
  * literal one wins: compared segment by segment, the first segment where one pattern is
  * literal and the other a parameter decides ("/api/nodes/clock-skew" beats
- * "/api/nodes/:pubkey"), whatever their order in the table. Two patterns that differ only
- * in parameter names are ambiguous and refused by the tests.
+ * "/api/nodes/:pubkey"), whatever their order in the table. Two patterns of one method that
+ * differ only in parameter names are ambiguous and refused by the tests.
  *
  * Adding a route: one line in MSN_ROUTES (appended, so existing slots keep their ids),
- * its handler in worker/ and its case in worker/dispatch.c, and its row in the README.
+ * its handler in worker/ and its case in worker/dispatch.c, and its row in docs/api.md.
  * The status block has MSN_PERF_ENDPOINTS slots (shm/status.h): a table that outgrows
  * them fails the build until that constant (and MSN_STATUS_VERSION) is raised.
  */
@@ -37,40 +41,48 @@ typedef enum {
                              publishes that document again */
 } msn_cache_policy_t;
 
-/* The table: R(ID, pattern, cache policy, needs a snapshot). Order = statistics slot. */
+/* The method a route answers. */
+typedef enum {
+    MSN_METHOD_GET,  /* GET and HEAD */
+    MSN_METHOD_POST,
+    MSN_METHOD_PUT,
+} msn_method_t;
+
+/* The table: R(ID, method, pattern, cache policy, needs a snapshot). Order = statistics slot. */
 #define MSN_ROUTES(R)                                                                            \
-    R(HEALTHZ,              "/api/healthz",                   LIVE,       0)                     \
-    R(STATS,                "/api/stats",                     PUBLISHED,  1)                     \
-    R(PERF,                 "/api/perf",                      LIVE,       0)                     \
-    R(PERF_MIGRATIONS,      "/api/perf/async-migrations",     LIVE,       0)                     \
-    R(OBSERVERS,            "/api/observers",                 REVALIDATE, 1)                     \
-    R(PACKETS,              "/api/packets",                   REVALIDATE, 1)                     \
-    R(PACKET,               "/api/packets/:id",               REVALIDATE, 1)                     \
-    R(NODES,                "/api/nodes",                     REVALIDATE, 1)                     \
-    R(NODE,                 "/api/nodes/:pubkey",             REVALIDATE, 1)                     \
-    R(AN_TOPOLOGY,          "/api/analytics/topology",        PUBLISHED,  1)                     \
-    R(AN_RF,                "/api/analytics/rf",              PUBLISHED,  1)                     \
-    R(AN_DISTANCE,          "/api/analytics/distance",        PUBLISHED,  1)                     \
-    R(AN_CHANNELS,          "/api/analytics/channels",        PUBLISHED,  1)                     \
-    R(AN_HASH_SIZES,        "/api/analytics/hash-sizes",      PUBLISHED,  1)                     \
-    R(AN_HASH_COLLISIONS,   "/api/analytics/hash-collisions", PUBLISHED,  1)                     \
-    R(AN_ROLES,             "/api/analytics/roles",           PUBLISHED,  1)                     \
-    R(AN_SUBPATHS,          "/api/analytics/subpaths",        PUBLISHED,  1)                     \
-    R(OBSERVERS_CLOCK_SKEW, "/api/observers/clock-skew",      PUBLISHED,  1)                     \
-    R(NODES_CLOCK_SKEW,     "/api/nodes/clock-skew",          PUBLISHED,  1)                     \
-    R(METRICS,              "/metrics",                       LIVE,       0)
+    R(HEALTHZ,              GET, "/api/healthz",                   LIVE,       0)                     \
+    R(STATS,                GET, "/api/stats",                     PUBLISHED,  1)                     \
+    R(PERF,                 GET, "/api/perf",                      LIVE,       0)                     \
+    R(PERF_MIGRATIONS,      GET, "/api/perf/async-migrations",     LIVE,       0)                     \
+    R(OBSERVERS,            GET, "/api/observers",                 REVALIDATE, 1)                     \
+    R(PACKETS,              GET, "/api/packets",                   REVALIDATE, 1)                     \
+    R(PACKET,               GET, "/api/packets/:id",               REVALIDATE, 1)                     \
+    R(NODES,                GET, "/api/nodes",                     REVALIDATE, 1)                     \
+    R(NODE,                 GET, "/api/nodes/:pubkey",             REVALIDATE, 1)                     \
+    R(AN_TOPOLOGY,          GET, "/api/analytics/topology",        PUBLISHED,  1)                     \
+    R(AN_RF,                GET, "/api/analytics/rf",              PUBLISHED,  1)                     \
+    R(AN_DISTANCE,          GET, "/api/analytics/distance",        PUBLISHED,  1)                     \
+    R(AN_CHANNELS,          GET, "/api/analytics/channels",        PUBLISHED,  1)                     \
+    R(AN_HASH_SIZES,        GET, "/api/analytics/hash-sizes",      PUBLISHED,  1)                     \
+    R(AN_HASH_COLLISIONS,   GET, "/api/analytics/hash-collisions", PUBLISHED,  1)                     \
+    R(AN_ROLES,             GET, "/api/analytics/roles",           PUBLISHED,  1)                     \
+    R(AN_SUBPATHS,          GET, "/api/analytics/subpaths",        PUBLISHED,  1)                     \
+    R(OBSERVERS_CLOCK_SKEW, GET, "/api/observers/clock-skew",      PUBLISHED,  1)                     \
+    R(NODES_CLOCK_SKEW,     GET, "/api/nodes/clock-skew",          PUBLISHED,  1)                     \
+    R(METRICS,              GET, "/metrics",                       LIVE,       0)
 
 /* Route ids: MSN_ROUTE_HEALTHZ, MSN_ROUTE_STATS, ... in table order. */
-#define MSN_ROUTE__ID(id, pattern, cache, snapshot) MSN_ROUTE_##id,
+#define MSN_ROUTE__ID(id, method, pattern, cache, snapshot) MSN_ROUTE_##id,
 typedef enum { MSN_ROUTES(MSN_ROUTE__ID) } msn_route_id_t;
 #undef MSN_ROUTE__ID
-#define MSN_ROUTE__ONE(id, pattern, cache, snapshot) +1
+#define MSN_ROUTE__ONE(id, method, pattern, cache, snapshot) +1
 enum { MSN_ROUTE_COUNT = 0 MSN_ROUTES(MSN_ROUTE__ONE) };
 #undef MSN_ROUTE__ONE
 
 #define MSN_ROUTE_MAX_PARAMS 4
 
 typedef struct {
+    msn_method_t method;
     const char *pattern;
     msn_cache_policy_t cache;
     int needs_snapshot; /* 1: answered from the snapshot (503 while there is none) */
@@ -89,9 +101,17 @@ typedef struct {
     } v[MSN_ROUTE_MAX_PARAMS];
 } msn_route_params_t;
 
-/** The route of path (without the query string), or -1 when none matches; params
- *  (optional) receives the parameter values. Any process; no allocation. */
+/** The route of path (without the query string) whatever its method, or -1 when none
+ *  matches; params (optional) receives the parameter values. Any process; no allocation. */
 int msn_route_match(const char *path, msn_route_params_t *params);
+
+/** The route of path for HTTP method (e.g. "GET", "HEAD", "POST"), or -1. When -1 and
+ *  the path matches routes of other methods only, *allowed (optional) gets a bitmask of
+ *  them (1 << msn_method_t), else 0. Any process; no allocation. */
+int msn_route_find(const char *path, const char *method, msn_route_params_t *params, unsigned *allowed);
+
+/** The method's name as an Allow header lists it ("GET, HEAD", "POST", "PUT"). */
+const char *msn_method_allow(msn_method_t m);
 
 /** The index of parameter `name` (without ':') in route id's pattern, or -1. */
 int msn_route_param_index(int id, const char *name);

@@ -178,7 +178,7 @@ _Static_assert(MSN_PERF_OTHER < MSN_PERF_ENDPOINTS,
                "more routes (shm/route.h) than request-statistics slots: raise MSN_PERF_ENDPOINTS and "
                "MSN_STATUS_VERSION");
 
-#define PERF_NAME(id, pattern, cache, snapshot) [MSN_ROUTE_##id] = pattern,
+#define PERF_NAME(id, method, pattern, cache, snapshot) [MSN_ROUTE_##id] = pattern,
 const char *const msn_perf_endpoint_names[MSN_PERF_ENDPOINTS] = {
     MSN_ROUTES(PERF_NAME)[MSN_PERF_OTHER] = "other",
 };

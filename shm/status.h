@@ -24,10 +24,10 @@
 #include "route.h"
 
 #define MSN_STATUS_MAGIC 0x3154534e534d5355ull /* "USMSNST1" */
-#define MSN_STATUS_VERSION 2
+#define MSN_STATUS_VERSION 3
 #define MSN_STATUS_MAX_WORKERS 64
 #define MSN_STATUS_MAX_MIGRATIONS 8
-#define MSN_PERF_ENDPOINTS 32 /* request-statistics slots: one per route (shm/route.h) + "other" */
+#define MSN_PERF_ENDPOINTS 128 /* request-statistics slots: one per route (shm/route.h) + "other" */
 #define MSN_PERF_BUCKETS 96 /* latency bucket i holds [2^(i/4), 2^((i+1)/4)) microseconds */
 #define MSN_PERF_SLOW 16
 #define MSN_PERF_SLOW_MS 100

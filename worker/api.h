@@ -16,6 +16,7 @@
 #include "shm/status.h"
 
 #define MSN_API_MAX_PARAMS 32
+#define MSN_API_MAX_REQUEST_BODY (64 * 1024) /* the largest request body a POST/PUT route takes */
 
 typedef struct {
     char *name;
@@ -29,6 +30,8 @@ typedef struct {
     msn_snap_meta_t meta;
     msn_status_t *st;
     const char *path;      /* without the query string, NUL-terminated */
+    const char *req_body;  /* the request's body (POST, PUT), not NUL-terminated; NULL when none */
+    size_t req_body_len;
     msn_qparam_t q[MSN_API_MAX_PARAMS];
     int nq;
     msn_buf_t *body;

@@ -39,17 +39,66 @@ static void call_handler(msn_api_req_t *r)
     }
 }
 
+static int hexdigit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* A path parameter, percent-decoded into a new string (the caller frees it); NULL when it
+ * would decode to a NUL byte. "+" stays itself in a path. */
+static char *decode_param(const char *at, size_t len)
+{
+    char *out = msn_xstrndup(at, len), *o = out;
+    for (size_t i = 0; i < len; i++) {
+        int hi, lo;
+        if (at[i] == '%' && i + 2 < len && (hi = hexdigit(at[i + 1])) >= 0 && (lo = hexdigit(at[i + 2])) >= 0) {
+            if (hi == 0 && lo == 0) {
+                free(out);
+                return NULL;
+            }
+            *o++ = (char)(hi << 4 | lo);
+            i += 2;
+        } else {
+            *o++ = at[i];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* The Allow header of a bitmask of methods (1 << msn_method_t). */
+static const char *allow_of(unsigned allowed)
+{
+    switch (allowed) {
+    case 1u << MSN_METHOD_GET: return "GET, HEAD";
+    case 1u << MSN_METHOD_POST: return "POST";
+    case 1u << MSN_METHOD_PUT: return "PUT";
+    case 1u << MSN_METHOD_GET | 1u << MSN_METHOD_POST: return "GET, HEAD, POST";
+    case 1u << MSN_METHOD_GET | 1u << MSN_METHOD_PUT: return "GET, HEAD, PUT";
+    case 1u << MSN_METHOD_POST | 1u << MSN_METHOD_PUT: return "POST, PUT";
+    default: return "GET, HEAD, POST, PUT";
+    }
+}
+
 void msn_api_dispatch(msn_api_req_t *r, const char *method)
 {
     msn_route_params_t pp;
-    r->route = msn_route_match(r->path, &pp);
-    if (r->route < 0) {
-        msn_api_error(r, 404, "no such endpoint: %s", r->path);
+    unsigned allowed = 0;
+    r->route = msn_route_find(r->path, method, &pp, &allowed);
+    if (r->route < 0 && allowed != 0) {
+        r->route = msn_route_match(r->path, NULL); /* counted under that route */
+        r->allow = allow_of(allowed);
+        msn_api_error(r, 405, "method %s not allowed on %s", method, r->path);
         return;
     }
-    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-        r->allow = "GET, HEAD";
-        msn_api_error(r, 405, "method %s not allowed on %s", method, r->path);
+    if (r->route < 0) {
+        msn_api_error(r, 404, "no such endpoint: %s", r->path);
         return;
     }
     if (msn_routes[r->route].needs_snapshot && r->txn == NULL) {
@@ -57,10 +106,16 @@ void msn_api_dispatch(msn_api_req_t *r, const char *method)
         msn_api_error(r, 503, "no snapshot yet: the server is loading its database");
         return;
     }
-    char *owned[MSN_ROUTE_MAX_PARAMS];
-    for (int i = 0; i < pp.n; i++)
-        r->params[i] = owned[i] = msn_xstrndup(pp.v[i].at, pp.v[i].len);
-    call_handler(r);
+    char *owned[MSN_ROUTE_MAX_PARAMS] = {0};
+    int bad = 0;
+    for (int i = 0; i < pp.n; i++) {
+        r->params[i] = owned[i] = decode_param(pp.v[i].at, pp.v[i].len);
+        bad |= owned[i] == NULL;
+    }
+    if (bad)
+        msn_api_error(r, 400, "a path segment of %s decodes to a NUL byte", r->path);
+    else
+        call_handler(r);
     for (int i = 0; i < pp.n; i++) {
         r->params[i] = NULL;
         free(owned[i]);

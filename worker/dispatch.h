@@ -13,12 +13,16 @@
 
 /** Answers request r: r->path, r->q/nq, r->st, r->now_ms, r->body (empty) and, when a
  *  snapshot is available, r->txn/snap/meta are set by the caller. method is the HTTP
- *  method ("GET", "HEAD", ...). Sets r->route (-1 when no route matches) and the answer:
+ *  method ("GET", "HEAD", "POST", ...); r->req_body for POST/PUT. Sets r->route (-1 when
+ *  no route matches) and the answer:
  *    404 {"error"} when no route matches the path;
- *    405 {"error"} with r->allow = "GET, HEAD" for any other method;
+ *    405 {"error"} with r->allow naming the methods of the routes the path matches (for
+ *        example "GET, HEAD") when none of them takes this method;
+ *    400 {"error"} when a path parameter decodes to a NUL byte;
  *    503 {"error"} with r->retry_after when the route needs a snapshot and r->txn is NULL;
  *  otherwise what the route's handler sets (r->status, r->body or r->doc).
- *  Path parameters are copied for the handler call and freed before returning. */
+ *  Path parameters are percent-decoded copies that live for the handler call and are
+ *  freed before returning. */
 void msn_api_dispatch(msn_api_req_t *r, const char *method);
 
 /** The Cache-Control value of the answered request r, written into buf (n >= 48) and

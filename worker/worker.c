@@ -225,10 +225,12 @@ static const char *reason(int status)
     case 400: return "Bad Request";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 403: return "Forbidden";
     case 409: return "Conflict";
+    case 413: return "Payload Too Large";
     case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
-    default: return "OK";
+    default: return status >= 400 ? "Error" : "OK";
     }
 }
 
@@ -297,6 +299,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     if (r.txn == NULL && w->view.refused[0])
         r.snap_refused = w->view.refused;
+    if (req->entity.base != NULL) {
+        r.req_body = req->entity.base;
+        r.req_body_len = req->entity.len;
+    }
     msn_api_dispatch(&r, method);
     status_headers(w, req, &r);
     /* the body: a stored document (maybe its gzip copy), or what the handler assembled */
@@ -409,6 +415,7 @@ int msn_worker_main(const msn_config_t *cfg, int slot, const char *listen_fds)
     h2o_config_init(&w.config);
     w.config.server_name = h2o_iovec_init(H2O_STRLIT(""));
     w.config.http1.req_timeout = (uint64_t)cfg->http.req_timeout_ms;
+    w.config.max_request_entity_size = MSN_API_MAX_REQUEST_BODY; /* larger bodies get 413 */
     h2o_hostconf_t *host = h2o_config_register_host(&w.config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *pc = h2o_config_register_path(host, "/", 0);
     handler_t *h = (handler_t *)h2o_create_handler(pc, sizeof(handler_t));

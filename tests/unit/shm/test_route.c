@@ -1,8 +1,9 @@
 /*
  * test_route.c: the route table (shm/route.c): path matching (literal segments before
  * parameters, parameter values, what never matches), the request-statistics names derived
- * from it, and the README's HTTP API table, which must list the same routes with the same
- * Cache-Control policies (skipped when MESHSNAP_SOURCE does not name the source tree).
+ * from it, methods (405 and its Allow set), and docs/api.md's endpoint table, which must list
+ * the same methods, routes and Cache-Control policies (skipped when MESHSNAP_SOURCE does not
+ * name the source tree).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,13 +83,40 @@ static void test_no_match(void)
     }
 }
 
-/* Two patterns that only differ in parameter names would match the same paths equally. */
+static void test_methods(void)
+{
+    unsigned allowed = 99;
+    CHECK_EQ_INT(msn_route_find("/api/stats", "GET", NULL, &allowed), MSN_ROUTE_STATS);
+    CHECK_EQ_INT(allowed, 0);
+    CHECK_EQ_INT(msn_route_find("/api/stats", "HEAD", NULL, &allowed), MSN_ROUTE_STATS);
+    CHECK_EQ_INT(msn_route_find("/api/stats", "POST", NULL, &allowed), -1);
+    CHECK_EQ_INT(allowed, 1u << MSN_METHOD_GET);
+    CHECK_EQ_INT(msn_route_find("/api/stats", "DELETE", NULL, &allowed), -1);
+    CHECK_EQ_INT(allowed, 1u << MSN_METHOD_GET);
+    CHECK_EQ_INT(msn_route_find("/api/nope", "POST", NULL, &allowed), -1);
+    CHECK_EQ_INT(allowed, 0);
+    msn_route_params_t pp;
+    CHECK_EQ_INT(msn_route_find("/api/nodes/abcd", "GET", &pp, NULL), MSN_ROUTE_NODE);
+    CHECK(param_is(&pp, 0, "abcd"));
+    CHECK_EQ_STR(msn_method_allow(MSN_METHOD_GET), "GET, HEAD");
+    CHECK_EQ_STR(msn_method_allow(MSN_METHOD_POST), "POST");
+    for (int i = 0; i < MSN_ROUTE_COUNT; i++) {
+        static const char *const names[] = {"GET", "POST", "PUT"};
+        if (strchr(msn_routes[i].pattern, ':') == NULL)
+            CHECK_EQ_INT(msn_route_find(msn_routes[i].pattern, names[msn_routes[i].method], NULL, NULL), i);
+    }
+}
+
+/* Two patterns of one method that only differ in parameter names would match the same
+ * paths equally. */
 static void test_unambiguous(void)
 {
     char a[128], b[128];
     for (int i = 0; i < MSN_ROUTE_COUNT; i++) {
         CHECK(msn_routes[i].pattern[0] == '/');
         for (int j = i + 1; j < MSN_ROUTE_COUNT; j++) {
+            if (msn_routes[i].method != msn_routes[j].method)
+                continue;
             const char *pats[2] = {msn_routes[i].pattern, msn_routes[j].pattern};
             char *outs[2] = {a, b};
             for (int k = 0; k < 2; k++) {
@@ -137,21 +165,23 @@ static void test_cache_directives(void)
     CHECK_EQ_INT(msn_routes[MSN_ROUTE_PACKETS].needs_snapshot, 1);
 }
 
-/* ---- the README's HTTP API table ---- */
+/* ---- docs/api.md's endpoint table ---- */
 
-#define MAX_DOC 64
+#define MAX_DOC 256
 
 typedef struct {
+    int method;
     char path[128];
     char cache[32];
 } doc_route_t;
 
 /* Adds path (with "{a,b,c}" expanded into one path per alternative) to out. */
-static void expand(const char *path, const char *cache, doc_route_t *out, int *n)
+static void expand(int method, const char *path, const char *cache, doc_route_t *out, int *n)
 {
     const char *lb = strchr(path, '{'), *rb = lb ? strchr(lb, '}') : NULL;
     if (lb == NULL || rb == NULL) {
         if (*n < MAX_DOC) {
+            out[*n].method = method;
             snprintf(out[*n].path, sizeof(out[*n].path), "%s", path);
             snprintf(out[*n].cache, sizeof(out[*n].cache), "%s", cache);
             (*n)++;
@@ -162,14 +192,14 @@ static void expand(const char *path, const char *cache, doc_route_t *out, int *n
         size_t l = strcspn(alt, ",}");
         char one[256];
         snprintf(one, sizeof(one), "%.*s%.*s%s", (int)(lb - path), path, (int)l, alt, rb + 1);
-        expand(one, cache, out, n);
+        expand(method, one, cache, out, n);
         alt += l + 1;
     }
 }
 
-/* Reads the first table after "## HTTP API": every `GET <path>` of a row's first cell,
- * with the row's last cell (the Cache-Control policy, in backquotes). Returns the count,
- * or -1 when the file cannot be read. */
+/* Reads the first table after "## Endpoints": every `GET <path>` (or POST, PUT) of a row's
+ * first cell, with the row's last cell (the Cache-Control policy, in backquotes). Returns
+ * the count, or -1 when the file cannot be read. */
 static int read_readme_routes(const char *file, doc_route_t *out)
 {
     FILE *f = fopen(file, "r");
@@ -179,7 +209,7 @@ static int read_readme_routes(const char *file, doc_route_t *out)
     int in_section = 0, in_table = 0, n = 0;
     while (fgets(line, sizeof(line), f)) {
         if (strncmp(line, "## ", 3) == 0) {
-            in_section = strncmp(line, "## HTTP API", 11) == 0;
+            in_section = strncmp(line, "## Endpoints", 12) == 0;
             continue;
         }
         if (!in_section)
@@ -203,17 +233,24 @@ static int read_readme_routes(const char *file, doc_route_t *out)
             if (q1 && q2)
                 snprintf(cache, sizeof(cache), "%.*s", (int)(q2 - q1 - 1), q1 + 1);
         }
-        /* the first cell: every `GET /path` */
+        /* the first cell: every `GET /path` (POST, PUT) */
         char *cell_end = strchr(line + 1, '|');
         if (cell_end)
             *cell_end = '\0';
-        for (char *p = line; (p = strstr(p, "`GET ")) != NULL;) {
-            p += 5;
+        for (char *p = line; (p = strchr(p, '`')) != NULL;) {
+            static const char *const names[] = {"GET ", "POST ", "PUT "};
+            p++;
+            int m = -1;
+            for (int k = 0; k < 3; k++)
+                if (strncmp(p, names[k], strlen(names[k])) == 0)
+                    m = k;
             char *q = strchr(p, '`');
             if (q == NULL)
                 break;
-            *q = '\0';
-            expand(p, cache, out, &n);
+            if (m >= 0) {
+                *q = '\0';
+                expand(m, p + strlen(names[m]), cache, out, &n);
+            }
             p = q + 1;
         }
     }
@@ -221,15 +258,15 @@ static int read_readme_routes(const char *file, doc_route_t *out)
     return n;
 }
 
-static void test_readme_lists_the_routes(void)
+static void test_docs_list_the_routes(void)
 {
     const char *src = getenv("MESHSNAP_SOURCE");
     if (src == NULL || src[0] == '\0') {
-        msn_test_skip("MESHSNAP_SOURCE is not set: the README cannot be found");
+        msn_test_skip("MESHSNAP_SOURCE is not set: docs/api.md cannot be found");
         return;
     }
     char file[1024];
-    snprintf(file, sizeof(file), "%s/README.md", src);
+    snprintf(file, sizeof(file), "%s/docs/api.md", src);
     doc_route_t doc[MAX_DOC];
     int n = read_readme_routes(file, doc);
     CHECK(n > 0);
@@ -239,26 +276,26 @@ static void test_readme_lists_the_routes(void)
     for (int i = 0; i < MSN_ROUTE_COUNT; i++) {
         int found = 0;
         for (int j = 0; j < n; j++) {
-            if (strcmp(doc[j].path, msn_routes[i].pattern) != 0)
+            if (strcmp(doc[j].path, msn_routes[i].pattern) != 0 || doc[j].method != (int)msn_routes[i].method)
                 continue;
             found = 1;
             const char *want = msn_cache_policy_directive(msn_routes[i].cache);
             if (strcmp(doc[j].cache, want) != 0)
-                fprintf(stderr, "README: %s has Cache-Control `%s`, the route table says `%s`\n", doc[j].path,
+                fprintf(stderr, "docs/api.md: %s has Cache-Control `%s`, the route table says `%s`\n", doc[j].path,
                         doc[j].cache, want);
             CHECK_EQ_STR(doc[j].cache, want);
         }
         if (!found)
-            fprintf(stderr, "README: the HTTP API table lacks %s (shm/route.h)\n", msn_routes[i].pattern);
+            fprintf(stderr, "docs/api.md: the endpoint table lacks %s (shm/route.h)\n", msn_routes[i].pattern);
         CHECK(found);
     }
     for (int j = 0; j < n; j++) {
         int id = -1;
         for (int i = 0; i < MSN_ROUTE_COUNT; i++)
-            if (strcmp(doc[j].path, msn_routes[i].pattern) == 0)
+            if (strcmp(doc[j].path, msn_routes[i].pattern) == 0 && doc[j].method == (int)msn_routes[i].method)
                 id = i;
         if (id < 0)
-            fprintf(stderr, "README: %s is not a route of shm/route.h\n", doc[j].path);
+            fprintf(stderr, "docs/api.md: %s is not a route of shm/route.h\n", doc[j].path);
         CHECK(id >= 0);
     }
 }
@@ -268,9 +305,10 @@ int main(void)
     MSN_RUN(test_literal_routes);
     MSN_RUN(test_parameters);
     MSN_RUN(test_no_match);
+    MSN_RUN(test_methods);
     MSN_RUN(test_unambiguous);
     MSN_RUN(test_perf_names);
     MSN_RUN(test_cache_directives);
-    MSN_RUN(test_readme_lists_the_routes);
+    MSN_RUN(test_docs_list_the_routes);
     return msn_test_done();
 }

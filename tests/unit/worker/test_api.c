@@ -368,6 +368,21 @@ static void test_path_parameters(void)
     call(&a, "GET", "/api/observers/clock-skew", 1);
     CHECK_EQ_INT(a.route, MSN_ROUTE_OBSERVERS_CLOCK_SKEW);
     answer_free(&a);
+    /* a parameter is percent-decoded before the handler sees it */
+    char encoded[200];
+    snprintf(encoded, sizeof(encoded), "/api/nodes/%%%02x%%%02X%s", KEY_B[0], KEY_B[1], KEY_B + 2);
+    call(&a, "GET", encoded, 1);
+    CHECK_EQ_INT(a.status, 200);
+    CHECK_HAS(&a, "\"public_key\":\"" KEY_B "\"");
+    answer_free(&a);
+    call(&a, "GET", "/api/packets/%30%30%30%31", 1);
+    CHECK_EQ_INT(a.route, MSN_ROUTE_PACKET);
+    answer_free(&a);
+    /* one that would decode to a NUL byte is refused */
+    call(&a, "GET", "/api/nodes/ab%00cd", 1);
+    CHECK_EQ_INT(a.status, 400);
+    CHECK_EQ_STR(a.cache, "no-store");
+    answer_free(&a);
 }
 
 /* ---- handlers ---- */
