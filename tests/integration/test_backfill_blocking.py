@@ -37,7 +37,6 @@ import os
 import random
 import re
 import shutil
-import signal
 import sqlite3
 import sys
 import threading
@@ -53,11 +52,7 @@ POLL_MS = 200
 WRITE_EVERY_S = 0.04
 
 
-def pct(values, p):
-    if not values:
-        return 0.0
-    v = sorted(values)
-    return v[min(len(v) - 1, int(round(p / 100.0 * (len(v) - 1))))]
+pct = msnlib.percentile
 
 
 class Writer(threading.Thread):
@@ -136,23 +131,16 @@ def measure(db, tmp, single_txn):
         writer.start()
         time.sleep(1.5)  # the baseline: the backfiller is not running
         t_enable = time.monotonic()
-        sections["backfill"]["enabled"] = True
-        msnlib.write_config(d.config_path, db=db, state_dir=d.state_dir, listen="%s:%d" % (d.host, d.port),
-                            workers=2, poll_interval_ms=POLL_MS, sections=sections)
-        d.kill(signal.SIGHUP)
+        d.reload(sections={"backfill": dict(sections["backfill"], enabled=True)})
         t_start = t_end = None
         progress = []  # (t, rowsProcessed, rowsTotal, status)
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             d.check_alive()
-            try:
-                migs = d.get_json("/api/perf/async-migrations")
-            except (OSError, ValueError, AssertionError):
-                migs = []
+            migs = d.migrations()
             now = time.monotonic()
-            for m in migs:
-                if m["name"] != MIG:
-                    continue
+            m = migs.get(MIG)
+            if m is not None:
                 progress.append((now, m["rowsProcessed"], m["rowsTotal"], m["status"]))
                 if m["status"] == "running" and t_start is None:
                     t_start = now
@@ -201,17 +189,12 @@ def measure(db, tmp, single_txn):
 class BlockingTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        msnlib.meshsnapd_path()
-        cls.tmp = msnlib.make_tmpdir("msn-bf-blocking-")
-        cls.base = os.path.join(cls.tmp, "base.db")
-        t0 = time.monotonic()
-        mkdb.build(cls.base, nodes=40, observers=30, transmissions=41000, obs_per_tx=7.0, days=3, seed=21)
-        conn = msnlib.sql_connect(cls.base)
-        cls.in_scope = conn.execute("SELECT COUNT(*) FROM observations WHERE resolved_path IS NULL AND path_json"
-                                    " IS NOT NULL AND path_json NOT IN ('', '[]')").fetchone()[0]
-        cls.max_obs = conn.execute("SELECT MAX(id) FROM observations").fetchone()[0]
-        conn.close()
-        msnlib.log("database: %d observations to resolve (built in %.1f s)" % (cls.in_scope, time.monotonic() - t0))
+        cls.tmp, cls.base = msnlib.generated_db("msn-bf-blocking-", "base.db", nodes=40, observers=30,
+                                                transmissions=41000, obs_per_tx=7.0, days=3, seed=21)
+        cls.in_scope = msnlib.sql_value(cls.base, "SELECT COUNT(*) FROM observations WHERE resolved_path IS NULL AND"
+                                        " path_json IS NOT NULL AND path_json NOT IN ('', '[]')")
+        cls.max_obs = msnlib.sql_value(cls.base, "SELECT MAX(id) FROM observations")
+        msnlib.log("database: %d observations to resolve" % cls.in_scope)
         cls.results = {}
         for name, single in (("chunked", False), ("single_txn", True)):
             path = os.path.join(cls.tmp, name + ".db")
