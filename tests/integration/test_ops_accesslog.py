@@ -23,6 +23,10 @@ class AccessLogTest(unittest.TestCase):
                                               obs_per_tx=2, seed=3)
         cls.log = os.path.join(cls.tmp, "access.log")
         cls.d = msnlib.start_daemon(cls.db, cls.tmp, timeout=60, workers=2, sections={"http": {"access_log": cls.log}})
+        # logrotate comes long after the start: SIGUSR1 is sent once every worker accepts
+        # (a worker still starting up has no handler for it yet)
+        cls.d.wait_for(lambda: "2 of 2 workers accepting" in cls.d.log_text(), timeout=30,
+                       what="both workers accepting")
 
     @classmethod
     def tearDownClass(cls):
