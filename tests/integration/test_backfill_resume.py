@@ -138,14 +138,7 @@ class KillResumeTest(unittest.TestCase):
         # the uninterrupted reference: the backfiller role alone on a copy
         cls.ref = os.path.join(cls.tmp, "ref.db")
         shutil.copyfile(cls.base, cls.ref)
-        conf = msnlib.write_config(os.path.join(cls.tmp, "ref.conf"), db=cls.ref,
-                                   state_dir=os.path.join(cls.tmp, "ref-state"), listen="127.0.0.1:1",
-                                   sections={"backfill": {"batch_size": 400, "yield_ms": 0}})
-        os.makedirs(os.path.join(cls.tmp, "ref-state"), exist_ok=True)
-        r = subprocess.run([cls.binary, "--config", conf, "--role", "backfiller"],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        if r.returncode != 0:
-            raise AssertionError("reference run failed: %s" % r.stdout.decode()[-3000:])
+        msnlib.run_backfiller(cls.ref, cls.tmp, name="ref", sections={"backfill": {"batch_size": 400, "yield_ms": 0}})
         conn = msnlib.sql_connect(cls.ref)
         cls.totals = {n: t for n, t in conn.execute("SELECT name, rows_total FROM _async_migrations")}
         conn.close()

@@ -22,6 +22,7 @@ files and databases
   copy_fixture_db(tmpdir, name)  a writable copy of the reference e2e database
   cached_db(path, ...)           for benchmarks: a mkdb database built once, then reused
   bench_run_dir(workdir, ..)     for benchmarks: a fresh run directory with a copy of a db
+  run_backfiller(db, tmpdir)     every migration run on db by the backfiller role alone
   write_config(path, ...)        a meshsnap.conf for a test daemon
   sql_connect(path)              a read-only sqlite3 connection (for computing expected values)
   sql_rows / sql_value           one query on a read-only connection: all rows / one value
@@ -275,6 +276,23 @@ def bench_run_dir(workdir, name, src_db, db_name="served.db"):
     db = os.path.join(run_dir, db_name)
     shutil.copyfile(src_db, db)
     return run_dir, db
+
+
+def run_backfiller(db, tmpdir, name="backfill", sections=None):
+    """Runs the backfiller role alone on db, to the end of every migration (`meshsnapd
+    --config tmpdir/NAME.conf --role backfiller`, state in tmpdir/NAME-state): a database
+    a daemon then serves without a backfill. sections: as for write_config. Returns its
+    output; raises AssertionError (with the output) when it fails."""
+    state = os.path.join(tmpdir, name + "-state")
+    os.makedirs(state, exist_ok=True)
+    conf = write_config(os.path.join(tmpdir, name + ".conf"), db=db, state_dir=state, listen="127.0.0.1:1",
+                        sections=sections)
+    r = subprocess.run([meshsnapd_path(), "--config", conf, "--role", "backfiller"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)
+    out = r.stdout.decode("utf-8", "replace")
+    if r.returncode != 0:
+        raise AssertionError("the backfiller run on %s failed (status %d): %s" % (db, r.returncode, out[-3000:]))
+    return out
 
 
 def write_config(path, db, state_dir, listen, workers=2, poll_interval_ms=200,
