@@ -36,13 +36,13 @@ build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMESHSNAP_WERROR=$(WERROR)
 	cmake --build $(BUILD) -j $(JOBS)
 
-# Compile only, nothing run: no warning under the other configurations people build with.
-#   release  CMAKE_BUILD_TYPE=Release (-O3), what `cmake -DCMAKE_BUILD_TYPE=Release` builds:
-#            libraries, binaries and unit tests (the fuzz target is left to the test builds)
-#   deb      exactly the package's configuration (Debian's hardening flags, no tests)
-# RelWithDebInfo is $(BUILD) itself; Debug is $(ASAN_BUILD).
+# Compile only, nothing run: no warning in the libraries and binaries under the other
+# configurations people build them with (the tests are compiled, with -Werror, by $(BUILD),
+# RelWithDebInfo, and $(ASAN_BUILD), Debug):
+#   release  CMAKE_BUILD_TYPE=Release (-O3)
+#   deb      exactly the package's configuration (Debian's hardening flags)
 build-configs: deps
-	cmake -S . -B $(CONF_BUILD)/release -DCMAKE_BUILD_TYPE=Release -DMESHSNAP_FUZZ=OFF -DMESHSNAP_WERROR=$(WERROR)
+	cmake -S . -B $(CONF_BUILD)/release -DCMAKE_BUILD_TYPE=Release -DMESHSNAP_TESTS=OFF -DMESHSNAP_WERROR=$(WERROR)
 	cmake --build $(CONF_BUILD)/release -j $(JOBS)
 	cmake -S . -B $(CONF_BUILD)/deb $(PKG_CMAKE_FLAGS) -DMESHSNAP_WERROR=$(WERROR)
 	cmake --build $(CONF_BUILD)/deb -j $(JOBS)
