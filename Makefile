@@ -3,18 +3,22 @@
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+CONF_BUILD ?= build-configs
 JOBS       ?= $(shell nproc)
 VAR        ?= var
 LISTEN     ?= 127.0.0.1:3000
+# -Werror in the development builds (build, run, test, build-configs); `make WERROR=OFF run`
+# to build with a compiler that warns about something new. The package build never uses it.
+WERROR     ?= ON
 
 # Debian packages: build, run, tests, benchmarks.
 DEB_PACKAGES = build-essential cmake pkg-config libh2o-evloop-dev libssl-dev liblmdb-dev \
                libmsgpack-dev libsqlite3-dev zlib1g-dev libsystemd-dev python3 python3-prometheus-client sqlite3 curl lmdb-utils \
-               clang libclang-rt-14-dev wrk h2o rpm lintian rpmlint strace
+               clang libclang-rt-14-dev wrk h2o rpm lintian rpmlint strace dpkg-dev
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build run test test-unit test-asan bench clean
+.PHONY: all deps build build-configs run test bench clean
 
 all: build
 
@@ -29,8 +33,19 @@ deps:
 	fi
 
 build: deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMESHSNAP_WERROR=$(WERROR)
 	cmake --build $(BUILD) -j $(JOBS)
+
+# Compile only, nothing run: no warning in the libraries and binaries under the other
+# configurations people build them with (the tests are compiled, with -Werror, by $(BUILD),
+# RelWithDebInfo, and $(ASAN_BUILD), Debug):
+#   release  CMAKE_BUILD_TYPE=Release (-O3)
+#   deb      exactly the package's configuration (Debian's hardening flags)
+build-configs: deps
+	cmake -S . -B $(CONF_BUILD)/release -DCMAKE_BUILD_TYPE=Release -DMESHSNAP_TESTS=OFF -DMESHSNAP_WERROR=$(WERROR)
+	cmake --build $(CONF_BUILD)/release -j $(JOBS)
+	cmake -S . -B $(CONF_BUILD)/deb $(PKG_CMAKE_FLAGS) -DMESHSNAP_WERROR=$(WERROR)
+	cmake --build $(CONF_BUILD)/deb -j $(JOBS)
 
 run: build
 	@mkdir -p $(VAR)
@@ -41,9 +56,9 @@ run: build
 	@echo "meshsnap: serving $(VAR)/meshsnap.db at http://$(LISTEN)/api/stats (Ctrl-C stops it)"
 	exec $(BUILD)/meshsnapd --db $(VAR)/meshsnap.db --state-dir $(VAR)/state --listen $(LISTEN)
 
-test: build
+test: build build-configs
 	cd $(BUILD) && ctest --output-on-failure -j 2
-	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DMESHSNAP_SANITIZE=ON
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DMESHSNAP_SANITIZE=ON -DMESHSNAP_FUZZ=OFF -DMESHSNAP_WERROR=$(WERROR)
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j 2 -E 'fuzz'
@@ -52,7 +67,7 @@ bench: build
 	@echo "See tests/bench/README.md"
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(CONF_BUILD)
 
 # Packages: $(PKG_BUILD)/meshsnap_<version>_<arch>.deb and meshsnap-<version>-1.<arch>.rpm,
 # built with Debian's hardening flags and installing under /usr, then checked (file lists,
@@ -60,6 +75,10 @@ clean:
 PKG_BUILD ?= build-pkg
 PKG_DEB_PACKAGES = rpm lintian rpmlint dpkg-dev
 PKG_HARDENING = DEB_BUILD_MAINT_OPTIONS=hardening=+all
+# the package's configuration: `make package` builds it without -Werror, build-configs with it
+PKG_CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMESHSNAP_TESTS=OFF \
+  -DCMAKE_C_FLAGS="$$($(PKG_HARDENING) dpkg-buildflags --get CFLAGS) $$($(PKG_HARDENING) dpkg-buildflags --get CPPFLAGS)" \
+  -DCMAKE_EXE_LINKER_FLAGS="$$($(PKG_HARDENING) dpkg-buildflags --get LDFLAGS)"
 
 .PHONY: package
 package: deps
@@ -71,9 +90,7 @@ package: deps
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
-	cmake -S . -B $(PKG_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr -DMESHSNAP_TESTS=OFF \
-	  -DCMAKE_C_FLAGS="$$($(PKG_HARDENING) dpkg-buildflags --get CFLAGS) $$($(PKG_HARDENING) dpkg-buildflags --get CPPFLAGS)" \
-	  -DCMAKE_EXE_LINKER_FLAGS="$$($(PKG_HARDENING) dpkg-buildflags --get LDFLAGS)"
+	cmake -S . -B $(PKG_BUILD) $(PKG_CMAKE_FLAGS) -DCMAKE_INSTALL_PREFIX=/usr -DMESHSNAP_WERROR=OFF
 	cmake --build $(PKG_BUILD) -j $(JOBS)
 	cd $(PKG_BUILD) && HOME=$$PWD/cpack-home cpack -G "DEB;RPM"  # rpmbuild keeps a database under $$HOME
 	MESHSNAP_SOURCE=$(CURDIR) MESHSNAP_PACKAGE_TEST=1 sh tests/packaging/build_check.sh $(PKG_BUILD)

@@ -19,20 +19,14 @@ throughput.sh --db DB --url /api/analytics/topology --url /api/stats.
 Usage: analytics.py --db PATH [--meshsnapd BIN] [--duration S] [--busy-interval S] [--workdir DIR]
 """
 
-import argparse
-import json
 import os
-import re
 import shutil
-import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
-sys.path.insert(0, HERE)
 import msnlib  # noqa: E402
-from throughput import find_meshsnapd, need_tool  # noqa: E402
 
 ANALYTICS = ["topology", "rf", "distance", "channels", "hash-sizes", "hash-collisions", "roles", "subpaths"]
 ENDPOINTS = ["/api/stats", "/api/healthz", "/api/packets?limit=50", "/api/packets?type=4&limit=50",
@@ -40,22 +34,9 @@ ENDPOINTS = ["/api/stats", "/api/healthz", "/api/packets?limit=50", "/api/packet
             ["/api/analytics/" + a for a in ANALYTICS] + ["/api/observers/clock-skew", "/api/nodes/clock-skew"]
 
 
-def ms(v, unit):
-    return float(v) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
 def wrk_latency(wrk, url, duration):
-    out = subprocess.run([wrk, "-t2", "-c64", "-d%ds" % duration, "--latency", url], capture_output=True,
-                         text=True).stdout
-    lat = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M))
-    res = {}
-    for k, v in lat.items():
-        m = re.match(r"([\d.]+)(us|ms|s)$", v)
-        res[k] = ms(m.group(1), m.group(2)) if m else None
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    res["rps"] = float(rps.group(1)) if rps else 0
-    res["errors"] = bool(re.search(r"Non-2xx|Socket errors", out))
-    return res
+    r = msnlib.run_wrk(url, duration, check=False, connections=64, threads=2, latency=True, wrk=wrk)
+    return {"50": r["latency_ms"].get("50"), "99": r["latency_ms"].get("99"), "rps": r["rps"], "errors": r["errors"]}
 
 
 def start(binary, db, run_dir, interval, state_dir=None):
@@ -68,13 +49,13 @@ def start(binary, db, run_dir, interval, state_dir=None):
 
 
 def wait_analytics(d, timeout=1800):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if all(d.get("/api/analytics/" + a, timeout=120).status == 200 for a in ANALYTICS) and \
-                d.get("/api/observers/clock-skew").status == 200 and d.get("/api/nodes/clock-skew").status == 200:
-            return True
-        time.sleep(1)
-    return False
+    """Whether every analytic answers 200 within timeout seconds."""
+    try:
+        d.wait_status(["/api/analytics/" + a for a in ANALYTICS] + ["/api/observers/clock-skew", "/api/nodes/clock-skew"],
+                      200, timeout=timeout, interval=1, request_timeout=120)
+        return True
+    except msnlib.DaemonError:
+        return False
 
 
 def measure(wrk, d, duration, label):
@@ -90,20 +71,14 @@ def measure(wrk, d, duration, label):
 
 
 def main():
-    ap = argparse.ArgumentParser()
+    ap = msnlib.bench_parser()
     ap.add_argument("--db", required=True)
-    ap.add_argument("--meshsnapd")
     ap.add_argument("--duration", type=int, default=5)
     ap.add_argument("--busy-interval", type=int, default=5)
-    ap.add_argument("--workdir", default=os.environ.get("MESHSNAP_BENCH_DIR", "/tmp/meshsnap-bench"))
     a = ap.parse_args()
-    wrk = need_tool("/usr/bin/wrk", "wrk")
-    binary = find_meshsnapd(a.meshsnapd)
-    run_dir = os.path.join(a.workdir, "analytics-run")
-    shutil.rmtree(run_dir, ignore_errors=True)
-    os.makedirs(run_dir)
-    db = os.path.join(run_dir, "served.db")
-    shutil.copyfile(a.db, db)
+    wrk = msnlib.need_tool("/usr/bin/wrk", "wrk")
+    binary = msnlib.need_binary("meshsnapd", a.meshsnapd)
+    run_dir, db = msnlib.bench_run_dir(a.workdir, "analytics-run", a.db)
     state = os.path.join(run_dir, "state")
 
     d, t0 = start(binary, db, run_dir, 86400, state)

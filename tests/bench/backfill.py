@@ -29,10 +29,8 @@ Usage: backfill.py [--meshsnapd BIN] [--meshsnap BIN] [--workdir DIR] [--nodes N
                    [--load-rounds K] [--single-txn] [--keep]
 """
 
-import argparse
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -46,45 +44,19 @@ import msnlib  # noqa: E402
 URLS = ["/api/stats", "/api/packets?limit=50"]
 
 
-def find_bin(arg, env, name):
-    for p in (arg, os.environ.get(env), os.path.join(HERE, "..", "..", "build", name)):
-        if p and os.access(p, os.X_OK):
-            return os.path.abspath(p)
-    sys.exit("backfill.py: %s not found: pass --%s or set %s (e.g. build/%s)" % (name, name, env, name))
-
-
-def parse_wrk(out):
-    import re
-
-    def ms(v, unit):
-        return float(v) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    lat = dict((p, ms(v, u)) for p, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M))
-    return rps, lat.get("99")
-
-
 def run_wrk(wrk, port, url, seconds):
-    cmd = [wrk, "-t2", "-c64", "-d%ds" % seconds, "--latency", "http://127.0.0.1:%d%s" % (port, url)]
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=seconds + 60)
-    out = r.stdout.decode("utf-8", "replace")
-    if r.returncode != 0 or "Requests/sec" not in out:
-        raise RuntimeError("wrk failed (%d): %s" % (r.returncode, out))
-    return parse_wrk(out)
+    """(req/s, p99 ms) of one `wrk -t2 -c64 --latency` run."""
+    r = msnlib.run_wrk("http://127.0.0.1:%d%s" % (port, url), seconds, connections=64, threads=2, latency=True,
+                       wrk=wrk)
+    return r["rps"], r["latency_ms"].get("99")
 
 
 def first_200(d, timeout=1800):
     """Starts d and returns the seconds from exec to the first 200 on /api/stats."""
     t0 = time.monotonic()
     d.start()
-    while time.monotonic() - t0 < timeout:
-        d.check_alive()
-        try:
-            if d.get("/api/stats", timeout=5).status == 200:
-                return time.monotonic() - t0
-        except OSError:
-            pass
-        time.sleep(0.01)
-    raise RuntimeError("no 200 on /api/stats within %d s" % timeout)
+    d.wait_status("/api/stats", 200, timeout=timeout, interval=0.01, request_timeout=5)
+    return time.monotonic() - t0
 
 
 class MigrationWatch(threading.Thread):
@@ -117,10 +89,8 @@ class MigrationWatch(threading.Thread):
 
 
 def main():
-    ap = argparse.ArgumentParser(description="Backfill cost on an operator-scale database.")
-    ap.add_argument("--meshsnapd")
+    ap = msnlib.bench_parser("Backfill cost on an operator-scale database.")
     ap.add_argument("--meshsnap")
-    ap.add_argument("--workdir", default=os.environ.get("MESHSNAP_BENCH_DIR", "/tmp/meshsnap-bench"))
     ap.add_argument("--nodes", type=int, default=2600)
     ap.add_argument("--observers", type=int, default=300)
     ap.add_argument("--transmissions", type=int, default=325000)
@@ -135,11 +105,9 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the run directory")
     a = ap.parse_args()
 
-    meshsnapd = find_bin(a.meshsnapd, "MESHSNAPD", "meshsnapd")
-    meshsnap = find_bin(a.meshsnap, "MESHSNAP", "meshsnap")
-    wrk = "/usr/bin/wrk"
-    if not os.access(wrk, os.X_OK):
-        sys.exit("backfill.py: %s is missing; install it with `apt-get install wrk`" % wrk)
+    meshsnapd = msnlib.need_binary("meshsnapd", a.meshsnapd)
+    meshsnap = msnlib.need_binary("meshsnap", a.meshsnap)
+    wrk = msnlib.need_tool("/usr/bin/wrk", "wrk")
     os.makedirs(a.workdir, exist_ok=True)
 
     key = "gen-empty-%d-%d-%d-%g-%g.db" % (a.nodes, a.observers, a.transmissions, a.obs_per_tx, a.days)

@@ -33,6 +33,7 @@ import time
 here = sys.argv[1]
 sys.path.insert(0, os.path.join(here, "..", "integration"))
 sys.path.insert(0, os.path.join(here, "..", "tools"))
+import msnlib  # noqa: E402
 import test_import  # noqa: E402
 
 ap = argparse.ArgumentParser(prog="import.sh")
@@ -41,17 +42,11 @@ ap.add_argument("--obs-per-tx", type=float, default=4.0, help="mean receptions p
 ap.add_argument("--runs", type=int, default=3)
 ap.add_argument("--batch", type=int, default=5000)
 ap.add_argument("--workdir", default=os.environ.get("MESHSNAP_BENCH_DIR", "/tmp/meshsnap-bench"))
-ap.add_argument("--meshsnap", default=os.environ.get("MESHSNAP", ""))
+ap.add_argument("--meshsnap", help="the meshsnap binary (default: $MESHSNAP, else build/meshsnap)")
 args = ap.parse_args(sys.argv[2:])
 
-exe = args.meshsnap
-if not exe:
-    for cand in ("build/meshsnap", os.path.join(here, "..", "..", "build", "meshsnap")):
-        if os.access(cand, os.X_OK):
-            exe = cand
-            break
-if not exe or not os.access(exe, os.X_OK):
-    sys.exit("import.sh: no meshsnap binary: set MESHSNAP=path/to/meshsnap or pass --meshsnap")
+sys.argv[0] = "import.sh"  # names the script in msnlib's messages
+exe = msnlib.need_binary("meshsnap", args.meshsnap or None)
 
 os.makedirs(args.workdir, exist_ok=True)
 corpus = os.path.join(args.workdir, "import-%d-%g.jsonl" % (args.tx, args.obs_per_tx))

@@ -21,11 +21,8 @@ Usage: ops.py [--meshsnapd BIN] [--workdir DIR] [--duration S] [--connections C]
               [--threads T] [--workers W] [--reloads N] [--url PATH] [--transmissions N]
 """
 
-import argparse
 import json
 import os
-import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -33,69 +30,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
-import mkdb  # noqa: E402
 import msnlib  # noqa: E402
-
-
-def fail_setup(msg):
-    sys.stderr.write("ops.py: %s\n" % msg)
-    sys.exit(2)
-
-
-def find_meshsnapd(arg):
-    for p in (arg, os.environ.get("MESHSNAPD"), os.path.join(HERE, "..", "..", "build", "meshsnapd")):
-        if p and os.access(p, os.X_OK):
-            return os.path.abspath(p)
-    fail_setup("meshsnapd not found: pass --meshsnapd or set MESHSNAPD (e.g. build/meshsnapd)")
-
-
-def proc_workers(master_pid):
-    """{slot: pid} of the live worker processes of master_pid, from /proc."""
-    out = {}
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                st = f.read()
-        except OSError:
-            continue
-        fields = st[st.rfind(")") + 2:].split()
-        if fields[0] in ("Z", "X") or int(fields[1]) != master_pid:
-            continue
-        cmd = msnlib.pid_cmdline(int(d))
-        m = re.match(r"meshsnapd: worker (\d+)", cmd) or re.search(r"--role worker --slot (\d+)", cmd)
-        if m:
-            out[int(m.group(1))] = int(d)
-    return out
-
-
-def parse_wrk(text):
-    r = {"requests": 0, "rps": 0.0, "non2xx": 0, "socket": {"connect": 0, "read": 0, "write": 0, "timeout": 0}}
-    m = re.search(r"(\d+) requests in", text)
-    if m:
-        r["requests"] = int(m.group(1))
-    m = re.search(r"Requests/sec:\s+([\d.]+)", text)
-    if m:
-        r["rps"] = float(m.group(1))
-    m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
-    if m:
-        r["non2xx"] = int(m.group(1))
-    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
-    if m:
-        r["socket"] = dict(zip(("connect", "read", "write", "timeout"), map(int, m.groups())))
-    r["failed"] = r["non2xx"] + sum(r["socket"].values())
-    return r
-
-
-def start_wrk(wrk, url, a):
-    cmd = [wrk, "-t%d" % a.threads, "-c%d" % a.connections, "-d%ds" % a.duration, "--timeout", "10s", url]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-
-
-def finish_wrk(proc):
-    out, _ = proc.communicate(timeout=120)
-    return parse_wrk(out.decode("utf-8", "replace"))
 
 
 def print_wrk(r):
@@ -107,15 +42,7 @@ def print_wrk(r):
 def wait_generation(d, old, want, timeout):
     """Waits until `want` workers run, none of them from `old`, and every old one has exited.
     Returns the new {slot: pid}, or None on timeout."""
-    old_pids = set(old.values())
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        now = proc_workers(d.pid)
-        if len(now) == want and not (old_pids & set(now.values())) and \
-                not any(msnlib.pid_alive(p) for p in old_pids):
-            return now
-        time.sleep(0.01)
-    return None
+    return msnlib.poll_until(lambda: msnlib.worker_generation(d.pid, old, want), timeout, interval=0.01)
 
 
 def connections_of(meshsnap, state_dir, slot):
@@ -134,9 +61,7 @@ def connections_of(meshsnap, state_dir, slot):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--meshsnapd")
-    ap.add_argument("--workdir", default=os.environ.get("MESHSNAP_BENCH_DIR", "/tmp/meshsnap-bench"))
+    ap = msnlib.bench_parser(__doc__.split("\n\n")[0])
     ap.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2, help="wrk threads")
@@ -145,23 +70,16 @@ def main():
     ap.add_argument("--url", default="/api/stats")
     ap.add_argument("--transmissions", type=int, default=20000)
     a = ap.parse_args()
-    wrk = shutil.which("wrk") or fail_setup("wrk is missing; install it with `apt-get install wrk`")
-    binary = find_meshsnapd(a.meshsnapd)
+    wrk = msnlib.need_tool("wrk", "wrk", status=2)
+    binary = msnlib.need_binary("meshsnapd", a.meshsnapd, status=2)
     meshsnap = os.path.join(os.path.dirname(binary), "meshsnap")
     meshsnap = meshsnap if os.access(meshsnap, os.X_OK) else None
     os.makedirs(a.workdir, exist_ok=True)
 
     src = os.path.join(a.workdir, "ops-t%d.db" % a.transmissions)
-    if not os.path.exists(src):
-        print("building %s (cached for later runs) ..." % src, flush=True)
-        mkdb.build(src + ".tmp", nodes=1000, observers=30, transmissions=a.transmissions, obs_per_tx=5.0, days=7,
-                   seed=7, meshsnapd=binary, force=True)
-        os.rename(src + ".tmp", src)
-    run_dir = os.path.join(a.workdir, "ops-run")
-    shutil.rmtree(run_dir, ignore_errors=True)
-    os.makedirs(run_dir)
-    db = os.path.join(run_dir, "served.db")
-    shutil.copyfile(src, db)
+    msnlib.cached_db(src, nodes=1000, observers=30, transmissions=a.transmissions, obs_per_tx=5.0, days=7, seed=7,
+                     meshsnapd=binary)
+    run_dir, db = msnlib.bench_run_dir(a.workdir, "ops-run", src)
 
     d = msnlib.Daemon(db, run_dir, workers=a.workers, poll_interval_ms=1000, binary=binary, log_level="warn",
                       allow_worker_restarts=True)
@@ -176,17 +94,15 @@ def main():
         # 1. reloads
         print("SIGHUP reload x%d during one wrk run (workers alternate %d <-> %d):"
               % (a.reloads, a.workers, a.workers + 1))
-        gen = proc_workers(d.pid)
-        proc = start_wrk(wrk, url, a)
+        gen = msnlib.worker_processes(d.pid)
+        proc = msnlib.Wrk(url, a.duration, a.connections, a.threads, request_timeout="10s", wrk=wrk).start()
         t0 = time.monotonic()
         for i in range(a.reloads):
             at = t0 + (i + 1) * a.duration / (a.reloads + 1)
             time.sleep(max(0.0, at - time.monotonic()))
             want = a.workers + 1 if i % 2 == 0 else a.workers
-            msnlib.write_config(d.config_path, db=db, state_dir=d.state_dir, listen="%s:%d" % (d.host, d.port),
-                                workers=want, poll_interval_ms=1000, log_level="warn")
             th = time.monotonic()
-            d.kill(signal.SIGHUP)
+            d.reload(workers=want)
             new = wait_generation(d, gen, want, timeout=max(1.0, t0 + a.duration - time.monotonic()))
             if new is None:
                 print("  reload %d: the new generation of %d workers was not alone before wrk ended" % (i + 1, want))
@@ -195,7 +111,7 @@ def main():
             print("  reload %d: %d -> %d workers, new generation alone after %.0f ms"
                   % (i + 1, len(gen), want, (time.monotonic() - th) * 1000), flush=True)
             gen = new
-        r = finish_wrk(proc)
+        r = proc.result(timeout=120)
         print_wrk(r)
         verdict = r["failed"] == 0 and r["requests"] > 0
         ok &= verdict
@@ -203,23 +119,22 @@ def main():
               % (r["failed"], "OK" if verdict else "FAIL"), flush=True)
 
         # 2. kill -9 of one worker
-        gen = wait_generation(d, {}, len(proc_workers(d.pid)), timeout=10) or proc_workers(d.pid)
+        gen = wait_generation(d, {}, len(msnlib.worker_processes(d.pid)), timeout=10) or \
+            msnlib.worker_processes(d.pid)
         slot = min(gen)
         print("kill -9 of worker %d halfway through one wrk run:" % slot)
-        proc = start_wrk(wrk, url, a)
+        proc = msnlib.Wrk(url, a.duration, a.connections, a.threads, request_timeout="10s", wrk=wrk).start()
         time.sleep(a.duration / 2.0)
         conns = connections_of(meshsnap, d.state_dir, slot)
-        victim = proc_workers(d.pid).get(slot)
+        victim = msnlib.worker_processes(d.pid).get(slot)
         tk = time.monotonic()
         os.kill(victim, signal.SIGKILL)
-        new = None
-        while time.monotonic() - tk < 10:
-            new = proc_workers(d.pid).get(slot)
-            if new is not None and new != victim:
-                break
-            time.sleep(0.002)
+        def replaced():
+            p = msnlib.worker_processes(d.pid).get(slot)
+            return p if p not in (None, victim) else None
+        new = msnlib.poll_until(replaced, 10, interval=0.002)
         took = (time.monotonic() - tk) * 1000
-        r = finish_wrk(proc)
+        r = proc.result(timeout=120)
         print("  worker %d (pid %d) had %s open connections; pid %s replaced it after %.0f ms"
               % (slot, victim, conns if conns is not None else "?", new, took))
         print_wrk(r)

@@ -7,31 +7,27 @@ database's size. Prints the time of each run and the median.
 Usage: ready.py [--meshsnapd BIN] [--runs N] [--db PATH]
 """
 
-import argparse
 import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
-sys.path.insert(0, HERE)
 import msnlib  # noqa: E402
-from throughput import find_meshsnapd  # noqa: E402
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--meshsnapd")
+    ap = msnlib.bench_parser(workdir=False)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--db", help="database to serve (default: a new empty one)")
     a = ap.parse_args()
-    binary = find_meshsnapd(a.meshsnapd)
-    tmp = tempfile.mkdtemp(prefix="msn-ready-")
+    binary = msnlib.need_binary("meshsnapd", a.meshsnapd)
+    tmp = msnlib.make_tmpdir("msn-ready-")  # removed at exit
     db = os.path.join(tmp, "r.db")
     if a.db:
         shutil.copyfile(a.db, db)
@@ -57,14 +53,12 @@ def main():
                 if "READY=1" in msg.split("\n"):
                     ready = time.monotonic() - t0
         finally:
-            p.terminate()
-            p.wait(10)
+            msnlib.stop_process(p, signal.SIGTERM)
             s.close()
         times.append(ready)
         print("run %d: exec -> READY=1 %.1f ms" % (i + 1, ready * 1000), flush=True)
     print("median %.1f ms (min %.1f, max %.1f)" % (statistics.median(times) * 1000, min(times) * 1000,
                                                   max(times) * 1000))
-    shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 

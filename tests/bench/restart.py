@@ -14,7 +14,6 @@ Usage: restart.py [--meshsnapd BIN] [--workdir DIR] [--runs N] [--transmissions 
                   [--obs-per-tx R] [--nodes N] [--observers M] [--workers W]
 """
 
-import argparse
 import os
 import re
 import shutil
@@ -24,26 +23,16 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
-import mkdb  # noqa: E402
 import msnlib  # noqa: E402
-
-
-def find_meshsnapd(arg):
-    for p in (arg, os.environ.get("MESHSNAPD"), os.path.join(HERE, "..", "..", "build", "meshsnapd")):
-        if p and os.access(p, os.X_OK):
-            return os.path.abspath(p)
-    sys.exit("restart.py: meshsnapd not found: pass --meshsnapd or set MESHSNAPD (e.g. build/meshsnapd)")
 
 
 def cached_db(workdir, meshsnapd, a):
     """The cached database for these parameters, built when missing."""
     key = "t%d-r%g-n%d-o%d-s%d" % (a.transmissions, a.obs_per_tx, a.nodes, a.observers, a.seed)
     path = os.path.join(workdir, "bench-%s.db" % key)
-    if not os.path.exists(path):
-        print("building %s (cached for later runs) ..." % path, flush=True)
-        st = mkdb.build(path + ".tmp", nodes=a.nodes, observers=a.observers, transmissions=a.transmissions,
-                        obs_per_tx=a.obs_per_tx, days=7, seed=a.seed, meshsnapd=meshsnapd, force=True)
-        os.rename(path + ".tmp", path)
+    st = msnlib.cached_db(path, nodes=a.nodes, observers=a.observers, transmissions=a.transmissions,
+                          obs_per_tx=a.obs_per_tx, days=7, seed=a.seed, meshsnapd=meshsnapd)
+    if st:
         print("  %d transmissions, %d observations in %.1f s" % (st["transmissions"], st["observations"], st["seconds"]))
     return path
 
@@ -58,33 +47,13 @@ def one_run(binary, db, workdir, state_dir, workers, prev_gen):
     d = msnlib.Daemon(db, workdir, workers=workers, poll_interval_ms=1000, state_dir=state_dir, binary=binary)
     t0 = time.monotonic()
     d.start()
-    first_200 = None
-    stale_first = None
     try:
-        while first_200 is None:
-            d.check_alive()
-            try:
-                r = d.get("/api/stats", timeout=5)
-                if r.status == 200:
-                    first_200 = time.monotonic() - t0
-                    stale_first = r.header("x-meshsnap-snapshot-stale")
-                    break
-            except OSError:
-                pass
-            if time.monotonic() - t0 > 600:
-                raise RuntimeError("no 200 on /api/stats within 600 s")
-            time.sleep(0.002)
-        while True:
-            d.check_alive()
-            h = d.health(timeout=5)
-            if h and h.get("ready") is True and h.get("stale") is False and \
-                    (prev_gen is None or int(h.get("generation", 0)) > prev_gen):
-                fresh = time.monotonic() - t0
-                gen = int(h["generation"])
-                break
-            if time.monotonic() - t0 > 900:
-                raise RuntimeError("no fresh generation within 900 s")
-            time.sleep(0.01)
+        r = d.wait_status("/api/stats", 200, timeout=600, interval=0.002, request_timeout=5)
+        first_200 = time.monotonic() - t0
+        stale_first = r.header("x-meshsnap-snapshot-stale")
+        h = d.wait_fresh(timeout=900, min_generation=None if prev_gen is None else prev_gen + 1, interval=0.01)
+        fresh = time.monotonic() - t0
+        gen = int(h["generation"])
         line = last_publish_line(d)
         d.stop(timeout=10)
     finally:
@@ -93,9 +62,7 @@ def one_run(binary, db, workdir, state_dir, workers, prev_gen):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--meshsnapd")
-    ap.add_argument("--workdir", default=os.environ.get("MESHSNAP_BENCH_DIR", "/tmp/meshsnap-bench"))
+    ap = msnlib.bench_parser(__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=3, help="warm restarts")
     ap.add_argument("--transmissions", type=int, default=55000)
     ap.add_argument("--obs-per-tx", type=float, default=20.0)
@@ -104,14 +71,10 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--workers", type=int, default=2)
     a = ap.parse_args()
-    binary = find_meshsnapd(a.meshsnapd)
+    binary = msnlib.need_binary("meshsnapd", a.meshsnapd)
     os.makedirs(a.workdir, exist_ok=True)
     src = cached_db(a.workdir, binary, a)
-    run_dir = os.path.join(a.workdir, "restart-run")
-    shutil.rmtree(run_dir, ignore_errors=True)
-    os.makedirs(run_dir)
-    db = os.path.join(run_dir, "served.db")
-    shutil.copyfile(src, db)
+    run_dir, db = msnlib.bench_run_dir(a.workdir, "restart-run", src)
     state = os.path.join(run_dir, "state")
     print("meshsnapd: %s\ndatabase:  %s (%.0f MB, copy of %s)\nworkers:   %d\n"
           % (binary, db, os.path.getsize(db) / 1e6, os.path.basename(src), a.workers), flush=True)

@@ -23,7 +23,6 @@ With --db, a copy of that database is served (e.g. the operator-scale one from
 `meshsnap gen`); URLs still 503 while the master computes them are waited for.
 """
 
-import argparse
 import os
 import re
 import shutil
@@ -35,7 +34,6 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
-import mkdb  # noqa: E402
 import msnlib  # noqa: E402
 
 DEFAULT_URLS = ["/api/stats", "/api/packets?limit=50"]
@@ -43,19 +41,6 @@ DEFAULT_URLS = ["/api/stats", "/api/packets?limit=50"]
 # copied into the h2o configuration
 SKIP_HEADERS = {"date", "connection", "content-length", "content-type", "server", "transfer-encoding",
                 "keep-alive"}
-
-
-def need_tool(path, pkg):
-    if not (os.path.exists(path) and os.access(path, os.X_OK)):
-        sys.exit("throughput.py: %s is missing; install it with `apt-get install %s`" % (path, pkg))
-    return path
-
-
-def find_meshsnapd(arg):
-    for p in (arg, os.environ.get("MESHSNAPD"), os.path.join(HERE, "..", "..", "build", "meshsnapd")):
-        if p and os.access(p, os.X_OK):
-            return os.path.abspath(p)
-    sys.exit("throughput.py: meshsnapd not found: pass --meshsnapd or set MESHSNAPD (e.g. build/meshsnapd)")
 
 
 def static_name(url):
@@ -66,25 +51,11 @@ def static_name(url):
     return path + "-" + re.sub(r"[^A-Za-z0-9]+", "-", q).strip("-")
 
 
-def parse_wrk(out):
-    """(req/s, p50 ms, p99 ms, non-2xx count, socket error text) from wrk --latency output."""
-    def ms(v, unit):
-        return float(v) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
-
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    lat = dict((p, ms(v, u)) for p, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M))
-    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    sock = re.search(r"Socket errors:(.*)", out)
-    return rps, lat.get("50"), lat.get("99"), int(non2xx.group(1)) if non2xx else 0, sock.group(1).strip() if sock else ""
-
-
 def run_wrk(wrk, url, a, duration=None):
-    cmd = [wrk, "-t%d" % a.threads, "-c%d" % a.connections, "-d%ds" % (duration or a.duration), "--latency", url]
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=(duration or a.duration) + 60)
-    out = r.stdout.decode("utf-8", "replace")
-    if r.returncode != 0 or "Requests/sec" not in out:
-        raise RuntimeError("wrk failed (%d): %s" % (r.returncode, out))
-    return parse_wrk(out)
+    """(req/s, p50 ms, p99 ms, non-2xx count, socket error text) of one wrk --latency run."""
+    r = msnlib.run_wrk(url, duration or a.duration, connections=a.connections, threads=a.threads, latency=True,
+                       wrk=wrk)
+    return r["rps"], r["latency_ms"].get("50"), r["latency_ms"].get("99"), r["non2xx"], r["socket_errors"]
 
 
 def write_h2o_conf(path, port, docroot, threads, headers, log):
@@ -108,16 +79,13 @@ def write_h2o_conf(path, port, docroot, threads, headers, log):
 
 
 def wait_port(port, proc, timeout=15):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """Whether h2o (proc) answers on port within timeout seconds."""
+    def answers():
         if proc.poll() is not None:
-            return False
-        try:
-            msnlib.http_get("127.0.0.1", port, "/", timeout=1)
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
+            return "exited"
+        msnlib.http_get("127.0.0.1", port, "/", timeout=1)  # OSError until it listens
+        return "up"
+    return msnlib.poll_until(answers, timeout) == "up"
 
 
 def response_bytes(r):
@@ -128,9 +96,7 @@ def response_bytes(r):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--meshsnapd")
-    ap.add_argument("--workdir", default=os.environ.get("MESHSNAP_BENCH_DIR", "/tmp/meshsnap-bench"))
+    ap = msnlib.bench_parser(__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=3, help="runs per server and URL (at least 3)")
     ap.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     ap.add_argument("--connections", type=int, default=64)
@@ -142,22 +108,15 @@ def main():
     ap.add_argument("--db", help="serve a copy of this database instead of a synthetic one")
     a = ap.parse_args()
     urls = a.url or DEFAULT_URLS
-    wrk = need_tool("/usr/bin/wrk", "wrk")
-    h2o = need_tool("/usr/bin/h2o", "h2o")
-    binary = find_meshsnapd(a.meshsnapd)
+    wrk = msnlib.need_tool("/usr/bin/wrk", "wrk")
+    h2o = msnlib.need_tool("/usr/bin/h2o", "h2o")
+    binary = msnlib.need_binary("meshsnapd", a.meshsnapd)
     os.makedirs(a.workdir, exist_ok=True)
 
     src = a.db or os.path.join(a.workdir, "throughput-t%d-r%g.db" % (a.transmissions, a.obs_per_tx))
-    if not os.path.exists(src):
-        print("building %s (cached for later runs) ..." % src, flush=True)
-        mkdb.build(src + ".tmp", nodes=2000, observers=40, transmissions=a.transmissions, obs_per_tx=a.obs_per_tx,
-                   days=7, seed=2, meshsnapd=binary, force=True)
-        os.rename(src + ".tmp", src)
-    run_dir = os.path.join(a.workdir, "throughput-run")
-    shutil.rmtree(run_dir, ignore_errors=True)
-    os.makedirs(run_dir)
-    db = os.path.join(run_dir, "served.db")
-    shutil.copyfile(src, db)
+    msnlib.cached_db(src, nodes=2000, observers=40, transmissions=a.transmissions, obs_per_tx=a.obs_per_tx, days=7,
+                     seed=2, meshsnapd=binary)
+    run_dir, db = msnlib.bench_run_dir(a.workdir, "throughput-run", src)
 
     d = msnlib.Daemon(db, run_dir, workers=a.workers, poll_interval_ms=1000, binary=binary, log_level="warn")
     h2o_proc = None
@@ -233,13 +192,8 @@ def main():
                          statistics.median([x[2] for x in rs]), sizes[u][j]))
             print("%-24s ratio meshsnap/h2o (median req/s): %.2f" % (u, med["meshsnap"] / med["h2o"]))
     finally:
-        if h2o_proc is not None and h2o_proc.poll() is None:
-            h2o_proc.send_signal(signal.SIGTERM)
-            try:
-                h2o_proc.wait(10)
-            except subprocess.TimeoutExpired:
-                h2o_proc.kill()
-                h2o_proc.wait()
+        if h2o_proc is not None:
+            msnlib.stop_process(h2o_proc, signal.SIGTERM)
         d.cleanup()
     shutil.rmtree(run_dir, ignore_errors=True)
     return 0

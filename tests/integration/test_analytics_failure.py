@@ -14,11 +14,9 @@ import os
 import re
 import signal
 import sys
-import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-import mkdb  # noqa: E402
 import msnlib  # noqa: E402
 
 
@@ -27,28 +25,19 @@ class FailureChecks:
 
     @classmethod
     def setUpClass(cls):
-        msnlib.meshsnapd_path()
-        cls.tmp = msnlib.make_tmpdir("msn-anfail-")
-        cls.db = os.path.join(cls.tmp, "a.db")
-        mkdb.build(cls.db, nodes=120, observers=6, transmissions=800, obs_per_tx=3, seed=9)
+        cls.tmp, cls.db = msnlib.generated_db("msn-anfail-", "a.db", nodes=120, observers=6, transmissions=800,
+                                              obs_per_tx=3, seed=9)
         env = dict(os.environ, MESHSNAP_TEST_ANALYTICS_FAIL="topology:2" + cls.mode)
-        cls.d = msnlib.Daemon(cls.db, cls.tmp, workers=2, env=env,
-                              sections={"analytics": {"default_interval_s": 1}}).start()
-        cls.d.wait_fresh(timeout=60)
+        cls.d = msnlib.start_daemon(cls.db, cls.tmp, timeout=60, workers=2, env=env,
+                                    sections={"analytics": {"default_interval_s": 1}})
 
     @classmethod
     def tearDownClass(cls):
         cls.d.stop()
 
     def test_previous_result_stays(self):
-        first = None
-        deadline = time.time() + 30
-        while first is None and time.time() < deadline:
-            r = self.d.get("/api/analytics/topology")
-            if r.status == 200:
-                first = r
-            time.sleep(0.1)
-        self.assertIsNotNone(first, "the first topology was published")
+        first = self.d.wait_status("/api/analytics/topology", 200, timeout=30, interval=0.1,
+                                   what="the first topology to be published")
         pids = sorted(w["pid"] for w in self.d.health()["workers"])
 
         def failed():

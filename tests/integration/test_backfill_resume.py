@@ -23,32 +23,20 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-import mkdb  # noqa: E402
 import msnlib  # noqa: E402
 
 MIGS = ["schema_upgrade_v1", "tx_last_seen_backfill_v1", "path_json_backfill_v1", "resolved_path_backfill_v1"]
 
 
-def migrations(d):
-    try:
-        return {m["name"]: m for m in d.get_json("/api/perf/async-migrations")}
-    except (OSError, ValueError, AssertionError):
-        return {}
-
-
-def wait_all_done(d, timeout=90, samples=None):
-    """Waits until every migration is done; appends (name, rowsProcessed) samples."""
-    def done():
-        ms = migrations(d)
-        if samples is not None:
-            for m in ms.values():
-                samples.append((m["name"], m["rowsProcessed"]))
-        return ms if len(ms) == len(MIGS) and all(m["status"] == "done" for m in ms.values()) else None
-    return d.wait_for(done, timeout=timeout, interval=0.05, what="every migration done")
+def wait_all_done(tc, d, timeout=90, samples=None):
+    """Waits until every migration is done (exactly those of MIGS); appends (name,
+    rowsProcessed) samples."""
+    ms = d.wait_migrations_done(len(MIGS), timeout=timeout, samples=samples)
+    tc.assertEqual(sorted(ms), sorted(MIGS))
+    return ms
 
 
 def schema_of(path):
@@ -65,28 +53,19 @@ def schema_of(path):
 
 
 def backfilled_columns(path):
-    conn = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
-    try:
-        obs = conn.execute("SELECT id, path_json, resolved_path FROM observations ORDER BY id").fetchall()
-        tx = conn.execute("SELECT id, last_seen FROM transmissions ORDER BY id").fetchall()
-        return obs, tx
-    finally:
-        conn.close()
+    return (msnlib.sql_rows(path, "SELECT id, path_json, resolved_path FROM observations ORDER BY id"),
+            msnlib.sql_rows(path, "SELECT id, last_seen FROM transmissions ORDER BY id"))
 
 
 class FixtureUpgradeTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        msnlib.meshsnapd_path()
-        shared = msnlib.shared_dir()
-        fx = os.path.join(shared, "fixtures", "corescope-e2e.db") if shared else None
-        if not fx or not os.path.exists(fx):
-            raise unittest.SkipTest("fixtures/corescope-e2e.db not available (MESHSNAP_SHARED)")
+        binary = msnlib.meshsnapd_path()
+        msnlib.fixture_path()
         cls.tmp = msnlib.make_tmpdir("msn-bf-fixture-")
-        cls.db = os.path.join(cls.tmp, "e2e.db")
-        shutil.copyfile(fx, cls.db)
+        cls.db = msnlib.copy_fixture_db(cls.tmp, "e2e.db")
         cls.ref = os.path.join(cls.tmp, "ref.db")
-        subprocess.run([os.environ["MESHSNAPD"], "--init-db", cls.ref], check=True)
+        subprocess.run([binary, "--init-db", cls.ref], check=True)
 
     def test_upgrade_and_corrupt_row(self):
         # a corrupt row: a path_json that is not a JSON array, with resolved_path NULL
@@ -102,7 +81,7 @@ class FixtureUpgradeTest(unittest.TestCase):
         d.wait_ready(timeout=60)
 
         def failed():
-            ms = migrations(d)
+            ms = d.migrations()
             m = ms.get("resolved_path_backfill_v1")
             return ms if m and m["status"] == "failed" else None
         ms = d.wait_for(failed, timeout=60, what="resolved_path_backfill_v1 failed")
@@ -126,8 +105,8 @@ class FixtureUpgradeTest(unittest.TestCase):
         conn.execute("UPDATE observations SET path_json = '[]' WHERE id = ?", (bad,))
         conn.commit()
         conn.close()
-        wait_all_done(d, timeout=90)
-        d.wait_for(lambda: d.health().get("legacySchema") is False, timeout=60, what="a non-legacy snapshot")
+        wait_all_done(self, d, timeout=90)
+        d.wait_health(lambda h: h.get("legacySchema") is False, timeout=60, what="a non-legacy snapshot")
         d.stop()
 
         # the schema equals that of a database created by init-db
@@ -147,11 +126,10 @@ class FixtureUpgradeTest(unittest.TestCase):
 class KillResumeTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        msnlib.meshsnapd_path()
-        cls.tmp = msnlib.make_tmpdir("msn-bf-resume-")
-        cls.base = os.path.join(cls.tmp, "base.db")
-        mkdb.build(cls.base, nodes=60, observers=25, transmissions=8000, obs_per_tx=5.0, days=3, seed=5,
-                   legacy_last_seen=True)
+        cls.binary = msnlib.meshsnapd_path()
+        cls.tmp, cls.base = msnlib.generated_db("msn-bf-resume-", "base.db", nodes=60, observers=25,
+                                                transmissions=8000, obs_per_tx=5.0, days=3, seed=5,
+                                                legacy_last_seen=True)
         conn = sqlite3.connect(cls.base)
         # observations that carry only their raw_hex: path_json to derive, then to resolve
         conn.execute("UPDATE observations SET path_json = NULL, resolved_path = NULL WHERE raw_hex IS NOT NULL")
@@ -160,14 +138,7 @@ class KillResumeTest(unittest.TestCase):
         # the uninterrupted reference: the backfiller role alone on a copy
         cls.ref = os.path.join(cls.tmp, "ref.db")
         shutil.copyfile(cls.base, cls.ref)
-        conf = msnlib.write_config(os.path.join(cls.tmp, "ref.conf"), db=cls.ref,
-                                   state_dir=os.path.join(cls.tmp, "ref-state"), listen="127.0.0.1:1",
-                                   sections={"backfill": {"batch_size": 400, "yield_ms": 0}})
-        os.makedirs(os.path.join(cls.tmp, "ref-state"), exist_ok=True)
-        r = subprocess.run([os.environ["MESHSNAPD"], "--config", conf, "--role", "backfiller"],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        if r.returncode != 0:
-            raise AssertionError("reference run failed: %s" % r.stdout.decode()[-3000:])
+        msnlib.run_backfiller(cls.ref, cls.tmp, name="ref", sections={"backfill": {"batch_size": 400, "yield_ms": 0}})
         conn = msnlib.sql_connect(cls.ref)
         cls.totals = {n: t for n, t in conn.execute("SELECT name, rows_total FROM _async_migrations")}
         conn.close()
@@ -178,7 +149,7 @@ class KillResumeTest(unittest.TestCase):
             conf = os.path.join(self.tmp, "bad.conf")
             with open(conf, "w") as f:
                 f.write("db = %s\n[backfill]\n%s\n" % (self.base, bad))
-            r = subprocess.run([os.environ["MESHSNAPD"], "--config", conf, "--check-config"],
+            r = subprocess.run([self.binary, "--config", conf, "--check-config"],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
             self.assertNotEqual(r.returncode, 0)
             self.assertIn(msg, r.stdout.decode())
@@ -212,11 +183,10 @@ class KillResumeTest(unittest.TestCase):
             if pid == "done":
                 msnlib.log("%s finished before the signal could be sent" % name)
                 continue
-            os.kill(pid, sig)
+            msnlib.kill_pid(pid, sig, timeout=30, check=d.check_alive)
             hits.append(name)
             msnlib.log("sent %s to the backfiller (pid %d) at %d / %d rows of %s"
                        % (signal.Signals(sig).name, pid, done_rows, total, name))
-            d.wait_for(lambda: not msnlib.pid_alive(pid), timeout=30, what="backfiller %d gone" % pid)
             conn = msnlib.sql_connect(db)
             st = conn.execute("SELECT status, error FROM _async_migrations WHERE name = ?", (name,)).fetchone()
             saved = conn.execute("SELECT processed FROM _meshsnap_backfill WHERE name = ?", (name,)).fetchone()
@@ -227,7 +197,7 @@ class KillResumeTest(unittest.TestCase):
             self.assertIsNotNone(saved, "the committed chunks of %s are recorded" % name)
             self.assertGreater(saved[0], 0)
         self.assertGreaterEqual(len(hits), 2, "the signals landed while the migrations ran")
-        final = wait_all_done(d, timeout=120, samples=samples)
+        final = wait_all_done(self, d, timeout=120, samples=samples)
         d.stop()
 
         # progress never went backwards, across the restarts too

@@ -28,13 +28,11 @@ GEN_ARGS = ["--nodes", "400", "--observers", "40", "--transmissions", "6000", "-
 
 
 def meshsnap():
-    p = os.environ.get("MESHSNAP", "")
-    if not p or not os.access(p, os.X_OK):
-        raise unittest.SkipTest("MESHSNAP is not set (run through ctest)")
-    r = subprocess.run([p, "gen", "--help"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    if r.returncode != 0 or b"--empty-backfill" not in r.stdout:
+    """meshsnap, when its generator has --empty-backfill (SkipTest otherwise)."""
+    r = msnlib.run_meshsnap("gen", "--help")
+    if r.returncode != 0 or "--empty-backfill" not in r.stdout + r.stderr:
         raise unittest.SkipTest("meshsnap gen --empty-backfill is not available")
-    return p
+    return msnlib.meshsnap_path()
 
 
 class TruthTest(unittest.TestCase):
@@ -56,10 +54,7 @@ class TruthTest(unittest.TestCase):
         d.start()
         t0 = time.monotonic()
         try:
-            def done():
-                ms = d.get_json("/api/perf/async-migrations")
-                return ms if ms and all(m["status"] == "done" for m in ms) and len(ms) >= 4 else None
-            cls.migs = {m["name"]: m for m in d.wait_for(done, timeout=120, what="every migration done")}
+            cls.migs = d.wait_migrations_done(4, timeout=120)
             d.stop()
         finally:
             d.cleanup()

@@ -122,21 +122,12 @@ class Truth:
     def packet_ids(self, type_=None, route=None, observers=None, hash_=None, since=None, until=None,
                    order="desc"):
         where, args = ["hash != ''", "first_seen != ''"], []
-        if type_ is not None:
-            where.append("payload_type = ?")
-            args.append(type_)
-        if route is not None:
-            where.append("route_type = ?")
-            args.append(route)
-        if hash_ is not None:
-            where.append("hash = ?")
-            args.append(hash_.lower())
-        if since is not None:
-            where.append("first_seen > ?")
-            args.append(since)
-        if until is not None:
-            where.append("first_seen < ?")
-            args.append(until)
+        for cond, value in (("payload_type = ?", type_), ("route_type = ?", route),
+                            ("hash = ?", None if hash_ is None else hash_.lower()),
+                            ("first_seen > ?", since), ("first_seen < ?", until)):
+            if value is not None:
+                where.append(cond)
+                args.append(value)
         if observers is not None:
             where.append("id IN (SELECT o.transmission_id FROM observations o JOIN observers obs "
                          "ON obs.rowid = o.observer_idx WHERE obs.id IN (%s))" % ",".join("?" * len(observers)))
@@ -753,29 +744,14 @@ class CoreApiChecks:
             c.close()
 
 
-def build_core_db(tmp):
-    path = os.path.join(tmp, "core.db")
-    st = mkdb.build(path, nodes=2300, observers=24, transmissions=12000, obs_per_tx=3.0, days=3, seed=7,
-                    inactive_observers=1)
-    msnlib.log("built %s: %d transmissions, %d observations in %.1f s"
-               % (path, st["transmissions"], st["observations"], st["seconds"]))
-    return path
-
-
 class CoreApiTest(CoreApiChecks, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        msnlib.meshsnapd_path()
-        cls.tmp = msnlib.make_tmpdir("msn-core-api-")
-        cls.db = build_core_db(cls.tmp)
+        cls.tmp, cls.db = msnlib.generated_db("msn-core-api-", "core.db", nodes=2300, observers=24,
+                                              transmissions=12000, obs_per_tx=3.0, days=3, seed=7,
+                                              inactive_observers=1)
         cls.t_start = time.time()
-        cls.d = msnlib.Daemon(cls.db, cls.tmp, workers=2, poll_interval_ms=200).start()
-        try:
-            cls.d.wait_ready(timeout=90)
-            cls.d.wait_fresh(timeout=90)
-        except Exception:
-            cls.d.cleanup()
-            raise
+        cls.d = msnlib.start_daemon(cls.db, cls.tmp, timeout=180, workers=2, poll_interval_ms=200)
         cls.truth = Truth(cls.db)
 
     @classmethod

@@ -9,7 +9,6 @@ run once it reports no migration running, against what the copy then holds.
 """
 
 import os
-import shutil
 import sys
 import time
 import unittest
@@ -23,42 +22,19 @@ from test_core_api import CoreApiChecks, Truth  # noqa: E402
 class E2eFixtureTest(CoreApiChecks, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        shared = msnlib.shared_dir()
-        if not shared:
-            raise unittest.SkipTest("MESHSNAP_SHARED is not set: no CoreScope fixture database")
-        src = os.path.join(shared, "fixtures", "corescope-e2e.db")
-        if not os.path.exists(src):
-            raise unittest.SkipTest("%s does not exist" % src)
+        msnlib.fixture_path()
         msnlib.meshsnapd_path()
         cls.tmp = msnlib.make_tmpdir("msn-core-e2e-")
-        cls.db = os.path.join(cls.tmp, "corescope-e2e.db")
-        shutil.copyfile(src, cls.db)
-        os.chmod(cls.db, 0o644)
+        cls.db = msnlib.copy_fixture_db(cls.tmp, "corescope-e2e.db")
         cls.t_start = time.time()
-        cls.d = msnlib.Daemon(cls.db, cls.tmp, workers=2, poll_interval_ms=200).start()
+        cls.d = msnlib.start_daemon(cls.db, cls.tmp, workers=2, poll_interval_ms=200)
         try:
-            cls.d.wait_fresh(timeout=90)
-
             # the backfiller upgrades the legacy copy (schema, last_seen, paths); wait until every
             # migration it registered is done, then for the master's republication after them
-            def migrations_done():
-                r = cls.d.get("/api/perf/async-migrations")
-                if r.status != 200:
-                    return None
-                migs = r.json()
-                if len(migs) < 4 or any(m.get("status") != "done" for m in migs):
-                    return None
-                return migs
-
-            cls.d.wait_for(migrations_done, timeout=120, interval=0.2, what="the backfiller's migrations to finish")
-
-            def republished():
-                h = cls.d.health()
-                if not h or h.get("stale") or h.get("async_migrations_running"):
-                    return None
-                return h if h.get("loadedObs") == cls.obs_count() else None
-
-            cls.d.wait_for(republished, timeout=120, interval=0.2, what="a generation after the migrations")
+            cls.d.wait_migrations_done(4, timeout=120, interval=0.2)
+            cls.d.wait_health(lambda h: not h.get("stale") and not h.get("async_migrations_running")
+                              and h.get("loadedObs") == cls.obs_count(),
+                              timeout=120, interval=0.2, what="a generation after the migrations")
         except Exception:
             cls.d.cleanup()
             raise
@@ -66,11 +42,7 @@ class E2eFixtureTest(CoreApiChecks, unittest.TestCase):
 
     @classmethod
     def obs_count(cls):
-        conn = msnlib.sql_connect(cls.db)
-        try:
-            return conn.execute("SELECT COUNT(*) FROM observations").fetchone()[0]
-        finally:
-            conn.close()
+        return msnlib.sql_value(cls.db, "SELECT COUNT(*) FROM observations")
 
     @classmethod
     def tearDownClass(cls):

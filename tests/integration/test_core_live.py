@@ -25,16 +25,9 @@ WAIT_S = 20.0  # generous upper bound for "visible within two poll intervals"
 class LiveTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        msnlib.meshsnapd_path()
-        cls.tmp = msnlib.make_tmpdir("msn-core-live-")
-        cls.db = os.path.join(cls.tmp, "live.db")
-        mkdb.build(cls.db, nodes=300, observers=12, transmissions=2000, obs_per_tx=3.0, days=2, seed=11)
-        cls.d = msnlib.Daemon(cls.db, cls.tmp, workers=2, poll_interval_ms=POLL_MS).start()
-        try:
-            cls.d.wait_fresh(timeout=90)
-        except Exception:
-            cls.d.cleanup()
-            raise
+        cls.tmp, cls.db = msnlib.generated_db("msn-core-live-", "live.db", nodes=300, observers=12,
+                                              transmissions=2000, obs_per_tx=3.0, days=2, seed=11)
+        cls.d = msnlib.start_daemon(cls.db, cls.tmp, workers=2, poll_interval_ms=POLL_MS)
 
     @classmethod
     def tearDownClass(cls):
@@ -50,11 +43,7 @@ class LiveTest(unittest.TestCase):
         return v
 
     def sql(self, query, args=()):
-        conn = msnlib.sql_connect(self.db)
-        try:
-            return conn.execute(query, args).fetchall()
-        finally:
-            conn.close()
+        return msnlib.sql_rows(self.db, query, args)
 
     def test_new_transmission_appears(self):
         s0 = self.stats()

@@ -32,10 +32,8 @@ TX = 4000
 class RestartTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        msnlib.meshsnapd_path()
-        cls.tmp = msnlib.make_tmpdir("msn-core-restart-")
-        cls.db = os.path.join(cls.tmp, "restart.db")
-        mkdb.build(cls.db, nodes=500, observers=12, transmissions=TX, obs_per_tx=3.0, days=2, seed=17)
+        cls.tmp, cls.db = msnlib.generated_db("msn-core-restart-", "restart.db", nodes=500, observers=12,
+                                              transmissions=TX, obs_per_tx=3.0, days=2, seed=17)
 
     def daemon(self, state_dir):
         d = msnlib.Daemon(self.db, self.tmp, workers=2, poll_interval_ms=200, state_dir=state_dir)

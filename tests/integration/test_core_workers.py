@@ -15,29 +15,25 @@ import os
 import signal
 import socket
 import sys
-import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-import mkdb  # noqa: E402
 import msnlib  # noqa: E402
 
 MAX_FAILED = 8  # requests allowed to fail around one kill (in flight on the dead worker)
 
 
-class Hammer:
+class Hammer(msnlib.ClientThreads):
     """Client threads sending GETs (fresh connections and keep-alive ones) until stopped;
     records (monotonic time, ok, detail)."""
 
     PATHS = ["/api/stats", "/api/packets?limit=20", "/api/nodes?limit=20", "/api/observers", "/api/healthz"]
 
     def __init__(self, d, threads=3):
+        super().__init__(threads, join_timeout=10)
         self.d = d
-        self.stop_ev = threading.Event()
-        self.lock = threading.Lock()
         self.events = []
-        self.threads = [threading.Thread(target=self.run, args=(i,), daemon=True) for i in range(threads)]
 
     def record(self, ok, detail):
         with self.lock:
@@ -46,7 +42,7 @@ class Hammer:
     def run(self, i):
         keep = self.d.client(timeout=5) if i % 2 else None
         n = 0
-        while not self.stop_ev.is_set():
+        while not self.stopping():
             path = self.PATHS[n % len(self.PATHS)]
             n += 1
             try:
@@ -62,17 +58,6 @@ class Hammer:
         if keep:
             keep.close()
 
-    def __enter__(self):
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop_ev.set()
-        for t in self.threads:
-            t.join(10)
-        return False
-
     def counts(self, t0=None, t1=None):
         with self.lock:
             ev = [e for e in self.events if (t0 is None or e[0] >= t0) and (t1 is None or e[0] <= t1)]
@@ -81,37 +66,15 @@ class Hammer:
         return ok, bad
 
 
-def group_members(pgid):
-    """Live pids whose process group is pgid."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                st = f.read()
-        except OSError:
-            continue
-        fields = st[st.rfind(")") + 2:].split()
-        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
-            out.append(int(d))
-    return out
-
-
 class WorkersTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        msnlib.meshsnapd_path()
-        cls.tmp = msnlib.make_tmpdir("msn-core-workers-")
-        cls.db = os.path.join(cls.tmp, "workers.db")
-        mkdb.build(cls.db, nodes=400, observers=12, transmissions=3000, obs_per_tx=3.0, days=2, seed=3)
+        cls.tmp, cls.db = msnlib.generated_db("msn-core-workers-", "workers.db", nodes=400, observers=12,
+                                              transmissions=3000, obs_per_tx=3.0, days=2, seed=3)
 
     def start(self, workers=2):
-        d = msnlib.Daemon(self.db, self.tmp, workers=workers, poll_interval_ms=200,
-                         allow_worker_restarts=True).start()
-        self.addCleanup(d.cleanup)
-        d.wait_fresh(timeout=90)
-        return d
+        return msnlib.start_daemon(self.db, self.tmp, test=self, workers=workers, poll_interval_ms=200,
+                                   allow_worker_restarts=True)
 
     def wait_replaced(self, d, old):
         """Waits until every slot of `old` ({slot: pid}) has a new live pid; returns the map."""
@@ -182,7 +145,7 @@ class WorkersTest(unittest.TestCase):
         for pid in children:
             self.assertFalse(msnlib.pid_alive(pid), "child %d is gone after the stop" % pid)
         # the daemon was started in its own process group (msnlib.Daemon)
-        self.assertEqual(group_members(d.pid), [], "no process of the daemon left")
+        self.assertEqual(msnlib.live_pids(group=d.pid), [], "no process of the daemon left")
         with self.assertRaises(OSError, msg="the port is closed"):
             socket.create_connection(("127.0.0.1", port), timeout=2).close()
 

@@ -14,7 +14,6 @@ tests/unit/cli/test_gen.c).
 import hashlib
 import os
 import sqlite3
-import subprocess
 import sys
 import unittest
 
@@ -25,16 +24,8 @@ ARGS = ["--nodes", "80", "--observers", "10", "--transmissions", "1500", "--obs-
         "--seed", "11", "--end", "1780000000", "--quiet"]
 
 
-def meshsnap():
-    p = os.environ.get("MESHSNAP", "")
-    if not p or not os.access(p, os.X_OK):
-        raise unittest.SkipTest("MESHSNAP is not set (run through ctest)")
-    return p
-
-
 def gen(db, *extra):
-    return subprocess.run([meshsnap(), "gen", "--db", db] + ARGS + list(extra), stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True)
+    return msnlib.run_meshsnap("gen", "--db", db, *ARGS, *extra)
 
 
 def checksum(db, skip=()):
@@ -55,19 +46,19 @@ def checksum(db, skip=()):
 class GenCliTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        meshsnap()
+        msnlib.meshsnap_path()
         cls.tmp = msnlib.make_tmpdir("msn-gen-")
 
     def path(self, name):
         return os.path.join(self.tmp, name)
 
     def test_help(self):
-        r = subprocess.run([meshsnap(), "gen", "--help"], stdout=subprocess.PIPE, text=True)
+        r = msnlib.run_meshsnap("gen", "--help")
         self.assertEqual(r.returncode, 0)
         for opt in ("--db", "--nodes", "--observers", "--transmissions", "--obs-per-tx", "--days", "--seed",
                     "--empty-backfill", "--force", "--demo"):
             self.assertIn(opt, r.stdout)
-        r = subprocess.run([meshsnap(), "--help"], stdout=subprocess.PIPE, text=True)
+        r = msnlib.run_meshsnap("--help")
         self.assertIn("gen", r.stdout)
 
     def test_writes_and_refuses_to_overwrite(self):
@@ -119,7 +110,7 @@ class GenCliTest(unittest.TestCase):
     def test_bad_arguments(self):
         for args in (["gen"], ["gen", "--db", self.path("x.db"), "--nodes", "many"],
                      ["gen", "--db", self.path("x.db"), "--bogus"], ["gen", "--db", self.path("x.db"), "--end", "soon"]):
-            r = subprocess.run([meshsnap()] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            r = msnlib.run_meshsnap(*args)
             self.assertEqual(r.returncode, 2, args)
         self.assertFalse(os.path.exists(self.path("x.db")))
 

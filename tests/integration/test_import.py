@@ -16,6 +16,7 @@ tests/bench/import.sh (import it; nothing runs on import):
                                     resolved_path without a neighbour graph, counters,
                                     first/last seen)
   run_import(db, path, *args)   -> CompletedProcess of `meshsnap import --db db ... path`
+                                    (msnlib.run_meshsnap)
   table_dump(db)                -> every row of the four tables (created_at left out)
 
 Tests here: a synthetic round trip (transmissions, observations, nodes, observers against
@@ -31,7 +32,6 @@ import os
 import random
 import re
 import sqlite3
-import subprocess
 import sys
 import time
 import unittest
@@ -342,16 +342,9 @@ def expected(lines, db_nodes=(), valid_advert=None):
 
 # ---- running and reading -------------------------------------------------------------------
 
-def meshsnap_path():
-    p = os.environ.get("MESHSNAP", "")
-    if not p:
-        raise unittest.SkipTest("MESHSNAP is not set (run through ctest or export MESHSNAP=build/meshsnap)")
-    return p
-
-
 def run_import(db, path, *args, stdin=None, timeout=300):
-    cmd = [meshsnap_path(), "import", "--db", db] + list(args) + ([path] if path is not None else [])
-    return subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=timeout)
+    return msnlib.run_meshsnap("import", "--db", db, *args, *([path] if path is not None else []), input=stdin,
+                               timeout=timeout)
 
 
 def table_dump(db, skip=("created_at",)):
@@ -370,8 +363,7 @@ def table_dump(db, skip=("created_at",)):
 def decode_oracle(raws, extra_args=()):
     """hash and decoded_json of each raw hex, from `meshsnap decode --json`."""
     inp = "".join(json.dumps({"hex": r}) + "\n" for r in raws)
-    p = subprocess.run([meshsnap_path(), "decode", "--json"] + list(extra_args), input=inp, capture_output=True,
-                       text=True, timeout=120)
+    p = msnlib.run_meshsnap("decode", "--json", *extra_args, input=inp, timeout=120)
     if p.returncode != 0:
         raise AssertionError("meshsnap decode --json failed: %s" % p.stderr)
     return [json.loads(x) for x in p.stdout.splitlines()]
@@ -429,7 +421,7 @@ def summary_counts(stderr):
 class ImportTest(ImportChecks, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        meshsnap_path()
+        msnlib.meshsnap_path()
         cls.tmp = msnlib.make_tmpdir("msn-import-")
         cls.corpus = generate(600, seed=3)
         cls.input = os.path.join(cls.tmp, "in.jsonl")
@@ -524,10 +516,10 @@ class ImportTest(ImportChecks, unittest.TestCase):
         self.assertEqual(p.returncode, 2)
 
     def test_help_and_usage(self):
-        p = subprocess.run([meshsnap_path(), "import", "--help"], capture_output=True, text=True)
+        p = msnlib.run_meshsnap("import", "--help")
         self.assertEqual(p.returncode, 0)
         self.assertIn("--batch", p.stdout)
-        p = subprocess.run([meshsnap_path(), "import", self.input], capture_output=True, text=True)
+        p = msnlib.run_meshsnap("import", self.input)
         self.assertEqual(p.returncode, 2)
         self.assertIn("--db", p.stderr)
         p = run_import(os.path.join(self.tmp, "x.db"), self.input, "--batch", "0")
@@ -544,7 +536,7 @@ class BadLinesTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        meshsnap_path()
+        msnlib.meshsnap_path()
         cls.tmp = msnlib.make_tmpdir("msn-import-bad-")
 
     def good(self, rng, key, ts):
@@ -707,13 +699,8 @@ class FixtureImportTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        meshsnap_path()
-        shared = msnlib.shared_dir()
-        if not shared:
-            raise unittest.SkipTest("MESHSNAP_SHARED is not set: no CoreScope fixture database")
-        cls.fixture = os.path.join(shared, "fixtures", "corescope-e2e.db")
-        if not os.path.exists(cls.fixture):
-            raise unittest.SkipTest("%s does not exist" % cls.fixture)
+        msnlib.meshsnap_path()
+        cls.fixture = msnlib.fixture_path()
         cls.tmp = msnlib.make_tmpdir("msn-import-fx-")
         cls.lines, cls.rows = fixture_lines(cls.fixture)
         cls.input = os.path.join(cls.tmp, "fixture.jsonl")

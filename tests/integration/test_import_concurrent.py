@@ -24,7 +24,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 import msnlib  # noqa: E402
-from test_import import generate, meshsnap_path, run_import  # noqa: E402
+from test_import import generate, run_import  # noqa: E402
 
 READER = r'''
 import json, sqlite3, sys, time
@@ -54,16 +54,13 @@ while time.monotonic() < t_end:
 json.dump({"lat": lat, "counts": counts, "errors": errors}, open(out, "w"))
 '''
 
-
-def pct(xs, p):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(p * len(xs)))]
+pct = msnlib.percentile
 
 
 class ConcurrentReaderTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        meshsnap_path()
+        msnlib.meshsnap_path()
         cls.tmp = msnlib.make_tmpdir("msn-import-conc-")
         cls.base = os.path.join(cls.tmp, "base.jsonl")
         cls.big = os.path.join(cls.tmp, "big.jsonl")
@@ -108,12 +105,12 @@ class ConcurrentReaderTest(unittest.TestCase):
         self.assertGreater(len(lb), 50)
         self.assertGreater(len(ld), 50)
         msnlib.log("reader latency before: p50 %.2f ms p90 %.2f ms max %.2f ms (%d queries)" %
-                   (pct(lb, .5) * 1e3, pct(lb, .9) * 1e3, max(lb) * 1e3, len(lb)))
+                   (pct(lb, 50) * 1e3, pct(lb, 90) * 1e3, max(lb) * 1e3, len(lb)))
         msnlib.log("reader latency during a %.1f s import: p50 %.2f ms p90 %.2f ms max %.2f ms (%d queries)" %
-                   (result["s"], pct(ld, .5) * 1e3, pct(ld, .9) * 1e3, max(ld) * 1e3, len(ld)))
+                   (result["s"], pct(ld, 50) * 1e3, pct(ld, 90) * 1e3, max(ld) * 1e3, len(ld)))
         # the reader also fetched the new rows (up to 2000 per query), so allow for that work
-        self.assertLess(pct(ld, .5), 15 * pct(lb, .5))
-        self.assertLess(pct(ld, .9), 30 * pct(lb, .9))
+        self.assertLess(pct(ld, 50), 15 * pct(lb, 50))
+        self.assertLess(pct(ld, 90), 30 * pct(lb, 90))
         # commits became visible while the import ran, batch after batch
         grew = len(set(during["counts"]))
         self.assertGreater(grew, 3, "the reader saw the observation count change only %d times" % grew)
@@ -128,7 +125,7 @@ class ConcurrentReaderTest(unittest.TestCase):
         c = sqlite3.connect(db, isolation_level=None)
         c.execute("BEGIN IMMEDIATE")
         c.execute("UPDATE observers SET name = name")
-        proc = subprocess.Popen([meshsnap_path(), "import", "--db", db, "--batch", "500", self.big],
+        proc = subprocess.Popen([msnlib.meshsnap_path(), "import", "--db", db, "--batch", "500", self.big],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         time.sleep(1.5)
         self.assertIsNone(proc.poll(), "the import should be waiting for the lock")
@@ -143,12 +140,12 @@ class ConcurrentReaderTest(unittest.TestCase):
         added back) is picked up at the next batch: later rows fill the new column."""
         import sqlite3
         db = os.path.join(self.tmp, "migrating.db")
-        p = subprocess.run([meshsnap_path(), "init-db", db], capture_output=True, text=True)
+        p = msnlib.run_meshsnap("init-db", db)
         self.assertEqual(p.returncode, 0, p.stderr)
         c = sqlite3.connect(db, isolation_level=None, timeout=60)
         c.execute("DROP INDEX idx_tx_last_seen_zero")
         c.execute("ALTER TABLE transmissions DROP COLUMN last_seen")
-        proc = subprocess.Popen([meshsnap_path(), "import", "--db", db, "--batch", "20", self.big],
+        proc = subprocess.Popen([msnlib.meshsnap_path(), "import", "--db", db, "--batch", "20", self.big],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None:

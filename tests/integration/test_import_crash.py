@@ -28,7 +28,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 import msnlib  # noqa: E402
-from test_import import ImportChecks, expected, generate, meshsnap_path, run_import, table_dump  # noqa: E402
+from test_import import ImportChecks, expected, generate, run_import, table_dump  # noqa: E402
 
 KILLS = 7
 
@@ -58,7 +58,7 @@ def consistent(tc, db):
 class CrashTest(ImportChecks, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        meshsnap_path()
+        msnlib.meshsnap_path()
         cls.tmp = msnlib.make_tmpdir("msn-import-crash-")
         cls.corpus = generate(3000, seed=11, n_nodes=80, n_observers=10)
         cls.input = os.path.join(cls.tmp, "in.jsonl")
@@ -67,7 +67,7 @@ class CrashTest(ImportChecks, unittest.TestCase):
 
     def fresh_db(self, name, legacy):
         db = os.path.join(self.tmp, name)
-        p = subprocess.run([meshsnap_path(), "init-db", db], capture_output=True, text=True)
+        p = msnlib.run_meshsnap("init-db", db)
         self.assertEqual(p.returncode, 0, p.stderr)
         if legacy:
             c = sqlite3.connect(db)
@@ -87,7 +87,7 @@ class CrashTest(ImportChecks, unittest.TestCase):
         for i in range(1, KILLS + 1):
             target = total * i // (KILLS + 1)
             before = consistent(self, db)
-            p = subprocess.Popen([meshsnap_path(), "import", "--db", db, "--batch", str(batch), self.input],
+            p = subprocess.Popen([msnlib.meshsnap_path(), "import", "--db", db, "--batch", str(batch), self.input],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             deadline = time.monotonic() + 300
             while p.poll() is None and time.monotonic() < deadline:
@@ -137,7 +137,7 @@ class CrashTest(ImportChecks, unittest.TestCase):
 
     def test_sigterm_commits_and_exits_2(self):
         db = self.fresh_db("term.db", False)
-        p = subprocess.Popen([meshsnap_path(), "import", "--db", db, "--batch", "10", self.input],
+        p = subprocess.Popen([msnlib.meshsnap_path(), "import", "--db", db, "--batch", "10", self.input],
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         # wait until rows appear, then ask it to stop
         deadline = time.monotonic() + 60

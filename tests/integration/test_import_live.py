@@ -11,7 +11,6 @@ the daemon stayed up. The time the rows took to appear is printed, not asserted.
 
 import os
 import random
-import sqlite3
 import sys
 import time
 import unittest
@@ -19,7 +18,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 import msnlib  # noqa: E402
-from test_import import generate, meshsnap_path, run_import  # noqa: E402
+from test_import import generate, run_import  # noqa: E402
 
 WAIT_S = 60.0
 
@@ -28,7 +27,7 @@ class LiveImportTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         msnlib.meshsnapd_path()
-        meshsnap_path()
+        msnlib.meshsnap_path()
         cls.tmp = msnlib.make_tmpdir("msn-import-live-")
         cls.db = os.path.join(cls.tmp, "live.db")
         now = int(time.time())
@@ -39,23 +38,14 @@ class LiveImportTest(unittest.TestCase):
         p = run_import(cls.db, first)
         if p.returncode != 0:
             raise AssertionError(p.stderr)
-        cls.d = msnlib.Daemon(cls.db, cls.tmp, workers=2, poll_interval_ms=200).start()
-        try:
-            cls.d.wait_fresh(timeout=90)
-        except Exception:
-            cls.d.cleanup()
-            raise
+        cls.d = msnlib.start_daemon(cls.db, cls.tmp, workers=2, poll_interval_ms=200)
 
     @classmethod
     def tearDownClass(cls):
         cls.d.stop()
 
     def sql(self, q):
-        c = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True)
-        try:
-            return c.execute(q).fetchall()
-        finally:
-            c.close()
+        return msnlib.sql_rows(self.db, q)
 
     def test_import_while_serving(self):
         s0 = self.d.get_json("/api/stats")

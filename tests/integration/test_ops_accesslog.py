@@ -11,7 +11,6 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-import mkdb  # noqa: E402
 import msnlib  # noqa: E402
 
 CLF = re.compile(r'^(\S+) - - \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d \+0000\] "(\S+) (\S+) HTTP/\d\.\d" (\d{3}) (\d+)$')
@@ -20,13 +19,14 @@ CLF = re.compile(r'^(\S+) - - \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d \+0000\] "(\S+) 
 class AccessLogTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        msnlib.meshsnapd_path()
-        cls.tmp = msnlib.make_tmpdir("msn-accesslog-")
-        cls.db = os.path.join(cls.tmp, "a.db")
-        mkdb.build(cls.db, nodes=50, observers=4, transmissions=200, obs_per_tx=2, seed=3)
+        cls.tmp, cls.db = msnlib.generated_db("msn-accesslog-", "a.db", nodes=50, observers=4, transmissions=200,
+                                              obs_per_tx=2, seed=3)
         cls.log = os.path.join(cls.tmp, "access.log")
-        cls.d = msnlib.Daemon(cls.db, cls.tmp, workers=2, sections={"http": {"access_log": cls.log}}).start()
-        cls.d.wait_fresh(timeout=60)
+        cls.d = msnlib.start_daemon(cls.db, cls.tmp, timeout=60, workers=2, sections={"http": {"access_log": cls.log}})
+        # logrotate comes long after the start: SIGUSR1 is sent once every worker accepts
+        # (a worker still starting up has no handler for it yet)
+        cls.d.wait_for(lambda: "2 of 2 workers accepting" in cls.d.log_text(), timeout=30,
+                       what="both workers accepting")
 
     @classmethod
     def tearDownClass(cls):
@@ -37,14 +37,10 @@ class AccessLogTest(unittest.TestCase):
             return [line.rstrip("\n") for line in f]
 
     def wait_lines(self, path, pred, timeout=10):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if os.path.exists(path):
-                got = self.lines(path)
-                if pred(got):
-                    return got
-            time.sleep(0.05)
-        self.fail("the access log %s never showed the expected lines" % path)
+        def shown():
+            got = self.lines(path)  # OSError (not there yet) counts as not shown
+            return got if pred(got) else None
+        return self.d.wait_for(shown, timeout=timeout, what="the expected lines in the access log %s" % path)
 
     def test_lines_and_reopen(self):
         for i in range(20):

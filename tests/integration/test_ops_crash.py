@@ -24,56 +24,27 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-import mkdb  # noqa: E402
 import msnlib  # noqa: E402
 
 REPLACE_BOUND_S = 2.0  # generous: the supervisor respawns on its next 50 ms tick
 
 
-def proc_workers(master_pid):
-    """{slot: pid} of the live worker processes whose parent is master_pid (after exec:
-    title "meshsnapd: worker N" or command line "--role worker --slot N")."""
-    out = {}
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                st = f.read()
-        except OSError:
-            continue
-        fields = st[st.rfind(")") + 2:].split()
-        if fields[0] in ("Z", "X") or int(fields[1]) != master_pid:
-            continue
-        cmd = msnlib.pid_cmdline(int(d))
-        m = re.match(r"meshsnapd: worker (\d+)", cmd) or re.search(r"--role worker --slot (\d+)", cmd)
-        if m:
-            out[int(m.group(1))] = int(d)
-    return out
-
-
 class CrashTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        msnlib.meshsnapd_path()
-        cls.tmp = msnlib.make_tmpdir("msn-ops-crash-")
-        cls.db = os.path.join(cls.tmp, "crash.db")
-        mkdb.build(cls.db, nodes=150, observers=8, transmissions=1000, obs_per_tx=2.0, days=2, seed=31)
+        cls.tmp, cls.db = msnlib.generated_db("msn-ops-crash-", "crash.db", nodes=150, observers=8,
+                                              transmissions=1000, obs_per_tx=2.0, days=2, seed=31)
 
     def next_in_slot(self, d, slot, not_pids, timeout=20.0):
         """Polls /proc (every 2 ms) until slot runs a pid not in not_pids; returns it."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            pid = proc_workers(d.pid).get(slot)
-            if pid is not None and pid not in not_pids:
-                return pid
-            time.sleep(0.002)
-        d.check_alive()
-        self.fail("no new worker in slot %d within %.0f s" % (slot, timeout))
+        def new_pid():
+            pid = msnlib.worker_processes(d.pid).get(slot)
+            return pid if pid is not None and pid not in not_pids else None
+        return d.wait_for(new_pid, timeout=timeout, interval=0.002, what="a new worker in slot %d" % slot)
 
     def kill_healthy(self, d, slot, seen):
         """Kills the (long-running) worker of slot and measures its replacement."""
-        pid = proc_workers(d.pid)[slot]
+        pid = msnlib.worker_processes(d.pid)[slot]
         t0 = time.monotonic()
         os.kill(pid, signal.SIGKILL)
         new = self.next_in_slot(d, slot, seen | {pid})
@@ -91,11 +62,10 @@ class CrashTest(unittest.TestCase):
         return float(m.group(1)) if m else None
 
     def test_crash_loop_and_replacement(self):
-        d = msnlib.Daemon(self.db, self.tmp, workers=2, poll_interval_ms=200, allow_worker_restarts=True).start()
-        self.addCleanup(d.cleanup)
-        d.wait_fresh(timeout=90)
-        workers = d.wait_for(lambda: (lambda p: p if len(p) == 2 else None)(proc_workers(d.pid)), timeout=10,
-                             what="two worker processes")
+        d = msnlib.start_daemon(self.db, self.tmp, test=self, workers=2, poll_interval_ms=200,
+                                allow_worker_restarts=True)
+        workers = d.wait_for(lambda: (lambda p: p if len(p) == 2 else None)(msnlib.worker_processes(d.pid)),
+                             timeout=10, what="two worker processes")
         time.sleep(max(0.0, 1.5 - (time.monotonic() - d.started_at)))  # the workers are healthy by then
         seen = set(workers.values())
 
@@ -107,7 +77,7 @@ class CrashTest(unittest.TestCase):
             idle.append(c)
         self.assertGreaterEqual(self.metric(d, "meshsnap_http_connections"), 16)
         per_slot = {}
-        for slot, pid in proc_workers(d.pid).items():
+        for slot, pid in msnlib.worker_processes(d.pid).items():
             per_slot[slot] = sum(1 for f in os.listdir("/proc/%d/fd" % pid)
                                  if os.readlink("/proc/%d/fd/%s" % (pid, f)).startswith("socket:"))
         big = max(per_slot, key=per_slot.get)
@@ -142,7 +112,7 @@ class CrashTest(unittest.TestCase):
 
         # the worker left running becomes healthy; its death is answered at once again
         time.sleep(1.2)
-        self.assertEqual(proc_workers(d.pid).get(other), pid, "slot %d kept its last worker" % other)
+        self.assertEqual(msnlib.worker_processes(d.pid).get(other), pid, "slot %d kept its last worker" % other)
         self.kill_healthy(d, other, seen)
         d.wait_for(lambda: len(d.worker_pids()) == 2, timeout=10, what="both slots serving")
 

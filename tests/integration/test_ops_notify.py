@@ -19,7 +19,6 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-import mkdb  # noqa: E402
 import msnlib  # noqa: E402
 
 
@@ -68,10 +67,8 @@ class NotifySocket:
 class NotifyTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        msnlib.meshsnapd_path()
-        cls.tmp = msnlib.make_tmpdir("msn-ops-notify-")
-        cls.db = os.path.join(cls.tmp, "notify.db")
-        mkdb.build(cls.db, nodes=100, observers=6, transmissions=500, obs_per_tx=2.0, days=2, seed=71)
+        cls.tmp, cls.db = msnlib.generated_db("msn-ops-notify-", "notify.db", nodes=100, observers=6,
+                                              transmissions=500, obs_per_tx=2.0, days=2, seed=71)
 
     def wait_line(self, ns, pred, after, what, d=None):
         """The first (time, pid, line) at or after `after` whose line satisfies pred; fails

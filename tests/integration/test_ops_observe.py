@@ -25,54 +25,32 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
-import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-import mkdb  # noqa: E402
 import msnlib  # noqa: E402
 
 TRANSMISSIONS = 3000
 
 
-def meshsnap_path():
-    p = os.environ.get("MESHSNAP", "")
-    if not p or not os.access(p, os.X_OK):
-        raise unittest.SkipTest("MESHSNAP is not set to the meshsnap binary (run through ctest)")
-    return p
-
-
-class Load:
+class Load(msnlib.ClientThreads):
     """Keep-alive clients sending GET path until stopped (failures are not this test's topic)."""
 
     def __init__(self, d, path="/api/stats", threads=2):
+        super().__init__(threads, join_timeout=10)
         self.d, self.path = d, path
-        self.stop_ev = threading.Event()
-        self.threads = [threading.Thread(target=self.run, daemon=True) for _ in range(threads)]
 
-    def run(self):
+    def run(self, i):
         c = self.d.client(timeout=5)
-        while not self.stop_ev.is_set():
+        while not self.stopping():
             try:
                 c.get(self.path)
             except (OSError, http.client.HTTPException):
                 c.close()
                 time.sleep(0.01)
         c.close()
-
-    def __enter__(self):
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop_ev.set()
-        for t in self.threads:
-            t.join(10)
-        return False
 
 
 def read_comm(pid):
@@ -86,18 +64,11 @@ def read_comm(pid):
 class ObserveTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        msnlib.meshsnapd_path()
-        cls.tmp = msnlib.make_tmpdir("msn-ops-observe-")
-        cls.db = os.path.join(cls.tmp, "observe.db")
-        mkdb.build(cls.db, nodes=200, observers=10, transmissions=TRANSMISSIONS, obs_per_tx=2.0, days=2, seed=51,
-                   legacy_last_seen=True)
-        cls.d = msnlib.Daemon(cls.db, cls.tmp, workers=2, poll_interval_ms=200,
-                              sections={"backfill": {"batch_size": 50, "yield_ms": 250}}).start()
-        try:
-            cls.d.wait_fresh(timeout=90)
-        except Exception:
-            cls.d.cleanup()
-            raise
+        cls.tmp, cls.db = msnlib.generated_db("msn-ops-observe-", "observe.db", nodes=200, observers=10,
+                                              transmissions=TRANSMISSIONS, obs_per_tx=2.0, days=2, seed=51,
+                                              legacy_last_seen=True)
+        cls.d = msnlib.start_daemon(cls.db, cls.tmp, workers=2, poll_interval_ms=200,
+                                    sections={"backfill": {"batch_size": 50, "yield_ms": 250}})
 
     @classmethod
     def tearDownClass(cls):
@@ -242,9 +213,8 @@ class ObserveTest(unittest.TestCase):
     # -- meshsnap status ------------------------------------------------------------------
 
     def status(self, *args):
-        p = subprocess.run([meshsnap_path(), "status"] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           timeout=30)
-        return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
+        p = msnlib.run_meshsnap("status", *args, timeout=30)
+        return p.returncode, p.stdout, p.stderr
 
     def check_table(self, text, header):
         """The rows of the table starting with `header` have equal widths (aligned columns,

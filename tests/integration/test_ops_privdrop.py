@@ -13,7 +13,6 @@ switch).
   naming the user, and no child process started.
 """
 
-import grp
 import os
 import pwd
 import re
@@ -38,22 +37,6 @@ def proc_ids(pid):
             ids[k] = v.split()
     return ([int(x) for x in ids["Uid"]], [int(x) for x in ids["Gid"]], [int(x) for x in ids.get("Groups", [])],
             ids.get("NoNewPrivs", ["?"])[0])
-
-
-def children(pid):
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                st = f.read()
-        except OSError:
-            continue
-        fields = st[st.rfind(")") + 2:].split()
-        if int(fields[1]) == pid and fields[0] not in ("Z", "X"):
-            out.append(int(d))
-    return out
 
 
 class PrivDropTest(unittest.TestCase):
@@ -88,9 +71,7 @@ class PrivDropTest(unittest.TestCase):
         state = os.path.join(self.data, "state")
         os.mkdir(state)
         os.chown(state, uid, gid)
-        d = msnlib.Daemon(self.db, self.tmp, workers=2, state_dir=state, config={"user": USER}).start()
-        self.addCleanup(d.cleanup)
-        d.wait_fresh(timeout=90)
+        d = msnlib.start_daemon(self.db, self.tmp, test=self, workers=2, state_dir=state, config={"user": USER})
         self.assertIn("running as user %s (uid %d)" % (USER, uid), d.log_text())
         h = d.health()
         pids = {"master": d.pid}
@@ -131,7 +112,7 @@ class PrivDropTest(unittest.TestCase):
         self.assertNotEqual(rc, 0)
         self.assertRegex(log, r"%s[^\n]*no such user" % re.escape(NO_SUCH_USER))
         self.assertNotIn("started worker", log)
-        self.assertEqual(children(d.pid), [])
+        self.assertEqual(msnlib.live_pids(parent=d.pid), [])
         self.assertFalse(os.path.exists(os.path.join(state, "status")), "nothing written to state_dir")
 
 

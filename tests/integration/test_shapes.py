@@ -8,16 +8,12 @@ then 200), and a bad shape parameter is a 400.
 """
 
 import gzip
-import json
 import os
-import shutil
 import sys
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-import mkdb  # noqa: E402
 import msnlib  # noqa: E402
 import test_core_api  # noqa: E402
 from test_core_api import load_golden, shape_errors  # noqa: E402
@@ -65,14 +61,19 @@ class ShapeChecks:
     d = None
 
     @classmethod
-    def wait_analytics(cls):
-        def all_published():
-            for p in ANALYTICS:
-                if cls.d.get(p).status != 200:
-                    return None
-            return True
+    def serve(cls, tmp, db):
+        """Serves db (cls.d) and waits until every analytic is published."""
+        cls.tmp, cls.db = tmp, db
+        cls.d = msnlib.start_daemon(db, tmp, timeout=60, workers=2, poll_interval_ms=200)
+        try:
+            cls.d.wait_status(ANALYTICS, 200, timeout=120, interval=0.5, what="every analytic to be published")
+        except Exception:
+            cls.d.cleanup()
+            raise
 
-        cls.d.wait_for(all_published, timeout=120, interval=0.5, what="every analytic to be published")
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.stop()
 
     def body(self, path):
         r = self.d.get(path)
@@ -130,11 +131,7 @@ class ShapeChecks:
         self.assertIn(first.status, (200, 503))
         if first.status == 503:
             self.assertTrue(first.header("retry-after"), "Retry-After on 503")
-        deadline = time.time() + 60
-        while first.status != 200 and time.time() < deadline:
-            time.sleep(0.5)
-            first = self.d.get(path)
-        self.assertEqual(first.status, 200, "the requested shape was published")
+            first = self.d.wait_status(path, 200, timeout=60, interval=0.5, what="the requested shape published")
         self.assertIn("totalPackets", first.json())
         # the same shape written differently is the same document
         alt = self.d.get("/api/analytics/rf?region=%s&window=3d" % self.region.lower())
@@ -153,23 +150,10 @@ class GeneratedDbShapes(ShapeChecks, unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        msnlib.meshsnapd_path()
-        cls.tmp = msnlib.make_tmpdir("msn-shapes-")
-        cls.db = os.path.join(cls.tmp, "gen.db")
-        mkdb.build(cls.db, nodes=300, observers=12, transmissions=3000, obs_per_tx=4, seed=5)
-        cls.d = msnlib.Daemon(cls.db, cls.tmp, workers=2, poll_interval_ms=200).start()
-        try:
-            cls.d.wait_fresh(timeout=60)
-            cls.wait_analytics()
-            iatas = sorted({o["iata"] for o in cls.d.get_json("/api/observers")["observers"] if o.get("iata")})
-            cls.region = iatas[0] if iatas else "SJC"
-        except Exception:
-            cls.d.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.stop()
+        cls.serve(*msnlib.generated_db("msn-shapes-", "gen.db", nodes=300, observers=12, transmissions=3000,
+                                       obs_per_tx=4, seed=5))
+        iatas = sorted({o["iata"] for o in cls.d.get_json("/api/observers")["observers"] if o.get("iata")})
+        cls.region = iatas[0] if iatas else "SJC"
 
 
 class FixtureDbShapes(ShapeChecks, unittest.TestCase):
@@ -177,26 +161,10 @@ class FixtureDbShapes(ShapeChecks, unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        shared = msnlib.shared_dir()
-        src = os.path.join(shared or "", "fixtures", "corescope-e2e.db")
-        if not shared or not os.path.exists(src):
-            raise unittest.SkipTest("no reference fixtures (MESHSNAP_SHARED): the fixture database run is skipped")
+        msnlib.fixture_path()
         msnlib.meshsnapd_path()
-        cls.tmp = msnlib.make_tmpdir("msn-shapes-e2e-")
-        cls.db = os.path.join(cls.tmp, "corescope-e2e.db")
-        shutil.copyfile(src, cls.db)
-        os.chmod(cls.db, 0o644)
-        cls.d = msnlib.Daemon(cls.db, cls.tmp, workers=2, poll_interval_ms=200).start()
-        try:
-            cls.d.wait_fresh(timeout=60)
-            cls.wait_analytics()
-        except Exception:
-            cls.d.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.stop()
+        tmp = msnlib.make_tmpdir("msn-shapes-e2e-")
+        cls.serve(tmp, msnlib.copy_fixture_db(tmp, "corescope-e2e.db"))
 
 
 if __name__ == "__main__":

@@ -1,23 +1,61 @@
 """msnlib: helpers for meshsnap's integration tests and benchmark scripts.
 
-Standard library only (Debian's /usr/bin/python3). What is here:
+Standard library only (Debian's /usr/bin/python3), plus mkdb beside it. What is here:
 
+binaries
   skip(msg)                      print "SKIP: msg" and exit 77 (CTest's skip code); for use
                                  outside a running test (inside one, raise unittest.SkipTest)
   meshsnapd_path()               the daemon binary from env MESHSNAPD (SkipTest when unset)
+  meshsnap_path()                the command-line tool from env MESHSNAP (SkipTest when unset)
+  run_meshsnap(*args)            `meshsnap ARGS...`, output captured as text
+  find_binary(name, arg)         for benchmarks: --option, env, or build/NAME; None if absent
+  need_binary(name, arg)         the same, or exit with a message saying how to give it
+  need_tool(name, package)       an installed program, or exit naming its Debian package
+  bench_parser(description)      for benchmarks: argparse with --meshsnapd and --workdir
   shared_dir()                   env MESHSNAP_SHARED when it is a directory, else None
-  free_port(host)                an unused loopback TCP port
+  fixture_path(name)             a file of the reference fixtures (SkipTest when absent)
+
+files and databases
   make_tmpdir(prefix)            a temporary directory, removed at exit unless a test failed
                                  or MESHSNAP_KEEP_TMP is set
+  generated_db(prefix, name, ..) a new temporary directory holding a mkdb database
+  copy_fixture_db(tmpdir, name)  a writable copy of the reference e2e database
+  cached_db(path, ...)           for benchmarks: a mkdb database built once, then reused
+  bench_run_dir(workdir, ..)     for benchmarks: a fresh run directory with a copy of a db
+  run_backfiller(db, tmpdir)     every migration run on db by the backfiller role alone
   write_config(path, ...)        a meshsnap.conf for a test daemon
-  Response                       status, headers (lower-case names), body; .json()
-  http_get / http_request        one request on a fresh connection
-  HttpClient                     a keep-alive connection that reconnects after errors
-  Daemon                         start / wait_ready / get / health / stop / kill a meshsnapd
-  pid_alive(pid)                 whether a process exists (and is not a zombie)
   sql_connect(path)              a read-only sqlite3 connection (for computing expected values)
+  sql_rows / sql_value           one query on a read-only connection: all rows / one value
   table_columns(conn, table)     the column names of a table
   SqliteLock(path)               holds an exclusive lock so that no one else can read the db
+
+HTTP
+  free_port(host)                an unused loopback TCP port
+  Response                       status, headers (lower-case names), body; .json()
+  http_get / http_request        one request (optionally with headers) on a fresh connection
+  HttpClient                     a keep-alive connection that reconnects after errors
+
+daemons and processes
+  Daemon                         start / wait_ready / wait_fresh / wait_health /
+                                 wait_status / wait_migrations_done / get / health /
+                                 reload / stop / kill a meshsnapd
+  start_daemon(db, tmpdir, ...)  a Daemon started and fresh (cleaned up if it never gets so)
+  poll_until / wait_until        poll a condition: None on timeout / fail on timeout
+  pid_alive(pid), pid_cmdline    whether a process exists (and is not a zombie); its title
+  live_pids(parent, group)       the live processes with this parent and/or process group
+  worker_processes(master_pid)   {slot: pid} of the workers of a master, from /proc
+  worker_generation(pid, old, n) those workers when n new ones run alone, else None
+  kill_pid(pid, sig)             signal a process and wait until it is gone
+  stop_process(proc)             end a subprocess.Popen (signal, wait, then SIGKILL)
+
+load
+  ClientThreads                  base of background client threads (a context manager)
+  KeepAliveGets                  such threads, each GETting one path on a kept connection
+  Wrk, run_wrk, parse_wrk        wrk in the background or to the end, and its figures
+  percentile(values, p)          the p-th percentile (nearest rank)
+
+runner
+  log(msg)                       a timestamped progress line on stderr
   main(*test_classes)            run unittest classes, print "N passed, N failed, N skipped",
                                  print the logs of the daemons started on failure, and exit
                                  0 (all passed), 1 (a failure) or 77 (everything skipped)
@@ -26,10 +64,12 @@ A Daemon writes its stderr to <tmpdir>/meshsnapd-<n>.log; every Daemon created i
 process is remembered so that main() can print their logs when a test fails.
 """
 
+import argparse
 import atexit
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -37,8 +77,11 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
+
+import mkdb
 
 SKIP_EXIT = 77
 
@@ -60,15 +103,81 @@ def skip(msg):
     sys.exit(SKIP_EXIT)
 
 
+def _binary_from_env(name):
+    var = name.upper()
+    p = os.environ.get(var, "")
+    if not p:
+        raise unittest.SkipTest("%s is not set (run the tests through ctest, or export %s=path/to/%s)"
+                                % (var, var, name))
+    if not os.access(p, os.X_OK):
+        raise unittest.SkipTest("%s=%s is not an executable file" % (var, p))
+    return p
+
+
 def meshsnapd_path():
     """The meshsnapd binary named by env MESHSNAPD. Raises unittest.SkipTest when it is
     unset or not executable (main() then exits 77 if nothing ran)."""
-    p = os.environ.get("MESHSNAPD", "")
-    if not p:
-        raise unittest.SkipTest("MESHSNAPD is not set (run the tests through ctest, or export "
-                                "MESHSNAPD=path/to/meshsnapd)")
-    if not os.access(p, os.X_OK):
-        raise unittest.SkipTest("MESHSNAPD=%s is not an executable file" % p)
+    return _binary_from_env("meshsnapd")
+
+
+def meshsnap_path():
+    """The meshsnap command-line tool named by env MESHSNAP. Raises unittest.SkipTest when
+    it is unset or not executable."""
+    return _binary_from_env("meshsnap")
+
+
+def run_meshsnap(*args, input=None, timeout=300):
+    """Runs `meshsnap ARGS...` (meshsnap_path()) with input (text) on its standard input;
+    returns the subprocess.CompletedProcess with stdout and stderr as text."""
+    return subprocess.run([meshsnap_path()] + [str(a) for a in args], input=input, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+_CHECKOUT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+
+
+def find_binary(name, arg=None):
+    """For benchmark scripts: the absolute path of the binary `name` ("meshsnapd" or
+    "meshsnap") given by arg (a command-line option), else by env MESHSNAPD / MESHSNAP,
+    else build/NAME of this checkout; None when none of them is executable."""
+    for p in (arg, os.environ.get(name.upper()), os.path.join(_CHECKOUT, "build", name)):
+        if p and os.access(p, os.X_OK):
+            return os.path.abspath(p)
+    return None
+
+
+def _script():
+    return os.path.basename(sys.argv[0]) or "python3"
+
+
+def bench_parser(description=None, workdir=True):
+    """For benchmark scripts: an argparse.ArgumentParser with --meshsnapd (see need_binary)
+    and, unless workdir is false, --workdir (default $MESHSNAP_BENCH_DIR or
+    /tmp/meshsnap-bench, where databases are cached between runs)."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--meshsnapd")
+    if workdir:
+        ap.add_argument("--workdir", default=os.environ.get("MESHSNAP_BENCH_DIR", "/tmp/meshsnap-bench"))
+    return ap
+
+
+def need_binary(name, arg=None, status=1):
+    """find_binary(), or exits with `status` and a message saying how to name the binary."""
+    p = find_binary(name, arg)
+    if p is None:
+        sys.stderr.write("%s: %s not found: pass --%s or set %s (e.g. build/%s)\n"
+                         % (_script(), name, name, name.upper(), name))
+        sys.exit(status)
+    return p
+
+
+def need_tool(name, package, status=1):
+    """The program name (a path, or looked up on PATH), or exits with `status` and a message
+    naming the Debian package that installs it."""
+    p = name if os.sep in name else shutil.which(name)
+    if not p or not os.access(p, os.X_OK):
+        sys.stderr.write("%s: %s is missing; install it with `apt-get install %s`\n" % (_script(), name, package))
+        sys.exit(status)
     return p
 
 
@@ -78,6 +187,18 @@ def shared_dir():
     if p and os.path.isdir(p):
         return p
     return None
+
+
+def fixture_path(name="corescope-e2e.db"):
+    """The path of fixtures/NAME in the reference directory. Raises unittest.SkipTest
+    (saying what is missing) when MESHSNAP_SHARED is unset or the file does not exist."""
+    shared = shared_dir()
+    if not shared:
+        raise unittest.SkipTest("MESHSNAP_SHARED is not set: no reference fixture %s" % name)
+    p = os.path.join(shared, "fixtures", name)
+    if not os.path.exists(p):
+        raise unittest.SkipTest("%s does not exist" % p)
+    return p
 
 
 def free_port(host="127.0.0.1"):
@@ -110,6 +231,68 @@ def make_tmpdir(prefix="msn-test-"):
     p = tempfile.mkdtemp(prefix=prefix, dir=base)
     _tmpdirs.append(p)
     return p
+
+
+def generated_db(prefix, name, **build_args):
+    """A new make_tmpdir(prefix) holding a database NAME built by mkdb.build(**build_args)
+    (the schema from meshsnapd_path(), so SkipTest without the daemon); logs its size.
+    Returns (tmpdir, database path)."""
+    meshsnapd_path()
+    tmpdir = make_tmpdir(prefix)
+    path = os.path.join(tmpdir, name)
+    st = mkdb.build(path, **build_args)
+    log("built %s: %d transmissions, %d observations in %.1f s"
+        % (path, st["transmissions"], st["observations"], st["seconds"]))
+    return tmpdir, path
+
+
+def copy_fixture_db(tmpdir, dest_name, name="corescope-e2e.db"):
+    """A writable copy (mode 0644) of the reference fixture NAME at tmpdir/dest_name, so
+    that a daemon may upgrade it; the original is never touched. SkipTest as fixture_path()."""
+    dest = os.path.join(tmpdir, dest_name)
+    shutil.copyfile(fixture_path(name), dest)
+    os.chmod(dest, 0o644)
+    return dest
+
+
+def cached_db(path, **build_args):
+    """For benchmarks: builds a mkdb database at path unless it exists (through path.tmp,
+    so that an interrupted build is never mistaken for a finished one). Returns mkdb's
+    figures when it built one, None when the cached file was reused."""
+    if os.path.exists(path):
+        return None
+    print("building %s (cached for later runs) ..." % path, flush=True)
+    st = mkdb.build(path + ".tmp", force=True, **build_args)
+    os.rename(path + ".tmp", path)
+    return st
+
+
+def bench_run_dir(workdir, name, src_db, db_name="served.db"):
+    """For benchmarks: an empty directory workdir/NAME (whatever a previous run left there
+    is removed) holding a copy of src_db as db_name. Returns (directory, database path)."""
+    run_dir = os.path.join(workdir, name)
+    shutil.rmtree(run_dir, ignore_errors=True)
+    os.makedirs(run_dir)
+    db = os.path.join(run_dir, db_name)
+    shutil.copyfile(src_db, db)
+    return run_dir, db
+
+
+def run_backfiller(db, tmpdir, name="backfill", sections=None):
+    """Runs the backfiller role alone on db, to the end of every migration (`meshsnapd
+    --config tmpdir/NAME.conf --role backfiller`, state in tmpdir/NAME-state): a database
+    a daemon then serves without a backfill. sections: as for write_config. Returns its
+    output; raises AssertionError (with the output) when it fails."""
+    state = os.path.join(tmpdir, name + "-state")
+    os.makedirs(state, exist_ok=True)
+    conf = write_config(os.path.join(tmpdir, name + ".conf"), db=db, state_dir=state, listen="127.0.0.1:1",
+                        sections=sections)
+    r = subprocess.run([meshsnapd_path(), "--config", conf, "--role", "backfiller"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)
+    out = r.stdout.decode("utf-8", "replace")
+    if r.returncode != 0:
+        raise AssertionError("the backfiller run on %s failed (status %d): %s" % (db, r.returncode, out[-3000:]))
+    return out
 
 
 def write_config(path, db, state_dir, listen, workers=2, poll_interval_ms=200,
@@ -256,7 +439,8 @@ class Daemon:
     d = Daemon(db_path, tmpdir)      # writes tmpdir/meshsnap-<n>.conf, nothing started yet
     d.start(); d.wait_ready()
     r = d.get("/api/stats")          # Response
-    d.stop()                         # SIGTERM; asserts exit code 0 within stop_timeout
+    d.stop()                         # SIGTERM; asserts exit code 0 within timeout (6 s)
+    d.reload(workers=3)              # rewrites the config file with a change, then SIGHUP
 
     config: extra global keys; sections: {section: {key: value}} for the config file;
     args: extra command-line arguments; env: variables added to the inherited environment.
@@ -285,10 +469,9 @@ class Daemon:
         self.state_dir = state_dir or os.path.join(tmpdir, "state-%d" % self.n)
         os.makedirs(self.state_dir, exist_ok=True)
         self.config_path = os.path.join(tmpdir, "meshsnap-%d.conf" % self.n)
-        write_config(self.config_path, db=db, state_dir=self.state_dir,
-                     listen="%s:%d" % (host, self.port), workers=workers,
-                     poll_interval_ms=poll_interval_ms, log_level=log_level,
-                     sections=sections, extra=config)
+        self.settings = {"workers": workers, "poll_interval_ms": poll_interval_ms, "log_level": log_level,
+                         "sections": sections, "config": config}
+        self.rewrite_config()
         self.log_path = os.path.join(tmpdir, "meshsnapd-%d.log" % self.n)
         self.args = list(args)
         self.env = dict(os.environ)
@@ -317,6 +500,29 @@ class Daemon:
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._logf,
                                      stderr=self._logf, env=self.env, start_new_session=True)
         return self
+
+    def rewrite_config(self, extra_lines=(), **changes):
+        """(Re)writes config_path from the constructor's settings, updated with changes
+        (workers, poll_interval_ms, log_level, sections, config: as for the constructor),
+        then appends extra_lines verbatim (e.g. an invalid key). A running daemon reads it
+        on reload()."""
+        unknown = set(changes) - set(self.settings)
+        if unknown:
+            raise TypeError("rewrite_config: unknown settings %s" % sorted(unknown))
+        self.settings.update(changes)
+        st = self.settings
+        write_config(self.config_path, db=self.db, state_dir=self.state_dir,
+                     listen="%s:%d" % (self.host, self.port), workers=st["workers"],
+                     poll_interval_ms=st["poll_interval_ms"], log_level=st["log_level"],
+                     sections=st["sections"], extra=st["config"])
+        if extra_lines:
+            with open(self.config_path, "a") as f:
+                f.write("".join(line + "\n" for line in extra_lines))
+
+    def reload(self, extra_lines=(), **changes):
+        """rewrite_config(extra_lines, **changes), then SIGHUP to the master."""
+        self.rewrite_config(extra_lines, **changes)
+        self.kill(signal.SIGHUP)
 
     @property
     def pid(self):
@@ -489,30 +695,43 @@ class Daemon:
             return None
 
     def wait_for(self, pred, timeout=30.0, interval=0.05, what="condition"):
-        """Polls pred() (which may raise OSError / HTTPException: treated as false) until it
-        returns a true value, which is returned. Fails with the log if the daemon exits or
-        timeout seconds pass."""
-        deadline = time.monotonic() + timeout
-        last_exc = None
-        while True:
-            self.check_alive()
-            try:
-                v = pred()
-                if v:
-                    return v
-            except (OSError, http.client.HTTPException, ValueError) as e:
-                last_exc = e
-            if time.monotonic() > deadline:
-                self._fail("timed out after %.0f s waiting for %s%s"
-                           % (timeout, what, " (last error: %s)" % last_exc if last_exc else ""))
-            time.sleep(interval)
+        """Polls pred() (which may raise OSError / HTTPException / ValueError: treated as
+        false) until it returns a true value, which is returned. Fails with the log if the
+        daemon exits or timeout seconds pass."""
+        v, last_exc = _poll(pred, timeout, interval, self.check_alive)
+        if not v:
+            self._fail("timed out after %.0f s waiting for %s%s"
+                       % (timeout, what, " (last error: %s)" % last_exc if last_exc else ""))
+        return v
+
+    def wait_health(self, pred, timeout=30.0, interval=0.05, what="a condition in /api/healthz"):
+        """Polls /api/healthz until pred(body) is true; returns that body (see wait_for)."""
+        def ok():
+            h = self.health()
+            return h if h and pred(h) else None
+        return self.wait_for(ok, timeout=timeout, interval=interval, what=what)
+
+    def wait_status(self, paths, status=200, timeout=30.0, interval=0.05, request_timeout=10.0, what=None):
+        """Polls GET of paths (one path, or a list: all of them in one round) until each
+        answers `status`; returns the Response (a list of them for a list). See wait_for."""
+        many = not isinstance(paths, str)
+        plist = list(paths) if many else [paths]
+
+        def answered():
+            out = []
+            for p in plist:
+                r = self.get(p, timeout=request_timeout)
+                if r.status != status:
+                    return None
+                out.append(r)
+            return out
+        rs = self.wait_for(answered, timeout=timeout, interval=interval,
+                           what=what or "status %d from %s" % (status, ", ".join(plist)))
+        return rs if many else rs[0]
 
     def wait_ready(self, timeout=60.0):
         """Waits until /api/healthz answers ready=true. Returns the healthz body."""
-        def ready():
-            h = self.health()
-            return h if h and h.get("ready") is True else None
-        h = self.wait_for(ready, timeout=timeout, what="/api/healthz ready=true")
+        h = self.wait_health(lambda h: h.get("ready") is True, timeout=timeout, what="/api/healthz ready=true")
         self._note_workers(h)
         return h
 
@@ -522,19 +741,34 @@ class Daemon:
             if len(pids) == self.workers:
                 self.initial_workers = pids
 
-    def wait_fresh(self, timeout=60.0, min_generation=None):
+    def wait_fresh(self, timeout=60.0, min_generation=None, interval=0.05):
         """Waits until healthz reports ready, not stale, and (optionally) a generation >=
         min_generation. Returns the healthz body."""
-        def fresh():
-            h = self.health()
-            if not h or h.get("ready") is not True or h.get("stale") is not False:
-                return None
-            if min_generation is not None and int(h.get("generation") or 0) < min_generation:
-                return None
-            return h
-        h = self.wait_for(fresh, timeout=timeout, what="a fresh generation in /api/healthz")
+        def fresh(h):
+            if h.get("ready") is not True or h.get("stale") is not False:
+                return False
+            return min_generation is None or int(h.get("generation") or 0) >= min_generation
+        h = self.wait_health(fresh, timeout=timeout, interval=interval, what="a fresh generation in /api/healthz")
         self._note_workers(h)
         return h
+
+    def migrations(self):
+        """{name: migration} from /api/perf/async-migrations; {} when the request fails."""
+        try:
+            return {m["name"]: m for m in self.get_json("/api/perf/async-migrations")}
+        except (OSError, http.client.HTTPException, ValueError, AssertionError):
+            return {}
+
+    def wait_migrations_done(self, count, timeout=120.0, interval=0.05, samples=None):
+        """Waits until /api/perf/async-migrations lists at least `count` migrations, every
+        one of them done; returns {name: migration}. samples (a list), when given, gets
+        (name, rowsProcessed) of every migration seen on every poll."""
+        def done():
+            ms = self.migrations()
+            if samples is not None:
+                samples.extend((m["name"], m["rowsProcessed"]) for m in ms.values())
+            return ms if len(ms) >= count and all(m["status"] == "done" for m in ms.values()) else None
+        return self.wait_for(done, timeout=timeout, interval=interval, what="every migration done")
 
     def worker_pids(self, health=None):
         """{slot: pid} from healthz `workers`."""
@@ -542,6 +776,59 @@ class Daemon:
         if not h:
             return {}
         return {int(w["slot"]): int(w["pid"]) for w in h.get("workers") or []}
+
+
+def start_daemon(db, tmpdir, timeout=90.0, test=None, **kwargs):
+    """Daemon(db, tmpdir, **kwargs) started and waited for until fresh (wait_fresh(timeout)).
+    When test (a unittest.TestCase) is given, its cleanup is registered with
+    test.addCleanup before the wait; otherwise a daemon that never gets fresh is cleaned
+    up before the error propagates. Returns the Daemon."""
+    d = Daemon(db, tmpdir, **kwargs).start()
+    if test is not None:
+        test.addCleanup(d.cleanup)
+    try:
+        d.wait_fresh(timeout=timeout)
+    except BaseException:
+        d.cleanup()
+        raise
+    return d
+
+
+def _poll(pred, timeout, interval, check=None):
+    """Polls pred() (OSError, HTTPException and ValueError count as false) until it returns
+    a true value or timeout seconds pass; check(), when given, runs first in every round
+    (it may raise). Returns (value or None, the last exception caught)."""
+    deadline = time.monotonic() + timeout
+    last_exc = None
+    while True:
+        if check is not None:
+            check()
+        try:
+            v = pred()
+            if v:
+                return v, last_exc
+        except (OSError, http.client.HTTPException, ValueError) as e:
+            last_exc = e
+        if time.monotonic() > deadline:
+            return None, last_exc
+        time.sleep(interval)
+
+
+def poll_until(pred, timeout, interval=0.05):
+    """pred()'s first true value within timeout seconds (polled every interval; OSError,
+    HTTPException and ValueError count as false), or None."""
+    return _poll(pred, timeout, interval)[0]
+
+
+def wait_until(pred, timeout=30.0, interval=0.05, what="condition", check=None):
+    """As poll_until, but raises AssertionError naming `what` (and the last error) on
+    timeout; check() (optional, e.g. Daemon.check_alive) runs first in every round and may
+    raise. For a daemon's own state use Daemon.wait_for, which adds its log on failure."""
+    v, last_exc = _poll(pred, timeout, interval, check)
+    if not v:
+        raise AssertionError("timed out after %.0f s waiting for %s%s"
+                             % (timeout, what, " (last error: %s)" % last_exc if last_exc else ""))
+    return v
 
 
 def pid_alive(pid):
@@ -556,11 +843,75 @@ def pid_alive(pid):
 
 
 def pid_cmdline(pid):
+    """The command line (process title) of pid, arguments joined by spaces; "" when gone."""
     try:
         with open("/proc/%d/cmdline" % pid, "rb") as f:
             return f.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
     except OSError:
         return ""
+
+
+def live_pids(parent=None, group=None):
+    """The pids (ascending) of the live processes, not zombies, whose parent is `parent`
+    and whose process group is `group` (None: any), from /proc."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+        except OSError:
+            continue
+        fields = st[st.rfind(")") + 2:].split()  # state, ppid, pgrp, ...
+        if fields[0] in ("Z", "X"):
+            continue
+        if (parent is None or int(fields[1]) == parent) and (group is None or int(fields[2]) == group):
+            out.append(int(d))
+    return sorted(out)
+
+
+def worker_processes(master_pid):
+    """{slot: pid} of the live worker processes whose parent is master_pid (title
+    "meshsnapd: worker N", or "--role worker --slot N" before the title is set)."""
+    out = {}
+    for pid in live_pids(parent=master_pid):
+        cmd = pid_cmdline(pid)
+        m = re.match(r"meshsnapd: worker (\d+)", cmd) or re.search(r"--role worker --slot (\d+)", cmd)
+        if m:
+            out[int(m.group(1))] = pid
+    return out
+
+
+def worker_generation(master_pid, old, want):
+    """After a reload: {slot: pid} of the workers of master_pid when exactly `want` of them
+    run, none of them in `old` ({slot: pid}), and every old pid has exited; else None."""
+    old_pids = set(old.values())
+    now = worker_processes(master_pid)
+    if len(now) != want or old_pids & set(now.values()) or any(pid_alive(p) for p in old_pids):
+        return None
+    return now
+
+
+def kill_pid(pid, sig=signal.SIGKILL, timeout=30.0, check=None):
+    """Sends sig to pid and waits until it is gone (exited, or a zombie left to its parent);
+    raises AssertionError when it is still alive after timeout seconds (check: as for
+    wait_until)."""
+    os.kill(pid, sig)
+    wait_until(lambda: not pid_alive(pid), timeout=timeout, interval=0.01,
+               what="pid %d to end after %s" % (pid, signal.Signals(sig).name), check=check)
+
+
+def stop_process(proc, sig=signal.SIGKILL, timeout=10.0):
+    """Ends a subprocess.Popen that may still run: sig, up to timeout seconds, then SIGKILL.
+    Returns its exit status."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return proc.wait()
 
 
 def sql_connect(path, readonly=True):
@@ -606,9 +957,188 @@ class SqliteLock:
         return False
 
 
+def sql_rows(path, query, args=()):
+    """Every row of one query on a read-only connection (sql_connect) to path."""
+    conn = sql_connect(path)
+    try:
+        return conn.execute(query, args).fetchall()
+    finally:
+        conn.close()
+
+
+def sql_value(path, query, args=()):
+    """The first column of the first row of one query (None when there is no row)."""
+    rows = sql_rows(path, query, args)
+    return rows[0][0] if rows else None
+
+
 def table_columns(conn, table):
     """The set of column names of table (empty when it does not exist)."""
     return {r[1] for r in conn.execute("PRAGMA table_info(%s)" % table)}
+
+
+# -- load -----------------------------------------------------------------------------
+
+
+class ClientThreads:
+    """Background clients for the length of a `with` block. A subclass implements run(i),
+    which loops until self.stopping() is true; `threads` threads run it (i = 0 ..
+    threads-1) from entering the block; leaving it stops them and waits for each up to
+    join_timeout seconds. self.lock guards what the subclass records."""
+
+    def __init__(self, threads=3, join_timeout=15.0):
+        self.join_timeout = join_timeout
+        self.stop_ev = threading.Event()
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self.run, args=(i,), daemon=True) for i in range(threads)]
+
+    def run(self, i):
+        raise NotImplementedError
+
+    def stopping(self):
+        return self.stop_ev.is_set()
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop_ev.set()
+        for t in self.threads:
+            t.join(self.join_timeout)
+        return False
+
+
+class KeepAliveGets(ClientThreads):
+    """Threads that each keep one HTTP/1.1 connection to host:port (raw http.client:
+    nothing is retried or hidden) and GET path in a loop until stopped. Every round ends in
+    one call of the subclass:
+      answered(r, body)     the status line and the whole body arrived; a false return
+                            drops the connection (so does `Connection: close`)
+      failed(stage, error)  stage "request": no status line arrived (refused, reset, closed
+                            before an answer); stage "body": the body was cut short. The
+                            connection is dropped."""
+
+    def __init__(self, host, port, path, threads=3):
+        super().__init__(threads)
+        self.host, self.port, self.path = host, port, path
+
+    def answered(self, r, body):
+        raise NotImplementedError
+
+    def failed(self, stage, error):
+        raise NotImplementedError
+
+    def run(self, i):
+        conn = None
+        while not self.stopping():
+            if conn is None:
+                conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
+            keep = False
+            try:
+                conn.request("GET", self.path)
+                r = conn.getresponse()
+            except (OSError, http.client.HTTPException) as e:
+                self.failed("request", e)
+            else:
+                try:
+                    body = r.read()
+                except (OSError, http.client.HTTPException) as e:
+                    self.failed("body", e)
+                else:
+                    keep = self.answered(r, body) and not r.will_close
+            if not keep:
+                conn.close()
+                conn = None
+        if conn is not None:
+            conn.close()
+
+
+_WRK_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def parse_wrk(text):
+    """The figures of wrk's summary: {"text", "requests", "rps" (0.0 when absent), "non2xx",
+    "socket": {connect, read, write, timeout} (zeros when wrk printed none),
+    "socket_errors" (that line's text, "" when none), "failed" (non-2xx + socket errors),
+    "errors" (whether wrk printed either line), "latency_ms": {"50": ms, "99": ms, ...}
+    (with --latency)}."""
+    r = {"text": text, "requests": 0, "rps": 0.0, "non2xx": 0, "socket_errors": "",
+         "socket": {"connect": 0, "read": 0, "write": 0, "timeout": 0}, "latency_ms": {}}
+    m = re.search(r"(\d+) requests in", text)
+    if m:
+        r["requests"] = int(m.group(1))
+    m = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    if m:
+        r["rps"] = float(m.group(1))
+    m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    if m:
+        r["non2xx"] = int(m.group(1))
+    m = re.search(r"Socket errors:(.*)", text)
+    if m:
+        r["socket_errors"] = m.group(1).strip()
+        m = re.search(r"connect (\d+), read (\d+), write (\d+), timeout (\d+)", m.group(1))
+        if m:
+            r["socket"] = dict(zip(("connect", "read", "write", "timeout"), map(int, m.groups())))
+    for p, v, unit in re.findall(r"^\s+(\d+)%\s+([\d.]+)(us|ms|s|m)\s*$", text, re.M):
+        r["latency_ms"][p] = float(v) * _WRK_UNITS[unit]
+    r["failed"] = r["non2xx"] + sum(r["socket"].values())
+    r["errors"] = "Non-2xx" in text or "Socket errors" in text
+    return r
+
+
+class Wrk:
+    """wrk against one URL: start() in the background, then result(); or run() to the end.
+    request_timeout is wrk's --timeout (e.g. "10s"); latency adds --latency."""
+
+    def __init__(self, url, seconds, connections=64, threads=2, latency=False, request_timeout=None, wrk="wrk"):
+        self.seconds = seconds
+        self.cmd = [wrk, "-t%d" % threads, "-c%d" % connections, "-d%ds" % seconds]
+        if request_timeout:
+            self.cmd += ["--timeout", request_timeout]
+        if latency:
+            self.cmd.append("--latency")
+        self.cmd.append(url)
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        return self
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def result(self, timeout=None, check=False):
+        """Waits for wrk (up to timeout, default its duration + 60 s) and returns
+        parse_wrk() of its output plus "returncode". check: raise RuntimeError when wrk
+        failed or printed no Requests/sec."""
+        out, _ = self.proc.communicate(timeout=timeout if timeout is not None else self.seconds + 60)
+        r = parse_wrk(out.decode("utf-8", "replace"))
+        r["returncode"] = self.proc.returncode
+        if check and (self.proc.returncode != 0 or "Requests/sec" not in r["text"]):
+            raise RuntimeError("wrk failed (%d): %s" % (self.proc.returncode, r["text"]))
+        return r
+
+    def run(self, timeout=None, check=False):
+        return self.start().result(timeout=timeout, check=check)
+
+    def kill(self):
+        if self.proc is not None:
+            stop_process(self.proc)
+
+
+def run_wrk(url, seconds, check=True, **kwargs):
+    """Wrk(url, seconds, **kwargs).run(check=check): wrk to the end, its figures."""
+    return Wrk(url, seconds, **kwargs).run(check=check)
+
+
+def percentile(values, p):
+    """The p-th percentile (0..100) of values by nearest rank (0.0 for no values)."""
+    if not values:
+        return 0.0
+    v = sorted(values)
+    return v[min(len(v) - 1, int(round(p / 100.0 * (len(v) - 1))))]
 
 
 # -- runner ---------------------------------------------------------------------------

@@ -75,8 +75,8 @@ static void config(msn_config_t *cfg, char *db, int batch)
 
 static const msn_migration_status_t *find_mig(const msn_status_t *st, const char *name)
 {
-    for (int i = 0; i < st->backfill.n_migrations; i++)
-        if (strcmp(st->backfill.mig[i].name, name) == 0)
+    for (int i = 0; i < st->backfill.n_migrations && i < MSN_STATUS_MAX_MIGRATIONS; i++)
+        if (strncmp(st->backfill.mig[i].name, name, sizeof(st->backfill.mig[i].name)) == 0)
             return &st->backfill.mig[i];
     return NULL;
 }
@@ -344,7 +344,7 @@ static void test_read_only_connection(void)
     CHECK_EQ_INT(msn_backfiller_run_db(ro, &cfg, st, &stop), MSN_BF_EXIT_FAILED);
     sqlite3_close(ro);
     CHECK(st->backfill.n_migrations > 0);
-    for (int i = 0; i < st->backfill.n_migrations; i++) {
+    for (int i = 0; i < st->backfill.n_migrations && i < MSN_STATUS_MAX_MIGRATIONS; i++) {
         CHECK_EQ_INT(st->backfill.mig[i].status, MSN_MIG_FAILED);
         CHECK(strstr(st->backfill.mig[i].error, "readonly") != NULL);
     }

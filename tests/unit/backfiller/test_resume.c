@@ -276,8 +276,8 @@ static void test_kill_and_resume(void)
             int64_t before_processed = 0;
             msn_backfill_status_t b0;
             msn_status_read_backfill(st, &b0);
-            for (int j = 0; j < b0.n_migrations; j++)
-                if (strcmp(b0.mig[j].name, p->migration) == 0)
+            for (int j = 0; j < b0.n_migrations && j < MSN_STATUS_MAX_MIGRATIONS; j++)
+                if (strncmp(b0.mig[j].name, p->migration, sizeof(b0.mig[j].name)) == 0)
                     before_processed = b0.mig[j].rows_processed;
             int status = run_and_signal(path, st, p->migration, p->frac, p->sig, &caught);
             CHECK(caught);

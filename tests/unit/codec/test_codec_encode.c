@@ -266,8 +266,13 @@ static void test_random_roundtrips(void)
 #define RND() (s = s * 1103515245u + 12345u, (s >> 16) & 0x7fff)
     uint8_t path[64], payload[MSN_MAX_PAYLOAD];
     for (int iter = 0; iter < 3000; iter++) {
-        msn_frame_t f = {.route_type = (int)(RND() % 4), .payload_type = (int)(RND() % 16),
-                         .payload_version = (int)(RND() % 4), .hash_size = 1 + (int)(RND() % 3)};
+        /* one draw per statement: the draws inside one initializer list are not sequenced */
+        int route_type = (int)(RND() % 4);
+        int payload_type = (int)(RND() % 16);
+        int payload_version = (int)(RND() % 4);
+        int hash_size = 1 + (int)(RND() % 3);
+        msn_frame_t f = {.route_type = route_type, .payload_type = payload_type,
+                         .payload_version = payload_version, .hash_size = hash_size};
         f.hash_count = (int)(RND() % (64 / f.hash_size + 1));
         if (f.hash_count > 63)
             f.hash_count = 63;
