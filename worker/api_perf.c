@@ -209,6 +209,27 @@ void msn_api_perf(msn_api_req_t *r)
     r->status = 200;
 }
 
+void msn_api_perf_summary(const msn_status_t *st, int ep, msn_api_perf_summary_t *out)
+{
+    agg_t a, one;
+    memset(&a, 0, sizeof(a));
+    for (int i = ep < 0 ? 0 : ep; i < MSN_PERF_ENDPOINTS && (ep < 0 || i == ep); i++) {
+        aggregate(st, i, &one);
+        a.count += one.count;
+        a.sum_us += one.sum_us;
+        if (one.max_us > a.max_us)
+            a.max_us = one.max_us;
+        for (int k = 0; k < MSN_PERF_BUCKETS; k++)
+            a.buckets[k] += one.buckets[k];
+    }
+    out->count = a.count;
+    out->sum_us = a.sum_us;
+    out->max_us = a.max_us;
+    out->p50_ms = percentile_ms(&a, 0.50);
+    out->p95_ms = percentile_ms(&a, 0.95);
+    out->p99_ms = percentile_ms(&a, 0.99);
+}
+
 void msn_api_perf_migrations(msn_api_req_t *r)
 {
     msn_backfill_status_t bf;
