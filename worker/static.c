@@ -149,7 +149,7 @@ int msn_static_fingerprinted(const char *name)
             else
                 hex = 0;
         }
-        if (hex && digit && letter && p != (slash ? slash + 1 : name))
+        if (hex && digit && letter)
             return 1;
         p += n + 1;
     }
