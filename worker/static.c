@@ -176,15 +176,19 @@ static int under_root(const msn_static_t *s, const char *path)
 }
 
 /* Opens rel (relative, no "." / ".." segments) under the root. Returns an fd, or -1 with
- * errno: ENOENT/ENOTDIR (nothing there), EXDEV (it leads outside the root), other. */
+ * errno: ENOENT/ENOTDIR (nothing there), EXDEV (it leads outside the root), other.
+ * With openat2, a path it refuses as leaving the root (an absolute link, maybe pointing
+ * back inside) is resolved again the realpath way, which serves it only when it really
+ * leads inside. */
 static int open_beneath(msn_static_t *s, const char *rel)
 {
     int flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
     if (s->openat2_ok) {
         long fd = sys_openat2(s->root_fd, rel, flags);
-        if (fd < 0 && errno == ELOOP)
-            errno = EXDEV; /* a magic link, or too many links: refused like an escape */
-        return (int)fd;
+        if (fd >= 0 || (errno != EXDEV && errno != ELOOP))
+            return (int)fd;
+        /* RESOLVE_BENEATH refuses every absolute link, also one that names a file inside the
+           root: resolve it the other way, which checks where it really leads */
     }
     char full[PATH_MAX], real[PATH_MAX], link[64], seen[PATH_MAX];
     if ((size_t)snprintf(full, sizeof(full), "%s/%s", s->root, rel) >= sizeof(full)) {

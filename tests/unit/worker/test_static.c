@@ -110,6 +110,8 @@ static void setup(void)
     const char *base = strrchr(outside, '/');
     snprintf(p, sizeof(p), "..%s/secret.txt", base ? base : "/x");
     link_in("link_up.txt", p);
+    snprintf(p, sizeof(p), "%s/app.js", root);
+    link_in("link_abs.js", p); /* absolute, but inside the root */
     snprintf(p, sizeof(p), "%s/fifo", root);
     mkfifo(p, 0644);
 }
@@ -299,6 +301,9 @@ static void test_files(void)
     get(s, &rs, "/sub/dir/%70age.txt"); /* percent-encoded letters are decoded */
     CHECK(body_is(&rs, "deep\n"));
     get(s, &rs, "/link_in.js"); /* a link that stays inside the root */
+    CHECK_EQ_INT(rs.status, 200);
+    CHECK(body_is_file(&rs, "app.js"));
+    get(s, &rs, "/link_abs.js");
     CHECK_EQ_INT(rs.status, 200);
     CHECK(body_is_file(&rs, "app.js"));
     get(s, &rs, "/link_sub/page.txt");
