@@ -2,9 +2,10 @@
  * api_health.c: GET /api/health, /api/perf/io, /api/perf/sqlite and /api/perf/write-sources
  * in CoreScope's shapes, with the figures meshsnap has:
  *
- *   /api/health        engine "c". memory: the resident set (rss), anonymous resident memory
- *                      (heapUsed) and data segment size (heapTotal) summed over meshsnap's
- *                      processes (master, workers, backfiller), in MB. eventLoop: how long a
+ *   /api/health        engine "c". memory: the resident set (rss) and the anonymous resident
+ *                      memory (heapUsed) summed over meshsnap's processes (master, workers,
+ *                      backfiller), and the machine's memory (heapTotal, MemTotal), in MB:
+ *                      the page warns when heapUsed passes 70% of it. eventLoop: how long a
  *                      request holds a worker's event loop (every handler runs to completion
  *                      on it): percentiles and maximum over all requests, and the mean as
  *                      currentLagMs. cache: the snapshot answers everything (no misses).
@@ -97,9 +98,17 @@ void msn_api_health(msn_api_req_t *r)
         up = 0;
     int pids[MAX_PIDS];
     int np = meshsnap_pids(r->st, pids);
-    static const char *const mem_names[] = {"VmRSS", "RssAnon", "VmData"};
+    static const char *const mem_names[] = {"VmRSS", "RssAnon"};
     uint64_t mem[3];
-    proc_sum(pids, np, "status", mem_names, 3, mem);
+    proc_sum(pids, np, "status", mem_names, 2, mem);
+    FILE *mi = fopen("/proc/meminfo", "re");
+    char line[128];
+    mem[2] = 0;
+    while (mi && fgets(line, sizeof(line), mi))
+        if (strncmp(line, "MemTotal:", 9) == 0)
+            mem[2] = strtoull(line + 9, NULL, 10);
+    if (mi)
+        fclose(mi);
     msn_api_perf_summary_t all;
     msn_api_perf_summary(r->st, -1, &all);
     double avg = all.count ? (double)all.sum_us / (double)all.count / 1000.0 : 0;
