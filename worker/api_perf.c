@@ -139,12 +139,15 @@ void msn_api_perf(msn_api_req_t *r)
             if (r->st->workers[w].slow[k].at_ms > 0)
                 all[ns++] = r->st->workers[w].slow[k];
     qsort(all, (size_t)ns, sizeof(all[0]), cmp_slow);
+    /* the newest 20, oldest first as CoreScope appends them (its perf page reverses the list) */
     msn_buf_puts(b, "},\"slowQueries\":[");
-    for (int i = 0; i < ns && i < 20; i++) {
+    int shown = ns < 20 ? ns : 20;
+    for (int j = 0; j < shown; j++) {
+        int i = shown - 1 - j;
         char t[32];
         msn_format_iso_s(t, all[i].at_ms / 1000);
         all[i].path[sizeof(all[i].path) - 1] = '\0';
-        msn_buf_puts(b, i ? ",{\"path\":" : "{\"path\":");
+        msn_buf_puts(b, j ? ",{\"path\":" : "{\"path\":");
         msn_json_strn(b, all[i].path, strlen(all[i].path));
         msn_buf_puts(b, ",\"ms\":");
         msn_json_double(b, all[i].ms_x10 / 10.0);

@@ -598,6 +598,30 @@ static void test_healthz(void)
     answer_free(&a);
 }
 
+/* Slow requests: /api/perf lists the newest oldest first (CoreScope's order: its page
+ * reverses the list), /api/health counts them and lists the last five. */
+static void test_slow_requests(void)
+{
+    int64_t now = msn_now_ms();
+    msn_perf_record(&fx.st->workers[2], MSN_ROUTE_STATS, 200, 150000, 10, "/slow/a", now - 3000);
+    msn_perf_record(&fx.st->workers[3], MSN_ROUTE_STATS, 200, 250000, 10, "/slow/c", now - 1000);
+    msn_perf_record(&fx.st->workers[2], MSN_ROUTE_STATS, 500, 350000, 10, "/slow/b", now - 2000);
+    const char *const paths[] = {"/api/perf", "/api/health"};
+    for (int i = 0; i < 2; i++) {
+        answer_t a;
+        call(&a, "GET", paths[i], 1);
+        CHECK_EQ_INT(a.status, 200);
+        const char *pa = strstr(a.body, "\"/slow/a\""), *pb = strstr(a.body, "\"/slow/b\""),
+                   *pc = strstr(a.body, "\"/slow/c\"");
+        CHECK(pa && pb && pc && pa < pb && pb < pc);
+        if (i == 1) {
+            CHECK_HAS(&a, "\"slowQueries\":3,\"recentSlow\":[{\"path\":\"/slow/a\",\"ms\":150,");
+            CHECK_HAS(&a, "\"engine\":\"c\"");
+        }
+        answer_free(&a);
+    }
+}
+
 static void test_perf_and_metrics(void)
 {
     /* what two workers recorded (worker.c records each request after dispatching it;
@@ -735,6 +759,7 @@ int main(void)
     MSN_RUN(test_analytics);
     MSN_RUN(test_healthz);
     MSN_RUN(test_perf_and_metrics);
+    MSN_RUN(test_slow_requests);
     MSN_RUN(test_cache_control_per_route);
     MSN_RUN(test_cache_control_rules);
     fixture_free();
