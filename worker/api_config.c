@@ -194,7 +194,8 @@ void msn_api_config_regions(msn_api_req_t *r)
     /* the codes live in the map until the transaction ends, after the body is rendered */
     if (r->txn && msn_snap_doc_get(r->txn, r->snap, MSN_DOC_FRONTEND_IATAS, &body, &len, NULL, NULL) == 0)
         msn_json_str_array_each(body, len, on_iata, &rs);
-    qsort(rs.v, rs.n, sizeof(*rs.v), cmp_region);
+    if (rs.n > 1)
+        qsort(rs.v, rs.n, sizeof(*rs.v), cmp_region);
     msn_buf_putc(r->body, '{');
     for (size_t i = 0; i < rs.n; i++) {
         if (i)
