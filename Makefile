@@ -53,8 +53,8 @@ run: build
 	  echo "Generating a demo mesh in $(VAR)/meshsnap.db (meshsnap gen --demo)"; \
 	  $(BUILD)/meshsnap gen --demo --quiet --db $(VAR)/meshsnap.db; \
 	fi
-	@echo "meshsnap: serving $(VAR)/meshsnap.db at http://$(LISTEN)/api/stats (Ctrl-C stops it)"
-	exec $(BUILD)/meshsnapd --db $(VAR)/meshsnap.db --state-dir $(VAR)/state --listen $(LISTEN)
+	@echo "meshsnap: serving $(VAR)/meshsnap.db at http://$(LISTEN)/ (the dashboard in ui/) and /api/stats (Ctrl-C stops it)"
+	exec $(BUILD)/meshsnapd --db $(VAR)/meshsnap.db --state-dir $(VAR)/state --listen $(LISTEN) --ui-root $(CURDIR)/ui
 
 test: build build-configs
 	cd $(BUILD) && ctest --output-on-failure -j 2

@@ -38,6 +38,10 @@ static void usage(FILE *f)
             "  --workers N       number of HTTP worker processes, or `auto` (one per core)\n"
             "  --state-dir DIR   where snapshots and the status block live (overrides `state_dir`;\n"
             "                    default: the database's directory + /meshsnap-state)\n"
+            "  --web-root DIR    serve this web app (a directory with an index.html, e.g.\n"
+            "                    CoreScope's public/) at / (overrides [http] web_root)\n"
+            "  --ui-root DIR     meshsnap's dashboard, served at / without a web root\n"
+            "                    (overrides [http] ui_root; default " MESHSNAP_UI_DIR ")\n"
             "  --check-config    validate the configuration and exit (0 = valid); with -v, print it\n"
             "  -v, --verbose     log debug messages (or print the configuration with --check-config)\n"
             "  --init-db PATH    create a new database with the current CoreScope schema and exit\n"
@@ -75,7 +79,7 @@ static int parse_args(int argc, char **argv, msn_config_t *cfg, opts_t *o)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        const char *key = NULL;
+        const char *key = NULL, *section = NULL;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
             return 1;
@@ -99,6 +103,12 @@ static int parse_args(int argc, char **argv, msn_config_t *cfg, opts_t *o)
             key = "workers";
         } else if (strcmp(a, "--state-dir") == 0) {
             key = "state_dir";
+        } else if (strcmp(a, "--web-root") == 0) {
+            key = "web_root";
+            section = "http";
+        } else if (strcmp(a, "--ui-root") == 0) {
+            key = "ui_root";
+            section = "http";
         } else if (strcmp(a, "--role") == 0 && v) {
             o->role = v;
             i++;
@@ -133,7 +143,7 @@ static int parse_args(int argc, char **argv, msn_config_t *cfg, opts_t *o)
             cfg->n_listen++;
             continue;
         }
-        if (msn_config_set(cfg, NULL, key, v, err, sizeof(err)) < 0) {
+        if (msn_config_set(cfg, section, key, v, err, sizeof(err)) < 0) {
             fprintf(stderr, "meshsnapd: %s %s: %s\n", a, v, err);
             return -1;
         }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "frontend_doc.h"
 #include "render.h"
 #include "shm/buf.h"
 #include "shm/log.h"
@@ -243,6 +244,20 @@ static int write_small(wctx_t *w, int64_t now_ms, int force, int *changed)
                                         now_ms + p->poll_interval_ms)))
             goto out;
         p->stats_hash = h;
+        *changed = 1;
+    }
+    /* what the web pages' configuration derives from the data */
+    msn_buf_reset(&all);
+    msn_render_frontend_iatas(&all, s);
+    size_t iatas_len = all.len;
+    msn_render_frontend_center(&all, s);
+    h = fnv1a(all.data, all.len);
+    if (force || h != p->frontend_hash) {
+        if ((rc = msn_snap_doc_put(w->txn, &p->snap, MSN_DOC_FRONTEND_IATAS, all.data, iatas_len, p->gen + 1, now_ms)) ||
+            (rc = msn_snap_doc_put(w->txn, &p->snap, MSN_DOC_FRONTEND_CENTER, all.data + iatas_len, all.len - iatas_len,
+                                   p->gen + 1, now_ms)))
+            goto out;
+        p->frontend_hash = h;
         *changed = 1;
     }
     if (p->an) {

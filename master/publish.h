@@ -24,6 +24,7 @@ typedef struct {
     int64_t master_start_ms;
     uint32_t pub_tx, pub_obs; /* store sizes at the last publication */
     uint64_t nodes_hash, observers_hash, stats_hash;
+    uint64_t frontend_hash; /* of the frontend.* documents */
     int64_t last_published_ms;
     int64_t poll_interval_ms;  /* how soon the poll-driven documents may change (for expires_at) */
     msn_ansched_t *an;         /* analytics results written into every generation, or NULL */

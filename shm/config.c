@@ -15,10 +15,13 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -47,6 +50,7 @@ typedef enum {
     K_WORKERS,   /* "auto" (0) or 1..max */
     K_LOG_LEVEL, /* debug|info|warn|error */
     K_LISTEN,    /* the listen list */
+    K_WEB_ROOT,  /* owned string: a directory with an index.html, stored resolved */
 } kind_t;
 
 typedef struct {
@@ -70,6 +74,9 @@ static const key_def_t KEYS[] = {
     {"http", "req_timeout_ms", K_INT, OFF(http.req_timeout_ms), 100, 3600000},
     {"http", "shutdown_timeout_ms", K_INT, OFF(http.shutdown_timeout_ms), 0, 3600000},
     {"http", "access_log", K_STR, OFF(http.access_log), 0, 0},
+    {"http", "web_root", K_WEB_ROOT, OFF(http.web_root), 0, 0},
+    {"http", "ui_root", K_STR, OFF(http.ui_root), 0, 0},
+    {"http", "ui", K_BOOL, OFF(http.ui), 0, 1},
     {"analytics", "default_interval_s", K_INT, OFF(analytics.default_interval_s), 1, AN_INTERVAL_MAX},
     {"backfill", "enabled", K_BOOL, OFF(backfill.enabled), 0, 1},
     {"backfill", "batch_size", K_INT, OFF(backfill.batch_size), 1, 1000000},
@@ -78,7 +85,7 @@ static const key_def_t KEYS[] = {
 };
 #define N_KEYS (sizeof(KEYS) / sizeof(KEYS[0]))
 
-static const char *const SECTIONS[] = {"http", "analytics", "backfill", "channels"};
+static const char *const SECTIONS[] = {"http", "analytics", "backfill", "channels", "frontend"};
 #define N_SECTIONS (sizeof(SECTIONS) / sizeof(SECTIONS[0]))
 
 static const char *const LOG_LEVELS[] = {"debug", "info", "warn", "error"};
@@ -192,8 +199,8 @@ static int parse_range_int(const char *what, const char *v, int min, int max, in
 
 static int parse_bool(const char *v, int *out)
 {
-    static const char *const yes[] = {"yes", "true", "1"}, *const no[] = {"no", "false", "0"};
-    for (size_t i = 0; i < 3; i++) {
+    static const char *const yes[] = {"yes", "true", "on", "1"}, *const no[] = {"no", "false", "off", "0"};
+    for (size_t i = 0; i < 4; i++) {
         if (strcasecmp(v, yes[i]) == 0) {
             *out = 1;
             return 0;
@@ -565,6 +572,7 @@ static int set_key(msn_config_t *c, const key_def_t *k, const char *value, char 
         case K_USER:
             snprintf(expect, sizeof(expect), "a user name");
             break;
+        case K_WEB_ROOT:
         case K_STR:
         default:
             snprintf(expect, sizeof(expect), "a path");
@@ -579,6 +587,17 @@ static int set_key(msn_config_t *c, const key_def_t *k, const char *value, char 
         return set_string(str_field(c, k), what, k->kind, value, err, errlen);
     case K_LISTEN:
         return set_listen(c, what, value, err, errlen);
+    case K_WEB_ROOT: {
+        size_t n = strlen(value);
+        if (*comment_hint(value) || (n >= 2 && (value[0] == '"' || value[0] == '\'') && value[n - 1] == value[0]))
+            return set_string(str_field(c, k), what, K_STR, value, err, errlen); /* refused, with the reason */
+        char resolved[PATH_MAX], reason[PATH_MAX + 128];
+        if (msn_config_check_web_root(value, resolved, reason, sizeof(reason)) < 0) {
+            snprintf(err, errlen, "%s: %s", what, reason);
+            return -1;
+        }
+        return set_string(str_field(c, k), what, K_STR, resolved, err, errlen);
+    }
     case K_INT:
         return parse_range_int(what, value, k->min, k->max, int_field(c, k), err, errlen);
     case K_WORKERS: {
@@ -604,7 +623,7 @@ static int set_key(msn_config_t *c, const key_def_t *k, const char *value, char 
     case K_BOOL: {
         int b;
         if (parse_bool(value, &b) < 0) {
-            snprintf(err, errlen, "%s: '%s' is not a boolean (allowed yes/no, true/false, 1/0)%s", what,
+            snprintf(err, errlen, "%s: '%s' is not a boolean (allowed yes/no, true/false, on/off, 1/0)%s", what,
                      value, comment_hint(value));
             return -1;
         }
@@ -634,7 +653,7 @@ int msn_config_set(msn_config_t *c, const char *section, const char *key, const 
     if (value == NULL)
         value = "";
     if (!known_section(section)) {
-        snprintf(err, errlen, "unknown section [%s] (known: http, analytics, backfill, channels)", section);
+        snprintf(err, errlen, "unknown section [%s] (known: http, analytics, backfill, channels, frontend)", section);
         return -1;
     }
     if (key == NULL || *key == '\0') {
@@ -643,6 +662,8 @@ int msn_config_set(msn_config_t *c, const char *section, const char *key, const 
     }
     if (strcmp(section, "channels") == 0)
         return set_channel(c, key, value, err, errlen);
+    if (strcmp(section, "frontend") == 0)
+        return msn_frontend_conf_set(&c->frontend, key, value, err, errlen);
     const key_def_t *k = find_key(section, key);
     if (k != NULL)
         return set_key(c, k, value, err, errlen);
@@ -686,7 +707,7 @@ static int parse_section(char *s, char *section, size_t n, char *err, size_t err
         return -1;
     }
     if (!known_section(name)) {
-        snprintf(err, errlen, "unknown section [%s] (known: http, analytics, backfill, channels)", name);
+        snprintf(err, errlen, "unknown section [%s] (known: http, analytics, backfill, channels, frontend)", name);
         return -1;
     }
     snprintf(section, n, "%s", name);
@@ -766,6 +787,7 @@ void msn_config_defaults(msn_config_t *c)
     c->log_level = MSN_LOG_INFO;
     c->http.req_timeout_ms = 10000;
     c->http.shutdown_timeout_ms = 5000;
+    c->http.ui = 1;
     c->analytics.default_interval_s = 300;
     c->backfill.enabled = 1;
     c->backfill.batch_size = 5000;
@@ -852,6 +874,43 @@ int msn_config_analytic_interval(const msn_config_t *c, int an)
     return c->analytics.default_interval_s;
 }
 
+const char *msn_config_ui_root(const msn_config_t *c)
+{
+    return c->http.ui_root ? c->http.ui_root : MESHSNAP_UI_DIR;
+}
+
+int msn_config_check_web_root(const char *path, char *resolved, char *err, size_t errlen)
+{
+    struct stat sb;
+    if (realpath(path, resolved) == NULL) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (stat(resolved, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+        snprintf(err, errlen, "%s: not a directory", path);
+        return -1;
+    }
+    if (access(resolved, R_OK | X_OK) < 0) {
+        snprintf(err, errlen, "%s: cannot read the directory: %s", path, strerror(errno));
+        return -1;
+    }
+    char index[PATH_MAX + 16];
+    snprintf(index, sizeof(index), "%s/index.html", resolved);
+    int fd = open(index, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: %s (a web root needs an index.html)", path,
+                 errno == ENOENT ? "no index.html in it" : strerror(errno));
+        return -1;
+    }
+    int ok = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode);
+    close(fd);
+    if (!ok) {
+        snprintf(err, errlen, "%s: index.html is not a regular file", path);
+        return -1;
+    }
+    return 0;
+}
+
 static char *dup_or_null(const char *s)
 {
     return s ? msn_xstrdup(s) : NULL;
@@ -865,6 +924,9 @@ void msn_config_copy(msn_config_t *dst, const msn_config_t *src)
     dst->state_dir = dup_or_null(src->state_dir);
     dst->user = dup_or_null(src->user);
     dst->http.access_log = dup_or_null(src->http.access_log);
+    dst->http.web_root = dup_or_null(src->http.web_root);
+    dst->http.ui_root = dup_or_null(src->http.ui_root);
+    msn_frontend_conf_copy(&dst->frontend, &src->frontend);
     for (int i = 0; i < src->n_channels; i++) {
         dst->channels[i].name = dup_or_null(src->channels[i].name);
         dst->channels[i].key_hex = dup_or_null(src->channels[i].key_hex);
@@ -878,7 +940,10 @@ void msn_config_free(msn_config_t *c)
     free(c->state_dir);
     free(c->user);
     free(c->http.access_log);
-    c->config_path = c->db = c->state_dir = c->user = c->http.access_log = NULL;
+    free(c->http.web_root);
+    free(c->http.ui_root);
+    c->config_path = c->db = c->state_dir = c->user = c->http.access_log = c->http.web_root = c->http.ui_root = NULL;
+    msn_frontend_conf_free(&c->frontend);
     for (int i = 0; i < c->n_channels; i++) {
         free(c->channels[i].name);
         free(c->channels[i].key_hex);
@@ -894,10 +959,13 @@ static void dump_key(const msn_config_t *c, const key_def_t *k, FILE *f)
     int v;
     switch (k->kind) {
     case K_STR:
-    case K_USER: {
+    case K_USER:
+    case K_WEB_ROOT: {
         const char *s = str_value(c, k);
         if (s != NULL)
             fprintf(f, "%s = %s\n", k->name, s);
+        else if (k->off == OFF(http.ui_root))
+            fprintf(f, "# %s = %s (default)\n", k->name, MESHSNAP_UI_DIR);
         else
             fprintf(f, "# %s = (not set)\n", k->name);
         return;
@@ -950,14 +1018,19 @@ void msn_config_dump(const msn_config_t *c, FILE *f)
         fprintf(f, "# loaded from %s\n", c->config_path);
     dump_section(c, "", f);
     for (size_t s = 0; s < N_SECTIONS; s++) {
+        if (strcmp(SECTIONS[s], "channels") == 0)
+            continue; /* last, below */
         fprintf(f, "\n[%s]\n", SECTIONS[s]);
         dump_section(c, SECTIONS[s], f);
         if (strcmp(SECTIONS[s], "analytics") == 0) {
             for (int i = 0; i < MSN_AN_COUNT; i++)
                 fprintf(f, "%s = %d\n", msn_analytic_names[i], c->analytics.interval_s[i]);
         }
+        if (strcmp(SECTIONS[s], "frontend") == 0)
+            msn_frontend_conf_dump(&c->frontend, f);
     }
     /* [channels] is last: explicit keys, then the hashtag channels on one line. */
+    fprintf(f, "\n[channels]\n");
     int n_tags = 0;
     for (int i = 0; i < c->n_channels; i++) {
         const msn_channel_key_t *ch = &c->channels[i];

@@ -19,10 +19,11 @@
  * file, so they override it; msn_config_validate() then checks the combination.
  *
  * Global keys:    db, listen, workers, state_dir, poll_interval_ms, user, log_level
- * [http]          req_timeout_ms, shutdown_timeout_ms, access_log
+ * [http]          req_timeout_ms, shutdown_timeout_ms, access_log, web_root, ui_root, ui
  * [analytics]     default_interval_s, and one interval per analytic (msn_analytic_names)
  * [backfill]      enabled, batch_size, yield_ms, republish_interval_s
  * [channels]      NAME = HEXKEY (32 hex chars), plus `hashtags = #a #b` (keys derived)
+ * [frontend]      what the web pages are told (config_frontend.h)
  *
  * Ownership: msn_config_t owns every string in it; msn_config_free() releases them.
  * Thread/process: plain data; each process loads its own copy.
@@ -32,6 +33,8 @@
 
 #include <stddef.h>
 #include <stdio.h>
+
+#include "config_frontend.h"
 
 #define MSN_MAX_LISTEN 8
 #define MSN_MAX_CHANNELS 64
@@ -80,6 +83,10 @@ typedef struct {
         int req_timeout_ms;      /* HTTP/1 request and keep-alive idle timeout, default 10000 */
         int shutdown_timeout_ms; /* how long in-flight requests may take on stop, default 5000 */
         char *access_log;        /* append one Common Log Format line per request here; NULL = off */
+        char *web_root;          /* serve this directory's files (a web app with an index.html); NULL = off.
+                                    Stored resolved (realpath); checked when set: msn_config_check_web_root */
+        char *ui_root;           /* meshsnap's own dashboard when web_root is unset; NULL = MESHSNAP_UI_DIR */
+        int ui;                  /* 1 (default): serve ui_root when web_root is unset */
     } http;
     struct {
         int default_interval_s;       /* default 300 */
@@ -93,7 +100,13 @@ typedef struct {
     } backfill;
     msn_channel_key_t channels[MSN_MAX_CHANNELS];
     int n_channels;
+    msn_frontend_conf_t frontend;
 } msn_config_t;
+
+/* Where the packages install meshsnap's dashboard: the default of [http] ui_root. */
+#ifndef MESHSNAP_UI_DIR
+#define MESHSNAP_UI_DIR "/usr/share/meshsnap/ui"
+#endif
 
 /** Fills c with the defaults (db and state_dir NULL, listen 127.0.0.1:3000). */
 void msn_config_defaults(msn_config_t *c);
@@ -131,6 +144,15 @@ int msn_config_worker_count(const msn_config_t *c);
 /** The interval of analytic `an` (MSN_AN_*) in seconds: its own interval when set (> 0),
  *  else analytics.default_interval_s. */
 int msn_config_analytic_interval(const msn_config_t *c, int an);
+
+/** The dashboard directory: c->http.ui_root, or MESHSNAP_UI_DIR when unset. */
+const char *msn_config_ui_root(const msn_config_t *c);
+
+/** Checks a web_root value: path must be a directory this process can read and search,
+ *  holding a readable regular file index.html. On success writes its resolved absolute
+ *  path (realpath) into resolved (PATH_MAX bytes) and returns 0; else -1 with err set to
+ *  the reason (e.g. "/srv/www: no index.html in it"). */
+int msn_config_check_web_root(const char *path, char *resolved, char *err, size_t errlen);
 
 /** Deep-copies src into dst (dst need not be initialised; whatever it held is not freed).
  *  Aborts on out-of-memory. */

@@ -69,7 +69,23 @@ typedef enum {
     R(AN_SUBPATHS,          GET, "/api/analytics/subpaths",        PUBLISHED,  1)                     \
     R(OBSERVERS_CLOCK_SKEW, GET, "/api/observers/clock-skew",      PUBLISHED,  1)                     \
     R(NODES_CLOCK_SKEW,     GET, "/api/nodes/clock-skew",          PUBLISHED,  1)                     \
-    R(METRICS,              GET, "/metrics",                       LIVE,       0)
+    R(METRICS,              GET, "/metrics",                       LIVE,       0)                     \
+    R(CONFIG_CACHE,         GET, "/api/config/cache",              REVALIDATE, 0)                     \
+    R(CONFIG_CLIENT,        GET, "/api/config/client",             REVALIDATE, 0)                     \
+    R(CONFIG_THEME,         GET, "/api/config/theme",              REVALIDATE, 0)                     \
+    R(CONFIG_REGIONS,       GET, "/api/config/regions",            REVALIDATE, 0)                     \
+    R(CONFIG_MAP,           GET, "/api/config/map",                REVALIDATE, 0)                     \
+    R(CONFIG_AREAS,         GET, "/api/config/areas",              REVALIDATE, 0)                     \
+    R(CONFIG_AREA_POLYGONS, GET, "/api/config/areas/polygons",     REVALIDATE, 0)                     \
+    R(CONFIG_GEO_FILTER,    GET, "/api/config/geo-filter",         REVALIDATE, 0)                     \
+    R(CONFIG_GEO_FILTER_PUT, PUT, "/api/config/geo-filter",        LIVE,       0)                     \
+    R(ADMIN_PRUNE_GEO_FILTER, POST, "/api/admin/prune-geo-filter", LIVE,       0)                     \
+    R(HEALTH,               GET, "/api/health",                    LIVE,       0)                     \
+    R(PERF_IO,              GET, "/api/perf/io",                   LIVE,       0)                     \
+    R(PERF_SQLITE,          GET, "/api/perf/sqlite",               LIVE,       0)                     \
+    R(PERF_WRITE_SOURCES,   GET, "/api/perf/write-sources",        LIVE,       0)                     \
+    R(PERF_RESET,           POST, "/api/perf/reset",               LIVE,       0)                     \
+    R(IATA_COORDS,          GET, "/api/iata-coords",               REVALIDATE, 0)
 
 /* Route ids: MSN_ROUTE_HEALTHZ, MSN_ROUTE_STATS, ... in table order. */
 #define MSN_ROUTE__ID(id, method, pattern, cache, snapshot) MSN_ROUTE_##id,

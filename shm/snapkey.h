@@ -88,6 +88,9 @@ int msn_snap_node_key(const char *pubkey, size_t len, msn_snap_key_t *out);
 #define MSN_DOC_OBSERVERS "observers"
 #define MSN_DOC_NODES_INDEX "nodes.index"
 #define MSN_DOC_PACKETS_DEFAULT "packets.default"
+/* what the web pages' configuration derives from the data (master/frontend_doc.h) */
+#define MSN_DOC_FRONTEND_IATAS "frontend.iatas"
+#define MSN_DOC_FRONTEND_CENTER "frontend.center"
 
 static inline void msn_be64_put(uint8_t out[8], uint64_t v)
 {

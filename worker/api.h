@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "shm/buf.h"
+#include "shm/config.h"
 #include "shm/route.h"
 #include "shm/snapshot.h"
 #include "shm/status.h"
@@ -22,6 +23,14 @@ typedef struct {
     char *name;
     char *value; /* percent-decoded, NUL-terminated */
 } msn_qparam_t;
+
+/* What a worker's handlers keep from one request to the next (owned by worker.c, one per
+ * worker, zeroed at start). */
+typedef struct {
+    int64_t io_at_ms; /* when /api/perf/io last sampled (0 = never) */
+    uint64_t io[5];   /* read_bytes, write_bytes, cancelled_write_bytes, syscr, syscw then,
+                         summed over meshsnap's processes */
+} msn_api_state_t;
 
 typedef struct {
     MDB_txn *txn;          /* NULL when no snapshot is available */
@@ -44,6 +53,8 @@ typedef struct {
     const char *params[MSN_ROUTE_MAX_PARAMS]; /* path parameters in pattern order, NUL-terminated; valid
                                                  during the handler call only (msn_api_dispatch owns them) */
     const char *db_path;   /* the configured database (its size is reported, it is never opened) */
+    const msn_config_t *cfg;  /* the worker's configuration (NULL in some unit tests) */
+    msn_api_state_t *state;   /* the worker's state between requests (NULL in some unit tests) */
     int accept_gzip;       /* the client accepts gzip */
     /* A handler that answers with a stored document sets doc (pointers into the map, valid
        until the transaction ends: worker.c sends before ending it) instead of body. */
@@ -86,6 +97,32 @@ void msn_api_perf_migrations(msn_api_req_t *r);
 void msn_api_metrics(msn_api_req_t *r);
 /** /api/analytics/<name>, /api/observers/clock-skew, /api/nodes/clock-skew: analytic `an`. */
 void msn_api_analytic(msn_api_req_t *r, int an);
+/* The web pages' configuration (api_config.c). */
+void msn_api_config_cache(msn_api_req_t *r);
+void msn_api_config_client(msn_api_req_t *r);
+void msn_api_config_theme(msn_api_req_t *r);
+void msn_api_config_regions(msn_api_req_t *r);
+void msn_api_config_map(msn_api_req_t *r);
+void msn_api_config_areas(msn_api_req_t *r);
+void msn_api_config_geo_filter(msn_api_req_t *r);
+/** A write endpoint (PUT /api/config/geo-filter, POST /api/admin/prune-geo-filter, POST
+ *  /api/perf/reset): 403, as CoreScope answers them without an API key. */
+void msn_api_write_refused(msn_api_req_t *r);
+/* Process figures in CoreScope's shapes (api_health.c). */
+void msn_api_health(msn_api_req_t *r);
+void msn_api_perf_io(msn_api_req_t *r);
+void msn_api_perf_sqlite(msn_api_req_t *r);
+void msn_api_perf_write_sources(msn_api_req_t *r);
+/** Request figures summed over every worker slot, for one endpoint (a route id or
+ *  MSN_PERF_OTHER) or, with ep < 0, for all of them (api_perf.c). */
+typedef struct {
+    uint64_t count, sum_us, max_us;
+    double p50_ms, p95_ms, p99_ms; /* from the latency histograms */
+} msn_api_perf_summary_t;
+void msn_api_perf_summary(const msn_status_t *st, int ep, msn_api_perf_summary_t *out);
+/** GET /api/iata-coords (iata_coords.c). */
+void msn_api_iata_coords(msn_api_req_t *r);
+
 /** Answers with the stored document `name` (503 + Retry-After when it is missing). */
 void msn_api_send_doc(msn_api_req_t *r, const char *name);
 /** Appends the async_migrations array (API spec §4.3) from the status block; returns 1

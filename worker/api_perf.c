@@ -139,12 +139,15 @@ void msn_api_perf(msn_api_req_t *r)
             if (r->st->workers[w].slow[k].at_ms > 0)
                 all[ns++] = r->st->workers[w].slow[k];
     qsort(all, (size_t)ns, sizeof(all[0]), cmp_slow);
+    /* the newest 20, oldest first as CoreScope appends them (its perf page reverses the list) */
     msn_buf_puts(b, "},\"slowQueries\":[");
-    for (int i = 0; i < ns && i < 20; i++) {
+    int shown = ns < 20 ? ns : 20;
+    for (int j = 0; j < shown; j++) {
+        int i = shown - 1 - j;
         char t[32];
         msn_format_iso_s(t, all[i].at_ms / 1000);
         all[i].path[sizeof(all[i].path) - 1] = '\0';
-        msn_buf_puts(b, i ? ",{\"path\":" : "{\"path\":");
+        msn_buf_puts(b, j ? ",{\"path\":" : "{\"path\":");
         msn_json_strn(b, all[i].path, strlen(all[i].path));
         msn_buf_puts(b, ",\"ms\":");
         msn_json_double(b, all[i].ms_x10 / 10.0);
@@ -207,6 +210,27 @@ void msn_api_perf(msn_api_req_t *r)
     msn_api_migrations_json(b, &bf, r->now_ms);
     msn_buf_putc(b, '}');
     r->status = 200;
+}
+
+void msn_api_perf_summary(const msn_status_t *st, int ep, msn_api_perf_summary_t *out)
+{
+    agg_t a, one;
+    memset(&a, 0, sizeof(a));
+    for (int i = ep < 0 ? 0 : ep; i < MSN_PERF_ENDPOINTS && (ep < 0 || i == ep); i++) {
+        aggregate(st, i, &one);
+        a.count += one.count;
+        a.sum_us += one.sum_us;
+        if (one.max_us > a.max_us)
+            a.max_us = one.max_us;
+        for (int k = 0; k < MSN_PERF_BUCKETS; k++)
+            a.buckets[k] += one.buckets[k];
+    }
+    out->count = a.count;
+    out->sum_us = a.sum_us;
+    out->max_us = a.max_us;
+    out->p50_ms = percentile_ms(&a, 0.50);
+    out->p95_ms = percentile_ms(&a, 0.95);
+    out->p99_ms = percentile_ms(&a, 0.99);
 }
 
 void msn_api_perf_migrations(msn_api_req_t *r)

@@ -36,6 +36,22 @@ static void call_handler(msn_api_req_t *r)
     case MSN_ROUTE_OBSERVERS_CLOCK_SKEW: msn_api_analytic(r, MSN_AN_OBSERVERS_CLOCK_SKEW); break;
     case MSN_ROUTE_NODES_CLOCK_SKEW: msn_api_analytic(r, MSN_AN_NODES_CLOCK_SKEW); break;
     case MSN_ROUTE_METRICS: msn_api_metrics(r); break;
+    case MSN_ROUTE_CONFIG_CACHE: msn_api_config_cache(r); break;
+    case MSN_ROUTE_CONFIG_CLIENT: msn_api_config_client(r); break;
+    case MSN_ROUTE_CONFIG_THEME: msn_api_config_theme(r); break;
+    case MSN_ROUTE_CONFIG_REGIONS: msn_api_config_regions(r); break;
+    case MSN_ROUTE_CONFIG_MAP: msn_api_config_map(r); break;
+    case MSN_ROUTE_CONFIG_AREAS: msn_api_config_areas(r); break;
+    case MSN_ROUTE_CONFIG_AREA_POLYGONS: msn_api_config_areas(r); break;
+    case MSN_ROUTE_CONFIG_GEO_FILTER: msn_api_config_geo_filter(r); break;
+    case MSN_ROUTE_CONFIG_GEO_FILTER_PUT: msn_api_write_refused(r); break;
+    case MSN_ROUTE_ADMIN_PRUNE_GEO_FILTER: msn_api_write_refused(r); break;
+    case MSN_ROUTE_HEALTH: msn_api_health(r); break;
+    case MSN_ROUTE_PERF_IO: msn_api_perf_io(r); break;
+    case MSN_ROUTE_PERF_SQLITE: msn_api_perf_sqlite(r); break;
+    case MSN_ROUTE_PERF_WRITE_SOURCES: msn_api_perf_write_sources(r); break;
+    case MSN_ROUTE_PERF_RESET: msn_api_write_refused(r); break;
+    case MSN_ROUTE_IATA_COORDS: msn_api_iata_coords(r); break;
     }
 }
 

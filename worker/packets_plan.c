@@ -64,23 +64,25 @@ static int parse_region(const char *in, char out[200], char *err, size_t errlen)
     return 0;
 }
 
-static int parse_hash(const char *in, char out[65], char *err, size_t errlen)
+/* A content hash is hex, at most 64 characters; anything else (the frontend's search box
+ * sends whatever was typed) matches nothing, as in CoreScope, rather than being refused. */
+static void parse_hash(const char *in, char out[65], int *nomatch)
 {
     out[0] = '\0';
+    *nomatch = 0;
     if (in == NULL || *in == '\0')
-        return 0;
+        return;
     size_t n = strlen(in);
     int ok = n <= 64;
     for (size_t i = 0; i < n && ok; i++)
         ok = isxdigit((unsigned char)in[i]) != 0;
     if (!ok) {
-        snprintf(err, errlen, "invalid hash: expected a hex content hash");
-        return -1;
+        *nomatch = 1;
+        return;
     }
     for (size_t i = 0; i < n; i++)
         out[i] = (char)tolower((unsigned char)in[i]);
     out[n] = '\0';
-    return 0;
 }
 
 /* The published first page answers: no parameter but limit=50, offset=0 and an order
@@ -116,9 +118,9 @@ int msn_pk_parse(const msn_api_req_t *r, msn_pk_query_t *q, char *err, size_t er
         parse_time(r, "until", &f->has_until, &f->until_ms, err, errlen) < 0 ||
         msn_api_limit(r, MSN_PK_LIMIT_DEFAULT, MSN_PK_LIMIT_MAX, &q->limit, err, errlen) < 0 ||
         msn_api_offset(r, &q->offset, err, errlen) < 0 ||
-        parse_region(msn_api_param(r, "region"), q->region, err, errlen) < 0 ||
-        parse_hash(msn_api_param(r, "hash"), q->hash, err, errlen) < 0)
+        parse_region(msn_api_param(r, "region"), q->region, err, errlen) < 0)
         return -1;
+    parse_hash(msn_api_param(r, "hash"), q->hash, &q->hash_nomatch);
     const char *order = msn_api_param(r, "order");
     q->asc = order && strcmp(order, "asc") == 0;
     const char *grp = msn_api_param(r, "groupByHash");
@@ -155,7 +157,7 @@ void msn_pk_plan(const msn_pk_query_t *q, const char *node_key, int node_missing
     add_list(p, MSN_FX_NODE, node_key, 0);
     add_list(p, MSN_FX_CHANNEL, q->channel, 0);
     const msn_pk_filter_t *f = &q->filter;
-    if (node_missing) {
+    if (node_missing || q->hash_nomatch) {
         p->strategy = MSN_PK_EMPTY;
         p->n_lists = 0;
     } else if (q->hash[0]) {

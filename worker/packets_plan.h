@@ -9,7 +9,7 @@
  * api_packets.c resolves the `node` parameter (a snapshot lookup) between the two, then
  * executes the plan and renders the rows. Strategies, by precedence:
  *
- *   EMPTY   `node` names no node: nothing matches
+ *   EMPTY   `node` names no node, or `hash` is no hex hash: nothing matches
  *   HASH    `hash`: one lookup, then every other filter is checked on that transmission
  *   LISTS   observer / region / node / channel: the intersection of those packet lists
  *           (observer and region: the union of the comma-separated values' lists)
@@ -57,6 +57,7 @@ typedef struct {
     int default_page;     /* no parameter but limit=50, offset=0 and a descending order:
                              the published first page ("packets.default") answers */
     char hash[65];        /* the content hash, lowercase hex; "" when absent */
+    int hash_nomatch;     /* `hash` is not a hex hash of at most 64 characters: nothing matches */
     const char *observer; /* comma-separated observer ids; NULL when absent or empty */
     const char *channel;  /* a channel hash; NULL when absent or empty */
     const char *node;     /* a public key, a key prefix (8+ hex) or a node name; NULL when absent */
@@ -64,7 +65,8 @@ typedef struct {
 } msn_pk_query_t;
 
 /** Parses r's parameters into q. Returns 0, or -1 with a message for a 400 response in
- *  err (naming the parameter). */
+ *  err (naming the parameter). A `hash` that is not hex (or longer than 64 characters) is
+ *  no error: it sets hash_nomatch. */
 int msn_pk_parse(const msn_api_req_t *r, msn_pk_query_t *q, char *err, size_t errlen);
 
 /** How the matches are found (the strategies of the top comment). */

@@ -8,6 +8,10 @@
  * cache headers, send, reset the transaction. SIGTERM (through a signalfd on the loop) stops accepting, lets
  * in-flight requests finish and exits.
  *
+ * Every other path (but /metrics) is a static file (static.c): [http] web_root, else
+ * meshsnap's dashboard in [http] ui_root when that directory has an index.html (and
+ * [http] ui is on), else a plain-text page at / and 404 elsewhere.
+ *
  * Response headers on every /api/ response:
  *   X-CoreScope-Load-Status      ready | loading; progress=N
  *   X-CoreScope-Status           ready | backfilling
@@ -27,7 +31,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <limits.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,6 +47,7 @@
 #include "shm/proc.h"
 #include "shm/status.h"
 #include "snapview.h"
+#include "static.h"
 
 typedef struct {
     h2o_handler_t super;
@@ -65,6 +72,8 @@ typedef struct worker {
     long inflight; /* requests whose response is not fully sent yet */
     int access_fd;  /* the access log, -1 when off */
     msn_buf_t body;
+    msn_static_t *files; /* web_root or the dashboard; NULL: the plain-text page */
+    msn_api_state_t api; /* what handlers keep between requests */
 } worker_t;
 
 static void on_close_conn(void *data)
@@ -234,6 +243,97 @@ static const char *reason(int status)
     }
 }
 
+/* A path outside /api/ and /metrics: a static file (static.h), or without a web root the
+ * plain-text page at / (404 elsewhere). */
+static int serve_static(worker_t *w, h2o_req_t *req, const char *method)
+{
+    static const char page[] = "meshsnap: MeshCore packet analytics. The API is under /api/ (try /api/stats).\n";
+    msn_static_resp_t rs;
+    if (w->files == NULL) {
+        size_t plen = req->query_at == SIZE_MAX ? req->path.len : req->query_at;
+        int root = plen == 0 || (plen == 1 && req->path.base[0] == '/');
+        memset(&rs, 0, sizeof(rs));
+        rs.status = root ? 200 : 404;
+        rs.content_type = "text/plain; charset=utf-8";
+        rs.body = page;
+        rs.len = sizeof(page) - 1;
+        rs.head = strcmp(method, "HEAD") == 0;
+    } else {
+        msn_static_req_t rq = {.method = method, .path = req->path.base};
+        rq.path_len = req->query_at == SIZE_MAX ? req->path.len : req->query_at;
+        ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1);
+        if (i != -1) {
+            rq.if_none_match = req->headers.entries[i].value.base;
+            rq.if_none_match_len = req->headers.entries[i].value.len;
+        }
+        i = h2o_find_header(&req->headers, H2O_TOKEN_IF_MODIFIED_SINCE, -1);
+        if (i != -1) {
+            rq.if_modified_since = req->headers.entries[i].value.base;
+            rq.if_modified_since_len = req->headers.entries[i].value.len;
+        }
+        i = h2o_find_header(&req->headers, H2O_TOKEN_ACCEPT_ENCODING, -1);
+        if (i != -1) {
+            h2o_iovec_t v = req->headers.entries[i].value;
+            for (size_t k = 0; k + 4 <= v.len && !rq.accept_gzip; k++)
+                rq.accept_gzip = memcmp(v.base + k, "gzip", 4) == 0;
+        }
+        msn_static_serve(w->files, &rq, &rs);
+    }
+    req->res.status = rs.status;
+    req->res.reason = reason(rs.status);
+    if (rs.status != 304)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, rs.content_type,
+                       strlen(rs.content_type));
+    header(req, "x-content-type-options", "nosniff");
+    if (rs.cache_control)
+        header(req, "cache-control", rs.cache_control);
+    else if (w->files != NULL)
+        header(req, "cache-control", "no-store");
+    if (rs.etag[0])
+        header(req, "etag", rs.etag);
+    if (rs.last_modified[0])
+        header(req, "last-modified", rs.last_modified);
+    if (rs.content_encoding)
+        header(req, "content-encoding", rs.content_encoding);
+    if (rs.vary)
+        header(req, "vary", "Accept-Encoding");
+    if (rs.allow)
+        header(req, "allow", rs.allow);
+    req->res.content_length = rs.len;
+    access_log(w, req, rs.status, rs.head ? 0 : rs.len);
+    h2o_send_inline(req, rs.head ? NULL : rs.body, rs.head ? 0 : rs.len);
+    return 0;
+}
+
+/* Opens the static files this worker serves (w->files stays NULL when there are none).
+ * Returns 0, or -1 when web_root is set and cannot be served. */
+static int open_files(worker_t *w)
+{
+    msn_master_status_t ms;
+    msn_status_read_master(w->st, &ms);
+    /* one value per master start, so every worker sends the same index page */
+    msn_static_opts_t o = {.bust = ms.started_at_ms / 1000};
+    char err[PATH_MAX + 256];
+    if (w->cfg->http.web_root) {
+        if (msn_static_open(w->cfg->http.web_root, &o, &w->files, err, sizeof(err)) < 0) {
+            msn_error("[http] web_root: %s", err);
+            return -1;
+        }
+        return 0;
+    }
+    if (!w->cfg->http.ui)
+        return 0;
+    const char *ui = msn_config_ui_root(w->cfg);
+    struct stat sb;
+    if (stat(ui, &sb) < 0) {
+        msn_debug("no dashboard in %s (%s): / answers with a plain-text page", ui, strerror(errno));
+        return 0;
+    }
+    if (msn_static_open(ui, &o, &w->files, err, sizeof(err)) < 0)
+        msn_warn("the dashboard in %s cannot be served (%s): / answers with a plain-text page", ui, err);
+    return 0;
+}
+
 /* Called when h2o clears the request's pool: the response has been sent (or the
    connection is gone). */
 static void on_req_done(void *p)
@@ -252,6 +352,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     r.db_path = w->cfg->db;
+    r.cfg = w->cfg;
+    r.state = &w->api;
     char method[16];
     snprintf(method, sizeof(method), "%.*s", (int)(req->method.len < 15 ? req->method.len : 15), req->method.base);
     size_t plen = req->query_at == SIZE_MAX ? req->path.len : req->query_at;
@@ -269,16 +371,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     r.status = 500;
     w->last_request_ms = r.now_ms;
     atomic_fetch_add_explicit(&w->st->workers[w->slot].requests, 1, memory_order_relaxed);
-    if (strncmp(path, "/api/", 5) != 0 && strcmp(path, "/api") != 0 && strcmp(path, "/metrics") != 0) {
-        static const char page[] = "meshsnap: MeshCore packet analytics. The API is under /api/ (try /api/stats).\n";
-        req->res.status = strcmp(path, "/") == 0 || path[0] == '\0' ? 200 : 404;
-        req->res.reason = req->res.status == 200 ? "OK" : "Not Found";
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/plain; charset=utf-8"));
-        req->res.content_length = sizeof(page) - 1;
-        access_log(w, req, req->res.status, sizeof(page) - 1);
-        h2o_send_inline(req, page, sizeof(page) - 1);
-        return 0;
-    }
+    if (strncmp(path, "/api/", 5) != 0 && strcmp(path, "/api") != 0 && strcmp(path, "/metrics") != 0)
+        return serve_static(w, req, method);
     parse_query(req, &r);
     ssize_t ae = h2o_find_header(&req->headers, H2O_TOKEN_ACCEPT_ENCODING, -1);
     if (ae != -1) {
@@ -424,6 +518,8 @@ int msn_worker_main(const msn_config_t *cfg, int slot, const char *listen_fds)
     h2o_context_init(&w.ctx, h2o_evloop_create(), &w.config);
     w.actx.ctx = &w.ctx;
     w.actx.hosts = w.config.hosts;
+    if (open_files(&w) < 0)
+        goto out;
 
     sigset_t set;
     sigemptyset(&set);
@@ -490,6 +586,7 @@ out:
         close(w.access_fd);
     msn_snapview_close(&w.view);
     msn_buf_free(&w.body);
+    msn_static_close(w.files);
     msn_status_close(w.st);
     return rc;
 }

@@ -100,6 +100,10 @@ cat >"$tmp/expected" <<'EOF'
 /usr/share/man/man1/meshsnap.1.gz
 /usr/share/man/man8/meshsnapd.8.gz
 EOF
+# and the dashboard: every file of the source tree's ui/
+src=${MESHSNAP_SOURCE:-$(cd "$(dirname "$0")/../.." && pwd)}
+(cd "$src/ui" && find . -type f | sed 's|^\./|/usr/share/meshsnap/ui/|') >>"$tmp/expected"
+sort -o "$tmp/expected" "$tmp/expected"
 dpkg-deb -c "$deb" | awk '{print $6}' | sed 's|^\.||; s|/$||' | sort >"$tmp/deb.all"
 # regular files of the .deb (the lintian overrides are .deb-only)
 dpkg-deb -c "$deb" | awk '$1 !~ /^d/ {print $6}' | sed 's|^\.||' |
@@ -109,10 +113,13 @@ check "deb ships its lintian overrides" grep -qx /usr/share/lintian/overrides/me
 check "deb ships nothing under /var" sh -c "! grep -q '^/var' '$tmp/deb.all'"
 rpm -qlp "$rpm" 2>/dev/null | grep -v '^/usr/lib/\.build-id' | sort >"$tmp/rpm.all"
 # %dir entries of the rpm: only our own directories
-printf '%s\n' /etc/meshsnap /usr/share/doc/meshsnap >"$tmp/rpm.dirs.expected"
+{
+	printf '%s\n' /etc/meshsnap /usr/share/doc/meshsnap /usr/share/meshsnap
+	(cd "$src/ui" && find . -type d | sed 's|^\.$|/usr/share/meshsnap/ui|; s|^\./|/usr/share/meshsnap/ui/|')
+} | sort >"$tmp/rpm.dirs.expected"
 rpm -qp --qf '[%{FILEMODES:perms} %{FILENAMES}\n]' "$rpm" 2>/dev/null | awk '$1 ~ /^d/ {print $2}' |
 	grep -v '^/usr/lib/\.build-id' | sort >"$tmp/rpm.dirs"
-check "rpm owns only /etc/meshsnap and /usr/share/doc/meshsnap as directories" \
+check "rpm owns only /etc/meshsnap, /usr/share/doc/meshsnap and /usr/share/meshsnap (the dashboard) as directories" \
 	diff -u "$tmp/rpm.dirs.expected" "$tmp/rpm.dirs"
 grep -vxF -f "$tmp/rpm.dirs" "$tmp/rpm.all" >"$tmp/rpm.files"
 check "rpm ships exactly the expected files" diff -u "$tmp/expected" "$tmp/rpm.files"

@@ -8,7 +8,9 @@
 #include "shm/config.h"
 #include "shm/log.h"
 
+#include <limits.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char tmpdir[512];
@@ -111,6 +113,8 @@ static const char *EVERY_KEY = "\xEF\xBB\xBF# every key, CRLF line endings and a
                                "[http]\r\n"
                                "req_timeout_ms = 20000\r\n"
                                "shutdown_timeout_ms = 0\r\n"
+                               "ui_root = /opt/ui\r\n"
+                               "ui = off\r\n"
                                "[ analytics ]\r\n"
                                "default_interval_s = 600\r\n"
                                "topology = 60\r\n"
@@ -132,7 +136,28 @@ static const char *EVERY_KEY = "\xEF\xBB\xBF# every key, CRLF line endings and a
                                "Public = 8B3387E9C5CDEA6AC9E5EDBAA115CD72\r\n"
                                "My Group = 00112233445566778899aabbccddeeff\r\n"
                                "hashtags = #test #wardriving,#test\r\n"
-                               "hashtags = #bot\r\n";
+                               "hashtags = #bot\r\n"
+                               "[frontend]\r\n"
+                               "site_name = Bay Mesh\r\n"
+                               "tagline = What we hear\r\n"
+                               "hero_title = Hello\r\n"
+                               "hero_subtitle = World\r\n"
+                               "map_center = 47.6062, -122.3321\r\n"
+                               "map_zoom = 11\r\n"
+                               "tiles_light_url = http://tiles.local/{z}/{x}/{y}.png\r\n"
+                               "tiles_dark_url = http://tiles.local/dark/{z}/{x}/{y}.png\r\n"
+                               "live_map_max_nodes = 500\r\n"
+                               "propagation_buffer_ms = 2500\r\n"
+                               "timestamp_mode = absolute\r\n"
+                               "timestamp_timezone = utc\r\n"
+                               "timestamp_format = iso-seconds\r\n"
+                               "region = SEA Seattle, WA\r\n"
+                               "region = PDX Portland\r\n"
+                               "region = SEA Seattle\r\n"
+                               "theme_accent_hover = #123456\r\n"
+                               "theme_dark_nav_bg2 = rgb(1, 2, 3)\r\n"
+                               "node_color_repeater = #dc2626\r\n"
+                               "type_color_grp_txt = blue\r\n";
 
 static void check_every_key(const msn_config_t *c)
 {
@@ -165,6 +190,41 @@ static void check_every_key(const msn_config_t *c)
     CHECK_EQ_INT(c->backfill.yield_ms, 0);
     CHECK_EQ_INT(c->backfill.republish_interval_s, 30);
     CHECK_EQ_INT(c->n_channels, 5);
+    CHECK_EQ_STR(c->http.ui_root, "/opt/ui");
+    CHECK_EQ_STR(msn_config_ui_root(c), "/opt/ui");
+    CHECK_EQ_INT(c->http.ui, 0);
+    CHECK(c->http.web_root == NULL);
+    const msn_frontend_conf_t *f = &c->frontend;
+    CHECK_EQ_STR(f->site_name, "Bay Mesh");
+    CHECK_EQ_STR(f->tagline, "What we hear");
+    CHECK_EQ_STR(f->hero_title, "Hello");
+    CHECK_EQ_STR(f->hero_subtitle, "World");
+    CHECK(f->has_center && f->center_lat == 47.6062 && f->center_lon == -122.3321);
+    CHECK_EQ_INT(f->zoom, 11);
+    CHECK_EQ_STR(f->tiles_light_url, "http://tiles.local/{z}/{x}/{y}.png");
+    CHECK_EQ_STR(f->tiles_dark_url, "http://tiles.local/dark/{z}/{x}/{y}.png");
+    CHECK_EQ_INT(f->live_map_max_nodes, 500);
+    CHECK_EQ_INT(f->propagation_buffer_ms, 2500);
+    CHECK_EQ_STR(f->timestamp_mode, "absolute");
+    CHECK_EQ_STR(f->timestamp_timezone, "utc");
+    CHECK_EQ_STR(f->timestamp_format, "iso-seconds");
+    CHECK_EQ_INT(f->n_regions, 2); /* SEA given again: the later label */
+    if (f->n_regions == 2) {
+        CHECK_EQ_STR(f->regions[0].code, "SEA");
+        CHECK_EQ_STR(f->regions[0].label, "Seattle");
+        CHECK_EQ_STR(f->regions[1].code, "PDX");
+        CHECK_EQ_STR(f->regions[1].label, "Portland");
+    }
+    CHECK_EQ_INT(f->n_colors, 4);
+    if (f->n_colors == 4) {
+        CHECK(f->colors[0].section == MSN_COLOR_THEME && strcmp(f->colors[0].name, "accentHover") == 0 &&
+              strcmp(f->colors[0].value, "#123456") == 0);
+        CHECK(f->colors[1].section == MSN_COLOR_THEME_DARK && strcmp(f->colors[1].name, "navBg2") == 0 &&
+              strcmp(f->colors[1].value, "rgb(1, 2, 3)") == 0);
+        CHECK(f->colors[2].section == MSN_COLOR_NODE && strcmp(f->colors[2].name, "repeater") == 0);
+        CHECK(f->colors[3].section == MSN_COLOR_TYPE && strcmp(f->colors[3].name, "GRP_TXT") == 0 &&
+              strcmp(f->colors[3].value, "blue") == 0);
+    }
 }
 
 static const char *channel_key(const msn_config_t *c, const char *name)
@@ -267,6 +327,22 @@ static const bad_case_t BAD[] = {
     {"[channels]\nhashtags = #a wardriving\n", 2, "'wardriving' is not a hashtag (expected #name)"},
     {"[channels]\nhashtags = #a # comment\n", 2, "'#' is not a hashtag"},
     {"[channels]\nhashtags =\n", 2, "[channels] hashtags: empty value"},
+    {"[http]\nui = maybe\n", 2, "[http] ui: 'maybe' is not a boolean (allowed yes/no, true/false, on/off, 1/0)"},
+    {"[http]\nweb_root = /nonexistent/meshsnap-web\n", 2, "[http] web_root: /nonexistent/meshsnap-web: No such file"},
+    {"[http]\nweb_root = /srv/www # the site\n", 2, "comments must be on their own line"},
+    {"[frontend]\nsite_nam = x\n", 2, "unknown key 'site_nam' in [frontend]"},
+    {"[frontend]\nmap_center = 47.6\n", 2, "[frontend] map_center: '47.6' is not 'LAT, LON'"},
+    {"[frontend]\nmap_center = 95, 10\n", 2, "out of range (latitude -90..90, longitude -180..180)"},
+    {"[frontend]\nmap_zoom = 21\n", 2, "[frontend] map_zoom: '21' is not an integer in 1..20"},
+    {"[frontend]\nlive_map_max_nodes = 50\n", 2, "is not an integer in 100..20000"},
+    {"[frontend]\ntimestamp_mode = soon\n", 2, "[frontend] timestamp_mode: 'soon' is not one of ago, absolute"},
+    {"[frontend]\nregion = SEA\n", 2, "[frontend] region: 'SEA' is not 'CODE Label'"},
+    {"[frontend]\ntheme_accnt = #fff\n", 2, "unknown key 'theme_accnt' in [frontend]"},
+    {"[frontend]\nnode_color_router = #fff\n", 2, "unknown key 'node_color_router' in [frontend]"},
+    {"[frontend]\ntype_color_advert = #fff;x\n", 2, "is not a CSS colour"},
+    {"[frontend]\nsite_name = \"Mesh\"\n", 2, "without quotes"},
+    {"[frontend]\nsite_name = Mesh # west\n", 2, "comments must be on their own line"},
+    {"[frontnd]\nsite_name = x\n", 1, "unknown section [frontnd] (known: http, analytics, backfill, channels, frontend)"},
 };
 
 static void test_bad_files(void)
@@ -512,6 +588,78 @@ static void test_dump_roundtrip(void)
     msn_config_free(&b);
 }
 
+/* [http] web_root: checked when set, stored resolved; a refusal names the file and line. */
+static void test_web_root(void)
+{
+    char dir[600], link[600], noindex[600], file[800], conf[1400], err[1800] = "";
+    snprintf(dir, sizeof(dir), "%s/site", tmpdir);
+    snprintf(noindex, sizeof(noindex), "%s/empty-site", tmpdir);
+    snprintf(link, sizeof(link), "%s/site-link", tmpdir);
+    mkdir(dir, 0755);
+    mkdir(noindex, 0755);
+    snprintf(file, sizeof(file), "%s/index.html", dir);
+    FILE *f = fopen(file, "w");
+    CHECK(f != NULL);
+    if (f == NULL)
+        return;
+    fputs("<!DOCTYPE html>\n", f);
+    fclose(f);
+    unlink(link);
+    CHECK_EQ_INT(symlink(dir, link), 0);
+    char resolved[PATH_MAX];
+    CHECK(realpath(dir, resolved) != NULL);
+
+    msn_config_t c;
+    msn_config_defaults(&c);
+    CHECK_EQ_INT(c.http.ui, 1);
+    CHECK_EQ_STR(msn_config_ui_root(&c), MESHSNAP_UI_DIR);
+    snprintf(conf, sizeof(conf), "[http]\nweb_root = %s\n", link);
+    CHECK_EQ_INT(msn_config_load_file(&c, write_conf("web.conf", conf), err, sizeof(err)), 0);
+    CHECK_EQ_STR(c.http.web_root, resolved); /* the link resolved */
+    msn_config_free(&c);
+
+    /* a directory without index.html; a file; a missing path */
+    const char *bad[] = {noindex, file, "/nonexistent/x"};
+    const char *why[] = {"no index.html in it", "not a directory", "No such file or directory"};
+    for (int i = 0; i < 3; i++) {
+        msn_config_defaults(&c);
+        snprintf(conf, sizeof(conf), "# site\n[http]\nweb_root = %s\n", bad[i]);
+        const char *path = write_conf("web-bad.conf", conf);
+        CHECK_EQ_INT(msn_config_load_file(&c, path, err, sizeof(err)), -1);
+        char want[800];
+        snprintf(want, sizeof(want), "%s:3: [http] web_root: %s: ", path, bad[i]);
+        if (strncmp(err, want, strlen(want)) != 0 || !contains(err, why[i])) {
+            fprintf(stderr, "web_root %s: got \"%s\"\n", bad[i], err);
+            msn_test_failures++;
+        }
+        msn_config_free(&c);
+    }
+    /* an unreadable directory (root reads anything: only checked for other users) */
+    if (geteuid() != 0) {
+        char locked[700];
+        snprintf(locked, sizeof(locked), "%s/locked", tmpdir);
+        mkdir(locked, 0755);
+        snprintf(file, sizeof(file), "%s/index.html", locked);
+        f = fopen(file, "w");
+        if (f)
+            fclose(f);
+        chmod(locked, 0);
+        msn_config_defaults(&c);
+        CHECK_EQ_INT(msn_config_set(&c, "http", "web_root", locked, err, sizeof(err)), -1);
+        CHECK(contains(err, "cannot read the directory"));
+        msn_config_free(&c);
+        chmod(locked, 0755);
+    }
+    /* the flag's way in: msn_config_set */
+    msn_config_defaults(&c);
+    CHECK_EQ_INT(msn_config_set(&c, "http", "web_root", noindex, err, sizeof(err)), -1);
+    CHECK(contains(err, "[http] web_root: ") && contains(err, "no index.html"));
+    CHECK(c.http.web_root == NULL);
+    CHECK_EQ_INT(msn_config_set(&c, "http", "web_root", dir, err, sizeof(err)), 0);
+    CHECK_EQ_STR(c.http.web_root, resolved);
+    msn_config_free(&c);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof(tmpdir), "%s", msn_test_tmpdir("config"));
@@ -528,6 +676,7 @@ int main(void)
     MSN_RUN(test_worker_count);
     MSN_RUN(test_copy_free);
     MSN_RUN(test_dump_roundtrip);
+    MSN_RUN(test_web_root);
     const char *files[] = {"every.conf", "bad.conf",      "flags.conf",
                            "copy.conf",  "dump-src.conf", "dump-out.conf"};
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {

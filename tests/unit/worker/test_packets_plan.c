@@ -142,8 +142,12 @@ static void test_filters(void)
     /* hash: hex, lowercased */
     CHECK_EQ_INT(parse("hash=D595ACF88C9D9D50", &q, err), 0);
     CHECK_EQ_STR(q.hash, "d595acf88c9d9d50");
-    check_error("hash=zz", "invalid hash: expected a hex content hash");
-    check_error("hash=00000000000000000000000000000000000000000000000000000000000000000", "invalid hash");
+    CHECK_EQ_INT(q.hash_nomatch, 0);
+    /* not a hex hash (the search box sends any text): no error, nothing matches */
+    CHECK_EQ_INT(parse("hash=Gilroy", &q, err), 0);
+    CHECK(q.hash_nomatch && q.hash[0] == '\0');
+    CHECK_EQ_INT(parse("hash=00000000000000000000000000000000000000000000000000000000000000000", &q, err), 0);
+    CHECK(q.hash_nomatch);
     /* flags */
     CHECK_EQ_INT(parse("groupByHash=1&expand=observations&order=asc", &q, err), 0);
     CHECK(q.grouped && q.expand && q.asc);
@@ -208,6 +212,10 @@ static void test_plan_strategies(void)
     CHECK_EQ_INT(p.order, MSN_PK_BY_ID_ASC);
     /* a node that does not exist: nothing, whatever else is asked */
     plan("node=nosuch&hash=abcdef&groupByHash=true", NULL, 1, &q, &p);
+    CHECK_EQ_INT(p.strategy, MSN_PK_EMPTY);
+    CHECK_EQ_INT(p.n_lists, 0);
+    /* a hash that is no hex hash (text typed into the search box): nothing */
+    plan("limit=5&hash=Gilroy&observer=A", NULL, 0, &q, &p);
     CHECK_EQ_INT(p.strategy, MSN_PK_EMPTY);
     CHECK_EQ_INT(p.n_lists, 0);
 }
