@@ -300,14 +300,14 @@ static void test_node_orow(void)
     msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msn_snaprec_node_t n = {msn_sv("{\"public_key\":\"ab\"}")}, nout;
+    msn_snaprec_node_t n = {msn_sv("{\"public_key\":\"ab\"}"), msn_sv("{\"hash_size\":null}")}, nout;
     msn_snaprec_node_encode(&sb, &n);
     CHECK_EQ_INT(msn_snaprec_node_decode(sb.data, sb.size, &nout), 0);
     CHECK(sv_eq(nout.fragment, n.fragment));
+    CHECK(sv_eq(nout.base, n.base));
     msgpack_sbuffer_clear(&sb);
-    msgpack_pack_array(&pk, 2);
+    msgpack_pack_array(&pk, 1); /* the format-1 layout: the fragment alone */
     msgpack_pack_bin(&pk, 0);
-    msgpack_pack_nil(&pk);
     CHECK_EQ_INT(msn_snaprec_node_decode(sb.data, sb.size, &nout), MSN_SNAPREC_EFIELDS);
 
     msn_snaprec_orow_t o = {msn_sv("C0FFEE"), msn_sv(NULL), msn_sv("")}, oout;
