@@ -247,7 +247,7 @@ static int start(msn_entdocs_t *e, msn_store_t *s, int kind, int64_t now_ms)
     e->started_ms = msn_now_ms();
     e->now_ms = now_ms;
     e->reaped = e->got_end = e->end_rc = 0;
-    e->run_docs = e->run_bytes = 0;
+    e->run_docs = e->run_bytes = e->run_write_ms = 0;
     return 0;
 }
 
@@ -311,7 +311,11 @@ static void end_run(msn_entdocs_t *e, int64_t now_ms)
         msn_child_describe(e->status, how, sizeof(how));
     e->last_run_ms = msn_now_ms() - e->started_ms;
     const msn_entkind_t *k = &e->kinds[e->kind];
-    if (ok)
+    if (ok && k->loud && k->loud(k->kctx))
+        msn_info("%s documents: full pass in %.1f s: %lld changed (%.1f MB), written in %lld ms so far", k->name,
+                 e->last_run_ms / 1000.0, (long long)e->run_docs, e->run_bytes / 1048576.0,
+                 (long long)e->run_write_ms);
+    else if (ok)
         msn_debug("%s documents: %lld changed (%lld bytes) in %.1f s", k->name, (long long)e->run_docs,
                   (long long)e->run_bytes, e->last_run_ms / 1000.0);
     else
@@ -453,6 +457,7 @@ int msn_entdocs_write(msn_entdocs_t *e, MDB_txn *txn, const msn_snap_t *snap, co
         off += sizeof(r) + r.name_len + r.body_len + r.gz_len;
     }
     e->write_ms_total += msn_now_ms() - t0;
+    e->run_write_ms += msn_now_ms() - t0;
     return 0;
 }
 

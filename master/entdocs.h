@@ -68,6 +68,9 @@ typedef struct {
     int (*compute)(void *kctx, const msn_store_t *s, int64_t now_ms, msn_entdoc_out_t *out);
     /** Publisher thread: the run ended; ok = 1 when every document arrived. */
     void (*finish)(void *kctx, int ok, int64_t now_ms);
+    /** Publisher thread: 1 when the planned run deserves an info line when it ends (a
+     *  full pass), 0 for debug level. May be NULL (debug). */
+    int (*loud)(void *kctx);
     void *kctx;
 } msn_entkind_t;
 
@@ -97,6 +100,7 @@ typedef struct {
     /* figures (publisher thread), for the log and the benchmarks */
     int64_t runs, docs_written, bytes_written, write_ms_total;
     int64_t run_docs, run_bytes; /* of the run in progress */
+    int64_t run_write_ms;        /* publisher time spent writing them so far */
     int64_t last_run_ms;         /* wall time of the last finished run */
 } msn_entdocs_t;
 

@@ -386,8 +386,13 @@ static int compute(void *kctx, const msn_store_t *s, int64_t now_ms, msn_entdoc_
     return rc ? -1 : 0;
 }
 
+static int loud(void *kctx)
+{
+    return ((const msn_nodedocs_t *)kctx)->run_full;
+}
+
 msn_entkind_t msn_nodedocs_kind(msn_nodedocs_t *nd)
 {
-    msn_entkind_t k = {MSN_ENT_NODE, plan, compute, finish, nd};
+    msn_entkind_t k = {MSN_ENT_NODE, plan, compute, finish, loud, nd};
     return k;
 }
