@@ -318,6 +318,10 @@ static void end_run(msn_entdocs_t *e, int64_t now_ms)
     else if (ok)
         msn_debug("%s documents: %lld changed (%lld bytes) in %.1f s", k->name, (long long)e->run_docs,
                   (long long)e->run_bytes, e->last_run_ms / 1000.0);
+    else if (e->got_end && e->end_rc != 0)
+        msn_error("%s documents: the computation failed (see its log line; %lld documents received); they are "
+                  "computed again",
+                  k->name, (long long)e->run_docs);
     else
         msn_error("%s documents: the computing process (pid %d) %s before finishing (%lld documents received); "
                   "they are computed again",
