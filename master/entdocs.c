@@ -203,6 +203,11 @@ int msn_entdoc_emit_delete(msn_entdoc_out_t *o, const char *name)
     return emit(o, name, NULL, 0, 0, 1);
 }
 
+int msn_entdoc_published(const msn_entdoc_out_t *o, const char *name)
+{
+    return msn_entdocs_hash(o->e, name) != 0;
+}
+
 /* The forked child: see entdocs.h (and anrun.c child_main, whose rules it follows). */
 static void child_main(msn_entdocs_t *e, int fd, pid_t parent, const msn_store_t *s, int64_t now_ms)
 {
@@ -439,10 +444,12 @@ int msn_entdocs_write(msn_entdocs_t *e, MDB_txn *txn, const msn_snap_t *snap, co
             e->forget_at_commit = 1;
         }
         if (copied)
-            msn_debug("entity documents: %lld carried into the new environment", (long long)copied);
+            msn_info("entity documents: %lld carried into the new environment in %lld ms", (long long)copied,
+                     (long long)(msn_now_ms() - t0));
         *wrote = 1;
     }
     char name[MSN_ENTDOC_NAME_MAX + 1];
+    int64_t t1 = msn_now_ms(), n_docs = 0, bytes = 0;
     for (size_t off = 0; off < e->parsed;) {
         rec_t r;
         memcpy(&r, e->in.data + off, sizeof(r));
@@ -458,8 +465,13 @@ int msn_entdocs_write(msn_entdocs_t *e, MDB_txn *txn, const msn_snap_t *snap, co
         if (rc)
             return rc;
         *wrote = 1;
+        n_docs++;
+        bytes += r.body_len + r.gz_len;
         off += sizeof(r) + r.name_len + r.body_len + r.gz_len;
     }
+    if (n_docs)
+        msn_debug("entity documents: %lld written (%lld bytes with their gzip copies) in %lld ms", (long long)n_docs,
+                  (long long)bytes, (long long)(msn_now_ms() - t1));
     e->write_ms_total += msn_now_ms() - t0;
     e->run_write_ms += msn_now_ms() - t0;
     return 0;

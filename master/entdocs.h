@@ -58,6 +58,8 @@ int msn_entdoc_emit(msn_entdoc_out_t *o, const char *name, const void *body, siz
 /** Computing process: emits the removal of document `name` (nothing when it is not
  *  published). Returns as msn_entdoc_emit. */
 int msn_entdoc_emit_delete(msn_entdoc_out_t *o, const char *name);
+/** Computing process: 1 when document `name` was published when the run started. */
+int msn_entdoc_published(const msn_entdoc_out_t *o, const char *name);
 
 typedef struct {
     const char *name; /* the kind, for logs ("node") */

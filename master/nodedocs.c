@@ -336,11 +336,24 @@ static int put(msn_entdoc_out_t *out, const char *doc, const char *pk, int have,
     return have ? msn_entdoc_emit(out, name, body, len, compress) : msn_entdoc_emit_delete(out, name);
 }
 
+/* 1 when node pk has no published health document yet: a node new to the documents. */
+static int is_new(const msn_entdoc_out_t *out, const char *pk)
+{
+    char name[MSN_ENTDOC_NAME_MAX + 1];
+    return msn_entdoc_name(name, sizeof(name), MSN_ENT_NODE, MSN_NODEDOC_HEALTH, pk, 64) > 0 &&
+           !msn_entdoc_published(out, name);
+}
+
 static int compute(void *kctx, const msn_store_t *s, int64_t now_ms, msn_entdoc_out_t *out)
 {
     msn_nodedocs_t *nd = kctx;
     static const int an_days[] = MSN_NODE_ANALYTICS_DAYS, reach_days[] = MSN_NODE_REACH_DAYS;
-    msn_pernode_t *p = msn_pernode_new(s, &nd->idx, now_ms, nd->run_full);
+    /* a node seen for the first time gets all its documents at once, whatever the run:
+       the graph and the reach index are then built for this run too */
+    int any_new = 0;
+    for (uint32_t i = 0; i < nd->run_keys.n && !nd->run_full && !any_new; i++)
+        any_new = is_new(out, s->keys[nd->run_keys.v[i]]);
+    msn_pernode_t *p = msn_pernode_new(s, &nd->idx, now_ms, nd->run_full || any_new);
     msn_buf_t b = MSN_BUF_INIT;
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
@@ -351,7 +364,7 @@ static int compute(void *kctx, const msn_store_t *s, int64_t now_ms, msn_entdoc_
     for (uint32_t i = 0; i < nd->run_keys.n && rc == 0; i++) {
         uint32_t key = nd->run_keys.v[i];
         const char *pk = s->keys[key];
-        int have;
+        int have, all = nd->run_full || (any_new && is_new(out, pk));
         char doc[32];
         have = msn_pernode_health(p, key, &b);
         rc |= put(out, MSN_NODEDOC_HEALTH, pk, have, b.data, b.len, 1);
@@ -364,13 +377,13 @@ static int compute(void *kctx, const msn_store_t *s, int64_t now_ms, msn_entdoc_
         have = msn_pernode_bulk(p, key, &sb);
         rc |= put(out, MSN_NODEDOC_BULK, pk, have, sb.data, sb.size, 0);
         for (int d = 0; d < MSN_NODE_ANALYTICS_NDAYS; d++) {
-            if (!nd->run_full && an_days[d] > 7)
+            if (!all && an_days[d] > 7)
                 continue;
             snprintf(doc, sizeof(doc), MSN_NODEDOC_ANALYTICS ".%d", an_days[d]);
             have = msn_pernode_analytics(p, key, an_days[d], &b);
             rc |= put(out, doc, pk, have, b.data, b.len, 1);
         }
-        if (!nd->run_full)
+        if (!all)
             continue;
         for (int d = 0; d < MSN_NODE_REACH_NDAYS; d++) {
             snprintf(doc, sizeof(doc), MSN_NODEDOC_REACH ".%d", reach_days[d]);

@@ -15,7 +15,9 @@
  *   changes  the changed nodes (at most 4096 per run), at most every [analytics]
  *            node_changes_s: health, bulk, detail, paths, analytics.1, analytics.7 and
  *            clock-skew. The longer windows (analytics.30, .365, reach) and neighbours
- *            wait for the next full run: a new packet moves them by a fraction of a percent.
+ *            wait for the next full run (a new packet moves them by a fraction of a
+ *            percent), except for a node that has no documents yet, which gets them all
+ *            (the run then builds the neighbour graph and the reach index too).
  * Either way the runner rewrites only documents whose bytes changed.
  *
  * Battery (observer_metrics): the publisher thread reads new rows by rowid at each poll

@@ -301,6 +301,36 @@ class GeneratedDbTest(NodeDocsChecks, unittest.TestCase):
                 self.assertEqual(self.doc("/api/nodes/%s/%s" % (k, d)), before[(k, d)], "%s %s" % (k, d))
 
 
+    def test_new_node_gets_every_document(self):
+        """A node that appears between two full passes gets its long windows, reach and
+        neighbours with its first documents, not at the next full pass (an hour away here)."""
+        pk = "%064x" % random.getrandbits(256)
+        now = int(time.time())
+        conn = sqlite3.connect(self.db, timeout=30, isolation_level=None)
+        try:
+            obs = conn.execute("SELECT rowid FROM observers ORDER BY rowid LIMIT 1").fetchone()[0]
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("INSERT INTO nodes (public_key, name, role, lat, lon, last_seen, first_seen, advert_count) "
+                         "VALUES (?, 'Newcomer', 'repeater', 37.5, -122.2, ?, ?, 1)",
+                         (pk, msnlib.mkdb.rfc3339(now), msnlib.mkdb.rfc3339(now)))
+            cur = conn.execute("INSERT INTO transmissions (raw_hex, hash, first_seen, route_type, payload_type, "
+                               "decoded_json, from_pubkey, last_seen) VALUES ('1100', ?, ?, 1, 4, ?, ?, ?)",
+                               ("%016x" % random.getrandbits(64), msnlib.mkdb.rfc3339(now),
+                                json.dumps({"type": "ADVERT", "pubKey": pk}), pk, now))
+            conn.execute("INSERT INTO observations (transmission_id, observer_idx, snr, rssi, path_json, timestamp) "
+                         "VALUES (?,?,3.5,-95,'[]',?)", (cur.lastrowid, obs, now))
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+        paths = ["/api/nodes/%s/%s" % (pk, d) for d in
+                 ("health", "paths", "analytics?days=1", "analytics?days=365", "reach?days=30", "clock-skew")]
+        rs = self.d.wait_status(paths, timeout=60, interval=0.2, what="the new node's documents")
+        self.assertEqual(rs[0].json()["stats"]["totalTransmissions"], 1)
+        self.assertEqual(rs[3].json()["computedStats"]["totalPackets"], 1)
+        self.assertEqual(rs[4].json()["node"]["name"], "Newcomer")
+        self.assertEqual(self.get("/api/nodes/%s" % pk).json()["node"]["flood_advert_count_7d"], 1)
+
+
 class E2eFixtureTest(NodeDocsChecks, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
