@@ -17,6 +17,7 @@ typedef struct {
     MDB_txn *txn;
     msn_buf_t scratch;
     msgpack_sbuffer sb;
+    const msn_snap_t *prev; /* full build: the environment being replaced (env NULL when none is open) */
     int append;   /* keys arrive in order (full build) */
     int tx_dirty; /* some transmission record was rewritten */
 } wctx_t;
@@ -192,8 +193,11 @@ static int write_small(wctx_t *w, int64_t now_ms, int force, int *changed)
                 continue;
             msn_buf_reset(&w->scratch);
             msn_render_node_fragment(&w->scratch, &s->nodes[i]);
+            size_t frag_len = w->scratch.len;
+            msn_render_node_base(&w->scratch, &s->nodes[i], s->schema.nodes_default_scope);
             msgpack_sbuffer_clear(&w->sb);
-            msn_snaprec_node_t rec = {{w->scratch.data, w->scratch.len}};
+            msn_snaprec_node_t rec = {{w->scratch.data, frag_len},
+                                      {w->scratch.data + frag_len, w->scratch.len - frag_len}};
             msn_snaprec_node_encode(&w->sb, &rec);
             if ((rc = put(w, MSN_DBI_NODE, &k, w->sb.data, w->sb.size, 0)))
                 goto out;
@@ -267,6 +271,14 @@ static int write_small(wctx_t *w, int64_t now_ms, int force, int *changed)
         if (wrote)
             *changed = 1;
     }
+    if (p->ent) {
+        int wrote = 0;
+        if ((rc = msn_entdocs_write(p->ent, w->txn, &p->snap, w->prev, p->state_dir, p->gen + 1, now_ms, force,
+                                    &wrote)))
+            goto out;
+        if (wrote)
+            *changed = 1;
+    }
     rc = 0;
 out:
     msn_buf_free(&all);
@@ -305,7 +317,7 @@ int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *e
         return -1;
     msn_snap_t old = p->snap;
     p->snap = fresh;
-    wctx_t w = {.p = p, .s = s, .append = 1};
+    wctx_t w = {.p = p, .s = s, .prev = &old, .append = 1};
     msgpack_sbuffer_init(&w.sb);
     int rc = mdb_txn_begin(p->snap.env, NULL, 0, &w.txn);
     if (rc)
@@ -339,6 +351,8 @@ int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *e
     msn_snap_close(&old);
     if (p->an)
         msn_ansched_committed(p->an);
+    if (p->ent)
+        msn_entdocs_committed(p->ent);
     s->n_obs_dirty = 0;
     p->gen++;
     p->pub_tx = s->n_tx;
@@ -415,6 +429,8 @@ int msn_publish_incremental(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, 
     mdb_env_sync(p->snap.env, 1);
     if (p->an)
         msn_ansched_committed(p->an);
+    if (p->ent)
+        msn_entdocs_committed(p->ent);
     p->gen++;
     p->pub_tx = s->n_tx;
     p->pub_obs = s->n_obs;

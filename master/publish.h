@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "ansched.h"
+#include "entdocs.h"
 #include "shm/snapshot.h"
 #include "store.h"
 
@@ -28,6 +29,8 @@ typedef struct {
     int64_t last_published_ms;
     int64_t poll_interval_ms;  /* how soon the poll-driven documents may change (for expires_at) */
     msn_ansched_t *an;         /* analytics results written into every generation, or NULL */
+    msn_entdocs_t *ent;        /* entity documents written as they arrive, carried over full
+                                  rebuilds (entdocs.h), or NULL */
 } msn_publisher_t;
 
 /** Initialises p; reads the generation of an existing current snapshot, if any, so new

@@ -238,6 +238,9 @@ static int load_and_publish(msn_pubctx_t *c)
     int64_t t2 = msn_now_ms();
     msn_store_free(&c->store);
     c->store = fresh;
+    /* entity documents follow the new store: what a run computed from the old one is dropped */
+    msn_entdocs_reset(&c->ent, t2);
+    msn_nodedocs_loaded(&c->nodes, &c->store, t2);
     const msn_store_t *s = &c->store;
     msn_info("published generation %llu: %u transmissions, %u observations, %u nodes, %u observers%s "
              "(load %.1f s, publish %.1f s)",
@@ -320,6 +323,7 @@ static void do_poll(msn_pubctx_t *c, const msn_pub_in_t *in)
     if (msn_store_reload_small(&c->store, c->db, now / 1000, err, sizeof(err)) < 0)
         msn_error("reading nodes/observers failed: %s", err);
     c->last_small_ms = now;
+    msn_nodedocs_polled(&c->nodes, &c->store, c->db, now);
     int published;
     if (msn_publish_incremental(&c->pub, &c->store, msn_now_ms(), &published, err, sizeof(err)) < 0) {
         msn_error("incremental publish failed: %s; rebuilding", err);
@@ -409,7 +413,7 @@ msn_pub_plan_t msn_pub_step(msn_pubctx_t *c, int64_t now_ms)
         c->next_poll_ms = now_ms + poll_interval(c);
         break;
     case MSN_PUB_ANALYTICS:
-        if (msn_ansched_tick(&c->an, &c->store, now_ms)) {
+        if (msn_ansched_tick(&c->an, &c->store, now_ms) | msn_entdocs_tick(&c->ent, &c->store, now_ms)) {
             c->poll_now = 1; /* new results: publish them at once */
             c->next_poll_ms = now_ms;
         }
@@ -434,6 +438,11 @@ void msn_pubctx_init(msn_pubctx_t *c, const msn_config_t *cfg, msn_status_t *st,
     msn_publisher_init(&c->pub, cfg->state_dir, cfg->db, started_at_ms);
     msn_ansched_init(&c->an, cfg, st);
     c->pub.an = &c->an;
+    msn_entdocs_init(&c->ent);
+    msn_nodedocs_init(&c->nodes, cfg, &c->ent);
+    msn_entkind_t nk = msn_nodedocs_kind(&c->nodes);
+    msn_entdocs_add_kind(&c->ent, &nk);
+    c->pub.ent = &c->ent;
     c->pub.poll_interval_ms = cfg->poll_interval_ms;
 }
 
@@ -443,6 +452,8 @@ void msn_pubctx_free(msn_pubctx_t *c)
         sqlite3_close(c->db);
     c->db = NULL;
     msn_ansched_free(&c->an);
+    msn_entdocs_free(&c->ent);
+    msn_nodedocs_free(&c->nodes);
     msn_store_free(&c->store);
     msn_publisher_free(&c->pub);
 }

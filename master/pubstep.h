@@ -33,7 +33,8 @@
  *   COUNTS       poll time, none of the above                  refreshes the status counters
  *   ANALYTICS    something is loaded, every 50 ms              msn_ansched_tick: collects results,
  *                                                              starts computations; new results
- *                                                              make the poll due at once
+ *                                                              make the poll due at once; the same
+ *                                                              for entity documents (entdocs.h)
  *   SLEEP        nothing is due                                nothing: the caller sleeps
  *
  * The context owns the SQLite connection, the store, the LMDB publisher and the
@@ -48,6 +49,8 @@
 #include <stdint.h>
 
 #include "ansched.h"
+#include "entdocs.h"
+#include "nodedocs.h"
 #include "publish.h"
 #include "shm/config.h"
 #include "shm/status.h"
@@ -101,6 +104,8 @@ typedef struct {
     msn_store_t store;
     msn_publisher_t pub; /* pub.an points at an: the context must not move after init */
     msn_ansched_t an;
+    msn_entdocs_t ent;     /* entity documents (pub.ent points at it) */
+    msn_nodedocs_t nodes;  /* the node kind of ent */
     int loaded;                /* a full load was published */
     int rebuild;               /* an incremental publication failed: load in full */
     int reload_pending;        /* a migration that changed the store's data finished after the load */

@@ -333,6 +333,48 @@ void msn_render_node_fragment(msn_buf_t *b, const msn_node_t *n)
     msn_buf_putc(b, '}');
 }
 
+void msn_render_node_base(msn_buf_t *b, const msn_node_t *n, int has_default_scope)
+{
+    int first = 1;
+    msn_buf_putc(b, '{');
+    key(b, &first, "advert_count");
+    msn_buf_put_i64(b, n->advert_count);
+    key(b, &first, "battery_mv");
+    if (n->has_battery)
+        msn_buf_put_i64(b, n->battery_mv);
+    else
+        msn_buf_puts(b, "null");
+    if (has_default_scope) {
+        key(b, &first, "default_scope");
+        str_or_null(b, n->default_scope);
+    }
+    key(b, &first, "first_seen");
+    str_or_null(b, n->first_seen);
+    key(b, &first, "foreign");
+    msn_buf_puts(b, n->foreign ? "true" : "false");
+    key(b, &first, "hash_size");
+    msn_buf_puts(b, "null");
+    key(b, &first, "hash_size_inconsistent");
+    msn_buf_puts(b, "false");
+    key(b, &first, "last_heard");
+    str_or_null(b, n->last_seen);
+    key(b, &first, "last_seen");
+    str_or_null(b, n->last_seen);
+    key(b, &first, "lat");
+    num_or_null(b, n->has_lat, n->lat);
+    key(b, &first, "lon");
+    num_or_null(b, n->has_lon, n->lon);
+    key(b, &first, "name");
+    str_or_null(b, n->name);
+    key(b, &first, "public_key");
+    str_or_null(b, n->public_key);
+    key(b, &first, "role");
+    str_or_null(b, n->role);
+    key(b, &first, "temperature_c");
+    num_or_null(b, n->has_temp, n->temperature_c);
+    msn_buf_putc(b, '}');
+}
+
 void msn_render_observer_row(msgpack_sbuffer *sb, const msn_observer_t *o)
 {
     msn_snaprec_orow_t rec = {msn_sv(o->id), msn_sv(o->name), msn_sv(o->iata ? o->iata : "")};

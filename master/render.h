@@ -23,6 +23,9 @@ void msn_render_tx_record(msgpack_sbuffer *sb, const msn_store_t *s, const msn_t
 void msn_render_obs_record(msgpack_sbuffer *sb, const msn_store_t *s, const msn_tx_t *t, const msn_obs_t *o);
 /** The `/api/nodes` object of one node. */
 void msn_render_node_fragment(msn_buf_t *b, const msn_node_t *n);
+/** The node as CoreScope's row lookups return it (its scanNodeRow: no hash-size
+ *  enrichment, hash_size null; default_scope only when the column exists). */
+void msn_render_node_base(msn_buf_t *b, const msn_node_t *n, int has_default_scope);
 /** The `orow` record of one observer. */
 void msn_render_observer_row(msgpack_sbuffer *sb, const msn_observer_t *o);
 /** The /api/observers body without its closing `,"server_time":"..."}` (the worker adds it). */

@@ -78,6 +78,8 @@ static const key_def_t KEYS[] = {
     {"http", "ui_root", K_STR, OFF(http.ui_root), 0, 0},
     {"http", "ui", K_BOOL, OFF(http.ui), 0, 1},
     {"analytics", "default_interval_s", K_INT, OFF(analytics.default_interval_s), 1, AN_INTERVAL_MAX},
+    {"analytics", "node_documents_s", K_INT, OFF(analytics.node_documents_s), 0, AN_INTERVAL_MAX},
+    {"analytics", "node_changes_s", K_INT, OFF(analytics.node_changes_s), 1, 3600},
     {"backfill", "enabled", K_BOOL, OFF(backfill.enabled), 0, 1},
     {"backfill", "batch_size", K_INT, OFF(backfill.batch_size), 1, 1000000},
     {"backfill", "yield_ms", K_INT, OFF(backfill.yield_ms), 0, 60000},
@@ -789,6 +791,7 @@ void msn_config_defaults(msn_config_t *c)
     c->http.shutdown_timeout_ms = 5000;
     c->http.ui = 1;
     c->analytics.default_interval_s = 300;
+    c->analytics.node_changes_s = 5;
     c->backfill.enabled = 1;
     c->backfill.batch_size = 5000;
     c->backfill.yield_ms = 100;

@@ -20,7 +20,8 @@
  *
  * Global keys:    db, listen, workers, state_dir, poll_interval_ms, user, log_level
  * [http]          req_timeout_ms, shutdown_timeout_ms, access_log, web_root, ui_root, ui
- * [analytics]     default_interval_s, and one interval per analytic (msn_analytic_names)
+ * [analytics]     default_interval_s, and one interval per analytic (msn_analytic_names);
+ *                 node_documents_s, node_changes_s (per-node documents, master/nodedocs.h)
  * [backfill]      enabled, batch_size, yield_ms, republish_interval_s
  * [channels]      NAME = HEXKEY (32 hex chars), plus `hashtags = #a #b` (keys derived)
  * [frontend]      what the web pages are told (config_frontend.h)
@@ -91,6 +92,8 @@ typedef struct {
     struct {
         int default_interval_s;       /* default 300 */
         int interval_s[MSN_AN_COUNT]; /* 0 = use default_interval_s */
+        int node_documents_s; /* every node's documents are rendered again this often; 0 = default_interval_s */
+        int node_changes_s;   /* the documents of nodes with new data: at most this often, default 5 */
     } analytics;
     struct {
         int enabled;              /* 1 (default): run the backfiller process */

@@ -123,6 +123,30 @@ size_t msn_json_format_double(char *out, double v)
         memcpy(out, "0", 2);
         return 1;
     }
+    /* Fast path for values with at most 6 decimals below 1e15 (SNR, RSSI, coordinates,
+       rounded figures): the fewest decimals k for which n = round(v * 10^k) is an exact
+       integer (below 2^53) and n / 10^k is v itself. That division is correctly rounded,
+       so the k-decimal text parses back to v, and no shorter text does (k - 1 decimals
+       failed): it is the shortest round-trip form. */
+    if (fabs(v) >= 1e-6 && fabs(v) < 1e15) {
+        static const int64_t p10[7] = {1, 10, 100, 1000, 10000, 100000, 1000000};
+        for (int k = 0; k <= 6; k++) {
+            double n = round(v * (double)p10[k]);
+            if (fabs(n) >= 9007199254740992.0)
+                break;
+            if (n / (double)p10[k] != v)
+                continue;
+            int64_t m = (int64_t)n;
+            uint64_t a = m < 0 ? (uint64_t)(-m) : (uint64_t)m;
+            size_t o = 0;
+            if (m < 0)
+                out[o++] = '-';
+            o += (size_t)sprintf(out + o, "%llu", (unsigned long long)(a / (uint64_t)p10[k]));
+            if (k > 0)
+                o += (size_t)sprintf(out + o, ".%0*llu", k, (unsigned long long)(a % (uint64_t)p10[k]));
+            return o;
+        }
+    }
     /* Shortest digits that round-trip: try increasing precision in %e form. */
     char e[40];
     int prec;

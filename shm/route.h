@@ -85,7 +85,19 @@ typedef enum {
     R(PERF_SQLITE,          GET, "/api/perf/sqlite",               LIVE,       0)                     \
     R(PERF_WRITE_SOURCES,   GET, "/api/perf/write-sources",        LIVE,       0)                     \
     R(PERF_RESET,           POST, "/api/perf/reset",               LIVE,       0)                     \
-    R(IATA_COORDS,          GET, "/api/iata-coords",               REVALIDATE, 0)
+    R(IATA_COORDS,          GET, "/api/iata-coords",               REVALIDATE, 0)                     \
+    R(NODE_SEARCH,          GET, "/api/nodes/search",              REVALIDATE, 1)                     \
+    R(NODES_BULK_HEALTH,    GET, "/api/nodes/bulk-health",         REVALIDATE, 1)                     \
+    R(NODE_HEALTH,          GET, "/api/nodes/:pubkey/health",      REVALIDATE, 1)                     \
+    R(NODE_PATHS,           GET, "/api/nodes/:pubkey/paths",       REVALIDATE, 1)                     \
+    R(NODE_NEIGHBORS,       GET, "/api/nodes/:pubkey/neighbors",   REVALIDATE, 1)                     \
+    R(NODE_CLOCK_SKEW,      GET, "/api/nodes/:pubkey/clock-skew",  REVALIDATE, 1)                     \
+    R(NODE_ANALYTICS,       GET, "/api/nodes/:pubkey/analytics",   REVALIDATE, 1)                     \
+    R(NODE_BATTERY,         GET, "/api/nodes/:pubkey/battery",     REVALIDATE, 1)                     \
+    R(NODE_REACH,           GET, "/api/nodes/:pubkey/reach",       REVALIDATE, 1)                     \
+    R(AN_NEIGHBOR_GRAPH,    GET, "/api/analytics/neighbor-graph",  REVALIDATE, 1)                     \
+    R(RESOLVE_HOPS,         GET, "/api/resolve-hops",              REVALIDATE, 1)                     \
+    R(PATHS_INSPECT,        POST, "/api/paths/inspect",            LIVE,       1)
 
 /* Route ids: MSN_ROUTE_HEALTHZ, MSN_ROUTE_STATS, ... in table order. */
 #define MSN_ROUTE__ID(id, method, pattern, cache, snapshot) MSN_ROUTE_##id,

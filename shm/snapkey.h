@@ -91,6 +91,11 @@ int msn_snap_node_key(const char *pubkey, size_t len, msn_snap_key_t *out);
 /* what the web pages' configuration derives from the data (master/frontend_doc.h) */
 #define MSN_DOC_FRONTEND_IATAS "frontend.iatas"
 #define MSN_DOC_FRONTEND_CENTER "frontend.center"
+/* the neighbour graph (msgpack, layout in entdoc.h): named as an entity document of the
+   whole mesh so that full rebuilds carry it over like the per-node ones */
+#define MSN_DOC_NEIGHBOR_GRAPH "ent/mesh/neighbor-graph/all"
+/* the relay-capable nodes, for hop resolution (msgpack, layout in entdoc.h) */
+#define MSN_DOC_RELAYS "ent/mesh/relays/all"
 
 static inline void msn_be64_put(uint8_t out[8], uint64_t v)
 {

@@ -285,6 +285,7 @@ void msn_snaprec_node_encode(msgpack_sbuffer *sb, const msn_snaprec_node_t *n)
     pk_init(&pk, sb);
     msgpack_pack_array(&pk, MSN_NODEF_COUNT);
     put_bin(&pk, n->fragment.p, n->fragment.len);
+    put_bin(&pk, n->base.p, n->base.len);
 }
 
 int msn_snaprec_node_decode(const void *val, size_t len, msn_snaprec_node_t *n)
@@ -292,6 +293,7 @@ int msn_snaprec_node_decode(const void *val, size_t len, msn_snaprec_node_t *n)
     msn_mpk_reader_t r;
     TRY(open_array(&r, val, len, MSN_NODEF_COUNT));
     TRY(get_bin(&r, &n->fragment));
+    TRY(get_bin(&r, &n->base));
     return at_end(&r);
 }
 

@@ -36,7 +36,7 @@
 
 /** The snapshot format this binary writes and reads. A snapshot written before format
  *  versions existed has none, read as 0. */
-#define MSN_SNAP_FORMAT 1
+#define MSN_SNAP_FORMAT 2
 
 /** Decoder errors (0 is success). */
 #define MSN_SNAPREC_ESHAPE (-1)  /* not a msgpack array (map for meta), or truncated */
@@ -129,11 +129,13 @@ int msn_snaprec_obs_decode(const void *val, size_t len, msn_snaprec_obs_t *out);
 
 enum msn_node_field {
     MSN_NODEF_FRAGMENT, /* bin: the JSON object */
+    MSN_NODEF_BASE,     /* bin: the row as CoreScope's own lookups return it (no hash-size
+                           enrichment): /api/nodes/search, the `node` of health and analytics */
     MSN_NODEF_COUNT
 };
 
 typedef struct {
-    msn_sv_t fragment;
+    msn_sv_t fragment, base;
 } msn_snaprec_node_t;
 
 void msn_snaprec_node_encode(msgpack_sbuffer *sb, const msn_snaprec_node_t *n);

@@ -13,6 +13,10 @@
  * from a poll) are one write transaction in the current environment that also rewrites
  * the meta record, so a reader sees one consistent generation per read transaction.
  *
+ * Entity documents are written as their entity's data changes: a poll that brings rows
+ * for a few nodes rewrites those nodes' documents only (master/nodedocs.h); a full rebuild
+ * copies every "ent/" document of the previous environment into the new one first.
+ *
  * Format version: meta holds the MSN_SNAP_FORMAT (snaprec.h) of the binary that wrote the
  * environment. One written in another format (or before formats existed) is not served:
  * workers answer as without a snapshot, and the master, which rebuilds at every start,
@@ -29,7 +33,11 @@
  *                           copy and ETag; expires_at is when the master next republishes it
  *                           (0 = unknown). "stats", "observers" (prefix, worker appends
  *                           server_time), "packets.default" (the first page), "nodes.index"
- *                           (its body is the node index, snaprec.h), and the analytics
+ *                           (its body is the node index, snaprec.h), the neighbour graph
+ *                           ("ent/mesh/neighbor-graph/all", msgpack, entdoc.h), the analytics,
+ *                           and the entity documents "ent/<kind>/<doc>/<id>" (entdoc.h: per
+ *                           node health, paths, analytics.<days>, reach.<days>, clock-skew,
+ *                           detail, bulk, neighbors, battery.<day>)
  *   tx     id(8)            [fragment(bin), first_seen_ms, payload_type, route_type,
  *                            hash, raw_hex, decoded_json, best_path_json|nil, obs_count,
  *                            grouped_fragment(bin), latest_ms]   (MSN_TXF_*)
@@ -47,7 +55,7 @@
  *                           observer of that region)
  *   ft     first_seen_ms(8) id(8)   (empty value): the time index for since/until
  *   fl     latest_ms(8) id(8)       (empty value): newest sighting first, for groupByHash
- *   node   pubkey(lowercase) [fragment(bin)]   (MSN_NODEF_*)
+ *   node   pubkey(lowercase) [fragment(bin), base(bin)]   (MSN_NODEF_*)
  *   orow   rowid(8)         [id|nil, name|nil, iata|nil]   (MSN_OROWF_*)
  */
 #ifndef MSN_SNAPSHOT_H

@@ -125,6 +125,22 @@ void msn_api_iata_coords(msn_api_req_t *r);
 
 /** Answers with the stored document `name` (503 + Retry-After when it is missing). */
 void msn_api_send_doc(msn_api_req_t *r, const char *name);
+/* Per-node endpoints and hop resolution (api_nodedocs.c, api_graph.c, api_hops.c): answered
+ * from the node documents of shm/entdoc.h. pubkey is the percent-decoded path parameter. */
+void msn_api_node_search(msn_api_req_t *r);
+void msn_api_nodes_bulk_health(msn_api_req_t *r);
+void msn_api_node_health(msn_api_req_t *r, const char *pubkey);
+void msn_api_node_paths(msn_api_req_t *r, const char *pubkey);
+void msn_api_node_neighbors(msn_api_req_t *r, const char *pubkey);
+void msn_api_node_clock_skew(msn_api_req_t *r, const char *pubkey);
+void msn_api_node_analytics(msn_api_req_t *r, const char *pubkey);
+void msn_api_node_battery(msn_api_req_t *r, const char *pubkey);
+void msn_api_node_reach(msn_api_req_t *r, const char *pubkey);
+void msn_api_neighbor_graph(msn_api_req_t *r);
+void msn_api_resolve_hops(msn_api_req_t *r);
+/** POST /api/paths/inspect: body {"prefixes": [...], "limit": n} (at most 4 KiB). */
+void msn_api_paths_inspect(msn_api_req_t *r);
+
 /** Appends the async_migrations array (API spec §4.3) from the status block; returns 1
  *  when a migration is running. */
 int msn_api_migrations_json(msn_buf_t *b, const msn_backfill_status_t *bf, int64_t now_ms);

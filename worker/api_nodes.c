@@ -4,13 +4,17 @@
  * /api/nodes filters the compact "nodes.index" document (shm/snaprec.h) in the
  * requested order and fetches the page's pre-rendered node objects from `node`.
  * /api/nodes/{pubkey} is an exact lookup, else a prefix range scan (409 when ambiguous),
- * with the node's newest adverts from the "f"<pubkey> packet list.
+ * with the node's newest adverts from the "f"<pubkey> packet list; the node object is its
+ * `detail` document (shm/entdoc.h: hash sizes of the last 7 days, relay activity, flood
+ * adverts), or its list object until that document is published.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "api.h"
+#include "entapi.h"
+#include "shm/entdoc.h"
 #include "shm/json.h"
 #include "shm/timeutil.h"
 
@@ -190,7 +194,13 @@ void msn_api_node_detail(msn_api_req_t *r, const char *pubkey)
     }
     msn_buf_t *b = r->body;
     msn_buf_puts(b, "{\"node\":");
-    if (found_l == 0 || append_node(r, (msn_sv_t){found, found_l}, b) < 0) {
+    /* the node with CoreScope's detail enrichment (node documents), else its list object */
+    char id[65];
+    msn_doc_t detail;
+    if (found_l == 64 && msn_entdoc_node_id(found, 64, id) == 0 &&
+        msn_api_entdoc_get(r, MSN_ENT_NODE, MSN_NODEDOC_DETAIL, id, 64, &detail) == 0) {
+        msn_buf_append(b, detail.body, detail.len);
+    } else if (found_l == 0 || append_node(r, (msn_sv_t){found, found_l}, b) < 0) {
         msn_api_error(r, 404, "Not found");
         return;
     }

@@ -52,6 +52,18 @@ static void call_handler(msn_api_req_t *r)
     case MSN_ROUTE_PERF_WRITE_SOURCES: msn_api_perf_write_sources(r); break;
     case MSN_ROUTE_PERF_RESET: msn_api_write_refused(r); break;
     case MSN_ROUTE_IATA_COORDS: msn_api_iata_coords(r); break;
+    case MSN_ROUTE_NODE_SEARCH: msn_api_node_search(r); break;
+    case MSN_ROUTE_NODES_BULK_HEALTH: msn_api_nodes_bulk_health(r); break;
+    case MSN_ROUTE_NODE_HEALTH: msn_api_node_health(r, msn_api_path_param(r, "pubkey")); break;
+    case MSN_ROUTE_NODE_PATHS: msn_api_node_paths(r, msn_api_path_param(r, "pubkey")); break;
+    case MSN_ROUTE_NODE_NEIGHBORS: msn_api_node_neighbors(r, msn_api_path_param(r, "pubkey")); break;
+    case MSN_ROUTE_NODE_CLOCK_SKEW: msn_api_node_clock_skew(r, msn_api_path_param(r, "pubkey")); break;
+    case MSN_ROUTE_NODE_ANALYTICS: msn_api_node_analytics(r, msn_api_path_param(r, "pubkey")); break;
+    case MSN_ROUTE_NODE_BATTERY: msn_api_node_battery(r, msn_api_path_param(r, "pubkey")); break;
+    case MSN_ROUTE_NODE_REACH: msn_api_node_reach(r, msn_api_path_param(r, "pubkey")); break;
+    case MSN_ROUTE_AN_NEIGHBOR_GRAPH: msn_api_neighbor_graph(r); break;
+    case MSN_ROUTE_RESOLVE_HOPS: msn_api_resolve_hops(r); break;
+    case MSN_ROUTE_PATHS_INSPECT: msn_api_paths_inspect(r); break;
     }
 }
 

@@ -19,6 +19,9 @@
  *   X-Meshsnap-Generation        the snapshot generation that answered
  *   X-Meshsnap-Snapshot-Age      seconds since that generation was published
  *   X-Meshsnap-Snapshot-Stale    1 while serving a snapshot of an earlier master run
+ *   X-Meshsnap-Document-Generation  on an answer that is a stored document: the generation
+ *                                that wrote it (entity documents are rewritten only when
+ *                                their content changes)
  */
 #include "worker.h"
 
@@ -432,6 +435,11 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     if (r.allow)
         header(req, "allow", r.allow);
+    if (r.use_doc) {
+        char dg[24];
+        snprintf(dg, sizeof(dg), "%llu", (unsigned long long)r.doc.gen);
+        header(req, "x-meshsnap-document-generation", dg);
+    }
     ssize_t inm = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1);
     if (r.status == 200 && inm != -1 &&
         msn_etag_matches(req->headers.entries[inm].value.base, req->headers.entries[inm].value.len, etag)) {

@@ -441,7 +441,14 @@ typedef struct {
     int recent_bad_count, recent_count, calibrated;
     uint32_t bad_first, bad_n; /* recent bad samples in the shared array */
     int32_t node;              /* node index, -1 when not a known node */
+    uint32_t series_first, series_n; /* its adverts in time order in an_skew_t.series */
 } an_nodeskew_t;
+
+/* One advert of a node's series: newest observation time, median corrected skew (0.1 s). */
+typedef struct {
+    int64_t ts;
+    double skew;
+} an_skewpt_t;
 
 typedef struct {
     const char *hash;
@@ -455,6 +462,9 @@ typedef struct {
     an_badsample_t *bad;
     uint32_t n_bad;
     size_t bad_cap;
+    an_skewpt_t *series; /* every node's adverts (an_nodeskew_t.series_first/_n) */
+    uint32_t n_series;
+    size_t series_cap;
     /* observer calibration: per observer index (+1; slot 0 = observations without observer) */
     double *obs_offset;
     int64_t *obs_samples;
@@ -464,5 +474,12 @@ typedef struct {
 
 /** Computes the observer calibration and the fleet clock skew (in the job's arena). */
 an_skew_t *msn_an__skew_compute(const an_ctx_t *c);
+/** Appends one node's skew object: the fleet entry (with nodeName/nodeRole), or with
+ *  samples the per-node view (CoreScope's GetNodeClockSkew: its advert series as
+ *  samples[{ts,skew}], no nodeName/nodeRole). */
+void msn_an__render_node_skew(msn_buf_t *out, const msn_store_t *s, const an_skew_t *k, const an_nodeskew_t *ns,
+                              int with_samples);
+/** The skew entry of a public key (exact bytes), or NULL. */
+const an_nodeskew_t *msn_an__skew_find(const an_skew_t *k, const char *pubkey, size_t n);
 
 #endif

@@ -390,6 +390,11 @@ static void node_skew(skewjob_t *j, const recref_t *rf, size_t n, an_nodeskew_t 
         if (fabs(drift) > 86400.0)
             drift = 0;
     }
+    ns->series_first = j->k->n_series;
+    ns->series_n = (uint32_t)n;
+    AN_GROW(j->a, j->k->series, j->k->series_cap, (size_t)j->k->n_series + n);
+    for (size_t q = 0; q < n; q++)
+        j->k->series[j->k->n_series++] = (an_skewpt_t){j->pairs[q].ts, msn_an__round_trunc(j->pairs[q].skew, 1)};
     ns->mean = msn_an__round_trunc(mean, 1);
     ns->median = msn_an__round_trunc(med, 1);
     ns->last = msn_an__round_trunc(last, 1);
@@ -519,7 +524,8 @@ int msn_an__observers_clock_skew(const an_ctx_t *c, msn_buf_t *out, char *err, s
     return 0;
 }
 
-static void render_node_skew(msn_buf_t *out, const msn_store_t *s, const an_skew_t *k, const an_nodeskew_t *ns)
+void msn_an__render_node_skew(msn_buf_t *out, const msn_store_t *s, const an_skew_t *k, const an_nodeskew_t *ns,
+                              int with_samples)
 {
     msn_an__open(out, NULL, '{');
     msn_an__kstr(out, "pubkey", ns->pubkey);
@@ -533,6 +539,17 @@ static void render_node_skew(msn_buf_t *out, const msn_store_t *s, const an_skew
     msn_an__kbool(out, "calibrated", ns->calibrated);
     msn_an__ki64(out, "lastAdvertTS", ns->last_advert_ts);
     msn_an__ki64(out, "lastObservedTS", ns->last_observed_ts);
+    if (with_samples && ns->series_n > 0) {
+        msn_an__open(out, "samples", '[');
+        for (uint32_t q = 0; q < ns->series_n; q++) {
+            const an_skewpt_t *pt = &k->series[ns->series_first + q];
+            msn_an__open(out, NULL, '{');
+            msn_an__ki64(out, "ts", pt->ts);
+            msn_an__kdbl(out, "skew", pt->skew);
+            msn_buf_putc(out, '}');
+        }
+        msn_buf_putc(out, ']');
+    }
     msn_an__kdbl(out, "goodFraction", ns->good_fraction);
     msn_an__ki64(out, "recentBadSampleCount", ns->recent_bad_count);
     if (ns->bad_n > 0) {
@@ -548,7 +565,7 @@ static void render_node_skew(msn_buf_t *out, const msn_store_t *s, const an_skew
         msn_buf_putc(out, ']');
     }
     msn_an__ki64(out, "recentSampleCount", ns->recent_count);
-    const msn_node_t *nd = ns->node >= 0 ? &s->nodes[ns->node] : NULL;
+    const msn_node_t *nd = ns->node >= 0 && !with_samples ? &s->nodes[ns->node] : NULL;
     if (nd != NULL && nd->name != NULL && nd->name[0])
         msn_an__kstr(out, "nodeName", nd->name);
     if (nd != NULL && nd->role != NULL && nd->role[0])
@@ -563,7 +580,23 @@ int msn_an__nodes_clock_skew(const an_ctx_t *c, msn_buf_t *out, char *err, size_
     const an_skew_t *k = msn_an__skew_compute(c);
     msn_buf_putc(out, '[');
     for (uint32_t i = 0; i < k->n; i++)
-        render_node_skew(out, c->s, k, &k->nodes[i]);
+        msn_an__render_node_skew(out, c->s, k, &k->nodes[i], 0);
     msn_buf_putc(out, ']');
     return 0;
+}
+
+const an_nodeskew_t *msn_an__skew_find(const an_skew_t *k, const char *pubkey, size_t n)
+{
+    uint32_t lo = 0, hi = k->n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        int c = msn_an__bytes_cmp(k->nodes[mid].pubkey, strlen(k->nodes[mid].pubkey), pubkey, n);
+        if (c == 0)
+            return &k->nodes[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
 }

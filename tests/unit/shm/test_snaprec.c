@@ -300,14 +300,14 @@ static void test_node_orow(void)
     msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msn_snaprec_node_t n = {msn_sv("{\"public_key\":\"ab\"}")}, nout;
+    msn_snaprec_node_t n = {msn_sv("{\"public_key\":\"ab\"}"), msn_sv("{\"hash_size\":null}")}, nout;
     msn_snaprec_node_encode(&sb, &n);
     CHECK_EQ_INT(msn_snaprec_node_decode(sb.data, sb.size, &nout), 0);
     CHECK(sv_eq(nout.fragment, n.fragment));
+    CHECK(sv_eq(nout.base, n.base));
     msgpack_sbuffer_clear(&sb);
-    msgpack_pack_array(&pk, 2);
+    msgpack_pack_array(&pk, 1); /* the format-1 layout: the fragment alone */
     msgpack_pack_bin(&pk, 0);
-    msgpack_pack_nil(&pk);
     CHECK_EQ_INT(msn_snaprec_node_decode(sb.data, sb.size, &nout), MSN_SNAPREC_EFIELDS);
 
     msn_snaprec_orow_t o = {msn_sv("C0FFEE"), msn_sv(NULL), msn_sv("")}, oout;
@@ -481,14 +481,14 @@ static void test_meta(void)
     msgpack_sbuffer_destroy(&sb);
 }
 
-/* The record layouts of format 1. A change to any of them makes snapshots of two binaries
+/* The record layouts of format 2. A change to any of them makes snapshots of two binaries
  * incompatible: it must come with a new MSN_SNAP_FORMAT (and this table updated). */
 static void test_layouts_match_format(void)
 {
-    CHECK_EQ_INT(MSN_SNAP_FORMAT, 1);
+    CHECK_EQ_INT(MSN_SNAP_FORMAT, 2);
     CHECK_EQ_INT(MSN_TXF_COUNT, 11);
     CHECK_EQ_INT(MSN_OBSF_COUNT, 11);
-    CHECK_EQ_INT(MSN_NODEF_COUNT, 1);
+    CHECK_EQ_INT(MSN_NODEF_COUNT, 2);
     CHECK_EQ_INT(MSN_OROWF_COUNT, 3);
     CHECK_EQ_INT(MSN_NIDXF_COUNT, 4);
     CHECK_EQ_INT(MSN_NRECF_COUNT, 6);
