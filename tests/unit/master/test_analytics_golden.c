@@ -207,27 +207,27 @@ static void compute_all(run_t *r, const msn_store_t *s, int64_t now_ms)
         for (int w = 0; (p & 2) && w < 4; w++) {
             char key[16];
             snprintf(key, sizeof(key), "w=%s", windows[w]);
-            msn_an_shape_t sh = {NULL, now_ms - msn_anshape_window_ms(windows[w]), 0, NULL};
+            msn_an_shape_t sh = {NULL, now_ms - msn_anshape_window_ms(windows[w]), 0, NULL, NULL, NULL};
             compute(r, s, an, &sh, key, now_ms);
         }
         for (int k = 0; (p & 1) && k < n_reg; k++) {
             char key[80];
             snprintf(key, sizeof(key), "r=%.60s", reg[k]);
-            msn_an_shape_t sh = {reg[k], 0, 0, NULL};
+            msn_an_shape_t sh = {reg[k], 0, 0, NULL, NULL, NULL};
             compute(r, s, an, &sh, key, now_ms);
         }
         if (!(p & 3))
             continue;
         /* shapes only ever requested: two regions, a region nobody carries, from/to */
-        msn_an_shape_t two_r = {two, 0, 0, NULL}, none = {"ZZZ", 0, 0, NULL};
-        msn_an_shape_t ft = {reg[0], now_ms - 2 * 86400000LL, now_ms - 6 * 3600000LL, NULL};
+        msn_an_shape_t two_r = {two, 0, 0, NULL, NULL, NULL}, none = {"ZZZ", 0, 0, NULL, NULL, NULL};
+        msn_an_shape_t ft = {reg[0], now_ms - 2 * 86400000LL, now_ms - 6 * 3600000LL, NULL, NULL, NULL};
         compute(r, s, an, &two_r, "x=two-regions", now_ms);
         compute(r, s, an, &none, "x=no-region", now_ms);
         compute(r, s, an, &ft, "x=from-to-region", now_ms);
     }
     msn_buf_t b = MSN_BUF_INIT;
     char err[256];
-    msn_an_shape_t sh = {reg[0], 0, 0, NULL};
+    msn_an_shape_t sh = {reg[0], 0, 0, NULL, NULL, NULL};
     CHECK_EQ_INT(msn_analytic_subpaths(s, NULL, 3, 5, 20, &b, err, sizeof(err)), 0);
     record(r, "subpaths(3,5,20)", &b);
     msn_buf_reset(&b);
