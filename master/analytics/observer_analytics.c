@@ -220,7 +220,7 @@ int msn_an__observer_analytics(const an_ctx_t *c, msn_buf_t *out, char *err, siz
         if (o->timestamp < 0 && o->timestamp % bucket_s)
             bucket -= bucket_s;
         msn_an__map_count(&counts, &bucket, sizeof(bucket));
-        msn_an__map_count(&nodecounts, &bucket, sizeof(bucket)); /* the bucket exists even without nodes */
+        msn_an__map_intern(&nodecounts, &bucket, sizeof(bucket), NULL); /* the bucket exists even without nodes */
         const msn_tx_t *t = msn_store_tx_by_id(s, o->tx_id);
         if (t && t->payload_type >= 0) {
             char pt[24];
@@ -248,9 +248,6 @@ int msn_an__observer_analytics(const an_ctx_t *c, msn_buf_t *out, char *err, siz
         if (o->has_snr)
             snr[n_snr++] = snr_bucket(o->snr);
     }
-    /* every bucket got one count just for existing: take it back */
-    for (uint32_t e = 0; e < nodecounts.n; e++)
-        (*(int64_t *)msn_an__map_val(&nodecounts, e))--;
 
     msn_buf_puts(out, "{\"timeline\":");
     timeline(out, &counts, days, c->arena);

@@ -320,13 +320,24 @@ static void test_no_snapshot(void)
 {
     /* every route that reads the snapshot answers 503 + Retry-After without one */
     for (int id = 0; id < MSN_ROUTE_COUNT; id++) {
-        char path[128];
-        snprintf(path, sizeof(path), "%s", msn_routes[id].pattern);
-        char *colon = strchr(path, ':');
-        if (colon)
-            snprintf(colon, sizeof(path) - (size_t)(colon - path), "abc");
+        /* the pattern with every ":param" segment replaced by "abc" */
+        char path[256];
+        size_t o = 0;
+        for (const char *p = msn_routes[id].pattern; *p && o + 4 < sizeof(path);) {
+            if (*p == ':') {
+                memcpy(path + o, "abc", 3);
+                o += 3;
+                p += strcspn(p, "/");
+            } else {
+                path[o++] = *p++;
+            }
+        }
+        path[o] = '\0';
+        const char *method = msn_routes[id].method == MSN_METHOD_POST  ? "POST"
+                             : msn_routes[id].method == MSN_METHOD_PUT ? "PUT"
+                                                                       : "GET";
         answer_t a;
-        call(&a, "GET", path, 0);
+        call(&a, method, path, 0);
         CHECK_EQ_INT(a.route, id);
         if (msn_routes[id].needs_snapshot) {
             CHECK_EQ_INT(a.status, 503);
@@ -334,7 +345,9 @@ static void test_no_snapshot(void)
             CHECK_EQ_STR(a.body, "{\"error\":\"no snapshot yet: the server is loading its database\"}");
             CHECK_EQ_STR(a.cache, "no-store");
         } else {
-            CHECK_EQ_INT(a.status, 200); /* answered from the status block */
+            CHECK(a.status != 503); /* answered without a snapshot (GETs from the status block: 200) */
+            if (msn_routes[id].method == MSN_METHOD_GET)
+                CHECK_EQ_INT(a.status, 200);
             CHECK_EQ_INT(a.retry_after, 0);
         }
         answer_free(&a);
