@@ -153,12 +153,37 @@ static msn_ancache_ent_t *add(msn_ansched_t *a, int an, const char *key, int on_
     return e;
 }
 
-/* Marks the shape (an, key) precomputed in this pass. */
-static void keep(msn_ansched_t *a, int an, const char *key)
+/* Marks the shape (an, key) precomputed in this pass; sig (0 = none) signs its data. */
+static msn_ancache_ent_t *keep(msn_ansched_t *a, int an, const char *key)
 {
     msn_ancache_ent_t *e = add(a, an, key, 0);
     e->on_demand = 0;
     e->kept = a->pass;
+    return e;
+}
+
+static uint64_t sig_mix(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= c[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+/* What an observer's analytics depend on, as far as the observers table tells: it moves
+ * with each packet the observer uploads. */
+static uint64_t observer_sig(const msn_observer_t *o)
+{
+    uint64_t h = 1469598103934665603ull;
+    h = sig_mix(h, &o->packet_count, sizeof(o->packet_count));
+    h = sig_mix(h, &o->packets_last_hour, sizeof(o->packets_last_hour));
+    if (o->last_seen)
+        h = sig_mix(h, o->last_seen, strlen(o->last_seen));
+    if (o->last_packet_at)
+        h = sig_mix(h, o->last_packet_at, strlen(o->last_packet_at));
+    return h | 1;
 }
 
 /* The canonical key of a shape (r=region or none, w=window or none, p=param or none). */
@@ -213,14 +238,18 @@ static void ensure_precomputed(msn_ansched_t *a, const msn_store_t *s)
                      d++)
                     if (msn_anparam_observer(observer_days[d], s->observers[i].id, param, sizeof(param)) == 0 &&
                         shape_key(NULL, NULL, param, key, sizeof(key)) == 0)
-                        keep(a, an, key);
-        if (an == MSN_AN_OBSERVERS_METRICS_SUMMARY)
-            for (size_t w = 0; w < sizeof(metrics_windows) / sizeof(metrics_windows[0]); w++) {
-                snprintf(param, sizeof(param), "%lld", (long long)metrics_windows[w]);
+                        keep(a, an, key)->sig = observer_sig(&s->observers[i]);
+        if (an == MSN_AN_OBSERVERS_METRICS_SUMMARY) {
+            uint64_t msig = sig_mix(1469598103934665603ull, &s->metrics.max_rowid, sizeof(s->metrics.max_rowid)) | 1;
+            for (size_t w = 0; w <= sizeof(metrics_windows) / sizeof(metrics_windows[0]); w++) {
+                param[0] = '\0'; /* the last round: the default window */
+                if (w < sizeof(metrics_windows) / sizeof(metrics_windows[0]))
+                    snprintf(param, sizeof(param), "%lld", (long long)metrics_windows[w]);
                 for (int r = -1; r < nr; r++)
-                    if (shape_key(r < 0 ? NULL : regions[r], NULL, param, key, sizeof(key)) == 0)
-                        keep(a, an, key);
+                    if (shape_key(r < 0 ? NULL : regions[r], NULL, param[0] ? param : NULL, key, sizeof(key)) == 0)
+                        keep(a, an, key)->sig = msig;
             }
+        }
     }
     free(regions);
     /* precomputed shapes this pass did not name: their observer or region is gone */
@@ -407,10 +436,15 @@ int msn_ansched_tick(msn_ansched_t *a, const msn_store_t *s, int64_t now)
         msn_ancache_ent_t *e = &a->ents[i];
         if (defaults_only && e->key[0] != '\0')
             continue;
-        if (!due[e->an] && e->body != NULL)
+        /* its data changed, or a precomputed shape that appeared since (a new observer, a new
+           region) or whose computation failed: not before MSN_ANSCHED_CHANGED_MS */
+        int changed_data = (e->body == NULL || e->sig != e->sig_computed) && now - e->computed_ms >= MSN_ANSCHED_CHANGED_MS;
+        if (!due[e->an] && e->body != NULL && !changed_data)
             continue;
-        if (!due[e->an] && !e->on_demand)
+        if (!due[e->an] && !e->on_demand && !changed_data)
             continue; /* a precomputed shape waits for its analytic's turn */
+        e->sig_computed = e->sig;
+        e->computed_ms = now;
         jobs[nj].an = e->an;
         snprintf(jobs[nj].key, sizeof(jobs[nj].key), "%s", e->key);
         jobs[nj].inject = a->st ? injected(a, e->an) : 0;

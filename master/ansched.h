@@ -10,9 +10,12 @@
  * reaches the master through the status block's shape ring; it is computed at once, then
  * kept fresh on the analytic's interval while clients keep asking, and dropped after 10
  * minutes without a request. A precomputed shape that no longer applies (its observer or
- * region is gone) is dropped with its document. Computations run in a forked child
- * (anrun.h); a failed one keeps the previous result published and is counted in the status
- * block. A result identical to the published one is not written again.
+ * region is gone) is dropped with its document. A shape whose data changed (an observer's
+ * analytics once that observer's counters moved, the metrics summary once new metrics rows
+ * arrived) is recomputed without waiting for its interval, at most every
+ * MSN_ANSCHED_CHANGED_MS. Computations run in a forked child (anrun.h); a failed one keeps
+ * the previous result published and is counted in the status block. A result identical to
+ * the published one is not written again.
  *
  * The results live here (owned copies) and are written into every snapshot generation
  * (msn_ansched_write), so a full rebuild keeps them.
@@ -30,6 +33,7 @@
 #include "store.h"
 
 #define MSN_ANSCHED_IDLE_MS (10 * 60 * 1000) /* drop an on-demand shape after this long unasked */
+#define MSN_ANSCHED_CHANGED_MS 15000          /* recompute a shape whose data changed at most this often */
 
 typedef struct {
     int an;
@@ -40,6 +44,9 @@ typedef struct {
     int64_t published_at, last_requested_ms;
     int on_demand;   /* asked for by a client (else precomputed) */
     uint32_t kept;   /* precomputed: the last pass over the precomputed shapes that named it */
+    uint64_t sig;          /* a signature of the data it reads (0 = none kept): its observer's counters... */
+    uint64_t sig_computed; /* ...as it was when the last computation started */
+    int64_t computed_ms;   /* when the last computation started */
     int dirty;       /* to be written into the snapshot */
     int pending;     /* in the running child's jobs */
 } msn_ancache_ent_t;
