@@ -92,6 +92,7 @@ static void child_main(int fd, pid_t parent, const msn_store_t *s, const msn_anj
     if (setpriority(PRIO_PROCESS, 0, 10) < 0)
         msn_debug("cannot lower the computing process's priority: %s", strerror(errno));
     msn_buf_t body = MSN_BUF_INIT, gz = MSN_BUF_INIT;
+    msn_an_run_t *run = msn_an_run_new(s); /* indexes shared by the jobs, built on first use */
     for (int i = 0; i < n; i++) {
         msn_anshape_t shape;
         char err[256] = "";
@@ -107,13 +108,18 @@ static void child_main(int fd, pid_t parent, const msn_store_t *s, const msn_anj
         } else if (rc < 0) {
             snprintf(err, sizeof(err), "malformed shape key '%s'", jobs[i].key);
         } else {
-            msn_an_shape_t sh = {shape.region[0] ? shape.region : NULL, shape.from_ms, shape.to_ms,
-                                 shape.area[0] ? shape.area : NULL};
+            msn_an_shape_t sh = {shape.region[0] ? shape.region : NULL,
+                                 shape.from_ms,
+                                 shape.to_ms,
+                                 shape.area[0] ? shape.area : NULL,
+                                 NULL,
+                                 shape.param[0] ? shape.param : NULL};
             if (shape.window[0]) {
                 sh.from_ms = now_ms - msn_anshape_window_ms(shape.window);
                 sh.to_ms = 0;
+                sh.window = shape.window;
             }
-            rc = msn_analytic_compute(jobs[i].an, s, &sh, now_ms, &body, err, sizeof(err));
+            rc = msn_analytic_compute_run(run, jobs[i].an, s, &sh, now_ms, &body, err, sizeof(err));
             if (rc == 0 && msn_gzip(body.data, body.len, 6, &gz) < 0) {
                 rc = -1;
                 snprintf(err, sizeof(err), "gzip failed");

@@ -6,10 +6,15 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "shm/anparam.h"
 #include "shm/anshape.h"
 #include "shm/log.h"
 
 static const char *const windows[] = {"1h", "24h", "7d", "30d"};
+static const char *const scope_windows[] = {"1h", "7d"}; /* 24h is scope-stats' default */
+static const int observer_days[] = {1, 3, 7, 30};
+/* the metrics summary windows of the RF Health tab but its default 24h, in seconds */
+static const int64_t metrics_windows[] = {3600, 3 * 3600, 6 * 3600, 12 * 3600, 3 * 86400, 7 * 86400, 30 * 86400};
 
 /* Test knob: MESHSNAP_TEST_ANALYTICS_FAIL=NAME:N[:crash] makes analytic NAME fail (or crash
  * the computing process) from its N-th computation on, to show that a failure keeps the
@@ -54,6 +59,7 @@ void msn_ansched_free(msn_ansched_t *a)
     for (int i = 0; i < a->n_deleted; i++)
         free(a->deleted[i]);
     free(a->deleted);
+    free(a->ht);
     memset(a, 0, sizeof(*a));
 }
 
@@ -70,12 +76,53 @@ void msn_ansched_paths_due(msn_ansched_t *a)
     a->next_due[MSN_AN_SUBPATHS] = 0;
 }
 
+static uint32_t ent_hash(int an, const char *key)
+{
+    uint32_t h = 2166136261u ^ (uint32_t)an;
+    for (const char *p = key; *p; p++) {
+        h ^= (unsigned char)*p;
+        h *= 16777619u;
+    }
+    return h;
+}
+
+/* Rebuilds the (an, key) index over the entries (after they moved or grew). */
+static void reindex(msn_ansched_t *a)
+{
+    uint32_t cap = 64;
+    while (cap < (uint32_t)a->n * 2 + 2)
+        cap *= 2;
+    free(a->ht);
+    a->ht = msn_xcalloc(cap, sizeof(uint32_t));
+    a->ht_cap = cap;
+    for (int i = 0; i < a->n; i++) {
+        uint32_t h = ent_hash(a->ents[i].an, a->ents[i].key) & (cap - 1);
+        while (a->ht[h])
+            h = (h + 1) & (cap - 1);
+        a->ht[h] = (uint32_t)i + 1;
+    }
+}
+
 static msn_ancache_ent_t *find(msn_ansched_t *a, int an, const char *key)
 {
-    for (int i = 0; i < a->n; i++)
-        if (a->ents[i].an == an && strcmp(a->ents[i].key, key) == 0)
-            return &a->ents[i];
+    if (a->ht_cap == 0)
+        return NULL;
+    for (uint32_t h = ent_hash(an, key) & (a->ht_cap - 1); a->ht[h]; h = (h + 1) & (a->ht_cap - 1)) {
+        msn_ancache_ent_t *e = &a->ents[a->ht[h] - 1];
+        if (e->an == an && strcmp(e->key, key) == 0)
+            return e;
+    }
     return NULL;
+}
+
+/* Removes entry i (the last one takes its place) and queues its document's deletion. */
+static void remove_ent(msn_ansched_t *a, int i)
+{
+    msn_ancache_ent_t *e = &a->ents[i];
+    a->deleted = msn_xrealloc(a->deleted, (size_t)(a->n_deleted + 1) * sizeof(char *));
+    a->deleted[a->n_deleted++] = msn_xstrdup(e->name);
+    ent_free(e);
+    a->ents[i] = a->ents[--a->n];
 }
 
 static msn_ancache_ent_t *add(msn_ansched_t *a, int an, const char *key, int on_demand)
@@ -87,6 +134,9 @@ static msn_ancache_ent_t *add(msn_ansched_t *a, int an, const char *key, int on_
         a->cap = a->cap ? a->cap * 2 : 64;
         a->ents = msn_xrealloc(a->ents, (size_t)a->cap * sizeof(*a->ents));
     }
+    if ((uint32_t)(a->n + 1) * 2 > a->ht_cap) {
+        reindex(a); /* sized for the entry about to be added */
+    }
     e = &a->ents[a->n++];
     memset(e, 0, sizeof(*e));
     e->an = an;
@@ -96,34 +146,126 @@ static msn_ancache_ent_t *add(msn_ansched_t *a, int an, const char *key, int on_
         memset(&sh, 0, sizeof(sh));
     msn_anshape_doc_name(an, &sh, e->name, sizeof(e->name));
     e->on_demand = on_demand;
+    uint32_t h = ent_hash(an, e->key) & (a->ht_cap - 1);
+    while (a->ht[h])
+        h = (h + 1) & (a->ht_cap - 1);
+    a->ht[h] = (uint32_t)a->n;
     return e;
 }
 
-/* The precomputed shapes: default, each region seen, each window. */
+/* Marks the shape (an, key) precomputed in this pass; sig (0 = none) signs its data. */
+static msn_ancache_ent_t *keep(msn_ansched_t *a, int an, const char *key)
+{
+    msn_ancache_ent_t *e = add(a, an, key, 0);
+    e->on_demand = 0;
+    e->kept = a->pass;
+    return e;
+}
+
+static uint64_t sig_mix(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= c[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+/* What an observer's analytics depend on, as far as the observers table tells: it moves
+ * with each packet the observer uploads. */
+static uint64_t observer_sig(const msn_observer_t *o)
+{
+    uint64_t h = 1469598103934665603ull;
+    h = sig_mix(h, &o->packet_count, sizeof(o->packet_count));
+    h = sig_mix(h, &o->packets_last_hour, sizeof(o->packets_last_hour));
+    if (o->last_seen)
+        h = sig_mix(h, o->last_seen, strlen(o->last_seen));
+    if (o->last_packet_at)
+        h = sig_mix(h, o->last_packet_at, strlen(o->last_packet_at));
+    return h | 1;
+}
+
+/* The canonical key of a shape (r=region or none, w=window or none, p=param or none). */
+static int shape_key(const char *region, const char *window, const char *param, char *key, size_t n)
+{
+    msn_anshape_t sh;
+    char err[64];
+    if (msn_anshape_parse(region, window, NULL, NULL, NULL, &sh, err, sizeof(err)) < 0 ||
+        (param && msn_anshape_set_param(&sh, param, strlen(param), err, sizeof(err)) < 0))
+        return -1;
+    msn_anshape_key(&sh, key, n);
+    return 0;
+}
+
+/* The precomputed shapes (ansched.h); those of an earlier pass that no longer apply are
+ * dropped with their documents. */
 static void ensure_precomputed(msn_ansched_t *a, const msn_store_t *s)
 {
-    for (int an = 0; an < MSN_AN_COUNT; an++) {
-        add(a, an, "", 0)->on_demand = 0;
-        int p = msn_anshape_params(an);
-        if (p & 2)
-            for (size_t w = 0; w < sizeof(windows) / sizeof(windows[0]); w++) {
-                char key[32];
-                snprintf(key, sizeof(key), "w=%s", windows[w]);
-                add(a, an, key, 0)->on_demand = 0;
-            }
-        if (p & 1)
-            for (uint32_t i = 0; i < s->n_observers; i++) {
-                const char *iata = s->observers[i].iata;
-                if (iata == NULL || !iata[0] || s->observers[i].inactive)
-                    continue;
-                msn_anshape_t sh;
-                char err[64], key[MSN_ANSHAPE_KEY_MAX];
-                if (msn_anshape_parse(iata, NULL, NULL, NULL, NULL, &sh, err, sizeof(err)) < 0 || !sh.region[0])
-                    continue;
-                msn_anshape_key(&sh, key, sizeof(key));
-                add(a, an, key, 0)->on_demand = 0;
-            }
+    a->pass++;
+    /* the regions: each active observer's IATA code, canonical */
+    char (*regions)[64] = msn_xcalloc(s->n_observers + 1, sizeof(*regions));
+    int nr = 0;
+    for (uint32_t i = 0; i < s->n_observers; i++) {
+        const char *iata = s->observers[i].iata;
+        msn_anshape_t sh;
+        char err[64];
+        if (iata == NULL || !iata[0] || s->observers[i].inactive ||
+            msn_anshape_parse(iata, NULL, NULL, NULL, NULL, &sh, err, sizeof(err)) < 0 || !sh.region[0])
+            continue;
+        snprintf(regions[nr++], sizeof(regions[0]), "%s", sh.region);
     }
+    char key[MSN_ANSHAPE_KEY_MAX], param[MSN_ANSHAPE_KEY_MAX];
+    for (int an = 0; an < MSN_AN_COUNT; an++) {
+        int p = msn_anshape_params(an);
+        if (msn_anshape_has_default(an))
+            keep(a, an, "");
+        if (p & 2) {
+            const char *const *w = an == MSN_AN_SCOPE_STATS ? scope_windows : windows;
+            size_t nw = an == MSN_AN_SCOPE_STATS ? sizeof(scope_windows) / sizeof(scope_windows[0])
+                                                 : sizeof(windows) / sizeof(windows[0]);
+            for (size_t k = 0; k < nw; k++)
+                if (shape_key(NULL, w[k], NULL, key, sizeof(key)) == 0)
+                    keep(a, an, key);
+        }
+        for (int r = 0; (p & 1) && r < nr; r++)
+            if (shape_key(regions[r], NULL, NULL, key, sizeof(key)) == 0)
+                keep(a, an, key);
+        if (an == MSN_AN_OBSERVER_ANALYTICS)
+            for (uint32_t i = 0; i < s->n_observers; i++)
+                for (size_t d = 0; s->observers[i].id && s->observers[i].id[0] &&
+                                   d < sizeof(observer_days) / sizeof(observer_days[0]);
+                     d++)
+                    if (msn_anparam_observer(observer_days[d], s->observers[i].id, param, sizeof(param)) == 0 &&
+                        shape_key(NULL, NULL, param, key, sizeof(key)) == 0)
+                        keep(a, an, key)->sig = observer_sig(&s->observers[i]);
+        if (an == MSN_AN_OBSERVERS_METRICS_SUMMARY) {
+            uint64_t msig = sig_mix(1469598103934665603ull, &s->metrics.max_rowid, sizeof(s->metrics.max_rowid)) | 1;
+            for (size_t w = 0; w <= sizeof(metrics_windows) / sizeof(metrics_windows[0]); w++) {
+                param[0] = '\0'; /* the last round: the default window */
+                if (w < sizeof(metrics_windows) / sizeof(metrics_windows[0]))
+                    snprintf(param, sizeof(param), "%lld", (long long)metrics_windows[w]);
+                for (int r = -1; r < nr; r++)
+                    if (shape_key(r < 0 ? NULL : regions[r], NULL, param[0] ? param : NULL, key, sizeof(key)) == 0)
+                        keep(a, an, key)->sig = msig;
+            }
+        }
+    }
+    free(regions);
+    /* precomputed shapes this pass did not name: their observer or region is gone */
+    int removed = 0;
+    for (int i = 0; i < a->n;) {
+        msn_ancache_ent_t *e = &a->ents[i];
+        if (!e->on_demand && !e->pending && e->kept != a->pass) {
+            msn_info("analytics: %s no longer applies; dropped", e->name);
+            remove_ent(a, i);
+            removed = 1;
+            continue;
+        }
+        i++;
+    }
+    if (removed)
+        reindex(a);
 }
 
 static void take_requests(msn_ansched_t *a, int64_t now)
@@ -147,18 +289,19 @@ static void take_requests(msn_ansched_t *a, int64_t now)
 
 static void drop_idle(msn_ansched_t *a, int64_t now)
 {
+    int removed = 0;
     for (int i = 0; i < a->n;) {
         msn_ancache_ent_t *e = &a->ents[i];
         if (e->on_demand && !e->pending && now - e->last_requested_ms > MSN_ANSCHED_IDLE_MS) {
             msn_info("analytics: %s not requested for %d min; dropped", e->name, MSN_ANSCHED_IDLE_MS / 60000);
-            a->deleted = msn_xrealloc(a->deleted, (size_t)(a->n_deleted + 1) * sizeof(char *));
-            a->deleted[a->n_deleted++] = msn_xstrdup(e->name);
-            ent_free(e);
-            a->ents[i] = a->ents[--a->n];
+            remove_ent(a, i);
+            removed = 1;
             continue;
         }
         i++;
     }
+    if (removed)
+        reindex(a);
 }
 
 static void record_status(msn_ansched_t *a, int an, int ok, uint32_t ms, int64_t now, const char *err)
@@ -191,7 +334,8 @@ static int collect(msn_ansched_t *a, int64_t now)
         if (e == NULL)
             continue; /* dropped meanwhile */
         e->pending = 0;
-        int is_default = j->key[0] == '\0';
+        /* the status block follows the default shape (or any shape of an analytic without one) */
+        int is_default = j->key[0] == '\0' || !msn_anshape_has_default(j->an);
         if (res.rc != 0) {
             char msg[160];
             snprintf(msg, sizeof(msg), "%.*s", (int)(res.len < 150 ? res.len : 150), res.body);
@@ -199,6 +343,11 @@ static int collect(msn_ansched_t *a, int64_t now)
             if (is_default)
                 record_status(a, j->an, 0, res.compute_ms, now, msg);
             continue;
+        }
+        if (e->body != NULL && e->len == res.len && memcmp(e->body, res.body, res.len) == 0) {
+            if (is_default)
+                record_status(a, j->an, 1, res.compute_ms, now, "");
+            continue; /* the same bytes are published already */
         }
         free(e->body);
         free(e->gz);
@@ -267,7 +416,10 @@ int msn_ansched_tick(msn_ansched_t *a, const msn_store_t *s, int64_t now)
     if (a->run.pid > 0 && (changed = finish_run(a, now)) < 0)
         return 0;
     drop_idle(a, now);
-    ensure_precomputed(a, s);
+    if (a->pass == 0 || now - a->last_pass_ms >= 1000 || now < a->last_pass_ms) {
+        ensure_precomputed(a, s);
+        a->last_pass_ms = now;
+    }
     /* jobs: every shape of each due analytic, plus on-demand shapes never computed */
     msn_anjob_t *jobs = msn_xmalloc((size_t)(a->n + 1) * sizeof(msn_anjob_t));
     int nj = 0;
@@ -284,10 +436,15 @@ int msn_ansched_tick(msn_ansched_t *a, const msn_store_t *s, int64_t now)
         msn_ancache_ent_t *e = &a->ents[i];
         if (defaults_only && e->key[0] != '\0')
             continue;
-        if (!due[e->an] && e->body != NULL)
+        /* its data changed, or a precomputed shape that appeared since (a new observer, a new
+           region) or whose computation failed: not before MSN_ANSCHED_CHANGED_MS */
+        int changed_data = (e->body == NULL || e->sig != e->sig_computed) && now - e->computed_ms >= MSN_ANSCHED_CHANGED_MS;
+        if (!due[e->an] && e->body != NULL && !changed_data)
             continue;
-        if (!due[e->an] && !e->on_demand)
+        if (!due[e->an] && !e->on_demand && !changed_data)
             continue; /* a precomputed shape waits for its analytic's turn */
+        e->sig_computed = e->sig;
+        e->computed_ms = now;
         jobs[nj].an = e->an;
         snprintf(jobs[nj].key, sizeof(jobs[nj].key), "%s", e->key);
         jobs[nj].inject = a->st ? injected(a, e->an) : 0;

@@ -2,12 +2,20 @@
  * ansched.h: when the master computes which analytics, and the published results.
  *
  * Every analytic is recomputed on its own interval ([analytics] in the configuration) in
- * the shapes dashboards ask for: the default, each region seen in observers.iata, and the
- * windows 1h, 24h, 7d, 30d (for the analytics that take them). Any other shape a client
- * asks for reaches the master through the status block's shape ring; it is computed at
- * once, then kept fresh on the analytic's interval while clients keep asking, and dropped
- * after 10 minutes without a request. Computations run in a forked child (anrun.h); a
- * failed one keeps the previous result published and is counted in the status block.
+ * the shapes dashboards ask for (precomputed shapes): the default, each region seen in
+ * observers.iata, the windows 1h, 24h, 7d, 30d (for the analytics that take them; 1h and
+ * 7d beside the default 24h for scope-stats), and per parameter value: each observer's
+ * analytics over 1, 3, 7 and 30 days, and the metrics summary over the dashboard's windows
+ * (1h, 3h, 6h, 12h, 24h, 3d, 7d, 30d) for every region. Any other shape a client asks for
+ * reaches the master through the status block's shape ring; it is computed at once, then
+ * kept fresh on the analytic's interval while clients keep asking, and dropped after 10
+ * minutes without a request. A precomputed shape that no longer applies (its observer or
+ * region is gone) is dropped with its document. A shape whose data changed (an observer's
+ * analytics once that observer's counters moved, the metrics summary once new metrics rows
+ * arrived) is recomputed without waiting for its interval, at most every
+ * MSN_ANSCHED_CHANGED_MS. Computations run in a forked child (anrun.h); a failed one keeps
+ * the previous result published and is counted in the status block. A result identical to
+ * the published one is not written again.
  *
  * The results live here (owned copies) and are written into every snapshot generation
  * (msn_ansched_write), so a full rebuild keeps them.
@@ -25,6 +33,7 @@
 #include "store.h"
 
 #define MSN_ANSCHED_IDLE_MS (10 * 60 * 1000) /* drop an on-demand shape after this long unasked */
+#define MSN_ANSCHED_CHANGED_MS 15000          /* recompute a shape whose data changed at most this often */
 
 typedef struct {
     int an;
@@ -34,6 +43,10 @@ typedef struct {
     size_t len, gz_len;
     int64_t published_at, last_requested_ms;
     int on_demand;   /* asked for by a client (else precomputed) */
+    uint32_t kept;   /* precomputed: the last pass over the precomputed shapes that named it */
+    uint64_t sig;          /* a signature of the data it reads (0 = none kept): its observer's counters... */
+    uint64_t sig_computed; /* ...as it was when the last computation started */
+    int64_t computed_ms;   /* when the last computation started */
     int dirty;       /* to be written into the snapshot */
     int pending;     /* in the running child's jobs */
 } msn_ancache_ent_t;
@@ -43,6 +56,10 @@ typedef struct {
     msn_status_t *st;
     msn_ancache_ent_t *ents;
     int n, cap;
+    uint32_t *ht;    /* open addressing over (an, key): entry index + 1, 0 = empty */
+    uint32_t ht_cap;
+    uint32_t pass;   /* passes over the precomputed shapes */
+    int64_t last_pass_ms; /* the last pass (one a second at most: it walks every observer) */
     char **deleted; /* document names to delete from the snapshot */
     int n_deleted;
     int64_t next_due[MSN_AN_COUNT];

@@ -7,7 +7,10 @@
 #include <string.h>
 
 #include "frontend_doc.h"
+#include "chanpub.h"
 #include "render.h"
+#include "render_channels.h"
+#include "render_observer.h"
 #include "shm/buf.h"
 #include "shm/log.h"
 
@@ -28,6 +31,7 @@ void msn_publisher_init(msn_publisher_t *p, const char *state_dir, const char *s
     p->state_dir = msn_xstrdup(state_dir);
     p->source_db = msn_xstrdup(source_db);
     p->master_start_ms = master_start_ms;
+    msn_famdocs_init(&p->observer_docs, MSN_FAMDOC_OBSERVER);
     /* continue the generation numbers of whatever snapshot is there, in any format: the
        first full publication then writes a new environment beside it */
     msn_snap_meta_t m;
@@ -49,6 +53,7 @@ void msn_publisher_init(msn_publisher_t *p, const char *state_dir, const char *s
 void msn_publisher_free(msn_publisher_t *p)
 {
     msn_snap_close(&p->snap);
+    msn_famdocs_free(&p->observer_docs);
     free(p->state_dir);
     free(p->source_db);
     memset(p, 0, sizeof(*p));
@@ -126,6 +131,8 @@ static int write_tx(wctx_t *w, msn_tx_t *t, int is_new)
     int rc = put(w, MSN_DBI_TX, &k, w->sb.data, w->sb.size, w->append ? MDB_APPEND : 0);
     if (rc == 0)
         rc = write_latest(w, t);
+    if (rc == 0)
+        rc = msn_chanpub_write(w->txn, &w->p->snap, w->s, t, &w->scratch, &w->sb);
     if (rc || !is_new)
         return rc;
     msn_snaprec_id_encode(idv, (uint64_t)t->id);
@@ -143,7 +150,7 @@ static int write_tx(wctx_t *w, msn_tx_t *t, int is_new)
     if ((rc = put_fx_str(w, MSN_FX_CHANNEL, t->channel_hash, &rec)))
         return rc;
     msn_snap_ft_key(t->first_seen_ms, (uint64_t)t->id, &k);
-    return put(w, MSN_DBI_FT, &k, "", 0, 0);
+    return put(w, MSN_DBI_FT, &k, t->first_seen, strlen(t->first_seen), 0);
 }
 
 /* Writes one observation (obs, oid, and the observer list entry of its transmission). */
@@ -170,6 +177,74 @@ static int write_obs(wctx_t *w, msn_tx_t *t, const msn_obs_t *o)
         if (o->rp[i] != MSN_KEY_NONE && (rc = put_fx(w, MSN_FX_NODE, w->s->keys[o->rp[i]], 64, &rec)))
             return rc;
     return 0;
+}
+
+/* Writes the observer_metrics rows changed since the last publication (all when force). */
+static int write_metrics(wctx_t *w, int force, int *changed)
+{
+    const msn_obsmetrics_t *m = &w->s->metrics;
+    if (!force && !m->dirty)
+        return 0;
+    for (uint32_t i = 0; i < m->n_series; i++) {
+        const msn_omseries_t *se = &m->series[i];
+        if (!force && !se->dirty)
+            continue;
+        for (uint32_t r = 0; r < se->n; r++) {
+            if (!force && !se->rows[r].dirty)
+                continue;
+            msn_snap_key_t k;
+            if (msn_snap_om_key(se->observer_id, strlen(se->observer_id), se->rows[r].ts_ms, &k) < 0)
+                continue;
+            msn_snaprec_om_t rec;
+            msn_obsmetrics_record(&se->rows[r], &rec);
+            msgpack_sbuffer_clear(&w->sb);
+            msn_snaprec_om_encode(&w->sb, &rec);
+            int rc = put(w, MSN_DBI_OM, &k, w->sb.data, w->sb.size, 0);
+            if (rc)
+                return rc;
+            *changed = 1;
+        }
+    }
+    return 0;
+}
+
+/* Rewrites each observer's document whose body changed; deletes those of observers gone. */
+static int write_observer_docs(wctx_t *w, int64_t now_ms, int *changed)
+{
+    msn_publisher_t *p = w->p;
+    msn_famdocs_begin(&p->observer_docs);
+    for (uint32_t i = 0; i < w->s->n_observers; i++) {
+        const msn_observer_t *o = &w->s->observers[i];
+        if (o->id == NULL || o->id[0] == 0)
+            continue;
+        msn_buf_reset(&w->scratch);
+        msn_render_observer_detail(&w->scratch, o, now_ms);
+        int rc = msn_famdocs_put(&p->observer_docs, w->txn, &p->snap, o->id, strlen(o->id), w->scratch.data,
+                                 w->scratch.len, p->gen + 1, now_ms, now_ms + p->poll_interval_ms, changed);
+        if (rc)
+            return rc;
+    }
+    return msn_famdocs_end(&p->observer_docs, w->txn, &p->snap, changed);
+}
+
+/* Rewrites the channel index when it changed (it depends on channel messages and on
+ * observer regions: it is rebuilt when either may have changed). */
+static int write_channels_index(wctx_t *w, int64_t now_ms, int force, int observers_changed, int *changed)
+{
+    msn_publisher_t *p = w->p;
+    if (!force && !observers_changed && p->pub_tx == w->s->n_tx && p->pub_obs == w->s->n_obs && !w->tx_dirty)
+        return 0;
+    msgpack_sbuffer_clear(&w->sb);
+    msn_render_channels_index(&w->sb, w->s);
+    uint64_t h = fnv1a(w->sb.data, w->sb.size);
+    if (!force && h == p->channels_hash)
+        return 0;
+    int rc = msn_snap_doc_put(w->txn, &p->snap, MSN_DOC_CHANNELS_INDEX, w->sb.data, w->sb.size, p->gen + 1, now_ms);
+    if (rc == 0) {
+        p->channels_hash = h;
+        *changed = 1;
+    }
+    return rc;
 }
 
 /* Rewrites the small documents (nodes, observers, stats) when their content changed. */
@@ -213,7 +288,12 @@ static int write_small(wctx_t *w, int64_t now_ms, int force, int *changed)
     msn_buf_reset(&all);
     msn_render_observers_prefix(&all, s);
     h = fnv1a(all.data, all.len);
-    if (force || h != p->observers_hash) {
+    int observers_changed = force || h != p->observers_hash;
+    if ((rc = write_observer_docs(w, now_ms, changed)) || (rc = write_metrics(w, force, changed)))
+        goto out;
+    if ((rc = write_channels_index(w, now_ms, force, observers_changed, changed)))
+        goto out;
+    if (observers_changed) {
         if ((rc = mdb_drop(w->txn, p->snap.dbi[MSN_DBI_OROW], 0)))
             goto out;
         for (uint32_t i = 0; i < s->n_observers; i++) {
@@ -331,6 +411,7 @@ int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *e
     }
     int changed = 0;
     w.append = 0;
+    msn_famdocs_reset(&p->observer_docs);
     if (rc == 0)
         rc = write_small(&w, now_ms, 1, &changed);
     if (rc == 0)
@@ -353,6 +434,7 @@ int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *e
         msn_ansched_committed(p->an);
     if (p->ent)
         msn_entdocs_committed(p->ent);
+    msn_obsmetrics_published(&s->metrics);
     s->n_obs_dirty = 0;
     p->gen++;
     p->pub_tx = s->n_tx;
@@ -361,6 +443,7 @@ int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *e
     wctx_free(&w);
     return 0;
 fail:
+    msn_famdocs_reset(&p->observer_docs);
     snprintf(err, errlen, "writing snapshot %s: %s", p->snap.dir, mdb_strerror(rc));
     if (w.txn)
         mdb_txn_abort(w.txn);
@@ -431,6 +514,7 @@ int msn_publish_incremental(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, 
         msn_ansched_committed(p->an);
     if (p->ent)
         msn_entdocs_committed(p->ent);
+    msn_obsmetrics_published(&s->metrics);
     p->gen++;
     p->pub_tx = s->n_tx;
     p->pub_obs = s->n_obs;
@@ -440,6 +524,7 @@ int msn_publish_incremental(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, 
     wctx_free(&w);
     return 0;
 fail:
+    msn_famdocs_reset(&p->observer_docs);
     snprintf(err, errlen, "updating snapshot: %s", mdb_strerror(rc));
     if (w.txn)
         mdb_txn_abort(w.txn);

@@ -3,8 +3,9 @@
  *
  * msn_publish_full writes a complete new environment and makes it current;
  * msn_publish_incremental writes what changed since the last publication (new
- * transmissions and observations, changed small documents) as one write transaction of
- * the current environment. Both bump the generation; an incremental publication with
+ * transmissions and observations with their channel-message records, new observer
+ * metrics rows, changed small documents: stats, observers and each observer's document,
+ * nodes, the channel index) as one write transaction of the current environment. Both bump the generation; an incremental publication with
  * nothing to write does not.
  */
 #ifndef MSN_PUBLISH_H
@@ -14,6 +15,7 @@
 
 #include "ansched.h"
 #include "entdocs.h"
+#include "famdocs.h"
 #include "shm/snapshot.h"
 #include "store.h"
 
@@ -24,8 +26,9 @@ typedef struct {
     uint64_t gen;         /* last generation published (or found at start) */
     int64_t master_start_ms;
     uint32_t pub_tx, pub_obs; /* store sizes at the last publication */
-    uint64_t nodes_hash, observers_hash, stats_hash;
-    uint64_t frontend_hash; /* of the frontend.* documents */
+    uint64_t nodes_hash, observers_hash, stats_hash, channels_hash;
+    uint64_t frontend_hash;      /* of the frontend.* documents */
+    msn_famdocs_t observer_docs; /* "observer/<id>" (/api/observers/:id) */
     int64_t last_published_ms;
     int64_t poll_interval_ms;  /* how soon the poll-driven documents may change (for expires_at) */
     msn_ansched_t *an;         /* analytics results written into every generation, or NULL */

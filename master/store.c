@@ -16,6 +16,7 @@ void msn_store_init(msn_store_t *s)
     memset(s, 0, sizeof(*s));
     s->arena = msn_arena_new();
     s->small_arena = msn_arena_new();
+    msn_obsmetrics_init(&s->metrics);
 }
 
 void msn_store_free(msn_store_t *s)
@@ -29,6 +30,7 @@ void msn_store_free(msn_store_t *s)
     free(s->keys);
     free(s->key_ht);
     free(s->obs_dirty);
+    msn_obsmetrics_free(&s->metrics);
     msn_arena_free(s->arena);
     msn_arena_free(s->small_arena);
     memset(s, 0, sizeof(*s));
@@ -202,9 +204,10 @@ static const char *tx_sql(const msn_schema_info_t *sc)
 {
     static char sql[512];
     snprintf(sql, sizeof(sql),
-             "SELECT id, raw_hex, hash, first_seen, route_type, payload_type, decoded_json, %s, %s "
+             "SELECT id, raw_hex, hash, first_seen, route_type, payload_type, decoded_json, %s, %s, %s "
              "FROM transmissions WHERE id > ?1 ORDER BY id LIMIT ?2",
-             sc->tx_from_pubkey ? "from_pubkey" : "NULL", sc->tx_channel_hash ? "channel_hash" : "NULL");
+             sc->tx_from_pubkey ? "from_pubkey" : "NULL", sc->tx_channel_hash ? "channel_hash" : "NULL",
+             sc->tx_scope_name ? "scope_name" : "NULL");
     return sql;
 }
 
@@ -225,6 +228,7 @@ static void tx_append(msn_store_t *s, sqlite3_stmt *st)
     t->decoded_json = col_text(s->arena, st, 6);
     t->from_pubkey = col_text(s->arena, st, 7);
     t->channel_hash = col_text(s->arena, st, 8);
+    t->scope_name = col_text(s->arena, st, 9);
     t->best = -1;
     t->dirty = 1;
     if (t->raw_hex == NULL)
@@ -610,6 +614,15 @@ int msn_store_load(msn_store_t *s, sqlite3 *db, int chunk_rows, msn_store_progre
         if (blocked || n < chunk_rows * 4)
             break;
     }
+    for (;;) {
+        int n;
+        if (stop && *stop)
+            return -2;
+        if (msn_obsmetrics_poll(&s->metrics, db, chunk_rows * 4, &n, err, errlen) < 0)
+            return -1;
+        if (n < chunk_rows * 4)
+            break;
+    }
     return 0;
 }
 
@@ -626,7 +639,7 @@ int msn_store_poll(msn_store_t *s, sqlite3 *db, int max_rows, int *n_new_tx, int
     if (load_obs_chunk(s, db, max_rows * 4, &blocked, err, errlen) < 0)
         return -1;
     *n_new_obs = (int)(s->n_obs - before);
-    return 0;
+    return msn_obsmetrics_poll(&s->metrics, db, max_rows, NULL, err, errlen);
 }
 
 /* The observation with this id (obs are in id order), or NULL. */

@@ -19,6 +19,7 @@
 #include <sqlite3.h>
 #include <stdint.h>
 
+#include "obsmetrics.h"
 #include "shm/schema.h"
 
 typedef struct {
@@ -47,8 +48,11 @@ typedef struct {
     const char *decoded_json;
     const char *from_pubkey;
     const char *channel_hash; /* NULL when absent (or the column is missing) */
+    const char *scope_name;   /* NULL when NULL (or the column is missing) */
     int64_t latest;       /* newest observation timestamp (unix s), 0 without observations */
     int64_t latest_pub;   /* latest as last written into the snapshot's time-of-sighting index */
+    int64_t chl_pub;      /* channel messages: latest as last written into the chl index */
+    uint8_t chl_written;  /* chl_pub is valid */
     uint32_t *obs;   /* indexes into store->obs */
     uint32_t n_obs, cap_obs;
     int32_t best;    /* index into store->obs, -1 when none */
@@ -97,6 +101,7 @@ typedef struct {
     int64_t skipped_rows;     /* rows skipped as corrupt (logged) */
     uint32_t *obs_dirty;      /* observations changed in place since the last publication */
     uint32_t n_obs_dirty, cap_obs_dirty;
+    msn_obsmetrics_t metrics; /* observer_metrics rows (obsmetrics.h) */
 } msn_store_t;
 
 /** Progress callback for msn_store_load: rows of transmissions loaded so far. */
@@ -108,13 +113,14 @@ void msn_store_init(msn_store_t *s);
 void msn_store_free(msn_store_t *s);
 
 /** Detects the schema and loads every table in chunks of chunk_rows (each chunk its own
- *  read transaction). *stop is checked between chunks (returns -2 when set).
+ *  read transaction), observer_metrics included. *stop is checked between chunks (returns -2 when set).
  *  Returns 0, or -1 with err set. */
 int msn_store_load(msn_store_t *s, sqlite3 *db, int chunk_rows, msn_store_progress_cb cb, void *ctx,
                    volatile int *stop, char *err, size_t errlen);
 
 /** Reads transmissions and observations with ids above the store's maxima (at most
- *  max_rows of each per call); marks touched transmissions dirty. *n_new_tx / *n_new_obs
+ *  max_rows of each per call), and new observer_metrics rows; marks touched transmissions
+ *  dirty. *n_new_tx / *n_new_obs
  *  receive the counts. Returns 0, or -1 with err set. */
 int msn_store_poll(msn_store_t *s, sqlite3 *db, int max_rows, int *n_new_tx, int *n_new_obs, char *err,
                    size_t errlen);

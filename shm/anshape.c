@@ -7,11 +7,30 @@
 #include <string.h>
 
 #include "config.h"
+#include "status.h"
 #include "timeutil.h"
 
-const char *const msn_anshape_endpoints[] = {"topology",   "rf",          "distance",        "channels",
-                                             "hash-sizes", "hash-collisions", "roles",       "subpaths",
-                                             "observers-clock-skew", "nodes-clock-skew"};
+const char *const msn_anshape_endpoints[] = {"topology",
+                                             "rf",
+                                             "distance",
+                                             "channels",
+                                             "hash-sizes",
+                                             "hash-collisions",
+                                             "roles",
+                                             "subpaths",
+                                             "observers-clock-skew",
+                                             "nodes-clock-skew",
+                                             "relay-airtime-share",
+                                             "subpaths-bulk",
+                                             "subpath-detail",
+                                             "scope-stats",
+                                             "observer-analytics",
+                                             "observers-metrics-summary",
+                                             "audio-lab"};
+_Static_assert(sizeof(msn_anshape_endpoints) / sizeof(msn_anshape_endpoints[0]) == MSN_AN_COUNT,
+               "one document name per analytic");
+_Static_assert(MSN_AN_COUNT <= MSN_AN_SLOTS, "every analytic has a slot in the status block (raise MSN_AN_SLOTS "
+                                             "and MSN_STATUS_VERSION)");
 
 int64_t msn_anshape_window_ms(const char *w)
 {
@@ -122,9 +141,29 @@ int msn_anshape_parse(const char *region, const char *window, const char *from, 
     return 0;
 }
 
+int msn_anshape_set_param(msn_anshape_t *s, const char *param, size_t len, char *err, size_t errlen)
+{
+    if (memchr(param, '\0', len) != NULL || len >= sizeof(s->param)) {
+        snprintf(err, errlen, "parameter too long");
+        return -1;
+    }
+    char saved[sizeof(s->param)];
+    memcpy(saved, s->param, sizeof(saved));
+    memcpy(s->param, param, len);
+    s->param[len] = '\0';
+    char key[MSN_ANSHAPE_KEY_MAX + 1];
+    msn_anshape_key(s, key, sizeof(key));
+    if (strlen(key) >= MSN_ANSHAPE_KEY_MAX - 1) {
+        memcpy(s->param, saved, sizeof(saved));
+        snprintf(err, errlen, "parameter too long");
+        return -1;
+    }
+    return 0;
+}
+
 int msn_anshape_is_default(const msn_anshape_t *s)
 {
-    return !s->region[0] && !s->window[0] && !s->from_ms && !s->to_ms && !s->area[0];
+    return !s->region[0] && !s->window[0] && !s->from_ms && !s->to_ms && !s->area[0] && !s->param[0];
 }
 
 void msn_anshape_key(const msn_anshape_t *s, char *out, size_t n)
@@ -147,6 +186,8 @@ void msn_anshape_key(const msn_anshape_t *s, char *out, size_t n)
         ADD("%st=%lld", o ? ";" : "", (long long)s->to_ms);
     if (s->area[0])
         ADD("%sa=%s", o ? ";" : "", s->area);
+    if (s->param[0])
+        ADD("%sp=%s", o ? ";" : "", s->param);
 #undef ADD
 }
 
@@ -155,6 +196,15 @@ int msn_anshape_from_key(const char *key, msn_anshape_t *out)
     memset(out, 0, sizeof(*out));
     char buf[MSN_ANSHAPE_KEY_MAX + 8];
     snprintf(buf, sizeof(buf), "%s", key);
+    /* the parameter runs to the end of the key, whatever it holds */
+    char *pp = strncmp(buf, "p=", 2) == 0 ? buf : strstr(buf, ";p=");
+    if (pp != NULL) {
+        const char *v = pp + (*pp == ';' ? 3 : 2);
+        if (*v == '\0')
+            return -1;
+        snprintf(out->param, sizeof(out->param), "%s", v);
+        *pp = '\0';
+    }
     char *save = NULL;
     for (char *p = strtok_r(buf, ";", &save); p; p = strtok_r(NULL, ";", &save)) {
         if (strlen(p) < 3 || p[1] != '=')
@@ -201,8 +251,19 @@ int msn_anshape_params(int an)
     case MSN_AN_HASH_SIZES:
     case MSN_AN_HASH_COLLISIONS: return 1 | 4;
     case MSN_AN_NODES_CLOCK_SKEW: return 4;
+    case MSN_AN_RELAY_AIRTIME_SHARE:
+    case MSN_AN_SCOPE_STATS: return 2;
+    case MSN_AN_SUBPATHS_BULK: return 1 | 2 | 8;
+    case MSN_AN_SUBPATH_DETAIL:
+    case MSN_AN_OBSERVER_ANALYTICS: return 8;
+    case MSN_AN_OBSERVERS_METRICS_SUMMARY: return 1 | 8;
     default: return 0;
     }
+}
+
+int msn_anshape_has_default(int an)
+{
+    return an != MSN_AN_SUBPATH_DETAIL && an != MSN_AN_OBSERVER_ANALYTICS;
 }
 
 void msn_anshape_restrict(int an, msn_anshape_t *s)
@@ -216,4 +277,6 @@ void msn_anshape_restrict(int an, msn_anshape_t *s)
     }
     if (!(p & 4))
         s->area[0] = '\0';
+    if (!(p & 8))
+        s->param[0] = '\0';
 }

@@ -36,6 +36,13 @@ const char *const msn_analytic_names[MSN_AN_COUNT] = {
     [MSN_AN_SUBPATHS] = "subpaths",
     [MSN_AN_OBSERVERS_CLOCK_SKEW] = "observers_clock_skew",
     [MSN_AN_NODES_CLOCK_SKEW] = "nodes_clock_skew",
+    [MSN_AN_RELAY_AIRTIME_SHARE] = "relay_airtime_share",
+    [MSN_AN_SUBPATHS_BULK] = "subpaths_bulk",
+    [MSN_AN_SUBPATH_DETAIL] = "subpath_detail",
+    [MSN_AN_SCOPE_STATS] = "scope_stats",
+    [MSN_AN_OBSERVER_ANALYTICS] = "observer_analytics",
+    [MSN_AN_OBSERVERS_METRICS_SUMMARY] = "observers_metrics_summary",
+    [MSN_AN_AUDIO_LAB] = "audio_lab",
 };
 
 /* Ranges not carried by a struct comment elsewhere. */

@@ -53,11 +53,20 @@ enum {
     MSN_AN_SUBPATHS,
     MSN_AN_OBSERVERS_CLOCK_SKEW,
     MSN_AN_NODES_CLOCK_SKEW,
+    MSN_AN_RELAY_AIRTIME_SHARE,
+    MSN_AN_SUBPATHS_BULK,
+    MSN_AN_SUBPATH_DETAIL,
+    MSN_AN_SCOPE_STATS,
+    MSN_AN_OBSERVER_ANALYTICS,
+    MSN_AN_OBSERVERS_METRICS_SUMMARY,
+    MSN_AN_AUDIO_LAB,
     MSN_AN_COUNT
 };
 /** Key names of the analytics in [analytics], indexed by MSN_AN_*: "topology", "rf",
  *  "distance", "channels", "hash_sizes", "hash_collisions", "roles", "subpaths",
- *  "observers_clock_skew", "nodes_clock_skew". */
+ *  "observers_clock_skew", "nodes_clock_skew", "relay_airtime_share", "subpaths_bulk",
+ *  "subpath_detail", "scope_stats", "observer_analytics", "observers_metrics_summary",
+ *  "audio_lab". */
 extern const char *const msn_analytic_names[MSN_AN_COUNT];
 
 typedef struct {

@@ -97,7 +97,24 @@ typedef enum {
     R(NODE_REACH,           GET, "/api/nodes/:pubkey/reach",       REVALIDATE, 1)                     \
     R(AN_NEIGHBOR_GRAPH,    GET, "/api/analytics/neighbor-graph",  REVALIDATE, 1)                     \
     R(RESOLVE_HOPS,         GET, "/api/resolve-hops",              REVALIDATE, 1)                     \
-    R(PATHS_INSPECT,        POST, "/api/paths/inspect",            LIVE,       1)
+    R(PATHS_INSPECT,        POST, "/api/paths/inspect",            LIVE,       1)                     \
+    /* observers, channels, packet tools, the analytics pages' remaining endpoints */          \
+    R(OBSERVER,             GET, "/api/observers/:id",             PUBLISHED,  1)                     \
+    R(OBSERVER_ANALYTICS,   GET, "/api/observers/:id/analytics",   PUBLISHED,  1)                     \
+    R(OBSERVER_METRICS,     GET, "/api/observers/:id/metrics",     REVALIDATE, 1)                     \
+    R(OBSERVERS_METRICS_SUMMARY, GET, "/api/observers/metrics/summary", PUBLISHED, 1)                 \
+    R(CHANNELS,             GET, "/api/channels",                  REVALIDATE, 1)                     \
+    R(CHANNEL_MESSAGES,     GET, "/api/channels/:hash/messages",   REVALIDATE, 1)                     \
+    R(KNOWN_CHANNELS,       GET, "/api/known-channels",            REVALIDATE, 0)                     \
+    R(PACKET_TIMESTAMPS,    GET, "/api/packets/timestamps",        REVALIDATE, 1)                     \
+    R(PACKET_OBSERVATIONS,  POST, "/api/packets/observations",     LIVE,       1)                     \
+    R(DECODE,               POST, "/api/decode",                   LIVE,       0)                     \
+    R(TRACES,               GET, "/api/traces/:hash",              REVALIDATE, 1)                     \
+    R(AN_RELAY_AIRTIME_SHARE, GET, "/api/analytics/relay-airtime-share", PUBLISHED, 1)                \
+    R(AN_SUBPATHS_BULK,     GET, "/api/analytics/subpaths-bulk",   PUBLISHED,  1)                     \
+    R(AN_SUBPATH_DETAIL,    GET, "/api/analytics/subpath-detail",  PUBLISHED,  1)                     \
+    R(SCOPE_STATS,          GET, "/api/scope-stats",               PUBLISHED,  1)                     \
+    R(AUDIO_LAB_BUCKETS,    GET, "/api/audio-lab/buckets",         PUBLISHED,  1)
 
 /* Route ids: MSN_ROUTE_HEALTHZ, MSN_ROUTE_STATS, ... in table order. */
 #define MSN_ROUTE__ID(id, method, pattern, cache, snapshot) MSN_ROUTE_##id,

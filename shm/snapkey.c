@@ -132,3 +132,64 @@ int msn_snap_node_key(const char *pubkey, size_t len, msn_snap_key_t *out)
     out->len = len;
     return 0;
 }
+
+int msn_snap_chl_key(const char *channel, size_t len, const char *region, size_t rlen, msn_snap_key_t *out)
+{
+    out->len = 0;
+    if (len == 0 || len + 1 + rlen > MSN_SNAP_KEY_MAX || memchr(channel, 0, len) != NULL)
+        return -1;
+    memcpy(out->b, channel, len);
+    out->b[len] = 0;
+    if (rlen)
+        memcpy(out->b + len + 1, region, rlen);
+    out->len = len + 1 + rlen;
+    return 0;
+}
+
+void msn_snap_chl_val(int64_t latest_s, uint64_t id, uint8_t out[16])
+{
+    msn_be64_put(out, (uint64_t)latest_s);
+    msn_be64_put(out + 8, id);
+}
+
+int msn_snap_chl_val_parse(const void *v, size_t len, int64_t *latest_s, uint64_t *id)
+{
+    if (len != 16)
+        return -1;
+    *latest_s = (int64_t)msn_be64_get(v);
+    *id = msn_be64_get((const uint8_t *)v + 8);
+    return 0;
+}
+
+int msn_snap_om_key(const char *observer_id, size_t len, int64_t ts_ms, msn_snap_key_t *out)
+{
+    out->len = 0;
+    if (len == 0 || len + 9 > MSN_SNAP_KEY_MAX || memchr(observer_id, 0, len) != NULL)
+        return -1;
+    memcpy(out->b, observer_id, len);
+    out->b[len] = 0;
+    msn_be64_put(out->b + len + 1, (uint64_t)ts_ms ^ (1ull << 63));
+    out->len = len + 9;
+    return 0;
+}
+
+int msn_snap_om_key_parse(const void *k, size_t klen, const char *observer_id, size_t len, int64_t *ts_ms)
+{
+    const uint8_t *b = k;
+    if (klen != len + 9 || memcmp(b, observer_id, len) != 0 || b[len] != 0)
+        return -1;
+    *ts_ms = (int64_t)(msn_be64_get(b + len + 1) ^ (1ull << 63));
+    return 0;
+}
+
+int msn_snap_famdoc_name(const char *family, const char *id, size_t len, char *out, size_t n)
+{
+    size_t fl = strlen(family);
+    if (len == 0 || memchr(id, 0, len) != NULL || fl + 1 + len + 1 > n || fl + 1 + len > 511)
+        return -1;
+    memcpy(out, family, fl);
+    out[fl] = '/';
+    memcpy(out + fl + 1, id, len);
+    out[fl + 1 + len] = 0;
+    return 0;
+}

@@ -80,6 +80,26 @@ int msn_snap_hash_key(const char *hash, size_t len, msn_snap_key_t *out);
  *  Returns 0, or -1 when it is empty or longer than 64 characters. */
 int msn_snap_node_key(const char *pubkey, size_t len, msn_snap_key_t *out);
 
+/* ---- channel messages and observer metrics ---- */
+
+/** chl: channel_hash + 0x00 + region code (empty for the list of every message of the
+ *  channel; else an upper-case, trimmed observer IATA code). Returns 0, or -1 when the
+ *  channel is empty or the key would exceed MSN_SNAP_KEY_MAX (nothing is stored under it). */
+int msn_snap_chl_key(const char *channel, size_t len, const char *region, size_t rlen, msn_snap_key_t *out);
+/** The 16-byte value of a chl entry: latest_s(8) id(8) (sorting by the newest observation
+ *  second, then by id). */
+void msn_snap_chl_val(int64_t latest_s, uint64_t id, uint8_t out[16]);
+/** Splits a chl value. Returns 0, or -1 when v is not one. */
+int msn_snap_chl_val_parse(const void *v, size_t len, int64_t *latest_s, uint64_t *id);
+/** om: observer id (as stored) + 0x00 + timestamp_ms(8). Returns 0, or -1 when the id is
+ *  empty, holds a NUL or is too long for a key. msn_snap_om_key(id, n, INT64_MIN, k) is
+ *  the first key of that observer (timestamps are stored offset by 2^63 so that they sort
+ *  as signed values). */
+int msn_snap_om_key(const char *observer_id, size_t len, int64_t ts_ms, msn_snap_key_t *out);
+/** Splits an om key of observer id `len` bytes long. Returns 0, or -1 when k is not one of
+ *  that observer's. */
+int msn_snap_om_key_parse(const void *k, size_t klen, const char *observer_id, size_t len, int64_t *ts_ms);
+
 /* ---- meta and doc ---- */
 
 #define MSN_SNAP_META_KEY "meta"
@@ -96,6 +116,16 @@ int msn_snap_node_key(const char *pubkey, size_t len, msn_snap_key_t *out);
 #define MSN_DOC_NEIGHBOR_GRAPH "ent/mesh/neighbor-graph/all"
 /* the relay-capable nodes, for hop resolution (msgpack, layout in entdoc.h) */
 #define MSN_DOC_RELAYS "ent/mesh/relays/all"
+#define MSN_DOC_CHANNELS_INDEX "channels.index"
+
+/* Family documents: one per entity of a family, named "<family>/<entity id>" (the id as
+ * stored, any bytes but NUL), written by the master when that entity's document changes. */
+#define MSN_FAMDOC_OBSERVER "observer" /* /api/observers/:id */
+
+/** Writes the name of family's document for entity id[0..len) into out (n bytes). Returns
+ *  0, or -1 when the id is empty, holds a NUL or the name does not fit in n bytes or in an
+ *  LMDB key (no such document exists then). */
+int msn_snap_famdoc_name(const char *family, const char *id, size_t len, char *out, size_t n);
 
 static inline void msn_be64_put(uint8_t out[8], uint64_t v)
 {

@@ -591,3 +591,146 @@ int msn_snaprec_id_decode(const void *val, size_t len, uint64_t *id)
     *id = msn_be64_get(val);
     return 0;
 }
+
+/* ---- cmsg ---- */
+
+void msn_snaprec_cmsg_encode(msgpack_sbuffer *sb, const msn_snaprec_cmsg_t *m)
+{
+    msgpack_packer pk;
+    pk_init(&pk, sb);
+    msgpack_pack_array(&pk, MSN_CMSGF_COUNT);
+    put_bin(&pk, m->fragment.p, m->fragment.len);
+}
+
+int msn_snaprec_cmsg_decode(const void *val, size_t len, msn_snaprec_cmsg_t *m)
+{
+    msn_mpk_reader_t r;
+    TRY(open_array(&r, val, len, MSN_CMSGF_COUNT));
+    TRY(get_bin(&r, &m->fragment));
+    return at_end(&r);
+}
+
+/* ---- om ---- */
+
+void msn_snaprec_om_encode(msgpack_sbuffer *sb, const msn_snaprec_om_t *m)
+{
+    msgpack_packer pk;
+    pk_init(&pk, sb);
+    msgpack_pack_array(&pk, MSN_OMF_COUNT);
+    put_str(&pk, m->timestamp);
+    put_f64(&pk, m->has_noise_floor, m->noise_floor);
+    for (int i = 0; i < MSN_OM_INTS; i++) {
+        if (m->has[i])
+            msgpack_pack_int64(&pk, m->v[i]);
+        else
+            msgpack_pack_nil(&pk);
+    }
+}
+
+int msn_snaprec_om_decode(const void *val, size_t len, msn_snaprec_om_t *m)
+{
+    msn_mpk_reader_t r;
+    TRY(open_array(&r, val, len, MSN_OMF_COUNT));
+    TRY(get_str_or_nil(&r, &m->timestamp));
+    if (m->timestamp.p == NULL)
+        return MSN_SNAPREC_ETYPE;
+    TRY(get_f64_or_nil(&r, &m->noise_floor, &m->has_noise_floor));
+    for (int i = 0; i < MSN_OM_INTS; i++)
+        TRY(get_int_or_nil(&r, &m->v[i], &m->has[i]));
+    return at_end(&r);
+}
+
+/* ---- channels.index ---- */
+
+void msn_snaprec_chidx_encode(msgpack_sbuffer *sb, const msn_snaprec_chan_t *chans, uint32_t n)
+{
+    msgpack_packer pk;
+    pk_init(&pk, sb);
+    msgpack_pack_array(&pk, n);
+    for (uint32_t i = 0; i < n; i++) {
+        const msn_snaprec_chan_t *c = &chans[i];
+        msgpack_pack_array(&pk, MSN_CHIDXF_COUNT);
+        put_str(&pk, c->hash.p ? c->hash : msn_sv(""));
+        if (c->encrypted)
+            msgpack_pack_true(&pk);
+        else
+            msgpack_pack_false(&pk);
+        msgpack_pack_int64(&pk, c->tx_count);
+        put_str(&pk, c->last_activity);
+        put_str(&pk, c->last_message);
+        put_str(&pk, c->last_sender);
+        msgpack_pack_array(&pk, c->n_regions);
+        for (uint32_t k = 0; k < c->n_regions; k++) {
+            msgpack_pack_array(&pk, 3);
+            put_str(&pk, c->regions[k].code.p ? c->regions[k].code : msn_sv(""));
+            msgpack_pack_int64(&pk, c->regions[k].obs_count);
+            put_str(&pk, c->regions[k].last_activity);
+        }
+    }
+}
+
+int msn_snaprec_chidx_open(msn_chidx_reader_t *it, const void *doc, size_t len, uint32_t *n)
+{
+    msn_mpk_reader_t r;
+    memset(it, 0, sizeof(*it));
+    msn_mpk_reader_init(&r, doc, len);
+    if (msn_mpk_read_array(&r, &it->left) < 0)
+        return MSN_SNAPREC_ESHAPE;
+    it->p = r.p;
+    it->end = r.end;
+    *n = it->left;
+    return 0;
+}
+
+int msn_snaprec_chidx_next(msn_chidx_reader_t *it, msn_snaprec_chan_t *ch)
+{
+    msn_mpk_reader_t r = {it->p, it->end};
+    for (; it->regions_left > 0; it->regions_left--)
+        if (msn_mpk_skip(&r) < 0)
+            return MSN_SNAPREC_ESHAPE;
+    if (it->left == 0)
+        return 0;
+    uint32_t fields;
+    if (msn_mpk_read_array(&r, &fields) < 0)
+        return fail(&r);
+    if (fields != MSN_CHIDXF_COUNT)
+        return MSN_SNAPREC_EFIELDS;
+    int enc;
+    TRY(get_str_or_nil(&r, &ch->hash));
+    if (ch->hash.p == NULL)
+        return MSN_SNAPREC_ETYPE;
+    if (msn_mpk_read_bool(&r, &enc) < 0)
+        return fail(&r);
+    ch->encrypted = enc;
+    TRY(get_int(&r, &ch->tx_count));
+    TRY(get_str_or_nil(&r, &ch->last_activity));
+    TRY(get_str_or_nil(&r, &ch->last_message));
+    TRY(get_str_or_nil(&r, &ch->last_sender));
+    if (msn_mpk_read_array(&r, &ch->n_regions) < 0)
+        return fail(&r);
+    ch->regions = NULL;
+    it->regions_left = ch->n_regions;
+    it->p = r.p;
+    it->left--;
+    return 1;
+}
+
+int msn_snaprec_chidx_region(msn_chidx_reader_t *it, msn_snaprec_chreg_t *rg)
+{
+    if (it->regions_left == 0)
+        return 0;
+    msn_mpk_reader_t r = {it->p, it->end};
+    uint32_t fields;
+    if (msn_mpk_read_array(&r, &fields) < 0)
+        return fail(&r);
+    if (fields != 3)
+        return MSN_SNAPREC_EFIELDS;
+    TRY(get_str_or_nil(&r, &rg->code));
+    if (rg->code.p == NULL)
+        return MSN_SNAPREC_ETYPE;
+    TRY(get_int(&r, &rg->obs_count));
+    TRY(get_str_or_nil(&r, &rg->last_activity));
+    it->p = r.p;
+    it->regions_left--;
+    return 1;
+}

@@ -36,7 +36,7 @@
 
 /** The snapshot format this binary writes and reads. A snapshot written before format
  *  versions existed has none, read as 0. */
-#define MSN_SNAP_FORMAT 2
+#define MSN_SNAP_FORMAT 3
 
 /** Decoder errors (0 is success). */
 #define MSN_SNAPREC_ESHAPE (-1)  /* not a msgpack array (map for meta), or truncated */
@@ -221,6 +221,100 @@ int msn_snaprec_nidx_next(msn_nidx_reader_t *it, msn_snaprec_nrec_t *rec);
  *  NULL to skip it) and counts (may be NULL). Returns 0 or a MSN_SNAPREC_E* code. */
 int msn_snaprec_nidx_orders(msn_nidx_reader_t *it, uint32_t *by_name, uint32_t *by_advert_count,
                             int64_t counts[MSN_NIDX_ROLES]);
+
+/* ---- cmsg: a channel message's /api/channels/:hash/messages object, under its
+ * transmission id ---- */
+
+enum msn_cmsg_field {
+    MSN_CMSGF_FRAGMENT, /* bin: the JSON object (repeats and timestamp as of its publication) */
+    MSN_CMSGF_COUNT
+};
+
+typedef struct {
+    msn_sv_t fragment;
+} msn_snaprec_cmsg_t;
+
+void msn_snaprec_cmsg_encode(msgpack_sbuffer *sb, const msn_snaprec_cmsg_t *m);
+int msn_snaprec_cmsg_decode(const void *val, size_t len, msn_snaprec_cmsg_t *out);
+
+/* ---- om: one observer_metrics row, under observer id + timestamp ---- */
+
+enum msn_om_field {
+    MSN_OMF_TIMESTAMP,    /* str: as stored (RFC3339) */
+    MSN_OMF_NOISE_FLOOR,  /* float|nil */
+    MSN_OMF_TX_AIR_SECS,  /* int|nil */
+    MSN_OMF_RX_AIR_SECS,  /* int|nil */
+    MSN_OMF_RECV_ERRORS,  /* int|nil */
+    MSN_OMF_BATTERY_MV,   /* int|nil */
+    MSN_OMF_PACKETS_SENT, /* int|nil */
+    MSN_OMF_PACKETS_RECV, /* int|nil */
+    MSN_OMF_COUNT
+};
+
+/* The counters of a row, in MSN_OMF_TX_AIR_SECS.. order. */
+enum { MSN_OM_TX_AIR, MSN_OM_RX_AIR, MSN_OM_RECV_ERRORS, MSN_OM_BATTERY, MSN_OM_SENT, MSN_OM_RECV, MSN_OM_INTS };
+
+typedef struct {
+    msn_sv_t timestamp;
+    double noise_floor;
+    uint8_t has_noise_floor;
+    int64_t v[MSN_OM_INTS];
+    uint8_t has[MSN_OM_INTS];
+} msn_snaprec_om_t;
+
+void msn_snaprec_om_encode(msgpack_sbuffer *sb, const msn_snaprec_om_t *m);
+int msn_snaprec_om_decode(const void *val, size_t len, msn_snaprec_om_t *out);
+
+/* ---- the "channels.index" document: /api/channels for any region without a scan ----
+ *
+ *   array of channel entries, each
+ *   [hash, encrypted, tx_count, last_activity, last_message, last_sender, regions]
+ *   regions  array of [code, observation_count, last_activity]: per upper-case observer
+ *            IATA code, the observations of the channel's messages by observers of it and
+ *            the newest first_seen among the messages they heard
+ */
+
+enum msn_chidx_field {
+    MSN_CHIDXF_HASH,          /* str */
+    MSN_CHIDXF_ENCRYPTED,     /* bool: an "enc_..." channel hash */
+    MSN_CHIDXF_TX_COUNT,      /* int: messages (transmissions) */
+    MSN_CHIDXF_LAST_ACTIVITY, /* str|nil: the newest first_seen, as stored */
+    MSN_CHIDXF_LAST_MESSAGE,  /* str|nil */
+    MSN_CHIDXF_LAST_SENDER,   /* str|nil */
+    MSN_CHIDXF_REGIONS,       /* array of [str, int, str|nil] */
+    MSN_CHIDXF_COUNT
+};
+
+typedef struct {
+    msn_sv_t code, last_activity;
+    int64_t obs_count;
+} msn_snaprec_chreg_t;
+
+typedef struct {
+    msn_sv_t hash, last_activity, last_message, last_sender;
+    int encrypted;
+    int64_t tx_count;
+    uint32_t n_regions;
+    const msn_snaprec_chreg_t *regions; /* encoding only; decoding reads them with _region */
+} msn_snaprec_chan_t;
+
+/** Encodes the index: n channel entries. */
+void msn_snaprec_chidx_encode(msgpack_sbuffer *sb, const msn_snaprec_chan_t *chans, uint32_t n);
+
+/** Reads the index in place: open, then next per channel (its regions with region). */
+typedef struct {
+    const uint8_t *p, *end;
+    uint32_t left;         /* channels not read yet */
+    uint32_t regions_left; /* regions of the current channel not read yet */
+} msn_chidx_reader_t;
+
+/** Starts reading: *n receives the number of channels. Returns 0 or a MSN_SNAPREC_E* code. */
+int msn_snaprec_chidx_open(msn_chidx_reader_t *it, const void *doc, size_t len, uint32_t *n);
+/** The next channel (regions set to NULL, n_regions to its count): returns 1, 0 after the
+ *  last, or a MSN_SNAPREC_E* code. Its regions must be read (or skipped by the next call). */
+int msn_snaprec_chidx_next(msn_chidx_reader_t *it, msn_snaprec_chan_t *ch);
+/** The current channel's next region: returns 1, 0 after its last, or an error code. */
+int msn_snaprec_chidx_region(msn_chidx_reader_t *it, msn_snaprec_chreg_t *rg);
 
 /* ---- doc: a ready-to-send document, under its name ---- */
 

@@ -14,8 +14,8 @@
 #include "etag.h"
 #include "buf.h"
 
-static const char *const dbi_names[MSN_DBI_COUNT] = {"meta", "doc", "tx", "obs", "oid",
-                                                     "hash", "fx", "ft", "node", "orow", "fl"};
+static const char *const dbi_names[MSN_DBI_COUNT] = {"meta", "doc", "tx",   "obs", "oid",  "hash", "fx",
+                                                     "ft",   "node", "orow", "fl",  "chl", "cmsg", "om"};
 
 static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -57,7 +57,7 @@ static int open_env(const char *dir, int rdonly, msn_snap_t *out, char *err, siz
         goto fail;
     for (int i = 0; i < MSN_DBI_COUNT; i++) {
         unsigned f = rdonly ? 0 : MDB_CREATE;
-        if (i == MSN_DBI_FX)
+        if (i == MSN_DBI_FX || i == MSN_DBI_CHL)
             f |= MDB_DUPSORT | MDB_DUPFIXED;
         if ((rc = mdb_dbi_open(txn, dbi_names[i], f, &out->dbi[i])) != 0) {
             mdb_txn_abort(txn);

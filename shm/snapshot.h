@@ -33,11 +33,16 @@
  *                           copy and ETag; expires_at is when the master next republishes it
  *                           (0 = unknown). "stats", "observers" (prefix, worker appends
  *                           server_time), "packets.default" (the first page), "nodes.index"
- *                           (its body is the node index, snaprec.h), the neighbour graph
- *                           ("ent/mesh/neighbor-graph/all", msgpack, entdoc.h), the analytics,
- *                           and the entity documents "ent/<kind>/<doc>/<id>" (entdoc.h: per
- *                           node health, paths, analytics.<days>, reach.<days>, clock-skew,
- *                           detail, bulk, neighbors, battery.<day>)
+ *                           (its body is the node index, snaprec.h), "channels.index" (its
+ *                           body is the channel index, snaprec.h: /api/channels for any
+ *                           region), the neighbour graph ("ent/mesh/neighbor-graph/all",
+ *                           msgpack, entdoc.h), the analytics ("an/<name>[?<shape key>]",
+ *                           anshape.h, per entity too: "an/observer-analytics?p=<days>:<id>"),
+ *                           the entity documents "ent/<kind>/<doc>/<id>" (entdoc.h: per node
+ *                           health, paths, analytics.<days>, reach.<days>, clock-skew, detail,
+ *                           bulk, neighbors, battery.<day>), and the family documents
+ *                           "<family>/<id>" (snapkey.h), written only when that entity's body
+ *                           changed: "observer/<id>" (/api/observers/:id)
  *   tx     id(8)            [fragment(bin), first_seen_ms, payload_type, route_type,
  *                            hash, raw_hex, decoded_json, best_path_json|nil, obs_count,
  *                            grouped_fragment(bin), latest_ms]   (MSN_TXF_*)
@@ -53,10 +58,22 @@
  *                           "n"<pubkey> (the node originated it or is a resolved hop of one
  *                           of its paths), "c"<channel_hash>, "g"<IATA> (heard by an
  *                           observer of that region)
- *   ft     first_seen_ms(8) id(8)   (empty value): the time index for since/until
+ *   ft     first_seen_ms(8) id(8)   first_seen as stored (text): the time index for since/until
+ *                           and /api/packets/timestamps
  *   fl     latest_ms(8) id(8)       (empty value): newest sighting first, for groupByHash
  *   node   pubkey(lowercase) [fragment(bin), base(bin)]   (MSN_NODEF_*)
  *   orow   rowid(8)         [id|nil, name|nil, iata|nil]   (MSN_OROWF_*)
+ *   chl    channel_hash 0x00 region   DUPSORT/DUPFIXED latest_s(8) id(8): the messages
+ *                           (payload_type 5) of a channel by their newest observation second,
+ *                           then id: region "" lists them all, region <IATA> (upper-case,
+ *                           trimmed) those heard by an observer of that region. An entry is
+ *                           moved when a new observation changes latest_s (0: none yet).
+ *   cmsg   id(8)            [fragment(bin)]   (MSN_CMSGF_*): the message object of
+ *                           /api/channels/:hash/messages, rewritten with its transmission;
+ *                           absent when decoded_json is not an object or no observation exists
+ *   om     observer_id 0x00 ts_ms(8, offset 2^63)   [timestamp, noise_floor|nil, tx_air_secs|nil,
+ *                           rx_air_secs|nil, recv_errors|nil, battery_mv|nil, packets_sent|nil,
+ *                           packets_recv|nil]   (MSN_OMF_*): the observer_metrics rows
  */
 #ifndef MSN_SNAPSHOT_H
 #define MSN_SNAPSHOT_H
@@ -83,6 +100,9 @@ enum {
     MSN_DBI_NODE,
     MSN_DBI_OROW,
     MSN_DBI_FL,
+    MSN_DBI_CHL,
+    MSN_DBI_CMSG,
+    MSN_DBI_OM,
     MSN_DBI_COUNT
 };
 

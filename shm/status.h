@@ -24,14 +24,14 @@
 #include "route.h"
 
 #define MSN_STATUS_MAGIC 0x3154534e534d5355ull /* "USMSNST1" */
-#define MSN_STATUS_VERSION 3
+#define MSN_STATUS_VERSION 4
 #define MSN_STATUS_MAX_WORKERS 64
 #define MSN_STATUS_MAX_MIGRATIONS 8
 #define MSN_PERF_ENDPOINTS 128 /* request-statistics slots: one per route (shm/route.h) + "other" */
 #define MSN_PERF_BUCKETS 96 /* latency bucket i holds [2^(i/4), 2^((i+1)/4)) microseconds */
 #define MSN_PERF_SLOW 16
 #define MSN_PERF_SLOW_MS 100
-#define MSN_AN_SLOTS 16
+#define MSN_AN_SLOTS 24
 #define MSN_SHAPE_RING 256
 
 enum { MSN_PHASE_STARTING = 0, MSN_PHASE_LOADING, MSN_PHASE_READY, MSN_PHASE_STOPPING };

@@ -122,6 +122,25 @@ typedef struct {
 void msn_api_perf_summary(const msn_status_t *st, int ep, msn_api_perf_summary_t *out);
 /** GET /api/iata-coords (iata_coords.c). */
 void msn_api_iata_coords(msn_api_req_t *r);
+/* Observers, channels, packet tools and the analytics pages' remaining endpoints. */
+void msn_api_observer_detail(msn_api_req_t *r, const char *id);
+void msn_api_observer_analytics(msn_api_req_t *r, const char *id);
+void msn_api_observer_metrics(msn_api_req_t *r, const char *id);
+void msn_api_observers_metrics_summary(msn_api_req_t *r);
+void msn_api_channels(msn_api_req_t *r);
+void msn_api_channel_messages(msn_api_req_t *r, const char *hash);
+void msn_api_known_channels(msn_api_req_t *r);
+void msn_api_packet_timestamps(msn_api_req_t *r);
+void msn_api_packet_observations(msn_api_req_t *r);
+void msn_api_decode(msn_api_req_t *r);
+void msn_api_traces(msn_api_req_t *r, const char *hash);
+void msn_api_subpaths_bulk(msn_api_req_t *r);
+void msn_api_subpath_detail(msn_api_req_t *r);
+void msn_api_scope_stats(msn_api_req_t *r);
+/** Analytic `an` in the shape the query gives for the fields it takes (anshape.h
+ *  msn_anshape_params; the others are not read), with parameter param (NULL = none): the
+ *  published document, else a 503 that asks the master for it. */
+void msn_api_analytic_with(msn_api_req_t *r, int an, const char *param);
 
 /** Answers with the stored document `name` (503 + Retry-After when it is missing). */
 void msn_api_send_doc(msn_api_req_t *r, const char *name);
@@ -144,6 +163,11 @@ void msn_api_paths_inspect(msn_api_req_t *r);
 /** Appends the async_migrations array (API spec §4.3) from the status block; returns 1
  *  when a migration is running. */
 int msn_api_migrations_json(msn_buf_t *b, const msn_backfill_status_t *bf, int64_t now_ms);
+
+/** Appends the observation objects of transmission id as a JSON array, as
+ *  /api/packets/:id lists them; returns their count ("[]" and 0 when it is not in the
+ *  snapshot). */
+int64_t msn_api_obs_array(msn_api_req_t *r, msn_buf_t *b, uint64_t id);
 
 /** Appends transmission id's packet object with its "observations" array. Returns 0, or
  *  -1 when it is not in the snapshot (nothing appended). */

@@ -135,6 +135,16 @@ static void hop_cb(void *ctx, int idx, const char *s, size_t n)
         msn_buf_puts(b, "null");
 }
 
+int64_t msn_api_obs_array(msn_api_req_t *r, msn_buf_t *b, uint64_t id)
+{
+    msn_snaprec_tx_t t;
+    if (msn_snap_tx_get(r->txn, r->snap, id, &t) != 0) {
+        msn_buf_puts(b, "[]");
+        return 0;
+    }
+    return render_obs_list(r, b, id, &t);
+}
+
 int msn_api_tx_with_observations(msn_api_req_t *r, msn_buf_t *b, uint64_t id)
 {
     msn_snaprec_tx_t t;

@@ -64,6 +64,22 @@ static void call_handler(msn_api_req_t *r)
     case MSN_ROUTE_AN_NEIGHBOR_GRAPH: msn_api_neighbor_graph(r); break;
     case MSN_ROUTE_RESOLVE_HOPS: msn_api_resolve_hops(r); break;
     case MSN_ROUTE_PATHS_INSPECT: msn_api_paths_inspect(r); break;
+    case MSN_ROUTE_OBSERVER: msn_api_observer_detail(r, msn_api_path_param(r, "id")); break;
+    case MSN_ROUTE_OBSERVER_ANALYTICS: msn_api_observer_analytics(r, msn_api_path_param(r, "id")); break;
+    case MSN_ROUTE_OBSERVER_METRICS: msn_api_observer_metrics(r, msn_api_path_param(r, "id")); break;
+    case MSN_ROUTE_OBSERVERS_METRICS_SUMMARY: msn_api_observers_metrics_summary(r); break;
+    case MSN_ROUTE_CHANNELS: msn_api_channels(r); break;
+    case MSN_ROUTE_CHANNEL_MESSAGES: msn_api_channel_messages(r, msn_api_path_param(r, "hash")); break;
+    case MSN_ROUTE_KNOWN_CHANNELS: msn_api_known_channels(r); break;
+    case MSN_ROUTE_PACKET_TIMESTAMPS: msn_api_packet_timestamps(r); break;
+    case MSN_ROUTE_PACKET_OBSERVATIONS: msn_api_packet_observations(r); break;
+    case MSN_ROUTE_DECODE: msn_api_decode(r); break;
+    case MSN_ROUTE_TRACES: msn_api_traces(r, msn_api_path_param(r, "hash")); break;
+    case MSN_ROUTE_AN_RELAY_AIRTIME_SHARE: msn_api_analytic_with(r, MSN_AN_RELAY_AIRTIME_SHARE, NULL); break;
+    case MSN_ROUTE_AN_SUBPATHS_BULK: msn_api_subpaths_bulk(r); break;
+    case MSN_ROUTE_AN_SUBPATH_DETAIL: msn_api_subpath_detail(r); break;
+    case MSN_ROUTE_SCOPE_STATS: msn_api_scope_stats(r); break;
+    case MSN_ROUTE_AUDIO_LAB_BUCKETS: msn_api_analytic_with(r, MSN_AN_AUDIO_LAB, NULL); break;
     }
 }
 

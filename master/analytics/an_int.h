@@ -149,6 +149,7 @@ typedef struct {
     int region_asked;   /* a region with at least one code was asked for */
     uint32_t *node_by_key; /* node indexes sorted by public_key (strcmp), NULL keys left out */
     uint32_t n_node_by_key;
+    msn_an_run_t *run; /* the process's shared indexes, or NULL (an_run.c) */
 } an_ctx_t;
 
 /** Prepares the job: its arena, observer lookup, region set (CoreScope semantics: codes
@@ -405,6 +406,25 @@ void msn_an__kdyn(msn_buf_t *b, const char *p, size_t n);
 /** Element: an integer. */
 void msn_an__ei64(msn_buf_t *b, int64_t v);
 
+/* ---- the run's shared indexes (an_run.c) ------------------------------------------------ */
+
+/** The observations of observer index oi (into s->observers), newest first (timestamp,
+ *  then id, descending), as indexes into s->obs: from the run, built once per process, or
+ *  without a run in the job's arena. *n receives the count. */
+const uint32_t *msn_an__observer_obs(const an_ctx_t *c, uint32_t oi, uint32_t *n);
+
+/* The node keys a transmission's decoded_json names (pubKey, srcHash, destHash: strings,
+ * non-empty), for observer-analytics' nodes timeline. */
+typedef struct {
+    const char *k[3];
+    uint32_t n[3];
+    int nk;
+} an_txkeys_t;
+
+/** The node keys of transmission ti (index into s->tx): cached in the run, else decoded
+ *  into the job's arena. */
+const an_txkeys_t *msn_an__tx_keys(const an_ctx_t *c, uint32_t ti);
+
 /* ---- the analytics ---------------------------------------------------------------------- */
 
 int msn_an__topology(const an_ctx_t *c, msn_buf_t *out, char *err, size_t errlen);
@@ -418,6 +438,13 @@ int msn_an__subpaths(const an_ctx_t *c, int min_len, int max_len, int limit, msn
                      size_t errlen);
 int msn_an__observers_clock_skew(const an_ctx_t *c, msn_buf_t *out, char *err, size_t errlen);
 int msn_an__nodes_clock_skew(const an_ctx_t *c, msn_buf_t *out, char *err, size_t errlen);
+int msn_an__relay_airtime_share(const an_ctx_t *c, msn_buf_t *out, char *err, size_t errlen);
+int msn_an__subpaths_bulk(const an_ctx_t *c, msn_buf_t *out, char *err, size_t errlen);
+int msn_an__subpath_detail(const an_ctx_t *c, msn_buf_t *out, char *err, size_t errlen);
+int msn_an__scope_stats(const an_ctx_t *c, msn_buf_t *out, char *err, size_t errlen);
+int msn_an__observer_analytics(const an_ctx_t *c, msn_buf_t *out, char *err, size_t errlen);
+int msn_an__observers_metrics_summary(const an_ctx_t *c, msn_buf_t *out, char *err, size_t errlen);
+int msn_an__audio_lab(const an_ctx_t *c, msn_buf_t *out, char *err, size_t errlen);
 
 /* Per-node hash-size facts from the last 7 days of adverts (computeNodeHashSizeInfo),
  * shared by hash_sizes and hash_collisions. */

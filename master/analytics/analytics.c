@@ -32,10 +32,23 @@ static const an_fn_t analytics[MSN_AN_COUNT] = {
     [MSN_AN_ROLES] = msn_an__roles,
     [MSN_AN_OBSERVERS_CLOCK_SKEW] = msn_an__observers_clock_skew,
     [MSN_AN_NODES_CLOCK_SKEW] = msn_an__nodes_clock_skew,
+    [MSN_AN_RELAY_AIRTIME_SHARE] = msn_an__relay_airtime_share,
+    [MSN_AN_SUBPATHS_BULK] = msn_an__subpaths_bulk,
+    [MSN_AN_SUBPATH_DETAIL] = msn_an__subpath_detail,
+    [MSN_AN_SCOPE_STATS] = msn_an__scope_stats,
+    [MSN_AN_OBSERVER_ANALYTICS] = msn_an__observer_analytics,
+    [MSN_AN_OBSERVERS_METRICS_SUMMARY] = msn_an__observers_metrics_summary,
+    [MSN_AN_AUDIO_LAB] = msn_an__audio_lab,
 };
 
 int msn_analytic_compute(int an, const msn_store_t *s, const msn_an_shape_t *shape, int64_t now_ms, msn_buf_t *out,
                          char *err, size_t errlen)
+{
+    return msn_analytic_compute_run(NULL, an, s, shape, now_ms, out, err, errlen);
+}
+
+int msn_analytic_compute_run(msn_an_run_t *run, int an, const msn_store_t *s, const msn_an_shape_t *shape,
+                             int64_t now_ms, msn_buf_t *out, char *err, size_t errlen)
 {
     if (an == MSN_AN_SUBPATHS)
         return msn_analytic_subpaths(s, shape, 2, 8, 100, out, err, errlen);
@@ -47,9 +60,10 @@ int msn_analytic_compute(int an, const msn_store_t *s, const msn_an_shape_t *sha
         snprintf(err, errlen, "unknown analytic %d", an);
         return -1;
     }
-    msn_an_shape_t none = {NULL, 0, 0, NULL};
+    msn_an_shape_t none = {NULL, 0, 0, NULL, NULL, NULL};
     an_ctx_t c;
     msn_an__ctx_init(&c, s, shape ? shape : &none, now_ms);
+    c.run = run;
     int rc = analytics[an](&c, out, err, errlen);
     msn_an__ctx_free(&c); /* the job's arena: everything it allocated, on success or failure */
     return rc;
@@ -62,7 +76,7 @@ int msn_analytic_subpaths(const msn_store_t *s, const msn_an_shape_t *shape, int
         snprintf(err, errlen, "subpaths: no store or output buffer");
         return -1;
     }
-    msn_an_shape_t none = {NULL, 0, 0, NULL};
+    msn_an_shape_t none = {NULL, 0, 0, NULL, NULL, NULL};
     an_ctx_t c;
     msn_an__ctx_init(&c, s, shape ? shape : &none, 0);
     int rc = msn_an__subpaths(&c, min_len, max_len, limit, out, err, errlen);

@@ -34,12 +34,32 @@ typedef struct {
     int64_t from_ms;    /* 0 = unbounded */
     int64_t to_ms;      /* 0 = unbounded */
     const char *area;   /* NULL = none (areas are a later feature; a non-NULL area filters nothing yet) */
+    const char *window; /* the window's name ("24h") when from_ms came from one, else NULL: the
+                           analytics that echo it (relay-airtime-share) or bucket by it (scope-stats) */
+    const char *param;  /* the analytic's own parameter (anshape.h p=), NULL = none:
+                           subpaths-bulk "min-max:limit,..." (NULL = the dashboard's groups),
+                           subpath-detail "hop,hop,...", observer-analytics "<days>:<observer id>",
+                           observers-metrics-summary the window in seconds (NULL = 86400) */
 } msn_an_shape_t;
+
+/** What the jobs of one computing process share: indexes built once, on first use, over
+ *  the store they all read (the observations of each observer, decoded node keys). Opaque;
+ *  one thread at a time. */
+typedef struct msn_an_run msn_an_run_t;
+
+/** A run over store s (which must not change while the run lives). */
+msn_an_run_t *msn_an_run_new(const msn_store_t *s);
+/** Frees the run and its indexes (NULL is fine). */
+void msn_an_run_free(msn_an_run_t *run);
 
 /** Computes analytic `an` (MSN_AN_* from shm/config.h) for `shape` at now_ms and appends
  *  its response body to out. Returns 0, or -1 with err set (out is then unspecified). */
 int msn_analytic_compute(int an, const msn_store_t *s, const msn_an_shape_t *shape, int64_t now_ms, msn_buf_t *out,
                          char *err, size_t errlen);
+/** As msn_analytic_compute, reusing the indexes of run (NULL: none, the job builds what it
+ *  needs); run must be over s. */
+int msn_analytic_compute_run(msn_an_run_t *run, int an, const msn_store_t *s, const msn_an_shape_t *shape,
+                             int64_t now_ms, msn_buf_t *out, char *err, size_t errlen);
 
 /** The /api/analytics/subpaths body for explicit parameters (msn_analytic_compute uses
  *  CoreScope's defaults minLen 2, maxLen 8, limit 100): subpaths of min_len..max_len

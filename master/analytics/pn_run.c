@@ -12,7 +12,7 @@
 msn_pernode_t *msn_pernode_new(const msn_store_t *s, const msn_nodeidx_t *x, int64_t now_ms, int full)
 {
     msn_pernode_t *p = msn_xcalloc(1, sizeof(*p));
-    static const msn_an_shape_t none = {NULL, 0, 0, NULL};
+    static const msn_an_shape_t none = {.region = NULL};
     msn_an__ctx_init(&p->c, s, &none, now_ms);
     p->s = s;
     p->x = x;

@@ -430,9 +430,9 @@ static void test_shapes(void)
     msn_store_t s;
     build_store(&s);
     check_all(&s, NULL, 0);
-    msn_an_shape_t lax = {"lax", 0, 0, NULL};
+    msn_an_shape_t lax = {"lax", 0, 0, NULL, NULL, NULL};
     check_all(&s, &lax, 1);
-    msn_an_shape_t win = {NULL, (T0 + 100) * 1000, (T0 + 350) * 1000, "somewhere"};
+    msn_an_shape_t win = {NULL, (T0 + 100) * 1000, (T0 + 350) * 1000, "somewhere", NULL, NULL};
     check_all(&s, &win, 1);
     msn_store_free(&s);
 }
@@ -508,20 +508,20 @@ static void test_rf(void)
     jv_free(v);
 
     /* window [T0+100, T0+350]: transmissions 3..10, 6 observations + 2 without */
-    msn_an_shape_t win = {NULL, (T0 + 100) * 1000, (T0 + 350) * 1000, NULL};
+    msn_an_shape_t win = {NULL, (T0 + 100) * 1000, (T0 + 350) * 1000, NULL, NULL, NULL};
     v = compute(&s, MSN_AN_RF, &win);
     CHECK_EQ_INT(jv_num(jv_get(v, "totalAllPackets")), 8);
     jv_free(v);
 
     /* region LAX: OBS2's observations only (iata "lax " is trimmed and upper-cased) */
-    msn_an_shape_t lax = {" Lax ,", 0, 0, NULL};
+    msn_an_shape_t lax = {" Lax ,", 0, 0, NULL, NULL, NULL};
     v = compute(&s, MSN_AN_RF, &lax);
     CHECK_EQ_INT(jv_num(jv_get(v, "totalAllPackets")), 6);
     CHECK_EQ_INT(jv_num(jv_get(v, "totalPackets")), 4);
     jv_free(v);
 
     /* a region no observer carries filters nothing, as in CoreScope */
-    msn_an_shape_t none = {"XYZ", 0, 0, NULL};
+    msn_an_shape_t none = {"XYZ", 0, 0, NULL, NULL, NULL};
     v = compute(&s, MSN_AN_RF, &none);
     CHECK_EQ_INT(jv_num(jv_get(v, "totalAllPackets")), 13);
     jv_free(v);
@@ -672,7 +672,7 @@ static void test_hash_sizes(void)
     jv_free(v);
 
     /* region LAX: RptB's zero-hop advert was heard there, so attribution goes by home */
-    msn_an_shape_t lax = {"LAX", 0, 0, NULL};
+    msn_an_shape_t lax = {"LAX", 0, 0, NULL, NULL, NULL};
     v = compute(&s, MSN_AN_HASH_SIZES, &lax);
     CHECK_EQ_STR(jv_str(jv_get(v, "attributionMethod")), "repeater");
     jv_free(v);
@@ -851,7 +851,7 @@ static void test_subpaths(void)
     jv_free(v);
 
     /* a region keeps the hops' case */
-    msn_an_shape_t sjc = {"SJC", 0, 0, NULL};
+    msn_an_shape_t sjc = {"SJC", 0, 0, NULL, NULL, NULL};
     v = compute(&s, MSN_AN_SUBPATHS, &sjc);
     CHECK_EQ_STR(jv_str(jv_at(jv_get(jv_at(jv_get(v, "subpaths"), 0), "rawHops"), 0)), "BB");
     jv_free(v);
@@ -897,7 +897,7 @@ static void test_malformed(void)
     add_tx(&s, 7, "1100", 9, "[]", T0);
     s.tx[6].best = 12345; /* out of range */
     check_all(&s, NULL, 1);
-    msn_an_shape_t odd = {",,all,", INT64_MIN, -1, ""};
+    msn_an_shape_t odd = {",,all,", INT64_MIN, -1, "", NULL, NULL};
     check_all(&s, &odd, 1);
     msn_store_free(&s);
 
@@ -939,7 +939,7 @@ static void test_fuzz(void)
         add_obs(&s, i + 1, 1 + i % 3, T0 + i, path, i % 7, -i);
     }
     check_all(&s, NULL, 1);
-    msn_an_shape_t r = {"sjc", T0 * 1000, (T0 + 200) * 1000, NULL};
+    msn_an_shape_t r = {"sjc", T0 * 1000, (T0 + 200) * 1000, NULL, NULL, NULL};
     check_all(&s, &r, 1);
     msn_store_free(&s);
 }
@@ -976,7 +976,7 @@ static void test_fixture_db(void)
             now_ms = s.tx[i].first_seen_ms + 3600000;
     /* the fixture carries no SNR: numbers that come from SNR may be null */
     check_all(&s, NULL, 1);
-    msn_an_shape_t r = {"SJC", 0, 0, NULL};
+    msn_an_shape_t r = {"SJC", 0, 0, NULL, NULL, NULL};
     check_all(&s, &r, 1);
 
     jv_t *v = compute(&s, MSN_AN_TOPOLOGY, NULL);

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../../../cli/gen.c"
 #include "../../../cli/gen_rows.c"
@@ -207,33 +208,127 @@ static void compute_all(run_t *r, const msn_store_t *s, int64_t now_ms)
         for (int w = 0; (p & 2) && w < 4; w++) {
             char key[16];
             snprintf(key, sizeof(key), "w=%s", windows[w]);
-            msn_an_shape_t sh = {NULL, now_ms - msn_anshape_window_ms(windows[w]), 0, NULL};
+            msn_an_shape_t sh = {NULL, now_ms - msn_anshape_window_ms(windows[w]), 0, NULL, windows[w], NULL};
             compute(r, s, an, &sh, key, now_ms);
         }
         for (int k = 0; (p & 1) && k < n_reg; k++) {
             char key[80];
             snprintf(key, sizeof(key), "r=%.60s", reg[k]);
-            msn_an_shape_t sh = {reg[k], 0, 0, NULL};
+            msn_an_shape_t sh = {reg[k], 0, 0, NULL, NULL, NULL};
             compute(r, s, an, &sh, key, now_ms);
         }
         if (!(p & 3))
             continue;
         /* shapes only ever requested: two regions, a region nobody carries, from/to */
-        msn_an_shape_t two_r = {two, 0, 0, NULL}, none = {"ZZZ", 0, 0, NULL};
-        msn_an_shape_t ft = {reg[0], now_ms - 2 * 86400000LL, now_ms - 6 * 3600000LL, NULL};
+        msn_an_shape_t two_r = {two, 0, 0, NULL, NULL, NULL}, none = {"ZZZ", 0, 0, NULL, NULL, NULL};
+        msn_an_shape_t ft = {reg[0], now_ms - 2 * 86400000LL, now_ms - 6 * 3600000LL, NULL, NULL, NULL};
         compute(r, s, an, &two_r, "x=two-regions", now_ms);
         compute(r, s, an, &none, "x=no-region", now_ms);
         compute(r, s, an, &ft, "x=from-to-region", now_ms);
     }
+    /* per parameter value: observers' analytics, hop lists, groups, metrics windows */
+    static const int days[] = {1, 3, 7, 30};
+    for (uint32_t o = 0; o < 2 && o < s->n_observers; o++)
+        for (int d = 0; d < 4; d++) {
+            char param[120], key[130];
+            snprintf(param, sizeof(param), "%d:%s", days[d], s->observers[o].id);
+            snprintf(key, sizeof(key), "p=%d:obs%u", days[d], o);
+            msn_an_shape_t sh = {NULL, 0, 0, NULL, NULL, param};
+            compute(r, s, MSN_AN_OBSERVER_ANALYTICS, &sh, key, now_ms);
+        }
+    char hops2[64] = "", hops3[64] = "";
+    for (uint32_t i = 0; i < s->n_tx && (!hops2[0] || !hops3[0]); i++) {
+        const msn_tx_t *t = &s->tx[i];
+        const char *pj = t->best >= 0 ? s->obs[t->best].path_json : NULL;
+        char h[3][8];
+        if (pj == NULL || sscanf(pj, "[\"%7[0-9A-Fa-f]\",\"%7[0-9A-Fa-f]\",\"%7[0-9A-Fa-f]\"", h[0], h[1], h[2]) != 3)
+            continue;
+        snprintf(hops2, sizeof(hops2), "%s,%s", h[0], h[1]);
+        snprintf(hops3, sizeof(hops3), "%s,%s,%s", h[0], h[1], h[2]);
+    }
+    CHECK(hops2[0] && hops3[0]);
+    const char *const hop_params[] = {hops2, hops3, "zz,yy", "ab"};
+    for (int k = 0; k < 4; k++) {
+        char key[80];
+        snprintf(key, sizeof(key), "p=hops%d", k);
+        msn_an_shape_t sh = {NULL, 0, 0, NULL, NULL, hop_params[k]};
+        compute(r, s, MSN_AN_SUBPATH_DETAIL, &sh, key, now_ms);
+    }
+    msn_an_shape_t groups = {NULL, 0, 0, NULL, NULL, "2-3:5,4-8:3"};
+    compute(r, s, MSN_AN_SUBPATHS_BULK, &groups, "p=2-3:5,4-8:3", now_ms);
+    static const char *const mwin[] = {"3600", "259200", "2592000"};
+    for (int k = 0; k < 3; k++) {
+        char key[100];
+        snprintf(key, sizeof(key), "p=%s", mwin[k]);
+        msn_an_shape_t sh = {NULL, 0, 0, NULL, NULL, mwin[k]};
+        compute(r, s, MSN_AN_OBSERVERS_METRICS_SUMMARY, &sh, key, now_ms);
+        snprintf(key, sizeof(key), "r=%s;p=%s", reg[0], mwin[k]);
+        msn_an_shape_t shr = {reg[0], 0, 0, NULL, NULL, mwin[k]};
+        compute(r, s, MSN_AN_OBSERVERS_METRICS_SUMMARY, &shr, key, now_ms);
+    }
     msn_buf_t b = MSN_BUF_INIT;
     char err[256];
-    msn_an_shape_t sh = {reg[0], 0, 0, NULL};
+    msn_an_shape_t sh = {reg[0], 0, 0, NULL, NULL, NULL};
     CHECK_EQ_INT(msn_analytic_subpaths(s, NULL, 3, 5, 20, &b, err, sizeof(err)), 0);
     record(r, "subpaths(3,5,20)", &b);
     msn_buf_reset(&b);
     CHECK_EQ_INT(msn_analytic_subpaths(s, &sh, 1, 3, 7, &b, err, sizeof(err)), 0);
     record(r, "subpaths(1,3,7)?r", &b);
     msn_buf_free(&b);
+}
+
+/* Deterministic observer_metrics rows for the first three observers (the generator writes
+ * none): every 5 minutes over the last 2 days, counters rising, one reboot, gaps. */
+static void add_metrics(const char *db_path, int64_t end_s)
+{
+    sqlite3 *db = NULL;
+    CHECK_EQ_INT(sqlite3_open(db_path, &db), SQLITE_OK);
+    sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+    sqlite3_stmt *ids, *ins;
+    CHECK_EQ_INT(sqlite3_prepare_v2(db, "SELECT id FROM observers ORDER BY rowid LIMIT 3", -1, &ids, NULL), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_prepare_v2(db, "INSERT INTO observer_metrics VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", -1,
+                                    &ins, NULL),
+                 SQLITE_OK);
+    int o = 0;
+    while (sqlite3_step(ids) == SQLITE_ROW) {
+        int64_t tx = 0, rx = 0, er = 0, sent = 0, recv = 0;
+        for (int i = 576; i >= 0; i--) {
+            if (i % 50 == 7)
+                continue; /* a gap */
+            if (o == 0 && i == 200)
+                tx = rx = er = sent = recv = 0; /* a reboot */
+            int64_t t = end_s / 300 * 300 - (int64_t)i * 300;
+            tx += (i * 7 + o) % 5;
+            rx += (i * 13 + o) % 29;
+            er += (i + o) % 3;
+            sent += (i * 3) % 11;
+            recv += 10 + (i * 17) % 40;
+            char ts[32];
+            time_t tt = (time_t)t;
+            struct tm tm;
+            gmtime_r(&tt, &tm);
+            strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+            sqlite3_bind_text(ins, 1, (const char *)sqlite3_column_text(ids, 0), -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(ins, 2, ts, -1, SQLITE_TRANSIENT);
+            if (i % 9 == 0)
+                sqlite3_bind_null(ins, 3);
+            else
+                sqlite3_bind_double(ins, 3, -115.0 + (double)((i * 31 + o * 7) % 170) / 10.0);
+            sqlite3_bind_int64(ins, 4, tx);
+            sqlite3_bind_int64(ins, 5, rx);
+            sqlite3_bind_int64(ins, 6, er);
+            sqlite3_bind_int64(ins, 7, 3600 + (i % 200));
+            sqlite3_bind_int64(ins, 8, sent);
+            sqlite3_bind_int64(ins, 9, recv);
+            CHECK_EQ_INT(sqlite3_step(ins), SQLITE_DONE);
+            sqlite3_reset(ins);
+        }
+        o++;
+    }
+    sqlite3_finalize(ids);
+    sqlite3_finalize(ins);
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    sqlite3_close(db);
 }
 
 /* ---- the golden file ---- */
@@ -307,6 +402,7 @@ static void test_golden(void)
     gen_params(&p, db_path);
     char err[512] = "";
     CHECK_EQ_INT(msn_gen_run(&p, NULL, err, sizeof(err)), 0);
+    add_metrics(db_path, GOLDEN_END);
     sqlite3 *db = NULL;
     CHECK_EQ_INT(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     msn_store_t s;

@@ -244,9 +244,9 @@ static void test_scale(void)
     printf("store: %u transmissions, %u observations, %u nodes, %u observers (built in %.1f s)\n", s.n_tx, s.n_obs,
            s.n_nodes, s.n_observers, now_s() - t0);
     run_all(&s, NULL, "default");
-    msn_an_shape_t region = {"SJC,SFO", 0, 0, NULL};
+    msn_an_shape_t region = {"SJC,SFO", 0, 0, NULL, NULL, NULL};
     run_all(&s, &region, "region");
-    msn_an_shape_t window = {NULL, NOW_MS - 3 * 86400000LL, NOW_MS, NULL};
+    msn_an_shape_t window = {NULL, NOW_MS - 3 * 86400000LL, NOW_MS, NULL, NULL, NULL};
     run_all(&s, &window, "window");
     msn_store_free(&s);
 }

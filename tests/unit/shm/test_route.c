@@ -152,6 +152,7 @@ static void test_perf_names(void)
     CHECK_EQ_STR(msn_perf_endpoint_names[8], "/api/nodes/:pubkey");
     CHECK_EQ_STR(msn_perf_endpoint_names[19], "/metrics");
     CHECK_EQ_INT(MSN_PERF_OTHER, MSN_ROUTE_COUNT); /* after the routes, which are only ever appended */
+    CHECK_EQ_INT(MSN_PERF_OTHER, MSN_ROUTE_COUNT); /* routes are appended: their slots follow */
 }
 
 static void test_cache_directives(void)

@@ -481,11 +481,16 @@ static void test_meta(void)
     msgpack_sbuffer_destroy(&sb);
 }
 
-/* The record layouts of format 2. A change to any of them makes snapshots of two binaries
- * incompatible: it must come with a new MSN_SNAP_FORMAT (and this table updated). */
+/* The record layouts of format 3 (format 1 had no cmsg, om or channel index, empty ft
+ * values and a node record of one field; format 2 was either of those changes alone). A
+ * change to any of them makes snapshots of two binaries incompatible: it must come with a
+ * new MSN_SNAP_FORMAT (and this table updated). */
 static void test_layouts_match_format(void)
 {
-    CHECK_EQ_INT(MSN_SNAP_FORMAT, 2);
+    CHECK_EQ_INT(MSN_SNAP_FORMAT, 3);
+    CHECK_EQ_INT(MSN_CMSGF_COUNT, 1);
+    CHECK_EQ_INT(MSN_OMF_COUNT, 8);
+    CHECK_EQ_INT(MSN_CHIDXF_COUNT, 7);
     CHECK_EQ_INT(MSN_TXF_COUNT, 11);
     CHECK_EQ_INT(MSN_OBSF_COUNT, 11);
     CHECK_EQ_INT(MSN_NODEF_COUNT, 2);

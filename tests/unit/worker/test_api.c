@@ -346,7 +346,9 @@ static void test_no_snapshot(void)
             CHECK_EQ_STR(a.body, "{\"error\":\"no snapshot yet: the server is loading its database\"}");
             CHECK_EQ_STR(a.cache, "no-store");
         } else {
-            CHECK_EQ_INT(a.status, 200); /* answered from the status block */
+            CHECK(a.status != 503); /* answered without a snapshot (GETs from the status block: 200) */
+            if (msn_routes[id].method == MSN_METHOD_GET)
+                CHECK_EQ_INT(a.status, 200);
             CHECK_EQ_INT(a.retry_after, 0);
         }
         answer_free(&a);

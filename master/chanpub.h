@@ -1,0 +1,22 @@
+/*
+ * chanpub.h: the channel-message records of a snapshot (`chl` and `cmsg`, layout in
+ * shm/snapshot.h), kept by the publisher as it writes each new or changed transmission.
+ */
+#ifndef MSN_CHANPUB_H
+#define MSN_CHANPUB_H
+
+#include <lmdb.h>
+
+#include "shm/buf.h"
+#include "shm/snapshot.h"
+#include "store.h"
+
+/** Writes channel message t's entries: moves its chl entries (every message, and each
+ *  region that heard it) to its current newest observation second, and rewrites its cmsg
+ *  record (or deletes it when the message has none). Does nothing for other transmissions.
+ *  Updates t->chl_pub / t->chl_written. scratch and sb are the caller's buffers. Returns an
+ *  LMDB error code. Publisher thread only. */
+int msn_chanpub_write(MDB_txn *txn, const msn_snap_t *snap, const msn_store_t *s, msn_tx_t *t, msn_buf_t *scratch,
+                      msgpack_sbuffer *sb);
+
+#endif
