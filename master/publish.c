@@ -304,6 +304,8 @@ int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *e
     }
     int changed = 0;
     w.append = 0;
+    if (rc == 0 && p->feed)
+        rc = msn_feedpub_write_full(p->feed, old.env ? &old : NULL, w.txn, &p->snap, s, now_ms);
     if (rc == 0)
         rc = write_small(&w, now_ms, 1, &changed);
     if (rc == 0)
@@ -316,6 +318,8 @@ int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *e
         goto fail;
     mdb_env_sync(p->snap.env, 1);
     if (msn_snap_make_current(p->state_dir, &p->snap, err, errlen) < 0) {
+        if (p->feed)
+            msn_feedpub_end(p->feed, s, 0);
         msn_snap_close(&p->snap);
         p->snap = old;
         wctx_free(&w);
@@ -324,6 +328,8 @@ int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *e
     msn_snap_close(&old);
     if (p->an)
         msn_ansched_committed(p->an);
+    if (p->feed)
+        msn_feedpub_end(p->feed, s, 1);
     s->n_obs_dirty = 0;
     p->gen++;
     p->pub_tx = s->n_tx;
@@ -332,6 +338,8 @@ int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *e
     wctx_free(&w);
     return 0;
 fail:
+    if (p->feed)
+        msn_feedpub_end(p->feed, s, 0);
     snprintf(err, errlen, "writing snapshot %s: %s", p->snap.dir, mdb_strerror(rc));
     if (w.txn)
         mdb_txn_abort(w.txn);
@@ -382,10 +390,17 @@ int msn_publish_incremental(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, 
         changed = 1;
         w.tx_dirty = 1;
     }
+    if (rc == 0 && p->feed) {
+        int wrote = 0;
+        rc = msn_feedpub_write(p->feed, w.txn, &p->snap, s, p->pub_tx, p->pub_obs, now_ms, &wrote);
+        changed |= wrote;
+    }
     if (rc == 0)
         rc = write_small(&w, now_ms, 0, &changed);
     if (rc == 0 && !changed) {
         mdb_txn_abort(w.txn);
+        if (p->feed)
+            msn_feedpub_end(p->feed, s, 0); /* nothing was written: nothing to give back */
         wctx_free(&w);
         return 0;
     }
@@ -400,6 +415,8 @@ int msn_publish_incremental(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, 
     mdb_env_sync(p->snap.env, 1);
     if (p->an)
         msn_ansched_committed(p->an);
+    if (p->feed)
+        msn_feedpub_end(p->feed, s, 1);
     p->gen++;
     p->pub_tx = s->n_tx;
     p->pub_obs = s->n_obs;
@@ -409,6 +426,8 @@ int msn_publish_incremental(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, 
     wctx_free(&w);
     return 0;
 fail:
+    if (p->feed)
+        msn_feedpub_end(p->feed, s, 0);
     snprintf(err, errlen, "updating snapshot: %s", mdb_strerror(rc));
     if (w.txn)
         mdb_txn_abort(w.txn);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "ansched.h"
+#include "feedpub.h"
 #include "shm/snapshot.h"
 #include "store.h"
 
@@ -27,6 +28,7 @@ typedef struct {
     int64_t last_published_ms;
     int64_t poll_interval_ms;  /* how soon the poll-driven documents may change (for expires_at) */
     msn_ansched_t *an;         /* analytics results written into every generation, or NULL */
+    msn_feedpub_t *feed;       /* the live feed's messages written with the rows, or NULL */
 } msn_publisher_t;
 
 /** Initialises p; reads the generation of an existing current snapshot, if any, so new

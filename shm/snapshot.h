@@ -49,6 +49,9 @@
  *   fl     latest_ms(8) id(8)       (empty value): newest sighting first, for groupByHash
  *   node   pubkey(lowercase) [fragment(bin)]   (MSN_NODEF_*)
  *   orow   rowid(8)         [id|nil, name|nil, iata|nil]   (MSN_OROWF_*)
+ *   feed   8 zero bytes     [run_id]: the master run that numbered the messages
+ *          seq(8), >= 1     [at_ms, body(bin)]: the live feed, a ring of pre-rendered
+ *                           WebSocket messages (feed.h)
  */
 #ifndef MSN_SNAPSHOT_H
 #define MSN_SNAPSHOT_H
@@ -75,6 +78,7 @@ enum {
     MSN_DBI_NODE,
     MSN_DBI_OROW,
     MSN_DBI_FL,
+    MSN_DBI_FEED,
     MSN_DBI_COUNT
 };
 

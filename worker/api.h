@@ -92,6 +92,11 @@ void msn_api_send_doc(msn_api_req_t *r, const char *name);
  *  when a migration is running. */
 int msn_api_migrations_json(msn_buf_t *b, const msn_backfill_status_t *bf, int64_t now_ms);
 
+/** The live feed's figures (api_ws.c): the "websocket" member of /api/perf (appended with
+ *  its leading comma) and the meshsnap_ws_* / meshsnap_feed_* lines of /metrics. */
+void msn_api_ws_perf(msn_buf_t *b, const msn_status_t *st, const msn_master_status_t *ms);
+void msn_api_ws_metrics(msn_buf_t *b, const msn_status_t *st, const msn_master_status_t *ms);
+
 /** Appends transmission id's packet object with its "observations" array. Returns 0, or
  *  -1 when it is not in the snapshot (nothing appended). */
 int msn_api_tx_with_observations(msn_api_req_t *r, msn_buf_t *b, uint64_t id);

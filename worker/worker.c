@@ -41,6 +41,7 @@
 #include "shm/proc.h"
 #include "shm/status.h"
 #include "snapview.h"
+#include "ws.h"
 
 typedef struct {
     h2o_handler_t super;
@@ -65,6 +66,7 @@ typedef struct worker {
     long inflight; /* requests whose response is not fully sent yet */
     int access_fd;  /* the access log, -1 when off */
     msn_buf_t body;
+    msn_ws_hub_t *ws; /* the live feed's WebSocket clients */
 } worker_t;
 
 static void on_close_conn(void *data)
@@ -270,6 +272,11 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     w->last_request_ms = r.now_ms;
     atomic_fetch_add_explicit(&w->st->workers[w->slot].requests, 1, memory_order_relaxed);
     if (strncmp(path, "/api/", 5) != 0 && strcmp(path, "/api") != 0 && strcmp(path, "/metrics") != 0) {
+        int ws_status; /* a WebSocket handshake, on any path outside the API (ws.h) */
+        if (msn_ws_handle(w->ws, req, &ws_status)) {
+            access_log(w, req, ws_status, 0);
+            return 0;
+        }
         static const char page[] = "meshsnap: MeshCore packet analytics. The API is under /api/ (try /api/stats).\n";
         req->res.status = strcmp(path, "/") == 0 || path[0] == '\0' ? 200 : 404;
         req->res.reason = req->res.status == 200 ? "OK" : "Not Found";
@@ -371,6 +378,7 @@ static void begin_stop(worker_t *w)
         w->listeners[i] = NULL;
     }
     w->n_listeners = 0;
+    msn_ws_stop(w->ws);
     h2o_context_request_shutdown(&w->ctx);
 }
 
@@ -424,6 +432,7 @@ int msn_worker_main(const msn_config_t *cfg, int slot, const char *listen_fds)
     h2o_context_init(&w.ctx, h2o_evloop_create(), &w.config);
     w.actx.ctx = &w.ctx;
     w.actx.hosts = w.config.hosts;
+    w.ws = msn_ws_create(&w.ctx, cfg, w.st, w.slot, &w.view);
 
     sigset_t set;
     sigemptyset(&set);
@@ -474,6 +483,7 @@ int msn_worker_main(const msn_config_t *cfg, int slot, const char *listen_fds)
     }
     rc = 0;
 out:
+    msn_ws_destroy(w.ws); /* before the loop goes: it closes the clients left */
     if (w.sigsock)
         h2o_socket_close(w.sigsock);
     if (w.ctx.loop && w.connections <= 0) {

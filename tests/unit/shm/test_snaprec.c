@@ -6,6 +6,7 @@
 #include "shm/mpk.h"
 #include "shm/snapkey.h"
 #include "shm/snaprec.h"
+#include "shm/snapshot.h"
 #include "testlib.h"
 
 static int sv_eq(msn_sv_t a, msn_sv_t b)
@@ -481,11 +482,13 @@ static void test_meta(void)
     msgpack_sbuffer_destroy(&sb);
 }
 
-/* The record layouts of format 1. A change to any of them makes snapshots of two binaries
- * incompatible: it must come with a new MSN_SNAP_FORMAT (and this table updated). */
+/* The record layouts of format 2 (format 1 + the feed database, MSN_DBI_FEED). A change to
+ * any of them makes snapshots of two binaries incompatible: it must come with a new
+ * MSN_SNAP_FORMAT (and this table updated). */
 static void test_layouts_match_format(void)
 {
-    CHECK_EQ_INT(MSN_SNAP_FORMAT, 1);
+    CHECK_EQ_INT(MSN_SNAP_FORMAT, 2);
+    CHECK_EQ_INT(MSN_DBI_COUNT, 12);
     CHECK_EQ_INT(MSN_TXF_COUNT, 11);
     CHECK_EQ_INT(MSN_OBSF_COUNT, 11);
     CHECK_EQ_INT(MSN_NODEF_COUNT, 1);
