@@ -51,9 +51,9 @@ void msn_feedpub_end(msn_feedpub_t *f, const msn_store_t *s, int committed)
 /* CoreScope's payloadTypeNames (firmware Packet.h), "UNK(n)" otherwise, "UNKNOWN" for NULL. */
 static void payload_type_name(msn_buf_t *b, int pt)
 {
-    static const char *const names[16] = {"REQ",      "RESPONSE",  "TXT_MSG", "ACK",  "ADVERT",   "GRP_TXT",
-                                          "GRP_DATA", "ANON_REQ",  "PATH",    "TRACE", "MULTIPART", "CONTROL",
-                                          NULL,       NULL,        NULL,      "RAW_CUSTOM"};
+    static const char *const names[16] = {
+        "REQ",  "RESPONSE", "TXT_MSG",   "ACK",     "ADVERT", "GRP_TXT", "GRP_DATA", "ANON_REQ",
+        "PATH", "TRACE",    "MULTIPART", "CONTROL", NULL,     NULL,      NULL,       "RAW_CUSTOM"};
     if (pt < 0)
         msn_buf_puts(b, "\"UNKNOWN\"");
     else if (pt < 16 && names[pt])
@@ -103,11 +103,13 @@ static void hex_upper(msn_buf_t *b, const uint8_t *p, size_t n)
 static void trace_path(msn_buf_t *b, const char *raw_hex)
 {
     msn_packet_t pkt;
-    if (raw_hex == NULL || *raw_hex == '\0' || msn_packet_decode_hex(&pkt, raw_hex, strlen(raw_hex), NULL) != 0)
+    if (raw_hex == NULL || *raw_hex == '\0' ||
+        msn_packet_decode_hex(&pkt, raw_hex, strlen(raw_hex), NULL) != 0)
         return;
     msn_buf_printf(b, ",\"path\":{\"hashSize\":%d,\"hashCount\":%d,\"hops\":[", pkt.hop_size, pkt.hop_count);
     const uint8_t *h = msn_span_ptr(&pkt, pkt.hops);
-    for (int i = 0; i < pkt.hop_count && pkt.hop_size > 0 && (size_t)(i + 1) * pkt.hop_size <= pkt.hops.len; i++) {
+    for (int i = 0; i < pkt.hop_count && pkt.hop_size > 0 && (size_t)(i + 1) * pkt.hop_size <= pkt.hops.len;
+         i++) {
         if (i)
             msn_buf_putc(b, ',');
         hex_upper(b, h + (size_t)i * pkt.hop_size, pkt.hop_size);
@@ -195,7 +197,8 @@ static void fields(msn_buf_t *b, const msn_store_t *s, const msn_tx_t *t, const 
     msn_buf_putc(b, '}');
 }
 
-void msn_feedpub_render(msn_buf_t *b, const msn_store_t *s, const msn_tx_t *t, const msn_obs_t *o, uint32_t count)
+void msn_feedpub_render(msn_buf_t *b, const msn_store_t *s, const msn_tx_t *t, const msn_obs_t *o,
+                        uint32_t count)
 {
     msn_buf_puts(b, "{\"type\":\"packet\",\"data\":");
     fields(b, s, t, o, count, 1);
@@ -234,7 +237,8 @@ static int same_sighting(const msn_store_t *s, const msn_obs_t *a, const msn_obs
         return 0;
     if (a->observer_rowid == b->observer_rowid)
         return 1;
-    const msn_observer_t *x = msn_store_observer(s, a->observer_rowid), *y = msn_store_observer(s, b->observer_rowid);
+    const msn_observer_t *x = msn_store_observer(s, a->observer_rowid),
+                         *y = msn_store_observer(s, b->observer_rowid);
     return same_text(x ? x->id : NULL, y ? y->id : NULL);
 }
 
@@ -288,8 +292,8 @@ static void collect(const msn_store_t *s, uint32_t tx_from, uint32_t obs_from, i
     }
 }
 
-int msn_feedpub_write(msn_feedpub_t *f, MDB_txn *txn, const msn_snap_t *snap, const msn_store_t *s, uint32_t tx_from,
-                      uint32_t obs_from, int64_t now_ms, int *wrote)
+int msn_feedpub_write(msn_feedpub_t *f, MDB_txn *txn, const msn_snap_t *snap, const msn_store_t *s,
+                      uint32_t tx_from, uint32_t obs_from, int64_t now_ms, int *wrote)
 {
     items_t it = {0};
     int rc = 0;
@@ -297,9 +301,10 @@ int msn_feedpub_write(msn_feedpub_t *f, MDB_txn *txn, const msn_snap_t *snap, co
     collect(s, tx_from, obs_from, &it);
     size_t skip = it.n > (size_t)f->ring_messages ? it.n - (size_t)f->ring_messages : 0;
     if (skip > 0) {
-        msn_warn("live feed: one publication holds %zu messages, more than [websocket] ring_messages (%d): the "
-                 "oldest %zu are not sent",
-                 it.n, f->ring_messages, skip);
+        msn_warn(
+            "live feed: one publication holds %zu messages, more than [websocket] ring_messages (%d): the "
+            "oldest %zu are not sent",
+            it.n, f->ring_messages, skip);
         f->next_seq += skip;
         f->skipped += (int64_t)skip;
     }

@@ -36,18 +36,18 @@
 #include "store.h"
 
 typedef struct {
-    uint64_t run_id;        /* this master run (its start time, unix ms) */
-    uint64_t next_seq;      /* the next message's number, from 1 */
-    int ring_messages;      /* [websocket] ring_messages */
-    int ring_seconds;       /* [websocket] ring_seconds */
-    int64_t published_tx;   /* the largest ids of the rows whose messages were committed */
-    int64_t published_obs;  /* (-1 before the first publication of the run) */
-    int reload;             /* the next full publication sends the rows above those ids */
-    int64_t messages;       /* messages committed so far */
-    int64_t skipped;        /* messages left out (more in one publication than the ring holds) */
-    uint64_t saved_seq;     /* next_seq, messages and skipped when the publication began */
+    uint64_t run_id;       /* this master run (its start time, unix ms) */
+    uint64_t next_seq;     /* the next message's number, from 1 */
+    int ring_messages;     /* [websocket] ring_messages */
+    int ring_seconds;      /* [websocket] ring_seconds */
+    int64_t published_tx;  /* the largest ids of the rows whose messages were committed */
+    int64_t published_obs; /* (-1 before the first publication of the run) */
+    int reload;            /* the next full publication sends the rows above those ids */
+    int64_t messages;      /* messages committed so far */
+    int64_t skipped;       /* messages left out (more in one publication than the ring holds) */
+    uint64_t saved_seq;    /* next_seq, messages and skipped when the publication began */
     int64_t saved_messages, saved_skipped;
-    msn_buf_t body;         /* scratch */
+    msn_buf_t body; /* scratch */
 } msn_feedpub_t;
 
 /** Initialises f for run run_id (no message yet; the first full publication sends none). */
@@ -66,15 +66,16 @@ void msn_feedpub_end(msn_feedpub_t *f, const msn_store_t *s, int committed);
 
 /** Renders the message of observation o of transmission t into b, with
  *  observation_count = count. */
-void msn_feedpub_render(msn_buf_t *b, const msn_store_t *s, const msn_tx_t *t, const msn_obs_t *o, uint32_t count);
+void msn_feedpub_render(msn_buf_t *b, const msn_store_t *s, const msn_tx_t *t, const msn_obs_t *o,
+                        uint32_t count);
 
 /** Writes the messages of one publication into txn, whose rows new to the feed are
  *  s->tx[tx_from..] and s->obs[obs_from..] (see the top comment), then the run record,
  *  and prunes the ring. When there are more messages than ring_messages, only the newest
  *  ring_messages are written and the numbers of the others are skipped (logged).
  *  *wrote is set to 1 when a message was written. Returns 0 or an LMDB error code. */
-int msn_feedpub_write(msn_feedpub_t *f, MDB_txn *txn, const msn_snap_t *snap, const msn_store_t *s, uint32_t tx_from,
-                      uint32_t obs_from, int64_t now_ms, int *wrote);
+int msn_feedpub_write(msn_feedpub_t *f, MDB_txn *txn, const msn_snap_t *snap, const msn_store_t *s,
+                      uint32_t tx_from, uint32_t obs_from, int64_t now_ms, int *wrote);
 
 /** For a full publication into the new environment `to`: copies the ring of the one it
  *  replaces (from, NULL when there is none), then writes the messages of the rows new to

@@ -28,7 +28,8 @@ static int value(rd_t *r, msn_buf_t *out);
 
 static void ws(rd_t *r)
 {
-    while (r->i < r->n && (r->s[r->i] == ' ' || r->s[r->i] == '\t' || r->s[r->i] == '\n' || r->s[r->i] == '\r'))
+    while (r->i < r->n &&
+           (r->s[r->i] == ' ' || r->s[r->i] == '\t' || r->s[r->i] == '\n' || r->s[r->i] == '\r'))
         r->i++;
 }
 
@@ -37,7 +38,10 @@ static int hex4(const char *p, uint32_t *v)
     *v = 0;
     for (int k = 0; k < 4; k++) {
         char c = p[k];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
         if (d < 0)
             return -1;
         *v = *v << 4 | (uint32_t)d;
@@ -92,14 +96,30 @@ static int string_raw(rd_t *r, msn_buf_t *b)
         char e = r->s[r->i + 1];
         r->i += 2;
         switch (e) {
-        case '"': msn_buf_putc(b, '"'); break;
-        case '\\': msn_buf_putc(b, '\\'); break;
-        case '/': msn_buf_putc(b, '/'); break;
-        case 'b': msn_buf_putc(b, '\b'); break;
-        case 'f': msn_buf_putc(b, '\f'); break;
-        case 'n': msn_buf_putc(b, '\n'); break;
-        case 'r': msn_buf_putc(b, '\r'); break;
-        case 't': msn_buf_putc(b, '\t'); break;
+        case '"':
+            msn_buf_putc(b, '"');
+            break;
+        case '\\':
+            msn_buf_putc(b, '\\');
+            break;
+        case '/':
+            msn_buf_putc(b, '/');
+            break;
+        case 'b':
+            msn_buf_putc(b, '\b');
+            break;
+        case 'f':
+            msn_buf_putc(b, '\f');
+            break;
+        case 'n':
+            msn_buf_putc(b, '\n');
+            break;
+        case 'r':
+            msn_buf_putc(b, '\r');
+            break;
+        case 't':
+            msn_buf_putc(b, '\t');
+            break;
         case 'u': {
             uint32_t cp, lo;
             if (r->i + 4 > r->n || hex4(r->s + r->i, &cp) < 0)
@@ -107,8 +127,8 @@ static int string_raw(rd_t *r, msn_buf_t *b)
             r->i += 4;
             if (cp >= 0xD800 && cp < 0xDC00) {
                 /* a high surrogate: a pair with the next escape, else U+FFFD (Go) */
-                if (r->i + 6 <= r->n && r->s[r->i] == '\\' && r->s[r->i + 1] == 'u' && hex4(r->s + r->i + 2, &lo) == 0 &&
-                    lo >= 0xDC00 && lo < 0xE000) {
+                if (r->i + 6 <= r->n && r->s[r->i] == '\\' && r->s[r->i + 1] == 'u' &&
+                    hex4(r->s + r->i + 2, &lo) == 0 && lo >= 0xDC00 && lo < 0xE000) {
                     cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                     r->i += 6;
                 } else {
@@ -120,7 +140,8 @@ static int string_raw(rd_t *r, msn_buf_t *b)
             utf8(b, cp);
             break;
         }
-        default: return -1;
+        default:
+            return -1;
         }
     }
     return -1;
@@ -313,13 +334,27 @@ static int value(rd_t *r, msn_buf_t *out)
         return -1;
     int rc;
     switch (r->s[r->i]) {
-    case '{': rc = object(r, out); break;
-    case '[': rc = array(r, out); break;
-    case '"': rc = string_value(r, out); break;
-    case 't': rc = literal(r, out, "true"); break;
-    case 'f': rc = literal(r, out, "false"); break;
-    case 'n': rc = literal(r, out, "null"); break;
-    default: rc = number(r, out); break;
+    case '{':
+        rc = object(r, out);
+        break;
+    case '[':
+        rc = array(r, out);
+        break;
+    case '"':
+        rc = string_value(r, out);
+        break;
+    case 't':
+        rc = literal(r, out, "true");
+        break;
+    case 'f':
+        rc = literal(r, out, "false");
+        break;
+    case 'n':
+        rc = literal(r, out, "null");
+        break;
+    default:
+        rc = number(r, out);
+        break;
     }
     r->depth--;
     return rc;

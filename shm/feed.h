@@ -47,7 +47,8 @@ int msn_feed_set_run(MDB_txn *txn, const msn_snap_t *s, uint64_t run_id);
 int msn_feed_get_run(MDB_txn *txn, const msn_snap_t *s, uint64_t *run_id);
 
 /** Appends message seq (greater than every seq in the ring). */
-int msn_feed_put(MDB_txn *txn, const msn_snap_t *s, uint64_t seq, int64_t at_ms, const void *body, size_t len);
+int msn_feed_put(MDB_txn *txn, const msn_snap_t *s, uint64_t seq, int64_t at_ms, const void *body,
+                 size_t len);
 
 /** Deletes the oldest messages while more than keep remain, and every message published
  *  before min_at_ms. *removed (may be NULL) receives the count. */

@@ -9,8 +9,8 @@
 #include "api.h"
 
 typedef struct {
-    uint64_t clients, queued_bytes, accepted, refused, messages, bytes, dropped_slow, dropped_pong, closed_frame,
-        feed_skipped, feed_gaps;
+    uint64_t clients, queued_bytes, accepted, refused, messages, bytes, dropped_slow, dropped_pong,
+        closed_frame, feed_skipped, feed_gaps;
 } ws_sum_t;
 
 static void sum(const msn_status_t *st, ws_sum_t *s)
@@ -37,16 +37,17 @@ void msn_api_ws_perf(msn_buf_t *b, const msn_status_t *st, const msn_master_stat
 {
     ws_sum_t s;
     sum(st, &s);
-    msn_buf_printf(b,
-                   ",\"websocket\":{\"clients\":%llu,\"queuedBytes\":%llu,\"accepted\":%llu,\"refused\":%llu,"
-                   "\"messagesSent\":%llu,\"bytesSent\":%llu,\"droppedSlow\":%llu,\"droppedNoPong\":%llu,"
-                   "\"closedBadFrame\":%llu,\"feedSkipped\":%llu,\"feedGaps\":%llu,\"feedPublished\":%lld,"
-                   "\"feedLeftOut\":%lld}",
-                   (unsigned long long)s.clients, (unsigned long long)s.queued_bytes, (unsigned long long)s.accepted,
-                   (unsigned long long)s.refused, (unsigned long long)s.messages, (unsigned long long)s.bytes,
-                   (unsigned long long)s.dropped_slow, (unsigned long long)s.dropped_pong,
-                   (unsigned long long)s.closed_frame, (unsigned long long)s.feed_skipped,
-                   (unsigned long long)s.feed_gaps, (long long)ms->feed_messages, (long long)ms->feed_skipped);
+    msn_buf_printf(
+        b,
+        ",\"websocket\":{\"clients\":%llu,\"queuedBytes\":%llu,\"accepted\":%llu,\"refused\":%llu,"
+        "\"messagesSent\":%llu,\"bytesSent\":%llu,\"droppedSlow\":%llu,\"droppedNoPong\":%llu,"
+        "\"closedBadFrame\":%llu,\"feedSkipped\":%llu,\"feedGaps\":%llu,\"feedPublished\":%lld,"
+        "\"feedLeftOut\":%lld}",
+        (unsigned long long)s.clients, (unsigned long long)s.queued_bytes, (unsigned long long)s.accepted,
+        (unsigned long long)s.refused, (unsigned long long)s.messages, (unsigned long long)s.bytes,
+        (unsigned long long)s.dropped_slow, (unsigned long long)s.dropped_pong,
+        (unsigned long long)s.closed_frame, (unsigned long long)s.feed_skipped,
+        (unsigned long long)s.feed_gaps, (long long)ms->feed_messages, (long long)ms->feed_skipped);
 }
 
 static void metric(msn_buf_t *b, const char *name, const char *type, const char *help, unsigned long long v)
@@ -59,23 +60,29 @@ void msn_api_ws_metrics(msn_buf_t *b, const msn_status_t *st, const msn_master_s
     ws_sum_t s;
     sum(st, &s);
     metric(b, "meshsnap_ws_clients", "gauge", "WebSocket clients connected over all workers.", s.clients);
-    metric(b, "meshsnap_ws_queued_bytes", "gauge", "Live-feed message bytes held for clients that have not read them.",
-           s.queued_bytes);
+    metric(b, "meshsnap_ws_queued_bytes", "gauge",
+           "Live-feed message bytes held for clients that have not read them.", s.queued_bytes);
     metric(b, "meshsnap_ws_connections_total", "counter", "WebSocket handshakes accepted.", s.accepted);
     metric(b, "meshsnap_ws_refused_total", "counter",
            "WebSocket handshakes refused (foreign Origin, bad handshake, max_clients, stopping).", s.refused);
-    metric(b, "meshsnap_ws_messages_sent_total", "counter", "Live-feed messages sent, counted once per client.",
-           s.messages);
-    metric(b, "meshsnap_ws_bytes_sent_total", "counter", "Live-feed frame bytes queued for clients.", s.bytes);
-    msn_buf_puts(b, "# HELP meshsnap_ws_clients_dropped_total WebSocket clients dropped by the server, by reason.\n"
-                    "# TYPE meshsnap_ws_clients_dropped_total counter\n");
-    msn_buf_printf(b, "meshsnap_ws_clients_dropped_total{reason=\"slow\"} %llu\n", (unsigned long long)s.dropped_slow);
-    msn_buf_printf(b, "meshsnap_ws_clients_dropped_total{reason=\"no_pong\"} %llu\n", (unsigned long long)s.dropped_pong);
+    metric(b, "meshsnap_ws_messages_sent_total", "counter",
+           "Live-feed messages sent, counted once per client.", s.messages);
+    metric(b, "meshsnap_ws_bytes_sent_total", "counter", "Live-feed frame bytes queued for clients.",
+           s.bytes);
+    msn_buf_puts(
+        b, "# HELP meshsnap_ws_clients_dropped_total WebSocket clients dropped by the server, by reason.\n"
+           "# TYPE meshsnap_ws_clients_dropped_total counter\n");
+    msn_buf_printf(b, "meshsnap_ws_clients_dropped_total{reason=\"slow\"} %llu\n",
+                   (unsigned long long)s.dropped_slow);
+    msn_buf_printf(b, "meshsnap_ws_clients_dropped_total{reason=\"no_pong\"} %llu\n",
+                   (unsigned long long)s.dropped_pong);
     msn_buf_printf(b, "meshsnap_ws_clients_dropped_total{reason=\"bad_frame\"} %llu\n",
                    (unsigned long long)s.closed_frame);
     metric(b, "meshsnap_ws_feed_skipped_messages_total", "counter",
-           "Live-feed messages a worker never sent: they had left the ring before it read them.", s.feed_skipped);
-    metric(b, "meshsnap_feed_messages_total", "counter", "Live-feed messages the master wrote into the ring (this run).",
+           "Live-feed messages a worker never sent: they had left the ring before it read them.",
+           s.feed_skipped);
+    metric(b, "meshsnap_feed_messages_total", "counter",
+           "Live-feed messages the master wrote into the ring (this run).",
            (unsigned long long)(ms->feed_messages > 0 ? ms->feed_messages : 0));
     metric(b, "meshsnap_feed_left_out_messages_total", "counter",
            "Live-feed messages the master left out of a publication larger than the ring (this run).",

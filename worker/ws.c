@@ -28,6 +28,7 @@
 #define SWEEP_MS 1000       /* how often keepalive and write deadlines are checked */
 #define CLOSE_WAIT_MS 2000  /* after our close frame, how long the client has to answer */
 #define BATCH 64            /* messages per write */
+#define PACE_BUDGET_MS 2000 /* how long in all the feed may wait for one client to make room */
 #define CTL_MAX (2 + 125)   /* the largest control frame */
 
 typedef struct ws_msg {
@@ -39,7 +40,7 @@ typedef struct ws_msg {
 typedef struct {
     h2o_linklist_t link; /* in hub->clients once open */
     msn_ws_hub_t *hub;
-    h2o_socket_t *sock;  /* NULL until the upgrade completed */
+    h2o_socket_t *sock; /* NULL until the upgrade completed */
     /* messages waiting: a ring of q_cap slots (grown up to queue_messages) */
     ws_msg_t **q;
     uint32_t q_head, q_n, q_cap;
@@ -60,13 +61,17 @@ typedef struct {
     uint8_t close_frame[CTL_MAX];
     size_t close_len;
     /* state */
-    int closing;      /* a close frame is queued or sent: nothing else goes out */
-    int close_sent;   /* it has been written */
-    int peer_closed;  /* the client sent its close frame */
+    int closing;     /* a close frame is queued or sent: nothing else goes out */
+    int close_sent;  /* it has been written */
+    int peer_closed; /* the client sent its close frame */
     int64_t closing_since_ms;
     int64_t last_pong_ms, last_ping_ms;
-    int in_message;   /* inside a fragmented client message */
-    uint64_t msg_len; /* its length so far */
+    uint64_t from_seq;        /* the first ring message it is sent: it connected after the ones before */
+    int64_t blocked_since_ms; /* since when the feed waits for room in its queue (0: it does not) */
+    int64_t waited_ms;        /* how long the feed waited for it before */
+    int unpaced;              /* it used PACE_BUDGET_MS: no longer waited for */
+    int in_message;           /* inside a fragmented client message */
+    uint64_t msg_len;         /* its length so far */
 } ws_client_t;
 
 int64_t msn_ws__now_ms(void)
@@ -222,7 +227,44 @@ static int enqueue(ws_client_t *c, ws_msg_t *m)
     return 0;
 }
 
-void msn_ws__broadcast(msn_ws_hub_t *h, const char *body, size_t len)
+int msn_ws__room(msn_ws_hub_t *h, size_t len, int64_t now_ms)
+{
+    uint64_t frame = len + MSN_WS_MAX_HEADER;
+    int room = 1;
+    h2o_linklist_t *node;
+    for (node = h->clients.next; node != &h->clients; node = node->next) {
+        ws_client_t *c = H2O_STRUCT_FROM_MEMBER(ws_client_t, link, node);
+        if (c->closing || c->unpaced)
+            continue;
+        int fits =
+            c->q_n + c->w_n + 1 <= h->queue_messages && c->q_bytes + c->w_bytes + frame <= h->queue_bytes;
+        if (fits) {
+            if (c->blocked_since_ms) {
+                c->waited_ms += now_ms - c->blocked_since_ms;
+                c->blocked_since_ms = 0;
+            }
+            continue;
+        }
+        if (c->blocked_since_ms == 0)
+            c->blocked_since_ms = now_ms;
+        if (c->waited_ms + (now_ms - c->blocked_since_ms) >= PACE_BUDGET_MS) {
+            c->unpaced = 1;
+            msn_debug("a WebSocket client used its pacing budget: no longer waited for");
+            continue;
+        }
+        room = 0;
+    }
+    return room;
+}
+
+void msn_ws__restart_numbers(msn_ws_hub_t *h)
+{
+    h2o_linklist_t *node;
+    for (node = h->clients.next; node != &h->clients; node = node->next)
+        H2O_STRUCT_FROM_MEMBER(ws_client_t, link, node)->from_seq = 0;
+}
+
+void msn_ws__broadcast(msn_ws_hub_t *h, uint64_t seq, const char *body, size_t len)
 {
     uint8_t hdr[MSN_WS_MAX_HEADER];
     size_t hl = msn_wsp_frame_header(hdr, MSN_WS_OP_TEXT, len);
@@ -239,7 +281,7 @@ void msn_ws__broadcast(msn_ws_hub_t *h, const char *body, size_t len)
     for (; node != &h->clients; node = next) {
         next = node->next;
         ws_client_t *c = H2O_STRUCT_FROM_MEMBER(ws_client_t, link, node);
-        if (c->closing)
+        if (c->closing || seq < c->from_seq)
             continue;
         if (enqueue(c, m) == 0) {
             sent++;
@@ -313,7 +355,9 @@ static int process_input(ws_client_t *c)
                 c->pong_len = hl + plen; /* only the latest ping is answered (RFC 6455 5.5.3) */
             }
             break;
-        case MSN_WS_OP_PONG: c->last_pong_ms = msn_ws__now_ms(); break;
+        case MSN_WS_OP_PONG:
+            c->last_pong_ms = msn_ws__now_ms();
+            break;
         case MSN_WS_OP_CLOSE: {
             int code = 0;
             if (plen == 1) {
@@ -324,7 +368,8 @@ static int process_input(ws_client_t *c)
                 msn_wsp_unmask(payload, 2, f.mask, 0);
                 code = payload[0] << 8 | payload[1];
                 /* codes an endpoint may send (RFC 6455 7.4): echo them, else a protocol error */
-                if (!((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) || (code >= 3000 && code <= 4999)))
+                if (!((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) ||
+                      (code >= 3000 && code <= 4999)))
                     code = MSN_WS_CLOSE_PROTOCOL;
             }
             c->peer_closed = 1;
@@ -368,6 +413,7 @@ static void on_upgraded(void *data, h2o_socket_t *sock, size_t reqsize)
     sock->data = c;
     h2o_buffer_consume(&sock->input, reqsize);
     c->last_pong_ms = c->last_ping_ms = msn_ws__now_ms();
+    c->from_seq = msn_ws__ring_last(h) + 1; /* no backlog, even from a ring this worker has not read yet */
     h2o_linklist_insert(&h->clients, &c->link);
     atomic_fetch_add_explicit(&h->stat->accepted, 1, memory_order_relaxed);
     if (h->stopping) {
@@ -385,7 +431,8 @@ static void refuse(msn_ws_hub_t *h, h2o_req_t *req, int status, const char *reas
     atomic_fetch_add_explicit(&h->stat->refused, 1, memory_order_relaxed);
     req->res.status = status;
     req->res.reason = reason;
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/plain; charset=utf-8"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                   H2O_STRLIT("text/plain; charset=utf-8"));
     if (status == 400)
         h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("sec-websocket-version"), 0, NULL,
                               H2O_STRLIT("13"));
@@ -405,7 +452,8 @@ static h2o_iovec_t header_value(h2o_req_t *req, const char *name, size_t len)
 
 int msn_ws_handle(msn_ws_hub_t *h, h2o_req_t *req, int *status)
 {
-    if (h == NULL || req->upgrade.base == NULL || !h2o_lcstris(req->upgrade.base, req->upgrade.len, H2O_STRLIT("websocket")))
+    if (h == NULL || req->upgrade.base == NULL ||
+        !h2o_lcstris(req->upgrade.base, req->upgrade.len, H2O_STRLIT("websocket")))
         return 0;
     if (req->version >= 0x200)
         return 0;
@@ -415,7 +463,8 @@ int msn_ws_handle(msn_ws_hub_t *h, h2o_req_t *req, int *status)
     }
     h2o_iovec_t ver = header_value(req, H2O_STRLIT("sec-websocket-version"));
     if (!h2o_memis(ver.base, ver.len, H2O_STRLIT("13"))) {
-        refuse(h, req, *status = 400, "Bad Request", "unsupported Sec-WebSocket-Version (this server speaks 13)\n");
+        refuse(h, req, *status = 400, "Bad Request",
+               "unsupported Sec-WebSocket-Version (this server speaks 13)\n");
         return 1;
     }
     h2o_iovec_t origin = header_value(req, H2O_STRLIT("origin"));
@@ -433,7 +482,8 @@ int msn_ws_handle(msn_ws_hub_t *h, h2o_req_t *req, int *status)
         return 1;
     }
     if (h->n_clients >= h->max_clients) {
-        refuse(h, req, *status = 503, "Service Unavailable", "this worker has its maximum of WebSocket clients\n");
+        refuse(h, req, *status = 503, "Service Unavailable",
+               "this worker has its maximum of WebSocket clients\n");
         return 1;
     }
     ws_client_t *c = msn_xcalloc(1, sizeof(*c));
@@ -446,7 +496,8 @@ int msn_ws_handle(msn_ws_hub_t *h, h2o_req_t *req, int *status)
     req->res.reason = "Switching Protocols";
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_UPGRADE, NULL, H2O_STRLIT("websocket"));
     h2o_iovec_t av = h2o_strdup(&req->pool, accept, 28);
-    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("sec-websocket-accept"), 0, NULL, av.base, av.len);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("sec-websocket-accept"), 0, NULL, av.base,
+                          av.len);
     h2o_http1_upgrade(req, NULL, 0, on_upgraded, c);
     return 1;
 }
@@ -491,7 +542,7 @@ static void on_tick(h2o_timeout_entry_t *entry)
         h->last_sweep_ms = now;
         sweep(h, now);
     }
-    h2o_timeout_link(h->loop, &h->tick, &h->tick_entry);
+    h2o_timeout_link(h->loop, h->more ? &h->asap : &h->tick, &h->tick_entry);
 }
 
 msn_ws_hub_t *msn_ws_create(h2o_context_t *ctx, const msn_config_t *cfg, msn_status_t *st, int slot,
@@ -515,6 +566,8 @@ msn_ws_hub_t *msn_ws_create(h2o_context_t *ctx, const msn_config_t *cfg, msn_sta
     atomic_store(&h->stat->clients, 0);
     atomic_store(&h->stat->queued_bytes, 0);
     h2o_timeout_init(h->loop, &h->tick, TICK_MS);
+    /* not 0 ms: an entry linked again to a 0 ms timeout while it runs would run again before any I/O */
+    h2o_timeout_init(h->loop, &h->asap, 1);
     h->tick_entry.cb = on_tick;
     h2o_timeout_link(h->loop, &h->tick, &h->tick_entry);
     return h;
@@ -529,7 +582,8 @@ void msn_ws_stop(msn_ws_hub_t *h)
     h2o_linklist_t *node = h->clients.next, *next;
     for (; node != &h->clients; node = next) {
         next = node->next;
-        begin_close(H2O_STRUCT_FROM_MEMBER(ws_client_t, link, node), MSN_WS_CLOSE_GOING_AWAY, "server shutting down");
+        begin_close(H2O_STRUCT_FROM_MEMBER(ws_client_t, link, node), MSN_WS_CLOSE_GOING_AWAY,
+                    "server shutting down");
         n++;
     }
     if (n > 0)
@@ -545,6 +599,7 @@ void msn_ws_destroy(msn_ws_hub_t *h)
     if (h2o_timeout_is_linked(&h->tick_entry))
         h2o_timeout_unlink(&h->tick_entry);
     h2o_timeout_dispose(h->loop, &h->tick);
+    h2o_timeout_dispose(h->loop, &h->asap);
     atomic_store(&h->stat->clients, 0);
     atomic_store(&h->stat->queued_bytes, 0);
     free(h);

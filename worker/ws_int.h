@@ -22,10 +22,11 @@ struct msn_ws_hub {
     uint64_t max_frame;
     /* clients */
     h2o_linklist_t clients;
-    int n_clients;  /* linked, plus handshakes being answered */
+    int n_clients;       /* linked, plus handshakes being answered */
     uint64_t live_bytes; /* bytes of the messages some client still holds */
     int stopping;
-    h2o_timeout_t tick;
+    h2o_timeout_t tick; /* TICK_MS */
+    h2o_timeout_t asap; /* 1 ms: the next loop iteration, while the ring has more */
     h2o_timeout_entry_t tick_entry;
     int64_t last_sweep_ms;
     /* the ring's tail (ws_tail.c) */
@@ -35,15 +36,34 @@ struct msn_ws_hub {
     int64_t seen_gen;
     uint64_t seen_env;
     int64_t last_look_ms;
+    int more; /* the last look stopped at its chunk: look again at once */
 };
 
 /** Monotonic milliseconds. */
 int64_t msn_ws__now_ms(void);
 
-/** Queues one message (its JSON text) to every client connected now. */
-void msn_ws__broadcast(msn_ws_hub_t *h, const char *body, size_t len);
+/** Pacing: 1 when every client the feed still waits for has room for one more message of
+ *  len bytes; else 0 (the tail tries again at the next loop iteration). A client the feed
+ *  has waited for PACE_BUDGET_MS in all (ws.c) is no longer waited for: when its queue is
+ *  full, the next message drops it. */
+int msn_ws__room(msn_ws_hub_t *h, size_t len, int64_t now_ms);
 
-/** Reads the messages the master published since the last call and broadcasts them. */
+/** Queues message seq (its JSON text) to every client connected now whose first message
+ *  is not later (a client starts after the ring's newest message when it connects). */
+void msn_ws__broadcast(msn_ws_hub_t *h, uint64_t seq, const char *body, size_t len);
+
+/** The ring's newest sequence number now (0 when it has none or cannot be read). */
+uint64_t msn_ws__ring_last(msn_ws_hub_t *h);
+
+/** A new master run numbers its messages from 1 again: every client takes them all. */
+void msn_ws__restart_numbers(msn_ws_hub_t *h);
+
+/** The most messages one look at the ring broadcasts: the loop runs (and clients' writes
+ *  complete) between two chunks, so a burst never fills the queue of a client that reads. */
+#define MSN_WS_TAIL_CHUNK 64
+
+/** Reads the messages the master published since the last call (at most
+ *  MSN_WS_TAIL_CHUNK) and broadcasts them; sets h->more when more are waiting. */
 void msn_ws__tail(msn_ws_hub_t *h, int64_t now_ms);
 
 #endif

@@ -5,7 +5,10 @@
  * sequence number it expects. On its first look it starts after the newest message (no
  * backlog); when the run changes (a new master) it starts at message 1 of the new run.
  * It reads the ring only when the status block shows a new generation or environment,
- * and at least once a second. With no client it only moves its position.
+ * and at least once a second. A burst is sent in chunks, one per loop iteration, and
+ * paced: a message waits while a client lacks room for it in its queue (msn_ws__room:
+ * each client may hold the feed back for a bounded time in all). With no client it only
+ * moves its position.
  */
 #include <inttypes.h>
 
@@ -18,8 +21,9 @@ void msn_ws__tail(msn_ws_hub_t *h, int64_t now_ms)
     msn_master_status_t ms;
     msn_status_read_master(h->st, &ms);
     uint64_t env = atomic_load(&h->st->env_seq);
-    if (ms.published_gen == h->seen_gen && env == h->seen_env && now_ms - h->last_look_ms < 1000)
+    if (!h->more && ms.published_gen == h->seen_gen && env == h->seen_env && now_ms - h->last_look_ms < 1000)
         return;
+    h->more = 0;
     if (msn_snapview_begin(h->view) != 0)
         return; /* no snapshot yet: look again at the next tick */
     h->seen_gen = ms.published_gen;
@@ -35,8 +39,10 @@ void msn_ws__tail(msn_ws_hub_t *h, int64_t now_ms)
     if (rc != 0 && rc != MDB_NOTFOUND)
         goto out;
     if (!h->have_run || run != h->run_id) {
-        if (h->have_run)
+        if (h->have_run) {
             msn_info("live feed: a new master run; following its feed from its first message");
+            msn_ws__restart_numbers(h);
+        }
         h->next_seq = h->have_run ? 1 : last + 1;
         h->have_run = 1;
         h->run_id = run;
@@ -53,23 +59,42 @@ void msn_ws__tail(msn_ws_hub_t *h, int64_t now_ms)
     rc = msn_feed_seek(cur, h->next_seq, &m);
     if (rc == 0 && m.seq > h->next_seq) {
         uint64_t missed = m.seq - h->next_seq;
-        msn_warn("live feed: %" PRIu64 " message(s) from %" PRIu64 " are no longer in the ring (this worker fell "
+        msn_warn("live feed: %" PRIu64 " message(s) from %" PRIu64
+                 " are no longer in the ring (this worker fell "
                  "behind, or the master left them out of a large publication); skipping ahead",
                  missed, h->next_seq);
         atomic_fetch_add_explicit(&h->stat->feed_skipped, missed, memory_order_relaxed);
         atomic_fetch_add_explicit(&h->stat->feed_gaps, 1, memory_order_relaxed);
     }
-    while (rc == 0) {
-        msn_ws__broadcast(h, m.body, m.len);
+    for (int n = 0; rc == 0; n++) {
+        if (n == MSN_WS_TAIL_CHUNK || !msn_ws__room(h, m.len, msn_ws__now_ms())) {
+            h->more = 1;
+            goto out;
+        }
+        msn_ws__broadcast(h, m.seq, m.body, m.len);
         h->next_seq = m.seq + 1;
         rc = msn_feed_next(cur, &m);
     }
     if (rc != MDB_NOTFOUND) {
-        msn_warn("live feed: cannot read message %" PRIu64 " of the ring (%d); skipping to the newest", h->next_seq, rc);
+        msn_warn("live feed: cannot read message %" PRIu64 " of the ring (%d); skipping to the newest",
+                 h->next_seq, rc);
         h->next_seq = last + 1;
     }
 out:
     if (cur)
         mdb_cursor_close(cur);
     msn_snapview_end(h->view);
+}
+
+uint64_t msn_ws__ring_last(msn_ws_hub_t *h)
+{
+    uint64_t run, last = 0;
+    if (msn_snapview_begin(h->view) != 0)
+        return 0;
+    /* a ring of another run than the one followed: its numbers mean nothing here yet */
+    if (msn_feed_get_run(h->view->txn, &h->view->snap, &run) != 0 || (h->have_run && run != h->run_id) ||
+        msn_feed_last(h->view->txn, &h->view->snap, &last) != 0)
+        last = 0;
+    msn_snapview_end(h->view);
+    return last;
 }

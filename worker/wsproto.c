@@ -16,8 +16,8 @@ void msn_wsp_accept_key(const char *key, size_t len, char out[29])
     if (ctx == NULL)
         return;
     if (EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) == 1 && EVP_DigestUpdate(ctx, key, len) == 1 &&
-        EVP_DigestUpdate(ctx, WS_GUID, sizeof(WS_GUID) - 1) == 1 && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 &&
-        mdlen == 20)
+        EVP_DigestUpdate(ctx, WS_GUID, sizeof(WS_GUID) - 1) == 1 &&
+        EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == 20)
         EVP_EncodeBlock((unsigned char *)out, md, 20); /* 28 characters and a NUL */
     EVP_MD_CTX_free(ctx);
 }
@@ -51,8 +51,8 @@ int msn_wsp_origin_allowed(const char *origin, size_t olen, const char *host, si
     if (sep == NULL || sep == origin)
         return 0;
     for (const char *p = origin; p < sep; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (p > origin && ((*p >= '0' && *p <= '9') ||
-                                                                                      *p == '+' || *p == '-' || *p == '.'))))
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+              (p > origin && ((*p >= '0' && *p <= '9') || *p == '+' || *p == '-' || *p == '.'))))
             return 0;
     const char *a = sep + 3, *end = origin + olen, *e = a;
     while (e < end && *e != '/' && *e != '?' && *e != '#')
@@ -102,8 +102,10 @@ int msn_wsp_parse(const uint8_t *buf, size_t n, msn_wsp_frame_t *f)
     case MSN_WS_OP_BINARY:
     case MSN_WS_OP_CLOSE:
     case MSN_WS_OP_PING:
-    case MSN_WS_OP_PONG: break;
-    default: return -1;
+    case MSN_WS_OP_PONG:
+        break;
+    default:
+        return -1;
     }
     uint64_t len = buf[1] & 0x7F;
     size_t h = 2;

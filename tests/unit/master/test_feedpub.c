@@ -45,10 +45,11 @@ static void exec(sqlite3 *db, const char *sql)
 static void add_tx(sqlite3 *db, int id, int payload_type, const char *raw_hex, const char *decoded_json)
 {
     char sql[2048];
-    snprintf(sql, sizeof(sql),
-             "INSERT INTO transmissions (id, raw_hex, hash, first_seen, route_type, payload_type, decoded_json, "
-             "last_seen) VALUES (%d, '%s', '%016x', '2026-07-18T11:00:%02d.000Z', 1, %d, '%s', 1784372400)",
-             id, raw_hex, 0xfeed00 + id, id % 60, payload_type, decoded_json);
+    snprintf(
+        sql, sizeof(sql),
+        "INSERT INTO transmissions (id, raw_hex, hash, first_seen, route_type, payload_type, decoded_json, "
+        "last_seen) VALUES (%d, '%s', '%016x', '2026-07-18T11:00:%02d.000Z', 1, %d, '%s', 1784372400)",
+        id, raw_hex, 0xfeed00 + id, id % 60, payload_type, decoded_json);
     exec(db, sql);
 }
 
@@ -56,7 +57,8 @@ static void add_obs(sqlite3 *db, int id, int tx, int observer, int ts, const cha
 {
     char sql[1024];
     snprintf(sql, sizeof(sql),
-             "INSERT INTO observations (id, transmission_id, observer_idx, direction, snr, rssi, score, path_json, "
+             "INSERT INTO observations (id, transmission_id, observer_idx, direction, snr, rssi, score, "
+             "path_json, "
              "timestamp) VALUES (%d, %d, %d, 'rx', %s, -90, 1, '%s', %d)",
              id, tx, observer, observer == 2 ? "NULL" : "5.25", path_json, 1784372400 + ts);
     exec(db, sql);
@@ -74,9 +76,10 @@ static void setup(fixture_t *f, int ring_messages)
     exec(f->rw, "PRAGMA journal_mode=WAL");
     CHECK(msn_schema_create_current(f->rw, err, sizeof(err)) == 0);
     exec(f->rw, "DROP INDEX IF EXISTS idx_observations_dedup"); /* a legacy database may hold duplicates */
-    exec(f->rw, "INSERT INTO observers (rowid, id, name, iata, last_seen, first_seen) VALUES"
-                " (1, 'obs1', 'Observer <One>', 'SJC', '2026-07-18T11:00:00.000Z', '2026-07-01T00:00:00.000Z'),"
-                " (2, 'obs2', NULL, NULL, '2026-07-18T11:00:00.000Z', '2026-07-01T00:00:00.000Z')");
+    exec(f->rw,
+         "INSERT INTO observers (rowid, id, name, iata, last_seen, first_seen) VALUES"
+         " (1, 'obs1', 'Observer <One>', 'SJC', '2026-07-18T11:00:00.000Z', '2026-07-01T00:00:00.000Z'),"
+         " (2, 'obs2', NULL, NULL, '2026-07-18T11:00:00.000Z', '2026-07-01T00:00:00.000Z')");
     for (int i = 1; i <= 3; i++) {
         add_tx(f->rw, i, 5, "15001122", "{\"type\":\"GRP_TXT\"}");
         add_obs(f->rw, i, i, 1, i, "[\"AA\"]");
@@ -166,19 +169,29 @@ static void poll(msn_pubctx_t *c)
     CHECK(msn_pub_step(c, c->next_poll_ms).action == MSN_PUB_POLL);
 }
 
-static const char *MSG_TX4_OBS11 =
-    "{\"type\":\"packet\",\"data\":{\"decoded\":{\"header\":{\"payloadTypeName\":\"ADVERT\"},\"payload\":{\"flags\":"
-    "{\"chat\":false,\"raw\":146},\"lat\":37.5,\"name\":\"A\\u0026B\",\"pubKey\":\"ab\",\"type\":\"ADVERT\"}},"
-    "\"decoded_json\":\"{\\\"type\\\":\\\"ADVERT\\\",\\\"pubKey\\\":\\\"ab\\\",\\\"lat\\\":37.50,\\\"name\\\":"
-    "\\\"A\\\\u0026B\\\",\\\"flags\\\":{\\\"raw\\\":146,\\\"chat\\\":false}}\",\"direction\":\"rx\",\"first_seen\":"
-    "\"2026-07-18T11:00:04.000Z\",\"hash\":\"0000000000feed04\",\"id\":4,\"observation_count\":3,\"observer_id\":"
-    "\"obs2\",\"observer_name\":null,\"packet\":{\"decoded_json\":\"{\\\"type\\\":\\\"ADVERT\\\",\\\"pubKey\\\":"
-    "\\\"ab\\\",\\\"lat\\\":37.50,\\\"name\\\":\\\"A\\\\u0026B\\\",\\\"flags\\\":{\\\"raw\\\":146,\\\"chat\\\":false}}"
-    "\",\"direction\":\"rx\",\"first_seen\":\"2026-07-18T11:00:04.000Z\",\"hash\":\"0000000000feed04\",\"id\":4,"
-    "\"observation_count\":3,\"observer_id\":\"obs2\",\"observer_name\":null,\"path_json\":\"[]\",\"payload_type\":4,"
-    "\"raw_hex\":\"1100AB\",\"route_type\":1,\"rssi\":-90,\"snr\":null,\"timestamp\":\"2026-07-18T11:00:04.000Z\"},"
-    "\"path_json\":\"[]\",\"payload_type\":4,\"raw_hex\":\"1100AB\",\"route_type\":1,\"rssi\":-90,\"snr\":null,"
-    "\"timestamp\":\"2026-07-18T11:00:04.000Z\"}}";
+static const char *MSG_TX4_OBS11 = "{\"type\":\"packet\",\"data\":{\"decoded\":{\"header\":{"
+                                   "\"payloadTypeName\":\"ADVERT\"},\"payload\":{\"flags\":"
+                                   "{\"chat\":false,\"raw\":146},\"lat\":37.5,\"name\":\"A\\u0026B\","
+                                   "\"pubKey\":\"ab\",\"type\":\"ADVERT\"}},"
+                                   "\"decoded_json\":\"{\\\"type\\\":\\\"ADVERT\\\",\\\"pubKey\\\":"
+                                   "\\\"ab\\\",\\\"lat\\\":37.50,\\\"name\\\":"
+                                   "\\\"A\\\\u0026B\\\",\\\"flags\\\":{\\\"raw\\\":146,\\\"chat\\\":false}}"
+                                   "\",\"direction\":\"rx\",\"first_seen\":"
+                                   "\"2026-07-18T11:00:04.000Z\",\"hash\":\"0000000000feed04\",\"id\":4,"
+                                   "\"observation_count\":3,\"observer_id\":"
+                                   "\"obs2\",\"observer_name\":null,\"packet\":{\"decoded_json\":\"{"
+                                   "\\\"type\\\":\\\"ADVERT\\\",\\\"pubKey\\\":"
+                                   "\\\"ab\\\",\\\"lat\\\":37.50,\\\"name\\\":\\\"A\\\\u0026B\\\","
+                                   "\\\"flags\\\":{\\\"raw\\\":146,\\\"chat\\\":false}}"
+                                   "\",\"direction\":\"rx\",\"first_seen\":\"2026-07-18T11:00:04.000Z\","
+                                   "\"hash\":\"0000000000feed04\",\"id\":4,"
+                                   "\"observation_count\":3,\"observer_id\":\"obs2\",\"observer_name\":null,"
+                                   "\"path_json\":\"[]\",\"payload_type\":4,"
+                                   "\"raw_hex\":\"1100AB\",\"route_type\":1,\"rssi\":-90,\"snr\":null,"
+                                   "\"timestamp\":\"2026-07-18T11:00:04.000Z\"},"
+                                   "\"path_json\":\"[]\",\"payload_type\":4,\"raw_hex\":\"1100AB\",\"route_"
+                                   "type\":1,\"rssi\":-90,\"snr\":null,"
+                                   "\"timestamp\":\"2026-07-18T11:00:04.000Z\"}}";
 
 static void test_poll_messages(void)
 {
@@ -195,9 +208,10 @@ static void test_poll_messages(void)
     free_ring(&r);
 
     exec(f.rw, "BEGIN");
-    add_tx(f.rw, 4, 4, "1100AB",
-           "{\"type\":\"ADVERT\",\"pubKey\":\"ab\",\"lat\":37.50,\"name\":\"A\\u0026B\",\"flags\":{\"raw\":146,"
-           "\"chat\":false}}");
+    add_tx(
+        f.rw, 4, 4, "1100AB",
+        "{\"type\":\"ADVERT\",\"pubKey\":\"ab\",\"lat\":37.50,\"name\":\"A\\u0026B\",\"flags\":{\"raw\":146,"
+        "\"chat\":false}}");
     add_obs(f.rw, 10, 4, 1, 100, "[\"AA\"]");
     add_obs(f.rw, 11, 4, 2, 200, "[]");
     add_obs(f.rw, 12, 4, 1, 150, "[\"AA\"]"); /* the same sighting as 10 (observer and path) */
@@ -235,9 +249,10 @@ static void test_poll_messages(void)
     read_ring(&f, &r);
     CHECK_EQ_INT(r.n, 4);
     if (r.n == 4)
-        CHECK(has(r.body[3], "\"decoded\":{\"header\":{\"payloadTypeName\":\"TRACE\"},\"path\":{\"hashSize\":1,"
-                             "\"hashCount\":4,\"hops\":[\"11\",\"22\",\"33\",\"44\"],\"hopsCompleted\":2},"
-                             "\"payload\":{\"type\":\"TRACE\"}}"));
+        CHECK(has(r.body[3],
+                  "\"decoded\":{\"header\":{\"payloadTypeName\":\"TRACE\"},\"path\":{\"hashSize\":1,"
+                  "\"hashCount\":4,\"hops\":[\"11\",\"22\",\"33\",\"44\"],\"hopsCompleted\":2},"
+                  "\"payload\":{\"type\":\"TRACE\"}}"));
     free_ring(&r);
     msn_pubctx_free(&c);
     teardown(&f);

@@ -28,8 +28,8 @@ static int allowed(const char *origin, const char *host)
 
 static void test_origin(void)
 {
-    CHECK(allowed(NULL, "example.com:3000"));  /* no Origin: a non-browser client */
-    CHECK(allowed("", "example.com:3000"));    /* empty counts as absent (Go's Header.Get) */
+    CHECK(allowed(NULL, "example.com:3000")); /* no Origin: a non-browser client */
+    CHECK(allowed("", "example.com:3000"));   /* empty counts as absent (Go's Header.Get) */
     CHECK(allowed("http://example.com:3000", "example.com:3000"));
     CHECK(allowed("https://EXAMPLE.com:3000", "example.COM:3000")); /* case-insensitive */
     CHECK(allowed("http://example.com:3000/some/page?x=1", "example.com:3000"));
