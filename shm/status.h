@@ -104,6 +104,8 @@ typedef struct {
     int32_t status;
 } msn_perf_slow_t;
 
+#define MSN_WS_LAG_BUCKETS 16
+
 /* The live feed of one worker slot (worker/ws.c). Counters only grow, also across
  * respawns of the slot's worker; clients and queued_bytes are the running worker's. */
 typedef struct {
@@ -118,6 +120,10 @@ typedef struct {
     _Atomic uint64_t closed_frame;   /* clients closed for a bad or oversized frame */
     _Atomic uint64_t feed_skipped;   /* ring messages this worker never sent: it fell behind the ring */
     _Atomic uint64_t feed_gaps;      /* times it found such a gap */
+    /* from the master's publication of a message to its worker queueing it for its clients,
+       bucket i counting delays below 2^i ms (the last one the rest) */
+    _Atomic uint64_t lag_buckets[MSN_WS_LAG_BUCKETS];
+    _Atomic uint64_t lag_max_ms;
 } msn_ws_status_t;
 
 typedef struct {

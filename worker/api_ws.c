@@ -11,6 +11,7 @@
 typedef struct {
     uint64_t clients, queued_bytes, accepted, refused, messages, bytes, dropped_slow, dropped_pong,
         closed_frame, feed_skipped, feed_gaps;
+    uint64_t lag[MSN_WS_LAG_BUCKETS], lag_max, lag_n;
 } ws_sum_t;
 
 static void sum(const msn_status_t *st, ws_sum_t *s)
@@ -30,7 +31,28 @@ static void sum(const msn_status_t *st, ws_sum_t *s)
         s->closed_frame += atomic_load_explicit(&x->closed_frame, memory_order_relaxed);
         s->feed_skipped += atomic_load_explicit(&x->feed_skipped, memory_order_relaxed);
         s->feed_gaps += atomic_load_explicit(&x->feed_gaps, memory_order_relaxed);
+        for (int b = 0; b < MSN_WS_LAG_BUCKETS; b++) {
+            uint64_t v = atomic_load_explicit(&x->lag_buckets[b], memory_order_relaxed);
+            s->lag[b] += v;
+            s->lag_n += v;
+        }
+        uint64_t mx = atomic_load_explicit(&x->lag_max_ms, memory_order_relaxed);
+        if (mx > s->lag_max)
+            s->lag_max = mx;
     }
+}
+
+/* The upper bound (ms) of the bucket holding quantile q of the publication-to-queue delays. */
+static uint64_t lag_quantile(const ws_sum_t *s, double q)
+{
+    uint64_t rank = (uint64_t)(q * (double)s->lag_n + 0.999999), seen = 0;
+    for (int b = 0; b < MSN_WS_LAG_BUCKETS; b++) {
+        seen += s->lag[b];
+        if (s->lag[b] && seen >= rank)
+            return b == MSN_WS_LAG_BUCKETS - 1 || ((uint64_t)1 << b) > s->lag_max ? s->lag_max
+                                                                                  : (uint64_t)1 << b;
+    }
+    return s->lag_max;
 }
 
 void msn_api_ws_perf(msn_buf_t *b, const msn_status_t *st, const msn_master_status_t *ms)
@@ -42,12 +64,15 @@ void msn_api_ws_perf(msn_buf_t *b, const msn_status_t *st, const msn_master_stat
         ",\"websocket\":{\"clients\":%llu,\"queuedBytes\":%llu,\"accepted\":%llu,\"refused\":%llu,"
         "\"messagesSent\":%llu,\"bytesSent\":%llu,\"droppedSlow\":%llu,\"droppedNoPong\":%llu,"
         "\"closedBadFrame\":%llu,\"feedSkipped\":%llu,\"feedGaps\":%llu,\"feedPublished\":%lld,"
-        "\"feedLeftOut\":%lld}",
+        "\"feedLeftOut\":%lld,",
         (unsigned long long)s.clients, (unsigned long long)s.queued_bytes, (unsigned long long)s.accepted,
         (unsigned long long)s.refused, (unsigned long long)s.messages, (unsigned long long)s.bytes,
         (unsigned long long)s.dropped_slow, (unsigned long long)s.dropped_pong,
         (unsigned long long)s.closed_frame, (unsigned long long)s.feed_skipped,
         (unsigned long long)s.feed_gaps, (long long)ms->feed_messages, (long long)ms->feed_skipped);
+    msn_buf_printf(b, "\"publishToQueueMs\":{\"count\":%llu,\"p50\":%llu,\"p99\":%llu,\"max\":%llu}}",
+                   (unsigned long long)s.lag_n, (unsigned long long)lag_quantile(&s, 0.5),
+                   (unsigned long long)lag_quantile(&s, 0.99), (unsigned long long)s.lag_max);
 }
 
 static void metric(msn_buf_t *b, const char *name, const char *type, const char *help, unsigned long long v)

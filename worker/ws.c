@@ -257,6 +257,15 @@ int msn_ws__room(msn_ws_hub_t *h, size_t len, int64_t now_ms)
     return room;
 }
 
+void msn_ws__flush_all(msn_ws_hub_t *h)
+{
+    h2o_linklist_t *node = h->clients.next, *next;
+    for (; node != &h->clients; node = next) {
+        next = node->next; /* flush may destroy the client (a finished close) */
+        flush(H2O_STRUCT_FROM_MEMBER(ws_client_t, link, node));
+    }
+}
+
 void msn_ws__restart_numbers(msn_ws_hub_t *h)
 {
     h2o_linklist_t *node;
@@ -283,10 +292,8 @@ void msn_ws__broadcast(msn_ws_hub_t *h, uint64_t seq, const char *body, size_t l
         ws_client_t *c = H2O_STRUCT_FROM_MEMBER(ws_client_t, link, node);
         if (c->closing || seq < c->from_seq)
             continue;
-        if (enqueue(c, m) == 0) {
-            sent++;
-            flush(c);
-        }
+        if (enqueue(c, m) == 0)
+            sent++; /* written by msn_ws__flush_all, with the rest of the chunk */
     }
     atomic_fetch_add_explicit(&h->stat->bytes, sent * m->len, memory_order_relaxed);
     msg_release(h, m);

@@ -49,8 +49,13 @@ int64_t msn_ws__now_ms(void);
 int msn_ws__room(msn_ws_hub_t *h, size_t len, int64_t now_ms);
 
 /** Queues message seq (its JSON text) to every client connected now whose first message
- *  is not later (a client starts after the ring's newest message when it connects). */
+ *  is not later (a client starts after the ring's newest message when it connects).
+ *  Nothing is written before msn_ws__flush_all. */
 void msn_ws__broadcast(msn_ws_hub_t *h, uint64_t seq, const char *body, size_t len);
+
+/** Starts a write on every client that has something queued and none in flight: one
+ *  write carries all a client's messages of a chunk. */
+void msn_ws__flush_all(msn_ws_hub_t *h);
 
 /** The ring's newest sequence number now (0 when it has none or cannot be read). */
 uint64_t msn_ws__ring_last(msn_ws_hub_t *h);

@@ -16,6 +16,20 @@
 #include "shm/log.h"
 #include "ws_int.h"
 
+/* Publication to queueing, in the worker's histogram (both clocks are the wall clock). */
+static void record_lag(msn_ws_hub_t *h, int64_t at_ms)
+{
+    int64_t lag = msn_now_ms() - at_ms;
+    if (lag < 0)
+        lag = 0;
+    int b = 0;
+    while (b < MSN_WS_LAG_BUCKETS - 1 && lag >= (int64_t)1 << b)
+        b++;
+    atomic_fetch_add_explicit(&h->stat->lag_buckets[b], 1, memory_order_relaxed);
+    if ((uint64_t)lag > atomic_load_explicit(&h->stat->lag_max_ms, memory_order_relaxed))
+        atomic_store_explicit(&h->stat->lag_max_ms, (uint64_t)lag, memory_order_relaxed);
+}
+
 void msn_ws__tail(msn_ws_hub_t *h, int64_t now_ms)
 {
     msn_master_status_t ms;
@@ -72,6 +86,7 @@ void msn_ws__tail(msn_ws_hub_t *h, int64_t now_ms)
             goto out;
         }
         msn_ws__broadcast(h, m.seq, m.body, m.len);
+        record_lag(h, m.at_ms);
         h->next_seq = m.seq + 1;
         rc = msn_feed_next(cur, &m);
     }
@@ -84,6 +99,7 @@ out:
     if (cur)
         mdb_cursor_close(cur);
     msn_snapview_end(h->view);
+    msn_ws__flush_all(h);
 }
 
 uint64_t msn_ws__ring_last(msn_ws_hub_t *h)

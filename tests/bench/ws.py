@@ -12,12 +12,12 @@
    (default 30) into SQLite, one transmission and one observation per commit, as an
    ingestor would; each packet's hash is its insert time in microseconds, so every client
    computes the lag of every message it gets (insert -> receipt). Meanwhile a poller
-   requests /api/packets?limit=50 every --poll-ms (default 1000) and notes when it first
+   requests /api/packets?limit=500 every --poll-ms (default 1000) and notes when it first
    sees each packet: the baseline, the lag of the same packets for a client that polls.
 5. Prints: messages delivered (expected clients x packets), per-client minimum, clients
    the server closed, WebSocket lag p50/p90/p99/max, polling lag p50/p90/p99, the ratio
    of the p99s, worker memory idle / with clients / after the traffic, and the /api/perf
-   websocket figures.
+   websocket figures, and the CPU each process used during the traffic.
 6. --churn N (default 0): then N connect/disconnect cycles (4 threads, mixed ways of
    leaving) and worker memory before and after, with the clients counted at the end; the
    longer version of the integration test's 10,000 cycles.
@@ -53,6 +53,13 @@ def smaps(pid):
             elif line.startswith("Pss:"):
                 pss = int(line.split()[1])
     return rss, pss
+
+
+def cpu_s(pid):
+    """User + system CPU seconds a process has used."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def worker_mem(d):
@@ -124,7 +131,7 @@ class Poller(threading.Thread):
         nxt = time.monotonic()
         while not self.stop:
             try:
-                r = client.request("GET", "/api/packets?limit=50")
+                r = client.request("GET", "/api/packets?limit=500")
                 t = time.time_ns() // 1000
                 for p in r.json()["packets"]:
                     self.seen.setdefault(p["hash"], t)
@@ -208,9 +215,14 @@ def main():
         print("memory, %d idle clients: %s" % (a.clients, fmt_mem(mem_clients)), flush=True)
         w = Writer(db, a.rate, a.seconds)
         p = Poller(d, a.poll_ms)
+        pids = {"master": d.pid, "clients": cl.pid}
+        pids.update({"worker %d" % s: pid for s, pid in msnlib.worker_processes(d.pid).items()})
+        cpu0 = {k: cpu_s(v) for k, v in pids.items()}
+        t_traffic = time.monotonic()
         p.start()
         w.start()
         w.join()
+        cpu = {k: (cpu_s(v) - cpu0[k]) / (time.monotonic() - t_traffic) for k, v in pids.items()}
         time.sleep(max(2.0, 3 * a.poll_interval_ms / 1000.0 + 1.0, 2 * a.poll_ms / 1000.0))
         p.stop = True
         p.join()
@@ -242,6 +254,8 @@ def main():
         drss = sum(mem_clients[s][0] - mem_idle[s][0] for s in mem_idle)
         dpss = sum(mem_clients[s][1] - mem_idle[s][1] for s in mem_idle)
         print("per client: Rss +%.1f kB, Pss +%.1f kB (all workers)" % (drss / a.clients, dpss / a.clients))
+        print("CPU during the traffic (cores): %s; load average %.1f"
+              % (", ".join("%s %.2f" % kv for kv in sorted(cpu.items())), os.getloadavg()[0]))
         print("/api/perf websocket: %s" % json.dumps(perf))
         if a.churn:
             before = worker_mem(d)
