@@ -475,7 +475,7 @@ int msn_ws_handle(msn_ws_hub_t *h, h2o_req_t *req, int *status)
         return 1;
     }
     h2o_iovec_t origin = header_value(req, H2O_STRLIT("origin"));
-    if (!msn_wsp_origin_allowed(origin.base, origin.len, req->authority.base, req->authority.len)) {
+    if (!msn_wsp_origin_allowed(origin.base, origin.len, req->input.authority.base, req->input.authority.len)) {
         refuse(h, req, *status = 403, "Forbidden", "the Origin's host is not this server's Host\n");
         return 1;
     }
