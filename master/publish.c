@@ -412,6 +412,8 @@ int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *e
     int changed = 0;
     w.append = 0;
     msn_famdocs_reset(&p->observer_docs);
+    if (rc == 0 && p->feed)
+        rc = msn_feedpub_write_full(p->feed, old.env ? &old : NULL, w.txn, &p->snap, s, now_ms);
     if (rc == 0)
         rc = write_small(&w, now_ms, 1, &changed);
     if (rc == 0)
@@ -424,6 +426,8 @@ int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *e
         goto fail;
     mdb_env_sync(p->snap.env, 1);
     if (msn_snap_make_current(p->state_dir, &p->snap, err, errlen) < 0) {
+        if (p->feed)
+            msn_feedpub_end(p->feed, s, 0);
         msn_snap_close(&p->snap);
         p->snap = old;
         wctx_free(&w);
@@ -435,6 +439,8 @@ int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *e
     if (p->ent)
         msn_entdocs_committed(p->ent);
     msn_obsmetrics_published(&s->metrics);
+    if (p->feed)
+        msn_feedpub_end(p->feed, s, 1);
     s->n_obs_dirty = 0;
     p->gen++;
     p->pub_tx = s->n_tx;
@@ -444,6 +450,8 @@ int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *e
     return 0;
 fail:
     msn_famdocs_reset(&p->observer_docs);
+    if (p->feed)
+        msn_feedpub_end(p->feed, s, 0);
     snprintf(err, errlen, "writing snapshot %s: %s", p->snap.dir, mdb_strerror(rc));
     if (w.txn)
         mdb_txn_abort(w.txn);
@@ -494,10 +502,17 @@ int msn_publish_incremental(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, 
         changed = 1;
         w.tx_dirty = 1;
     }
+    if (rc == 0 && p->feed) {
+        int wrote = 0;
+        rc = msn_feedpub_write(p->feed, w.txn, &p->snap, s, p->pub_tx, p->pub_obs, now_ms, &wrote);
+        changed |= wrote;
+    }
     if (rc == 0)
         rc = write_small(&w, now_ms, 0, &changed);
     if (rc == 0 && !changed) {
         mdb_txn_abort(w.txn);
+        if (p->feed)
+            msn_feedpub_end(p->feed, s, 0); /* nothing was written: nothing to give back */
         wctx_free(&w);
         return 0;
     }
@@ -515,6 +530,8 @@ int msn_publish_incremental(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, 
     if (p->ent)
         msn_entdocs_committed(p->ent);
     msn_obsmetrics_published(&s->metrics);
+    if (p->feed)
+        msn_feedpub_end(p->feed, s, 1);
     p->gen++;
     p->pub_tx = s->n_tx;
     p->pub_obs = s->n_obs;
@@ -525,6 +542,8 @@ int msn_publish_incremental(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, 
     return 0;
 fail:
     msn_famdocs_reset(&p->observer_docs);
+    if (p->feed)
+        msn_feedpub_end(p->feed, s, 0);
     snprintf(err, errlen, "updating snapshot: %s", mdb_strerror(rc));
     if (w.txn)
         mdb_txn_abort(w.txn);

@@ -16,6 +16,7 @@
 #include "ansched.h"
 #include "entdocs.h"
 #include "famdocs.h"
+#include "feedpub.h"
 #include "shm/snapshot.h"
 #include "store.h"
 
@@ -34,6 +35,7 @@ typedef struct {
     msn_ansched_t *an;         /* analytics results written into every generation, or NULL */
     msn_entdocs_t *ent;        /* entity documents written as they arrive, carried over full
                                   rebuilds (entdocs.h), or NULL */
+    msn_feedpub_t *feed;       /* the live feed's messages written with the rows, or NULL */
 } msn_publisher_t;
 
 /** Initialises p; reads the generation of an existing current snapshot, if any, so new

@@ -181,6 +181,8 @@ static void publish_counts(msn_pubctx_t *c, int64_t now)
     st->master.published_gen = (int64_t)c->pub.gen;
     st->master.published_at_ms = c->pub.last_published_ms;
     st->master.last_poll_at_ms = now;
+    st->master.feed_messages = c->feed.messages;
+    st->master.feed_skipped = c->feed.skipped;
     msn_status_write_end(&st->master_seq);
 }
 
@@ -229,6 +231,7 @@ static int load_and_publish(msn_pubctx_t *c)
     }
     int64_t t1 = msn_now_ms();
     set_status(c->st, -1, "publishing generation %llu", (unsigned long long)c->pub.gen + 1);
+    msn_feedpub_begin_full(&c->feed, c->loaded);
     if (msn_publish_full(&c->pub, &fresh, msn_now_ms(), err, sizeof(err)) < 0) {
         msn_error("publish failed: %s", err);
         set_status(c->st, -1, "publish failed: %s", err);
@@ -443,6 +446,8 @@ void msn_pubctx_init(msn_pubctx_t *c, const msn_config_t *cfg, msn_status_t *st,
     msn_entkind_t nk = msn_nodedocs_kind(&c->nodes);
     msn_entdocs_add_kind(&c->ent, &nk);
     c->pub.ent = &c->ent;
+    msn_feedpub_init(&c->feed, (uint64_t)started_at_ms, cfg->websocket.ring_messages, cfg->websocket.ring_seconds);
+    c->pub.feed = &c->feed;
     c->pub.poll_interval_ms = cfg->poll_interval_ms;
 }
 
@@ -456,4 +461,5 @@ void msn_pubctx_free(msn_pubctx_t *c)
     msn_nodedocs_free(&c->nodes);
     msn_store_free(&c->store);
     msn_publisher_free(&c->pub);
+    msn_feedpub_free(&c->feed);
 }

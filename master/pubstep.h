@@ -102,10 +102,11 @@ typedef struct {
     msn_pubctl_t *ctl;       /* not owned */
     sqlite3 *db;             /* read-only connection; NULL until opened and after an error */
     msn_store_t store;
-    msn_publisher_t pub; /* pub.an points at an: the context must not move after init */
+    msn_publisher_t pub; /* pub.an and pub.feed point at an and feed: the context must not move after init */
     msn_ansched_t an;
     msn_entdocs_t ent;     /* entity documents (pub.ent points at it) */
     msn_nodedocs_t nodes;  /* the node kind of ent */
+    msn_feedpub_t feed;  /* the live feed's messages (feedpub.h) */
     int loaded;                /* a full load was published */
     int rebuild;               /* an incremental publication failed: load in full */
     int reload_pending;        /* a migration that changed the store's data finished after the load */

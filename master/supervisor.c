@@ -197,6 +197,8 @@ static void worker_exited(master_t *m, int i, const char *how, int stopping)
     atomic_store(&m->st->workers[i].pid, 0);
     atomic_store(&m->st->workers[i].ready, 0);
     atomic_store(&m->st->workers[i].connections, 0); /* the kernel closed them with the process */
+    atomic_store(&m->st->workers[i].ws.clients, 0);
+    atomic_store(&m->st->workers[i].ws.queued_bytes, 0);
     atomic_store(&m->pub.ctl.reader_check, 1);
     if (c->retiring) {
         c->retiring = 0;

@@ -91,10 +91,19 @@ static const key_def_t KEYS[] = {
     {"backfill", "batch_size", K_INT, OFF(backfill.batch_size), 1, 1000000},
     {"backfill", "yield_ms", K_INT, OFF(backfill.yield_ms), 0, 60000},
     {"backfill", "republish_interval_s", K_INT, OFF(backfill.republish_interval_s), 1, 86400},
+    {"websocket", "max_clients", K_INT, OFF(websocket.max_clients), 1, 1000000},
+    {"websocket", "client_queue_messages", K_INT, OFF(websocket.client_queue_messages), 1, 1000000},
+    {"websocket", "client_queue_bytes", K_INT, OFF(websocket.client_queue_bytes), 1024, 1073741824},
+    {"websocket", "write_timeout_s", K_INT, OFF(websocket.write_timeout_s), 1, 3600},
+    {"websocket", "ping_interval_s", K_INT, OFF(websocket.ping_interval_s), 1, 3600},
+    {"websocket", "pong_timeout_s", K_INT, OFF(websocket.pong_timeout_s), 2, 7200},
+    {"websocket", "max_frame_bytes", K_INT, OFF(websocket.max_frame_bytes), 1, 1048576},
+    {"websocket", "ring_messages", K_INT, OFF(websocket.ring_messages), 16, 1000000},
+    {"websocket", "ring_seconds", K_INT, OFF(websocket.ring_seconds), 1, 86400},
 };
 #define N_KEYS (sizeof(KEYS) / sizeof(KEYS[0]))
 
-static const char *const SECTIONS[] = {"http", "analytics", "backfill", "channels", "frontend"};
+static const char *const SECTIONS[] = {"http", "analytics", "backfill", "websocket", "channels", "frontend"};
 #define N_SECTIONS (sizeof(SECTIONS) / sizeof(SECTIONS[0]))
 
 static const char *const LOG_LEVELS[] = {"debug", "info", "warn", "error"};
@@ -662,7 +671,7 @@ int msn_config_set(msn_config_t *c, const char *section, const char *key, const 
     if (value == NULL)
         value = "";
     if (!known_section(section)) {
-        snprintf(err, errlen, "unknown section [%s] (known: http, analytics, backfill, channels, frontend)", section);
+        snprintf(err, errlen, "unknown section [%s] (known: http, analytics, backfill, websocket, channels, frontend)", section);
         return -1;
     }
     if (key == NULL || *key == '\0') {
@@ -716,7 +725,7 @@ static int parse_section(char *s, char *section, size_t n, char *err, size_t err
         return -1;
     }
     if (!known_section(name)) {
-        snprintf(err, errlen, "unknown section [%s] (known: http, analytics, backfill, channels, frontend)", name);
+        snprintf(err, errlen, "unknown section [%s] (known: http, analytics, backfill, websocket, channels, frontend)", name);
         return -1;
     }
     snprintf(section, n, "%s", name);
@@ -803,6 +812,15 @@ void msn_config_defaults(msn_config_t *c)
     c->backfill.batch_size = 5000;
     c->backfill.yield_ms = 100;
     c->backfill.republish_interval_s = 60;
+    c->websocket.max_clients = 10000;
+    c->websocket.client_queue_messages = 256;
+    c->websocket.client_queue_bytes = 1048576;
+    c->websocket.write_timeout_s = 10;
+    c->websocket.ping_interval_s = 30;
+    c->websocket.pong_timeout_s = 60;
+    c->websocket.max_frame_bytes = 512;
+    c->websocket.ring_messages = 4096;
+    c->websocket.ring_seconds = 60;
 }
 
 int msn_config_validate(const msn_config_t *c, char *err, size_t errlen)
@@ -850,6 +868,13 @@ int msn_config_validate(const msn_config_t *c, char *err, size_t errlen)
                      v, AN_INTERVAL_MAX);
             return -1;
         }
+    }
+    if (c->websocket.pong_timeout_s <= c->websocket.ping_interval_s) {
+        snprintf(err, errlen,
+                 "[websocket] pong_timeout_s (%d) must be greater than ping_interval_s (%d): a client is dropped when "
+                 "it has not answered a ping for pong_timeout_s",
+                 c->websocket.pong_timeout_s, c->websocket.ping_interval_s);
+        return -1;
     }
     if (c->n_channels < 0 || c->n_channels > MSN_MAX_CHANNELS) {
         snprintf(err, errlen, "too many channels (at most %d)", MSN_MAX_CHANNELS);

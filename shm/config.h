@@ -23,6 +23,8 @@
  * [analytics]     default_interval_s, and one interval per analytic (msn_analytic_names);
  *                 node_documents_s, node_changes_s (per-node documents, master/nodedocs.h)
  * [backfill]      enabled, batch_size, yield_ms, republish_interval_s
+ * [websocket]     max_clients, client_queue_messages, client_queue_bytes, write_timeout_s,
+ *                 ping_interval_s, pong_timeout_s, max_frame_bytes, ring_messages, ring_seconds
  * [channels]      NAME = HEXKEY (32 hex chars), plus `hashtags = #a #b` (keys derived)
  * [frontend]      what the web pages are told (config_frontend.h)
  *
@@ -110,6 +112,17 @@ typedef struct {
         int yield_ms;             /* sleep between chunks, 0..60000, default 100 */
         int republish_interval_s; /* republish path analytics while a backfill runs, default 60 */
     } backfill;
+    struct {                       /* the live feed (worker/ws.h, shm/feed.h) */
+        int max_clients;           /* WebSocket clients per worker, default 10000 */
+        int client_queue_messages; /* messages queued for one client before it is dropped, default 256 */
+        int client_queue_bytes;    /* bytes queued for one client before it is dropped, default 1 MiB */
+        int write_timeout_s;       /* a write to a client stalled this long drops it, default 10 */
+        int ping_interval_s;       /* server ping period, default 30 */
+        int pong_timeout_s;        /* no pong for this long drops the client, default 60 (> ping_interval_s) */
+        int max_frame_bytes;       /* largest client message; a larger one is closed with 1009, default 512 */
+        int ring_messages;         /* the master keeps this many messages in the ring, default 4096 */
+        int ring_seconds;          /* ... and none older than this, default 60 */
+    } websocket;
     msn_channel_key_t channels[MSN_MAX_CHANNELS];
     int n_channels;
     msn_frontend_conf_t frontend;

@@ -36,7 +36,7 @@
 
 /** The snapshot format this binary writes and reads. A snapshot written before format
  *  versions existed has none, read as 0. */
-#define MSN_SNAP_FORMAT 3
+#define MSN_SNAP_FORMAT 4
 
 /** Decoder errors (0 is success). */
 #define MSN_SNAPREC_ESHAPE (-1)  /* not a msgpack array (map for meta), or truncated */

@@ -14,8 +14,8 @@
 #include "etag.h"
 #include "buf.h"
 
-static const char *const dbi_names[MSN_DBI_COUNT] = {"meta", "doc", "tx",   "obs", "oid",  "hash", "fx",
-                                                     "ft",   "node", "orow", "fl",  "chl", "cmsg", "om"};
+static const char *const dbi_names[MSN_DBI_COUNT] = {"meta", "doc", "tx",   "obs", "oid",  "hash", "fx", "ft",
+                                                     "node", "orow", "fl", "chl", "cmsg", "om",   "feed"};
 
 static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -59,7 +59,14 @@ static int open_env(const char *dir, int rdonly, msn_snap_t *out, char *err, siz
         unsigned f = rdonly ? 0 : MDB_CREATE;
         if (i == MSN_DBI_FX || i == MSN_DBI_CHL)
             f |= MDB_DUPSORT | MDB_DUPFIXED;
-        if ((rc = mdb_dbi_open(txn, dbi_names[i], f, &out->dbi[i])) != 0) {
+        rc = mdb_dbi_open(txn, dbi_names[i], f, &out->dbi[i]);
+        /* a snapshot of another format may lack a database: open_usable refuses it
+           before anything is looked up in it */
+        if (rc == MDB_NOTFOUND && rdonly) {
+            out->dbi[i] = 0;
+            continue;
+        }
+        if (rc != 0) {
             mdb_txn_abort(txn);
             goto fail;
         }

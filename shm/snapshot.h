@@ -74,6 +74,9 @@
  *   om     observer_id 0x00 ts_ms(8, offset 2^63)   [timestamp, noise_floor|nil, tx_air_secs|nil,
  *                           rx_air_secs|nil, recv_errors|nil, battery_mv|nil, packets_sent|nil,
  *                           packets_recv|nil]   (MSN_OMF_*): the observer_metrics rows
+ *   feed   8 zero bytes     [run_id]: the master run that numbered the messages
+ *          seq(8), >= 1     [at_ms, body(bin)]: the live feed, a ring of pre-rendered
+ *                           WebSocket messages (feed.h)
  */
 #ifndef MSN_SNAPSHOT_H
 #define MSN_SNAPSHOT_H
@@ -103,6 +106,7 @@ enum {
     MSN_DBI_CHL,
     MSN_DBI_CMSG,
     MSN_DBI_OM,
+    MSN_DBI_FEED,
     MSN_DBI_COUNT
 };
 

@@ -71,6 +71,8 @@ typedef struct {
     int64_t worker_restarts;    /* workers respawned after dying */
     int64_t reloads;
     int64_t last_full_load_ms;  /* duration of the last full load + publication */
+    int64_t feed_messages;      /* live-feed messages rendered into the ring by this master run */
+    int64_t feed_skipped;       /* ... and left out of it (a publication with more than the ring holds) */
     char status_text[160];      /* what the master is doing, for people */
     msn_analytic_status_t an[MSN_AN_SLOTS];
 } msn_master_status_t;
@@ -102,6 +104,28 @@ typedef struct {
     int32_t status;
 } msn_perf_slow_t;
 
+#define MSN_WS_LAG_BUCKETS 16
+
+/* The live feed of one worker slot (worker/ws.c). Counters only grow, also across
+ * respawns of the slot's worker; clients and queued_bytes are the running worker's. */
+typedef struct {
+    _Atomic int32_t clients;         /* WebSocket clients connected now */
+    _Atomic uint64_t queued_bytes;   /* message bytes held for clients that have not read them yet */
+    _Atomic uint64_t accepted;       /* upgrades accepted */
+    _Atomic uint64_t refused;        /* upgrades refused (origin, handshake, max_clients, stopping) */
+    _Atomic uint64_t messages;       /* messages sent, counted once per client */
+    _Atomic uint64_t bytes;          /* message frame bytes queued for clients, counted per client */
+    _Atomic uint64_t dropped_slow;   /* clients dropped: queue bound exceeded or a write stalled */
+    _Atomic uint64_t dropped_pong;   /* clients dropped: no pong within pong_timeout_s */
+    _Atomic uint64_t closed_frame;   /* clients closed for a bad or oversized frame */
+    _Atomic uint64_t feed_skipped;   /* ring messages this worker never sent: it fell behind the ring */
+    _Atomic uint64_t feed_gaps;      /* times it found such a gap */
+    /* from the master's publication of a message to its worker queueing it for its clients,
+       bucket i counting delays below 2^i ms (the last one the rest) */
+    _Atomic uint64_t lag_buckets[MSN_WS_LAG_BUCKETS];
+    _Atomic uint64_t lag_max_ms;
+} msn_ws_status_t;
+
 typedef struct {
     _Atomic int32_t pid;        /* 0 = slot free */
     _Atomic int32_t slot_gen;   /* bumped on each (re)spawn of this slot */
@@ -113,6 +137,7 @@ typedef struct {
     _Atomic uint64_t slow_next; /* ring position in slow[] */
     msn_perf_slow_t slow[MSN_PERF_SLOW];
     msn_perf_endpoint_t ep[MSN_PERF_ENDPOINTS];
+    msn_ws_status_t ws;
 } msn_worker_status_t;
 
 typedef struct {

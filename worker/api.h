@@ -168,6 +168,10 @@ int msn_api_migrations_json(msn_buf_t *b, const msn_backfill_status_t *bf, int64
  *  /api/packets/:id lists them; returns their count ("[]" and 0 when it is not in the
  *  snapshot). */
 int64_t msn_api_obs_array(msn_api_req_t *r, msn_buf_t *b, uint64_t id);
+/** The live feed's figures (api_ws.c): the "websocket" member of /api/perf (appended with
+ *  its leading comma) and the meshsnap_ws_* / meshsnap_feed_* lines of /metrics. */
+void msn_api_ws_perf(msn_buf_t *b, const msn_status_t *st, const msn_master_status_t *ms);
+void msn_api_ws_metrics(msn_buf_t *b, const msn_status_t *st, const msn_master_status_t *ms);
 
 /** Appends transmission id's packet object with its "observations" array. Returns 0, or
  *  -1 when it is not in the snapshot (nothing appended). */

@@ -206,7 +206,9 @@ void msn_api_perf(msn_api_req_t *r)
         msn_buf_putc(b, '}');
         first = 0;
     }
-    msn_buf_puts(b, "},\"asyncMigrations\":");
+    msn_buf_puts(b, "}");
+    msn_api_ws_perf(b, r->st, &ms);
+    msn_buf_puts(b, ",\"asyncMigrations\":");
     msn_api_migrations_json(b, &bf, r->now_ms);
     msn_buf_putc(b, '}');
     r->status = 200;
@@ -362,6 +364,7 @@ void msn_api_metrics(msn_api_req_t *r)
         label_escaped(b, bf.mig[i].name);
         msn_buf_printf(b, "\"} %lld\n", (long long)(left > 0 && bf.mig[i].status == MSN_MIG_RUNNING ? left : 0));
     }
+    msn_api_ws_metrics(b, r->st, &ms);
     r->content_type = "text/plain; version=0.0.4; charset=utf-8";
     r->status = 200;
 }

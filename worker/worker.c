@@ -51,6 +51,7 @@
 #include "shm/status.h"
 #include "snapview.h"
 #include "static.h"
+#include "ws.h"
 
 typedef struct {
     h2o_handler_t super;
@@ -77,6 +78,7 @@ typedef struct worker {
     msn_buf_t body;
     msn_static_t *files; /* web_root or the dashboard; NULL: the plain-text page */
     msn_api_state_t api; /* what handlers keep between requests */
+    msn_ws_hub_t *ws; /* the live feed's WebSocket clients */
 } worker_t;
 
 static void on_close_conn(void *data)
@@ -374,8 +376,14 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     r.status = 500;
     w->last_request_ms = r.now_ms;
     atomic_fetch_add_explicit(&w->st->workers[w->slot].requests, 1, memory_order_relaxed);
-    if (strncmp(path, "/api/", 5) != 0 && strcmp(path, "/api") != 0 && strcmp(path, "/metrics") != 0)
+    if (strncmp(path, "/api/", 5) != 0 && strcmp(path, "/api") != 0 && strcmp(path, "/metrics") != 0) {
+        int ws_status; /* a WebSocket handshake, on any path outside the API (ws.h) */
+        if (msn_ws_handle(w->ws, req, &ws_status)) {
+            access_log(w, req, ws_status, 0);
+            return 0;
+        }
         return serve_static(w, req, method);
+    }
     parse_query(req, &r);
     ssize_t ae = h2o_find_header(&req->headers, H2O_TOKEN_ACCEPT_ENCODING, -1);
     if (ae != -1) {
@@ -473,6 +481,7 @@ static void begin_stop(worker_t *w)
         w->listeners[i] = NULL;
     }
     w->n_listeners = 0;
+    msn_ws_stop(w->ws);
     h2o_context_request_shutdown(&w->ctx);
 }
 
@@ -528,6 +537,7 @@ int msn_worker_main(const msn_config_t *cfg, int slot, const char *listen_fds)
     w.actx.hosts = w.config.hosts;
     if (open_files(&w) < 0)
         goto out;
+    w.ws = msn_ws_create(&w.ctx, cfg, w.st, w.slot, &w.view);
 
     sigset_t set;
     sigemptyset(&set);
@@ -578,6 +588,7 @@ int msn_worker_main(const msn_config_t *cfg, int slot, const char *listen_fds)
     }
     rc = 0;
 out:
+    msn_ws_destroy(w.ws); /* before the loop goes: it closes the clients left */
     if (w.sigsock)
         h2o_socket_close(w.sigsock);
     if (w.ctx.loop && w.connections <= 0) {

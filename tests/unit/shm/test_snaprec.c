@@ -6,6 +6,7 @@
 #include "shm/mpk.h"
 #include "shm/snapkey.h"
 #include "shm/snaprec.h"
+#include "shm/snapshot.h"
 #include "testlib.h"
 
 static int sv_eq(msn_sv_t a, msn_sv_t b)
@@ -481,13 +482,14 @@ static void test_meta(void)
     msgpack_sbuffer_destroy(&sb);
 }
 
-/* The record layouts of format 3 (format 1 had no cmsg, om or channel index, empty ft
- * values and a node record of one field; format 2 was either of those changes alone). A
- * change to any of them makes snapshots of two binaries incompatible: it must come with a
- * new MSN_SNAP_FORMAT (and this table updated). */
+/* The record layouts of format 4 (format 1 had no cmsg, om, channel index or feed
+ * database, empty ft values and a node record of one field; formats 2 and 3 had some of
+ * those changes). A change to any of them makes snapshots of two binaries incompatible: it
+ * must come with a new MSN_SNAP_FORMAT (and this table updated). */
 static void test_layouts_match_format(void)
 {
-    CHECK_EQ_INT(MSN_SNAP_FORMAT, 3);
+    CHECK_EQ_INT(MSN_SNAP_FORMAT, 4);
+    CHECK_EQ_INT(MSN_DBI_COUNT, 15);
     CHECK_EQ_INT(MSN_CMSGF_COUNT, 1);
     CHECK_EQ_INT(MSN_OMF_COUNT, 8);
     CHECK_EQ_INT(MSN_CHIDXF_COUNT, 7);
