@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "import_int.h"
+#include "shm/ingest/ingest.h"
 #include "shm/buf.h"
 #include "shm/codec/codec.h"
 #include "shm/config.h"
@@ -74,7 +74,7 @@ typedef struct {
     int64_t lines;    /* non-blank lines read */
     int64_t imported; /* lines written */
     int64_t rejected;
-    int64_t by_reason[MSN_IMPORT_R_COUNT];
+    int64_t by_reason[MSN_INGEST_R_COUNT];
     rejected_t listed[MAX_LISTED];
     int n_listed;
 } report_t;
@@ -265,7 +265,7 @@ static int header_payload_type(const char *s, size_t n)
 }
 
 typedef struct {
-    msn_import_line_t line;
+    msn_ingest_fields_t line;
     msn_packet_t pkt, scratch;
     keyset_t keys;
     int verify;
@@ -277,21 +277,21 @@ typedef struct {
  * is already known is not checked again. */
 static void prescan_line(prescan_t *ps, const char *s, size_t n)
 {
-    if (msn_import__parse_line(&ps->line, s, n, NULL, 0) < 0 || !ps->line.has_raw)
+    if (msn_ingest_parse_json(&ps->line, s, n, NULL, 0) < 0 || !ps->line.has_raw)
         return;
-    const msn_import_line_t *l = &ps->line;
+    const msn_ingest_fields_t *l = &ps->line;
     if (header_payload_type(l->raw.data, l->raw.len) != MSN_PT_ADVERT)
         return;
-    if (msn_import__decode_light(&ps->pkt, l->raw.data, l->raw.len, ps->why, sizeof(ps->why)) !=
-        MSN_IMPORT_OK)
+    if (msn_ingest_decode_light(&ps->pkt, l->raw.data, l->raw.len, ps->why, sizeof(ps->why)) !=
+        MSN_INGEST_OK)
         return;
-    if (!msn_import__is_keyed_advert(&ps->pkt) ||
-        msn_import__check_advert(&ps->pkt, ps->why, sizeof(ps->why)) != MSN_IMPORT_OK)
+    if (!msn_ingest_is_keyed_advert(&ps->pkt) ||
+        msn_ingest_check_advert(&ps->pkt, ps->why, sizeof(ps->why)) != MSN_INGEST_OK)
         return;
     const uint8_t *k = msn_span_ptr(&ps->pkt, ps->pkt.p.pub_key);
     if (keyset_has(&ps->keys, k))
         return;
-    if (ps->verify && !msn_import__advert_signature_ok(&ps->scratch, l->raw.data, l->raw.len))
+    if (ps->verify && !msn_ingest_advert_signature_ok(&ps->scratch, l->raw.data, l->raw.len))
         return;
     keyset_put(&ps->keys, k);
 }
@@ -477,7 +477,7 @@ static void reject(report_t *r, int64_t line, int reason, const char *why)
     }
 }
 
-static void print_report(const report_t *r, const msn_import_stats_t *st, double secs)
+static void print_report(const report_t *r, const msn_ingest_stats_t *st, double secs)
 {
     fprintf(stderr, "meshsnap import: %lld lines in %.1f s (%.0f lines/s)\n", (long long)r->lines, secs,
             secs > 0 ? (double)r->lines / secs : 0.0);
@@ -494,16 +494,16 @@ static void print_report(const report_t *r, const msn_import_stats_t *st, double
     fprintf(stderr, "  rejected:      %lld lines\n", (long long)r->rejected);
     if (r->rejected == 0)
         return;
-    for (int i = 1; i < MSN_IMPORT_R_COUNT; i++)
+    for (int i = 1; i < MSN_INGEST_R_COUNT; i++)
         if (r->by_reason[i] > 0)
-            fprintf(stderr, "    %-32s %lld\n", msn_import__reason_names[i], (long long)r->by_reason[i]);
+            fprintf(stderr, "    %-32s %lld\n", msn_ingest_reason_names[i], (long long)r->by_reason[i]);
     for (int i = 0; i < r->n_listed; i++) {
         const rejected_t *x = &r->listed[i];
         if (x->why[0] != '\0')
-            fprintf(stderr, "  line %lld: %s: %s\n", (long long)x->line, msn_import__reason_names[x->reason],
+            fprintf(stderr, "  line %lld: %s: %s\n", (long long)x->line, msn_ingest_reason_names[x->reason],
                     x->why);
         else
-            fprintf(stderr, "  line %lld: %s\n", (long long)x->line, msn_import__reason_names[x->reason]);
+            fprintf(stderr, "  line %lld: %s\n", (long long)x->line, msn_ingest_reason_names[x->reason]);
     }
     if (r->rejected > r->n_listed)
         fprintf(stderr, "  (the first %d of %lld rejected lines are listed)\n", r->n_listed,
@@ -514,7 +514,7 @@ static void print_report(const report_t *r, const msn_import_stats_t *st, double
 
 /*
  * Two threads: the reader prepares lines (parse, decode, signature, path resolution: see
- * msn_import__prepare) into a ring of items; the main thread writes them to SQLite in
+ * msn_ingest_prepare) into a ring of items; the main thread writes them to SQLite in
  * input order. The ring's slots [tail, head) are ready for the writer, the others belong
  * to the reader; both indexes only grow and are guarded by mu.
  */
@@ -527,9 +527,9 @@ typedef struct {
     uint64_t head, tail;
     int eof, read_errno, quit;
     double reader_cpu_s; /* CPU time of the reader thread (for the debug log) */
-    msn_import_item_t *items;
+    msn_ingest_item_t *items;
     FILE *in;
-    msn_import_prep_t *prep;
+    msn_ingest_prep_t *prep;
 } pipe_t;
 
 static double thread_cpu_s(void)
@@ -563,7 +563,7 @@ static void *reader_main(void *arg)
                 done = 1;
                 break;
             }
-            msn_import_item_t *it = &pp->items[(h + k) % RING];
+            msn_ingest_item_t *it = &pp->items[(h + k) % RING];
             lineno++;
             offset += n;
             it->lineno = lineno;
@@ -571,7 +571,7 @@ static void *reader_main(void *arg)
             size_t len = trim_line(line, (size_t)n);
             it->blank = blank(line, len);
             if (!it->blank)
-                msn_import__prepare(pp->prep, it, line, len, now_s);
+                msn_ingest_prepare(pp->prep, it, line, len, now_s);
             k++;
         }
         pthread_mutex_lock(&pp->mu);
@@ -591,7 +591,7 @@ static void *reader_main(void *arg)
 }
 
 /* Imports every line of in. Returns 0, or -1 on a fatal error (message printed). */
-static int run(const opts_t *o, FILE *in, off_t size, msn_import_prep_t *prep, msn_importer_t *im,
+static int run(const opts_t *o, FILE *in, off_t size, msn_ingest_prep_t *prep, msn_ingest_writer_t *im,
                report_t *r, int64_t t0)
 {
     pipe_t pp;
@@ -604,9 +604,9 @@ static int run(const opts_t *o, FILE *in, off_t size, msn_import_prep_t *prep, m
     pthread_mutex_init(&pp.mu, NULL);
     pthread_cond_init(&pp.ready, NULL);
     pthread_cond_init(&pp.space, NULL);
-    pp.items = msn_xcalloc(RING, sizeof(msn_import_item_t));
+    pp.items = msn_xcalloc(RING, sizeof(msn_ingest_item_t));
     for (int i = 0; i < RING; i++)
-        msn_import__item_init(&pp.items[i]);
+        msn_ingest_item_init(&pp.items[i]);
     pp.in = in;
     pp.prep = prep;
     int perr = pthread_create(&th, NULL, reader_main, &pp);
@@ -633,14 +633,14 @@ static int run(const opts_t *o, FILE *in, off_t size, msn_import_prep_t *prep, m
             break;
         }
         for (uint64_t i = 0; i < avail; i++) {
-            const msn_import_item_t *it = &pp.items[(t + i) % RING];
+            const msn_ingest_item_t *it = &pp.items[(t + i) % RING];
             last_offset = it->offset;
             if (it->blank)
                 continue;
             r->lines++;
-            if (it->reason != MSN_IMPORT_OK) {
+            if (it->reason != MSN_INGEST_OK) {
                 reject(r, it->lineno, it->reason, it->why);
-            } else if (msn_import__write(im, it, err, sizeof(err)) < 0) {
+            } else if (msn_ingest_write(im, it, err, sizeof(err)) < 0) {
                 fprintf(stderr, "%smeshsnap import: line %lld: %s\n", shown && tty ? "\n" : "",
                         (long long)it->lineno, err);
                 goto out;
@@ -648,7 +648,7 @@ static int run(const opts_t *o, FILE *in, off_t size, msn_import_prep_t *prep, m
                 r->imported++;
             }
             if (++in_batch >= o->batch) {
-                if (msn_import__commit(im, err, sizeof(err)) < 0) {
+                if (msn_ingest_commit(im, err, sizeof(err)) < 0) {
                     fprintf(stderr, "meshsnap import: %s\n", err);
                     goto out;
                 }
@@ -683,15 +683,15 @@ out:
     }
     /* After the input ended or a stop request, the batch in flight holds whole lines and
      * is committed; after an error it may hold part of a line and is rolled back (by
-     * msn_import__close). Either way a re-run continues from what is committed. */
-    if (rc == 0 && msn_import__in_txn(im) && msn_import__commit(im, err, sizeof(err)) < 0) {
+     * msn_ingest_writer_close). Either way a re-run continues from what is committed. */
+    if (rc == 0 && msn_ingest_in_txn(im) && msn_ingest_commit(im, err, sizeof(err)) < 0) {
         fprintf(stderr, "meshsnap import: %s\n", err);
         rc = -1;
     }
     if (shown && tty)
         fputc('\n', stderr);
     for (int i = 0; i < RING; i++)
-        msn_import__item_free(&pp.items[i]);
+        msn_ingest_item_free(&pp.items[i]);
     free(pp.items);
     pthread_cond_destroy(&pp.ready);
     pthread_cond_destroy(&pp.space);
@@ -708,8 +708,8 @@ int msn_cli_import(int argc, char **argv)
     FILE *in = NULL;
     sqlite3 *db = NULL;
     msn_pathres_t *pr = NULL;
-    msn_importer_t *im = NULL;
-    msn_import_prep_t *prep = NULL;
+    msn_ingest_writer_t *im = NULL;
+    msn_ingest_prep_t *prep = NULL;
     char err[512];
     int status = 2;
     off_t size = 0;
@@ -738,10 +738,10 @@ int msn_cli_import(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
 
     int64_t t0 = now_ms();
-    msn_import__line_init(&ps->line);
+    msn_ingest_fields_init(&ps->line);
     ps->verify = o.verify;
     in = open_input(o.input, ps, &size);
-    msn_import__line_free(&ps->line);
+    msn_ingest_fields_free(&ps->line);
     if (in == NULL)
         goto out;
     if (g_stop) {
@@ -755,17 +755,17 @@ int msn_cli_import(int argc, char **argv)
     pr = build_resolver(db, &ps->keys);
     if (pr == NULL)
         goto out;
-    if (msn_import__open(db, &im, err, sizeof(err)) < 0) {
+    if (msn_ingest_writer_open(db, &im, err, sizeof(err)) < 0) {
         fprintf(stderr, "meshsnap import: %s: %s\n", o.db, err);
         goto out;
     }
     msn_debug("%s; first pass %.2f s; resolver: %zu nodes (%zu from the input's adverts), %zu edges",
-              msn_import__mode(im), (double)(now_ms() - t0) / 1000.0, msn_pathres_node_count(pr), ps->keys.n,
+              msn_ingest_mode(im), (double)(now_ms() - t0) / 1000.0, msn_pathres_node_count(pr), ps->keys.n,
               msn_pathres_edge_count(pr));
 
-    prep = msn_import__prep_new(ks, o.verify, pr);
+    prep = msn_ingest_prep_new(ks, o.verify, pr);
     int rc = run(&o, in, size, prep, im, &rep, t0);
-    print_report(&rep, msn_import__stats(im), (double)(now_ms() - t0) / 1000.0);
+    print_report(&rep, msn_ingest_stats(im), (double)(now_ms() - t0) / 1000.0);
     if (rc < 0) {
         status = 2;
     } else if (g_stop) {
@@ -777,8 +777,8 @@ int msn_cli_import(int argc, char **argv)
         status = rep.rejected > 0 ? 1 : 0;
     }
 out:
-    msn_import__close(im);
-    msn_import__prep_free(prep);
+    msn_ingest_writer_close(im);
+    msn_ingest_prep_free(prep);
     msn_pathres_free(pr);
     if (db != NULL)
         sqlite3_close(db);

@@ -32,16 +32,16 @@
  * node upserts are collected in memory and written once per batch, just before COMMIT,
  * in the same transaction (the effect of applying them line by line).
  */
-#include "import_int.h"
+#include "ingest.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "shm/log.h"
-#include "shm/schema.h"
-#include "shm/timeutil.h"
+#include "../log.h"
+#include "../schema.h"
+#include "../timeutil.h"
 
 /* ---- a string-keyed index over an entry array --------------------------------------------- */
 
@@ -173,7 +173,7 @@ static uint32_t grow(void **arr, uint32_t *n, uint32_t *cap, size_t size)
 
 /* ---- the writer ---------------------------------------------------------------------------- */
 
-struct msn_importer {
+struct msn_ingest_writer {
     sqlite3 *db;
     msn_schema_info_t si;
     int dedup_index;    /* observations has the unique (tx, observer, path) index */
@@ -199,16 +199,16 @@ struct msn_importer {
     uint32_t nnodes, capnodes;
     strindex_t nodeix;
 
-    msn_import_stats_t st;
+    msn_ingest_stats_t st;
 };
 
-static int db_fail(msn_importer_t *im, char *err, size_t errlen, const char *what)
+static int db_fail(msn_ingest_writer_t *im, char *err, size_t errlen, const char *what)
 {
     snprintf(err, errlen, "%s: %s", what, sqlite3_errmsg(im->db));
     return -1;
 }
 
-static int prepare(msn_importer_t *im, sqlite3_stmt **st, const char *sql, char *err, size_t errlen)
+static int prepare(msn_ingest_writer_t *im, sqlite3_stmt **st, const char *sql, char *err, size_t errlen)
 {
     if (sqlite3_prepare_v3(im->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "prepare \"%.80s...\": %s", sql, sqlite3_errmsg(im->db));
@@ -259,7 +259,7 @@ static int tx_id_indexed(sqlite3 *db)
     return found;
 }
 
-static int build_statements(msn_importer_t *im, char *err, size_t errlen)
+static int build_statements(msn_ingest_writer_t *im, char *err, size_t errlen)
 {
     const msn_schema_info_t *si = &im->si;
     msn_buf_t q = MSN_BUF_INIT;
@@ -390,7 +390,7 @@ static int schema_version(sqlite3 *db)
     return v;
 }
 
-static void finalize_statements(msn_importer_t *im)
+static void finalize_statements(msn_ingest_writer_t *im)
 {
     sqlite3_stmt **sts[] = {&im->tx_get,  &im->tx_ins,  &im->tx_upd,   &im->obs_find, &im->obs_ins,
                             &im->obs_upd, &im->node_up, &im->obsr_get, &im->obsr_ins, &im->obsr_upd};
@@ -401,7 +401,7 @@ static void finalize_statements(msn_importer_t *im)
 }
 
 /* Detects what the database has and prepares the statements for it. */
-static int setup(msn_importer_t *im, char *err, size_t errlen)
+static int setup(msn_ingest_writer_t *im, char *err, size_t errlen)
 {
     sqlite3 *db = im->db;
     finalize_statements(im);
@@ -430,21 +430,21 @@ static int setup(msn_importer_t *im, char *err, size_t errlen)
     return build_statements(im, err, errlen);
 }
 
-int msn_import__open(sqlite3 *db, msn_importer_t **out, char *err, size_t errlen)
+int msn_ingest_writer_open(sqlite3 *db, msn_ingest_writer_t **out, char *err, size_t errlen)
 {
     *out = NULL;
-    msn_importer_t *im = msn_xcalloc(1, sizeof(*im));
+    msn_ingest_writer_t *im = msn_xcalloc(1, sizeof(*im));
     im->db = db;
     if (setup(im, err, errlen) < 0)
         goto fail;
     *out = im;
     return 0;
 fail:
-    msn_import__close(im);
+    msn_ingest_writer_close(im);
     return -1;
 }
 
-const char *msn_import__mode(const msn_importer_t *im)
+const char *msn_ingest_mode(const msn_ingest_writer_t *im)
 {
     if (!im->si.legacy)
         return "current schema";
@@ -452,18 +452,18 @@ const char *msn_import__mode(const msn_importer_t *im)
                            : "legacy schema without the observation dedup index";
 }
 
-int msn_import__in_txn(const msn_importer_t *im)
+int msn_ingest_in_txn(const msn_ingest_writer_t *im)
 {
     return im->in_txn;
 }
 
-const msn_import_stats_t *msn_import__stats(const msn_importer_t *im)
+const msn_ingest_stats_t *msn_ingest_stats(const msn_ingest_writer_t *im)
 {
     return &im->st;
 }
 
 /* BEGIN IMMEDIATE, waiting for another writer (each attempt waits the busy timeout). */
-static int begin(msn_importer_t *im, char *err, size_t errlen)
+static int begin(msn_ingest_writer_t *im, char *err, size_t errlen)
 {
     if (im->in_txn)
         return 0;
@@ -487,7 +487,7 @@ static int begin(msn_importer_t *im, char *err, size_t errlen)
     return 0;
 }
 
-static int step_done(msn_importer_t *im, sqlite3_stmt *st, char *err, size_t errlen, const char *what)
+static int step_done(msn_ingest_writer_t *im, sqlite3_stmt *st, char *err, size_t errlen, const char *what)
 {
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
@@ -496,7 +496,7 @@ static int step_done(msn_importer_t *im, sqlite3_stmt *st, char *err, size_t err
     return 0;
 }
 
-static void mark_dirty(msn_importer_t *im, txent_t *e)
+static void mark_dirty(msn_ingest_writer_t *im, txent_t *e)
 {
     if (e->flags & TX_DIRTY)
         return;
@@ -508,7 +508,7 @@ static void mark_dirty(msn_importer_t *im, txent_t *e)
     im->dirty[im->ndirty++] = (uint32_t)(e - im->tx);
 }
 
-static txent_t *tx_add(msn_importer_t *im, const txent_t *ne)
+static txent_t *tx_add(msn_ingest_writer_t *im, const txent_t *ne)
 {
     uint32_t i = grow((void **)&im->tx, &im->ntx, &im->captx, sizeof(txent_t));
     im->tx[i] = *ne;
@@ -518,7 +518,7 @@ static txent_t *tx_add(msn_importer_t *im, const txent_t *ne)
 
 /* Looks a transmission up by hash: the cache, then the database. Returns the entry, or
  * NULL when it does not exist or on error (*fatal set). */
-static txent_t *tx_lookup(msn_importer_t *im, const char *hash, int *fatal, char *err, size_t errlen)
+static txent_t *tx_lookup(msn_ingest_writer_t *im, const char *hash, int *fatal, char *err, size_t errlen)
 {
     int64_t i = six_find(&im->txix, hash, tx_key, im->tx);
     if (i >= 0)
@@ -557,7 +557,7 @@ static txent_t *tx_lookup(msn_importer_t *im, const char *hash, int *fatal, char
 }
 
 /* Finds or creates the observer; returns its cache entry or NULL (err set). */
-static obsent_t *observer_get(msn_importer_t *im, const msn_import_line_t *l, int64_t ts, char *err,
+static obsent_t *observer_get(msn_ingest_writer_t *im, const msn_ingest_fields_t *l, int64_t ts, char *err,
                               size_t errlen)
 {
     const char *id = l->observer.data;
@@ -598,7 +598,7 @@ static obsent_t *observer_get(msn_importer_t *im, const msn_import_line_t *l, in
 }
 
 /* IATA as the ingestor stores it: trimmed and uppercased; NULL when empty. */
-static char *normalize_iata(const msn_import_line_t *l)
+static char *normalize_iata(const msn_ingest_fields_t *l)
 {
     if (!l->has_iata)
         return NULL;
@@ -619,7 +619,7 @@ static char *normalize_iata(const msn_import_line_t *l)
     return r;
 }
 
-static void note_observer(obsent_t *o, const msn_import_line_t *l, int64_t ts)
+static void note_observer(obsent_t *o, const msn_ingest_fields_t *l, int64_t ts)
 {
     if (!o->dirty) {
         o->dirty = 1;
@@ -660,7 +660,7 @@ static void advert_role(const msn_packet_t *pkt, char out[16])
 
 /* Folds one advert into its node's pending upsert (UpsertNode, IncrementAdvertCount,
  * UpdateNodeTelemetry of the ingestor). */
-static void note_node(msn_importer_t *im, const msn_import_item_t *it, int is_new)
+static void note_node(msn_ingest_writer_t *im, const msn_ingest_item_t *it, int is_new)
 {
     int64_t k = six_find(&im->nodeix, it->pubkey, node_key, im->nodes);
     nodeent_t *n;
@@ -703,7 +703,7 @@ static void note_node(msn_importer_t *im, const msn_import_item_t *it, int is_ne
 }
 
 /* Inserts the new transmission; returns its id or -1 (err set). */
-static int64_t insert_tx(msn_importer_t *im, const msn_import_item_t *it, const char *iso, char *err,
+static int64_t insert_tx(msn_ingest_writer_t *im, const msn_ingest_item_t *it, const char *iso, char *err,
                          size_t errlen)
 {
     const msn_packet_t *p = &it->pkt;
@@ -743,9 +743,9 @@ static void bind_opt_double(sqlite3_stmt *st, int i, int has, double v)
 }
 
 /* Binds the columns shared by the observation insert and update (?4 ?5 ?6 ?9 ?10). */
-static void bind_obs_values(sqlite3_stmt *st, const msn_import_item_t *it)
+static void bind_obs_values(sqlite3_stmt *st, const msn_ingest_item_t *it)
 {
-    const msn_import_line_t *l = &it->l;
+    const msn_ingest_fields_t *l = &it->l;
     bind_opt_double(st, 4, l->has_snr, l->snr);
     bind_opt_double(st, 5, l->has_rssi, l->rssi);
     bind_opt_double(st, 6, l->has_score, l->score);
@@ -758,7 +758,7 @@ static void bind_obs_values(sqlite3_stmt *st, const msn_import_item_t *it)
 
 /* Inserts the observation, or when (transmission, observer, path) exists updates it as the
  * ingestor's upsert does. Returns 1 inserted, 0 existed, -1 error. */
-static int write_observation(msn_importer_t *im, const msn_import_item_t *it, int64_t tx_id,
+static int write_observation(msn_ingest_writer_t *im, const msn_ingest_item_t *it, int64_t tx_id,
                              int64_t obs_rowid, int tx_is_new, char *err, size_t errlen)
 {
     const msn_buf_t *path = &it->path_json;
@@ -794,7 +794,7 @@ static int write_observation(msn_importer_t *im, const msn_import_item_t *it, in
     return step_done(im, u, err, errlen, "update observation") < 0 ? -1 : 0;
 }
 
-int msn_import__write(msn_importer_t *im, const msn_import_item_t *it, char *err, size_t errlen)
+int msn_ingest_write(msn_ingest_writer_t *im, const msn_ingest_item_t *it, char *err, size_t errlen)
 {
     char iso[32] = ""; /* the line's time as RFC3339, formatted when a row needs it */
     if (begin(im, err, errlen) < 0)
@@ -858,7 +858,7 @@ int msn_import__write(msn_importer_t *im, const msn_import_item_t *it, char *err
 
 /* Writes what the batch collected: transmission first/last seen, node upserts (in the
  * order of the nodes' first mention), observer updates. */
-static int flush(msn_importer_t *im, char *err, size_t errlen)
+static int flush(msn_ingest_writer_t *im, char *err, size_t errlen)
 {
     char iso[32], iso2[32];
     for (size_t i = 0; i < im->ndirty; i++) {
@@ -932,7 +932,7 @@ static int flush(msn_importer_t *im, char *err, size_t errlen)
     return 0;
 }
 
-int msn_import__commit(msn_importer_t *im, char *err, size_t errlen)
+int msn_ingest_commit(msn_ingest_writer_t *im, char *err, size_t errlen)
 {
     if (!im->in_txn)
         return 0;
@@ -949,7 +949,7 @@ int msn_import__commit(msn_importer_t *im, char *err, size_t errlen)
     return 0;
 }
 
-void msn_import__close(msn_importer_t *im)
+void msn_ingest_writer_close(msn_ingest_writer_t *im)
 {
     if (im == NULL)
         return;

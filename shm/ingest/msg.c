@@ -9,7 +9,7 @@
  * numbers, text after the object). Nested values are validated and skipped, with a depth
  * limit.
  */
-#include "import_int.h"
+#include "ingest.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -19,26 +19,26 @@
 #include <string.h>
 #include <strings.h>
 
-#include "shm/timeutil.h"
+#include "../timeutil.h"
 
-const char *const msn_import__reason_names[MSN_IMPORT_R_COUNT] = {
-    [MSN_IMPORT_OK] = "ok",
-    [MSN_IMPORT_R_JSON] = "not JSON",
-    [MSN_IMPORT_R_RAW] = "no raw packet",
-    [MSN_IMPORT_R_HEX] = "bad hex",
-    [MSN_IMPORT_R_DECODE] = "packet rejected by the decoder",
-    [MSN_IMPORT_R_OBSERVER] = "missing observer",
-    [MSN_IMPORT_R_TIME] = "bad timestamp",
-    [MSN_IMPORT_R_ADVERT] = "corrupted advert",
-    [MSN_IMPORT_R_SIG] = "invalid advert signature",
+const char *const msn_ingest_reason_names[MSN_INGEST_R_COUNT] = {
+    [MSN_INGEST_OK] = "ok",
+    [MSN_INGEST_R_JSON] = "not JSON",
+    [MSN_INGEST_R_RAW] = "no raw packet",
+    [MSN_INGEST_R_HEX] = "bad hex",
+    [MSN_INGEST_R_DECODE] = "packet rejected by the decoder",
+    [MSN_INGEST_R_OBSERVER] = "missing observer",
+    [MSN_INGEST_R_TIME] = "bad timestamp",
+    [MSN_INGEST_R_ADVERT] = "corrupted advert",
+    [MSN_INGEST_R_SIG] = "invalid advert signature",
 };
 
-void msn_import__line_init(msn_import_line_t *l)
+void msn_ingest_fields_init(msn_ingest_fields_t *l)
 {
     memset(l, 0, sizeof(*l));
 }
 
-void msn_import__line_free(msn_import_line_t *l)
+void msn_ingest_fields_free(msn_ingest_fields_t *l)
 {
     msn_buf_free(&l->raw);
     msn_buf_free(&l->observer);
@@ -433,7 +433,7 @@ static void set_number_field(double *dst, int *has, msn_buf_t *src, int kind, do
     }
 }
 
-int msn_import__parse_line(msn_import_line_t *l, const char *s, size_t n, char *why, size_t whylen)
+int msn_ingest_parse_json(msn_ingest_fields_t *l, const char *s, size_t n, char *why, size_t whylen)
 {
     scan_t sc = {s, s, s + n, why, whylen};
     msn_buf_t key = MSN_BUF_INIT, val = MSN_BUF_INIT;
@@ -547,7 +547,7 @@ out:
 /* Largest accepted time: 9999-12-31T23:59:59Z. */
 #define MAX_UNIX_S 253402300799LL
 
-int msn_import__line_time(const msn_import_line_t *l, int64_t *out)
+int msn_ingest_fields_time(const msn_ingest_fields_t *l, int64_t *out)
 {
     if (l->ts_kind == 0)
         return 1;
@@ -582,21 +582,21 @@ int msn_import__line_time(const msn_import_line_t *l, int64_t *out)
 
 /* ---- packet checks ------------------------------------------------------------------------- */
 
-int msn_import__decode_light(msn_packet_t *pkt, const char *raw, size_t n, char *why, size_t whylen)
+int msn_ingest_decode_light(msn_packet_t *pkt, const char *raw, size_t n, char *why, size_t whylen)
 {
     int rc = msn_packet_decode_hex(pkt, raw, n, NULL);
     if (rc == 0)
-        return MSN_IMPORT_OK;
+        return MSN_INGEST_OK;
     snprintf(why, whylen, "%s", msn_codec_strerror(rc));
-    return rc == MSN_CODEC_EHEX ? MSN_IMPORT_R_HEX : MSN_IMPORT_R_DECODE;
+    return rc == MSN_CODEC_EHEX ? MSN_INGEST_R_HEX : MSN_INGEST_R_DECODE;
 }
 
-int msn_import__is_keyed_advert(const msn_packet_t *pkt)
+int msn_ingest_is_keyed_advert(const msn_packet_t *pkt)
 {
     return pkt->payload_type == MSN_PT_ADVERT && pkt->p.pub_key.len == 32;
 }
 
-int msn_import__check_advert(const msn_packet_t *pkt, char *why, size_t whylen)
+int msn_ingest_check_advert(const msn_packet_t *pkt, char *why, size_t whylen)
 {
     const uint8_t *k = msn_span_ptr(pkt, pkt->p.pub_key);
     int zero = 1;
@@ -604,20 +604,20 @@ int msn_import__check_advert(const msn_packet_t *pkt, char *why, size_t whylen)
         zero = k[i] == 0;
     if (zero) {
         snprintf(why, whylen, "public key is all zeros");
-        return MSN_IMPORT_R_ADVERT;
+        return MSN_INGEST_R_ADVERT;
     }
     if (pkt->p.has & MSN_HAS_LATLON) {
         double lat = (double)pkt->p.lat_e6 / 1e6, lon = (double)pkt->p.lon_e6 / 1e6;
         if (lat < -90 || lat > 90) {
             snprintf(why, whylen, "invalid lat %f", lat);
-            return MSN_IMPORT_R_ADVERT;
+            return MSN_INGEST_R_ADVERT;
         }
         if (lon < -180 || lon > 180) {
             snprintf(why, whylen, "invalid lon %f", lon);
-            return MSN_IMPORT_R_ADVERT;
+            return MSN_INGEST_R_ADVERT;
         }
     }
-    return MSN_IMPORT_OK;
+    return MSN_INGEST_OK;
 }
 
 static int signature_bad(const msn_packet_t *pkt)
@@ -625,7 +625,7 @@ static int signature_bad(const msn_packet_t *pkt)
     return (pkt->p.has & MSN_HAS_SIG_VALID) && !pkt->p.signature_valid;
 }
 
-int msn_import__advert_signature_ok(msn_packet_t *scratch, const char *raw, size_t n)
+int msn_ingest_advert_signature_ok(msn_packet_t *scratch, const char *raw, size_t n)
 {
     msn_decode_opts_t o = {.keys = NULL, .verify_signatures = 1};
     if (msn_packet_decode_hex(scratch, raw, n, &o) != 0)
@@ -635,15 +635,15 @@ int msn_import__advert_signature_ok(msn_packet_t *scratch, const char *raw, size
 
 /* ---- preparing a line ------------------------------------------------------------------------ */
 
-void msn_import__item_init(msn_import_item_t *it)
+void msn_ingest_item_init(msn_ingest_item_t *it)
 {
     memset(it, 0, sizeof(*it));
-    msn_import__line_init(&it->l);
+    msn_ingest_fields_init(&it->l);
 }
 
-void msn_import__item_free(msn_import_item_t *it)
+void msn_ingest_item_free(msn_ingest_item_t *it)
 {
-    msn_import__line_free(&it->l);
+    msn_ingest_fields_free(&it->l);
     msn_buf_free(&it->path_json);
     msn_buf_free(&it->resolved);
     msn_buf_free(&it->decoded_json);
@@ -706,23 +706,23 @@ static void hashset_put(hashset_t *hs, const char *h)
     hs->n++;
 }
 
-struct msn_import_prep {
+struct msn_ingest_prep {
     msn_chankeys_t *keys;
     int verify;
     const msn_pathres_t *pr;
     hashset_t seen;
 };
 
-msn_import_prep_t *msn_import__prep_new(msn_chankeys_t *keys, int verify, const msn_pathres_t *pr)
+msn_ingest_prep_t *msn_ingest_prep_new(msn_chankeys_t *keys, int verify, const msn_pathres_t *pr)
 {
-    msn_import_prep_t *p = msn_xcalloc(1, sizeof(*p));
+    msn_ingest_prep_t *p = msn_xcalloc(1, sizeof(*p));
     p->keys = keys;
     p->verify = verify;
     p->pr = pr;
     return p;
 }
 
-void msn_import__prep_free(msn_import_prep_t *p)
+void msn_ingest_prep_free(msn_ingest_prep_t *p)
 {
     if (p == NULL)
         return;
@@ -731,7 +731,7 @@ void msn_import__prep_free(msn_import_prep_t *p)
 }
 
 /* Marks the item rejected; returns 0 so that callers can `return reject(...)`. */
-static int reject(msn_import_item_t *it, int reason, const char *fmt, const char *arg)
+static int reject(msn_ingest_item_t *it, int reason, const char *fmt, const char *arg)
 {
     it->reason = reason;
     if (fmt != NULL)
@@ -739,16 +739,16 @@ static int reject(msn_import_item_t *it, int reason, const char *fmt, const char
     return 0;
 }
 
-/* The checks and computations of msn_import__prepare; returns 0 (it->reason says how). */
-static int prepare(msn_import_prep_t *p, msn_import_item_t *it, const char *s, size_t n, int64_t now_s)
+/* The checks and computations of msn_ingest_prepare; returns 0 (it->reason says how). */
+static int prepare(msn_ingest_prep_t *p, msn_ingest_item_t *it, const char *s, size_t n, int64_t now_s)
 {
-    msn_import_line_t *l = &it->l;
-    if (msn_import__parse_line(l, s, n, it->why, sizeof(it->why)) < 0)
-        return reject(it, MSN_IMPORT_R_JSON, NULL, NULL);
+    msn_ingest_fields_t *l = &it->l;
+    if (msn_ingest_parse_json(l, s, n, it->why, sizeof(it->why)) < 0)
+        return reject(it, MSN_INGEST_R_JSON, NULL, NULL);
     if (!l->has_raw)
-        return reject(it, MSN_IMPORT_R_RAW, "no \"raw\" string", NULL);
+        return reject(it, MSN_INGEST_R_RAW, "no \"raw\" string", NULL);
     if (l->raw.len == 0)
-        return reject(it, MSN_IMPORT_R_RAW, "\"raw\" is empty", NULL);
+        return reject(it, MSN_INGEST_R_RAW, "\"raw\" is empty", NULL);
 
     msn_codec_content_hash(l->raw.data, l->raw.len, it->hash);
     int first = !hashset_has(&p->seen, it->hash);
@@ -757,25 +757,25 @@ static int prepare(msn_import_prep_t *p, msn_import_item_t *it, const char *s, s
     msn_decode_opts_t full = {.keys = p->keys, .verify_signatures = p->verify};
     int rc = msn_packet_decode_hex(&it->pkt, l->raw.data, l->raw.len, first ? &full : NULL);
     if (rc != 0)
-        return reject(it, rc == MSN_CODEC_EHEX ? MSN_IMPORT_R_HEX : MSN_IMPORT_R_DECODE, "%s",
+        return reject(it, rc == MSN_CODEC_EHEX ? MSN_INGEST_R_HEX : MSN_INGEST_R_DECODE, "%s",
                       msn_codec_strerror(rc));
     if (!l->has_observer || l->observer.len == 0)
-        return reject(it, MSN_IMPORT_R_OBSERVER, "no \"observer\" string", NULL);
-    int trc = msn_import__line_time(l, &it->ts);
+        return reject(it, MSN_INGEST_R_OBSERVER, "no \"observer\" string", NULL);
+    int trc = msn_ingest_fields_time(l, &it->ts);
     if (trc < 0)
-        return reject(it, MSN_IMPORT_R_TIME, "%.200s",
+        return reject(it, MSN_INGEST_R_TIME, "%.200s",
                       l->ts_kind == 2 ? l->ts_str.data : "not unix seconds or an RFC3339 string");
     if (trc == 1)
         it->ts = now_s;
 
     const msn_packet_t *pkt = &it->pkt;
-    if (msn_import__is_keyed_advert(pkt)) {
-        int r = msn_import__check_advert(pkt, it->why, sizeof(it->why));
-        if (r != MSN_IMPORT_OK)
+    if (msn_ingest_is_keyed_advert(pkt)) {
+        int r = msn_ingest_check_advert(pkt, it->why, sizeof(it->why));
+        if (r != MSN_INGEST_OK)
             return reject(it, r, NULL, NULL);
         /* a hash seen before was accepted, so its signature verified then */
         if (first && p->verify && signature_bad(pkt))
-            return reject(it, MSN_IMPORT_R_SIG, "the Ed25519 signature does not verify", NULL);
+            return reject(it, MSN_INGEST_R_SIG, "the Ed25519 signature does not verify", NULL);
         it->keyed = 1;
         msn_packet_from_pubkey(pkt, it->pubkey);
     }
@@ -803,9 +803,9 @@ static int prepare(msn_import_prep_t *p, msn_import_item_t *it, const char *s, s
     return 0;
 }
 
-void msn_import__prepare(msn_import_prep_t *p, msn_import_item_t *it, const char *s, size_t n, int64_t now_s)
+void msn_ingest_prepare(msn_ingest_prep_t *p, msn_ingest_item_t *it, const char *s, size_t n, int64_t now_s)
 {
-    it->reason = MSN_IMPORT_OK;
+    it->reason = MSN_INGEST_OK;
     it->why[0] = '\0';
     it->first = it->keyed = 0;
     it->pubkey[0] = '\0';

@@ -1,20 +1,20 @@
 /*
  * test_import_line.c: the line layer of `meshsnap import` (cli/import_line.c, included
  * white-box): the strict JSON object parser and its field aliases, the timestamp rules,
- * and msn_import__prepare (rejection reasons, the first line of a hash, adverts built with
+ * and msn_ingest_prepare (rejection reasons, the first line of a hash, adverts built with
  * the codec's encoders, path_json and resolved_path).
  */
-#include "../../../cli/import_line.c"
+#include "../../../shm/ingest/msg.c"
 
 #include "testlib.h"
 
-static msn_import_line_t L;
+static msn_ingest_fields_t L;
 static char why[256];
 
 static int parse(const char *s)
 {
     why[0] = '\0';
-    return msn_import__parse_line(&L, s, strlen(s), why, sizeof(why));
+    return msn_ingest_parse_json(&L, s, strlen(s), why, sizeof(why));
 }
 
 static void test_parse_fields(void)
@@ -107,7 +107,7 @@ static void test_parse_rejects(void)
 static int ts_of(const char *json, int64_t *out)
 {
     CHECK_EQ_INT(parse(json), 0);
-    return msn_import__line_time(&L, out);
+    return msn_ingest_fields_time(&L, out);
 }
 
 static void test_timestamps(void)
@@ -145,7 +145,7 @@ static void test_timestamps(void)
     }
 }
 
-/* ---- msn_import__prepare ----------------------------------------------------------------- */
+/* ---- msn_ingest_prepare ----------------------------------------------------------------- */
 
 static char *hex_of(const uint8_t *b, size_t n)
 {
@@ -174,12 +174,12 @@ static char *advert_hex(const uint8_t seed[32], uint32_t ts, const char *name, c
     return hex_of(pkt, (size_t)n);
 }
 
-static void prep_line(msn_import_prep_t *p, msn_import_item_t *it, const char *raw, const char *extra)
+static void prep_line(msn_ingest_prep_t *p, msn_ingest_item_t *it, const char *raw, const char *extra)
 {
     char line[1024];
     snprintf(line, sizeof(line), "{\"raw\":\"%s\",\"observer\":\"O1\",\"timestamp\":1780000000%s}", raw,
              extra);
-    msn_import__prepare(p, it, line, strlen(line), 42);
+    msn_ingest_prepare(p, it, line, strlen(line), 42);
 }
 
 static void test_prepare(void)
@@ -196,14 +196,14 @@ static void test_prepare(void)
     msn_pathres_add_node(pr, ka);
     msn_pathres_add_node(pr, kb);
     msn_pathres_finish(pr);
-    msn_import_prep_t *p = msn_import__prep_new(NULL, 1, pr);
-    msn_import_item_t it;
-    msn_import__item_init(&it);
+    msn_ingest_prep_t *p = msn_ingest_prep_new(NULL, 1, pr);
+    msn_ingest_item_t it;
+    msn_ingest_item_init(&it);
 
     uint8_t path1[2] = {pub_b[0], 0x00}; /* B, then a hop nobody has (unless B starts 00) */
     char *adv = advert_hex(seed_a, 1780000000, "Alpha", path1, 2, 0);
     prep_line(p, &it, adv, "");
-    CHECK_EQ_INT(it.reason, MSN_IMPORT_OK);
+    CHECK_EQ_INT(it.reason, MSN_INGEST_OK);
     CHECK_EQ_INT(it.first, 1);
     CHECK_EQ_INT(it.keyed, 1);
     CHECK_EQ_STR(it.pubkey, ka);
@@ -224,7 +224,7 @@ static void test_prepare(void)
     /* another copy over another path: same hash, not first, nothing rendered */
     char *adv2 = advert_hex(seed_a, 1780000000, "Alpha", NULL, 0, 0);
     prep_line(p, &it, adv2, ",\"snr\":1.5");
-    CHECK_EQ_INT(it.reason, MSN_IMPORT_OK);
+    CHECK_EQ_INT(it.reason, MSN_INGEST_OK);
     CHECK_EQ_STR(it.hash, hash1);
     CHECK_EQ_INT(it.first, 0);
     CHECK_EQ_INT(it.keyed, 1);
@@ -235,24 +235,24 @@ static void test_prepare(void)
     /* a bad signature is rejected, and does not make its hash "seen" */
     char *bad = advert_hex(seed_b, 1780000001, "Beta", NULL, 0, 1);
     prep_line(p, &it, bad, "");
-    CHECK_EQ_INT(it.reason, MSN_IMPORT_R_SIG);
+    CHECK_EQ_INT(it.reason, MSN_INGEST_R_SIG);
     prep_line(p, &it, bad, "");
-    CHECK_EQ_INT(it.reason, MSN_IMPORT_R_SIG);
+    CHECK_EQ_INT(it.reason, MSN_INGEST_R_SIG);
 
     /* the other reasons, in the order they are checked */
     prep_line(p, &it, "zz", "");
-    CHECK_EQ_INT(it.reason, MSN_IMPORT_R_HEX);
+    CHECK_EQ_INT(it.reason, MSN_INGEST_R_HEX);
     prep_line(p, &it, "11", "");
-    CHECK_EQ_INT(it.reason, MSN_IMPORT_R_DECODE);
+    CHECK_EQ_INT(it.reason, MSN_INGEST_R_DECODE);
     const char *no_obs = "{\"raw\":\"0D00AABBCCDD\"}";
-    msn_import__prepare(p, &it, no_obs, strlen(no_obs), 42);
-    CHECK_EQ_INT(it.reason, MSN_IMPORT_R_OBSERVER);
+    msn_ingest_prepare(p, &it, no_obs, strlen(no_obs), 42);
+    CHECK_EQ_INT(it.reason, MSN_INGEST_R_OBSERVER);
     prep_line(p, &it, "0D00AABBCCDD", ",\"timestamp\":\"soon\"");
-    CHECK_EQ_INT(it.reason, MSN_IMPORT_R_TIME);
+    CHECK_EQ_INT(it.reason, MSN_INGEST_R_TIME);
     CHECK_EQ_STR(it.why, "soon");
     const char *no_ts = "{\"raw\":\"0D00AABBCCDD\",\"observer\":\"O\"}";
-    msn_import__prepare(p, &it, no_ts, strlen(no_ts), 42);
-    CHECK_EQ_INT(it.reason, MSN_IMPORT_OK);
+    msn_ingest_prepare(p, &it, no_ts, strlen(no_ts), 42);
+    CHECK_EQ_INT(it.reason, MSN_INGEST_OK);
     CHECK_EQ_INT(it.ts, 42);
     CHECK_EQ_INT(it.first, 1);
     CHECK_EQ_INT(it.keyed, 0);
@@ -265,12 +265,12 @@ static void test_prepare(void)
     int n = msn_encode_packet(&f, payload, 101, pkt, sizeof(pkt));
     char *zero = hex_of(pkt, (size_t)n);
     prep_line(p, &it, zero, "");
-    CHECK_EQ_INT(it.reason, MSN_IMPORT_R_ADVERT);
+    CHECK_EQ_INT(it.reason, MSN_INGEST_R_ADVERT);
 
     /* without verification the bad advert goes through, without signatureValid */
-    msn_import_prep_t *p2 = msn_import__prep_new(NULL, 0, NULL);
+    msn_ingest_prep_t *p2 = msn_ingest_prep_new(NULL, 0, NULL);
     prep_line(p2, &it, bad, "");
-    CHECK_EQ_INT(it.reason, MSN_IMPORT_OK);
+    CHECK_EQ_INT(it.reason, MSN_INGEST_OK);
     CHECK(strstr(msn_buf_cstr(&it.decoded_json), "signatureValid") == NULL);
 
     /* a transport-scoped packet: scope_name "" (no region keys) */
@@ -282,12 +282,12 @@ static void test_prepare(void)
     n = msn_encode_packet(&tf, ack, 4, pkt, sizeof(pkt));
     char *scoped = hex_of(pkt, (size_t)n);
     prep_line(p2, &it, scoped, "");
-    CHECK_EQ_INT(it.reason, MSN_IMPORT_OK);
+    CHECK_EQ_INT(it.reason, MSN_INGEST_OK);
     CHECK_EQ_INT(it.scope_null, 0);
 
-    msn_import__prep_free(p2);
-    msn_import__item_free(&it);
-    msn_import__prep_free(p);
+    msn_ingest_prep_free(p2);
+    msn_ingest_item_free(&it);
+    msn_ingest_prep_free(p);
     msn_pathres_free(pr);
     free(ka);
     free(kb);
@@ -300,13 +300,13 @@ static void test_prepare(void)
 
 int main(void)
 {
-    msn_import__line_init(&L);
+    msn_ingest_fields_init(&L);
     MSN_RUN(test_parse_fields);
     MSN_RUN(test_parse_strings);
     MSN_RUN(test_parse_rejects);
     MSN_RUN(test_timestamps);
     MSN_RUN(test_prepare);
-    msn_import__line_free(&L);
+    msn_ingest_fields_free(&L);
     msn_codec_thread_cleanup();
     return msn_test_done();
 }
