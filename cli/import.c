@@ -27,7 +27,7 @@
 
 static const char usage[] =
     "usage: meshsnap import --db PATH [--batch N] [--config FILE] [--channel NAME]... [--no-verify]\n"
-    "                       [--progress] [FILE|-]\n"
+    "                       [--rules import|corescope] [--rule NAME=VALUE]... [--progress] [FILE|-]\n"
     "  FILE          JSON lines {\"raw\": HEX, \"observer\": ID, \"observer_name\"?, \"iata\"?, \"snr\"?,\n"
     "                \"rssi\"?, \"score\"?, \"direction\"?, \"timestamp\"?} (default: standard input)\n"
     "  --db PATH     the CoreScope database (created with the current schema when missing)\n"
@@ -35,6 +35,10 @@ static const char usage[] =
     "  --config F    add the [channels] keys of a meshsnap configuration file\n"
     "  --channel N   add a channel key: #hashtag (derived) or name=HEXKEY (repeatable)\n"
     "  --no-verify   do not check advert signatures (the ingestor checks them by default)\n"
+    "  --rules R     import (default): this command's rules; corescope: CoreScope's ingestor's\n"
+    "                (receive time, per-message counters, ...; docs/ingest.md)\n"
+    "  --rule N=V    one rule: packet_time, observer_first, packet_count, missing_name,\n"
+    "                repeat_last_seen, bad_signature, verify_signatures, metrics_interval_s\n"
     "  --progress[=S] print a progress line every S seconds (default 2) even when stderr is\n"
     "                not a terminal (on a terminal it is always shown)\n"
     "A line's timestamp (unix seconds or RFC3339) is its packet time; without one, the\n"
@@ -59,7 +63,7 @@ typedef struct {
     const char **channels;
     int n_channels;
     long batch;
-    int verify;
+    msn_ingest_rules_t rules;
     int progress;        /* --progress given */
     int64_t progress_ms; /* interval of the progress lines */
 } opts_t;
@@ -110,7 +114,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
                 return -1;
             }
             if (strcmp(a, "--no-verify") == 0) {
-                o->verify = 0;
+                o->rules.verify = 0;
                 continue;
             }
             if (strncmp(a, "--progress", 10) == 0 && (a[10] == '\0' || a[10] == '=')) {
@@ -125,10 +129,10 @@ static int parse_args(int argc, char **argv, opts_t *o)
                 }
                 continue;
             }
-            static const char *const with_value[] = {"--db", "--batch", "--config", "--channel"};
+            static const char *const with_value[] = {"--db", "--batch", "--config", "--channel", "--rules", "--rule"};
             const char *val = NULL;
             size_t k;
-            for (k = 0; k < 4; k++) {
+            for (k = 0; k < 6; k++) {
                 size_t n = strlen(with_value[k]);
                 if (strncmp(a, with_value[k], n) == 0 && (a[n] == '\0' || a[n] == '=')) {
                     if (a[n] == '=')
@@ -140,8 +144,27 @@ static int parse_args(int argc, char **argv, opts_t *o)
                     break;
                 }
             }
-            if (k == 4)
+            if (k == 6)
                 return usage_error("unknown option %s", a);
+            if (k == 4 || k == 5) {
+                char name[64], why[256];
+                const char *v = val;
+                if (k == 4) {
+                    snprintf(name, sizeof(name), "rules");
+                } else {
+                    const char *eq = strchr(val, '=');
+                    if (eq == NULL || (size_t)(eq - val) >= sizeof(name))
+                        return usage_error("--rule: '%s' is not NAME=VALUE", val);
+                    snprintf(name, sizeof(name), "%.*s", (int)(eq - val), val);
+                    v = eq + 1;
+                }
+                int r = msn_ingest_rule_set(&o->rules, name, v, why, sizeof(why));
+                if (r > 0)
+                    return usage_error("--rule: unknown rule '%s'", name);
+                if (r < 0)
+                    return usage_error("%s", why);
+                continue;
+            }
             if (k == 0) {
                 o->db = val;
             } else if (k == 1) {
@@ -487,7 +510,11 @@ static void print_report(const report_t *r, const msn_ingest_stats_t *st, double
         fprintf(stderr, "  observations:  %lld new, %lld already present\n", (long long)st->obs_new,
                 (long long)st->obs_dup);
         fprintf(stderr, "  nodes:         %lld advert upserts\n", (long long)st->adverts);
-        fprintf(stderr, "  observers:     %lld new\n", (long long)st->observers_new);
+        fprintf(stderr, "  observers:     %lld new, %lld status messages\n", (long long)st->observers_new,
+                (long long)st->status_msgs);
+        if (st->dropped > 0)
+            fprintf(stderr, "  dropped:       %lld adverts with a bad signature (dropped_packets)\n",
+                    (long long)st->dropped);
         fprintf(stderr, "  batches:       %lld committed\n", (long long)st->commits);
     }
     fprintf(stderr, "  imported:      %lld lines\n", (long long)r->imported);
@@ -571,7 +598,7 @@ static void *reader_main(void *arg)
             size_t len = trim_line(line, (size_t)n);
             it->blank = blank(line, len);
             if (!it->blank)
-                msn_ingest_prepare(pp->prep, it, line, len, now_s);
+                msn_ingest_prepare(pp->prep, it, line, len, now_s, NULL);
             k++;
         }
         pthread_mutex_lock(&pp->mu);
@@ -597,7 +624,7 @@ static int run(const opts_t *o, FILE *in, off_t size, msn_ingest_prep_t *prep, m
     pipe_t pp;
     char err[512];
     int64_t in_batch = 0, next_progress = t0 + o->progress_ms, last_offset = 0;
-    int tty = isatty(STDERR_FILENO), show = tty || o->progress, shown = 0, rc = -1, started = 0;
+    int tty = isatty(STDERR_FILENO), show = tty || o->progress, shown = 0, rc = -1, started = 0, wrc;
     pthread_t th;
 
     memset(&pp, 0, sizeof(pp));
@@ -640,7 +667,10 @@ static int run(const opts_t *o, FILE *in, off_t size, msn_ingest_prep_t *prep, m
             r->lines++;
             if (it->reason != MSN_INGEST_OK) {
                 reject(r, it->lineno, it->reason, it->why);
-            } else if (msn_ingest_write(im, it, err, sizeof(err)) < 0) {
+            } else if ((wrc = msn_ingest_write(im, it, err, sizeof(err))) != 0) {
+                if (wrc == MSN_INGEST_NEED_FIRST)
+                    snprintf(err, sizeof(err), "transmission %s disappeared from the database during the import",
+                             it->hash);
                 fprintf(stderr, "%smeshsnap import: line %lld: %s\n", shown && tty ? "\n" : "",
                         (long long)it->lineno, err);
                 goto out;
@@ -701,7 +731,7 @@ out:
 
 int msn_cli_import(int argc, char **argv)
 {
-    opts_t o = {.batch = DEFAULT_BATCH, .verify = 1, .progress_ms = PROGRESS_EVERY_MS};
+    opts_t o = {.batch = DEFAULT_BATCH, .progress_ms = PROGRESS_EVERY_MS};
     report_t rep;
     prescan_t *ps = msn_xcalloc(1, sizeof(*ps));
     msn_chankeys_t *ks = NULL;
@@ -720,6 +750,7 @@ int msn_cli_import(int argc, char **argv)
      * fails harmlessly when SQLite was initialized already.) */
     sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    msn_ingest_rules_import(&o.rules);
     o.channels = msn_xcalloc((size_t)(argc > 0 ? argc : 1), sizeof(*o.channels));
     int prc = parse_args(argc, argv, &o);
     if (prc != 0) {
@@ -739,7 +770,7 @@ int msn_cli_import(int argc, char **argv)
 
     int64_t t0 = now_ms();
     msn_ingest_fields_init(&ps->line);
-    ps->verify = o.verify;
+    ps->verify = o.rules.verify;
     in = open_input(o.input, ps, &size);
     msn_ingest_fields_free(&ps->line);
     if (in == NULL)
@@ -755,7 +786,11 @@ int msn_cli_import(int argc, char **argv)
     pr = build_resolver(db, &ps->keys);
     if (pr == NULL)
         goto out;
-    if (msn_ingest_writer_open(db, &im, err, sizeof(err)) < 0) {
+    msn_sqlw_opts_t wo;
+    msn_sqlw_defaults(&wo);
+    wo.batch_max = (int)o.batch;
+    wo.batch_ms = 24 * 3600 * 1000; /* batches are counted in lines */
+    if (msn_ingest_writer_open(db, &o.rules, &wo, &im, err, sizeof(err)) < 0) {
         fprintf(stderr, "meshsnap import: %s: %s\n", o.db, err);
         goto out;
     }
@@ -763,7 +798,7 @@ int msn_cli_import(int argc, char **argv)
               msn_ingest_mode(im), (double)(now_ms() - t0) / 1000.0, msn_pathres_node_count(pr), ps->keys.n,
               msn_pathres_edge_count(pr));
 
-    prep = msn_ingest_prep_new(ks, o.verify, pr);
+    prep = msn_ingest_prep_new(ks, &o.rules, pr);
     int rc = run(&o, in, size, prep, im, &rep, t0);
     print_report(&rep, msn_ingest_stats(im), (double)(now_ms() - t0) / 1000.0);
     if (rc < 0) {
