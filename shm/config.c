@@ -487,7 +487,7 @@ static const key_def_t *find_key(const char *section, const char *name)
 
 static int known_section(const char *section)
 {
-    if (*section == '\0')
+    if (*section == '\0' || msn_config__mqtt_section(section))
         return 1;
     for (size_t i = 0; i < N_SECTIONS; i++)
         if (strcmp(SECTIONS[i], section) == 0)
@@ -634,7 +634,7 @@ int msn_config_set(msn_config_t *c, const char *section, const char *key, const 
     if (value == NULL)
         value = "";
     if (!known_section(section)) {
-        snprintf(err, errlen, "unknown section [%s] (known: http, analytics, backfill, channels)", section);
+        snprintf(err, errlen, "unknown section [%s] (known: http, analytics, backfill, channels, mqtt, mqtt.NAME)", section);
         return -1;
     }
     if (key == NULL || *key == '\0') {
@@ -643,6 +643,8 @@ int msn_config_set(msn_config_t *c, const char *section, const char *key, const 
     }
     if (strcmp(section, "channels") == 0)
         return set_channel(c, key, value, err, errlen);
+    if (msn_config__mqtt_section(section))
+        return msn_config__mqtt_set(c, section, key, value, err, errlen);
     const key_def_t *k = find_key(section, key);
     if (k != NULL)
         return set_key(c, k, value, err, errlen);
@@ -686,7 +688,7 @@ static int parse_section(char *s, char *section, size_t n, char *err, size_t err
         return -1;
     }
     if (!known_section(name)) {
-        snprintf(err, errlen, "unknown section [%s] (known: http, analytics, backfill, channels)", name);
+        snprintf(err, errlen, "unknown section [%s] (known: http, analytics, backfill, channels, mqtt, mqtt.NAME)", name);
         return -1;
     }
     snprintf(section, n, "%s", name);
@@ -704,7 +706,7 @@ int msn_config_load_file(msn_config_t *c, const char *path, char *err, size_t er
     size_t cap = 0;
     ssize_t got;
     int lineno = 0, rc = -1;
-    char section[32] = "";
+    char section[64] = "";
     char reason[512];
     while ((got = getline(&line, &cap, f)) != -1) {
         lineno++;
@@ -771,6 +773,7 @@ void msn_config_defaults(msn_config_t *c)
     c->backfill.batch_size = 5000;
     c->backfill.yield_ms = 100;
     c->backfill.republish_interval_s = 60;
+    msn_config__mqtt_defaults(c);
 }
 
 int msn_config_validate(const msn_config_t *c, char *err, size_t errlen)
@@ -830,7 +833,7 @@ int msn_config_validate(const msn_config_t *c, char *err, size_t errlen)
             return -1;
         }
     }
-    return 0;
+    return msn_config__mqtt_validate(c, err, errlen);
 }
 
 int msn_config_worker_count(const msn_config_t *c)
@@ -869,6 +872,7 @@ void msn_config_copy(msn_config_t *dst, const msn_config_t *src)
         dst->channels[i].name = dup_or_null(src->channels[i].name);
         dst->channels[i].key_hex = dup_or_null(src->channels[i].key_hex);
     }
+    msn_config__mqtt_copy(dst, src);
 }
 
 void msn_config_free(msn_config_t *c)
@@ -885,6 +889,7 @@ void msn_config_free(msn_config_t *c)
         c->channels[i].name = c->channels[i].key_hex = NULL;
     }
     c->n_channels = 0;
+    msn_config__mqtt_free(c);
 }
 
 /* ---- dump ------------------------------------------------------------------------------ */
@@ -982,4 +987,6 @@ void msn_config_dump(const msn_config_t *c, FILE *f)
         }
         fputc('\n', f);
     }
+    /* [mqtt] and the brokers after [channels] */
+    msn_config__mqtt_dump(c, f);
 }
