@@ -261,6 +261,7 @@ static void publish_status(ingestor_t *g)
     s->pid = (int32_t)getpid();
     s->n_sources = g->n;
     s->started_at_ms = g->started_ms;
+    s->sampled_at_ms = now;
     s->received = g->received;
     s->packets = g->packets;
     s->status_msgs = g->status_msgs;

@@ -385,6 +385,7 @@ void msn_source_free(msn_source_t *s)
         pthread_join(s->th, NULL);
     if (s->m != NULL) {
         if (s->state == S_CONNECTED) {
+            s->state = S_IDLE; /* leaving on purpose: no "disconnected" warning */
             mosquitto_disconnect(s->m);
             for (int i = 0; i < 20 && mosquitto_want_write(s->m); i++)
                 if (mosquitto_loop_write(s->m, 1) != MOSQ_ERR_SUCCESS)

@@ -169,6 +169,17 @@ static void spawn_backfiller(master_t *m)
 static void spawn_ingestor(master_t *m)
 {
     child_t *c = &m->ingestor;
+    /* the brokers as configured, disconnected, until the ingestor reports (it is not running) */
+    msn_status_write_begin(&m->st->ingest_seq);
+    m->st->ingest.n_sources = m->cfg->mqtt.n_brokers;
+    for (int i = 0; i < m->cfg->mqtt.n_brokers && i < MSN_STATUS_MAX_MQTT; i++) {
+        const msn_mqtt_broker_t *b = &m->cfg->mqtt.brokers[i];
+        snprintf(m->st->ingest.src[i].name, sizeof(m->st->ingest.src[i].name), "%s", b->name);
+        snprintf(m->st->ingest.src[i].broker, sizeof(m->st->ingest.src[i].broker), "%s://%s:%d",
+                 b->tls ? "mqtts" : "mqtt", b->host, b->port);
+        m->st->ingest.src[i].connected = 0;
+    }
+    msn_status_write_end(&m->st->ingest_seq);
     c->pid = spawn(m, "ingestor", 0);
     c->started_ms = msn_now_ms();
     if (c->pid > 0)

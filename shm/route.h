@@ -69,7 +69,8 @@ typedef enum {
     R(AN_SUBPATHS,          GET, "/api/analytics/subpaths",        PUBLISHED,  1)                     \
     R(OBSERVERS_CLOCK_SKEW, GET, "/api/observers/clock-skew",      PUBLISHED,  1)                     \
     R(NODES_CLOCK_SKEW,     GET, "/api/nodes/clock-skew",          PUBLISHED,  1)                     \
-    R(METRICS,              GET, "/metrics",                       LIVE,       0)
+    R(METRICS,              GET, "/metrics",                       LIVE,       0)                     \
+    R(MQTT_STATUS,          GET, "/api/mqtt/status",               LIVE,       0)
 
 /* Route ids: MSN_ROUTE_HEALTHZ, MSN_ROUTE_STATS, ... in table order. */
 #define MSN_ROUTE__ID(id, method, pattern, cache, snapshot) MSN_ROUTE_##id,

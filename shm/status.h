@@ -141,6 +141,7 @@ typedef struct {
     int32_t pid;
     int32_t n_sources;
     int64_t started_at_ms;
+    int64_t sampled_at_ms;     /* when the ingestor last wrote this section */
     int64_t restarts;          /* times the master restarted the ingestor after it died */
     int64_t received;          /* messages received from all brokers */
     int64_t packets;           /* packet messages written */

@@ -86,6 +86,12 @@ void msn_api_perf_migrations(msn_api_req_t *r);
 void msn_api_metrics(msn_api_req_t *r);
 /** /api/analytics/<name>, /api/observers/clock-skew, /api/nodes/clock-skew: analytic `an`. */
 void msn_api_analytic(msn_api_req_t *r, int an);
+/** GET /api/mqtt/status, from the status block's ingest section (api_mqtt.c). */
+void msn_api_mqtt_status(msn_api_req_t *r);
+/** Appends /api/healthz's "ingestor" object. */
+void msn_api_ingest_health_json(const msn_api_req_t *r, msn_buf_t *b);
+/** Appends the ingestor's /metrics lines. */
+void msn_api_ingest_metrics(const msn_api_req_t *r, msn_buf_t *b);
 /** Answers with the stored document `name` (503 + Retry-After when it is missing). */
 void msn_api_send_doc(msn_api_req_t *r, const char *name);
 /** Appends the async_migrations array (API spec §4.3) from the status block; returns 1

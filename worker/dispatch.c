@@ -36,6 +36,7 @@ static void call_handler(msn_api_req_t *r)
     case MSN_ROUTE_OBSERVERS_CLOCK_SKEW: msn_api_analytic(r, MSN_AN_OBSERVERS_CLOCK_SKEW); break;
     case MSN_ROUTE_NODES_CLOCK_SKEW: msn_api_analytic(r, MSN_AN_NODES_CLOCK_SKEW); break;
     case MSN_ROUTE_METRICS: msn_api_metrics(r); break;
+    case MSN_ROUTE_MQTT_STATUS: msn_api_mqtt_status(r); break;
     }
 }
 
