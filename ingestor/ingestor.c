@@ -31,13 +31,13 @@
  *
  * kill -9 at any point: before 2 the transaction is rolled back by SQLite and nothing was
  * acknowledged, so the broker resends everything; between 2 and 3 the rows are there and
- * the broker resends what it did not see acknowledged. A resent message must not be
- * written twice: with CoreScope's rules a second copy would add to packet_count (and
- * with the first packet of an unknown observer, whose observer_idx is NULL, add a row).
- * So each commit also stores, in the same transaction, a ledger of the committed
- * messages whose PUBACK may not have reached the broker (ledger.h: packet id and a digest
- * of topic and payload); a resend found there is acknowledged without being written. A
- * lost connection (the queued PUBACKs are discarded with it) is handled the same way.
+ * the broker resends what it did not see acknowledged (also PUBACKs already written to
+ * the socket: a connection reset discards what the broker had not read yet). A resent
+ * message must not be written twice: with CoreScope's rules a second copy would add to
+ * packet_count (and the first packet of an unknown observer, whose observer_idx is NULL,
+ * would get a second row). So with each message the same transaction records its packet
+ * id and a digest of topic and payload (ledger.h); a message found there is a resend and
+ * is acknowledged without being written. A lost connection is handled the same way.
  * If a batch fails to commit, it is rolled back and every broker with messages in it is
  * dropped without sending its queue, so the broker resends them.
  *
@@ -179,8 +179,8 @@ static void on_message(void *ud, msn_source_t *s, const char *topic, const void 
         g->status_msgs++;
     else
         g->packets++;
-    if (mid > 0)
-        msn_ledger_add(sr->led, mid, d);
+    if (mid > 0 && msn_ledger_add(sr->led, mid, d, g->err, sizeof(g->err)) < 0)
+        g->failed = 1;
 }
 
 /* ---- batches ----------------------------------------------------------------------------- */
@@ -189,10 +189,8 @@ static void on_message(void *ud, msn_source_t *s, const char *topic, const void 
 static void send_acks(ingestor_t *g)
 {
     for (int i = 0; i < g->n; i++) {
-        src_t *sr = &g->src[i];
-        sr->uncommitted = 0;
-        if (msn_source_flush(sr->s) == 1)
-            msn_ledger_acked(sr->led);
+        g->src[i].uncommitted = 0;
+        msn_source_flush(g->src[i].s);
     }
 }
 
@@ -205,7 +203,9 @@ static void batch_failed(ingestor_t *g)
               g->err);
     for (int i = 0; i < g->n; i++) {
         src_t *sr = &g->src[i];
-        msn_ledger_rolled_back(sr->led);
+        char err[256];
+        if (msn_ledger_reload(sr->led, err, sizeof(err)) < 0)
+            msn_warn("%s", err);
         if (sr->uncommitted > 0)
             msn_source_drop(sr->s, "a batch failed to commit");
         sr->uncommitted = 0;
@@ -224,14 +224,6 @@ static void commit(ingestor_t *g)
         return;
     }
     if (msn_ingest_in_txn(g->w)) {
-        for (int i = 0; i < g->n; i++) {
-            src_t *sr = &g->src[i];
-            if (msn_ledger_store(sr->led, msn_ingest_db(g->w), sr->b->name, msn_source_client_id(sr->s), g->err,
-                                 sizeof(g->err)) < 0) {
-                batch_failed(g);
-                return;
-            }
-        }
         const msn_sqlw_t *w = msn_ingest_sqlw(g->w);
         int items = w->items;
         if (msn_ingest_commit(g->w, g->err, sizeof(g->err)) < 0) {
@@ -241,8 +233,6 @@ static void commit(ingestor_t *g)
         g->last_batch = items;
         g->last_commit_ms = msn_now_ms();
     }
-    for (int i = 0; i < g->n; i++)
-        msn_ledger_committed(g->src[i].led);
     g->pending = 0;
     send_acks(g);
 }
@@ -341,21 +331,22 @@ static int open_all(ingestor_t *g)
         src_t *sr = &g->src[g->n];
         sr->g = g;
         sr->b = &cfg->mqtt.brokers[i];
-        sr->led = msn_ledger_new();
         sr->s = msn_source_new(sr->b, cfg->mqtt.reconnect_max_s, on_message, sr, err, sizeof(err));
         if (sr->s == NULL) {
             msn_error("%s", err);
-            msn_ledger_free(sr->led);
             return -1;
         }
         g->n++;
-        if (msn_ledger_load(sr->led, g->db, sr->b->name, msn_source_client_id(sr->s), err, sizeof(err)) < 0) {
+        char session[400];
+        snprintf(session, sizeof(session), "%s@%s:%d", msn_source_client_id(sr->s), sr->b->host, sr->b->port);
+        sr->led = msn_ledger_new(g->db, session);
+        if (msn_ledger_reload(sr->led, err, sizeof(err)) < 0) {
             msn_error("%s", err);
             return -1;
         }
         if (msn_ledger_count(sr->led) > 0)
-            msn_info("mqtt %s: %zu committed messages may be resent by the broker; they will not be written again",
-                     sr->b->name, msn_ledger_count(sr->led));
+            msn_debug("mqtt %s: %zu messages of this session are in the database; a resend of them is not written",
+                      sr->b->name, msn_ledger_count(sr->led));
     }
     msn_info("writing %s (%s; %d broker(s); batches of %d messages or %d ms)", cfg->db, msn_ingest_mode(g->w), g->n,
              cfg->mqtt.batch_size, cfg->mqtt.batch_ms);
@@ -385,13 +376,13 @@ static void watch_connections(ingestor_t *g)
     for (int i = 0; i < g->n; i++) {
         src_t *sr = &g->src[i];
         int up = msn_source_connected(sr->s);
-        if (sr->was_connected && !up) {
-            msn_ledger_conn_lost(sr->led); /* its queued PUBACKs are gone */
-            sr->uncommitted = 0;
-        }
+        if (sr->was_connected && !up)
+            sr->uncommitted = 0; /* its queued PUBACKs are gone: the broker resends */
         if (msn_source_take_new_session(sr->s) && msn_ledger_count(sr->led) > 0) {
+            char err[256];
             msn_info("mqtt %s: the broker has no session for us: nothing will be resent", sr->b->name);
-            msn_ledger_reset(sr->led);
+            if (msn_ledger_reset(sr->led, err, sizeof(err)) < 0)
+                msn_warn("%s", err);
         }
         sr->was_connected = up;
     }
@@ -423,8 +414,8 @@ static void run(ingestor_t *g)
                 continue;
             if (pfd[i].revents & (POLLIN | POLLERR | POLLHUP))
                 msn_source_read(sr->s, READ_BUDGET);
-            if ((pfd[i].revents & POLLOUT) && sr->uncommitted == 0 && msn_source_flush(sr->s) == 1)
-                msn_ledger_acked(sr->led);
+            if ((pfd[i].revents & POLLOUT) && sr->uncommitted == 0)
+                msn_source_flush(sr->s);
         }
         watch_connections(g);
         int drained = 1;

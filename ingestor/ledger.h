@@ -1,26 +1,28 @@
 /*
- * ledger.h: which QoS 1 messages of one broker the database already holds but the broker
- * may still resend, so that a resend is acknowledged without being written twice.
+ * ledger.h: the QoS 1 messages of one MQTT session that are already in the database, so
+ * that a message the broker sends again is acknowledged without being written twice.
  *
- * The broker resends a message (with the same packet id) until it gets our PUBACK, and
- * we send PUBACKs only after a commit (ingestor.c). So between a commit and the moment
- * its PUBACKs reach the socket, and whenever a connection or the process dies in that
- * window, the broker will deliver again messages whose rows are committed. The ledger
- * keeps, per packet id (mid), a digest of the message (topic and payload) and where it
- * stands; it is stored in the database in the same transaction as the rows
- * (_meshsnap_mqtt_inflight: one row per broker, keyed by its name and client id), so the
- * rows and the ledger always agree, also after kill -9.
+ * The broker resends a message, with the same packet id (mid), until our PUBACK for it
+ * has reached it; we send PUBACKs only after a commit (ingestor.c). A committed message
+ * is therefore resent when the process or the connection dies after the commit and
+ * before the broker has read our PUBACK: whether a PUBACK written to the socket was read
+ * by the broker is never known for sure (a connection reset discards what the peer has
+ * not read yet).
  *
- * A message is a resend when its mid is in the ledger with the same digest. A mid is
- * never reused by the broker while our PUBACK for it is outstanding, so a different
- * digest means a new message, which takes the slot over. An entry whose PUBACK was
- * written is removed; entries loaded at start stay until the broker resends them, a new
- * message takes their mid, or the broker says it has no session for us. (An entry whose
- * PUBACK was written just before a crash is thus kept: a later message with the same mid
- * AND the same topic and payload would be taken for a resend. Such a message carries
- * nothing new: same packet, same observer.)
+ * So the ledger remembers, for every mid, the digest (topic and payload) of the last
+ * message written with it: a table _meshsnap_mqtt_acks (session, mid, digest) written
+ * in the same transaction as the message's rows, so it always agrees with them, also
+ * after kill -9. An entry stays until the broker gives its mid to another message; the
+ * broker reuses a mid only after it has our PUBACK for the message that had it. A message
+ * whose mid is in the ledger with the same digest is a resend.
  *
- * One ledger per broker; one thread.
+ * The one case taken wrongly: a new message with the same topic and the same payload as
+ * the one that last had its mid (65,535 messages ago at most) is taken for a resend and
+ * not written. It would carry nothing new (same packet, same observer, same fields); with
+ * CoreScope's rules it would only have added 1 to the observer's packet_count.
+ *
+ * Cost: one small row upsert per message (mids are allocated in sequence, so a batch
+ * touches a few neighbouring pages), at most 65,535 rows per session. One thread.
  */
 #ifndef MSN_INGESTOR_LEDGER_H
 #define MSN_INGESTOR_LEDGER_H
@@ -31,43 +33,30 @@
 
 typedef struct msn_ledger msn_ledger_t;
 
-msn_ledger_t *msn_ledger_new(void);
+/** A ledger for the session `session` (client id and broker: another client id is
+ *  another session), on db (borrowed, read-write). NULL never (aborts on OOM). */
+msn_ledger_t *msn_ledger_new(sqlite3 *db, const char *session);
 void msn_ledger_free(msn_ledger_t *l);
 
 /** The digest of a message (FNV-1a 64 over topic, a NUL, payload). */
 uint64_t msn_ledger_digest(const char *topic, const void *payload, size_t len);
 
-/** 1 when (mid, digest) is a message the database holds or the open batch holds (a
- *  resend): the entry then waits for this connection's next commit to be acknowledged. */
-int msn_ledger_resend(msn_ledger_t *l, int mid, uint64_t digest);
+/** 1 when (mid, digest) is in the ledger: a message sent again. */
+int msn_ledger_resend(const msn_ledger_t *l, int mid, uint64_t digest);
 
-/** Records a message written into the open batch (its PUBACK queued on this connection). */
-void msn_ledger_add(msn_ledger_t *l, int mid, uint64_t digest);
+/** Records a message written into the open transaction. Returns 0, or -1 with err set. */
+int msn_ledger_add(msn_ledger_t *l, int mid, uint64_t digest, char *err, size_t errlen);
 
-/** The open batch committed: its messages are now in the database. */
-void msn_ledger_committed(msn_ledger_t *l);
-/** The open batch rolled back: its messages are forgotten (the broker resends them after
- *  the caller drops the connection). */
-void msn_ledger_rolled_back(msn_ledger_t *l);
-/** Every PUBACK queued on the connection was written: those entries are done. */
-void msn_ledger_acked(msn_ledger_t *l);
-/** The connection was lost: queued PUBACKs are gone; the broker will resend. */
-void msn_ledger_conn_lost(msn_ledger_t *l);
-/** The broker has no session for us: it will resend nothing; forget everything. */
-void msn_ledger_reset(msn_ledger_t *l);
+/** The open transaction was rolled back: reads the ledger again. Returns 0, or -1. */
+int msn_ledger_reload(msn_ledger_t *l, char *err, size_t errlen);
+
+/** The broker has no session for us (it will resend nothing): empties the ledger. */
+int msn_ledger_reset(msn_ledger_t *l, char *err, size_t errlen);
 
 /** Number of entries. */
 size_t msn_ledger_count(const msn_ledger_t *l);
 
-/** Creates _meshsnap_mqtt_inflight when missing. Returns 0, or -1 with err set. */
+/** Creates _meshsnap_mqtt_acks when missing. Returns 0, or -1 with err set. */
 int msn_ledger_ensure_table(sqlite3 *db, char *err, size_t errlen);
-/** Loads broker `source`'s entries (ignored when stored for another client id). Returns 0,
- *  or -1 with err set. */
-int msn_ledger_load(msn_ledger_t *l, sqlite3 *db, const char *source, const char *client_id, char *err,
-                    size_t errlen);
-/** Writes the entries (inside the caller's open transaction) when they changed since the
- *  last store. Returns 0, or -1 with err set. */
-int msn_ledger_store(msn_ledger_t *l, sqlite3 *db, const char *source, const char *client_id, char *err,
-                     size_t errlen);
 
 #endif

@@ -186,10 +186,10 @@ static void spawn_ingestor(master_t *m)
         msn_info("started ingestor (pid %d)", (int)c->pid);
 }
 
-/* The ingestor runs as long as the master: an exit is restarted (1 s backoff doubling to
- * 60 s while it keeps failing within a minute). Its status section is marked stopped; the
- * master writes it only while no ingestor runs. */
-static void ingestor_exited(master_t *m, int status, const char *how, int stopping)
+/* The ingestor runs as long as the master: an exit is restarted after 500 ms, or, when it
+ * keeps ending within 2 s of its start, after a backoff doubling from 1 s to 60 s. Its
+ * status section is marked stopped; the master writes it only while no ingestor runs. */
+static void ingestor_exited(master_t *m, const char *how, int stopping)
 {
     child_t *c = &m->ingestor;
     pid_t pid = c->pid;
@@ -210,12 +210,12 @@ static void ingestor_exited(master_t *m, int status, const char *how, int stoppi
         c->next_start_ms = now;
         return;
     }
-    if (now - c->started_ms > 60000)
-        c->backoff_ms = 0;
-    c->backoff_ms = c->backoff_ms ? (c->backoff_ms * 2 > 60000 ? 60000 : c->backoff_ms * 2) : 1000;
+    if (now - c->started_ms >= 2000)
+        c->backoff_ms = 500;
+    else
+        c->backoff_ms = c->backoff_ms < 1000 ? 1000 : (c->backoff_ms * 2 > 60000 ? 60000 : c->backoff_ms * 2);
     c->next_start_ms = now + c->backoff_ms;
     msn_warn("ingestor (pid %d) %s; restarting in %d ms", (int)pid, how, c->backoff_ms);
-    (void)status;
 }
 
 /* A child that ran less than this is counted as crash-looping and backed off. */
@@ -304,7 +304,7 @@ static void reap(master_t *m, int stopping)
     if (reaped(&m->backfiller, &status, how, sizeof(how)))
         backfiller_exited(m, status, how, stopping);
     if (reaped(&m->ingestor, &status, how, sizeof(how)))
-        ingestor_exited(m, status, how, stopping);
+        ingestor_exited(m, how, stopping);
     for (int i = 0; i < MSN_STATUS_MAX_WORKERS; i++)
         if (reaped(&m->workers[i], &status, how, sizeof(how)))
             worker_exited(m, i, how, stopping);

@@ -93,7 +93,10 @@ class Broker:
         lines = ["listener %d 127.0.0.1" % self.port, "max_queued_messages 0", "max_inflight_messages 0",
                  "log_dest stderr", "log_type error", "log_type warning"]
         if persistence:
-            lines += ["persistence true", "persistence_location %s/" % self.dir, "autosave_interval 1"]
+            # as root, mosquitto drops to its own user unless told to stay: the files are ours
+            import pwd
+            lines += ["user %s" % pwd.getpwuid(os.geteuid()).pw_name, "persistence true",
+                      "persistence_location %s/" % self.dir, "autosave_interval 1"]
         else:
             lines += ["persistence false"]
         if tls is not None:
