@@ -90,13 +90,13 @@ class Broker:
         self.users = users or {}
         self.conf = os.path.join(self.dir, "mosquitto.conf")
         self.log_path = os.path.join(self.dir, "mosquitto.log")
+        import pwd
+        # as root, mosquitto drops to its own user unless told to stay: its files are ours
         lines = ["listener %d 127.0.0.1" % self.port, "max_queued_messages 0", "max_inflight_messages 0",
-                 "log_dest stderr", "log_type error", "log_type warning"]
+                 "log_dest stderr", "log_type error", "log_type warning",
+                 "user %s" % pwd.getpwuid(os.geteuid()).pw_name]
         if persistence:
-            # as root, mosquitto drops to its own user unless told to stay: the files are ours
-            import pwd
-            lines += ["user %s" % pwd.getpwuid(os.geteuid()).pw_name, "persistence true",
-                      "persistence_location %s/" % self.dir, "autosave_interval 1"]
+            lines += ["persistence true", "persistence_location %s/" % self.dir, "autosave_interval 1"]
         else:
             lines += ["persistence false"]
         if tls is not None:
