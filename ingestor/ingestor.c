@@ -21,12 +21,13 @@
  * leaves until we call mosquitto_loop_write. This process drives the sockets itself
  * (poll, mosquitto_loop_read, mosquitto_loop_write, mosquitto_loop_misc), in one thread:
  *
- *   1. read: each message is prepared and written into the open batch (one SQLite write
- *      transaction); its PUBACK sits in libmosquitto's queue. While a broker has
- *      messages in the open batch, its socket is never written to (not even pings).
+ *   1. read: each message is prepared (JSON, decode, hash, path, resolver: no database)
+ *      and kept in the batch; its PUBACK sits in libmosquitto's queue. While a broker has
+ *      messages in the batch, its socket is never written to (not even pings).
  *   2. commit: when the batch holds [mqtt] batch_size messages, or batch_ms have passed
- *      since it began, or no broker has anything more to read right now (shm/sqlw.h).
- *      synchronous=FULL: a commit survives a power cut too.
+ *      since its first message, or no broker has anything more to read right now, it is
+ *      written in one short transaction (shm/sqlw.h: BEGIN IMMEDIATE ... COMMIT; only
+ *      the row writes run inside it). synchronous=FULL: a commit survives a power cut.
  *   3. ack: only then are the queues written (PUBACKs, pings, subscriptions).
  *
  * kill -9 at any point: before 2 the transaction is rolled back by SQLite and nothing was
@@ -100,10 +101,17 @@ struct ingestor {
     msn_pathres_t *pr;
     msn_ingest_prep_t *prep;
     msn_ingest_writer_t *w;
-    msn_ingest_item_t it;
+    /* the batch: messages prepared (outside any transaction), written at commit */
+    struct pending {
+        msn_ingest_item_t it;
+        src_t *sr;
+        int mid;
+        uint64_t digest;
+    } *batch;
+    int n_batch, cap_batch;
+    int64_t batch_started_ms; /* when its first message arrived */
     src_t src[MSN_MAX_MQTT];
     int n;
-    int failed;        /* a write failed: the batch must be rolled back */
     char err[512];
     /* counters */
     int64_t received, packets, status_msgs, rejected, ignored, write_errors, pending, last_batch;
@@ -129,6 +137,19 @@ static void sample(ingestor_t *g, const src_t *sr, const char *topic, const msn_
     g->suppressed = 0;
 }
 
+/* The next free slot of the batch (grown on demand up to [mqtt] batch_size). */
+static struct pending *batch_slot(ingestor_t *g)
+{
+    if (g->n_batch == g->cap_batch) {
+        int cap = g->cap_batch ? g->cap_batch * 2 : 256;
+        g->batch = msn_xrealloc(g->batch, (size_t)cap * sizeof(*g->batch));
+        for (int i = g->cap_batch; i < cap; i++)
+            msn_ingest_item_init(&g->batch[i].it);
+        g->cap_batch = cap;
+    }
+    return &g->batch[g->n_batch];
+}
+
 static void on_message(void *ud, msn_source_t *s, const char *topic, const void *payload, int len, int mid,
                        int qos)
 {
@@ -139,6 +160,8 @@ static void on_message(void *ud, msn_source_t *s, const char *topic, const void 
     g->received++;
     g->pending++;
     sr->uncommitted++;
+    if (g->pending == 1)
+        g->batch_started_ms = msn_now_ms();
     uint64_t d = 0;
     if (mid > 0) {
         d = msn_ledger_digest(topic, payload, (size_t)len);
@@ -147,15 +170,14 @@ static void on_message(void *ud, msn_source_t *s, const char *topic, const void 
             return;
         }
     }
-    if (g->failed)
-        return; /* the batch is lost: this connection is dropped and the broker resends */
     msn_ingest_src_t src = {
         .topic = topic,
         .region = sr->b->region,
         .iata_filter = (const char *const *)sr->b->iata_filter,
         .n_iata_filter = sr->b->n_iata_filter,
     };
-    msn_ingest_item_t *it = &g->it;
+    struct pending *pd = batch_slot(g);
+    msn_ingest_item_t *it = &pd->it;
     msn_ingest_prepare(g->prep, it, payload, (size_t)(len > 0 ? len : 0), msn_now_ms() / 1000, &src);
     if (it->reason != MSN_INGEST_OK) {
         if (it->reason == MSN_INGEST_R_TOPIC || it->reason == MSN_INGEST_R_FILTER) {
@@ -166,21 +188,34 @@ static void on_message(void *ud, msn_source_t *s, const char *topic, const void 
         }
         return;
     }
-    int rc = msn_ingest_write(g->w, it, g->err, sizeof(g->err));
-    if (rc == MSN_INGEST_NEED_FIRST) { /* its transmission is gone (retention, a rollback) */
-        msn_ingest_complete(g->prep, it);
-        rc = msn_ingest_write(g->w, it, g->err, sizeof(g->err));
+    pd->sr = sr;
+    pd->mid = mid;
+    pd->digest = d;
+    g->n_batch++;
+    if (mid > 0)
+        msn_ledger_note(sr->led, mid, d); /* a resend within this batch is known at once */
+}
+
+/* Writes the batch's messages in one transaction (shm/sqlw.h: BEGIN IMMEDIATE ... ). */
+static int write_batch(ingestor_t *g)
+{
+    for (int i = 0; i < g->n_batch; i++) {
+        struct pending *pd = &g->batch[i];
+        int rc = msn_ingest_write(g->w, &pd->it, g->err, sizeof(g->err));
+        if (rc == MSN_INGEST_NEED_FIRST) { /* its transmission is gone (retention, a rollback) */
+            msn_ingest_complete(g->prep, &pd->it);
+            rc = msn_ingest_write(g->w, &pd->it, g->err, sizeof(g->err));
+        }
+        if (rc != 0)
+            return -1;
+        if (pd->mid > 0 && msn_ledger_put(pd->sr->led, pd->mid, pd->digest, g->err, sizeof(g->err)) < 0)
+            return -1;
+        if (pd->it.kind == MSN_INGEST_STATUS)
+            g->status_msgs++;
+        else
+            g->packets++;
     }
-    if (rc != 0) {
-        g->failed = 1;
-        return;
-    }
-    if (it->kind == MSN_INGEST_STATUS)
-        g->status_msgs++;
-    else
-        g->packets++;
-    if (mid > 0 && msn_ledger_add(sr->led, mid, d, g->err, sizeof(g->err)) < 0)
-        g->failed = 1;
+    return 0;
 }
 
 /* ---- batches ----------------------------------------------------------------------------- */
@@ -210,29 +245,24 @@ static void batch_failed(ingestor_t *g)
             msn_source_drop(sr->s, "a batch failed to commit");
         sr->uncommitted = 0;
     }
-    g->failed = 0;
+    g->n_batch = 0;
     g->pending = 0;
     struct timespec ts = {1, 0}; /* a failing database: do not spin */
     nanosleep(&ts, NULL);
 }
 
-/* Commits the open batch with the ledgers, then acknowledges. */
+/* Writes and commits the batch, then acknowledges its messages to their brokers. */
 static void commit(ingestor_t *g)
 {
-    if (g->failed) {
-        batch_failed(g);
-        return;
-    }
-    if (msn_ingest_in_txn(g->w)) {
-        const msn_sqlw_t *w = msn_ingest_sqlw(g->w);
-        int items = w->items;
-        if (msn_ingest_commit(g->w, g->err, sizeof(g->err)) < 0) {
+    if (g->n_batch > 0) {
+        if (write_batch(g) < 0 || msn_ingest_commit(g->w, g->err, sizeof(g->err)) < 0) {
             batch_failed(g);
             return;
         }
-        g->last_batch = items;
+        g->last_batch = g->n_batch;
         g->last_commit_ms = msn_now_ms();
     }
+    g->n_batch = 0;
     g->pending = 0;
     send_acks(g);
 }
@@ -363,7 +393,9 @@ static void close_all(ingestor_t *g)
     msn_ingest_prep_free(g->prep);
     msn_pathres_free(g->pr);
     msn_chankeys_free(g->keys);
-    msn_ingest_item_free(&g->it);
+    for (int i = 0; i < g->cap_batch; i++)
+        msn_ingest_item_free(&g->batch[i].it);
+    free(g->batch);
     if (g->db != NULL)
         sqlite3_close(g->db);
 }
@@ -400,9 +432,11 @@ static void run(ingestor_t *g)
             msn_source_tick(g->src[i].s, now);
         for (int i = 0; i < g->n; i++)
             msn_source_pollfd(g->src[i].s, &pfd[i], g->src[i].uncommitted == 0);
-        int timeout = msn_ingest_in_txn(g->w) ? msn_sqlw_ms_left(msn_ingest_sqlw(g->w)) : 100;
-        if (timeout > 100)
-            timeout = 100;
+        int timeout = 100;
+        if (g->pending > 0) {
+            int64_t left = g->batch_started_ms + cfg->mqtt.batch_ms - msn_now_ms();
+            timeout = left <= 0 ? 0 : left < 100 ? (int)left : 100;
+        }
         int pr = poll(pfd, (nfds_t)g->n, timeout);
         if (pr < 0 && errno != EINTR) {
             msn_error("poll: %s", strerror(errno));
@@ -412,8 +446,9 @@ static void run(ingestor_t *g)
             src_t *sr = &g->src[i];
             if (pfd[i].fd < 0 || pfd[i].revents == 0)
                 continue;
-            if (pfd[i].revents & (POLLIN | POLLERR | POLLHUP))
-                msn_source_read(sr->s, READ_BUDGET);
+            int room = cfg->mqtt.batch_size - g->n_batch;
+            if ((pfd[i].revents & (POLLIN | POLLERR | POLLHUP)) && room > 0)
+                msn_source_read(sr->s, room < READ_BUDGET ? room : READ_BUDGET);
             if ((pfd[i].revents & POLLOUT) && sr->uncommitted == 0)
                 msn_source_flush(sr->s);
         }
@@ -421,15 +456,14 @@ static void run(ingestor_t *g)
         int drained = 1;
         for (int i = 0; i < g->n && drained; i++)
             drained = !msn_source_readable(g->src[i].s);
-        int waiting = 0;
-        for (int i = 0; i < g->n; i++)
-            waiting += g->src[i].uncommitted;
-        if (g->failed || msn_ingest_due(g->w) || (drained && (waiting > 0 || msn_ingest_in_txn(g->w))))
+        /* due: batch_size messages, batch_ms since the first, or nothing more to read now */
+        if (g->pending > 0 && (g->n_batch >= cfg->mqtt.batch_size || drained ||
+                               msn_now_ms() - g->batch_started_ms >= cfg->mqtt.batch_ms))
             commit(g);
         for (int i = 0; i < g->n; i++)
             msn_source_misc(g->src[i].s);
         now = msn_now_ms();
-        if (!msn_ingest_in_txn(g->w)) {
+        if (g->pending == 0) {
             if (now >= next_resolver) {
                 rebuild_resolver(g);
                 next_resolver = now + (int64_t)cfg->mqtt.resolver_refresh_s * 1000;
@@ -468,7 +502,6 @@ int msn_ingestor_main(const msn_config_t *cfg)
     memset(&g, 0, sizeof(g));
     g.cfg = cfg;
     g.started_ms = msn_now_ms();
-    msn_ingest_item_init(&g.it);
     msn_log_set_role("ingestor");
     msn_proc_set_title("ingestor");
     struct sigaction sa;

@@ -52,7 +52,17 @@ int msn_ledger_resend(const msn_ledger_t *l, int mid, uint64_t digest)
     return mid > 0 && mid < MIDS && l->has[mid] && l->digest[mid] == digest;
 }
 
-int msn_ledger_add(msn_ledger_t *l, int mid, uint64_t digest, char *err, size_t errlen)
+void msn_ledger_note(msn_ledger_t *l, int mid, uint64_t digest)
+{
+    if (mid <= 0 || mid >= MIDS)
+        return;
+    if (!l->has[mid])
+        l->count++;
+    l->has[mid] = 1;
+    l->digest[mid] = digest;
+}
+
+int msn_ledger_put(msn_ledger_t *l, int mid, uint64_t digest, char *err, size_t errlen)
 {
     if (mid <= 0 || mid >= MIDS)
         return 0;

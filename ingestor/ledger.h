@@ -44,8 +44,12 @@ uint64_t msn_ledger_digest(const char *topic, const void *payload, size_t len);
 /** 1 when (mid, digest) is in the ledger: a message sent again. */
 int msn_ledger_resend(const msn_ledger_t *l, int mid, uint64_t digest);
 
+/** Notes a message taken into the batch (memory only: a resend before the commit is then
+ *  recognised too; a rollback forgets it, msn_ledger_reload). */
+void msn_ledger_note(msn_ledger_t *l, int mid, uint64_t digest);
+
 /** Records a message written into the open transaction. Returns 0, or -1 with err set. */
-int msn_ledger_add(msn_ledger_t *l, int mid, uint64_t digest, char *err, size_t errlen);
+int msn_ledger_put(msn_ledger_t *l, int mid, uint64_t digest, char *err, size_t errlen);
 
 /** The open transaction was rolled back: reads the ledger again. Returns 0, or -1. */
 int msn_ledger_reload(msn_ledger_t *l, char *err, size_t errlen);

@@ -280,7 +280,11 @@ int msn_source_read(msn_source_t *s, int max)
     s->n_read = 0;
     if (s->state != S_CONNECTING && s->state != S_CONNECTED)
         return 0;
-    do {
+    /* one packet per call; a call that hands over no message (nothing more to read, a
+     * partial packet, or a packet that is not a message) ends the round: no poll per
+     * message */
+    for (int calls = 0; s->n_read < max && calls < 4 * max; calls++) {
+        int before = s->n_read;
         int rc = mosquitto_loop_read(s->m, 1);
         if (rc != MOSQ_ERR_SUCCESS) {
             /* libmosquitto closed the socket (and called on_disconnect) */
@@ -290,7 +294,9 @@ int msn_source_read(msn_source_t *s, int max)
         }
         if (s->state != S_CONNECTING && s->state != S_CONNECTED)
             return -1; /* refused in CONNACK */
-    } while (s->n_read < max && msn_source_readable(s));
+        if (s->n_read == before)
+            break;
+    }
     return s->n_read;
 }
 

@@ -142,4 +142,4 @@ class CrashTest(test_ingest_mqtt.IngestHarness, unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    msnlib.main(CrashTest)

@@ -304,4 +304,4 @@ class NoBrokerTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    msnlib.main(EqualityTest, ApiAndBadMessagesTest, NoBrokerTest)

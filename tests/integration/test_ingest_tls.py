@@ -100,4 +100,4 @@ class TlsTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    msnlib.main(TlsTest)
