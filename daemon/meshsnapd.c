@@ -47,8 +47,9 @@ static void usage(FILE *f)
             "  -h, --help        this help\n"
             "\n"
             "Signals: SIGTERM/SIGINT stop (in-flight requests finish, the backfiller stops at a\n"
-            "chunk boundary); SIGHUP reloads the configuration (new workers on the shared sockets,\n"
-            "old ones drained; an invalid file is refused and the old configuration kept); SIGUSR1\n"
+            "chunk boundary, the ingestor commits and acknowledges what it read); SIGHUP reloads\n"
+            "the configuration (new workers on the shared sockets, old ones drained, backfiller and\n"
+            "ingestor restarted; an invalid file is refused and the old configuration kept); SIGUSR1\n"
             "is passed to the workers (log reopening).\n");
 }
 
