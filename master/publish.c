@@ -2,6 +2,7 @@
 #include "publish.h"
 
 #include <msgpack.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,43 @@ typedef struct {
     msgpack_sbuffer sb;
     int append;   /* keys arrive in order (full build) */
     int tx_dirty; /* some transmission record was rewritten */
+    msn_pubskip_t skip; /* what this publication left out (added to the publisher's on commit) */
+    int nodes_rewritten; /* the node table was rewritten: skip.nodes replaces the publisher's count */
 } wctx_t;
+
+static const char *const dbi_label[MSN_DBI_COUNT] = {"meta", "doc", "tx",   "obs",  "oid", "hash",
+                                                     "fx",   "ft",  "node", "orow", "fl"};
+
+#define SKIPS_LOGGED 20 /* rows left out of an index logged one by one; then every 1000th */
+
+static void log_skip(wctx_t *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void log_skip(wctx_t *w, const char *fmt, ...)
+{
+    int64_t n = ++w->p->skip.logged;
+    if (n > SKIPS_LOGGED && n % 1000 != 0)
+        return;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    msn_warn("%s%s", msg, n == SKIPS_LOGGED ? " (further ones are logged every 1000th; healthz counts them all)" : "");
+}
+
+/* A printable excerpt of a value from a row, for a log line. */
+static void excerpt(const void *v, size_t n, char out[48])
+{
+    const unsigned char *b = v;
+    size_t o = 0;
+    for (size_t i = 0; i < n && o < 40; i++)
+        out[o++] = b[i] >= 0x20 && b[i] < 0x7f && b[i] != '"' ? (char)b[i] : '?';
+    if (n > 40) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = '\0';
+}
 
 void msn_publisher_init(msn_publisher_t *p, const char *state_dir, const char *source_db, int64_t master_start_ms)
 {
@@ -66,6 +103,17 @@ static uint64_t fnv1a(const void *data, size_t n)
 static int put(wctx_t *w, int dbi, const msn_snap_key_t *key, const void *v, size_t vl, unsigned flags)
 {
     MDB_val k = msn_snap_key_val(key), val = {vl, (void *)v};
+    /* the last guard: LMDB answers MDB_BAD_VALSIZE for these, which would fail the whole
+       publication (DUPSORT values are keys too) */
+    size_t max = (size_t)mdb_env_get_maxkeysize(w->p->snap.env);
+    if (k.mv_size == 0 || k.mv_size > max || (dbi == MSN_DBI_FX && (vl == 0 || vl > max))) {
+        char ex[48];
+        excerpt(k.mv_data, k.mv_size, ex);
+        w->skip.refused++;
+        log_skip(w, "snapshot: a %s key of %zu bytes (\"%s\") cannot be stored; that entry is left out", dbi_label[dbi],
+                 k.mv_size, ex);
+        return 0;
+    }
     int rc = mdb_put(w->txn, w->p->snap.dbi[dbi], &k, &val, flags);
     if (rc == MDB_KEYEXIST && (flags & (MDB_NODUPDATA | MDB_NOOVERWRITE)))
         return 0;
@@ -76,8 +124,17 @@ static int put(wctx_t *w, int dbi, const msn_snap_key_t *key, const void *v, siz
 static int put_fx(wctx_t *w, msn_fx_kind_t kind, const void *value, size_t len, const msn_fx_rec_t *rec)
 {
     msn_snap_key_t k;
-    if (msn_snap_fx_key(kind, value, len, &k) < 0)
+    if (msn_snap_fx_key(kind, value, len, &k) < 0) {
+        if (len > 0 && value != NULL) { /* a value no list key can hold (empty ones have no list) */
+            char ex[48];
+            excerpt(value, len, ex);
+            w->skip.list_keys++;
+            log_skip(w, "transmission %llu: the value \"%s\" (%zu bytes) is too long for the '%c' packet list; "
+                     "the transmission is not listed under it", (unsigned long long)msn_snaprec_fx_id(rec), ex, len,
+                     (char)kind);
+        }
         return 0;
+    }
     return put(w, MSN_DBI_FX, &k, rec, sizeof(*rec), MDB_NODUPDATA);
 }
 
@@ -127,9 +184,16 @@ static int write_tx(wctx_t *w, msn_tx_t *t, int is_new)
     if (rc || !is_new)
         return rc;
     msn_snaprec_id_encode(idv, (uint64_t)t->id);
-    if (t->hash && msn_snap_hash_key(t->hash, strlen(t->hash), &k) == 0 &&
-        (rc = put(w, MSN_DBI_HASH, &k, idv, 8, 0)))
-        return rc;
+    if (t->hash && msn_snap_hash_key(t->hash, strlen(t->hash), &k) == 0) {
+        if ((rc = put(w, MSN_DBI_HASH, &k, idv, 8, 0)))
+            return rc;
+    } else {
+        char ex[48];
+        excerpt(t->hash ? t->hash : "", t->hash ? strlen(t->hash) : 0, ex);
+        w->skip.tx_hash++;
+        log_skip(w, "transmission %lld has the hash \"%s\" (%zu bytes), not 1 to 64 hex digits: it is served, but "
+                 "not found by hash", (long long)t->id, ex, t->hash ? strlen(t->hash) : (size_t)0);
+    }
     msn_fx_rec_t rec;
     fx_rec_of(t, &rec);
     if ((rc = put_fx(w, MSN_FX_ALL, NULL, 0, &rec)) || (rc = put_fx(w, MSN_FX_TYPE, &rec.payload_type, 1, &rec)) ||
@@ -184,11 +248,19 @@ static int write_small(wctx_t *w, int64_t now_ms, int force, int *changed)
     if (force || h != p->nodes_hash) {
         if ((rc = mdb_drop(w->txn, p->snap.dbi[MSN_DBI_NODE], 0)))
             goto out;
+        w->skip.nodes = 0;
+        w->nodes_rewritten = 1;
         for (uint32_t i = 0; i < s->n_nodes; i++) {
             const char *pkey = s->nodes[i].public_key;
             msn_snap_key_t k;
-            if (pkey == NULL || msn_snap_node_key(pkey, strlen(pkey), &k) < 0)
+            if (pkey == NULL || msn_snap_node_key(pkey, strlen(pkey), &k) < 0) {
+                char ex[48];
+                excerpt(pkey ? pkey : "", pkey ? strlen(pkey) : 0, ex);
+                w->skip.nodes++;
+                log_skip(w, "node \"%s\" has a public key of %zu bytes (\"%s\"), not 1 to 64: listed, but not found by key",
+                         s->nodes[i].name ? s->nodes[i].name : "", pkey ? strlen(pkey) : (size_t)0, ex);
                 continue;
+            }
             msn_buf_reset(&w->scratch);
             msn_render_node_fragment(&w->scratch, &s->nodes[i]);
             msgpack_sbuffer_clear(&w->sb);
@@ -324,6 +396,8 @@ int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *e
     msn_snap_close(&old);
     if (p->an)
         msn_ansched_committed(p->an);
+    w.skip.logged = p->skip.logged;
+    p->skip = w.skip;
     s->n_obs_dirty = 0;
     p->gen++;
     p->pub_tx = s->n_tx;
@@ -400,6 +474,11 @@ int msn_publish_incremental(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, 
     mdb_env_sync(p->snap.env, 1);
     if (p->an)
         msn_ansched_committed(p->an);
+    p->skip.tx_hash += w.skip.tx_hash;
+    p->skip.list_keys += w.skip.list_keys;
+    p->skip.refused += w.skip.refused;
+    if (w.nodes_rewritten)
+        p->skip.nodes = w.skip.nodes;
     p->gen++;
     p->pub_tx = s->n_tx;
     p->pub_obs = s->n_obs;

@@ -6,6 +6,13 @@
  * transmissions and observations, changed small documents) as one write transaction of
  * the current environment. Both bump the generation; an incremental publication with
  * nothing to write does not.
+ *
+ * Keys built from row data (content hashes, public keys, observer ids, IATA codes, channel
+ * hashes) that no key can hold (empty, too long, not hex where hex is required) are never
+ * written: the row stays served where it needs no such key, the missing index entry is
+ * counted (msn_pubskip_t) and logged, and the publication goes on. A last guard refuses
+ * any key LMDB cannot store (empty or longer than mdb_env_get_maxkeysize) the same way, so
+ * that no row can make a publication fail with MDB_BAD_VALSIZE.
  */
 #ifndef MSN_PUBLISH_H
 #define MSN_PUBLISH_H
@@ -15,6 +22,16 @@
 #include "ansched.h"
 #include "shm/snapshot.h"
 #include "store.h"
+
+/* Index entries left out of the current environment because their row gives no valid key
+   (counted per environment: a full publication starts again from 0). */
+typedef struct {
+    int64_t tx_hash;   /* transmissions not findable by content hash */
+    int64_t nodes;     /* nodes not findable by public key (as of the last rewrite of the node table) */
+    int64_t list_keys; /* packet-list entries left out (a value too long for a list key) */
+    int64_t refused;   /* keys refused by the last guard (empty or beyond LMDB's maximum) */
+    int64_t logged;    /* log lines written about them (the first ones one by one) */
+} msn_pubskip_t;
 
 typedef struct {
     char *state_dir;
@@ -27,6 +44,7 @@ typedef struct {
     int64_t last_published_ms;
     int64_t poll_interval_ms;  /* how soon the poll-driven documents may change (for expires_at) */
     msn_ansched_t *an;         /* analytics results written into every generation, or NULL */
+    msn_pubskip_t skip;        /* of the current environment */
 } msn_publisher_t;
 
 /** Initialises p; reads the generation of an existing current snapshot, if any, so new

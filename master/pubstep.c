@@ -181,6 +181,13 @@ static void publish_counts(msn_pubctx_t *c, int64_t now)
     st->master.published_gen = (int64_t)c->pub.gen;
     st->master.published_at_ms = c->pub.last_published_ms;
     st->master.last_poll_at_ms = now;
+    const msn_store_t *s = &c->store;
+    const msn_pubskip_t *k = &c->pub.skip;
+    st->master.rows_corrupt = s->skipped_rows;
+    st->master.obs_orphaned = s->orphan_obs;
+    st->master.obs_waiting = s->n_pend;
+    st->master.ids_nonpositive = s->nonpositive_tx + s->nonpositive_obs;
+    st->master.index_skipped = k->tx_hash + k->nodes + k->list_keys + k->refused;
     msn_status_write_end(&st->master_seq);
 }
 
