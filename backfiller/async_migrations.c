@@ -429,7 +429,7 @@ int msn_amig_sqlite_progress(void *ud)
         msn_info("%s: still working: %lld / %lld rows", m->name, (long long)m->mirror.rows_processed,
                  (long long)m->mirror.rows_total);
     }
-    return 0;
+    return m->stop != NULL && *m->stop != 0;
 }
 
 int msn_amig_finish(msn_amig_t *m, const char *error, char *err, size_t errlen)
@@ -484,8 +484,11 @@ int msn_amig_run(sqlite3 *db, msn_status_t *st, const char *name, msn_mig_fn fn,
         msn_info("%s: starting", name);
     ctx->db = db;
     ctx->amig = &m;
+    m.stop = ctx->stop;
     sqlite3_progress_handler(db, PROGRESS_HANDLER_OPS, msn_amig_sqlite_progress, &m);
     int frc = fn(ctx, e, sizeof(e));
+    if (frc != 0 && frc != -ECANCELED && ctx->stop != NULL && *ctx->stop)
+        frc = -ECANCELED; /* e.g. a statement interrupted by the stop */
     sqlite3_progress_handler(db, 0, NULL, NULL);
     ctx->amig = NULL;
 

@@ -70,6 +70,7 @@ typedef struct {
     msn_chunk_result_t resume;
     int64_t prior_active_ms;     /* time the earlier runs spent (resume) */
     int64_t run_start_mono_ms;   /* when this run began */
+    volatile sig_atomic_t *stop; /* the run's stop flag (may be NULL): interrupts a statement */
 } msn_amig_t;
 
 /* What a migration gets when it runs. */
@@ -127,16 +128,20 @@ int msn_amig_finish(msn_amig_t *m, const char *error, char *err, size_t errlen);
 
 /** Runs one migration with the semantics above: begin, fn(ctx) with ctx->amig set,
  *  finish; every status write carries ctx->effects. Returns 0 when done (now or
- *  already), -ECANCELED when stopped (recorded as failed "cancelled"), or -1 on failure
- *  (recorded as failed, message in err). */
+ *  already), -ECANCELED when stopped (recorded as failed "cancelled"; a failure while the
+ *  stop flag is set, such as an interrupted statement, counts as stopped), or -1 on
+ *  failure (recorded as failed, message in err). */
 int msn_amig_run(sqlite3 *db, msn_status_t *st, const char *name, msn_mig_fn fn, msn_mig_ctx_t *ctx, char *err,
                  size_t errlen);
 
 /** An sqlite3_progress_handler callback (ud = msn_amig_t *) that msn_amig_run installs
  *  on the connection while the migration runs: when no progress line was logged for
  *  10 s (one statement or one chunk taking that long: counting the rows in scope, a big
- *  chunk), it logs "<name>: still working: processed / total rows". Never interrupts
- *  (returns 0). A body that installs its own handler re-installs this one afterwards. */
+ *  chunk), it logs "<name>: still working: processed / total rows". Once the stop flag
+ *  is set it interrupts the running statement (returns 1: SQLITE_INTERRUPT), so that a
+ *  stop never waits for a long chunk; the chunk is rolled back and the run ends as
+ *  cancelled (it resumes from the last committed chunk). A body that installs its own
+ *  handler re-installs this one afterwards. */
 int msn_amig_sqlite_progress(void *ud);
 
 /** Shows `name` as failed with `error` in the status block only (used when the database

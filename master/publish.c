@@ -368,6 +368,16 @@ int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *e
     if (rc)
         goto fail;
     for (uint32_t i = 0; i < s->n_tx && rc == 0; i++) {
+        if ((i & 1023) == 0 && p->stop != NULL && atomic_load(p->stop)) {
+            snprintf(err, errlen, "stopped");
+            mdb_txn_abort(w.txn);
+            msn_snap_close(&p->snap);
+            p->snap = old;
+            wctx_free(&w);
+            for (uint32_t j = 0; j < i; j++)
+                s->tx[j].dirty = 1; /* not published */
+            return -2;
+        }
         msn_tx_t *t = &s->tx[i];
         rc = write_tx(&w, t, 1);
         for (uint32_t j = 0; j < t->n_obs && rc == 0; j++)

@@ -17,6 +17,7 @@
 #ifndef MSN_PUBLISH_H
 #define MSN_PUBLISH_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "ansched.h"
@@ -45,6 +46,7 @@ typedef struct {
     int64_t poll_interval_ms;  /* how soon the poll-driven documents may change (for expires_at) */
     msn_ansched_t *an;         /* analytics results written into every generation, or NULL */
     msn_pubskip_t skip;        /* of the current environment */
+    const atomic_int *stop;    /* when set non-zero, a full publication gives up (may be NULL) */
 } msn_publisher_t;
 
 /** Initialises p; reads the generation of an existing current snapshot, if any, so new
@@ -54,7 +56,9 @@ void msn_publisher_init(msn_publisher_t *p, const char *state_dir, const char *s
 void msn_publisher_free(msn_publisher_t *p);
 
 /** Writes generation gen+1 as a new environment and points `current` at it.
- *  Returns 0, or -1 with err set (the previous snapshot stays current). */
+ *  Returns 0; -2 when *p->stop became non-zero meanwhile (checked every 1024
+ *  transmissions: nothing is made current); or -1 with err set (the previous snapshot
+ *  stays current). */
 int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *err, size_t errlen);
 
 /** Writes what changed since the last publication. *published is set to 1 when a new

@@ -1,9 +1,11 @@
 /* pubstep.c: see pubstep.h. */
 #include "pubstep.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "shm/log.h"
 #include "shm/migration_effects.h"
@@ -199,11 +201,73 @@ static void close_db(msn_pubctx_t *c, int64_t retry_ms)
     c->last_data_version = -1; /* a count of one connection: the next one polls at once */
 }
 
+static void set_db_state(msn_pubctx_t *c, int state, int changed, int64_t now)
+{
+    msn_status_t *st = c->st;
+    msn_status_write_begin(&st->master_seq);
+    st->master.db_state = state;
+    if (changed) {
+        st->master.db_changes++;
+        st->master.db_changed_at_ms = now;
+    }
+    msn_status_write_end(&st->master_seq);
+}
+
+/* After an open: records which file the connection reads. A file other than the one
+   loaded before (replaced while the connection was closed) makes the next step reload. */
+static void note_db_file(msn_pubctx_t *c, int64_t now)
+{
+    struct stat sb;
+    if (stat(c->cfg->db, &sb) < 0)
+        return; /* gone again already: the next check says so */
+    int other = c->db_known && (c->db_dev != (uint64_t)sb.st_dev || c->db_ino != (uint64_t)sb.st_ino);
+    c->db_dev = (uint64_t)sb.st_dev;
+    c->db_ino = (uint64_t)sb.st_ino;
+    c->db_known = 1;
+    c->next_db_check_ms = now + MSN_PUB_DB_CHECK_MS;
+    if (other) {
+        msn_warn("%s is another file than the one loaded before: loading it in full", c->cfg->db);
+        c->rebuild = 1;
+        set_db_state(c, MSN_DB_REPLACED, 1, now);
+    } else if (!c->rebuild) {
+        set_db_state(c, MSN_DB_OK, 0, now);
+    }
+}
+
+/* Compares the file at the database path with the one the connection reads. */
+static void check_db_file(msn_pubctx_t *c, int64_t now)
+{
+    c->next_db_check_ms = now + MSN_PUB_DB_CHECK_MS;
+    if (!c->db_known)
+        return;
+    struct stat sb;
+    int src = stat(c->cfg->db, &sb);
+    if (src == 0 && (uint64_t)sb.st_dev == c->db_dev && (uint64_t)sb.st_ino == c->db_ino)
+        return;
+    if (src < 0 && errno != ENOENT && errno != ENOTDIR)
+        return; /* cannot tell (EACCES, EIO...): the next poll reports what it meets */
+    int missing = src < 0;
+    if (missing)
+        msn_error("the database %s was deleted: serving the last snapshot until a database is back at that path",
+                  c->cfg->db);
+    else
+        msn_warn("the database %s was replaced by another file (inode %llu, was %llu): reopening it and loading it "
+                 "in full",
+                 c->cfg->db, (unsigned long long)sb.st_ino, (unsigned long long)c->db_ino);
+    set_db_state(c, missing ? MSN_DB_MISSING : MSN_DB_REPLACED, 1, now);
+    set_status(c->st, -1, missing ? "the database was deleted; serving the last snapshot"
+                                  : "the database was replaced; reloading");
+    close_db(c, now);
+    c->rebuild = 1;
+}
+
 static void do_open(msn_pubctx_t *c, int64_t now)
 {
     char err[512];
-    if (msn_sqlite_open(c->cfg->db, 1, &c->db, err, sizeof(err)) == 0)
+    if (msn_sqlite_open(c->cfg->db, 1, &c->db, err, sizeof(err)) == 0) {
+        note_db_file(c, now);
         return;
+    }
     if (now - c->last_err_log_ms > 30000) {
         msn_error("cannot open the database: %s (retrying)", err);
         c->last_err_log_ms = now;
@@ -236,12 +300,20 @@ static int load_and_publish(msn_pubctx_t *c)
     }
     int64_t t1 = msn_now_ms();
     set_status(c->st, -1, "publishing generation %llu", (unsigned long long)c->pub.gen + 1);
-    if (msn_publish_full(&c->pub, &fresh, msn_now_ms(), err, sizeof(err)) < 0) {
+    rc = msn_publish_full(&c->pub, &fresh, msn_now_ms(), err, sizeof(err));
+    if (rc == -2) {
+        msn_store_free(&fresh);
+        return -2;
+    }
+    if (rc < 0) {
         msn_error("publish failed: %s", err);
         set_status(c->st, -1, "publish failed: %s", err);
         msn_store_free(&fresh);
         return -1;
     }
+    /* `current` points at the new environment: tell the workers at once, so that none keeps
+       answering from the old one while another already answers from the new one */
+    atomic_fetch_add(&c->st->env_seq, 1);
     int64_t t2 = msn_now_ms();
     msn_store_free(&c->store);
     c->store = fresh;
@@ -257,7 +329,6 @@ static int load_and_publish(msn_pubctx_t *c)
     msn_status_write_begin(&c->st->master_seq);
     c->st->master.last_full_load_ms = t2 - t0;
     msn_status_write_end(&c->st->master_seq);
-    atomic_fetch_add(&c->st->env_seq, 1);
     set_status(c->st, MSN_PHASE_READY, "serving generation %llu", (unsigned long long)c->pub.gen);
     return 0;
 }
@@ -266,8 +337,10 @@ static void do_full_load(msn_pubctx_t *c, const msn_pub_in_t *in)
 {
     int64_t real_start = msn_now_ms();
     int rc = load_and_publish(c);
-    if (rc == -2)
-        return; /* stopped: the next step says so */
+    if (rc == -2) {
+        msn_info("stop requested: the full load was abandoned before it was published");
+        return; /* the next step stops */
+    }
     int64_t end = after(in->now_ms, real_start);
     if (rc < 0) {
         close_db(c, end + 2000);
@@ -276,6 +349,8 @@ static void do_full_load(msn_pubctx_t *c, const msn_pub_in_t *in)
     c->loaded = 1;
     c->rebuild = 0;
     c->reload_pending = 0;
+    if (c->db_known)
+        set_db_state(c, MSN_DB_OK, 0, end);
     c->poll_now = 0; /* a full generation carries every analytics result */
     c->loaded_at_ms = real_start;
     /* the fresh store holds every resolved path written up to the load */
@@ -391,6 +466,8 @@ msn_pub_plan_t msn_pub_step(msn_pubctx_t *c, int64_t now_ms)
     in.reader_check = atomic_load(&c->ctl->reader_check);
     msn_status_read_backfill(c->st, &in.bf);
     in.data_version = -1;
+    if (c->db != NULL && now_ms >= c->next_db_check_ms)
+        check_db_file(c, now_ms);
     if (c->db != NULL && c->loaded && !c->rebuild && now_ms >= c->next_poll_ms)
         in.data_version = data_version(c->db);
     note_finished(c, &in.bf);
@@ -442,6 +519,7 @@ void msn_pubctx_init(msn_pubctx_t *c, const msn_config_t *cfg, msn_status_t *st,
     msn_ansched_init(&c->an, cfg, st);
     c->pub.an = &c->an;
     c->pub.poll_interval_ms = cfg->poll_interval_ms;
+    c->pub.stop = &ctl->stop;
 }
 
 void msn_pubctx_free(msn_pubctx_t *c)

@@ -36,6 +36,12 @@
  *                                                              make the poll due at once
  *   SLEEP        nothing is due                                nothing: the caller sleeps
  *
+ * Before each step, at most every MSN_PUB_DB_CHECK_MS, the file at the database path is
+ * compared with the one the connection reads (device and inode): when it was deleted or
+ * replaced, the connection is closed, the status block says so (db_state, db_changes; the
+ * supervisor restarts the backfiller on it), and the next steps reopen the path and load
+ * it in full. Until then the last snapshot stays served.
+ *
  * The context owns the SQLite connection, the store, the LMDB publisher and the
  * analytics scheduler (and with it the computing process, which this thread alone forks
  * and reaps: child.h); only the thread running the steps touches them.
@@ -57,6 +63,7 @@
 #define MSN_PUB_SMALL_RELOAD_MS 10000 /* re-read nodes and observers at least this often */
 #define MSN_PUB_STALL_MS 30000        /* a running migration silent this long no longer holds a reload */
 #define MSN_PUB_SETTLE_MS 1000        /* no migration ran for this long: the run is over, reload */
+#define MSN_PUB_DB_CHECK_MS 1000      /* how often the database path is checked for a new file */
 
 /* What the supervisor thread may change while the steps run. */
 typedef struct {
@@ -115,6 +122,11 @@ typedef struct {
     int64_t retry_ms;        /* no connection: open again from this time */
     int64_t last_err_log_ms; /* "cannot open the database" logged at most every 30 s */
     int64_t announced_ms;    /* finished migrations up to this end time were noted */
+    /* the identity of the database file the connection reads (checked every
+       MSN_PUB_DB_CHECK_MS: a file deleted or replaced at the path is reopened and reloaded) */
+    int db_known;
+    uint64_t db_dev, db_ino;
+    int64_t next_db_check_ms;
 } msn_pubctx_t;
 
 /** Initialises c (nothing loaded, no connection: the first steps open and load).

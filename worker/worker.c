@@ -398,10 +398,9 @@ int msn_worker_main(const msn_config_t *cfg, int slot, const char *listen_fds)
     w.slot = slot < 0 || slot >= MSN_STATUS_MAX_WORKERS ? 0 : slot;
     snprintf(role, sizeof(role), "worker %d", w.slot);
     msn_log_set_role(role);
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    prctl(PR_SET_PDEATHSIG, SIGTERM); /* also set by the master's spawner (before exec) */
     msn_proc_set_title(role);
-    if (getppid() == 1)
-        return 1; /* the master is already gone */
+    pid_t master = getppid(); /* checked by the spawner before exec: the master, alive */
     signal(SIGPIPE, SIG_IGN);
     int src = msn_status_open(cfg->state_dir, &w.st);
     if (src < 0) {
@@ -469,8 +468,8 @@ int msn_worker_main(const msn_config_t *cfg, int slot, const char *listen_fds)
                 now - w.stop_at_ms >= cfg->http.shutdown_timeout_ms)
                 break;
         }
-        if (getppid() == 1)
-            begin_stop(&w);
+        if (getppid() != master)
+            begin_stop(&w); /* reparented: the master is gone (SIGTERM should have said so) */
     }
     rc = 0;
 out:
