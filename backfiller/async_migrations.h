@@ -39,8 +39,10 @@
  * (SIGTERM, kill -9, power loss). The next run continues from it (msn_amig_resume): same
  * snapshot, same total, rows_processed carrying on, so a user's progress never goes
  * backwards across restarts and rate = processed / elapsed stays the real throughput.
- * A state whose run rejected rows is not resumed: the next run starts over so that those
- * rows are retried. The state row is deleted when the migration is done.
+ * Rows a run rejected are recorded in _meshsnap_skipped (migrations_int.h) and stay
+ * skipped; their count carries on with the state. A migration may keep the state of one
+ * of its parts under "<name>/<part>" (msn_amig_part_*); every state of the migration is
+ * deleted when it is done, or when its bookkeeping row was deleted to force a new run.
  *
  * Only the backfiller process uses this module; a handle belongs to one connection.
  */
@@ -119,6 +121,25 @@ const msn_chunk_result_t *msn_amig_resume(const msn_amig_t *m);
 /** msn_chunk_checkpoint_fn (ud = msn_amig_t *): writes the resume state of `name` inside
  *  the chunk's transaction. Returns 0, or -1 with err set. */
 int msn_amig_checkpoint(sqlite3 *db, void *ud, const msn_chunk_result_t *state, char *err, size_t errlen);
+
+/* The resume state of a part of a migration (a chunked pass inside a longer one, such as
+   the duplicate pass of the schema upgrade), kept in _meshsnap_backfill as
+   "<migration>/<part>". */
+typedef struct {
+    msn_amig_t *m; /* the migration's bookkeeping (may be NULL: no state kept) */
+    char name[80]; /* "<migration>/<part>" */
+} msn_amig_part_t;
+
+/** Sets p up for part `part` of m's migration. */
+void msn_amig_part_init(msn_amig_part_t *p, msn_amig_t *m, const char *part);
+/** Reads the part's saved state into *out. Returns 1 when there is one, 0 when there is
+ *  none (or m is NULL), -1 with err set on an SQL error. */
+int msn_amig_part_load(const msn_amig_part_t *p, msn_chunk_result_t *out, char *err, size_t errlen);
+/** msn_chunk_checkpoint_fn (ud = msn_amig_part_t *): saves the part's state inside the
+ *  chunk's transaction. Returns 0, or -1 with err set. */
+int msn_amig_part_checkpoint(sqlite3 *db, void *ud, const msn_chunk_result_t *state, char *err, size_t errlen);
+/** Deletes the part's state (the part is complete). Returns 0, or -1 with err set. */
+int msn_amig_part_drop(const msn_amig_part_t *p, char *err, size_t errlen);
 
 /** Ends the run: error NULL marks it done (and drops its resume state), otherwise failed
  *  with that text (the resume state stays). Returns 0,

@@ -55,6 +55,7 @@ typedef struct {
     int64_t rows_processed;
     int64_t rows_total;
     int64_t cursor;          /* the last row id the migration finished (0 = unknown); rows up to it are final */
+    int64_t rows_skipped;    /* rows it could not process, left unchanged (in _meshsnap_skipped) */
     char error[256];
 } msn_migration_status_t;
 

@@ -94,7 +94,7 @@ int msn_api_migrations_json(msn_buf_t *b, const msn_backfill_status_t *bf, int64
             msn_json_strn(b, m->error, strnlen(m->error, sizeof(m->error)));
         else
             msn_buf_puts(b, "null");
-        msn_buf_putc(b, '}');
+        msn_buf_printf(b, ",\"rowsSkipped\":%lld}", (long long)m->rows_skipped);
     }
     msn_buf_putc(b, ']');
     return running;
