@@ -68,8 +68,12 @@ void msn_publisher_init(msn_publisher_t *p, const char *state_dir, const char *s
     msn_snap_meta_t m;
     char err[512];
     int rc = msn_snap_current_meta(state_dir, &m, err, sizeof(err));
+    /* the numbers go on after every environment there ever was, damaged ones included */
+    uint64_t highest = msn_snap_highest_gen(state_dir);
+    p->gen = highest;
     if (rc == 0) {
-        p->gen = m.gen;
+        if (m.gen > p->gen)
+            p->gen = m.gen;
         if (m.format == 0)
             msn_warn("the snapshot in %s has no snapshot format version (written by an older meshsnap), this binary "
                      "writes format %d: it is not served; publishing a fresh generation in a new environment",
@@ -135,7 +139,9 @@ static int put_fx(wctx_t *w, msn_fx_kind_t kind, const void *value, size_t len, 
         }
         return 0;
     }
-    return put(w, MSN_DBI_FX, &k, rec, sizeof(*rec), MDB_NODUPDATA);
+    msn_fx_rec_t sealed = *rec;
+    msn_snaprec_fx_seal(&sealed, k.b, k.len);
+    return put(w, MSN_DBI_FX, &k, &sealed, sizeof(sealed), MDB_NODUPDATA);
 }
 
 static int put_fx_str(wctx_t *w, msn_fx_kind_t kind, const char *value, const msn_fx_rec_t *rec)
@@ -164,7 +170,9 @@ static int write_latest(wctx_t *w, msn_tx_t *t)
             return rc;
     }
     msn_snap_fl_key(latest, (uint64_t)t->id, &k);
-    if ((rc = put(w, MSN_DBI_FL, &k, "", 0, 0)))
+    uint8_t ks[MSN_SNAPREC_KEYSUM_LEN];
+    msn_snaprec_keysum(ks, k.b, k.len);
+    if ((rc = put(w, MSN_DBI_FL, &k, ks, sizeof(ks), 0)))
         return rc;
     t->latest_pub = latest;
     return 0;
@@ -174,7 +182,7 @@ static int write_latest(wctx_t *w, msn_tx_t *t)
 static int write_tx(wctx_t *w, msn_tx_t *t, int is_new)
 {
     msn_snap_key_t k;
-    uint8_t idv[8];
+    uint8_t idv[MSN_SNAPREC_ID_LEN];
     msn_snap_tx_key((uint64_t)t->id, &k);
     msgpack_sbuffer_clear(&w->sb);
     msn_render_tx_record(&w->sb, w->s, t, &w->scratch);
@@ -183,9 +191,9 @@ static int write_tx(wctx_t *w, msn_tx_t *t, int is_new)
         rc = write_latest(w, t);
     if (rc || !is_new)
         return rc;
-    msn_snaprec_id_encode(idv, (uint64_t)t->id);
     if (t->hash && msn_snap_hash_key(t->hash, strlen(t->hash), &k) == 0) {
-        if ((rc = put(w, MSN_DBI_HASH, &k, idv, 8, 0)))
+        msn_snaprec_id_encode(idv, k.b, k.len, (uint64_t)t->id);
+        if ((rc = put(w, MSN_DBI_HASH, &k, idv, sizeof(idv), 0)))
             return rc;
     } else {
         char ex[48];
@@ -205,14 +213,16 @@ static int write_tx(wctx_t *w, msn_tx_t *t, int is_new)
     if ((rc = put_fx_str(w, MSN_FX_CHANNEL, t->channel_hash, &rec)))
         return rc;
     msn_snap_ft_key(t->first_seen_ms, (uint64_t)t->id, &k);
-    return put(w, MSN_DBI_FT, &k, "", 0, 0);
+    uint8_t ks[MSN_SNAPREC_KEYSUM_LEN];
+    msn_snaprec_keysum(ks, k.b, k.len);
+    return put(w, MSN_DBI_FT, &k, ks, sizeof(ks), 0);
 }
 
 /* Writes one observation (obs, oid, and the observer list entry of its transmission). */
 static int write_obs(wctx_t *w, msn_tx_t *t, const msn_obs_t *o)
 {
     msn_snap_key_t k;
-    uint8_t txv[8];
+    uint8_t txv[MSN_SNAPREC_ID_LEN];
     msn_snap_obs_key((uint64_t)t->id, (uint64_t)o->id, &k);
     msgpack_sbuffer_clear(&w->sb);
     msn_render_obs_record(&w->sb, w->s, t, o);
@@ -220,8 +230,8 @@ static int write_obs(wctx_t *w, msn_tx_t *t, const msn_obs_t *o)
     if (rc)
         return rc;
     msn_snap_oid_key((uint64_t)o->id, &k);
-    msn_snaprec_id_encode(txv, (uint64_t)t->id);
-    if ((rc = put(w, MSN_DBI_OID, &k, txv, 8, 0)))
+    msn_snaprec_id_encode(txv, k.b, k.len, (uint64_t)t->id);
+    if ((rc = put(w, MSN_DBI_OID, &k, txv, sizeof(txv), 0)))
         return rc;
     msn_fx_rec_t rec;
     fx_rec_of(t, &rec);

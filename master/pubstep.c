@@ -446,6 +446,101 @@ static void note_finished(msn_pubctx_t *c, const msn_backfill_status_t *bf)
     c->announced_ms = upto;
 }
 
+/* Sets the environment `current` points at aside (it is damaged: why) and makes the
+   workers let go of it; when it is the master's own, the next step publishes in full. */
+static void set_aside_current(msn_pubctx_t *c, const char *why, int64_t now)
+{
+    char name[128], fresh[256], err[512];
+    if (msn_snap_current_name(c->cfg->state_dir, name, sizeof(name), err, sizeof(err)) != 0)
+        return;
+    const char *own = strrchr(c->pub.snap.dir, '/');
+    if (c->pub.snap.env != NULL && own != NULL && strcmp(own + 1, name) == 0) {
+        msn_snap_close(&c->pub.snap);
+        c->rebuild = 1;
+    }
+    int rc = msn_snap_set_aside(c->cfg->state_dir, name, fresh, sizeof(fresh), err, sizeof(err));
+    if (rc < 0) {
+        msn_error("the snapshot %s is damaged (%s), and could not be set aside: %s", name, why, err);
+        return;
+    }
+    if (rc == 1)
+        return;
+    atomic_fetch_add(&c->st->env_seq, 1);
+    msn_error("the snapshot %s is damaged (%s): set aside as %s/%s (kept for inspection); %s", name, why,
+              c->cfg->state_dir, fresh,
+              c->rebuild || !c->loaded ? "no snapshot is served until the next one is published"
+                                       : "serving none until the next publication");
+    msn_status_write_begin(&c->st->master_seq);
+    c->st->master.snap_set_aside++;
+    snprintf(c->st->master.snap_set_aside_last, sizeof(c->st->master.snap_set_aside_last), "%.95s", fresh);
+    msn_status_write_end(&c->st->master_seq);
+    (void)now;
+}
+
+static void set_verify(msn_pubctx_t *c, int state)
+{
+    msn_status_write_begin(&c->st->master_seq);
+    c->st->master.snap_verify = state;
+    msn_status_write_end(&c->st->master_seq);
+}
+
+/* The check of an earlier run's snapshot (started once, before the first publication). */
+static void check_snapshot(msn_pubctx_t *c, int64_t now)
+{
+    if (!c->check_started) {
+        c->check_started = 1;
+        char name[128], err[512];
+        msn_snap_meta_t m;
+        if (c->loaded || msn_snap_current_name(c->cfg->state_dir, name, sizeof(name), err, sizeof(err)) != 0 ||
+            msn_snap_current_meta(c->cfg->state_dir, &m, err, sizeof(err)) != 0 || m.format != MSN_SNAP_FORMAT)
+            return; /* nothing an earlier run left that would be served */
+        int rc = msn_snapcheck_start(&c->check, c->cfg->state_dir, name);
+        if (rc < 0) {
+            msn_warn("cannot check the earlier snapshot %s: %s", name, strerror(-rc));
+            return;
+        }
+        set_verify(c, MSN_VERIFY_RUNNING);
+        return;
+    }
+    if (c->check.pid <= 0)
+        return;
+    char why[600];
+    char name[64];
+    snprintf(name, sizeof(name), "%s", c->check.dir_name);
+    int64_t took = now - c->check.started_ms;
+    int outcome = msn_snapcheck_poll(&c->check, why, sizeof(why));
+    if (outcome == MSN_SNAPCHECK_RUNNING)
+        return;
+    if (outcome == MSN_SNAPCHECK_INTACT) {
+        msn_info("the earlier snapshot %s is intact (%s, checked in %.1f s)", name, why, took / 1000.0);
+        set_verify(c, MSN_VERIFY_PASSED);
+        return;
+    }
+    if (outcome == MSN_SNAPCHECK_UNKNOWN) {
+        msn_warn("the check of the earlier snapshot %s ended without a verdict: %s", name, why);
+        set_verify(c, MSN_VERIFY_NONE);
+        return;
+    }
+    set_verify(c, MSN_VERIFY_FAILED);
+    char cur[128], err[512];
+    if (msn_snap_current_name(c->cfg->state_dir, cur, sizeof(cur), err, sizeof(err)) == 0 && strcmp(cur, name) == 0)
+        set_aside_current(c, why, now);
+    else
+        msn_error("the earlier snapshot %s was damaged (%s); it has been replaced already", name, why);
+}
+
+/* A worker found a value of the environment it read failing its checksum. */
+static void take_damage_reports(msn_pubctx_t *c, int64_t now)
+{
+    uint64_t reports = atomic_load(&c->st->damage_reports);
+    if (reports == c->damage_seen)
+        return;
+    c->damage_seen = reports;
+    if (atomic_load(&c->st->damage_env_seq) != atomic_load(&c->st->env_seq))
+        return; /* about an environment that is no longer current */
+    set_aside_current(c, "a worker found a value that does not match its checksum", now);
+}
+
 static int64_t data_version(sqlite3 *db)
 {
     sqlite3_stmt *st;
@@ -468,6 +563,8 @@ msn_pub_plan_t msn_pub_step(msn_pubctx_t *c, int64_t now_ms)
     in.data_version = -1;
     if (c->db != NULL && now_ms >= c->next_db_check_ms)
         check_db_file(c, now_ms);
+    take_damage_reports(c, now_ms);
+    check_snapshot(c, now_ms);
     if (c->db != NULL && c->loaded && !c->rebuild && now_ms >= c->next_poll_ms)
         in.data_version = data_version(c->db);
     note_finished(c, &in.bf);
@@ -514,6 +611,13 @@ void msn_pubctx_init(msn_pubctx_t *c, const msn_config_t *cfg, msn_status_t *st,
     c->st = st;
     c->ctl = ctl;
     c->last_data_version = -1;
+    msn_snapcheck_init(&c->check);
+    c->damage_seen = atomic_load(&st->damage_reports);
+    /* an earlier snapshot that cannot even be opened or read is damaged: set aside at once */
+    msn_snap_meta_t m;
+    char err[512];
+    if (msn_snap_current_meta(cfg->state_dir, &m, err, sizeof(err)) < 0)
+        set_aside_current(c, err, started_at_ms);
     msn_store_init(&c->store);
     msn_publisher_init(&c->pub, cfg->state_dir, cfg->db, started_at_ms);
     msn_ansched_init(&c->an, cfg, st);
@@ -527,6 +631,7 @@ void msn_pubctx_free(msn_pubctx_t *c)
     if (c->db)
         sqlite3_close(c->db);
     c->db = NULL;
+    msn_snapcheck_reset(&c->check);
     msn_ansched_free(&c->an);
     msn_store_free(&c->store);
     msn_publisher_free(&c->pub);

@@ -42,6 +42,14 @@
  * supervisor restarts the backfiller on it), and the next steps reopen the path and load
  * it in full. Until then the last snapshot stays served.
  *
+ * Damaged snapshots, also before each step: an earlier run's snapshot that `current`
+ * points at when nothing is published yet is checked in full in a child (snapcheck.h);
+ * a worker that found a value failing its checksum reports the environment it read
+ * (status damage_env_seq). A damaged environment that is still current is set aside
+ * (msn_snap_set_aside: renamed, kept, `current` removed, env_seq bumped so the workers
+ * let go of it), and when it was the master's own the next step loads and publishes in
+ * full. One that cannot even be opened at start is set aside by msn_pubctx_init.
+ *
  * The context owns the SQLite connection, the store, the LMDB publisher and the
  * analytics scheduler (and with it the computing process, which this thread alone forks
  * and reaps: child.h); only the thread running the steps touches them.
@@ -55,6 +63,7 @@
 
 #include "ansched.h"
 #include "publish.h"
+#include "snapcheck.h"
 #include "shm/config.h"
 #include "shm/status.h"
 #include "store.h"
@@ -127,6 +136,11 @@ typedef struct {
     int db_known;
     uint64_t db_dev, db_ino;
     int64_t next_db_check_ms;
+    /* damaged snapshots (shm/snapshot.h): the check of an earlier run's snapshot at start,
+       and the reports of workers that found a value failing its checksum */
+    msn_snapcheck_t check;
+    int check_started;
+    uint64_t damage_seen; /* status damage_reports as last handled */
 } msn_pubctx_t;
 
 /** Initialises c (nothing loaded, no connection: the first steps open and load).

@@ -303,7 +303,19 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         r.req_body = req->entity.base;
         r.req_body_len = req->entity.len;
     }
+    uint32_t damage = w->view.damage;
     msn_api_dispatch(&r, method);
+    if (r.txn != NULL && w->view.damage != damage) {
+        /* a value failed its checksum: nothing of this snapshot is sent (snapview.h) */
+        msn_snapview_end(&w->view);
+        msn_snapview_damaged(&w->view);
+        r.txn = NULL;
+        r.use_doc = 0;
+        msn_buf_reset(&w->body);
+        r.content_type = NULL;
+        r.retry_after = 2;
+        msn_api_error(&r, 503, "the snapshot is damaged; a new one is being published");
+    }
     status_headers(w, req, &r);
     /* the body: a stored document (maybe its gzip copy), or what the handler assembled */
     const char *out = w->body.data;

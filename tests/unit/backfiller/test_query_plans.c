@@ -242,7 +242,7 @@ static void test_backfill_plans(void)
                 " 'repeater' FROM c;"
                 "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 8)"
                 " INSERT INTO observers (id, name) SELECT 'obs' || i, 'o' || i FROM c;");
-    char sql[512];
+    char sql[1024];
     snprintf(sql, sizeof(sql),
              "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < %d)"
              " INSERT INTO transmissions (id, raw_hex, hash, first_seen, payload_type)"
