@@ -521,6 +521,20 @@ static void check_snapshot(msn_pubctx_t *c, int64_t now)
         set_verify(c, MSN_VERIFY_NONE);
         return;
     }
+    char dir[4400];
+    struct stat sb;
+    snprintf(dir, sizeof(dir), "%s/%s", c->cfg->state_dir, name);
+    if (stat(dir, &sb) < 0 && errno == ENOENT) {
+        /* gone while it was checked: set aside (a worker met a damaged value of it first,
+           take_damage_reports), or replaced by this run's first generation */
+        const char *last = c->st->master.snap_set_aside_last;
+        size_t ll = strnlen(last, sizeof(c->st->master.snap_set_aside_last)), nl = strlen(name);
+        int aside = ll >= nl && strncmp(last + ll - nl, name, nl) == 0;
+        set_verify(c, aside ? MSN_VERIFY_FAILED : MSN_VERIFY_NONE);
+        msn_info("the check of the earlier snapshot %s ended without a verdict: it had been %s already", name,
+                 aside ? "set aside (damaged)" : "replaced");
+        return;
+    }
     set_verify(c, MSN_VERIFY_FAILED);
     char cur[128], err[512];
     if (msn_snap_current_name(c->cfg->state_dir, cur, sizeof(cur), err, sizeof(err)) == 0 && strcmp(cur, name) == 0)

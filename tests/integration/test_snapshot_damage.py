@@ -6,10 +6,10 @@ inside stored values (records, packet-list and index entries, documents), locate
 liblmdb with ctypes: their offsets in data.mdb are their addresses in the map minus its
 base. Then, while requests run all the time:
 
-- a stopped daemon's snapshot: on the restart the workers serve the earlier run's
-  snapshot while the master checks it in full (healthz `snapshotCheck.verify`); the check
-  fails, and the snapshot is set aside ("damaged-*" in state_dir) or already replaced by
-  the generation the master publishes at every start;
+- a stopped daemon's snapshot: on the restart the master checks the earlier run's
+  snapshot in full (healthz `snapshotCheck.verify`; a SQLite lock holds the master's load
+  meanwhile, so that the snapshot is not replaced first); the check fails, the snapshot
+  is set aside ("damaged-*" in state_dir, healthz `setAside`) and rebuilt;
 - a running daemon's snapshot: a request that reads a damaged value is answered 503 with
   Retry-After, never with it; the worker reports it, the master sets the snapshot aside
   and publishes a new generation.
@@ -187,6 +187,11 @@ class SnapshotDamageTest(unittest.TestCase):
     def reference(self, d, urls):
         return {u: d.get_json(u) for u in urls}
 
+    def wait_health_or_bad(self, d, p, pred, what):
+        """Waits for pred(healthz), failing at once when p met an answer not allowed."""
+        d.wait_health(lambda h: pred(h) or p.bad, timeout=60, what=what)
+        self.assertEqual(p.bad[:3], [], "answers served from a damaged snapshot (counts %r)" % p.counts)
+
     def check_served_again(self, d, reference):
         for url, want in reference.items():
             self.assertEqual(d.get_json(url), want, "%s after the rebuild" % url)
@@ -216,20 +221,29 @@ class SnapshotDamageTest(unittest.TestCase):
         flip(os.path.join(env, "data.mdb"), [off for off, _ in damaged], self.rng)
 
         d2 = self.daemon(state)
-        d2.start()
+        # while the lock is held the master cannot load the database, so it cannot replace
+        # the earlier snapshot; no request reads it meanwhile: the check has to find the
+        # damage (workers meeting it are the other test)
+        with msnlib.SqliteLock(self.db):
+            d2.start()
+            h = d2.wait_health(lambda h: h.get("snapshotCheck", {}).get("verify") in ("failed", "passed"),
+                               timeout=60, what="the verdict of the check")
+            self.assertEqual(h["snapshotCheck"]["verify"], "failed")
+            self.assertEqual(h["snapshotCheck"]["setAside"], 1)
+            self.assertFalse(os.path.exists(os.path.join(state, "current")), "nothing current to serve")
+            with Prober(d2, reference) as p0:
+                time.sleep(1)
+            self.assertEqual(p0.bad, [], "answers while no snapshot is current (counts %r)" % p0.counts)
+            self.assertEqual(set(p0.counts), {503}, p0.counts)
         with Prober(d2, reference) as p:
-            # the check fails; the snapshot is set aside, or already replaced by the
-            # generation every start publishes (whichever comes first)
-            d2.wait_health(lambda h: h.get("snapshotCheck", {}).get("verify") == "failed", timeout=60,
-                           what="the check of the damaged snapshot failed")
             d2.wait_fresh(timeout=60, min_generation=gen + 1)
             d2.wait_for(lambda: all(d2.get(u).status == 200 for u in reference), timeout=30,
                         what="every url answered 200 again")
             time.sleep(0.5)
         self.assertEqual(p.bad, [], "answers served from a damaged snapshot (counts %r)" % p.counts)
         self.check_served_again(d2, reference)
-        self.assertRegex(d2.log_text(), r"snapshot snap-\d+ (is|was) damaged \(snapshot .*database \w+, key ")
-        self.assertLessEqual(len([n for n in os.listdir(state) if n.startswith("damaged-")]), 1)
+        self.assertRegex(d2.log_text(), r"snapshot snap-\d+ (is|was) damaged \(")
+        self.assertEqual(len([n for n in os.listdir(state) if n.startswith("damaged-")]), 1)
         self.assertNotEqual(os.path.realpath(os.path.join(state, "current")), env)
         d2.stop()
         # the new snapshot is intact: the next start checks it and keeps it
@@ -252,8 +266,8 @@ class SnapshotDamageTest(unittest.TestCase):
         reference = self.reference(d, self.urls(tx_ids + self.rng.sample(sorted(self.hashes), 3)))
         with Prober(d, reference) as p:
             flip(os.path.join(env, "data.mdb"), [off for off, _ in damaged], self.rng)
-            h = d.wait_health(lambda h: h.get("snapshotCheck", {}).get("setAside", 0) >= 1, timeout=60,
-                              what="the damaged snapshot set aside")
+            self.wait_health_or_bad(d, p, lambda h: h.get("snapshotCheck", {}).get("setAside", 0) >= 1,
+                                    "the damaged snapshot set aside")
             d.wait_fresh(timeout=60, min_generation=gen + 1)
             d.wait_for(lambda: all(d.get(u).status == 200 for u in reference), timeout=30,
                        what="every url answered 200 again")
