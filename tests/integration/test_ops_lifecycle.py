@@ -102,8 +102,9 @@ class LifecycleTest(unittest.TestCase):
                                       transmissions=60000, obs_per_tx=4.0, days=3, seed=78)
         msnlib.run_backfiller(db, tmp)
         d = msnlib.start_daemon(db, tmp, test=self, workers=1, sections={"backfill": {"enabled": False}})
-        # a restart loads and publishes in full: stop it while it publishes
-        d.stop()
+        # a restart loads and publishes in full: stop it while it publishes (this first stop
+        # only prepares the snapshot: on a loaded machine it may wait for the shutdown timeout)
+        d.stop(timeout=20)
         d2 = msnlib.Daemon(db, tmp, workers=1, state_dir=d.state_dir, sections={"backfill": {"enabled": False}})
         d2.start()
         self.addCleanup(d2.cleanup)
