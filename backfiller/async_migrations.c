@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "backfiller/migrations_int.h"
 #include "shm/log.h"
 #include "shm/schema.h"
 
@@ -131,6 +132,10 @@ int msn_amig_ensure_table(sqlite3 *db, char *err, size_t errlen)
         set_err(err, errlen, "create _meshsnap_backfill: %s", e);
         return -1;
     }
+    if (exec_sql(db, MSN_MIG_SKIPPED_DDL, e, sizeof(e)) < 0) {
+        set_err(err, errlen, "create _meshsnap_skipped: %s", e);
+        return -1;
+    }
     return 0;
 }
 
@@ -158,6 +163,7 @@ static int load_resume(msn_amig_t *m, char *e, size_t elen)
         m->resume.processed = sqlite3_column_int64(q, 2);
         m->resume.total = sqlite3_column_int64(q, 3);
         rejected = sqlite3_column_int64(q, 4);
+        m->resume.rejected = rejected;
         m->prior_active_ms = sqlite3_column_int64(q, 5);
         rc = SQLITE_DONE;
     }
@@ -166,7 +172,8 @@ static int load_resume(msn_amig_t *m, char *e, size_t elen)
         scopy(e, elen, sqlite3_errmsg(m->db));
         return -1;
     }
-    if (found && rejected == 0 && m->resume.total >= m->resume.processed && m->resume.processed >= 0 &&
+    /* rows a run rejected are recorded in _meshsnap_skipped: the run goes on after them */
+    if (found && rejected >= 0 && m->resume.total >= m->resume.processed && m->resume.processed >= 0 &&
         m->prior_active_ms >= 0) {
         m->has_resume = 1;
         return 0;
@@ -177,7 +184,7 @@ static int load_resume(msn_amig_t *m, char *e, size_t elen)
         const char *p[1] = {m->name};
         if (write_stmt(m->db, "DELETE FROM _meshsnap_backfill WHERE name = ?1", 1, p, NULL, e, elen) < 0)
             return -1;
-        msn_info("%s: the previous run left rows it could not process; starting over", m->name);
+        msn_info("%s: the previous run left an unusable resume state; starting over", m->name);
     }
     return 0;
 }
@@ -283,8 +290,10 @@ static int begin(msn_amig_t *m, sqlite3 *db, msn_status_t *st, const char *name,
         sqlite3_finalize(q);
         q = NULL;
         stage = "register";
-        /* a state without its bookkeeping row (the row was deleted to force a new run) is stale */
-        if (write_stmt(db, "DELETE FROM _meshsnap_backfill WHERE name = ?1", 1, p, NULL, e, sizeof(e)) < 0 ||
+        /* a state without its bookkeeping row (the row was deleted to force a new run) is
+           stale, and so are the states of the migration's parts ("<name>/<part>") */
+        if (write_stmt(db, "DELETE FROM _meshsnap_backfill WHERE name = ?1 OR substr(name, 1, length(?1) + 1) = ?1 || '/'",
+                       1, p, NULL, e, sizeof(e)) < 0 ||
             write_stmt(db, "INSERT INTO _async_migrations (name, status) VALUES (?1, 'pending_async')", 1, p, NULL, e,
                        sizeof(e)) < 0)
             goto fail;
@@ -297,6 +306,7 @@ static int begin(msn_amig_t *m, sqlite3 *db, msn_status_t *st, const char *name,
     m->mirror.rows_processed = m->resume.processed;
     m->mirror.rows_total = m->resume.total;
     m->mirror.cursor = m->has_resume && m->resume.cursor > 0 ? m->resume.cursor : 0;
+    m->mirror.rows_skipped = m->has_resume ? m->resume.rejected : 0;
     mirror(m);
     return 0;
 fail:
@@ -387,9 +397,10 @@ const msn_chunk_result_t *msn_amig_resume(const msn_amig_t *m)
     return m != NULL && m->has_resume ? &m->resume : NULL;
 }
 
-int msn_amig_checkpoint(sqlite3 *db, void *ud, const msn_chunk_result_t *s, char *err, size_t errlen)
+/* Writes the resume state `name` (active_ms: the time spent so far). */
+static int save_state(sqlite3 *db, const char *name, const msn_chunk_result_t *s, int64_t active_ms, char *err,
+                      size_t errlen)
 {
-    msn_amig_t *m = ud;
     sqlite3_stmt *q = NULL;
     if (sqlite3_prepare_v2(db,
                            "INSERT INTO _meshsnap_backfill (name, max_id, cursor, processed, total, rejected, active_ms,"
@@ -398,23 +409,82 @@ int msn_amig_checkpoint(sqlite3 *db, void *ud, const msn_chunk_result_t *s, char
                            " processed = excluded.processed, total = excluded.total, rejected = excluded.rejected,"
                            " active_ms = excluded.active_ms, updated_at = excluded.updated_at",
                            -1, &q, NULL) != SQLITE_OK) {
-        set_err(err, errlen, "%s: checkpoint: %s", m->name, sqlite3_errmsg(db));
+        set_err(err, errlen, "%s: checkpoint: %s", name, sqlite3_errmsg(db));
         return -1;
     }
-    sqlite3_bind_text(q, 1, m->name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(q, 1, name, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(q, 2, s->max_id);
     sqlite3_bind_int64(q, 3, s->cursor);
     sqlite3_bind_int64(q, 4, s->processed);
     sqlite3_bind_int64(q, 5, s->total);
     sqlite3_bind_int64(q, 6, s->rejected);
-    sqlite3_bind_int64(q, 7, m->prior_active_ms + (mono_ms() - m->run_start_mono_ms));
+    sqlite3_bind_int64(q, 7, active_ms);
     if (sqlite3_step(q) != SQLITE_DONE) {
-        set_err(err, errlen, "%s: checkpoint: %s", m->name, sqlite3_errmsg(db));
+        set_err(err, errlen, "%s: checkpoint: %s", name, sqlite3_errmsg(db));
         sqlite3_finalize(q);
         return -1;
     }
     sqlite3_finalize(q);
     return 0;
+}
+
+int msn_amig_checkpoint(sqlite3 *db, void *ud, const msn_chunk_result_t *s, char *err, size_t errlen)
+{
+    msn_amig_t *m = ud;
+    return save_state(db, m->name, s, m->prior_active_ms + (mono_ms() - m->run_start_mono_ms), err, errlen);
+}
+
+void msn_amig_part_init(msn_amig_part_t *p, msn_amig_t *m, const char *part)
+{
+    p->m = m;
+    snprintf(p->name, sizeof(p->name), "%s/%s", m ? m->name : "", part);
+}
+
+int msn_amig_part_load(const msn_amig_part_t *p, msn_chunk_result_t *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    if (p->m == NULL)
+        return 0;
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(p->m->db,
+                           "SELECT max_id, cursor, processed, total, rejected FROM _meshsnap_backfill WHERE name = ?1", -1,
+                           &q, NULL) != SQLITE_OK) {
+        set_err(err, errlen, "%s: %s", p->name, sqlite3_errmsg(p->m->db));
+        return -1;
+    }
+    sqlite3_bind_text(q, 1, p->name, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(q), found = 0;
+    if (rc == SQLITE_ROW) {
+        out->max_id = sqlite3_column_int64(q, 0);
+        out->cursor = sqlite3_column_int64(q, 1);
+        out->processed = sqlite3_column_int64(q, 2);
+        out->total = sqlite3_column_int64(q, 3);
+        out->rejected = sqlite3_column_int64(q, 4);
+        found = out->processed >= 0 && out->total >= 0;
+        rc = SQLITE_DONE;
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE) {
+        set_err(err, errlen, "%s: %s", p->name, sqlite3_errmsg(p->m->db));
+        return -1;
+    }
+    return found;
+}
+
+int msn_amig_part_checkpoint(sqlite3 *db, void *ud, const msn_chunk_result_t *s, char *err, size_t errlen)
+{
+    const msn_amig_part_t *p = ud;
+    if (p->m == NULL)
+        return 0;
+    return save_state(db, p->name, s, 0, err, errlen);
+}
+
+int msn_amig_part_drop(const msn_amig_part_t *p, char *err, size_t errlen)
+{
+    if (p->m == NULL)
+        return 0;
+    const char *a[1] = {p->name};
+    return write_stmt(p->m->db, "DELETE FROM _meshsnap_backfill WHERE name = ?1", 1, a, NULL, err, errlen);
 }
 
 int msn_amig_sqlite_progress(void *ud)
@@ -429,7 +499,7 @@ int msn_amig_sqlite_progress(void *ud)
         msn_info("%s: still working: %lld / %lld rows", m->name, (long long)m->mirror.rows_processed,
                  (long long)m->mirror.rows_total);
     }
-    return 0;
+    return m->stop != NULL && *m->stop != 0;
 }
 
 int msn_amig_finish(msn_amig_t *m, const char *error, char *err, size_t errlen)
@@ -457,7 +527,9 @@ int msn_amig_finish(msn_amig_t *m, const char *error, char *err, size_t errlen)
     }
     if (error == NULL) {
         const char *d[1] = {m->name};
-        if (write_stmt(m->db, "DELETE FROM _meshsnap_backfill WHERE name = ?1", 1, d, NULL, e, sizeof(e)) < 0)
+        if (write_stmt(m->db,
+                       "DELETE FROM _meshsnap_backfill WHERE name = ?1 OR substr(name, 1, length(?1) + 1) = ?1 || '/'",
+                       1, d, NULL, e, sizeof(e)) < 0)
             msn_warn("%s: done, but its resume state could not be dropped: %s", m->name, e);
     }
     return 0;
@@ -484,8 +556,11 @@ int msn_amig_run(sqlite3 *db, msn_status_t *st, const char *name, msn_mig_fn fn,
         msn_info("%s: starting", name);
     ctx->db = db;
     ctx->amig = &m;
+    m.stop = ctx->stop;
     sqlite3_progress_handler(db, PROGRESS_HANDLER_OPS, msn_amig_sqlite_progress, &m);
     int frc = fn(ctx, e, sizeof(e));
+    if (frc != 0 && frc != -ECANCELED && ctx->stop != NULL && *ctx->stop)
+        frc = -ECANCELED; /* e.g. a statement interrupted by the stop */
     sqlite3_progress_handler(db, 0, NULL, NULL);
     ctx->amig = NULL;
 

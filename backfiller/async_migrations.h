@@ -39,8 +39,10 @@
  * (SIGTERM, kill -9, power loss). The next run continues from it (msn_amig_resume): same
  * snapshot, same total, rows_processed carrying on, so a user's progress never goes
  * backwards across restarts and rate = processed / elapsed stays the real throughput.
- * A state whose run rejected rows is not resumed: the next run starts over so that those
- * rows are retried. The state row is deleted when the migration is done.
+ * Rows a run rejected are recorded in _meshsnap_skipped (migrations_int.h) and stay
+ * skipped; their count carries on with the state. A migration may keep the state of one
+ * of its parts under "<name>/<part>" (msn_amig_part_*); every state of the migration is
+ * deleted when it is done, or when its bookkeeping row was deleted to force a new run.
  *
  * Only the backfiller process uses this module; a handle belongs to one connection.
  */
@@ -70,6 +72,7 @@ typedef struct {
     msn_chunk_result_t resume;
     int64_t prior_active_ms;     /* time the earlier runs spent (resume) */
     int64_t run_start_mono_ms;   /* when this run began */
+    volatile sig_atomic_t *stop; /* the run's stop flag (may be NULL): interrupts a statement */
 } msn_amig_t;
 
 /* What a migration gets when it runs. */
@@ -119,6 +122,25 @@ const msn_chunk_result_t *msn_amig_resume(const msn_amig_t *m);
  *  the chunk's transaction. Returns 0, or -1 with err set. */
 int msn_amig_checkpoint(sqlite3 *db, void *ud, const msn_chunk_result_t *state, char *err, size_t errlen);
 
+/* The resume state of a part of a migration (a chunked pass inside a longer one, such as
+   the duplicate pass of the schema upgrade), kept in _meshsnap_backfill as
+   "<migration>/<part>". */
+typedef struct {
+    msn_amig_t *m; /* the migration's bookkeeping (may be NULL: no state kept) */
+    char name[80]; /* "<migration>/<part>" */
+} msn_amig_part_t;
+
+/** Sets p up for part `part` of m's migration. */
+void msn_amig_part_init(msn_amig_part_t *p, msn_amig_t *m, const char *part);
+/** Reads the part's saved state into *out. Returns 1 when there is one, 0 when there is
+ *  none (or m is NULL), -1 with err set on an SQL error. */
+int msn_amig_part_load(const msn_amig_part_t *p, msn_chunk_result_t *out, char *err, size_t errlen);
+/** msn_chunk_checkpoint_fn (ud = msn_amig_part_t *): saves the part's state inside the
+ *  chunk's transaction. Returns 0, or -1 with err set. */
+int msn_amig_part_checkpoint(sqlite3 *db, void *ud, const msn_chunk_result_t *state, char *err, size_t errlen);
+/** Deletes the part's state (the part is complete). Returns 0, or -1 with err set. */
+int msn_amig_part_drop(const msn_amig_part_t *p, char *err, size_t errlen);
+
 /** Ends the run: error NULL marks it done (and drops its resume state), otherwise failed
  *  with that text (the resume state stays). Returns 0,
  *  or -1 with err set when the row could not be written (the status block still shows
@@ -127,16 +149,20 @@ int msn_amig_finish(msn_amig_t *m, const char *error, char *err, size_t errlen);
 
 /** Runs one migration with the semantics above: begin, fn(ctx) with ctx->amig set,
  *  finish; every status write carries ctx->effects. Returns 0 when done (now or
- *  already), -ECANCELED when stopped (recorded as failed "cancelled"), or -1 on failure
- *  (recorded as failed, message in err). */
+ *  already), -ECANCELED when stopped (recorded as failed "cancelled"; a failure while the
+ *  stop flag is set, such as an interrupted statement, counts as stopped), or -1 on
+ *  failure (recorded as failed, message in err). */
 int msn_amig_run(sqlite3 *db, msn_status_t *st, const char *name, msn_mig_fn fn, msn_mig_ctx_t *ctx, char *err,
                  size_t errlen);
 
 /** An sqlite3_progress_handler callback (ud = msn_amig_t *) that msn_amig_run installs
  *  on the connection while the migration runs: when no progress line was logged for
  *  10 s (one statement or one chunk taking that long: counting the rows in scope, a big
- *  chunk), it logs "<name>: still working: processed / total rows". Never interrupts
- *  (returns 0). A body that installs its own handler re-installs this one afterwards. */
+ *  chunk), it logs "<name>: still working: processed / total rows". Once the stop flag
+ *  is set it interrupts the running statement (returns 1: SQLITE_INTERRUPT), so that a
+ *  stop never waits for a long chunk; the chunk is rolled back and the run ends as
+ *  cancelled (it resumes from the last committed chunk). A body that installs its own
+ *  handler re-installs this one afterwards. */
 int msn_amig_sqlite_progress(void *ud);
 
 /** Shows `name` as failed with `error` in the status block only (used when the database

@@ -169,7 +169,14 @@ int msn_chunk_loop(sqlite3 *db, const msn_chunk_ops_t *ops, void *ud, const msn_
         }
         int64_t found = 0, n = 0, rej = 0;
         if (one_chunk(db, &w, ops, ud, opts, &r, &r.cursor, &found, &n, &rej, err, errlen) < 0) {
-            rc = -EIO;
+            if (stopped(opts)) { /* interrupted by the stop (a progress handler): rolled back */
+                if (opts->progress)
+                    opts->progress(opts->progress_ud, r.processed, r.total, r.cursor);
+                set_err(err, errlen, "cancelled");
+                rc = -ECANCELED;
+            } else {
+                rc = -EIO;
+            }
             goto out;
         }
         if (found <= 0)

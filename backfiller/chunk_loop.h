@@ -117,7 +117,8 @@ typedef struct {
 
 /** Runs the loop on db (a read-write connection outside any transaction).
  *  Returns 0 when no row in scope is left, -ECANCELED when *opts->stop became non-zero
- *  (err = "cancelled"), -EINVAL for bad options, or -EIO when a statement or callback
+ *  (err = "cancelled"; also when a chunk failed once the flag was set, as a statement
+ *  interrupted by a progress handler does: that chunk is rolled back), -EINVAL for bad options, or -EIO when a statement or callback
  *  failed (err = the message). err is set in every failure case; res (may be NULL) holds
  *  the counts reached in every case. */
 int msn_chunk_loop(sqlite3 *db, const msn_chunk_ops_t *ops, void *ud, const msn_chunk_opts_t *opts,

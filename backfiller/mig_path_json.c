@@ -58,8 +58,7 @@ static int pj_read(sqlite3 *db, void *ud, int64_t max_id, int limit, int64_t cur
         if (drc != 0) {
             char why[96];
             snprintf(why, sizeof(why), "raw_hex does not decode: %s", msn_codec_strerror(drc));
-            msn_mig_reject(&p->rej, id, why);
-            msn_mig_batch_add(&p->batch, id, MSN_MIG_ROW_REJECTED, 0);
+            msn_mig_batch_reject(&p->batch, &p->rej, id, why);
             continue;
         }
         size_t start = p->batch.buf.len;

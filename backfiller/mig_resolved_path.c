@@ -68,8 +68,7 @@ static int rp_read(sqlite3 *db, void *ud, int64_t max_id, int limit, int64_t cur
                     : -1;
         if (r < 0) {
             p->batch.buf.len = start;
-            msn_mig_reject(&p->rej, id, "path_json is not a JSON array of hop strings");
-            msn_mig_batch_add(&p->batch, id, MSN_MIG_ROW_REJECTED, 0);
+            msn_mig_batch_reject(&p->batch, &p->rej, id, "path_json is not a JSON array of hop strings");
         } else if (r == 0) {
             msn_mig_batch_add(&p->batch, id, MSN_MIG_ROW_NOTHING, 0); /* no hop resolved: stays NULL */
         } else {

@@ -755,9 +755,19 @@ static int dd_write(sqlite3 *db, void *ud, int64_t max_id, int limit, int64_t *c
 
 static const msn_chunk_ops_t dd_ops = {dd_max, dd_count, dd_write, dd_read};
 
-static int dedup_pass(msn_mig_ctx_t *ctx, prog_t *prog, char *err, size_t errlen)
+/* The duplicate pass keeps its own resume state ("schema_upgrade_v1/dedup"), written in each
+   chunk's transaction: a restart continues after the last committed chunk instead of
+   scanning from the first transmission again. The state stays once the pass is complete
+   (a restart before the unique index exists skips the pass); it goes with the migration's
+   when that is done, or when the unique index cannot be built (duplicates arrived after
+   the pass: the next run scans again). */
+#define DEDUP_PART "dedup"
+
+static int dedup_pass(msn_mig_ctx_t *ctx, prog_t *prog, const msn_chunk_result_t *resume, char *err, size_t errlen)
 {
     sqlite3 *db = ctx->db;
+    msn_amig_part_t part;
+    msn_amig_part_init(&part, ctx->amig, DEDUP_PART);
     dedup_t *d = msn_xcalloc(1, sizeof(*d));
     static const char *const merge[] = {"snr", "rssi", "score", "raw_hex", "resolved_path"};
     for (size_t i = 0; i < 5; i++)
@@ -771,7 +781,10 @@ static int dedup_pass(msn_mig_ctx_t *ctx, prog_t *prog, char *err, size_t errlen
         msn_buf_printf(&q, ", %s", d->cols[c]);
         msn_buf_printf(&u, "%s%s = ?%d", c ? ", " : "", d->cols[c], c + 1);
     }
-    msn_buf_puts(&q, " FROM observations WHERE transmission_id = ?1 AND observer_idx = ?2"
+    /* `+observer_idx`: the lookup must go by the transmission (a handful of rows), never by the
+       observer index SQLite would otherwise pick without statistics (every observation of
+       that observer: 350 ms a lookup at 7M observations instead of 0.02 ms) */
+    msn_buf_puts(&q, " FROM observations WHERE transmission_id = ?1 AND +observer_idx = ?2"
                      " AND COALESCE(path_json, '') = ?3 ORDER BY id");
     msn_buf_printf(&u, " WHERE id = ?%d", d->merge_cols + 1);
     if (d->merge_cols == 0) {
@@ -798,8 +811,14 @@ static int dedup_pass(msn_mig_ctx_t *ctx, prog_t *prog, char *err, size_t errlen
         .stop = ctx->stop,
         .progress = dedup_progress,
         .progress_ud = prog,
+        .checkpoint = msn_amig_part_checkpoint,
+        .checkpoint_ud = &part,
+        .resume = resume,
         .single_txn = 0, /* the schema steps are never one transaction */
     };
+    if (resume != NULL)
+        msn_info("%s: duplicate pass resumes after transmission %lld (%lld of %lld observations scanned)", MIG,
+                 (long long)resume->cursor, (long long)resume->processed, (long long)resume->total);
     msn_chunk_result_t res;
     int lrc = msn_chunk_loop(db, &dd_ops, d, &opts, &res, err, errlen);
     if (lrc == 0) {
@@ -852,12 +871,23 @@ int msn_mig_schema_upgrade_v1(msn_mig_ctx_t *ctx, char *err, size_t errlen)
     int64_t carried = earlier != NULL ? earlier->processed : 0;
     prog_t prog = {ctx, carried, carried, 0};
     int64_t dedup_rows = 0;
+    msn_chunk_result_t dd_state;
+    int dd_resume = 0;
     for (int i = 0; i < u.plan.n; i++) {
         if (u.plan.v[i].kind != A_DEDUP) {
             prog.total++;
             continue;
         }
-        if (msn_mig_query_int(db, "SELECT COUNT(*) FROM observations", 0, NULL, &dedup_rows, e, sizeof(e)) < 0) {
+        msn_amig_part_t part;
+        msn_amig_part_init(&part, ctx->amig, DEDUP_PART);
+        dd_resume = msn_amig_part_load(&part, &dd_state, e, sizeof(e));
+        if (dd_resume < 0) {
+            snprintf(err, errlen, "reading the duplicate pass' state: %s", e);
+            goto out;
+        }
+        if (dd_resume) {
+            dedup_rows = dd_state.total; /* the count of the run that began the pass */
+        } else if (msn_mig_query_int(db, "SELECT COUNT(*) FROM observations", 0, NULL, &dedup_rows, e, sizeof(e)) < 0) {
             snprintf(err, errlen, "counting observations: %s", e);
             goto out;
         }
@@ -914,11 +944,19 @@ int msn_mig_schema_upgrade_v1(msn_mig_ctx_t *ctx, char *err, size_t errlen)
             src = build_index(ctx, a, e, sizeof(e));
             if (src == -1)
                 snprintf(err, errlen, "creating index %s: %s", a->name, e);
+            if (src == -1 && strcmp(a->name, DEDUP_INDEX) == 0 && strstr(e, "UNIQUE constraint failed") != NULL) {
+                /* duplicates arrived after the pass: the next run scans again */
+                msn_amig_part_t part;
+                char pe[256];
+                msn_amig_part_init(&part, ctx->amig, DEDUP_PART);
+                if (msn_amig_part_drop(&part, pe, sizeof(pe)) < 0)
+                    msn_warn("%s: %s", MIG, pe);
+            }
             break;
         case A_DEDUP:
             if (object_exists(db, "index", DEDUP_INDEX))
                 break;
-            src = dedup_pass(ctx, &prog, e, sizeof(e));
+            src = dedup_pass(ctx, &prog, dd_resume ? &dd_state : NULL, e, sizeof(e));
             if (src == -1)
                 snprintf(err, errlen, "removing duplicate observations: %s", e);
             break;

@@ -122,9 +122,12 @@ int msn_mig_run_chunked(msn_mig_ctx_t *ctx, const msn_chunk_ops_t *ops, void *ud
     if (ctx->amig != NULL && (rc == 0 || rc == -ECANCELED) && r.cursor > ctx->amig->mirror.cursor)
         ctx->amig->mirror.cursor = r.cursor;
     if (ctx->amig != NULL && rc != -EINVAL) {
-        /* the final stable counts; on success a failed write fails the migration */
+        /* the final stable counts (skipped rows are handled rows); on success a failed write
+           fails the migration */
         char e[384];
-        if (msn_amig_progress(ctx->amig, r.processed, r.total, 1, e, sizeof(e)) < 0) {
+        int64_t handled = r.processed + r.rejected, total = rc == 0 && r.rejected > 0 ? handled : r.total;
+        ctx->amig->mirror.rows_skipped = r.rejected;
+        if (msn_amig_progress(ctx->amig, rc == 0 ? handled : r.processed, total, 1, e, sizeof(e)) < 0) {
             if (rc == 0) {
                 snprintf(err, errlen, "%s", e);
                 return -1;
@@ -136,12 +139,11 @@ int msn_mig_run_chunked(msn_mig_ctx_t *ctx, const msn_chunk_ops_t *ops, void *ud
         return -1;
     if (rc != 0)
         return rc;
-    if (r.rejected > 0) {
-        snprintf(err, errlen, "%lld row(s) could not be processed and were left unchanged: %s%s",
-                 (long long)r.rejected, rej && rej->text[0] ? rej->text : "see the log",
-                 rej && rej->n > rej->listed ? "; ..." : "");
-        return -1;
-    }
+    if (r.rejected > 0)
+        msn_warn("%s: %lld row(s) could not be processed; they are left unchanged and recorded in _meshsnap_skipped "
+                 "(%s%s)",
+                 rej && rej->migration ? rej->migration : "backfill", (long long)r.rejected,
+                 rej && rej->text[0] ? rej->text : "see the log above", rej && rej->n > rej->listed ? "; ..." : "");
     return 0;
 }
 
@@ -184,6 +186,15 @@ void msn_mig_batch_add(msn_mig_batch_t *b, int64_t id, int kind, size_t value_st
         b->last_id = id;
 }
 
+void msn_mig_batch_reject(msn_mig_batch_t *b, msn_mig_rejects_t *r, int64_t id, const char *why)
+{
+    msn_mig_reject(r, id, why);
+    size_t start = b->buf.len;
+    msn_buf_puts(&b->buf, why);
+    msn_mig_batch_add(b, id, MSN_MIG_ROW_REJECTED, start);
+    b->len[b->n - 1] = b->buf.len - start;
+}
+
 void msn_mig_batch_free(msn_mig_batch_t *b)
 {
     free(b->ids);
@@ -198,9 +209,28 @@ int msn_mig_batch_write(sqlite3 *db, sqlite3_stmt *upd, const msn_mig_batch_t *b
                         int64_t *cursor, int64_t *affected, int64_t *rejected, char *err, size_t errlen)
 {
     int64_t done = 0, rej = 0;
+    sqlite3_stmt *skip = NULL;
     for (int i = 0; i < b->n; i++) {
         if (b->kind[i] == MSN_MIG_ROW_REJECTED) {
             rej++;
+            if (skip == NULL && (sqlite3_exec(db, MSN_MIG_SKIPPED_DDL, NULL, NULL, NULL) != SQLITE_OK ||
+                                 sqlite3_prepare_v2(db,
+                                                    "INSERT OR REPLACE INTO _meshsnap_skipped (migration, row_id, reason,"
+                                                    " skipped_at) VALUES (?1, ?2, ?3,"
+                                                    " strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
+                                                    -1, &skip, NULL) != SQLITE_OK)) {
+                snprintf(err, errlen, "recording skipped row %lld: %s", (long long)b->ids[i], sqlite3_errmsg(db));
+                return -1;
+            }
+            sqlite3_reset(skip);
+            sqlite3_bind_text(skip, 1, migration, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(skip, 2, b->ids[i]);
+            sqlite3_bind_text(skip, 3, b->buf.data + b->off[i], (int)b->len[i], SQLITE_STATIC);
+            if (sqlite3_step(skip) != SQLITE_DONE) {
+                snprintf(err, errlen, "recording skipped row %lld: %s", (long long)b->ids[i], sqlite3_errmsg(db));
+                sqlite3_finalize(skip);
+                return -1;
+            }
             continue;
         }
         if (b->kind[i] == MSN_MIG_ROW_NOTHING) {
@@ -220,9 +250,11 @@ int msn_mig_batch_write(sqlite3 *db, sqlite3_stmt *upd, const msn_mig_batch_t *b
         } else {
             snprintf(err, errlen, "row %lld: %s", (long long)b->ids[i], sqlite3_errmsg(db));
             sqlite3_reset(upd);
+            sqlite3_finalize(skip);
             return -1;
         }
     }
+    sqlite3_finalize(skip);
     sqlite3_reset(upd);
     sqlite3_clear_bindings(upd);
     *affected = done;

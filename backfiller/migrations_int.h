@@ -47,12 +47,24 @@ typedef struct {
 /** Records that row `id` could not be processed because of `why`. */
 void msn_mig_reject(msn_mig_rejects_t *r, int64_t id, const char *why);
 
+/** The table of rows a backfill skipped (created when missing, by msn_amig_ensure_table
+ *  and by msn_mig_batch_write before it records one):
+ *    _meshsnap_skipped (migration TEXT, row_id INTEGER, reason TEXT, skipped_at TEXT,
+ *                       PRIMARY KEY (migration, row_id))
+ *  A skipped row is left unchanged; the migration completes without it. */
+#define MSN_MIG_SKIPPED_DDL                                                                                  \
+    "CREATE TABLE IF NOT EXISTS _meshsnap_skipped (migration TEXT NOT NULL, row_id INTEGER NOT NULL,"        \
+    " reason TEXT, skipped_at TEXT, PRIMARY KEY (migration, row_id))"
+
 /** Runs a chunked backfill for a migration body: msn_chunk_loop with ctx's settings,
  *  progress, checkpoints and resume state wired to ctx->amig (when set), then the
  *  terminal progress write. res (may be NULL) receives the loop's counts.
- *  Returns 0 when every row in scope was processed; -ECANCELED when stopped; -EINVAL for
- *  bad settings; -1 on an SQL error or when rows were rejected (err: "N row(s) could not
- *  be processed and were left unchanged: id ...: why; ..."). */
+ *  Rows the body rejected (msn_mig_batch_reject) are skipped: left unchanged, recorded
+ *  in _meshsnap_skipped, logged, counted in the status (rows_skipped) and in the terminal
+ *  progress as handled; they do not fail the migration (a row that cannot be processed
+ *  now cannot be on any later run either).
+ *  Returns 0 when every row in scope was processed or skipped; -ECANCELED when stopped;
+ *  -EINVAL for bad settings; -1 on an SQL error. */
 int msn_mig_run_chunked(msn_mig_ctx_t *ctx, const msn_chunk_ops_t *ops, void *ud, msn_mig_rejects_t *rej,
                         msn_chunk_result_t *res, char *err, size_t errlen);
 
@@ -75,12 +87,16 @@ void msn_mig_batch_reset(msn_mig_batch_t *b);
 /** Adds row id; for MSN_MIG_ROW_VALUE the value is whatever was appended to b->buf
  *  since value_start (pass b->buf.len taken before appending). */
 void msn_mig_batch_add(msn_mig_batch_t *b, int64_t id, int kind, size_t value_start);
+/** Adds row id as rejected because of `why` (msn_mig_reject logs and lists it; the reason
+ *  is recorded with the row in _meshsnap_skipped when the chunk is written). */
+void msn_mig_batch_reject(msn_mig_batch_t *b, msn_mig_rejects_t *r, int64_t id, const char *why);
 void msn_mig_batch_free(msn_mig_batch_t *b);
 
 /** Writes b with upd (?1 = value text, ?2 = id; it must re-check the row still needs the
- *  value). Rows whose value another observation already has (a UNIQUE constraint) keep
- *  theirs and are logged. *affected = rows processed (written, nothing to write, or
- *  already done by another writer), *rejected = rejected rows, *cursor = b->last_id.
+ *  value), and records its rejected rows in _meshsnap_skipped (for `migration`). Rows
+ *  whose value another observation already has (a UNIQUE constraint) keep theirs and are
+ *  logged. *affected = rows processed (written, nothing to write, or already done by
+ *  another writer), *rejected = rejected rows, *cursor = b->last_id.
  *  Returns 0, or -1 with err set (any other SQL error). */
 int msn_mig_batch_write(sqlite3 *db, sqlite3_stmt *upd, const msn_mig_batch_t *b, const char *migration,
                         int64_t *cursor, int64_t *affected, int64_t *rejected, char *err, size_t errlen);

@@ -8,6 +8,7 @@
  *   workers, the backfiller       supervisor                   supervisor.c
  *   the analytics computing       publisher                    anrun.c
  *   process
+ *   the snapshot check process    publisher                    snapcheck.c
  *
  * Nobody waits for "any child" (waitpid(-1)), so no owner takes another's exit status.
  * A child stays a zombie, keeping its pid, until its owner reaps it: an owner may

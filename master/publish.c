@@ -2,6 +2,7 @@
 #include "publish.h"
 
 #include <msgpack.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,43 @@ typedef struct {
     const msn_snap_t *prev; /* full build: the environment being replaced (env NULL when none is open) */
     int append;   /* keys arrive in order (full build) */
     int tx_dirty; /* some transmission record was rewritten */
+    msn_pubskip_t skip; /* what this publication left out (added to the publisher's on commit) */
+    int nodes_rewritten; /* the node table was rewritten: skip.nodes replaces the publisher's count */
 } wctx_t;
+
+static const char *const dbi_label[MSN_DBI_COUNT] = {"meta", "doc", "tx",   "obs",  "oid", "hash",
+                                                     "fx",   "ft",  "node", "orow", "fl"};
+
+#define SKIPS_LOGGED 20 /* rows left out of an index logged one by one; then every 1000th */
+
+static void log_skip(wctx_t *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void log_skip(wctx_t *w, const char *fmt, ...)
+{
+    int64_t n = ++w->p->skip.logged;
+    if (n > SKIPS_LOGGED && n % 1000 != 0)
+        return;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    msn_warn("%s%s", msg, n == SKIPS_LOGGED ? " (further ones are logged every 1000th; healthz counts them all)" : "");
+}
+
+/* A printable excerpt of a value from a row, for a log line. */
+static void excerpt(const void *v, size_t n, char out[48])
+{
+    const unsigned char *b = v;
+    size_t o = 0;
+    for (size_t i = 0; i < n && o < 40; i++)
+        out[o++] = b[i] >= 0x20 && b[i] < 0x7f && b[i] != '"' ? (char)b[i] : '?';
+    if (n > 40) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = '\0';
+}
 
 void msn_publisher_init(msn_publisher_t *p, const char *state_dir, const char *source_db, int64_t master_start_ms)
 {
@@ -37,8 +74,12 @@ void msn_publisher_init(msn_publisher_t *p, const char *state_dir, const char *s
     msn_snap_meta_t m;
     char err[512];
     int rc = msn_snap_current_meta(state_dir, &m, err, sizeof(err));
+    /* the numbers go on after every environment there ever was, damaged ones included */
+    uint64_t highest = msn_snap_highest_gen(state_dir);
+    p->gen = highest;
     if (rc == 0) {
-        p->gen = m.gen;
+        if (m.gen > p->gen)
+            p->gen = m.gen;
         if (m.format == 0)
             msn_warn("the snapshot in %s has no snapshot format version (written by an older meshsnap), this binary "
                      "writes format %d: it is not served; publishing a fresh generation in a new environment",
@@ -73,6 +114,17 @@ static uint64_t fnv1a(const void *data, size_t n)
 static int put(wctx_t *w, int dbi, const msn_snap_key_t *key, const void *v, size_t vl, unsigned flags)
 {
     MDB_val k = msn_snap_key_val(key), val = {vl, (void *)v};
+    /* the last guard: LMDB answers MDB_BAD_VALSIZE for these, which would fail the whole
+       publication (DUPSORT values are keys too) */
+    size_t max = (size_t)mdb_env_get_maxkeysize(w->p->snap.env);
+    if (k.mv_size == 0 || k.mv_size > max || (dbi == MSN_DBI_FX && (vl == 0 || vl > max))) {
+        char ex[48];
+        excerpt(k.mv_data, k.mv_size, ex);
+        w->skip.refused++;
+        log_skip(w, "snapshot: a %s key of %zu bytes (\"%s\") cannot be stored; that entry is left out", dbi_label[dbi],
+                 k.mv_size, ex);
+        return 0;
+    }
     int rc = mdb_put(w->txn, w->p->snap.dbi[dbi], &k, &val, flags);
     if (rc == MDB_KEYEXIST && (flags & (MDB_NODUPDATA | MDB_NOOVERWRITE)))
         return 0;
@@ -83,9 +135,20 @@ static int put(wctx_t *w, int dbi, const msn_snap_key_t *key, const void *v, siz
 static int put_fx(wctx_t *w, msn_fx_kind_t kind, const void *value, size_t len, const msn_fx_rec_t *rec)
 {
     msn_snap_key_t k;
-    if (msn_snap_fx_key(kind, value, len, &k) < 0)
+    if (msn_snap_fx_key(kind, value, len, &k) < 0) {
+        if (len > 0 && value != NULL) { /* a value no list key can hold (empty ones have no list) */
+            char ex[48];
+            excerpt(value, len, ex);
+            w->skip.list_keys++;
+            log_skip(w, "transmission %llu: the value \"%s\" (%zu bytes) is too long for the '%c' packet list; "
+                     "the transmission is not listed under it", (unsigned long long)msn_snaprec_fx_id(rec), ex, len,
+                     (char)kind);
+        }
         return 0;
-    return put(w, MSN_DBI_FX, &k, rec, sizeof(*rec), MDB_NODUPDATA);
+    }
+    msn_fx_rec_t sealed = *rec;
+    msn_snaprec_fx_seal(&sealed, k.b, k.len);
+    return put(w, MSN_DBI_FX, &k, &sealed, sizeof(sealed), MDB_NODUPDATA);
 }
 
 static int put_fx_str(wctx_t *w, msn_fx_kind_t kind, const char *value, const msn_fx_rec_t *rec)
@@ -114,7 +177,9 @@ static int write_latest(wctx_t *w, msn_tx_t *t)
             return rc;
     }
     msn_snap_fl_key(latest, (uint64_t)t->id, &k);
-    if ((rc = put(w, MSN_DBI_FL, &k, "", 0, 0)))
+    uint8_t ks[MSN_SNAPREC_KEYSUM_LEN];
+    msn_snaprec_keysum(ks, k.b, k.len);
+    if ((rc = put(w, MSN_DBI_FL, &k, ks, sizeof(ks), 0)))
         return rc;
     t->latest_pub = latest;
     return 0;
@@ -124,7 +189,7 @@ static int write_latest(wctx_t *w, msn_tx_t *t)
 static int write_tx(wctx_t *w, msn_tx_t *t, int is_new)
 {
     msn_snap_key_t k;
-    uint8_t idv[8];
+    uint8_t idv[MSN_SNAPREC_ID_LEN];
     msn_snap_tx_key((uint64_t)t->id, &k);
     msgpack_sbuffer_clear(&w->sb);
     msn_render_tx_record(&w->sb, w->s, t, &w->scratch);
@@ -135,10 +200,17 @@ static int write_tx(wctx_t *w, msn_tx_t *t, int is_new)
         rc = msn_chanpub_write(w->txn, &w->p->snap, w->s, t, &w->scratch, &w->sb);
     if (rc || !is_new)
         return rc;
-    msn_snaprec_id_encode(idv, (uint64_t)t->id);
-    if (t->hash && msn_snap_hash_key(t->hash, strlen(t->hash), &k) == 0 &&
-        (rc = put(w, MSN_DBI_HASH, &k, idv, 8, 0)))
-        return rc;
+    if (t->hash && msn_snap_hash_key(t->hash, strlen(t->hash), &k) == 0) {
+        msn_snaprec_id_encode(idv, k.b, k.len, (uint64_t)t->id);
+        if ((rc = put(w, MSN_DBI_HASH, &k, idv, sizeof(idv), 0)))
+            return rc;
+    } else {
+        char ex[48];
+        excerpt(t->hash ? t->hash : "", t->hash ? strlen(t->hash) : 0, ex);
+        w->skip.tx_hash++;
+        log_skip(w, "transmission %lld has the hash \"%s\" (%zu bytes), not 1 to 64 hex digits: it is served, but "
+                 "not found by hash", (long long)t->id, ex, t->hash ? strlen(t->hash) : (size_t)0);
+    }
     msn_fx_rec_t rec;
     fx_rec_of(t, &rec);
     if ((rc = put_fx(w, MSN_FX_ALL, NULL, 0, &rec)) || (rc = put_fx(w, MSN_FX_TYPE, &rec.payload_type, 1, &rec)) ||
@@ -150,14 +222,16 @@ static int write_tx(wctx_t *w, msn_tx_t *t, int is_new)
     if ((rc = put_fx_str(w, MSN_FX_CHANNEL, t->channel_hash, &rec)))
         return rc;
     msn_snap_ft_key(t->first_seen_ms, (uint64_t)t->id, &k);
-    return put(w, MSN_DBI_FT, &k, t->first_seen, strlen(t->first_seen), 0);
+    uint8_t v[MSN_SNAPREC_KEYSUM_LEN + 128];
+    size_t vlen = msn_snaprec_timeval(v, sizeof(v), k.b, k.len, t->first_seen, strlen(t->first_seen));
+    return put(w, MSN_DBI_FT, &k, v, vlen, 0);
 }
 
 /* Writes one observation (obs, oid, and the observer list entry of its transmission). */
 static int write_obs(wctx_t *w, msn_tx_t *t, const msn_obs_t *o)
 {
     msn_snap_key_t k;
-    uint8_t txv[8];
+    uint8_t txv[MSN_SNAPREC_ID_LEN];
     msn_snap_obs_key((uint64_t)t->id, (uint64_t)o->id, &k);
     msgpack_sbuffer_clear(&w->sb);
     msn_render_obs_record(&w->sb, w->s, t, o);
@@ -165,8 +239,8 @@ static int write_obs(wctx_t *w, msn_tx_t *t, const msn_obs_t *o)
     if (rc)
         return rc;
     msn_snap_oid_key((uint64_t)o->id, &k);
-    msn_snaprec_id_encode(txv, (uint64_t)t->id);
-    if ((rc = put(w, MSN_DBI_OID, &k, txv, 8, 0)))
+    msn_snaprec_id_encode(txv, k.b, k.len, (uint64_t)t->id);
+    if ((rc = put(w, MSN_DBI_OID, &k, txv, sizeof(txv), 0)))
         return rc;
     msn_fx_rec_t rec;
     fx_rec_of(t, &rec);
@@ -261,11 +335,19 @@ static int write_small(wctx_t *w, int64_t now_ms, int force, int *changed)
     if (force || h != p->nodes_hash) {
         if ((rc = mdb_drop(w->txn, p->snap.dbi[MSN_DBI_NODE], 0)))
             goto out;
+        w->skip.nodes = 0;
+        w->nodes_rewritten = 1;
         for (uint32_t i = 0; i < s->n_nodes; i++) {
             const char *pkey = s->nodes[i].public_key;
             msn_snap_key_t k;
-            if (pkey == NULL || msn_snap_node_key(pkey, strlen(pkey), &k) < 0)
+            if (pkey == NULL || msn_snap_node_key(pkey, strlen(pkey), &k) < 0) {
+                char ex[48];
+                excerpt(pkey ? pkey : "", pkey ? strlen(pkey) : 0, ex);
+                w->skip.nodes++;
+                log_skip(w, "node \"%s\" has a public key of %zu bytes (\"%s\"), not 1 to 64: listed, but not found by key",
+                         s->nodes[i].name ? s->nodes[i].name : "", pkey ? strlen(pkey) : (size_t)0, ex);
                 continue;
+            }
             msn_buf_reset(&w->scratch);
             msn_render_node_fragment(&w->scratch, &s->nodes[i]);
             size_t frag_len = w->scratch.len;
@@ -403,6 +485,16 @@ int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *e
     if (rc)
         goto fail;
     for (uint32_t i = 0; i < s->n_tx && rc == 0; i++) {
+        if ((i & 1023) == 0 && p->stop != NULL && atomic_load(p->stop)) {
+            snprintf(err, errlen, "stopped");
+            mdb_txn_abort(w.txn);
+            msn_snap_close(&p->snap);
+            p->snap = old;
+            wctx_free(&w);
+            for (uint32_t j = 0; j < i; j++)
+                s->tx[j].dirty = 1; /* not published */
+            return -2;
+        }
         msn_tx_t *t = &s->tx[i];
         rc = write_tx(&w, t, 1);
         for (uint32_t j = 0; j < t->n_obs && rc == 0; j++)
@@ -441,6 +533,8 @@ int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *e
     msn_obsmetrics_published(&s->metrics);
     if (p->feed)
         msn_feedpub_end(p->feed, s, 1);
+    w.skip.logged = p->skip.logged;
+    p->skip = w.skip;
     s->n_obs_dirty = 0;
     p->gen++;
     p->pub_tx = s->n_tx;
@@ -532,6 +626,11 @@ int msn_publish_incremental(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, 
     msn_obsmetrics_published(&s->metrics);
     if (p->feed)
         msn_feedpub_end(p->feed, s, 1);
+    p->skip.tx_hash += w.skip.tx_hash;
+    p->skip.list_keys += w.skip.list_keys;
+    p->skip.refused += w.skip.refused;
+    if (w.nodes_rewritten)
+        p->skip.nodes = w.skip.nodes;
     p->gen++;
     p->pub_tx = s->n_tx;
     p->pub_obs = s->n_obs;

@@ -7,10 +7,18 @@
  * metrics rows, changed small documents: stats, observers and each observer's document,
  * nodes, the channel index) as one write transaction of the current environment. Both bump the generation; an incremental publication with
  * nothing to write does not.
+ *
+ * Keys built from row data (content hashes, public keys, observer ids, IATA codes, channel
+ * hashes) that no key can hold (empty, too long, not hex where hex is required) are never
+ * written: the row stays served where it needs no such key, the missing index entry is
+ * counted (msn_pubskip_t) and logged, and the publication goes on. A last guard refuses
+ * any key LMDB cannot store (empty or longer than mdb_env_get_maxkeysize) the same way, so
+ * that no row can make a publication fail with MDB_BAD_VALSIZE.
  */
 #ifndef MSN_PUBLISH_H
 #define MSN_PUBLISH_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "ansched.h"
@@ -19,6 +27,16 @@
 #include "feedpub.h"
 #include "shm/snapshot.h"
 #include "store.h"
+
+/* Index entries left out of the current environment because their row gives no valid key
+   (counted per environment: a full publication starts again from 0). */
+typedef struct {
+    int64_t tx_hash;   /* transmissions not findable by content hash */
+    int64_t nodes;     /* nodes not findable by public key (as of the last rewrite of the node table) */
+    int64_t list_keys; /* packet-list entries left out (a value too long for a list key) */
+    int64_t refused;   /* keys refused by the last guard (empty or beyond LMDB's maximum) */
+    int64_t logged;    /* log lines written about them (the first ones one by one) */
+} msn_pubskip_t;
 
 typedef struct {
     char *state_dir;
@@ -36,6 +54,8 @@ typedef struct {
     msn_entdocs_t *ent;        /* entity documents written as they arrive, carried over full
                                   rebuilds (entdocs.h), or NULL */
     msn_feedpub_t *feed;       /* the live feed's messages written with the rows, or NULL */
+    msn_pubskip_t skip;        /* of the current environment */
+    const atomic_int *stop;    /* when set non-zero, a full publication gives up (may be NULL) */
 } msn_publisher_t;
 
 /** Initialises p; reads the generation of an existing current snapshot, if any, so new
@@ -45,7 +65,9 @@ void msn_publisher_init(msn_publisher_t *p, const char *state_dir, const char *s
 void msn_publisher_free(msn_publisher_t *p);
 
 /** Writes generation gen+1 as a new environment and points `current` at it.
- *  Returns 0, or -1 with err set (the previous snapshot stays current). */
+ *  Returns 0; -2 when *p->stop became non-zero meanwhile (checked every 1024
+ *  transmissions: nothing is made current); or -1 with err set (the previous snapshot
+ *  stays current). */
 int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *err, size_t errlen);
 
 /** Writes what changed since the last publication. *published is set to 1 when a new

@@ -29,7 +29,13 @@ static void *thread_main(void *arg)
         }
     }
     msn_pubctx_free(&c);
+    atomic_store(&pt->finished, 1);
     return NULL;
+}
+
+int msn_publisher_finished(msn_publisher_thread_t *pt)
+{
+    return atomic_load(&pt->finished);
 }
 
 int msn_publisher_start(msn_publisher_thread_t *pt, const msn_config_t *cfg, msn_status_t *st,
@@ -39,6 +45,7 @@ int msn_publisher_start(msn_publisher_thread_t *pt, const msn_config_t *cfg, msn
     pt->st = st;
     pt->started_at_ms = started_at_ms;
     atomic_store(&pt->ctl.stop, 0);
+    atomic_store(&pt->finished, 0);
     atomic_store(&pt->ctl.reader_check, 0);
     atomic_store(&pt->ctl.poll_interval_ms, cfg->poll_interval_ms);
     int rc = pthread_create(&pt->thread, NULL, thread_main, pt);

@@ -25,14 +25,19 @@ typedef struct {
     int64_t started_at_ms;
     pthread_t thread;
     msn_pubctl_t ctl; /* written by the supervisor, read by the steps */
+    atomic_int finished; /* set by the thread as its last act: it can be joined without waiting */
 } msn_publisher_thread_t;
 
 /** Starts the thread on a copy of cfg (the caller may change or free its own). Returns 0, or -errno. */
 int msn_publisher_start(msn_publisher_thread_t *pt, const msn_config_t *cfg, msn_status_t *st,
                         int64_t started_at_ms);
 /** Asks the thread to stop, without waiting: a full load in progress ends at its next
- *  chunk (a publication in progress is finished). */
+ *  chunk, a full publication at its next thousand transmissions (its environment is
+ *  discarded), an analytics computation is killed. */
 void msn_publisher_request_stop(msn_publisher_thread_t *pt);
+/** 1 once the thread has finished (after a stop request), so that msn_publisher_stop
+ *  returns at once. */
+int msn_publisher_finished(msn_publisher_thread_t *pt);
 /** Asks the thread to stop and joins it. */
 void msn_publisher_stop(msn_publisher_thread_t *pt);
 

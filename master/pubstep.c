@@ -1,9 +1,11 @@
 /* pubstep.c: see pubstep.h. */
 #include "pubstep.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "shm/log.h"
 #include "shm/migration_effects.h"
@@ -183,6 +185,13 @@ static void publish_counts(msn_pubctx_t *c, int64_t now)
     st->master.last_poll_at_ms = now;
     st->master.feed_messages = c->feed.messages;
     st->master.feed_skipped = c->feed.skipped;
+    const msn_store_t *s = &c->store;
+    const msn_pubskip_t *k = &c->pub.skip;
+    st->master.rows_corrupt = s->skipped_rows;
+    st->master.obs_orphaned = s->orphan_obs;
+    st->master.obs_waiting = s->n_pend;
+    st->master.ids_nonpositive = s->nonpositive_tx + s->nonpositive_obs;
+    st->master.index_skipped = k->tx_hash + k->nodes + k->list_keys + k->refused;
     msn_status_write_end(&st->master_seq);
 }
 
@@ -194,11 +203,73 @@ static void close_db(msn_pubctx_t *c, int64_t retry_ms)
     c->last_data_version = -1; /* a count of one connection: the next one polls at once */
 }
 
+static void set_db_state(msn_pubctx_t *c, int state, int changed, int64_t now)
+{
+    msn_status_t *st = c->st;
+    msn_status_write_begin(&st->master_seq);
+    st->master.db_state = state;
+    if (changed) {
+        st->master.db_changes++;
+        st->master.db_changed_at_ms = now;
+    }
+    msn_status_write_end(&st->master_seq);
+}
+
+/* After an open: records which file the connection reads. A file other than the one
+   loaded before (replaced while the connection was closed) makes the next step reload. */
+static void note_db_file(msn_pubctx_t *c, int64_t now)
+{
+    struct stat sb;
+    if (stat(c->cfg->db, &sb) < 0)
+        return; /* gone again already: the next check says so */
+    int other = c->db_known && (c->db_dev != (uint64_t)sb.st_dev || c->db_ino != (uint64_t)sb.st_ino);
+    c->db_dev = (uint64_t)sb.st_dev;
+    c->db_ino = (uint64_t)sb.st_ino;
+    c->db_known = 1;
+    c->next_db_check_ms = now + MSN_PUB_DB_CHECK_MS;
+    if (other) {
+        msn_warn("%s is another file than the one loaded before: loading it in full", c->cfg->db);
+        c->rebuild = 1;
+        set_db_state(c, MSN_DB_REPLACED, 1, now);
+    } else if (!c->rebuild) {
+        set_db_state(c, MSN_DB_OK, 0, now);
+    }
+}
+
+/* Compares the file at the database path with the one the connection reads. */
+static void check_db_file(msn_pubctx_t *c, int64_t now)
+{
+    c->next_db_check_ms = now + MSN_PUB_DB_CHECK_MS;
+    if (!c->db_known)
+        return;
+    struct stat sb;
+    int src = stat(c->cfg->db, &sb);
+    if (src == 0 && (uint64_t)sb.st_dev == c->db_dev && (uint64_t)sb.st_ino == c->db_ino)
+        return;
+    if (src < 0 && errno != ENOENT && errno != ENOTDIR)
+        return; /* cannot tell (EACCES, EIO...): the next poll reports what it meets */
+    int missing = src < 0;
+    if (missing)
+        msn_error("the database %s was deleted: serving the last snapshot until a database is back at that path",
+                  c->cfg->db);
+    else
+        msn_warn("the database %s was replaced by another file (inode %llu, was %llu): reopening it and loading it "
+                 "in full",
+                 c->cfg->db, (unsigned long long)sb.st_ino, (unsigned long long)c->db_ino);
+    set_db_state(c, missing ? MSN_DB_MISSING : MSN_DB_REPLACED, 1, now);
+    set_status(c->st, -1, missing ? "the database was deleted; serving the last snapshot"
+                                  : "the database was replaced; reloading");
+    close_db(c, now);
+    c->rebuild = 1;
+}
+
 static void do_open(msn_pubctx_t *c, int64_t now)
 {
     char err[512];
-    if (msn_sqlite_open(c->cfg->db, 1, &c->db, err, sizeof(err)) == 0)
+    if (msn_sqlite_open(c->cfg->db, 1, &c->db, err, sizeof(err)) == 0) {
+        note_db_file(c, now);
         return;
+    }
     if (now - c->last_err_log_ms > 30000) {
         msn_error("cannot open the database: %s (retrying)", err);
         c->last_err_log_ms = now;
@@ -232,12 +303,20 @@ static int load_and_publish(msn_pubctx_t *c)
     int64_t t1 = msn_now_ms();
     set_status(c->st, -1, "publishing generation %llu", (unsigned long long)c->pub.gen + 1);
     msn_feedpub_begin_full(&c->feed, c->loaded);
-    if (msn_publish_full(&c->pub, &fresh, msn_now_ms(), err, sizeof(err)) < 0) {
+    rc = msn_publish_full(&c->pub, &fresh, msn_now_ms(), err, sizeof(err));
+    if (rc == -2) {
+        msn_store_free(&fresh);
+        return -2;
+    }
+    if (rc < 0) {
         msn_error("publish failed: %s", err);
         set_status(c->st, -1, "publish failed: %s", err);
         msn_store_free(&fresh);
         return -1;
     }
+    /* `current` points at the new environment: tell the workers at once, so that none keeps
+       answering from the old one while another already answers from the new one */
+    atomic_fetch_add(&c->st->env_seq, 1);
     int64_t t2 = msn_now_ms();
     msn_store_free(&c->store);
     c->store = fresh;
@@ -256,7 +335,6 @@ static int load_and_publish(msn_pubctx_t *c)
     msn_status_write_begin(&c->st->master_seq);
     c->st->master.last_full_load_ms = t2 - t0;
     msn_status_write_end(&c->st->master_seq);
-    atomic_fetch_add(&c->st->env_seq, 1);
     set_status(c->st, MSN_PHASE_READY, "serving generation %llu", (unsigned long long)c->pub.gen);
     return 0;
 }
@@ -265,8 +343,10 @@ static void do_full_load(msn_pubctx_t *c, const msn_pub_in_t *in)
 {
     int64_t real_start = msn_now_ms();
     int rc = load_and_publish(c);
-    if (rc == -2)
-        return; /* stopped: the next step says so */
+    if (rc == -2) {
+        msn_info("stop requested: the full load was abandoned before it was published");
+        return; /* the next step stops */
+    }
     int64_t end = after(in->now_ms, real_start);
     if (rc < 0) {
         close_db(c, end + 2000);
@@ -275,6 +355,8 @@ static void do_full_load(msn_pubctx_t *c, const msn_pub_in_t *in)
     c->loaded = 1;
     c->rebuild = 0;
     c->reload_pending = 0;
+    if (c->db_known)
+        set_db_state(c, MSN_DB_OK, 0, end);
     c->poll_now = 0; /* a full generation carries every analytics result */
     c->loaded_at_ms = real_start;
     /* the fresh store holds every resolved path written up to the load */
@@ -371,6 +453,115 @@ static void note_finished(msn_pubctx_t *c, const msn_backfill_status_t *bf)
     c->announced_ms = upto;
 }
 
+/* Sets the environment `current` points at aside (it is damaged: why) and makes the
+   workers let go of it; when it is the master's own, the next step publishes in full. */
+static void set_aside_current(msn_pubctx_t *c, const char *why, int64_t now)
+{
+    char name[128], fresh[256], err[512];
+    if (msn_snap_current_name(c->cfg->state_dir, name, sizeof(name), err, sizeof(err)) != 0)
+        return;
+    const char *own = strrchr(c->pub.snap.dir, '/');
+    if (c->pub.snap.env != NULL && own != NULL && strcmp(own + 1, name) == 0) {
+        msn_snap_close(&c->pub.snap);
+        c->rebuild = 1;
+    }
+    int rc = msn_snap_set_aside(c->cfg->state_dir, name, fresh, sizeof(fresh), err, sizeof(err));
+    if (rc < 0) {
+        msn_error("the snapshot %s is damaged (%s), and could not be set aside: %s", name, why, err);
+        return;
+    }
+    if (rc == 1)
+        return;
+    atomic_fetch_add(&c->st->env_seq, 1);
+    msn_error("the snapshot %s is damaged (%s): set aside as %s/%s (kept for inspection); %s", name, why,
+              c->cfg->state_dir, fresh,
+              c->rebuild || !c->loaded ? "no snapshot is served until the next one is published"
+                                       : "serving none until the next publication");
+    msn_status_write_begin(&c->st->master_seq);
+    c->st->master.snap_set_aside++;
+    snprintf(c->st->master.snap_set_aside_last, sizeof(c->st->master.snap_set_aside_last), "%.95s", fresh);
+    msn_status_write_end(&c->st->master_seq);
+    (void)now;
+}
+
+static void set_verify(msn_pubctx_t *c, int state)
+{
+    msn_status_write_begin(&c->st->master_seq);
+    c->st->master.snap_verify = state;
+    msn_status_write_end(&c->st->master_seq);
+}
+
+/* The check of an earlier run's snapshot (started once, before the first publication). */
+static void check_snapshot(msn_pubctx_t *c, int64_t now)
+{
+    if (!c->check_started) {
+        c->check_started = 1;
+        char name[128], err[512];
+        msn_snap_meta_t m;
+        if (c->loaded || msn_snap_current_name(c->cfg->state_dir, name, sizeof(name), err, sizeof(err)) != 0 ||
+            msn_snap_current_meta(c->cfg->state_dir, &m, err, sizeof(err)) != 0 || m.format != MSN_SNAP_FORMAT)
+            return; /* nothing an earlier run left that would be served */
+        int rc = msn_snapcheck_start(&c->check, c->cfg->state_dir, name);
+        if (rc < 0) {
+            msn_warn("cannot check the earlier snapshot %s: %s", name, strerror(-rc));
+            return;
+        }
+        set_verify(c, MSN_VERIFY_RUNNING);
+        return;
+    }
+    if (c->check.pid <= 0)
+        return;
+    char why[600];
+    char name[64];
+    snprintf(name, sizeof(name), "%s", c->check.dir_name);
+    int64_t took = now - c->check.started_ms;
+    int outcome = msn_snapcheck_poll(&c->check, why, sizeof(why));
+    if (outcome == MSN_SNAPCHECK_RUNNING)
+        return;
+    if (outcome == MSN_SNAPCHECK_INTACT) {
+        msn_info("the earlier snapshot %s is intact (%s, checked in %.1f s)", name, why, took / 1000.0);
+        set_verify(c, MSN_VERIFY_PASSED);
+        return;
+    }
+    if (outcome == MSN_SNAPCHECK_UNKNOWN) {
+        msn_warn("the check of the earlier snapshot %s ended without a verdict: %s", name, why);
+        set_verify(c, MSN_VERIFY_NONE);
+        return;
+    }
+    char dir[4400];
+    struct stat sb;
+    snprintf(dir, sizeof(dir), "%s/%s", c->cfg->state_dir, name);
+    if (stat(dir, &sb) < 0 && errno == ENOENT) {
+        /* gone while it was checked: set aside (a worker met a damaged value of it first,
+           take_damage_reports), or replaced by this run's first generation */
+        const char *last = c->st->master.snap_set_aside_last;
+        size_t ll = strnlen(last, sizeof(c->st->master.snap_set_aside_last)), nl = strlen(name);
+        int aside = ll >= nl && strncmp(last + ll - nl, name, nl) == 0;
+        set_verify(c, aside ? MSN_VERIFY_FAILED : MSN_VERIFY_NONE);
+        msn_info("the check of the earlier snapshot %s ended without a verdict: it had been %s already", name,
+                 aside ? "set aside (damaged)" : "replaced");
+        return;
+    }
+    set_verify(c, MSN_VERIFY_FAILED);
+    char cur[128], err[512];
+    if (msn_snap_current_name(c->cfg->state_dir, cur, sizeof(cur), err, sizeof(err)) == 0 && strcmp(cur, name) == 0)
+        set_aside_current(c, why, now);
+    else
+        msn_error("the earlier snapshot %s was damaged (%s); it has been replaced already", name, why);
+}
+
+/* A worker found a value of the environment it read failing its checksum. */
+static void take_damage_reports(msn_pubctx_t *c, int64_t now)
+{
+    uint64_t reports = atomic_load(&c->st->damage_reports);
+    if (reports == c->damage_seen)
+        return;
+    c->damage_seen = reports;
+    if (atomic_load(&c->st->damage_env_seq) != atomic_load(&c->st->env_seq))
+        return; /* about an environment that is no longer current */
+    set_aside_current(c, "a worker found a value that does not match its checksum", now);
+}
+
 static int64_t data_version(sqlite3 *db)
 {
     sqlite3_stmt *st;
@@ -391,6 +582,10 @@ msn_pub_plan_t msn_pub_step(msn_pubctx_t *c, int64_t now_ms)
     in.reader_check = atomic_load(&c->ctl->reader_check);
     msn_status_read_backfill(c->st, &in.bf);
     in.data_version = -1;
+    if (c->db != NULL && now_ms >= c->next_db_check_ms)
+        check_db_file(c, now_ms);
+    take_damage_reports(c, now_ms);
+    check_snapshot(c, now_ms);
     if (c->db != NULL && c->loaded && !c->rebuild && now_ms >= c->next_poll_ms)
         in.data_version = data_version(c->db);
     note_finished(c, &in.bf);
@@ -437,6 +632,13 @@ void msn_pubctx_init(msn_pubctx_t *c, const msn_config_t *cfg, msn_status_t *st,
     c->st = st;
     c->ctl = ctl;
     c->last_data_version = -1;
+    msn_snapcheck_init(&c->check);
+    c->damage_seen = atomic_load(&st->damage_reports);
+    /* an earlier snapshot that cannot even be opened or read is damaged: set aside at once */
+    msn_snap_meta_t m;
+    char err[512];
+    if (msn_snap_current_meta(cfg->state_dir, &m, err, sizeof(err)) < 0)
+        set_aside_current(c, err, started_at_ms);
     msn_store_init(&c->store);
     msn_publisher_init(&c->pub, cfg->state_dir, cfg->db, started_at_ms);
     msn_ansched_init(&c->an, cfg, st);
@@ -449,6 +651,7 @@ void msn_pubctx_init(msn_pubctx_t *c, const msn_config_t *cfg, msn_status_t *st,
     msn_feedpub_init(&c->feed, (uint64_t)started_at_ms, cfg->websocket.ring_messages, cfg->websocket.ring_seconds);
     c->pub.feed = &c->feed;
     c->pub.poll_interval_ms = cfg->poll_interval_ms;
+    c->pub.stop = &ctl->stop;
 }
 
 void msn_pubctx_free(msn_pubctx_t *c)
@@ -456,6 +659,7 @@ void msn_pubctx_free(msn_pubctx_t *c)
     if (c->db)
         sqlite3_close(c->db);
     c->db = NULL;
+    msn_snapcheck_reset(&c->check);
     msn_ansched_free(&c->an);
     msn_entdocs_free(&c->ent);
     msn_nodedocs_free(&c->nodes);

@@ -37,6 +37,20 @@
  *                                                              for entity documents (entdocs.h)
  *   SLEEP        nothing is due                                nothing: the caller sleeps
  *
+ * Before each step, at most every MSN_PUB_DB_CHECK_MS, the file at the database path is
+ * compared with the one the connection reads (device and inode): when it was deleted or
+ * replaced, the connection is closed, the status block says so (db_state, db_changes; the
+ * supervisor restarts the backfiller on it), and the next steps reopen the path and load
+ * it in full. Until then the last snapshot stays served.
+ *
+ * Damaged snapshots, also before each step: an earlier run's snapshot that `current`
+ * points at when nothing is published yet is checked in full in a child (snapcheck.h);
+ * a worker that found a value failing its checksum reports the environment it read
+ * (status damage_env_seq). A damaged environment that is still current is set aside
+ * (msn_snap_set_aside: renamed, kept, `current` removed, env_seq bumped so the workers
+ * let go of it), and when it was the master's own the next step loads and publishes in
+ * full. One that cannot even be opened at start is set aside by msn_pubctx_init.
+ *
  * The context owns the SQLite connection, the store, the LMDB publisher and the
  * analytics scheduler (and with it the computing process, which this thread alone forks
  * and reaps: child.h); only the thread running the steps touches them.
@@ -52,6 +66,7 @@
 #include "entdocs.h"
 #include "nodedocs.h"
 #include "publish.h"
+#include "snapcheck.h"
 #include "shm/config.h"
 #include "shm/status.h"
 #include "store.h"
@@ -60,6 +75,7 @@
 #define MSN_PUB_SMALL_RELOAD_MS 10000 /* re-read nodes and observers at least this often */
 #define MSN_PUB_STALL_MS 30000        /* a running migration silent this long no longer holds a reload */
 #define MSN_PUB_SETTLE_MS 1000        /* no migration ran for this long: the run is over, reload */
+#define MSN_PUB_DB_CHECK_MS 1000      /* how often the database path is checked for a new file */
 
 /* What the supervisor thread may change while the steps run. */
 typedef struct {
@@ -121,6 +137,16 @@ typedef struct {
     int64_t retry_ms;        /* no connection: open again from this time */
     int64_t last_err_log_ms; /* "cannot open the database" logged at most every 30 s */
     int64_t announced_ms;    /* finished migrations up to this end time were noted */
+    /* the identity of the database file the connection reads (checked every
+       MSN_PUB_DB_CHECK_MS: a file deleted or replaced at the path is reopened and reloaded) */
+    int db_known;
+    uint64_t db_dev, db_ino;
+    int64_t next_db_check_ms;
+    /* damaged snapshots (shm/snapshot.h): the check of an earlier run's snapshot at start,
+       and the reports of workers that found a value failing its checksum */
+    msn_snapcheck_t check;
+    int check_started;
+    uint64_t damage_seen; /* status damage_reports as last handled */
 } msn_pubctx_t;
 
 /** Initialises c (nothing loaded, no connection: the first steps open and load).

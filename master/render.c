@@ -531,8 +531,11 @@ void msn_render_stats(msn_buf_t *b, const msn_store_t *s, int64_t now_ms)
     int64_t last_hour = 0, last_day = 0, now_s = now_ms / 1000;
     for (uint32_t i = s->n_obs; i-- > 0;) { /* id order ~ ingest order; late copies within 10 min */
         int64_t ts = s->obs[i].timestamp;
-        if (ts < now_s - 86400 - 600)
+        if (ts < now_s - 86400 - 600) {
+            if (s->n_late > 0 && msn_store_obs_is_late(s, i))
+                continue; /* taken in out of id order (store.h) */
             break;
+        }
         if (ts >= now_s - 86400) {
             last_day++;
             if (ts >= now_s - 3600)

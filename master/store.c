@@ -31,6 +31,8 @@ void msn_store_free(msn_store_t *s)
     free(s->key_ht);
     free(s->obs_dirty);
     msn_obsmetrics_free(&s->metrics);
+    free(s->pend);
+    free(s->late);
     msn_arena_free(s->arena);
     msn_arena_free(s->small_arena);
     memset(s, 0, sizeof(*s));
@@ -272,14 +274,17 @@ static int load_tx_chunk(msn_store_t *s, sqlite3 *db, int limit, char *err, size
 
 /* ---- observations ---- */
 
-static const char *obs_sql(const msn_schema_info_t *sc)
+/* The observation query: the rows after ?1 in id order (at most ?2), or with one_id the
+   row whose id is ?1. */
+static const char *obs_sql(const msn_schema_info_t *sc, int one_id)
 {
     static char sql[768];
     snprintf(sql, sizeof(sql),
              "SELECT id, transmission_id, %s, direction, snr, rssi, score, path_json, timestamp, %s "
-             "FROM observations WHERE id > ?1 ORDER BY id LIMIT ?2",
+             "FROM observations WHERE %s",
              sc->obs_v3 ? "observer_idx" : "(SELECT rowid FROM observers WHERE observers.id = observations.observer_id)",
-             sc->obs_resolved_path ? "resolved_path" : "NULL");
+             sc->obs_resolved_path ? "resolved_path" : "NULL",
+             one_id ? "id = ?1" : "id > ?1 ORDER BY id LIMIT ?2");
     return sql;
 }
 
@@ -297,77 +302,234 @@ static void tx_add_obs(msn_store_t *s, msn_tx_t *t, uint32_t oi)
     t->dirty = 1;
 }
 
-/* Reads up to limit observations after s->max_obs_id whose transmissions are loaded.
- * Returns rows consumed (including skipped orphans), or -1. Sets *blocked when it stopped
- * at an observation whose transmission is newer than the loaded ones. */
+/* Fills o (id and tx_id already set) from the current row of obs_sql's statement. */
+static void obs_fill(msn_store_t *s, sqlite3_stmt *st, msn_obs_t *o)
+{
+    o->observer_rowid = col_null(st, 2) ? -1 : sqlite3_column_int64(st, 2);
+    o->direction = col_text(s->arena, st, 3);
+    if (!col_null(st, 4)) {
+        o->snr = sqlite3_column_double(st, 4);
+        o->has_snr = 1;
+    }
+    if (!col_null(st, 5)) {
+        o->rssi = sqlite3_column_double(st, 5);
+        o->has_rssi = 1;
+    }
+    if (!col_null(st, 6)) {
+        o->score = sqlite3_column_double(st, 6);
+        o->has_score = 1;
+    }
+    o->path_json = col_text(s->arena, st, 7);
+    o->hops = (uint8_t)path_hops(o->path_json);
+    o->timestamp = sqlite3_column_int64(st, 8);
+    if (parse_resolved(s, st, 9, o) < 0) {
+        msn_warn("observation %lld has an unparsable resolved_path; served without it", (long long)o->id);
+        s->skipped_rows++;
+    }
+    if (o->path_json != NULL && o->hops == 0 && strcmp(o->path_json, "[]") != 0 &&
+        msn_json_str_array_each(o->path_json, strlen(o->path_json), NULL, NULL) < 0) {
+        msn_warn("observation %lld has an unparsable path_json; served as an empty path", (long long)o->id);
+        s->skipped_rows++;
+    }
+}
+
+/* Appends the observation of the current row to transmission t. */
+static void obs_append(msn_store_t *s, sqlite3_stmt *st, int64_t id, msn_tx_t *t)
+{
+    if (s->n_obs == s->cap_obs) {
+        s->cap_obs = s->cap_obs ? s->cap_obs * 2 : 16384;
+        s->obs = msn_xrealloc(s->obs, s->cap_obs * sizeof(msn_obs_t));
+    }
+    msn_obs_t *o = &s->obs[s->n_obs];
+    memset(o, 0, sizeof(*o));
+    o->id = id;
+    o->tx_id = t->id;
+    obs_fill(s, st, o);
+    tx_add_obs(s, t, s->n_obs);
+    s->n_obs++;
+}
+
+#define ORPHANS_LOGGED 20 /* orphan and waiting observations logged one by one; then every 1000th */
+
+static void log_orphan(msn_store_t *s, const char *fmt, int64_t id, int64_t txid)
+    __attribute__((format(printf, 2, 0)));
+
+static void log_orphan(msn_store_t *s, const char *fmt, int64_t id, int64_t txid)
+{
+    s->logged_orphans++;
+    if (s->logged_orphans <= ORPHANS_LOGGED || s->logged_orphans % 1000 == 0)
+        msn_warn(fmt, (long long)id, (long long)txid);
+    if (s->logged_orphans == ORPHANS_LOGGED)
+        msn_warn("further orphan or waiting observations are logged every 1000th (healthz counts them all)");
+}
+
+static int cmp_pend(const void *a, const void *b)
+{
+    int64_t x = ((const msn_store_pend_t *)a)->obs_id, y = ((const msn_store_pend_t *)b)->obs_id;
+    return x < y ? -1 : x > y;
+}
+
+/* Queues observation id (transmission txid, not committed yet) to be read again once that
+   transmission is loaded. The list is kept in observation id order (ids only grow here,
+   except after a full load, which starts with an empty list). */
+static void pend_add(msn_store_t *s, int64_t id, int64_t txid)
+{
+    if (s->n_pend == MSN_STORE_PENDING_MAX) {
+        msn_warn("observation %lld gave up waiting for transmission %lld (%d observations wait already): skipped "
+                 "until the next full load",
+                 (long long)s->pend[0].obs_id, (long long)s->pend[0].tx_id, MSN_STORE_PENDING_MAX);
+        memmove(s->pend, s->pend + 1, (s->n_pend - 1) * sizeof(*s->pend));
+        s->n_pend--;
+        s->pend_given_up++;
+        s->orphan_obs++;
+    }
+    if (s->n_pend == s->cap_pend) {
+        s->cap_pend = s->cap_pend ? s->cap_pend * 2 : 64;
+        s->pend = msn_xrealloc(s->pend, s->cap_pend * sizeof(*s->pend));
+    }
+    s->pend[s->n_pend].obs_id = id;
+    s->pend[s->n_pend].tx_id = txid;
+    s->n_pend++;
+    if (s->n_pend > 1 && s->pend[s->n_pend - 2].obs_id > id)
+        qsort(s->pend, s->n_pend, sizeof(*s->pend), cmp_pend);
+    log_orphan(s, "observation %lld refers to transmission %lld, which is not in the database (yet): skipped; "
+                  "taken in if that transmission is committed later", id, txid);
+}
+
+/* 1 when transmission txid exists in the database now. */
+static int tx_exists(sqlite3_stmt *q, int64_t txid)
+{
+    sqlite3_reset(q);
+    sqlite3_bind_int64(q, 1, txid);
+    int found = sqlite3_step(q) == SQLITE_ROW;
+    sqlite3_reset(q);
+    return found;
+}
+
+/* Reads up to limit observations after s->max_obs_id. An observation whose transmission
+ * is loaded is added; one whose transmission exists in the database but is not loaded yet
+ * (ahead of the transmission cursor) ends the chunk with *blocked set, so that the
+ * transmissions are read first; one whose transmission does not exist is skipped:
+ * it waits (pend_add) when its transmission id is above the loaded ones, else it is an
+ * orphan. Returns rows consumed (skipped ones included), or -1. */
 static int load_obs_chunk(msn_store_t *s, sqlite3 *db, int limit, int *blocked, char *err, size_t errlen)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st, *q = NULL;
     *blocked = 0;
-    if (prepare(db, obs_sql(&s->schema), &st, err, errlen) < 0)
+    if (prepare(db, obs_sql(&s->schema, 0), &st, err, errlen) < 0)
         return -1;
+    if (prepare(db, "SELECT 1 FROM transmissions WHERE id = ?1", &q, err, errlen) < 0) {
+        sqlite3_finalize(st);
+        return -1;
+    }
     sqlite3_bind_int64(st, 1, s->max_obs_id);
     sqlite3_bind_int(st, 2, limit);
     int n = 0, rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(st, 0);
         int64_t txid = sqlite3_column_int64(st, 1);
-        if (txid > s->max_tx_id) {
-            *blocked = 1;
-            break;
+        msn_tx_t *t = txid > s->max_tx_id ? NULL : msn_store_tx_by_id(s, txid);
+        if (t == NULL && txid > s->max_tx_id) {
+            if (tx_exists(q, txid)) {
+                *blocked = 1;
+                break;
+            }
+            s->max_obs_id = id;
+            n++;
+            pend_add(s, id, txid);
+            continue;
         }
-        msn_tx_t *t = msn_store_tx_by_id(s, txid);
         s->max_obs_id = id;
         n++;
         if (t == NULL) {
-            msn_warn("observation %lld refers to missing transmission %lld; skipped", (long long)id,
-                     (long long)txid);
-            s->skipped_rows++;
+            log_orphan(s, "observation %lld refers to missing transmission %lld: skipped", id, txid);
+            s->orphan_obs++;
             continue;
         }
-        if (s->n_obs == s->cap_obs) {
-            s->cap_obs = s->cap_obs ? s->cap_obs * 2 : 16384;
-            s->obs = msn_xrealloc(s->obs, s->cap_obs * sizeof(msn_obs_t));
-        }
-        msn_obs_t *o = &s->obs[s->n_obs];
-        memset(o, 0, sizeof(*o));
-        o->id = id;
-        o->tx_id = txid;
-        o->observer_rowid = col_null(st, 2) ? -1 : sqlite3_column_int64(st, 2);
-        o->direction = col_text(s->arena, st, 3);
-        if (!col_null(st, 4)) {
-            o->snr = sqlite3_column_double(st, 4);
-            o->has_snr = 1;
-        }
-        if (!col_null(st, 5)) {
-            o->rssi = sqlite3_column_double(st, 5);
-            o->has_rssi = 1;
-        }
-        if (!col_null(st, 6)) {
-            o->score = sqlite3_column_double(st, 6);
-            o->has_score = 1;
-        }
-        o->path_json = col_text(s->arena, st, 7);
-        o->hops = (uint8_t)path_hops(o->path_json);
-        o->timestamp = sqlite3_column_int64(st, 8);
-        if (parse_resolved(s, st, 9, o) < 0) {
-            msn_warn("observation %lld has an unparsable resolved_path; served without it", (long long)id);
-            s->skipped_rows++;
-        }
-        if (o->path_json != NULL && o->hops == 0 && strcmp(o->path_json, "[]") != 0 &&
-            msn_json_str_array_each(o->path_json, strlen(o->path_json), NULL, NULL) < 0) {
-            msn_warn("observation %lld has an unparsable path_json; served as an empty path", (long long)id);
-            s->skipped_rows++;
-        }
-        tx_add_obs(s, t, s->n_obs);
-        s->n_obs++;
+        obs_append(s, st, id, t);
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         snprintf(err, errlen, "reading observations: %s", sqlite3_errmsg(db));
         n = -1;
     }
     sqlite3_finalize(st);
+    sqlite3_finalize(q);
     return n;
+}
+
+/* Records obs[idx] as appended out of id order. */
+static void late_add(msn_store_t *s, uint32_t idx)
+{
+    if (s->n_late == s->cap_late) {
+        s->cap_late = s->cap_late ? s->cap_late * 2 : 64;
+        s->late = msn_xrealloc(s->late, s->cap_late * sizeof(*s->late));
+    }
+    s->late[s->n_late++] = idx; /* appended: indexes only grow */
+}
+
+int msn_store_obs_is_late(const msn_store_t *s, uint32_t idx)
+{
+    uint32_t lo = 0, hi = s->n_late;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (s->late[mid] < idx)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < s->n_late && s->late[lo] == idx;
+}
+
+/* Takes in the waiting observations whose transmission is loaded now (read again by id:
+ * the row may have changed); those whose transmission id the loaded ones passed without
+ * it become orphans. Returns the observations added, or -1 with err set. */
+static int take_pending(msn_store_t *s, sqlite3 *db, char *err, size_t errlen)
+{
+    if (s->n_pend == 0)
+        return 0;
+    sqlite3_stmt *st;
+    if (prepare(db, obs_sql(&s->schema, 1), &st, err, errlen) < 0)
+        return -1;
+    int added = 0;
+    uint32_t keep = 0;
+    for (uint32_t i = 0; i < s->n_pend; i++) {
+        msn_store_pend_t p = s->pend[i];
+        if (p.tx_id > s->max_tx_id) {
+            s->pend[keep++] = p; /* its transmission may still come */
+            continue;
+        }
+        msn_tx_t *t = msn_store_tx_by_id(s, p.tx_id);
+        if (t == NULL) {
+            log_orphan(s, "observation %lld: transmission %lld never arrived: skipped until the next full load", p.obs_id,
+                       p.tx_id);
+            s->orphan_obs++;
+            continue;
+        }
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, p.obs_id);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW && sqlite3_column_int64(st, 1) == p.tx_id) {
+            late_add(s, s->n_obs);
+            obs_append(s, st, p.obs_id, t);
+            added++;
+            msn_info("observation %lld: its transmission %lld arrived; taken in", (long long)p.obs_id,
+                     (long long)p.tx_id);
+        } else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+            msn_info("observation %lld changed or was deleted while it waited for transmission %lld; dropped",
+                     (long long)p.obs_id, (long long)p.tx_id);
+        } else {
+            snprintf(err, errlen, "reading observation %lld: %s", (long long)p.obs_id, sqlite3_errmsg(db));
+            /* keep this one and the rest for the next poll */
+            for (uint32_t j = i; j < s->n_pend; j++)
+                s->pend[keep++] = s->pend[j];
+            s->n_pend = keep;
+            sqlite3_finalize(st);
+            return -1;
+        }
+    }
+    s->n_pend = keep;
+    sqlite3_finalize(st);
+    return added;
 }
 
 /* ---- nodes and observers ---- */
@@ -571,8 +733,11 @@ int msn_store_reload_small(msn_store_t *s, sqlite3 *db, int64_t now_s, char *err
        from the newest and stop 10 minutes past the window */
     for (uint32_t i = s->n_obs; i-- > 0;) {
         const msn_obs_t *o = &s->obs[i];
-        if (o->timestamp < now_s - 3600 - 600)
+        if (o->timestamp < now_s - 3600 - 600) {
+            if (s->n_late > 0 && msn_store_obs_is_late(s, i))
+                continue; /* taken in out of order: says nothing of the ones before it */
             break;
+        }
         if (o->timestamp < now_s - 3600)
             continue;
         msn_observer_t *ob = (msn_observer_t *)msn_store_observer(s, o->observer_rowid);
@@ -623,7 +788,9 @@ int msn_store_load(msn_store_t *s, sqlite3 *db, int chunk_rows, msn_store_progre
         if (n < chunk_rows * 4)
             break;
     }
-    return 0;
+    if (take_pending(s, db, err, errlen) < 0)
+        return -1;
+    return msn_store_count_nonpositive(s, db, err, errlen);
 }
 
 int msn_store_poll(msn_store_t *s, sqlite3 *db, int max_rows, int *n_new_tx, int *n_new_obs, char *err,
@@ -638,21 +805,70 @@ int msn_store_poll(msn_store_t *s, sqlite3 *db, int max_rows, int *n_new_tx, int
     int blocked;
     if (load_obs_chunk(s, db, max_rows * 4, &blocked, err, errlen) < 0)
         return -1;
+    if (take_pending(s, db, err, errlen) < 0)
+        return -1;
     *n_new_obs = (int)(s->n_obs - before);
-    return msn_obsmetrics_poll(&s->metrics, db, max_rows, NULL, err, errlen);
+    if (msn_obsmetrics_poll(&s->metrics, db, max_rows, NULL, err, errlen) < 0)
+        return -1;
+    return msn_store_count_nonpositive(s, db, err, errlen);
 }
 
-/* The observation with this id (obs are in id order), or NULL. */
+int msn_store_count_nonpositive(msn_store_t *s, sqlite3 *db, char *err, size_t errlen)
+{
+    static const char *const sql[2] = {"SELECT COUNT(*) FROM transmissions WHERE id <= 0",
+                                       "SELECT COUNT(*) FROM observations WHERE id <= 0"};
+    static const char *const what[2] = {"transmissions", "observations"};
+    int64_t *counts[2] = {&s->nonpositive_tx, &s->nonpositive_obs};
+    for (int i = 0; i < 2; i++) {
+        sqlite3_stmt *st;
+        if (prepare(db, sql[i], &st, err, errlen) < 0)
+            return -1;
+        int64_t n = 0;
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+            n = sqlite3_column_int64(st, 0);
+        else if (rc != SQLITE_DONE) {
+            snprintf(err, errlen, "counting %s with an id <= 0: %s", what[i], sqlite3_errmsg(db));
+            sqlite3_finalize(st);
+            return -1;
+        }
+        sqlite3_finalize(st);
+        if (n != *counts[i] && n > 0)
+            msn_warn("%lld %s have an id <= 0: they are not served (ids must be positive)", (long long)n, what[i]);
+        *counts[i] = n;
+    }
+    return 0;
+}
+
+/* The first index in [i, end) that is not a late observation, or end. */
+static uint32_t next_in_order(const msn_store_t *s, uint32_t i, uint32_t end)
+{
+    while (i < end && s->n_late > 0 && msn_store_obs_is_late(s, i))
+        i++;
+    return i;
+}
+
+/* The observation with this id, or NULL. Observations are in id order except the late
+   ones (store.h), which are looked up on their own; the search steps over them. */
 static msn_obs_t *obs_by_id(msn_store_t *s, int64_t id, uint32_t *index)
 {
+    for (uint32_t k = 0; k < s->n_late; k++)
+        if (s->obs[s->late[k]].id == id) {
+            *index = s->late[k];
+            return &s->obs[s->late[k]];
+        }
     uint32_t lo = 0, hi = s->n_obs;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (s->obs[mid].id < id)
-            lo = mid + 1;
-        else
+        uint32_t j = next_in_order(s, mid, hi);
+        if (j == hi)
             hi = mid;
+        else if (s->obs[j].id < id)
+            lo = j + 1;
+        else
+            hi = j;
     }
+    lo = next_in_order(s, lo, s->n_obs);
     if (lo < s->n_obs && s->obs[lo].id == id) {
         *index = lo;
         return &s->obs[lo];

@@ -11,6 +11,17 @@
  * cold-load order CoreScope uses. The same rule applies after a poll, so a restart and a
  * long-running master agree.
  *
+ * Rows that cannot be served (store.c logs each kind, the first ones one by one):
+ *   - an id <= 0: never loaded (the snapshot keys ids as unsigned integers); counted by
+ *     msn_store_count_nonpositive at every load and poll (nonpositive_tx/_obs);
+ *   - an observation whose transmission does not exist: skipped, and later observations
+ *     load as usual. When its transmission id is above every loaded one, the transmission
+ *     may still be committed (a writer that commits out of order): the observation waits
+ *     (pend, at most MSN_STORE_PENDING_MAX) and is read again once that transmission is
+ *     loaded; it is then appended out of id order (a "late" observation, see late[]).
+ *     Otherwise it is an orphan (orphan_obs). A full load re-reads everything, orphans
+ *     included.
+ *
  * Only the publisher thread of the master touches a store.
  */
 #ifndef MSN_STORE_H
@@ -81,6 +92,15 @@ typedef struct {
 
 typedef struct msn_arena msn_arena_t;
 
+/* An observation whose transmission is not loaded (yet). */
+typedef struct {
+    int64_t obs_id, tx_id;
+} msn_store_pend_t;
+
+/** The most observations that wait for their transmission; beyond it the oldest one is
+ *  given up (an orphan until the next full load). */
+#define MSN_STORE_PENDING_MAX 65536
+
 typedef struct {
     msn_schema_info_t schema;
     msn_tx_t *tx; /* sorted by id */
@@ -102,6 +122,15 @@ typedef struct {
     uint32_t *obs_dirty;      /* observations changed in place since the last publication */
     uint32_t n_obs_dirty, cap_obs_dirty;
     msn_obsmetrics_t metrics; /* observer_metrics rows (obsmetrics.h) */
+    /* rows that are not served (see the top comment) */
+    int64_t orphan_obs;                  /* observations whose transmission is missing */
+    int64_t nonpositive_tx, nonpositive_obs; /* rows with an id <= 0, as last counted */
+    int64_t pend_given_up;               /* waiting observations dropped (the list was full) */
+    msn_store_pend_t *pend;              /* observations waiting for their transmission, by obs id */
+    uint32_t n_pend, cap_pend;
+    uint32_t *late;                      /* indexes into obs appended out of id order, ascending */
+    uint32_t n_late, cap_late;
+    int64_t logged_orphans;              /* orphan and waiting log lines written */
 } msn_store_t;
 
 /** Progress callback for msn_store_load: rows of transmissions loaded so far. */
@@ -119,8 +148,8 @@ int msn_store_load(msn_store_t *s, sqlite3 *db, int chunk_rows, msn_store_progre
                    volatile int *stop, char *err, size_t errlen);
 
 /** Reads transmissions and observations with ids above the store's maxima (at most
- *  max_rows of each per call), and new observer_metrics rows; marks touched transmissions
- *  dirty. *n_new_tx / *n_new_obs
+ *  max_rows of each per call), new observer_metrics rows, then the waiting observations
+ *  whose transmission arrived; marks touched transmissions dirty. *n_new_tx / *n_new_obs
  *  receive the counts. Returns 0, or -1 with err set. */
 int msn_store_poll(msn_store_t *s, sqlite3 *db, int max_rows, int *n_new_tx, int *n_new_obs, char *err,
                    size_t errlen);
@@ -134,6 +163,14 @@ int msn_store_reload_small(msn_store_t *s, sqlite3 *db, int64_t now_s, char *err
  *  transmissions marked dirty. *changed receives their count. Returns 0, or -1 with err. */
 int msn_store_refresh_resolved(msn_store_t *s, sqlite3 *db, int64_t from_id, int64_t to_id, int64_t *changed,
                                char *err, size_t errlen);
+
+/** Counts the transmissions and observations with an id <= 0 (never loaded) into
+ *  nonpositive_tx / nonpositive_obs, and logs when a count changed. Returns 0, or -1
+ *  with err set. */
+int msn_store_count_nonpositive(msn_store_t *s, sqlite3 *db, char *err, size_t errlen);
+
+/** 1 when obs[idx] was appended out of id order (a waiting observation taken in late). */
+int msn_store_obs_is_late(const msn_store_t *s, uint32_t idx);
 
 /** Interns a 64-hex node key (any case). Returns its id, or MSN_KEY_NONE when it is not a key. */
 uint32_t msn_store_intern_key(msn_store_t *s, const char *key, size_t len);

@@ -7,12 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "child.h"
+#include "instance.h"
 #include "listen.h"
 #include "publisher.h"
 #include "shm/buf.h"
@@ -33,6 +35,8 @@ typedef struct {
     int active;   /* a worker slot that should be running (respawned when it dies) */
     int retiring; /* an old-generation worker: finishing its requests after a reload */
     int restart;  /* the backfiller is being restarted on purpose (no backoff) */
+    int usr1;     /* SIGUSR1 arrived while this worker was starting: passed on once it is ready */
+    int spawn_failures; /* fork failures in a row (backed off) */
 } child_t;
 
 typedef struct {
@@ -52,23 +56,34 @@ typedef struct {
     char effective[4200];      /* the configuration file the children read */
     int64_t retire_at_ms;      /* SIGTERM the retiring workers at this time, or when the new ones are ready */
     uint64_t worker_restarts;  /* respawns after a worker died */
+    pid_t pid;                 /* the master's own */
+    int lock_fd;               /* the instance lock (instance.h), inherited by every child; -1 */
+    int64_t db_changes_seen;   /* the publisher's count of database files replaced or deleted */
 } master_t;
 
-static int cmp_int(const void *a, const void *b)
-{
-    return *(const int *)a - *(const int *)b;
-}
-
-/* In the child between fork and exec: only async-signal-safe calls. */
+/* In the child between fork and exec: only async-signal-safe calls. What every role gets,
+ * whatever it is (a new role needs nothing more):
+ *   - SIGTERM when the master dies (PR_SET_PDEATHSIG, kept across exec), and an exit
+ *     right here when the master died before that was set: no child outlives the master
+ *     for long, and none starts after it is gone;
+ *   - the instance lock's descriptor (instance.h), so a new master waits for it to end;
+ *   - an empty signal mask: a role installs its handlers first thing; the master passes
+ *     a signal on only to a child that said it is ready (SIGUSR1: ready workers).
+ * Workers also keep the listening sockets; every other descriptor is closed. */
 static void child_exec(master_t *m, const char *role, int slot)
 {
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != m->pid)
+        _exit(127); /* the master is already gone */
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    int fds[MSN_MAX_LISTEN];
+    int fds[MSN_MAX_LISTEN + 1];
     int n = role[0] == 'w' ? m->n_listen : 0;
     for (int i = 0; i < n; i++)
         fds[i] = m->listen_fds[i];
+    if (m->lock_fd >= 0)
+        fds[n++] = m->lock_fd;
     /* sorted copy for close_range gaps (tiny insertion sort: qsort is not async-signal-safe) */
     for (int i = 1; i < n; i++)
         for (int j = i; j > 0 && fds[j - 1] > fds[j]; j--) {
@@ -130,15 +145,27 @@ static void child_exec(master_t *m, const char *role, int slot)
     _exit(127);
 }
 
-static pid_t spawn(master_t *m, const char *role, int slot)
+/* Forks and execs c as `role`. When fork fails, c is left without a process (pid 0) and
+   tried again after a backoff, like a child that crashed at start. Returns c->pid. */
+static pid_t spawn(master_t *m, child_t *c, const char *role, int slot)
 {
+    int64_t now = msn_now_ms();
+    c->started_ms = now;
     pid_t pid = fork();
-    if (pid < 0) {
-        msn_error("fork failed: %s", strerror(errno));
-        return -1;
-    }
     if (pid == 0)
         child_exec(m, role, slot);
+    if (pid < 0) {
+        int e = errno;
+        c->pid = 0;
+        c->spawn_failures++;
+        c->backoff_ms = c->backoff_ms ? (c->backoff_ms * 2 > 5000 ? 5000 : c->backoff_ms * 2) : 100;
+        c->next_start_ms = now + c->backoff_ms;
+        msn_error("cannot start the %s: fork failed: %s (failure %d in a row; trying again in %d ms)", role,
+                  strerror(e), c->spawn_failures, c->backoff_ms);
+        return 0;
+    }
+    c->spawn_failures = 0;
+    c->pid = pid;
     return pid;
 }
 
@@ -146,11 +173,10 @@ static void spawn_worker(master_t *m, int slot)
 {
     child_t *c = &m->workers[slot];
     atomic_store(&m->st->workers[slot].ready, 0); /* before the fork: the child sets it once it accepts */
-    c->pid = spawn(m, "worker", slot);
-    c->started_ms = msn_now_ms();
     c->active = 1;
     c->retiring = 0;
-    if (c->pid > 0) {
+    c->usr1 = 0;
+    if (spawn(m, c, "worker", slot) > 0) {
         atomic_store(&m->st->workers[slot].pid, c->pid);
         atomic_fetch_add(&m->st->workers[slot].slot_gen, 1);
         msn_info("started worker %d (pid %d)", slot, (int)c->pid);
@@ -160,9 +186,7 @@ static void spawn_worker(master_t *m, int slot)
 static void spawn_backfiller(master_t *m)
 {
     child_t *c = &m->backfiller;
-    c->pid = spawn(m, "backfiller", BACKFILLER_SLOT);
-    c->started_ms = msn_now_ms();
-    if (c->pid > 0)
+    if (spawn(m, c, "backfiller", BACKFILLER_SLOT) > 0)
         msn_info("started backfiller (pid %d)", (int)c->pid);
 }
 
@@ -325,23 +349,69 @@ static void respawn_due(master_t *m)
         spawn_ingestor(m);
 }
 
-static int live_children(master_t *m)
+/* Which children a stop or a count concerns: the workers serve HTTP and stop last; every
+   other child (the backfiller, and any other background role) stops first. */
+enum { WORKERS = 1, BACKGROUND = 2, ALL = WORKERS | BACKGROUND };
+
+static int live_children(master_t *m, int which)
 {
-    int n = (m->backfiller.pid > 0) + (m->ingestor.pid > 0);
-    for (int i = 0; i < MSN_STATUS_MAX_WORKERS; i++)
+    int n = 0;
+    if (which & BACKGROUND)
+        n += (m->backfiller.pid > 0) + (m->ingestor.pid > 0);
+    for (int i = 0; (which & WORKERS) && i < MSN_STATUS_MAX_WORKERS; i++)
         n += m->workers[i].pid > 0;
     return n;
 }
 
-static void signal_children(master_t *m, int sig)
+static void signal_children(master_t *m, int sig, int which)
 {
-    if (m->backfiller.pid > 0)
+    if ((which & BACKGROUND) && m->backfiller.pid > 0)
         kill(m->backfiller.pid, sig);
-    if (m->ingestor.pid > 0)
+    if ((which & BACKGROUND) && m->ingestor.pid > 0)
         kill(m->ingestor.pid, sig);
-    for (int i = 0; i < MSN_STATUS_MAX_WORKERS; i++)
+    for (int i = 0; (which & WORKERS) && i < MSN_STATUS_MAX_WORKERS; i++)
         if (m->workers[i].pid > 0)
             kill(m->workers[i].pid, sig);
+}
+
+/* SIGUSR1 (reopen the access log) goes to the workers that are ready, which have their
+   handler; one still starting gets it once it is ready (it may have opened the old file). */
+static void pass_usr1(master_t *m, int arrived)
+{
+    for (int i = 0; i < MSN_STATUS_MAX_WORKERS; i++) {
+        child_t *c = &m->workers[i];
+        if (c->pid <= 0)
+            continue;
+        if (arrived)
+            c->usr1 = 1;
+        if (c->usr1 && atomic_load(&m->st->workers[i].ready)) {
+            kill(c->pid, SIGUSR1);
+            c->usr1 = 0;
+        }
+    }
+}
+
+/* The publisher counts database files replaced or deleted at the configured path: the
+   backfiller's connection still writes to the old file, so it is restarted (and started
+   again if it had finished: the new file may need migrations). */
+static void db_changed(master_t *m)
+{
+    msn_master_status_t ms;
+    msn_status_read_master(m->st, &ms);
+    if (ms.db_changes == m->db_changes_seen)
+        return;
+    m->db_changes_seen = ms.db_changes;
+    if (!m->cfg->backfill.enabled)
+        return;
+    if (m->backfiller.pid > 0) {
+        msn_info("restarting the backfiller on the new database file");
+        m->backfiller.restart = 1;
+        kill(m->backfiller.pid, SIGTERM);
+    } else { /* waiting out a backoff (it could not open the file): try the new one now */
+        m->backfiller.backoff_ms = 0;
+        m->backfiller.next_start_ms = msn_now_ms();
+    }
+    m->backfiller_done = 0;
 }
 
 /* Writes the effective configuration the children read (write + rename: a child never
@@ -468,25 +538,72 @@ static void retire_due(master_t *m)
     m->retire_at_ms = 0;
 }
 
-static void shutdown_children(master_t *m)
+/* Waits until no child of `which` is left or the deadline; returns how many are left. */
+static int wait_children(master_t *m, int which, int64_t deadline)
 {
-    signal_children(m, SIGTERM);
-    int64_t deadline = msn_now_ms() + m->cfg->http.shutdown_timeout_ms;
-    while (live_children(m) > 0 && msn_now_ms() < deadline) {
+    while (live_children(m, which) > 0 && msn_now_ms() < deadline) {
         struct timespec ts = {0, 20 * 1000000L};
         nanosleep(&ts, NULL);
         reap(m, 1);
     }
-    if (live_children(m) > 0) {
-        msn_warn("%d child process(es) did not stop in %d ms; killing them", live_children(m),
-                 m->cfg->http.shutdown_timeout_ms);
-        signal_children(m, SIGKILL);
-        while (live_children(m) > 0) {
-            struct timespec ts = {0, 10 * 1000000L};
-            nanosleep(&ts, NULL);
-            reap(m, 1);
-        }
+    return live_children(m, which);
+}
+
+static void kill_left(master_t *m, int which, int timeout_ms)
+{
+    if (live_children(m, which) == 0)
+        return;
+    msn_warn("%d child process(es) did not stop in %d ms; killing them", live_children(m, which), timeout_ms);
+    signal_children(m, SIGKILL, which);
+    while (live_children(m, which) > 0) {
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+        reap(m, 1);
     }
+}
+
+static void close_listeners(master_t *m)
+{
+    for (int i = 0; i < m->n_listen; i++) {
+        if (m->listen_fds[i] >= 0)
+            close(m->listen_fds[i]);
+        m->listen_fds[i] = -1;
+    }
+    m->n_listen = 0;
+}
+
+/* Stops everything, in an order that refuses no connection longer than needed:
+ *   1. the background work (the publisher thread, cancelled mid-load or mid-publication;
+ *      the backfiller and any other non-worker child, SIGTERM) while the workers go on
+ *      accepting and answering, until it has stopped or shutdown_timeout_ms passed;
+ *   2. then the workers: the master closes its copies of the listening sockets and sends
+ *      SIGTERM; each closes its own, finishes its in-flight requests and exits (at most
+ *      shutdown_timeout_ms more); whatever is left is killed. */
+static void stop_all(master_t *m)
+{
+    int timeout = m->cfg->http.shutdown_timeout_ms;
+    int64_t t0 = msn_now_ms(), deadline = t0 + timeout;
+    msn_publisher_request_stop(&m->pub);
+    signal_children(m, SIGTERM, BACKGROUND);
+    while ((live_children(m, BACKGROUND) > 0 || !msn_publisher_finished(&m->pub)) && msn_now_ms() < deadline) {
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+        reap(m, 1);
+    }
+    kill_left(m, BACKGROUND, timeout);
+    msn_debug("background work stopped in %lld ms; stopping the workers", (long long)(msn_now_ms() - t0));
+    close_listeners(m);
+    signal_children(m, SIGTERM, WORKERS);
+    wait_children(m, WORKERS, msn_now_ms() + timeout);
+    kill_left(m, WORKERS, timeout);
+}
+
+/* Stops every child without the staged order (start-up failed). */
+static void shutdown_children(master_t *m)
+{
+    signal_children(m, SIGTERM, ALL);
+    wait_children(m, ALL, msn_now_ms() + m->cfg->http.shutdown_timeout_ms);
+    kill_left(m, ALL, m->cfg->http.shutdown_timeout_ms);
 }
 
 /* READY=1 once every worker accepts (or after a 5 s grace), then STATUS= on changes. */
@@ -533,7 +650,12 @@ static int master_open(master_t *m, int64_t started)
     for (int i = 0; i < cfg->n_listen; i++) {
         int fd = msn_listen_open(&cfg->listen[i], err, sizeof(err));
         if (fd < 0) {
-            msn_error("%s", err);
+            int holds = 0, pid = msn_instance_holder(cfg->state_dir, &holds);
+            if (holds)
+                msn_error("%s: another meshsnapd (master pid %d) is running with state_dir %s", err, pid,
+                          cfg->state_dir);
+            else
+                msn_error("%s", err);
             return -1;
         }
         m->listen_fds[m->n_listen++] = fd;
@@ -545,6 +667,13 @@ static int master_open(master_t *m, int64_t started)
     }
     if (mkdir(cfg->state_dir, 0755) < 0 && errno != EEXIST) {
         msn_error("cannot create state_dir %s: %s", cfg->state_dir, strerror(errno));
+        return -1;
+    }
+    /* before anything in state_dir is touched: the processes of an earlier master that was
+       killed stop on their own (SIGTERM at its death) within their shutdown timeout */
+    m->lock_fd = msn_instance_lock(cfg->state_dir, cfg->http.shutdown_timeout_ms + 2000, err, sizeof(err));
+    if (m->lock_fd < 0) {
+        msn_error("%s", err);
         return -1;
     }
     int rcs = msn_status_create(cfg->state_dir, &m->st);
@@ -581,12 +710,10 @@ static void supervise(master_t *m, const sigset_t *set)
             reload(m);
             sd_notify(0, "READY=1");
         }
-        if (sig == SIGUSR1) /* reopen logs: the workers hold the access log */
-            for (int i = 0; i < MSN_STATUS_MAX_WORKERS; i++)
-                if (m->workers[i].pid > 0)
-                    kill(m->workers[i].pid, SIGUSR1);
+        pass_usr1(m, sig == SIGUSR1); /* reopen logs: the workers hold the access log */
         retire_due(m);
         reap(m, 0);
+        db_changed(m);
         respawn_due(m);
         notify_systemd(m, &notified_ready, ready_deadline, last_status, sizeof(last_status));
     }
@@ -598,6 +725,8 @@ int msn_master_main(msn_config_t *cfg, int argc, char **argv)
     char err[512];
     int rc = 1;
     memset(&m, 0, sizeof(m));
+    m.lock_fd = -1;
+    m.pid = getpid();
     m.cfg = cfg;
     m.argc = argc;
     m.argv = argv;
@@ -648,19 +777,12 @@ int msn_master_main(msn_config_t *cfg, int argc, char **argv)
 
     supervise(&m, &set);
 
-    /* the publisher stops meanwhile: no load or poll holds the exit up after the children */
-    msn_publisher_request_stop(&m.pub);
     sd_notify(0, "STOPPING=1");
     msn_status_write_begin(&m.st->master_seq);
     m.st->master.phase = MSN_PHASE_STOPPING;
     snprintf(m.st->master.status_text, sizeof(m.st->master.status_text), "stopping");
     msn_status_write_end(&m.st->master_seq);
-    for (int i = 0; i < m.n_listen; i++) {
-        close(m.listen_fds[i]);
-        m.listen_fds[i] = -1;
-    }
-    m.n_listen = 0;
-    shutdown_children(&m);
+    stop_all(&m);
     msn_publisher_stop(&m.pub);
     msn_info("stopped");
     rc = 0;
@@ -669,6 +791,7 @@ out:
         if (m.listen_fds[i] >= 0)
             close(m.listen_fds[i]);
     msn_status_close(m.st);
-    (void)cmp_int;
+    if (m.lock_fd >= 0)
+        close(m.lock_fd); /* last: the next master may start now */
     return rc;
 }

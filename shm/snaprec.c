@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "etag.h"
 #include "mpk.h"
 
 const char *msn_snaprec_strerror(int rc)
@@ -16,6 +17,8 @@ const char *msn_snaprec_strerror(int rc)
         return "the record has another field count than this binary's layout (another snapshot format)";
     case MSN_SNAPREC_ETYPE:
         return "a field of the record has another type than this binary's layout";
+    case MSN_SNAPREC_ECHECKSUM:
+        return "the record does not match its checksum (the snapshot is damaged)";
     default:
         return "unknown snapshot record error";
     }
@@ -25,6 +28,47 @@ msn_sv_t msn_sv(const char *s)
 {
     msn_sv_t v = {s, s ? strlen(s) : 0};
     return v;
+}
+
+/* ---- checksums ---- */
+
+uint32_t msn_snaprec_sum32(const void *data, size_t len)
+{
+    uint64_t h = msn_hash64(data, len);
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+/* The checksum of a key and a value together. */
+static uint32_t sum_kv(const void *key, size_t klen, const void *val, size_t vlen)
+{
+    uint64_t hk = msn_hash64(key, klen), hv = msn_hash64(val, vlen);
+    uint64_t h = (hk * 0x9E3779B185EBCA87ull) ^ hv;
+    h ^= h >> 29;
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+#define SEAL_LEN 5 /* msgpack uint32: 0xce + 4 bytes big-endian */
+
+/* Appends the seal of the bytes written since start. */
+static void seal(msgpack_sbuffer *sb, size_t start)
+{
+    uint32_t c = msn_snaprec_sum32(sb->data + start, sb->size - start);
+    uint8_t t[SEAL_LEN] = {0xce, (uint8_t)(c >> 24), (uint8_t)(c >> 16), (uint8_t)(c >> 8), (uint8_t)c};
+    msgpack_sbuffer_write(sb, (const char *)t, SEAL_LEN);
+}
+
+/* Checks the seal at the end of a value and takes it off *len. */
+static int unseal(const void *val, size_t *len)
+{
+    const uint8_t *p = val;
+    if (*len <= SEAL_LEN)
+        return MSN_SNAPREC_ESHAPE;
+    const uint8_t *t = p + *len - SEAL_LEN;
+    uint32_t c = ((uint32_t)t[1] << 24) | ((uint32_t)t[2] << 16) | ((uint32_t)t[3] << 8) | t[4];
+    if (t[0] != 0xce || c != msn_snaprec_sum32(p, *len - SEAL_LEN))
+        return MSN_SNAPREC_ECHECKSUM;
+    *len -= SEAL_LEN;
+    return 0;
 }
 
 /* ---- encoding ---- */
@@ -74,9 +118,23 @@ static int fail(const msn_mpk_reader_t *r)
     return msn_mpk_peek(r) == MSN_MPK_END ? MSN_SNAPREC_ESHAPE : MSN_SNAPREC_ETYPE;
 }
 
+/* Opens an array that is not a record of its own (a document body). */
+static int open_plain_array(msn_mpk_reader_t *r, const void *val, size_t len, uint32_t want)
+{
+    uint32_t n;
+    msn_mpk_reader_init(r, val, len);
+    if (msn_mpk_read_array(r, &n) < 0)
+        return MSN_SNAPREC_ESHAPE;
+    return n == want ? 0 : MSN_SNAPREC_EFIELDS;
+}
+
+/* Opens a sealed record (its checksum checked first). */
 static int open_array(msn_mpk_reader_t *r, const void *val, size_t len, uint32_t want)
 {
     uint32_t n;
+    int rc = unseal(val, &len);
+    if (rc != 0)
+        return rc;
     msn_mpk_reader_init(r, val, len);
     if (msn_mpk_read_array(r, &n) < 0)
         return MSN_SNAPREC_ESHAPE;
@@ -142,6 +200,7 @@ static int get_bin(msn_mpk_reader_t *r, msn_sv_t *s)
 
 void msn_snaprec_tx_encode(msgpack_sbuffer *sb, const msn_snaprec_tx_t *t)
 {
+    size_t start = sb->size;
     msgpack_packer pk;
     pk_init(&pk, sb);
     msgpack_pack_array(&pk, MSN_TXF_COUNT);
@@ -156,6 +215,7 @@ void msn_snaprec_tx_encode(msgpack_sbuffer *sb, const msn_snaprec_tx_t *t)
     msgpack_pack_int64(&pk, t->obs_count);
     put_bin(&pk, t->grouped_fragment.p, t->grouped_fragment.len);
     msgpack_pack_int64(&pk, t->latest_ms);
+    seal(sb, start);
 }
 
 int msn_snaprec_tx_decode(const void *val, size_t len, msn_snaprec_tx_t *t)
@@ -180,6 +240,7 @@ int msn_snaprec_tx_decode(const void *val, size_t len, msn_snaprec_tx_t *t)
 
 void msn_snaprec_obs_encode(msgpack_sbuffer *sb, const msn_snaprec_obs_t *o)
 {
+    size_t start = sb->size;
     msgpack_packer pk;
     pk_init(&pk, sb);
     msgpack_pack_array(&pk, MSN_OBSF_COUNT);
@@ -218,6 +279,7 @@ void msn_snaprec_obs_encode(msgpack_sbuffer *sb, const msn_snaprec_obs_t *o)
         msgpack_pack_nil(&pk);
         break;
     }
+    seal(sb, start);
 }
 
 static int get_resolved_path(msn_mpk_reader_t *r, msn_snaprec_obs_t *o)
@@ -281,11 +343,13 @@ int msn_snaprec_obs_decode(const void *val, size_t len, msn_snaprec_obs_t *o)
 
 void msn_snaprec_node_encode(msgpack_sbuffer *sb, const msn_snaprec_node_t *n)
 {
+    size_t start = sb->size;
     msgpack_packer pk;
     pk_init(&pk, sb);
     msgpack_pack_array(&pk, MSN_NODEF_COUNT);
     put_bin(&pk, n->fragment.p, n->fragment.len);
     put_bin(&pk, n->base.p, n->base.len);
+    seal(sb, start);
 }
 
 int msn_snaprec_node_decode(const void *val, size_t len, msn_snaprec_node_t *n)
@@ -301,12 +365,14 @@ int msn_snaprec_node_decode(const void *val, size_t len, msn_snaprec_node_t *n)
 
 void msn_snaprec_orow_encode(msgpack_sbuffer *sb, const msn_snaprec_orow_t *o)
 {
+    size_t start = sb->size;
     msgpack_packer pk;
     pk_init(&pk, sb);
     msgpack_pack_array(&pk, MSN_OROWF_COUNT);
     put_str(&pk, o->id);
     put_str(&pk, o->name);
     put_str(&pk, o->iata);
+    seal(sb, start);
 }
 
 int msn_snaprec_orow_decode(const void *val, size_t len, msn_snaprec_orow_t *o)
@@ -360,7 +426,7 @@ int msn_snaprec_nidx_open(msn_nidx_reader_t *it, const void *doc, size_t len, ui
 {
     msn_mpk_reader_t r;
     memset(it, 0, sizeof(*it));
-    TRY(open_array(&r, doc, len, MSN_NIDXF_COUNT));
+    TRY(open_plain_array(&r, doc, len, MSN_NIDXF_COUNT));
     if (msn_mpk_read_array(&r, &it->n) < 0)
         return fail(&r);
     it->left = it->n;
@@ -438,6 +504,7 @@ int msn_snaprec_nidx_orders(msn_nidx_reader_t *it, uint32_t *by_name, uint32_t *
 
 void msn_snaprec_doc_encode(msgpack_sbuffer *sb, const msn_doc_t *d)
 {
+    size_t start = sb->size;
     msgpack_packer pk;
     pk_init(&pk, sb);
     msgpack_pack_array(&pk, MSN_DOCF_COUNT);
@@ -450,6 +517,7 @@ void msn_snaprec_doc_encode(msgpack_sbuffer *sb, const msn_doc_t *d)
         msgpack_pack_nil(&pk);
     put_str(&pk, msn_sv(d->etag));
     msgpack_pack_int64(&pk, d->expires_at_ms);
+    seal(sb, start);
 }
 
 int msn_snaprec_doc_decode(const void *val, size_t len, msn_doc_t *d)
@@ -490,6 +558,7 @@ static void put_kv(msgpack_packer *pk, const char *key, int64_t v)
 
 void msn_snaprec_meta_encode(msgpack_sbuffer *sb, const msn_snap_meta_t *m)
 {
+    size_t start = sb->size;
     msgpack_packer pk;
     pk_init(&pk, sb);
     msgpack_pack_map(&pk, 10);
@@ -505,9 +574,24 @@ void msn_snaprec_meta_encode(msgpack_sbuffer *sb, const msn_snap_meta_t *m)
     put_kv(&pk, MSN_META_LEGACY_SCHEMA, m->legacy_schema);
     put_str(&pk, msn_sv(MSN_META_SOURCE_DB));
     put_str(&pk, msn_sv(m->source_db));
+    seal(sb, start);
 }
 
+static int meta_decode_plain(const void *val, size_t len, msn_snap_meta_t *m);
+
 int msn_snaprec_meta_decode(const void *val, size_t len, msn_snap_meta_t *m)
+{
+    size_t n = len;
+    if (unseal(val, &n) == 0)
+        return meta_decode_plain(val, n, m);
+    /* no valid seal: a meta of another format (before checksums, or one this binary does
+       not know) decodes whole and is refused by its format; one that names this binary's
+       format always carries its seal, so it is damaged */
+    int rc = meta_decode_plain(val, len, m);
+    return rc == 0 && m->format == MSN_SNAP_FORMAT ? MSN_SNAPREC_ECHECKSUM : rc;
+}
+
+static int meta_decode_plain(const void *val, size_t len, msn_snap_meta_t *m)
 {
     msn_mpk_reader_t r;
     uint32_t n;
@@ -577,17 +661,43 @@ void msn_snaprec_fx_make(msn_fx_rec_t *rec, uint64_t id, int64_t first_seen_ms, 
     rec->route_type = (uint8_t)(route_type < 0 || route_type > 254 ? 255 : route_type);
 }
 
-/* ---- ids ---- */
-
-void msn_snaprec_id_encode(uint8_t out[8], uint64_t id)
+void msn_snaprec_fx_seal(msn_fx_rec_t *rec, const void *key, size_t klen)
 {
-    msn_be64_put(out, id);
+    uint32_t c = sum_kv(key, klen, rec, MSN_FX_SUMMED);
+    rec->sum[0] = (uint8_t)(c >> 24);
+    rec->sum[1] = (uint8_t)(c >> 16);
+    rec->sum[2] = (uint8_t)(c >> 8);
+    rec->sum[3] = (uint8_t)c;
 }
 
-int msn_snaprec_id_decode(const void *val, size_t len, uint64_t *id)
+int msn_snaprec_fx_check(const msn_fx_rec_t *rec, const void *key, size_t klen)
 {
-    if (len != 8)
+    uint32_t c = sum_kv(key, klen, rec, MSN_FX_SUMMED);
+    uint32_t have = ((uint32_t)rec->sum[0] << 24) | ((uint32_t)rec->sum[1] << 16) | ((uint32_t)rec->sum[2] << 8) |
+                    rec->sum[3];
+    return c == have ? 0 : MSN_SNAPREC_ECHECKSUM;
+}
+
+/* ---- ids, and the key checks of ft and fl ---- */
+
+void msn_snaprec_id_encode(uint8_t out[MSN_SNAPREC_ID_LEN], const void *key, size_t klen, uint64_t id)
+{
+    msn_be64_put(out, id);
+    uint32_t c = sum_kv(key, klen, out, 8);
+    out[8] = (uint8_t)(c >> 24);
+    out[9] = (uint8_t)(c >> 16);
+    out[10] = (uint8_t)(c >> 8);
+    out[11] = (uint8_t)c;
+}
+
+int msn_snaprec_id_decode(const void *val, size_t len, const void *key, size_t klen, uint64_t *id)
+{
+    if (len != MSN_SNAPREC_ID_LEN)
         return MSN_SNAPREC_ESHAPE;
+    const uint8_t *v = val;
+    uint32_t c = ((uint32_t)v[8] << 24) | ((uint32_t)v[9] << 16) | ((uint32_t)v[10] << 8) | v[11];
+    if (c != sum_kv(key, klen, v, 8))
+        return MSN_SNAPREC_ECHECKSUM;
     *id = msn_be64_get(val);
     return 0;
 }
@@ -596,10 +706,12 @@ int msn_snaprec_id_decode(const void *val, size_t len, uint64_t *id)
 
 void msn_snaprec_cmsg_encode(msgpack_sbuffer *sb, const msn_snaprec_cmsg_t *m)
 {
+    size_t start = sb->size;
     msgpack_packer pk;
     pk_init(&pk, sb);
     msgpack_pack_array(&pk, MSN_CMSGF_COUNT);
     put_bin(&pk, m->fragment.p, m->fragment.len);
+    seal(sb, start);
 }
 
 int msn_snaprec_cmsg_decode(const void *val, size_t len, msn_snaprec_cmsg_t *m)
@@ -614,6 +726,7 @@ int msn_snaprec_cmsg_decode(const void *val, size_t len, msn_snaprec_cmsg_t *m)
 
 void msn_snaprec_om_encode(msgpack_sbuffer *sb, const msn_snaprec_om_t *m)
 {
+    size_t start = sb->size;
     msgpack_packer pk;
     pk_init(&pk, sb);
     msgpack_pack_array(&pk, MSN_OMF_COUNT);
@@ -625,6 +738,7 @@ void msn_snaprec_om_encode(msgpack_sbuffer *sb, const msn_snaprec_om_t *m)
         else
             msgpack_pack_nil(&pk);
     }
+    seal(sb, start);
 }
 
 int msn_snaprec_om_decode(const void *val, size_t len, msn_snaprec_om_t *m)
@@ -733,4 +847,47 @@ int msn_snaprec_chidx_region(msn_chidx_reader_t *it, msn_snaprec_chreg_t *rg)
     it->p = r.p;
     it->regions_left--;
     return 1;
+}
+
+/* The checksum of a time-index entry: over its key and the text after the checksum. */
+static uint32_t timeval_sum(const void *key, size_t klen, const void *text, size_t tlen)
+{
+    uint32_t c = msn_snaprec_sum32(key, klen);
+    if (tlen > 0)
+        c ^= msn_snaprec_sum32(text, tlen) * 0x9e3779b1u;
+    return c;
+}
+
+static void put_sum(uint8_t out[MSN_SNAPREC_KEYSUM_LEN], uint32_t c)
+{
+    out[0] = (uint8_t)(c >> 24);
+    out[1] = (uint8_t)(c >> 16);
+    out[2] = (uint8_t)(c >> 8);
+    out[3] = (uint8_t)c;
+}
+
+void msn_snaprec_keysum(uint8_t out[MSN_SNAPREC_KEYSUM_LEN], const void *key, size_t klen)
+{
+    put_sum(out, timeval_sum(key, klen, NULL, 0));
+}
+
+size_t msn_snaprec_timeval(uint8_t *out, size_t n, const void *key, size_t klen, const char *text, size_t tlen)
+{
+    if (n < MSN_SNAPREC_KEYSUM_LEN)
+        return 0;
+    if (tlen > n - MSN_SNAPREC_KEYSUM_LEN)
+        tlen = n - MSN_SNAPREC_KEYSUM_LEN;
+    if (tlen > 0)
+        memcpy(out + MSN_SNAPREC_KEYSUM_LEN, text, tlen);
+    put_sum(out, timeval_sum(key, klen, text, tlen));
+    return MSN_SNAPREC_KEYSUM_LEN + tlen;
+}
+
+int msn_snaprec_keysum_check(const void *val, size_t len, const void *key, size_t klen)
+{
+    uint8_t want[MSN_SNAPREC_KEYSUM_LEN];
+    if (len < MSN_SNAPREC_KEYSUM_LEN)
+        return MSN_SNAPREC_ESHAPE;
+    put_sum(want, timeval_sum(key, klen, (const uint8_t *)val + MSN_SNAPREC_KEYSUM_LEN, len - MSN_SNAPREC_KEYSUM_LEN));
+    return memcmp(want, val, MSN_SNAPREC_KEYSUM_LEN) == 0 ? 0 : MSN_SNAPREC_ECHECKSUM;
 }

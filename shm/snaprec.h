@@ -9,6 +9,17 @@
  * fields has another type (MSN_SNAPREC_ETYPE): a record of another layout is an error,
  * never misread. meta is a map by name, so that any binary can read its format version.
  *
+ * Checksums (format 2). Every record (tx, obs, node, orow, doc, meta) ends with a seal:
+ * a msgpack uint32 after the record, the checksum (msn_snaprec_sum32) of the bytes before
+ * it. Its decoder checks the seal before it reads a field, and answers
+ * MSN_SNAPREC_ECHECKSUM when a byte changed. The values that are not records carry their
+ * checksum too, over their key as well (a changed key does not find another entry's
+ * value valid): the transmission id under a content hash or an observation id (12
+ * bytes: id + checksum), each packet-list entry (in msn_fx_rec_t.sum), and the time
+ * indexes ft and fl (their value is the checksum of their key). So a bit flip in a
+ * snapshot file is found before the record is sent (workers, snapview.h), or by a full
+ * pass over every entry (snapverify.h), never served.
+ *
  * Format version. MSN_SNAP_FORMAT is stored in meta. Changing a record's fields (their
  * number, order, type or meaning), a key layout (snapkey.h) or a packet list's content
  * bumps it: a snapshot of another version is not served (msn_snap_open_current_ro) and
@@ -36,12 +47,16 @@
 
 /** The snapshot format this binary writes and reads. A snapshot written before format
  *  versions existed has none, read as 0. */
-#define MSN_SNAP_FORMAT 4
+#define MSN_SNAP_FORMAT 5
 
 /** Decoder errors (0 is success). */
 #define MSN_SNAPREC_ESHAPE (-1)  /* not a msgpack array (map for meta), or truncated */
 #define MSN_SNAPREC_EFIELDS (-2) /* another field count: written with another record layout */
 #define MSN_SNAPREC_ETYPE (-3)   /* a field of another type, or out of its range */
+#define MSN_SNAPREC_ECHECKSUM (-4) /* the value (or its key) does not match its checksum: damaged */
+
+/** The checksum the records and entries carry (a 64-bit hash folded to 32 bits). */
+uint32_t msn_snaprec_sum32(const void *data, size_t len);
 
 /** A message for a decoder error code, e.g. for a log line. Never NULL. */
 const char *msn_snaprec_strerror(int rc);
@@ -369,11 +384,14 @@ typedef struct {
     char source_db[512];
 } msn_snap_meta_t;
 
-/** Encodes every field of m, format included (as given). */
+/** Encodes every field of m, format included (as given), sealed. */
 void msn_snaprec_meta_encode(msgpack_sbuffer *sb, const msn_snap_meta_t *m);
 /** Decodes the keys it knows and skips the others (so that a meta of any format shows its
- *  version); absent keys are 0. Returns 0, MSN_SNAPREC_ETYPE, or MSN_SNAPREC_ESHAPE (also
- *  when there is no generation). The format is not checked here. */
+ *  version); absent keys are 0. A meta without a seal is read as one of another format
+ *  (before checksums, or unknown: refused by its format); one naming MSN_SNAP_FORMAT
+ *  there is damaged. Returns 0, MSN_SNAPREC_ETYPE,
+ *  MSN_SNAPREC_ECHECKSUM, or MSN_SNAPREC_ESHAPE (also when there is no generation). The
+ *  format is not checked here. */
 int msn_snaprec_meta_decode(const void *val, size_t len, msn_snap_meta_t *out);
 
 /* ---- fx: one entry of a packet list (DUPFIXED: fixed size, sorts by id) ---- */
@@ -383,23 +401,47 @@ typedef struct {
     uint8_t first_seen_ms_be[8];
     uint8_t payload_type; /* 255 when unknown */
     uint8_t route_type;   /* 255 when unknown */
-    uint8_t _pad[6];
+    uint8_t sum[4];       /* checksum of the list key and the 18 bytes before (msn_snaprec_fx_seal) */
+    uint8_t _pad[2];
 } msn_fx_rec_t;
+
+#define MSN_FX_SUMMED 18 /* the bytes of an entry its checksum covers (with its list key) */
 
 /** The list entry of a transmission (payload_type/route_type < 0: unknown). */
 void msn_snaprec_fx_make(msn_fx_rec_t *rec, uint64_t id, int64_t first_seen_ms, int64_t payload_type,
                          int64_t route_type);
+/** Fills rec->sum for the entry as stored under list key `key`. */
+void msn_snaprec_fx_seal(msn_fx_rec_t *rec, const void *key, size_t klen);
+/** 0 when rec matches its checksum under list key `key`, else MSN_SNAPREC_ECHECKSUM. */
+int msn_snaprec_fx_check(const msn_fx_rec_t *rec, const void *key, size_t klen);
 /** The entry in an LMDB value, or NULL when the value is not an entry's size. Inline, as
  *  the accessors: list walks call them per entry. */
 static inline const msn_fx_rec_t *msn_snaprec_fx_of(const void *val, size_t len);
 static inline uint64_t msn_snaprec_fx_id(const msn_fx_rec_t *rec);
 static inline int64_t msn_snaprec_fx_first_seen_ms(const msn_fx_rec_t *rec);
 
-/* ---- oid and hash values: a transmission id ---- */
+/* ---- oid and hash values: a transmission id (8 bytes) and the checksum of key and id ---- */
 
-void msn_snaprec_id_encode(uint8_t out[8], uint64_t id);
-/** Returns 0, or MSN_SNAPREC_ESHAPE when the value is not 8 bytes. */
-int msn_snaprec_id_decode(const void *val, size_t len, uint64_t *id);
+#define MSN_SNAPREC_ID_LEN 12
+
+/** The value stored under key (klen bytes) for transmission id. */
+void msn_snaprec_id_encode(uint8_t out[MSN_SNAPREC_ID_LEN], const void *key, size_t klen, uint64_t id);
+/** Returns 0 with *id set, MSN_SNAPREC_ESHAPE when the value is not MSN_SNAPREC_ID_LEN
+ *  bytes, or MSN_SNAPREC_ECHECKSUM when key and value do not match the checksum. */
+int msn_snaprec_id_decode(const void *val, size_t len, const void *key, size_t klen, uint64_t *id);
+
+/* ---- ft and fl values: a checksum of their key (and text), then ft's text ---- */
+
+#define MSN_SNAPREC_KEYSUM_LEN 4
+
+/** fl's value: the checksum of its key (MSN_SNAPREC_KEYSUM_LEN bytes). */
+void msn_snaprec_keysum(uint8_t out[MSN_SNAPREC_KEYSUM_LEN], const void *key, size_t klen);
+/** ft's value into out[0..n): the checksum of the key and text, then text[0..tlen) (cut
+ *  to what fits in n). Returns the value's length (0 when n cannot hold the checksum). */
+size_t msn_snaprec_timeval(uint8_t *out, size_t n, const void *key, size_t klen, const char *text, size_t tlen);
+/** 0 when val (a checksum, then any text) matches key; MSN_SNAPREC_ESHAPE (shorter than a
+ *  checksum) or MSN_SNAPREC_ECHECKSUM. The text is val + MSN_SNAPREC_KEYSUM_LEN. */
+int msn_snaprec_keysum_check(const void *val, size_t len, const void *key, size_t klen);
 
 static inline const msn_fx_rec_t *msn_snaprec_fx_of(const void *val, size_t len)
 {

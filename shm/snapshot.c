@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "etag.h"
@@ -209,6 +210,22 @@ int msn_snap_current_meta(const char *state_dir, msn_snap_meta_t *m, char *err, 
     return rc;
 }
 
+int msn_snap_open_dir_ro(const char *dir, msn_snap_t *out, char *err, size_t errlen)
+{
+    char path[4200];
+    struct stat sb;
+    snprintf(path, sizeof(path), "%s/data.mdb", dir);
+    if (stat(path, &sb) < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (sb.st_size < 2 * 4096) {
+        snprintf(err, errlen, "snapshot %s is truncated (%lld bytes)", path, (long long)sb.st_size);
+        return -1;
+    }
+    return open_env(dir, 1, out, err, errlen);
+}
+
 int msn_snap_open_current_rw(const char *state_dir, msn_snap_t *out, char *err, size_t errlen)
 {
     return open_usable(state_dir, 0, out, err, errlen);
@@ -246,6 +263,106 @@ int msn_snap_make_current(const char *state_dir, const msn_snap_t *snap, char *e
         closedir(d);
     }
     return 0;
+}
+
+int msn_snap_note(const msn_snap_t *s, int rc)
+{
+    if (rc == MSN_SNAPREC_ECHECKSUM && s->damage != NULL)
+        (*s->damage)++;
+    return rc;
+}
+
+int msn_snap_current_name(const char *state_dir, char *out, size_t n, char *err, size_t errlen)
+{
+    char dir[4096];
+    int rc = current_dir(state_dir, dir, sizeof(dir), err, errlen);
+    if (rc != 0)
+        return rc;
+    const char *base = strrchr(dir, '/');
+    base = base ? base + 1 : dir;
+    size_t len = strlen(base);
+    if (len >= n) {
+        snprintf(err, errlen, "snapshot name too long");
+        return -1;
+    }
+    memcpy(out, base, len + 1);
+    return 0;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int msn_snap_set_aside(const char *state_dir, const char *dir_name, char *new_name, size_t n, char *err,
+                       size_t errlen)
+{
+    char from[4400], to[4400], stamp[32], cur[256], e[256];
+    if (strncmp(dir_name, "snap-", 5) != 0 || strchr(dir_name, '/') != NULL) {
+        snprintf(err, errlen, "%s is not a snapshot directory name", dir_name);
+        return -1;
+    }
+    snprintf(from, sizeof(from), "%s/%s", state_dir, dir_name);
+    struct stat sb;
+    if (stat(from, &sb) < 0)
+        return errno == ENOENT ? 1 : (snprintf(err, errlen, "%s: %s", from, strerror(errno)), -1);
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+    snprintf(new_name, n, "damaged-%s-%s", stamp, dir_name);
+    snprintf(to, sizeof(to), "%s/%s", state_dir, new_name);
+    /* `current` first: from here on no reader opens it */
+    if (msn_snap_current_name(state_dir, cur, sizeof(cur), e, sizeof(e)) == 0 && strcmp(cur, dir_name) == 0) {
+        char link[4200];
+        snprintf(link, sizeof(link), "%s/current", state_dir);
+        unlink(link);
+    }
+    if (rename(from, to) < 0) {
+        snprintf(err, errlen, "cannot rename %s to %s: %s", from, new_name, strerror(errno));
+        return -1;
+    }
+    /* at most MSN_SNAP_DAMAGED_KEEP of them: the oldest go (their names sort by time) */
+    DIR *d = opendir(state_dir);
+    if (d == NULL)
+        return 0;
+    char *names[256];
+    int k = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL && k < 256)
+        if (strncmp(de->d_name, "damaged-", 8) == 0)
+            names[k++] = strdup(de->d_name);
+    closedir(d);
+    qsort(names, (size_t)k, sizeof(names[0]), cmp_names);
+    for (int i = 0; i < k; i++) {
+        if (names[i] != NULL && i < k - MSN_SNAP_DAMAGED_KEEP) {
+            char p[4400];
+            snprintf(p, sizeof(p), "%s/%s", state_dir, names[i]);
+            rm_rf(p);
+        }
+        free(names[i]);
+    }
+    return 0;
+}
+
+uint64_t msn_snap_highest_gen(const char *state_dir)
+{
+    uint64_t best = 0;
+    DIR *d = opendir(state_dir);
+    if (d == NULL)
+        return 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        const char *p = strstr(de->d_name, "snap-");
+        if (p == NULL || (p != de->d_name && strncmp(de->d_name, "damaged-", 8) != 0))
+            continue;
+        char *end;
+        unsigned long long g = strtoull(p + 5, &end, 10);
+        if (end != p + 5 && *end == '\0' && g > best)
+            best = g;
+    }
+    closedir(d);
+    return best;
 }
 
 void msn_snap_close(msn_snap_t *s)
@@ -318,7 +435,7 @@ int msn_snap_doc_get_full(MDB_txn *txn, const msn_snap_t *s, const char *name, m
     int rc = mdb_get(txn, s->dbi[MSN_DBI_DOC], &k, &v);
     if (rc != 0)
         return rc;
-    return msn_snaprec_doc_decode(v.mv_data, v.mv_size, d);
+    return msn_snap_note(s, msn_snaprec_doc_decode(v.mv_data, v.mv_size, d));
 }
 
 int msn_snap_doc_del(MDB_txn *txn, const msn_snap_t *s, const char *name)
@@ -364,7 +481,7 @@ int msn_snap_tx_get(MDB_txn *txn, const msn_snap_t *s, uint64_t id, msn_snaprec_
     MDB_val v;
     msn_snap_tx_key(id, &k);
     int rc = get_val(txn, s, MSN_DBI_TX, &k, &v);
-    return rc != 0 ? rc : msn_snaprec_tx_decode(v.mv_data, v.mv_size, out);
+    return rc != 0 ? rc : msn_snap_note(s, msn_snaprec_tx_decode(v.mv_data, v.mv_size, out));
 }
 
 int msn_snap_obs_get(MDB_txn *txn, const msn_snap_t *s, uint64_t tx_id, uint64_t obs_id, msn_snaprec_obs_t *out)
@@ -373,7 +490,7 @@ int msn_snap_obs_get(MDB_txn *txn, const msn_snap_t *s, uint64_t tx_id, uint64_t
     MDB_val v;
     msn_snap_obs_key(tx_id, obs_id, &k);
     int rc = get_val(txn, s, MSN_DBI_OBS, &k, &v);
-    return rc != 0 ? rc : msn_snaprec_obs_decode(v.mv_data, v.mv_size, out);
+    return rc != 0 ? rc : msn_snap_note(s, msn_snaprec_obs_decode(v.mv_data, v.mv_size, out));
 }
 
 int msn_snap_orow_get(MDB_txn *txn, const msn_snap_t *s, int64_t rowid, msn_snaprec_orow_t *out)
@@ -382,7 +499,7 @@ int msn_snap_orow_get(MDB_txn *txn, const msn_snap_t *s, int64_t rowid, msn_snap
     MDB_val v;
     msn_snap_orow_key(rowid, &k);
     int rc = get_val(txn, s, MSN_DBI_OROW, &k, &v);
-    return rc != 0 ? rc : msn_snaprec_orow_decode(v.mv_data, v.mv_size, out);
+    return rc != 0 ? rc : msn_snap_note(s, msn_snaprec_orow_decode(v.mv_data, v.mv_size, out));
 }
 
 int msn_snap_node_get(MDB_txn *txn, const msn_snap_t *s, const char *pubkey, size_t len, msn_snaprec_node_t *out)
@@ -392,7 +509,7 @@ int msn_snap_node_get(MDB_txn *txn, const msn_snap_t *s, const char *pubkey, siz
     if (msn_snap_node_key(pubkey, len, &k) < 0)
         return MDB_NOTFOUND;
     int rc = get_val(txn, s, MSN_DBI_NODE, &k, &v);
-    return rc != 0 ? rc : msn_snaprec_node_decode(v.mv_data, v.mv_size, out);
+    return rc != 0 ? rc : msn_snap_note(s, msn_snaprec_node_decode(v.mv_data, v.mv_size, out));
 }
 
 int msn_snap_hash_get(MDB_txn *txn, const msn_snap_t *s, const char *hash, size_t len, uint64_t *tx_id)
@@ -402,7 +519,7 @@ int msn_snap_hash_get(MDB_txn *txn, const msn_snap_t *s, const char *hash, size_
     if (msn_snap_hash_key(hash, len, &k) < 0)
         return MDB_NOTFOUND;
     int rc = get_val(txn, s, MSN_DBI_HASH, &k, &v);
-    return rc != 0 ? rc : msn_snaprec_id_decode(v.mv_data, v.mv_size, tx_id);
+    return rc != 0 ? rc : msn_snap_note(s, msn_snaprec_id_decode(v.mv_data, v.mv_size, k.b, k.len, tx_id));
 }
 
 int msn_snap_oid_get(MDB_txn *txn, const msn_snap_t *s, uint64_t obs_id, uint64_t *tx_id)
@@ -411,5 +528,5 @@ int msn_snap_oid_get(MDB_txn *txn, const msn_snap_t *s, uint64_t obs_id, uint64_
     MDB_val v;
     msn_snap_oid_key(obs_id, &k);
     int rc = get_val(txn, s, MSN_DBI_OID, &k, &v);
-    return rc != 0 ? rc : msn_snaprec_id_decode(v.mv_data, v.mv_size, tx_id);
+    return rc != 0 ? rc : msn_snap_note(s, msn_snaprec_id_decode(v.mv_data, v.mv_size, k.b, k.len, tx_id));
 }

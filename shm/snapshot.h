@@ -16,6 +16,12 @@
  * Entity documents are written as their entity's data changes: a poll that brings rows
  * for a few nodes rewrites those nodes' documents only (master/nodedocs.h); a full rebuild
  * copies every "ent/" document of the previous environment into the new one first.
+ * Damage: every value carries a checksum (snaprec.h). A lookup whose value fails it answers
+ * MSN_SNAPREC_ECHECKSUM and counts it in msn_snap_t.damage; the worker then stops serving
+ * that environment and reports it to the master, which sets it aside
+ * (msn_snap_set_aside: renamed "damaged-<time>-snap-<gen>", kept for inspection, at most
+ * MSN_SNAP_DAMAGED_KEEP of them) and publishes a new one. An earlier run's snapshot is
+ * also checked in full at start (snapverify.h).
  *
  * Format version: meta holds the MSN_SNAP_FORMAT (snaprec.h) of the binary that wrote the
  * environment. One written in another format (or before formats existed) is not served:
@@ -58,9 +64,10 @@
  *                           "n"<pubkey> (the node originated it or is a resolved hop of one
  *                           of its paths), "c"<channel_hash>, "g"<IATA> (heard by an
  *                           observer of that region)
- *   ft     first_seen_ms(8) id(8)   first_seen as stored (text): the time index for since/until
- *                           and /api/packets/timestamps
- *   fl     latest_ms(8) id(8)       (empty value): newest sighting first, for groupByHash
+ *   ft     first_seen_ms(8) id(8)   checksum(4) + first_seen as stored (text, snaprec.h
+ *                           msn_snaprec_timeval): the time index for since/until and
+ *                           /api/packets/timestamps
+ *   fl     latest_ms(8) id(8)       checksum(4) of the key: newest sighting first, for groupByHash
  *   node   pubkey(lowercase) [fragment(bin), base(bin)]   (MSN_NODEF_*)
  *   orow   rowid(8)         [id|nil, name|nil, iata|nil]   (MSN_OROWF_*)
  *   chl    channel_hash 0x00 region   DUPSORT/DUPFIXED latest_s(8) id(8): the messages
@@ -114,6 +121,7 @@ typedef struct {
     MDB_env *env;
     MDB_dbi dbi[MSN_DBI_COUNT];
     char dir[4096];
+    uint32_t *damage; /* counted up (when set) each time a value fails its checksum (snaprec.h) */
 } msn_snap_t;
 
 /** Writer: creates a new environment directory state_dir/snap-<gen> (removing any stale
@@ -136,6 +144,11 @@ int msn_snap_open_current_rw(const char *state_dir, msn_snap_t *out, char *err, 
  *  err set (a damaged snapshot). out is open only on 0. */
 int msn_snap_open_current_ro(const char *state_dir, msn_snap_t *out, char *err, size_t errlen);
 
+/** Opens the environment in directory dir (state_dir/snap-*) read-only, after checking
+ *  that its data file is not truncated; no meta or format check. For a full check
+ *  (snapverify.h). Returns 0, or -1 with err set. */
+int msn_snap_open_dir_ro(const char *dir, msn_snap_t *out, char *err, size_t errlen);
+
 /** Reads the meta record of the snapshot `current` points at, whatever its format (for
  *  the master, which continues its generation numbers, and for status reports).
  *  Returns 0 with m set, 1 when there is no current snapshot, or -1 with err set. */
@@ -147,6 +160,31 @@ int msn_snap_make_current(const char *state_dir, const msn_snap_t *snap, char *e
 
 /** Closes the environment (no transaction may be open). */
 void msn_snap_close(msn_snap_t *s);
+
+/** Notes that a value of s failed its checksum (rc == MSN_SNAPREC_ECHECKSUM; any other rc
+ *  is ignored): counts it in *s->damage when set. Returns rc. For readers that decode
+ *  values themselves; the lookups below call it. */
+int msn_snap_note(const msn_snap_t *s, int rc);
+
+/** The most damaged snapshots kept in state_dir for inspection (older ones are deleted). */
+#define MSN_SNAP_DAMAGED_KEEP 3
+
+/** Writer: sets a damaged environment aside: renames state_dir/<dir_name> (a "snap-*"
+ *  directory) to "damaged-<UTC time>-<dir_name>", removes `current` when it points at it
+ *  (readers then find no snapshot until the next one is made current), and deletes the
+ *  oldest "damaged-*" directories beyond MSN_SNAP_DAMAGED_KEEP. new_name receives the
+ *  new name. Returns 0, 1 when there is no such directory (already replaced), or -1 with
+ *  err set. */
+int msn_snap_set_aside(const char *state_dir, const char *dir_name, char *new_name, size_t n, char *err,
+                       size_t errlen);
+
+/** The name ("snap-000000000007") of the environment `current` points at, into out.
+ *  Returns 0, 1 when there is none, -1 with err set. */
+int msn_snap_current_name(const char *state_dir, char *out, size_t n, char *err, size_t errlen);
+
+/** The highest generation among the snap-* and damaged-*-snap-* directory names of
+ *  state_dir (0 when none): where generation numbers go on when no meta can be read. */
+uint64_t msn_snap_highest_gen(const char *state_dir);
 
 /** Writes the meta record (m->format as given: the master sets MSN_SNAP_FORMAT); *rc
  *  receives an LMDB error code. */

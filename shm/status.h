@@ -38,6 +38,12 @@
 
 enum { MSN_PHASE_STARTING = 0, MSN_PHASE_LOADING, MSN_PHASE_READY, MSN_PHASE_STOPPING };
 
+/* The database file as the master last saw it (msn_master_status_t.db_state). */
+enum { MSN_DB_UNKNOWN = 0, MSN_DB_OK, MSN_DB_MISSING, MSN_DB_REPLACED };
+
+/* The verification of an earlier run's snapshot at start (msn_master_status_t.snap_verify). */
+enum { MSN_VERIFY_NONE = 0, MSN_VERIFY_RUNNING, MSN_VERIFY_PASSED, MSN_VERIFY_FAILED };
+
 /* Migration status values, as the API names them. */
 enum { MSN_MIG_UNKNOWN = 0, MSN_MIG_RUNNING, MSN_MIG_DONE, MSN_MIG_FAILED };
 
@@ -51,6 +57,7 @@ typedef struct {
     int64_t rows_processed;
     int64_t rows_total;
     int64_t cursor;          /* the last row id the migration finished (0 = unknown); rows up to it are final */
+    int64_t rows_skipped;    /* rows it could not process, left unchanged (in _meshsnap_skipped) */
     char error[256];
 } msn_migration_status_t;
 
@@ -77,6 +84,21 @@ typedef struct {
     int64_t feed_skipped;       /* ... and left out of it (a publication with more than the ring holds) */
     char status_text[160];      /* what the master is doing, for people */
     msn_analytic_status_t an[MSN_AN_SLOTS];
+    /* rows and index entries not served (master/store.h, master/publish.h), as of the
+       last load, poll or publication */
+    int64_t rows_corrupt;       /* rows served with empty values or without a bad column */
+    int64_t obs_orphaned;       /* observations whose transmission does not exist */
+    int64_t obs_waiting;        /* observations waiting for their transmission to be committed */
+    int64_t ids_nonpositive;    /* transmissions and observations with an id <= 0 */
+    int64_t index_skipped;      /* index entries left out (no valid key from the row) */
+    /* the database file at the configured path */
+    int32_t db_state;           /* MSN_DB_* */
+    int64_t db_changes;         /* times the file was found replaced or missing */
+    int64_t db_changed_at_ms;   /* the last time */
+    /* damaged snapshots */
+    int32_t snap_verify;        /* MSN_VERIFY_*: the earlier run's snapshot, checked at start */
+    int64_t snap_set_aside;     /* damaged snapshots this run renamed and replaced */
+    char snap_set_aside_last[96]; /* the name the last one was given in state_dir */
 } msn_master_status_t;
 
 typedef struct {
@@ -196,6 +218,11 @@ typedef struct {
     _Atomic uint64_t backfill_seq;
     msn_backfill_status_t backfill;
     msn_worker_status_t workers[MSN_STATUS_MAX_WORKERS];
+    /* a worker that found a record failing its checksum (snaprec.h) reports it here: the
+       env_seq of the environment it read, then the count; the master sets that
+       environment aside and rebuilds. Many writers (workers), one reader (the master). */
+    _Atomic uint64_t damage_env_seq;
+    _Atomic uint64_t damage_reports;
     /* analytics shapes the workers were asked for and the snapshot lacks (or that are being
        served and must stay computed): many writers (workers), one reader (the master) */
     _Atomic uint64_t shape_head;

@@ -94,10 +94,35 @@ int msn_api_migrations_json(msn_buf_t *b, const msn_backfill_status_t *bf, int64
             msn_json_strn(b, m->error, strnlen(m->error, sizeof(m->error)));
         else
             msn_buf_puts(b, "null");
-        msn_buf_putc(b, '}');
+        msn_buf_printf(b, ",\"rowsSkipped\":%lld}", (long long)m->rows_skipped);
     }
     msn_buf_putc(b, ']');
     return running;
+}
+
+/* What is not served, the database file and the snapshot checks (docs/api.md, healthz). */
+static void health_robustness(msn_buf_t *b, const msn_master_status_t *ms)
+{
+    msn_buf_printf(b,
+                   ",\"notServed\":{\"corruptRows\":%lld,\"orphanObservations\":%lld,\"waitingObservations\":%lld,"
+                   "\"nonPositiveIds\":%lld,\"indexEntriesSkipped\":%lld}",
+                   (long long)ms->rows_corrupt, (long long)ms->obs_orphaned, (long long)ms->obs_waiting,
+                   (long long)ms->ids_nonpositive, (long long)ms->index_skipped);
+    static const char *const db_states[] = {"unknown", "ok", "missing", "replaced"};
+    msn_buf_printf(b, ",\"database\":{\"state\":\"%s\",\"changes\":%lld,\"changedAt\":",
+                   ms->db_state >= 0 && ms->db_state <= 3 ? db_states[ms->db_state] : "unknown",
+                   (long long)ms->db_changes);
+    iso_or_null(b, ms->db_changed_at_ms);
+    static const char *const verify[] = {"none", "running", "passed", "failed"};
+    msn_buf_printf(b, "},\"snapshotCheck\":{\"verify\":\"%s\",\"setAside\":%lld,\"lastSetAside\":",
+                   ms->snap_verify >= 0 && ms->snap_verify <= 3 ? verify[ms->snap_verify] : "none",
+                   (long long)ms->snap_set_aside);
+    size_t n = strnlen(ms->snap_set_aside_last, sizeof(ms->snap_set_aside_last));
+    if (n)
+        msn_json_strn(b, ms->snap_set_aside_last, n);
+    else
+        msn_buf_puts(b, "null");
+    msn_buf_putc(b, '}');
 }
 
 void msn_api_healthz(msn_api_req_t *r)
@@ -155,6 +180,7 @@ void msn_api_healthz(msn_api_req_t *r)
                    (long long)bf.remaining);
     msn_buf_puts(b, ",\"ingestor\":");
     msn_api_ingest_health_json(r, b);
+    health_robustness(b, &ms);
     msn_buf_putc(b, '}');
     r->status = 200;
 }

@@ -218,7 +218,8 @@ void msn_api_node_detail(msn_api_req_t *r, const char *pubkey)
             size_t mark = b->len;
             if (count)
                 msn_buf_putc(b, ',');
-            if (rec && msn_api_tx_with_observations(r, b, msn_snaprec_fx_id(rec)) == 0)
+            if (rec && msn_snap_note(r->snap, msn_snaprec_fx_check(rec, key.b, key.len)) == 0 &&
+                msn_api_tx_with_observations(r, b, msn_snaprec_fx_id(rec)) == 0)
                 count++;
             else
                 b->len = mark;

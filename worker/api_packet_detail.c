@@ -111,7 +111,7 @@ static int64_t render_obs_list(msn_api_req_t *r, msn_buf_t *b, uint64_t id, cons
         for (int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
              rc == 0 && msn_snap_obs_key_parse(k.mv_data, k.mv_size, &tx_id, &obs_id) == 0 && tx_id == id;
              rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-            if (msn_snaprec_obs_decode(v.mv_data, v.mv_size, &o) != 0)
+            if (msn_snap_note(r->snap, msn_snaprec_obs_decode(v.mv_data, v.mv_size, &o)) != 0)
                 continue;
             if (n)
                 msn_buf_putc(b, ',');

@@ -46,12 +46,13 @@ void msn_api_packet_timestamps(msn_api_req_t *r)
         MDB_val key = msn_snap_key_val(&k), v;
         int first = 1;
         for (int rc = mdb_cursor_get(c, &key, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(c, &key, &v, MDB_NEXT)) {
-            if (v.mv_size == 0)
-                continue;
+            if (msn_snap_note(r->snap, msn_snaprec_keysum_check(v.mv_data, v.mv_size, key.mv_data, key.mv_size)) != 0 ||
+                v.mv_size == MSN_SNAPREC_KEYSUM_LEN)
+                continue; /* damaged (reported), or no text */
             if (!first)
                 msn_buf_putc(b, ',');
             first = 0;
-            msn_json_strn(b, v.mv_data, v.mv_size);
+            msn_json_strn(b, (const char *)v.mv_data + MSN_SNAPREC_KEYSUM_LEN, v.mv_size - MSN_SNAPREC_KEYSUM_LEN);
         }
         mdb_cursor_close(c);
     }

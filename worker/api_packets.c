@@ -71,6 +71,19 @@ typedef struct {
 
 /* ---- the packet lists ---- */
 
+/* 1 when a list entry matches its checksum (snaprec.h); a damaged one is counted
+   (msn_snap_note: the worker stops serving this snapshot) and left out. */
+static int entry_ok(msn_api_req_t *r, const msn_snap_key_t *key, const msn_fx_rec_t *rec)
+{
+    return msn_snap_note(r->snap, msn_snaprec_fx_check(rec, key->b, key->len)) == 0;
+}
+
+/* 1 when a time-index entry (ft, fl) matches its checksum; see entry_ok. */
+static int time_entry_ok(msn_api_req_t *r, const MDB_val *k, const MDB_val *d)
+{
+    return msn_snap_note(r->snap, msn_snaprec_keysum_check(d->mv_data, d->mv_size, k->mv_data, k->mv_size)) == 0;
+}
+
 /* Positions a cursor on list key; returns 0, or -1 when the list is empty or absent. */
 static int list_open(msn_api_req_t *r, const msn_snap_key_t *key, MDB_cursor **c, MDB_val *k, MDB_val *v)
 {
@@ -93,7 +106,7 @@ static void collect_list(msn_api_req_t *r, const msn_snap_key_t *key, const msn_
         return;
     for (int rc = 0; rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
         const msn_fx_rec_t *rec = msn_snaprec_fx_of(v.mv_data, v.mv_size);
-        if (rec && msn_pk_filter_match(f, rec))
+        if (rec && msn_pk_filter_match(f, rec) && entry_ok(r, key, rec))
             idvec_push(out, msn_snaprec_fx_id(rec));
     }
     mdb_cursor_close(c);
@@ -140,7 +153,9 @@ static int contains_cb(void *ctx, const msn_snap_key_t *key)
     MDB_cursor *c;
     int found = 0;
     if (mdb_cursor_open(x->r->txn, x->r->snap->dbi[MSN_DBI_FX], &c) == 0) {
-        MDB_val k = msn_snap_key_val(key), d = {sizeof(*x->rec), (void *)x->rec};
+        msn_fx_rec_t sealed = *x->rec; /* stored entries carry the checksum under their list key */
+        msn_snaprec_fx_seal(&sealed, key->b, key->len);
+        MDB_val k = msn_snap_key_val(key), d = {sizeof(sealed), &sealed};
         found = mdb_cursor_get(c, &k, &d, MDB_GET_BOTH) == 0;
         mdb_cursor_close(c);
     }
@@ -217,7 +232,7 @@ static void run_time(msn_api_req_t *r, const msn_pk_plan_t *p, idvec_t *ids)
          rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
         if (f->has_until && fs >= f->until_ms)
             break;
-        if (!f->has_since || fs > f->since_ms)
+        if ((!f->has_since || fs > f->since_ms) && time_entry_ok(r, &k, &d))
             idvec_push(ids, id);
     }
     mdb_cursor_close(c);
@@ -240,6 +255,8 @@ static void run_latest(msn_api_req_t *r, const msn_pk_plan_t *p, result_t *res)
          rc = mdb_cursor_get(c, &k, &d, MDB_PREV)) {
         if (f->has_since && latest <= f->since_ms)
             break; /* first_seen <= latest <= since: nothing further can match */
+        if (!time_entry_ok(r, &k, &d))
+            continue;
         if (filtered) {
             msn_snaprec_tx_t t;
             msn_fx_rec_t rec;
@@ -277,8 +294,11 @@ static void run_walk(msn_api_req_t *r, const msn_pk_plan_t *p, result_t *res)
         const msn_fx_rec_t *rec = msn_snaprec_fx_of(v.mv_data, v.mv_size);
         if (rec == NULL || !msn_pk_filter_match(&p->filter, rec))
             continue;
-        if (msn_pk_in_page(seen, p->offset, p->limit))
+        if (msn_pk_in_page(seen, p->offset, p->limit)) {
+            if (!entry_ok(r, &key, rec))
+                continue;
             idvec_push(&res->page, msn_snaprec_fx_id(rec));
+        }
         seen++;
         if (!filtered && seen - p->offset >= p->limit)
             break;

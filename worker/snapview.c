@@ -42,6 +42,7 @@ static int reopen(msn_snapview_t *v)
     if (rc != 0)
         return 1;
     v->refused[0] = '\0';
+    v->snap.damage = &v->damage;
     if (mdb_txn_begin(v->snap.env, NULL, MDB_RDONLY, &v->txn) != 0) {
         msn_snap_close(&v->snap);
         return 1;
@@ -54,6 +55,11 @@ static int reopen(msn_snapview_t *v)
 int msn_snapview_begin(msn_snapview_t *v)
 {
     uint64_t seq = v->st ? atomic_load(&v->st->env_seq) : 0;
+    if (v->damaged) {
+        if (seq == v->damaged_seq)
+            return 1; /* v->refused says why */
+        v->damaged = 0;
+    }
     if (v->snap.env == NULL || seq != v->env_seq) {
         int64_t now = msn_now_ms();
         /* without a snapshot, look again at most every 200 ms (or at once when env_seq moved) */
@@ -77,6 +83,24 @@ int msn_snapview_begin(msn_snapview_t *v)
     }
     v->txn_active = 1;
     return 0;
+}
+
+void msn_snapview_damaged(msn_snapview_t *v)
+{
+    uint64_t seq = v->env_seq;
+    if (!v->damaged)
+        msn_error("the snapshot %s is damaged (a value does not match its checksum): not serving it; the master "
+                  "sets it aside and publishes another",
+                  v->snap.dir);
+    snprintf(v->refused, sizeof(v->refused), "the snapshot %.400s is damaged; a new one is being published",
+             v->snap.dir);
+    drop_env(v);
+    v->damaged = 1;
+    v->damaged_seq = seq;
+    if (v->st != NULL) {
+        atomic_store(&v->st->damage_env_seq, seq);
+        atomic_fetch_add(&v->st->damage_reports, 1);
+    }
 }
 
 void msn_snapview_end(msn_snapview_t *v)

@@ -408,7 +408,19 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         r.req_body = req->entity.base;
         r.req_body_len = req->entity.len;
     }
+    uint32_t damage = w->view.damage;
     msn_api_dispatch(&r, method);
+    if (r.txn != NULL && w->view.damage != damage) {
+        /* a value failed its checksum: nothing of this snapshot is sent (snapview.h) */
+        msn_snapview_end(&w->view);
+        msn_snapview_damaged(&w->view);
+        r.txn = NULL;
+        r.use_doc = 0;
+        msn_buf_reset(&w->body);
+        r.content_type = NULL;
+        r.retry_after = 2;
+        msn_api_error(&r, 503, "the snapshot is damaged; a new one is being published");
+    }
     status_headers(w, req, &r);
     /* the body: a stored document (maybe its gzip copy), or what the handler assembled */
     const char *out = w->body.data;
@@ -509,10 +521,9 @@ int msn_worker_main(const msn_config_t *cfg, int slot, const char *listen_fds)
     w.slot = slot < 0 || slot >= MSN_STATUS_MAX_WORKERS ? 0 : slot;
     snprintf(role, sizeof(role), "worker %d", w.slot);
     msn_log_set_role(role);
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    prctl(PR_SET_PDEATHSIG, SIGTERM); /* also set by the master's spawner (before exec) */
     msn_proc_set_title(role);
-    if (getppid() == 1)
-        return 1; /* the master is already gone */
+    pid_t master = getppid(); /* checked by the spawner before exec: the master, alive */
     signal(SIGPIPE, SIG_IGN);
     int src = msn_status_open(cfg->state_dir, &w.st);
     if (src < 0) {
@@ -583,8 +594,8 @@ int msn_worker_main(const msn_config_t *cfg, int slot, const char *listen_fds)
                 now - w.stop_at_ms >= cfg->http.shutdown_timeout_ms)
                 break;
         }
-        if (getppid() == 1)
-            begin_stop(&w);
+        if (getppid() != master)
+            begin_stop(&w); /* reparented: the master is gone (SIGTERM should have said so) */
     }
     rc = 0;
 out:

@@ -340,8 +340,9 @@ static void test_unwritable_database(void)
 }
 
 /* Resume state: a checkpoint is picked up by the next begin (same snapshot and counts,
-   started_at moved back by the time already spent), dropped when done, ignored when the
-   run rejected rows or the bookkeeping row is gone. */
+   started_at moved back by the time already spent), also when the run skipped rows (they
+   are recorded), dropped when done, ignored when the bookkeeping row is gone; the states
+   of the migration's parts go with it. */
 static void test_resume_state(void)
 {
     sqlite3 *db = open_tmp();
@@ -379,7 +380,7 @@ static void test_resume_state(void)
     CHECK_EQ_INT(msn_amig_finish(&m2, NULL, err, sizeof(err)), 0);
     CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM _meshsnap_backfill"), 0);
 
-    /* a run that rejected rows starts over */
+    /* a run that skipped rows resumes, its skipped count carried on */
     msn_amig_t m3;
     CHECK_EQ_INT(sqlite3_exec(db, "UPDATE _async_migrations SET status = 'failed' WHERE name = 'r_v1'", NULL, NULL,
                               NULL),
@@ -387,16 +388,34 @@ static void test_resume_state(void)
     CHECK_EQ_INT(msn_amig_begin(&m3, db, st, "r_v1", err, sizeof(err)), 0);
     cp.rejected = 2;
     CHECK_EQ_INT(msn_amig_checkpoint(db, &m3, &cp, err, sizeof(err)), 0);
-    CHECK_EQ_INT(msn_amig_finish(&m3, "2 row(s) could not be processed", err, sizeof(err)), 0);
+    msn_amig_part_t part;
+    msn_amig_part_init(&part, &m3, "p");
+    msn_chunk_result_t pst = {.max_id = 50, .total = 40, .processed = 10, .cursor = 7};
+    CHECK_EQ_INT(msn_amig_part_checkpoint(db, &part, &pst, err, sizeof(err)), 0);
+    CHECK_EQ_INT(msn_amig_finish(&m3, "cancelled", err, sizeof(err)), 0);
     msn_amig_t m4;
     CHECK_EQ_INT(msn_amig_begin(&m4, db, st, "r_v1", err, sizeof(err)), 0);
-    CHECK(msn_amig_resume(&m4) == NULL);
+    CHECK(msn_amig_resume(&m4) != NULL);
+    s = find_mig(st, "r_v1");
+    CHECK(s != NULL && s->rows_skipped == 2);
+    msn_amig_part_init(&part, &m4, "p");
+    msn_chunk_result_t got;
+    CHECK_EQ_INT(msn_amig_part_load(&part, &got, err, sizeof(err)), 1);
+    CHECK_EQ_INT(got.cursor, 7);
+    CHECK_EQ_INT(got.total, 40);
+    /* done: its state and its parts' go */
+    CHECK_EQ_INT(msn_amig_finish(&m4, NULL, err, sizeof(err)), 0);
     CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM _meshsnap_backfill"), 0);
-    CHECK_EQ_INT(query_int(db, "SELECT rows_processed FROM _async_migrations WHERE name = 'r_v1'"), 0);
+    CHECK_EQ_INT(sqlite3_exec(db, "UPDATE _async_migrations SET status = 'failed' WHERE name = 'r_v1'", NULL, NULL,
+                              NULL),
+                 SQLITE_OK);
+    CHECK_EQ_INT(msn_amig_begin(&m4, db, st, "r_v1", err, sizeof(err)), 0);
+    CHECK(msn_amig_resume(&m4) == NULL);
 
-    /* a state whose bookkeeping row was deleted (to force a new run) is dropped */
+    /* a state whose bookkeeping row was deleted (to force a new run) is dropped, parts too */
     cp.rejected = 0;
     CHECK_EQ_INT(msn_amig_checkpoint(db, &m4, &cp, err, sizeof(err)), 0);
+    CHECK_EQ_INT(msn_amig_part_checkpoint(db, &part, &pst, err, sizeof(err)), 0);
     CHECK_EQ_INT(sqlite3_exec(db, "DELETE FROM _async_migrations WHERE name = 'r_v1'", NULL, NULL, NULL), SQLITE_OK);
     msn_amig_t m5;
     CHECK_EQ_INT(msn_amig_begin(&m5, db, st, "r_v1", err, sizeof(err)), 0);

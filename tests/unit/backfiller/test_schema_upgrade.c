@@ -421,8 +421,101 @@ static void test_stopped_and_resumed_progress(void)
     free(st);
 }
 
+/* The duplicate pass keeps a checkpoint in each chunk's transaction: stopped in the middle
+   of it, the next run's first chunk starts after the last committed one (not at the first
+   transmission), and the result is the same as without the stop. */
+typedef struct {
+    int64_t first_cursor; /* the lower bound of the first duplicate-pass read seen; INT64_MAX = none */
+} dd_trace_t;
+
+static int trace_cb(unsigned type, void *ud, void *p, void *x)
+{
+    (void)type;
+    (void)x;
+    dd_trace_t *t = ud;
+    char *sql = sqlite3_expanded_sql((sqlite3_stmt *)p);
+    const char *k = sql ? strstr(sql, "COALESCE(path_json, '') FROM observations WHERE transmission_id > ") : NULL;
+    if (k != NULL && t->first_cursor == INT64_MAX)
+        t->first_cursor = strtoll(k + strlen("COALESCE(path_json, '') FROM observations WHERE transmission_id > "),
+                                  NULL, 10);
+    sqlite3_free(sql);
+    return 0;
+}
+
+static void *stop_in_dedup(void *arg)
+{
+    watcher_t *w = arg;
+    for (int i = 0; i < 20000 && !*w->stop; i++) {
+        msn_backfill_status_t b;
+        msn_status_read_backfill(w->st, &b);
+        /* the schema steps count 1 each (about 30); the duplicate pass 1 per observation */
+        if (b.n_migrations > 0 && b.mig[0].status == MSN_MIG_RUNNING && b.mig[0].rows_processed >= 150) {
+            w->seen = b.mig[0].rows_processed;
+            *w->stop = 1;
+        }
+        struct timespec ts = {0, 500000};
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
+static void test_duplicate_pass_resumes(void)
+{
+    char path[600];
+    snprintf(path, sizeof(path), "%s/dd.db", msn_test_tmpdir("su"));
+    sqlite3 *db = open_rw(path);
+    CHECK_EQ_INT(sqlite3_exec(db, legacy_sql, NULL, NULL, NULL), SQLITE_OK);
+    /* 400 more transmissions, each heard twice by observer 3 (one duplicate each) */
+    CHECK_EQ_INT(sqlite3_exec(db,
+                              "WITH RECURSIVE c(i) AS (SELECT 100 UNION ALL SELECT i + 1 FROM c WHERE i < 499)"
+                              " INSERT INTO transmissions (id, raw_hex, hash, first_seen) SELECT i, '', 'h' || i, '2026'"
+                              " FROM c;"
+                              "INSERT INTO observations (transmission_id, observer_idx, path_json, timestamp)"
+                              " SELECT id, 3, '[\"EF\"]', 1 FROM transmissions WHERE id >= 100;"
+                              "INSERT INTO observations (transmission_id, observer_idx, path_json, snr, timestamp)"
+                              " SELECT id, 3, '[\"EF\"]', 2.5, 2 FROM transmissions WHERE id >= 100;",
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
+    int64_t before = msn_test_query_int(db, "SELECT COUNT(*) FROM observations");
+    msn_config_t cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.db = path;
+    cfg.backfill.batch_size = 10;
+    cfg.backfill.yield_ms = 5;
+    msn_status_t *st = calloc(1, sizeof(*st));
+    volatile sig_atomic_t stop = 0;
+    watcher_t w = {st, &stop, 0};
+    pthread_t th;
+    CHECK_EQ_INT(pthread_create(&th, NULL, stop_in_dedup, &w), 0);
+    CHECK_EQ_INT(msn_backfiller_run_db(db, &cfg, st, &stop), MSN_BF_EXIT_STOPPED);
+    pthread_join(th, NULL);
+    /* stopped inside the pass: its state is where the last committed chunk ended */
+    int64_t cursor = msn_test_query_int(db, "SELECT cursor FROM _meshsnap_backfill WHERE name = 'schema_upgrade_v1/dedup'");
+    CHECK(cursor > 0 && cursor < 499);
+    int64_t merged = before - msn_test_query_int(db, "SELECT COUNT(*) FROM observations");
+    CHECK(merged > 0 && merged < 404);
+
+    /* the next run's first read of the pass starts after that cursor */
+    dd_trace_t t = {INT64_MAX};
+    sqlite3_trace_v2(db, SQLITE_TRACE_STMT, trace_cb, &t);
+    stop = 0;
+    memset(st, 0, sizeof(*st));
+    CHECK_EQ_INT(msn_backfiller_run_db(db, &cfg, st, &stop), MSN_BF_EXIT_DONE);
+    sqlite3_trace_v2(db, 0, NULL, NULL);
+    CHECK_EQ_INT(t.first_cursor, cursor);
+    /* the same result as an uninterrupted run: every duplicate merged, the state gone */
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM observations"), before - 404);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM observations WHERE transmission_id >= 100 AND snr = 2.5"),
+                 400);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM _meshsnap_backfill"), 0);
+    check_current(db, 0);
+    sqlite3_close(db);
+    free(st);
+}
+
 int main(void)
 {
+    MSN_RUN(test_duplicate_pass_resumes);
     MSN_RUN(test_fixture);
     MSN_RUN(test_synthetic_duplicates);
     MSN_RUN(test_v2_observations);

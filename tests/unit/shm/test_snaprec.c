@@ -9,6 +9,15 @@
 #include "shm/snapshot.h"
 #include "testlib.h"
 
+/* Seals a hand-made record the way the encoders do (snaprec.h: checksums), so that its
+   layout is what the decoder judges. */
+static void seal(msgpack_sbuffer *sb)
+{
+    uint32_t c = msn_snaprec_sum32(sb->data, sb->size);
+    uint8_t t[5] = {0xce, (uint8_t)(c >> 24), (uint8_t)(c >> 16), (uint8_t)(c >> 8), (uint8_t)c};
+    msgpack_sbuffer_write(sb, (const char *)t, 5);
+}
+
 static int sv_eq(msn_sv_t a, msn_sv_t b)
 {
     if (a.p == NULL || b.p == NULL)
@@ -132,6 +141,7 @@ static void test_tx_other_layouts(void)
     msgpack_pack_nil(&pk);
     msgpack_pack_nil(&pk);
     msgpack_pack_uint32(&pk, 1);
+    seal(&sb);
     msn_snaprec_tx_t t;
     int rc = msn_snaprec_tx_decode(sb.data, sb.size, &t);
     CHECK_EQ_INT(rc, MSN_SNAPREC_EFIELDS);
@@ -139,6 +149,7 @@ static void test_tx_other_layouts(void)
     /* one more field than this binary knows */
     msgpack_sbuffer_clear(&sb);
     msgpack_pack_array(&pk, MSN_TXF_COUNT + 1);
+    seal(&sb);
     CHECK_EQ_INT(msn_snaprec_tx_decode(sb.data, sb.size, &t), MSN_SNAPREC_EFIELDS);
     /* right count, a string where first_seen_ms belongs */
     msgpack_sbuffer_clear(&sb);
@@ -148,20 +159,53 @@ static void test_tx_other_layouts(void)
     msn_mpk_str(&pk, "1000");
     for (int i = MSN_TXF_PAYLOAD_TYPE; i < MSN_TXF_COUNT; i++)
         msgpack_pack_int(&pk, 0);
+    seal(&sb);
     rc = msn_snaprec_tx_decode(sb.data, sb.size, &t);
     CHECK_EQ_INT(rc, MSN_SNAPREC_ETYPE);
     CHECK(strstr(msn_snaprec_strerror(rc), "type") != NULL);
     /* not an array at all */
     msgpack_sbuffer_clear(&sb);
     msgpack_pack_map(&pk, 0);
+    seal(&sb);
     CHECK_EQ_INT(msn_snaprec_tx_decode(sb.data, sb.size, &t), MSN_SNAPREC_ESHAPE);
-    /* a valid record followed by garbage */
+    /* a valid record followed by garbage (inside the seal) */
     msgpack_sbuffer_clear(&sb);
-    msn_snaprec_tx_t ok = {.fragment = msn_sv("{}"), .grouped_fragment = msn_sv("{}")};
-    msn_snaprec_tx_encode(&sb, &ok);
+    msgpack_pack_array(&pk, MSN_TXF_COUNT);
+    msgpack_pack_bin(&pk, 2);
+    msgpack_pack_bin_body(&pk, "{}", 2);
+    for (int i = MSN_TXF_FIRST_SEEN_MS; i < MSN_TXF_HASH; i++)
+        msgpack_pack_int(&pk, 0);
+    for (int i = MSN_TXF_HASH; i < MSN_TXF_OBS_COUNT; i++)
+        msgpack_pack_nil(&pk);
+    msgpack_pack_int(&pk, 0);
+    msgpack_pack_bin(&pk, 2);
+    msgpack_pack_bin_body(&pk, "{}", 2);
+    msgpack_pack_int(&pk, 0);
+    msgpack_sbuffer sb2;
+    msgpack_sbuffer_init(&sb2);
+    msgpack_sbuffer_write(&sb2, sb.data, sb.size);
+    seal(&sb2);
+    CHECK_EQ_INT(msn_snaprec_tx_decode(sb2.data, sb2.size, &t), 0);
     msgpack_pack_nil(&pk);
+    seal(&sb);
     CHECK_EQ_INT(msn_snaprec_tx_decode(sb.data, sb.size, &t), MSN_SNAPREC_ESHAPE);
-    CHECK_EQ_INT(msn_snaprec_tx_decode(sb.data, sb.size - 1, &t), 0);
+    msgpack_sbuffer_destroy(&sb2);
+    /* a record whose bytes changed after it was sealed: found by its checksum, whatever
+       byte it is (a flipped bit in a string would still decode) */
+    msgpack_sbuffer_clear(&sb);
+    msn_snaprec_tx_t ok = {.fragment = msn_sv("{\"id\":1}"), .grouped_fragment = msn_sv("{}"), .hash = msn_sv("ab")};
+    msn_snaprec_tx_encode(&sb, &ok);
+    CHECK_EQ_INT(msn_snaprec_tx_decode(sb.data, sb.size, &t), 0);
+    for (size_t i = 0; i < sb.size; i++)
+        for (int bit = 0; bit < 8; bit++) {
+            sb.data[i] ^= (char)(1 << bit);
+            int r2 = msn_snaprec_tx_decode(sb.data, sb.size, &t);
+            if (r2 == 0)
+                fprintf(stderr, "byte %zu bit %d flipped: still decodes\n", i, bit);
+            CHECK(r2 != 0);
+            sb.data[i] ^= (char)(1 << bit);
+        }
+    CHECK_EQ_INT(msn_snaprec_tx_decode(sb.data, sb.size - 1, &t), MSN_SNAPREC_ECHECKSUM);
     msgpack_sbuffer_destroy(&sb);
 }
 
@@ -264,6 +308,7 @@ static void test_obs_other_layouts(void)
     msgpack_pack_array(&pk, 10);
     for (int i = 0; i < 10; i++)
         msgpack_pack_nil(&pk);
+    seal(&sb);
     CHECK_EQ_INT(msn_snaprec_obs_decode(sb.data, sb.size, o), MSN_SNAPREC_EFIELDS);
     /* a resolved-path key that is not 32 bytes */
     msgpack_sbuffer_clear(&sb);
@@ -277,6 +322,7 @@ static void test_obs_other_layouts(void)
     msgpack_pack_bin(&pk, 31);
     msgpack_pack_bin_body(&pk, "0123456789012345678901234567890", 31);
     msgpack_pack_nil(&pk);
+    seal(&sb);
     CHECK_EQ_INT(msn_snaprec_obs_decode(sb.data, sb.size, o), MSN_SNAPREC_ETYPE);
     /* raw_hex false is not a value the master writes */
     msgpack_sbuffer_clear(&sb);
@@ -288,6 +334,7 @@ static void test_obs_other_layouts(void)
     msgpack_pack_int(&pk, 3);
     msgpack_pack_nil(&pk);
     msgpack_pack_false(&pk);
+    seal(&sb);
     CHECK_EQ_INT(msn_snaprec_obs_decode(sb.data, sb.size, o), MSN_SNAPREC_ETYPE);
     free(o);
     msgpack_sbuffer_destroy(&sb);
@@ -309,6 +356,7 @@ static void test_node_orow(void)
     msgpack_sbuffer_clear(&sb);
     msgpack_pack_array(&pk, 1); /* the format-1 layout: the fragment alone */
     msgpack_pack_bin(&pk, 0);
+    seal(&sb);
     CHECK_EQ_INT(msn_snaprec_node_decode(sb.data, sb.size, &nout), MSN_SNAPREC_EFIELDS);
 
     msn_snaprec_orow_t o = {msn_sv("C0FFEE"), msn_sv(NULL), msn_sv("")}, oout;
@@ -322,6 +370,7 @@ static void test_node_orow(void)
     msgpack_pack_array(&pk, 2);
     msn_mpk_str(&pk, "id");
     msn_mpk_str(&pk, "name");
+    seal(&sb);
     CHECK_EQ_INT(msn_snaprec_orow_decode(sb.data, sb.size, &oout), MSN_SNAPREC_EFIELDS);
     msgpack_sbuffer_destroy(&sb);
 }
@@ -430,6 +479,7 @@ static void test_doc(void)
     msgpack_pack_bin_body(&pk, "{}", 2);
     msgpack_pack_int(&pk, 1);
     msgpack_pack_int(&pk, 1);
+    seal(&sb);
     CHECK_EQ_INT(msn_snaprec_doc_decode(sb.data, sb.size, &out), MSN_SNAPREC_EFIELDS);
     msgpack_sbuffer_destroy(&sb);
 }
@@ -464,9 +514,27 @@ static void test_meta(void)
     msgpack_pack_int(&pk, 1);
     msn_mpk_str(&pk, "x");
     msn_mpk_kv_u64(&pk, "gen", 12);
+    seal(&sb);
     CHECK_EQ_INT(msn_snaprec_meta_decode(sb.data, sb.size, &out), 0);
     CHECK_EQ_INT(out.format, 99);
     CHECK_EQ_INT(out.gen, 12);
+    /* the meta of format 1 (before checksums) has no seal: read, its format shown */
+    msgpack_sbuffer_clear(&sb);
+    msgpack_pack_map(&pk, 2);
+    msn_mpk_kv_i64(&pk, "format", 1);
+    msn_mpk_kv_u64(&pk, "gen", 7);
+    CHECK_EQ_INT(msn_snaprec_meta_decode(sb.data, sb.size, &out), 0);
+    CHECK_EQ_INT(out.format, 1);
+    /* a meta of this format without its seal, or with a changed byte, is damaged */
+    msgpack_sbuffer_clear(&sb);
+    msgpack_pack_map(&pk, 2);
+    msn_mpk_kv_i64(&pk, "format", MSN_SNAP_FORMAT);
+    msn_mpk_kv_u64(&pk, "gen", 7);
+    CHECK_EQ_INT(msn_snaprec_meta_decode(sb.data, sb.size, &out), MSN_SNAPREC_ECHECKSUM);
+    seal(&sb);
+    CHECK_EQ_INT(msn_snaprec_meta_decode(sb.data, sb.size, &out), 0);
+    sb.data[3] ^= 0x20;
+    CHECK(msn_snaprec_meta_decode(sb.data, sb.size, &out) != 0);
     /* no generation: not a meta record */
     msgpack_sbuffer_clear(&sb);
     msgpack_pack_map(&pk, 1);
@@ -482,17 +550,19 @@ static void test_meta(void)
     msgpack_sbuffer_destroy(&sb);
 }
 
-/* The record layouts of format 4 (format 1 had no cmsg, om, channel index or feed
- * database, empty ft values and a node record of one field; formats 2 and 3 had some of
- * those changes). A change to any of them makes snapshots of two binaries incompatible: it
- * must come with a new MSN_SNAP_FORMAT (and this table updated). */
+/* The record layouts of format 5 (format 1 had no cmsg, om, channel index or feed
+ * database, empty ft values, a node record of one field and no checksums; formats 2 to 4
+ * had some of those changes). A change to any of them makes snapshots of two binaries
+ * incompatible: it must come with a new MSN_SNAP_FORMAT (and this table updated). */
 static void test_layouts_match_format(void)
 {
-    CHECK_EQ_INT(MSN_SNAP_FORMAT, 4);
+    CHECK_EQ_INT(MSN_SNAP_FORMAT, 5);
     CHECK_EQ_INT(MSN_DBI_COUNT, 15);
     CHECK_EQ_INT(MSN_CMSGF_COUNT, 1);
     CHECK_EQ_INT(MSN_OMF_COUNT, 8);
     CHECK_EQ_INT(MSN_CHIDXF_COUNT, 7);
+    CHECK_EQ_INT(MSN_SNAPREC_ID_LEN, 12);
+    CHECK_EQ_INT(MSN_SNAPREC_KEYSUM_LEN, 4);
     CHECK_EQ_INT(MSN_TXF_COUNT, 11);
     CHECK_EQ_INT(MSN_OBSF_COUNT, 11);
     CHECK_EQ_INT(MSN_NODEF_COUNT, 2);
@@ -515,15 +585,29 @@ static void test_fx_rec(void)
     CHECK_EQ_INT(rec.route_type, 255);
     CHECK_EQ_INT(rec.id_be[0], 1); /* big-endian: entries sort by id */
     static const uint8_t zero[6];
-    CHECK(memcmp(rec._pad, zero, 6) == 0);
+    CHECK(memcmp(rec.sum, zero, 4) == 0 && memcmp(rec._pad, zero, 2) == 0);
     CHECK(msn_snaprec_fx_of(&rec, sizeof(rec)) == &rec);
     CHECK(msn_snaprec_fx_of(&rec, sizeof(rec) - 1) == NULL);
-    uint8_t v[8];
+    /* sealed under its list key: a change of the entry or of the key is found */
+    msn_snaprec_fx_seal(&rec, "t\x04", 2);
+    CHECK_EQ_INT(msn_snaprec_fx_check(&rec, "t\x04", 2), 0);
+    CHECK_EQ_INT(msn_snaprec_fx_check(&rec, "t\x05", 2), MSN_SNAPREC_ECHECKSUM);
+    rec.first_seen_ms_be[7] ^= 0x10;
+    CHECK_EQ_INT(msn_snaprec_fx_check(&rec, "t\x04", 2), MSN_SNAPREC_ECHECKSUM);
+    uint8_t v[MSN_SNAPREC_ID_LEN];
     uint64_t id;
-    msn_snaprec_id_encode(v, UINT64_MAX - 1);
-    CHECK_EQ_INT(msn_snaprec_id_decode(v, 8, &id), 0);
+    msn_snaprec_id_encode(v, "key", 3, UINT64_MAX - 1);
+    CHECK_EQ_INT(msn_snaprec_id_decode(v, sizeof(v), "key", 3, &id), 0);
     CHECK(id == UINT64_MAX - 1);
-    CHECK_EQ_INT(msn_snaprec_id_decode(v, 7, &id), MSN_SNAPREC_ESHAPE);
+    CHECK_EQ_INT(msn_snaprec_id_decode(v, 8, "key", 3, &id), MSN_SNAPREC_ESHAPE);
+    CHECK_EQ_INT(msn_snaprec_id_decode(v, sizeof(v), "kez", 3, &id), MSN_SNAPREC_ECHECKSUM);
+    v[7] ^= 1;
+    CHECK_EQ_INT(msn_snaprec_id_decode(v, sizeof(v), "key", 3, &id), MSN_SNAPREC_ECHECKSUM);
+    uint8_t ks[MSN_SNAPREC_KEYSUM_LEN];
+    msn_snaprec_keysum(ks, "abcdefgh", 8);
+    CHECK_EQ_INT(msn_snaprec_keysum_check(ks, sizeof(ks), "abcdefgh", 8), 0);
+    CHECK_EQ_INT(msn_snaprec_keysum_check(ks, sizeof(ks), "abcdefgi", 8), MSN_SNAPREC_ECHECKSUM);
+    CHECK_EQ_INT(msn_snaprec_keysum_check(ks, 0, "abcdefgh", 8), MSN_SNAPREC_ESHAPE);
 }
 
 /* ---- keys ---- */
