@@ -204,9 +204,7 @@ static void spawn_ingestor(master_t *m)
         m->st->ingest.src[i].connected = 0;
     }
     msn_status_write_end(&m->st->ingest_seq);
-    c->pid = spawn(m, "ingestor", 0);
-    c->started_ms = msn_now_ms();
-    if (c->pid > 0)
+    if (spawn(m, c, "ingestor", 0) > 0)
         msn_info("started ingestor (pid %d)", (int)c->pid);
 }
 

@@ -109,6 +109,22 @@ def flip(path, offsets, rng):
         os.fsync(f.fileno())
 
 
+def same(url, got, want):
+    """got equals want; for a node's detail, on the fields both have: it is answered from the
+    node's record until the master has written the node's documents (which add fields), and
+    a rebuild without the damaged snapshot writes them again."""
+    if not url.startswith("/api/nodes/") or not isinstance(got, dict) or not isinstance(want, dict):
+        return got == want
+    for key in set(got) & set(want):
+        g, w = got[key], want[key]
+        if key == "node" and isinstance(g, dict) and isinstance(w, dict):
+            if any(g[k] != w[k] for k in set(g) & set(w)):
+                return False
+        elif g != w:
+            return False
+    return "node" in got and "node" in want
+
+
 class Prober:
     """Requests urls in a loop in a thread; records every answer that is not allowed: a 200
     that is not valid JSON equal to the reference, or any status but 200 and 503."""
@@ -143,7 +159,7 @@ class Prober:
                 except ValueError as e:
                     self.bad.append((url, "invalid JSON (%s): %r" % (e, r.body[:200])))
                     continue
-                if got != want:
+                if not same(url, got, want):
                     self.bad.append((url, "200 with other data than the snapshot held: %r" % (r.body[:300],)))
 
     def __enter__(self):
@@ -173,7 +189,8 @@ class SnapshotDamageTest(unittest.TestCase):
         cls.rng = random.Random(seed)
 
     def daemon(self, state_dir):
-        d = msnlib.Daemon(self.db, self.tmp, workers=2, poll_interval_ms=200, state_dir=state_dir)
+        d = msnlib.Daemon(self.db, self.tmp, workers=2, poll_interval_ms=200, state_dir=state_dir,
+                          sections={"analytics": {"node_documents_s": 3600}})
         self.addCleanup(d.cleanup)
         return d
 
@@ -194,7 +211,8 @@ class SnapshotDamageTest(unittest.TestCase):
 
     def check_served_again(self, d, reference):
         for url, want in reference.items():
-            self.assertEqual(d.get_json(url), want, "%s after the rebuild" % url)
+            got = d.get_json(url)
+            self.assertTrue(same(url, got, want), "%s after the rebuild: %r, want %r" % (url, got, want))
 
     def pick(self, spans, n, dbs):
         """n (offset, tx id or None) in the values of dbs, each in another value."""
