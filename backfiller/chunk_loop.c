@@ -4,23 +4,12 @@
 #include "backfiller/chunk_loop.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
 
+#include "shm/err.h"
+
 #define SLEEP_SLICE_MS 10
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static int stopped(const msn_chunk_opts_t *o)
 {
@@ -44,7 +33,7 @@ static int exec_sql(sqlite3 *db, const char *sql, char *err, size_t errlen)
 {
     char *msg = NULL;
     if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        set_err(err, errlen, "%s: %s", sql, msg ? msg : sqlite3_errmsg(db));
+        msn_set_err(err, errlen, "%s: %s", sql, msg ? msg : sqlite3_errmsg(db));
         sqlite3_free(msg);
         return -1;
     }
@@ -79,8 +68,8 @@ static int one_chunk(sqlite3 *db, const msn_chunk_ops_t *ops, void *ud, const ms
     if (ops->read_chunk == NULL)
         *found = cur != *cursor;
     else if (cur <= *cursor) {
-        set_err(err, errlen, "the chunk after id %lld read %lld rows but did not move past them", (long long)*cursor,
-                (long long)*found);
+        msn_set_err(err, errlen, "the chunk after id %lld read %lld rows but did not move past them",
+                    (long long)*cursor, (long long)*found);
         goto fail;
     }
     if (*found && o->checkpoint != NULL) {
@@ -115,12 +104,12 @@ int msn_chunk_loop(sqlite3 *db, const msn_chunk_ops_t *ops, void *ud, const msn_
     int in_txn = 0;
 
     if (opts->batch_size <= 0) {
-        set_err(err, errlen, "batch size must be > 0 (got %d)", opts->batch_size);
+        msn_set_err(err, errlen, "batch size must be > 0 (got %d)", opts->batch_size);
         rc = -EINVAL;
         goto out;
     }
     if (opts->yield_ms < 0) {
-        set_err(err, errlen, "yield must be >= 0 ms (got %d)", opts->yield_ms);
+        msn_set_err(err, errlen, "yield must be >= 0 ms (got %d)", opts->yield_ms);
         rc = -EINVAL;
         goto out;
     }
@@ -150,7 +139,7 @@ int msn_chunk_loop(sqlite3 *db, const msn_chunk_ops_t *ops, void *ud, const msn_
         if (stopped(opts)) {
             if (opts->progress)
                 opts->progress(opts->progress_ud, r.processed, r.total, r.cursor);
-            set_err(err, errlen, "cancelled");
+            msn_set_err(err, errlen, "cancelled");
             rc = -ECANCELED;
             goto out;
         }
@@ -185,7 +174,7 @@ out:
         if (rc == 0 || rc == -ECANCELED) {
             char e[256];
             if (exec_sql(db, "COMMIT", e, sizeof(e)) < 0) {
-                set_err(err, errlen, "%s", e);
+                msn_set_err(err, errlen, "%s", e);
                 rc = -EIO;
             }
         }
@@ -209,7 +198,7 @@ static int sql_int(sqlite3 *db, const char *sql, int nparams, const int64_t *par
     if (has_val)
         *has_val = 0;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        set_err(err, errlen, "%s", sqlite3_errmsg(db));
+        msn_set_err(err, errlen, "%s", sqlite3_errmsg(db));
         return -1;
     }
     for (int i = 0; i < nparams; i++)
@@ -224,7 +213,7 @@ static int sql_int(sqlite3 *db, const char *sql, int nparams, const int64_t *par
         rc = SQLITE_DONE;
     }
     if (rc != SQLITE_DONE) {
-        set_err(err, errlen, "%s", sqlite3_errmsg(db));
+        msn_set_err(err, errlen, "%s", sqlite3_errmsg(db));
         sqlite3_finalize(st);
         return -1;
     }

@@ -1,17 +1,15 @@
 /*
- * import_line.c: one line of `meshsnap import` input (see import_int.h): a strict JSON
- * object parser that keeps the few keys an MQTT observer publishes, the timestamp rules,
- * and the per-packet checks of the CoreScope ingestor (decode, corrupted advert,
- * signature).
+ * import_line.c: one line of `meshsnap import` input (see import_int.h): the few keys an
+ * MQTT observer publishes, read from a JSON object, the timestamp rules, and the
+ * per-packet checks of the CoreScope ingestor (decode, corrupted advert, signature).
  *
- * The parser follows RFC 8259: any text that Go's encoding/json would refuse is "not
- * JSON" here too (raw control characters in strings, bad escapes, trailing commas, bad
- * numbers, text after the object). Nested values are validated and skipped, with a depth
- * limit.
+ * The line is read with shm/jsonr.h, which follows RFC 8259: any text that Go's
+ * encoding/json would refuse is "not JSON" here too (raw control characters in strings,
+ * bad escapes, trailing commas, bad numbers, text after the object). Other keys' values,
+ * nested ones included, are validated and skipped.
  */
 #include "import_int.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -19,6 +17,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "shm/hash.h"
+#include "shm/hmap.h"
+#include "shm/jsonr.h"
 #include "shm/timeutil.h"
 
 const char *const msn_import__reason_names[MSN_IMPORT_R_COUNT] = {
@@ -48,311 +49,11 @@ void msn_import__line_free(msn_import_line_t *l)
     msn_buf_free(&l->ts_str);
 }
 
-/* ---- the JSON scanner ------------------------------------------------------------------ */
-
-#define MAX_DEPTH 64
-
-typedef struct {
-    const char *s, *p, *end;
-    char *why;
-    size_t whylen;
-} scan_t;
-
-static int fail_at(scan_t *sc, const char *what)
-{
-    if (sc->why != NULL && sc->whylen > 0) {
-        if (sc->p >= sc->end)
-            snprintf(sc->why, sc->whylen, "%s at the end of the line", what);
-        else
-            snprintf(sc->why, sc->whylen, "%s at column %zu", what, (size_t)(sc->p - sc->s) + 1);
-    }
-    return -1;
-}
-
-static void skip_ws(scan_t *sc)
-{
-    while (sc->p < sc->end && (*sc->p == ' ' || *sc->p == '\t' || *sc->p == '\n' || *sc->p == '\r'))
-        sc->p++;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-static int read_u4(scan_t *sc, unsigned *out)
-{
-    if (sc->end - sc->p < 4)
-        return -1;
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
-        int d = hexval(sc->p[i]);
-        if (d < 0)
-            return -1;
-        v = v << 4 | (unsigned)d;
-    }
-    sc->p += 4;
-    *out = v;
-    return 0;
-}
-
-static void put_utf8(msn_buf_t *b, unsigned cp)
-{
-    char u[4];
-    size_t n;
-    if (cp < 0x80) {
-        u[0] = (char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        u[0] = (char)(0xC0 | cp >> 6);
-        u[1] = (char)(0x80 | (cp & 0x3F));
-        n = 2;
-    } else if (cp < 0x10000) {
-        u[0] = (char)(0xE0 | cp >> 12);
-        u[1] = (char)(0x80 | (cp >> 6 & 0x3F));
-        u[2] = (char)(0x80 | (cp & 0x3F));
-        n = 3;
-    } else {
-        u[0] = (char)(0xF0 | cp >> 18);
-        u[1] = (char)(0x80 | (cp >> 12 & 0x3F));
-        u[2] = (char)(0x80 | (cp >> 6 & 0x3F));
-        u[3] = (char)(0x80 | (cp & 0x3F));
-        n = 4;
-    }
-    msn_buf_append(b, u, n);
-}
-
-/* Scans a string starting at the opening quote. With out != NULL the unescaped bytes are
- * appended to it (unpaired surrogates become U+FFFD, as Go does). */
-static int scan_string(scan_t *sc, msn_buf_t *out)
-{
-    sc->p++; /* the quote */
-    const char *run = sc->p;
-    for (;;) {
-        if (sc->p >= sc->end)
-            return fail_at(sc, "unterminated string");
-        unsigned char c = (unsigned char)*sc->p;
-        if (c == '"')
-            break;
-        if (c < 0x20)
-            return fail_at(sc, "control character in a string");
-        if (c != '\\') {
-            sc->p++;
-            continue;
-        }
-        if (out != NULL && sc->p > run)
-            msn_buf_append(out, run, (size_t)(sc->p - run));
-        sc->p++;
-        if (sc->p >= sc->end)
-            return fail_at(sc, "unterminated string");
-        char e = *sc->p++;
-        char lit = 0;
-        switch (e) {
-        case '"':
-        case '\\':
-        case '/':
-            lit = e;
-            break;
-        case 'b':
-            lit = '\b';
-            break;
-        case 'f':
-            lit = '\f';
-            break;
-        case 'n':
-            lit = '\n';
-            break;
-        case 'r':
-            lit = '\r';
-            break;
-        case 't':
-            lit = '\t';
-            break;
-        case 'u': {
-            unsigned cp;
-            if (read_u4(sc, &cp) < 0)
-                return fail_at(sc, "bad \\u escape");
-            if (cp >= 0xD800 && cp < 0xDC00) {
-                unsigned lo;
-                const char *save = sc->p;
-                if (sc->end - sc->p >= 6 && sc->p[0] == '\\' && sc->p[1] == 'u') {
-                    sc->p += 2;
-                    if (read_u4(sc, &lo) == 0 && lo >= 0xDC00 && lo < 0xE000)
-                        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                    else {
-                        sc->p = save;
-                        cp = 0xFFFD;
-                    }
-                } else {
-                    cp = 0xFFFD;
-                }
-            } else if (cp >= 0xDC00 && cp < 0xE000) {
-                cp = 0xFFFD;
-            }
-            if (out != NULL)
-                put_utf8(out, cp);
-            run = sc->p;
-            continue;
-        }
-        default:
-            sc->p--;
-            return fail_at(sc, "bad escape");
-        }
-        if (out != NULL)
-            msn_buf_putc(out, lit);
-        run = sc->p;
-    }
-    if (out != NULL && sc->p > run)
-        msn_buf_append(out, run, (size_t)(sc->p - run));
-    sc->p++; /* the closing quote */
-    return 0;
-}
-
-/* Scans a number (RFC 8259 grammar); *out receives its value. */
-static int scan_number(scan_t *sc, double *out)
-{
-    const char *st = sc->p;
-    if (sc->p < sc->end && *sc->p == '-')
-        sc->p++;
-    if (sc->p >= sc->end || !isdigit((unsigned char)*sc->p))
-        return fail_at(sc, "bad number");
-    if (*sc->p == '0') {
-        sc->p++;
-    } else {
-        while (sc->p < sc->end && isdigit((unsigned char)*sc->p))
-            sc->p++;
-    }
-    if (sc->p < sc->end && *sc->p == '.') {
-        sc->p++;
-        if (sc->p >= sc->end || !isdigit((unsigned char)*sc->p))
-            return fail_at(sc, "bad number");
-        while (sc->p < sc->end && isdigit((unsigned char)*sc->p))
-            sc->p++;
-    }
-    if (sc->p < sc->end && (*sc->p == 'e' || *sc->p == 'E')) {
-        sc->p++;
-        if (sc->p < sc->end && (*sc->p == '+' || *sc->p == '-'))
-            sc->p++;
-        if (sc->p >= sc->end || !isdigit((unsigned char)*sc->p))
-            return fail_at(sc, "bad number");
-        while (sc->p < sc->end && isdigit((unsigned char)*sc->p))
-            sc->p++;
-    }
-    char tmp[64];
-    size_t n = (size_t)(sc->p - st);
-    if (n >= sizeof(tmp)) {
-        /* a long literal: copy it to the heap for strtod */
-        char *big = msn_xstrndup(st, n);
-        *out = strtod(big, NULL);
-        free(big);
-    } else {
-        memcpy(tmp, st, n);
-        tmp[n] = '\0';
-        *out = strtod(tmp, NULL);
-    }
-    return 0;
-}
-
-static int scan_literal(scan_t *sc, const char *lit)
-{
-    size_t n = strlen(lit);
-    if ((size_t)(sc->end - sc->p) < n || memcmp(sc->p, lit, n) != 0)
-        return fail_at(sc, "unexpected character");
-    sc->p += n;
-    return 0;
-}
-
-/* The value kinds the line fields care about. */
-enum { V_STRING, V_NUMBER, V_NULL, V_OTHER };
-
-static int scan_value(scan_t *sc, int depth, int *kind, msn_buf_t *str, double *num);
-
-static int scan_container(scan_t *sc, int depth)
-{
-    if (depth >= MAX_DEPTH)
-        return fail_at(sc, "nested too deep");
-    char close = *sc->p == '{' ? '}' : ']';
-    int is_obj = close == '}';
-    sc->p++;
-    skip_ws(sc);
-    if (sc->p < sc->end && *sc->p == close) {
-        sc->p++;
-        return 0;
-    }
-    for (;;) {
-        skip_ws(sc);
-        if (is_obj) {
-            if (sc->p >= sc->end || *sc->p != '"')
-                return fail_at(sc, "expected a key");
-            if (scan_string(sc, NULL) < 0)
-                return -1;
-            skip_ws(sc);
-            if (sc->p >= sc->end || *sc->p != ':')
-                return fail_at(sc, "expected ':'");
-            sc->p++;
-            skip_ws(sc);
-        }
-        int kind;
-        if (scan_value(sc, depth + 1, &kind, NULL, NULL) < 0)
-            return -1;
-        skip_ws(sc);
-        if (sc->p < sc->end && *sc->p == ',') {
-            sc->p++;
-            continue;
-        }
-        if (sc->p < sc->end && *sc->p == close) {
-            sc->p++;
-            return 0;
-        }
-        return fail_at(sc, is_obj ? "expected ',' or '}'" : "expected ',' or ']'");
-    }
-}
-
-/* Scans one value. A string is unescaped into str (when not NULL), a number stored in
- * num (when not NULL). */
-static int scan_value(scan_t *sc, int depth, int *kind, msn_buf_t *str, double *num)
-{
-    if (sc->p >= sc->end)
-        return fail_at(sc, "expected a value");
-    double d = 0;
-    switch (*sc->p) {
-    case '"':
-        *kind = V_STRING;
-        return scan_string(sc, str);
-    case '{':
-    case '[':
-        *kind = V_OTHER;
-        return scan_container(sc, depth);
-    case 't':
-        *kind = V_OTHER;
-        return scan_literal(sc, "true");
-    case 'f':
-        *kind = V_OTHER;
-        return scan_literal(sc, "false");
-    case 'n':
-        *kind = V_NULL;
-        return scan_literal(sc, "null");
-    default:
-        *kind = V_NUMBER;
-        if (scan_number(sc, &d) < 0)
-            return -1;
-        if (num != NULL)
-            *num = d;
-        return 0;
-    }
-}
-
 /* ---- the fields -------------------------------------------------------------------------- */
 
 enum { F_NONE, F_RAW, F_OBSERVER, F_NAME, F_IATA, F_SNR, F_RSSI, F_SCORE, F_DIRECTION, F_TIMESTAMP };
 
-static int field_of(const char *k, size_t n)
+static int field_of(const msn_jsonr_val_t *k)
 {
     static const struct {
         const char *key;
@@ -376,7 +77,7 @@ static int field_of(const char *k, size_t n)
         {"timestamp", F_TIMESTAMP},
     };
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-        if (strlen(keys[i].key) == n && memcmp(keys[i].key, k, n) == 0)
+        if (msn_jsonr_is(k, keys[i].key))
             return keys[i].field;
     return F_NONE;
 }
@@ -413,104 +114,80 @@ static int numeric_string(const char *s, double *out)
     return 0;
 }
 
-static void set_string_field(msn_buf_t *dst, int *has, msn_buf_t *src, int kind)
+static void set_string_field(msn_buf_t *dst, int *has, const msn_jsonr_val_t *v)
 {
-    *has = kind == V_STRING;
+    *has = v->type == MSN_JSONR_STR;
     msn_buf_reset(dst);
-    if (*has)
-        msn_buf_append(dst, src->data ? src->data : "", src->len);
+    msn_jsonr_str(v, dst);
     msn_buf_cstr(dst);
 }
 
-static void set_number_field(double *dst, int *has, msn_buf_t *src, int kind, double num)
+static void set_number_field(double *dst, int *has, const msn_jsonr_val_t *v, msn_buf_t *scratch)
 {
+    double num;
     *has = 0;
-    if (kind == V_NUMBER && isfinite(num)) {
+    if (msn_jsonr_num(v, &num) == 0 && isfinite(num)) {
         *dst = num;
         *has = 1;
-    } else if (kind == V_STRING && numeric_string(msn_buf_cstr(src), dst) == 0) {
-        *has = 1;
+    } else if (v->type == MSN_JSONR_STR) {
+        msn_buf_reset(scratch);
+        msn_jsonr_str(v, scratch);
+        *has = numeric_string(msn_buf_cstr(scratch), dst) == 0;
     }
 }
 
 int msn_import__parse_line(msn_import_line_t *l, const char *s, size_t n, char *why, size_t whylen)
 {
-    scan_t sc = {s, s, s + n, why, whylen};
-    msn_buf_t key = MSN_BUF_INIT, val = MSN_BUF_INIT;
-    int rc = -1;
+    msn_jsonr_t r;
+    msn_jsonr_val_t key, v;
+    msn_buf_t scratch = MSN_BUF_INIT;
+    int rc;
 
     l->has_raw = l->has_observer = l->has_name = l->has_iata = l->has_direction = 0;
     l->has_snr = l->has_rssi = l->has_score = 0;
     l->ts_kind = 0;
 
-    skip_ws(&sc);
-    if (sc.p >= sc.end || *sc.p != '{') {
-        fail_at(&sc, "expected a JSON object");
-        goto out;
-    }
-    sc.p++;
-    skip_ws(&sc);
-    if (sc.p < sc.end && *sc.p == '}') {
-        sc.p++;
-        goto tail;
-    }
-    for (;;) {
-        skip_ws(&sc);
-        if (sc.p >= sc.end || *sc.p != '"') {
-            fail_at(&sc, "expected a key");
-            goto out;
-        }
-        msn_buf_reset(&key);
-        if (scan_string(&sc, &key) < 0)
-            goto out;
-        skip_ws(&sc);
-        if (sc.p >= sc.end || *sc.p != ':') {
-            fail_at(&sc, "expected ':'");
-            goto out;
-        }
-        sc.p++;
-        skip_ws(&sc);
-        int field = field_of(key.data ? key.data : "", key.len);
-        int kind;
-        double num = 0;
-        msn_buf_reset(&val);
-        if (scan_value(&sc, 1, &kind, field != F_NONE ? &val : NULL, &num) < 0)
-            goto out;
+    msn_jsonr_init(&r, s, n);
+    if (msn_jsonr_object(&r) < 0)
+        goto bad;
+    while ((rc = msn_jsonr_member(&r, &key)) == 1) {
+        int field = field_of(&key);
+        if (msn_jsonr_value(&r, &v) < 0)
+            goto bad;
         switch (field) {
         case F_RAW:
-            set_string_field(&l->raw, &l->has_raw, &val, kind);
+            set_string_field(&l->raw, &l->has_raw, &v);
             break;
         case F_OBSERVER:
-            set_string_field(&l->observer, &l->has_observer, &val, kind);
+            set_string_field(&l->observer, &l->has_observer, &v);
             break;
         case F_NAME:
-            set_string_field(&l->name, &l->has_name, &val, kind);
+            set_string_field(&l->name, &l->has_name, &v);
             break;
         case F_IATA:
-            set_string_field(&l->iata, &l->has_iata, &val, kind);
+            set_string_field(&l->iata, &l->has_iata, &v);
             break;
         case F_DIRECTION:
-            set_string_field(&l->direction, &l->has_direction, &val, kind);
+            set_string_field(&l->direction, &l->has_direction, &v);
             break;
         case F_SNR:
-            set_number_field(&l->snr, &l->has_snr, &val, kind, num);
+            set_number_field(&l->snr, &l->has_snr, &v, &scratch);
             break;
         case F_RSSI:
-            set_number_field(&l->rssi, &l->has_rssi, &val, kind, num);
+            set_number_field(&l->rssi, &l->has_rssi, &v, &scratch);
             break;
         case F_SCORE:
-            set_number_field(&l->score, &l->has_score, &val, kind, num);
+            set_number_field(&l->score, &l->has_score, &v, &scratch);
             break;
         case F_TIMESTAMP:
-            if (kind == V_NUMBER) {
+            if (msn_jsonr_num(&v, &l->ts_num) == 0) {
                 l->ts_kind = 1;
-                l->ts_num = num;
-            } else if (kind == V_STRING) {
+            } else if (v.type == MSN_JSONR_STR) {
                 l->ts_kind = 2;
                 msn_buf_reset(&l->ts_str);
-                msn_buf_append(&l->ts_str, val.data ? val.data : "", val.len);
+                msn_jsonr_str(&v, &l->ts_str);
                 msn_buf_cstr(&l->ts_str);
-            } else if (kind == V_NULL) {
+            } else if (v.type == MSN_JSONR_NULL) {
                 l->ts_kind = 0;
             } else {
                 l->ts_kind = 3; /* present but neither a number nor a string: bad */
@@ -519,29 +196,20 @@ int msn_import__parse_line(msn_import_line_t *l, const char *s, size_t n, char *
         default:
             break;
         }
-        skip_ws(&sc);
-        if (sc.p < sc.end && *sc.p == ',') {
-            sc.p++;
-            continue;
-        }
-        if (sc.p < sc.end && *sc.p == '}') {
-            sc.p++;
-            break;
-        }
-        fail_at(&sc, "expected ',' or '}'");
-        goto out;
     }
-tail:
-    skip_ws(&sc);
-    if (sc.p < sc.end) {
-        fail_at(&sc, "text after the JSON object");
-        goto out;
+    if (rc < 0 || msn_jsonr_end(&r) < 0)
+        goto bad;
+    msn_buf_free(&scratch);
+    return 0;
+bad:
+    if (why != NULL && whylen > 0) {
+        if (r.err_at >= r.end)
+            snprintf(why, whylen, "%s at the end of the line", r.err);
+        else
+            snprintf(why, whylen, "%s at column %zu", r.err, (size_t)(r.err_at - r.s) + 1);
     }
-    rc = 0;
-out:
-    msn_buf_free(&key);
-    msn_buf_free(&val);
-    return rc;
+    msn_buf_free(&scratch);
+    return -1;
 }
 
 /* Largest accepted time: 9999-12-31T23:59:59Z. */
@@ -650,60 +318,44 @@ void msn_import__item_free(msn_import_item_t *it)
     msn_buf_free(&it->channel_hash);
 }
 
-/* The hashes of the lines accepted so far (16-char strings; NUL-padded slots). Emptied
+/* The hashes of the lines accepted so far (16-char strings), in a hash map. Emptied
  * when it reaches SEEN_MAX hashes (about 70 MB): a hash seen again after that is treated
  * as new here (decoded in full and verified once more), and the writer, which looks the
  * transmission up anyway, finds it. */
 #define SEEN_MAX 2000000
 
 typedef struct {
-    char (*slots)[17];
-    size_t n, cap; /* cap: a power of two */
+    char (*hashes)[17]; /* entries, NUL-terminated */
+    uint32_t n, cap;
+    msn_hmap_t ix;
 } hashset_t;
 
-static uint64_t str_hash(const char *s)
+static int hashset_has(const hashset_t *hs, const char *h, msn_hmap_probe_t *pr)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
-static int hashset_has(const hashset_t *hs, const char *h)
-{
-    if (hs->cap == 0)
-        return 0;
-    for (size_t i = str_hash(h) & (hs->cap - 1);; i = (i + 1) & (hs->cap - 1)) {
-        if (hs->slots[i][0] == '\0')
-            return 0;
-        if (strcmp(hs->slots[i], h) == 0)
+    for (uint32_t e = msn_hmap_first(&hs->ix, msn_hash_bytes(h, strlen(h)), pr); e != MSN_HMAP_NONE;
+         e = msn_hmap_next(&hs->ix, pr))
+        if (strcmp(hs->hashes[e], h) == 0)
             return 1;
-    }
+    return 0;
 }
 
 static void hashset_put(hashset_t *hs, const char *h)
 {
-    if (h[0] == '\0')
+    msn_hmap_probe_t pr;
+    if (h[0] == '\0' || hashset_has(hs, h, &pr))
         return;
-    if ((hs->n + 1) * 2 > hs->cap) {
-        hashset_t big = {NULL, 0, hs->cap ? hs->cap * 2 : 16384};
-        big.slots = msn_xcalloc(big.cap, 17);
-        for (size_t i = 0; i < hs->cap; i++)
-            if (hs->slots[i][0] != '\0')
-                hashset_put(&big, hs->slots[i]);
-        free(hs->slots);
-        *hs = big;
+    if (hs->n == hs->cap) {
+        hs->cap = hs->cap ? hs->cap * 2 : 16384;
+        hs->hashes = msn_xrealloc(hs->hashes, (size_t)hs->cap * sizeof(*hs->hashes));
     }
-    size_t i = str_hash(h) & (hs->cap - 1);
-    while (hs->slots[i][0] != '\0') {
-        if (strcmp(hs->slots[i], h) == 0)
-            return;
-        i = (i + 1) & (hs->cap - 1);
-    }
-    snprintf(hs->slots[i], 17, "%s", h);
-    hs->n++;
+    snprintf(hs->hashes[hs->n], sizeof(hs->hashes[hs->n]), "%s", h);
+    msn_hmap_insert(&hs->ix, &pr, hs->n++);
+}
+
+static void hashset_clear(hashset_t *hs)
+{
+    msn_hmap_clear(&hs->ix);
+    hs->n = 0;
 }
 
 struct msn_import_prep {
@@ -726,7 +378,8 @@ void msn_import__prep_free(msn_import_prep_t *p)
 {
     if (p == NULL)
         return;
-    free(p->seen.slots);
+    free(p->seen.hashes);
+    msn_hmap_free(&p->seen.ix);
     free(p);
 }
 
@@ -751,7 +404,8 @@ static int prepare(msn_import_prep_t *p, msn_import_item_t *it, const char *s, s
         return reject(it, MSN_IMPORT_R_RAW, "\"raw\" is empty", NULL);
 
     msn_codec_content_hash(l->raw.data, l->raw.len, it->hash);
-    int first = !hashset_has(&p->seen, it->hash);
+    msn_hmap_probe_t probe;
+    int first = !hashset_has(&p->seen, it->hash, &probe);
     /* The first line of a hash is decoded with the channel keys and the signature check:
      * it is the one that inserts the transmission. Later copies need only the frame. */
     msn_decode_opts_t full = {.keys = p->keys, .verify_signatures = p->verify};
@@ -787,10 +441,8 @@ static int prepare(msn_import_prep_t *p, msn_import_item_t *it, const char *s, s
 
     if (first) {
         it->first = 1;
-        if (p->seen.n >= SEEN_MAX) {
-            memset(p->seen.slots, 0, p->seen.cap * 17);
-            p->seen.n = 0;
-        }
+        if (p->seen.n >= SEEN_MAX)
+            hashset_clear(&p->seen);
         hashset_put(&p->seen, it->hash);
         msn_packet_render_json(pkt, &it->decoded_json);
         char tmp[8];

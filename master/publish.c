@@ -8,6 +8,7 @@
 
 #include "render.h"
 #include "shm/buf.h"
+#include "shm/hash.h"
 #include "shm/log.h"
 
 typedef struct {
@@ -50,17 +51,6 @@ void msn_publisher_free(msn_publisher_t *p)
     free(p->state_dir);
     free(p->source_db);
     memset(p, 0, sizeof(*p));
-}
-
-static uint64_t fnv1a(const void *data, size_t n)
-{
-    const uint8_t *d = data;
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= d[i];
-        h *= 1099511628211ull;
-    }
-    return h;
 }
 
 static int put(wctx_t *w, int dbi, const msn_snap_key_t *key, const void *v, size_t vl, unsigned flags)
@@ -180,7 +170,7 @@ static int write_small(wctx_t *w, int64_t now_ms, int force, int *changed)
     msn_buf_t all = MSN_BUF_INIT;
     for (uint32_t i = 0; i < s->n_nodes; i++)
         msn_render_node_fragment(&all, &s->nodes[i]);
-    uint64_t h = fnv1a(all.data, all.len);
+    uint64_t h = msn_fnv1a64(all.data, all.len);
     if (force || h != p->nodes_hash) {
         if ((rc = mdb_drop(w->txn, p->snap.dbi[MSN_DBI_NODE], 0)))
             goto out;
@@ -207,7 +197,7 @@ static int write_small(wctx_t *w, int64_t now_ms, int force, int *changed)
     /* observers */
     msn_buf_reset(&all);
     msn_render_observers_prefix(&all, s);
-    h = fnv1a(all.data, all.len);
+    h = msn_fnv1a64(all.data, all.len);
     if (force || h != p->observers_hash) {
         if ((rc = mdb_drop(w->txn, p->snap.dbi[MSN_DBI_OROW], 0)))
             goto out;
@@ -237,7 +227,7 @@ static int write_small(wctx_t *w, int64_t now_ms, int force, int *changed)
     /* stats */
     msn_buf_reset(&all);
     msn_render_stats(&all, s, now_ms);
-    h = fnv1a(all.data, all.len);
+    h = msn_fnv1a64(all.data, all.len);
     if (force || h != p->stats_hash) {
         if ((rc = msn_snap_doc_put_full(w->txn, &p->snap, MSN_DOC_STATS, all.data, all.len, NULL, 0, 1, p->gen + 1, now_ms,
                                         now_ms + p->poll_interval_ms)))

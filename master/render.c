@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shm/hex.h"
 #include "shm/json.h"
+#include "shm/jsonr.h"
 #include "shm/snaprec.h"
 #include "shm/timeutil.h"
 
@@ -231,11 +233,6 @@ void msn_render_tx_record(msgpack_sbuffer *sb, const msn_store_t *s, const msn_t
     msn_snaprec_tx_encode(sb, &rec);
 }
 
-static int hexval(char c)
-{
-    return c <= '9' ? c - '0' : c - 'a' + 10;
-}
-
 void msn_render_obs_record(msgpack_sbuffer *sb, const msn_store_t *s, const msn_tx_t *t, const msn_obs_t *o)
 {
     msn_snaprec_obs_t rec = {
@@ -265,9 +262,7 @@ void msn_render_obs_record(msgpack_sbuffer *sb, const msn_store_t *s, const msn_
                 rec.rp[i] = NULL;
                 continue;
             }
-            const char *k = s->keys[o->rp[i]];
-            for (int j = 0; j < 32; j++)
-                bins[i][j] = (uint8_t)(hexval(k[2 * j]) << 4 | hexval(k[2 * j + 1]));
+            msn_hex_decode(s->keys[o->rp[i]], 64, bins[i], 32); /* interned keys are hex */
             rec.rp[i] = bins[i];
         }
     }

@@ -7,7 +7,8 @@
 
 #include "arena.h"
 #include "shm/buf.h"
-#include "shm/json.h"
+#include "shm/hash.h"
+#include "shm/jsonr.h"
 #include "shm/log.h"
 #include "shm/timeutil.h"
 
@@ -27,7 +28,7 @@ void msn_store_free(msn_store_t *s)
     free(s->nodes);
     free(s->observers);
     free(s->keys);
-    free(s->key_ht);
+    msn_hmap_free(&s->key_ix);
     free(s->obs_dirty);
     msn_arena_free(s->arena);
     msn_arena_free(s->small_arena);
@@ -60,16 +61,6 @@ const msn_observer_t *msn_store_observer(const msn_store_t *s, int64_t rowid)
     return lo < s->n_observers && s->observers[lo].rowid == rowid ? &s->observers[lo] : NULL;
 }
 
-static uint32_t key_hash(const char *k)
-{
-    uint32_t h = 2166136261u;
-    for (int i = 0; i < 64; i++) {
-        h ^= (unsigned char)k[i];
-        h *= 16777619u;
-    }
-    return h;
-}
-
 uint32_t msn_store_intern_key(msn_store_t *s, const char *key, size_t len)
 {
     char low[65];
@@ -84,32 +75,17 @@ uint32_t msn_store_intern_key(msn_store_t *s, const char *key, size_t len)
         low[i] = c;
     }
     low[64] = '\0';
-    if ((s->n_keys + 1) * 2 > s->key_ht_cap) {
-        uint32_t cap = s->key_ht_cap ? s->key_ht_cap * 2 : 4096;
-        uint32_t *ht = msn_xcalloc(cap, sizeof(uint32_t));
-        for (uint32_t i = 0; i < s->n_keys; i++) {
-            uint32_t h = key_hash(s->keys[i]) & (cap - 1);
-            while (ht[h])
-                h = (h + 1) & (cap - 1);
-            ht[h] = i + 1;
-        }
-        free(s->key_ht);
-        s->key_ht = ht;
-        s->key_ht_cap = cap;
-    }
-    uint32_t h = key_hash(low) & (s->key_ht_cap - 1);
-    while (s->key_ht[h]) {
-        uint32_t id = s->key_ht[h] - 1;
+    msn_hmap_probe_t pr;
+    for (uint32_t id = msn_hmap_first(&s->key_ix, msn_hash_bytes(low, 64), &pr); id != MSN_HMAP_NONE;
+         id = msn_hmap_next(&s->key_ix, &pr))
         if (memcmp(s->keys[id], low, 64) == 0)
             return id;
-        h = (h + 1) & (s->key_ht_cap - 1);
-    }
     if (s->n_keys == s->cap_keys) {
         s->cap_keys = s->cap_keys ? s->cap_keys * 2 : 1024;
         s->keys = msn_xrealloc(s->keys, s->cap_keys * sizeof(*s->keys));
     }
     memcpy(s->keys[s->n_keys], low, 65);
-    s->key_ht[h] = s->n_keys + 1;
+    msn_hmap_insert(&s->key_ix, &pr, s->n_keys);
     return s->n_keys++;
 }
 

@@ -19,6 +19,7 @@
 #include <sqlite3.h>
 #include <stdint.h>
 
+#include "shm/hmap.h"
 #include "shm/schema.h"
 
 typedef struct {
@@ -91,8 +92,7 @@ typedef struct {
     msn_arena_t *arena;       /* tx/obs strings */
     char (*keys)[65];         /* interned node keys used by resolved paths, lowercase */
     uint32_t n_keys, cap_keys;
-    uint32_t *key_ht;         /* open addressing: key id + 1, 0 = empty */
-    uint32_t key_ht_cap;
+    msn_hmap_t key_ix;        /* key -> id */
     msn_arena_t *small_arena; /* node/observer strings, replaced on each reload */
     int64_t skipped_rows;     /* rows skipped as corrupt (logged) */
     uint32_t *obs_dirty;      /* observations changed in place since the last publication */

@@ -77,7 +77,7 @@ typedef struct {
     uint8_t *rep; /* per node: its role names a repeater */
     /* collect */
     an_rctx_t rc; /* the current transmission's context */
-    an_jobj_t jo;
+    msn_jsonr_obj_t jo;
     msn_buf_t *scratch;
     int32_t *chain;
     size_t chain_cap;
@@ -112,9 +112,9 @@ static size_t chain_of(dist_t *j, const msn_tx_t *t, const an_hops_t *hops)
     msn_an__rctx_finish(&j->rc);
     const char *dj = t->decoded_json;
     if (dj != NULL && strstr(dj, "\"pubKey\"") != NULL) {
-        msn_an__jobj_parse(&j->jo, dj, strlen(dj));
+        msn_jsonr_obj_parse(&j->jo, dj, strlen(dj));
         size_t pkn;
-        const char *pk = msn_an__jobj_str(&j->jo, "pubKey", j->scratch, &pkn);
+        const char *pk = msn_jsonr_obj_str(&j->jo, "pubKey", j->scratch, &pkn);
         int32_t nd = pk != NULL && pkn > 0 ? msn_an__node_find(j->c, pk, pkn) : -1;
         if (nd >= 0 && j->pm.gps[nd])
             j->chain[nc++] = nd;

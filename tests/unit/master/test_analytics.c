@@ -14,6 +14,7 @@
 #include "master/arena.h"
 #include "master/store.h"
 #include "shm/json.h"
+#include "shm/jsonr.h"
 #include "shm/timeutil.h"
 #include "test_analytics_json.h"
 #include "testlib.h"

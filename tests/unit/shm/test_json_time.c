@@ -39,25 +39,6 @@ static void test_strings(void)
     msn_buf_free(&b);
 }
 
-static void count_cb(void *ctx, int idx, const char *s, size_t n)
-{
-    (void)idx;
-    (void)s;
-    *(size_t *)ctx += n;
-}
-
-static void test_path_arrays(void)
-{
-    size_t total = 0;
-    CHECK_EQ_INT(msn_json_str_array_each("[\"7D1D\",\"DA\"]", 13, count_cb, &total), 2);
-    CHECK_EQ_INT(total, 6);
-    CHECK_EQ_INT(msn_json_str_array_each("[]", 2, NULL, NULL), 0);
-    CHECK_EQ_INT(msn_json_str_array_each(" [ \"a\" , null ] ", 16, NULL, NULL), 2);
-    CHECK_EQ_INT(msn_json_str_array_each("[\"a\"", 4, NULL, NULL), -1);
-    CHECK_EQ_INT(msn_json_str_array_each("{}", 2, NULL, NULL), -1);
-    CHECK_EQ_INT(msn_json_str_array_each("[1,2]", 5, NULL, NULL), -1);
-}
-
 static void test_times(void)
 {
     int64_t ms;
@@ -85,7 +66,6 @@ int main(void)
 {
     MSN_RUN(test_doubles);
     MSN_RUN(test_strings);
-    MSN_RUN(test_path_arrays);
     MSN_RUN(test_times);
     return msn_test_done();
 }
