@@ -506,11 +506,10 @@ void msn_render_stats(msn_buf_t *b, const msn_store_t *s, int64_t now_ms)
     msn_buf_puts(b, ",\"hashMigrationComplete\":true}");
 }
 
-static const msn_store_t *sort_store;
-
+/* Node orderings (qsort over node pointers: the comparators need no context). */
 static int cmp_last_seen(const void *a, const void *b)
 {
-    const msn_node_t *x = &sort_store->nodes[*(const uint32_t *)a], *y = &sort_store->nodes[*(const uint32_t *)b];
+    const msn_node_t *x = *(const msn_node_t *const *)a, *y = *(const msn_node_t *const *)b;
     if (x->last_seen_ms != y->last_seen_ms)
         return x->last_seen_ms > y->last_seen_ms ? -1 : 1;
     return strcmp(x->public_key, y->public_key);
@@ -518,49 +517,52 @@ static int cmp_last_seen(const void *a, const void *b)
 
 static int cmp_name(const void *a, const void *b)
 {
-    const msn_node_t *x = &sort_store->nodes[*(const uint32_t *)a], *y = &sort_store->nodes[*(const uint32_t *)b];
+    const msn_node_t *x = *(const msn_node_t *const *)a, *y = *(const msn_node_t *const *)b;
     int c = strcmp(x->name ? x->name : "", y->name ? y->name : "");
     return c ? c : strcmp(x->public_key, y->public_key);
 }
 
 static int cmp_count(const void *a, const void *b)
 {
-    const msn_node_t *x = &sort_store->nodes[*(const uint32_t *)a], *y = &sort_store->nodes[*(const uint32_t *)b];
+    const msn_node_t *x = *(const msn_node_t *const *)a, *y = *(const msn_node_t *const *)b;
     if (x->advert_count != y->advert_count)
         return x->advert_count > y->advert_count ? -1 : 1;
     return strcmp(x->public_key, y->public_key);
 }
 
+/* Fills ord with s's nodes sorted by cmp. */
+static void sort_nodes(const msn_store_t *s, const msn_node_t **ord, int (*cmp)(const void *, const void *))
+{
+    for (uint32_t i = 0; i < s->n_nodes; i++)
+        ord[i] = &s->nodes[i];
+    qsort(ord, s->n_nodes, sizeof(*ord), cmp);
+}
+
 void msn_render_nodes_index(msgpack_sbuffer *sb, const msn_store_t *s)
 {
     uint32_t n = s->n_nodes;
-    uint32_t *ord = msn_xmalloc((n + 1) * sizeof(uint32_t));
+    const msn_node_t **ord = msn_xmalloc((n + 1) * sizeof(*ord));
     uint32_t *pos = msn_xmalloc((n + 1) * sizeof(uint32_t));
     uint32_t *orders[2] = {msn_xmalloc((n + 1) * sizeof(uint32_t)), msn_xmalloc((n + 1) * sizeof(uint32_t))};
     msn_snaprec_nrec_t *recs = msn_xmalloc((n + 1) * sizeof(*recs));
     int64_t counts[MSN_NIDX_ROLES] = {0, 0, 0, 0};
-    sort_store = s; /* publisher thread only */
     /* records, in lastSeen order */
-    for (uint32_t i = 0; i < n; i++)
-        ord[i] = i;
-    qsort(ord, n, sizeof(uint32_t), cmp_last_seen);
+    sort_nodes(s, ord, cmp_last_seen);
     for (uint32_t i = 0; i < n; i++) {
-        const msn_node_t *x = &s->nodes[ord[i]];
+        const msn_node_t *x = ord[i];
         recs[i] = (msn_snaprec_nrec_t){msn_sv(x->public_key), msn_sv(x->name), msn_sv(x->role),
                                        x->last_seen_ms,       x->first_seen_ms, x->advert_count};
         int r = role_index(x->role);
         if (r >= 0)
             counts[r]++;
-        pos[ord[i]] = i;
+        pos[x - s->nodes] = i;
     }
     /* the other orderings, as positions into the records */
     int (*cmps[2])(const void *, const void *) = {cmp_name, cmp_count};
     for (int k = 0; k < 2; k++) {
+        sort_nodes(s, ord, cmps[k]);
         for (uint32_t i = 0; i < n; i++)
-            ord[i] = i;
-        qsort(ord, n, sizeof(uint32_t), cmps[k]);
-        for (uint32_t i = 0; i < n; i++)
-            orders[k][i] = pos[ord[i]];
+            orders[k][i] = pos[ord[i] - s->nodes];
     }
     msn_snaprec_nidx_encode(sb, recs, n, orders[0], orders[1], counts);
     free(recs);

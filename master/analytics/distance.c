@@ -35,8 +35,9 @@
 #include "shm/json.h"
 
 enum { CAT_RR, CAT_CR, CAT_CC };
-static const char *const cat_name[3] = {"R\xe2\x86\x94R", "C\xe2\x86\x94R", "C\xe2\x86\x94"
-                                                                             "C"};
+/* "R↔R", "C↔R", "C↔C": U+2194 is \342\206\224 in UTF-8 (octal escapes stop after three
+ * digits, where a hex escape would swallow the letter after it) */
+static const char *const cat_name[3] = {"R\342\206\224R", "C\342\206\224R", "C\342\206\224C"};
 
 typedef struct {
     uint32_t tx;
