@@ -474,21 +474,22 @@ void msn_render_stats(msn_buf_t *b, const msn_store_t *s, int64_t now_ms)
     int64_t active = 0, counts[4] = {0, 0, 0, 0};
     for (uint32_t i = 0; i < s->n_nodes; i++) {
         const msn_node_t *n = &s->nodes[i];
-        if (n->last_seen_ms >= now_ms - 7 * 86400000LL) {
+        if (msn_store_node_active(n, now_ms)) {
             active++;
             int r = role_index(n->role);
             if (r >= 0)
                 counts[r]++;
         }
     }
-    int64_t last_hour = 0, last_day = 0, now_s = now_ms / 1000;
+    /* packetsLastHour / packetsLast24h: timestamp > now - 1 h / 24 h, as CoreScope counts */
+    int64_t last_hour = 0, last_day = 0, now_s = msn_store__secs(now_ms);
     for (uint32_t i = s->n_obs; i-- > 0;) { /* id order ~ ingest order; late copies within 10 min */
         int64_t ts = s->obs[i].timestamp;
         if (ts < now_s - 86400 - 600)
             break;
-        if (ts >= now_s - 86400) {
+        if (ts > now_s - 86400) {
             last_day++;
-            if (ts >= now_s - 3600)
+            if (ts > now_s - 3600)
                 last_hour++;
         }
     }

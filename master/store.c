@@ -536,7 +536,7 @@ int msn_store_reload_small(msn_store_t *s, sqlite3 *db, int64_t now_s, char *err
             nd->hash_sizes_mask |= (uint8_t)(1u << (hs - 1));
         }
     }
-    /* packetsLastHour per observer. */
+    /* packetsLastHour per observer: timestamp > now - 1 h, as CoreScope counts them. */
     for (uint32_t i = 0; i < s->n_observers; i++)
         s->observers[i].packets_last_hour = 0;
     /* observations are in id order, which follows ingest time up to late copies: walk back
@@ -545,7 +545,7 @@ int msn_store_reload_small(msn_store_t *s, sqlite3 *db, int64_t now_s, char *err
         const msn_obs_t *o = &s->obs[i];
         if (o->timestamp < now_s - 3600 - 600)
             break;
-        if (o->timestamp < now_s - 3600)
+        if (o->timestamp <= now_s - 3600)
             continue;
         msn_observer_t *ob = (msn_observer_t *)msn_store_observer(s, o->observer_rowid);
         if (ob)

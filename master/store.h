@@ -129,6 +129,21 @@ int msn_store_reload_small(msn_store_t *s, sqlite3 *db, int64_t now_s, char *err
 int msn_store_refresh_resolved(msn_store_t *s, sqlite3 *db, int64_t from_id, int64_t to_id, int64_t *changed,
                                char *err, size_t errlen);
 
+/** Whole seconds of a millisecond time (rounded down, negative times included). */
+static inline int64_t msn_store__secs(int64_t ms)
+{
+    return ms >= 0 ? ms / 1000 : -((999 - ms) / 1000);
+}
+
+/** CoreScope's active node (/api/stats totalNodes, topology uniqueNodes): seen in the 7
+ *  days before now_ms. CoreScope compares the RFC3339 texts, last_seen > the cutoff
+ *  written to the second, so: the whole seconds of last_seen after those of
+ *  now_ms - 7 days (a node seen exactly at the cutoff is not active). */
+static inline int msn_store_node_active(const msn_node_t *n, int64_t now_ms)
+{
+    return msn_store__secs(n->last_seen_ms) > msn_store__secs(now_ms - 7 * 86400000LL);
+}
+
 /** Interns a 64-hex node key (any case). Returns its id, or MSN_KEY_NONE when it is not a key. */
 uint32_t msn_store_intern_key(msn_store_t *s, const char *key, size_t len);
 
