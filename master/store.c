@@ -555,7 +555,7 @@ int msn_store_reload_small(msn_store_t *s, sqlite3 *db, int64_t now_s, char *err
 }
 
 int msn_store_load(msn_store_t *s, sqlite3 *db, int chunk_rows, msn_store_progress_cb cb, void *ctx,
-                   volatile int *stop, char *err, size_t errlen)
+                   const atomic_int *stop, char *err, size_t errlen)
 {
     if (msn_schema_detect(db, &s->schema, err, errlen) < 0)
         return -1;
@@ -564,7 +564,7 @@ int msn_store_load(msn_store_t *s, sqlite3 *db, int chunk_rows, msn_store_progre
         return -1;
     }
     for (;;) {
-        if (stop && *stop)
+        if (stop != NULL && atomic_load(stop))
             return -2;
         int n = load_tx_chunk(s, db, chunk_rows, err, errlen);
         if (n < 0)
@@ -575,7 +575,7 @@ int msn_store_load(msn_store_t *s, sqlite3 *db, int chunk_rows, msn_store_progre
             break;
     }
     for (;;) {
-        if (stop && *stop)
+        if (stop != NULL && atomic_load(stop))
             return -2;
         int blocked;
         int n = load_obs_chunk(s, db, chunk_rows * 4, &blocked, err, errlen);

@@ -17,6 +17,7 @@
 #define MSN_STORE_H
 
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "shm/hmap.h"
@@ -108,10 +109,10 @@ void msn_store_init(msn_store_t *s);
 void msn_store_free(msn_store_t *s);
 
 /** Detects the schema and loads every table in chunks of chunk_rows (each chunk its own
- *  read transaction). *stop is checked between chunks (returns -2 when set).
- *  Returns 0, or -1 with err set. */
+ *  read transaction). stop (may be NULL) is read between chunks, from any thread's
+ *  writes: when it is set the load ends with -2. Returns 0, or -1 with err set. */
 int msn_store_load(msn_store_t *s, sqlite3 *db, int chunk_rows, msn_store_progress_cb cb, void *ctx,
-                   volatile int *stop, char *err, size_t errlen);
+                   const atomic_int *stop, char *err, size_t errlen);
 
 /** Reads transmissions and observations with ids above the store's maxima (at most
  *  max_rows of each per call); marks touched transmissions dirty. *n_new_tx / *n_new_obs
