@@ -46,14 +46,13 @@ static char *decode_param(const char *at, size_t len)
 {
     char *out = msn_xstrndup(at, len), *o = out;
     for (size_t i = 0; i < len; i++) {
-        int hi, lo;
-        if (at[i] == '%' && i + 2 < len && (hi = msn_hexval(at[i + 1])) >= 0 &&
-            (lo = msn_hexval(at[i + 2])) >= 0) {
-            if (hi == 0 && lo == 0) {
+        int v;
+        if (at[i] == '%' && i + 2 < len && (v = msn_hex_byte(at + i + 1)) >= 0) {
+            if (v == 0) {
                 free(out);
                 return NULL;
             }
-            *o++ = (char)(hi << 4 | lo);
+            *o++ = (char)v;
             i += 2;
         } else {
             *o++ = at[i];

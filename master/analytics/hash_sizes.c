@@ -40,12 +40,6 @@
 #include "shm/hex.h"
 #include "shm/json.h"
 
-static int hexbyte(const char *p)
-{
-    int a = msn_hexval(p[0]), b = msn_hexval(p[1]);
-    return a < 0 || b < 0 ? -1 : a << 4 | b;
-}
-
 /* Header and path length byte of raw_hex as CoreScope reads them: the path byte at
  * offset 5 for transport routes (0, 3), else 1. Returns 0, or -1 when unreadable. */
 static int raw_path_byte(const char *raw, int *route, int *pb)
@@ -55,14 +49,14 @@ static int raw_path_byte(const char *raw, int *route, int *pb)
     size_t n = strlen(raw);
     if (n < 4)
         return -1;
-    int h = hexbyte(raw);
+    int h = msn_hex_byte(raw);
     if (h < 0)
         return -1;
     *route = h & 3;
     size_t idx = (*route == 0 || *route == 3) ? 5 : 1;
     if (idx * 2 + 2 > n)
         return -1;
-    *pb = hexbyte(raw + idx * 2);
+    *pb = msn_hex_byte(raw + idx * 2);
     return *pb < 0 ? -1 : 0;
 }
 
@@ -261,10 +255,10 @@ static void tally_advert(hs_t *j, const msn_tx_t *t, uint32_t ke, char (*iata)[1
     const char *raw = t->raw_hex;
     if (raw == NULL || strlen(raw) < 4 || t->decoded_json[0] == 0)
         return;
-    int h = hexbyte(raw);
+    int h = msn_hex_byte(raw);
     if (h < 0 || ((h & 3) != 2 && (h & 3) != 3))
         return;
-    int pb = hexbyte(raw + 2); /* offset 1 for both direct routes, as CoreScope */
+    int pb = msn_hex_byte(raw + 2); /* offset 1 for both direct routes, as CoreScope */
     if (pb < 0 || (pb & 0x3F) != 0)
         return;
     for (uint32_t k = 0; k < t->n_obs; k++) {

@@ -16,6 +16,17 @@ static void test_hexval(void)
     }
 }
 
+static void test_hex_byte(void)
+{
+    CHECK_EQ_INT(msn_hex_byte("00"), 0);
+    CHECK_EQ_INT(msn_hex_byte("7d"), 0x7d);
+    CHECK_EQ_INT(msn_hex_byte("Ff"), 0xff);
+    CHECK_EQ_INT(msn_hex_byte("aB9"), 0xab); /* reads two digits only */
+    CHECK_EQ_INT(msn_hex_byte("g0"), -1);
+    CHECK_EQ_INT(msn_hex_byte("0g"), -1);
+    CHECK_EQ_INT(msn_hex_byte("1"), -1); /* the NUL is not a digit */
+}
+
 static void test_encode_decode(void)
 {
     const uint8_t b[4] = {0x00, 0x7d, 0xab, 0xff};
@@ -46,6 +57,7 @@ static void test_set_err(void)
 int main(void)
 {
     MSN_RUN(test_hexval);
+    MSN_RUN(test_hex_byte);
     MSN_RUN(test_encode_decode);
     MSN_RUN(test_set_err);
     return msn_test_done();
