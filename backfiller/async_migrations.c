@@ -12,6 +12,7 @@
 #include "shm/err.h"
 #include "shm/log.h"
 #include "shm/schema.h"
+#include "shm/timeutil.h"
 
 #define PROGRESS_WRITE_INTERVAL_MS 1000
 #define PROGRESS_LOG_INTERVAL_MS 10000
@@ -25,13 +26,6 @@ static void scopy(char *dst, size_t n, const char *src)
         len = n - 1;
     memcpy(dst, src, len);
     dst[len] = '\0';
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* "YYYY-MM-DD HH:MM:SS" or "YYYY-MM-DDTHH:MM:SS[.fff]Z" (UTC) -> unix ms; 0 when unparsable. */
@@ -216,7 +210,7 @@ static int begin(msn_amig_t *m, sqlite3 *db, msn_status_t *st, const char *name,
     memset(m, 0, sizeof(*m));
     m->db = db;
     m->st = st;
-    m->run_start_mono_ms = mono_ms();
+    m->run_start_mono_ms = msn_mono_ms();
     scopy(m->name, sizeof(m->name), name);
     scopy(m->mirror.name, sizeof(m->mirror.name), name);
     m->mirror.effects = effects;
@@ -306,7 +300,7 @@ int msn_amig_begin(msn_amig_t *m, sqlite3 *db, msn_status_t *st, const char *nam
 
 int msn_amig_progress(msn_amig_t *m, int64_t processed, int64_t total, int terminal, char *err, size_t errlen)
 {
-    int64_t now = mono_ms();
+    int64_t now = msn_mono_ms();
     m->mirror.rows_processed = processed;
     m->mirror.rows_total = total;
     m->mirror.last_update_at = msn_now_ms();
@@ -395,7 +389,7 @@ int msn_amig_checkpoint(sqlite3 *db, void *ud, const msn_chunk_result_t *s, char
     sqlite3_bind_int64(q, 4, s->processed);
     sqlite3_bind_int64(q, 5, s->total);
     sqlite3_bind_int64(q, 6, s->rejected);
-    sqlite3_bind_int64(q, 7, m->prior_active_ms + (mono_ms() - m->run_start_mono_ms));
+    sqlite3_bind_int64(q, 7, m->prior_active_ms + (msn_mono_ms() - m->run_start_mono_ms));
     if (sqlite3_step(q) != SQLITE_DONE) {
         msn_set_err(err, errlen, "%s: checkpoint: %s", m->name, sqlite3_errmsg(db));
         sqlite3_finalize(q);
@@ -408,7 +402,7 @@ int msn_amig_checkpoint(sqlite3 *db, void *ud, const msn_chunk_result_t *s, char
 int msn_amig_sqlite_progress(void *ud)
 {
     msn_amig_t *m = ud;
-    int64_t now = mono_ms();
+    int64_t now = msn_mono_ms();
     int64_t last = m->last_log_mono_ms ? m->last_log_mono_ms : m->run_start_mono_ms;
     if (now - last >= PROGRESS_LOG_INTERVAL_MS) {
         m->last_log_mono_ms = now;

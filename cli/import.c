@@ -27,6 +27,7 @@
 #include "shm/log.h"
 #include "shm/pathres.h"
 #include "shm/schema.h"
+#include "shm/timeutil.h"
 
 static const char usage[] =
     "usage: meshsnap import --db PATH [--batch N] [--config FILE] [--channel NAME]... [--no-verify]\n"
@@ -81,13 +82,6 @@ typedef struct {
     rejected_t listed[MAX_LISTED];
     int n_listed;
 } report_t;
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -415,7 +409,7 @@ static void fmt_duration(char *out, size_t n, double s)
 
 static void progress(const report_t *r, int64_t pos, off_t size, int64_t t0, int tty)
 {
-    double el = (double)(now_ms() - t0) / 1000.0;
+    double el = (double)(msn_mono_ms() - t0) / 1000.0;
     double rate = el > 0 ? (double)r->lines / el : 0;
     char buf[256];
     int n =
@@ -630,7 +624,7 @@ static int run(const opts_t *o, FILE *in, off_t size, msn_import_prep_t *prep, m
         if (g_stop)
             break;
         if (show) {
-            int64_t now = now_ms();
+            int64_t now = msn_mono_ms();
             if (now >= next_progress) {
                 progress(r, last_offset, size, t0, tty);
                 shown = 1;
@@ -705,7 +699,7 @@ int msn_cli_import(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
-    int64_t t0 = now_ms();
+    int64_t t0 = msn_mono_ms();
     msn_import__line_init(&ps->line);
     ps->verify = o.verify;
     in = open_input(o.input, ps, &size);
@@ -728,12 +722,12 @@ int msn_cli_import(int argc, char **argv)
         goto out;
     }
     msn_debug("%s; first pass %.2f s; resolver: %zu nodes (%zu from the input's adverts), %zu edges",
-              msn_import__mode(im), (double)(now_ms() - t0) / 1000.0, msn_pathres_node_count(pr),
+              msn_import__mode(im), (double)(msn_mono_ms() - t0) / 1000.0, msn_pathres_node_count(pr),
               (size_t)ps->keys.n, msn_pathres_edge_count(pr));
 
     prep = msn_import__prep_new(ks, o.verify, pr);
     int rc = run(&o, in, size, prep, im, &rep, t0);
-    print_report(&rep, msn_import__stats(im), (double)(now_ms() - t0) / 1000.0);
+    print_report(&rep, msn_import__stats(im), (double)(msn_mono_ms() - t0) / 1000.0);
     if (rc < 0) {
         status = 2;
     } else if (g_stop) {

@@ -1,5 +1,6 @@
 /* test_json_time.c: Go-compatible JSON emission (shm/json.c) and time formats (shm/timeutil.c). */
 #include <string.h>
+#include <time.h>
 
 #include "shm/json.h"
 #include "shm/timeutil.h"
@@ -39,6 +40,16 @@ static void test_strings(void)
     msn_buf_free(&b);
 }
 
+static void test_mono(void)
+{
+    int64_t a = msn_mono_ms();
+    struct timespec ts = {0, 20 * 1000000L};
+    nanosleep(&ts, NULL);
+    int64_t b = msn_mono_ms();
+    CHECK(a > 0);
+    CHECK(b - a >= 20);
+}
+
 static void test_times(void)
 {
     int64_t ms;
@@ -67,5 +78,6 @@ int main(void)
     MSN_RUN(test_doubles);
     MSN_RUN(test_strings);
     MSN_RUN(test_times);
+    MSN_RUN(test_mono);
     return msn_test_done();
 }
