@@ -20,16 +20,6 @@
 
 #define NOW_S 1784376000LL /* 2026-07-18T12:00:00Z */
 
-static void exec(sqlite3 *db, const char *sql)
-{
-    char *e = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &e) != SQLITE_OK) {
-        fprintf(stderr, "SQL failed: %s: %s\n", sql, e ? e : "?");
-        msn_test_failures++;
-    }
-    sqlite3_free(e);
-}
-
 /* One observation by observer 1 at unix time ts (its own transmission). */
 static void add_obs(sqlite3 *db, int id, int64_t ts)
 {
@@ -41,7 +31,7 @@ static void add_obs(sqlite3 *db, int id, int64_t ts)
              "INSERT INTO observations (id, transmission_id, observer_idx, direction, snr, rssi, score, path_json,"
              " timestamp) VALUES (%d, %d, 1, 'rx', 5.5, -90, 1, '[]', %lld);",
              id, 0xabc000 + id, iso, (long long)ts, id, id, (long long)ts);
-    exec(db, sql);
+    msn_test_exec(db, sql);
 }
 
 /* A node last seen at unix time ts (RFC3339 to the second, as the ingestor writes it). */
@@ -55,7 +45,7 @@ static void add_node(sqlite3 *db, char c, int64_t ts)
              "INSERT INTO nodes (public_key, name, role, last_seen, first_seen) VALUES ('%s', 'n%c', 'repeater',"
              " '%s', '2026-07-01T00:00:00Z');",
              key, c, iso);
-    exec(db, sql);
+    msn_test_exec(db, sql);
 }
 
 static double member(const msn_buf_t *body, const char *key)
@@ -75,8 +65,8 @@ static void test_window_edges(void)
     char err[512];
     CHECK(sqlite3_open(":memory:", &db) == SQLITE_OK);
     CHECK_EQ_INT(msn_schema_create_current(db, err, sizeof(err)), 0);
-    exec(db, "INSERT INTO observers (rowid, id, name, iata, last_seen, first_seen) VALUES"
-             " (1, 'obs1', 'Observer One', 'SJC', '2026-07-18T11:00:00Z', '2026-07-01T00:00:00Z');");
+    msn_test_exec(db, "INSERT INTO observers (rowid, id, name, iata, last_seen, first_seen) VALUES"
+                      " (1, 'obs1', 'Observer One', 'SJC', '2026-07-18T11:00:00Z', '2026-07-01T00:00:00Z');");
     /* observations: on and just inside the 24 h edge, on and just inside the 1 h edge */
     add_obs(db, 1, NOW_S - 86400);
     add_obs(db, 2, NOW_S - 86399);
