@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "usage.h"
 #include "shm/buf.h"
 #include "shm/codec/codec.h"
 #include "shm/config.h"
@@ -35,10 +36,7 @@ typedef struct {
 
 static int usage_error(const char *fmt, const char *arg)
 {
-    fprintf(stderr, "meshsnap decode: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n%s", usage);
-    return 2;
+    return msn_cli_usage_error("decode", usage, 2, fmt, arg);
 }
 
 /* Returns 0, 2 on a usage error, or -1 after printing help (exit 0). */

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "import_int.h"
+#include "usage.h"
 #include "shm/buf.h"
 #include "shm/codec/codec.h"
 #include "shm/config.h"
@@ -85,10 +86,7 @@ typedef struct {
 
 static int usage_error(const char *fmt, const char *arg)
 {
-    fprintf(stderr, "meshsnap import: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n%s", usage);
-    return 2;
+    return msn_cli_usage_error("import", usage, 2, fmt, arg);
 }
 
 /* Returns 0, 2 on a usage error, or -1 after printing help (exit 0). */
