@@ -42,11 +42,16 @@ build: deps
 # RelWithDebInfo, and $(ASAN_BUILD), Debug):
 #   release  CMAKE_BUILD_TYPE=Release (-O3)
 #   deb      exactly the package's configuration (Debian's hardening flags)
+#   clang    Release with Debian's clang 14, whose warnings differ from gcc's
+#            (-Wstring-concatenation, for one); about as long as the release build
 build-configs: deps
 	cmake -S . -B $(CONF_BUILD)/release -DCMAKE_BUILD_TYPE=Release -DMESHSNAP_TESTS=OFF -DMESHSNAP_WERROR=$(WERROR)
 	cmake --build $(CONF_BUILD)/release -j $(JOBS)
 	cmake -S . -B $(CONF_BUILD)/deb $(PKG_CMAKE_FLAGS) -DMESHSNAP_WERROR=$(WERROR)
 	cmake --build $(CONF_BUILD)/deb -j $(JOBS)
+	cmake -S . -B $(CONF_BUILD)/clang -DCMAKE_C_COMPILER=clang-14 -DCMAKE_BUILD_TYPE=Release -DMESHSNAP_TESTS=OFF \
+	  -DMESHSNAP_WERROR=$(WERROR)
+	cmake --build $(CONF_BUILD)/clang -j $(JOBS)
 
 run: build
 	@mkdir -p $(VAR)

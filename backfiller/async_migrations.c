@@ -5,30 +5,19 @@
 #include "backfiller/async_migrations.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "backfiller/migrations_int.h"
+#include "shm/err.h"
 #include "shm/log.h"
 #include "shm/schema.h"
+#include "shm/timeutil.h"
 
 #define PROGRESS_WRITE_INTERVAL_MS 1000
 #define PROGRESS_LOG_INTERVAL_MS 10000
 #define PROGRESS_HANDLER_OPS 100000 /* SQLite VM steps between two looks at the clock */
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* Copies src into dst (size n > 0), truncating. */
 static void scopy(char *dst, size_t n, const char *src)
@@ -38,13 +27,6 @@ static void scopy(char *dst, size_t n, const char *src)
         len = n - 1;
     memcpy(dst, src, len);
     dst[len] = '\0';
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* "YYYY-MM-DD HH:MM:SS" or "YYYY-MM-DDTHH:MM:SS[.fff]Z" (UTC) -> unix ms; 0 when unparsable. */
@@ -91,7 +73,7 @@ static int exec_sql(sqlite3 *db, const char *sql, char *err, size_t errlen)
 {
     char *msg = NULL;
     if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        set_err(err, errlen, "%s", msg ? msg : sqlite3_errmsg(db));
+        msn_set_err(err, errlen, "%s", msg ? msg : sqlite3_errmsg(db));
         sqlite3_free(msg);
         return -1;
     }
@@ -110,7 +92,7 @@ int msn_amig_ensure_table(sqlite3 *db, char *err, size_t errlen)
                  " rows_processed INTEGER NOT NULL DEFAULT 0, rows_total INTEGER NOT NULL DEFAULT 0,"
                  " last_update_at TEXT)",
                  e, sizeof(e)) < 0) {
-        set_err(err, errlen, "create _async_migrations: %s", e);
+        msn_set_err(err, errlen, "create _async_migrations: %s", e);
         return -1;
     }
     for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++) {
@@ -119,7 +101,7 @@ int msn_amig_ensure_table(sqlite3 *db, char *err, size_t errlen)
         char sql[160];
         snprintf(sql, sizeof(sql), "ALTER TABLE _async_migrations ADD COLUMN %s %s", cols[i][0], cols[i][1]);
         if (exec_sql(db, sql, e, sizeof(e)) < 0) {
-            set_err(err, errlen, "_async_migrations: add column %s: %s", cols[i][0], e);
+            msn_set_err(err, errlen, "_async_migrations: add column %s: %s", cols[i][0], e);
             return -1;
         }
         msn_info("_async_migrations: added column %s", cols[i][0]);
@@ -129,11 +111,11 @@ int msn_amig_ensure_table(sqlite3 *db, char *err, size_t errlen)
                  " cursor INTEGER NOT NULL, processed INTEGER NOT NULL, total INTEGER NOT NULL,"
                  " rejected INTEGER NOT NULL DEFAULT 0, active_ms INTEGER NOT NULL DEFAULT 0, updated_at TEXT)",
                  e, sizeof(e)) < 0) {
-        set_err(err, errlen, "create _meshsnap_backfill: %s", e);
+        msn_set_err(err, errlen, "create _meshsnap_backfill: %s", e);
         return -1;
     }
     if (exec_sql(db, MSN_MIG_SKIPPED_DDL, e, sizeof(e)) < 0) {
-        set_err(err, errlen, "create _meshsnap_skipped: %s", e);
+        msn_set_err(err, errlen, "create _meshsnap_skipped: %s", e);
         return -1;
     }
     return 0;
@@ -210,12 +192,12 @@ static int write_stmt(sqlite3 *db, const char *sql, int n, const char *const *te
 {
     sqlite3_stmt *st = prepare(db, sql, n, texts);
     if (st == NULL) {
-        set_err(err, errlen, "%s", sqlite3_errmsg(db));
+        msn_set_err(err, errlen, "%s", sqlite3_errmsg(db));
         return -1;
     }
     int rc = sqlite3_step(st);
     if (rc != SQLITE_DONE) {
-        set_err(err, errlen, "%s", sqlite3_errmsg(db));
+        msn_set_err(err, errlen, "%s", sqlite3_errmsg(db));
         sqlite3_finalize(st);
         return -1;
     }
@@ -235,7 +217,7 @@ static int begin(msn_amig_t *m, sqlite3 *db, msn_status_t *st, const char *name,
     memset(m, 0, sizeof(*m));
     m->db = db;
     m->st = st;
-    m->run_start_mono_ms = mono_ms();
+    m->run_start_mono_ms = msn_mono_ms();
     scopy(m->name, sizeof(m->name), name);
     scopy(m->mirror.name, sizeof(m->mirror.name), name);
     m->mirror.effects = effects;
@@ -312,7 +294,7 @@ static int begin(msn_amig_t *m, sqlite3 *db, msn_status_t *st, const char *name,
 fail:
     if (q != NULL)
         sqlite3_finalize(q);
-    set_err(err, errlen, "%s: %s: %s", name, stage, e);
+    msn_set_err(err, errlen, "%s: %s: %s", name, stage, e);
     m->mirror.status = MSN_MIG_FAILED;
     m->mirror.ended_at = msn_now_ms();
     if (err != NULL && errlen > 0)
@@ -328,7 +310,7 @@ int msn_amig_begin(msn_amig_t *m, sqlite3 *db, msn_status_t *st, const char *nam
 
 int msn_amig_progress(msn_amig_t *m, int64_t processed, int64_t total, int terminal, char *err, size_t errlen)
 {
-    int64_t now = mono_ms();
+    int64_t now = msn_mono_ms();
     m->mirror.rows_processed = processed;
     m->mirror.rows_total = total;
     m->mirror.last_update_at = msn_now_ms();
@@ -360,7 +342,7 @@ int msn_amig_progress(msn_amig_t *m, int64_t processed, int64_t total, int termi
                            "UPDATE _async_migrations SET rows_processed = ?1, rows_total = ?2, last_update_at = ?3"
                            " WHERE name = ?4",
                            -1, &q, NULL) != SQLITE_OK) {
-        set_err(err, errlen, "%s: progress write: %s", m->name, sqlite3_errmsg(m->db));
+        msn_set_err(err, errlen, "%s: progress write: %s", m->name, sqlite3_errmsg(m->db));
         return -1;
     }
     sqlite3_bind_int64(q, 1, processed);
@@ -368,13 +350,13 @@ int msn_amig_progress(msn_amig_t *m, int64_t processed, int64_t total, int termi
     sqlite3_bind_text(q, 3, ts, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(q, 4, m->name, -1, SQLITE_TRANSIENT);
     if (sqlite3_step(q) != SQLITE_DONE) {
-        set_err(err, errlen, "%s: progress write: %s", m->name, sqlite3_errmsg(m->db));
+        msn_set_err(err, errlen, "%s: progress write: %s", m->name, sqlite3_errmsg(m->db));
         sqlite3_finalize(q);
         return -1;
     }
     sqlite3_finalize(q);
     if (sqlite3_changes64(m->db) == 0) {
-        set_err(err, errlen, "%s: progress write: no row updated (bookkeeping row missing)", m->name);
+        msn_set_err(err, errlen, "%s: progress write: no row updated (bookkeeping row missing)", m->name);
         return -1;
     }
     return 0;
@@ -409,7 +391,7 @@ static int save_state(sqlite3 *db, const char *name, const msn_chunk_result_t *s
                            " processed = excluded.processed, total = excluded.total, rejected = excluded.rejected,"
                            " active_ms = excluded.active_ms, updated_at = excluded.updated_at",
                            -1, &q, NULL) != SQLITE_OK) {
-        set_err(err, errlen, "%s: checkpoint: %s", name, sqlite3_errmsg(db));
+        msn_set_err(err, errlen, "%s: checkpoint: %s", name, sqlite3_errmsg(db));
         return -1;
     }
     sqlite3_bind_text(q, 1, name, -1, SQLITE_TRANSIENT);
@@ -420,7 +402,7 @@ static int save_state(sqlite3 *db, const char *name, const msn_chunk_result_t *s
     sqlite3_bind_int64(q, 6, s->rejected);
     sqlite3_bind_int64(q, 7, active_ms);
     if (sqlite3_step(q) != SQLITE_DONE) {
-        set_err(err, errlen, "%s: checkpoint: %s", name, sqlite3_errmsg(db));
+        msn_set_err(err, errlen, "%s: checkpoint: %s", name, sqlite3_errmsg(db));
         sqlite3_finalize(q);
         return -1;
     }
@@ -431,7 +413,7 @@ static int save_state(sqlite3 *db, const char *name, const msn_chunk_result_t *s
 int msn_amig_checkpoint(sqlite3 *db, void *ud, const msn_chunk_result_t *s, char *err, size_t errlen)
 {
     msn_amig_t *m = ud;
-    return save_state(db, m->name, s, m->prior_active_ms + (mono_ms() - m->run_start_mono_ms), err, errlen);
+    return save_state(db, m->name, s, m->prior_active_ms + (msn_mono_ms() - m->run_start_mono_ms), err, errlen);
 }
 
 void msn_amig_part_init(msn_amig_part_t *p, msn_amig_t *m, const char *part)
@@ -449,7 +431,7 @@ int msn_amig_part_load(const msn_amig_part_t *p, msn_chunk_result_t *out, char *
     if (sqlite3_prepare_v2(p->m->db,
                            "SELECT max_id, cursor, processed, total, rejected FROM _meshsnap_backfill WHERE name = ?1", -1,
                            &q, NULL) != SQLITE_OK) {
-        set_err(err, errlen, "%s: %s", p->name, sqlite3_errmsg(p->m->db));
+        msn_set_err(err, errlen, "%s: %s", p->name, sqlite3_errmsg(p->m->db));
         return -1;
     }
     sqlite3_bind_text(q, 1, p->name, -1, SQLITE_TRANSIENT);
@@ -465,7 +447,7 @@ int msn_amig_part_load(const msn_amig_part_t *p, msn_chunk_result_t *out, char *
     }
     sqlite3_finalize(q);
     if (rc != SQLITE_DONE) {
-        set_err(err, errlen, "%s: %s", p->name, sqlite3_errmsg(p->m->db));
+        msn_set_err(err, errlen, "%s: %s", p->name, sqlite3_errmsg(p->m->db));
         return -1;
     }
     return found;
@@ -490,7 +472,7 @@ int msn_amig_part_drop(const msn_amig_part_t *p, char *err, size_t errlen)
 int msn_amig_sqlite_progress(void *ud)
 {
     msn_amig_t *m = ud;
-    int64_t now = mono_ms();
+    int64_t now = msn_mono_ms();
     int64_t last = m->last_log_mono_ms ? m->last_log_mono_ms : m->run_start_mono_ms;
     if (now - last >= PROGRESS_LOG_INTERVAL_MS) {
         m->last_log_mono_ms = now;
@@ -517,12 +499,12 @@ int msn_amig_finish(msn_amig_t *m, const char *error, char *err, size_t errlen)
                                     : "UPDATE _async_migrations SET status = 'failed', ended_at = datetime('now'),"
                                       " error = ?1 WHERE name = ?2";
     if (write_stmt(m->db, sql, 2, p, &changes, e, sizeof(e)) < 0) {
-        set_err(err, errlen, "%s: cannot record %s: %s", m->name, error ? "failure" : "completion", e);
+        msn_set_err(err, errlen, "%s: cannot record %s: %s", m->name, error ? "failure" : "completion", e);
         return -1;
     }
     if (changes == 0) {
-        set_err(err, errlen, "%s: cannot record %s: bookkeeping row missing", m->name,
-                error ? "failure" : "completion");
+        msn_set_err(err, errlen, "%s: cannot record %s: bookkeeping row missing", m->name,
+                    error ? "failure" : "completion");
         return -1;
     }
     if (error == NULL) {
@@ -572,7 +554,7 @@ int msn_amig_run(sqlite3 *db, msn_status_t *st, const char *name, msn_mig_fn fn,
             m.mirror.status = MSN_MIG_FAILED;
             scopy(m.mirror.error, sizeof(m.mirror.error), fe);
             mirror(&m);
-            set_err(err, errlen, "%s", fe);
+            msn_set_err(err, errlen, "%s", fe);
             return -1;
         }
         msn_info("%s: done (%lld rows)", name, (long long)m.mirror.rows_processed);
@@ -584,10 +566,10 @@ int msn_amig_run(sqlite3 *db, msn_status_t *st, const char *name, msn_mig_fn fn,
     if (frc == -ECANCELED) {
         msn_info("%s: stopped after %lld / %lld rows; the next run resumes", name,
                  (long long)m.mirror.rows_processed, (long long)m.mirror.rows_total);
-        set_err(err, errlen, "cancelled");
+        msn_set_err(err, errlen, "cancelled");
         return -ECANCELED;
     }
     msn_error("%s failed: %s", name, why);
-    set_err(err, errlen, "%s: %s", name, why);
+    msn_set_err(err, errlen, "%s: %s", name, why);
     return -1;
 }

@@ -10,20 +10,9 @@
 #include <time.h>
 
 #include "shm/sqlw.h"
+#include "shm/err.h"
 
 #define SLEEP_SLICE_MS 10
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static int stopped(const msn_chunk_opts_t *o)
 {
@@ -47,7 +36,7 @@ static int exec_sql(sqlite3 *db, const char *sql, char *err, size_t errlen)
 {
     char *msg = NULL;
     if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        set_err(err, errlen, "%s: %s", sql, msg ? msg : sqlite3_errmsg(db));
+        msn_set_err(err, errlen, "%s: %s", sql, msg ? msg : sqlite3_errmsg(db));
         sqlite3_free(msg);
         return -1;
     }
@@ -84,8 +73,8 @@ static int one_chunk(sqlite3 *db, msn_sqlw_t *w, const msn_chunk_ops_t *ops, voi
     if (ops->read_chunk == NULL)
         *found = cur != *cursor;
     else if (cur <= *cursor) {
-        set_err(err, errlen, "the chunk after id %lld read %lld rows but did not move past them", (long long)*cursor,
-                (long long)*found);
+        msn_set_err(err, errlen, "the chunk after id %lld read %lld rows but did not move past them",
+                    (long long)*cursor, (long long)*found);
         goto fail;
     }
     if (*found && o->checkpoint != NULL) {
@@ -128,12 +117,12 @@ int msn_chunk_loop(sqlite3 *db, const msn_chunk_ops_t *ops, void *ud, const msn_
     wo.batch_max = opts->batch_size > 0 ? opts->batch_size : 1;
     msn_sqlw_init(&w, db, &wo);
     if (opts->batch_size <= 0) {
-        set_err(err, errlen, "batch size must be > 0 (got %d)", opts->batch_size);
+        msn_set_err(err, errlen, "batch size must be > 0 (got %d)", opts->batch_size);
         rc = -EINVAL;
         goto out;
     }
     if (opts->yield_ms < 0) {
-        set_err(err, errlen, "yield must be >= 0 ms (got %d)", opts->yield_ms);
+        msn_set_err(err, errlen, "yield must be >= 0 ms (got %d)", opts->yield_ms);
         rc = -EINVAL;
         goto out;
     }
@@ -163,7 +152,7 @@ int msn_chunk_loop(sqlite3 *db, const msn_chunk_ops_t *ops, void *ud, const msn_
         if (stopped(opts)) {
             if (opts->progress)
                 opts->progress(opts->progress_ud, r.processed, r.total, r.cursor);
-            set_err(err, errlen, "cancelled");
+            msn_set_err(err, errlen, "cancelled");
             rc = -ECANCELED;
             goto out;
         }
@@ -172,7 +161,7 @@ int msn_chunk_loop(sqlite3 *db, const msn_chunk_ops_t *ops, void *ud, const msn_
             if (stopped(opts)) { /* interrupted by the stop (a progress handler): rolled back */
                 if (opts->progress)
                     opts->progress(opts->progress_ud, r.processed, r.total, r.cursor);
-                set_err(err, errlen, "cancelled");
+                msn_set_err(err, errlen, "cancelled");
                 rc = -ECANCELED;
             } else {
                 rc = -EIO;
@@ -205,7 +194,7 @@ out:
         if (rc == 0 || rc == -ECANCELED) {
             char e[256];
             if (exec_sql(db, "COMMIT", e, sizeof(e)) < 0) {
-                set_err(err, errlen, "%s", e);
+                msn_set_err(err, errlen, "%s", e);
                 rc = -EIO;
             }
         }
@@ -229,7 +218,7 @@ static int sql_int(sqlite3 *db, const char *sql, int nparams, const int64_t *par
     if (has_val)
         *has_val = 0;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        set_err(err, errlen, "%s", sqlite3_errmsg(db));
+        msn_set_err(err, errlen, "%s", sqlite3_errmsg(db));
         return -1;
     }
     for (int i = 0; i < nparams; i++)
@@ -244,7 +233,7 @@ static int sql_int(sqlite3 *db, const char *sql, int nparams, const int64_t *par
         rc = SQLITE_DONE;
     }
     if (rc != SQLITE_DONE) {
-        set_err(err, errlen, "%s", sqlite3_errmsg(db));
+        msn_set_err(err, errlen, "%s", sqlite3_errmsg(db));
         sqlite3_finalize(st);
         return -1;
     }

@@ -18,6 +18,7 @@
 #include "shm/buf.h"
 #include "shm/log.h"
 #include "shm/schema.h"
+#include "shm/timeutil.h"
 
 #define MIG MSN_MIG_SCHEMA_UPGRADE
 #define DEDUP_INDEX "idx_observations_dedup"
@@ -389,7 +390,7 @@ typedef struct {
 static int long_stmt_cb(void *arg)
 {
     long_stmt_t *l = arg;
-    int64_t now = msn_mig_mono_ms();
+    int64_t now = msn_mono_ms();
     if (now - l->last_log >= 10000) {
         l->last_log = now;
         msn_info("%s: %s, %lld s so far", MIG, l->what, (long long)((now - l->start) / 1000));
@@ -501,7 +502,7 @@ static int build_index(msn_mig_ctx_t *ctx, const action_t *a, char *e, size_t el
     sqlite3_exec(db, sql, NULL, NULL, NULL);
     char what[224];
     snprintf(what, sizeof(what), "building index %s on %s", a->name, a->table);
-    long_stmt_t l = {ctx, what, msn_mig_mono_ms(), msn_mig_mono_ms()};
+    long_stmt_t l = {ctx, what, msn_mono_ms(), msn_mono_ms()};
     int64_t t0 = l.start;
     sqlite3_progress_handler(db, 100000, long_stmt_cb, &l);
     int rc = in_txn(db, a->sql, e, elen);
@@ -517,7 +518,7 @@ static int build_index(msn_mig_ctx_t *ctx, const action_t *a, char *e, size_t el
     if (rc < 0)
         return -1;
     msn_info("%s: created index %s (%lld ms with the write lock held)", MIG, a->name,
-             (long long)(msn_mig_mono_ms() - t0));
+             (long long)(msn_mono_ms() - t0));
     return 0;
 }
 

@@ -54,13 +54,6 @@ void msn_mig_pause(const msn_mig_ctx_t *ctx)
     }
 }
 
-int64_t msn_mig_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int msn_mig_query_int(sqlite3 *db, const char *sql, int nparams, const int64_t *params, int64_t *out, char *err,
                       size_t errlen)
 {

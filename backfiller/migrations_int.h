@@ -27,9 +27,6 @@ void msn_mig_pause(const msn_mig_ctx_t *ctx);
 /** 1 when *ctx->stop is set. */
 int msn_mig_stopped(const msn_mig_ctx_t *ctx);
 
-/** CLOCK_MONOTONIC in milliseconds. */
-int64_t msn_mig_mono_ms(void);
-
 /** One integer from a one-row query with up to three integer parameters (NULL or no row
  *  reads as 0). Returns 0, or -1 with err set. */
 int msn_mig_query_int(sqlite3 *db, const char *sql, int nparams, const int64_t *params, int64_t *out, char *err,

@@ -9,10 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "usage.h"
 #include "shm/buf.h"
 #include "shm/codec/codec.h"
 #include "shm/config.h"
 #include "shm/json.h"
+#include "shm/jsonr.h"
 
 static const char usage[] =
     "usage: meshsnap decode [--channel NAME]... [--config FILE] [--no-verify] HEX...\n"
@@ -34,10 +36,7 @@ typedef struct {
 
 static int usage_error(const char *fmt, const char *arg)
 {
-    fprintf(stderr, "meshsnap decode: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n%s", usage);
-    return 2;
+    return msn_cli_usage_error("decode", usage, 2, fmt, arg);
 }
 
 /* Returns 0, 2 on a usage error, or -1 after printing help (exit 0). */
@@ -248,93 +247,39 @@ out:
 
 /* ---- JSON lines ---------------------------------------------------------------------------- */
 
-static int hexdig(char c)
+/* Decodes the string value of the line's top-level "hex" member into out. The members
+ * before it must be JSON; the rest of the line is not read (the first "hex" counts).
+ * Returns 0, or -1 with why (whylen bytes) set. */
+static int extract_hex(const char *line, size_t len, msn_buf_t *out, char *why, size_t whylen)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Finds the string value of key "hex" in a JSON object line and unescapes it into out.
- * Tolerant: only the first "hex" key matters and the rest of the line is not validated.
- * Returns 0, or -1 with *why set. */
-static int extract_hex(const char *line, size_t len, msn_buf_t *out, const char **why)
-{
-    const char *end = line + len;
-    const char *p = line;
-    for (;;) {
-        const char *k = memmem(p, (size_t)(end - p), "\"hex\"", 5);
-        if (k == NULL) {
-            *why = "no \"hex\" string in input line";
+    msn_jsonr_t r;
+    msn_jsonr_val_t k, v;
+    int rc;
+    msn_jsonr_init(&r, line, len);
+    if (msn_jsonr_object(&r) < 0) {
+        snprintf(why, whylen, "not a JSON object");
+        return -1;
+    }
+    while ((rc = msn_jsonr_member(&r, &k)) == 1) {
+        int is_hex = msn_jsonr_is(&k, "hex");
+        if (msn_jsonr_value(&r, &v) < 0)
+            break;
+        if (!is_hex)
+            continue;
+        if (v.type != MSN_JSONR_STR) {
+            snprintf(why, whylen, "\"hex\" is not a string");
             return -1;
         }
-        p = k + 5;
-        while (p < end && (*p == ' ' || *p == '\t'))
-            p++;
-        if (p < end && *p == ':')
-            break;
+        msn_jsonr_str(&v, out);
+        return 0;
     }
-    p++;
-    while (p < end && (*p == ' ' || *p == '\t'))
-        p++;
-    if (p >= end || *p != '"') {
-        *why = "\"hex\" is not a string";
-        return -1;
-    }
-    p++;
-    while (p < end && *p != '"') {
-        char c = *p++;
-        if (c != '\\') {
-            msn_buf_putc(out, c);
-            continue;
-        }
-        if (p >= end)
-            break;
-        char e = *p++;
-        switch (e) {
-        case 'n':
-            msn_buf_putc(out, '\n');
-            break;
-        case 'r':
-            msn_buf_putc(out, '\r');
-            break;
-        case 't':
-            msn_buf_putc(out, '\t');
-            break;
-        case 'b':
-            msn_buf_putc(out, '\b');
-            break;
-        case 'f':
-            msn_buf_putc(out, '\f');
-            break;
-        case 'u': {
-            int v = 0;
-            for (int i = 0; i < 4; i++) {
-                int d = p < end ? hexdig(*p) : -1;
-                if (d < 0) {
-                    *why = "bad \\u escape in \"hex\"";
-                    return -1;
-                }
-                v = v << 4 | d;
-                p++;
-            }
-            /* Anything beyond ASCII cannot be hex; keep a byte that the decoder rejects. */
-            msn_buf_putc(out, v < 0x80 ? (char)v : '?');
-            break;
-        }
-        default: /* \" \\ \/ and anything else: the character itself */
-            msn_buf_putc(out, e);
-        }
-    }
-    if (p >= end) {
-        *why = "unterminated \"hex\" string";
-        return -1;
-    }
-    return 0;
+    if (r.err == NULL)
+        snprintf(why, whylen, "no \"hex\" string in input line");
+    else if (r.err_at >= r.end)
+        snprintf(why, whylen, "not JSON: %s at the end of the line", r.err);
+    else
+        snprintf(why, whylen, "not JSON: %s at column %zu", r.err, (size_t)(r.err_at - r.s) + 1);
+    return -1;
 }
 
 static void json_error(msn_buf_t *b, const char *why)
@@ -361,9 +306,9 @@ static int json_lines(const msn_decode_opts_t *dopts)
             i++;
         if (i == len)
             continue;
-        const char *why = NULL;
+        char why[128];
         msn_buf_reset(&hex);
-        if (extract_hex(line, len, &hex, &why) < 0) {
+        if (extract_hex(line, len, &hex, why, sizeof(why)) < 0) {
             json_error(&out, why);
         } else {
             int rc = msn_packet_decode_hex(pkt, hex.data ? hex.data : "", hex.len, dopts);

@@ -40,6 +40,9 @@
 #include <unistd.h>
 
 #include "gen_int.h"
+#include "shm/err.h"
+#include "shm/hash.h"
+#include "shm/hmap.h"
 #include "shm/json.h"
 #include "shm/log.h"
 #include "shm/pathres.h"
@@ -47,15 +50,6 @@
 #include "shm/timeutil.h"
 
 #define EDGE_MAX_AGE (5 * 86400) /* neighborEdgesMaxAgeDays */
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 void msn_gen_defaults(msn_gen_params_t *p)
 {
@@ -73,58 +67,51 @@ void msn_gen_defaults(msn_gen_params_t *p)
 /* ---- edges: the ingestor's neighbour builder rules (§7) -------------------------------------- */
 
 typedef struct {
-    uint32_t key; /* a << 16 | b, a < b; 0xFFFFFFFF = empty */
+    uint32_t key; /* a << 16 | b, a < b */
     uint32_t count;
     uint32_t last;
 } edge_t;
 
+/* Edges in the order they were first seen (the order they are written in), indexed by key. */
 typedef struct {
     edge_t *v;
-    uint32_t mask;
-    uint32_t n;
+    uint32_t n, cap;
+    msn_hmap_t ix;
 } edge_map_t;
 
 static void emap_init(edge_map_t *m, uint32_t cap)
 {
-    uint32_t c = 1024;
-    while (c < cap * 2)
-        c <<= 1;
-    m->v = msn_xmalloc((size_t)c * sizeof(edge_t));
-    memset(m->v, 0xFF, (size_t)c * sizeof(edge_t));
-    m->mask = c - 1;
-    m->n = 0;
+    memset(m, 0, sizeof(*m));
+    m->cap = cap > 16 ? cap : 16;
+    m->v = msn_xmalloc((size_t)m->cap * sizeof(edge_t));
+    msn_hmap_reserve(&m->ix, m->cap);
 }
 
-static void emap_add(edge_map_t *m, uint32_t key, uint32_t count, uint32_t last);
-
-static void emap_grow(edge_map_t *m)
+static void emap_free(edge_map_t *m)
 {
-    edge_map_t old = *m;
-    emap_init(m, (old.mask + 1));
-    for (uint32_t i = 0; i <= old.mask; i++)
-        if (old.v[i].key != 0xFFFFFFFFu)
-            emap_add(m, old.v[i].key, old.v[i].count, old.v[i].last);
-    free(old.v);
+    free(m->v);
+    msn_hmap_free(&m->ix);
 }
 
 static void emap_add(edge_map_t *m, uint32_t key, uint32_t count, uint32_t last)
 {
-    if ((m->n + 1) * 2 > m->mask + 1)
-        emap_grow(m);
-    uint32_t i = (key * 0x9e3779b1u) & m->mask;
-    while (m->v[i].key != 0xFFFFFFFFu && m->v[i].key != key)
-        i = (i + 1) & m->mask;
-    edge_t *e = &m->v[i];
-    if (e->key == 0xFFFFFFFFu) {
-        e->key = key;
-        e->count = count;
-        e->last = last;
-        m->n++;
-    } else {
-        e->count += count;
-        if (last > e->last)
-            e->last = last;
+    msn_hmap_probe_t pr;
+    for (uint32_t i = msn_hmap_first(&m->ix, msn_mix64(key), &pr); i != MSN_HMAP_NONE;
+         i = msn_hmap_next(&m->ix, &pr)) {
+        edge_t *e = &m->v[i];
+        if (e->key == key) {
+            e->count += count;
+            if (last > e->last)
+                e->last = last;
+            return;
+        }
     }
+    if (m->n == m->cap) {
+        m->cap *= 2;
+        m->v = msn_xrealloc(m->v, (size_t)m->cap * sizeof(edge_t));
+    }
+    m->v[m->n] = (edge_t){key, count, last};
+    msn_hmap_insert(&m->ix, &pr, m->n++);
 }
 
 static inline void edge_event(edge_map_t *m, int a, int b, uint32_t ts)
@@ -164,7 +151,7 @@ static void scan_init(scan_t *s, const gen_world_t *w, long from, long to)
 
 static void scan_free(scan_t *s)
 {
-    free(s->edges.v);
+    emap_free(&s->edges);
     free(s->obs_count);
     free(s->obs_first);
     free(s->obs_last);
@@ -438,10 +425,8 @@ static int write_tail(sqlite3 *db, const gen_world_t *w, const scan_t *sc, const
     if (msn_gen__prepare(db, "INSERT INTO neighbor_edges (node_a, node_b, count, last_seen) VALUES (?,?,?,?)",
                          &st, err, errlen) < 0)
         goto fail;
-    for (uint32_t i = 0; i <= edges->mask; i++) {
+    for (uint32_t i = 0; i < edges->n; i++) {
         const edge_t *e = &edges->v[i];
-        if (e->key == 0xFFFFFFFFu)
-            continue;
         const char *a, *b;
         cmp_edge_hex(w, e->key, &a, &b);
         msn_format_iso_s(t1, e->last);
@@ -581,9 +566,8 @@ static int scan_all(const gen_world_t *w, int threads, scan_t scans[2])
         scan_worker(&scans[1]);
     for (int k = 1; k < n; k++) {
         scan_t *a = &scans[0], *b = &scans[k];
-        for (uint32_t i = 0; i <= b->edges.mask; i++)
-            if (b->edges.v[i].key != 0xFFFFFFFFu)
-                emap_add(&a->edges, b->edges.v[i].key, b->edges.v[i].count, b->edges.v[i].last);
+        for (uint32_t i = 0; i < b->edges.n; i++)
+            emap_add(&a->edges, b->edges.v[i].key, b->edges.v[i].count, b->edges.v[i].last);
         for (int o = 0; o < w->n_obs; o++) {
             a->obs_count[o] += b->obs_count[o];
             if (b->obs_first[o] < a->obs_first[o])
@@ -610,10 +594,8 @@ static msn_pathres_t *build_resolver(const gen_world_t *w, const scan_t *sc, con
     for (int i = 0; i < w->n; i++)
         if (sc->adv_count[i] > 0)
             msn_pathres_add_node(pr, w->nodes[i].hex);
-    for (uint32_t i = 0; i <= edges->mask; i++)
-        if (edges->v[i].key != 0xFFFFFFFFu)
-            msn_pathres_add_edge(pr, w->nodes[edges->v[i].key >> 16].hex,
-                                 w->nodes[edges->v[i].key & 0xFFFF].hex);
+    for (uint32_t i = 0; i < edges->n; i++)
+        msn_pathres_add_edge(pr, w->nodes[edges->v[i].key >> 16].hex, w->nodes[edges->v[i].key & 0xFFFF].hex);
     msn_pathres_finish(pr);
     return pr;
 }
@@ -626,7 +608,7 @@ static int create_db(const msn_gen_params_t *p, sqlite3 **out, saved_idx_t *sv, 
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_EXCLUSIVE | SQLITE_OPEN_NOMUTEX;
     *out = NULL;
     if (sqlite3_open_v2(p->db, &db, flags, NULL) != SQLITE_OK) {
-        set_err(err, errlen, "%s: cannot create: %s", p->db, db ? sqlite3_errmsg(db) : "out of memory");
+        msn_set_err(err, errlen, "%s: cannot create: %s", p->db, db ? sqlite3_errmsg(db) : "out of memory");
         sqlite3_close(db);
         return -1;
     }
@@ -681,21 +663,21 @@ int msn_gen_run(const msn_gen_params_t *p, msn_gen_stats_t *stats_out, char *err
     memset(&stats, 0, sizeof(stats));
     memset(&w, 0, sizeof(w));
     if (p->db == NULL || p->db[0] == '\0') {
-        set_err(err, errlen, "no --db given");
+        msn_set_err(err, errlen, "no --db given");
         return -1;
     }
     if (p->nodes < 4 || p->nodes > GEN_MAX_NODES || p->observers < 1 || p->transmissions < 1 ||
         p->obs_per_tx < 1 || p->days <= 0 || p->days > 3650) {
-        set_err(err, errlen,
-                "parameters out of range (nodes 4..%d, observers >= 1, transmissions >= 1,"
-                " obs-per-tx >= 1, days in (0, 3650])",
-                GEN_MAX_NODES);
+        msn_set_err(err, errlen,
+                    "parameters out of range (nodes 4..%d, observers >= 1, transmissions >= 1,"
+                    " obs-per-tx >= 1, days in (0, 3650])",
+                    GEN_MAX_NODES);
         return -1;
     }
     struct stat sb;
     if (stat(p->db, &sb) == 0) {
         if (!p->force) {
-            set_err(err, errlen, "%s exists (use --force to replace it)", p->db);
+            msn_set_err(err, errlen, "%s exists (use --force to replace it)", p->db);
             return -1;
         }
         remove_db_files(p->db);
@@ -716,9 +698,9 @@ int msn_gen_run(const msn_gen_params_t *p, msn_gen_stats_t *stats_out, char *err
     long T = w.n_slots;
     n_scans = scan_all(&w, p->threads, scans);
     emap_init(&edges, scans[0].edges.n + 16);
-    for (uint32_t i = 0; i <= scans[0].edges.mask; i++) {
+    for (uint32_t i = 0; i < scans[0].edges.n; i++) {
         const edge_t *e = &scans[0].edges.v[i];
-        if (e->key != 0xFFFFFFFFu && (int64_t)e->last >= p->end - EDGE_MAX_AGE)
+        if ((int64_t)e->last >= p->end - EDGE_MAX_AGE)
             emap_add(&edges, e->key, e->count, e->last);
     }
     stats.transmissions = T;
@@ -744,8 +726,8 @@ int msn_gen_run(const msn_gen_params_t *p, msn_gen_stats_t *stats_out, char *err
     if (msn_gen__write_rows(db, &w, pr, !p->empty_backfill, p->quiet, &rs, err, errlen) < 0)
         goto fail;
     if (rs.observations != stats.observations) {
-        set_err(err, errlen, "internal error: %ld observations rendered, %ld planned", rs.observations,
-                stats.observations);
+        msn_set_err(err, errlen, "internal error: %ld observations rendered, %ld planned", rs.observations,
+                    stats.observations);
         goto fail;
     }
     stats.hops = rs.hops;
@@ -769,7 +751,7 @@ int msn_gen_run(const msn_gen_params_t *p, msn_gen_stats_t *stats_out, char *err
     stats.index_seconds = msn_gen__now() - t3;
     progress(p, "indexes: %.2f s (CPU %.2f s)", stats.index_seconds, msn_gen__thread_cpu() - c3);
     if (sqlite3_close(db) != SQLITE_OK) {
-        set_err(err, errlen, "close: %s", sqlite3_errmsg(db));
+        msn_set_err(err, errlen, "close: %s", sqlite3_errmsg(db));
         goto fail;
     }
     db = NULL;
@@ -786,7 +768,7 @@ fail:
     if (rc < 0 && created)
         remove_db_files(p->db);
     msn_pathres_free(pr);
-    free(edges.v);
+    emap_free(&edges);
     for (int k = 0; k < n_scans; k++)
         scan_free(&scans[k]);
     msn_gen__world_free(&w); /* also after a partial build */

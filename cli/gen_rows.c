@@ -20,6 +20,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "shm/hash.h"
+#include "shm/hex.h"
+#include "shm/hmap.h"
 #include "shm/timeutil.h"
 
 #define BATCH_TX 2000
@@ -84,8 +87,9 @@ typedef struct {
     pthread_cond_t cv;
     int stop;
     /* generator state */
-    uint64_t *hset;
-    uint64_t hmask;
+    uint64_t *hashes; /* the content hashes drawn so far (as numbers) */
+    uint32_t n_hashes;
+    msn_hmap_t hset; /* indexes hashes[] */
     long collisions;
     double gen_busy, gen_wait;
     char err[256];
@@ -143,25 +147,21 @@ static void created_s(char out[32], int64_t t)
 static uint64_t hash_u64(const char *hex)
 {
     uint64_t v = 0;
-    for (int i = 0; i < 16; i++) {
-        char c = hex[i];
-        v = v << 4 | (uint64_t)(c <= '9' ? c - '0' : c - 'a' + 10);
-    }
+    for (int i = 0; i < 16; i++)
+        v = v << 4 | (uint64_t)msn_hexval(hex[i]);
     return v;
 }
 
-/* Inserts v into the hash set; returns 0 when it was already there. */
+/* Adds v to the set of hashes drawn; returns 0 when it was already there. */
 static int hset_add(pipe_t *pp, uint64_t v)
 {
-    if (v == 0)
-        v = 1; /* 0 marks an empty slot; a 2^-64 event */
-    uint64_t i = (v * 0x9e3779b97f4a7c15ull) & pp->hmask;
-    while (pp->hset[i] != 0) {
-        if (pp->hset[i] == v)
+    msn_hmap_probe_t pr;
+    for (uint32_t e = msn_hmap_first(&pp->hset, msn_mix64(v), &pr); e != MSN_HMAP_NONE;
+         e = msn_hmap_next(&pp->hset, &pr))
+        if (pp->hashes[e] == v)
             return 0;
-        i = (i + 1) & pp->hmask;
-    }
-    pp->hset[i] = v;
+    pp->hashes[pp->n_hashes] = v;
+    msn_hmap_insert(&pp->hset, &pr, pp->n_hashes++);
     return 1;
 }
 
@@ -561,11 +561,8 @@ int msn_gen__write_rows(sqlite3 *db, const gen_world_t *w, const msn_pathres_t *
     pp->w = w;
     pp->pr = pr;
     pp->resolve = resolve;
-    uint64_t hcap = 1024;
-    while (hcap < (uint64_t)T * 2)
-        hcap <<= 1;
-    pp->hset = msn_xcalloc(hcap, sizeof(uint64_t));
-    pp->hmask = hcap - 1;
+    pp->hashes = msn_xmalloc(((size_t)T + 1) * sizeof(uint64_t));
+    msn_hmap_reserve(&pp->hset, (uint32_t)T);
     for (int k = 0; k < N_BATCHES; k++)
         pp->batches[k].tx = msn_xmalloc(BATCH_TX * sizeof(tx_row_t));
     pthread_mutex_init(&pp->mu, NULL);
@@ -632,7 +629,8 @@ out:
             free(pp->batches[k].tx);
             free(pp->batches[k].obs);
         }
-        free(pp->hset);
+        free(pp->hashes);
+        msn_hmap_free(&pp->hset);
         pthread_mutex_destroy(&pp->mu);
         pthread_cond_destroy(&pp->cv);
         free(pp);

@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shm/hash.h"
 #include "shm/log.h"
 
 #define STREAM_PLAN 0x706c616eull
@@ -44,16 +45,6 @@
 
 /* The region the simulated ingestor knows, for transport-scoped packets. */
 static const char *const scope_regions[] = {"#pnw"};
-
-static inline uint64_t mix(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    x ^= x >> 33;
-    return x;
-}
 
 /* ---- plan helpers -------------------------------------------------------------------------- */
 
@@ -92,7 +83,7 @@ static int parent_of(const gen_world_t *w, int origin, uint64_t salt, int y)
         int z = w->adj[ny->adj_off + k];
         if (depth[z] != d - 1 || w->nodes[z].role != ROLE_REPEATER)
             continue;
-        uint64_t h = mix(salt ^ ((uint64_t)z * 0x9e3779b97f4a7c15ull));
+        uint64_t h = msn_mix64(salt ^ ((uint64_t)z * 0x9e3779b97f4a7c15ull));
         if (best < 0 || h < bh) {
             best = z;
             bh = h;
@@ -224,7 +215,7 @@ static void flood_copies(const gen_world_t *w, gen_plan_t *pl, gen_rng_t *r, int
         for (int a = 1; a < no; a++)
             if (t->depth[opts[a]] < t->depth[opts[best]] ||
                 (t->depth[opts[a]] == t->depth[opts[best]] &&
-                 mix(salt ^ (uint64_t)opts[a]) < mix(salt ^ (uint64_t)opts[best])))
+                 msn_mix64(salt ^ (uint64_t)opts[a]) < msn_mix64(salt ^ (uint64_t)opts[best])))
                 best = a;
         int n_this = 1 + (no > 1 && gen_chance(r, 0.2)) + (no > 2 && gen_chance(r, 0.06));
         int first = pl->n_copies;
@@ -860,7 +851,7 @@ int msn_gen__copy_packet(const gen_world_t *w, const gen_plan_t *pl, const gen_r
     if (pl->kind == K_TRACE) {
         /* one SNR byte (quarter dB) per completed hop, the same in every copy */
         for (int j = 0; j < c->n_hops; j++)
-            path[j] = (uint8_t)(int8_t)((int)(mix((uint64_t)pl->index * 64 + (uint64_t)j) % 81) - 40);
+            path[j] = (uint8_t)(int8_t)((int)(msn_mix64((uint64_t)pl->index * 64 + (uint64_t)j) % 81) - 40);
         f.hash_size = 1;
         f.hash_count = c->n_hops;
     } else {

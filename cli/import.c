@@ -18,12 +18,17 @@
 #include <unistd.h>
 
 #include "shm/ingest/ingest.h"
+#include "usage.h"
 #include "shm/buf.h"
 #include "shm/codec/codec.h"
 #include "shm/config.h"
+#include "shm/hash.h"
+#include "shm/hex.h"
+#include "shm/hmap.h"
 #include "shm/log.h"
 #include "shm/pathres.h"
 #include "shm/schema.h"
+#include "shm/timeutil.h"
 
 static const char usage[] =
     "usage: meshsnap import --db PATH [--batch N] [--config FILE] [--channel NAME]... [--no-verify]\n"
@@ -83,19 +88,9 @@ typedef struct {
     int n_listed;
 } report_t;
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int usage_error(const char *fmt, const char *arg)
 {
-    fprintf(stderr, "meshsnap import: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n%s", usage);
-    return 2;
+    return msn_cli_usage_error("import", usage, 2, fmt, arg);
 }
 
 /* Returns 0, 2 on a usage error, or -1 after printing help (exit 0). */
@@ -200,76 +195,43 @@ static msn_chankeys_t *load_keys(const opts_t *o)
 /* ---- advert keys of the input (the first pass) --------------------------------------------- */
 
 typedef struct {
-    uint8_t (*keys)[32];
-    uint8_t *used;
-    size_t n, cap; /* cap is a power of two */
+    uint8_t (*keys)[32]; /* entries */
+    uint32_t n, cap;
+    msn_hmap_t ix;
 } keyset_t;
 
-static uint64_t key_hash(const uint8_t k[32])
+static int keyset_find(const keyset_t *s, const uint8_t k[32], msn_hmap_probe_t *pr)
 {
-    uint64_t h;
-    memcpy(&h, k, sizeof(h));
-    return h * 0x9E3779B97F4A7C15ull;
+    for (uint32_t e = msn_hmap_first(&s->ix, msn_hash_bytes(k, 32), pr); e != MSN_HMAP_NONE;
+         e = msn_hmap_next(&s->ix, pr))
+        if (memcmp(s->keys[e], k, 32) == 0)
+            return 1;
+    return 0;
 }
 
 static int keyset_has(const keyset_t *s, const uint8_t k[32])
 {
-    if (s->cap == 0)
-        return 0;
-    for (size_t i = key_hash(k) & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
-        if (!s->used[i])
-            return 0;
-        if (memcmp(s->keys[i], k, 32) == 0)
-            return 1;
-    }
-}
-
-static void keyset_put(keyset_t *s, const uint8_t k[32]);
-
-static void keyset_grow(keyset_t *s)
-{
-    keyset_t old = *s;
-    s->cap = old.cap ? old.cap * 2 : 1024;
-    s->keys = msn_xcalloc(s->cap, 32);
-    s->used = msn_xcalloc(s->cap, 1);
-    s->n = 0;
-    for (size_t i = 0; i < old.cap; i++)
-        if (old.used[i])
-            keyset_put(s, old.keys[i]);
-    free(old.keys);
-    free(old.used);
+    msn_hmap_probe_t pr;
+    return keyset_find(s, k, &pr);
 }
 
 static void keyset_put(keyset_t *s, const uint8_t k[32])
 {
-    if ((s->n + 1) * 2 > s->cap)
-        keyset_grow(s);
-    size_t i = key_hash(k) & (s->cap - 1);
-    while (s->used[i]) {
-        if (memcmp(s->keys[i], k, 32) == 0)
-            return;
-        i = (i + 1) & (s->cap - 1);
+    msn_hmap_probe_t pr;
+    if (keyset_find(s, k, &pr))
+        return;
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 1024;
+        s->keys = msn_xrealloc(s->keys, (size_t)s->cap * sizeof(*s->keys));
     }
-    memcpy(s->keys[i], k, 32);
-    s->used[i] = 1;
-    s->n++;
+    memcpy(s->keys[s->n], k, 32);
+    msn_hmap_insert(&s->ix, &pr, s->n++);
 }
 
 static void keyset_free(keyset_t *s)
 {
     free(s->keys);
-    free(s->used);
-}
-
-static int hexnib(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+    msn_hmap_free(&s->ix);
 }
 
 /* Payload type from the header byte of a hex string (spaces ignored), or -1. */
@@ -279,7 +241,7 @@ static int header_payload_type(const char *s, size_t n)
     for (size_t i = 0; i < n && k < 2; i++) {
         if (s[i] == ' ' || s[i] == '\r' || s[i] == '\n')
             continue;
-        if ((d[k++] = hexnib(s[i])) < 0)
+        if ((d[k++] = msn_hexval(s[i])) < 0)
             return -1;
     }
     if (k < 2)
@@ -446,9 +408,7 @@ static msn_pathres_t *build_resolver(sqlite3 *db, const keyset_t *ks)
 {
     char err[512], hex[65];
     msn_pathres_t *pr = msn_pathres_new();
-    for (size_t i = 0; i < ks->cap; i++) {
-        if (!ks->used[i])
-            continue;
+    for (uint32_t i = 0; i < ks->n; i++) {
         msn_hex_encode(ks->keys[i], 32, hex, 0);
         msn_pathres_add_node(pr, hex);
     }
@@ -470,7 +430,7 @@ static void fmt_duration(char *out, size_t n, double s)
 
 static void progress(const report_t *r, int64_t pos, off_t size, int64_t t0, int tty)
 {
-    double el = (double)(now_ms() - t0) / 1000.0;
+    double el = (double)(msn_mono_ms() - t0) / 1000.0;
     double rate = el > 0 ? (double)r->lines / el : 0;
     char buf[256];
     int n =
@@ -692,7 +652,7 @@ static int run(const opts_t *o, FILE *in, off_t size, msn_ingest_prep_t *prep, m
         if (g_stop)
             break;
         if (show) {
-            int64_t now = now_ms();
+            int64_t now = msn_mono_ms();
             if (now >= next_progress) {
                 progress(r, last_offset, size, t0, tty);
                 shown = 1;
@@ -768,7 +728,7 @@ int msn_cli_import(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
-    int64_t t0 = now_ms();
+    int64_t t0 = msn_mono_ms();
     msn_ingest_fields_init(&ps->line);
     ps->verify = o.rules.verify;
     in = open_input(o.input, ps, &size);
@@ -795,12 +755,12 @@ int msn_cli_import(int argc, char **argv)
         goto out;
     }
     msn_debug("%s; first pass %.2f s; resolver: %zu nodes (%zu from the input's adverts), %zu edges",
-              msn_ingest_mode(im), (double)(now_ms() - t0) / 1000.0, msn_pathres_node_count(pr), ps->keys.n,
+              msn_ingest_mode(im), (double)(msn_mono_ms() - t0) / 1000.0, msn_pathres_node_count(pr), (size_t)ps->keys.n,
               msn_pathres_edge_count(pr));
 
     prep = msn_ingest_prep_new(ks, &o.rules, pr);
     int rc = run(&o, in, size, prep, im, &rep, t0);
-    print_report(&rep, msn_ingest_stats(im), (double)(now_ms() - t0) / 1000.0);
+    print_report(&rep, msn_ingest_stats(im), (double)(msn_mono_ms() - t0) / 1000.0);
     if (rc < 0) {
         status = 2;
     } else if (g_stop) {

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "usage.h"
 #include "shm/buf.h"
 #include "shm/config.h"
 #include "shm/json.h"
@@ -72,10 +73,7 @@ typedef struct {
 
 static int usage_error(const char *fmt, const char *arg)
 {
-    fprintf(stderr, "meshsnap status: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n%s", usage);
-    return MSN_STATUS_EXIT_USAGE;
+    return msn_cli_usage_error("status", usage, MSN_STATUS_EXIT_USAGE, fmt, arg);
 }
 
 /* Returns 0, MSN_STATUS_EXIT_USAGE on a usage error, or -1 after printing help. */

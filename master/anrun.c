@@ -18,6 +18,7 @@
 #include "shm/log.h"
 #include "shm/proc.h"
 #include "shm/status.h"
+#include "shm/timeutil.h"
 
 #define TRAILER UINT32_MAX
 
@@ -43,13 +44,6 @@ static int write_all(int fd, const void *p, size_t n)
         n -= (size_t)w;
     }
     return 0;
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /*
@@ -98,7 +92,7 @@ static void child_main(int fd, pid_t parent, const msn_store_t *s, const msn_anj
         char err[256] = "";
         msn_buf_reset(&body);
         msn_buf_reset(&gz);
-        int64_t t0 = mono_ms();
+        int64_t t0 = msn_mono_ms();
         int rc = msn_anshape_from_key(jobs[i].key, &shape);
         if (jobs[i].inject == 2)
             kill(getpid(), SIGKILL); /* a computing process that dies, without a core or report */
@@ -125,7 +119,7 @@ static void child_main(int fd, pid_t parent, const msn_store_t *s, const msn_anj
                 snprintf(err, sizeof(err), "gzip failed");
             }
         }
-        rec_t rec = {(uint32_t)i, rc, (uint32_t)(mono_ms() - t0), 0, 0};
+        rec_t rec = {(uint32_t)i, rc, (uint32_t)(msn_mono_ms() - t0), 0, 0};
         const void *payload = body.data;
         if (rc != 0) {
             if (!err[0])

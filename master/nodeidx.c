@@ -7,6 +7,7 @@
 
 #include "shm/buf.h"
 #include "shm/json.h"
+#include "shm/jsonr.h"
 
 void msn_u32vec_push(msn_u32vec_t *vec, uint32_t v)
 {

@@ -13,6 +13,7 @@
 #include "render_channels.h"
 #include "render_observer.h"
 #include "shm/buf.h"
+#include "shm/hash.h"
 #include "shm/log.h"
 
 typedef struct {
@@ -98,17 +99,6 @@ void msn_publisher_free(msn_publisher_t *p)
     free(p->state_dir);
     free(p->source_db);
     memset(p, 0, sizeof(*p));
-}
-
-static uint64_t fnv1a(const void *data, size_t n)
-{
-    const uint8_t *d = data;
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= d[i];
-        h *= 1099511628211ull;
-    }
-    return h;
 }
 
 static int put(wctx_t *w, int dbi, const msn_snap_key_t *key, const void *v, size_t vl, unsigned flags)
@@ -310,7 +300,7 @@ static int write_channels_index(wctx_t *w, int64_t now_ms, int force, int observ
         return 0;
     msgpack_sbuffer_clear(&w->sb);
     msn_render_channels_index(&w->sb, w->s);
-    uint64_t h = fnv1a(w->sb.data, w->sb.size);
+    uint64_t h = msn_fnv1a64(w->sb.data, w->sb.size);
     if (!force && h == p->channels_hash)
         return 0;
     int rc = msn_snap_doc_put(w->txn, &p->snap, MSN_DOC_CHANNELS_INDEX, w->sb.data, w->sb.size, p->gen + 1, now_ms);
@@ -331,7 +321,7 @@ static int write_small(wctx_t *w, int64_t now_ms, int force, int *changed)
     msn_buf_t all = MSN_BUF_INIT;
     for (uint32_t i = 0; i < s->n_nodes; i++)
         msn_render_node_fragment(&all, &s->nodes[i]);
-    uint64_t h = fnv1a(all.data, all.len);
+    uint64_t h = msn_fnv1a64(all.data, all.len);
     if (force || h != p->nodes_hash) {
         if ((rc = mdb_drop(w->txn, p->snap.dbi[MSN_DBI_NODE], 0)))
             goto out;
@@ -369,7 +359,7 @@ static int write_small(wctx_t *w, int64_t now_ms, int force, int *changed)
     /* observers */
     msn_buf_reset(&all);
     msn_render_observers_prefix(&all, s);
-    h = fnv1a(all.data, all.len);
+    h = msn_fnv1a64(all.data, all.len);
     int observers_changed = force || h != p->observers_hash;
     if ((rc = write_observer_docs(w, now_ms, changed)) || (rc = write_metrics(w, force, changed)))
         goto out;
@@ -404,7 +394,7 @@ static int write_small(wctx_t *w, int64_t now_ms, int force, int *changed)
     /* stats */
     msn_buf_reset(&all);
     msn_render_stats(&all, s, now_ms);
-    h = fnv1a(all.data, all.len);
+    h = msn_fnv1a64(all.data, all.len);
     if (force || h != p->stats_hash) {
         if ((rc = msn_snap_doc_put_full(w->txn, &p->snap, MSN_DOC_STATS, all.data, all.len, NULL, 0, 1, p->gen + 1, now_ms,
                                         now_ms + p->poll_interval_ms)))
@@ -417,7 +407,7 @@ static int write_small(wctx_t *w, int64_t now_ms, int force, int *changed)
     msn_render_frontend_iatas(&all, s);
     size_t iatas_len = all.len;
     msn_render_frontend_center(&all, s);
-    h = fnv1a(all.data, all.len);
+    h = msn_fnv1a64(all.data, all.len);
     if (force || h != p->frontend_hash) {
         if ((rc = msn_snap_doc_put(w->txn, &p->snap, MSN_DOC_FRONTEND_IATAS, all.data, iatas_len, p->gen + 1, now_ms)) ||
             (rc = msn_snap_doc_put(w->txn, &p->snap, MSN_DOC_FRONTEND_CENTER, all.data + iatas_len, all.len - iatas_len,

@@ -288,8 +288,7 @@ static int load_and_publish(msn_pubctx_t *c)
     msn_store_init(&fresh);
     int64_t t0 = msn_now_ms();
     set_status(c->st, -1, "loading %s", c->cfg->db);
-    int rc = msn_store_load(&fresh, c->db, 10000, on_progress, &pc, (volatile int *)&c->ctl->stop, err,
-                            sizeof(err));
+    int rc = msn_store_load(&fresh, c->db, 10000, on_progress, &pc, &c->ctl->stop, err, sizeof(err));
     if (rc == 0)
         rc = msn_store_reload_small(&fresh, c->db, msn_now_ms() / 1000, err, sizeof(err));
     if (rc != 0) {

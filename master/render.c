@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shm/hex.h"
 #include "shm/json.h"
+#include "shm/jsonr.h"
 #include "shm/snaprec.h"
 #include "shm/timeutil.h"
 
@@ -231,11 +233,6 @@ void msn_render_tx_record(msgpack_sbuffer *sb, const msn_store_t *s, const msn_t
     msn_snaprec_tx_encode(sb, &rec);
 }
 
-static int hexval(char c)
-{
-    return c <= '9' ? c - '0' : c - 'a' + 10;
-}
-
 void msn_render_obs_record(msgpack_sbuffer *sb, const msn_store_t *s, const msn_tx_t *t, const msn_obs_t *o)
 {
     msn_snaprec_obs_t rec = {
@@ -265,9 +262,7 @@ void msn_render_obs_record(msgpack_sbuffer *sb, const msn_store_t *s, const msn_
                 rec.rp[i] = NULL;
                 continue;
             }
-            const char *k = s->keys[o->rp[i]];
-            for (int j = 0; j < 32; j++)
-                bins[i][j] = (uint8_t)(hexval(k[2 * j]) << 4 | hexval(k[2 * j + 1]));
+            msn_hex_decode(s->keys[o->rp[i]], 64, bins[i], 32); /* interned keys are hex */
             rec.rp[i] = bins[i];
         }
     }
@@ -521,14 +516,15 @@ void msn_render_stats(msn_buf_t *b, const msn_store_t *s, int64_t now_ms)
     int64_t active = 0, counts[4] = {0, 0, 0, 0};
     for (uint32_t i = 0; i < s->n_nodes; i++) {
         const msn_node_t *n = &s->nodes[i];
-        if (n->last_seen_ms >= now_ms - 7 * 86400000LL) {
+        if (msn_store_node_active(n, now_ms)) {
             active++;
             int r = role_index(n->role);
             if (r >= 0)
                 counts[r]++;
         }
     }
-    int64_t last_hour = 0, last_day = 0, now_s = now_ms / 1000;
+    /* packetsLastHour / packetsLast24h: timestamp > now - 1 h / 24 h, as CoreScope counts */
+    int64_t last_hour = 0, last_day = 0, now_s = msn_store__secs(now_ms);
     for (uint32_t i = s->n_obs; i-- > 0;) { /* id order ~ ingest order; late copies within 10 min */
         int64_t ts = s->obs[i].timestamp;
         if (ts < now_s - 86400 - 600) {
@@ -536,9 +532,9 @@ void msn_render_stats(msn_buf_t *b, const msn_store_t *s, int64_t now_ms)
                 continue; /* taken in out of id order (store.h) */
             break;
         }
-        if (ts >= now_s - 86400) {
+        if (ts > now_s - 86400) {
             last_day++;
-            if (ts >= now_s - 3600)
+            if (ts > now_s - 3600)
                 last_hour++;
         }
     }
@@ -556,11 +552,10 @@ void msn_render_stats(msn_buf_t *b, const msn_store_t *s, int64_t now_ms)
     msn_buf_puts(b, ",\"hashMigrationComplete\":true}");
 }
 
-static const msn_store_t *sort_store;
-
+/* Node orderings (qsort over node pointers: the comparators need no context). */
 static int cmp_last_seen(const void *a, const void *b)
 {
-    const msn_node_t *x = &sort_store->nodes[*(const uint32_t *)a], *y = &sort_store->nodes[*(const uint32_t *)b];
+    const msn_node_t *x = *(const msn_node_t *const *)a, *y = *(const msn_node_t *const *)b;
     if (x->last_seen_ms != y->last_seen_ms)
         return x->last_seen_ms > y->last_seen_ms ? -1 : 1;
     return strcmp(x->public_key, y->public_key);
@@ -568,49 +563,52 @@ static int cmp_last_seen(const void *a, const void *b)
 
 static int cmp_name(const void *a, const void *b)
 {
-    const msn_node_t *x = &sort_store->nodes[*(const uint32_t *)a], *y = &sort_store->nodes[*(const uint32_t *)b];
+    const msn_node_t *x = *(const msn_node_t *const *)a, *y = *(const msn_node_t *const *)b;
     int c = strcmp(x->name ? x->name : "", y->name ? y->name : "");
     return c ? c : strcmp(x->public_key, y->public_key);
 }
 
 static int cmp_count(const void *a, const void *b)
 {
-    const msn_node_t *x = &sort_store->nodes[*(const uint32_t *)a], *y = &sort_store->nodes[*(const uint32_t *)b];
+    const msn_node_t *x = *(const msn_node_t *const *)a, *y = *(const msn_node_t *const *)b;
     if (x->advert_count != y->advert_count)
         return x->advert_count > y->advert_count ? -1 : 1;
     return strcmp(x->public_key, y->public_key);
 }
 
+/* Fills ord with s's nodes sorted by cmp. */
+static void sort_nodes(const msn_store_t *s, const msn_node_t **ord, int (*cmp)(const void *, const void *))
+{
+    for (uint32_t i = 0; i < s->n_nodes; i++)
+        ord[i] = &s->nodes[i];
+    qsort(ord, s->n_nodes, sizeof(*ord), cmp);
+}
+
 void msn_render_nodes_index(msgpack_sbuffer *sb, const msn_store_t *s)
 {
     uint32_t n = s->n_nodes;
-    uint32_t *ord = msn_xmalloc((n + 1) * sizeof(uint32_t));
+    const msn_node_t **ord = msn_xmalloc((n + 1) * sizeof(*ord));
     uint32_t *pos = msn_xmalloc((n + 1) * sizeof(uint32_t));
     uint32_t *orders[2] = {msn_xmalloc((n + 1) * sizeof(uint32_t)), msn_xmalloc((n + 1) * sizeof(uint32_t))};
     msn_snaprec_nrec_t *recs = msn_xmalloc((n + 1) * sizeof(*recs));
     int64_t counts[MSN_NIDX_ROLES] = {0, 0, 0, 0};
-    sort_store = s; /* publisher thread only */
     /* records, in lastSeen order */
-    for (uint32_t i = 0; i < n; i++)
-        ord[i] = i;
-    qsort(ord, n, sizeof(uint32_t), cmp_last_seen);
+    sort_nodes(s, ord, cmp_last_seen);
     for (uint32_t i = 0; i < n; i++) {
-        const msn_node_t *x = &s->nodes[ord[i]];
+        const msn_node_t *x = ord[i];
         recs[i] = (msn_snaprec_nrec_t){msn_sv(x->public_key), msn_sv(x->name), msn_sv(x->role),
                                        x->last_seen_ms,       x->first_seen_ms, x->advert_count};
         int r = role_index(x->role);
         if (r >= 0)
             counts[r]++;
-        pos[ord[i]] = i;
+        pos[x - s->nodes] = i;
     }
     /* the other orderings, as positions into the records */
     int (*cmps[2])(const void *, const void *) = {cmp_name, cmp_count};
     for (int k = 0; k < 2; k++) {
+        sort_nodes(s, ord, cmps[k]);
         for (uint32_t i = 0; i < n; i++)
-            ord[i] = i;
-        qsort(ord, n, sizeof(uint32_t), cmps[k]);
-        for (uint32_t i = 0; i < n; i++)
-            orders[k][i] = pos[ord[i]];
+            orders[k][i] = pos[ord[i] - s->nodes];
     }
     msn_snaprec_nidx_encode(sb, recs, n, orders[0], orders[1], counts);
     free(recs);

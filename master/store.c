@@ -7,7 +7,8 @@
 
 #include "arena.h"
 #include "shm/buf.h"
-#include "shm/json.h"
+#include "shm/hash.h"
+#include "shm/jsonr.h"
 #include "shm/log.h"
 #include "shm/timeutil.h"
 
@@ -28,7 +29,7 @@ void msn_store_free(msn_store_t *s)
     free(s->nodes);
     free(s->observers);
     free(s->keys);
-    free(s->key_ht);
+    msn_hmap_free(&s->key_ix);
     free(s->obs_dirty);
     msn_obsmetrics_free(&s->metrics);
     free(s->pend);
@@ -64,16 +65,6 @@ const msn_observer_t *msn_store_observer(const msn_store_t *s, int64_t rowid)
     return lo < s->n_observers && s->observers[lo].rowid == rowid ? &s->observers[lo] : NULL;
 }
 
-static uint32_t key_hash(const char *k)
-{
-    uint32_t h = 2166136261u;
-    for (int i = 0; i < 64; i++) {
-        h ^= (unsigned char)k[i];
-        h *= 16777619u;
-    }
-    return h;
-}
-
 uint32_t msn_store_intern_key(msn_store_t *s, const char *key, size_t len)
 {
     char low[65];
@@ -88,32 +79,17 @@ uint32_t msn_store_intern_key(msn_store_t *s, const char *key, size_t len)
         low[i] = c;
     }
     low[64] = '\0';
-    if ((s->n_keys + 1) * 2 > s->key_ht_cap) {
-        uint32_t cap = s->key_ht_cap ? s->key_ht_cap * 2 : 4096;
-        uint32_t *ht = msn_xcalloc(cap, sizeof(uint32_t));
-        for (uint32_t i = 0; i < s->n_keys; i++) {
-            uint32_t h = key_hash(s->keys[i]) & (cap - 1);
-            while (ht[h])
-                h = (h + 1) & (cap - 1);
-            ht[h] = i + 1;
-        }
-        free(s->key_ht);
-        s->key_ht = ht;
-        s->key_ht_cap = cap;
-    }
-    uint32_t h = key_hash(low) & (s->key_ht_cap - 1);
-    while (s->key_ht[h]) {
-        uint32_t id = s->key_ht[h] - 1;
+    msn_hmap_probe_t pr;
+    for (uint32_t id = msn_hmap_first(&s->key_ix, msn_hash_bytes(low, 64), &pr); id != MSN_HMAP_NONE;
+         id = msn_hmap_next(&s->key_ix, &pr))
         if (memcmp(s->keys[id], low, 64) == 0)
             return id;
-        h = (h + 1) & (s->key_ht_cap - 1);
-    }
     if (s->n_keys == s->cap_keys) {
         s->cap_keys = s->cap_keys ? s->cap_keys * 2 : 1024;
         s->keys = msn_xrealloc(s->keys, s->cap_keys * sizeof(*s->keys));
     }
     memcpy(s->keys[s->n_keys], low, 65);
-    s->key_ht[h] = s->n_keys + 1;
+    msn_hmap_insert(&s->key_ix, &pr, s->n_keys);
     return s->n_keys++;
 }
 
@@ -726,7 +702,7 @@ int msn_store_reload_small(msn_store_t *s, sqlite3 *db, int64_t now_s, char *err
             nd->hash_sizes_mask |= (uint8_t)(1u << (hs - 1));
         }
     }
-    /* packetsLastHour per observer. */
+    /* packetsLastHour per observer: timestamp > now - 1 h, as CoreScope counts them. */
     for (uint32_t i = 0; i < s->n_observers; i++)
         s->observers[i].packets_last_hour = 0;
     /* observations are in id order, which follows ingest time up to late copies: walk back
@@ -738,7 +714,7 @@ int msn_store_reload_small(msn_store_t *s, sqlite3 *db, int64_t now_s, char *err
                 continue; /* taken in out of order: says nothing of the ones before it */
             break;
         }
-        if (o->timestamp < now_s - 3600)
+        if (o->timestamp <= now_s - 3600)
             continue;
         msn_observer_t *ob = (msn_observer_t *)msn_store_observer(s, o->observer_rowid);
         if (ob)
@@ -748,7 +724,7 @@ int msn_store_reload_small(msn_store_t *s, sqlite3 *db, int64_t now_s, char *err
 }
 
 int msn_store_load(msn_store_t *s, sqlite3 *db, int chunk_rows, msn_store_progress_cb cb, void *ctx,
-                   volatile int *stop, char *err, size_t errlen)
+                   const atomic_int *stop, char *err, size_t errlen)
 {
     if (msn_schema_detect(db, &s->schema, err, errlen) < 0)
         return -1;
@@ -757,7 +733,7 @@ int msn_store_load(msn_store_t *s, sqlite3 *db, int chunk_rows, msn_store_progre
         return -1;
     }
     for (;;) {
-        if (stop && *stop)
+        if (stop != NULL && atomic_load(stop))
             return -2;
         int n = load_tx_chunk(s, db, chunk_rows, err, errlen);
         if (n < 0)
@@ -768,7 +744,7 @@ int msn_store_load(msn_store_t *s, sqlite3 *db, int chunk_rows, msn_store_progre
             break;
     }
     for (;;) {
-        if (stop && *stop)
+        if (stop != NULL && atomic_load(stop))
             return -2;
         int blocked;
         int n = load_obs_chunk(s, db, chunk_rows * 4, &blocked, err, errlen);

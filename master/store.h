@@ -28,9 +28,11 @@
 #define MSN_STORE_H
 
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "obsmetrics.h"
+#include "shm/hmap.h"
 #include "shm/schema.h"
 
 typedef struct {
@@ -115,8 +117,7 @@ typedef struct {
     msn_arena_t *arena;       /* tx/obs strings */
     char (*keys)[65];         /* interned node keys used by resolved paths, lowercase */
     uint32_t n_keys, cap_keys;
-    uint32_t *key_ht;         /* open addressing: key id + 1, 0 = empty */
-    uint32_t key_ht_cap;
+    msn_hmap_t key_ix;        /* key -> id */
     msn_arena_t *small_arena; /* node/observer strings, replaced on each reload */
     int64_t skipped_rows;     /* rows skipped as corrupt (logged) */
     uint32_t *obs_dirty;      /* observations changed in place since the last publication */
@@ -142,10 +143,10 @@ void msn_store_init(msn_store_t *s);
 void msn_store_free(msn_store_t *s);
 
 /** Detects the schema and loads every table in chunks of chunk_rows (each chunk its own
- *  read transaction), observer_metrics included. *stop is checked between chunks (returns -2 when set).
- *  Returns 0, or -1 with err set. */
+ *  read transaction). stop (may be NULL) is read between chunks, from any thread's
+ *  writes: when it is set the load ends with -2. Returns 0, or -1 with err set. */
 int msn_store_load(msn_store_t *s, sqlite3 *db, int chunk_rows, msn_store_progress_cb cb, void *ctx,
-                   volatile int *stop, char *err, size_t errlen);
+                   const atomic_int *stop, char *err, size_t errlen);
 
 /** Reads transmissions and observations with ids above the store's maxima (at most
  *  max_rows of each per call), new observer_metrics rows, then the waiting observations
@@ -171,6 +172,20 @@ int msn_store_count_nonpositive(msn_store_t *s, sqlite3 *db, char *err, size_t e
 
 /** 1 when obs[idx] was appended out of id order (a waiting observation taken in late). */
 int msn_store_obs_is_late(const msn_store_t *s, uint32_t idx);
+/** Whole seconds of a millisecond time (rounded down, negative times included). */
+static inline int64_t msn_store__secs(int64_t ms)
+{
+    return ms >= 0 ? ms / 1000 : -((999 - ms) / 1000);
+}
+
+/** CoreScope's active node (/api/stats totalNodes, topology uniqueNodes): seen in the 7
+ *  days before now_ms. CoreScope compares the RFC3339 texts, last_seen > the cutoff
+ *  written to the second, so: the whole seconds of last_seen after those of
+ *  now_ms - 7 days (a node seen exactly at the cutoff is not active). */
+static inline int msn_store_node_active(const msn_node_t *n, int64_t now_ms)
+{
+    return msn_store__secs(n->last_seen_ms) > msn_store__secs(now_ms - 7 * 86400000LL);
+}
 
 /** Interns a 64-hex node key (any case). Returns its id, or MSN_KEY_NONE when it is not a key. */
 uint32_t msn_store_intern_key(msn_store_t *s, const char *key, size_t len);

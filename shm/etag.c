@@ -5,15 +5,7 @@
 #include <string.h>
 #include <zlib.h>
 
-static uint64_t mix(uint64_t h)
-{
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 33;
-    return h;
-}
+#include "hash.h"
 
 /* Four independent lanes of multiply-rotate rounds over 32-byte blocks (the structure of
  * xxHash64), then a final avalanche: several GB/s, so validators cost little next to the
@@ -68,7 +60,7 @@ uint64_t msn_hash64(const void *data, size_t len)
     uint64_t t = 0;
     memcpy(&t, p, n);
     h ^= round64(0, t);
-    return mix(h);
+    return msn_mix64(h);
 }
 
 void msn_etag_of(const void *body, size_t len, char out[24])

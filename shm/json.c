@@ -6,40 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char hexd[] = "0123456789abcdef";
+#include "utf8.h"
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 when it is invalid. */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-    unsigned c = p[0];
-    if (c < 0x80)
-        return 1;
-    size_t need;
-    unsigned min;
-    if ((c & 0xE0) == 0xC0) {
-        need = 2;
-        min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-        need = 3;
-        min = 0x800;
-    } else if ((c & 0xF8) == 0xF0) {
-        need = 4;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n < need)
-        return 0;
-    unsigned cp = c & (0x7F >> need);
-    for (size_t i = 1; i < need; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return need;
-}
+static const char hexd[] = "0123456789abcdef";
 
 void msn_json_strn(msn_buf_t *b, const char *s, size_t len)
 {
@@ -89,7 +58,7 @@ void msn_json_strn(msn_buf_t *b, const char *s, size_t len)
             i++;
             continue;
         }
-        size_t n = utf8_seq(p + i, len - i);
+        size_t n = msn_utf8_len(p + i, len - i);
         if (n == 0) {
             msn_buf_append(b, "\\ufffd", 6);
             i++;
@@ -216,61 +185,4 @@ void msn_json_key(msn_buf_t *b, const char *key)
     msn_buf_putc(b, '"');
     msn_buf_puts(b, key);
     msn_buf_append(b, "\":", 2);
-}
-
-int msn_json_str_array_each(const char *text, size_t len,
-                            void (*cb)(void *ctx, int idx, const char *s, size_t n), void *ctx)
-{
-    size_t i = 0;
-    int count = 0;
-#define SKIPWS()                                                                                             \
-    while (i < len && (text[i] == ' ' || text[i] == '\n' || text[i] == '\t' || text[i] == '\r'))          \
-    i++
-    SKIPWS();
-    if (i >= len || text[i] != '[')
-        return -1;
-    i++;
-    SKIPWS();
-    if (i < len && text[i] == ']') {
-        i++;
-        SKIPWS();
-        return i == len ? 0 : -1;
-    }
-    for (;;) {
-        SKIPWS();
-        if (i >= len)
-            return -1;
-        if (text[i] == '"') {
-            size_t start = ++i;
-            while (i < len && text[i] != '"') {
-                if (text[i] == '\\')
-                    i++;
-                i++;
-            }
-            if (i >= len)
-                return -1;
-            if (cb)
-                cb(ctx, count, text + start, i - start);
-            i++;
-        } else if (len - i >= 4 && memcmp(text + i, "null", 4) == 0) {
-            if (cb)
-                cb(ctx, count, NULL, 0);
-            i += 4;
-        } else {
-            return -1;
-        }
-        count++;
-        SKIPWS();
-        if (i < len && text[i] == ',') {
-            i++;
-            continue;
-        }
-        if (i < len && text[i] == ']') {
-            i++;
-            SKIPWS();
-            return i == len ? count : -1;
-        }
-        return -1;
-    }
-#undef SKIPWS
 }

@@ -7,6 +7,7 @@
  * \u003e \u0026, U+2028/U+2029 as \u2028/\u2029, and invalid UTF-8 bytes as \ufffd.
  * Floats use the shortest form that round-trips, in plain notation unless the magnitude
  * is below 1e-6 or at least 1e21 (then exponent form, "1e-07" written as "1e-7").
+ * Reading JSON: jsonr.h.
  */
 #ifndef MSN_JSON_H
 #define MSN_JSON_H
@@ -26,12 +27,5 @@ void msn_json_double(msn_buf_t *b, double v);
 size_t msn_json_format_double(char *out, double v);
 /** Appends `"key":` (key is emitted verbatim: callers pass plain ASCII literals). */
 void msn_json_key(msn_buf_t *b, const char *key);
-
-/** Reads a JSON array of strings such as `["7D","A1"]` (path_json). Calls cb for each element
- *  with its unescaped bytes (escapes other than \" and \\ are not expected and are copied
- *  verbatim). Returns the element count, or -1 when text is not such an array. `null`
- *  elements are reported with s == NULL. */
-int msn_json_str_array_each(const char *text, size_t len,
-                            void (*cb)(void *ctx, int idx, const char *s, size_t n), void *ctx);
 
 #endif

@@ -6,10 +6,13 @@
  *
  *   sorted[]   the ids of the node keys in byte order. All keys sharing a prefix are then
  *              contiguous, so a prefix maps to a range [lo, lo + cnt) of sorted[].
- *   ptab       an open-addressing table (len, prefix chars) -> range, holding every
+ *   pent/pix   the prefix index: entries (len, prefix chars) -> range, one for every
  *              prefix of 2, 4, 6, 8, 12 and 16 chars of every node key (CoreScope's
  *              prefix index: a hop of any other length has no candidate).
- *   etab       an open-addressing set of undirected edges, packed (min id, max id).
+ *   etab       the set of undirected edges, packed (min id, max id): an open-addressing
+ *              table of the keys themselves (no indirection on the resolver's hottest
+ *              probe, which an index into an entry array would add).
+ * (stab and pix are hash maps, shm/hmap.h.)
  *
  * Resolving a hop is one hash probe plus, for an ambiguous prefix, one edge probe per
  * candidate; nothing is allocated per hop (paths longer than 256 hops, which no real
@@ -23,7 +26,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
+#include "hmap.h"
 #include "json.h"
+#include "jsonr.h"
 
 #define PREFIX_MAX 16
 static const int prefix_lens[] = {2, 4, 6, 8, 12, 16};
@@ -31,7 +37,7 @@ static const int prefix_lens[] = {2, 4, 6, 8, 12, 16};
 
 /* One prefix-index entry: the candidates of (len, p) are sorted[lo .. lo + cnt). */
 typedef struct {
-    int32_t lo, cnt; /* cnt == 0: empty slot */
+    int32_t lo, cnt;
     uint8_t len;
     char p[PREFIX_MAX];
 } pentry_t;
@@ -42,8 +48,7 @@ struct msn_pathres {
     uint32_t *slen;
     uint8_t *is_node;
     int32_t nstr, capstr;
-    int32_t *stab; /* string table: ids, -1 = empty */
-    uint32_t stab_mask;
+    msn_hmap_t stab; /* string table: hash of the lowercase string -> id */
 
     int32_t nnodes;
     uint64_t *edges; /* packed pairs as added (before dedup) */
@@ -52,8 +57,9 @@ struct msn_pathres {
     /* built by finish */
     int finished;
     int32_t *sorted;
-    pentry_t *ptab;
-    uint32_t ptab_mask;
+    pentry_t *pent;
+    uint32_t npent;
+    msn_hmap_t pix;
     uint64_t *etab; /* 0 = empty */
     uint32_t etab_mask;
     size_t n_edges_unique;
@@ -66,25 +72,10 @@ static inline uint8_t lower_c(uint8_t c)
     return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
 }
 
-/* FNV-1a over the lowercased bytes. */
-static uint64_t hash_lower(const char *s, size_t n)
+/* Keys are compared without regard to case. */
+static inline uint64_t hash_lower(const char *s, size_t n)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= lower_c((uint8_t)s[i]);
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
-static inline uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    x ^= x >> 33;
-    return x;
+    return msn_hash_bytes_nocase(s, n);
 }
 
 /* 1 when stored (lowercase) equals the lowercase of s[0..n). */
@@ -98,42 +89,28 @@ static int eq_lower(const char *stored, size_t stored_len, const char *s, size_t
     return 1;
 }
 
-static uint32_t pow2_at_least(size_t n)
-{
-    uint32_t c = 16;
-    while (c < n)
-        c <<= 1;
-    return c;
-}
-
 /* ---- interning ---------------------------------------------------------------------- */
+
+/* The id of s[0..n) (any case), or -1 with *probe where it would be inserted. */
+static int32_t str_lookup(const msn_pathres_t *pr, const char *s, size_t n, msn_hmap_probe_t *probe)
+{
+    for (uint32_t id = msn_hmap_first(&pr->stab, hash_lower(s, n), probe); id != MSN_HMAP_NONE;
+         id = msn_hmap_next(&pr->stab, probe))
+        if (eq_lower(pr->strs[id], pr->slen[id], s, n))
+            return (int32_t)id;
+    return -1;
+}
 
 static int32_t str_find(const msn_pathres_t *pr, const char *s, size_t n)
 {
-    if (pr->stab == NULL)
-        return -1;
-    uint32_t i = (uint32_t)hash_lower(s, n) & pr->stab_mask;
-    for (;;) {
-        int32_t id = pr->stab[i];
-        if (id < 0)
-            return -1;
-        if (eq_lower(pr->strs[id], pr->slen[id], s, n))
-            return id;
-        i = (i + 1) & pr->stab_mask;
-    }
-}
-
-static void stab_insert(msn_pathres_t *pr, int32_t id)
-{
-    uint32_t i = (uint32_t)hash_lower(pr->strs[id], pr->slen[id]) & pr->stab_mask;
-    while (pr->stab[i] >= 0)
-        i = (i + 1) & pr->stab_mask;
-    pr->stab[i] = id;
+    msn_hmap_probe_t probe;
+    return str_lookup(pr, s, n, &probe);
 }
 
 static int32_t str_intern(msn_pathres_t *pr, const char *s, size_t n)
 {
-    int32_t id = str_find(pr, s, n);
+    msn_hmap_probe_t probe;
+    int32_t id = str_lookup(pr, s, n, &probe);
     if (id >= 0)
         return id;
     if (pr->nstr == pr->capstr) {
@@ -141,16 +118,6 @@ static int32_t str_intern(msn_pathres_t *pr, const char *s, size_t n)
         pr->strs = msn_xrealloc(pr->strs, (size_t)pr->capstr * sizeof(*pr->strs));
         pr->slen = msn_xrealloc(pr->slen, (size_t)pr->capstr * sizeof(*pr->slen));
         pr->is_node = msn_xrealloc(pr->is_node, (size_t)pr->capstr);
-    }
-    /* keep the string table at most half full */
-    if ((uint32_t)(pr->nstr + 1) * 2 > (pr->stab ? pr->stab_mask + 1 : 0)) {
-        uint32_t cap = pow2_at_least((size_t)(pr->nstr + 1) * 2);
-        free(pr->stab);
-        pr->stab = msn_xmalloc((size_t)cap * sizeof(*pr->stab));
-        memset(pr->stab, 0xff, (size_t)cap * sizeof(*pr->stab));
-        pr->stab_mask = cap - 1;
-        for (int32_t k = 0; k < pr->nstr; k++)
-            stab_insert(pr, k);
     }
     id = pr->nstr++;
     char *c = msn_xmalloc(n + 1);
@@ -160,7 +127,7 @@ static int32_t str_intern(msn_pathres_t *pr, const char *s, size_t n)
     pr->strs[id] = c;
     pr->slen[id] = (uint32_t)n;
     pr->is_node[id] = 0;
-    stab_insert(pr, id);
+    msn_hmap_insert(&pr->stab, &probe, (uint32_t)id);
     return id;
 }
 
@@ -220,25 +187,30 @@ static int cmp_keyref(const void *x, const void *y)
     return strcmp(((const keyref_t *)x)->s, ((const keyref_t *)y)->s);
 }
 
-static void ptab_put(msn_pathres_t *pr, const char *p, int len, int32_t lo, int32_t cnt)
+static uint64_t prefix_hash(const char *p, size_t len)
 {
-    uint32_t i = (uint32_t)mix64(hash_lower(p, (size_t)len) ^ (uint64_t)len) & pr->ptab_mask;
-    while (pr->ptab[i].cnt != 0)
-        i = (i + 1) & pr->ptab_mask;
-    pentry_t *e = &pr->ptab[i];
+    return hash_lower(p, len) ^ ((uint64_t)len << 56);
+}
+
+static void prefix_put(msn_pathres_t *pr, const char *p, int len, int32_t lo, int32_t cnt)
+{
+    pentry_t *e = &pr->pent[pr->npent];
     e->lo = lo;
     e->cnt = cnt;
     e->len = (uint8_t)len;
     memcpy(e->p, p, (size_t)len);
+    msn_hmap_add(&pr->pix, prefix_hash(p, (size_t)len), pr->npent++);
 }
 
 void msn_pathres_finish(msn_pathres_t *pr)
 {
     free(pr->sorted);
-    free(pr->ptab);
+    free(pr->pent);
     free(pr->etab);
+    msn_hmap_free(&pr->pix);
     pr->sorted = NULL;
-    pr->ptab = NULL;
+    pr->pent = NULL;
+    pr->npent = 0;
     pr->etab = NULL;
 
     /* node ids in byte order of their keys */
@@ -254,9 +226,9 @@ void msn_pathres_finish(msn_pathres_t *pr)
     free(refs);
 
     /* prefix groups: contiguous runs of sorted[] sharing the first L chars */
-    uint32_t cap = pow2_at_least((size_t)pr->nnodes * N_PREFIX_LENS * 2 + 1);
-    pr->ptab = msn_xcalloc(cap, sizeof(pentry_t));
-    pr->ptab_mask = cap - 1;
+    size_t max_groups = (size_t)pr->nnodes * N_PREFIX_LENS;
+    pr->pent = msn_xmalloc((max_groups + 1) * sizeof(pentry_t));
+    msn_hmap_reserve(&pr->pix, (uint32_t)max_groups);
     for (int li = 0; li < N_PREFIX_LENS; li++) {
         int L = prefix_lens[li];
         int32_t i = 0;
@@ -270,19 +242,21 @@ void msn_pathres_finish(msn_pathres_t *pr)
             while (j < k && pr->slen[pr->sorted[j]] >= (uint32_t)L &&
                    memcmp(pr->strs[pr->sorted[j]], s, (size_t)L) == 0)
                 j++;
-            ptab_put(pr, s, L, i, j - i);
+            prefix_put(pr, s, L, i, j - i);
             i = j;
         }
     }
 
     /* the edge set */
-    cap = pow2_at_least(pr->nedges * 2 + 1);
+    uint32_t cap = 16;
+    while (cap < pr->nedges * 2 + 1)
+        cap <<= 1;
     pr->etab = msn_xcalloc(cap, sizeof(uint64_t));
     pr->etab_mask = cap - 1;
     pr->n_edges_unique = 0;
     for (size_t e = 0; e < pr->nedges; e++) {
         uint64_t key = pr->edges[e];
-        uint32_t i = (uint32_t)mix64(key) & pr->etab_mask;
+        uint32_t i = (uint32_t)msn_mix64(key) & pr->etab_mask;
         while (pr->etab[i] != 0 && pr->etab[i] != key)
             i = (i + 1) & pr->etab_mask;
         if (pr->etab[i] == 0) {
@@ -360,21 +334,20 @@ static const pentry_t *prefix_find(const msn_pathres_t *pr, const char *s, size_
 {
     if (n != 2 && n != 4 && n != 6 && n != 8 && n != 12 && n != 16)
         return NULL;
-    uint32_t i = (uint32_t)mix64(hash_lower(s, n) ^ (uint64_t)n) & pr->ptab_mask;
-    for (;;) {
-        const pentry_t *e = &pr->ptab[i];
-        if (e->cnt == 0)
-            return NULL;
+    msn_hmap_probe_t probe;
+    for (uint32_t k = msn_hmap_first(&pr->pix, prefix_hash(s, n), &probe); k != MSN_HMAP_NONE;
+         k = msn_hmap_next(&pr->pix, &probe)) {
+        const pentry_t *e = &pr->pent[k];
         if (e->len == n && eq_lower(e->p, n, s, n))
             return e;
-        i = (i + 1) & pr->ptab_mask;
     }
+    return NULL;
 }
 
 static int is_edge(const msn_pathres_t *pr, int32_t a, int32_t b)
 {
     uint64_t key = edge_key(a, b);
-    uint32_t i = (uint32_t)mix64(key) & pr->etab_mask;
+    uint32_t i = (uint32_t)msn_mix64(key) & pr->etab_mask;
     for (;;) {
         uint64_t v = pr->etab[i];
         if (v == 0)
@@ -540,10 +513,11 @@ void msn_pathres_free(msn_pathres_t *pr)
     free(pr->strs);
     free(pr->slen);
     free(pr->is_node);
-    free(pr->stab);
+    msn_hmap_free(&pr->stab);
     free(pr->edges);
     free(pr->sorted);
-    free(pr->ptab);
+    free(pr->pent);
+    msn_hmap_free(&pr->pix);
     free(pr->etab);
     free(pr);
 }

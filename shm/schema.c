@@ -13,22 +13,11 @@
 #include "schema.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
+#include "err.h"
 
 /* ---- detection ---------------------------------------------------------------------- */
 
@@ -46,14 +35,14 @@ static int read_columns(sqlite3 *db, const char *table, col_set_t *cs, char *err
     cs->n = 0;
     char *sql = sqlite3_mprintf("PRAGMA table_info(\"%w\")", table);
     if (sql == NULL) {
-        set_err(err, errlen, "out of memory");
+        msn_set_err(err, errlen, "out of memory");
         return -1;
     }
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
     sqlite3_free(sql);
     if (rc != SQLITE_OK) {
-        set_err(err, errlen, "PRAGMA table_info(%s): %s", table, sqlite3_errmsg(db));
+        msn_set_err(err, errlen, "PRAGMA table_info(%s): %s", table, sqlite3_errmsg(db));
         return -1;
     }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -62,7 +51,7 @@ static int read_columns(sqlite3 *db, const char *table, col_set_t *cs, char *err
             snprintf(cs->names[cs->n++], sizeof(cs->names[0]), "%s", (const char *)name);
     }
     if (rc != SQLITE_DONE) {
-        set_err(err, errlen, "PRAGMA table_info(%s): %s", table, sqlite3_errmsg(db));
+        msn_set_err(err, errlen, "PRAGMA table_info(%s): %s", table, sqlite3_errmsg(db));
         sqlite3_finalize(st);
         return -1;
     }
@@ -108,7 +97,7 @@ int msn_schema_detect(sqlite3 *db, msn_schema_info_t *out, char *err, size_t err
         read_columns(db, "_async_migrations", &amig, err, errlen) < 0)
         return -1;
     if (tx.n == 0) {
-        set_err(err, errlen, "no transmissions table (not a CoreScope database?)");
+        msn_set_err(err, errlen, "no transmissions table (not a CoreScope database?)");
         return -1;
     }
 
@@ -256,18 +245,18 @@ int msn_schema_create_current(sqlite3 *db, char *err, size_t errlen)
 {
     char *msg = NULL;
     if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK) {
-        set_err(err, errlen, "create schema: BEGIN: %s", msg ? msg : sqlite3_errmsg(db));
+        msn_set_err(err, errlen, "create schema: BEGIN: %s", msg ? msg : sqlite3_errmsg(db));
         sqlite3_free(msg);
         return -1;
     }
     if (sqlite3_exec(db, current_schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
-        set_err(err, errlen, "create schema: %s", msg ? msg : sqlite3_errmsg(db));
+        msn_set_err(err, errlen, "create schema: %s", msg ? msg : sqlite3_errmsg(db));
         sqlite3_free(msg);
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
     }
     if (sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
-        set_err(err, errlen, "create schema: COMMIT: %s", msg ? msg : sqlite3_errmsg(db));
+        msn_set_err(err, errlen, "create schema: COMMIT: %s", msg ? msg : sqlite3_errmsg(db));
         sqlite3_free(msg);
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
@@ -303,36 +292,36 @@ int msn_sqlite_open(const char *path, int readonly, sqlite3 **out, char *err, si
     int rc = sqlite3_open_v2(path, &db, flags, NULL);
     if (rc != SQLITE_OK) {
         if (access(path, F_OK) < 0 && errno == ENOENT)
-            set_err(err, errlen, "%s: no such file", path);
+            msn_set_err(err, errlen, "%s: no such file", path);
         else
-            set_err(err, errlen, "%s: cannot open%s: %s", path, readonly ? " read-only" : "",
-                    db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+            msn_set_err(err, errlen, "%s: cannot open%s: %s", path, readonly ? " read-only" : "",
+                        db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
         goto fail;
     }
     sqlite3_extended_result_codes(db, 1);
     sqlite3_busy_timeout(db, 5000);
     /* Opening is lazy: read the schema now so a file that is not a database fails here. */
     if (sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) != SQLITE_OK) {
-        set_err(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
+        msn_set_err(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
         goto fail;
     }
     if (readonly)
         goto done; /* a read-only connection cannot change the journal mode; readers follow the file's */
     if (sqlite3_db_readonly(db, "main") == 1) {
-        set_err(err, errlen, "%s: cannot open for writing (file or directory is read-only)", path);
+        msn_set_err(err, errlen, "%s: cannot open for writing (file or directory is read-only)", path);
         goto fail;
     }
     if (query_text(db, "PRAGMA journal_mode", buf, sizeof(buf)) < 0) {
-        set_err(err, errlen, "%s: PRAGMA journal_mode: %s", path, sqlite3_errmsg(db));
+        msn_set_err(err, errlen, "%s: PRAGMA journal_mode: %s", path, sqlite3_errmsg(db));
         goto fail;
     }
     if (sqlite3_stricmp(buf, "wal") != 0) {
         if (query_text(db, "PRAGMA journal_mode=WAL", buf, sizeof(buf)) < 0) {
-            set_err(err, errlen, "%s: cannot switch to WAL: %s", path, sqlite3_errmsg(db));
+            msn_set_err(err, errlen, "%s: cannot switch to WAL: %s", path, sqlite3_errmsg(db));
             goto fail;
         }
         if (sqlite3_stricmp(buf, "wal") != 0) {
-            set_err(err, errlen, "%s: cannot switch to WAL (journal_mode stays %s)", path, buf);
+            msn_set_err(err, errlen, "%s: cannot switch to WAL (journal_mode stays %s)", path, buf);
             goto fail;
         }
     }
@@ -364,27 +353,27 @@ int msn_schema_init_db(const char *path, char *err, size_t errlen)
     char *msg = NULL;
     int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     if (rc != SQLITE_OK) {
-        set_err(err, errlen, "%s: cannot create: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        msn_set_err(err, errlen, "%s: cannot create: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
         goto fail;
     }
     sqlite3_busy_timeout(db, 5000);
     int64_t objects = msn_schema_object_count(db);
     if (objects < 0) {
-        set_err(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
+        msn_set_err(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
         goto fail;
     }
     /* auto_vacuum only takes effect before the first table and before WAL (as CoreScope sets it) */
     if (objects == 0 && sqlite3_exec(db, "PRAGMA auto_vacuum=INCREMENTAL", NULL, NULL, &msg) != SQLITE_OK) {
-        set_err(err, errlen, "%s: %s", path, msg ? msg : sqlite3_errmsg(db));
+        msn_set_err(err, errlen, "%s: %s", path, msg ? msg : sqlite3_errmsg(db));
         goto fail;
     }
     if (sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, &msg) != SQLITE_OK) {
-        set_err(err, errlen, "%s: cannot switch to WAL: %s", path, msg ? msg : sqlite3_errmsg(db));
+        msn_set_err(err, errlen, "%s: cannot switch to WAL: %s", path, msg ? msg : sqlite3_errmsg(db));
         goto fail;
     }
     char e[384];
     if (msn_schema_create_current(db, e, sizeof(e)) < 0) {
-        set_err(err, errlen, "%s: %s", path, e);
+        msn_set_err(err, errlen, "%s: %s", path, e);
         goto fail;
     }
     sqlite3_close(db);

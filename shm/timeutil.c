@@ -101,3 +101,10 @@ void msn_format_iso_s(char out[32], int64_t s)
     tmp[31] = '\0';
     memcpy(out, tmp, 32);
 }
+
+int64_t msn_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

@@ -18,4 +18,8 @@ void msn_format_iso_ms(char out[32], int64_t ms);
 /** Writes "YYYY-MM-DDTHH:MM:SSZ" for unix seconds. */
 void msn_format_iso_s(char out[32], int64_t s);
 
+/** Milliseconds on CLOCK_MONOTONIC: for durations and deadlines, never for dates (those
+ *  are msn_now_ms in shm/status.h). */
+int64_t msn_mono_ms(void);
+
 #endif

@@ -13,6 +13,7 @@
 
 #include "api.h"
 #include "shm/json.h"
+#include "shm/jsonr.h"
 
 #define DEFAULT_CENTER "[37.45,-122]"
 #define DEFAULT_ZOOM 9

@@ -12,6 +12,7 @@
 
 #include "api.h"
 #include "shm/json.h"
+#include "shm/jsonr.h"
 #include "shm/timeutil.h"
 
 static void str_or_null(msn_buf_t *b, msn_sv_t s)

@@ -12,6 +12,7 @@
 
 #include "shm/buf.h"
 #include "shm/config.h"
+#include "shm/hex.h"
 
 static void call_handler(msn_api_req_t *r)
 {
@@ -84,30 +85,19 @@ static void call_handler(msn_api_req_t *r)
     }
 }
 
-static int hexdigit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* A path parameter, percent-decoded into a new string (the caller frees it); NULL when it
  * would decode to a NUL byte. "+" stays itself in a path. */
 static char *decode_param(const char *at, size_t len)
 {
     char *out = msn_xstrndup(at, len), *o = out;
     for (size_t i = 0; i < len; i++) {
-        int hi, lo;
-        if (at[i] == '%' && i + 2 < len && (hi = hexdigit(at[i + 1])) >= 0 && (lo = hexdigit(at[i + 2])) >= 0) {
-            if (hi == 0 && lo == 0) {
+        int v;
+        if (at[i] == '%' && i + 2 < len && (v = msn_hex_byte(at + i + 1)) >= 0) {
+            if (v == 0) {
                 free(out);
                 return NULL;
             }
-            *o++ = (char)(hi << 4 | lo);
+            *o++ = (char)v;
             i += 2;
         } else {
             *o++ = at[i];

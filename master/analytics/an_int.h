@@ -13,11 +13,8 @@
  *
  * Shared pieces, by file:
  *  - an_map.c: an_map_t, an insertion-ordered hash map from byte strings to dense indexes
- *    0..n-1 with an optional fixed-size value per entry (counting maps); iteration order
- *    is the order in which keys were first seen, so it is deterministic.
- *  - an_jscan.c: a tolerant JSON object scanner for decoded_json (top-level members only;
- *    a malformed document yields no members, the way a failed json.Unmarshal leaves an
- *    empty map).
+ *    0..n-1 with an optional fixed-size value per entry (counting maps), over shm/hmap.h;
+ *    iteration order is the order in which keys were first seen, so it is deterministic.
  *  - an_util.c: the per-job context (observers, region, window, node lookup by key), path
  *    hops (slices into the store's strings), hour buckets, roles, and numbers matching the
  *    Go server's rounding, medians and percentiles.
@@ -38,6 +35,8 @@
 #include "master/arena.h"
 #include "master/store.h"
 #include "shm/buf.h"
+#include "shm/hmap.h"
+#include "shm/jsonr.h"
 
 /* ---- arena arrays ----------------------------------------------------------------------- */
 
@@ -60,13 +59,11 @@
 /* ---- string -> index map ---------------------------------------------------------------- */
 
 typedef struct {
-    uint64_t *slots; /* 0 = empty, else entry + 1 and a hash tag (an_map.c) */
-    uint32_t mask;   /* slot count - 1 (slot count is a power of two) */
-    uint32_t n;      /* entries */
-    size_t cap;      /* entry capacity */
+    msn_hmap_t ix;     /* key hash -> entry (slot arrays in the arena) */
+    uint32_t n;        /* entries */
+    size_t cap;        /* entry capacity */
     const char **keys; /* copies, NUL-terminated */
     uint32_t *klen;
-    uint64_t *hash;
     char *vals;   /* cap values of vsize bytes, zeroed when their entry is added */
     size_t vsize; /* 0 = no values */
     msn_arena_t *arena;
@@ -99,39 +96,11 @@ uint32_t *msn_an__map_sorted(const an_map_t *m);
 /** Byte-string order: memcmp, then the shorter first. */
 int msn_an__bytes_cmp(const char *a, size_t an, const char *b, size_t bn);
 
-/* ---- decoded_json members ------------------------------------------------------------- */
+/* ---- decoded_json --------------------------------------------------------------------- */
 
-enum { AN_J_STR = 's', AN_J_NUM = 'n', AN_J_OBJ = 'o', AN_J_ARR = 'a', AN_J_TRUE = 't', AN_J_FALSE = 'f', AN_J_NULL = 'z' };
-
-typedef struct {
-    const char *k; /* raw key bytes (between the quotes, escapes not decoded) */
-    uint32_t kn;
-    const char *v; /* the value: for strings the bytes between the quotes (escaped) */
-    uint32_t vn;
-    char t; /* AN_J_* */
-} an_jmember_t;
-
-#define AN_JMAX 48
-typedef struct {
-    an_jmember_t m[AN_JMAX];
-    int n; /* members kept (a later duplicate key replaces the earlier one); -1 = invalid */
-} an_jobj_t;
-
-/** Scans the JSON object text[0..len). On any syntax error (or when text is NULL or not an
- *  object) o->n is -1 and every lookup misses. Members beyond AN_JMAX are validated but
- *  not kept. Returns o->n. */
-int msn_an__jobj_parse(an_jobj_t *o, const char *text, size_t len);
-/** The member named key, or NULL. */
-const an_jmember_t *msn_an__jobj_get(const an_jobj_t *o, const char *key);
-/** Unescapes a string member's value into out (replacing *out's content, NUL-terminated via
- *  msn_buf_cstr); invalid UTF-8 becomes U+FFFD as in Go. Returns 0, or -1 if not a string. */
-int msn_an__jstr(const an_jmember_t *m, msn_buf_t *out);
-/** The string value of key when it is a plain string without escapes (the common case),
- *  pointing into the document; else unescaped into scratch. NULL when absent or not a
- *  string. *n receives the length. */
-const char *msn_an__jobj_str(const an_jobj_t *o, const char *key, msn_buf_t *scratch, size_t *n);
-/** The numeric value of key in *out. Returns 0, or -1 when absent or not a number. */
-int msn_an__jobj_num(const an_jobj_t *o, const char *key, double *out);
+/* decoded_json is read with shm/jsonr.h's member table (msn_jsonr_obj_t): top-level members
+ * only, and a malformed document yields no members, the way a failed json.Unmarshal leaves
+ * an empty map. */
 
 /* ---- per-job context: arena, observers, region, window, nodes -------------------------------- */
 
@@ -290,7 +259,7 @@ void msn_an__rctx_finish(an_rctx_t *rc);
  *  best observation's observer id when it is hex of 4+ chars, and every hop with exactly
  *  one relay candidate. dedup as in msn_an__rctx_add; hops are the tx's hops. */
 void msn_an__rctx_tx(const an_ctx_t *c, const an_pm_t *pm, an_rctx_t *rc, an_map_t *dedup, const msn_tx_t *t,
-                     const an_hops_t *hops, an_jobj_t *scratch_obj, msn_buf_t *scratch);
+                     const an_hops_t *hops, msn_jsonr_obj_t *scratch_obj, msn_buf_t *scratch);
 
 /* A resolver over one aggregate context (the transmissions an analytic reads, as
  * CoreScope's analytics resolve against the whole store): feed it every transmission,
@@ -301,7 +270,7 @@ typedef struct {
     an_rctx_t rc;
     an_map_t seen;  /* context keys (lowercase) */
     an_map_t cache; /* hop text -> int32_t node + 1 (0 = unresolved) */
-    an_jobj_t jo;
+    msn_jsonr_obj_t jo;
     msn_buf_t *scratch;
 } an_resolver_t;
 

@@ -287,13 +287,13 @@ static int is_hex_str(const char *s, size_t n)
 }
 
 void msn_an__rctx_tx(const an_ctx_t *c, const an_pm_t *pm, an_rctx_t *rc, an_map_t *dedup, const msn_tx_t *t,
-                     const an_hops_t *hops, an_jobj_t *scratch_obj, msn_buf_t *scratch)
+                     const an_hops_t *hops, msn_jsonr_obj_t *scratch_obj, msn_buf_t *scratch)
 {
     const char *dj = t->decoded_json;
     if (dj != NULL && strstr(dj, "\"pubKey\"") != NULL) {
-        msn_an__jobj_parse(scratch_obj, dj, strlen(dj));
+        msn_jsonr_obj_parse(scratch_obj, dj, strlen(dj));
         size_t n;
-        const char *pk = msn_an__jobj_str(scratch_obj, "pubKey", scratch, &n);
+        const char *pk = msn_jsonr_obj_str(scratch_obj, "pubKey", scratch, &n);
         if (pk != NULL)
             msn_an__rctx_add(pm, rc, dedup, pk, n);
     }

@@ -127,13 +127,13 @@ static void decode_keys(const msn_store_t *s, msn_arena_t *a, uint32_t ti, an_tx
     const char *dj = s->tx[ti].decoded_json;
     if (dj == NULL || dj[0] != '{')
         return;
-    an_jobj_t o;
-    if (msn_an__jobj_parse(&o, dj, strlen(dj)) < 0)
+    msn_jsonr_obj_t o;
+    if (msn_jsonr_obj_parse(&o, dj, strlen(dj)) < 0)
         return;
     msn_buf_t scratch = MSN_BUF_INIT;
     for (int k = 0; k < 3; k++) {
         size_t n;
-        const char *v = msn_an__jobj_str(&o, names[k], &scratch, &n);
+        const char *v = msn_jsonr_obj_str(&o, names[k], &scratch, &n);
         if (v == NULL || n == 0)
             continue;
         out->k[out->nk] = msn_arena_strndup(a, v, n);

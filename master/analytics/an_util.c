@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "shm/json.h"
+#include "shm/jsonr.h"
 
 #define AN_PI 3.14159265358979323846
 

@@ -55,7 +55,7 @@ int msn_an__audio_lab(const an_ctx_t *c, msn_buf_t *out, char *err, size_t errle
     const msn_store_t *s = c->s;
     an_map_t types;
     msn_an__map_init(&types, c->arena, sizeof(group_t));
-    an_jobj_t jo;
+    msn_jsonr_obj_t jo;
     msn_buf_t *scratch = msn_an__buf(c);
     for (uint32_t ti = 0; ti < s->n_tx; ti++) {
         const msn_tx_t *t = &s->tx[ti];
@@ -64,8 +64,8 @@ int msn_an__audio_lab(const an_ctx_t *c, msn_buf_t *out, char *err, size_t errle
         const char *name = NULL;
         size_t nl = 0;
         if (t->decoded_json && t->decoded_json[0] == '{' &&
-            msn_an__jobj_parse(&jo, t->decoded_json, strlen(t->decoded_json)) >= 0)
-            name = msn_an__jobj_str(&jo, "type", scratch, &nl);
+            msn_jsonr_obj_parse(&jo, t->decoded_json, strlen(t->decoded_json)) >= 0)
+            name = msn_jsonr_obj_str(&jo, "type", scratch, &nl);
         if (name == NULL || nl == 0) {
             name = type_name(t->payload_type);
             name = name ? name : "UNKNOWN";

@@ -52,7 +52,7 @@ typedef struct {
 typedef struct {
     const an_ctx_t *c;
     msn_arena_t *a;
-    an_jobj_t jo;
+    msn_jsonr_obj_t jo;
     msn_buf_t *b_type, *b_chan, *b_hash, *b_hash2, *b_text, *b_sender, *b_status, *b_name, *key;
     an_map_t chans;        /* hash -> chan_t */
     an_map_t senders;      /* sender -> count */
@@ -109,11 +109,11 @@ static int name_matches_hash(const char *name, size_t n, const char *hash, size_
 }
 
 /* chHashStr for a number: strconv.FormatFloat(v, 'f', -1, 64). */
-static void number_text(const an_jmember_t *m, msn_buf_t *out)
+static void number_text(const msn_jsonr_val_t *m, msn_buf_t *out)
 {
     char tmp[64];
-    size_t l = m->vn < 63 ? m->vn : 63;
-    memcpy(tmp, m->v, l);
+    size_t l = m->n < 63 ? m->n : 63;
+    memcpy(tmp, m->p, l);
     tmp[l] = 0;
     double v = strtod(tmp, NULL);
     msn_buf_reset(out);
@@ -126,16 +126,16 @@ static void number_text(const an_jmember_t *m, msn_buf_t *out)
 }
 
 /* The string member `key`: 1 = string (value in *v and *n), 0 = absent or null, -1 = other type. */
-static int str_field(const an_jobj_t *o, const char *key, msn_buf_t *scratch, const char **v, size_t *n)
+static int str_field(const msn_jsonr_obj_t *o, const char *key, msn_buf_t *scratch, const char **v, size_t *n)
 {
-    const an_jmember_t *m = msn_an__jobj_get(o, key);
+    const msn_jsonr_val_t *m = msn_jsonr_obj_get(o, key);
     *v = "";
     *n = 0;
-    if (m == NULL || m->t == AN_J_NULL)
+    if (m == NULL || m->type == MSN_JSONR_NULL)
         return 0;
-    if (m->t != AN_J_STR)
+    if (m->type != MSN_JSONR_STR)
         return -1;
-    *v = msn_an__jobj_str(o, key, scratch, n);
+    *v = msn_jsonr_strv(m, scratch, n);
     return 1;
 }
 
@@ -145,17 +145,17 @@ static int str_field(const an_jobj_t *o, const char *key, msn_buf_t *scratch, co
  * else "?". */
 static void hash_text(chans_t *j, msg_t *m)
 {
-    const an_jmember_t *hm = msn_an__jobj_get(&j->jo, "channelHash");
+    const msn_jsonr_val_t *hm = msn_jsonr_obj_get(&j->jo, "channelHash");
     msn_buf_t *b = j->b_hash;
     msn_buf_reset(b);
     if (hm != NULL) {
-        if (hm->t == AN_J_STR)
-            msn_an__jstr(hm, b);
-        else if (hm->t == AN_J_NUM)
+        if (hm->type == MSN_JSONR_STR)
+            msn_jsonr_str(hm, b);
+        else if (hm->type == MSN_JSONR_NUM)
             number_text(hm, b);
-        else if (hm->t == AN_J_TRUE)
+        else if (hm->type == MSN_JSONR_TRUE)
             msn_buf_puts(b, "true");
-        else if (hm->t == AN_J_FALSE)
+        else if (hm->type == MSN_JSONR_FALSE)
             msn_buf_puts(b, "false");
     }
     if (b->len == 0)
@@ -197,7 +197,7 @@ static int read_msg(chans_t *j, const msn_tx_t *t, msg_t *m)
 {
     const char *dj = t->decoded_json, *typ;
     size_t typ_n;
-    if (dj == NULL || msn_an__jobj_parse(&j->jo, dj, strlen(dj)) < 0)
+    if (dj == NULL || msn_jsonr_obj_parse(&j->jo, dj, strlen(dj)) < 0)
         return -1;
     if (str_field(&j->jo, "type", j->b_type, &typ, &typ_n) < 0 ||
         str_field(&j->jo, "channel", j->b_chan, &m->chan, &m->chan_n) < 0 ||

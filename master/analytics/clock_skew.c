@@ -85,7 +85,7 @@ typedef struct {
     const msn_store_t *s;
     msn_arena_t *a;
     an_skew_t *k; /* the result */
-    an_jobj_t jo;
+    msn_jsonr_obj_t jo;
     msn_buf_t *scratch;
     an_map_t keys; /* advert pubKey -> (node group) */
     sample_t *sm;
@@ -115,17 +115,17 @@ static const char *classify(double abs_skew)
 }
 
 /* extractTimestamp: payload.timestamp, else timestamp (numbers > 0, truncated). */
-static int64_t advert_ts(const an_jobj_t *o)
+static int64_t advert_ts(const msn_jsonr_obj_t *o)
 {
-    const an_jmember_t *p = msn_an__jobj_get(o, "payload");
+    const msn_jsonr_val_t *p = msn_jsonr_obj_get(o, "payload");
     double v;
-    if (p != NULL && p->t == AN_J_OBJ) {
-        an_jobj_t inner;
-        if (msn_an__jobj_parse(&inner, p->v, p->vn) >= 0 && msn_an__jobj_num(&inner, "timestamp", &v) == 0 &&
+    if (p != NULL && p->type == MSN_JSONR_OBJ) {
+        msn_jsonr_obj_t inner;
+        if (msn_jsonr_obj_parse(&inner, p->p, p->n) >= 0 && msn_jsonr_obj_num(&inner, "timestamp", &v) == 0 &&
             isfinite(v) && (int64_t)v > 0)
             return (int64_t)v;
     }
-    if (msn_an__jobj_num(o, "timestamp", &v) == 0 && isfinite(v) && v < 9e18 && (int64_t)v > 0)
+    if (msn_jsonr_obj_num(o, "timestamp", &v) == 0 && isfinite(v) && v < 9e18 && (int64_t)v > 0)
         return (int64_t)v;
     return 0;
 }
@@ -174,13 +174,13 @@ static void collect(skewjob_t *j)
     for (uint32_t ti = 0; ti < s->n_tx; ti++) {
         const msn_tx_t *t = &s->tx[ti];
         if (t->payload_type != 4 || t->decoded_json == NULL || t->n_obs == 0 ||
-            msn_an__jobj_parse(&j->jo, t->decoded_json, strlen(t->decoded_json)) < 0)
+            msn_jsonr_obj_parse(&j->jo, t->decoded_json, strlen(t->decoded_json)) < 0)
             continue;
         int64_t ats = advert_ts(&j->jo);
         if (ats < 1577836800 || ats > 4102444800LL)
             continue;
         size_t pkn = 0;
-        const char *pk = msn_an__jobj_str(&j->jo, "pubKey", j->scratch, &pkn);
+        const char *pk = msn_jsonr_obj_str(&j->jo, "pubKey", j->scratch, &pkn);
         add_advert(j, ti, ats, pk, pkn);
     }
 }

@@ -35,8 +35,9 @@
 #include "shm/json.h"
 
 enum { CAT_RR, CAT_CR, CAT_CC };
-static const char *const cat_name[3] = {"R\xe2\x86\x94R", "C\xe2\x86\x94R", "C\xe2\x86\x94"
-                                                                             "C"};
+/* "R↔R", "C↔R", "C↔C": U+2194 is \342\206\224 in UTF-8 (octal escapes stop after three
+ * digits, where a hex escape would swallow the letter after it) */
+static const char *const cat_name[3] = {"R\342\206\224R", "C\342\206\224R", "C\342\206\224C"};
 
 typedef struct {
     uint32_t tx;
@@ -77,7 +78,7 @@ typedef struct {
     uint8_t *rep; /* per node: its role names a repeater */
     /* collect */
     an_rctx_t rc; /* the current transmission's context */
-    an_jobj_t jo;
+    msn_jsonr_obj_t jo;
     msn_buf_t *scratch;
     int32_t *chain;
     size_t chain_cap;
@@ -112,9 +113,9 @@ static size_t chain_of(dist_t *j, const msn_tx_t *t, const an_hops_t *hops)
     msn_an__rctx_finish(&j->rc);
     const char *dj = t->decoded_json;
     if (dj != NULL && strstr(dj, "\"pubKey\"") != NULL) {
-        msn_an__jobj_parse(&j->jo, dj, strlen(dj));
+        msn_jsonr_obj_parse(&j->jo, dj, strlen(dj));
         size_t pkn;
-        const char *pk = msn_an__jobj_str(&j->jo, "pubKey", j->scratch, &pkn);
+        const char *pk = msn_jsonr_obj_str(&j->jo, "pubKey", j->scratch, &pkn);
         int32_t nd = pk != NULL && pkn > 0 ? msn_an__node_find(j->c, pk, pkn) : -1;
         if (nd >= 0 && j->pm.gps[nd])
             j->chain[nc++] = nd;

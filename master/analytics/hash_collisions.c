@@ -96,7 +96,7 @@ static void collect_region_nodes(hc_t *j)
 {
     static const char *const fields[2] = {"pubKey", "public_key"};
     const msn_store_t *s = j->s;
-    an_jobj_t jo;
+    msn_jsonr_obj_t jo;
     msn_buf_t *scratch = msn_an__buf(j->c);
     j->keep = AN_ARRAY(j->a, uint8_t, s->n_nodes);
     for (uint32_t ti = 0; ti < s->n_tx; ti++) {
@@ -104,10 +104,10 @@ static void collect_region_nodes(hc_t *j)
         if (!msn_an__tx_in_region(j->c, t))
             continue;
         if (t->decoded_json != NULL && t->decoded_json[0] &&
-            msn_an__jobj_parse(&jo, t->decoded_json, strlen(t->decoded_json)) >= 0)
+            msn_jsonr_obj_parse(&jo, t->decoded_json, strlen(t->decoded_json)) >= 0)
             for (int f = 0; f < 2; f++) {
                 size_t n;
-                const char *pk = msn_an__jobj_str(&jo, fields[f], scratch, &n);
+                const char *pk = msn_jsonr_obj_str(&jo, fields[f], scratch, &n);
                 keep_key(j, pk, n);
             }
         for (uint32_t k = 0; k < t->n_obs; k++) {

@@ -37,24 +37,8 @@
 #include <ctype.h>
 #include <string.h>
 
+#include "shm/hex.h"
 #include "shm/json.h"
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-static int hexbyte(const char *p)
-{
-    int a = hexval(p[0]), b = hexval(p[1]);
-    return a < 0 || b < 0 ? -1 : a << 4 | b;
-}
 
 /* Header and path length byte of raw_hex as CoreScope reads them: the path byte at
  * offset 5 for transport routes (0, 3), else 1. Returns 0, or -1 when unreadable. */
@@ -65,24 +49,24 @@ static int raw_path_byte(const char *raw, int *route, int *pb)
     size_t n = strlen(raw);
     if (n < 4)
         return -1;
-    int h = hexbyte(raw);
+    int h = msn_hex_byte(raw);
     if (h < 0)
         return -1;
     *route = h & 3;
     size_t idx = (*route == 0 || *route == 3) ? 5 : 1;
     if (idx * 2 + 2 > n)
         return -1;
-    *pb = hexbyte(raw + idx * 2);
+    *pb = msn_hex_byte(raw + idx * 2);
     return *pb < 0 ? -1 : 0;
 }
 
 /* The advert originator key: pubKey when it is a string, else public_key. */
-static const char *advert_pk(const an_jobj_t *o, msn_buf_t *scratch, size_t *n)
+static const char *advert_pk(const msn_jsonr_obj_t *o, msn_buf_t *scratch, size_t *n)
 {
-    const an_jmember_t *m = msn_an__jobj_get(o, "pubKey");
-    if (m != NULL && m->t == AN_J_STR)
-        return msn_an__jobj_str(o, "pubKey", scratch, n);
-    return msn_an__jobj_str(o, "public_key", scratch, n);
+    const msn_jsonr_val_t *m = msn_jsonr_obj_get(o, "pubKey");
+    if (m != NULL && m->type == MSN_JSONR_STR)
+        return msn_jsonr_obj_str(o, "pubKey", scratch, n);
+    return msn_jsonr_obj_str(o, "public_key", scratch, n);
 }
 
 /* ---- computeNodeHashSizeInfo ---- */
@@ -111,7 +95,7 @@ static size_t hs_adverts(const an_ctx_t *c, hsent_t **out)
     const msn_store_t *s = c->s;
     hsent_t *e = NULL;
     size_t n = 0, cap = 0;
-    an_jobj_t jo;
+    msn_jsonr_obj_t jo;
     msn_buf_t *scratch = msn_an__buf(c);
     int64_t cutoff = c->now_ms - 7 * 86400000LL;
     for (uint32_t ti = 0; ti < s->n_tx; ti++) {
@@ -121,7 +105,7 @@ static size_t hs_adverts(const an_ctx_t *c, hsent_t **out)
         if (t->payload_type != 4 || (t->first_seen != NULL && t->first_seen[0] && t->first_seen_ms < cutoff) ||
             t->raw_hex == NULL || t->decoded_json == NULL || t->decoded_json[0] == 0 ||
             raw_path_byte(t->raw_hex, &route, &pb) < 0 || ((route == 2 || route == 3) && (pb & 0x3F) == 0) ||
-            msn_an__jobj_parse(&jo, t->decoded_json, strlen(t->decoded_json)) < 0)
+            msn_jsonr_obj_parse(&jo, t->decoded_json, strlen(t->decoded_json)) < 0)
             continue;
         const char *pk = advert_pk(&jo, scratch, &pkn);
         int32_t nd = pk != NULL && pkn > 0 ? msn_an__node_find(c, pk, pkn) : -1;
@@ -209,7 +193,7 @@ typedef struct {
     const msn_store_t *s;
     msn_arena_t *a;
     an_pm_t pm;
-    an_jobj_t jo;
+    msn_jsonr_obj_t jo;
     msn_buf_t *scratch, *namebuf;
     /* homes: every advert originator key, and its home region (NULL without a region) */
     an_map_t keys;
@@ -271,10 +255,10 @@ static void tally_advert(hs_t *j, const msn_tx_t *t, uint32_t ke, char (*iata)[1
     const char *raw = t->raw_hex;
     if (raw == NULL || strlen(raw) < 4 || t->decoded_json[0] == 0)
         return;
-    int h = hexbyte(raw);
+    int h = msn_hex_byte(raw);
     if (h < 0 || ((h & 3) != 2 && (h & 3) != 3))
         return;
-    int pb = hexbyte(raw + 2); /* offset 1 for both direct routes, as CoreScope */
+    int pb = msn_hex_byte(raw + 2); /* offset 1 for both direct routes, as CoreScope */
     if (pb < 0 || (pb & 0x3F) != 0)
         return;
     for (uint32_t k = 0; k < t->n_obs; k++) {
@@ -300,7 +284,7 @@ static void collect_homes(hs_t *j)
         const msn_tx_t *t = &j->s->tx[ti];
         size_t pkn;
         if (t->payload_type != 4 || t->decoded_json == NULL ||
-            msn_an__jobj_parse(&j->jo, t->decoded_json, strlen(t->decoded_json)) < 0)
+            msn_jsonr_obj_parse(&j->jo, t->decoded_json, strlen(t->decoded_json)) < 0)
             continue;
         const char *pk = advert_pk(&j->jo, j->scratch, &pkn);
         if (pk == NULL || pkn == 0)
@@ -342,10 +326,10 @@ static void read_advert(hs_t *j, const msn_tx_t *t, txfacts_t *f)
     f->pk = f->name = NULL;
     f->pkn = f->namen = 0;
     if (t->payload_type != 4 || t->decoded_json == NULL || t->decoded_json[0] == 0 ||
-        msn_an__jobj_parse(&j->jo, t->decoded_json, strlen(t->decoded_json)) < 0)
+        msn_jsonr_obj_parse(&j->jo, t->decoded_json, strlen(t->decoded_json)) < 0)
         return;
     f->pk = advert_pk(&j->jo, j->scratch, &f->pkn);
-    f->name = msn_an__jobj_str(&j->jo, "name", j->namebuf, &f->namen);
+    f->name = msn_jsonr_obj_str(&j->jo, "name", j->namebuf, &f->namen);
     if (f->pk != NULL && f->pkn == 0)
         f->pk = NULL;
 }

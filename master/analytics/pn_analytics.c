@@ -70,24 +70,24 @@ static void add_peer(an_map_t *peers, msn_arena_t *a, const char *k, size_t kn, 
 }
 
 /* The peers a decoded packet names (sender_key, recipient_key, pubkey other than pk). */
-static void peers_of(an_map_t *peers, msn_arena_t *a, const msn_tx_t *t, const char *pk, an_jobj_t *jo,
+static void peers_of(an_map_t *peers, msn_arena_t *a, const msn_tx_t *t, const char *pk, msn_jsonr_obj_t *jo,
                      msn_buf_t *s1, msn_buf_t *s2)
 {
     if (t->decoded_json == NULL || t->decoded_json[0] == '\0')
         return;
-    if (msn_an__jobj_parse(jo, t->decoded_json, strlen(t->decoded_json)) < 0)
+    if (msn_jsonr_obj_parse(jo, t->decoded_json, strlen(t->decoded_json)) < 0)
         return;
     static const char *const keys[3][3] = {{"sender_key", "sender_name", "sender_short_name"},
                                            {"recipient_key", "recipient_name", "recipient_short_name"},
                                            {"pubkey", "name", NULL}};
     for (int i = 0; i < 3; i++) {
         size_t kn = 0, nn = 0;
-        const char *k = msn_an__jobj_str(jo, keys[i][0], s1, &kn);
+        const char *k = msn_jsonr_obj_str(jo, keys[i][0], s1, &kn);
         if (k == NULL || kn == 0 || (kn == strlen(pk) && memcmp(k, pk, kn) == 0))
             continue;
-        const char *nm = msn_an__jobj_str(jo, keys[i][1], s2, &nn);
+        const char *nm = msn_jsonr_obj_str(jo, keys[i][1], s2, &nn);
         if ((nm == NULL || nn == 0) && keys[i][2] != NULL)
-            nm = msn_an__jobj_str(jo, keys[i][2], s2, &nn);
+            nm = msn_jsonr_obj_str(jo, keys[i][2], s2, &nn);
         add_peer(peers, a, k, kn, nm, nm ? nn : 0, t->first_seen);
     }
 }
@@ -122,7 +122,7 @@ int msn_pernode_analytics(msn_pernode_t *p, uint32_t key, int days, msn_buf_t *o
     int hop_seen[5] = {0};
     int64_t with_path = 0, relayed = 0, snr_n = 0;
     double snr_sum = 0;
-    an_jobj_t *jo = msn_arena_calloc(a, 1, sizeof(an_jobj_t));
+    msn_jsonr_obj_t *jo = msn_arena_calloc(a, 1, sizeof(msn_jsonr_obj_t));
     msn_buf_t s1 = MSN_BUF_INIT, s2 = MSN_BUF_INIT;
     for (uint32_t i = 0; i < np; i++) {
         const msn_tx_t *t = &s->tx[pk_tx[i]];

@@ -225,14 +225,14 @@ static void upsert_cands(gb_t *b, const char *known, const char *hop, int32_t ob
 }
 
 /* The originator a decoded packet names: pubKey, from_node or from (first non-empty). */
-static const char *from_node(gb_t *b, const msn_tx_t *t, an_jobj_t *jo, msn_buf_t *scratch, char *low, size_t cap)
+static const char *from_node(gb_t *b, const msn_tx_t *t, msn_jsonr_obj_t *jo, msn_buf_t *scratch, char *low, size_t cap)
 {
-    if (t->decoded_json == NULL || msn_an__jobj_parse(jo, t->decoded_json, strlen(t->decoded_json)) < 0)
+    if (t->decoded_json == NULL || msn_jsonr_obj_parse(jo, t->decoded_json, strlen(t->decoded_json)) < 0)
         return NULL;
     static const char *const names[] = {"pubKey", "from_node", "from"};
     for (int i = 0; i < 3; i++) {
         size_t n = 0;
-        const char *v = msn_an__jobj_str(jo, names[i], scratch, &n);
+        const char *v = msn_jsonr_obj_str(jo, names[i], scratch, &n);
         if (v && n > 0)
             return lower_copy(low, cap, v, n);
     }
@@ -428,7 +428,7 @@ pn_graph_t *msn_pn__graph_build(msn_pernode_t *p)
         if (is_new)
             g->obs_iata[k] = s->observers[i].iata;
     }
-    an_jobj_t *jo = AN_NEW(&p->c, an_jobj_t);
+    msn_jsonr_obj_t *jo = AN_NEW(&p->c, msn_jsonr_obj_t);
     msn_buf_t *scratch = msn_an__buf(&p->c);
     an_hops_t hops;
     msn_an__hops_init(&hops, &p->c);

@@ -129,7 +129,7 @@ int msn_an__subpath_detail(const an_ctx_t *c, msn_buf_t *out, char *err, size_t 
     msn_an__map_init(&observers, c->arena, sizeof(int64_t));
     msn_an__map_init(&parents, c->arena, sizeof(int64_t));
     an_rctx_t rc;
-    an_jobj_t jo;
+    msn_jsonr_obj_t jo;
     msn_buf_t *scratch = msn_an__buf(c), *path = msn_an__buf(c);
     for (size_t i = 0; i < n_match; i++) {
         const msn_tx_t *t = &s->tx[match[i]];

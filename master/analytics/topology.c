@@ -590,7 +590,7 @@ static void render(topo_t *j, msn_buf_t *out)
     render_repeaters(j, out);
     int64_t active = 0;
     for (uint32_t q = 0; q < j->s->n_nodes; q++)
-        if (j->s->nodes[q].last_seen_ms >= j->c->now_ms - 7 * 86400000LL)
+        if (msn_store_node_active(&j->s->nodes[q], j->c->now_ms))
             active++;
     msn_an__ki64(out, "uniqueNodes", active);
     msn_buf_putc(out, '}');

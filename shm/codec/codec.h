@@ -39,6 +39,7 @@
 
 #include "shm/buf.h"
 #include "shm/config.h"
+#include "shm/hex.h"
 
 /* ---- wire constants ------------------------------------------------------------------- */
 
@@ -409,10 +410,7 @@ int msn_encode_bytes(int b0, const uint8_t *data, size_t n, uint8_t *out, size_t
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
-/** Writes 2n hex chars (lower- or uppercase) plus NUL to out. */
-void msn_hex_encode(const uint8_t *b, size_t n, char *out, int upper);
-/** Decodes exactly 2*n hex chars (either case) into out. Returns 0 or -1. */
-int msn_hex_decode(const char *hex, size_t hexlen, uint8_t *out, size_t n);
+/* msn_hex_encode and msn_hex_decode: shm/hex.h (included above). */
 /** SHA-256 of data. Returns 0, or -1 if OpenSSL failed. */
 int msn_sha256(const void *data, size_t n, uint8_t out[32]);
 /** Releases this thread's cached OpenSSL handles (optional, e.g. before thread exit). */

@@ -44,10 +44,6 @@ struct msn_chankeys {
     int n, cap;
 };
 
-/* Length of the valid UTF-8 sequence at p[0..n) (1..4), or 0 when invalid — Go's rule:
- * invalid input is consumed one byte at a time. */
-size_t msn_codec__utf8_len(const uint8_t *p, size_t n);
-
 /* Lowercase hex of b[0..n) appended to out. */
 void msn_codec__buf_hex(msn_buf_t *out, const uint8_t *b, size_t n, int upper);
 

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "shm/utf8.h"
+
 static uint16_t le16(const uint8_t *p)
 {
     return (uint16_t)(p[0] | p[1] << 8);
@@ -78,7 +80,7 @@ static void advert_name(msn_payload_t *p, const uint8_t *s, size_t n)
 {
     size_t o = 0, i = 0;
     while (i < n && o < MSN_ADVERT_NAME_MAX) {
-        size_t w = msn_codec__utf8_len(s + i, n - i);
+        size_t w = msn_utf8_len(s + i, n - i);
         const uint8_t *src = s + i;
         static const uint8_t repl[3] = {0xEF, 0xBF, 0xBD};
         size_t len = w;
@@ -181,7 +183,7 @@ static int chan_text(msn_packet_t *pkt, size_t plain_len)
     /* Valid UTF-8 with at most 2 non-printables (<0x20 except LF/TAB, or U+FFFD). */
     int bad = 0;
     for (size_t i = 0; i < tn;) {
-        size_t w = msn_codec__utf8_len(t + i, tn - i);
+        size_t w = msn_utf8_len(t + i, tn - i);
         if (w == 0)
             return -1;
         if (w == 1 && t[i] < 0x20 && t[i] != '\n' && t[i] != '\t')
@@ -541,13 +543,6 @@ static int decode_frame(msn_packet_t *pkt, size_t stored, size_t total, const ms
     return 0;
 }
 
-/* Hex digit value + 1 (0 = not a hex digit). */
-static const uint8_t hexval1[256] = {
-    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,  ['7'] = 8,
-    ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
-    ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
-};
-
 int msn_packet_decode_hex(msn_packet_t *pkt, const char *hex, size_t len, const msn_decode_opts_t *opts)
 {
     const size_t cap = sizeof(pkt->bytes) - MSN_PLAIN_MAX;
@@ -557,7 +552,7 @@ int msn_packet_decode_hex(msn_packet_t *pkt, const char *hex, size_t len, const 
         unsigned char c = (unsigned char)hex[i];
         if (c == ' ' || c == '\n' || c == '\r')
             continue;
-        int v = hexval1[c] - 1;
+        int v = msn_hexval((char)c);
         if (v < 0)
             return MSN_CODEC_EHEX;
         if (hi < 0) {

@@ -8,18 +8,15 @@
  */
 #include "codec_int.h"
 
+#include "shm/hex.h"
+
 #include <stdlib.h>
 #include <string.h>
 
-static const uint8_t hexv[256] = {
-    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,  ['7'] = 8,
-    ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
-    ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
-};
-
+/* Byte i of raw, whose every char is a hex digit (checked by the caller). */
 static uint8_t byte_at(const char *raw, size_t i)
 {
-    return (uint8_t)((hexv[(unsigned char)raw[2 * i]] - 1) << 4 | (hexv[(unsigned char)raw[2 * i + 1]] - 1));
+    return (uint8_t)msn_hex_byte(raw + 2 * i);
 }
 
 static size_t fallback(const char *raw, size_t len, char out[17])
@@ -43,7 +40,7 @@ size_t msn_codec_content_hash(const char *raw, size_t len, char out[17])
     if (len % 2 != 0)
         return fallback(raw, len, out);
     for (size_t i = 0; i < len; i++)
-        if (hexv[(unsigned char)raw[i]] == 0)
+        if (msn_hexval(raw[i]) < 0)
             return fallback(raw, len, out);
     size_t n = len / 2;
     if (n < 2)

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../json.h"
+#include "../jsonr.h"
 #include "../schema.h"
 #include "../timeutil.h"
 

@@ -47,66 +47,36 @@
 #include <string.h>
 #include <strings.h>
 
+#include "shm/hash.h"
+#include "shm/hmap.h"
 #include "../log.h"
 #include "../schema.h"
 #include "../timeutil.h"
 
-/* ---- a string-keyed index over an entry array --------------------------------------------- */
+/* ---- string-keyed indexes over entry arrays ----------------------------------------------- */
 
-/* Open addressing: slots hold entry index + 1 (0 = empty); key(ctx, i) is entry i's key. */
-typedef struct {
-    uint32_t *slots;
-    uint32_t mask;
-} strindex_t;
-
+/* key(ctx, i) is entry i's key (NUL-terminated). */
 typedef const char *(*key_fn)(const void *ctx, uint32_t i);
 
-static uint64_t fnv1a(const char *s)
+static uint64_t key_hash(const char *s)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ull;
-    }
-    return h;
+    return msn_hash_bytes(s, strlen(s));
 }
 
 /* Entry index of key, or -1. */
-static int64_t six_find(const strindex_t *ix, const char *key, key_fn kf, const void *ctx)
+static int64_t six_find(const msn_hmap_t *ix, const char *key, key_fn kf, const void *ctx)
 {
-    if (ix->slots == NULL)
-        return -1;
-    for (uint32_t i = (uint32_t)fnv1a(key) & ix->mask;; i = (i + 1) & ix->mask) {
-        uint32_t s = ix->slots[i];
-        if (s == 0)
-            return -1;
-        if (strcmp(kf(ctx, s - 1), key) == 0)
-            return s - 1;
-    }
+    msn_hmap_probe_t pr;
+    for (uint32_t e = msn_hmap_first(ix, key_hash(key), &pr); e != MSN_HMAP_NONE; e = msn_hmap_next(ix, &pr))
+        if (strcmp(kf(ctx, e), key) == 0)
+            return e;
+    return -1;
 }
 
-/* Indexes entry n - 1 (just appended; n entries in all), growing the table as needed. */
-static void six_add(strindex_t *ix, uint32_t n, key_fn kf, const void *ctx)
+/* Indexes entry n - 1 (just appended, with a key not in the index yet). */
+static void six_add(msn_hmap_t *ix, uint32_t n, key_fn kf, const void *ctx)
 {
-    if (ix->slots == NULL || (uint64_t)n * 2 > (uint64_t)ix->mask + 1) {
-        uint32_t nslots = ix->slots == NULL ? 1024 : (ix->mask + 1) * 2;
-        while ((uint64_t)n * 2 > nslots)
-            nslots *= 2;
-        free(ix->slots);
-        ix->slots = msn_xcalloc(nslots, sizeof(uint32_t));
-        ix->mask = nslots - 1;
-        for (uint32_t k = 0; k < n; k++) {
-            uint32_t i = (uint32_t)fnv1a(kf(ctx, k)) & ix->mask;
-            while (ix->slots[i] != 0)
-                i = (i + 1) & ix->mask;
-            ix->slots[i] = k + 1;
-        }
-        return;
-    }
-    uint32_t i = (uint32_t)fnv1a(kf(ctx, n - 1)) & ix->mask;
-    while (ix->slots[i] != 0)
-        i = (i + 1) & ix->mask;
-    ix->slots[i] = n;
+    msn_hmap_add(ix, key_hash(kf(ctx, n - 1)), n - 1);
 }
 
 /* ---- cache entries ------------------------------------------------------------------------- */
@@ -204,17 +174,17 @@ struct msn_ingest_writer {
 
     txent_t *tx;
     uint32_t ntx, captx;
-    strindex_t txix;
+    msn_hmap_t txix;
     uint32_t *dirty; /* tx entries with TX_DIRTY */
     size_t ndirty, capdirty;
 
     obsent_t *obs;
     uint32_t nobs, capobs;
-    strindex_t obsix;
+    msn_hmap_t obsix;
 
     nodeent_t *nodes;
     uint32_t nnodes, capnodes;
-    strindex_t nodeix;
+    msn_hmap_t nodeix;
 
     msn_ingest_stats_t st;
 };
@@ -476,8 +446,7 @@ static int setup(msn_ingest_writer_t *im, char *err, size_t errlen)
     /* cached first/last seen may predate the change (columns added): look them up again;
      * nothing is dirty between batches */
     im->ntx = 0;
-    if (im->txix.slots != NULL)
-        memset(im->txix.slots, 0, ((size_t)im->txix.mask + 1) * sizeof(uint32_t));
+    msn_hmap_clear(&im->txix);
     im->schema_version = schema_version(db);
     if (msn_schema_detect(db, &im->si, err, errlen) < 0)
         return -1;
@@ -1157,7 +1126,7 @@ int msn_ingest_commit(msn_ingest_writer_t *im, char *err, size_t errlen)
     im->st.commits++;
     if (im->ntx > TX_CACHE_MAX) { /* nothing is dirty after a flush */
         im->ntx = 0;
-        memset(im->txix.slots, 0, ((size_t)im->txix.mask + 1) * sizeof(uint32_t));
+        msn_hmap_clear(&im->txix);
     }
     return 0;
 }
@@ -1176,11 +1145,11 @@ void msn_ingest_writer_close(msn_ingest_writer_t *im)
     finalize_statements(im);
     forget_caches(im);
     free(im->tx);
-    free(im->txix.slots);
+    msn_hmap_free(&im->txix);
     free(im->dirty);
     free(im->obs);
-    free(im->obsix.slots);
+    msn_hmap_free(&im->obsix);
     free(im->nodes);
-    free(im->nodeix.slots);
+    msn_hmap_free(&im->nodeix);
     free(im);
 }

@@ -93,6 +93,17 @@ int msn_test_copy_file(const char *src, const char *dst)
     return rc;
 }
 
+int msn_test_exec(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
+        return 0;
+    fprintf(stderr, "SQL failed: %s: %s\n", sql, msg ? msg : sqlite3_errmsg(db));
+    sqlite3_free(msg);
+    msn_test_failures++;
+    return -1;
+}
+
 int64_t msn_test_query_int(sqlite3 *db, const char *sql)
 {
     sqlite3_stmt *st = NULL;
@@ -105,4 +116,23 @@ int64_t msn_test_query_int(sqlite3 *db, const char *sql)
         v = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     return v;
+}
+
+const char *msn_test_query_text(sqlite3 *db, const char *sql)
+{
+    static char buf[8][512];
+    static unsigned k;
+    char *out = buf[k++ % 8];
+    sqlite3_stmt *st = NULL;
+    out[0] = '\0';
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        snprintf(out, 512, "(prepare failed: %s)", sqlite3_errmsg(db));
+        return out;
+    }
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const unsigned char *t = sqlite3_column_text(st, 0);
+        snprintf(out, 512, "%s", t ? (const char *)t : "(null)");
+    }
+    sqlite3_finalize(st);
+    return out;
 }

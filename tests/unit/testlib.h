@@ -56,7 +56,14 @@ const char *msn_test_shared_dir(void);
 const char *msn_test_fixture_db(void);
 /** Copies file src to dst (mode 0644). Returns 0 or -1. */
 int msn_test_copy_file(const char *src, const char *dst);
+/** Runs sql (one or more statements). Returns 0, or -1 after printing the statement and
+ *  SQLite's message and counting a failure in the current test. */
+int msn_test_exec(sqlite3 *db, const char *sql);
 /** The first column of the first row of sql as an integer, or -1 (the error is printed). */
 int64_t msn_test_query_int(sqlite3 *db, const char *sql);
+/** The first column of the first row of sql as text: "(null)" for NULL, "" when there is no
+ *  row, "(prepare failed: ...)" when sql does not compile. The text lives in one of eight
+ *  static buffers of 512 bytes, reused in turn (so a few may be compared in one CHECK). */
+const char *msn_test_query_text(sqlite3 *db, const char *sql);
 
 #endif

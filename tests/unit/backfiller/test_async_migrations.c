@@ -34,24 +34,6 @@ static int64_t query_int(sqlite3 *db, const char *sql)
     return v;
 }
 
-/* First column of the first row as text; "(null)" for NULL, "" for no row. */
-static const char *query_text(sqlite3 *db, const char *sql)
-{
-    static char buf[4][512];
-    static int k;
-    char *out = buf[k++ % 4];
-    sqlite3_stmt *st = NULL;
-    out[0] = '\0';
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return out;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        const unsigned char *t = sqlite3_column_text(st, 0);
-        snprintf(out, 512, "%s", t ? (const char *)t : "(null)");
-    }
-    sqlite3_finalize(st);
-    return out;
-}
-
 static int is_sqlite_datetime(const char *s)
 {
     int y, mo, d, h, mi, se;
@@ -141,11 +123,14 @@ static void test_new_run_done(void)
     CHECK_EQ_INT(msn_amig_run(db, st, "m1", test_body, &ctx, err, sizeof(err)), 0);
     CHECK_EQ_INT(body.calls, 1);
     CHECK_EQ_INT(body.seen_running, 1);
-    CHECK_EQ_STR(query_text(db, "SELECT status FROM _async_migrations WHERE name = 'm1'"), "done");
-    CHECK(is_sqlite_datetime(query_text(db, "SELECT started_at FROM _async_migrations WHERE name = 'm1'")));
-    CHECK(is_sqlite_datetime(query_text(db, "SELECT ended_at FROM _async_migrations WHERE name = 'm1'")));
-    CHECK(is_rfc3339(query_text(db, "SELECT last_update_at FROM _async_migrations WHERE name = 'm1'")));
-    CHECK_EQ_STR(query_text(db, "SELECT error FROM _async_migrations WHERE name = 'm1'"), "(null)");
+    CHECK_EQ_STR(msn_test_query_text(db, "SELECT status FROM _async_migrations WHERE name = 'm1'"), "done");
+    CHECK(is_sqlite_datetime(
+        msn_test_query_text(db, "SELECT started_at FROM _async_migrations WHERE name = 'm1'")));
+    CHECK(is_sqlite_datetime(
+        msn_test_query_text(db, "SELECT ended_at FROM _async_migrations WHERE name = 'm1'")));
+    CHECK(is_rfc3339(
+        msn_test_query_text(db, "SELECT last_update_at FROM _async_migrations WHERE name = 'm1'")));
+    CHECK_EQ_STR(msn_test_query_text(db, "SELECT error FROM _async_migrations WHERE name = 'm1'"), "(null)");
     CHECK_EQ_INT(query_int(db, "SELECT rows_processed FROM _async_migrations WHERE name = 'm1'"), 42);
     CHECK_EQ_INT(query_int(db, "SELECT rows_total FROM _async_migrations WHERE name = 'm1'"), 42);
     const msn_migration_status_t *m = find_mig(st, "m1");
@@ -172,9 +157,11 @@ static void test_failed_then_rerun_done(void)
     body.message = "no such table: observations";
     CHECK_EQ_INT(msn_amig_run(db, st, "m1", test_body, &ctx, err, sizeof(err)), -1);
     CHECK(strstr(err, "no such table: observations") != NULL);
-    CHECK_EQ_STR(query_text(db, "SELECT status FROM _async_migrations WHERE name = 'm1'"), "failed");
-    CHECK_EQ_STR(query_text(db, "SELECT error FROM _async_migrations WHERE name = 'm1'"), "no such table: observations");
-    CHECK(is_sqlite_datetime(query_text(db, "SELECT ended_at FROM _async_migrations WHERE name = 'm1'")));
+    CHECK_EQ_STR(msn_test_query_text(db, "SELECT status FROM _async_migrations WHERE name = 'm1'"), "failed");
+    CHECK_EQ_STR(msn_test_query_text(db, "SELECT error FROM _async_migrations WHERE name = 'm1'"),
+                 "no such table: observations");
+    CHECK(is_sqlite_datetime(
+        msn_test_query_text(db, "SELECT ended_at FROM _async_migrations WHERE name = 'm1'")));
     const msn_migration_status_t *m = find_mig(st, "m1");
     CHECK(m != NULL && m->status == MSN_MIG_FAILED && strcmp(m->error, "no such table: observations") == 0);
 
@@ -189,13 +176,14 @@ static void test_failed_then_rerun_done(void)
     body.calls = 0;
     CHECK_EQ_INT(msn_amig_run(db, st, "m1", test_body, &ctx, err, sizeof(err)), 0);
     CHECK_EQ_INT(body.calls, 1);
-    CHECK_EQ_STR(query_text(db, "SELECT status FROM _async_migrations WHERE name = 'm1'"), "done");
-    CHECK_EQ_STR(query_text(db, "SELECT error FROM _async_migrations WHERE name = 'm1'"), "(null)");
+    CHECK_EQ_STR(msn_test_query_text(db, "SELECT status FROM _async_migrations WHERE name = 'm1'"), "done");
+    CHECK_EQ_STR(msn_test_query_text(db, "SELECT error FROM _async_migrations WHERE name = 'm1'"), "(null)");
     CHECK_EQ_INT(query_int(db, "SELECT rows_processed FROM _async_migrations WHERE name = 'm1'"), 0);
     CHECK_EQ_INT(query_int(db, "SELECT rows_total FROM _async_migrations WHERE name = 'm1'"), 0);
-    CHECK_EQ_STR(query_text(db, "SELECT last_update_at FROM _async_migrations WHERE name = 'm1'"), "(null)");
-    CHECK(strcmp(query_text(db, "SELECT started_at FROM _async_migrations WHERE name = 'm1'"), "2000-01-01 00:00:00") !=
-          0);
+    CHECK_EQ_STR(msn_test_query_text(db, "SELECT last_update_at FROM _async_migrations WHERE name = 'm1'"),
+                 "(null)");
+    CHECK(strcmp(msn_test_query_text(db, "SELECT started_at FROM _async_migrations WHERE name = 'm1'"),
+                 "2000-01-01 00:00:00") != 0);
     CHECK_EQ_INT(query_int(db, "SELECT COUNT(*) FROM _async_migrations"), 1);
     m = find_mig(st, "m1");
     CHECK(m != NULL && m->status == MSN_MIG_DONE && m->error[0] == '\0');
@@ -218,7 +206,8 @@ static void test_done_is_skipped(void)
     memset(&body, 0, sizeof(body));
     CHECK_EQ_INT(msn_amig_run(db, st, "m1", test_body, &ctx, err, sizeof(err)), 0);
     CHECK_EQ_INT(body.calls, 0);
-    CHECK_EQ_STR(query_text(db, "SELECT ended_at FROM _async_migrations WHERE name = 'm1'"), "2026-01-02 03:04:15");
+    CHECK_EQ_STR(msn_test_query_text(db, "SELECT ended_at FROM _async_migrations WHERE name = 'm1'"),
+                 "2026-01-02 03:04:15");
     const msn_migration_status_t *m = find_mig(st, "m1");
     CHECK(m != NULL);
     if (m != NULL) {
@@ -246,15 +235,16 @@ static void test_pending_and_cancelled(void)
     body.result = -ECANCELED;
     CHECK_EQ_INT(msn_amig_run(db, st, "m1", test_body, &ctx, err, sizeof(err)), -ECANCELED);
     CHECK_EQ_INT(body.calls, 1);
-    CHECK_EQ_STR(query_text(db, "SELECT status FROM _async_migrations WHERE name = 'm1'"), "failed");
-    CHECK_EQ_STR(query_text(db, "SELECT error FROM _async_migrations WHERE name = 'm1'"), "cancelled");
+    CHECK_EQ_STR(msn_test_query_text(db, "SELECT status FROM _async_migrations WHERE name = 'm1'"), "failed");
+    CHECK_EQ_STR(msn_test_query_text(db, "SELECT error FROM _async_migrations WHERE name = 'm1'"),
+                 "cancelled");
     const msn_migration_status_t *m = find_mig(st, "m1");
     CHECK(m != NULL && m->status == MSN_MIG_FAILED && strcmp(m->error, "cancelled") == 0);
 
     body.result = 0;
     CHECK_EQ_INT(msn_amig_run(db, st, "m1", test_body, &ctx, err, sizeof(err)), 0);
     CHECK_EQ_INT(body.calls, 2);
-    CHECK_EQ_STR(query_text(db, "SELECT status FROM _async_migrations WHERE name = 'm1'"), "done");
+    CHECK_EQ_STR(msn_test_query_text(db, "SELECT status FROM _async_migrations WHERE name = 'm1'"), "done");
     free(st);
     sqlite3_close(db);
 }
@@ -266,7 +256,8 @@ static void test_progress_rate_limit_and_missing_row(void)
     char err[256] = "";
     msn_amig_t m;
     CHECK_EQ_INT(msn_amig_begin(&m, db, st, "m2", err, sizeof(err)), 0);
-    CHECK_EQ_STR(query_text(db, "SELECT status FROM _async_migrations WHERE name = 'm2'"), "pending_async");
+    CHECK_EQ_STR(msn_test_query_text(db, "SELECT status FROM _async_migrations WHERE name = 'm2'"),
+                 "pending_async");
     CHECK_EQ_INT(msn_amig_progress(&m, 10, 100, 0, err, sizeof(err)), 0);
     CHECK_EQ_INT(query_int(db, "SELECT rows_processed FROM _async_migrations WHERE name = 'm2'"), 10);
     /* within the same second: the table keeps the earlier value, the status block moves on */
@@ -279,7 +270,8 @@ static void test_progress_rate_limit_and_missing_row(void)
     CHECK_EQ_INT(msn_amig_progress(&m, 30, 100, 1, err, sizeof(err)), 0);
     CHECK_EQ_INT(query_int(db, "SELECT rows_processed FROM _async_migrations WHERE name = 'm2'"), 30);
     CHECK_EQ_INT(query_int(db, "SELECT rows_total FROM _async_migrations WHERE name = 'm2'"), 100);
-    CHECK(is_rfc3339(query_text(db, "SELECT last_update_at FROM _async_migrations WHERE name = 'm2'")));
+    CHECK(is_rfc3339(
+        msn_test_query_text(db, "SELECT last_update_at FROM _async_migrations WHERE name = 'm2'")));
 
     /* the bookkeeping row vanished: a progress write is an error, so is finishing */
     CHECK_EQ_INT(sqlite3_exec(db, "DELETE FROM _async_migrations", NULL, NULL, NULL), SQLITE_OK);
@@ -310,7 +302,8 @@ static void test_done_not_recorded_is_failure(void)
                  SQLITE_OK);
     CHECK_EQ_INT(msn_amig_run(db, st, "m1", test_body, &ctx, err, sizeof(err)), -1);
     CHECK(strstr(err, "read-only media") != NULL);
-    CHECK_EQ_STR(query_text(db, "SELECT status FROM _async_migrations WHERE name = 'm1'"), "pending_async");
+    CHECK_EQ_STR(msn_test_query_text(db, "SELECT status FROM _async_migrations WHERE name = 'm1'"),
+                 "pending_async");
     const msn_migration_status_t *m = find_mig(st, "m1");
     CHECK(m != NULL && m->status == MSN_MIG_FAILED && strstr(m->error, "read-only media") != NULL);
     free(st);

@@ -14,23 +14,6 @@
 #include "shm/schema.h"
 #include "testlib.h"
 
-static const char *query_text(sqlite3 *db, const char *sql)
-{
-    static char buf[4][512];
-    static int k;
-    char *out = buf[k++ % 4];
-    sqlite3_stmt *st = NULL;
-    out[0] = '\0';
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return out;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        const unsigned char *t = sqlite3_column_text(st, 0);
-        snprintf(out, 512, "%s", t ? (const char *)t : "(null)");
-    }
-    sqlite3_finalize(st);
-    return out;
-}
-
 static void config(msn_config_t *cfg, char *db, int batch, int yield_ms)
 {
     memset(cfg, 0, sizeof(*cfg));
@@ -79,11 +62,13 @@ static void test_fixture_migration(void)
     CHECK_EQ_INT(msn_test_query_int(db, wrong_sql), 0);
     CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM transmissions WHERE last_seen > 0"), 499);
     CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'idx_tx_last_seen_zero'"), 1);
-    CHECK_EQ_STR(query_text(db, "SELECT status FROM _async_migrations WHERE name = 'tx_last_seen_backfill_v1'"), "done");
+    CHECK_EQ_STR(msn_test_query_text(
+                     db, "SELECT status FROM _async_migrations WHERE name = 'tx_last_seen_backfill_v1'"),
+                 "done");
     CHECK_EQ_INT(msn_test_query_int(db, "SELECT rows_processed FROM _async_migrations WHERE name = 'tx_last_seen_backfill_v1'"),
                  499);
     CHECK_EQ_INT(msn_test_query_int(db, "SELECT rows_total FROM _async_migrations WHERE name = 'tx_last_seen_backfill_v1'"), 499);
-    CHECK_EQ_STR(query_text(db, "PRAGMA journal_mode"), "wal");
+    CHECK_EQ_STR(msn_test_query_text(db, "PRAGMA journal_mode"), "wal");
     sqlite3_close(db);
 
     const msn_migration_status_t *m = find_mig(st, MSN_MIG_TX_LAST_SEEN);
@@ -169,9 +154,11 @@ static void test_stop_and_resume(void)
     sqlite3 *db = NULL;
     CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
     CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM transmissions WHERE last_seen != 0"), 1000);
-    CHECK_EQ_STR(query_text(db, "SELECT status FROM _async_migrations WHERE name = 'tx_last_seen_backfill_v1'"),
+    CHECK_EQ_STR(msn_test_query_text(
+                     db, "SELECT status FROM _async_migrations WHERE name = 'tx_last_seen_backfill_v1'"),
                  "failed");
-    CHECK_EQ_STR(query_text(db, "SELECT error FROM _async_migrations WHERE name = 'tx_last_seen_backfill_v1'"),
+    CHECK_EQ_STR(msn_test_query_text(
+                     db, "SELECT error FROM _async_migrations WHERE name = 'tx_last_seen_backfill_v1'"),
                  "cancelled");
     CHECK_EQ_INT(msn_test_query_int(db, "SELECT rows_processed FROM _async_migrations WHERE name = 'tx_last_seen_backfill_v1'"),
                  1000);
@@ -196,7 +183,9 @@ static void test_stop_and_resume(void)
     CHECK_EQ_INT(msn_backfiller_run(&cfg, st, &stop), MSN_BF_EXIT_DONE);
     CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
     CHECK_EQ_INT(msn_test_query_int(db, wrong_sql), 0);
-    CHECK_EQ_STR(query_text(db, "SELECT status FROM _async_migrations WHERE name = 'tx_last_seen_backfill_v1'"), "done");
+    CHECK_EQ_STR(msn_test_query_text(
+                     db, "SELECT status FROM _async_migrations WHERE name = 'tx_last_seen_backfill_v1'"),
+                 "done");
     CHECK_EQ_INT(msn_test_query_int(db, "SELECT rows_total FROM _async_migrations WHERE name = 'tx_last_seen_backfill_v1'"), 5000);
     CHECK_EQ_INT(msn_test_query_int(db, "SELECT rows_processed FROM _async_migrations WHERE name = 'tx_last_seen_backfill_v1'"),
                  5000);
@@ -267,9 +256,11 @@ static void test_write_failure_then_recovery(void)
     const msn_migration_status_t *m = find_mig(st, MSN_MIG_TX_LAST_SEEN);
     CHECK(m != NULL && m->status == MSN_MIG_FAILED && strstr(m->error, "disk I/O error (simulated)") != NULL);
     CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
-    CHECK_EQ_STR(query_text(db, "SELECT status FROM _async_migrations WHERE name = 'tx_last_seen_backfill_v1'"),
+    CHECK_EQ_STR(msn_test_query_text(
+                     db, "SELECT status FROM _async_migrations WHERE name = 'tx_last_seen_backfill_v1'"),
                  "failed");
-    CHECK(strstr(query_text(db, "SELECT error FROM _async_migrations WHERE name = 'tx_last_seen_backfill_v1'"),
+    CHECK(strstr(msn_test_query_text(
+                     db, "SELECT error FROM _async_migrations WHERE name = 'tx_last_seen_backfill_v1'"),
                  "disk I/O error (simulated)") != NULL);
     CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM transmissions WHERE last_seen != 0"), 500);
     CHECK_EQ_INT(sqlite3_exec(db, "DROP TRIGGER no_write", NULL, NULL, NULL), SQLITE_OK);
@@ -278,7 +269,9 @@ static void test_write_failure_then_recovery(void)
     CHECK_EQ_INT(msn_backfiller_run(&cfg, st, &stop), MSN_BF_EXIT_DONE);
     CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
     CHECK_EQ_INT(msn_test_query_int(db, wrong_sql), 0);
-    CHECK_EQ_STR(query_text(db, "SELECT status FROM _async_migrations WHERE name = 'tx_last_seen_backfill_v1'"), "done");
+    CHECK_EQ_STR(msn_test_query_text(
+                     db, "SELECT status FROM _async_migrations WHERE name = 'tx_last_seen_backfill_v1'"),
+                 "done");
     sqlite3_close(db);
     free(st);
 }
@@ -320,7 +313,7 @@ static void test_init_db_and_empty_file(void)
     msn_schema_info_t si;
     CHECK_EQ_INT(msn_schema_detect(db, &si, err, sizeof(err)), 0);
     CHECK_EQ_INT(si.legacy, 0);
-    CHECK_EQ_STR(query_text(db, "PRAGMA journal_mode"), "wal");
+    CHECK_EQ_STR(msn_test_query_text(db, "PRAGMA journal_mode"), "wal");
     CHECK_EQ_INT(msn_test_query_int(db, "PRAGMA auto_vacuum"), 2);
     sqlite3_close(db);
 

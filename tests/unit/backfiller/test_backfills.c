@@ -37,16 +37,6 @@ static const char *query_text(sqlite3 *db, const char *fmt, long long id)
     return out;
 }
 
-static void exec_ok(sqlite3 *db, const char *sql)
-{
-    char *msg = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        fprintf(stderr, "exec %s: %s\n", sql, msg ? msg : "?");
-        msn_test_failures++;
-    }
-    sqlite3_free(msg);
-}
-
 /* A new current-schema database at dir/name. */
 static sqlite3 *new_db(const char *dir, const char *name, char *path, size_t n)
 {
@@ -147,8 +137,9 @@ static void test_path_json(void)
 {
     char path[600], hex[600];
     sqlite3 *db = new_db(msn_test_tmpdir("bfs"), "pj.db", path, sizeof(path));
-    exec_ok(db, "INSERT INTO transmissions (id, raw_hex, hash, first_seen, payload_type, last_seen) VALUES"
-                " (1, '', 'a', '2026', 2, 1), (2, '', 'b', '2026', 9, 1), (3, '', 'c', '2026', NULL, 1)");
+    msn_test_exec(db,
+                  "INSERT INTO transmissions (id, raw_hex, hash, first_seen, payload_type, last_seen) VALUES"
+                  " (1, '', 'a', '2026', 2, 1), (2, '', 'b', '2026', 9, 1), (3, '', 'c', '2026', NULL, 1)");
     const uint8_t h1[] = {0xAB, 0xCD}, h2[] = {0xAB, 0xCD, 0xEF, 0x01};
     frame_hex(MSN_ROUTE_FLOOD, 1, h1, 2, hex, sizeof(hex));
     int64_t o1 = insert_obs(db, 1, 1, NULL, hex, NULL);
@@ -240,11 +231,13 @@ static void test_resolved_path(void)
 {
     char path[600];
     sqlite3 *db = new_db(msn_test_tmpdir("bfs"), "rp.db", path, sizeof(path));
-    exec_ok(db, "INSERT INTO nodes (public_key, name, role) VALUES ('" KEY_A "', 'a', 'repeater'),"
-                " ('" KEY_B "', 'b', 'companion'), ('" KEY_C1 "', 'c1', 'repeater'), ('" KEY_C2 "', 'c2', 'room');"
-                "INSERT INTO neighbor_edges (node_a, node_b) VALUES ('" KEY_B "', '" KEY_C1 "');"
-                "INSERT INTO transmissions (id, raw_hex, hash, first_seen, payload_type, from_pubkey, last_seen)"
-                " VALUES (1, '', 'a', '2026', 2, NULL, 1), (2, '', 'b', '2026', 4, '" KEY_B "', 1);");
+    msn_test_exec(
+        db,
+        "INSERT INTO nodes (public_key, name, role) VALUES ('" KEY_A "', 'a', 'repeater'),"
+        " ('" KEY_B "', 'b', 'companion'), ('" KEY_C1 "', 'c1', 'repeater'), ('" KEY_C2 "', 'c2', 'room');"
+        "INSERT INTO neighbor_edges (node_a, node_b) VALUES ('" KEY_B "', '" KEY_C1 "');"
+        "INSERT INTO transmissions (id, raw_hex, hash, first_seen, payload_type, from_pubkey, last_seen)"
+        " VALUES (1, '', 'a', '2026', 2, NULL, 1), (2, '', 'b', '2026', 4, '" KEY_B "', 1);");
     int64_t r1 = insert_obs(db, 1, 1, "[\"AA\",\"BB\",\"CC\"]", NULL, NULL);
     int64_t r2 = insert_obs(db, 1, 2, "[\"CC\"]", NULL, NULL);  /* ambiguous, no anchor */
     int64_t r3 = insert_obs(db, 1, 3, "[\"EE\"]", NULL, NULL);  /* no candidate */
@@ -303,16 +296,16 @@ static void test_resolved_path(void)
 static void make_work_db(const char *dir, const char *name, char *path, size_t n)
 {
     sqlite3 *db = new_db(dir, name, path, n);
-    exec_ok(db, "INSERT INTO nodes (public_key) VALUES ('" KEY_A "'), ('" KEY_B "'), ('" KEY_C1 "');"
-                "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 300)"
-                " INSERT INTO transmissions (id, raw_hex, hash, first_seen, payload_type, last_seen)"
-                " SELECT i, '', printf('%016x', i), '2026', 2, 0 FROM c;"
-                "INSERT INTO observations (transmission_id, observer_idx, path_json, timestamp)"
-                " SELECT id, 1, '[\"AA\",\"BB\",\"CC\"]', 1700000000 + id FROM transmissions;"
-                "INSERT INTO observations (transmission_id, observer_idx, path_json, timestamp)"
-                " SELECT id, 2, '[\"BB\",\"AA\"]', 1700000100 + id FROM transmissions;"
-                "INSERT INTO observations (transmission_id, observer_idx, path_json, timestamp)"
-                " SELECT id, 3, '[\"EE\"]', 1700000200 + id FROM transmissions;");
+    msn_test_exec(db, "INSERT INTO nodes (public_key) VALUES ('" KEY_A "'), ('" KEY_B "'), ('" KEY_C1 "');"
+                      "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 300)"
+                      " INSERT INTO transmissions (id, raw_hex, hash, first_seen, payload_type, last_seen)"
+                      " SELECT i, '', printf('%016x', i), '2026', 2, 0 FROM c;"
+                      "INSERT INTO observations (transmission_id, observer_idx, path_json, timestamp)"
+                      " SELECT id, 1, '[\"AA\",\"BB\",\"CC\"]', 1700000000 + id FROM transmissions;"
+                      "INSERT INTO observations (transmission_id, observer_idx, path_json, timestamp)"
+                      " SELECT id, 2, '[\"BB\",\"AA\"]', 1700000100 + id FROM transmissions;"
+                      "INSERT INTO observations (transmission_id, observer_idx, path_json, timestamp)"
+                      " SELECT id, 3, '[\"EE\"]', 1700000200 + id FROM transmissions;");
     sqlite3_close(db);
 }
 
@@ -417,7 +410,7 @@ static void test_disk_full(void)
     int64_t pages = msn_test_query_int(db, "PRAGMA page_count");
     char sql[64];
     snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %lld", (long long)pages + 12);
-    exec_ok(db, sql);
+    msn_test_exec(db, sql);
     config(&cfg, path, 20);
     memset(st, 0, sizeof(*st));
     CHECK_EQ_INT(msn_backfiller_run_db(db, &cfg, st, &stop), MSN_BF_EXIT_FAILED);
@@ -441,7 +434,7 @@ static void test_disk_full(void)
     CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
     char att[700];
     snprintf(att, sizeof(att), "ATTACH DATABASE '%s' AS ref", ref_path);
-    exec_ok(db, att);
+    msn_test_exec(db, att);
     CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM observations o JOIN ref.observations r ON r.id = o.id"
                                " WHERE o.resolved_path IS NOT r.resolved_path"),
                  0);

@@ -20,6 +20,7 @@
 #include "../../../cli/gen_traffic.c"
 #include "../../../cli/gen_world.c"
 #include "shm/codec/codec.h"
+#include "shm/hash.h"
 #include "shm/json.h"
 #include "shm/pathres.h"
 #include "shm/schema.h"
@@ -100,27 +101,17 @@ static const char *col(sqlite3_stmt *st, int i)
 }
 
 /* A checksum of every table's rows (and the schema), optionally skipping some columns. */
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
 static uint64_t db_checksum(const char *path, const char *skip_cols)
 {
     sqlite3 *db = open_ro(path);
-    uint64_t h = 1469598103934665603ull;
+    uint64_t h = MSN_FNV1A64_INIT;
     sqlite3_stmt *tl = NULL;
     sqlite3_prepare_v2(db, "SELECT name, type, coalesce(sql,'') FROM sqlite_master ORDER BY name", -1, &tl,
                        NULL);
     while (sqlite3_step(tl) == SQLITE_ROW) {
         const char *name = col(tl, 0);
-        h = fnv(h, name, strlen(name));
-        h = fnv(h, col(tl, 2), strlen(col(tl, 2)));
+        h = msn_fnv1a64_add(h, name, strlen(name));
+        h = msn_fnv1a64_add(h, col(tl, 2), strlen(col(tl, 2)));
         if (strcmp(col(tl, 1), "table") != 0)
             continue;
         char sql[256];
@@ -136,9 +127,9 @@ static uint64_t db_checksum(const char *path, const char *skip_cols)
                 if (skip_cols != NULL && strstr(skip_cols, key) != NULL)
                     continue;
                 int t = sqlite3_column_type(st, i);
-                h = fnv(h, &t, sizeof(t));
+                h = msn_fnv1a64_add(h, &t, sizeof(t));
                 const void *b = sqlite3_column_blob(st, i);
-                h = fnv(h, b, (size_t)sqlite3_column_bytes(st, i));
+                h = msn_fnv1a64_add(h, b, (size_t)sqlite3_column_bytes(st, i));
             }
         }
         sqlite3_finalize(st);

@@ -14,6 +14,7 @@
 #include "master/arena.h"
 #include "master/store.h"
 #include "shm/json.h"
+#include "shm/jsonr.h"
 #include "shm/timeutil.h"
 #include "test_analytics_json.h"
 #include "testlib.h"
@@ -964,7 +965,7 @@ static void test_fixture_db(void)
     msn_store_t s;
     msn_store_init(&s);
     char err[256];
-    volatile int stop = 0;
+    atomic_int stop = 0;
     CHECK_EQ_INT(msn_store_load(&s, db, 100, NULL, NULL, &stop, err, sizeof(err)), 0);
     CHECK_EQ_INT(msn_store_reload_small(&s, db, NOW_MS / 1000, err, sizeof(err)), 0);
     sqlite3_close(db);

@@ -407,7 +407,7 @@ static void test_golden(void)
     CHECK_EQ_INT(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     msn_store_t s;
     msn_store_init(&s);
-    volatile int stop = 0;
+    atomic_int stop = 0;
     CHECK_EQ_INT(msn_store_load(&s, db, 700, NULL, NULL, &stop, err, sizeof(err)), 0);
     /* "now": an hour after the newest transmission */
     int64_t now_ms = 0;

@@ -15,6 +15,7 @@
 #include "master/store.h"
 #include "shm/config.h"
 #include "shm/json.h"
+#include "shm/jsonr.h"
 #include "shm/timeutil.h"
 #include "testlib.h"
 

@@ -35,16 +35,6 @@ typedef struct {
     sqlite3 *rw; /* the writer (another connection, as the ingestor would be) */
 } fixture_t;
 
-static void exec(sqlite3 *db, const char *sql)
-{
-    char *e = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &e) != SQLITE_OK) {
-        fprintf(stderr, "SQL failed: %s: %s\n", sql, e ? e : "?");
-        msn_test_failures++;
-    }
-    sqlite3_free(e);
-}
-
 /* Transmissions from..to, one observation each (same ids), heard by observer 1. */
 static void add_rows(sqlite3 *db, int from, int to)
 {
@@ -59,7 +49,7 @@ static void add_rows(sqlite3 *db, int from, int to)
                  "path_json,"
                  " timestamp) VALUES (%d, %d, 1, 'rx', 5.5, -90, 1, '[\"AA\"]', %d);",
                  i, 0xabc000 + i, i % 60, 1784372400 + i, i, i, 1784372400 + i);
-        exec(db, sql);
+        msn_test_exec(db, sql);
     }
 }
 
@@ -72,13 +62,14 @@ static void setup(fixture_t *f, int n_tx)
     CHECK(mkdir(f->state_dir, 0755) == 0);
     char err[512];
     CHECK(sqlite3_open(f->db_path, &f->rw) == SQLITE_OK);
-    exec(f->rw, "PRAGMA journal_mode=WAL");
+    msn_test_exec(f->rw, "PRAGMA journal_mode=WAL");
     CHECK(msn_schema_create_current(f->rw, err, sizeof(err)) == 0);
-    exec(f->rw,
-         "INSERT INTO observers (rowid, id, name, iata, last_seen, first_seen) VALUES"
-         " (1, 'obs1', 'Observer One', 'SJC', '2026-07-18T11:00:00.000Z', '2026-07-01T00:00:00.000Z');"
-         "INSERT INTO nodes (public_key, name, role, last_seen, first_seen) VALUES"
-         " ('" KEY_A "', 'Node A', 'repeater', '2026-07-18T11:00:00.000Z', '2026-07-01T00:00:00.000Z');");
+    msn_test_exec(
+        f->rw,
+        "INSERT INTO observers (rowid, id, name, iata, last_seen, first_seen) VALUES"
+        " (1, 'obs1', 'Observer One', 'SJC', '2026-07-18T11:00:00.000Z', '2026-07-01T00:00:00.000Z');"
+        "INSERT INTO nodes (public_key, name, role, last_seen, first_seen) VALUES"
+        " ('" KEY_A "', 'Node A', 'repeater', '2026-07-18T11:00:00.000Z', '2026-07-01T00:00:00.000Z');");
     add_rows(f->rw, 1, n_tx);
     msn_config_defaults(&f->cfg);
     CHECK(msn_config_set(&f->cfg, NULL, "db", f->db_path, err, sizeof(err)) == 0);
@@ -191,7 +182,7 @@ static void test_full_publish_then_poll(void)
     CHECK_EQ_INT(ms.published_gen, 2);
 
     /* a commit that adds no packet: polled (data_version moved), no new packet */
-    exec(f.rw, "UPDATE observers SET name = 'Observer 1' WHERE id = 'obs1'");
+    msn_test_exec(f.rw, "UPDATE observers SET name = 'Observer 1' WHERE id = 'obs1'");
     t = c.next_poll_ms;
     CHECK_ACTION(step(&c, t), MSN_PUB_POLL);
     CHECK_EQ_INT(c.store.n_tx, 5);
@@ -266,7 +257,7 @@ static void test_running_resolved_path_migration(void)
     msn_pubctx_init(&c, &f.cfg, f.st, &f.ctl, msn_now_ms());
     load_first(&f, &c);
     CHECK(c.store.obs[0].rp == NULL);
-    exec(f.rw, "UPDATE observations SET resolved_path = '[\"" KEY_A "\"]' WHERE id <= 2");
+    msn_test_exec(f.rw, "UPDATE observations SET resolved_path = '[\"" KEY_A "\"]' WHERE id <= 2");
     /* named like no resolved-path migration: its effects say what it writes */
     set_mig(f.st, "backfill_x_v1", MSN_MIG_RUNNING, MSN_MIG_AFFECTS_RESOLVED_PATH, 2, 0, 2);
     int64_t t = c.last_paths_ms + 1000; /* republish_interval_s = 1 */

@@ -46,17 +46,6 @@ static struct {
 
 /* ---- the fixture ---- */
 
-static int exec_sql(sqlite3 *db, const char *sql)
-{
-    char *msg = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        fprintf(stderr, "SQL failed: %s\n", msg ? msg : "?");
-        sqlite3_free(msg);
-        return -1;
-    }
-    return 0;
-}
-
 static int make_db(const char *path, int64_t now_s)
 {
     char err[512], sql[6000], t1[32], t2[32], t3[32], t4[32];
@@ -95,7 +84,7 @@ static int make_db(const char *path, int64_t now_s)
         fprintf(stderr, "%s\n", err);
         return -1;
     }
-    int rc = exec_sql(db, sql);
+    int rc = msn_test_exec(db, sql);
     sqlite3_close(db);
     return rc;
 }
