@@ -5,7 +5,7 @@
 
 From the source files of ui/ (index.html, *.js, *.css) and the vendored libraries in
 node_modules (installed by `npm ci` from ui/package-lock.json: uPlot, Leaflet), it writes
-into --out (emptied first):
+into --out:
 
   index.html            the page, its stylesheet and entry module under fingerprinted names,
                         an import map from each module's plain name to its fingerprinted
@@ -19,6 +19,8 @@ into --out (emptied first):
   *.gz                  a gzip -9 copy beside each text file where it is smaller (the
                         workers send it to clients that accept gzip)
 
+Files named by neither this page nor the previous one are removed (a running server keeps
+the index.html it read at its start, so the previous page's files stay until the next build).
 Without node_modules the page is still written, without the libraries: the map and the
 analytics charts then say that they are missing. Exit status 0, or 1 with a message.
 """
@@ -29,7 +31,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import sys
 
 # vendored files: asset name -> path under node_modules
@@ -87,9 +88,8 @@ def main():
     if not os.path.isfile(index_path):
         sys.stderr.write("build.py: %s is missing\n" % index_path)
         return 1
-    if os.path.isdir(out):
-        shutil.rmtree(out)
-    os.makedirs(out)
+    previous = referenced(out)
+    os.makedirs(out, exist_ok=True)
 
     modules = {}
     for name in sorted(os.listdir(src)):
@@ -129,7 +129,31 @@ def main():
         return 1
     html = html.replace("<!--assets-->", "\n".join(head))
     write(out, "index.html", html.encode("utf-8"))
+    prune(out, referenced(out) | previous)
     return 0
+
+
+def referenced(out):
+    """The files a page in out names (index.html's fingerprinted names), or an empty set."""
+    try:
+        with open(os.path.join(out, "index.html"), encoding="utf-8") as f:
+            html = f.read()
+    except OSError:
+        return set()
+    names = set(re.findall(r'"(?:\./)?([\w./-]+\.[0-9a-f]{10,12}\.(?:js|css))"', html))
+    return names | {n + ".gz" for n in names} | {"index.html"}
+
+
+def prune(out, keep):
+    """Removes what neither this page nor the one before it names: a worker that read the
+    previous index.html at its start still finds that page's files until it is restarted."""
+    for d, _, files in os.walk(out, topdown=False):
+        for name in files:
+            rel = os.path.relpath(os.path.join(d, name), out)
+            if rel not in keep:
+                os.unlink(os.path.join(d, name))
+        if d != out and not os.listdir(d):
+            os.rmdir(d)
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ export async function map({ main, stale }) {
   h('span', { class: 'muted', id: 'map-count' }, `${placed.size} nodes placed, ${links.size} neighbour links from the latest ${pr.packets.length} packets`));
   const div = h('div', { id: 'map', role: 'region', 'aria-label': 'Map of nodes' });
   show(main, h('h1', {}, 'Map'), settings, div);
-  const m = L.map(div, { preferCanvas: true, attributionControl: true }).setView(cfg.center || [0, 0], cfg.zoom || 9);
+  const m = L.map(div, { attributionControl: true }).setView(cfg.center || [0, 0], cfg.zoom || 9);
   let tiles = null;
   function setTiles() {
     if (tiles) { tiles.remove(); tiles = null; }

@@ -79,7 +79,7 @@ function health(hz) {
 export async function overview({ main, stale }) {
   let range = 24, timer = null, rf = null;
   const cards = h('div', { class: 'cards', id: 'totals' });
-  const chart = h('div', { class: 'chart', id: 'pph' });
+  const chart = h('div', { class: 'chart', id: 'pph' }, h('p', { class: 'muted' }, 'Loading…'));
   const snap = h('div', { id: 'snapshot' });
   const toggle = h('div', { class: 'tabs', role: 'group', 'aria-label': 'Chart range' },
     [24, 168].map(n => h('a', { href: '#/', 'data-range': n, onclick: e => { e.preventDefault(); range = n; drawChart(); } }, n === 24 ? '24 h' : '7 d')));
@@ -95,15 +95,31 @@ export async function overview({ main, stale }) {
     chart.replaceChildren(pts.length ? bars(pts, { title: `Packets per hour, last ${range === 24 ? '24 hours' : '7 days'}` }) : h('p', { class: 'muted' }, 'No packets yet.'));
   }
 
+  let chartLoading = false;
+  async function loadChart() {
+    if (chartLoading) return;
+    chartLoading = true;
+    try {
+      const a = await api('analytics/rf');
+      if (stale()) return;
+      rf = a;
+      drawChart();
+    } catch (e) {
+      if (!stale()) chart.replaceChildren(errorBox(e));
+    } finally {
+      chartLoading = false;
+    }
+  }
+
   async function refresh() {
     try {
       const hz = await api('healthz');
       if (stale()) return;
       snap.replaceChildren(...health(hz));
       if (hz.generation > 0) {
-        const [st, a] = await Promise.all([api('stats'), rf ? Promise.resolve(rf) : api('analytics/rf')]);
+        if (!rf) loadChart();
+        const st = await api('stats');
         if (stale()) return;
-        rf = a;
         cards.replaceChildren(
           card('Transmissions', num(st.totalTransmissions)),
           card('Observations', num(st.totalObservations)),
@@ -112,7 +128,6 @@ export async function overview({ main, stale }) {
           card('Last hour', num(st.packetsLastHour)),
           card('Last 24 h', num(st.packetsLast24h)),
           ...Object.entries(st.counts || {}).map(([k, v]) => card(k, num(v))));
-        drawChart();
       } else {
         cards.replaceChildren(h('p', { class: 'muted' }, 'The server is loading its database…'));
       }
@@ -122,6 +137,6 @@ export async function overview({ main, stale }) {
   }
   await refresh();
   let tick = 0;
-  timer = setInterval(() => { if (++tick % 6 === 0) rf = null; refresh(); }, 10000);
+  timer = setInterval(() => { if (++tick % 6 === 0) loadChart(); refresh(); }, 10000);
   return { stop: () => clearInterval(timer) };
 }
