@@ -41,6 +41,7 @@ page.on('response', r => { if (r.status() >= 400) problems.push(`HTTP ${r.status
 await context.route(u => !u.href.startsWith(base) && !u.href.startsWith('data:'), r => { problems.push('external request: ' + r.request().url()); r.abort(); });
 
 const T = { timeout: 30000 };
+let advertKey = '';
 async function check(name, fn) {
   const t0 = Date.now();
   await fn();
@@ -82,6 +83,7 @@ try {
     await atLeast('#observations tbody tr', 1, 'observations');
     const dec = await page.locator('#decoded').textContent();
     if (!/ADVERT/.test(dec)) throw new Error('packets: the decoded fields do not name ADVERT');
+    advertKey = (await page.locator('#decoded dt:text-is("pubKey") + dd').textContent()).trim();
     const snr = await page.locator('#observations tbody tr td').nth(2).textContent();
     if (!/^-?\d/.test(snr)) throw new Error('packets: observation SNR is ' + snr);
   });
@@ -97,11 +99,15 @@ try {
   });
 
   await check('node', async () => {
+    // a click in the list opens a node's page
     await page.locator('#nodes tbody tr td a').first().click();
     await page.waitForSelector('#node', T);
-    await atLeast('#adverts tbody tr', 1, 'node adverts');
     const key = await page.locator('#node dd').first().textContent();
     if (!/^[0-9a-f]{64}$/.test(key)) throw new Error('node page: public key ' + key);
+    // the page of the node whose advert was opened above lists that advert and its paths
+    await page.goto(base + '/#/nodes/' + advertKey);
+    await page.waitForFunction(k => document.querySelector('#node dd')?.textContent === k, advertKey, T);
+    await atLeast('#adverts tbody tr', 1, 'node adverts');
   });
 
   await check('map', async () => {
