@@ -19,7 +19,7 @@ if (!base || !outDir) {
 }
 const here = path.dirname(fileURLToPath(import.meta.url));
 const nm = nmArg || path.join(here, '..', '..', 'ui', 'node_modules');
-const require = createRequire(path.join(nm, 'noop.js'));
+const require = createRequire(path.join(path.resolve(nm), 'noop.js'));
 const { chromium } = require('playwright-core');
 fs.mkdirSync(outDir, { recursive: true });
 
