@@ -107,7 +107,7 @@ export async function packets({ main, query, stale }) {
       const [d, idx] = await Promise.all([api('packets/' + encodeURIComponent(hash)), nodes().catch(() => new Map())]);
       if (stale() || sel !== hash) return;
       detail.replaceChildren(...packetDetail(d, idx));
-      detail.focus();
+      detail.focus({ preventScroll: true });
     } catch (e) {
       detail.replaceChildren(errorBox(e));
     }

@@ -57,8 +57,22 @@ async function atLeast(sel, n, what) {
 
 try {
   await check('overview', async () => {
+    // cold: what a first visit transfers (headers and gzip bodies) until the page is idle
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
+    let bytes = 0;
+    const onDone = e => { bytes += e.encodedDataLength; };
+    cdp.on('Network.loadingFinished', onDone);
     await page.goto(base + '/', { waitUntil: 'load' });
     await atLeast('#totals .card', 6, 'overview totals');
+    await atLeast('#pph svg rect', 12, 'packets per hour bars');
+    await page.waitForLoadState('networkidle', T).catch(() => {});
+    cdp.off('Network.loadingFinished', onDone);
+    await cdp.send('Network.setCacheDisabled', { cacheDisabled: false });
+    console.log(JSON.stringify({ overviewBytes: bytes }));
+    if (bytes > 150 * 1024) throw new Error(`overview: ${bytes} bytes transferred, over the 150 KB budget`);
+    if (bytes < 5000) throw new Error(`overview: only ${bytes} bytes counted`);
     await atLeast('#pph svg rect', 12, 'packets per hour bars');
     const tx = await page.locator('#totals .card .v').first().textContent();
     if (!/^[1-9][\d,]*$/.test(tx.trim())) throw new Error('overview: transmissions total is ' + tx);
