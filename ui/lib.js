@@ -42,12 +42,12 @@ export function load(name) {
 }
 
 /** GET /api/<path> as JSON. A 503 with Retry-After (analytics being computed, the
- * snapshot loading) is retried a few times. Throws an Error with the server's message. */
+ * snapshot loading) is retried a few times (opts.retries, default 8). Throws an Error with the server's message. */
 export async function api(path, opts = {}) {
   for (let attempt = 0; ; attempt++) {
     const r = await fetch('/api/' + path, { headers: opts.headers || {}, signal: opts.signal });
     if (r.status === 304) return null;
-    if (r.status === 503 && attempt < 8) {
+    if (r.status === 503 && attempt < (opts.retries ?? 8)) {
       const s = Math.min(parseFloat(r.headers.get('Retry-After') || '1') || 1, 5);
       await r.text();
       await new Promise(res => setTimeout(res, s * 1000));

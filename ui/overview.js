@@ -113,13 +113,12 @@ export async function overview({ main, stale }) {
 
   async function refresh() {
     try {
-      const hz = await api('healthz');
+      // both at once: the totals need not wait for the health answer
+      const [hz, st] = await Promise.all([api('healthz'), api('stats', { retries: 0 }).catch(() => null)]);
       if (stale()) return;
       snap.replaceChildren(...health(hz));
-      if (hz.generation > 0) {
+      if (hz.generation > 0 && st) {
         if (!rf) loadChart();
-        const st = await api('stats');
-        if (stale()) return;
         cards.replaceChildren(
           card('Transmissions', num(st.totalTransmissions)),
           card('Observations', num(st.totalObservations)),

@@ -33,10 +33,16 @@ const page = await context.newPage();
 // The WebSocket feed at / is tried once and dropped silently when the server has none;
 // Chromium itself logs that failed handshake, the one console line not counted as an error.
 const wsNoise = /^WebSocket connection to 'wss?:\/\/[^']*\/' failed/;
-page.on('console', m => { if (m.type() === 'error' && !wsNoise.test(m.text())) problems.push('console: ' + m.text()); });
+// A 503 with Retry-After (an analytic still being computed) is the API's way to say "ask
+// again"; the page does, and Chromium logs the 503 itself: neither counts.
+const retryNoise = /^Failed to load resource: the server responded with a status of 503/;
+page.on('console', m => { if (m.type() === 'error' && !wsNoise.test(m.text()) && !retryNoise.test(m.text())) problems.push('console: ' + m.text()); });
 page.on('pageerror', e => problems.push('page error: ' + e.message));
 page.on('requestfailed', r => problems.push(`request failed: ${r.url()} ${r.failure() && r.failure().errorText}`));
-page.on('response', r => { if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`); });
+page.on('response', r => {
+  if (r.status() === 503 && r.headers()['retry-after']) return;
+  if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`);
+});
 // nothing may leave the machine
 await context.route(u => !u.href.startsWith(base) && !u.href.startsWith('data:'), r => { problems.push('external request: ' + r.request().url()); r.abort(); });
 
