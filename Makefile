@@ -66,7 +66,7 @@ run: build
 	@echo "meshsnap: serving $(VAR)/meshsnap.db (Ctrl-C stops it)"
 	@echo "  dashboard: http://$(LISTEN)/"
 	@echo "  API:       http://$(LISTEN)/api/stats"
-	exec $(BUILD)/meshsnapd --db $(VAR)/meshsnap.db --state-dir $(VAR)/state --listen $(LISTEN) --ui-root $(CURDIR)/$(BUILD)/ui
+	exec $(BUILD)/meshsnapd --db $(VAR)/meshsnap.db --state-dir $(VAR)/state --listen $(LISTEN) --ui-root $(abspath $(BUILD))/ui
 
 test: build build-configs
 	cd $(BUILD) && ctest --output-on-failure -j 2
