@@ -38,8 +38,16 @@ const wsNoise = /^WebSocket connection to 'wss?:\/\/[^']*\/' failed/;
 const retryNoise = /^Failed to load resource: the server responded with a status of 503/;
 page.on('console', m => { if (m.type() === 'error' && !wsNoise.test(m.text()) && !retryNoise.test(m.text())) problems.push('console: ' + m.text()); });
 page.on('pageerror', e => problems.push('page error: ' + e.message));
-page.on('requestfailed', r => problems.push(`request failed: ${r.url()} ${r.failure() && r.failure().errorText}`));
+// Chromium reports a body-less answer to fetch() (the 304 of a poll with If-None-Match) as
+// net::ERR_ABORTED after its response arrived; such a request did not fail.
+const notModified = new Set();
+page.on('requestfailed', r => {
+  const err = r.failure() && r.failure().errorText;
+  if (err === 'net::ERR_ABORTED' && notModified.has(r)) return;
+  problems.push(`request failed: ${r.url()} ${err}`);
+});
 page.on('response', r => {
+  if (r.status() === 304 || r.status() === 204) notModified.add(r.request());
   if (r.status() === 503 && r.headers()['retry-after']) return;
   if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`);
 });
