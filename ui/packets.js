@@ -62,13 +62,15 @@ export async function packets({ main, query, stale }) {
     h('td', { class: 'mono hide-sm' }, p.hash));
     return tr;
   }
+  let again = false; // the filters changed while a request was out: ask once more after it
   async function poll() {
-    if (inflight) return;
+    if (inflight) { again = true; return; }
     const box = { value: null };
-    inflight = api('packets?' + params(), { headers: etag ? { 'If-None-Match': etag } : {}, etag: box });
+    const asked = params().toString();
+    inflight = api('packets?' + asked, { headers: etag ? { 'If-None-Match': etag } : {}, etag: box });
     try {
       const r = await inflight;
-      if (stale()) return;
+      if (stale() || asked !== params().toString()) return; // an answer to older filters
       if (r) {
         etag = box.value;
         total.textContent = `${num(r.total)} matching`;
@@ -82,6 +84,7 @@ export async function packets({ main, query, stale }) {
       if (!stale()) total.replaceChildren(errorBox(e));
     } finally {
       inflight = null;
+      if (again && !stale()) { again = false; poll(); }
     }
   }
   function restart() {
