@@ -2,7 +2,10 @@
 # in ui/ and the libraries `npm ci` installed in ui/node_modules (from ui/package-lock.json;
 # `make build` runs it). Fingerprinted names and .gz copies; see ui/build.py. The packages
 # install this directory as /usr/share/meshsnap/ui; `make run` serves it.
-find_program(MSN_UI_PYTHON NAMES python3 REQUIRED)
+find_program(MSN_UI_PYTHON NAMES python3)
+if(NOT MSN_UI_PYTHON)
+  message(FATAL_ERROR "python3 is required to write the dashboard (apt-get install python3)")
+endif()
 set(MSN_UI_OUT ${CMAKE_BINARY_DIR}/ui)
 file(GLOB MSN_UI_SOURCES CONFIGURE_DEPENDS
      ${CMAKE_SOURCE_DIR}/ui/*.js ${CMAKE_SOURCE_DIR}/ui/*.css ${CMAKE_SOURCE_DIR}/ui/*.html)
