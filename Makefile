@@ -15,11 +15,12 @@ WERROR     ?= ON
 DEB_PACKAGES = build-essential cmake pkg-config libh2o-evloop-dev libssl-dev liblmdb-dev \
                libmsgpack-dev libsqlite3-dev zlib1g-dev libsystemd-dev libmosquitto-dev python3 python3-prometheus-client sqlite3 curl lmdb-utils \
                clang libclang-rt-14-dev wrk h2o rpm lintian rpmlint strace dpkg-dev \
-               mosquitto mosquitto-clients python3-paho-mqtt openssl
+               mosquitto mosquitto-clients python3-paho-mqtt openssl \
+               nodejs chromium
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build build-configs run test bench clean
+.PHONY: all deps build build-configs run test bench clean ui-deps
 
 all: build
 
@@ -33,7 +34,16 @@ deps:
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-build: deps
+# The dashboard's libraries (uPlot, Leaflet) and the browser tests' driver (playwright-core),
+# from ui/package-lock.json; ui/build.py vendors the libraries into $(BUILD)/ui.
+ui-deps: ui/node_modules/.package-lock.json
+# (npm: Debian's package when nodejs does not bring it.) Without the registry the build goes
+# on; the dashboard then lacks the map and the charts and the browser tests skip.
+ui/node_modules/.package-lock.json: ui/package-lock.json ui/package.json | deps
+	@command -v npm >/dev/null || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm
+	cd ui && npm ci --no-audit --no-fund || echo "warning: npm ci failed in ui/: building the dashboard without its libraries"
+
+build: deps ui-deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMESHSNAP_WERROR=$(WERROR)
 	cmake --build $(BUILD) -j $(JOBS)
 
@@ -59,8 +69,10 @@ run: build
 	  echo "Generating a demo mesh in $(VAR)/meshsnap.db (meshsnap gen --demo)"; \
 	  $(BUILD)/meshsnap gen --demo --quiet --db $(VAR)/meshsnap.db; \
 	fi
-	@echo "meshsnap: serving $(VAR)/meshsnap.db at http://$(LISTEN)/ (the dashboard in ui/) and /api/stats (Ctrl-C stops it)"
-	exec $(BUILD)/meshsnapd --db $(VAR)/meshsnap.db --state-dir $(VAR)/state --listen $(LISTEN) --ui-root $(CURDIR)/ui
+	@echo "meshsnap: serving $(VAR)/meshsnap.db (Ctrl-C stops it)"
+	@echo "  dashboard: http://$(LISTEN)/"
+	@echo "  API:       http://$(LISTEN)/api/stats"
+	exec $(BUILD)/meshsnapd --db $(VAR)/meshsnap.db --state-dir $(VAR)/state --listen $(LISTEN) --ui-root $(abspath $(BUILD))/ui
 
 test: build build-configs
 	cd $(BUILD) && ctest --output-on-failure -j 2
@@ -87,7 +99,7 @@ PKG_CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMESHSNAP_TESTS=OFF \
   -DCMAKE_EXE_LINKER_FLAGS="$$($(PKG_HARDENING) dpkg-buildflags --get LDFLAGS)"
 
 .PHONY: package
-package: deps
+package: deps ui-deps
 	@missing=""; for p in $(PKG_DEB_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \

@@ -13,7 +13,7 @@
 #   /usr/lib/sysusers.d/meshsnap.conf           the meshsnap system user
 #   /usr/share/man/man8/meshsnapd.8.gz, /usr/share/man/man1/meshsnap.1.gz
 #   /usr/share/doc/meshsnap/{copyright,changelog.gz}
-#   /usr/share/meshsnap/ui/                     the dashboard (ui/ of the source tree), the
+#   /usr/share/meshsnap/ui/                     the dashboard (ui/build.py's output), the
 #                                               default [http] ui_root
 #   /usr/share/lintian/overrides/meshsnap       (deb only)
 # Nothing under /var: systemd creates /var/lib/meshsnap at the first start.
@@ -77,8 +77,9 @@ install(FILES ${MSN_PKG_SRC}/meshsnap.sysusers DESTINATION lib/sysusers.d RENAME
 install(FILES ${MSN_PKG_GEN}/meshsnapd.8.gz DESTINATION share/man/man8)
 install(FILES ${MSN_PKG_GEN}/meshsnap.1.gz DESTINATION share/man/man1)
 install(FILES ${MSN_PKG_SRC}/copyright ${MSN_PKG_GEN}/changelog.gz DESTINATION share/doc/meshsnap)
-# The dashboard: every file of ui/ (the workers serve it; MESHSNAP_UI_DIR is this place).
-install(DIRECTORY ${CMAKE_SOURCE_DIR}/ui/ DESTINATION share/meshsnap/ui
+# The dashboard as ui/build.py wrote it (ui/ui.cmake; the workers serve it; MESHSNAP_UI_DIR
+# is this place).
+install(DIRECTORY ${CMAKE_BINARY_DIR}/ui/ DESTINATION share/meshsnap/ui
         FILE_PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ
         DIRECTORY_PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE WORLD_READ WORLD_EXECUTE)
 # Lintian reads these from the .deb; the .rpm leaves them out (%exclude below).

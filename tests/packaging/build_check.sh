@@ -100,9 +100,9 @@ cat >"$tmp/expected" <<'EOF'
 /usr/share/man/man1/meshsnap.1.gz
 /usr/share/man/man8/meshsnapd.8.gz
 EOF
-# and the dashboard: every file of the source tree's ui/
+# and the dashboard: every file ui/build.py wrote into the build's ui/
 src=${MESHSNAP_SOURCE:-$(cd "$(dirname "$0")/../.." && pwd)}
-(cd "$src/ui" && find . -type f | sed 's|^\./|/usr/share/meshsnap/ui/|') >>"$tmp/expected"
+(cd "$build/ui" && find . -type f | sed 's|^\./|/usr/share/meshsnap/ui/|') >>"$tmp/expected"
 sort -o "$tmp/expected" "$tmp/expected"
 dpkg-deb -c "$deb" | awk '{print $6}' | sed 's|^\.||; s|/$||' | sort >"$tmp/deb.all"
 # regular files of the .deb (the lintian overrides are .deb-only)
@@ -115,7 +115,7 @@ rpm -qlp "$rpm" 2>/dev/null | grep -v '^/usr/lib/\.build-id' | sort >"$tmp/rpm.a
 # %dir entries of the rpm: only our own directories
 {
 	printf '%s\n' /etc/meshsnap /usr/share/doc/meshsnap /usr/share/meshsnap
-	(cd "$src/ui" && find . -type d | sed 's|^\.$|/usr/share/meshsnap/ui|; s|^\./|/usr/share/meshsnap/ui/|')
+	(cd "$build/ui" && find . -type d | sed 's|^\.$|/usr/share/meshsnap/ui|; s|^\./|/usr/share/meshsnap/ui/|')
 } | sort >"$tmp/rpm.dirs.expected"
 rpm -qp --qf '[%{FILEMODES:perms} %{FILENAMES}\n]' "$rpm" 2>/dev/null | awk '$1 ~ /^d/ {print $2}' |
 	grep -v '^/usr/lib/\.build-id' | sort >"$tmp/rpm.dirs"
