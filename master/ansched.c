@@ -78,11 +78,59 @@ static msn_ancache_ent_t *find(msn_ansched_t *a, int an, const char *key)
     return NULL;
 }
 
+/* Removes entry i, deleting its document from the snapshot at the next write. */
+static void drop(msn_ansched_t *a, int i)
+{
+    msn_ancache_ent_t *e = &a->ents[i];
+    a->deleted = msn_xrealloc(a->deleted, (size_t)(a->n_deleted + 1) * sizeof(char *));
+    a->deleted[a->n_deleted++] = msn_xstrdup(e->name);
+    a->n_on_demand -= e->on_demand != 0;
+    ent_free(e);
+    a->ents[i] = a->ents[--a->n];
+}
+
+/* Sets whether e is an on-demand shape, keeping the count. */
+static void set_on_demand(msn_ansched_t *a, msn_ancache_ent_t *e, int on_demand)
+{
+    a->n_on_demand += (on_demand != 0) - (e->on_demand != 0);
+    e->on_demand = on_demand != 0;
+}
+
+static void publish_counts(msn_ansched_t *a)
+{
+    if (a->st == NULL)
+        return;
+    msn_status_write_begin(&a->st->master_seq);
+    a->st->master.shapes_on_demand = a->n_on_demand;
+    a->st->master.shapes_evicted = a->evicted;
+    msn_status_write_end(&a->st->master_seq);
+}
+
+/* Makes room for one more on-demand shape: evicts the least recently asked ones while
+ * [analytics] max_shapes are kept. */
+static void make_room(msn_ansched_t *a)
+{
+    while (a->n_on_demand >= a->cfg->analytics.max_shapes) {
+        int lru = -1;
+        for (int i = 0; i < a->n; i++)
+            if (a->ents[i].on_demand && (lru < 0 || a->ents[i].last_requested_ms < a->ents[lru].last_requested_ms))
+                lru = i;
+        if (lru < 0)
+            return;
+        msn_debug("analytics: %s evicted (at most %d on-demand shapes are kept)", a->ents[lru].name,
+                  a->cfg->analytics.max_shapes);
+        drop(a, lru);
+        a->evicted++;
+    }
+}
+
 static msn_ancache_ent_t *add(msn_ansched_t *a, int an, const char *key, int on_demand)
 {
     msn_ancache_ent_t *e = find(a, an, key);
     if (e)
         return e;
+    if (on_demand)
+        make_room(a);
     if (a->n == a->cap) {
         a->cap = a->cap ? a->cap * 2 : 64;
         a->ents = msn_xrealloc(a->ents, (size_t)a->cap * sizeof(*a->ents));
@@ -95,7 +143,7 @@ static msn_ancache_ent_t *add(msn_ansched_t *a, int an, const char *key, int on_
     if (msn_anshape_from_key(key, &sh) < 0)
         memset(&sh, 0, sizeof(sh));
     msn_anshape_doc_name(an, &sh, e->name, sizeof(e->name));
-    e->on_demand = on_demand;
+    set_on_demand(a, e, on_demand);
     return e;
 }
 
@@ -103,13 +151,13 @@ static msn_ancache_ent_t *add(msn_ansched_t *a, int an, const char *key, int on_
 static void ensure_precomputed(msn_ansched_t *a, const msn_store_t *s)
 {
     for (int an = 0; an < MSN_AN_COUNT; an++) {
-        add(a, an, "", 0)->on_demand = 0;
+        set_on_demand(a, add(a, an, "", 0), 0);
         int p = msn_anshape_params(an);
         if (p & 2)
             for (size_t w = 0; w < sizeof(windows) / sizeof(windows[0]); w++) {
                 char key[32];
                 snprintf(key, sizeof(key), "w=%s", windows[w]);
-                add(a, an, key, 0)->on_demand = 0;
+                set_on_demand(a, add(a, an, key, 0), 0);
             }
         if (p & 1)
             for (uint32_t i = 0; i < s->n_observers; i++) {
@@ -121,7 +169,7 @@ static void ensure_precomputed(msn_ansched_t *a, const msn_store_t *s)
                 if (msn_anshape_parse(iata, NULL, NULL, NULL, NULL, &sh, err, sizeof(err)) < 0 || !sh.region[0])
                     continue;
                 msn_anshape_key(&sh, key, sizeof(key));
-                add(a, an, key, 0)->on_demand = 0;
+                set_on_demand(a, add(a, an, key, 0), 0);
             }
     }
 }
@@ -134,6 +182,11 @@ static void take_requests(msn_ansched_t *a, int64_t now)
         msn_anshape_t sh;
         if (an < 0 || an >= MSN_AN_COUNT || msn_anshape_from_key(key, &sh) < 0)
             continue;
+        char canon[MSN_ANSHAPE_KEY_MAX];
+        msn_anshape_key(&sh, canon, sizeof(canon));
+        if (strcmp(canon, key) != 0 ||
+            !msn_anshape_is_normal(&sh, 1000LL * msn_config_analytic_interval(a->cfg, an), now))
+            continue; /* workers send normal shapes only */
         msn_ancache_ent_t *e = find(a, an, key);
         if (e == NULL) {
             if (!missing)
@@ -147,14 +200,12 @@ static void take_requests(msn_ansched_t *a, int64_t now)
 
 static void drop_idle(msn_ansched_t *a, int64_t now)
 {
+    int64_t idle_ms = 1000LL * a->cfg->analytics.shape_idle_s;
     for (int i = 0; i < a->n;) {
         msn_ancache_ent_t *e = &a->ents[i];
-        if (e->on_demand && !e->pending && now - e->last_requested_ms > MSN_ANSCHED_IDLE_MS) {
-            msn_info("analytics: %s not requested for %d min; dropped", e->name, MSN_ANSCHED_IDLE_MS / 60000);
-            a->deleted = msn_xrealloc(a->deleted, (size_t)(a->n_deleted + 1) * sizeof(char *));
-            a->deleted[a->n_deleted++] = msn_xstrdup(e->name);
-            ent_free(e);
-            a->ents[i] = a->ents[--a->n];
+        if (e->on_demand && !e->pending && now - e->last_requested_ms > idle_ms) {
+            msn_info("analytics: %s not requested for %d s; dropped", e->name, a->cfg->analytics.shape_idle_s);
+            drop(a, i);
             continue;
         }
         i++;
@@ -264,10 +315,12 @@ int msn_ansched_tick(msn_ansched_t *a, const msn_store_t *s, int64_t now)
 {
     int changed = 0;
     take_requests(a, now);
+    publish_counts(a);
     if (a->run.pid > 0 && (changed = finish_run(a, now)) < 0)
         return 0;
     drop_idle(a, now);
     ensure_precomputed(a, s);
+    publish_counts(a);
     /* jobs: every shape of each due analytic, plus on-demand shapes never computed */
     msn_anjob_t *jobs = msn_xmalloc((size_t)(a->n + 1) * sizeof(msn_anjob_t));
     int nj = 0;

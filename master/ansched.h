@@ -6,8 +6,14 @@
  * windows 1h, 24h, 7d, 30d (for the analytics that take them). Any other shape a client
  * asks for reaches the master through the status block's shape ring; it is computed at
  * once, then kept fresh on the analytic's interval while clients keep asking, and dropped
- * after 10 minutes without a request. Computations run in a forked child (anrun.h); a
- * failed one keeps the previous result published and is counted in the status block.
+ * after [analytics] shape_idle_s without a request. Only shapes in normal form
+ * (shm/anshape.h) are taken. At most [analytics] max_shapes on-demand shapes are kept:
+ * a new one beyond that evicts the least recently asked (its document is deleted from
+ * the snapshot; LMDB reuses the freed pages for later writes, and a full rebuild writes
+ * a compact new environment), so neither the master's memory nor the state directory
+ * grows with the number of distinct shapes clients invent. Computations run in a forked
+ * child (anrun.h); a failed one keeps the previous result published and is counted in
+ * the status block.
  *
  * The results live here (owned copies) and are written into every snapshot generation
  * (msn_ansched_write), so a full rebuild keeps them.
@@ -23,8 +29,6 @@
 #include "shm/snapshot.h"
 #include "shm/status.h"
 #include "store.h"
-
-#define MSN_ANSCHED_IDLE_MS (10 * 60 * 1000) /* drop an on-demand shape after this long unasked */
 
 typedef struct {
     int an;
@@ -45,6 +49,8 @@ typedef struct {
     int n, cap;
     char **deleted; /* document names to delete from the snapshot */
     int n_deleted;
+    int n_on_demand;          /* entries with on_demand set */
+    int64_t evicted;          /* on-demand shapes evicted to stay within max_shapes */
     int64_t next_due[MSN_AN_COUNT];
     int force_path_analytics; /* recompute path-dependent analytics at the next tick */
     msn_anrun_t run;
