@@ -75,11 +75,16 @@ static void set_polling(msn_conns_t *c, int on)
     c->polling = on;
 }
 
-/* Polls the listeners when nothing stands in the way. */
+/* Polls the listeners when nothing stands in the way: not while descriptors ran out
+ * (until the back-off ends); at the cap only now and then (to see whether a client waits,
+ * which makes room: on_accept), else as soon as a connection closes. */
 static void maybe_resume(msn_conns_t *c, int64_t now)
 {
-    if (!c->stopped && now >= c->paused_until_ms && c->count < c->cfg->http.max_connections)
-        set_polling(c, 1);
+    if (c->stopped || now < c->paused_until_ms)
+        return;
+    if (c->count >= c->cfg->http.max_connections && now < c->cap_recheck_ms)
+        return;
+    set_polling(c, 1);
 }
 
 /* ---- closing ---- */
@@ -187,10 +192,12 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     int64_t now = msn_now_ms();
     for (int i = 0; i < ACCEPT_BATCH; i++) {
         if (c->count >= c->cfg->http.max_connections) {
-            /* at the cap with a client waiting: make room (once per round of closes) and
-               wait for the closes (on_close polls again) */
+            /* at the cap with a client waiting: make room (once per round of closes), then
+               wait for a close (on_close polls again), or look again after the back-off
+               when no connection was idle enough to close */
             if (c->closing == 0)
                 msn_conns_shed_idle(c, MSN_CONNS_SHED_BATCH, now);
+            c->cap_recheck_ms = now + c->cfg->http.accept_backoff_ms;
             set_polling(c, 0);
             return;
         }

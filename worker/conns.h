@@ -4,7 +4,9 @@
  *   accepting   The listeners are polled while the worker holds fewer than
  *               [http] max_connections connections. At the cap, a client waiting in the
  *               accept queue makes the worker close its oldest idle connections (a batch
- *               of MSN_CONNS_SHED_BATCH); it accepts again as connections close.
+ *               of MSN_CONNS_SHED_BATCH); it accepts again as connections close, and
+ *               when none was idle enough to close it looks again after
+ *               [http] accept_backoff_ms.
  *               When accept(2) fails for want of descriptors or memory (EMFILE, ENFILE,
  *               ENOBUFS, ENOMEM) the worker stops polling the listeners for
  *               [http] accept_backoff_ms and closes its oldest idle connections, rather
@@ -78,6 +80,7 @@ typedef struct msn_conns {
     int polling;             /* the listeners are polled */
     int stopped;             /* msn_conns_stop: never accept again */
     int64_t paused_until_ms; /* out of descriptors: not polled before this */
+    int64_t cap_recheck_ms;  /* at the cap: polled again (to see whether a client waits) then */
     int64_t last_scan_ms;
     int64_t last_warn_ms;
     long count;              /* open connections */

@@ -16,6 +16,7 @@ until close() (or the end of a `with` block).
   rss_kb(pid), anon_kb(pid)          the resident set of a process, in KiB: all of it (VmRSS),
                                      or its own memory only (RssAnon, no mapped files)
   cpu_ticks(pid)                     user + system CPU ticks of a process (/proc/PID/stat)
+  answered(sock)                     whether the server has sent anything on a connection
   peer_closed(sock)                  whether the server closed (or reset) a connection
                                      (reading what it sent meanwhile)
 
@@ -74,15 +75,18 @@ def peer_closed(sock):
     """True when the server closed (or reset) the connection, False while it is open. Reads
     and drops whatever the server sent meanwhile (so only call it once the client may read:
     reading is progress for the server)."""
+    timeout = sock.gettimeout()
+    sock.setblocking(False)
     try:
         while True:
-            data = sock.recv(1 << 16, socket.MSG_DONTWAIT)
-            if data == b"":
+            if sock.recv(1 << 16) == b"":
                 return True
     except (BlockingIOError, InterruptedError):
         return False
     except OSError:
         return True
+    finally:
+        sock.settimeout(timeout)
 
 
 def _connect(host, port, rcvbuf=None, timeout=10.0):
@@ -168,7 +172,7 @@ class StalledH2(_Clients):
     `refused` is set when the server did not take HTTP/2 (it answered the preface as
     HTTP/1 or closed the connection)."""
 
-    def __init__(self, host, port, paths, streams=100, rcvbuf=4096):
+    def __init__(self, host, port, paths, streams=100, rcvbuf=4096, timeout=30.0):
         super().__init__()
         self.refused = False
         s = _connect(host, port, rcvbuf=rcvbuf)
@@ -184,30 +188,42 @@ class StalledH2(_Clients):
         # the server's preface: its SETTINGS frame, which is acknowledged (a client that
         # never acknowledges may be dropped for that alone); nothing else is ever read
         try:
-            s.settimeout(5.0)
-            head = s.recv(9)
+            s.settimeout(timeout)
+            head = _recv_exactly(s, 9)
             if len(head) < 9 or head[3] != 0x4:
                 self.refused = True
                 return
             length = struct.unpack(">I", b"\0" + head[:3])[0]
-            while length > 0:
-                chunk = s.recv(length)
-                if not chunk:
-                    break
-                length -= len(chunk)
+            if len(_recv_exactly(s, length)) < length:
+                self.refused = True
+                return
             s.sendall(_frame(0x4, 0x1, 0))
         except OSError:
             self.refused = True
 
 
-class IdleConnections(_Clients):
-    """n keep-alive connections, each after one answered request for path. `failed`
-    counts the connections that got no answer."""
+def _recv_exactly(s, n):
+    data = b""
+    while len(data) < n:
+        chunk = s.recv(n - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
 
-    def __init__(self, host, port, n, path="/api/healthz", timeout=5.0):
+
+class IdleConnections(_Clients):
+    """n keep-alive connections, each after one answered request for path (one after the
+    other). `failed` counts the connections that got no answer within timeout seconds;
+    after max_failures of them no more are opened."""
+
+    def __init__(self, host, port, n, path="/api/healthz", timeout=5.0, max_failures=None):
         super().__init__()
+        self.host, self.port, self.path = host, port, path
         self.failed = 0
         for _ in range(n):
+            if max_failures is not None and self.failed >= max_failures:
+                break
             try:
                 s = _connect(host, port, timeout=timeout)
                 s.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (path, host)).encode())
@@ -216,6 +232,12 @@ class IdleConnections(_Clients):
                 self.socks.append(s)
             except OSError:
                 self.failed += 1
+
+    def add(self, n=1, **kw):
+        """Opens n more such connections (as the constructor); returns how many failed."""
+        more = IdleConnections(self.host, self.port, n, **kw)
+        self.socks.extend(more.socks)
+        return more.failed
 
 
 def _read_response(s):
@@ -240,6 +262,18 @@ def _read_response(s):
             return None
         body += chunk
     return status
+
+
+def answered(sock):
+    """True when the server has sent something on sock (non-blocking look)."""
+    timeout = sock.gettimeout()
+    sock.setblocking(False)
+    try:
+        return len(sock.recv(1, socket.MSG_PEEK)) > 0
+    except OSError:
+        return False
+    finally:
+        sock.settimeout(timeout)
 
 
 def wait_for(pred, timeout, interval=0.1):

@@ -797,11 +797,15 @@ class Daemon:
         return self.wait_for(done, timeout=timeout, interval=interval, what="every migration done")
 
     def worker_pids(self, health=None):
-        """{slot: pid} from healthz `workers`."""
+        """{slot: pid} from healthz `workers` (the admin listener's, which has the pids);
+        from /proc (worker_processes) for a daemon without an admin listener."""
         h = health or self.health()
         if not h:
             return {}
-        return {int(w["slot"]): int(w["pid"]) for w in h.get("workers") or []}
+        workers = h.get("workers") or []
+        if workers and "pid" not in workers[0]:
+            return worker_processes(self.pid) if self.pid else {}
+        return {int(w["slot"]): int(w["pid"]) for w in workers}
 
 
 def start_daemon(db, tmpdir, timeout=90.0, test=None, **kwargs):
