@@ -87,6 +87,7 @@ static void on_dispose(void *p)
     resp_t *rp = p;
     account(rp->rs, rp->conn, 0, rp->cost);
     if (rp->conn != NULL) {
+        rp->conn->progress_ms = msn_now_ms(); /* finished (or abandoned): the others start afresh */
         rp->conn->sending--;
         msn_conn_unref(rp->conn);
     }

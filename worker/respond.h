@@ -11,8 +11,12 @@
  *               budgets ([http] conn_buffer_kb, [http] worker_buffer_mb), or when nothing
  *               at all is held for the connection (resp. the worker): one response larger
  *               than a budget is still sent, alone. A response that does not fit is
- *               replaced by 503 with Retry-After (worker.c), counted as busy_refusals.
- *               So the worker holds at most max(worker budget, its largest response).
+ *               replaced by 503 with Retry-After (worker.c), counted as busy_refusals;
+ *               when a budget is used up already, requests are answered 503 before
+ *               their body is built (msn_respond_full). Requests on the admin listener
+ *               are never refused (their answers are small, and counted). So the worker
+ *               holds at most max(worker budget, its largest response), plus what the
+ *               admin listener's answers hold.
  *   pieces      A body is handed to libh2o in pieces of MSN_RESPOND_PIECE bytes; the next
  *               piece when the previous one is written. Each piece written is "progress":
  *               a response with none for [http] write_timeout_ms gets its connection
