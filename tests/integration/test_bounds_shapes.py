@@ -107,7 +107,8 @@ class ShapeBoundsTest(unittest.TestCase):
         # the second round of distinct shapes takes no more room than the first kept
         unbounded = ROUND * doc
         self.assertLess(dir2 - dir1, max(unbounded // 2, 1), "the state directory stays put")
-        self.assertLess((mem2 - mem1) * 1024, max(unbounded // 2, 4 << 20), "the master's memory stays put")
+        if not hostile.sanitized(d.pid):  # AddressSanitizer's quarantine keeps freed memory
+            self.assertLess((mem2 - mem1) * 1024, max(unbounded // 2, 4 << 20), "the master's memory stays put")
         d.stop()
 
 

@@ -16,6 +16,7 @@ until close() (or the end of a `with` block).
   rss_kb(pid), anon_kb(pid)          the resident set of a process, in KiB: all of it (VmRSS),
                                      or its own memory only (RssAnon, no mapped files)
   cpu_ticks(pid)                     user + system CPU ticks of a process (/proc/PID/stat)
+  sanitized(pid)                     whether a process runs with AddressSanitizer
   answered(sock)                     whether the server has sent anything on a connection
   peer_closed(sock)                  whether the server closed (or reset) a connection
                                      (reading what it sent meanwhile)
@@ -55,6 +56,19 @@ def anon_kb(pid):
     process's own (heap, its mappings of buffers), which is what a client can make a
     worker hold."""
     return _status_kb(pid, "RssAnon")
+
+
+def sanitized(pid):
+    """True when the process runs with AddressSanitizer (its allocator keeps freed memory in
+    quarantine and adds shadow memory: resident memory says little then)."""
+    try:
+        with open("/proc/%d/maps" % pid) as f:
+            if "libasan" in f.read():  # gcc: the runtime is a shared library
+                return True
+        with open("/proc/%d/exe" % pid, "rb") as f:  # clang links it statically
+            return b"__asan_init" in f.read()
+    except OSError:
+        return False
 
 
 def cpu_ticks(pid):
