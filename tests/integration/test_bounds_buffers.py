@@ -87,10 +87,12 @@ class BufferBoundsTest(unittest.TestCase):
         self.assertGreater(largest, CONN_BUDGET_KB * 1024, "a response larger than the connection budget is sent")
         base = hostile.anon_kb(pid)
         with hostile.SlowReaders(d.host, d.port, [BIG], SLOW_READERS) as slow:
-            h2 = [hostile.StalledH2(d.host, d.port, H2_PATHS, streams=100) for _ in range(3)]
+            # the worker answers the HTTP/2 preface once it has taken the slow readers' requests
+            # (each list is built before it is refused): slow under the sanitizers, hence the wait
+            h2 = [hostile.StalledH2(d.host, d.port, H2_PATHS, streams=100, timeout=180) for _ in range(3)]
             try:
-                self.assertFalse(any(c.refused for c in h2), "HTTP/2 is on ([http] http2 = yes)")
-                self.settle(d, pid)
+                self.assertEqual([c.reason for c in h2 if c.refused], [], "HTTP/2 is on ([http] http2 = yes)")
+                self.settle(d, pid, timeout=180)
                 grown = (hostile.anon_kb(pid) - base) * 1024
                 b = bounds(d)
                 msnlib.log("%d slow readers + 3 stalled HTTP/2 x 100 streams: worker memory +%.1f MB, held %d "

@@ -184,11 +184,13 @@ H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 class StalledH2(_Clients):
     """One HTTP/2 connection that asks for `streams` responses with a window of 0.
     `refused` is set when the server did not take HTTP/2 (it answered the preface as
-    HTTP/1 or closed the connection)."""
+    HTTP/1, closed the connection or sent nothing within timeout seconds); `reason` then
+    says which."""
 
     def __init__(self, host, port, paths, streams=100, rcvbuf=4096, timeout=30.0):
         super().__init__()
         self.refused = False
+        self.reason = None
         s = _connect(host, port, rcvbuf=rcvbuf)
         self.socks.append(s)
         settings = struct.pack(">HI", 0x4, 0)  # SETTINGS_INITIAL_WINDOW_SIZE = 0
@@ -205,15 +207,15 @@ class StalledH2(_Clients):
             s.settimeout(timeout)
             head = _recv_exactly(s, 9)
             if len(head) < 9 or head[3] != 0x4:
-                self.refused = True
+                self.refused, self.reason = True, "answered %r" % head[:9] if head else "closed"
                 return
             length = struct.unpack(">I", b"\0" + head[:3])[0]
             if len(_recv_exactly(s, length)) < length:
-                self.refused = True
+                self.refused, self.reason = True, "closed within its SETTINGS frame"
                 return
             s.sendall(_frame(0x4, 0x1, 0))
-        except OSError:
-            self.refused = True
+        except OSError as e:
+            self.refused, self.reason = True, "%s (within %.0f s)" % (e, timeout)
 
 
 def _recv_exactly(s, n):
