@@ -125,8 +125,9 @@ static int read_piece(resp_t *rp, size_t n)
 static void send_piece(resp_t *rp, h2o_req_t *req)
 {
     size_t n = rp->len - rp->off;
-    if (n > MSN_RESPOND_PIECE)
-        n = MSN_RESPOND_PIECE;
+    size_t most = rp->doc ? MSN_RESPOND_PIECE : MSN_RESPOND_HELD_PIECE;
+    if (n > most)
+        n = most;
     h2o_iovec_t iov;
     if (rp->doc) {
         if (read_piece(rp, n) < 0) {

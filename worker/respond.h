@@ -17,8 +17,9 @@
  *               are never refused (their answers are small, and counted). So the worker
  *               holds at most max(worker budget, its largest response), plus what the
  *               admin listener's answers hold.
- *   pieces      A body is handed to libh2o in pieces of MSN_RESPOND_PIECE bytes; the next
- *               piece when the previous one is written. Each piece written is "progress":
+ *   pieces      A body is handed to libh2o in pieces (MSN_RESPOND_PIECE bytes of a stored
+ *               document, MSN_RESPOND_HELD_PIECE of an assembled body); the next piece
+ *               when the previous one is written. Each piece written is "progress":
  *               a response with none for [http] write_timeout_ms gets its connection
  *               closed (conns.h, stalled).
  *   assembled   A body the handler built (r->body) is held whole until written: up to
@@ -47,6 +48,9 @@
 #include "snapview.h"
 
 #define MSN_RESPOND_PIECE (32 * 1024)
+/* the piece of an assembled body (held whole anyway: larger pieces cost no memory and
+   fewer turns of the event loop; a client must take one per write_timeout_ms) */
+#define MSN_RESPOND_HELD_PIECE (256 * 1024)
 
 typedef struct {
     msn_conns_t *conns;   /* the per-worker count (buffered) lives there */
