@@ -121,8 +121,47 @@ static void remove_ent(msn_ansched_t *a, int i)
     msn_ancache_ent_t *e = &a->ents[i];
     a->deleted = msn_xrealloc(a->deleted, (size_t)(a->n_deleted + 1) * sizeof(char *));
     a->deleted[a->n_deleted++] = msn_xstrdup(e->name);
+    a->n_on_demand -= e->on_demand != 0;
     ent_free(e);
     a->ents[i] = a->ents[--a->n];
+}
+
+/* Sets whether e is an on-demand shape, keeping the count. */
+static void set_on_demand(msn_ansched_t *a, msn_ancache_ent_t *e, int on_demand)
+{
+    a->n_on_demand += (on_demand != 0) - (e->on_demand != 0);
+    e->on_demand = on_demand != 0;
+}
+
+static void publish_counts(msn_ansched_t *a)
+{
+    if (a->st == NULL)
+        return;
+    msn_status_write_begin(&a->st->master_seq);
+    a->st->master.shapes_on_demand = a->n_on_demand;
+    a->st->master.shapes_evicted = a->evicted;
+    msn_status_write_end(&a->st->master_seq);
+}
+
+/* Makes room for one more on-demand shape: evicts the least recently asked ones while
+ * [analytics] max_shapes are kept. */
+static void make_room(msn_ansched_t *a)
+{
+    int64_t before = a->evicted;
+    while (a->n_on_demand >= a->cfg->analytics.max_shapes) {
+        int lru = -1;
+        for (int i = 0; i < a->n; i++)
+            if (a->ents[i].on_demand && (lru < 0 || a->ents[i].last_requested_ms < a->ents[lru].last_requested_ms))
+                lru = i;
+        if (lru < 0)
+            return;
+        msn_debug("analytics: %s evicted (at most %d on-demand shapes are kept)", a->ents[lru].name,
+                  a->cfg->analytics.max_shapes);
+        remove_ent(a, lru);
+        a->evicted++;
+    }
+    if (a->evicted != before)
+        reindex(a);
 }
 
 static msn_ancache_ent_t *add(msn_ansched_t *a, int an, const char *key, int on_demand)
@@ -130,6 +169,8 @@ static msn_ancache_ent_t *add(msn_ansched_t *a, int an, const char *key, int on_
     msn_ancache_ent_t *e = find(a, an, key);
     if (e)
         return e;
+    if (on_demand)
+        make_room(a);
     if (a->n == a->cap) {
         a->cap = a->cap ? a->cap * 2 : 64;
         a->ents = msn_xrealloc(a->ents, (size_t)a->cap * sizeof(*a->ents));
@@ -145,7 +186,7 @@ static msn_ancache_ent_t *add(msn_ansched_t *a, int an, const char *key, int on_
     if (msn_anshape_from_key(key, &sh) < 0)
         memset(&sh, 0, sizeof(sh));
     msn_anshape_doc_name(an, &sh, e->name, sizeof(e->name));
-    e->on_demand = on_demand;
+    set_on_demand(a, e, on_demand);
     uint32_t h = ent_hash(an, e->key) & (a->ht_cap - 1);
     while (a->ht[h])
         h = (h + 1) & (a->ht_cap - 1);
@@ -157,7 +198,7 @@ static msn_ancache_ent_t *add(msn_ansched_t *a, int an, const char *key, int on_
 static msn_ancache_ent_t *keep(msn_ansched_t *a, int an, const char *key)
 {
     msn_ancache_ent_t *e = add(a, an, key, 0);
-    e->on_demand = 0;
+    set_on_demand(a, e, 0);
     e->kept = a->pass;
     return e;
 }
@@ -276,6 +317,11 @@ static void take_requests(msn_ansched_t *a, int64_t now)
         msn_anshape_t sh;
         if (an < 0 || an >= MSN_AN_COUNT || msn_anshape_from_key(key, &sh) < 0)
             continue;
+        char canon[MSN_ANSHAPE_KEY_MAX];
+        msn_anshape_key(&sh, canon, sizeof(canon));
+        if (strcmp(canon, key) != 0 ||
+            !msn_anshape_is_normal(&sh, 1000LL * msn_config_analytic_interval(a->cfg, an), now))
+            continue; /* workers send normal shapes only */
         msn_ancache_ent_t *e = find(a, an, key);
         if (e == NULL) {
             if (!missing)
@@ -289,11 +335,12 @@ static void take_requests(msn_ansched_t *a, int64_t now)
 
 static void drop_idle(msn_ansched_t *a, int64_t now)
 {
+    int64_t idle_ms = 1000LL * a->cfg->analytics.shape_idle_s;
     int removed = 0;
     for (int i = 0; i < a->n;) {
         msn_ancache_ent_t *e = &a->ents[i];
-        if (e->on_demand && !e->pending && now - e->last_requested_ms > MSN_ANSCHED_IDLE_MS) {
-            msn_info("analytics: %s not requested for %d min; dropped", e->name, MSN_ANSCHED_IDLE_MS / 60000);
+        if (e->on_demand && !e->pending && now - e->last_requested_ms > idle_ms) {
+            msn_info("analytics: %s not requested for %d s; dropped", e->name, a->cfg->analytics.shape_idle_s);
             remove_ent(a, i);
             removed = 1;
             continue;
@@ -413,6 +460,7 @@ int msn_ansched_tick(msn_ansched_t *a, const msn_store_t *s, int64_t now)
 {
     int changed = 0;
     take_requests(a, now);
+    publish_counts(a);
     if (a->run.pid > 0 && (changed = finish_run(a, now)) < 0)
         return 0;
     drop_idle(a, now);
@@ -420,6 +468,7 @@ int msn_ansched_tick(msn_ansched_t *a, const msn_store_t *s, int64_t now)
         ensure_precomputed(a, s);
         a->last_pass_ms = now;
     }
+    publish_counts(a);
     /* jobs: every shape of each due analytic, plus on-demand shapes never computed */
     msn_anjob_t *jobs = msn_xmalloc((size_t)(a->n + 1) * sizeof(msn_anjob_t));
     int nj = 0;

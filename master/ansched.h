@@ -8,8 +8,13 @@
  * analytics over 1, 3, 7 and 30 days, and the metrics summary over the dashboard's windows
  * (1h, 3h, 6h, 12h, 24h, 3d, 7d, 30d) for every region. Any other shape a client asks for
  * reaches the master through the status block's shape ring; it is computed at once, then
- * kept fresh on the analytic's interval while clients keep asking, and dropped after 10
- * minutes without a request. A precomputed shape that no longer applies (its observer or
+ * kept fresh on the analytic's interval while clients keep asking, and dropped after
+ * [analytics] shape_idle_s without a request. Only shapes in normal form (shm/anshape.h)
+ * are taken, and at most [analytics] max_shapes on-demand shapes are kept: a new one
+ * beyond that evicts the least recently asked (its document is deleted from the snapshot;
+ * LMDB reuses the freed pages, and a full rebuild writes a compact new environment), so
+ * neither the master's memory nor the state directory grows with the number of distinct
+ * shapes clients invent. A precomputed shape that no longer applies (its observer or
  * region is gone) is dropped with its document. A shape whose data changed (an observer's
  * analytics once that observer's counters moved, the metrics summary once new metrics rows
  * arrived) is recomputed without waiting for its interval, at most every
@@ -32,8 +37,7 @@
 #include "shm/status.h"
 #include "store.h"
 
-#define MSN_ANSCHED_IDLE_MS (10 * 60 * 1000) /* drop an on-demand shape after this long unasked */
-#define MSN_ANSCHED_CHANGED_MS 15000          /* recompute a shape whose data changed at most this often */
+#define MSN_ANSCHED_CHANGED_MS 15000 /* recompute a shape whose data changed at most this often */
 
 typedef struct {
     int an;
@@ -62,6 +66,8 @@ typedef struct {
     int64_t last_pass_ms; /* the last pass (one a second at most: it walks every observer) */
     char **deleted; /* document names to delete from the snapshot */
     int n_deleted;
+    int n_on_demand;          /* entries with on_demand set */
+    int64_t evicted;          /* on-demand shapes evicted to stay within max_shapes */
     int64_t next_due[MSN_AN_COUNT];
     int force_path_analytics; /* recompute path-dependent analytics at the next tick */
     msn_anrun_t run;

@@ -44,7 +44,7 @@ typedef struct {
     int argc;
     char **argv;
     char exe[4096];
-    int listen_fds[MSN_MAX_LISTEN];
+    int listen_fds[MSN_MAX_LISTEN + 1]; /* the listen addresses, then [http] admin_listen when set */
     int n_listen;
     int n_workers;
     child_t workers[MSN_STATUS_MAX_WORKERS];
@@ -419,13 +419,16 @@ static int write_effective(master_t *m, const msn_config_t *cfg, char *err, size
     char tmp[4300];
     snprintf(m->effective, sizeof(m->effective), "%s/effective.conf", cfg->state_dir);
     snprintf(tmp, sizeof(tmp), "%s.tmp", m->effective);
-    /* owner-only: it may hold MQTT broker passwords */
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (f == NULL && fd >= 0)
-        close(fd);
+    /* it holds the channel keys and MQTT broker passwords: readable by the daemon's user only, whatever the umask
+       (and whatever mode a leftover temporary file had) */
+    unlink(tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 && fchmod(fd, 0600) == 0 ? fdopen(fd, "w") : NULL;
     if (f == NULL) {
         snprintf(err, errlen, "cannot write %.300s: %s", tmp, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        unlink(tmp);
         return -1;
     }
     fprintf(f, "# The configuration meshsnapd is running with (written at start and on reload).\n");
@@ -473,6 +476,9 @@ static void reload(master_t *m)
         msn_warn("reload: listen address changes need a restart; keeping the current sockets");
     memcpy(next.listen, m->cfg->listen, sizeof(next.listen));
     next.n_listen = m->cfg->n_listen;
+    if (memcmp(&next.http.admin_listen, &m->cfg->http.admin_listen, sizeof(next.http.admin_listen)) != 0)
+        msn_warn("reload: [http] admin_listen changes need a restart; keeping the current admin listener");
+    next.http.admin_listen = m->cfg->http.admin_listen;
     if (msn_config_validate(&next, err, sizeof(err)) < 0)
         goto invalid;
     if (write_effective(m, &next, err, sizeof(err)) < 0)
@@ -658,6 +664,15 @@ static int master_open(master_t *m, int64_t started)
         }
         m->listen_fds[m->n_listen++] = fd;
     }
+    if (cfg->http.admin_listen.port != 0) {
+        /* handed to the workers with the others; they tell it apart by its address */
+        int fd = msn_listen_open(&cfg->http.admin_listen, err, sizeof(err));
+        if (fd < 0) {
+            msn_error("[http] admin_listen: %s", err);
+            return -1;
+        }
+        m->listen_fds[m->n_listen++] = fd;
+    }
     /* bound as whoever started us; everything from here on runs as the configured user */
     if (msn_proc_drop_privileges(cfg->user, err, sizeof(err)) < 0) {
         msn_error("%s", err);
@@ -763,6 +778,10 @@ int msn_master_main(msn_config_t *cfg, int argc, char **argv)
     for (int i = 0; i < cfg->n_listen; i++)
         msn_info("listening on http://%s%s%s:%d/ with %d workers", strchr(cfg->listen[i].host, ':') ? "[" : "",
                  cfg->listen[i].host, strchr(cfg->listen[i].host, ':') ? "]" : "", cfg->listen[i].port, m.n_workers);
+    if (cfg->http.admin_listen.port != 0)
+        msn_info("admin listener (full /api/healthz and /api/perf) on http://%s%s%s:%d/",
+                 strchr(cfg->http.admin_listen.host, ':') ? "[" : "", cfg->http.admin_listen.host,
+                 strchr(cfg->http.admin_listen.host, ':') ? "]" : "", cfg->http.admin_listen.port);
     if (msn_publisher_start(&m.pub, cfg, m.st, started) < 0) {
         msn_error("cannot start the publisher thread");
         shutdown_children(&m);

@@ -280,3 +280,52 @@ void msn_anshape_restrict(int an, msn_anshape_t *s)
     if (!(p & 8))
         s->param[0] = '\0';
 }
+
+static int64_t floor_to(int64_t v, int64_t q)
+{
+    int64_t r = v % q;
+    return r < 0 ? v - r - q : v - r;
+}
+
+int msn_anshape_normalise(msn_anshape_t *s, int64_t interval_ms, int64_t now_ms, char *err, size_t errlen)
+{
+    if (interval_ms <= 0)
+        interval_ms = 1;
+    if (s->from_ms && s->to_ms && s->from_ms > s->to_ms) {
+        snprintf(err, errlen, "invalid from: after to");
+        return -1;
+    }
+    if (s->from_ms && s->from_ms > now_ms + interval_ms) {
+        snprintf(err, errlen, "invalid from: in the future");
+        return -1;
+    }
+    if (s->to_ms < 0) {
+        snprintf(err, errlen, "invalid to: before the epoch");
+        return -1;
+    }
+    s->area[0] = '\0';
+    if (s->from_ms) {
+        s->from_ms = floor_to(s->from_ms, interval_ms);
+        if (s->from_ms <= 0)
+            s->from_ms = 0; /* from the start */
+    }
+    if (s->to_ms) {
+        int64_t up = floor_to(s->to_ms, interval_ms);
+        if (up < s->to_ms)
+            up += interval_ms;
+        s->to_ms = up >= now_ms ? 0 : up; /* not in the past: until now */
+    }
+    return 0;
+}
+
+int msn_anshape_is_normal(const msn_anshape_t *s, int64_t interval_ms, int64_t now_ms)
+{
+    msn_anshape_t n = *s;
+    char err[80], region[sizeof(n.region)];
+    if (s->region[0] && (canon_region(s->region, region, sizeof(region), err, sizeof(err)) < 0 ||
+                         strcmp(region, s->region) != 0))
+        return 0;
+    if (msn_anshape_normalise(&n, interval_ms, now_ms, err, sizeof(err)) < 0)
+        return 0;
+    return n.from_ms == s->from_ms && n.to_ms == s->to_ms && strcmp(n.area, s->area) == 0;
+}

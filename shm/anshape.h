@@ -14,6 +14,14 @@
  *               subpaths group list, a hop list (msn_anshape_params bit 8)
  * The default shape has the empty key. Document names: "an/<endpoint>" for the default
  * shape, "an/<endpoint>?<key>" otherwise (endpoint as in msn_anshape_endpoints).
+ *
+ * Normal form (msn_anshape_normalise): requests that mean the same computation share one
+ * shape, so that the number of distinct shapes a client can make the master compute and
+ * keep is small: from/to are rounded to the analytic's recompute interval (from down, to
+ * up), a `to` that is not in the past is dropped (it means "until now"), a `from` at or
+ * before the epoch is dropped (it means "from the start"), and the area is dropped (no
+ * areas are configured: an area filters nothing). Nonsense is refused: from after to, a
+ * from in the future.
  */
 #ifndef MSN_ANSHAPE_H
 #define MSN_ANSHAPE_H
@@ -46,6 +54,14 @@ int msn_anshape_parse(const char *region, const char *window, const char *from, 
 /** Sets the shape's parameter (p=). Returns 0, or -1 with err set when it is too long for a
  *  shape key (the whole key must fit MSN_ANSHAPE_KEY_MAX - 1 bytes) or holds a NUL. */
 int msn_anshape_set_param(msn_anshape_t *s, const char *param, size_t len, char *err, size_t errlen);
+/** Brings s (already restricted to analytic an) into normal form for recompute interval
+ *  interval_ms (> 0) at time now_ms (see the top comment). Returns 0, or -1 with err
+ *  naming the parameter when the shape is nonsense. */
+int msn_anshape_normalise(msn_anshape_t *s, int64_t interval_ms, int64_t now_ms, char *err, size_t errlen);
+/** 1 when s is in normal form for interval_ms at now_ms (its region canonical too), else
+ *  0 (the master takes only normal shapes from the workers). */
+int msn_anshape_is_normal(const msn_anshape_t *s, int64_t interval_ms, int64_t now_ms);
+
 /** 1 for the default shape (nothing set). */
 int msn_anshape_is_default(const msn_anshape_t *s);
 /** Writes the canonical key (empty for the default shape). */

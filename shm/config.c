@@ -58,6 +58,7 @@ typedef enum {
     K_LOG_LEVEL, /* debug|info|warn|error */
     K_LISTEN,    /* the listen list */
     K_WEB_ROOT,  /* owned string: a directory with an index.html, stored resolved */
+    K_ADDR,      /* one optional listen address (msn_listen_addr_t; port 0 = unset) */
 } kind_t;
 
 typedef struct {
@@ -87,6 +88,16 @@ static const key_def_t KEYS[] = {
     {"analytics", "default_interval_s", K_INT, OFF(analytics.default_interval_s), 1, AN_INTERVAL_MAX},
     {"analytics", "node_documents_s", K_INT, OFF(analytics.node_documents_s), 0, AN_INTERVAL_MAX},
     {"analytics", "node_changes_s", K_INT, OFF(analytics.node_changes_s), 1, 3600},
+    {"http", "max_connections", K_INT, OFF(http.max_connections), 1, 1000000},
+    {"http", "accept_backoff_ms", K_INT, OFF(http.accept_backoff_ms), 10, 60000},
+    {"http", "write_timeout_ms", K_INT, OFF(http.write_timeout_ms), 1000, 3600000},
+    {"http", "conn_buffer_kb", K_INT, OFF(http.conn_buffer_kb), 64, 4194304},
+    {"http", "worker_buffer_mb", K_INT, OFF(http.worker_buffer_mb), 1, 65536},
+    {"http", "max_query_params", K_INT, OFF(http.max_query_params), 1, 1024},
+    {"http", "http2", K_BOOL, OFF(http.http2), 0, 1},
+    {"http", "admin_listen", K_ADDR, OFF(http.admin_listen), 0, 0},
+    {"analytics", "max_shapes", K_INT, OFF(analytics.max_shapes), 1, 100000},
+    {"analytics", "shape_idle_s", K_INT, OFF(analytics.shape_idle_s), 10, AN_INTERVAL_MAX},
     {"backfill", "enabled", K_BOOL, OFF(backfill.enabled), 0, 1},
     {"backfill", "batch_size", K_INT, OFF(backfill.batch_size), 1, 1000000},
     {"backfill", "yield_ms", K_INT, OFF(backfill.yield_ms), 0, 60000},
@@ -587,6 +598,9 @@ static int set_key(msn_config_t *c, const key_def_t *k, const char *value, char 
         case K_LISTEN:
             snprintf(expect, sizeof(expect), "one or more host:port addresses");
             break;
+        case K_ADDR:
+            snprintf(expect, sizeof(expect), "one host:port address");
+            break;
         case K_USER:
             snprintf(expect, sizeof(expect), "a user name");
             break;
@@ -615,6 +629,16 @@ static int set_key(msn_config_t *c, const key_def_t *k, const char *value, char 
             return -1;
         }
         return set_string(str_field(c, k), what, K_STR, resolved, err, errlen);
+    }
+    case K_ADDR: {
+        char reason[256];
+        msn_listen_addr_t a;
+        if (msn_config_parse_listen(value, &a, reason, sizeof(reason)) < 0) {
+            snprintf(err, errlen, "%s: %s%s", what, reason, comment_hint(value));
+            return -1;
+        }
+        *(msn_listen_addr_t *)(void *)((char *)c + k->off) = a;
+        return 0;
     }
     case K_INT:
         return parse_range_int(what, value, k->min, k->max, int_field(c, k), err, errlen);
@@ -810,6 +834,15 @@ void msn_config_defaults(msn_config_t *c)
     c->http.ui = 1;
     c->analytics.default_interval_s = 300;
     c->analytics.node_changes_s = 5;
+    c->http.max_connections = 4096;
+    c->http.accept_backoff_ms = 100;
+    c->http.write_timeout_ms = 30000;
+    c->http.conn_buffer_kb = 4096;
+    c->http.worker_buffer_mb = 64;
+    c->http.max_query_params = 32;
+    c->http.http2 = 0;
+    c->analytics.max_shapes = 256;
+    c->analytics.shape_idle_s = 600;
     c->backfill.enabled = 1;
     c->backfill.batch_size = 5000;
     c->backfill.yield_ms = 100;
@@ -850,6 +883,16 @@ int msn_config_validate(const msn_config_t *c, char *err, size_t errlen)
             snprintf(err, errlen, "listen address %d ('%s' port %d) is invalid", i + 1, c->listen[i].host,
                      c->listen[i].port);
             return -1;
+        }
+    }
+    const msn_listen_addr_t *adm = &c->http.admin_listen;
+    if (adm->port != 0) {
+        for (int i = 0; i < c->n_listen; i++) {
+            if (strcmp(c->listen[i].host, adm->host) == 0 && c->listen[i].port == adm->port) {
+                snprintf(err, errlen, "[http] admin_listen: %s:%d is also a `listen` address (the admin listener "
+                         "needs an address of its own)", adm->host, adm->port);
+                return -1;
+            }
         }
     }
     for (size_t i = 0; i < N_KEYS; i++) {
@@ -1021,6 +1064,16 @@ static void dump_key(const msn_config_t *c, const key_def_t *k, FILE *f)
         }
         fputc('\n', f);
         return;
+    case K_ADDR: {
+        const msn_listen_addr_t *a = (const msn_listen_addr_t *)(const void *)((const char *)c + k->off);
+        if (a->port == 0)
+            fprintf(f, "# %s = (not set)\n", k->name);
+        else if (strchr(a->host, ':') != NULL)
+            fprintf(f, "%s = [%s]:%d\n", k->name, a->host, a->port);
+        else
+            fprintf(f, "%s = %s:%d\n", k->name, a->host, a->port);
+        return;
+    }
     case K_INT:
         fprintf(f, "%s = %d\n", k->name, int_value(c, k));
         return;

@@ -19,9 +19,12 @@
  * file, so they override it; msn_config_validate() then checks the combination.
  *
  * Global keys:    db, listen, workers, state_dir, poll_interval_ms, user, log_level
- * [http]          req_timeout_ms, shutdown_timeout_ms, access_log, web_root, ui_root, ui
- * [analytics]     default_interval_s, and one interval per analytic (msn_analytic_names);
- *                 node_documents_s, node_changes_s (per-node documents, master/nodedocs.h)
+ * [http]          req_timeout_ms, shutdown_timeout_ms, access_log, web_root, ui_root, ui; the
+ *                 resource bounds max_connections, accept_backoff_ms, write_timeout_ms,
+ *                 conn_buffer_kb, worker_buffer_mb, max_query_params; http2, admin_listen
+ * [analytics]     default_interval_s, max_shapes, shape_idle_s, and one interval per analytic
+ *                 (msn_analytic_names); node_documents_s, node_changes_s (per-node
+ *                 documents, master/nodedocs.h)
  * [backfill]      enabled, batch_size, yield_ms, republish_interval_s
  * [websocket]     max_clients, client_queue_messages, client_queue_bytes, write_timeout_s,
  *                 ping_interval_s, pong_timeout_s, max_frame_bytes, ring_messages, ring_seconds
@@ -129,9 +132,20 @@ typedef struct {
                                     Stored resolved (realpath); checked when set: msn_config_check_web_root */
         char *ui_root;           /* meshsnap's own dashboard when web_root is unset; NULL = MESHSNAP_UI_DIR */
         int ui;                  /* 1 (default): serve ui_root when web_root is unset */
+        /* resource bounds of each worker (worker/conns.h, worker/respond.h) */
+        int max_connections;     /* open connections per worker, default 4096 */
+        int accept_backoff_ms;   /* pause accepting this long when out of descriptors, default 100 */
+        int write_timeout_ms;    /* close a connection whose response does not progress, default 30000 */
+        int conn_buffer_kb;      /* response bytes buffered per connection, default 4096 (4 MiB) */
+        int worker_buffer_mb;    /* response bytes buffered per worker, default 64 */
+        int max_query_params;    /* query parameters a request may carry (more: 400), default 32 */
+        int http2;               /* 1: accept cleartext HTTP/2 (h2c); default 0 */
+        msn_listen_addr_t admin_listen; /* the admin listener; port 0 = none (default) */
     } http;
     struct {
         int default_interval_s;       /* default 300 */
+        int max_shapes;               /* on-demand analytics shapes kept at once, default 256 */
+        int shape_idle_s;             /* drop an on-demand shape unasked this long, default 600 */
         int interval_s[MSN_AN_COUNT]; /* 0 = use default_interval_s */
         int node_documents_s; /* every node's documents are rendered again this often; 0 = default_interval_s */
         int node_changes_s;   /* the documents of nodes with new data: at most this often, default 5 */

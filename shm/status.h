@@ -82,6 +82,8 @@ typedef struct {
     int64_t last_full_load_ms;  /* duration of the last full load + publication */
     int64_t feed_messages;      /* live-feed messages rendered into the ring by this master run */
     int64_t feed_skipped;       /* ... and left out of it (a publication with more than the ring holds) */
+    int64_t shapes_on_demand;   /* on-demand analytics shapes kept now (at most [analytics] max_shapes) */
+    int64_t shapes_evicted;     /* on-demand shapes dropped to stay within max_shapes */
     char status_text[160];      /* what the master is doing, for people */
     msn_analytic_status_t an[MSN_AN_SLOTS];
     /* rows and index entries not served (master/store.h, master/publish.h), as of the
@@ -158,6 +160,13 @@ typedef struct {
     _Atomic int32_t ready;      /* 1 once the worker accepts on its listeners */
     _Atomic int32_t connections;
     _Atomic uint64_t accepted;
+    /* resource bounds (worker/conns.h, worker/respond.h) */
+    _Atomic uint64_t buffered_bytes;  /* response bytes held for clients now */
+    _Atomic uint64_t buffered_peak;   /* the most ever held at once */
+    _Atomic uint64_t shed_idle;       /* idle connections closed to make room */
+    _Atomic uint64_t write_timeouts;  /* connections closed because their response did not progress */
+    _Atomic uint64_t accept_pauses;   /* accepting paused: out of descriptors */
+    _Atomic uint64_t busy_refusals;   /* 503 answers: response buffers full */
     _Atomic uint64_t slow_next; /* ring position in slow[] */
     msn_perf_slow_t slow[MSN_PERF_SLOW];
     msn_perf_endpoint_t ep[MSN_PERF_ENDPOINTS];

@@ -4,7 +4,9 @@
  * is requested from the master through the status block and answered 503 + Retry-After
  * (CoreScope's frontend retries); the retry finds it published. Shapes served on demand
  * are "touched" (at most once a minute per worker and shape) so the master keeps them
- * fresh; unasked, they expire.
+ * fresh; unasked, they expire. Shapes are brought into normal form first (shm/anshape.h:
+ * times rounded to the analytic's recompute interval, nonsense refused with 400), so
+ * that requests meaning the same computation share one shape.
  */
 #include <stdio.h>
 #include <string.h>
@@ -41,12 +43,18 @@ static void touch(msn_api_req_t *r, int an, const char *key)
  * master for it. */
 static void serve_shape(msn_api_req_t *r, int an, msn_anshape_t *sh)
 {
-    char key[MSN_ANSHAPE_KEY_MAX], name[MSN_ANSHAPE_KEY_MAX + 40];
+    char err[160], key[MSN_ANSHAPE_KEY_MAX], name[MSN_ANSHAPE_KEY_MAX + 40];
     msn_anshape_restrict(an, sh);
+    int64_t interval_ms = 1000LL * (r->cfg ? msn_config_analytic_interval(r->cfg, an) : 300);
+    if (msn_anshape_normalise(sh, interval_ms, r->now_ms, err, sizeof(err)) < 0) {
+        msn_api_error(r, 400, "%s", err);
+        return;
+    }
     msn_anshape_key(sh, key, sizeof(key));
     msn_anshape_doc_name(an, sh, name, sizeof(name));
     if (msn_snap_doc_get_full(r->txn, r->snap, name, &r->doc) == 0) {
         r->use_doc = 1;
+        snprintf(r->doc_name, sizeof(r->doc_name), "%s", name);
         r->status = 200;
         if (key[0])
             touch(r, an, key);

@@ -14,6 +14,7 @@ void msn_api_send_doc(msn_api_req_t *r, const char *name)
         return;
     }
     r->use_doc = 1;
+    snprintf(r->doc_name, sizeof(r->doc_name), "%s", name);
     r->status = 200;
 }
 
@@ -59,7 +60,7 @@ static void iso_or_null(msn_buf_t *b, int64_t ms)
     msn_buf_printf(b, "\"%s\"", t);
 }
 
-int msn_api_migrations_json(msn_buf_t *b, const msn_backfill_status_t *bf, int64_t now_ms)
+int msn_api_migrations_json(const msn_api_req_t *r, msn_buf_t *b, const msn_backfill_status_t *bf, int64_t now_ms)
 {
     int running = 0;
     msn_buf_putc(b, '[');
@@ -91,7 +92,7 @@ int msn_api_migrations_json(msn_buf_t *b, const msn_backfill_status_t *bf, int64
             msn_buf_puts(b, m->status == MSN_MIG_DONE ? "0" : "null");
         msn_buf_puts(b, ",\"errorMessage\":");
         if (m->error[0])
-            msn_json_strn(b, m->error, strnlen(m->error, sizeof(m->error)));
+            msn_api_json_text(r, b, m->error, strnlen(m->error, sizeof(m->error)));
         else
             msn_buf_puts(b, "null");
         msn_buf_printf(b, ",\"rowsSkipped\":%lld}", (long long)m->rows_skipped);
@@ -125,6 +126,10 @@ static void health_robustness(msn_buf_t *b, const msn_master_status_t *ms)
     msn_buf_putc(b, '}');
 }
 
+/* GET /api/healthz. The public answer (CoreScope's fields and meshsnap's load and
+ * snapshot state) leaves out what only the operator needs: the database path, the
+ * process ids, the master's status line; error texts lose their paths. A request on the
+ * admin listener ([http] admin_listen) gets all of it. */
 void msn_api_healthz(msn_api_req_t *r)
 {
     msn_buf_t *b = r->body;
@@ -140,8 +145,11 @@ void msn_api_healthz(msn_api_req_t *r)
     int stale = have && r->meta.master_start_ms != ms.started_at_ms;
     static const char *phases[] = {"starting", "loading", "ready", "stopping"};
     const char *phase = ms.phase >= 0 && ms.phase <= 3 ? phases[ms.phase] : "unknown";
-    msn_buf_printf(b, "{\"ready\":%s,\"phase\":\"%s\",\"status\":", have ? "true" : "false", phase);
-    msn_json_strn(b, ms.status_text, strnlen(ms.status_text, sizeof(ms.status_text)));
+    msn_buf_printf(b, "{\"ready\":%s,\"phase\":\"%s\"", have ? "true" : "false", phase);
+    if (r->admin) {
+        msn_buf_puts(b, ",\"status\":");
+        msn_json_strn(b, ms.status_text, strnlen(ms.status_text, sizeof(ms.status_text)));
+    }
     msn_buf_printf(b, ",\"loadProgress\":%lld,\"loadedTx\":%lld,\"loadedObs\":%lld", (long long)ms.load_progress_tx,
                    (long long)(have ? r->meta.tx_count : 0), (long long)(have ? r->meta.obs_count : 0));
     if (have) {
@@ -153,29 +161,37 @@ void msn_api_healthz(msn_api_req_t *r)
         msn_buf_printf(b, ",\"stale\":%s,\"maxTransmissionId\":%lld,\"maxObservationId\":%lld,\"legacySchema\":%s",
                        stale ? "true" : "false", (long long)r->meta.max_tx_id, (long long)r->meta.max_obs_id,
                        r->meta.legacy_schema ? "true" : "false");
-        msn_buf_puts(b, ",\"sourceDb\":");
-        msn_json_strn(b, r->meta.source_db, strlen(r->meta.source_db));
+        if (r->admin) {
+            msn_buf_puts(b, ",\"sourceDb\":");
+            msn_json_strn(b, r->meta.source_db, strlen(r->meta.source_db));
+        }
     } else {
         msn_buf_puts(b, ",\"generation\":0,\"snapshotAgeSec\":null,\"stale\":false");
         if (r->snap_refused) {
             msn_buf_puts(b, ",\"snapshotRefused\":");
-            msn_json_strn(b, r->snap_refused, strlen(r->snap_refused));
+            msn_api_json_text(r, b, r->snap_refused, strlen(r->snap_refused));
         }
     }
-    msn_buf_printf(b, ",\"masterPid\":%d,\"workers\":[", (int)ms.pid);
+    if (r->admin)
+        msn_buf_printf(b, ",\"masterPid\":%d", (int)ms.pid);
+    msn_buf_puts(b, ",\"workers\":[");
     int first = 1;
     for (int i = 0; r->st && i < MSN_STATUS_MAX_WORKERS; i++) {
         int pid = atomic_load(&r->st->workers[i].pid);
         if (pid <= 0)
             continue;
-        msn_buf_printf(b, "%s{\"slot\":%d,\"pid\":%d,\"requests\":%llu}", first ? "" : ",", i, pid,
-                       (unsigned long long)atomic_load(&r->st->workers[i].requests));
+        msn_buf_printf(b, "%s{\"slot\":%d", first ? "" : ",", i);
+        if (r->admin)
+            msn_buf_printf(b, ",\"pid\":%d", pid);
+        msn_buf_printf(b, ",\"requests\":%llu}", (unsigned long long)atomic_load(&r->st->workers[i].requests));
         first = 0;
     }
-    msn_buf_printf(b, "],\"backfillerPid\":%d", (int)bf.pid);
+    msn_buf_putc(b, ']');
+    if (r->admin)
+        msn_buf_printf(b, ",\"backfillerPid\":%d", (int)bf.pid);
     msn_buf_puts(b, ",\"from_pubkey_backfill\":{\"total\":0,\"processed\":0,\"done\":true}");
     msn_buf_puts(b, ",\"async_migrations\":");
-    int running = msn_api_migrations_json(b, &bf, r->now_ms);
+    int running = msn_api_migrations_json(r, b, &bf, r->now_ms);
     msn_buf_printf(b, ",\"async_migrations_running\":%s,\"backfillRemaining\":%lld", running ? "true" : "false",
                    (long long)bf.remaining);
     msn_buf_puts(b, ",\"ingestor\":");

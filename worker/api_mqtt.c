@@ -74,9 +74,13 @@ void msn_api_ingest_health_json(const msn_api_req_t *r, msn_buf_t *b)
 {
     msn_ingest_status_t in;
     read_ingest(r, &in);
-    msn_buf_printf(b, "{\"enabled\":%s,\"pid\":%d,\"restarts\":%lld,\"received\":%lld,\"packets\":%lld,"
+    /* the process id only on the admin listener (docs/api.md) */
+    msn_buf_printf(b, "{\"enabled\":%s,\"running\":%s", in.n_sources > 0 ? "true" : "false", in.pid > 0 ? "true" : "false");
+    if (r->admin)
+        msn_buf_printf(b, ",\"pid\":%d", (int)in.pid);
+    msn_buf_printf(b, ",\"restarts\":%lld,\"received\":%lld,\"packets\":%lld,"
                       "\"statusMessages\":%lld,\"rejected\":%lld,\"pending\":%lld,\"batches\":%lld,\"lastCommitAt\":",
-                   in.n_sources > 0 ? "true" : "false", (int)in.pid, (long long)in.restarts, (long long)in.received,
+                   (long long)in.restarts, (long long)in.received,
                    (long long)in.packets, (long long)in.status_msgs, (long long)in.rejected, (long long)in.pending,
                    (long long)in.batches);
     if (in.last_commit_ms > 0) {
@@ -88,7 +92,7 @@ void msn_api_ingest_health_json(const msn_api_req_t *r, msn_buf_t *b)
     }
     msn_buf_puts(b, ",\"lastError\":");
     if (in.last_error[0])
-        jstr(b, in.last_error, sizeof(in.last_error));
+        msn_api_json_text(r, b, in.last_error, strnlen(in.last_error, sizeof(in.last_error)));
     else
         msn_buf_puts(b, "null");
     msn_buf_puts(b, ",\"brokers\":[");
@@ -98,7 +102,7 @@ void msn_api_ingest_health_json(const msn_api_req_t *r, msn_buf_t *b)
         jstr(b, s->name, sizeof(s->name));
         msn_buf_printf(b, ",\"connected\":%s,\"lastError\":", in.pid > 0 && s->connected ? "true" : "false");
         if (s->last_error[0])
-            jstr(b, s->last_error, sizeof(s->last_error));
+            msn_api_json_text(r, b, s->last_error, strnlen(s->last_error, sizeof(s->last_error)));
         else
             msn_buf_puts(b, "null");
         msn_buf_putc(b, '}');

@@ -7,6 +7,7 @@
  * the `orow` record of their observer.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -169,9 +170,16 @@ static int lookup(msn_api_req_t *r, const char *idtext, uint64_t *id, uint64_t *
         is_hash = isxdigit((unsigned char)idtext[i]) != 0;
     if (is_hash && msn_snap_hash_get(r->txn, r->snap, idtext, n, id) == 0)
         return 1;
+    /* an id is decimal digits only: no sign, no blanks, nothing after them */
+    int digits = n > 0 && n <= 20;
+    for (size_t i = 0; i < n && digits; i++)
+        digits = idtext[i] >= '0' && idtext[i] <= '9';
+    if (!digits)
+        return 0;
     char *end;
+    errno = 0;
     unsigned long long x = strtoull(idtext, &end, 10);
-    if (n == 0 || *end != '\0' || idtext[0] == '-')
+    if (errno == ERANGE)
         return 0;
     msn_snaprec_tx_t t;
     if (msn_snap_tx_get(r->txn, r->snap, x, &t) == 0) {

@@ -5,6 +5,7 @@
  * records. The default first page is a published document.
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -460,6 +461,7 @@ void msn_api_packets(msn_api_req_t *r)
     }
     if (q.default_page && msn_snap_doc_get_full(r->txn, r->snap, MSN_DOC_PACKETS_DEFAULT, &r->doc) == 0) {
         r->use_doc = 1;
+        snprintf(r->doc_name, sizeof(r->doc_name), "%s", MSN_DOC_PACKETS_DEFAULT);
         r->status = 200;
         return;
     }

@@ -201,15 +201,19 @@ void msn_api_perf(msn_api_req_t *r)
             msn_buf_puts(b, "null");
         msn_buf_printf(b, ",\"computes\":%lld,\"failures\":%lld,\"lastError\":", (long long)an->computes,
                        (long long)an->failures);
-        an->last_error[0] ? msn_json_strn(b, an->last_error, strnlen(an->last_error, sizeof(an->last_error)))
-                          : msn_buf_puts(b, "null");
+        if (an->last_error[0])
+            msn_api_json_text(r, b, an->last_error, strnlen(an->last_error, sizeof(an->last_error)));
+        else
+            msn_buf_puts(b, "null");
         msn_buf_putc(b, '}');
         first = 0;
     }
     msn_buf_puts(b, "}");
     msn_api_ws_perf(b, r->st, &ms);
     msn_buf_puts(b, ",\"asyncMigrations\":");
-    msn_api_migrations_json(b, &bf, r->now_ms);
+    msn_api_migrations_json(r, b, &bf, r->now_ms);
+    msn_buf_puts(b, ",\"bounds\":");
+    msn_api_bounds_json(r, b, &ms);
     msn_buf_putc(b, '}');
     r->status = 200;
 }
@@ -239,7 +243,7 @@ void msn_api_perf_migrations(msn_api_req_t *r)
 {
     msn_backfill_status_t bf;
     msn_status_read_backfill(r->st, &bf);
-    msn_api_migrations_json(r->body, &bf, r->now_ms);
+    msn_api_migrations_json(r, r->body, &bf, r->now_ms);
     r->status = 200;
 }
 
@@ -321,6 +325,7 @@ void msn_api_metrics(msn_api_req_t *r)
     msn_buf_printf(b, "meshsnap_http_connections %ld\n", conns);
     help(b, "meshsnap_http_connections_accepted_total", "counter", "Client connections accepted.");
     msn_buf_printf(b, "meshsnap_http_connections_accepted_total %llu\n", (unsigned long long)accepted);
+    msn_api_bounds_metrics(r, b, &ms);
     help(b, "meshsnap_workers", "gauge", "Worker processes running.");
     msn_buf_printf(b, "meshsnap_workers %d\n", workers);
     help(b, "meshsnap_worker_restarts_total", "counter", "Workers respawned after they died.");

@@ -136,6 +136,15 @@ void msn_api_dispatch(msn_api_req_t *r, const char *method)
         msn_api_error(r, 404, "no such endpoint: %s", r->path);
         return;
     }
+    if (r->query_error != NULL) {
+        msn_api_error(r, 400, "%s", r->query_error);
+        return;
+    }
+    if (r->busy) {
+        r->retry_after = 1;
+        msn_api_error(r, 503, "%s", MSN_API_BUSY_MESSAGE);
+        return;
+    }
     if (msn_routes[r->route].needs_snapshot && r->txn == NULL) {
         r->retry_after = 2;
         msn_api_error(r, 503, "no snapshot yet: the server is loading its database");

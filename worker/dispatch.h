@@ -18,8 +18,10 @@
  *    404 {"error"} when no route matches the path;
  *    405 {"error"} with r->allow naming the methods of the routes the path matches (for
  *        example "GET, HEAD") when none of them takes this method;
- *    400 {"error"} when a path parameter decodes to a NUL byte;
- *    503 {"error"} with r->retry_after when the route needs a snapshot and r->txn is NULL;
+ *    400 {"error"} when r->query_error is set (the query string was refused, query.h), or
+ *        a path parameter decodes to a NUL byte;
+ *    503 {"error"} with r->retry_after when r->busy is set (the response buffers are
+ *        full, respond.h), or the route needs a snapshot and r->txn is NULL;
  *  otherwise what the route's handler sets (r->status, r->body or r->doc).
  *  Path parameters are percent-decoded copies that live for the handler call and are
  *  freed before returning. */

@@ -16,6 +16,11 @@ static int parse_small_int(const msn_api_req_t *r, const char *name, int max, in
 {
     int64_t v;
     int rc = msn_api_int_param(r, name, &v);
+    if (rc == -3) {
+        snprintf(err, errlen, "invalid %s: characters after the number (expected a %s number 0-%d)", name, what,
+                 max);
+        return -1;
+    }
     if (rc < 0 || (rc == 0 && (v < 0 || v > max))) {
         snprintf(err, errlen, "invalid %s: expected a %s number 0-%d", name, what, max);
         return -1;

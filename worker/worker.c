@@ -3,10 +3,12 @@
  *
  * After exec the worker maps the status block, builds its h2o context on its own event
  * loop, and accepts on the listening sockets it inherited from the master (one shared
- * accept queue per address). Each request: open the snapshot's read transaction, let
+ * accept queue per address; conns.c paces accepting and bounds the connections). Each
+ * request: parse the query (query.c), open the snapshot's read transaction, let
  * dispatch.c route it to its handler (the route table: shm/route.h), add the status and
- * cache headers, send, reset the transaction. SIGTERM (through a signalfd on the loop) stops accepting, lets
- * in-flight requests finish and exits.
+ * cache headers, send within the buffering budgets (respond.c), reset the transaction.
+ * SIGTERM (through a signalfd on the loop) stops accepting, lets in-flight requests
+ * finish and exits.
  *
  * Every other path (but /metrics) is a static file (static.c): [http] web_root, else
  * meshsnap's dashboard in [http] ui_root when that directory has an index.html (and
@@ -29,6 +31,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +47,10 @@
 #include <h2o.h>
 
 #include "api.h"
+#include "conns.h"
 #include "dispatch.h"
+#include "query.h"
+#include "respond.h"
 #include "shm/etag.h"
 #include "shm/log.h"
 #include "shm/proc.h"
@@ -52,6 +58,9 @@
 #include "snapview.h"
 #include "static.h"
 #include "ws.h"
+
+/* The body buffer keeps its memory between requests up to this size. */
+#define BODY_KEEP_BYTES (1024 * 1024)
 
 typedef struct {
     h2o_handler_t super;
@@ -66,45 +75,18 @@ typedef struct worker {
     h2o_globalconf_t config;
     h2o_context_t ctx;
     h2o_accept_ctx_t actx;
-    h2o_socket_t *listeners[MSN_MAX_LISTEN];
-    int n_listeners;
+    msn_conns_t conns;    /* the connections and their bounds */
+    msn_responder_t resp; /* the response budgets */
     h2o_socket_t *sigsock;
     int stopping;
     int64_t stop_at_ms;
     int64_t last_request_ms;
-    long connections;
-    long inflight; /* requests whose response is not fully sent yet */
     int access_fd;  /* the access log, -1 when off */
     msn_buf_t body;
     msn_static_t *files; /* web_root or the dashboard; NULL: the plain-text page */
     msn_api_state_t api; /* what handlers keep between requests */
     msn_ws_hub_t *ws; /* the live feed's WebSocket clients */
 } worker_t;
-
-static void on_close_conn(void *data)
-{
-    worker_t *w = data;
-    w->connections--;
-    atomic_fetch_sub_explicit(&w->st->workers[w->slot].connections, 1, memory_order_relaxed);
-}
-
-static void on_accept(h2o_socket_t *listener, const char *err)
-{
-    worker_t *w = listener->data;
-    if (err != NULL)
-        return;
-    for (int i = 0; i < 4; i++) {
-        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-        if (sock == NULL)
-            break;
-        w->connections++;
-        atomic_fetch_add_explicit(&w->st->workers[w->slot].connections, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&w->st->workers[w->slot].accepted, 1, memory_order_relaxed);
-        sock->on_close.cb = on_close_conn;
-        sock->on_close.data = w;
-        h2o_accept(&w->actx, sock);
-    }
-}
 
 /* Opens (or reopens, after logrotate) the access log. */
 static void open_access_log(worker_t *w)
@@ -163,42 +145,21 @@ static void header(h2o_req_t *req, const char *name, const char *value)
     h2o_add_header_by_str(&req->pool, &req->res.headers, name, strlen(name), 0, NULL, v.base, v.len);
 }
 
-/* Splits and percent-decodes the query string into r->q (copies live in the pool). */
-static void parse_query(h2o_req_t *req, msn_api_req_t *r)
+/* Splits and decodes the query string into r->q (in the request's memory); a refused
+ * query string sets r->query_error, which dispatch answers with 400. */
+static void parse_query(worker_t *w, h2o_req_t *req, msn_api_req_t *r)
 {
     if (req->query_at == SIZE_MAX)
         return;
-    const char *q = req->path.base + req->query_at + 1;
     size_t len = req->path.len - req->query_at - 1;
-    char *copy = h2o_mem_alloc_pool(&req->pool, len + 1);
-    memcpy(copy, q, len);
-    copy[len] = '\0';
-    char *save = NULL;
-    for (char *part = strtok_r(copy, "&", &save); part && r->nq < MSN_API_MAX_PARAMS; part = strtok_r(NULL, "&", &save)) {
-        char *eq = strchr(part, '=');
-        char *val = eq ? eq + 1 : part + strlen(part);
-        if (eq)
-            *eq = '\0';
-        for (char *s = part; s;) { /* decode name then value in place */
-            char *o = s, *i = s;
-            while (*i) {
-                if (*i == '+') {
-                    *o++ = ' ';
-                    i++;
-                } else if (*i == '%' && isxdigit((unsigned char)i[1]) && isxdigit((unsigned char)i[2])) {
-                    char hx[3] = {i[1], i[2], 0};
-                    *o++ = (char)strtol(hx, NULL, 16);
-                    i += 3;
-                } else {
-                    *o++ = *i++;
-                }
-            }
-            *o = '\0';
-            s = (s == part && eq) ? val : NULL;
-        }
-        r->q[r->nq].name = part;
-        r->q[r->nq].value = eq ? val : "";
-        r->nq++;
+    char *buf = h2o_mem_alloc_pool(&req->pool, len + 1);
+    memcpy(buf, req->path.base + req->query_at + 1, len);
+    int max = w->cfg->http.max_query_params;
+    r->q = h2o_mem_alloc_pool(&req->pool, sizeof(msn_qparam_t) * (size_t)max);
+    char err[200];
+    if (msn_query_parse(buf, len, r->q, max, &r->nq, err, sizeof(err)) < 0) {
+        h2o_iovec_t e = h2o_strdup(&req->pool, err, SIZE_MAX);
+        r->query_error = e.base;
     }
 }
 
@@ -339,19 +300,33 @@ static int open_files(worker_t *w)
     return 0;
 }
 
-/* Called when h2o clears the request's pool: the response has been sent (or the
-   connection is gone). */
-static void on_req_done(void *p)
+/* The body of answer r (a stored document, maybe its gzip copy, or what the handler
+ * assembled in w->body) and its ETag. */
+static void body_of(worker_t *w, msn_api_req_t *r, msn_body_t *b, char etag[32])
 {
-    (*(worker_t **)p)->inflight--;
+    memset(b, 0, sizeof(*b));
+    if (r->use_doc) {
+        int gz = r->accept_gzip && r->doc.gz != NULL;
+        b->data = gz ? r->doc.gz : r->doc.body;
+        b->len = gz ? r->doc.gz_len : r->doc.len;
+        b->doc_name = r->doc_name[0] ? r->doc_name : NULL;
+        b->doc_etag = r->doc.etag;
+        b->doc_gz = gz;
+        snprintf(etag, 32, "%.*s%s\"", (int)strlen(r->doc.etag) - 1, r->doc.etag, gz ? "-gz" : "");
+    } else {
+        if (!r->content_type)
+            msn_buf_putc(&w->body, '\n');
+        b->data = w->body.data;
+        b->len = w->body.len;
+        b->owner = &w->body;
+        msn_etag_of(b->data, b->len, etag);
+    }
 }
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     worker_t *w = ((handler_t *)self)->w;
-    worker_t **tok = h2o_mem_alloc_shared(&req->pool, sizeof(*tok), on_req_done);
-    *tok = w;
-    w->inflight++;
+    msn_conn_t *conn = msn_conns_request_begin(&w->conns, req);
     msn_api_req_t r;
     memset(&r, 0, sizeof(r));
     struct timespec t0;
@@ -359,8 +334,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     r.db_path = w->cfg->db;
     r.cfg = w->cfg;
     r.state = &w->api;
+    r.admin = conn != NULL && conn->admin;
     char method[16];
     snprintf(method, sizeof(method), "%.*s", (int)(req->method.len < 15 ? req->method.len : 15), req->method.base);
+    int head = strcmp(method, "HEAD") == 0;
     size_t plen = req->query_at == SIZE_MAX ? req->path.len : req->query_at;
     char *path = h2o_mem_alloc_pool(&req->pool, plen + 1);
     memcpy(path, req->path.base, plen);
@@ -384,7 +361,9 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         }
         return serve_static(w, req, method);
     }
-    parse_query(req, &r);
+    parse_query(w, req, &r);
+    /* answered 503 without building a body (the admin listener is always answered) */
+    r.busy = !r.admin && msn_respond_full(&w->resp, conn);
     ssize_t ae = h2o_find_header(&req->headers, H2O_TOKEN_ACCEPT_ENCODING, -1);
     if (ae != -1) {
         h2o_iovec_t v = req->headers.entries[ae].value;
@@ -421,32 +400,36 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         r.retry_after = 2;
         msn_api_error(&r, 503, "the snapshot is damaged; a new one is being published");
     }
-    status_headers(w, req, &r);
-    /* the body: a stored document (maybe its gzip copy), or what the handler assembled */
-    const char *out = w->body.data;
-    size_t out_len = w->body.len;
+    msn_body_t b;
     char etag[32];
-    const char *ctype = r.content_type ? r.content_type : "application/json";
-    if (r.use_doc) {
-        int gz = r.accept_gzip && r.doc.gz != NULL;
-        out = gz ? r.doc.gz : r.doc.body;
-        out_len = gz ? r.doc.gz_len : r.doc.len;
-        snprintf(etag, sizeof(etag), "%.*s%s\"", (int)strlen(r.doc.etag) - 1, r.doc.etag, gz ? "-gz" : "");
-        if (gz)
-            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_ENCODING, NULL, H2O_STRLIT("gzip"));
-        if (r.doc.gz != NULL)
-            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("Accept-Encoding"));
-    } else {
-        if (!r.content_type)
-            msn_buf_putc(&w->body, '\n');
-        out = w->body.data;
-        out_len = w->body.len;
-        msn_etag_of(out, out_len, etag);
+    body_of(w, &r, &b, etag);
+    ssize_t inm = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1);
+    if (r.status == 200 && inm != -1 &&
+        msn_etag_matches(req->headers.entries[inm].value.base, req->headers.entries[inm].value.len, etag)) {
+        r.status = 304;
+        b.len = 0;
     }
+    b.head = head;
+    if (!r.admin && !msn_respond_admit(&w->resp, conn, &b)) {
+        /* the response buffers are full of answers clients have not read: refuse this one */
+        atomic_fetch_add_explicit(&w->st->workers[w->slot].busy_refusals, 1, memory_order_relaxed);
+        r.use_doc = 0;
+        r.retry_after = 1;
+        r.content_type = NULL;
+        msn_api_error(&r, 503, "%s", MSN_API_BUSY_MESSAGE);
+        body_of(w, &r, &b, etag);
+        b.head = head;
+    }
+    status_headers(w, req, &r);
+    if (b.doc_gz)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_ENCODING, NULL, H2O_STRLIT("gzip"));
+    if (r.use_doc && r.doc.gz != NULL)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("Accept-Encoding"));
     char cc[64];
     h2o_iovec_t ccv = h2o_strdup(&req->pool, msn_api_cache_control(&r, cc, sizeof(cc)), SIZE_MAX);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, ccv.base, ccv.len);
     header(req, "etag", etag);
+    const char *ctype = r.content_type ? r.content_type : "application/json";
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype, strlen(ctype));
     if (r.retry_after > 0) {
         char ra[16];
@@ -460,24 +443,20 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         snprintf(dg, sizeof(dg), "%llu", (unsigned long long)r.doc.gen);
         header(req, "x-meshsnap-document-generation", dg);
     }
-    ssize_t inm = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1);
-    if (r.status == 200 && inm != -1 &&
-        msn_etag_matches(req->headers.entries[inm].value.base, req->headers.entries[inm].value.len, etag)) {
-        r.status = 304;
-        out_len = 0;
-    }
     req->res.status = r.status;
     req->res.reason = reason(r.status);
-    req->res.content_length = out_len;
+    req->res.content_length = b.len;
     /* counted before the bytes leave, so a client that reads /metrics next sees its request */
     struct timespec t1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     uint64_t us = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
-    msn_perf_record(&w->st->workers[w->slot], r.route >= 0 ? r.route : MSN_PERF_OTHER, r.status, us, out_len, path,
+    msn_perf_record(&w->st->workers[w->slot], r.route >= 0 ? r.route : MSN_PERF_OTHER, r.status, us, b.len, path,
                     r.now_ms);
-    access_log(w, req, r.status, out_len);
-    h2o_send_inline(req, out, out_len); /* copies: the map may be released now */
+    access_log(w, req, r.status, b.len);
+    msn_respond_send(&w->resp, req, conn, &b); /* copies or takes what it keeps: the map may be released now */
     msn_snapview_end(&w->view);
+    if (w->body.cap > BODY_KEEP_BYTES)
+        msn_buf_free(&w->body); /* a large body built but not taken: give its memory back */
     return 0;
 }
 
@@ -487,12 +466,7 @@ static void begin_stop(worker_t *w)
         return;
     w->stopping = 1;
     w->stop_at_ms = msn_now_ms();
-    for (int i = 0; i < w->n_listeners; i++) {
-        h2o_socket_read_stop(w->listeners[i]);
-        h2o_socket_close(w->listeners[i]);
-        w->listeners[i] = NULL;
-    }
-    w->n_listeners = 0;
+    msn_conns_stop(&w->conns);
     msn_ws_stop(w->ws);
     h2o_context_request_shutdown(&w->ctx);
 }
@@ -525,6 +499,10 @@ int msn_worker_main(const msn_config_t *cfg, int slot, const char *listen_fds)
     msn_proc_set_title(role);
     pid_t master = getppid(); /* checked by the spawner before exec: the master, alive */
     signal(SIGPIPE, SIG_IGN);
+    /* large response bodies are mapped and unmapped, never left in the heap: what the
+       worker holds for clients (respond.h) is what it uses (glibc would otherwise raise
+       this threshold after the first large free, and keep such bodies' memory) */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     int src = msn_status_open(cfg->state_dir, &w.st);
     if (src < 0) {
         msn_error("cannot open the status block in %s: %s", cfg->state_dir, strerror(-src));
@@ -537,6 +515,7 @@ int msn_worker_main(const msn_config_t *cfg, int slot, const char *listen_fds)
     h2o_config_init(&w.config);
     w.config.server_name = h2o_iovec_init(H2O_STRLIT(""));
     w.config.http1.req_timeout = (uint64_t)cfg->http.req_timeout_ms;
+    w.config.http1.upgrade_to_http2 = cfg->http.http2; /* h2c: off unless [http] http2 = yes */
     w.config.max_request_entity_size = MSN_API_MAX_REQUEST_BODY; /* larger bodies get 413 */
     h2o_hostconf_t *host = h2o_config_register_host(&w.config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *pc = h2o_config_register_path(host, "/", 0);
@@ -549,6 +528,9 @@ int msn_worker_main(const msn_config_t *cfg, int slot, const char *listen_fds)
     if (open_files(&w) < 0)
         goto out;
     w.ws = msn_ws_create(&w.ctx, cfg, w.st, w.slot, &w.view);
+    msn_conns_init(&w.conns, &w.actx, cfg, &w.st->workers[w.slot]);
+    msn_responder_init(&w.resp, &w.conns, &w.view, cfg, &w.st->workers[w.slot]);
+    msn_conns_fit_fd_limit(cfg);
 
     sigset_t set;
     sigemptyset(&set);
@@ -567,18 +549,15 @@ int msn_worker_main(const msn_config_t *cfg, int slot, const char *listen_fds)
     h2o_socket_read_start(w.sigsock, on_signal);
 
     const char *p = listen_fds ? listen_fds : "";
-    while (*p && w.n_listeners < MSN_MAX_LISTEN) {
+    while (*p && w.conns.n_listeners < MSN_CONNS_MAX_LISTENERS) {
         char *end;
         long fd = strtol(p, &end, 10);
         if (end == p)
             break;
-        h2o_socket_t *ls = h2o_evloop_socket_create(w.ctx.loop, (int)fd, H2O_SOCKET_FLAG_DONT_READ);
-        ls->data = &w;
-        h2o_socket_read_start(ls, on_accept);
-        w.listeners[w.n_listeners++] = ls;
+        msn_conns_listen(&w.conns, w.ctx.loop, (int)fd, msn_conns_is_address((int)fd, &cfg->http.admin_listen));
         p = *end == ',' ? end + 1 : end;
     }
-    if (w.n_listeners == 0) {
+    if (w.conns.n_listeners == 0) {
         msn_error("no listening sockets were handed to this worker");
         goto out;
     }
@@ -586,11 +565,12 @@ int msn_worker_main(const msn_config_t *cfg, int slot, const char *listen_fds)
     msn_debug("serving");
     for (;;) {
         h2o_evloop_run(w.ctx.loop, 100);
+        msn_conns_tick(&w.conns, msn_now_ms());
         if (w.stopping) {
             int64_t now = msn_now_ms();
             int64_t quiet = now - (w.last_request_ms > w.stop_at_ms ? w.last_request_ms : w.stop_at_ms);
             /* idle keep-alive connections may be dropped, a response being sent may not */
-            if ((w.inflight <= 0 && (w.connections <= 0 || quiet >= 300)) ||
+            if ((w.conns.requests <= 0 && (w.conns.count <= 0 || quiet >= 300)) ||
                 now - w.stop_at_ms >= cfg->http.shutdown_timeout_ms)
                 break;
         }
@@ -602,7 +582,7 @@ out:
     msn_ws_destroy(w.ws); /* before the loop goes: it closes the clients left */
     if (w.sigsock)
         h2o_socket_close(w.sigsock);
-    if (w.ctx.loop && w.connections <= 0) {
+    if (w.ctx.loop && w.conns.count <= 0) {
         /* no connection left: let the loop run the close callbacks, then release what h2o
            allocated (with connections still open, exiting releases it all anyway) */
         h2o_evloop_run(w.ctx.loop, 0);
@@ -612,6 +592,7 @@ out:
         h2o_evloop_destroy(w.ctx.loop);
     }
     h2o_config_dispose(&w.config);
+    msn_conns_free(&w.conns);
     if (w.access_fd >= 0)
         close(w.access_fd);
     msn_snapview_close(&w.view);

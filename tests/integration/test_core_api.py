@@ -360,6 +360,12 @@ class CoreApiChecks:
                          any(m["status"] == "running" for m in h["async_migrations"]))
         workers = h["workers"]
         self.assertEqual(sorted(w["slot"] for w in workers), list(range(self.d.workers)))
+        for w in workers:
+            self.assertNotIn("pid", w, "the public healthz shows no process ids")
+        for k in ("masterPid", "backfillerPid", "sourceDb", "status"):
+            self.assertNotIn(k, h, "the public healthz has no %s" % k)
+        # the admin listener shows them
+        workers = self.d.health()["workers"]
         pids = [w["pid"] for w in workers]
         self.assertEqual(len(set(pids)), len(pids), "worker pids must differ")
         for pid in pids:

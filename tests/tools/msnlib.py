@@ -36,7 +36,7 @@ HTTP
   HttpClient                     a keep-alive connection that reconnects after errors
 
 daemons and processes
-  Daemon                         start / wait_ready / wait_fresh / wait_health /
+  Daemon                         start / wait_ready / wait_fresh / wait_health / admin_get /
                                  wait_status / wait_migrations_done / get / health /
                                  reload / stop / kill a meshsnapd
   start_daemon(db, tmpdir, ...)  a Daemon started and fresh (cleaned up if it never gets so)
@@ -447,6 +447,11 @@ class Daemon:
     state_dir defaults to tmpdir/state-<n> (pass the same one to a second Daemon to restart
     on the same snapshots). The port is picked with free_port() unless given.
 
+    admin (default True) adds an admin listener ([http] admin_listen on admin_port): health(),
+    and so every wait_* and worker_pids(), read the full /api/healthz there (with the
+    process ids); get() and the other requests go to the public port. rlimit_nofile, when
+    given, is the descriptor limit (soft and hard) the daemon starts with.
+
     stop() also fails when the log holds a sanitizer report (UBSan "runtime error:",
     "ERROR: AddressSanitizer"; LeakSanitizer reports too when MESHSNAP_FAIL_ON_LEAKS is
     set) or, unless allow_worker_restarts, when a worker pid seen at wait_ready() was
@@ -457,7 +462,7 @@ class Daemon:
 
     def __init__(self, db, tmpdir, workers=2, poll_interval_ms=200, state_dir=None, port=None,
                  host="127.0.0.1", config=None, sections=None, args=(), env=None,
-                 binary=None, log_level="info", allow_worker_restarts=False):
+                 binary=None, log_level="info", allow_worker_restarts=False, admin=True, rlimit_nofile=None):
         Daemon._count += 1
         self.n = Daemon._count
         self.binary = binary or meshsnapd_path()
@@ -465,6 +470,8 @@ class Daemon:
         self.tmpdir = tmpdir
         self.host = host
         self.port = port or free_port(host)
+        self.admin_port = free_port(host) if admin else None
+        self.rlimit_nofile = rlimit_nofile
         self.workers = workers
         self.state_dir = state_dir or os.path.join(tmpdir, "state-%d" % self.n)
         os.makedirs(self.state_dir, exist_ok=True)
@@ -497,8 +504,16 @@ class Daemon:
         self._logf.flush()
         self.started_at = time.monotonic()
         self.returncode = None
+        preexec = None
+        if self.rlimit_nofile:
+            import resource
+            lim = self.rlimit_nofile
+
+            def preexec():
+                resource.setrlimit(resource.RLIMIT_NOFILE, (lim, lim))
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._logf,
-                                     stderr=self._logf, env=self.env, start_new_session=True)
+                                     stderr=self._logf, env=self.env, start_new_session=True,
+                                     preexec_fn=preexec)
         return self
 
     def rewrite_config(self, extra_lines=(), **changes):
@@ -511,10 +526,13 @@ class Daemon:
             raise TypeError("rewrite_config: unknown settings %s" % sorted(unknown))
         self.settings.update(changes)
         st = self.settings
+        sections = {k: dict(v) for k, v in (st["sections"] or {}).items()}
+        if self.admin_port:
+            sections.setdefault("http", {}).setdefault("admin_listen", "%s:%d" % (self.host, self.admin_port))
         write_config(self.config_path, db=self.db, state_dir=self.state_dir,
                      listen="%s:%d" % (self.host, self.port), workers=st["workers"],
                      poll_interval_ms=st["poll_interval_ms"], log_level=st["log_level"],
-                     sections=st["sections"], extra=st["config"])
+                     sections=sections, extra=st["config"])
         if extra_lines:
             with open(self.config_path, "a") as f:
                 f.write("".join(line + "\n" for line in extra_lines))
@@ -681,10 +699,18 @@ class Daemon:
         """A keep-alive HttpClient to this daemon."""
         return HttpClient(self.host, self.port, timeout=timeout)
 
+    def admin_get(self, path, headers=None, timeout=10.0):
+        """GET on the admin listener (a fresh connection); DaemonError without one."""
+        if not self.admin_port:
+            raise DaemonError("daemon %d has no admin listener (admin=False)" % self.n)
+        return http_get(self.host, self.admin_port, path, headers=headers, timeout=timeout)
+
     def health(self, timeout=5.0):
-        """The parsed /api/healthz body, or None when the request fails."""
+        """The parsed /api/healthz body (the admin listener's, with the process ids, when
+        there is one), or None when the request fails."""
         try:
-            r = self.get("/api/healthz", timeout=timeout)
+            r = self.admin_get("/api/healthz", timeout=timeout) if self.admin_port else \
+                self.get("/api/healthz", timeout=timeout)
         except (OSError, http.client.HTTPException):
             return None
         if r.status != 200:
@@ -771,11 +797,15 @@ class Daemon:
         return self.wait_for(done, timeout=timeout, interval=interval, what="every migration done")
 
     def worker_pids(self, health=None):
-        """{slot: pid} from healthz `workers`."""
+        """{slot: pid} from healthz `workers` (the admin listener's, which has the pids);
+        from /proc (worker_processes) for a daemon without an admin listener."""
         h = health or self.health()
         if not h:
             return {}
-        return {int(w["slot"]): int(w["pid"]) for w in h.get("workers") or []}
+        workers = h.get("workers") or []
+        if workers and "pid" not in workers[0]:
+            return worker_processes(self.pid) if self.pid else {}
+        return {int(w["slot"]): int(w["pid"]) for w in workers}
 
 
 def start_daemon(db, tmpdir, timeout=90.0, test=None, **kwargs):

@@ -51,6 +51,17 @@ static void test_defaults(void)
     CHECK_EQ_INT(c.log_level, MSN_LOG_INFO);
     CHECK_EQ_INT(c.http.req_timeout_ms, 10000);
     CHECK_EQ_INT(c.http.shutdown_timeout_ms, 5000);
+    /* the resource bounds */
+    CHECK_EQ_INT(c.http.max_connections, 4096);
+    CHECK_EQ_INT(c.http.accept_backoff_ms, 100);
+    CHECK_EQ_INT(c.http.write_timeout_ms, 30000);
+    CHECK_EQ_INT(c.http.conn_buffer_kb, 4096);
+    CHECK_EQ_INT(c.http.worker_buffer_mb, 64);
+    CHECK_EQ_INT(c.http.max_query_params, 32);
+    CHECK_EQ_INT(c.http.http2, 0);
+    CHECK_EQ_INT(c.http.admin_listen.port, 0);
+    CHECK_EQ_INT(c.analytics.max_shapes, 256);
+    CHECK_EQ_INT(c.analytics.shape_idle_s, 600);
     CHECK_EQ_INT(c.analytics.default_interval_s, 300);
     for (int i = 0; i < MSN_AN_COUNT; i++)
         CHECK_EQ_INT(c.analytics.interval_s[i], 0);
@@ -115,8 +126,18 @@ static const char *EVERY_KEY = "\xEF\xBB\xBF# every key, CRLF line endings and a
                                "shutdown_timeout_ms = 0\r\n"
                                "ui_root = /opt/ui\r\n"
                                "ui = off\r\n"
+                               "max_connections = 100\r\n"
+                               "accept_backoff_ms = 250\r\n"
+                               "write_timeout_ms = 2000\r\n"
+                               "conn_buffer_kb = 512\r\n"
+                               "worker_buffer_mb = 16\r\n"
+                               "max_query_params = 64\r\n"
+                               "http2 = yes\r\n"
+                               "admin_listen = [::1]:9000\r\n"
                                "[ analytics ]\r\n"
                                "default_interval_s = 600\r\n"
+                               "max_shapes = 50\r\n"
+                               "shape_idle_s = 120\r\n"
                                "topology = 60\r\n"
                                "rf = 0\r\n"
                                "distance = 86400\r\n"
@@ -176,6 +197,17 @@ static void check_every_key(const msn_config_t *c)
     CHECK_EQ_INT(c->log_level, MSN_LOG_DEBUG);
     CHECK_EQ_INT(c->http.req_timeout_ms, 20000);
     CHECK_EQ_INT(c->http.shutdown_timeout_ms, 0);
+    CHECK_EQ_INT(c->http.max_connections, 100);
+    CHECK_EQ_INT(c->http.accept_backoff_ms, 250);
+    CHECK_EQ_INT(c->http.write_timeout_ms, 2000);
+    CHECK_EQ_INT(c->http.conn_buffer_kb, 512);
+    CHECK_EQ_INT(c->http.worker_buffer_mb, 16);
+    CHECK_EQ_INT(c->http.max_query_params, 64);
+    CHECK_EQ_INT(c->http.http2, 1);
+    CHECK_EQ_STR(c->http.admin_listen.host, "::1");
+    CHECK_EQ_INT(c->http.admin_listen.port, 9000);
+    CHECK_EQ_INT(c->analytics.max_shapes, 50);
+    CHECK_EQ_INT(c->analytics.shape_idle_s, 120);
     CHECK_EQ_INT(c->analytics.default_interval_s, 600);
     CHECK_EQ_INT(c->analytics.interval_s[MSN_AN_TOPOLOGY], 60);
     CHECK_EQ_INT(c->analytics.interval_s[MSN_AN_RF], 0);
@@ -320,6 +352,18 @@ static const bad_case_t BAD[] = {
     {"[analytics]\ndefault_interval_s = 0\n", 2, "out of range (allowed 1..86400)"},
     {"[analytics]\nbogus = 1\n", 2, "unknown key 'bogus' in [analytics]"},
     {"[http]\nreq_timeout_ms = fast\n", 2, "[http] req_timeout_ms: 'fast' is not an integer"},
+    {"[http]\nmax_connections = 0\n", 2, "[http] max_connections: 0 is out of range (allowed 1..1000000)"},
+    {"[http]\naccept_backoff_ms = 5\n", 2, "[http] accept_backoff_ms: 5 is out of range (allowed 10..60000)"},
+    {"[http]\nwrite_timeout_ms = 999\n", 2, "[http] write_timeout_ms: 999 is out of range (allowed 1000..3600000)"},
+    {"[http]\nconn_buffer_kb = 8\n", 2, "[http] conn_buffer_kb: 8 is out of range (allowed 64..4194304)"},
+    {"[http]\nworker_buffer_mb = 0\n", 2, "[http] worker_buffer_mb: 0 is out of range (allowed 1..65536)"},
+    {"[http]\nmax_query_params = 0\n", 2, "[http] max_query_params: 0 is out of range (allowed 1..1024)"},
+    {"[http]\nhttp2 = h2c\n", 2, "[http] http2: 'h2c' is not a boolean"},
+    {"[http]\nadmin_listen = 127.0.0.1\n", 2, "[http] admin_listen: '127.0.0.1': port"},
+    {"[http]\nadmin_listen = 1.2.3.4:5 6.7.8.9:10\n", 2, "[http] admin_listen:"},
+    {"[http]\nadmin_listen =\n", 2, "[http] admin_listen: empty value (expected one host:port address)"},
+    {"[analytics]\nmax_shapes = 0\n", 2, "[analytics] max_shapes: 0 is out of range (allowed 1..100000)"},
+    {"[analytics]\nshape_idle_s = 5\n", 2, "[analytics] shape_idle_s: 5 is out of range (allowed 10..86400)"},
     {"[channels]\nPublic = 8b3387e9c5cdea6ac9e5edbaa115cd7\n", 2,
      "[channels] Public: bad channel key '8b3387e9c5cdea6ac9e5edbaa115cd7' (expected 32 hex characters"},
     {"[channels]\nPublic = 8b3387e9c5cdea6ac9e5edbaa115cd7z\n", 2, "bad channel key"},
@@ -509,6 +553,13 @@ static void test_validate(void)
     CHECK(contains(err, "[backfill] batch_size: -1 is out of range (allowed 1..1000000)"));
     c.backfill.batch_size = 10;
     CHECK_EQ_INT(msn_config_validate(&c, err, sizeof(err)), 0);
+    /* the admin listener needs an address of its own */
+    CHECK_EQ_INT(msn_config_set(&c, "http", "admin_listen", "127.0.0.1:3000", err, sizeof(err)), 0);
+    CHECK_EQ_INT(msn_config_validate(&c, err, sizeof(err)), -1);
+    CHECK(contains(err, "[http] admin_listen: 127.0.0.1:3000 is also a `listen` address"));
+    CHECK_EQ_INT(msn_config_set(&c, "http", "admin_listen", "localhost:3001", err, sizeof(err)), 0);
+    CHECK_EQ_INT(msn_config_validate(&c, err, sizeof(err)), 0);
+    CHECK_EQ_STR(c.http.admin_listen.host, "127.0.0.1");
     msn_config_free(&c);
 }
 

@@ -27,6 +27,7 @@
 #include "testlib.h"
 #include "worker/api.h"
 #include "worker/dispatch.h"
+#include "worker/query.h"
 #include "worker/snapview.h"
 
 #define KEY_A1 "aabbccdd11111111111111111111111111111111111111111111111111111111"
@@ -35,6 +36,7 @@
 #define HASH_1 "00000000000000a1"
 #define HASH_2 "00000000000000b2"
 #define POLL_MS 30000
+#define TEST_MAX_PARAMS 32 /* [http] max_query_params by default */
 #define TOPOLOGY_BODY "{\"nodes\":[],\"edges\":[],\"fixture\":true}"
 
 /* The published snapshot and status block every test reads (built once in main). */
@@ -42,6 +44,7 @@ static struct {
     char dir[512];
     msn_status_t *st;
     msn_snapview_t view;
+    int admin, busy; /* the next call() is on the admin listener / with full buffers */
 } fx;
 
 /* ---- the fixture ---- */
@@ -164,6 +167,8 @@ typedef struct {
     char *body;     /* the body as sent (the stored document, or what the handler wrote) */
     char cache[64]; /* Cache-Control */
     char path[256], query[512];
+    msn_qparam_t params[TEST_MAX_PARAMS];
+    char query_err[200];
     msn_buf_t buf;
 } answer_t;
 
@@ -177,18 +182,16 @@ static void call(answer_t *a, const char *method, const char *target, int snapsh
     const char *qm = strchr(target, '?');
     snprintf(a->path, sizeof(a->path), "%.*s", (int)(qm ? (size_t)(qm - target) : strlen(target)), target);
     if (qm != NULL) {
+        /* the worker's own query parser, as worker.c runs it */
         snprintf(a->query, sizeof(a->query), "%s", qm + 1);
-        char *save = NULL;
-        for (char *part = strtok_r(a->query, "&", &save); part && r.nq < MSN_API_MAX_PARAMS;
-             part = strtok_r(NULL, "&", &save)) {
-            char *eq = strchr(part, '=');
-            if (eq)
-                *eq = '\0';
-            r.q[r.nq].name = part;
-            r.q[r.nq].value = eq ? eq + 1 : part + strlen(part);
-            r.nq++;
-        }
+        if (msn_query_parse(a->query, strlen(a->query), a->params, TEST_MAX_PARAMS, &r.nq, a->query_err,
+                            sizeof(a->query_err)) < 0)
+            r.query_error = a->query_err;
+        r.q = a->params;
     }
+    r.admin = fx.admin;
+    r.busy = fx.busy;
+    fx.admin = fx.busy = 0;
     r.path = a->path;
     r.st = fx.st;
     r.now_ms = msn_now_ms();
@@ -621,6 +624,158 @@ static void test_slow_requests(void)
     }
 }
 
+/* The public healthz leaves out paths, process ids and the master's status line; the
+ * admin listener gets them (and CoreScope's fields are in both). */
+static void test_healthz_public_and_admin(void)
+{
+    snprintf(fx.st->master.status_text, sizeof(fx.st->master.status_text), "loading /secret/place/mesh.db");
+    fx.st->master.pid = 4242;
+    fx.st->backfill.pid = 4343;
+    msn_migration_status_t m;
+    memset(&m, 0, sizeof(m));
+    snprintf(m.name, sizeof(m.name), "x_backfill_v1");
+    m.status = MSN_MIG_FAILED;
+    snprintf(m.error, sizeof(m.error), "cannot open /secret/place/mesh.db: disk I/O error");
+    msn_status_set_migration(fx.st, &m);
+    answer_t a;
+    call(&a, "GET", "/api/healthz", 1);
+    CHECK_EQ_INT(a.status, 200);
+    CHECK_LACKS(&a, "/secret");
+    CHECK_LACKS(&a, fx.dir);
+    CHECK_LACKS(&a, "4242");
+    CHECK_LACKS(&a, "4343");
+    CHECK_LACKS(&a, "\"pid\"");
+    CHECK_LACKS(&a, "sourceDb");
+    CHECK_LACKS(&a, "\"status\":\"loading");
+    CHECK_HAS(&a, "\"errorMessage\":\"cannot open [path]: disk I/O error\"");
+    for (const char *k = "ready\0loadedTx\0loadedObs\0from_pubkey_backfill\0async_migrations\0"
+                         "async_migrations_running\0workers\0generation\0stale\0";
+         *k; k += strlen(k) + 1) {
+        char q[64];
+        snprintf(q, sizeof(q), "\"%s\":", k);
+        CHECK_HAS(&a, q);
+    }
+    answer_free(&a);
+    fx.admin = 1;
+    call(&a, "GET", "/api/healthz", 1);
+    CHECK_HAS(&a, "\"status\":\"loading /secret/place/mesh.db\"");
+    CHECK_HAS(&a, "\"masterPid\":4242");
+    CHECK_HAS(&a, "\"backfillerPid\":4343");
+    CHECK_HAS(&a, "\"sourceDb\":\"");
+    CHECK_HAS(&a, "cannot open /secret/place/mesh.db: disk I/O error");
+    answer_free(&a);
+    /* the same for the migrations endpoint and perf */
+    call(&a, "GET", "/api/perf/async-migrations", 1);
+    CHECK_LACKS(&a, "/secret");
+    CHECK_HAS(&a, "[path]");
+    answer_free(&a);
+    call(&a, "GET", "/api/perf", 1);
+    CHECK_LACKS(&a, "/secret");
+    CHECK_HAS(&a, "\"bounds\":{\"connections\":");
+    answer_free(&a);
+    fx.admin = 1;
+    call(&a, "GET", "/api/perf", 1);
+    CHECK_HAS(&a, "/secret/place/mesh.db");
+    answer_free(&a);
+    memset(&fx.st->backfill, 0, sizeof(fx.st->backfill));
+    fx.st->master.status_text[0] = '\0';
+}
+
+/* The query string: refused as a whole (400 naming the parameter or the limit) on every
+ * route; numbers with trailing characters refused; unknown names ignored. */
+static void test_refused_queries(void)
+{
+    static const struct {
+        const char *target, *error;
+    } cases[] = {
+        {"/api/packets?limit=1%00abc", "invalid limit: it contains a NUL byte"},
+        {"/api/nodes?limit=10abc", "invalid limit: characters after the number"},
+        {"/api/nodes?offset=3x", "invalid offset: characters after the number"},
+        {"/api/packets?type=4%20", "invalid type: characters after the number"},
+        {"/api/stats?region=%zz", "invalid region: malformed percent-encoding"},
+        {"/api/healthz?x=%0a", "invalid x: it contains a control character"},
+        {"/api/analytics/rf?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z", "invalid from: after to"},
+        {"/api/analytics/topology?from=2999-01-01T00:00:00Z", "invalid from: in the future"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        answer_t a;
+        call(&a, "GET", cases[i].target, 1);
+        CHECK_EQ_INT(a.status, 400);
+        CHECK(a.route >= 0);
+        char want[300];
+        snprintf(want, sizeof(want), "{\"error\":\"%s", cases[i].error);
+        if (strncmp(a.body, want, strlen(want)) != 0) {
+            fprintf(stderr, "  %s: %s does not start with %s\n", cases[i].target, a.body, want);
+            msn_test_failures++;
+        }
+        CHECK_EQ_STR(a.cache, "no-store");
+        answer_free(&a);
+    }
+    /* more parameters than the limit */
+    char target[512] = "/api/nodes?";
+    for (int i = 0; i < TEST_MAX_PARAMS + 1; i++)
+        snprintf(target + strlen(target), sizeof(target) - strlen(target), "%sp%d=1", i ? "&" : "", i);
+    answer_t a;
+    call(&a, "GET", target, 1);
+    CHECK_EQ_INT(a.status, 400);
+    CHECK_EQ_STR(a.body, "{\"error\":\"too many query parameters (the limit is 32)\"}");
+    answer_free(&a);
+    /* unknown names are ignored, as CoreScope does */
+    call(&a, "GET", "/api/nodes?frobnicate=1&limit=1", 1);
+    CHECK_EQ_INT(a.status, 200);
+    answer_free(&a);
+    /* a packet id is digits only */
+    call(&a, "GET", "/api/packets/%201", 1);
+    CHECK_EQ_INT(a.status, 404);
+    answer_free(&a);
+    call(&a, "GET", "/api/packets/1", 1);
+    CHECK_EQ_INT(a.status, 200);
+    answer_free(&a);
+}
+
+/* With the response buffers full, every route answers 503 with Retry-After. */
+static void test_busy(void)
+{
+    answer_t a;
+    fx.busy = 1;
+    call(&a, "GET", "/api/packets?limit=1", 1);
+    CHECK_EQ_INT(a.status, 503);
+    CHECK_EQ_INT(a.retry_after, 1);
+    CHECK_EQ_INT(a.route, MSN_ROUTE_PACKETS);
+    CHECK_HAS(&a, "server busy");
+    CHECK_EQ_STR(a.cache, "no-store");
+    answer_free(&a);
+    call(&a, "GET", "/api/packets?limit=1", 1);
+    CHECK_EQ_INT(a.status, 200);
+    answer_free(&a);
+}
+
+/* Analytics shapes in normal form: every from within one recompute interval asks the
+ * master for the same shape. */
+static void test_analytics_shapes_normalised(void)
+{
+    int64_t step = 300 * 1000LL, base = (msn_now_ms() / step - 20) * step;
+    char keys[3][120];
+    for (int i = 0; i < 3; i++) {
+        char from[32], target[160];
+        msn_format_iso_ms(from, base + i * 1000 * 97); /* 0, 97 and 194 s past the boundary */
+        snprintf(target, sizeof(target), "/api/analytics/subpaths?from=%s", from);
+        uint64_t tail = atomic_load(&fx.st->shape_head);
+        answer_t a;
+        call(&a, "GET", target, 1);
+        CHECK_EQ_INT(a.status, 503);
+        int an = -1, missing = 0;
+        CHECK_EQ_INT(msn_status_take_shape(fx.st, &tail, &an, keys[i], &missing), 1);
+        CHECK_EQ_INT(an, MSN_AN_SUBPATHS);
+        answer_free(&a);
+    }
+    char want[64];
+    snprintf(want, sizeof(want), "f=%lld", (long long)base);
+    CHECK_EQ_STR(keys[0], want);
+    CHECK_EQ_STR(keys[1], want);
+    CHECK_EQ_STR(keys[2], want);
+}
+
 static void test_perf_and_metrics(void)
 {
     /* what two workers recorded (worker.c records each request after dispatching it;
@@ -757,6 +912,10 @@ int main(void)
     MSN_RUN(test_node_detail);
     MSN_RUN(test_analytics);
     MSN_RUN(test_healthz);
+    MSN_RUN(test_healthz_public_and_admin);
+    MSN_RUN(test_refused_queries);
+    MSN_RUN(test_busy);
+    MSN_RUN(test_analytics_shapes_normalised);
     MSN_RUN(test_perf_and_metrics);
     MSN_RUN(test_slow_requests);
     MSN_RUN(test_cache_control_per_route);

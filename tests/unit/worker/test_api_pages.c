@@ -31,6 +31,7 @@
 #include "shm/timeutil.h"
 #include "testlib.h"
 #include "worker/api.h"
+#include "worker/query.h"
 #include "worker/dispatch.h"
 #include "worker/snapview.h"
 
@@ -212,16 +213,11 @@ static void call_body(answer_t *a, const char *method, const char *target, const
     snprintf(a->path, sizeof(a->path), "%.*s", (int)(qm ? (size_t)(qm - target) : strlen(target)), target);
     if (qm != NULL) {
         snprintf(a->query, sizeof(a->query), "%s", qm + 1);
-        char *save = NULL;
-        for (char *part = strtok_r(a->query, "&", &save); part && r.nq < MSN_API_MAX_PARAMS;
-             part = strtok_r(NULL, "&", &save)) {
-            char *eq = strchr(part, '=');
-            if (eq)
-                *eq = '\0';
-            r.q[r.nq].name = part;
-            r.q[r.nq].value = eq ? eq + 1 : part + strlen(part);
-            r.nq++;
-        }
+        static msn_qparam_t params[64]; /* the worker's own query parser, as worker.c runs it */
+        static char qerr[256];
+        if (msn_query_parse(a->query, strlen(a->query), params, 64, &r.nq, qerr, sizeof(qerr)) < 0)
+            r.query_error = qerr;
+        r.q = params;
     }
     r.path = a->path;
     r.st = fx.st;
@@ -771,7 +767,7 @@ static void test_analytics_pages(void)
     CHECK_EQ_STR(a.body, "{\"error\":\"analytics warming up\",\"retry_after_s\":5}");
     answer_free(&a);
     uint64_t tail = atomic_load(&fx.st->shape_head);
-    call(&a, "/api/analytics/subpaths-bulk?groups=+2-02:500&region=sjc&window=1d&area=x");
+    call(&a, "/api/analytics/subpaths-bulk?groups=%2B2-02:500&region=sjc&window=1d&area=x");
     CHECK_EQ_INT(a.status, 503);
     answer_free(&a);
     int an, missing;

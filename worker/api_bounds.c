@@ -1,0 +1,69 @@
+/*
+ * api_bounds.c: the resource bounds' figures (conns.h, respond.h, the master's analytics
+ * shapes) as /api/perf's "bounds" object and as /metrics series, summed over the workers.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "api.h"
+
+typedef struct {
+    uint64_t buffered, peak, shed_idle, write_timeouts, accept_pauses, busy_refusals;
+    long connections;
+} sums_t;
+
+static void sum(const msn_status_t *st, sums_t *s)
+{
+    memset(s, 0, sizeof(*s));
+    for (int w = 0; w < MSN_STATUS_MAX_WORKERS; w++) {
+        const msn_worker_status_t *ws = &st->workers[w];
+        s->connections += atomic_load(&ws->connections);
+        s->buffered += atomic_load(&ws->buffered_bytes);
+        s->peak += atomic_load(&ws->buffered_peak);
+        s->shed_idle += atomic_load(&ws->shed_idle);
+        s->write_timeouts += atomic_load(&ws->write_timeouts);
+        s->accept_pauses += atomic_load(&ws->accept_pauses);
+        s->busy_refusals += atomic_load(&ws->busy_refusals);
+    }
+}
+
+void msn_api_bounds_json(const msn_api_req_t *r, msn_buf_t *b, const msn_master_status_t *ms)
+{
+    sums_t s;
+    sum(r->st, &s);
+    msn_buf_printf(b,
+                   "{\"connections\":%ld,\"bufferedBytes\":%llu,\"bufferedPeakBytes\":%llu,\"shedIdle\":%llu,"
+                   "\"writeTimeouts\":%llu,\"acceptPauses\":%llu,\"busyRefusals\":%llu,\"analyticsShapes\":%lld,"
+                   "\"analyticsShapesEvicted\":%lld}",
+                   s.connections, (unsigned long long)s.buffered, (unsigned long long)s.peak,
+                   (unsigned long long)s.shed_idle, (unsigned long long)s.write_timeouts,
+                   (unsigned long long)s.accept_pauses, (unsigned long long)s.busy_refusals,
+                   (long long)ms->shapes_on_demand, (long long)ms->shapes_evicted);
+}
+
+void msn_api_bounds_metrics(const msn_api_req_t *r, msn_buf_t *b, const msn_master_status_t *ms)
+{
+    sums_t s;
+    sum(r->st, &s);
+    msn_buf_puts(b, "# HELP meshsnap_http_response_buffered_bytes Response bytes held for clients that have not read "
+                    "them yet, over all workers.\n# TYPE meshsnap_http_response_buffered_bytes gauge\n");
+    msn_buf_printf(b, "meshsnap_http_response_buffered_bytes %llu\n", (unsigned long long)s.buffered);
+    msn_buf_puts(b, "# HELP meshsnap_http_connections_closed_total Connections the server closed to stay within its "
+                    "bounds, by reason.\n# TYPE meshsnap_http_connections_closed_total counter\n");
+    msn_buf_printf(b, "meshsnap_http_connections_closed_total{reason=\"idle\"} %llu\n",
+                   (unsigned long long)s.shed_idle);
+    msn_buf_printf(b, "meshsnap_http_connections_closed_total{reason=\"write_timeout\"} %llu\n",
+                   (unsigned long long)s.write_timeouts);
+    msn_buf_puts(b, "# HELP meshsnap_http_accept_pauses_total Times a worker paused accepting for want of "
+                    "descriptors.\n# TYPE meshsnap_http_accept_pauses_total counter\n");
+    msn_buf_printf(b, "meshsnap_http_accept_pauses_total %llu\n", (unsigned long long)s.accept_pauses);
+    msn_buf_puts(b, "# HELP meshsnap_http_busy_refusals_total Requests answered 503 because the response buffers "
+                    "were full.\n# TYPE meshsnap_http_busy_refusals_total counter\n");
+    msn_buf_printf(b, "meshsnap_http_busy_refusals_total %llu\n", (unsigned long long)s.busy_refusals);
+    msn_buf_puts(b, "# HELP meshsnap_analytics_shapes On-demand analytics shapes kept by the master.\n"
+                    "# TYPE meshsnap_analytics_shapes gauge\n");
+    msn_buf_printf(b, "meshsnap_analytics_shapes %lld\n", (long long)ms->shapes_on_demand);
+    msn_buf_puts(b, "# HELP meshsnap_analytics_shapes_evicted_total On-demand analytics shapes dropped to stay "
+                    "within [analytics] max_shapes.\n# TYPE meshsnap_analytics_shapes_evicted_total counter\n");
+    msn_buf_printf(b, "meshsnap_analytics_shapes_evicted_total %lld\n", (long long)ms->shapes_evicted);
+}
