@@ -14,11 +14,12 @@ WERROR     ?= ON
 # Debian packages: build, run, tests, benchmarks.
 DEB_PACKAGES = build-essential cmake pkg-config libh2o-evloop-dev libssl-dev liblmdb-dev \
                libmsgpack-dev libsqlite3-dev zlib1g-dev libsystemd-dev python3 python3-prometheus-client sqlite3 curl lmdb-utils \
-               clang libclang-rt-14-dev wrk h2o rpm lintian rpmlint strace dpkg-dev
+               clang libclang-rt-14-dev wrk h2o rpm lintian rpmlint strace dpkg-dev \
+               chromium nodejs
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build build-configs run test bench clean
+.PHONY: all deps compat-deps build build-configs run test bench clean
 
 all: build
 
@@ -31,6 +32,13 @@ deps:
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+
+# The browser test's npm packages (tests/compat/package-lock.json: playwright-core, which
+# drives Debian's chromium and never downloads a browser, and the CDN libraries CoreScope's
+# page names, answered locally); npm from Debian when node came without it.
+compat-deps: deps
+	@command -v npm >/dev/null || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm
+	@[ -d tests/compat/node_modules ] || (cd tests/compat && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
 
 build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMESHSNAP_WERROR=$(WERROR)
@@ -56,12 +64,14 @@ run: build
 	@echo "meshsnap: serving $(VAR)/meshsnap.db at http://$(LISTEN)/ (the dashboard in ui/) and /api/stats (Ctrl-C stops it)"
 	exec $(BUILD)/meshsnapd --db $(VAR)/meshsnap.db --state-dir $(VAR)/state --listen $(LISTEN) --ui-root $(CURDIR)/ui
 
-test: build build-configs
+# The browser test (compat.browser) runs when CORESCOPE_PUBLIC names a CoreScope public/
+# folder; the sanitizer pass leaves it out (it tests the frontend, not memory).
+test: build build-configs compat-deps
 	cd $(BUILD) && ctest --output-on-failure -j 2
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DMESHSNAP_SANITIZE=ON -DMESHSNAP_FUZZ=OFF -DMESHSNAP_WERROR=$(WERROR)
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --output-on-failure -j 2 -E 'fuzz'
+	  ctest --output-on-failure -j 2 -E 'fuzz|compat'
 
 bench: build
 	@echo "See tests/bench/README.md"
