@@ -64,6 +64,10 @@ def page_list(d):
     observers = d.get_json("/api/observers")["observers"]
     obs_a = observers[0]["id"]
     obs_b = observers[1]["id"] if len(observers) > 1 else obs_a
+    # The published analytics and the node's documents first: their 503 warm-up answers
+    # (which the frontend retries) would count as failed requests.
+    d.wait_status(["/api/analytics/rf", "/api/analytics/topology", "/api/observers/clock-skew",
+                   "/api/nodes/%s/health" % pk, "/api/nodes/%s/analytics?days=7" % pk], timeout=240, interval=0.5)
     pkt = d.get_json("/api/packets?limit=1")["packets"][0]["hash"]
     channels = d.get_json("/api/channels")["channels"]
     q = urllib.parse.quote
