@@ -150,14 +150,17 @@ async function visit(context, name, route, hook) {
     if (!r.url().startsWith(origin)) return;
     rep.failedRequests.push(`${r.method()} ${shortUrl(r.url())} -> ${r.failure() ? r.failure().errorText : 'failed'}`);
   });
-  const ws = { sockets: 0, packets: 0, seen: new Set() };
+  // every socket the page opens (CoreScope's live page has two: app.js's and its own)
+  const ws = { sockets: [], packets: 0 };
   page.on('websocket', (sock) => {
-    ws.sockets++;
+    const one = { seen: new Set(), closed: false };
+    ws.sockets.push(one);
+    sock.on('close', () => { one.closed = true; });
     sock.on('socketerror', (e) => rep.failedRequests.push('WS ' + shortUrl(sock.url()) + ' -> ' + e));
     sock.on('framereceived', (f) => {
       let m = null;
       try { m = JSON.parse(typeof f.payload === 'string' ? f.payload : f.payload.toString()); } catch (e) { return; }
-      if (m && m.type === 'packet' && m.data) { ws.packets++; ws.seen.add(m.data.hash); }
+      if (m && m.type === 'packet' && m.data) { ws.packets++; one.seen.add(m.data.hash); }
     });
   });
   await page.route((u) => !u.href.startsWith(origin), (r) => answerExternal(r, (s) => rep.external.push(s)));
@@ -188,22 +191,26 @@ async function visit(context, name, route, hook) {
 // and check that each inserted transmission arrives.
 async function liveHook(page, rep, ws) {
   const deadline = Date.now() + 10000;
-  while (ws.sockets < 1 && Date.now() < deadline) await page.waitForTimeout(100);
+  while (ws.sockets.filter((x) => !x.closed).length < 2 && Date.now() < deadline) await page.waitForTimeout(100);
   await page.waitForTimeout(500);
+  const countText = () => page.evaluate(() => {
+    const el = document.getElementById('livePktCount');
+    return el ? Number(el.textContent) || 0 : -1;
+  });
+  const before = await countText();
   emit({ event: 'live-ready' });
   const answer = JSON.parse(await readLine(60000));
-  const want = new Set(answer.hashes || []);
-  const until = Date.now() + 20000;
-  while (Date.now() < until) {
-    const missing = [...want].filter((h) => !ws.seen.has(h));
-    if (!missing.length) break;
-    await page.waitForTimeout(200);
-  }
-  const got = [...want].filter((h) => ws.seen.has(h));
-  rep.live = { sockets: ws.sockets, packetMessages: ws.packets, inserted: want.size,
-               received: got.length };
-  emit({ event: 'live', ...rep.live });
+  const want = [...new Set(answer.hashes || [])];
+  const open = () => ws.sockets.filter((x) => !x.closed);
+  const complete = () => open().length > 0 && open().every((x) => want.every((h) => x.seen.has(h)));
+  const until = Date.now() + 30000;
+  while (!complete() && Date.now() < until) await page.waitForTimeout(200);
   await page.waitForTimeout(1500); // let the page draw them
+  rep.live = { sockets: ws.sockets.length, open: open().length, packetMessages: ws.packets, inserted: want.length,
+               receivedPerSocket: open().map((x) => want.filter((h) => x.seen.has(h)).length),
+               pageCountBefore: before, pageCountAfter: await countText() };
+  rep.live.received = Math.min(...(rep.live.receivedPerSocket.length ? rep.live.receivedPerSocket : [0]));
+  emit({ event: 'live', ...rep.live });
 }
 
 async function main() {

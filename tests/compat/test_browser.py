@@ -10,7 +10,7 @@ detail, compare, every analytics tab, perf, tools, trace, path inspector, audio 
 coverage (MSN_COMPAT_ONLY=name,name... visits only those; MSN_COMPAT_VERBOSE=1 logs each API call's time). Each page must show no console error, no uncaught error and no failed request
 (HTTP >= 400 on the daemon's origin, or a network failure). Then the live page stays open
 while transmissions are inserted into the database with sqlite3: every one of them must
-reach it over the WebSocket. A screenshot of each page goes to MSN_COMPAT_OUT.
+reach each of its WebSockets and its packet counter. A screenshot of each page goes to MSN_COMPAT_OUT.
 
 Skipped (exit 77, with the reason) without CORESCOPE_PUBLIC (a CoreScope checkout's public/
 folder: its files are GPL and never part of this tree), without /usr/bin/chromium (or
@@ -161,8 +161,10 @@ class BrowserRun:
             figures = live[0]["live"]
             t.assertEqual(figures["inserted"], len(self.inserted))
             t.assertEqual(figures["received"], figures["inserted"],
-                          "%s: the live page received %d of %d inserted transmissions" % (
-                              self.label, figures["received"], figures["inserted"]))
+                          "%s: of %d inserted transmissions, the live page's sockets received %s" % (
+                              self.label, figures["inserted"], figures["receivedPerSocket"]))
+            t.assertGreaterEqual(figures["pageCountAfter"] - figures["pageCountBefore"], figures["inserted"],
+                                 "%s: the live page's packet counter did not count them: %s" % (self.label, figures))
         t.assertEqual(self.rc, 0, "%s: browse.mjs exited %d" % (self.label, self.rc))
 
 
