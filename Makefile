@@ -13,8 +13,9 @@ WERROR     ?= ON
 
 # Debian packages: build, run, tests, benchmarks.
 DEB_PACKAGES = build-essential cmake pkg-config libh2o-evloop-dev libssl-dev liblmdb-dev \
-               libmsgpack-dev libsqlite3-dev zlib1g-dev libsystemd-dev python3 python3-prometheus-client sqlite3 curl lmdb-utils \
+               libmsgpack-dev libsqlite3-dev zlib1g-dev libsystemd-dev libmosquitto-dev python3 python3-prometheus-client sqlite3 curl lmdb-utils \
                clang libclang-rt-14-dev wrk h2o rpm lintian rpmlint strace dpkg-dev \
+               mosquitto mosquitto-clients python3-paho-mqtt openssl \
                chromium nodejs
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

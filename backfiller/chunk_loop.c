@@ -4,9 +4,12 @@
 #include "backfiller/chunk_loop.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
+
+#include "shm/sqlw.h"
 
 #define SLEEP_SLICE_MS 10
 
@@ -53,9 +56,11 @@ static int exec_sql(sqlite3 *db, const char *sql, char *err, size_t errlen)
 
 /* One chunk: read (outside any transaction) when the backfill has a read step, then the
    writes in their own transaction unless the whole run already holds one (single_txn).
+   The chunk's transaction follows the writer discipline of shm/sqlw.h (BEGIN IMMEDIATE
+   with busy retries, a timed COMMIT) that the ingestor and the importer share.
    Returns 0 with *found (0 = nothing left), *affected, *rejected and the new *cursor; or -1
    (the chunk's writes rolled back, the cursor unchanged). */
-static int one_chunk(sqlite3 *db, const msn_chunk_ops_t *ops, void *ud, const msn_chunk_opts_t *o,
+static int one_chunk(sqlite3 *db, msn_sqlw_t *w, const msn_chunk_ops_t *ops, void *ud, const msn_chunk_opts_t *o,
                      const msn_chunk_result_t *r, int64_t *cursor, int64_t *found, int64_t *affected,
                      int64_t *rejected, char *err, size_t errlen)
 {
@@ -72,7 +77,7 @@ static int one_chunk(sqlite3 *db, const msn_chunk_ops_t *ops, void *ud, const ms
             return 0;
         }
     }
-    if (own_txn && exec_sql(db, "BEGIN IMMEDIATE", err, errlen) < 0)
+    if (own_txn && msn_sqlw_begin(w, err, errlen) < 0)
         return -1;
     if (ops->run_chunk(db, ud, r->max_id, o->batch_size, &cur, affected, rejected, err, errlen) < 0)
         goto fail;
@@ -92,13 +97,16 @@ static int one_chunk(sqlite3 *db, const msn_chunk_ops_t *ops, void *ud, const ms
         if (o->checkpoint(db, o->checkpoint_ud, &next, err, errlen) < 0)
             goto fail;
     }
-    if (own_txn && exec_sql(db, "COMMIT", err, errlen) < 0)
-        goto fail;
+    if (own_txn) {
+        msn_sqlw_add(w, (int)(*affected > INT_MAX ? INT_MAX : *affected));
+        if (msn_sqlw_commit(w, err, errlen) < 0)
+            goto fail;
+    }
     *cursor = cur;
     return 0;
 fail:
-    if (own_txn && !sqlite3_get_autocommit(db))
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    if (own_txn)
+        msn_sqlw_rollback(w);
     *found = 0;
     *affected = 0;
     *rejected = 0;
@@ -113,7 +121,12 @@ int msn_chunk_loop(sqlite3 *db, const msn_chunk_ops_t *ops, void *ud, const msn_
     int fired = 0;
     int64_t fired_p = 0, fired_t = 0;
     int in_txn = 0;
+    msn_sqlw_t w;
+    msn_sqlw_opts_t wo;
 
+    msn_sqlw_defaults(&wo);
+    wo.batch_max = opts->batch_size > 0 ? opts->batch_size : 1;
+    msn_sqlw_init(&w, db, &wo);
     if (opts->batch_size <= 0) {
         set_err(err, errlen, "batch size must be > 0 (got %d)", opts->batch_size);
         rc = -EINVAL;
@@ -155,7 +168,7 @@ int msn_chunk_loop(sqlite3 *db, const msn_chunk_ops_t *ops, void *ud, const msn_
             goto out;
         }
         int64_t found = 0, n = 0, rej = 0;
-        if (one_chunk(db, ops, ud, opts, &r, &r.cursor, &found, &n, &rej, err, errlen) < 0) {
+        if (one_chunk(db, &w, ops, ud, opts, &r, &r.cursor, &found, &n, &rej, err, errlen) < 0) {
             rc = -EIO;
             goto out;
         }

@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "import_int.h"
+#include "shm/ingest/ingest.h"
 #include "shm/buf.h"
 #include "shm/codec/codec.h"
 #include "shm/config.h"
@@ -27,7 +27,7 @@
 
 static const char usage[] =
     "usage: meshsnap import --db PATH [--batch N] [--config FILE] [--channel NAME]... [--no-verify]\n"
-    "                       [--progress] [FILE|-]\n"
+    "                       [--rules import|corescope] [--rule NAME=VALUE]... [--progress] [FILE|-]\n"
     "  FILE          JSON lines {\"raw\": HEX, \"observer\": ID, \"observer_name\"?, \"iata\"?, \"snr\"?,\n"
     "                \"rssi\"?, \"score\"?, \"direction\"?, \"timestamp\"?} (default: standard input)\n"
     "  --db PATH     the CoreScope database (created with the current schema when missing)\n"
@@ -35,6 +35,10 @@ static const char usage[] =
     "  --config F    add the [channels] keys of a meshsnap configuration file\n"
     "  --channel N   add a channel key: #hashtag (derived) or name=HEXKEY (repeatable)\n"
     "  --no-verify   do not check advert signatures (the ingestor checks them by default)\n"
+    "  --rules R     import (default): this command's rules; corescope: CoreScope's ingestor's\n"
+    "                (receive time, per-message counters, ...; docs/ingest.md)\n"
+    "  --rule N=V    one rule: packet_time, observer_first, packet_count, missing_name,\n"
+    "                repeat_last_seen, bad_signature, verify_signatures, metrics_interval_s\n"
     "  --progress[=S] print a progress line every S seconds (default 2) even when stderr is\n"
     "                not a terminal (on a terminal it is always shown)\n"
     "A line's timestamp (unix seconds or RFC3339) is its packet time; without one, the\n"
@@ -59,7 +63,7 @@ typedef struct {
     const char **channels;
     int n_channels;
     long batch;
-    int verify;
+    msn_ingest_rules_t rules;
     int progress;        /* --progress given */
     int64_t progress_ms; /* interval of the progress lines */
 } opts_t;
@@ -74,7 +78,7 @@ typedef struct {
     int64_t lines;    /* non-blank lines read */
     int64_t imported; /* lines written */
     int64_t rejected;
-    int64_t by_reason[MSN_IMPORT_R_COUNT];
+    int64_t by_reason[MSN_INGEST_R_COUNT];
     rejected_t listed[MAX_LISTED];
     int n_listed;
 } report_t;
@@ -110,7 +114,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
                 return -1;
             }
             if (strcmp(a, "--no-verify") == 0) {
-                o->verify = 0;
+                o->rules.verify = 0;
                 continue;
             }
             if (strncmp(a, "--progress", 10) == 0 && (a[10] == '\0' || a[10] == '=')) {
@@ -125,10 +129,10 @@ static int parse_args(int argc, char **argv, opts_t *o)
                 }
                 continue;
             }
-            static const char *const with_value[] = {"--db", "--batch", "--config", "--channel"};
+            static const char *const with_value[] = {"--db", "--batch", "--config", "--channel", "--rules", "--rule"};
             const char *val = NULL;
             size_t k;
-            for (k = 0; k < 4; k++) {
+            for (k = 0; k < 6; k++) {
                 size_t n = strlen(with_value[k]);
                 if (strncmp(a, with_value[k], n) == 0 && (a[n] == '\0' || a[n] == '=')) {
                     if (a[n] == '=')
@@ -140,8 +144,27 @@ static int parse_args(int argc, char **argv, opts_t *o)
                     break;
                 }
             }
-            if (k == 4)
+            if (k == 6)
                 return usage_error("unknown option %s", a);
+            if (k == 4 || k == 5) {
+                char name[64], why[256];
+                const char *v = val;
+                if (k == 4) {
+                    snprintf(name, sizeof(name), "rules");
+                } else {
+                    const char *eq = strchr(val, '=');
+                    if (eq == NULL || (size_t)(eq - val) >= sizeof(name))
+                        return usage_error("--rule: '%s' is not NAME=VALUE", val);
+                    snprintf(name, sizeof(name), "%.*s", (int)(eq - val), val);
+                    v = eq + 1;
+                }
+                int r = msn_ingest_rule_set(&o->rules, name, v, why, sizeof(why));
+                if (r > 0)
+                    return usage_error("--rule: unknown rule '%s'", name);
+                if (r < 0)
+                    return usage_error("%s", why);
+                continue;
+            }
             if (k == 0) {
                 o->db = val;
             } else if (k == 1) {
@@ -265,7 +288,7 @@ static int header_payload_type(const char *s, size_t n)
 }
 
 typedef struct {
-    msn_import_line_t line;
+    msn_ingest_fields_t line;
     msn_packet_t pkt, scratch;
     keyset_t keys;
     int verify;
@@ -277,21 +300,21 @@ typedef struct {
  * is already known is not checked again. */
 static void prescan_line(prescan_t *ps, const char *s, size_t n)
 {
-    if (msn_import__parse_line(&ps->line, s, n, NULL, 0) < 0 || !ps->line.has_raw)
+    if (msn_ingest_parse_json(&ps->line, s, n, NULL, 0) < 0 || !ps->line.has_raw)
         return;
-    const msn_import_line_t *l = &ps->line;
+    const msn_ingest_fields_t *l = &ps->line;
     if (header_payload_type(l->raw.data, l->raw.len) != MSN_PT_ADVERT)
         return;
-    if (msn_import__decode_light(&ps->pkt, l->raw.data, l->raw.len, ps->why, sizeof(ps->why)) !=
-        MSN_IMPORT_OK)
+    if (msn_ingest_decode_light(&ps->pkt, l->raw.data, l->raw.len, ps->why, sizeof(ps->why)) !=
+        MSN_INGEST_OK)
         return;
-    if (!msn_import__is_keyed_advert(&ps->pkt) ||
-        msn_import__check_advert(&ps->pkt, ps->why, sizeof(ps->why)) != MSN_IMPORT_OK)
+    if (!msn_ingest_is_keyed_advert(&ps->pkt) ||
+        msn_ingest_check_advert(&ps->pkt, ps->why, sizeof(ps->why)) != MSN_INGEST_OK)
         return;
     const uint8_t *k = msn_span_ptr(&ps->pkt, ps->pkt.p.pub_key);
     if (keyset_has(&ps->keys, k))
         return;
-    if (ps->verify && !msn_import__advert_signature_ok(&ps->scratch, l->raw.data, l->raw.len))
+    if (ps->verify && !msn_ingest_advert_signature_ok(&ps->scratch, l->raw.data, l->raw.len))
         return;
     keyset_put(&ps->keys, k);
 }
@@ -477,7 +500,7 @@ static void reject(report_t *r, int64_t line, int reason, const char *why)
     }
 }
 
-static void print_report(const report_t *r, const msn_import_stats_t *st, double secs)
+static void print_report(const report_t *r, const msn_ingest_stats_t *st, double secs)
 {
     fprintf(stderr, "meshsnap import: %lld lines in %.1f s (%.0f lines/s)\n", (long long)r->lines, secs,
             secs > 0 ? (double)r->lines / secs : 0.0);
@@ -487,23 +510,27 @@ static void print_report(const report_t *r, const msn_import_stats_t *st, double
         fprintf(stderr, "  observations:  %lld new, %lld already present\n", (long long)st->obs_new,
                 (long long)st->obs_dup);
         fprintf(stderr, "  nodes:         %lld advert upserts\n", (long long)st->adverts);
-        fprintf(stderr, "  observers:     %lld new\n", (long long)st->observers_new);
+        fprintf(stderr, "  observers:     %lld new, %lld status messages\n", (long long)st->observers_new,
+                (long long)st->status_msgs);
+        if (st->dropped > 0)
+            fprintf(stderr, "  dropped:       %lld adverts with a bad signature (dropped_packets)\n",
+                    (long long)st->dropped);
         fprintf(stderr, "  batches:       %lld committed\n", (long long)st->commits);
     }
     fprintf(stderr, "  imported:      %lld lines\n", (long long)r->imported);
     fprintf(stderr, "  rejected:      %lld lines\n", (long long)r->rejected);
     if (r->rejected == 0)
         return;
-    for (int i = 1; i < MSN_IMPORT_R_COUNT; i++)
+    for (int i = 1; i < MSN_INGEST_R_COUNT; i++)
         if (r->by_reason[i] > 0)
-            fprintf(stderr, "    %-32s %lld\n", msn_import__reason_names[i], (long long)r->by_reason[i]);
+            fprintf(stderr, "    %-32s %lld\n", msn_ingest_reason_names[i], (long long)r->by_reason[i]);
     for (int i = 0; i < r->n_listed; i++) {
         const rejected_t *x = &r->listed[i];
         if (x->why[0] != '\0')
-            fprintf(stderr, "  line %lld: %s: %s\n", (long long)x->line, msn_import__reason_names[x->reason],
+            fprintf(stderr, "  line %lld: %s: %s\n", (long long)x->line, msn_ingest_reason_names[x->reason],
                     x->why);
         else
-            fprintf(stderr, "  line %lld: %s\n", (long long)x->line, msn_import__reason_names[x->reason]);
+            fprintf(stderr, "  line %lld: %s\n", (long long)x->line, msn_ingest_reason_names[x->reason]);
     }
     if (r->rejected > r->n_listed)
         fprintf(stderr, "  (the first %d of %lld rejected lines are listed)\n", r->n_listed,
@@ -514,7 +541,7 @@ static void print_report(const report_t *r, const msn_import_stats_t *st, double
 
 /*
  * Two threads: the reader prepares lines (parse, decode, signature, path resolution: see
- * msn_import__prepare) into a ring of items; the main thread writes them to SQLite in
+ * msn_ingest_prepare) into a ring of items; the main thread writes them to SQLite in
  * input order. The ring's slots [tail, head) are ready for the writer, the others belong
  * to the reader; both indexes only grow and are guarded by mu.
  */
@@ -527,9 +554,9 @@ typedef struct {
     uint64_t head, tail;
     int eof, read_errno, quit;
     double reader_cpu_s; /* CPU time of the reader thread (for the debug log) */
-    msn_import_item_t *items;
+    msn_ingest_item_t *items;
     FILE *in;
-    msn_import_prep_t *prep;
+    msn_ingest_prep_t *prep;
 } pipe_t;
 
 static double thread_cpu_s(void)
@@ -563,7 +590,7 @@ static void *reader_main(void *arg)
                 done = 1;
                 break;
             }
-            msn_import_item_t *it = &pp->items[(h + k) % RING];
+            msn_ingest_item_t *it = &pp->items[(h + k) % RING];
             lineno++;
             offset += n;
             it->lineno = lineno;
@@ -571,7 +598,7 @@ static void *reader_main(void *arg)
             size_t len = trim_line(line, (size_t)n);
             it->blank = blank(line, len);
             if (!it->blank)
-                msn_import__prepare(pp->prep, it, line, len, now_s);
+                msn_ingest_prepare(pp->prep, it, line, len, now_s, NULL);
             k++;
         }
         pthread_mutex_lock(&pp->mu);
@@ -591,22 +618,22 @@ static void *reader_main(void *arg)
 }
 
 /* Imports every line of in. Returns 0, or -1 on a fatal error (message printed). */
-static int run(const opts_t *o, FILE *in, off_t size, msn_import_prep_t *prep, msn_importer_t *im,
+static int run(const opts_t *o, FILE *in, off_t size, msn_ingest_prep_t *prep, msn_ingest_writer_t *im,
                report_t *r, int64_t t0)
 {
     pipe_t pp;
     char err[512];
     int64_t in_batch = 0, next_progress = t0 + o->progress_ms, last_offset = 0;
-    int tty = isatty(STDERR_FILENO), show = tty || o->progress, shown = 0, rc = -1, started = 0;
+    int tty = isatty(STDERR_FILENO), show = tty || o->progress, shown = 0, rc = -1, started = 0, wrc;
     pthread_t th;
 
     memset(&pp, 0, sizeof(pp));
     pthread_mutex_init(&pp.mu, NULL);
     pthread_cond_init(&pp.ready, NULL);
     pthread_cond_init(&pp.space, NULL);
-    pp.items = msn_xcalloc(RING, sizeof(msn_import_item_t));
+    pp.items = msn_xcalloc(RING, sizeof(msn_ingest_item_t));
     for (int i = 0; i < RING; i++)
-        msn_import__item_init(&pp.items[i]);
+        msn_ingest_item_init(&pp.items[i]);
     pp.in = in;
     pp.prep = prep;
     int perr = pthread_create(&th, NULL, reader_main, &pp);
@@ -633,14 +660,17 @@ static int run(const opts_t *o, FILE *in, off_t size, msn_import_prep_t *prep, m
             break;
         }
         for (uint64_t i = 0; i < avail; i++) {
-            const msn_import_item_t *it = &pp.items[(t + i) % RING];
+            const msn_ingest_item_t *it = &pp.items[(t + i) % RING];
             last_offset = it->offset;
             if (it->blank)
                 continue;
             r->lines++;
-            if (it->reason != MSN_IMPORT_OK) {
+            if (it->reason != MSN_INGEST_OK) {
                 reject(r, it->lineno, it->reason, it->why);
-            } else if (msn_import__write(im, it, err, sizeof(err)) < 0) {
+            } else if ((wrc = msn_ingest_write(im, it, err, sizeof(err))) != 0) {
+                if (wrc == MSN_INGEST_NEED_FIRST)
+                    snprintf(err, sizeof(err), "transmission %s disappeared from the database during the import",
+                             it->hash);
                 fprintf(stderr, "%smeshsnap import: line %lld: %s\n", shown && tty ? "\n" : "",
                         (long long)it->lineno, err);
                 goto out;
@@ -648,7 +678,7 @@ static int run(const opts_t *o, FILE *in, off_t size, msn_import_prep_t *prep, m
                 r->imported++;
             }
             if (++in_batch >= o->batch) {
-                if (msn_import__commit(im, err, sizeof(err)) < 0) {
+                if (msn_ingest_commit(im, err, sizeof(err)) < 0) {
                     fprintf(stderr, "meshsnap import: %s\n", err);
                     goto out;
                 }
@@ -683,15 +713,15 @@ out:
     }
     /* After the input ended or a stop request, the batch in flight holds whole lines and
      * is committed; after an error it may hold part of a line and is rolled back (by
-     * msn_import__close). Either way a re-run continues from what is committed. */
-    if (rc == 0 && msn_import__in_txn(im) && msn_import__commit(im, err, sizeof(err)) < 0) {
+     * msn_ingest_writer_close). Either way a re-run continues from what is committed. */
+    if (rc == 0 && msn_ingest_in_txn(im) && msn_ingest_commit(im, err, sizeof(err)) < 0) {
         fprintf(stderr, "meshsnap import: %s\n", err);
         rc = -1;
     }
     if (shown && tty)
         fputc('\n', stderr);
     for (int i = 0; i < RING; i++)
-        msn_import__item_free(&pp.items[i]);
+        msn_ingest_item_free(&pp.items[i]);
     free(pp.items);
     pthread_cond_destroy(&pp.ready);
     pthread_cond_destroy(&pp.space);
@@ -701,15 +731,15 @@ out:
 
 int msn_cli_import(int argc, char **argv)
 {
-    opts_t o = {.batch = DEFAULT_BATCH, .verify = 1, .progress_ms = PROGRESS_EVERY_MS};
+    opts_t o = {.batch = DEFAULT_BATCH, .progress_ms = PROGRESS_EVERY_MS};
     report_t rep;
     prescan_t *ps = msn_xcalloc(1, sizeof(*ps));
     msn_chankeys_t *ks = NULL;
     FILE *in = NULL;
     sqlite3 *db = NULL;
     msn_pathres_t *pr = NULL;
-    msn_importer_t *im = NULL;
-    msn_import_prep_t *prep = NULL;
+    msn_ingest_writer_t *im = NULL;
+    msn_ingest_prep_t *prep = NULL;
     char err[512];
     int status = 2;
     off_t size = 0;
@@ -720,6 +750,7 @@ int msn_cli_import(int argc, char **argv)
      * fails harmlessly when SQLite was initialized already.) */
     sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    msn_ingest_rules_import(&o.rules);
     o.channels = msn_xcalloc((size_t)(argc > 0 ? argc : 1), sizeof(*o.channels));
     int prc = parse_args(argc, argv, &o);
     if (prc != 0) {
@@ -738,10 +769,10 @@ int msn_cli_import(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
 
     int64_t t0 = now_ms();
-    msn_import__line_init(&ps->line);
-    ps->verify = o.verify;
+    msn_ingest_fields_init(&ps->line);
+    ps->verify = o.rules.verify;
     in = open_input(o.input, ps, &size);
-    msn_import__line_free(&ps->line);
+    msn_ingest_fields_free(&ps->line);
     if (in == NULL)
         goto out;
     if (g_stop) {
@@ -755,17 +786,21 @@ int msn_cli_import(int argc, char **argv)
     pr = build_resolver(db, &ps->keys);
     if (pr == NULL)
         goto out;
-    if (msn_import__open(db, &im, err, sizeof(err)) < 0) {
+    msn_sqlw_opts_t wo;
+    msn_sqlw_defaults(&wo);
+    wo.batch_max = (int)o.batch;
+    wo.batch_ms = 24 * 3600 * 1000; /* batches are counted in lines */
+    if (msn_ingest_writer_open(db, &o.rules, &wo, &im, err, sizeof(err)) < 0) {
         fprintf(stderr, "meshsnap import: %s: %s\n", o.db, err);
         goto out;
     }
     msn_debug("%s; first pass %.2f s; resolver: %zu nodes (%zu from the input's adverts), %zu edges",
-              msn_import__mode(im), (double)(now_ms() - t0) / 1000.0, msn_pathres_node_count(pr), ps->keys.n,
+              msn_ingest_mode(im), (double)(now_ms() - t0) / 1000.0, msn_pathres_node_count(pr), ps->keys.n,
               msn_pathres_edge_count(pr));
 
-    prep = msn_import__prep_new(ks, o.verify, pr);
+    prep = msn_ingest_prep_new(ks, &o.rules, pr);
     int rc = run(&o, in, size, prep, im, &rep, t0);
-    print_report(&rep, msn_import__stats(im), (double)(now_ms() - t0) / 1000.0);
+    print_report(&rep, msn_ingest_stats(im), (double)(now_ms() - t0) / 1000.0);
     if (rc < 0) {
         status = 2;
     } else if (g_stop) {
@@ -777,8 +812,8 @@ int msn_cli_import(int argc, char **argv)
         status = rep.rejected > 0 ? 1 : 0;
     }
 out:
-    msn_import__close(im);
-    msn_import__prep_free(prep);
+    msn_ingest_writer_close(im);
+    msn_ingest_prep_free(prep);
     msn_pathres_free(pr);
     if (db != NULL)
         sqlite3_close(db);

@@ -36,7 +36,7 @@ static const char usage[] =
     "  --config FILE    take state_dir from this configuration (default " DEFAULT_CONFIG ")\n"
     "  --interval SEC   sample the counters this far apart for the rates (default 1; 0 = no rates)\n"
     "  --json           one JSON object: running, stateDir, master, snapshot, requests, workers,\n"
-    "                   backfiller, migrations, analytics (absent figures are null)\n"
+    "                   backfiller, ingestor, migrations, analytics (absent figures are null)\n"
     "Exit status: 0 running, 1 the master exited without stopping (killed or crashed),\n"
     "2 usage error, 3 not running (no status block, or the daemon stopped), 4 the status\n"
     "block cannot be read.\n";
@@ -55,6 +55,7 @@ typedef struct {
     double mono_s; /* CLOCK_MONOTONIC, for rates */
     msn_master_status_t ms;
     msn_backfill_status_t bf;
+    msn_ingest_status_t ing;
     struct {
         int32_t pid, ready, connections, slot_gen;
         uint64_t requests;
@@ -210,6 +211,9 @@ static void take_sample(const msn_status_t *st, sample_t *s)
     memset(s, 0, sizeof(*s));
     msn_status_read_master(st, &s->ms);
     msn_status_read_backfill(st, &s->bf);
+    msn_status_read_ingest(st, &s->ing);
+    if (s->ing.n_sources < 0 || s->ing.n_sources > MSN_STATUS_MAX_MQTT)
+        s->ing.n_sources = 0;
     if (s->bf.n_migrations < 0)
         s->bf.n_migrations = 0;
     if (s->bf.n_migrations > MSN_STATUS_MAX_MIGRATIONS)
@@ -429,6 +433,7 @@ typedef struct {
     const snapinfo_t *snap;
     int master_alive;
     int backfiller_alive;
+    int ingestor_alive;
     int worker_alive[MSN_STATUS_MAX_WORKERS];
 } report_t;
 
@@ -571,8 +576,45 @@ static void print_text(const report_t *r)
         const char *row[] = {"backfiller", "-", "-", "not started", "-", "-", "-"};
         tbl_row(&t, row);
     }
+    const msn_ingest_status_t *ing = &r->b->ing;
+    if (ing->n_sources > 0) {
+        char rcv[32], irate[32];
+        snprintf(pid, sizeof(pid), "%d", (int)ing->pid);
+        snprintf(rcv, sizeof(rcv), "%lld", (long long)ing->received);
+        double dt = r->a ? r->b->mono_s - r->a->mono_s : 0;
+        fmt_rate(irate, sizeof(irate), r->a && dt > 0 ? (double)(ing->received - r->a->ing.received) / dt : NAN);
+        const char *row[] = {"ingestor", "-", ing->pid > 0 ? pid : "-", r->ingestor_alive ? "alive" : "not running",
+                             rcv, irate, "-"};
+        tbl_row(&t, row);
+    }
     putchar('\n');
     tbl_print(&t, f);
+
+    /* MQTT brokers */
+    if (ing->n_sources > 0) {
+        memset(&t, 0, sizeof(t));
+        t.ncols = 6;
+        t.right[3] = t.right[4] = 1;
+        const char *bh[] = {"BROKER", "URL", "STATE", "MESSAGES", "LAST 5 MIN", "LAST ERROR"};
+        tbl_row(&t, bh);
+        for (int i = 0; i < ing->n_sources; i++) {
+            const msn_mqtt_source_status_t *s = &ing->src[i];
+            char msgs[32], m5[32];
+            snprintf(msgs, sizeof(msgs), "%lld", (long long)s->messages_total);
+            snprintf(m5, sizeof(m5), "%lld", (long long)s->messages_last5m);
+            const char *row[] = {s->name, s->broker,
+                                 r->ingestor_alive && s->connected ? "connected" : "disconnected", msgs, m5,
+                                 s->last_error[0] ? s->last_error : "-"};
+            tbl_row(&t, row);
+        }
+        putchar('\n');
+        tbl_print(&t, f);
+        printf("  ingest: %lld packets, %lld status messages, %lld rejected, %lld pending; %lld batches"
+               " (hold p50 %.1f ms, p99 %.1f ms), %lld rolled back\n",
+               (long long)ing->packets, (long long)ing->status_msgs, (long long)ing->rejected,
+               (long long)ing->pending, (long long)ing->batches, ing->commit_p50_us / 1000.0,
+               ing->commit_p99_us / 1000.0, (long long)ing->write_errors);
+    }
 
     /* migrations */
     if (bf->n_migrations > 0) {
@@ -703,6 +745,39 @@ static void print_json(const report_t *r)
     else
         msn_buf_puts(&b, "{\"pid\":null,\"alive\":false}");
 
+    const msn_ingest_status_t *ing = &r->b->ing;
+    msn_buf_puts(&b, ",\"ingestor\":");
+    if (ing->n_sources > 0) {
+        msn_buf_printf(&b,
+                       "{\"pid\":%d,\"alive\":%s,\"restarts\":%lld,\"received\":%lld,\"packets\":%lld,"
+                       "\"statusMessages\":%lld,\"rejected\":%lld,\"pending\":%lld,\"batches\":%lld,"
+                       "\"commitP50Ms\":",
+                       (int)ing->pid, r->ingestor_alive ? "true" : "false", (long long)ing->restarts,
+                       (long long)ing->received, (long long)ing->packets, (long long)ing->status_msgs,
+                       (long long)ing->rejected, (long long)ing->pending, (long long)ing->batches);
+        j_num(&b, ing->commit_p50_us / 1000.0, 100);
+        msn_buf_puts(&b, ",\"commitP99Ms\":");
+        j_num(&b, ing->commit_p99_us / 1000.0, 100);
+        msn_buf_puts(&b, ",\"brokers\":[");
+        for (int i = 0; i < ing->n_sources; i++) {
+            const msn_mqtt_source_status_t *s = &ing->src[i];
+            msn_buf_puts(&b, i ? ",{\"name\":" : "{\"name\":");
+            msn_json_strn(&b, s->name, strnlen(s->name, sizeof(s->name)));
+            msn_buf_puts(&b, ",\"url\":");
+            msn_json_strn(&b, s->broker, strnlen(s->broker, sizeof(s->broker)));
+            msn_buf_printf(&b, ",\"connected\":%s,\"messages\":%lld,\"last5m\":%lld,\"lastError\":",
+                           r->ingestor_alive && s->connected ? "true" : "false", (long long)s->messages_total,
+                           (long long)s->messages_last5m);
+            if (s->last_error[0])
+                msn_json_strn(&b, s->last_error, strnlen(s->last_error, sizeof(s->last_error)));
+            else
+                msn_buf_puts(&b, "null");
+            msn_buf_putc(&b, '}');
+        }
+        msn_buf_puts(&b, "]}");
+    } else {
+        msn_buf_puts(&b, "null");
+    }
     msn_buf_printf(&b, ",\"backfillRemaining\":%lld,\"migrations\":[", (long long)bf->remaining);
     for (int i = 0; i < bf->n_migrations; i++) {
         const msn_migration_status_t *m = &bf->mig[i];
@@ -817,6 +892,7 @@ int msn_cli_status(int argc, char **argv)
     for (int i = 0; i < MSN_STATUS_MAX_WORKERS; i++)
         r.worker_alive[i] = b.w[i].pid > 0 && pid_alive(b.w[i].pid);
     r.backfiller_alive = pid_alive(b.bf.pid);
+    r.ingestor_alive = b.ing.pid > 0 && pid_alive(b.ing.pid);
     snapinfo_t snap;
     read_snapshot(state_dir, &snap);
     r.snap = &snap;

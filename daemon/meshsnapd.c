@@ -8,16 +8,18 @@
  *   (no --role)                                   master/      msn_master_main
  *   --role worker --slot N --listen-fds 3,4 ...   worker/      msn_worker_main
  *   --role backfiller --slot 0 ...                backfiller/  msn_backfiller_main
+ *   --role ingestor --slot 0 ...                  ingestor/    msn_ingestor_main
  * Started by a user or systemd it is the master: it binds the listening sockets and
  * fork+execs this same binary with --role for the children, followed by the same options,
  * so every child re-reads the same configuration. This is the only file that knows all
- * three roles; the role libraries never include one another.
+ * the roles; the role libraries never include one another.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backfiller/backfiller.h"
+#include "ingestor/ingestor.h"
 #include "master/supervisor.h"
 #include "shm/config.h"
 #include "shm/log.h"
@@ -49,8 +51,9 @@ static void usage(FILE *f)
             "  -h, --help        this help\n"
             "\n"
             "Signals: SIGTERM/SIGINT stop (in-flight requests finish, the backfiller stops at a\n"
-            "chunk boundary); SIGHUP reloads the configuration (new workers on the shared sockets,\n"
-            "old ones drained; an invalid file is refused and the old configuration kept); SIGUSR1\n"
+            "chunk boundary, the ingestor commits and acknowledges what it read); SIGHUP reloads\n"
+            "the configuration (new workers on the shared sockets, old ones drained, backfiller and\n"
+            "ingestor restarted; an invalid file is refused and the old configuration kept); SIGUSR1\n"
             "is passed to the workers (log reopening).\n");
 }
 
@@ -214,6 +217,8 @@ int main(int argc, char **orig_argv)
         rc = msn_worker_main(&cfg, o.slot, o.listen_fds);
     } else if (strcmp(o.role, "backfiller") == 0) {
         rc = msn_backfiller_main(&cfg);
+    } else if (strcmp(o.role, "ingestor") == 0) {
+        rc = msn_ingestor_main(&cfg);
     } else {
         fprintf(stderr, "meshsnapd: unknown role '%s'\n", o.role);
         rc = 2;

@@ -46,6 +46,7 @@ typedef struct {
     child_t workers[MSN_STATUS_MAX_WORKERS];
     child_t backfiller;
     int backfiller_done;
+    child_t ingestor; /* started when [mqtt] has brokers; restarted with backoff whenever it ends */
     msn_status_t *st;
     msn_publisher_thread_t pub;
     char effective[4200];      /* the configuration file the children read */
@@ -165,6 +166,58 @@ static void spawn_backfiller(master_t *m)
         msn_info("started backfiller (pid %d)", (int)c->pid);
 }
 
+static void spawn_ingestor(master_t *m)
+{
+    child_t *c = &m->ingestor;
+    /* the brokers as configured, disconnected, until the ingestor reports (it is not running) */
+    msn_status_write_begin(&m->st->ingest_seq);
+    m->st->ingest.n_sources = m->cfg->mqtt.n_brokers;
+    for (int i = 0; i < m->cfg->mqtt.n_brokers && i < MSN_STATUS_MAX_MQTT; i++) {
+        const msn_mqtt_broker_t *b = &m->cfg->mqtt.brokers[i];
+        snprintf(m->st->ingest.src[i].name, sizeof(m->st->ingest.src[i].name), "%s", b->name);
+        snprintf(m->st->ingest.src[i].broker, sizeof(m->st->ingest.src[i].broker), "%s://%s:%d",
+                 b->tls ? "mqtts" : "mqtt", b->host, b->port);
+        m->st->ingest.src[i].connected = 0;
+    }
+    msn_status_write_end(&m->st->ingest_seq);
+    c->pid = spawn(m, "ingestor", 0);
+    c->started_ms = msn_now_ms();
+    if (c->pid > 0)
+        msn_info("started ingestor (pid %d)", (int)c->pid);
+}
+
+/* The ingestor runs as long as the master: an exit is restarted after 500 ms, or, when it
+ * keeps ending within 2 s of its start, after a backoff doubling from 1 s to 60 s. Its
+ * status section is marked stopped; the master writes it only while no ingestor runs. */
+static void ingestor_exited(master_t *m, const char *how, int stopping)
+{
+    child_t *c = &m->ingestor;
+    pid_t pid = c->pid;
+    int64_t now = msn_now_ms();
+    c->pid = 0;
+    msn_status_write_begin(&m->st->ingest_seq);
+    m->st->ingest.pid = 0;
+    for (int i = 0; i < MSN_STATUS_MAX_MQTT; i++)
+        m->st->ingest.src[i].connected = 0;
+    if (!stopping && !c->restart)
+        m->st->ingest.restarts++;
+    msn_status_write_end(&m->st->ingest_seq);
+    if (stopping)
+        return;
+    if (c->restart) {
+        c->restart = 0;
+        c->backoff_ms = 0;
+        c->next_start_ms = now;
+        return;
+    }
+    if (now - c->started_ms >= 2000)
+        c->backoff_ms = 500;
+    else
+        c->backoff_ms = c->backoff_ms < 1000 ? 1000 : (c->backoff_ms * 2 > 60000 ? 60000 : c->backoff_ms * 2);
+    c->next_start_ms = now + c->backoff_ms;
+    msn_warn("ingestor (pid %d) %s; restarting in %d ms", (int)pid, how, c->backoff_ms);
+}
+
 /* A child that ran less than this is counted as crash-looping and backed off. */
 #define MIN_HEALTHY_MS 1000
 
@@ -252,6 +305,8 @@ static void reap(master_t *m, int stopping)
     char how[96];
     if (reaped(&m->backfiller, &status, how, sizeof(how)))
         backfiller_exited(m, status, how, stopping);
+    if (reaped(&m->ingestor, &status, how, sizeof(how)))
+        ingestor_exited(m, how, stopping);
     for (int i = 0; i < MSN_STATUS_MAX_WORKERS; i++)
         if (reaped(&m->workers[i], &status, how, sizeof(how)))
             worker_exited(m, i, how, stopping);
@@ -266,11 +321,13 @@ static void respawn_due(master_t *m)
     if (m->cfg->backfill.enabled && !m->backfiller_done && m->backfiller.pid == 0 &&
         now >= m->backfiller.next_start_ms)
         spawn_backfiller(m);
+    if (m->cfg->mqtt.n_brokers > 0 && m->ingestor.pid == 0 && now >= m->ingestor.next_start_ms)
+        spawn_ingestor(m);
 }
 
 static int live_children(master_t *m)
 {
-    int n = m->backfiller.pid > 0;
+    int n = (m->backfiller.pid > 0) + (m->ingestor.pid > 0);
     for (int i = 0; i < MSN_STATUS_MAX_WORKERS; i++)
         n += m->workers[i].pid > 0;
     return n;
@@ -280,6 +337,8 @@ static void signal_children(master_t *m, int sig)
 {
     if (m->backfiller.pid > 0)
         kill(m->backfiller.pid, sig);
+    if (m->ingestor.pid > 0)
+        kill(m->ingestor.pid, sig);
     for (int i = 0; i < MSN_STATUS_MAX_WORKERS; i++)
         if (m->workers[i].pid > 0)
             kill(m->workers[i].pid, sig);
@@ -292,7 +351,11 @@ static int write_effective(master_t *m, const msn_config_t *cfg, char *err, size
     char tmp[4300];
     snprintf(m->effective, sizeof(m->effective), "%s/effective.conf", cfg->state_dir);
     snprintf(tmp, sizeof(tmp), "%s.tmp", m->effective);
-    FILE *f = fopen(tmp, "w");
+    /* owner-only: it may hold MQTT broker passwords */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (f == NULL && fd >= 0)
+        close(fd);
     if (f == NULL) {
         snprintf(err, errlen, "cannot write %.300s: %s", tmp, strerror(errno));
         return -1;
@@ -372,6 +435,10 @@ static void reload(master_t *m)
         kill(m->backfiller.pid, SIGTERM);
     }
     m->backfiller_done = 0; /* a new configuration may enable or tune it */
+    if (m->ingestor.pid > 0) { /* brokers and rules may have changed */
+        m->ingestor.restart = 1;
+        kill(m->ingestor.pid, SIGTERM);
+    }
     msn_config_free(m->cfg);
     *m->cfg = next;
     msn_status_write_begin(&m->st->master_seq);
@@ -576,6 +643,8 @@ int msn_master_main(msn_config_t *cfg, int argc, char **argv)
     }
     if (cfg->backfill.enabled)
         spawn_backfiller(&m);
+    if (cfg->mqtt.n_brokers > 0)
+        spawn_ingestor(&m);
 
     supervise(&m, &set);
 

@@ -512,7 +512,7 @@ static const key_def_t *find_key(const char *section, const char *name)
 
 static int known_section(const char *section)
 {
-    if (*section == '\0')
+    if (*section == '\0' || msn_config__mqtt_section(section))
         return 1;
     for (size_t i = 0; i < N_SECTIONS; i++)
         if (strcmp(SECTIONS[i], section) == 0)
@@ -671,7 +671,7 @@ int msn_config_set(msn_config_t *c, const char *section, const char *key, const 
     if (value == NULL)
         value = "";
     if (!known_section(section)) {
-        snprintf(err, errlen, "unknown section [%s] (known: http, analytics, backfill, websocket, channels, frontend)", section);
+        snprintf(err, errlen, "unknown section [%s] (known: http, analytics, backfill, websocket, channels, frontend, mqtt, mqtt.NAME)", section);
         return -1;
     }
     if (key == NULL || *key == '\0') {
@@ -682,6 +682,8 @@ int msn_config_set(msn_config_t *c, const char *section, const char *key, const 
         return set_channel(c, key, value, err, errlen);
     if (strcmp(section, "frontend") == 0)
         return msn_frontend_conf_set(&c->frontend, key, value, err, errlen);
+    if (msn_config__mqtt_section(section))
+        return msn_config__mqtt_set(c, section, key, value, err, errlen);
     const key_def_t *k = find_key(section, key);
     if (k != NULL)
         return set_key(c, k, value, err, errlen);
@@ -725,7 +727,7 @@ static int parse_section(char *s, char *section, size_t n, char *err, size_t err
         return -1;
     }
     if (!known_section(name)) {
-        snprintf(err, errlen, "unknown section [%s] (known: http, analytics, backfill, websocket, channels, frontend)", name);
+        snprintf(err, errlen, "unknown section [%s] (known: http, analytics, backfill, websocket, channels, frontend, mqtt, mqtt.NAME)", name);
         return -1;
     }
     snprintf(section, n, "%s", name);
@@ -743,7 +745,7 @@ int msn_config_load_file(msn_config_t *c, const char *path, char *err, size_t er
     size_t cap = 0;
     ssize_t got;
     int lineno = 0, rc = -1;
-    char section[32] = "";
+    char section[64] = "";
     char reason[512];
     while ((got = getline(&line, &cap, f)) != -1) {
         lineno++;
@@ -821,6 +823,7 @@ void msn_config_defaults(msn_config_t *c)
     c->websocket.max_frame_bytes = 512;
     c->websocket.ring_messages = 4096;
     c->websocket.ring_seconds = 60;
+    msn_config__mqtt_defaults(c);
 }
 
 int msn_config_validate(const msn_config_t *c, char *err, size_t errlen)
@@ -887,7 +890,7 @@ int msn_config_validate(const msn_config_t *c, char *err, size_t errlen)
             return -1;
         }
     }
-    return 0;
+    return msn_config__mqtt_validate(c, err, errlen);
 }
 
 int msn_config_worker_count(const msn_config_t *c)
@@ -966,6 +969,7 @@ void msn_config_copy(msn_config_t *dst, const msn_config_t *src)
         dst->channels[i].name = dup_or_null(src->channels[i].name);
         dst->channels[i].key_hex = dup_or_null(src->channels[i].key_hex);
     }
+    msn_config__mqtt_copy(dst, src);
 }
 
 void msn_config_free(msn_config_t *c)
@@ -985,6 +989,7 @@ void msn_config_free(msn_config_t *c)
         c->channels[i].name = c->channels[i].key_hex = NULL;
     }
     c->n_channels = 0;
+    msn_config__mqtt_free(c);
 }
 
 /* ---- dump ------------------------------------------------------------------------------ */
@@ -1090,4 +1095,6 @@ void msn_config_dump(const msn_config_t *c, FILE *f)
         }
         fputc('\n', f);
     }
+    /* [mqtt] and the brokers after [channels] */
+    msn_config__mqtt_dump(c, f);
 }

@@ -27,6 +27,12 @@
  *                 ping_interval_s, pong_timeout_s, max_frame_bytes, ring_messages, ring_seconds
  * [channels]      NAME = HEXKEY (32 hex chars), plus `hashtags = #a #b` (keys derived)
  * [frontend]      what the web pages are told (config_frontend.h)
+ * [mqtt]          the ingestor: batch_size, batch_ms, reconnect_max_s, resolver_refresh_s,
+ *                 edges_interval_s, and the ingest rules (shm/ingest/ingest.h: rules,
+ *                 packet_time, observer_first, ...)
+ * [mqtt.NAME]     one broker per section (NAME: letters, digits, '-', '_'): url, username,
+ *                 password, client_id, ca_file, cert_file, key_file, tls_verify, topics,
+ *                 iata_filter, region, keepalive_s, protocol (config_mqtt.c)
  *
  * Ownership: msn_config_t owns every string in it; msn_config_free() releases them.
  * Thread/process: plain data; each process loads its own copy.
@@ -38,10 +44,14 @@
 #include <stdio.h>
 
 #include "config_frontend.h"
+#include "ingest/rules.h"
 
 #define MSN_MAX_LISTEN 8
 #define MSN_MAX_CHANNELS 64
 #define MSN_MAX_WORKERS 64 /* `workers` is auto or 1..MSN_MAX_WORKERS */
+#define MSN_MAX_MQTT 8          /* [mqtt.NAME] brokers */
+#define MSN_MQTT_MAX_TOPICS 16  /* topics per broker */
+#define MSN_MQTT_MAX_IATA 32    /* iata_filter entries per broker */
 
 /* The analytics the master publishes, in [analytics] key order. */
 enum {
@@ -80,6 +90,26 @@ typedef struct {
     char *name;    /* "Public", "#wardriving", or a configured name */
     char *key_hex; /* 32 lowercase hex chars; for hashtags derived as hex(SHA256(name)[0:16]) */
 } msn_channel_key_t;
+
+/* One MQTT broker ([mqtt.NAME]). Strings are owned; NULL = not set. */
+typedef struct {
+    char *name;      /* NAME of the section */
+    char *url;       /* as written: mqtt://host[:port] or mqtts://host[:port] (tcp://, ssl:// too) */
+    char *host;      /* parsed from url */
+    int port;        /* parsed from url (default 1883, 8883 with TLS) */
+    int tls;         /* mqtts:// or ssl:// */
+    char *username, *password;
+    char *client_id; /* NULL: meshsnap-NAME-<hostname> (stable: the broker keeps the session) */
+    char *ca_file, *cert_file, *key_file;
+    int tls_verify;  /* 1 (default): verify the broker's certificate and host name */
+    char *topics[MSN_MQTT_MAX_TOPICS];
+    int n_topics;    /* 0: meshcore/# */
+    char *iata_filter[MSN_MQTT_MAX_IATA];
+    int n_iata_filter;
+    char *region;    /* the region of a packet whose topic has none */
+    int keepalive_s; /* default 30 */
+    int protocol;    /* 5 (default) or 4 (MQTT 3.1.1) */
+} msn_mqtt_broker_t;
 
 typedef struct {
     char *config_path; /* the file loaded, or NULL */
@@ -126,6 +156,16 @@ typedef struct {
     msn_channel_key_t channels[MSN_MAX_CHANNELS];
     int n_channels;
     msn_frontend_conf_t frontend;
+    struct {
+        int batch_size;         /* packets per transaction, 1..100000, default 2000 */
+        int batch_ms;           /* longest a transaction collects, 1..10000 ms, default 50 */
+        int reconnect_max_s;    /* reconnect backoff cap, 1..3600, default 30 */
+        int resolver_refresh_s; /* rebuild the hop resolver from nodes/neighbor_edges, default 60 */
+        int edges_interval_s;   /* neighbour-edge builder pass, 0 = off, default 60 */
+        msn_ingest_rules_t rules; /* default CoreScope's */
+        msn_mqtt_broker_t brokers[MSN_MAX_MQTT];
+        int n_brokers; /* 0: no ingestor */
+    } mqtt;
 } msn_config_t;
 
 /* Where the packages install meshsnap's dashboard: the default of [http] ui_root. */
@@ -197,5 +237,16 @@ void msn_config_dump(const msn_config_t *c, FILE *f);
  *  "#wardriving"): the first 16 bytes of SHA-256(name), written to hex as 32 lowercase hex
  *  characters plus NUL. Returns 0, or -1 if the digest could not be computed. */
 int msn_config_hashtag_key(const char *name, char hex[33]);
+
+/* The [mqtt] and [mqtt.NAME] sections (config_mqtt.c), called by config.c. */
+/** 1 when section is "mqtt" or "mqtt.NAME" with a valid NAME. */
+int msn_config__mqtt_section(const char *section);
+void msn_config__mqtt_defaults(msn_config_t *c);
+int msn_config__mqtt_set(msn_config_t *c, const char *section, const char *key, const char *value, char *err,
+                         size_t errlen);
+int msn_config__mqtt_validate(const msn_config_t *c, char *err, size_t errlen);
+void msn_config__mqtt_copy(msn_config_t *dst, const msn_config_t *src);
+void msn_config__mqtt_free(msn_config_t *c);
+void msn_config__mqtt_dump(const msn_config_t *c, FILE *f);
 
 #endif

@@ -114,7 +114,8 @@ typedef enum {
     R(AN_SUBPATHS_BULK,     GET, "/api/analytics/subpaths-bulk",   PUBLISHED,  1)                     \
     R(AN_SUBPATH_DETAIL,    GET, "/api/analytics/subpath-detail",  PUBLISHED,  1)                     \
     R(SCOPE_STATS,          GET, "/api/scope-stats",               PUBLISHED,  1)                     \
-    R(AUDIO_LAB_BUCKETS,    GET, "/api/audio-lab/buckets",         PUBLISHED,  1)
+    R(AUDIO_LAB_BUCKETS,    GET, "/api/audio-lab/buckets",         PUBLISHED,  1)                     \
+    R(MQTT_STATUS,          GET, "/api/mqtt/status",               LIVE,       0)
 
 /* Route ids: MSN_ROUTE_HEALTHZ, MSN_ROUTE_STATS, ... in table order. */
 #define MSN_ROUTE__ID(id, method, pattern, cache, snapshot) MSN_ROUTE_##id,

@@ -143,6 +143,11 @@ void msn_status_read_backfill(const msn_status_t *st, msn_backfill_status_t *out
     seq_read(&st->backfill_seq, out, &st->backfill, sizeof(*out));
 }
 
+void msn_status_read_ingest(const msn_status_t *st, msn_ingest_status_t *out)
+{
+    seq_read(&st->ingest_seq, out, &st->ingest, sizeof(*out));
+}
+
 void msn_status_set_migration(msn_status_t *st, const msn_migration_status_t *m)
 {
     msn_backfill_status_t *b = &st->backfill;

@@ -6,6 +6,8 @@
  *   master      master        workers (load status header, /api/healthz), meshsnap status
  *   backfill    backfiller    workers (backfill headers, healthz), master (republish), CLI
  *   workers[i]  worker i      master, /api/perf, meshsnap status
+ *   ingest      ingestor      workers (/api/mqtt/status, healthz, /metrics), meshsnap status
+ *               (its `restarts` is written by the master, only while no ingestor runs)
  *
  * Each section has one writer and is guarded by a sequence lock: the writer makes the
  * sequence odd, writes, makes it even; a reader copies the section and retries while the
@@ -140,6 +142,48 @@ typedef struct {
     msn_ws_status_t ws;
 } msn_worker_status_t;
 
+/* ---- the ingestor's section ---- */
+#define MSN_STATUS_MAX_MQTT 8
+
+/* One MQTT broker as the ingestor sees it (CoreScope's /api/mqtt/status source). */
+typedef struct {
+    char name[48];
+    char broker[160];          /* scheme://host:port, no credentials */
+    int32_t connected;         /* 1 while connected (CONNACK received) */
+    int32_t session_present;   /* the broker kept our session at the last connect */
+    int64_t last_connect_ms;   /* unix ms, 0 = never */
+    int64_t last_disconnect_ms;
+    int64_t last_message_ms;
+    int64_t connect_count, disconnect_count;
+    int64_t messages_total;    /* every message received (CoreScope's packetsTotal) */
+    int64_t messages_last5m;   /* received in the last 300 s */
+    int64_t redelivered;       /* resent messages found already committed, acknowledged unwritten */
+    int64_t next_retry_ms;     /* while disconnected: the next connection attempt */
+    char last_error[160];      /* cleared on connect */
+} msn_mqtt_source_status_t;
+
+typedef struct {
+    int32_t pid;
+    int32_t n_sources;
+    int64_t started_at_ms;
+    int64_t sampled_at_ms;     /* when the ingestor last wrote this section */
+    int64_t restarts;          /* times the master restarted the ingestor after it died */
+    int64_t received;          /* messages received from all brokers */
+    int64_t packets;           /* packet messages written */
+    int64_t status_msgs;       /* status messages written */
+    int64_t rejected;          /* bad messages skipped (not JSON, bad hex, ...) */
+    int64_t ignored;           /* topics and regions not ingested */
+    int64_t tx_new, obs_new, dropped;
+    int64_t pending;           /* received, not committed yet */
+    int64_t batches;           /* transactions committed */
+    int64_t last_batch_size;
+    int64_t last_commit_ms;    /* unix ms of the last commit */
+    int64_t commit_p50_us, commit_p99_us; /* transaction hold time (BEGIN..COMMIT) */
+    int64_t write_errors;      /* batches rolled back */
+    char last_error[160];
+    msn_mqtt_source_status_t src[MSN_STATUS_MAX_MQTT];
+} msn_ingest_status_t;
+
 typedef struct {
     uint64_t magic;
     uint32_t version;
@@ -161,6 +205,9 @@ typedef struct {
         int32_t missing;      /* 1: not in the snapshot yet; 0: served, keep it fresh */
         char key[120];
     } shape_ring[MSN_SHAPE_RING];
+    /* the ingestor (absent when [mqtt] has no broker: pid 0, n_sources 0) */
+    _Atomic uint64_t ingest_seq;
+    msn_ingest_status_t ingest;
 } msn_status_t;
 
 /** Master: creates or resets state_dir/status and maps it. Returns 0, or -errno. */
@@ -179,6 +226,8 @@ void msn_status_write_end(_Atomic uint64_t *seq);
 /** Copies a consistent master / backfill section. */
 void msn_status_read_master(const msn_status_t *st, msn_master_status_t *out);
 void msn_status_read_backfill(const msn_status_t *st, msn_backfill_status_t *out);
+/** Copies a consistent ingest section. */
+void msn_status_read_ingest(const msn_status_t *st, msn_ingest_status_t *out);
 
 /** Backfiller: sets (adds or replaces by name) one migration entry and recomputes
  *  `remaining` over the running ones. Bumps finished_count when m->status is DONE/FAILED

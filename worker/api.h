@@ -142,6 +142,12 @@ void msn_api_scope_stats(msn_api_req_t *r);
  *  published document, else a 503 that asks the master for it. */
 void msn_api_analytic_with(msn_api_req_t *r, int an, const char *param);
 
+/** GET /api/mqtt/status, from the status block's ingest section (api_mqtt.c). */
+void msn_api_mqtt_status(msn_api_req_t *r);
+/** Appends /api/healthz's "ingestor" object. */
+void msn_api_ingest_health_json(const msn_api_req_t *r, msn_buf_t *b);
+/** Appends the ingestor's /metrics lines. */
+void msn_api_ingest_metrics(const msn_api_req_t *r, msn_buf_t *b);
 /** Answers with the stored document `name` (503 + Retry-After when it is missing). */
 void msn_api_send_doc(msn_api_req_t *r, const char *name);
 /* Per-node endpoints and hop resolution (api_nodedocs.c, api_graph.c, api_hops.c): answered

@@ -151,7 +151,10 @@ void msn_api_healthz(msn_api_req_t *r)
     msn_buf_puts(b, ",\"from_pubkey_backfill\":{\"total\":0,\"processed\":0,\"done\":true}");
     msn_buf_puts(b, ",\"async_migrations\":");
     int running = msn_api_migrations_json(b, &bf, r->now_ms);
-    msn_buf_printf(b, ",\"async_migrations_running\":%s,\"backfillRemaining\":%lld}", running ? "true" : "false",
+    msn_buf_printf(b, ",\"async_migrations_running\":%s,\"backfillRemaining\":%lld", running ? "true" : "false",
                    (long long)bf.remaining);
+    msn_buf_puts(b, ",\"ingestor\":");
+    msn_api_ingest_health_json(r, b);
+    msn_buf_putc(b, '}');
     r->status = 200;
 }

@@ -365,6 +365,7 @@ void msn_api_metrics(msn_api_req_t *r)
         msn_buf_printf(b, "\"} %lld\n", (long long)(left > 0 && bf.mig[i].status == MSN_MIG_RUNNING ? left : 0));
     }
     msn_api_ws_metrics(b, r->st, &ms);
+    msn_api_ingest_metrics(r, b);
     r->content_type = "text/plain; version=0.0.4; charset=utf-8";
     r->status = 200;
 }

@@ -80,6 +80,7 @@ static void call_handler(msn_api_req_t *r)
     case MSN_ROUTE_AN_SUBPATH_DETAIL: msn_api_subpath_detail(r); break;
     case MSN_ROUTE_SCOPE_STATS: msn_api_scope_stats(r); break;
     case MSN_ROUTE_AUDIO_LAB_BUCKETS: msn_api_analytic_with(r, MSN_AN_AUDIO_LAB, NULL); break;
+    case MSN_ROUTE_MQTT_STATUS: msn_api_mqtt_status(r); break;
     }
 }
 

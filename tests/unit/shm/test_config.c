@@ -342,7 +342,7 @@ static const bad_case_t BAD[] = {
     {"[frontend]\ntype_color_advert = #fff;x\n", 2, "is not a CSS colour"},
     {"[frontend]\nsite_name = \"Mesh\"\n", 2, "without quotes"},
     {"[frontend]\nsite_name = Mesh # west\n", 2, "comments must be on their own line"},
-    {"[frontnd]\nsite_name = x\n", 1, "unknown section [frontnd] (known: http, analytics, backfill, channels, frontend)"},
+    {"[frontnd]\nsite_name = x\n", 1, "unknown section [frontnd] (known: http, analytics, backfill, websocket, channels, frontend, mqtt, mqtt.NAME)"},
 };
 
 static void test_bad_files(void)

@@ -1,11 +1,13 @@
 /*
- * import_db.c: the writer of `meshsnap import` (see import_int.h and import.h): one
- * prepared line becomes at most one transmission, one observation, one node upsert and
- * one observer update, written the way CoreScope's ingestor writes them (cmd/ingestor
- * db.go InsertTransmission, UpsertNode, UpsertObserverAt), inside short batches.
+ * writer.c: the rows (see ingest.h). One prepared packet becomes at most one
+ * transmission, one observation, one node upsert and one observer update; a status
+ * message one observer update and one observer_metrics row; a bad-signature advert (with
+ * the dropped_packets rule) one dropped_packets row; all written the way CoreScope's
+ * ingestor writes them (cmd/ingestor db.go InsertTransmission, UpsertNode,
+ * UpsertObserverAt, InsertMetrics, InsertDroppedPacket), inside short batches (shm/sqlw.h).
  *
- * Idempotence (a re-run after a crash must give the database an uninterrupted run gives,
- * ids included):
+ * Idempotence with the import rules (a re-run after a crash must give the database an
+ * uninterrupted run gives, ids included):
  *  - transmissions are looked up by hash (in-memory cache, then the hash index) and
  *    inserted only when absent; first_seen only goes down (MIN), last_seen only up (MAX).
  *  - observations are looked up by (transmission, observer, COALESCE(path_json, '')) and
@@ -23,25 +25,31 @@
  *    (last_seen columns): replaying a prefix of the input and then all of it ends in the
  *    state the whole input gives.
  *  - rows are created in the order of the input's first mention, so rowids agree too.
- * Observers are created before their first observation (the ingestor creates them after
- * it, which leaves observer_idx NULL on an observer's very first packet): a NULL
- * observer_idx would escape the dedup key.
+ * With the import rules observers are created before their first observation (the
+ * ingestor creates them after it, which leaves observer_idx NULL on an observer's very
+ * first packet: the observer_first rule).
+ *
+ * With the CoreScope rules (receive_time, count_messages, blank_missing,
+ * repeat_raises_last_seen) the same collapsing gives what CoreScope's statement sequence
+ * gives message by message: its MAX(MIN(x, now), now) clamps are `now`, packet_count
+ * grows by the messages, last_packet_at is set only by packets whose observer existed.
  *
  * Caches: transmission hash -> (id, first_seen, last_seen), observer id -> rowid, node
  * key -> pending upsert. The first_seen/last_seen changes, the observer counters and the
  * node upserts are collected in memory and written once per batch, just before COMMIT,
- * in the same transaction (the effect of applying them line by line).
+ * in the same transaction (the effect of applying them message by message).
  */
-#include "import_int.h"
+#include "ingest.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "shm/log.h"
-#include "shm/schema.h"
-#include "shm/timeutil.h"
+#include "../log.h"
+#include "../schema.h"
+#include "../timeutil.h"
 
 /* ---- a string-keyed index over an entry array --------------------------------------------- */
 
@@ -121,11 +129,17 @@ typedef struct {
 
 typedef struct {
     char *id;
-    int64_t rowid;
+    int64_t rowid;     /* 0: no row yet (observer_first off: created after its first packet) */
     int dirty;
-    int64_t pkt_delta; /* observations inserted in this batch */
-    int64_t max_ts;    /* newest line time in this batch */
+    int64_t pkt_delta; /* observations inserted (or messages: count_messages) in this batch */
+    int64_t max_ts;    /* newest message time in this batch */
+    int64_t lpa_ts;    /* last_packet_at candidate (0: none in this batch) */
     char *name, *iata; /* last values given in this batch, or NULL */
+    /* status-message columns: the last value given in this batch */
+    char *st_str[MSN_ST_STR_COUNT];
+    int has_num[3];
+    double num[3]; /* battery_mv, uptime_secs, noise_floor */
+    int repeat;    /* -1 none */
 } obsent_t;
 
 /* A node upsert collected over a batch: what applying its advert lines one by one gives. */
@@ -173,17 +187,20 @@ static uint32_t grow(void **arr, uint32_t *n, uint32_t *cap, size_t size)
 
 /* ---- the writer ---------------------------------------------------------------------------- */
 
-struct msn_importer {
+struct msn_ingest_writer {
     sqlite3 *db;
+    msn_ingest_rules_t r;
+    msn_sqlw_t w;
     msn_schema_info_t si;
+    int has_metrics, has_dropped; /* observer_metrics, dropped_packets tables */
     int dedup_index;    /* observations has the unique (tx, observer, path) index */
     int schema_version; /* PRAGMA schema_version the statements were built for */
-    int in_txn;
 
     sqlite3_stmt *tx_get, *tx_ins, *tx_upd;
     sqlite3_stmt *obs_find, *obs_ins, *obs_upd;
     sqlite3_stmt *node_up;
     sqlite3_stmt *obsr_get, *obsr_ins, *obsr_upd;
+    sqlite3_stmt *metrics_ins, *dropped_ins;
 
     txent_t *tx;
     uint32_t ntx, captx;
@@ -199,16 +216,16 @@ struct msn_importer {
     uint32_t nnodes, capnodes;
     strindex_t nodeix;
 
-    msn_import_stats_t st;
+    msn_ingest_stats_t st;
 };
 
-static int db_fail(msn_importer_t *im, char *err, size_t errlen, const char *what)
+static int db_fail(msn_ingest_writer_t *im, char *err, size_t errlen, const char *what)
 {
     snprintf(err, errlen, "%s: %s", what, sqlite3_errmsg(im->db));
     return -1;
 }
 
-static int prepare(msn_importer_t *im, sqlite3_stmt **st, const char *sql, char *err, size_t errlen)
+static int prepare(msn_ingest_writer_t *im, sqlite3_stmt **st, const char *sql, char *err, size_t errlen)
 {
     if (sqlite3_prepare_v3(im->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "prepare \"%.80s...\": %s", sql, sqlite3_errmsg(im->db));
@@ -259,7 +276,7 @@ static int tx_id_indexed(sqlite3 *db)
     return found;
 }
 
-static int build_statements(msn_importer_t *im, char *err, size_t errlen)
+static int build_statements(msn_ingest_writer_t *im, char *err, size_t errlen)
 {
     const msn_schema_info_t *si = &im->si;
     msn_buf_t q = MSN_BUF_INIT;
@@ -346,8 +363,10 @@ static int build_statements(msn_importer_t *im, char *err, size_t errlen)
     msn_buf_puts(&q, si->nodes_temperature_c ? ", ?9" : "");
     msn_buf_puts(&q, ") ON CONFLICT(public_key) DO UPDATE SET name = excluded.name, role = excluded.role,"
                      " lat = COALESCE(excluded.lat, lat), lon = COALESCE(excluded.lon, lon),"
-                     " last_seen = MAX(COALESCE(last_seen, ''), excluded.last_seen),"
-                     " advert_count = COALESCE(advert_count, 0) + excluded.advert_count");
+                     " last_seen = ");
+    /* receive time: CoreScope's MAX(MIN(last_seen, now), now) is now */
+    msn_buf_puts(&q, im->r.receive_time ? "excluded.last_seen," : "MAX(COALESCE(last_seen, ''), excluded.last_seen),");
+    msn_buf_puts(&q, " advert_count = COALESCE(advert_count, 0) + excluded.advert_count");
     msn_buf_puts(&q, si->nodes_battery_mv ? ", battery_mv = COALESCE(excluded.battery_mv, battery_mv)" : "");
     msn_buf_puts(&q, si->nodes_temperature_c
                          ? ", temperature_c = COALESCE(excluded.temperature_c, temperature_c)"
@@ -363,20 +382,68 @@ static int build_statements(msn_importer_t *im, char *err, size_t errlen)
                 "?3, 0)",
                 err, errlen) < 0)
         goto out;
+    /* the batch's observer update: ?1 packet_count delta, ?2 newest message time, ?3 name,
+     * ?4 iata, ?5 rowid, ?6 last_packet_at (NULL: none), ?7-?10 model, firmware,
+     * client_version, radio, ?11-?13 battery_mv, uptime_secs, noise_floor, ?14 can_relay */
     msn_buf_reset(&q);
-    msn_buf_puts(&q, "UPDATE observers SET packet_count = COALESCE(packet_count, 0) + ?1,"
-                     " last_seen = MAX(COALESCE(last_seen, ''), ?2), name = COALESCE(?3, name)");
-    msn_buf_puts(&q, si->observers_last_packet_at ? ", last_packet_at = MAX(COALESCE(last_packet_at, ''), ?2)"
-                                                  : "");
+    msn_buf_puts(&q, "UPDATE observers SET packet_count = COALESCE(packet_count, 0) + ?1, last_seen = ");
+    msn_buf_puts(&q, im->r.receive_time ? "?2" : "MAX(COALESCE(last_seen, ''), ?2)");
+    msn_buf_puts(&q, ", name = COALESCE(?3, name)");
+    if (si->observers_last_packet_at)
+        msn_buf_puts(&q, im->r.receive_time ? ", last_packet_at = COALESCE(?6, last_packet_at)"
+                                            : ", last_packet_at = CASE WHEN ?6 IS NULL THEN last_packet_at"
+                                              " ELSE MAX(COALESCE(last_packet_at, ''), ?6) END");
     msn_buf_puts(&q, si->observers_iata ? ", iata = COALESCE(?4, iata)" : "");
     msn_buf_puts(&q, si->observers_inactive ? ", inactive = 0" : "");
+    msn_buf_puts(&q, si->observers_model ? ", model = COALESCE(?7, model)" : "");
+    msn_buf_puts(&q, si->observers_firmware ? ", firmware = COALESCE(?8, firmware)" : "");
+    msn_buf_puts(&q, si->observers_client_version ? ", client_version = COALESCE(?9, client_version)" : "");
+    msn_buf_puts(&q, si->observers_radio ? ", radio = COALESCE(?10, radio)" : "");
+    msn_buf_puts(&q, si->observers_battery_mv ? ", battery_mv = COALESCE(?11, battery_mv)" : "");
+    msn_buf_puts(&q, si->observers_uptime_secs ? ", uptime_secs = COALESCE(?12, uptime_secs)" : "");
+    msn_buf_puts(&q, si->observers_noise_floor ? ", noise_floor = COALESCE(?13, noise_floor)" : "");
+    msn_buf_puts(&q, si->observers_can_relay ? ", can_relay = COALESCE(?14, can_relay), can_relay_seen ="
+                                               " CASE WHEN ?14 IS NULL THEN can_relay_seen ELSE 1 END"
+                                             : "");
     msn_buf_puts(&q, " WHERE rowid = ?5");
     if (prepare(im, &im->obsr_upd, msn_buf_cstr(&q), err, errlen) < 0)
+        goto out;
+
+    /* status messages: one observer_metrics row per sample interval (INSERT OR REPLACE) */
+    if (im->has_metrics) {
+        int pk = msn_schema_has_column(im->db, "observer_metrics", "packets_sent") &&
+                 msn_schema_has_column(im->db, "observer_metrics", "packets_recv");
+        msn_buf_reset(&q);
+        msn_buf_puts(&q, "INSERT OR REPLACE INTO observer_metrics (observer_id, timestamp, noise_floor,"
+                         " tx_air_secs, rx_air_secs, recv_errors, battery_mv");
+        msn_buf_puts(&q, pk ? ", packets_sent, packets_recv) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+                            : ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+        if (prepare(im, &im->metrics_ins, msn_buf_cstr(&q), err, errlen) < 0)
+            goto out;
+    }
+    if (im->has_dropped &&
+        prepare(im, &im->dropped_ins,
+                "INSERT INTO dropped_packets (hash, raw_hex, reason, observer_id, observer_name, node_pubkey,"
+                " node_name) VALUES (?1, ?2, 'invalid signature', ?3, ?4, ?5, ?6)",
+                err, errlen) < 0)
         goto out;
     rc = 0;
 out:
     msn_buf_free(&q);
     return rc;
+}
+
+static int table_exists(sqlite3 *db, const char *name)
+{
+    sqlite3_stmt *st = NULL;
+    int found = 0;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1", -1, &st, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        found = sqlite3_step(st) == SQLITE_ROW;
+    }
+    sqlite3_finalize(st);
+    return found;
 }
 
 static int schema_version(sqlite3 *db)
@@ -390,10 +457,11 @@ static int schema_version(sqlite3 *db)
     return v;
 }
 
-static void finalize_statements(msn_importer_t *im)
+static void finalize_statements(msn_ingest_writer_t *im)
 {
-    sqlite3_stmt **sts[] = {&im->tx_get,  &im->tx_ins,  &im->tx_upd,   &im->obs_find, &im->obs_ins,
-                            &im->obs_upd, &im->node_up, &im->obsr_get, &im->obsr_ins, &im->obsr_upd};
+    sqlite3_stmt **sts[] = {&im->tx_get,   &im->tx_ins,   &im->tx_upd,      &im->obs_find,
+                            &im->obs_ins,  &im->obs_upd,  &im->node_up,     &im->obsr_get,
+                            &im->obsr_ins, &im->obsr_upd, &im->metrics_ins, &im->dropped_ins};
     for (size_t i = 0; i < sizeof(sts) / sizeof(sts[0]); i++) {
         sqlite3_finalize(*sts[i]);
         *sts[i] = NULL;
@@ -401,7 +469,7 @@ static void finalize_statements(msn_importer_t *im)
 }
 
 /* Detects what the database has and prepares the statements for it. */
-static int setup(msn_importer_t *im, char *err, size_t errlen)
+static int setup(msn_ingest_writer_t *im, char *err, size_t errlen)
 {
     sqlite3 *db = im->db;
     finalize_statements(im);
@@ -427,24 +495,29 @@ static int setup(msn_importer_t *im, char *err, size_t errlen)
     im->dedup_index = has_dedup_index(db);
     if (!im->dedup_index && !tx_id_indexed(db))
         msn_warn("observations has no index on transmission_id: every line scans the table (slow)");
+    im->has_metrics = table_exists(db, "observer_metrics");
+    im->has_dropped = table_exists(db, "dropped_packets");
     return build_statements(im, err, errlen);
 }
 
-int msn_import__open(sqlite3 *db, msn_importer_t **out, char *err, size_t errlen)
+int msn_ingest_writer_open(sqlite3 *db, const msn_ingest_rules_t *rules, const msn_sqlw_opts_t *wo,
+                           msn_ingest_writer_t **out, char *err, size_t errlen)
 {
     *out = NULL;
-    msn_importer_t *im = msn_xcalloc(1, sizeof(*im));
+    msn_ingest_writer_t *im = msn_xcalloc(1, sizeof(*im));
     im->db = db;
+    im->r = *rules;
+    msn_sqlw_init(&im->w, db, wo);
     if (setup(im, err, errlen) < 0)
         goto fail;
     *out = im;
     return 0;
 fail:
-    msn_import__close(im);
+    msn_ingest_writer_close(im);
     return -1;
 }
 
-const char *msn_import__mode(const msn_importer_t *im)
+const char *msn_ingest_mode(const msn_ingest_writer_t *im)
 {
     if (!im->si.legacy)
         return "current schema";
@@ -452,31 +525,38 @@ const char *msn_import__mode(const msn_importer_t *im)
                            : "legacy schema without the observation dedup index";
 }
 
-int msn_import__in_txn(const msn_importer_t *im)
+int msn_ingest_in_txn(const msn_ingest_writer_t *im)
 {
-    return im->in_txn;
+    return im->w.in_txn;
 }
 
-const msn_import_stats_t *msn_import__stats(const msn_importer_t *im)
+int msn_ingest_due(const msn_ingest_writer_t *im)
+{
+    return msn_sqlw_due(&im->w);
+}
+
+sqlite3 *msn_ingest_db(const msn_ingest_writer_t *im)
+{
+    return im->db;
+}
+
+const msn_sqlw_t *msn_ingest_sqlw(const msn_ingest_writer_t *im)
+{
+    return &im->w;
+}
+
+const msn_ingest_stats_t *msn_ingest_stats(const msn_ingest_writer_t *im)
 {
     return &im->st;
 }
 
-/* BEGIN IMMEDIATE, waiting for another writer (each attempt waits the busy timeout). */
-static int begin(msn_importer_t *im, char *err, size_t errlen)
+/* BEGIN IMMEDIATE, waiting for another writer (shm/sqlw.h). */
+static int begin(msn_ingest_writer_t *im, char *err, size_t errlen)
 {
-    if (im->in_txn)
+    if (im->w.in_txn)
         return 0;
-    for (int attempt = 0;; attempt++) {
-        int rc = sqlite3_exec(im->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-        if (rc == SQLITE_OK)
-            break;
-        if ((rc & 0xFF) != SQLITE_BUSY || attempt >= 24)
-            return db_fail(im, err, errlen, "BEGIN IMMEDIATE");
-        if (attempt == 0)
-            msn_warn("the database is locked by another writer; waiting");
-    }
-    im->in_txn = 1;
+    if (msn_sqlw_begin(&im->w, err, errlen) < 0)
+        return -1;
     /* Another writer (meshsnapd's backfiller) may have migrated the schema since the last
      * batch: holding the write lock now, follow it before writing. */
     if (schema_version(im->db) != im->schema_version) {
@@ -487,7 +567,7 @@ static int begin(msn_importer_t *im, char *err, size_t errlen)
     return 0;
 }
 
-static int step_done(msn_importer_t *im, sqlite3_stmt *st, char *err, size_t errlen, const char *what)
+static int step_done(msn_ingest_writer_t *im, sqlite3_stmt *st, char *err, size_t errlen, const char *what)
 {
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
@@ -496,7 +576,7 @@ static int step_done(msn_importer_t *im, sqlite3_stmt *st, char *err, size_t err
     return 0;
 }
 
-static void mark_dirty(msn_importer_t *im, txent_t *e)
+static void mark_dirty(msn_ingest_writer_t *im, txent_t *e)
 {
     if (e->flags & TX_DIRTY)
         return;
@@ -508,7 +588,7 @@ static void mark_dirty(msn_importer_t *im, txent_t *e)
     im->dirty[im->ndirty++] = (uint32_t)(e - im->tx);
 }
 
-static txent_t *tx_add(msn_importer_t *im, const txent_t *ne)
+static txent_t *tx_add(msn_ingest_writer_t *im, const txent_t *ne)
 {
     uint32_t i = grow((void **)&im->tx, &im->ntx, &im->captx, sizeof(txent_t));
     im->tx[i] = *ne;
@@ -518,7 +598,7 @@ static txent_t *tx_add(msn_importer_t *im, const txent_t *ne)
 
 /* Looks a transmission up by hash: the cache, then the database. Returns the entry, or
  * NULL when it does not exist or on error (*fatal set). */
-static txent_t *tx_lookup(msn_importer_t *im, const char *hash, int *fatal, char *err, size_t errlen)
+static txent_t *tx_lookup(msn_ingest_writer_t *im, const char *hash, int *fatal, char *err, size_t errlen)
 {
     int64_t i = six_find(&im->txix, hash, tx_key, im->tx);
     if (i >= 0)
@@ -556,91 +636,117 @@ static txent_t *tx_lookup(msn_importer_t *im, const char *hash, int *fatal, char
     return tx_add(im, &ne);
 }
 
-/* Finds or creates the observer; returns its cache entry or NULL (err set). */
-static obsent_t *observer_get(msn_importer_t *im, const msn_import_line_t *l, int64_t ts, char *err,
+/* Forgets what a batch collected for observer o. */
+static void obsent_reset(obsent_t *o)
+{
+    free(o->name);
+    free(o->iata);
+    o->name = o->iata = NULL;
+    for (int k = 0; k < MSN_ST_STR_COUNT; k++) {
+        free(o->st_str[k]);
+        o->st_str[k] = NULL;
+    }
+    o->has_num[0] = o->has_num[1] = o->has_num[2] = 0;
+    o->repeat = -1;
+    o->dirty = 0;
+    o->pkt_delta = 0;
+    o->lpa_ts = 0;
+}
+
+/* Inserts observer o's row (rowid 0 until now). Returns 0, or -1 (err set). */
+static int observer_create(msn_ingest_writer_t *im, obsent_t *o, const msn_ingest_item_t *it, char *err,
+                           size_t errlen)
+{
+    /* name now, iata and the rest with the batch's observer update */
+    char iso[32];
+    msn_format_iso_s(iso, it->ts);
+    sqlite3_stmt *st = im->obsr_ins;
+    sqlite3_bind_text(st, 1, o->id, -1, SQLITE_STATIC);
+    if (it->set_name)
+        sqlite3_bind_text(st, 2, it->obs_name.data ? it->obs_name.data : "", (int)it->obs_name.len, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 2);
+    sqlite3_bind_text(st, 3, iso, -1, SQLITE_STATIC);
+    if (step_done(im, st, err, errlen, "insert observer") < 0)
+        return -1;
+    sqlite3_clear_bindings(st);
+    o->rowid = sqlite3_last_insert_rowid(im->db);
+    im->st.observers_new++;
+    return 0;
+}
+
+/* Finds observer it->obs_id: its cache entry, with rowid 0 when it has no row yet.
+ * Creates the row first when create is set. Returns the entry or NULL (err set). */
+static obsent_t *observer_get(msn_ingest_writer_t *im, const msn_ingest_item_t *it, int create, char *err,
                               size_t errlen)
 {
-    const char *id = l->observer.data;
+    const char *id = it->obs_id.data;
     int64_t k = six_find(&im->obsix, id, obs_key, im->obs);
-    if (k >= 0)
-        return &im->obs[k];
-    sqlite3_stmt *st = im->obsr_get;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    int64_t rowid = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        db_fail(im, err, errlen, "look up observer");
-        return NULL;
-    }
-    if (rc == SQLITE_DONE) {
-        /* name now, iata (normalized) and the rest with the batch's observer update */
-        char iso[32];
-        msn_format_iso_s(iso, ts);
-        st = im->obsr_ins;
+    obsent_t *o;
+    if (k >= 0) {
+        o = &im->obs[k];
+    } else {
+        sqlite3_stmt *st = im->obsr_get;
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        if (l->has_name)
-            sqlite3_bind_text(st, 2, l->name.data, (int)l->name.len, SQLITE_STATIC);
-        else
-            sqlite3_bind_null(st, 2);
-        sqlite3_bind_text(st, 3, iso, -1, SQLITE_STATIC);
-        if (step_done(im, st, err, errlen, "insert observer") < 0)
+        int rc = sqlite3_step(st);
+        int64_t rowid = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+        sqlite3_reset(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+            db_fail(im, err, errlen, "look up observer");
             return NULL;
-        sqlite3_clear_bindings(st);
-        rowid = sqlite3_last_insert_rowid(im->db);
-        im->st.observers_new++;
+        }
+        uint32_t i = grow((void **)&im->obs, &im->nobs, &im->capobs, sizeof(obsent_t));
+        o = &im->obs[i];
+        o->id = msn_xstrdup(id);
+        o->rowid = rowid;
+        o->repeat = -1;
+        six_add(&im->obsix, im->nobs, obs_key, im->obs);
     }
-    uint32_t i = grow((void **)&im->obs, &im->nobs, &im->capobs, sizeof(obsent_t));
-    im->obs[i].id = msn_xstrdup(id);
-    im->obs[i].rowid = rowid;
-    six_add(&im->obsix, im->nobs, obs_key, im->obs);
-    return &im->obs[i];
+    if (o->rowid == 0 && create && observer_create(im, o, it, err, errlen) < 0)
+        return NULL;
+    return o;
 }
 
-/* IATA as the ingestor stores it: trimmed and uppercased; NULL when empty. */
-static char *normalize_iata(const msn_import_line_t *l)
+static void set_str(char **dst, const char *s, size_t n)
 {
-    if (!l->has_iata)
-        return NULL;
-    const char *s = l->iata.data;
-    size_t n = l->iata.len;
-    while (n > 0 && (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')) {
-        s++;
-        n--;
-    }
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r'))
-        n--;
-    if (n == 0)
-        return NULL;
-    char *r = msn_xstrndup(s, n);
-    for (size_t i = 0; i < n; i++)
-        if (r[i] >= 'a' && r[i] <= 'z')
-            r[i] = (char)(r[i] - 'a' + 'A');
-    return r;
+    if (*dst != NULL && strlen(*dst) == n && memcmp(*dst, s, n) == 0)
+        return;
+    free(*dst);
+    *dst = msn_xstrndup(s, n);
 }
 
-static void note_observer(obsent_t *o, const msn_import_line_t *l, int64_t ts)
+/* Folds one message into its observer's pending update (UpsertObserverAt). */
+static void note_observer(const msn_ingest_writer_t *im, obsent_t *o, const msn_ingest_item_t *it)
 {
+    int64_t ts = it->ts;
     if (!o->dirty) {
         o->dirty = 1;
         o->pkt_delta = 0;
+        o->lpa_ts = 0;
         o->max_ts = ts;
     } else if (ts > o->max_ts) {
         o->max_ts = ts;
     }
-    if (l->has_name && (o->name == NULL || strcmp(o->name, l->name.data) != 0)) {
-        free(o->name);
-        o->name = msn_xstrndup(l->name.data, l->name.len);
-    }
-    if (l->has_iata) {
-        char *iata = normalize_iata(l);
-        if (iata != NULL && o->iata != NULL && strcmp(iata, o->iata) == 0) {
-            free(iata);
-        } else if (iata != NULL) {
-            free(o->iata);
-            o->iata = iata;
+    if (im->r.count_messages)
+        o->pkt_delta++;
+    if (it->set_name)
+        set_str(&o->name, it->obs_name.data ? it->obs_name.data : "", it->obs_name.len);
+    if (it->set_iata)
+        set_str(&o->iata, it->obs_iata.data ? it->obs_iata.data : "", it->obs_iata.len);
+    if (it->kind != MSN_INGEST_STATUS)
+        return;
+    const msn_ingest_fields_t *l = &it->l;
+    for (int i = 0; i < MSN_ST_STR_COUNT; i++)
+        if (l->has_st_str[i])
+            set_str(&o->st_str[i], l->st_str[i].data, l->st_str[i].len);
+    static const int nums[3] = {MSN_ST_BATTERY_MV, MSN_ST_UPTIME_SECS, MSN_ST_NOISE_FLOOR};
+    for (int i = 0; i < 3; i++)
+        if (l->has_st_num[nums[i]]) {
+            o->has_num[i] = 1;
+            o->num[i] = l->st_num[nums[i]];
         }
-    }
+    if (l->repeat >= 0)
+        o->repeat = l->repeat;
 }
 
 /* The ingestor's advertRole. */
@@ -660,7 +766,7 @@ static void advert_role(const msn_packet_t *pkt, char out[16])
 
 /* Folds one advert into its node's pending upsert (UpsertNode, IncrementAdvertCount,
  * UpdateNodeTelemetry of the ingestor). */
-static void note_node(msn_importer_t *im, const msn_import_item_t *it, int is_new)
+static void note_node(msn_ingest_writer_t *im, const msn_ingest_item_t *it, int is_new)
 {
     int64_t k = six_find(&im->nodeix, it->pubkey, node_key, im->nodes);
     nodeent_t *n;
@@ -703,7 +809,7 @@ static void note_node(msn_importer_t *im, const msn_import_item_t *it, int is_ne
 }
 
 /* Inserts the new transmission; returns its id or -1 (err set). */
-static int64_t insert_tx(msn_importer_t *im, const msn_import_item_t *it, const char *iso, char *err,
+static int64_t insert_tx(msn_ingest_writer_t *im, const msn_ingest_item_t *it, const char *iso, char *err,
                          size_t errlen)
 {
     const msn_packet_t *p = &it->pkt;
@@ -743,9 +849,9 @@ static void bind_opt_double(sqlite3_stmt *st, int i, int has, double v)
 }
 
 /* Binds the columns shared by the observation insert and update (?4 ?5 ?6 ?9 ?10). */
-static void bind_obs_values(sqlite3_stmt *st, const msn_import_item_t *it)
+static void bind_obs_values(sqlite3_stmt *st, const msn_ingest_item_t *it)
 {
-    const msn_import_line_t *l = &it->l;
+    const msn_ingest_fields_t *l = &it->l;
     bind_opt_double(st, 4, l->has_snr, l->snr);
     bind_opt_double(st, 5, l->has_rssi, l->rssi);
     bind_opt_double(st, 6, l->has_score, l->score);
@@ -758,7 +864,7 @@ static void bind_obs_values(sqlite3_stmt *st, const msn_import_item_t *it)
 
 /* Inserts the observation, or when (transmission, observer, path) exists updates it as the
  * ingestor's upsert does. Returns 1 inserted, 0 existed, -1 error. */
-static int write_observation(msn_importer_t *im, const msn_import_item_t *it, int64_t tx_id,
+static int write_observation(msn_ingest_writer_t *im, const msn_ingest_item_t *it, int64_t tx_id,
                              int64_t obs_rowid, int tx_is_new, char *err, size_t errlen)
 {
     const msn_buf_t *path = &it->path_json;
@@ -766,7 +872,10 @@ static int write_observation(msn_importer_t *im, const msn_import_item_t *it, in
     if (!tx_is_new) { /* a transmission inserted by this very line has no observations yet */
         sqlite3_stmt *f = im->obs_find;
         sqlite3_bind_int64(f, 1, tx_id);
-        sqlite3_bind_int64(f, 2, obs_rowid);
+        if (obs_rowid != 0)
+            sqlite3_bind_int64(f, 2, obs_rowid);
+        else
+            sqlite3_bind_null(f, 2); /* never equal: a NULL observer_idx never dedups */
         sqlite3_bind_text(f, 3, path->data, (int)path->len, SQLITE_STATIC);
         int rc = sqlite3_step(f);
         if (rc == SQLITE_ROW)
@@ -778,7 +887,10 @@ static int write_observation(msn_importer_t *im, const msn_import_item_t *it, in
     if (found == 0) {
         sqlite3_stmt *st = im->obs_ins;
         sqlite3_bind_int64(st, 1, tx_id);
-        sqlite3_bind_int64(st, 2, obs_rowid);
+        if (obs_rowid != 0)
+            sqlite3_bind_int64(st, 2, obs_rowid);
+        else
+            sqlite3_bind_null(st, 2);
         if (it->l.has_direction)
             sqlite3_bind_text(st, 3, it->l.direction.data, (int)it->l.direction.len, SQLITE_STATIC);
         else
@@ -794,24 +906,85 @@ static int write_observation(msn_importer_t *im, const msn_import_item_t *it, in
     return step_done(im, u, err, errlen, "update observation") < 0 ? -1 : 0;
 }
 
-int msn_import__write(msn_importer_t *im, const msn_import_item_t *it, char *err, size_t errlen)
+/* A status message: the observer's update and, when it carries any status field, its
+ * observer_metrics row (InsertMetrics: the time rounded to the nearest sample boundary). */
+static int write_status(msn_ingest_writer_t *im, const msn_ingest_item_t *it, char *err, size_t errlen)
 {
-    char iso[32] = ""; /* the line's time as RFC3339, formatted when a row needs it */
+    obsent_t *o = observer_get(im, it, 1, err, errlen);
+    if (o == NULL)
+        return -1;
+    note_observer(im, o, it);
+    im->st.status_msgs++;
+    const msn_ingest_fields_t *l = &it->l;
+    int meta = l->repeat >= 0;
+    for (int i = 0; i < MSN_ST_STR_COUNT; i++)
+        meta |= l->has_st_str[i];
+    for (int i = 0; i < MSN_ST_NUM_COUNT; i++)
+        meta |= l->has_st_num[i];
+    if (!meta || im->metrics_ins == NULL)
+        return 0;
+    int64_t iv = im->r.metrics_interval_s > 0 ? im->r.metrics_interval_s : 300;
+    char iso[32];
+    msn_format_iso_s(iso, (it->ts + iv / 2) / iv * iv);
+    sqlite3_stmt *st = im->metrics_ins;
+    sqlite3_bind_text(st, 1, o->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, iso, -1, SQLITE_STATIC);
+    bind_opt_double(st, 3, l->has_st_num[MSN_ST_NOISE_FLOOR], l->st_num[MSN_ST_NOISE_FLOOR]);
+    static const struct {
+        int param, field;
+    } ints[] = {{4, MSN_ST_TX_AIR_SECS},  {5, MSN_ST_RX_AIR_SECS},  {6, MSN_ST_RECV_ERRORS},
+                {7, MSN_ST_BATTERY_MV},   {8, MSN_ST_PACKETS_SENT}, {9, MSN_ST_PACKETS_RECV}};
+    int nparams = sqlite3_bind_parameter_count(st);
+    for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+        if (ints[i].param > nparams)
+            continue;
+        if (l->has_st_num[ints[i].field])
+            sqlite3_bind_int64(st, ints[i].param, (int64_t)llround(l->st_num[ints[i].field]));
+        else
+            sqlite3_bind_null(st, ints[i].param);
+    }
+    int rc = step_done(im, st, err, errlen, "insert observer_metrics");
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+/* An advert whose signature fails: one dropped_packets row (InsertDroppedPacket). */
+static int write_dropped(msn_ingest_writer_t *im, const msn_ingest_item_t *it, char *err, size_t errlen)
+{
+    im->st.dropped++;
+    if (im->dropped_ins == NULL)
+        return 0;
+    sqlite3_stmt *st = im->dropped_ins;
+    const msn_payload_t *p = &it->pkt.p;
+    sqlite3_bind_text(st, 1, it->hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, it->l.raw.data, (int)it->l.raw.len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, it->obs_id.data ? it->obs_id.data : "", (int)it->obs_id.len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, it->obs_name.data ? it->obs_name.data : "", (int)it->obs_name.len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, it->pubkey, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, p->name_len ? p->name : "", p->name_len, SQLITE_STATIC);
+    int rc = step_done(im, st, err, errlen, "insert dropped_packets");
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+int msn_ingest_write(msn_ingest_writer_t *im, const msn_ingest_item_t *it, char *err, size_t errlen)
+{
+    char iso[32] = ""; /* the message's time as RFC3339, formatted when a row needs it */
     if (begin(im, err, errlen) < 0)
         return -1;
+    msn_sqlw_add(&im->w, 1);
+    if (it->kind == MSN_INGEST_STATUS)
+        return write_status(im, it, err, errlen);
+    if (it->sig_bad)
+        return write_dropped(im, it, err, errlen);
 
     int fatal = 0, is_new = 0;
     txent_t *e = tx_lookup(im, it->hash, &fatal, err, errlen);
     if (fatal)
         return -1;
     if (e == NULL) {
-        if (!it->first) {
-            /* Only the first accepted line of a hash carries the transmission columns, and
-             * that line wrote the row: it was deleted under us. */
-            snprintf(err, errlen, "transmission %s disappeared from the database during the import",
-                     it->hash);
-            return -1;
-        }
+        if (!it->first) /* only the first message of a hash carries the transmission columns */
+            return MSN_INGEST_NEED_FIRST;
         msn_format_iso_s(iso, it->ts);
         int64_t id = insert_tx(im, it, iso, err, errlen);
         if (id < 0)
@@ -834,22 +1007,32 @@ int msn_import__write(msn_importer_t *im, const msn_import_item_t *it, char *err
         }
     }
 
-    obsent_t *o = observer_get(im, &it->l, it->ts, err, errlen);
-    if (o == NULL)
-        return -1;
-    int ins = write_observation(im, it, e->id, o->rowid, is_new, err, errlen);
+    obsent_t *o = NULL;
+    if (it->obs_id.len > 0) {
+        o = observer_get(im, it, im->r.observer_first, err, errlen);
+        if (o == NULL)
+            return -1;
+    }
+    int existed = o != NULL && o->rowid != 0;
+    int ins = write_observation(im, it, e->id, existed ? o->rowid : 0, is_new, err, errlen);
     if (ins < 0)
         return -1;
-    note_observer(o, &it->l, it->ts);
-    if (ins) {
+    if (o != NULL) {
+        if (!existed && observer_create(im, o, it, err, errlen) < 0)
+            return -1;
+        note_observer(im, o, it);
+        if (existed && it->ts > o->lpa_ts)
+            o->lpa_ts = it->ts;
+        if (ins && !im->r.count_messages)
+            o->pkt_delta++;
+    }
+    if (ins)
         im->st.obs_new++;
-        o->pkt_delta++;
-        if (im->si.tx_last_seen && it->ts > e->last_seen) {
-            e->last_seen = it->ts;
-            mark_dirty(im, e);
-        }
-    } else {
+    else
         im->st.obs_dup++;
+    if ((ins || im->r.repeat_raises_last_seen) && im->si.tx_last_seen && it->ts > e->last_seen) {
+        e->last_seen = it->ts;
+        mark_dirty(im, e);
     }
     if (it->keyed)
         note_node(im, it, is_new);
@@ -858,7 +1041,7 @@ int msn_import__write(msn_importer_t *im, const msn_import_item_t *it, char *err
 
 /* Writes what the batch collected: transmission first/last seen, node upserts (in the
  * order of the nodes' first mention), observer updates. */
-static int flush(msn_importer_t *im, char *err, size_t errlen)
+static int flush(msn_ingest_writer_t *im, char *err, size_t errlen)
 {
     char iso[32], iso2[32];
     for (size_t i = 0; i < im->ndirty; i++) {
@@ -910,6 +1093,7 @@ static int flush(msn_importer_t *im, char *err, size_t errlen)
             continue;
         msn_format_iso_s(iso, o->max_ts);
         sqlite3_stmt *st = im->obsr_upd;
+        sqlite3_clear_bindings(st);
         sqlite3_bind_int64(st, 1, o->pkt_delta);
         sqlite3_bind_text(st, 2, iso, -1, SQLITE_STATIC);
         if (o->name != NULL)
@@ -921,26 +1105,55 @@ static int flush(msn_importer_t *im, char *err, size_t errlen)
         else
             sqlite3_bind_null(st, 4);
         sqlite3_bind_int64(st, 5, o->rowid);
+        if (o->lpa_ts > 0) {
+            msn_format_iso_s(iso2, o->lpa_ts);
+            sqlite3_bind_text(st, 6, iso2, -1, SQLITE_STATIC);
+        }
+        for (int k = 0; k < MSN_ST_STR_COUNT; k++)
+            if (o->st_str[k] != NULL)
+                sqlite3_bind_text(st, 7 + k, o->st_str[k], -1, SQLITE_STATIC);
+        if (o->has_num[0])
+            sqlite3_bind_int64(st, 11, (int64_t)llround(o->num[0]));
+        if (o->has_num[1])
+            sqlite3_bind_int64(st, 12, (int64_t)llround(o->num[1]));
+        if (o->has_num[2])
+            sqlite3_bind_double(st, 13, o->num[2]);
+        if (o->repeat >= 0)
+            sqlite3_bind_int(st, 14, o->repeat);
         if (step_done(im, st, err, errlen, "update observer") < 0)
             return -1;
-        free(o->name);
-        free(o->iata);
-        o->name = o->iata = NULL;
-        o->dirty = 0;
-        o->pkt_delta = 0;
+        obsent_reset(o);
     }
     return 0;
 }
 
-int msn_import__commit(msn_importer_t *im, char *err, size_t errlen)
+/* Empties the caches: after a rollback they may name rows that no longer exist. */
+static void forget_caches(msn_ingest_writer_t *im)
 {
-    if (!im->in_txn)
+    im->ntx = 0;
+    im->ndirty = 0;
+    if (im->txix.slots != NULL)
+        memset(im->txix.slots, 0, ((size_t)im->txix.mask + 1) * sizeof(uint32_t));
+    for (uint32_t i = 0; i < im->nobs; i++) {
+        obsent_reset(&im->obs[i]);
+        free(im->obs[i].id);
+    }
+    im->nobs = 0;
+    if (im->obsix.slots != NULL)
+        memset(im->obsix.slots, 0, ((size_t)im->obsix.mask + 1) * sizeof(uint32_t));
+    im->nnodes = 0;
+    if (im->nodeix.slots != NULL)
+        memset(im->nodeix.slots, 0, ((size_t)im->nodeix.mask + 1) * sizeof(uint32_t));
+}
+
+int msn_ingest_commit(msn_ingest_writer_t *im, char *err, size_t errlen)
+{
+    if (!im->w.in_txn)
         return 0;
-    if (flush(im, err, errlen) < 0)
+    if (flush(im, err, errlen) < 0 || msn_sqlw_commit(&im->w, err, errlen) < 0) {
+        msn_ingest_rollback(im);
         return -1;
-    if (sqlite3_exec(im->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-        return db_fail(im, err, errlen, "COMMIT");
-    im->in_txn = 0;
+    }
     im->st.commits++;
     if (im->ntx > TX_CACHE_MAX) { /* nothing is dirty after a flush */
         im->ntx = 0;
@@ -949,21 +1162,22 @@ int msn_import__commit(msn_importer_t *im, char *err, size_t errlen)
     return 0;
 }
 
-void msn_import__close(msn_importer_t *im)
+void msn_ingest_rollback(msn_ingest_writer_t *im)
+{
+    msn_sqlw_rollback(&im->w);
+    forget_caches(im);
+}
+
+void msn_ingest_writer_close(msn_ingest_writer_t *im)
 {
     if (im == NULL)
         return;
-    if (im->in_txn)
-        sqlite3_exec(im->db, "ROLLBACK", NULL, NULL, NULL);
+    msn_sqlw_rollback(&im->w);
     finalize_statements(im);
+    forget_caches(im);
     free(im->tx);
     free(im->txix.slots);
     free(im->dirty);
-    for (uint32_t i = 0; i < im->nobs; i++) {
-        free(im->obs[i].id);
-        free(im->obs[i].name);
-        free(im->obs[i].iata);
-    }
     free(im->obs);
     free(im->obsix.slots);
     free(im->nodes);

@@ -1,20 +1,20 @@
 /*
- * test_import_line.c: the line layer of `meshsnap import` (cli/import_line.c, included
+ * test_ingest_msg.c: the message layer of the shared writer (shm/ingest/msg.c, included
  * white-box): the strict JSON object parser and its field aliases, the timestamp rules,
- * and msn_import__prepare (rejection reasons, the first line of a hash, adverts built with
+ * and msn_ingest_prepare (rejection reasons, the first line of a hash, adverts built with
  * the codec's encoders, path_json and resolved_path).
  */
-#include "../../../cli/import_line.c"
+#include "../../../shm/ingest/msg.c"
 
 #include "testlib.h"
 
-static msn_import_line_t L;
+static msn_ingest_fields_t L;
 static char why[256];
 
 static int parse(const char *s)
 {
     why[0] = '\0';
-    return msn_import__parse_line(&L, s, strlen(s), why, sizeof(why));
+    return msn_ingest_parse_json(&L, s, strlen(s), why, sizeof(why));
 }
 
 static void test_parse_fields(void)
@@ -107,7 +107,7 @@ static void test_parse_rejects(void)
 static int ts_of(const char *json, int64_t *out)
 {
     CHECK_EQ_INT(parse(json), 0);
-    return msn_import__line_time(&L, out);
+    return msn_ingest_fields_time(&L, out);
 }
 
 static void test_timestamps(void)
@@ -145,7 +145,7 @@ static void test_timestamps(void)
     }
 }
 
-/* ---- msn_import__prepare ----------------------------------------------------------------- */
+/* ---- msn_ingest_prepare ----------------------------------------------------------------- */
 
 static char *hex_of(const uint8_t *b, size_t n)
 {
@@ -174,12 +174,12 @@ static char *advert_hex(const uint8_t seed[32], uint32_t ts, const char *name, c
     return hex_of(pkt, (size_t)n);
 }
 
-static void prep_line(msn_import_prep_t *p, msn_import_item_t *it, const char *raw, const char *extra)
+static void prep_line(msn_ingest_prep_t *p, msn_ingest_item_t *it, const char *raw, const char *extra)
 {
     char line[1024];
     snprintf(line, sizeof(line), "{\"raw\":\"%s\",\"observer\":\"O1\",\"timestamp\":1780000000%s}", raw,
              extra);
-    msn_import__prepare(p, it, line, strlen(line), 42);
+    msn_ingest_prepare(p, it, line, strlen(line), 42, NULL);
 }
 
 static void test_prepare(void)
@@ -196,14 +196,16 @@ static void test_prepare(void)
     msn_pathres_add_node(pr, ka);
     msn_pathres_add_node(pr, kb);
     msn_pathres_finish(pr);
-    msn_import_prep_t *p = msn_import__prep_new(NULL, 1, pr);
-    msn_import_item_t it;
-    msn_import__item_init(&it);
+    msn_ingest_rules_t rules;
+    msn_ingest_rules_import(&rules);
+    msn_ingest_prep_t *p = msn_ingest_prep_new(NULL, &rules, pr);
+    msn_ingest_item_t it;
+    msn_ingest_item_init(&it);
 
     uint8_t path1[2] = {pub_b[0], 0x00}; /* B, then a hop nobody has (unless B starts 00) */
     char *adv = advert_hex(seed_a, 1780000000, "Alpha", path1, 2, 0);
     prep_line(p, &it, adv, "");
-    CHECK_EQ_INT(it.reason, MSN_IMPORT_OK);
+    CHECK_EQ_INT(it.reason, MSN_INGEST_OK);
     CHECK_EQ_INT(it.first, 1);
     CHECK_EQ_INT(it.keyed, 1);
     CHECK_EQ_STR(it.pubkey, ka);
@@ -224,7 +226,7 @@ static void test_prepare(void)
     /* another copy over another path: same hash, not first, nothing rendered */
     char *adv2 = advert_hex(seed_a, 1780000000, "Alpha", NULL, 0, 0);
     prep_line(p, &it, adv2, ",\"snr\":1.5");
-    CHECK_EQ_INT(it.reason, MSN_IMPORT_OK);
+    CHECK_EQ_INT(it.reason, MSN_INGEST_OK);
     CHECK_EQ_STR(it.hash, hash1);
     CHECK_EQ_INT(it.first, 0);
     CHECK_EQ_INT(it.keyed, 1);
@@ -235,24 +237,24 @@ static void test_prepare(void)
     /* a bad signature is rejected, and does not make its hash "seen" */
     char *bad = advert_hex(seed_b, 1780000001, "Beta", NULL, 0, 1);
     prep_line(p, &it, bad, "");
-    CHECK_EQ_INT(it.reason, MSN_IMPORT_R_SIG);
+    CHECK_EQ_INT(it.reason, MSN_INGEST_R_SIG);
     prep_line(p, &it, bad, "");
-    CHECK_EQ_INT(it.reason, MSN_IMPORT_R_SIG);
+    CHECK_EQ_INT(it.reason, MSN_INGEST_R_SIG);
 
     /* the other reasons, in the order they are checked */
     prep_line(p, &it, "zz", "");
-    CHECK_EQ_INT(it.reason, MSN_IMPORT_R_HEX);
+    CHECK_EQ_INT(it.reason, MSN_INGEST_R_HEX);
     prep_line(p, &it, "11", "");
-    CHECK_EQ_INT(it.reason, MSN_IMPORT_R_DECODE);
+    CHECK_EQ_INT(it.reason, MSN_INGEST_R_DECODE);
     const char *no_obs = "{\"raw\":\"0D00AABBCCDD\"}";
-    msn_import__prepare(p, &it, no_obs, strlen(no_obs), 42);
-    CHECK_EQ_INT(it.reason, MSN_IMPORT_R_OBSERVER);
+    msn_ingest_prepare(p, &it, no_obs, strlen(no_obs), 42, NULL);
+    CHECK_EQ_INT(it.reason, MSN_INGEST_R_OBSERVER);
     prep_line(p, &it, "0D00AABBCCDD", ",\"timestamp\":\"soon\"");
-    CHECK_EQ_INT(it.reason, MSN_IMPORT_R_TIME);
+    CHECK_EQ_INT(it.reason, MSN_INGEST_R_TIME);
     CHECK_EQ_STR(it.why, "soon");
     const char *no_ts = "{\"raw\":\"0D00AABBCCDD\",\"observer\":\"O\"}";
-    msn_import__prepare(p, &it, no_ts, strlen(no_ts), 42);
-    CHECK_EQ_INT(it.reason, MSN_IMPORT_OK);
+    msn_ingest_prepare(p, &it, no_ts, strlen(no_ts), 42, NULL);
+    CHECK_EQ_INT(it.reason, MSN_INGEST_OK);
     CHECK_EQ_INT(it.ts, 42);
     CHECK_EQ_INT(it.first, 1);
     CHECK_EQ_INT(it.keyed, 0);
@@ -265,12 +267,14 @@ static void test_prepare(void)
     int n = msn_encode_packet(&f, payload, 101, pkt, sizeof(pkt));
     char *zero = hex_of(pkt, (size_t)n);
     prep_line(p, &it, zero, "");
-    CHECK_EQ_INT(it.reason, MSN_IMPORT_R_ADVERT);
+    CHECK_EQ_INT(it.reason, MSN_INGEST_R_ADVERT);
 
     /* without verification the bad advert goes through, without signatureValid */
-    msn_import_prep_t *p2 = msn_import__prep_new(NULL, 0, NULL);
+    msn_ingest_rules_t noverify = rules;
+    noverify.verify = 0;
+    msn_ingest_prep_t *p2 = msn_ingest_prep_new(NULL, &noverify, NULL);
     prep_line(p2, &it, bad, "");
-    CHECK_EQ_INT(it.reason, MSN_IMPORT_OK);
+    CHECK_EQ_INT(it.reason, MSN_INGEST_OK);
     CHECK(strstr(msn_buf_cstr(&it.decoded_json), "signatureValid") == NULL);
 
     /* a transport-scoped packet: scope_name "" (no region keys) */
@@ -282,12 +286,12 @@ static void test_prepare(void)
     n = msn_encode_packet(&tf, ack, 4, pkt, sizeof(pkt));
     char *scoped = hex_of(pkt, (size_t)n);
     prep_line(p2, &it, scoped, "");
-    CHECK_EQ_INT(it.reason, MSN_IMPORT_OK);
+    CHECK_EQ_INT(it.reason, MSN_INGEST_OK);
     CHECK_EQ_INT(it.scope_null, 0);
 
-    msn_import__prep_free(p2);
-    msn_import__item_free(&it);
-    msn_import__prep_free(p);
+    msn_ingest_prep_free(p2);
+    msn_ingest_item_free(&it);
+    msn_ingest_prep_free(p);
     msn_pathres_free(pr);
     free(ka);
     free(kb);
@@ -298,15 +302,137 @@ static void test_prepare(void)
     free(scoped);
 }
 
+/* MQTT messages are read as CoreScope's ingestor reads them: the topic gives the observer
+ * and its region, the first spelling of an aliased pair wins, status topics are status
+ * messages, some topics are ignored, the broker's iata filter applies to packets only. */
+static void test_mqtt_reading(void)
+{
+    msn_ingest_rules_t cs;
+    msn_ingest_rules_corescope(&cs);
+    msn_ingest_prep_t *p = msn_ingest_prep_new(NULL, &cs, NULL);
+    msn_ingest_item_t it;
+    msn_ingest_item_init(&it);
+    const char *filter[] = {"SJC"};
+    msn_ingest_src_t src = {.topic = "meshcore/sjc/ABCD/packets", .region = "MRY"};
+    const char *m = "{\"raw\":\"0D00AABBCCDD\",\"SNR\":null,\"snr\":5,\"rssi\":-90,\"RSSI\":-80,"
+                    "\"Score\":2,\"score\":7,\"observer\":\"IGNORED\",\"observer_name\":\"X\","
+                    "\"timestamp\":\"garbage\"}";
+    msn_ingest_prepare(p, &it, m, strlen(m), 1234, &src);
+    CHECK_EQ_INT(it.reason, MSN_INGEST_OK);
+    CHECK_EQ_INT(it.kind, MSN_INGEST_PACKET);
+    CHECK_EQ_STR(msn_buf_cstr(&it.obs_id), "ABCD");
+    CHECK_EQ_INT(it.ts, 1234); /* receive time; the bad timestamp does not matter */
+    CHECK(!it.l.has_snr);      /* SNR present (null) hides snr */
+    CHECK(it.l.has_rssi && it.l.rssi == -80);
+    CHECK(it.l.has_score && it.l.score == 7);
+    CHECK(it.set_name && it.obs_name.len == 0); /* no origin: blanked */
+    CHECK(it.set_iata);
+    CHECK_EQ_STR(msn_buf_cstr(&it.obs_iata), "SJC");
+
+    /* JSON region overrides the topic's; an empty topic region falls back to the broker's */
+    m = "{\"raw\":\"0D00AABBCCDD\",\"origin\":\"Obs\",\"region\":\" oak \"}";
+    msn_ingest_prepare(p, &it, m, strlen(m), 1, &src);
+    CHECK_EQ_STR(msn_buf_cstr(&it.obs_iata), "OAK");
+    CHECK_EQ_STR(msn_buf_cstr(&it.obs_name), "Obs");
+    src.topic = "meshcore//ABCD/packets";
+    m = "{\"raw\":\"0D00AABBCCDD\"}";
+    msn_ingest_prepare(p, &it, m, strlen(m), 1, &src);
+    CHECK_EQ_STR(msn_buf_cstr(&it.obs_iata), "MRY");
+    /* no observer segment: no observer */
+    src.topic = "meshcore/SJC";
+    msn_ingest_prepare(p, &it, m, strlen(m), 1, &src);
+    CHECK_EQ_INT(it.reason, MSN_INGEST_OK);
+    CHECK_EQ_INT((int)it.obs_id.len, 0);
+
+    /* the iata filter: exact and case-sensitive, packets only */
+    src.iata_filter = filter;
+    src.n_iata_filter = 1;
+    src.topic = "meshcore/sjc/ABCD/packets";
+    msn_ingest_prepare(p, &it, m, strlen(m), 1, &src);
+    CHECK_EQ_INT(it.reason, MSN_INGEST_R_FILTER);
+    src.topic = "meshcore/SJC/ABCD/packets";
+    msn_ingest_prepare(p, &it, m, strlen(m), 1, &src);
+    CHECK_EQ_INT(it.reason, MSN_INGEST_OK);
+
+    /* status: stats object first, the later spelling of firmware, repeat as a word */
+    src.topic = "meshcore/sjc/ABCD/status";
+    m = "{\"origin\":\"Obs\",\"model\":\"T1000\",\"firmware\":\"a\",\"firmware_version\":\"b\","
+        "\"battery_mv\":3000,\"stats\":{\"battery_mv\":\"4100 mV\",\"noise_floor\":\"-110dBm\"},"
+        "\"repeat\":\"OFF\",\"uptime_secs\":12.6}";
+    msn_ingest_prepare(p, &it, m, strlen(m), 99, &src);
+    CHECK_EQ_INT(it.reason, MSN_INGEST_OK);
+    CHECK_EQ_INT(it.kind, MSN_INGEST_STATUS);
+    CHECK_EQ_STR(msn_buf_cstr(&it.obs_iata), "SJC");
+    CHECK_EQ_STR(msn_buf_cstr(&it.l.st_str[MSN_ST_MODEL]), "T1000");
+    CHECK_EQ_STR(msn_buf_cstr(&it.l.st_str[MSN_ST_FIRMWARE]), "b");
+    /* "4100 mV" is no number (mV is not a unit it strips): the top level's value stands */
+    CHECK(it.l.has_st_num[MSN_ST_BATTERY_MV] && it.l.st_num[MSN_ST_BATTERY_MV] == 3000);
+    CHECK(it.l.has_st_num[MSN_ST_NOISE_FLOOR] && it.l.st_num[MSN_ST_NOISE_FLOOR] == -110);
+    CHECK(it.l.has_st_num[MSN_ST_UPTIME_SECS] && it.l.st_num[MSN_ST_UPTIME_SECS] == 12.6);
+    CHECK_EQ_INT(it.l.repeat, 0);
+    m = "{\"stats\":{\"battery_mv\":4100},\"battery_mv\":3000,\"repeat\":true}";
+    msn_ingest_prepare(p, &it, m, strlen(m), 99, &src);
+    CHECK(it.l.has_st_num[MSN_ST_BATTERY_MV] && it.l.st_num[MSN_ST_BATTERY_MV] == 4100);
+    CHECK_EQ_INT(it.l.repeat, 1);
+
+    /* ignored topics; a topic without a packet */
+    src.n_iata_filter = 0;
+    src.topic = "meshcore/status";
+    msn_ingest_prepare(p, &it, m, strlen(m), 1, &src);
+    CHECK_EQ_INT(it.reason, MSN_INGEST_R_TOPIC);
+    src.topic = "meshcore/message/channel/3";
+    msn_ingest_prepare(p, &it, m, strlen(m), 1, &src);
+    CHECK_EQ_INT(it.reason, MSN_INGEST_R_TOPIC);
+
+    /* an import line with a topic is that MQTT message */
+    m = "{\"topic\":\"meshcore/LAX/EF01/packets\",\"raw\":\"0D00AABBCCDD\",\"origin\":\"E\"}";
+    msn_ingest_prepare(p, &it, m, strlen(m), 5, NULL);
+    CHECK_EQ_INT(it.reason, MSN_INGEST_OK);
+    CHECK_EQ_STR(msn_buf_cstr(&it.obs_id), "EF01");
+    CHECK_EQ_STR(msn_buf_cstr(&it.obs_iata), "LAX");
+    msn_ingest_item_free(&it);
+    msn_ingest_prep_free(p);
+}
+
+static void test_rules(void)
+{
+    msn_ingest_rules_t r, imp;
+    char err[256], v[32];
+    msn_ingest_rules_import(&imp);
+    msn_ingest_rules_corescope(&r);
+    CHECK(r.receive_time && !r.observer_first && r.count_messages && r.blank_missing &&
+          r.repeat_raises_last_seen && r.dropped_packets && r.verify);
+    CHECK(!imp.receive_time && imp.observer_first && !imp.count_messages && !imp.blank_missing &&
+          !imp.repeat_raises_last_seen && !imp.dropped_packets && imp.verify);
+    CHECK_EQ_INT(msn_ingest_rule_set(&r, "rules", "import", err, sizeof(err)), 0);
+    CHECK(memcmp(&r, &imp, sizeof(r)) == 0);
+    /* every name round-trips through its value */
+    msn_ingest_rules_import(&r);
+    for (int i = 0; msn_ingest_rule_names[i]; i++) {
+        msn_ingest_rules_t c;
+        msn_ingest_rules_corescope(&c);
+        msn_ingest_rule_value(&c, msn_ingest_rule_names[i], v, sizeof(v));
+        CHECK_EQ_INT(msn_ingest_rule_set(&r, msn_ingest_rule_names[i], v, err, sizeof(err)), 0);
+    }
+    msn_ingest_rules_corescope(&imp);
+    CHECK(memcmp(&r, &imp, sizeof(r)) == 0);
+    CHECK_EQ_INT(msn_ingest_rule_set(&r, "packet_time", "later", err, sizeof(err)), -1);
+    CHECK(strstr(err, "receive") != NULL);
+    CHECK_EQ_INT(msn_ingest_rule_set(&r, "no_such_rule", "x", err, sizeof(err)), 1);
+    CHECK_EQ_INT(msn_ingest_rule_set(&r, "rules", "mine", err, sizeof(err)), -1);
+}
+
 int main(void)
 {
-    msn_import__line_init(&L);
+    msn_ingest_fields_init(&L);
     MSN_RUN(test_parse_fields);
     MSN_RUN(test_parse_strings);
     MSN_RUN(test_parse_rejects);
     MSN_RUN(test_timestamps);
     MSN_RUN(test_prepare);
-    msn_import__line_free(&L);
+    MSN_RUN(test_mqtt_reading);
+    MSN_RUN(test_rules);
+    msn_ingest_fields_free(&L);
     msn_codec_thread_cleanup();
     return msn_test_done();
 }

@@ -1,0 +1,257 @@
+#!/usr/bin/python3
+"""ingest.py: how fast the ingestor writes while the API serves, against a real broker.
+
+1. Builds (once per parameters, cached in the work dir) the messages of --observers
+   simulated observers (default 20): --tx transmissions (TXT_MSG, GRP_TXT, ACK and RESPONSE
+   frames with 0-3 hops), each heard by about 3 observers; one file of JSON payloads per observer.
+2. Starts Debian's mosquitto on a free loopback port and meshsnapd (1 worker by default)
+   on an empty database with [mqtt.bench] pointing at it.
+3. Idle: `wrk --latency` on /api/stats for --duration seconds (the ingestor connected,
+   nothing published): p50/p99 and req/s.
+4. Load: one `mosquitto_pub -l -q 1` per observer publishes its file as fast as the
+   broker takes it, while the same wrk runs; the ingestor's counters (status block, via
+   /api/healthz) are sampled every 0.5 s. Printed: messages/s sustained (over the middle
+   of the run, and over the whole run until the last message is committed), transaction
+   hold time p50/p99 (BEGIN to COMMIT, from the status block), the /api/stats p99 and its
+   ratio to idle.
+5. The same with the per-row variant (the writer's knob [mqtt] batch_size = 1: one
+   transaction per message, as CoreScope's ingestor commits every statement) on
+   --per-row-share of the messages, same run: the baseline. The summary gives the
+   batched writer's figures as ratios to it (and the p99 as a ratio to idle).
+
+It also prints the CPU seconds each process spent per 10,000 messages (ingestor,
+master, broker, workers, and the publishers with wrk) and the ingestor's ceiling (messages per second of its own CPU):
+figures that hold on a busy machine, where wall-clock rates depend on what else runs.
+
+Goal (on the 2-core development machine): >= 20,000 messages/s while serving, /api/stats
+p99 during ingest <= 1.5 x idle. It prints figures and asserts nothing.
+
+Usage: ingest.py [--meshsnapd BIN] [--workdir DIR] [--observers 20] [--tx 20000]
+                 [--duration 5] [--workers 1] [--batch-size 2000] [--batch-ms 50]
+                 [--wrk-connections 16] [--per-row-share 0.02]
+"""
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tools"))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+import msnlib  # noqa: E402
+import mqttlib  # noqa: E402
+
+
+def build_messages(path_dir, n_obs, n_tx, seed=3):
+    """One file per observer: (topic, lines). Cached."""
+    os.makedirs(path_dir, exist_ok=True)
+    done = os.path.join(path_dir, "done")
+    obs = ["%064X" % random.Random(seed * 1000 + i).getrandbits(256) for i in range(n_obs)]
+    if not os.path.exists(done):
+        rng = random.Random(seed)
+        nodes = [rng.randbytes(32) for _ in range(300)]
+        per = {o: [] for o in obs}
+        t = 1780000000
+        for _ in range(n_tx):
+            t += rng.randint(0, 1)
+            pt = rng.choice([2, 5, 5, 3, 1])
+            payload = rng.randbytes(4) if pt == 3 else bytes([rng.randrange(256)]) + rng.randbytes(rng.randint(20, 80))
+            for o in rng.sample(obs, rng.randint(1, 5)):
+                hops = rng.sample(nodes, rng.randint(0, 3))
+                raw = bytes([(pt << 2) | 1, len(hops)]) + b"".join(h[:1] for h in hops) + payload
+                per[o].append(json.dumps({"raw": raw.hex().upper(), "SNR": round(rng.uniform(-12, 10), 1),
+                                          "RSSI": rng.randint(-120, -50), "origin": "bench %s" % o[:6],
+                                          "timestamp": t}))
+        for i, o in enumerate(obs):
+            with open(os.path.join(path_dir, "obs-%02d.jsonl" % i), "w") as f:
+                f.write("\n".join(per[o]) + "\n")
+        open(done, "w").close()
+    out = []
+    for i, o in enumerate(obs):
+        p = os.path.join(path_dir, "obs-%02d.jsonl" % i)
+        with open(p) as f:
+            n = sum(1 for _ in f)
+        out.append(("meshcore/BEN/%s/packets" % o, p, n))
+    return out
+
+
+def cpu_s(pid):
+    """User + system CPU seconds of a process (0 when gone)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            parts = f.read().rsplit(")", 1)[1].split()
+        return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def role_pids(d, broker):
+    h = d.health()
+    pids = {"ingestor": h["ingestor"]["pid"], "master": h["masterPid"], "broker": broker.proc.pid}
+    for w in h.get("workers") or []:
+        pids["worker %d" % w["slot"]] = w["pid"]
+    return pids
+
+
+def ingest_counts(d):
+    """(messages received, messages received and not committed yet) of the ingestor."""
+    i = d.health()["ingestor"]
+    return i["received"], i["pending"]
+
+
+def children_cpu_s():
+    """CPU seconds of this script's waited-for children (mosquitto_pub, wrk)."""
+    t = os.times()
+    return t.children_user + t.children_system
+
+
+def run_phase(d, broker, files, wrk_url, duration, wrk_conn, wrk_bin, label):
+    """Publishes every file (one mosquitto_pub per observer) with wrk on the API; returns
+    the figures."""
+    total = sum(n for _, _, n in files)
+    base, _ = ingest_counts(d)
+    pids = role_pids(d, broker)
+    cpu0 = {k: cpu_s(p) for k, p in pids.items()}
+    kids0 = children_cpu_s()
+    samples = []
+    w = msnlib.Wrk(wrk_url, duration, connections=wrk_conn, threads=1, latency=True, wrk=wrk_bin).start()
+    t0 = time.monotonic()
+    pubs = []
+    for topic, path, _n in files:
+        f = open(path, "rb")
+        pubs.append((subprocess.Popen(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port), "-q", "1",
+                                       "-M", "1000", "-l", "-t", topic], stdin=f, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE), f))
+    deadline = t0 + 600
+    while time.monotonic() < deadline:
+        rec, pending = ingest_counts(d)
+        samples.append((time.monotonic() - t0, rec - pending - base))  # committed
+        if rec - base >= total and pending == 0:
+            break
+        time.sleep(0.5)
+    t_end = time.monotonic() - t0
+    for p, f in pubs:
+        p.wait(60)
+        f.close()
+    cpu = {k: cpu_s(p) - cpu0[k] for k, p in pids.items()}
+    r = w.result()
+    cpu["publishers+wrk"] = children_cpu_s() - kids0
+    # sustained: the middle half of the samples
+    mid = [s for s in samples if samples[-1][1] * 0.25 <= s[1] <= samples[-1][1] * 0.75]
+    sustained = (mid[-1][1] - mid[0][1]) / (mid[-1][0] - mid[0][0]) if len(mid) >= 2 and mid[-1][0] > mid[0][0] \
+        else float("nan")
+    h = d.health()["ingestor"]
+    return {"label": label, "messages": total, "seconds": t_end, "overall": total / t_end if t_end else 0,
+            "sustained": sustained, "wrk": r, "batches": h["batches"], "cpu": cpu,
+            "wrk_outlived": t_end < duration}
+
+
+def main():
+    ap = msnlib.bench_parser(__doc__.splitlines()[0])
+    ap.add_argument("--observers", type=int, default=20)
+    ap.add_argument("--tx", type=int, default=20000)
+    ap.add_argument("--duration", type=int, default=5)
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--batch-size", type=int, default=2000)
+    ap.add_argument("--batch-ms", type=int, default=50)
+    ap.add_argument("--wrk-connections", type=int, default=16)
+    ap.add_argument("--per-row-share", type=float, default=0.02)
+    args = ap.parse_args()
+    exe = msnlib.need_binary("meshsnapd", args.meshsnapd)
+    os.environ["MESHSNAPD"] = exe
+    meshsnap = os.path.join(os.path.dirname(exe), "meshsnap")
+    wrk = msnlib.need_tool("wrk", "wrk")
+    for tool, pkg in (("mosquitto_pub", "mosquitto-clients"),):
+        msnlib.need_tool(tool, pkg)
+    mqttlib.need_broker()
+    work = os.path.join(args.workdir, "ingest-%d-%d" % (args.observers, args.tx))
+    files = build_messages(work, args.observers, args.tx)
+    total = sum(n for _, _, n in files)
+    print("messages: %d from %d observers (%d transmissions), cached in %s" % (total, args.observers, args.tx, work))
+    print("machine: %d CPUs, load average %.1f %.1f %.1f at start (wall-clock rates fall with load; the CPU"
+          " figures hold)" % ((os.cpu_count() or 0,) + os.getloadavg()))
+
+    results = []
+    for variant in ("batched", "per-row"):
+        tmp = msnlib.make_tmpdir("msn-bench-ingest-")
+        broker = mqttlib.Broker(tmp).start()
+        db = os.path.join(tmp, "bench.db")
+        subprocess.run([meshsnap, "init-db", db], check=True)
+        mq = {"batch_size": 1 if variant == "per-row" else args.batch_size, "batch_ms": args.batch_ms}
+        d = msnlib.start_daemon(db, tmp, workers=args.workers, poll_interval_ms=1000,
+                                sections={"mqtt": mq, "mqtt.bench": {"url": broker.url}})
+        try:
+            msnlib.wait_until(lambda: d.get_json("/api/mqtt/status")["sources"][0]["connected"], 30,
+                              what="the ingestor connected")
+            url = "http://127.0.0.1:%d/api/stats" % d.port
+            d.wait_status("/api/stats", 200, timeout=60)
+            if variant == "batched":
+                idle = msnlib.run_wrk(url, args.duration, connections=args.wrk_connections, threads=1,
+                                      latency=True, wrk=wrk)
+                print("idle: /api/stats %.0f req/s, p50 %s ms, p99 %s ms"
+                      % (idle["rps"], idle["latency_ms"].get("50"), idle["latency_ms"].get("99")))
+                use = files
+            else:
+                # the same observers, a share of each file
+                use = []
+                for topic, path, n in files:
+                    k = max(1, int(n * args.per_row_share))
+                    sub = path + ".head%d" % k
+                    if not os.path.exists(sub):
+                        with open(path) as f, open(sub, "w") as g:
+                            for i, line in enumerate(f):
+                                if i >= k:
+                                    break
+                                g.write(line)
+                    use.append((topic, sub, k))
+            r = run_phase(d, broker, use, url, args.duration, args.wrk_connections, wrk, variant)
+            h = d.get("/metrics").body.decode()
+            q = {}
+            for line in h.splitlines():
+                if line.startswith("meshsnap_ingest_commit_seconds{quantile="):
+                    q[line.split('"')[1]] = float(line.split()[-1]) * 1000
+            r["p50_ms"], r["p99_ms"] = q.get("0.5"), q.get("0.99")
+            results.append(r)
+            print("%s: %d messages in %.1f s: %.0f msg/s overall, %.0f msg/s sustained; %d transactions,"
+                  " hold p50 %.2f ms, p99 %.2f ms; /api/stats during: %.0f req/s, p99 %s ms"
+                  % (variant, r["messages"], r["seconds"], r["overall"], r["sustained"], r["batches"],
+                     r["p50_ms"] or 0, r["p99_ms"] or 0, r["wrk"]["rps"], r["wrk"]["latency_ms"].get("99")))
+            print("  CPU seconds per 10,000 messages: " + ", ".join(
+                "%s %.2f" % (k, v * 10000.0 / r["messages"]) for k, v in sorted(r["cpu"].items())))
+            ing_cpu = r["cpu"].get("ingestor", 0)
+            if ing_cpu > 0:
+                print("  the ingestor's own ceiling: %.0f msg/s per core of CPU" % (r["messages"] / ing_cpu))
+            i99, b99 = idle["latency_ms"].get("99"), r["wrk"]["latency_ms"].get("99")
+            r["p99_ratio"] = b99 / i99 if i99 and b99 else None
+            if r["p99_ratio"] is not None:
+                print("  /api/stats p99 during ingest / idle: %.2f" % r["p99_ratio"])
+            if r["wrk_outlived"]:
+                print("  note: the ingest ended before the %d s wrk run: its p99 covers idle time too"
+                      " (use more --tx)" % args.duration)
+        finally:
+            d.cleanup()
+            broker.stop()
+    if len(results) == 2 and results[1]["overall"]:
+        b, p = results
+        print("summary, against the per-row writer (CoreScope's commit per message) in this run:")
+        print("  ingest rate batched / per-row: %.1f x (overall), %.1f x (sustained)"
+              % (b["overall"] / p["overall"], b["sustained"] / p["sustained"] if p["sustained"] else float("nan")))
+        bi, pi = b["cpu"].get("ingestor", 0), p["cpu"].get("ingestor", 0)
+        if bi > 0 and pi > 0:
+            print("  ingestor CPU per message per-row / batched: %.1f x"
+                  % ((pi / p["messages"]) / (bi / b["messages"])))
+        print("  goal >= 20,000 msg/s while serving: %.0f msg/s sustained (%.2f of the goal); ingestor ceiling"
+              " %.0f msg/s per core" % (b["sustained"], b["sustained"] / 20000.0,
+                                        b["messages"] / bi if bi > 0 else float("nan")))
+        if b.get("p99_ratio") is not None:
+            print("  goal /api/stats p99 during / idle <= 1.5: %.2f" % b["p99_ratio"])
+
+
+if __name__ == "__main__":
+    main()
