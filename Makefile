@@ -20,7 +20,7 @@ DEB_PACKAGES = build-essential cmake pkg-config libh2o-evloop-dev libssl-dev lib
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build build-configs run test bench clean ui-deps
+.PHONY: all deps build build-configs run test bench clean ui-deps compat-deps
 
 all: build
 
@@ -42,6 +42,14 @@ ui-deps: ui/node_modules/.package-lock.json
 ui/node_modules/.package-lock.json: ui/package-lock.json ui/package.json | deps
 	@command -v npm >/dev/null || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm
 	cd ui && npm ci --no-audit --no-fund || echo "warning: npm ci failed in ui/: building the dashboard without its libraries"
+
+# The browser test's npm packages (tests/compat/package-lock.json: playwright-core, which
+# drives Debian's chromium and never downloads a browser, and the CDN libraries CoreScope's
+# page names, answered locally); npm from Debian when node came without it.
+compat-deps: deps
+	@command -v npm >/dev/null || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm
+	@[ -d tests/compat/node_modules ] || (cd tests/compat && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+
 
 build: deps ui-deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMESHSNAP_WERROR=$(WERROR)
@@ -74,12 +82,14 @@ run: build
 	@echo "  API:       http://$(LISTEN)/api/stats"
 	exec $(BUILD)/meshsnapd --db $(VAR)/meshsnap.db --state-dir $(VAR)/state --listen $(LISTEN) --ui-root $(abspath $(BUILD))/ui
 
-test: build build-configs
+# The browser test (compat.browser) runs when CORESCOPE_PUBLIC names a CoreScope public/
+# folder; the sanitizer pass leaves it out (it tests the frontend, not memory).
+test: build build-configs compat-deps
 	cd $(BUILD) && ctest --output-on-failure -j 2
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DMESHSNAP_SANITIZE=ON -DMESHSNAP_FUZZ=OFF -DMESHSNAP_WERROR=$(WERROR)
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --output-on-failure -j 2 -E 'fuzz'
+	  ctest --output-on-failure -j 2 -E 'fuzz|compat'
 
 bench: build
 	@echo "See tests/bench/README.md"
