@@ -48,8 +48,8 @@ ui/node_modules/.package-lock.json: ui/package-lock.json ui/package.json | deps
 # page names, answered locally); npm from Debian when node came without it.
 compat-deps: deps
 	@command -v npm >/dev/null || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm
-	@[ -d tests/compat/node_modules ] || (cd tests/compat && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
-
+	@[ -d tests/compat/node_modules ] || (cd tests/compat && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund) || \
+		echo "warning: npm ci failed in tests/compat/: the CoreScope frontend test will skip"
 
 build: deps ui-deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMESHSNAP_WERROR=$(WERROR)
