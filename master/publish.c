@@ -98,10 +98,16 @@ static void fx_rec_of(const msn_tx_t *t, msn_fx_rec_t *rec)
     msn_snaprec_fx_make(rec, (uint64_t)t->id, t->first_seen_ms, t->payload_type, t->route_type);
 }
 
+/* A transmission's key in the time-of-sighting index (fl): its newest sighting, ms. */
+static int64_t latest_ms(const msn_tx_t *t)
+{
+    return t->latest * 1000 > t->first_seen_ms ? t->latest * 1000 : t->first_seen_ms;
+}
+
 /* Keeps the time-of-sighting index (fl) in step with the transmission's newest sighting. */
 static int write_latest(wctx_t *w, msn_tx_t *t)
 {
-    int64_t latest = t->latest * 1000 > t->first_seen_ms ? t->latest * 1000 : t->first_seen_ms;
+    int64_t latest = latest_ms(t);
     if (latest == t->latest_pub)
         return 0;
     msn_snap_key_t k;
@@ -549,4 +555,74 @@ fail:
         mdb_txn_abort(w.txn);
     wctx_free(&w);
     return -1;
+}
+
+int msn_publish_resume(msn_publisher_t *p, const msn_snap_meta_t *m, int64_t now_ms, char *err, size_t errlen)
+{
+    if (p->snap.env != NULL) {
+        snprintf(err, errlen, "a snapshot is already open");
+        return -1;
+    }
+    int rc = msn_snap_open_current_rw(p->state_dir, &p->snap, err, errlen);
+    if (rc != 0) {
+        if (rc > 0)
+            snprintf(err, errlen, "no usable current snapshot");
+        memset(&p->snap, 0, sizeof(p->snap));
+        return -1;
+    }
+    msn_snap_meta_t nm = *m;
+    nm.format = MSN_SNAP_FORMAT;
+    nm.gen = p->gen + 1;
+    nm.published_at_ms = now_ms;
+    nm.master_start_ms = p->master_start_ms;
+    MDB_txn *txn;
+    if ((rc = mdb_txn_begin(p->snap.env, NULL, 0, &txn)) == 0) {
+        msn_snap_meta_put(txn, &p->snap, &nm, &rc);
+        if (rc == 0)
+            rc = mdb_txn_commit(txn);
+        else
+            mdb_txn_abort(txn);
+    }
+    if (rc) {
+        snprintf(err, errlen, "updating snapshot %s: %s", p->snap.dir, mdb_strerror(rc));
+        msn_snap_close(&p->snap);
+        memset(&p->snap, 0, sizeof(p->snap));
+        return -1;
+    }
+    mdb_env_sync(p->snap.env, 1);
+    p->gen++;
+    p->last_published_ms = now_ms;
+    p->resumed = 1;
+    p->resumed_meta = nm;
+    return 0;
+}
+
+int msn_publish_adopt(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, int *adopted, char *err, size_t errlen)
+{
+    *adopted = 0;
+    const msn_snap_meta_t *m = &p->resumed_meta;
+    int same = p->resumed && p->snap.env != NULL && s->max_tx_id == m->max_tx_id && s->max_obs_id == m->max_obs_id &&
+               (int64_t)s->n_tx == m->tx_count && (int64_t)s->n_obs == m->obs_count &&
+               s->schema.legacy == m->legacy_schema;
+    p->resumed = 0;
+    if (!same)
+        return 0;
+    /* the snapshot holds every row of s as a full publication of s would have written it */
+    for (uint32_t i = 0; i < s->n_tx; i++) {
+        s->tx[i].dirty = 0;
+        s->tx[i].latest_pub = latest_ms(&s->tx[i]);
+    }
+    s->n_obs_dirty = 0;
+    p->pub_tx = s->n_tx;
+    p->pub_obs = s->n_obs;
+    int published;
+    if (msn_publish_incremental(p, s, now_ms, &published, err, errlen) < 0) {
+        /* as never published: a full publication writes every record and index again */
+        for (uint32_t i = 0; i < s->n_tx; i++)
+            s->tx[i].latest_pub = 0;
+        p->pub_tx = p->pub_obs = 0;
+        return -1;
+    }
+    *adopted = 1;
+    return 0;
 }
