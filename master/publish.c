@@ -408,12 +408,24 @@ int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *e
     int rc = mdb_txn_begin(p->snap.env, NULL, 0, &w.txn);
     if (rc)
         goto fail;
+    /* Nobody reads this environment before it is made current: commit in batches (no
+       sync, MDB_NOSYNC) so that one transaction's dirty pages never outgrow LMDB's dirty
+       list, which would spill them to the file and read them back; one sync at the end. */
+    uint32_t batch = 0;
     for (uint32_t i = 0; i < s->n_tx && rc == 0; i++) {
         msn_tx_t *t = &s->tx[i];
         rc = write_tx(&w, t, 1);
         for (uint32_t j = 0; j < t->n_obs && rc == 0; j++)
             rc = write_obs(&w, t, &s->obs[t->obs[j]]);
         t->dirty = 0;
+        batch += 1 + t->n_obs;
+        if (rc == 0 && batch >= MSN_PUBLISH_BATCH_RECORDS) {
+            batch = 0;
+            rc = mdb_txn_commit(w.txn);
+            w.txn = NULL;
+            if (rc == 0)
+                rc = mdb_txn_begin(p->snap.env, NULL, 0, &w.txn);
+        }
     }
     int changed = 0;
     w.append = 0;

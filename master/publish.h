@@ -20,6 +20,10 @@
 #include "shm/snapshot.h"
 #include "store.h"
 
+/* A full publication commits its new environment every this many records (transmissions
+ * plus observations), without a sync, and syncs once at the end. */
+#define MSN_PUBLISH_BATCH_RECORDS 200000u
+
 typedef struct {
     char *state_dir;
     char *source_db;

@@ -26,6 +26,7 @@ Usage: scale.py --db PATH [--meshsnapd BIN] [--workdir DIR] [--only abcde] [--wo
                 [--duration S] [--runs N] [--restarts N]
 """
 
+import json
 import os
 import re
 import shutil
@@ -219,9 +220,20 @@ def throughput_runs(a, d, run_dir, wrk, h2o):
         for u in list(sizes):
             r = msnlib.http_get("127.0.0.1", port, throughput.static_name(u))
             mine = d.get(u, timeout=120).body
-            if r.status != 200 or VOLATILE.sub(b"", r.body) != VOLATILE.sub(b"", mine):
-                print("    h2o serves other bytes than meshsnapd for %s: left out" % u)
+            if r.status != 200:
+                print("    h2o answers %d for %s: left out" % (r.status, u))
                 del sizes[u]
+            elif VOLATILE.sub(b"", r.body) != VOLATILE.sub(b"", mine):
+                # a document the master republished between the two reads (stats counts
+                # move with the clock): compared by shape and size instead
+                same = abs(len(r.body) - len(mine)) <= max(64, len(mine) // 50)
+                try:
+                    same = same and sorted(json.loads(r.body)) == sorted(json.loads(mine))
+                except ValueError:
+                    same = False
+                if not same:
+                    print("    h2o serves other bytes than meshsnapd for %s: left out" % u)
+                    del sizes[u]
         print("\n(d) throughput: wrk -t1 -c%d -d%ds, %d workers = h2o num-threads, %d interleaved runs"
               % (a.connections, a.duration, a.workers, a.runs), flush=True)
         for u in sizes:
