@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "frontend_doc.h"
 #include "chanpub.h"
@@ -98,16 +99,10 @@ static void fx_rec_of(const msn_tx_t *t, msn_fx_rec_t *rec)
     msn_snaprec_fx_make(rec, (uint64_t)t->id, t->first_seen_ms, t->payload_type, t->route_type);
 }
 
-/* A transmission's key in the time-of-sighting index (fl): its newest sighting, ms. */
-static int64_t latest_ms(const msn_tx_t *t)
-{
-    return t->latest * 1000 > t->first_seen_ms ? t->latest * 1000 : t->first_seen_ms;
-}
-
 /* Keeps the time-of-sighting index (fl) in step with the transmission's newest sighting. */
 static int write_latest(wctx_t *w, msn_tx_t *t)
 {
-    int64_t latest = latest_ms(t);
+    int64_t latest = t->latest * 1000 > t->first_seen_ms ? t->latest * 1000 : t->first_seen_ms;
     if (latest == t->latest_pub)
         return 0;
     msn_snap_key_t k;
@@ -396,6 +391,22 @@ static void wctx_free(wctx_t *w)
     msgpack_sbuffer_destroy(&w->sb);
 }
 
+/* Drops the master's page-table entries of the environment's read-only map (the pages
+ * stay in the page cache, shared with the workers, and fault in again when read): a full
+ * publication touches every page of the B-trees it writes, which would otherwise stay
+ * resident in the master for as long as the environment is open. */
+static void drop_mapped_pages(MDB_env *env)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    if (mdb_env_info(env, &info) != 0 || mdb_env_stat(env, &st) != 0 || info.me_mapaddr == NULL)
+        return;
+    size_t used = ((size_t)info.me_last_pgno + 1) * st.ms_psize;
+    if (used > info.me_mapsize)
+        used = info.me_mapsize;
+    (void)madvise(info.me_mapaddr, used, MADV_DONTNEED);
+}
+
 int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *err, size_t errlen)
 {
     msn_snap_t fresh;
@@ -423,6 +434,7 @@ int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *e
             batch = 0;
             rc = mdb_txn_commit(w.txn);
             w.txn = NULL;
+            drop_mapped_pages(p->snap.env);
             if (rc == 0)
                 rc = mdb_txn_begin(p->snap.env, NULL, 0, &w.txn);
         }
@@ -443,6 +455,7 @@ int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *e
     if (rc)
         goto fail;
     mdb_env_sync(p->snap.env, 1);
+    drop_mapped_pages(p->snap.env);
     if (msn_snap_make_current(p->state_dir, &p->snap, err, errlen) < 0) {
         if (p->feed)
             msn_feedpub_end(p->feed, s, 0);
@@ -605,36 +618,12 @@ int msn_publish_resume(msn_publisher_t *p, const msn_snap_meta_t *m, int64_t now
     p->gen++;
     p->last_published_ms = now_ms;
     p->resumed = 1;
-    p->resumed_meta = nm;
     return 0;
 }
 
-int msn_publish_adopt(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, int *adopted, char *err, size_t errlen)
+void msn_publish_release(msn_publisher_t *p)
 {
-    *adopted = 0;
-    const msn_snap_meta_t *m = &p->resumed_meta;
-    int same = p->resumed && p->snap.env != NULL && s->max_tx_id == m->max_tx_id && s->max_obs_id == m->max_obs_id &&
-               (int64_t)s->n_tx == m->tx_count && (int64_t)s->n_obs == m->obs_count &&
-               s->schema.legacy == m->legacy_schema;
+    if (p->resumed)
+        msn_snap_close(&p->snap);
     p->resumed = 0;
-    if (!same)
-        return 0;
-    /* the snapshot holds every row of s as a full publication of s would have written it */
-    for (uint32_t i = 0; i < s->n_tx; i++) {
-        s->tx[i].dirty = 0;
-        s->tx[i].latest_pub = latest_ms(&s->tx[i]);
-    }
-    s->n_obs_dirty = 0;
-    p->pub_tx = s->n_tx;
-    p->pub_obs = s->n_obs;
-    int published;
-    if (msn_publish_incremental(p, s, now_ms, &published, err, errlen) < 0) {
-        /* as never published: a full publication writes every record and index again */
-        for (uint32_t i = 0; i < s->n_tx; i++)
-            s->tx[i].latest_pub = 0;
-        p->pub_tx = p->pub_obs = 0;
-        return -1;
-    }
-    *adopted = 1;
-    return 0;
 }

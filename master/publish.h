@@ -40,10 +40,9 @@ typedef struct {
     msn_entdocs_t *ent;        /* entity documents written as they arrive, carried over full
                                   rebuilds (entdocs.h), or NULL */
     msn_feedpub_t *feed;       /* the live feed's messages written with the rows, or NULL */
-    /* msn_publish_resume: the previous run's snapshot is served as this run's, until the
-       store is loaded and adopts it (msn_publish_adopt) or a full publication replaces it */
+    /* msn_publish_resume: the previous run's snapshot is served as this run's until the
+       store is loaded and a full publication replaces it (msn_publish_release) */
     int resumed;
-    msn_snap_meta_t resumed_meta; /* its meta as found (ids and counts of the rows it holds) */
 } msn_publisher_t;
 
 /** Initialises p; reads the generation of an existing current snapshot, if any, so new
@@ -68,11 +67,10 @@ int msn_publish_incremental(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, 
  *  the snapshot may be open: a full publication follows as usual). */
 int msn_publish_resume(msn_publisher_t *p, const msn_snap_meta_t *m, int64_t now_ms, char *err, size_t errlen);
 
-/** After the first full load of a resumed run: when store s holds exactly the rows the
- *  resumed snapshot holds (max ids and counts), marks them published and writes what may
- *  differ (nodes, observers, stats and the other small documents) as an incremental
- *  generation; *adopted = 1. Otherwise *adopted = 0 and nothing is written (the caller
- *  publishes in full). Either way p->resumed is cleared. Returns 0, or -1 with err set. */
-int msn_publish_adopt(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, int *adopted, char *err, size_t errlen);
+/** After the first full load of a resumed run, before its full publication: closes the
+ *  resumed snapshot, so that the full publication starts as at any start (a new
+ *  environment; nothing carried over from the previous run's), while workers keep serving
+ *  the resumed one until the new one is current. No-op when not resumed. */
+void msn_publish_release(msn_publisher_t *p);
 
 #endif

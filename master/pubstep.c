@@ -265,10 +265,8 @@ static int load_and_publish(msn_pubctx_t *c)
     int64_t t1 = msn_now_ms();
     set_status(c->st, -1, "publishing generation %llu", (unsigned long long)c->pub.gen + 1);
     msn_feedpub_begin_full(&c->feed, c->loaded);
-    int adopted = 0;
-    if (c->pub.resumed && msn_publish_adopt(&c->pub, &fresh, msn_now_ms(), &adopted, err, sizeof(err)) < 0)
-        msn_warn("the previous run's snapshot cannot be kept (%s): publishing in full", err);
-    if (!adopted && msn_publish_full(&c->pub, &fresh, msn_now_ms(), err, sizeof(err)) < 0) {
+    msn_publish_release(&c->pub);
+    if (msn_publish_full(&c->pub, &fresh, msn_now_ms(), err, sizeof(err)) < 0) {
         msn_error("publish failed: %s", err);
         set_status(c->st, -1, "publish failed: %s", err);
         msn_store_free(&fresh);
@@ -282,10 +280,9 @@ static int load_and_publish(msn_pubctx_t *c)
     msn_nodedocs_loaded(&c->nodes, &c->store, t2);
     const msn_store_t *s = &c->store;
     msn_info("published generation %llu: %u transmissions, %u observations, %u nodes, %u observers%s "
-             "(load %.1f s, %s %.1f s)",
+             "(load %.1f s, publish %.1f s)",
              (unsigned long long)c->pub.gen, s->n_tx, s->n_obs, s->n_nodes, s->n_observers,
-             s->schema.legacy ? ", legacy schema" : "", (t1 - t0) / 1000.0,
-             adopted ? "kept the previous run's snapshot, updated it in" : "publish", (t2 - t1) / 1000.0);
+             s->schema.legacy ? ", legacy schema" : "", (t1 - t0) / 1000.0, (t2 - t1) / 1000.0);
     if (s->skipped_rows)
         msn_warn("%lld rows were skipped or served with empty values (see the warnings above)",
                  (long long)s->skipped_rows);

@@ -1,8 +1,8 @@
 /*
  * snapcover.h: whether the snapshot a previous run left in state_dir still shows the
  * database, so that a restart can serve it as its first fresh generation at once instead
- * of rebuilding it (pubstep.c; the full load still follows, for the analytics and the
- * polls, and adopts that snapshot when the rows it loaded are the same).
+ * of waiting for a rebuild (pubstep.c; the full load and publication still follow, for
+ * the analytics, the polls and everything derived from the store).
  *
  * The snapshot covers the database when its meta record (snapshot.h) has this binary's
  * MSN_SNAP_FORMAT, names the same database file and schema kind (legacy or current), and
@@ -10,7 +10,7 @@
  * (max(id) and count(*)), and no backfill migration ran, or ended, at or after the time the
  * snapshot was last published (_async_migrations). What this cannot see: a row changed in
  * place while no master ran, which a running master does not pick up either until its next
- * full load; nodes and observers, which the first poll after the load republishes.
+ * full load; nodes and observers, which the full publication after the load rewrites.
  *
  * Master, publisher thread only.
  */
