@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "frontend_doc.h"
 #include "chanpub.h"
@@ -462,6 +463,22 @@ static void wctx_free(wctx_t *w)
     msgpack_sbuffer_destroy(&w->sb);
 }
 
+/* Drops the master's page-table entries of the environment's read-only map (the pages
+ * stay in the page cache, shared with the workers, and fault in again when read): a full
+ * publication touches every page of the B-trees it writes, which would otherwise stay
+ * resident in the master for as long as the environment is open. */
+static void drop_mapped_pages(MDB_env *env)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    if (mdb_env_info(env, &info) != 0 || mdb_env_stat(env, &st) != 0 || info.me_mapaddr == NULL)
+        return;
+    size_t used = ((size_t)info.me_last_pgno + 1) * st.ms_psize;
+    if (used > info.me_mapsize)
+        used = info.me_mapsize;
+    (void)madvise(info.me_mapaddr, used, MADV_DONTNEED);
+}
+
 int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *err, size_t errlen)
 {
     msn_snap_t fresh;
@@ -474,6 +491,10 @@ int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *e
     int rc = mdb_txn_begin(p->snap.env, NULL, 0, &w.txn);
     if (rc)
         goto fail;
+    /* Nobody reads this environment before it is made current: commit in batches (no
+       sync, MDB_NOSYNC) so that one transaction's dirty pages never outgrow LMDB's dirty
+       list, which would spill them to the file and read them back; one sync at the end. */
+    uint32_t batch = 0;
     for (uint32_t i = 0; i < s->n_tx && rc == 0; i++) {
         if ((i & 1023) == 0 && p->stop != NULL && atomic_load(p->stop)) {
             snprintf(err, errlen, "stopped");
@@ -490,6 +511,15 @@ int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *e
         for (uint32_t j = 0; j < t->n_obs && rc == 0; j++)
             rc = write_obs(&w, t, &s->obs[t->obs[j]]);
         t->dirty = 0;
+        batch += 1 + t->n_obs;
+        if (rc == 0 && batch >= MSN_PUBLISH_BATCH_RECORDS) {
+            batch = 0;
+            rc = mdb_txn_commit(w.txn);
+            w.txn = NULL;
+            drop_mapped_pages(p->snap.env);
+            if (rc == 0)
+                rc = mdb_txn_begin(p->snap.env, NULL, 0, &w.txn);
+        }
     }
     int changed = 0;
     w.append = 0;
@@ -507,6 +537,7 @@ int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *e
     if (rc)
         goto fail;
     mdb_env_sync(p->snap.env, 1);
+    drop_mapped_pages(p->snap.env);
     if (msn_snap_make_current(p->state_dir, &p->snap, err, errlen) < 0) {
         if (p->feed)
             msn_feedpub_end(p->feed, s, 0);
@@ -638,4 +669,50 @@ fail:
         mdb_txn_abort(w.txn);
     wctx_free(&w);
     return -1;
+}
+
+int msn_publish_resume(msn_publisher_t *p, const msn_snap_meta_t *m, int64_t now_ms, char *err, size_t errlen)
+{
+    if (p->snap.env != NULL) {
+        snprintf(err, errlen, "a snapshot is already open");
+        return -1;
+    }
+    int rc = msn_snap_open_current_rw(p->state_dir, &p->snap, err, errlen);
+    if (rc != 0) {
+        if (rc > 0)
+            snprintf(err, errlen, "no usable current snapshot");
+        memset(&p->snap, 0, sizeof(p->snap));
+        return -1;
+    }
+    msn_snap_meta_t nm = *m;
+    nm.format = MSN_SNAP_FORMAT;
+    nm.gen = p->gen + 1;
+    nm.published_at_ms = now_ms;
+    nm.master_start_ms = p->master_start_ms;
+    MDB_txn *txn;
+    if ((rc = mdb_txn_begin(p->snap.env, NULL, 0, &txn)) == 0) {
+        msn_snap_meta_put(txn, &p->snap, &nm, &rc);
+        if (rc == 0)
+            rc = mdb_txn_commit(txn);
+        else
+            mdb_txn_abort(txn);
+    }
+    if (rc) {
+        snprintf(err, errlen, "updating snapshot %s: %s", p->snap.dir, mdb_strerror(rc));
+        msn_snap_close(&p->snap);
+        memset(&p->snap, 0, sizeof(p->snap));
+        return -1;
+    }
+    mdb_env_sync(p->snap.env, 1);
+    p->gen++;
+    p->last_published_ms = now_ms;
+    p->resumed = 1;
+    return 0;
+}
+
+void msn_publish_release(msn_publisher_t *p)
+{
+    if (p->resumed)
+        msn_snap_close(&p->snap);
+    p->resumed = 0;
 }

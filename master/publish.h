@@ -38,6 +38,10 @@ typedef struct {
     int64_t logged;    /* log lines written about them (the first ones one by one) */
 } msn_pubskip_t;
 
+/* A full publication commits its new environment every this many records (transmissions
+ * plus observations), without a sync, and syncs once at the end. */
+#define MSN_PUBLISH_BATCH_RECORDS 200000u
+
 typedef struct {
     char *state_dir;
     char *source_db;
@@ -56,6 +60,9 @@ typedef struct {
     msn_feedpub_t *feed;       /* the live feed's messages written with the rows, or NULL */
     msn_pubskip_t skip;        /* of the current environment */
     const atomic_int *stop;    /* when set non-zero, a full publication gives up (may be NULL) */
+    /* msn_publish_resume: the previous run's snapshot is served as this run's until the
+       store is loaded and a full publication replaces it (msn_publish_release) */
+    int resumed;
 } msn_publisher_t;
 
 /** Initialises p; reads the generation of an existing current snapshot, if any, so new
@@ -74,5 +81,18 @@ int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *e
  *  generation was committed. Returns 0, or -1 with err set (nothing is committed). */
 int msn_publish_incremental(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, int *published, char *err,
                             size_t errlen);
+
+/** At start, before anything is loaded: makes the current snapshot (which the caller has
+ *  checked covers the database: snapcover.h) this run's, by writing generation gen+1 of
+ *  its meta record with this run's master start, so that workers serve it as fresh. m is
+ *  its meta as read. Sets p->resumed. Returns 0, or -1 with err set (nothing changed but
+ *  the snapshot may be open: a full publication follows as usual). */
+int msn_publish_resume(msn_publisher_t *p, const msn_snap_meta_t *m, int64_t now_ms, char *err, size_t errlen);
+
+/** After the first full load of a resumed run, before its full publication: closes the
+ *  resumed snapshot, so that the full publication starts as at any start (a new
+ *  environment; nothing carried over from the previous run's), while workers keep serving
+ *  the resumed one until the new one is current. No-op when not resumed. */
+void msn_publish_release(msn_publisher_t *p);
 
 #endif

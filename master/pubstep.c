@@ -10,6 +10,7 @@
 #include "shm/log.h"
 #include "shm/migration_effects.h"
 #include "shm/schema.h"
+#include "snapcover.h"
 
 static void set_status(msn_status_t *st, int phase, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -278,6 +279,36 @@ static void do_open(msn_pubctx_t *c, int64_t now)
     c->retry_ms = now + 1000;
 }
 
+/* At the first load of this run: when the snapshot a previous run left covers the
+ * database (snapcover.h), serves it as this run's first generation before loading. */
+static void try_resume(msn_pubctx_t *c, int64_t now)
+{
+    char why[512];
+    msn_snap_meta_t m;
+    if (c->pub.snap.env != NULL || msn_snap_current_meta(c->pub.state_dir, &m, why, sizeof(why)) != 0)
+        return;
+    int rc = msn_snapcover_check(c->db, c->pub.source_db, &m, why, sizeof(why));
+    if (rc < 0)
+        msn_warn("cannot compare the snapshot with the database: %s", why);
+    if (rc == 0)
+        msn_info("the snapshot of generation %llu is rebuilt: %s", (unsigned long long)m.gen, why);
+    if (rc != 1)
+        return;
+    if (msn_publish_resume(&c->pub, &m, now, why, sizeof(why)) < 0) {
+        msn_warn("the snapshot of generation %llu cannot be served as this run's: %s", (unsigned long long)m.gen,
+                 why);
+        return;
+    }
+    msn_info("generation %llu: the snapshot of generation %llu covers the database (%lld transmissions, %lld "
+             "observations) and is served as this run's (%.3f s); loading",
+             (unsigned long long)c->pub.gen, (unsigned long long)m.gen, (long long)m.tx_count,
+             (long long)m.obs_count, (msn_now_ms() - now) / 1000.0);
+    msn_status_write_begin(&c->st->master_seq);
+    c->st->master.published_gen = (int64_t)c->pub.gen;
+    c->st->master.published_at_ms = c->pub.last_published_ms;
+    msn_status_write_end(&c->st->master_seq);
+}
+
 /* Loads everything into a fresh store and publishes it as a full generation; the store
  * is replaced only when both succeeded. Returns 0, -1 on error, -2 when stopped. */
 static int load_and_publish(msn_pubctx_t *c)
@@ -287,6 +318,8 @@ static int load_and_publish(msn_pubctx_t *c)
     msn_store_t fresh;
     msn_store_init(&fresh);
     int64_t t0 = msn_now_ms();
+    if (!c->loaded)
+        try_resume(c, t0);
     set_status(c->st, -1, "loading %s", c->cfg->db);
     int rc = msn_store_load(&fresh, c->db, 10000, on_progress, &pc, &c->ctl->stop, err, sizeof(err));
     if (rc == 0)
@@ -302,6 +335,7 @@ static int load_and_publish(msn_pubctx_t *c)
     int64_t t1 = msn_now_ms();
     set_status(c->st, -1, "publishing generation %llu", (unsigned long long)c->pub.gen + 1);
     msn_feedpub_begin_full(&c->feed, c->loaded);
+    msn_publish_release(&c->pub);
     rc = msn_publish_full(&c->pub, &fresh, msn_now_ms(), err, sizeof(err));
     if (rc == -2) {
         msn_store_free(&fresh);

@@ -222,8 +222,9 @@ class NodeDocsChecks:
                 self.assertIn(r.status, (200, 400, 404), "%s %s: %d" % (junk, ep, r.status))
         # an ambiguous key prefix is no key: 404 (CoreScope matches these routes exactly)
         self.get("/api/nodes/%s/health" % pk[:8], 404)
-        for q in ("min_count=abc&min_score=x", "min_count=-1", "region=%00", "role=" + "r" * 500):
+        for q in ("min_count=abc&min_score=x", "min_count=-1", "role=" + "r" * 500):
             self.get("/api/analytics/neighbor-graph?" + q)
+        self.get("/api/analytics/neighbor-graph?region=%00", 400)  # a NUL byte: refused on every route
         self.get("/api/resolve-hops?hops=" + ",".join("%02x" % i for i in range(65)), 400)
         self.get("/api/nodes/bulk-health?limit=-4&region=,,ALL")
         self.d.check_alive()
