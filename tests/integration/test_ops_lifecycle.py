@@ -80,6 +80,30 @@ class LifecycleTest(unittest.TestCase):
         self.assertEqual(backfillers(group_pids(pgid)), [], "a backfiller of the killed master is still running")
         d2.stop()
 
+    def test_workers_accept_while_the_background_stops(self):
+        """SIGTERM: the workers keep accepting while the master waits for its background
+        children to stop (here a backfiller held with SIGSTOP): new connections are answered,
+        not refused; once the backfiller goes on, everything stops with status 0."""
+        db = self.fresh_db("drain.db")
+        slow = {"backfill": {"enabled": True, "batch_size": 20, "yield_ms": 1500}}
+        d = msnlib.Daemon(db, self.tmp, workers=1, sections=slow).start()
+        self.addCleanup(d.cleanup)
+        d.wait_ready(timeout=60)
+        h = d.wait_health(lambda h: h.get("backfillerPid", 0) > 0 and h.get("async_migrations_running"),
+                          timeout=60, what="the backfiller at work")
+        bf = h["backfillerPid"]
+        os.kill(bf, signal.SIGSTOP)
+        try:
+            d.kill(signal.SIGTERM)
+            time.sleep(0.3)
+            for i in range(10):  # each on a new connection
+                self.assertEqual(d.get("/api/stats").status, 200, "request %d after SIGTERM" % i)
+                time.sleep(0.05)
+        finally:
+            os.kill(bf, signal.SIGCONT)
+        self.assertEqual(d.proc.wait(30), 0)
+        self.assertFalse(msnlib.pid_alive(bf))
+
     def test_second_daemon_on_same_state_dir_refused(self):
         db = self.fresh_db("second.db")
         d = msnlib.start_daemon(db, self.tmp, test=self, workers=1, sections={"backfill": {"enabled": False}})
