@@ -157,7 +157,9 @@ class ParamSweepTest(unittest.TestCase):
             body = b'{"x": 1}' if m in ("POST", "PUT") else None
             r = client.request(m, t, body=body)
             what = "request %d (seed %d): %s %s -> %d %r" % (i, seed, m, t[:300], r.status, r.body[:200])
-            self.assertIn(r.status, ALLOWED, what)
+            # the write endpoints CoreScope has (geo-filter, prune, perf reset) refuse with 403
+            allowed = ALLOWED | {403} if m in ("POST", "PUT") else ALLOWED
+            self.assertIn(r.status, allowed, what)
             seen[r.status] = seen.get(r.status, 0) + 1
             if m == "HEAD":
                 self.assertEqual(r.body, b"", what)
