@@ -56,7 +56,8 @@ class ShapeBoundsTest(unittest.TestCase):
     def test_normal_form_and_cap(self):
         d = msnlib.start_daemon(self.db, self.tmp, test=self, workers=1,
                                 sections={"backfill": {"enabled": False},
-                                          "analytics": {"max_shapes": CAP, "default_interval_s": INTERVAL_S}})
+                                          "analytics": {"max_shapes": CAP, "default_interval_s": INTERVAL_S,
+                                                        "node_documents_s": 3600}})
         d.wait_status("/api/analytics/topology", timeout=120, what="the default topology published")
         now = int(time.time())
         t0 = (now // INTERVAL_S - 24) * INTERVAL_S  # two hours ago, on an interval boundary
@@ -106,7 +107,8 @@ class ShapeBoundsTest(unittest.TestCase):
         self.assertEqual(ask(1).status, 503)
         # the second round of distinct shapes takes no more room than the first kept
         unbounded = ROUND * doc
-        self.assertLess(dir2 - dir1, max(unbounded // 2, 1), "the state directory stays put")
+        # (LMDB grows in whole pages, and other documents are rewritten meanwhile: 256 KiB of slack)
+        self.assertLess(dir2 - dir1, unbounded // 2 + (256 << 10), "the state directory stays put")
         if not hostile.sanitized(d.pid):  # AddressSanitizer's quarantine keeps freed memory
             self.assertLess((mem2 - mem1) * 1024, max(unbounded // 2, 4 << 20), "the master's memory stays put")
         d.stop()
