@@ -491,7 +491,8 @@ void msn_entdocs_committed(msn_entdocs_t *e)
         e->bytes_written += r.body_len;
         off += sizeof(r) + r.name_len + r.body_len + r.gz_len;
     }
-    memmove(e->in.data, e->in.data + e->parsed, e->in.len - e->parsed);
+    if (e->parsed > 0 && e->in.len > e->parsed)
+        memmove(e->in.data, e->in.data + e->parsed, e->in.len - e->parsed);
     e->in.len -= e->parsed;
     e->parsed = 0;
     e->first_pending_ms = 0;

@@ -91,7 +91,7 @@ int msn_an__audio_lab(const an_ctx_t *c, msn_buf_t *out, char *err, size_t errle
         size_t count = g->n < PICKS ? g->n : PICKS;
         for (size_t i = 0; i < count; i++) {
             const msn_tx_t *t = &s->tx[g->e[i * g->n / count].ti];
-            const msn_obs_t *best = t->best >= 0 ? &s->obs[t->best] : NULL;
+            const msn_obs_t *best = t->best >= 0 && (uint32_t)t->best < s->n_obs ? &s->obs[t->best] : NULL;
             const msn_observer_t *ob = best ? msn_store_observer(s, best->observer_rowid) : NULL;
             msn_buf_puts(out, i ? ",{\"hash\":" : "{\"hash\":");
             str_or_null(out, t->hash);

@@ -142,7 +142,7 @@ int msn_an__subpath_detail(const an_ctx_t *c, msn_buf_t *out, char *err, size_t 
             if (t->first_seen_ms > 0)
                 hours[(t->first_seen_ms / 1000) % 86400 / 3600]++;
         }
-        const msn_obs_t *best = t->best >= 0 ? &s->obs[t->best] : NULL;
+        const msn_obs_t *best = t->best >= 0 && (uint32_t)t->best < s->n_obs ? &s->obs[t->best] : NULL;
         if (best && best->has_snr) {
             snr += best->snr;
             n_snr++;
