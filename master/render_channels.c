@@ -23,7 +23,7 @@
 #include <string.h>
 
 #include "shm/json.h"
-#include "shm/jsonread.h"
+#include "shm/jsonr.h"
 #include "shm/snaprec.h"
 #include "shm/timeutil.h"
 
@@ -68,30 +68,39 @@ static long colon_space(const char *s, size_t n)
     return -1;
 }
 
+/* Reads the JSON document s (the whole text one value, as json.Unmarshal requires) into
+ * *v. Returns 0, or -1 when s is not JSON. */
+static int read_doc(const char *s, msn_jsonr_val_t *v)
+{
+    msn_jsonr_t r;
+    msn_jsonr_init(&r, s, strlen(s));
+    return msn_jsonr_value(&r, v) < 0 || msn_jsonr_end(&r) < 0 ? -1 : 0;
+}
+
 /* The string member `key` of a decoded object, unescaped into out; 0 when it is absent or
  * not a string (Go's `v, _ := decoded[key].(string)`). */
-static int member_str(const msn_jval_t *obj, const char *key, msn_buf_t *out)
+static int member_str(const msn_jsonr_val_t *obj, const char *key, msn_buf_t *out)
 {
-    msn_jval_t v;
+    msn_jsonr_val_t v;
     msn_buf_reset(out);
-    if (obj->t != MSN_JV_OBJECT || !msn_jread_get(obj, key, 0, &v) || v.t != MSN_JV_STRING)
+    if (!msn_jsonr_get(obj, key, 0, &v) || v.type != MSN_JSONR_STR)
         return 0;
-    msn_jread_str(&v, out);
+    msn_jsonr_str(&v, out);
     return 1;
 }
 
 /* Appends a decoded interface{} value as Go re-encodes it (numbers are float64). */
-static void reencode(msn_buf_t *b, const msn_jval_t *v)
+static void reencode(msn_buf_t *b, const msn_jsonr_val_t *v)
 {
     msn_buf_t tmp = MSN_BUF_INIT;
     double d;
-    switch (v->t) {
-    case MSN_JV_NUMBER:
-        msn_jread_num(v, &d);
+    switch (v->type) {
+    case MSN_JSONR_NUM:
+        msn_jsonr_num(v, &d);
         msn_json_double(b, d);
         break;
-    case MSN_JV_STRING:
-        msn_jread_str(v, &tmp);
+    case MSN_JSONR_STR:
+        msn_jsonr_str(v, &tmp);
         msn_json_strn(b, tmp.data ? tmp.data : "", tmp.len);
         break;
     default: msn_buf_append(b, v->p, v->n); break; /* literals; containers as stored */
@@ -101,10 +110,9 @@ static void reencode(msn_buf_t *b, const msn_jval_t *v)
 
 int msn_render_channel_message(msn_buf_t *b, const msn_store_t *s, const msn_tx_t *t)
 {
-    msn_jval_t doc;
-    if (t->n_obs == 0 || t->decoded_json == NULL ||
-        msn_jread_document(t->decoded_json, strlen(t->decoded_json), &doc) < 0 ||
-        (doc.t != MSN_JV_OBJECT && doc.t != MSN_JV_NULL))
+    msn_jsonr_val_t doc;
+    if (t->n_obs == 0 || t->decoded_json == NULL || read_doc(t->decoded_json, &doc) < 0 ||
+        (doc.type != MSN_JSONR_OBJ && doc.type != MSN_JSONR_NULL))
         return -1;
     const msn_obs_t *first = &s->obs[t->obs[0]];
     for (uint32_t k = 1; k < t->n_obs; k++)
@@ -126,11 +134,13 @@ int msn_render_channel_message(msn_buf_t *b, const msn_store_t *s, const msn_tx_
     msn_buf_puts(b, "{\"first_seen\":");
     msn_json_str_or_null(b, t->first_seen);
     int hops = 0;
-    msn_jval_t path, el;
-    if (first->path_json && msn_jread_document(first->path_json, strlen(first->path_json), &path) == 0 &&
-        path.t == MSN_JV_ARRAY)
-        for (size_t pos = 0; msn_jread_elem(&path, &pos, &el);)
+    msn_jsonr_val_t path;
+    if (first->path_json && read_doc(first->path_json, &path) == 0 && path.type == MSN_JSONR_ARR) {
+        msn_jsonr_t r;
+        msn_jsonr_init(&r, path.p, path.n);
+        for (msn_jsonr_array(&r); msn_jsonr_element(&r) == 1 && msn_jsonr_value(&r, NULL) == 0;)
             hops++;
+    }
     msn_buf_printf(b, ",\"hops\":%d,\"observers\":[", hops);
     const msn_observer_t *ob = msn_store_observer(s, first->observer_rowid);
     if (ob && ob->name)
@@ -142,8 +152,8 @@ int msn_render_channel_message(msn_buf_t *b, const msn_store_t *s, const msn_tx_
     msn_buf_printf(b, ",\"packetId\":%lld,\"repeats\":%u,\"sender\":", (long long)first->id, t->n_obs);
     msn_json_strn(b, ds, dsl);
     msn_buf_puts(b, ",\"sender_timestamp\":");
-    msn_jval_t st;
-    if (doc.t == MSN_JV_OBJECT && msn_jread_get(&doc, "sender_timestamp", 0, &st))
+    msn_jsonr_val_t st;
+    if (msn_jsonr_get(&doc, "sender_timestamp", 0, &st))
         reencode(b, &st);
     else
         msn_buf_puts(b, "null");
@@ -300,10 +310,10 @@ void msn_render_channels_index(msgpack_sbuffer *sb, const msn_store_t *s)
         o->encrypted = msn_channel_is_encrypted(c->hash);
         o->tx_count = c->tx;
         o->last_activity = msn_sv(c->last);
-        msn_jval_t doc;
+        msn_jsonr_val_t doc;
         const char *dj = c->newest->decoded_json;
         msn_buf_t *text = &texts[2 * i], *sender = &texts[2 * i + 1];
-        if (!o->encrypted && dj && msn_jread_document(dj, strlen(dj), &doc) == 0 && member_str(&doc, "text", text) &&
+        if (!o->encrypted && dj && read_doc(dj, &doc) == 0 && member_str(&doc, "text", text) &&
             text->len > 0) {
             long cs = colon_space(text->data, text->len);
             if (cs > 0)

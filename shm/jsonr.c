@@ -530,6 +530,47 @@ int msn_jsonr_num(const msn_jsonr_val_t *v, double *out)
     return 0;
 }
 
+static inline char lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* 1 when the decoded value of scanned string a is s[0..n) up to ASCII case. */
+static int str_eq_fold(const char *a, size_t an, const char *s, size_t n)
+{
+    size_t i = 0, j = 0;
+    while (i < an) {
+        char u[4];
+        size_t l = next_piece(a, an, &i, u);
+        if (n - j < l)
+            return 0;
+        for (size_t k = 0; k < l; k++)
+            if (lower(u[k]) != lower(s[j + k]))
+                return 0;
+        j += l;
+    }
+    return j == n;
+}
+
+int msn_jsonr_get(const msn_jsonr_val_t *v, const char *key, int fold, msn_jsonr_val_t *out)
+{
+    if (v == NULL || v->type != MSN_JSONR_OBJ)
+        return 0;
+    msn_jsonr_t r;
+    msn_jsonr_val_t k, val;
+    size_t n = strlen(key);
+    int found = 0;
+    msn_jsonr_init(&r, v->p, v->n);
+    if (msn_jsonr_object(&r) < 0)
+        return 0;
+    while (msn_jsonr_member(&r, &k) == 1 && msn_jsonr_value(&r, &val) == 0)
+        if (fold ? str_eq_fold(k.p, k.n, key, n) : msn_jsonr_is(&k, key)) {
+            *out = val;
+            found = 1;
+        }
+    return found;
+}
+
 /* ---- the member table ---------------------------------------------------------------------- */
 
 int msn_jsonr_obj_parse(msn_jsonr_obj_t *o, const char *text, size_t len)

@@ -111,6 +111,11 @@ const char *msn_jsonr_strv(const msn_jsonr_val_t *v, msn_buf_t *scratch, size_t 
 int msn_jsonr_is(const msn_jsonr_val_t *v, const char *s);
 /** The value of number v (strtod) in *out. Returns 0, or -1 when v is not a number. */
 int msn_jsonr_num(const msn_jsonr_val_t *v, double *out);
+/** The member `key` of object v, a value read whole (msn_jsonr_value, or a member or
+ *  element of one): the last one when the key repeats, as Go decodes; with fold set, keys
+ *  match ASCII case-insensitively, as Go matches a struct's fields. Returns 1 with *out
+ *  set, 0 when there is none or v is not an object. */
+int msn_jsonr_get(const msn_jsonr_val_t *v, const char *key, int fold, msn_jsonr_val_t *out);
 
 /* ---- the member table ------------------------------------------------------------------- */
 

@@ -20,7 +20,7 @@
 #include "shm/anshape.h"
 #include "shm/config.h"
 #include "shm/json.h"
-#include "shm/jsonread.h"
+#include "shm/jsonr.h"
 #include "shm/timeutil.h"
 
 /* The observer's document, or -1 when there is none (no such observer). */
@@ -174,10 +174,15 @@ void msn_api_observer_metrics(msn_api_req_t *r, const char *id)
     }
     /* the observer's name, from its document */
     msn_doc_t d;
-    msn_jval_t obj, name;
+    msn_jsonr_t jr;
+    msn_jsonr_val_t obj, name;
     msn_buf_t nm = MSN_BUF_INIT;
-    int has_name = observer_doc(r, id, &d) == 0 && msn_jread_document(d.body, d.len, &obj) == 0 &&
-                   msn_jread_get(&obj, "name", 0, &name) && msn_jread_str(&name, &nm) == 0;
+    int has_name = observer_doc(r, id, &d) == 0;
+    if (has_name) {
+        msn_jsonr_init(&jr, d.body, d.len);
+        has_name = msn_jsonr_value(&jr, &obj) == 0 && msn_jsonr_end(&jr) == 0 &&
+                   msn_jsonr_get(&obj, "name", 0, &name) && msn_jsonr_str(&name, &nm) == 0;
+    }
     msn_buf_t *b = r->body, reboots = MSN_BUF_INIT;
     msn_buf_puts(b, "{\"metrics\":[");
     msn_snap_key_t k;

@@ -20,7 +20,7 @@
 #include "api.h"
 #include "shm/codec/codec.h"
 #include "shm/json.h"
-#include "shm/jsonread.h"
+#include "shm/jsonr.h"
 #include "shm/timeutil.h"
 
 #define MAX_HASHES 200
@@ -65,22 +65,34 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Reads a POST body as Go's json.Decoder does: its first JSON value (what follows is not
+ * read), which must be an object or null. Returns 0 with *body set, or -1. */
+static int read_body(const msn_api_req_t *r, msn_jsonr_val_t *body)
+{
+    msn_jsonr_t jr;
+    msn_jsonr_init(&jr, r->req_body ? r->req_body : "", r->req_body ? r->req_body_len : 0);
+    if (msn_jsonr_value(&jr, body) < 0)
+        return -1;
+    return body->type == MSN_JSONR_OBJ || body->type == MSN_JSONR_NULL ? 0 : -1;
+}
+
 void msn_api_packet_observations(msn_api_req_t *r)
 {
-    msn_jval_t body, hashes, el;
-    if (msn_jread_value(r->req_body, r->req_body_len, &body, NULL) < 0 ||
-        (body.t != MSN_JV_OBJECT && body.t != MSN_JV_NULL)) {
+    msn_jsonr_val_t body, hashes = {0}, el;
+    if (read_body(r, &body) < 0) {
         msn_api_error(r, 400, "invalid JSON body");
         return;
     }
-    int have = body.t == MSN_JV_OBJECT && msn_jread_get(&body, "hashes", 1, &hashes) && hashes.t != MSN_JV_NULL;
-    if (have && hashes.t != MSN_JV_ARRAY) {
+    int have = msn_jsonr_get(&body, "hashes", 1, &hashes) && hashes.type != MSN_JSONR_NULL;
+    if (have && hashes.type != MSN_JSONR_ARR) {
         msn_api_error(r, 400, "invalid JSON body");
         return;
     }
+    msn_jsonr_t jr;
     int n = 0;
-    for (size_t pos = 0; have && msn_jread_elem(&hashes, &pos, &el);) {
-        if (el.t != MSN_JV_STRING && el.t != MSN_JV_NULL) {
+    msn_jsonr_init(&jr, have ? hashes.p : "", have ? hashes.n : 0);
+    for (msn_jsonr_array(&jr); have && msn_jsonr_element(&jr) == 1 && msn_jsonr_value(&jr, &el) == 0;) {
+        if (el.type != MSN_JSONR_STR && el.type != MSN_JSONR_NULL) {
             msn_api_error(r, 400, "invalid JSON body");
             return;
         }
@@ -92,10 +104,10 @@ void msn_api_packet_observations(msn_api_req_t *r)
     }
     char **list = msn_xcalloc((size_t)(n ? n : 1), sizeof(char *));
     int k = 0;
-    for (size_t pos = 0; have && msn_jread_elem(&hashes, &pos, &el);) {
+    msn_jsonr_init(&jr, have ? hashes.p : "", have ? hashes.n : 0);
+    for (msn_jsonr_array(&jr); have && k < n && msn_jsonr_element(&jr) == 1 && msn_jsonr_value(&jr, &el) == 0;) {
         msn_buf_t s = MSN_BUF_INIT;
-        if (el.t == MSN_JV_STRING)
-            msn_jread_str(&el, &s);
+        msn_jsonr_str(&el, &s); /* a null stays empty */
         list[k++] = s.data ? msn_xstrndup(s.data, s.len) : msn_xstrdup("");
         msn_buf_free(&s);
     }
@@ -160,19 +172,18 @@ static void render_decoded(msn_buf_t *b, const msn_packet_t *pkt)
 
 void msn_api_decode(msn_api_req_t *r)
 {
-    msn_jval_t body, hex;
-    if (msn_jread_value(r->req_body, r->req_body_len, &body, NULL) < 0 ||
-        (body.t != MSN_JV_OBJECT && body.t != MSN_JV_NULL)) {
+    msn_jsonr_val_t body, hex;
+    if (read_body(r, &body) < 0) {
         msn_api_error(r, 400, "invalid JSON body");
         return;
     }
     msn_buf_t text = MSN_BUF_INIT;
-    if (body.t == MSN_JV_OBJECT && msn_jread_get(&body, "hex", 1, &hex) && hex.t != MSN_JV_NULL) {
-        if (hex.t != MSN_JV_STRING) {
+    if (msn_jsonr_get(&body, "hex", 1, &hex) && hex.type != MSN_JSONR_NULL) {
+        if (hex.type != MSN_JSONR_STR) {
             msn_api_error(r, 400, "invalid JSON body");
             return;
         }
-        msn_jread_str(&hex, &text);
+        msn_jsonr_str(&hex, &text);
     }
     const char *s = text.data ? text.data : "";
     size_t n = text.len;

@@ -1,13 +1,14 @@
 /*
- * msg.c: one message for the shared writer (see ingest.h): a strict JSON object parser
- * that keeps the keys an MQTT observer publishes (packet and status fields), the topic
+ * msg.c: one message for the shared writer (see ingest.h): the keys an MQTT observer
+ * publishes (packet and status fields), read from a JSON object, the topic
  * and timestamp rules, and the per-packet checks of the CoreScope ingestor (decode,
  * corrupted advert, signature), which together give a prepared item.
  *
- * The parser follows RFC 8259: any text that Go's encoding/json would refuse is "not
- * JSON" here too (raw control characters in strings, bad escapes, trailing commas, bad
- * numbers, text after the object). Nested values are validated and skipped, with a depth
- * limit; only the status message's "stats" object is read.
+ * The message is read with shm/jsonr.h, which follows RFC 8259: any text that Go's
+ * encoding/json would refuse is "not JSON" here too (raw control characters in strings,
+ * bad escapes, trailing commas, bad numbers, text after the object). Other keys' values,
+ * nested ones included, are validated and skipped; only the status message's "stats"
+ * object is read.
  */
 #include "ingest.h"
 
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../jsonr.h"
 #include "../timeutil.h"
 
 const char *const msn_ingest_reason_names[MSN_INGEST_R_COUNT] = {
@@ -49,306 +51,6 @@ void msn_ingest_fields_free(msn_ingest_fields_t *l)
         msn_buf_free(bufs[i]);
     for (int i = 0; i < MSN_ST_STR_COUNT; i++)
         msn_buf_free(&l->st_str[i]);
-}
-
-/* ---- the JSON scanner ------------------------------------------------------------------ */
-
-#define MAX_DEPTH 64
-
-typedef struct {
-    const char *s, *p, *end;
-    char *why;
-    size_t whylen;
-} scan_t;
-
-static int fail_at(scan_t *sc, const char *what)
-{
-    if (sc->why != NULL && sc->whylen > 0) {
-        if (sc->p >= sc->end)
-            snprintf(sc->why, sc->whylen, "%s at the end of the line", what);
-        else
-            snprintf(sc->why, sc->whylen, "%s at column %zu", what, (size_t)(sc->p - sc->s) + 1);
-    }
-    return -1;
-}
-
-static void skip_ws(scan_t *sc)
-{
-    while (sc->p < sc->end && (*sc->p == ' ' || *sc->p == '\t' || *sc->p == '\n' || *sc->p == '\r'))
-        sc->p++;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-static int read_u4(scan_t *sc, unsigned *out)
-{
-    if (sc->end - sc->p < 4)
-        return -1;
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
-        int d = hexval(sc->p[i]);
-        if (d < 0)
-            return -1;
-        v = v << 4 | (unsigned)d;
-    }
-    sc->p += 4;
-    *out = v;
-    return 0;
-}
-
-static void put_utf8(msn_buf_t *b, unsigned cp)
-{
-    char u[4];
-    size_t n;
-    if (cp < 0x80) {
-        u[0] = (char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        u[0] = (char)(0xC0 | cp >> 6);
-        u[1] = (char)(0x80 | (cp & 0x3F));
-        n = 2;
-    } else if (cp < 0x10000) {
-        u[0] = (char)(0xE0 | cp >> 12);
-        u[1] = (char)(0x80 | (cp >> 6 & 0x3F));
-        u[2] = (char)(0x80 | (cp & 0x3F));
-        n = 3;
-    } else {
-        u[0] = (char)(0xF0 | cp >> 18);
-        u[1] = (char)(0x80 | (cp >> 12 & 0x3F));
-        u[2] = (char)(0x80 | (cp >> 6 & 0x3F));
-        u[3] = (char)(0x80 | (cp & 0x3F));
-        n = 4;
-    }
-    msn_buf_append(b, u, n);
-}
-
-/* Scans a string starting at the opening quote. With out != NULL the unescaped bytes are
- * appended to it (unpaired surrogates become U+FFFD, as Go does). */
-static int scan_string(scan_t *sc, msn_buf_t *out)
-{
-    sc->p++; /* the quote */
-    const char *run = sc->p;
-    for (;;) {
-        if (sc->p >= sc->end)
-            return fail_at(sc, "unterminated string");
-        unsigned char c = (unsigned char)*sc->p;
-        if (c == '"')
-            break;
-        if (c < 0x20)
-            return fail_at(sc, "control character in a string");
-        if (c != '\\') {
-            sc->p++;
-            continue;
-        }
-        if (out != NULL && sc->p > run)
-            msn_buf_append(out, run, (size_t)(sc->p - run));
-        sc->p++;
-        if (sc->p >= sc->end)
-            return fail_at(sc, "unterminated string");
-        char e = *sc->p++;
-        char lit = 0;
-        switch (e) {
-        case '"':
-        case '\\':
-        case '/':
-            lit = e;
-            break;
-        case 'b':
-            lit = '\b';
-            break;
-        case 'f':
-            lit = '\f';
-            break;
-        case 'n':
-            lit = '\n';
-            break;
-        case 'r':
-            lit = '\r';
-            break;
-        case 't':
-            lit = '\t';
-            break;
-        case 'u': {
-            unsigned cp;
-            if (read_u4(sc, &cp) < 0)
-                return fail_at(sc, "bad \\u escape");
-            if (cp >= 0xD800 && cp < 0xDC00) {
-                unsigned lo;
-                const char *save = sc->p;
-                if (sc->end - sc->p >= 6 && sc->p[0] == '\\' && sc->p[1] == 'u') {
-                    sc->p += 2;
-                    if (read_u4(sc, &lo) == 0 && lo >= 0xDC00 && lo < 0xE000)
-                        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                    else {
-                        sc->p = save;
-                        cp = 0xFFFD;
-                    }
-                } else {
-                    cp = 0xFFFD;
-                }
-            } else if (cp >= 0xDC00 && cp < 0xE000) {
-                cp = 0xFFFD;
-            }
-            if (out != NULL)
-                put_utf8(out, cp);
-            run = sc->p;
-            continue;
-        }
-        default:
-            sc->p--;
-            return fail_at(sc, "bad escape");
-        }
-        if (out != NULL)
-            msn_buf_putc(out, lit);
-        run = sc->p;
-    }
-    if (out != NULL && sc->p > run)
-        msn_buf_append(out, run, (size_t)(sc->p - run));
-    sc->p++; /* the closing quote */
-    return 0;
-}
-
-/* Scans a number (RFC 8259 grammar); *out receives its value. */
-static int scan_number(scan_t *sc, double *out)
-{
-    const char *st = sc->p;
-    if (sc->p < sc->end && *sc->p == '-')
-        sc->p++;
-    if (sc->p >= sc->end || !isdigit((unsigned char)*sc->p))
-        return fail_at(sc, "bad number");
-    if (*sc->p == '0') {
-        sc->p++;
-    } else {
-        while (sc->p < sc->end && isdigit((unsigned char)*sc->p))
-            sc->p++;
-    }
-    if (sc->p < sc->end && *sc->p == '.') {
-        sc->p++;
-        if (sc->p >= sc->end || !isdigit((unsigned char)*sc->p))
-            return fail_at(sc, "bad number");
-        while (sc->p < sc->end && isdigit((unsigned char)*sc->p))
-            sc->p++;
-    }
-    if (sc->p < sc->end && (*sc->p == 'e' || *sc->p == 'E')) {
-        sc->p++;
-        if (sc->p < sc->end && (*sc->p == '+' || *sc->p == '-'))
-            sc->p++;
-        if (sc->p >= sc->end || !isdigit((unsigned char)*sc->p))
-            return fail_at(sc, "bad number");
-        while (sc->p < sc->end && isdigit((unsigned char)*sc->p))
-            sc->p++;
-    }
-    char tmp[64];
-    size_t n = (size_t)(sc->p - st);
-    if (n >= sizeof(tmp)) {
-        /* a long literal: copy it to the heap for strtod */
-        char *big = msn_xstrndup(st, n);
-        *out = strtod(big, NULL);
-        free(big);
-    } else {
-        memcpy(tmp, st, n);
-        tmp[n] = '\0';
-        *out = strtod(tmp, NULL);
-    }
-    return 0;
-}
-
-static int scan_literal(scan_t *sc, const char *lit)
-{
-    size_t n = strlen(lit);
-    if ((size_t)(sc->end - sc->p) < n || memcmp(sc->p, lit, n) != 0)
-        return fail_at(sc, "unexpected character");
-    sc->p += n;
-    return 0;
-}
-
-/* The value kinds the line fields care about. */
-enum { V_STRING, V_NUMBER, V_NULL, V_OTHER };
-
-static int scan_value(scan_t *sc, int depth, int *kind, msn_buf_t *str, double *num);
-
-static int scan_container(scan_t *sc, int depth)
-{
-    if (depth >= MAX_DEPTH)
-        return fail_at(sc, "nested too deep");
-    char close = *sc->p == '{' ? '}' : ']';
-    int is_obj = close == '}';
-    sc->p++;
-    skip_ws(sc);
-    if (sc->p < sc->end && *sc->p == close) {
-        sc->p++;
-        return 0;
-    }
-    for (;;) {
-        skip_ws(sc);
-        if (is_obj) {
-            if (sc->p >= sc->end || *sc->p != '"')
-                return fail_at(sc, "expected a key");
-            if (scan_string(sc, NULL) < 0)
-                return -1;
-            skip_ws(sc);
-            if (sc->p >= sc->end || *sc->p != ':')
-                return fail_at(sc, "expected ':'");
-            sc->p++;
-            skip_ws(sc);
-        }
-        int kind;
-        if (scan_value(sc, depth + 1, &kind, NULL, NULL) < 0)
-            return -1;
-        skip_ws(sc);
-        if (sc->p < sc->end && *sc->p == ',') {
-            sc->p++;
-            continue;
-        }
-        if (sc->p < sc->end && *sc->p == close) {
-            sc->p++;
-            return 0;
-        }
-        return fail_at(sc, is_obj ? "expected ',' or '}'" : "expected ',' or ']'");
-    }
-}
-
-/* Scans one value. A string is unescaped into str (when not NULL), a number stored in
- * num (when not NULL). */
-static int scan_value(scan_t *sc, int depth, int *kind, msn_buf_t *str, double *num)
-{
-    if (sc->p >= sc->end)
-        return fail_at(sc, "expected a value");
-    double d = 0;
-    switch (*sc->p) {
-    case '"':
-        *kind = V_STRING;
-        return scan_string(sc, str);
-    case '{':
-    case '[':
-        *kind = V_OTHER;
-        return scan_container(sc, depth);
-    case 't':
-        *kind = V_OTHER;
-        return scan_literal(sc, "true");
-    case 'f':
-        *kind = V_OTHER;
-        return scan_literal(sc, "false");
-    case 'n':
-        *kind = V_NULL;
-        return scan_literal(sc, "null");
-    default:
-        *kind = V_NUMBER;
-        if (scan_number(sc, &d) < 0)
-            return -1;
-        if (num != NULL)
-            *num = d;
-        return 0;
-    }
 }
 
 /* ---- the fields -------------------------------------------------------------------------- */
@@ -383,7 +85,7 @@ typedef struct {
     int idx;
 } field_t;
 
-static field_t field_of(const char *k, size_t n)
+static field_t field_of(const msn_jsonr_val_t *k)
 {
     static const struct {
         const char *key;
@@ -424,7 +126,7 @@ static field_t field_of(const char *k, size_t n)
         {"packets_recv", F_ST_NUM, MSN_ST_PACKETS_RECV},
     };
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-        if (strlen(keys[i].key) == n && memcmp(keys[i].key, k, n) == 0)
+        if (msn_jsonr_is(k, keys[i].key))
             return (field_t){keys[i].field, keys[i].idx};
     return (field_t){F_NONE, 0};
 }
@@ -461,41 +163,46 @@ static int numeric_string(const char *s, double *out)
     return 0;
 }
 
-static void set_string_field(msn_buf_t *dst, int *has, msn_buf_t *src, int kind)
+static void set_string_field(msn_buf_t *dst, int *has, const msn_jsonr_val_t *v)
 {
-    *has = kind == V_STRING;
+    *has = v->type == MSN_JSONR_STR;
     msn_buf_reset(dst);
-    if (*has)
-        msn_buf_append(dst, src->data ? src->data : "", src->len);
+    msn_jsonr_str(v, dst);
     msn_buf_cstr(dst);
 }
 
-static void set_number_field(double *dst, int *has, msn_buf_t *src, int kind, double num)
+static void set_number_field(double *dst, int *has, const msn_jsonr_val_t *v, msn_buf_t *scratch)
 {
+    double num;
     *has = 0;
-    if (kind == V_NUMBER && isfinite(num)) {
+    if (msn_jsonr_num(v, &num) == 0 && isfinite(num)) {
         *dst = num;
         *has = 1;
-    } else if (kind == V_STRING && numeric_string(msn_buf_cstr(src), dst) == 0) {
-        *has = 1;
+    } else if (v->type == MSN_JSONR_STR) {
+        msn_buf_reset(scratch);
+        msn_jsonr_str(v, scratch);
+        *has = numeric_string(msn_buf_cstr(scratch), dst) == 0;
     }
 }
 
 /* The status message's "repeat": a boolean, on/true/1/yes or off/false/0/no in any case,
  * or a number (non-zero = on). Anything else leaves it as it was. */
-static void set_repeat(msn_ingest_fields_t *l, msn_buf_t *val, int kind, double num, int lit_true)
+static void set_repeat(msn_ingest_fields_t *l, const msn_jsonr_val_t *v, msn_buf_t *scratch)
 {
-    if (kind == V_OTHER && lit_true >= 0) {
-        l->repeat = lit_true;
-    } else if (kind == V_NUMBER) {
+    double num;
+    if (v->type == MSN_JSONR_TRUE || v->type == MSN_JSONR_FALSE) {
+        l->repeat = v->type == MSN_JSONR_TRUE;
+    } else if (msn_jsonr_num(v, &num) == 0) {
         l->repeat = num != 0;
-    } else if (kind == V_STRING) {
-        const char *v = msn_buf_cstr(val);
+    } else if (v->type == MSN_JSONR_STR) {
+        msn_buf_reset(scratch);
+        msn_jsonr_str(v, scratch);
+        const char *s = msn_buf_cstr(scratch);
         static const char *const on[] = {"on", "true", "1", "yes"}, *const off[] = {"off", "false", "0", "no"};
         for (int i = 0; i < 4; i++) {
-            if (strcasecmp(v, on[i]) == 0)
+            if (strcasecmp(s, on[i]) == 0)
                 l->repeat = 1;
-            if (strcasecmp(v, off[i]) == 0)
+            if (strcasecmp(s, off[i]) == 0)
                 l->repeat = 0;
         }
     }
@@ -506,111 +213,92 @@ typedef struct {
     int from_stats[MSN_ST_NUM_COUNT];
 } stats_src_t;
 
-/* Parses the members of an object (sc at its '{') into l: the top-level object
- * (nested == 0) or the status message's "stats" object (nested == 1: numeric status
- * fields only). */
-static int parse_members(scan_t *sc, msn_ingest_fields_t *l, int nested, stats_src_t *ss, msn_buf_t *key,
-                         msn_buf_t *val)
+/* Reads the members of an object into l: the top-level object (nested == 0, r at its
+ * '{') or the status message's "stats" object (nested == 1: numeric status fields only).
+ * Returns 0, or -1 with r->err set. */
+static int parse_members(msn_jsonr_t *r, msn_ingest_fields_t *l, int nested, stats_src_t *ss, msn_buf_t *scratch)
 {
-    sc->p++; /* '{' */
-    skip_ws(sc);
-    if (sc->p < sc->end && *sc->p == '}') {
-        sc->p++;
-        return 0;
-    }
-    for (;;) {
-        skip_ws(sc);
-        if (sc->p >= sc->end || *sc->p != '"')
-            return fail_at(sc, "expected a key");
-        msn_buf_reset(key);
-        if (scan_string(sc, key) < 0)
-            return -1;
-        skip_ws(sc);
-        if (sc->p >= sc->end || *sc->p != ':')
-            return fail_at(sc, "expected ':'");
-        sc->p++;
-        skip_ws(sc);
-        field_t f = field_of(key->data ? key->data : "", key->len);
+    msn_jsonr_val_t key, v;
+    int rc;
+    if (msn_jsonr_object(r) < 0)
+        return -1;
+    while ((rc = msn_jsonr_member(r, &key)) == 1) {
+        field_t f = field_of(&key);
         if (nested && f.field != F_ST_NUM)
             f.field = F_NONE;
-        if (f.field == F_STATS && sc->p < sc->end && *sc->p == '{') {
-            msn_buf_t k2 = MSN_BUF_INIT, v2 = MSN_BUF_INIT;
-            int rc = parse_members(sc, l, 1, ss, &k2, &v2);
-            msn_buf_free(&k2);
-            msn_buf_free(&v2);
-            if (rc < 0)
-                return -1;
-            goto next;
-        }
-        int kind;
-        double num = 0;
-        const char *vstart = sc->p;
-        msn_buf_reset(val);
-        if (scan_value(sc, 1 + nested, &kind, f.field != F_NONE ? val : NULL, &num) < 0)
+        if (msn_jsonr_value(r, &v) < 0)
             return -1;
-        int lit = kind == V_OTHER && sc->p - vstart == 4 && memcmp(vstart, "true", 4) == 0    ? 1
-                  : kind == V_OTHER && sc->p - vstart == 5 && memcmp(vstart, "false", 5) == 0 ? 0
-                                                                                              : -1;
+        if (f.field == F_STATS && v.type == MSN_JSONR_OBJ) {
+            msn_jsonr_t sub; /* validated whole above */
+            msn_jsonr_init(&sub, v.p, v.n);
+            if (parse_members(&sub, l, 1, ss, scratch) < 0) {
+                r->err = sub.err;
+                r->err_at = sub.err_at;
+                return -1;
+            }
+            continue;
+        }
         switch (f.field) {
         case F_RAW:
-            set_string_field(&l->raw, &l->has_raw, val, kind);
+            set_string_field(&l->raw, &l->has_raw, &v);
             break;
         case F_OBSERVER:
-            set_string_field(&l->observer, &l->has_observer, val, kind);
+            set_string_field(&l->observer, &l->has_observer, &v);
             break;
         case F_ORIGIN:
-            set_string_field(&l->origin, &l->has_origin, val, kind);
+            set_string_field(&l->origin, &l->has_origin, &v);
             /* fall through */
         case F_NAME:
-            set_string_field(&l->name, &l->has_name, val, kind);
+            set_string_field(&l->name, &l->has_name, &v);
             break;
         case F_REGION:
-            set_string_field(&l->region, &l->has_region, val, kind);
+            set_string_field(&l->region, &l->has_region, &v);
             /* fall through */
         case F_IATA:
-            set_string_field(&l->iata, &l->has_iata, val, kind);
+            set_string_field(&l->iata, &l->has_iata, &v);
             break;
         case F_DIR1:
             l->key1_dir = 1;
-            set_string_field(&l->dir1, &l->has1_dir, val, kind);
+            set_string_field(&l->dir1, &l->has1_dir, &v);
             /* fall through */
         case F_DIR:
-            set_string_field(&l->direction, &l->has_direction, val, kind);
+            set_string_field(&l->direction, &l->has_direction, &v);
             break;
         case F_SNR1:
             l->key1_snr = 1;
-            set_number_field(&l->snr1, &l->has1_snr, val, kind, num);
+            set_number_field(&l->snr1, &l->has1_snr, &v, scratch);
             /* fall through */
         case F_SNR:
-            set_number_field(&l->snr, &l->has_snr, val, kind, num);
+            set_number_field(&l->snr, &l->has_snr, &v, scratch);
             break;
         case F_RSSI1:
             l->key1_rssi = 1;
-            set_number_field(&l->rssi1, &l->has1_rssi, val, kind, num);
+            set_number_field(&l->rssi1, &l->has1_rssi, &v, scratch);
             /* fall through */
         case F_RSSI:
-            set_number_field(&l->rssi, &l->has_rssi, val, kind, num);
+            set_number_field(&l->rssi, &l->has_rssi, &v, scratch);
             break;
         case F_SCORE1:
             l->key1_score = 1;
-            set_number_field(&l->score1, &l->has1_score, val, kind, num);
+            set_number_field(&l->score1, &l->has1_score, &v, scratch);
             /* fall through */
         case F_SCORE:
-            set_number_field(&l->score, &l->has_score, val, kind, num);
+            set_number_field(&l->score, &l->has_score, &v, scratch);
             break;
         case F_TOPIC:
-            set_string_field(&l->topic, &l->has_topic, val, kind);
+            set_string_field(&l->topic, &l->has_topic, &v);
             break;
         case F_REPEAT:
-            set_repeat(l, val, kind, num, lit);
+            set_repeat(l, &v, scratch);
             break;
         case F_ST_STR:
         case F_ST_STR2:
             /* a non-empty string; the second spelling wins when both are given */
-            if (kind == V_STRING && val->len > 0 && (f.field == F_ST_STR2 || !l->has_st_str[f.idx] ||
-                                                    l->has_st_str[f.idx] == 1)) {
+            msn_buf_reset(scratch);
+            if (msn_jsonr_str(&v, scratch) == 0 && scratch->len > 0 &&
+                (f.field == F_ST_STR2 || !l->has_st_str[f.idx] || l->has_st_str[f.idx] == 1)) {
                 msn_buf_reset(&l->st_str[f.idx]);
-                msn_buf_append(&l->st_str[f.idx], val->data, val->len);
+                msn_buf_append(&l->st_str[f.idx], scratch->data, scratch->len);
                 msn_buf_cstr(&l->st_str[f.idx]);
                 l->has_st_str[f.idx] = f.field == F_ST_STR2 ? 2 : 1;
             }
@@ -621,7 +309,7 @@ static int parse_members(scan_t *sc, msn_ingest_fields_t *l, int nested, stats_s
             {
                 double d;
                 int has = 0;
-                set_number_field(&d, &has, val, kind, num);
+                set_number_field(&d, &has, &v, scratch);
                 if (has) {
                     l->st_num[f.idx] = d;
                     l->has_st_num[f.idx] = 1;
@@ -630,15 +318,14 @@ static int parse_members(scan_t *sc, msn_ingest_fields_t *l, int nested, stats_s
             }
             break;
         case F_TIMESTAMP:
-            if (kind == V_NUMBER) {
+            if (msn_jsonr_num(&v, &l->ts_num) == 0) {
                 l->ts_kind = 1;
-                l->ts_num = num;
-            } else if (kind == V_STRING) {
+            } else if (v.type == MSN_JSONR_STR) {
                 l->ts_kind = 2;
                 msn_buf_reset(&l->ts_str);
-                msn_buf_append(&l->ts_str, val->data ? val->data : "", val->len);
+                msn_jsonr_str(&v, &l->ts_str);
                 msn_buf_cstr(&l->ts_str);
-            } else if (kind == V_NULL) {
+            } else if (v.type == MSN_JSONR_NULL) {
                 l->ts_kind = 0;
             } else {
                 l->ts_kind = 3; /* present but neither a number nor a string: bad */
@@ -647,26 +334,15 @@ static int parse_members(scan_t *sc, msn_ingest_fields_t *l, int nested, stats_s
         default:
             break;
         }
-    next:
-        skip_ws(sc);
-        if (sc->p < sc->end && *sc->p == ',') {
-            sc->p++;
-            continue;
-        }
-        if (sc->p < sc->end && *sc->p == '}') {
-            sc->p++;
-            return 0;
-        }
-        return fail_at(sc, "expected ',' or '}'");
     }
+    return rc;
 }
 
 int msn_ingest_parse_json(msn_ingest_fields_t *l, const char *s, size_t n, char *why, size_t whylen)
 {
-    scan_t sc = {s, s, s + n, why, whylen};
-    msn_buf_t key = MSN_BUF_INIT, val = MSN_BUF_INIT;
+    msn_jsonr_t r;
+    msn_buf_t scratch = MSN_BUF_INIT;
     stats_src_t ss;
-    int rc = -1;
 
     memset(&ss, 0, sizeof(ss));
     l->has_raw = l->has_observer = l->has_name = l->has_iata = l->has_direction = 0;
@@ -679,22 +355,15 @@ int msn_ingest_parse_json(msn_ingest_fields_t *l, const char *s, size_t n, char 
     l->repeat = -1;
     l->ts_kind = 0;
 
-    skip_ws(&sc);
-    if (sc.p >= sc.end || *sc.p != '{') {
-        fail_at(&sc, "expected a JSON object");
-        goto out;
+    msn_jsonr_init(&r, s, n);
+    int rc = parse_members(&r, l, 0, &ss, &scratch) < 0 || msn_jsonr_end(&r) < 0 ? -1 : 0;
+    if (rc < 0 && why != NULL && whylen > 0) {
+        if (r.err_at >= r.end)
+            snprintf(why, whylen, "%s at the end of the line", r.err);
+        else
+            snprintf(why, whylen, "%s at column %zu", r.err, (size_t)(r.err_at - r.s) + 1);
     }
-    if (parse_members(&sc, l, 0, &ss, &key, &val) < 0)
-        goto out;
-    skip_ws(&sc);
-    if (sc.p < sc.end) {
-        fail_at(&sc, "text after the JSON object");
-        goto out;
-    }
-    rc = 0;
-out:
-    msn_buf_free(&key);
-    msn_buf_free(&val);
+    msn_buf_free(&scratch);
     return rc;
 }
 

@@ -1,7 +1,7 @@
 /*
  * test_entity_records.c: the shared pieces of the observer, channel and packet-tool
- * endpoints: the JSON reader (shm/jsonread.c), the analytics parameters (shm/anparam.c,
- * the p= field of shm/anshape.c), and the snapshot records and keys of channel messages,
+ * endpoints: the analytics parameters (shm/anparam.c, the p= field of shm/anshape.c),
+ * and the snapshot records and keys of channel messages,
  * observer metrics, the channel index and entity documents (shm/snaprec.c, snapkey.c).
  */
 #include <stdlib.h>
@@ -10,99 +10,8 @@
 #include "shm/anparam.h"
 #include "shm/anshape.h"
 #include "shm/config.h"
-#include "shm/jsonread.h"
 #include "shm/snaprec.h"
 #include "testlib.h"
-
-/* ---- jsonread ---- */
-
-static int valid(const char *s)
-{
-    msn_jval_t v;
-    return msn_jread_document(s, strlen(s), &v) == 0;
-}
-
-static void test_json_validation(void)
-{
-    static const char *const good[] = {"{}",  "[]", " {\"a\" : [1, -2.5e3, true, false, null, \"x\\u00e9\"]} ",
-                                       "0",   "-0", "\"\\ud83d\\ude00\"", "[[[[]]]]", "{\"a\":{\"b\":{}}}"};
-    static const char *const bad[] = {"",        "{",         "{\"a\"}",  "{\"a\":1,}", "[1,]",  "01",
-                                      "1.",      ".5",        "+1",       "\"\\x\"",    "\"a\nb\"", "tru",
-                                      "{a:1}",   "[1 2]",     "\"\\u12\"", "{} x",      "nul",   "[\"a\"",
-                                      "1e",      "-",         "{\"a\":}"};
-    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
-        if (!valid(good[i])) {
-            fprintf(stderr, "refused: %s\n", good[i]);
-            msn_test_failures++;
-        }
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        if (valid(bad[i])) {
-            fprintf(stderr, "accepted: %s\n", bad[i]);
-            msn_test_failures++;
-        }
-    /* nesting beyond the limit is refused, not a stack overflow */
-    char deep[200];
-    memset(deep, '[', 100);
-    memset(deep + 100, ']', 100);
-    msn_jval_t v;
-    CHECK(msn_jread_document(deep, 200, &v) < 0);
-    CHECK(msn_jread_document(deep + 100 - MSN_JREAD_MAX_DEPTH, 2 * MSN_JREAD_MAX_DEPTH, &v) == 0);
-    /* a value followed by anything: msn_jread_value reads the first one only */
-    size_t end;
-    CHECK_EQ_INT(msn_jread_value(" {\"a\":1} trailing", 17, &v, &end), 0);
-    CHECK_EQ_INT(end, 8);
-    CHECK(v.t == MSN_JV_OBJECT);
-}
-
-static void test_json_walk(void)
-{
-    const char *doc = "{\"hashes\":[\"ab\",null,\"c\\\"d\"],\"HEX\":\"01\",\"hex\":\"02\",\"n\":1774643285}";
-    msn_jval_t o, v, el;
-    CHECK_EQ_INT(msn_jread_document(doc, strlen(doc), &o), 0);
-    CHECK(msn_jread_get(&o, "hashes", 0, &v) && v.t == MSN_JV_ARRAY);
-    const char *want[] = {"ab", NULL, "c\"d"};
-    int k = 0;
-    for (size_t pos = 0; msn_jread_elem(&v, &pos, &el); k++) {
-        if (want[k] == NULL) {
-            CHECK(el.t == MSN_JV_NULL);
-            continue;
-        }
-        msn_buf_t b = MSN_BUF_INIT;
-        CHECK_EQ_INT(msn_jread_str(&el, &b), 0);
-        CHECK_EQ_STR(msn_buf_cstr(&b), want[k]);
-        CHECK(msn_jread_str_eq(&el, want[k], strlen(want[k])));
-        msn_buf_free(&b);
-    }
-    CHECK_EQ_INT(k, 3);
-    /* exact keys; folded keys match either case, the last one wins (Go) */
-    CHECK(msn_jread_get(&o, "hex", 0, &v) && msn_jread_str_eq(&v, "02", 2));
-    CHECK(msn_jread_get(&o, "HEX", 0, &v) && msn_jread_str_eq(&v, "01", 2));
-    CHECK(msn_jread_get(&o, "Hex", 1, &v) && msn_jread_str_eq(&v, "02", 2));
-    CHECK(!msn_jread_get(&o, "Hex", 0, &v));
-    double d;
-    CHECK(msn_jread_get(&o, "n", 0, &v) && msn_jread_num(&v, &d) == 0 && d == 1774643285.0);
-    CHECK(msn_jread_num(&el, &d) < 0);
-    /* empty containers */
-    CHECK_EQ_INT(msn_jread_document("[ ]", 3, &v), 0);
-    size_t pos = 0;
-    CHECK(!msn_jread_elem(&v, &pos, &el));
-    CHECK_EQ_INT(msn_jread_document("{ }", 3, &v), 0);
-    msn_jval_t key;
-    pos = 0;
-    CHECK(!msn_jread_member(&v, &pos, &key, &el));
-}
-
-static void test_json_strings(void)
-{
-    /* escapes, surrogate pairs, a lone surrogate and invalid UTF-8 decode as Go does */
-    const char *doc = "\"a\\u00e9\\ud83d\\ude00\\ud800x\\n\xff\"";
-    msn_jval_t v;
-    CHECK_EQ_INT(msn_jread_document(doc, strlen(doc), &v), 0);
-    msn_buf_t b = MSN_BUF_INIT;
-    CHECK_EQ_INT(msn_jread_str(&v, &b), 0);
-    CHECK_EQ_STR(msn_buf_cstr(&b), "a\xc3\xa9\xf0\x9f\x98\x80\xef\xbf\xbdx\n\xef\xbf\xbd");
-    msn_buf_free(&b);
-}
 
 /* ---- analytics parameters ---- */
 
@@ -317,9 +226,6 @@ static void test_keys(void)
 
 int main(void)
 {
-    MSN_RUN(test_json_validation);
-    MSN_RUN(test_json_walk);
-    MSN_RUN(test_json_strings);
     MSN_RUN(test_groups);
     MSN_RUN(test_window_seconds);
     MSN_RUN(test_shape_param);

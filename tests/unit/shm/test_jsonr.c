@@ -370,6 +370,28 @@ static void test_utf8(void)
     CHECK(memcmp(u, "\xf0\x9f\x98\x80", 4) == 0);
 }
 
+/* msn_jsonr_get: a member of a value read whole (a nested object), exact or ASCII-folded
+ * keys, the last repeat winning (the member table would keep the first position). */
+static void test_get(void)
+{
+    const char *doc = "{\"body\":{\"hex\":\"01\",\"HEX\":\"02\",\"h\\u0065x\":\"03\",\"n\":{\"a\":[1]}},\"x\":1}";
+    msn_jsonr_t r;
+    msn_jsonr_val_t top, body, v, n;
+    msn_jsonr_init(&r, doc, strlen(doc));
+    CHECK_EQ_INT(msn_jsonr_value(&r, &top), 0);
+    CHECK(msn_jsonr_get(&top, "body", 0, &body) && body.type == MSN_JSONR_OBJ);
+    CHECK(msn_jsonr_get(&body, "hex", 0, &v) && msn_jsonr_is(&v, "03"));
+    CHECK(msn_jsonr_get(&body, "HEX", 0, &v) && msn_jsonr_is(&v, "02"));
+    CHECK(!msn_jsonr_get(&body, "Hex", 0, &v));
+    CHECK(msn_jsonr_get(&body, "Hex", 1, &v) && msn_jsonr_is(&v, "03"));
+    CHECK(msn_jsonr_get(&body, "n", 0, &n) && n.type == MSN_JSONR_OBJ);
+    CHECK(msn_jsonr_get(&n, "a", 0, &v) && v.type == MSN_JSONR_ARR && v.n == 3);
+    CHECK(!msn_jsonr_get(&body, "x", 1, &v));
+    CHECK(!msn_jsonr_get(&body, "he", 1, &v));
+    CHECK(!msn_jsonr_get(&v, "a", 0, &n)); /* not an object */
+    CHECK(!msn_jsonr_get(NULL, "a", 0, &n));
+}
+
 int main(void)
 {
     MSN_RUN(test_pull_object);
@@ -379,6 +401,7 @@ int main(void)
     MSN_RUN(test_numbers);
     MSN_RUN(test_member_table);
     MSN_RUN(test_str_arrays);
+    MSN_RUN(test_get);
     MSN_RUN(test_utf8);
     return msn_test_done();
 }
