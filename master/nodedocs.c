@@ -103,8 +103,10 @@ void msn_nodedocs_loaded(msn_nodedocs_t *nd, msn_store_t *s, int64_t now_ms)
     msn_nodeidx_take_dirty(&nd->idx, &drop); /* the full run covers everything */
     msn_u32vec_free(&drop);
     /* key ids belong to the store: start the per-key state afresh */
-    memset(nd->row_hash, 0, (size_t)nd->n_row_hash * sizeof(uint64_t));
-    memset(nd->pending, 0, nd->n_pending_cap);
+    if (nd->row_hash != NULL)
+        memset(nd->row_hash, 0, (size_t)nd->n_row_hash * sizeof(uint64_t));
+    if (nd->pending != NULL)
+        memset(nd->pending, 0, nd->n_pending_cap);
     nd->pending_list.n = 0;
     rows_changed(nd, s, 0);
     nd->next_full_ms = now_ms;
