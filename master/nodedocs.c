@@ -247,7 +247,8 @@ static void battery(msn_nodedocs_t *nd, sqlite3 *db, int64_t now_ms)
         free(nd->bat_todo[done]);
         done++;
     }
-    memmove(nd->bat_todo, nd->bat_todo + done, (size_t)(nd->n_bat_todo - done) * sizeof(char *));
+    if (done > 0 && nd->n_bat_todo > done)
+        memmove(nd->bat_todo, nd->bat_todo + done, (size_t)(nd->n_bat_todo - done) * sizeof(char *));
     nd->n_bat_todo -= done;
 }
 
@@ -308,7 +309,8 @@ static int plan(void *kctx, msn_store_t *s, int64_t now_ms)
         nd->pending[nd->pending_list.v[i]] = 0;
         msn_u32vec_push(&nd->run_keys, nd->pending_list.v[i]);
     }
-    memmove(nd->pending_list.v, nd->pending_list.v + take, (size_t)(nd->pending_list.n - take) * sizeof(uint32_t));
+    if (take > 0 && nd->pending_list.n > take)
+        memmove(nd->pending_list.v, nd->pending_list.v + take, (size_t)(nd->pending_list.n - take) * sizeof(uint32_t));
     nd->pending_list.n -= take;
     nd->run_full = 0;
     nd->next_changes_ms = now_ms + (int64_t)changes_s * 1000;
