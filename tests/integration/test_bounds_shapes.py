@@ -107,9 +107,12 @@ class ShapeBoundsTest(unittest.TestCase):
         self.assertEqual(ask(1).status, 503)
         # the second round of distinct shapes takes no more room than the first kept
         unbounded = ROUND * doc
-        # (LMDB grows in whole pages, and other documents are rewritten meanwhile: 256 KiB of slack)
-        self.assertLess(dir2 - dir1, unbounded // 2 + (256 << 10), "the state directory stays put")
-        if not hostile.sanitized(d.pid):  # AddressSanitizer's quarantine keeps freed memory
+        if not hostile.sanitized(d.pid):
+            # (LMDB grows in whole pages, and other documents are rewritten meanwhile: 256 KiB of
+            # slack.) Under the sanitizers, slow requests hold their read transactions long enough
+            # to keep LMDB from reusing freed pages, and AddressSanitizer's quarantine keeps freed
+            # memory: both bounds are checked in the normal build.
+            self.assertLess(dir2 - dir1, unbounded // 2 + (256 << 10), "the state directory stays put")
             self.assertLess((mem2 - mem1) * 1024, max(unbounded // 2, 4 << 20), "the master's memory stays put")
         d.stop()
 
