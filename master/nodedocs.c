@@ -22,11 +22,11 @@ void msn_nodedocs_init(msn_nodedocs_t *nd, const msn_config_t *cfg, msn_entdocs_
     msn_nodeidx_init(&nd->idx);
 }
 
-static void bat_todo_clear(msn_nodedocs_t *nd)
+static void bat_queue_clear(msn_nodedocs_t *nd)
 {
-    for (uint32_t i = 0; i < nd->n_bat_todo; i++)
-        free(nd->bat_todo[i]);
-    nd->n_bat_todo = 0;
+    for (uint32_t i = 0; i < nd->n_bat_queue; i++)
+        free(nd->bat_queue[i]);
+    nd->n_bat_queue = 0;
 }
 
 void msn_nodedocs_free(msn_nodedocs_t *nd)
@@ -36,8 +36,8 @@ void msn_nodedocs_free(msn_nodedocs_t *nd)
     free(nd->pending);
     msn_u32vec_free(&nd->pending_list);
     msn_u32vec_free(&nd->run_keys);
-    bat_todo_clear(nd);
-    free(nd->bat_todo);
+    bat_queue_clear(nd);
+    free(nd->bat_queue);
     memset(nd, 0, sizeof(*nd));
 }
 
@@ -114,7 +114,7 @@ void msn_nodedocs_loaded(msn_nodedocs_t *nd, msn_store_t *s, int64_t now_ms)
     nd->loaded = 1;
     nd->bat_rowid = 0;
     nd->bat_ready = 0;
-    bat_todo_clear(nd);
+    bat_queue_clear(nd);
 }
 
 /* ---- battery ---- */
@@ -131,18 +131,18 @@ static int bat_prepare(msn_nodedocs_t *nd, sqlite3 *db)
     return 1;
 }
 
-static void bat_todo_add(msn_nodedocs_t *nd, const char *obs, const char *day)
+static void bat_queue_add(msn_nodedocs_t *nd, const char *obs, const char *day)
 {
     char pair[400];
     snprintf(pair, sizeof(pair), "%s\t%.10s", obs, day);
-    for (uint32_t i = nd->n_bat_todo; i-- > 0;) /* new rows cluster: the recent pairs match first */
-        if (strcmp(nd->bat_todo[i], pair) == 0)
+    for (uint32_t i = nd->n_bat_queue; i-- > 0;) /* new rows cluster: the recent pairs match first */
+        if (strcmp(nd->bat_queue[i], pair) == 0)
             return;
-    if (nd->n_bat_todo == nd->cap_bat_todo) {
-        nd->cap_bat_todo = nd->cap_bat_todo ? nd->cap_bat_todo * 2 : 64;
-        nd->bat_todo = msn_xrealloc(nd->bat_todo, (size_t)nd->cap_bat_todo * sizeof(char *));
+    if (nd->n_bat_queue == nd->cap_bat_queue) {
+        nd->cap_bat_queue = nd->cap_bat_queue ? nd->cap_bat_queue * 2 : 64;
+        nd->bat_queue = msn_xrealloc(nd->bat_queue, (size_t)nd->cap_bat_queue * sizeof(char *));
     }
-    nd->bat_todo[nd->n_bat_todo++] = msn_xstrdup(pair);
+    nd->bat_queue[nd->n_bat_queue++] = msn_xstrdup(pair);
 }
 
 /* Reads new observer_metrics rows: the (observer, day) pairs they touch. */
@@ -168,7 +168,7 @@ static int bat_scan(msn_nodedocs_t *nd, sqlite3 *db, int64_t now_ms)
         char key[65];
         if (id == NULL || ts == NULL || strlen(ts) < 10 || msn_entdoc_node_id(id, strlen(id), key) < 0)
             continue; /* only observers whose id is a node key have a battery endpoint */
-        bat_todo_add(nd, id, ts);
+        bat_queue_add(nd, id, ts);
     }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : -1;
@@ -234,22 +234,22 @@ static void battery(msn_nodedocs_t *nd, sqlite3 *db, int64_t now_ms)
 {
     if (db == NULL || nd->ent == NULL || !bat_prepare(nd, db))
         return;
-    if (nd->n_bat_todo < MSN_NODEDOCS_BATTERY_DAYS_MAX && bat_scan(nd, db, now_ms) < 0) {
+    if (nd->n_bat_queue < MSN_NODEDOCS_BATTERY_DAYS_MAX && bat_scan(nd, db, now_ms) < 0) {
         msn_error("reading observer_metrics (battery samples) failed: %s", sqlite3_errmsg(db));
         return;
     }
     uint32_t done = 0;
-    while (done < nd->n_bat_todo && done < MSN_NODEDOCS_BATTERY_DAYS_MAX) {
-        if (bat_render(nd, db, nd->bat_todo[done], now_ms) < 0) {
+    while (done < nd->n_bat_queue && done < MSN_NODEDOCS_BATTERY_DAYS_MAX) {
+        if (bat_render(nd, db, nd->bat_queue[done], now_ms) < 0) {
             msn_error("reading observer_metrics (battery samples) failed: %s", sqlite3_errmsg(db));
             break;
         }
-        free(nd->bat_todo[done]);
+        free(nd->bat_queue[done]);
         done++;
     }
-    if (done > 0 && nd->n_bat_todo > done)
-        memmove(nd->bat_todo, nd->bat_todo + done, (size_t)(nd->n_bat_todo - done) * sizeof(char *));
-    nd->n_bat_todo -= done;
+    if (done > 0 && nd->n_bat_queue > done)
+        memmove(nd->bat_queue, nd->bat_queue + done, (size_t)(nd->n_bat_queue - done) * sizeof(char *));
+    nd->n_bat_queue -= done;
 }
 
 void msn_nodedocs_polled(msn_nodedocs_t *nd, msn_store_t *s, sqlite3 *db, int64_t now_ms)

@@ -60,8 +60,8 @@ typedef struct {
     /* battery */
     int64_t bat_rowid;          /* observer_metrics rows up to this rowid were read */
     int bat_ready;              /* the table exists with the needed columns */
-    char **bat_todo;            /* "observer_id\tYYYY-MM-DD" pairs to render */
-    uint32_t n_bat_todo, cap_bat_todo;
+    char **bat_queue;            /* "observer_id\tYYYY-MM-DD" pairs to render */
+    uint32_t n_bat_queue, cap_bat_queue;
 } msn_nodedocs_t;
 
 /** Initialises nd (nothing loaded). cfg and ent must outlive it. */
