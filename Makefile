@@ -63,7 +63,7 @@ build: deps ui-deps
 #   clang    Release with Debian's clang 14, whose warnings differ from gcc's
 #            (-Wstring-concatenation, for one); about as long as the release build
 build-configs: deps
-	cmake -S . -B $(CONF_BUILD)/release -DCMAKE_BUILD_TYPE=Release -DMESHSNAP_TESTS=OFF -DMESHSNAP_WERROR=$(WERROR)
+	cmake -S . -B $(CONF_BUILD)/release -DCMAKE_BUILD_TYPE=Release -DMESHSNAP_WERROR=$(WERROR)
 	cmake --build $(CONF_BUILD)/release -j $(JOBS)
 	cmake -S . -B $(CONF_BUILD)/deb $(PKG_CMAKE_FLAGS) -DMESHSNAP_WERROR=$(WERROR)
 	cmake --build $(CONF_BUILD)/deb -j $(JOBS)

@@ -677,7 +677,7 @@ static void test_web_root(void)
         snprintf(conf, sizeof(conf), "# site\n[http]\nweb_root = %s\n", bad[i]);
         const char *path = write_conf("web-bad.conf", conf);
         CHECK_EQ_INT(msn_config_load_file(&c, path, err, sizeof(err)), -1);
-        char want[800];
+        char want[2400]; /* a path (up to 1023 bytes), a directory and the text */
         snprintf(want, sizeof(want), "%s:3: [http] web_root: %s: ", path, bad[i]);
         if (strncmp(err, want, strlen(want)) != 0 || !contains(err, why[i])) {
             fprintf(stderr, "web_root %s: got \"%s\"\n", bad[i], err);
