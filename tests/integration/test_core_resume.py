@@ -53,9 +53,9 @@ class ResumeTest(unittest.TestCase):
         b = self.daemon(state).start()
         b.wait_fresh(timeout=90, min_generation=gen_a + 1)
         # (on this small database the load may be over before the first look: the log says
-        # which generation was the resumed one)
-        self.assertIn("generation %d: the snapshot of generation %d covers the database" % (gen_a + 1, gen_a),
-                      b.log_text())
+        # which generation was the resumed one; the line follows the publication it reports)
+        line = "generation %d: the snapshot of generation %d covers the database" % (gen_a + 1, gen_a)
+        b.wait_for(lambda: line in b.log_text(), timeout=10, what="the log line of the resumed generation")
         for u in COMPARED:
             self.assertEqual(b.get(u).body, before[u], u + ": the same answer after the restart")
         b.wait_fresh(timeout=90, min_generation=gen_a + 2)

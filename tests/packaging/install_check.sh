@@ -109,7 +109,6 @@ snapshot() {
 	find /etc /usr /var/lib -xdev \( -path /var/lib/dpkg -o -path /var/lib/apt -o -path /var/lib/ucf \
 		-o -path /var/lib/man-db -o -path '*/__pycache__' \) -prune -o -print 2>/dev/null | sort
 }
-snapshot >"$tmp/before"
 
 daemon_pid=
 notify_pid=
@@ -131,10 +130,27 @@ cleanup() {
 			[ -d "$p" ] && rmdir "$p" 2>/dev/null
 		done
 	fi
+	restore_etc
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
+
+# An /etc/meshsnap that no package owns (left by a hand install or an interrupted run)
+# would make dpkg ask about the conffile: it is moved aside for the test and put back.
+saved_etc=
+restore_etc() {
+	[ -n "$saved_etc" ] || return 0
+	rm -rf /etc/meshsnap
+	mv "$saved_etc" /etc/meshsnap && rmdir "${saved_etc%/meshsnap}" && echo "# put back the earlier /etc/meshsnap"
+	saved_etc=
+}
+if [ -e /etc/meshsnap ] && ! dpkg -S /etc/meshsnap >/dev/null 2>&1; then
+	saved_etc=$(mktemp -d /var/tmp/meshsnap-install-check-etc.XXXXXX)/meshsnap
+	mv /etc/meshsnap "$saved_etc"
+	echo "# an /etc/meshsnap no package owns is moved to $saved_etc for the test"
+fi
+snapshot >"$tmp/before"
 
 # --- 1. install
 if dpkg_run -i "$deb" >"$tmp/install.log" 2>&1; then ok "dpkg -i $(basename "$deb")"; else
