@@ -61,6 +61,8 @@
 
 /* The body buffer keeps its memory between requests up to this size. */
 #define BODY_KEEP_BYTES (1024 * 1024)
+/* the free heap a worker keeps for its next requests (M_TRIM_THRESHOLD) */
+#define MSN_WORKER_HEAP_SLACK (8 * 1024 * 1024)
 
 typedef struct {
     h2o_handler_t super;
@@ -503,6 +505,11 @@ int msn_worker_main(const msn_config_t *cfg, int slot, const char *listen_fds)
        worker holds for clients (respond.h) is what it uses (glibc would otherwise raise
        this threshold after the first large free, and keep such bodies' memory) */
     mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+    /* and the heap keeps up to MSN_WORKER_HEAP_SLACK free at its top: a request's
+       temporary memory is reused by the next one instead of being returned with brk() and
+       faulted in again (each return flushes the TLB of every core: it cost a third of a
+       worker's time on list requests) */
+    mallopt(M_TRIM_THRESHOLD, MSN_WORKER_HEAP_SLACK);
     int src = msn_status_open(cfg->state_dir, &w.st);
     if (src < 0) {
         msn_error("cannot open the status block in %s: %s", cfg->state_dir, strerror(-src));
