@@ -21,7 +21,8 @@
  * Global keys:    db, listen, workers, state_dir, poll_interval_ms, user, log_level
  * [http]          req_timeout_ms, shutdown_timeout_ms, access_log, web_root, ui_root, ui; the
  *                 resource bounds max_connections, accept_backoff_ms, write_timeout_ms,
- *                 conn_buffer_kb, worker_buffer_mb, max_query_params; http2, admin_listen
+ *                 conn_buffer_kb, worker_buffer_mb, max_query_params; http2, admin_listen;
+ *                 answer_cache_ms, answer_cache_kb (worker/anscache.h)
  * [analytics]     default_interval_s, max_shapes, shape_idle_s, and one interval per analytic
  *                 (msn_analytic_names); node_documents_s, node_changes_s (per-node
  *                 documents, master/nodedocs.h)
@@ -139,6 +140,8 @@ typedef struct {
         int conn_buffer_kb;      /* response bytes buffered per connection, default 4096 (4 MiB) */
         int worker_buffer_mb;    /* response bytes buffered per worker, default 64 */
         int max_query_params;    /* query parameters a request may carry (more: 400), default 32 */
+        int answer_cache_ms;     /* reuse an assembled answer this long within a generation, default 1000; 0 = off */
+        int answer_cache_kb;     /* bytes of answers a worker keeps for that, default 4096 */
         int http2;               /* 1: accept cleartext HTTP/2 (h2c); default 0 */
         msn_listen_addr_t admin_listen; /* the admin listener; port 0 = none (default) */
     } http;

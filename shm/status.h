@@ -167,6 +167,7 @@ typedef struct {
     _Atomic uint64_t write_timeouts;  /* connections closed because their response did not progress */
     _Atomic uint64_t accept_pauses;   /* accepting paused: out of descriptors */
     _Atomic uint64_t busy_refusals;   /* 503 answers: response buffers full */
+    _Atomic uint64_t answer_cache_hits; /* requests answered from the answer cache (worker/anscache.h) */
     _Atomic uint64_t slow_next; /* ring position in slow[] */
     msn_perf_slow_t slow[MSN_PERF_SLOW];
     msn_perf_endpoint_t ep[MSN_PERF_ENDPOINTS];

@@ -8,7 +8,7 @@
 #include "api.h"
 
 typedef struct {
-    uint64_t buffered, peak, shed_idle, write_timeouts, accept_pauses, busy_refusals;
+    uint64_t buffered, peak, shed_idle, write_timeouts, accept_pauses, busy_refusals, answer_cache_hits;
     long connections;
 } sums_t;
 
@@ -24,6 +24,7 @@ static void sum(const msn_status_t *st, sums_t *s)
         s->write_timeouts += atomic_load(&ws->write_timeouts);
         s->accept_pauses += atomic_load(&ws->accept_pauses);
         s->busy_refusals += atomic_load(&ws->busy_refusals);
+        s->answer_cache_hits += atomic_load(&ws->answer_cache_hits);
     }
 }
 
@@ -33,12 +34,13 @@ void msn_api_bounds_json(const msn_api_req_t *r, msn_buf_t *b, const msn_master_
     sum(r->st, &s);
     msn_buf_printf(b,
                    "{\"connections\":%ld,\"bufferedBytes\":%llu,\"bufferedPeakBytes\":%llu,\"shedIdle\":%llu,"
-                   "\"writeTimeouts\":%llu,\"acceptPauses\":%llu,\"busyRefusals\":%llu,\"analyticsShapes\":%lld,"
+                   "\"writeTimeouts\":%llu,\"acceptPauses\":%llu,\"busyRefusals\":%llu,\"answerCacheHits\":%llu,"
+                   "\"analyticsShapes\":%lld,"
                    "\"analyticsShapesEvicted\":%lld}",
                    s.connections, (unsigned long long)s.buffered, (unsigned long long)s.peak,
                    (unsigned long long)s.shed_idle, (unsigned long long)s.write_timeouts,
                    (unsigned long long)s.accept_pauses, (unsigned long long)s.busy_refusals,
-                   (long long)ms->shapes_on_demand, (long long)ms->shapes_evicted);
+                   (unsigned long long)s.answer_cache_hits, (long long)ms->shapes_on_demand, (long long)ms->shapes_evicted);
 }
 
 void msn_api_bounds_metrics(const msn_api_req_t *r, msn_buf_t *b, const msn_master_status_t *ms)
@@ -60,6 +62,10 @@ void msn_api_bounds_metrics(const msn_api_req_t *r, msn_buf_t *b, const msn_mast
     msn_buf_puts(b, "# HELP meshsnap_http_busy_refusals_total Requests answered 503 because the response buffers "
                     "were full.\n# TYPE meshsnap_http_busy_refusals_total counter\n");
     msn_buf_printf(b, "meshsnap_http_busy_refusals_total %llu\n", (unsigned long long)s.busy_refusals);
+    msn_buf_puts(b, "# HELP meshsnap_http_answer_cache_hits_total Requests answered with a copy of an answer "
+                    "assembled earlier in the same generation ([http] answer_cache_ms).\n"
+                    "# TYPE meshsnap_http_answer_cache_hits_total counter\n");
+    msn_buf_printf(b, "meshsnap_http_answer_cache_hits_total %llu\n", (unsigned long long)s.answer_cache_hits);
     msn_buf_puts(b, "# HELP meshsnap_analytics_shapes On-demand analytics shapes kept by the master.\n"
                     "# TYPE meshsnap_analytics_shapes gauge\n");
     msn_buf_printf(b, "meshsnap_analytics_shapes %lld\n", (long long)ms->shapes_on_demand);

@@ -46,6 +46,7 @@
 #define H2O_USE_EPOLL 1
 #include <h2o.h>
 
+#include "anscache.h"
 #include "api.h"
 #include "conns.h"
 #include "dispatch.h"
@@ -88,6 +89,7 @@ typedef struct worker {
     msn_static_t *files; /* web_root or the dashboard; NULL: the plain-text page */
     msn_api_state_t api; /* what handlers keep between requests */
     msn_ws_hub_t *ws; /* the live feed's WebSocket clients */
+    msn_anscache_t answers; /* assembled answers reused within a generation (anscache.h) */
 } worker_t;
 
 /* Opens (or reopens, after logrotate) the access log. */
@@ -390,7 +392,31 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         r.req_body_len = req->entity.len;
     }
     uint32_t damage = w->view.damage;
-    msn_api_dispatch(&r, method);
+    /* the request target as the answer cache's key: the listener's kind, then path?query */
+    char ckey[MSN_ANSCACHE_KEY_MAX + 1];
+    size_t cklen = 0;
+    if (r.txn != NULL && !r.busy && req->entity.base == NULL && (strcmp(method, "GET") == 0 || head) &&
+        msn_anscache_enabled(&w->answers) && req->path.len < MSN_ANSCACHE_KEY_MAX) {
+        ckey[0] = r.admin ? 'A' : 'P';
+        memcpy(ckey + 1, req->path.base, req->path.len);
+        cklen = req->path.len + 1;
+    }
+    const msn_anscache_entry_t *kept =
+        cklen ? msn_anscache_get(&w->answers, ckey, cklen, r.meta.gen, r.meta.master_start_ms, r.now_ms) : NULL;
+    if (kept) {
+        msn_buf_append(&w->body, kept->body, kept->len);
+        r.route = kept->route;
+        r.content_type = kept->content_type;
+        r.status = 200;
+        atomic_fetch_add_explicit(&w->st->workers[w->slot].answer_cache_hits, 1, memory_order_relaxed);
+    } else {
+        msn_api_dispatch(&r, method);
+        if (cklen && r.status == 200 && !r.use_doc && w->view.damage == damage && r.route >= 0 &&
+            r.route < MSN_ROUTE_COUNT && msn_routes[r.route].cache != MSN_CACHE_LIVE &&
+            msn_routes[r.route].needs_snapshot)
+            msn_anscache_put(&w->answers, ckey, cklen, r.meta.gen, r.meta.master_start_ms, r.now_ms, r.route,
+                             r.content_type, w->body.data, w->body.len);
+    }
     if (r.txn != NULL && w->view.damage != damage) {
         /* a value failed its checksum: nothing of this snapshot is sent (snapview.h) */
         msn_snapview_end(&w->view);
@@ -537,6 +563,7 @@ int msn_worker_main(const msn_config_t *cfg, int slot, const char *listen_fds)
     w.ws = msn_ws_create(&w.ctx, cfg, w.st, w.slot, &w.view);
     msn_conns_init(&w.conns, &w.actx, cfg, &w.st->workers[w.slot]);
     msn_responder_init(&w.resp, &w.conns, &w.view, cfg, &w.st->workers[w.slot]);
+    msn_anscache_init(&w.answers, (size_t)cfg->http.answer_cache_kb * 1024, cfg->http.answer_cache_ms);
     msn_conns_fit_fd_limit(cfg);
 
     sigset_t set;
@@ -604,6 +631,7 @@ out:
         close(w.access_fd);
     msn_snapview_close(&w.view);
     msn_buf_free(&w.body);
+    msn_anscache_free(&w.answers);
     msn_static_close(w.files);
     msn_status_close(w.st);
     return rc;
