@@ -52,7 +52,7 @@ int msn_status_create(const char *state_dir, msn_status_t **out)
     rc = map_fd(fd, out);
     if (rc < 0)
         goto fail;
-    memset(*out, 0, sizeof(msn_status_t));
+    /* a file truncated and extended reads as zeros: only the pages written are touched */
     (*out)->magic = MSN_STATUS_MAGIC;
     (*out)->version = MSN_STATUS_VERSION;
     (*out)->size = sizeof(msn_status_t);
