@@ -63,7 +63,7 @@
 /* The body buffer keeps its memory between requests up to this size. */
 #define BODY_KEEP_BYTES (1024 * 1024)
 /* the free heap a worker keeps for its next requests (M_TRIM_THRESHOLD) */
-#define MSN_WORKER_HEAP_SLACK (8 * 1024 * 1024)
+#define MSN_WORKER_HEAP_SLACK (4 * 1024 * 1024)
 
 typedef struct {
     h2o_handler_t super;
