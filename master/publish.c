@@ -533,30 +533,38 @@ static int batch_done(wctx_t *w, uint32_t *batch, uint32_t limit)
     return next_batch(w);
 }
 
-/* Full build: the oid index in observation-id order. store->obs is in id order except for
- * the late observations (store.h): an id that does not come after every one written so
- * far is put in its place, the others are appended. */
+/* Full build: the oid index in observation-id order, through one cursor (its keys, 8
+ * bytes, are never refused). store->obs is in id order except for the late observations
+ * (store.h): an id that does not come after every one written so far is put in its
+ * place, the others are appended. */
 static int write_oids(wctx_t *w)
 {
     uint64_t last = 0;
     uint32_t batch = 0;
-    for (uint32_t i = 0; i < w->s->n_obs; i++) {
+    MDB_cursor *cur = NULL;
+    int rc = mdb_cursor_open(w->txn, w->p->snap.dbi[MSN_DBI_OID], &cur);
+    for (uint32_t i = 0; i < w->s->n_obs && rc == 0; i++) {
         const msn_obs_t *o = &w->s->obs[i];
         msn_snap_key_t k;
         uint8_t txv[MSN_SNAPREC_ID_LEN];
         msn_snap_oid_key((uint64_t)o->id, &k);
         msn_snaprec_id_encode(txv, k.b, k.len, (uint64_t)o->tx_id);
+        MDB_val kv = msn_snap_key_val(&k), v = {sizeof(txv), txv};
         int append = (uint64_t)o->id > last;
-        int rc = put(w, MSN_DBI_OID, &k, txv, sizeof(txv), append ? MDB_APPEND : 0);
-        if (rc)
-            return rc;
+        if ((rc = mdb_cursor_put(cur, &kv, &v, append ? MDB_APPEND : 0)))
+            break;
         if (append)
             last = (uint64_t)o->id;
-        batch++;
-        if ((rc = batch_done(w, &batch, MSN_PUBLISH_BATCH_RECORDS * OID_PER_RECORD)))
-            return rc;
+        if (++batch >= MSN_PUBLISH_BATCH_RECORDS * OID_PER_RECORD) {
+            mdb_cursor_close(cur);
+            cur = NULL;
+            if ((rc = batch_done(w, &batch, MSN_PUBLISH_BATCH_RECORDS * OID_PER_RECORD)) == 0)
+                rc = mdb_cursor_open(w->txn, w->p->snap.dbi[MSN_DBI_OID], &cur);
+        }
     }
-    return 0;
+    if (cur)
+        mdb_cursor_close(cur);
+    return rc;
 }
 
 /* Full build: writes the packet lists gathered in w->fxb, key after key in LMDB's order.
