@@ -77,8 +77,10 @@ void msn_publisher_free(msn_publisher_t *p);
 
 /** Writes generation gen+1 as a new environment and points `current` at it.
  *  Returns 0; -2 when *p->stop became non-zero meanwhile (checked every 1024
- *  transmissions: nothing is made current); or -1 with err set (the previous snapshot
- *  stays current). */
+ *  transmissions, then at each batch of the index passes: nothing is made current, every
+ *  transmission stays dirty); or -1 with err set (the previous snapshot stays current).
+ *  Memory: besides LMDB's dirty pages, the packet lists gathered until they are written
+ *  (4 bytes per list entry, fxbulk.h). */
 int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *err, size_t errlen);
 
 /** Writes what changed since the last publication. *published is set to 1 when a new
