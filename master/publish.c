@@ -10,6 +10,7 @@
 
 #include "frontend_doc.h"
 #include "chanpub.h"
+#include "fxbulk.h"
 #include "render.h"
 #include "render_channels.h"
 #include "render_observer.h"
@@ -28,6 +29,11 @@ typedef struct {
     int tx_dirty; /* some transmission record was rewritten */
     msn_pubskip_t skip; /* what this publication left out (added to the publisher's on commit) */
     int nodes_rewritten; /* the node table was rewritten: skip.nodes replaces the publisher's count */
+    /* full build: packet-list entries are gathered here (written in key order after the
+       rows) and oid is written in its own pass; NULL for an incremental publication */
+    msn_fxbulk_t *fxb;
+    uint32_t tx_ix; /* full build: the index in store->tx of the transmission being written */
+    msn_snap_key_t last_obs; /* full build: the last obs key appended (len 0 before the first) */
 } wctx_t;
 
 static const char *const dbi_label[MSN_DBI_COUNT] = {"meta", "doc", "tx",   "obs",  "oid", "hash",
@@ -137,6 +143,10 @@ static int put_fx(wctx_t *w, msn_fx_kind_t kind, const void *value, size_t len, 
         }
         return 0;
     }
+    if (w->fxb) {
+        msn_fxbulk_add(w->fxb, k.b, k.len, w->tx_ix);
+        return 0;
+    }
     msn_fx_rec_t sealed = *rec;
     msn_snaprec_fx_seal(&sealed, k.b, k.len);
     return put(w, MSN_DBI_FX, &k, &sealed, sizeof(sealed), MDB_NODUPDATA);
@@ -226,13 +236,20 @@ static int write_obs(wctx_t *w, msn_tx_t *t, const msn_obs_t *o)
     msn_snap_obs_key((uint64_t)t->id, (uint64_t)o->id, &k);
     msgpack_sbuffer_clear(&w->sb);
     msn_render_obs_record(&w->sb, w->s, t, o);
-    int rc = put(w, MSN_DBI_OBS, &k, w->sb.data, w->sb.size, w->append ? MDB_APPEND : 0);
+    /* a full build appends; an observation taken in late (store.h) may come after a newer
+       one of its transmission and is put in its place */
+    int append = w->append && (w->last_obs.len == 0 || memcmp(k.b, w->last_obs.b, k.len) > 0);
+    int rc = put(w, MSN_DBI_OBS, &k, w->sb.data, w->sb.size, append ? MDB_APPEND : 0);
     if (rc)
         return rc;
-    msn_snap_oid_key((uint64_t)o->id, &k);
-    msn_snaprec_id_encode(txv, k.b, k.len, (uint64_t)t->id);
-    if ((rc = put(w, MSN_DBI_OID, &k, txv, sizeof(txv), 0)))
-        return rc;
+    if (append)
+        w->last_obs = k;
+    if (w->fxb == NULL) { /* a full build writes oid in id order afterwards (write_oids) */
+        msn_snap_oid_key((uint64_t)o->id, &k);
+        msn_snaprec_id_encode(txv, k.b, k.len, (uint64_t)t->id);
+        if ((rc = put(w, MSN_DBI_OID, &k, txv, sizeof(txv), 0)))
+            return rc;
+    }
     msn_fx_rec_t rec;
     fx_rec_of(t, &rec);
     const msn_observer_t *ob = msn_store_observer(w->s, o->observer_rowid);
@@ -479,6 +496,131 @@ static void drop_mapped_pages(MDB_env *env)
     (void)madvise(info.me_mapaddr, used, MADV_DONTNEED);
 }
 
+/* Full build: commits what the current transaction holds (without a sync: see
+ * msn_publish_full) and begins the next one. */
+static int next_batch(wctx_t *w)
+{
+    int rc = mdb_txn_commit(w->txn);
+    w->txn = NULL;
+    drop_mapped_pages(w->p->snap.env);
+    if (rc == 0)
+        rc = mdb_txn_begin(w->p->snap.env, NULL, 0, &w->txn);
+    return rc;
+}
+
+static int stop_asked(const msn_publisher_t *p)
+{
+    return p->stop != NULL && atomic_load(p->stop);
+}
+
+#define PUB_STOPPED (-2) /* a full build gave up (*p->stop): not an LMDB or errno code */
+
+/* The full build's batches in the passes after the rows: index entries are small, so a
+ * batch holds this many times MSN_PUBLISH_BATCH_RECORDS of them. */
+#define OID_PER_RECORD 4u
+#define FX_PER_RECORD 8u
+#define FX_CHUNK 1024u /* list entries per mdb_cursor_put (MDB_MULTIPLE) */
+
+/* Full build, after the rows: commits when *batch reached limit entries (checking for a
+ * stop request first). */
+static int batch_done(wctx_t *w, uint32_t *batch, uint32_t limit)
+{
+    if (*batch < limit)
+        return 0;
+    *batch = 0;
+    if (stop_asked(w->p))
+        return PUB_STOPPED;
+    return next_batch(w);
+}
+
+/* Full build: the oid index in observation-id order, through one cursor (its keys, 8
+ * bytes, are never refused). store->obs is in id order except for the late observations
+ * (store.h): an id that does not come after every one written so far is put in its
+ * place, the others are appended. */
+static int write_oids(wctx_t *w)
+{
+    uint64_t last = 0;
+    uint32_t batch = 0;
+    MDB_cursor *cur = NULL;
+    int rc = mdb_cursor_open(w->txn, w->p->snap.dbi[MSN_DBI_OID], &cur);
+    for (uint32_t i = 0; i < w->s->n_obs && rc == 0; i++) {
+        const msn_obs_t *o = &w->s->obs[i];
+        msn_snap_key_t k;
+        uint8_t txv[MSN_SNAPREC_ID_LEN];
+        msn_snap_oid_key((uint64_t)o->id, &k);
+        msn_snaprec_id_encode(txv, k.b, k.len, (uint64_t)o->tx_id);
+        MDB_val kv = msn_snap_key_val(&k), v = {sizeof(txv), txv};
+        int append = (uint64_t)o->id > last;
+        if ((rc = mdb_cursor_put(cur, &kv, &v, append ? MDB_APPEND : 0)))
+            break;
+        if (append)
+            last = (uint64_t)o->id;
+        if (++batch >= MSN_PUBLISH_BATCH_RECORDS * OID_PER_RECORD) {
+            mdb_cursor_close(cur);
+            cur = NULL;
+            if ((rc = batch_done(w, &batch, MSN_PUBLISH_BATCH_RECORDS * OID_PER_RECORD)) == 0)
+                rc = mdb_cursor_open(w->txn, w->p->snap.dbi[MSN_DBI_OID], &cur);
+        }
+    }
+    if (cur)
+        mdb_cursor_close(cur);
+    return rc;
+}
+
+/* Full build: writes the packet lists gathered in w->fxb, key after key in LMDB's order.
+ * A list's first entries make its key after every key written so far (MDB_APPEND); each
+ * chunk of entries goes after the list's last one (MDB_APPENDDUP), several per call
+ * (MDB_MULTIPLE: fx is DUPFIXED). A list may span batches: its later chunks find their
+ * key again in the next transaction (no MDB_APPEND) and are still appended to it. */
+static int write_fx_lists(wctx_t *w)
+{
+    msn_fxbulk_t *b = w->fxb;
+    msn_fxbulk_sort(b);
+    size_t max = (size_t)mdb_env_get_maxkeysize(w->p->snap.env);
+    msn_fx_rec_t *recs = msn_xmalloc(FX_CHUNK * sizeof(*recs));
+    uint32_t batch = 0;
+    MDB_cursor *cur = NULL;
+    int rc = mdb_cursor_open(w->txn, w->p->snap.dbi[MSN_DBI_FX], &cur);
+    for (uint32_t i = 0; i < b->n_lists && rc == 0; i++) {
+        const msn_fxlist_t *l = msn_fxbulk_at(b, i);
+        MDB_val k = {l->key_len, (void *)msn_fxbulk_key(b, l)};
+        if (k.mv_size == 0 || k.mv_size > max) { /* put()'s last guard, entry by entry */
+            char ex[48];
+            excerpt(k.mv_data, k.mv_size, ex);
+            for (uint32_t j = 0; j < l->n; j++) {
+                w->skip.refused++;
+                log_skip(w, "snapshot: a %s key of %zu bytes (\"%s\") cannot be stored; that entry is left out",
+                         dbi_label[MSN_DBI_FX], k.mv_size, ex);
+            }
+            continue;
+        }
+        for (uint32_t off = 0; off < l->n && rc == 0;) {
+            uint32_t m = l->n - off < FX_CHUNK ? l->n - off : FX_CHUNK;
+            for (uint32_t j = 0; j < m; j++) {
+                fx_rec_of(&w->s->tx[l->ix[off + j]], &recs[j]);
+                msn_snaprec_fx_seal(&recs[j], k.mv_data, k.mv_size);
+            }
+            MDB_val d[2] = {{sizeof(*recs), recs}, {m, NULL}};
+            unsigned flags = MDB_MULTIPLE | MDB_APPENDDUP | (off == 0 ? MDB_APPEND : 0);
+            rc = mdb_cursor_put(cur, &k, d, flags);
+            if (rc == 0 && d[1].mv_size != m)
+                rc = MDB_CORRUPTED; /* LMDB wrote fewer entries without saying why */
+            off += m;
+            batch += m;
+            if (rc == 0 && batch >= MSN_PUBLISH_BATCH_RECORDS * FX_PER_RECORD) {
+                mdb_cursor_close(cur);
+                cur = NULL;
+                if ((rc = batch_done(w, &batch, MSN_PUBLISH_BATCH_RECORDS * FX_PER_RECORD)) == 0)
+                    rc = mdb_cursor_open(w->txn, w->p->snap.dbi[MSN_DBI_FX], &cur);
+            }
+        }
+    }
+    if (cur)
+        mdb_cursor_close(cur);
+    free(recs);
+    return rc;
+}
+
 int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *err, size_t errlen)
 {
     msn_snap_t fresh;
@@ -486,40 +628,54 @@ int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *e
         return -1;
     msn_snap_t old = p->snap;
     p->snap = fresh;
-    wctx_t w = {.p = p, .s = s, .prev = &old, .append = 1};
+    msn_fxbulk_t fxb;
+    msn_fxbulk_init(&fxb);
+    wctx_t w = {.p = p, .s = s, .prev = &old, .append = 1, .fxb = &fxb};
     msgpack_sbuffer_init(&w.sb);
+    uint32_t visited = 0; /* transmissions written (made clean) */
     int rc = mdb_txn_begin(p->snap.env, NULL, 0, &w.txn);
     if (rc)
         goto fail;
     /* Nobody reads this environment before it is made current: commit in batches (no
        sync, MDB_NOSYNC) so that one transaction's dirty pages never outgrow LMDB's dirty
-       list, which would spill them to the file and read them back; one sync at the end. */
+       list, which would spill them to the file and read them back; one sync at the end.
+       The rows come first (keys in order, appended), then the oid index and the packet
+       lists, each in key order. */
     uint32_t batch = 0;
     for (uint32_t i = 0; i < s->n_tx && rc == 0; i++) {
-        if ((i & 1023) == 0 && p->stop != NULL && atomic_load(p->stop)) {
-            snprintf(err, errlen, "stopped");
-            mdb_txn_abort(w.txn);
-            msn_snap_close(&p->snap);
-            p->snap = old;
-            wctx_free(&w);
-            for (uint32_t j = 0; j < i; j++)
-                s->tx[j].dirty = 1; /* not published */
-            return -2;
+        if ((i & 1023) == 0 && stop_asked(p)) {
+            rc = PUB_STOPPED;
+            break;
         }
         msn_tx_t *t = &s->tx[i];
+        w.tx_ix = i;
         rc = write_tx(&w, t, 1);
         for (uint32_t j = 0; j < t->n_obs && rc == 0; j++)
             rc = write_obs(&w, t, &s->obs[t->obs[j]]);
         t->dirty = 0;
+        visited = i + 1;
         batch += 1 + t->n_obs;
         if (rc == 0 && batch >= MSN_PUBLISH_BATCH_RECORDS) {
             batch = 0;
-            rc = mdb_txn_commit(w.txn);
-            w.txn = NULL;
-            drop_mapped_pages(p->snap.env);
-            if (rc == 0)
-                rc = mdb_txn_begin(p->snap.env, NULL, 0, &w.txn);
+            rc = next_batch(&w);
         }
+    }
+    if (rc == 0)
+        rc = write_oids(&w);
+    if (rc == 0)
+        rc = write_fx_lists(&w);
+    msn_fxbulk_free(&fxb);
+    w.fxb = NULL;
+    if (rc == PUB_STOPPED) {
+        snprintf(err, errlen, "stopped");
+        if (w.txn)
+            mdb_txn_abort(w.txn);
+        msn_snap_close(&p->snap);
+        p->snap = old;
+        wctx_free(&w);
+        for (uint32_t j = 0; j < visited; j++)
+            s->tx[j].dirty = 1; /* not published */
+        return -2;
     }
     int changed = 0;
     w.append = 0;

@@ -1,7 +1,10 @@
 /*
  * publish.h: writing the in-memory store into LMDB snapshots (layout in shm/snapshot.h).
  *
- * msn_publish_full writes a complete new environment and makes it current;
+ * msn_publish_full writes a complete new environment and makes it current: the rows
+ * (transmissions, observations) appended in key order, then the observation-id index and
+ * the packet lists, each in key order (the lists gathered in memory meanwhile,
+ * fxbulk.h), so that LMDB appends instead of inserting at random places;
  * msn_publish_incremental writes what changed since the last publication (new
  * transmissions and observations with their channel-message records, new observer
  * metrics rows, changed small documents: stats, observers and each observer's document,
@@ -39,7 +42,8 @@ typedef struct {
 } msn_pubskip_t;
 
 /* A full publication commits its new environment every this many records (transmissions
- * plus observations), without a sync, and syncs once at the end. */
+ * plus observations; the index passes after them count several small entries as one
+ * record), without a sync, and syncs once at the end. */
 #define MSN_PUBLISH_BATCH_RECORDS 200000u
 
 typedef struct {
@@ -73,8 +77,10 @@ void msn_publisher_free(msn_publisher_t *p);
 
 /** Writes generation gen+1 as a new environment and points `current` at it.
  *  Returns 0; -2 when *p->stop became non-zero meanwhile (checked every 1024
- *  transmissions: nothing is made current); or -1 with err set (the previous snapshot
- *  stays current). */
+ *  transmissions, then at each batch of the index passes: nothing is made current, every
+ *  transmission stays dirty); or -1 with err set (the previous snapshot stays current).
+ *  Memory: besides LMDB's dirty pages, the packet lists gathered until they are written
+ *  (4 bytes per list entry, fxbulk.h). */
 int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *err, size_t errlen);
 
 /** Writes what changed since the last publication. *published is set to 1 when a new
