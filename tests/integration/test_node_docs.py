@@ -85,9 +85,12 @@ class NodeDocsChecks:
                               timeout=120, interval=0.2, what="the migrations to end")
             cls.nodes = cls.d.get_json("/api/nodes?limit=2000")["nodes"]
             cls.busy = max(cls.nodes, key=lambda n: n["advert_count"])["public_key"]
-            cls.d.wait_status(["/api/nodes/%s/health" % n["public_key"] for n in cls.nodes[:20]]
-                              + ["/api/nodes/%s/reach" % cls.busy, "/api/analytics/neighbor-graph"],
-                              timeout=120, interval=0.2, what="the node documents")
+            # every node's documents (the tests below read them all; the first full pass of
+            # the documents child ends with the last of them)
+            cls.d.wait_status(["/api/nodes/%s/%s" % (n["public_key"], ep) for n in cls.nodes
+                               for ep in ("health", "paths", "analytics?days=365", "reach")]
+                              + ["/api/analytics/neighbor-graph"],
+                              timeout=180, interval=0.5, what="the node documents")
         except Exception:
             cls.d.cleanup()
             raise
