@@ -623,6 +623,7 @@ msn_pub_plan_t msn_pub_step(msn_pubctx_t *c, int64_t now_ms)
         in.data_version = data_version(c->db);
     note_finished(c, &in.bf);
     msn_pub_plan_t p = msn_pub_decide(c, &in);
+    uint64_t gen_before = c->pub.gen;
     switch (p.action) {
     case MSN_PUB_READERS:
         do_readers(c);
@@ -654,6 +655,10 @@ msn_pub_plan_t msn_pub_step(msn_pubctx_t *c, int64_t now_ms)
     case MSN_PUB_SLEEP:
         break;
     }
+    /* writing a generation reads pages of the snapshot through LMDB's map: they would stay
+       in the master's resident set (as much as the snapshot at a full publication) */
+    if (c->pub.gen != gen_before)
+        msn_snap_drop_resident(&c->pub.snap);
     return p;
 }
 
