@@ -658,7 +658,7 @@ msn_pub_plan_t msn_pub_step(msn_pubctx_t *c, int64_t now_ms)
     /* writing a generation reads pages of the snapshot through LMDB's map: they would stay
        in the master's resident set (as much as the snapshot at a full publication) */
     if (c->pub.gen != gen_before)
-        msn_snap_drop_resident(&c->pub.snap);
+        msn_snap_drop_resident(c->pub.snap.env);
     return p;
 }
 

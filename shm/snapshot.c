@@ -559,16 +559,16 @@ static int find_mapping(dev_t dev, ino_t ino, uintptr_t *lo, uintptr_t *hi)
     return rc;
 }
 
-void msn_snap_drop_resident(const msn_snap_t *s)
+void msn_snap_drop_resident(MDB_env *env)
 {
-    if (s->env == NULL)
+    if (env == NULL)
         return;
     MDB_envinfo info;
     MDB_stat st;
     mdb_filehandle_t fd;
     struct stat sb;
     uintptr_t lo, hi;
-    if (mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &st) != 0 || mdb_env_get_fd(s->env, &fd) != 0 ||
+    if (mdb_env_info(env, &info) != 0 || mdb_env_stat(env, &st) != 0 || mdb_env_get_fd(env, &fd) != 0 ||
         fstat(fd, &sb) != 0 || find_mapping(sb.st_dev, sb.st_ino, &lo, &hi) < 0)
         return;
     size_t used = ((size_t)info.me_last_pgno + 1) * st.ms_psize;

@@ -161,14 +161,14 @@ int msn_snap_make_current(const char *state_dir, const msn_snap_t *snap, char *e
 /** Closes the environment (no transaction may be open). */
 void msn_snap_close(msn_snap_t *s);
 
-/** Writer: unmaps from this process the pages of s's data file that reading through the
+/** Writer: unmaps from this process the pages of env's data file that reading through the
  *  map brought in (madvise MADV_DONTNEED over the used part of the read-only shared map,
  *  found in /proc/self/maps by the data file's device and inode).
  *  The pages stay in the page cache for the readers, and a later read through the map
  *  faults them back in unchanged; only this process's resident set shrinks. Best effort:
- *  does nothing when the map is unknown. Any thread; no pointer into the map is
+ *  does nothing when env is NULL or its map is not found. Any thread; no pointer into the map is
  *  invalidated (the mapping itself stays). */
-void msn_snap_drop_resident(const msn_snap_t *s);
+void msn_snap_drop_resident(MDB_env *env);
 
 /** Notes that a value of s failed its checksum (rc == MSN_SNAPREC_ECHECKSUM; any other rc
  *  is ignored): counts it in *s->damage when set. Returns rc. For readers that decode
