@@ -12,6 +12,9 @@
 #include "shm/log.h"
 #include "shm/timeutil.h"
 
+/* An observation's size is the bulk of the master's memory: a field added or moved is seen here. */
+_Static_assert(sizeof(void *) != 8 || sizeof(msn_obs_t) == 88, "msn_obs_t grew: keep it packed (store.h)");
+
 void msn_store_init(msn_store_t *s)
 {
     memset(s, 0, sizeof(*s));

@@ -43,10 +43,10 @@ typedef struct {
     double snr, rssi, score;
     uint8_t has_snr, has_rssi, has_score;
     uint8_t hops; /* hop count of path_json (0 when empty or invalid) */
+    uint8_t rp_n; /* entries in rp (beside the flags: 88 bytes, not 96, per observation) */
     const char *path_json;  /* NULL when NULL; interned like direction */
     int64_t timestamp; /* unix seconds */
     const uint32_t *rp; /* resolved_path as key ids (MSN_KEY_NONE = null hop); NULL when the column is NULL */
-    uint8_t rp_n;       /* entries in rp */
 } msn_obs_t;
 
 #define MSN_KEY_NONE UINT32_MAX
