@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -353,6 +354,10 @@ static int load_and_publish(msn_pubctx_t *c)
     int64_t t2 = msn_now_ms();
     msn_store_free(&c->store);
     c->store = fresh;
+#ifdef __GLIBC__
+    /* the previous store and the load's temporaries are free: give their pages back */
+    malloc_trim(0);
+#endif
     /* entity documents follow the new store: what a run computed from the old one is dropped */
     msn_entdocs_reset(&c->ent, t2);
     msn_nodedocs_loaded(&c->nodes, &c->store, t2);
