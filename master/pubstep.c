@@ -351,6 +351,14 @@ static int load_and_publish(msn_pubctx_t *c)
     /* `current` points at the new environment: tell the workers at once, so that none keeps
        answering from the old one while another already answers from the new one */
     atomic_fetch_add(&c->st->env_seq, 1);
+    /* LMDB caches the page buffers of the publication's batches until the environment is
+       closed: reopen it to give them back */
+    if (msn_snap_reopen(&c->pub.snap, err, sizeof(err)) < 0) {
+        msn_error("cannot reopen the new snapshot after writing it: %s", err);
+        set_status(c->st, -1, "publish failed: %s", err);
+        msn_store_free(&fresh);
+        return -1;
+    }
     int64_t t2 = msn_now_ms();
     msn_store_free(&c->store);
     c->store = fresh;

@@ -576,3 +576,16 @@ void msn_snap_drop_resident(MDB_env *env)
         used = hi - lo;
     (void)madvise((void *)lo, used, MADV_DONTNEED);
 }
+
+int msn_snap_reopen(msn_snap_t *s, char *err, size_t errlen)
+{
+    char dir[sizeof(s->dir)];
+    uint32_t *damage = s->damage;
+    memcpy(dir, s->dir, sizeof(dir));
+    msn_snap_close(s);
+    int rc = open_env(dir, 0, s, err, errlen);
+    s->damage = damage;
+    if (rc < 0)
+        s->env = NULL;
+    return rc < 0 ? -1 : 0;
+}
