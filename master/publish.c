@@ -486,14 +486,7 @@ static void wctx_free(wctx_t *w)
  * resident in the master for as long as the environment is open. */
 static void drop_mapped_pages(MDB_env *env)
 {
-    MDB_envinfo info;
-    MDB_stat st;
-    if (mdb_env_info(env, &info) != 0 || mdb_env_stat(env, &st) != 0 || info.me_mapaddr == NULL)
-        return;
-    size_t used = ((size_t)info.me_last_pgno + 1) * st.ms_psize;
-    if (used > info.me_mapsize)
-        used = info.me_mapsize;
-    (void)madvise(info.me_mapaddr, used, MADV_DONTNEED);
+    msn_snap_drop_resident(env);
 }
 
 /* Full build: commits what the current transaction holds (without a sync: see

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -350,9 +351,21 @@ static int load_and_publish(msn_pubctx_t *c)
     /* `current` points at the new environment: tell the workers at once, so that none keeps
        answering from the old one while another already answers from the new one */
     atomic_fetch_add(&c->st->env_seq, 1);
+    /* LMDB caches the page buffers of the publication's batches until the environment is
+       closed: reopen it to give them back */
+    if (msn_snap_reopen(&c->pub.snap, err, sizeof(err)) < 0) {
+        msn_error("cannot reopen the new snapshot after writing it: %s", err);
+        set_status(c->st, -1, "publish failed: %s", err);
+        msn_store_free(&fresh);
+        return -1;
+    }
     int64_t t2 = msn_now_ms();
     msn_store_free(&c->store);
     c->store = fresh;
+#ifdef __GLIBC__
+    /* the previous store and the load's temporaries are free: give their pages back */
+    malloc_trim(0);
+#endif
     /* entity documents follow the new store: what a run computed from the old one is dropped */
     msn_entdocs_reset(&c->ent, t2);
     msn_nodedocs_loaded(&c->nodes, &c->store, t2);
@@ -623,6 +636,7 @@ msn_pub_plan_t msn_pub_step(msn_pubctx_t *c, int64_t now_ms)
         in.data_version = data_version(c->db);
     note_finished(c, &in.bf);
     msn_pub_plan_t p = msn_pub_decide(c, &in);
+    uint64_t gen_before = c->pub.gen;
     switch (p.action) {
     case MSN_PUB_READERS:
         do_readers(c);
@@ -654,6 +668,10 @@ msn_pub_plan_t msn_pub_step(msn_pubctx_t *c, int64_t now_ms)
     case MSN_PUB_SLEEP:
         break;
     }
+    /* writing a generation reads pages of the snapshot through LMDB's map: they would stay
+       in the master's resident set (as much as the snapshot at a full publication) */
+    if (c->pub.gen != gen_before)
+        msn_snap_drop_resident(c->pub.snap.env);
     return p;
 }
 

@@ -12,6 +12,9 @@
 #include "shm/log.h"
 #include "shm/timeutil.h"
 
+/* An observation's size is the bulk of the master's memory: a field added or moved is seen here. */
+_Static_assert(sizeof(void *) != 8 || sizeof(msn_obs_t) == 88, "msn_obs_t grew: keep it packed (store.h)");
+
 void msn_store_init(msn_store_t *s)
 {
     memset(s, 0, sizeof(*s));
@@ -30,6 +33,8 @@ void msn_store_free(msn_store_t *s)
     free(s->observers);
     free(s->keys);
     msn_hmap_free(&s->key_ix);
+    free(s->strs);
+    msn_hmap_free(&s->str_ix);
     free(s->obs_dirty);
     msn_obsmetrics_free(&s->metrics);
     free(s->pend);
@@ -141,6 +146,31 @@ static const char *col_text(msn_arena_t *a, sqlite3_stmt *st, int i)
     if (t == NULL)
         return NULL;
     return msn_arena_strndup(a, (const char *)t, (size_t)sqlite3_column_bytes(st, i));
+}
+
+/* Column i as an interned string of the store's arena (one copy per distinct text: an
+   observation's path and direction repeat across observations), or NULL. Cut at a NUL
+   inside the value, which every reader of these C strings does anyway. */
+static const char *col_interned(msn_store_t *s, sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    if (t == NULL)
+        return NULL;
+    size_t n = strlen((const char *)t); /* readers take these as C strings */
+    msn_hmap_probe_t pr;
+    for (uint32_t e = msn_hmap_first(&s->str_ix, msn_hash_bytes(t, n), &pr); e != MSN_HMAP_NONE;
+         e = msn_hmap_next(&s->str_ix, &pr))
+        if (strcmp(s->strs[e], (const char *)t) == 0)
+            return s->strs[e];
+    if (s->n_strs == s->cap_strs) {
+        s->cap_strs = s->cap_strs ? s->cap_strs * 2 : 1024;
+        s->strs = msn_xrealloc(s->strs, s->cap_strs * sizeof(*s->strs));
+    }
+    const char *copy = msn_arena_strndup(s->arena, (const char *)t, n);
+    s->strs[s->n_strs] = copy;
+    msn_hmap_insert(&s->str_ix, &pr, s->n_strs);
+    s->n_strs++;
+    return copy;
 }
 
 static int col_null(sqlite3_stmt *st, int i)
@@ -282,7 +312,7 @@ static void tx_add_obs(msn_store_t *s, msn_tx_t *t, uint32_t oi)
 static void obs_fill(msn_store_t *s, sqlite3_stmt *st, msn_obs_t *o)
 {
     o->observer_rowid = col_null(st, 2) ? -1 : sqlite3_column_int64(st, 2);
-    o->direction = col_text(s->arena, st, 3);
+    o->direction = col_interned(s, st, 3);
     if (!col_null(st, 4)) {
         o->snr = sqlite3_column_double(st, 4);
         o->has_snr = 1;
@@ -295,7 +325,7 @@ static void obs_fill(msn_store_t *s, sqlite3_stmt *st, msn_obs_t *o)
         o->score = sqlite3_column_double(st, 6);
         o->has_score = 1;
     }
-    o->path_json = col_text(s->arena, st, 7);
+    o->path_json = col_interned(s, st, 7);
     o->hops = (uint8_t)path_hops(o->path_json);
     o->timestamp = sqlite3_column_int64(st, 8);
     if (parse_resolved(s, st, 9, o) < 0) {

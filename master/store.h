@@ -39,14 +39,14 @@ typedef struct {
     int64_t id;
     int64_t tx_id;
     int64_t observer_rowid; /* -1 when NULL */
-    const char *direction;  /* NULL when NULL */
+    const char *direction;  /* NULL when NULL; interned (store.c): equal texts share one copy */
     double snr, rssi, score;
     uint8_t has_snr, has_rssi, has_score;
     uint8_t hops; /* hop count of path_json (0 when empty or invalid) */
-    const char *path_json;
+    uint8_t rp_n; /* entries in rp (beside the flags: 88 bytes, not 96, per observation) */
+    const char *path_json;  /* NULL when NULL; interned like direction */
     int64_t timestamp; /* unix seconds */
     const uint32_t *rp; /* resolved_path as key ids (MSN_KEY_NONE = null hop); NULL when the column is NULL */
-    uint8_t rp_n;       /* entries in rp */
 } msn_obs_t;
 
 #define MSN_KEY_NONE UINT32_MAX
@@ -118,6 +118,9 @@ typedef struct {
     char (*keys)[65];         /* interned node keys used by resolved paths, lowercase */
     uint32_t n_keys, cap_keys;
     msn_hmap_t key_ix;        /* key -> id */
+    const char **strs;        /* interned observation strings (path_json, direction), in arena */
+    uint32_t n_strs, cap_strs;
+    msn_hmap_t str_ix;        /* string -> index into strs */
     msn_arena_t *small_arena; /* node/observer strings, replaced on each reload */
     int64_t skipped_rows;     /* rows skipped as corrupt (logged) */
     uint32_t *obs_dirty;      /* observations changed in place since the last publication */

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/sysmacros.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -529,4 +531,61 @@ int msn_snap_oid_get(MDB_txn *txn, const msn_snap_t *s, uint64_t obs_id, uint64_
     msn_snap_oid_key(obs_id, &k);
     int rc = get_val(txn, s, MSN_DBI_OID, &k, &v);
     return rc != 0 ? rc : msn_snap_note(s, msn_snaprec_id_decode(v.mv_data, v.mv_size, k.b, k.len, tx_id));
+}
+
+/* The address range [*lo, *hi) where this process maps the file with this device and inode
+   (the first such mapping in /proc/self/maps). 0, or -1 when there is none. */
+static int find_mapping(dev_t dev, ino_t ino, uintptr_t *lo, uintptr_t *hi)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (f == NULL)
+        return -1;
+    char line[4352];
+    int rc = -1;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        unsigned long a, b, off, inode;
+        unsigned maj, min;
+        char perms[8];
+        if (sscanf(line, "%lx-%lx %7s %lx %x:%x %lu", &a, &b, perms, &off, &maj, &min, &inode) != 7)
+            continue;
+        if (inode == (unsigned long)ino && makedev(maj, min) == dev && off == 0) {
+            *lo = a;
+            *hi = b;
+            rc = 0;
+            break;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+void msn_snap_drop_resident(MDB_env *env)
+{
+    if (env == NULL)
+        return;
+    MDB_envinfo info;
+    MDB_stat st;
+    mdb_filehandle_t fd;
+    struct stat sb;
+    uintptr_t lo, hi;
+    if (mdb_env_info(env, &info) != 0 || mdb_env_stat(env, &st) != 0 || mdb_env_get_fd(env, &fd) != 0 ||
+        fstat(fd, &sb) != 0 || find_mapping(sb.st_dev, sb.st_ino, &lo, &hi) < 0)
+        return;
+    size_t used = ((size_t)info.me_last_pgno + 1) * st.ms_psize;
+    if (used > hi - lo)
+        used = hi - lo;
+    (void)madvise((void *)lo, used, MADV_DONTNEED);
+}
+
+int msn_snap_reopen(msn_snap_t *s, char *err, size_t errlen)
+{
+    char dir[sizeof(s->dir)];
+    uint32_t *damage = s->damage;
+    memcpy(dir, s->dir, sizeof(dir));
+    msn_snap_close(s);
+    int rc = open_env(dir, 0, s, err, errlen);
+    s->damage = damage;
+    if (rc < 0)
+        s->env = NULL;
+    return rc < 0 ? -1 : 0;
 }

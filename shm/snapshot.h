@@ -161,6 +161,22 @@ int msn_snap_make_current(const char *state_dir, const msn_snap_t *snap, char *e
 /** Closes the environment (no transaction may be open). */
 void msn_snap_close(msn_snap_t *s);
 
+/** Writer: closes s's environment and opens its directory again read-write (no
+ *  transaction may be open; s->damage is kept). LMDB keeps the page buffers of committed
+ *  write transactions in a cache of its own until the environment is closed, as many as
+ *  the largest transaction dirtied (a full publication's batch: about a hundred
+ *  megabytes); reopening gives them back. Returns 0, or -1 with err set and s->env NULL. */
+int msn_snap_reopen(msn_snap_t *s, char *err, size_t errlen);
+
+/** Writer: unmaps from this process the pages of env's data file that reading through the
+ *  map brought in (madvise MADV_DONTNEED over the used part of the read-only shared map,
+ *  found in /proc/self/maps by the data file's device and inode).
+ *  The pages stay in the page cache for the readers, and a later read through the map
+ *  faults them back in unchanged; only this process's resident set shrinks. Best effort:
+ *  does nothing when env is NULL or its map is not found. Any thread; no pointer into the map is
+ *  invalidated (the mapping itself stays). */
+void msn_snap_drop_resident(MDB_env *env);
+
 /** Notes that a value of s failed its checksum (rc == MSN_SNAPREC_ECHECKSUM; any other rc
  *  is ignored): counts it in *s->damage when set. Returns rc. For readers that decode
  *  values themselves; the lookups below call it. */
