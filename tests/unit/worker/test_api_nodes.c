@@ -22,6 +22,7 @@
 #include "shm/schema.h"
 #include "shm/status.h"
 #include "testlib.h"
+#include "apicall.h"
 #include "worker/api.h"
 #include "worker/query.h"
 #include "worker/dispatch.h"
@@ -35,47 +36,12 @@ static struct {
     msn_snapview_t view;
 } fx;
 
-typedef struct {
-    int status, retry_after;
-    const char *content_type;
-    char *body;
-    msn_buf_t buf;
-    char q[1024], path[300];
-} ans_t;
+typedef apicall_t ans_t;
 
 /* Runs method target with body (may be NULL) at NOW_MS through the dispatcher. */
 static void call_body(ans_t *a, const char *method, const char *target, const char *body)
 {
-    memset(a, 0, sizeof(*a));
-    msn_api_req_t r;
-    memset(&r, 0, sizeof(r));
-    const char *qm = strchr(target, '?');
-    snprintf(a->path, sizeof(a->path), "%.*s", (int)(qm ? (size_t)(qm - target) : strlen(target)), target);
-    if (qm) {
-        snprintf(a->q, sizeof(a->q), "%s", qm + 1);
-        static msn_qparam_t params[64]; /* the worker's own query parser, as worker.c runs it */
-        static char qerr[256];
-        if (msn_query_parse(a->q, strlen(a->q), params, 64, &r.nq, qerr, sizeof(qerr)) < 0)
-            r.query_error = qerr;
-        r.q = params;
-    }
-    r.path = a->path;
-    r.st = fx.st;
-    r.now_ms = NOW_MS;
-    r.body = &a->buf;
-    r.status = 500;
-    r.req_body = body;
-    r.req_body_len = body ? strlen(body) : 0;
-    CHECK_EQ_INT(msn_snapview_begin(&fx.view), 0);
-    r.txn = fx.view.txn;
-    r.snap = &fx.view.snap;
-    CHECK_EQ_INT(msn_snap_meta_get(r.txn, r.snap, &r.meta), 0);
-    msn_api_dispatch(&r, method);
-    a->body = r.use_doc ? msn_xstrndup(r.doc.body, r.doc.len) : msn_xstrdup(msn_buf_cstr(&a->buf));
-    msn_snapview_end(&fx.view);
-    a->status = r.status;
-    a->retry_after = r.retry_after;
-    a->content_type = r.content_type;
+    apicall_run(a, fx.st, &fx.view, NOW_MS, method, target, body);
 }
 
 static void get(ans_t *a, const char *target)
@@ -85,8 +51,7 @@ static void get(ans_t *a, const char *target)
 
 static void ans_free(ans_t *a)
 {
-    free(a->body);
-    msn_buf_free(&a->buf);
+    apicall_free(a);
 }
 
 #define CHECK_HAS(a, frag)                                                                                   \

@@ -30,6 +30,7 @@
 #include "shm/status.h"
 #include "shm/timeutil.h"
 #include "testlib.h"
+#include "apicall.h"
 #include "worker/api.h"
 #include "worker/query.h"
 #include "worker/dispatch.h"
@@ -196,48 +197,12 @@ static void fixture_free(void)
 
 /* ---- one request ---- */
 
-typedef struct {
-    int status, route, retry_after, use_doc;
-    char *body;
-    char cache[64];
-    char path[512], query[1024];
-    msn_buf_t buf;
-} answer_t;
+typedef apicall_t answer_t;
 
+/* Runs method target with body (may be NULL) now through the dispatcher. */
 static void call_body(answer_t *a, const char *method, const char *target, const char *body)
 {
-    memset(a, 0, sizeof(*a));
-    msn_api_req_t r;
-    memset(&r, 0, sizeof(r));
-    const char *qm = strchr(target, '?');
-    snprintf(a->path, sizeof(a->path), "%.*s", (int)(qm ? (size_t)(qm - target) : strlen(target)), target);
-    if (qm != NULL) {
-        snprintf(a->query, sizeof(a->query), "%s", qm + 1);
-        static msn_qparam_t params[64]; /* the worker's own query parser, as worker.c runs it */
-        static char qerr[256];
-        if (msn_query_parse(a->query, strlen(a->query), params, 64, &r.nq, qerr, sizeof(qerr)) < 0)
-            r.query_error = qerr;
-        r.q = params;
-    }
-    r.path = a->path;
-    r.st = fx.st;
-    r.now_ms = msn_now_ms();
-    r.body = &a->buf;
-    r.status = 500;
-    r.req_body = body;
-    r.req_body_len = body ? strlen(body) : 0;
-    CHECK_EQ_INT(msn_snapview_begin(&fx.view), 0);
-    r.txn = fx.view.txn;
-    r.snap = &fx.view.snap;
-    CHECK_EQ_INT(msn_snap_meta_get(r.txn, r.snap, &r.meta), 0);
-    msn_api_dispatch(&r, method);
-    msn_api_cache_control(&r, a->cache, sizeof(a->cache));
-    a->body = r.use_doc ? msn_xstrndup(r.doc.body, r.doc.len) : msn_xstrdup(msn_buf_cstr(&a->buf));
-    msn_snapview_end(&fx.view);
-    a->status = r.status;
-    a->route = r.route;
-    a->retry_after = r.retry_after;
-    a->use_doc = r.use_doc;
+    apicall_run(a, fx.st, &fx.view, msn_now_ms(), method, target, body);
 }
 
 static void call(answer_t *a, const char *target)
@@ -247,8 +212,7 @@ static void call(answer_t *a, const char *target)
 
 static void answer_free(answer_t *a)
 {
-    free(a->body);
-    msn_buf_free(&a->buf);
+    apicall_free(a);
 }
 
 #define CHECK_HAS(a, fragment)                                                                               \
