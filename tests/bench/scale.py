@@ -87,7 +87,7 @@ def cpu_s(pid):
 # -- memory ---------------------------------------------------------------------------------
 
 def rollup(pid):
-    """{Rss, Pss, Private} in kB from /proc/PID/smaps_rollup ({} when gone)."""
+    """{Rss, Pss, Private, Anonymous, ...} in kB from /proc/PID/smaps_rollup ({} when gone)."""
     out = {}
     try:
         with open("/proc/%d/smaps_rollup" % pid) as f:
@@ -176,14 +176,17 @@ def wait_analytics(d):
 def print_memory(d, obs, dbsize):
     rows = process_table(d.pid)
     print("\n(b) memory at steady state (every analytic published), /proc/PID/smaps_rollup:")
-    print("    %-8s %-34s %9s %9s %9s" % ("pid", "process", "RSS MB", "PSS MB", "priv MB"))
+    # priv counts the snapshot file's pages only this process has read (clean, reclaimable)
+    # as well as its own memory; anon is the process's own memory alone
+    print("    %-8s %-34s %9s %9s %9s %9s" % ("pid", "process", "RSS MB", "PSS MB", "priv MB", "anon MB"))
     tot = 0
     for pid, title, r in rows:
         if not r:
             continue
         tot += r.get("Pss", 0)
-        print("    %-8d %-34s %9.1f %9.1f %9.1f" % (pid, title[:34], r.get("Rss", 0) / 1024.0,
-                                                 r.get("Pss", 0) / 1024.0, r["Private"] / 1024.0))
+        print("    %-8d %-34s %9.1f %9.1f %9.1f %9.1f" % (pid, title[:34], r.get("Rss", 0) / 1024.0,
+                                                       r.get("Pss", 0) / 1024.0, r["Private"] / 1024.0,
+                                                       r.get("Anonymous", 0) / 1024.0))
     m = rows[0][2]
     print("    total PSS %.1f MB; master RSS %.1f MB = %.0f B per observation; baseline: database file %.1f MB"
           % (tot / 1024.0, m.get("Rss", 0) / 1024.0, m.get("Rss", 0) * 1024.0 / max(obs, 1), dbsize / MB))
