@@ -144,17 +144,13 @@ def main():
     src = os.path.join(args.workdir, "bounds-12000.db")
     msnlib.cached_db(src, nodes=300, observers=20, transmissions=12000, obs_per_tx=4.0, days=7, seed=7,
                      meshsnapd=binary)
-    results = []
-    for name, b, new in ([("baseline", os.path.abspath(args.baseline), False)] if args.baseline else []) + \
-            [("meshsnapd", binary, True)]:
-        tmp, db = msnlib.bench_run_dir(args.workdir, "bounds-" + name, src)
-        results.append(measure(name, b, db, tmp, args, new))
+    results = msnlib.bench_against_baseline(args.workdir, "bounds", src, binary, args.baseline,
+                                            lambda name, b, db, tmp, new: measure(name, b, db, tmp, args, new))
     if len(results) == 2:
         base, new = results
         print("== ratios meshsnapd/baseline")
         for k, what in (("slow", "memory growth, slow readers"), ("h2", "memory growth, stalled HTTP/2")):
-            ratio = new[k] / base[k] if base[k] > 0 else float("nan")
-            print("  %-32s %8.1f MB / %8.1f MB = %.3f" % (what, new[k], base[k], ratio))
+            print("  %-32s %8.1f MB / %8.1f MB = %.3f" % (what, new[k], base[k], msnlib.ratio(new[k], base[k])))
         print("  %-32s %8.0f%%   / %8.0f%%" % ("worker CPU out of descriptors", new["cpu"] * 100, base["cpu"] * 100))
 
 

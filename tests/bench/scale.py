@@ -115,12 +115,12 @@ def status_kb(pid, field):
 def process_table(master):
     """[(pid, title, rollup)] of the master and every descendant."""
     rows = [(master, msnlib.pid_cmdline(master), rollup(master))]
-    todo = [master]
-    while todo:
-        p = todo.pop()
+    unvisited = [master]
+    while unvisited:
+        p = unvisited.pop()
         for c in msnlib.live_pids(parent=p):
             rows.append((c, msnlib.pid_cmdline(c), rollup(c)))
-            todo.append(c)
+            unvisited.append(c)
     return rows
 
 

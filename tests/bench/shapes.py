@@ -31,25 +31,9 @@ MB = 1024.0 * 1024.0
 INTERVAL_S = 300
 
 
-def iso(t):
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
-
-
-def dir_bytes(path):
-    """Disk blocks used under path, in bytes (LMDB files are sparse until written)."""
-    total = 0
-    for root, _, files in os.walk(path):
-        for f in files:
-            try:
-                total += os.lstat(os.path.join(root, f)).st_blocks * 512
-            except OSError:
-                pass
-    return total
-
-
 def sample(d):
     return {"rss": hostile.rss_kb(d.pid) * 1024, "anon": hostile.anon_kb(d.pid) * 1024,
-            "dir": dir_bytes(d.state_dir)}
+            "dir": msnlib.dir_bytes(d.state_dir)}
 
 
 def perf_bounds(d):
@@ -79,7 +63,7 @@ def measure(name, binary, db, tmp, args, new):
         start = time.monotonic()
         for k in range(args.requests):
             try:
-                st = c.get("%s?from=%s" % (args.path, iso(t0 - k * args.step))).status
+                st = c.get("%s?from=%s" % (args.path, msnlib.iso_utc(t0 - k * args.step))).status
             except OSError:
                 st = "error"
             statuses[st] = statuses.get(st, 0) + 1
@@ -127,17 +111,13 @@ def main():
     src = os.path.join(args.workdir, "shapes-3000.db")
     msnlib.cached_db(src, nodes=200, observers=10, transmissions=3000, obs_per_tx=3.0, days=2, seed=47,
                      meshsnapd=binary)
-    results = []
-    for name, b, new in ([("baseline", os.path.abspath(args.baseline), False)] if args.baseline else []) + \
-            [("meshsnapd", binary, True)]:
-        tmp, db = msnlib.bench_run_dir(args.workdir, "shapes-" + name, src)
-        results.append(measure(name, b, db, tmp, args, new))
+    results = msnlib.bench_against_baseline(args.workdir, "shapes", src, binary, args.baseline,
+                                            lambda name, b, db, tmp, new: measure(name, b, db, tmp, args, new))
     if len(results) == 2:
         base, new = results
         print("== ratios meshsnapd/baseline (growth after %d distinct shapes)" % args.requests)
         for k, what in (("rss", "master VmRSS"), ("anon", "master RssAnon"), ("dir", "state directory")):
-            ratio = new[k] / base[k] if base[k] > 0 else float("nan")
-            print("  %-18s %8.1f MB / %8.1f MB = %.3f" % (what, new[k], base[k], ratio))
+            print("  %-18s %8.1f MB / %8.1f MB = %.3f" % (what, new[k], base[k], msnlib.ratio(new[k], base[k])))
 
 
 if __name__ == "__main__":

@@ -28,22 +28,6 @@ INTERVAL_S = 300
 ROUND = 60
 
 
-def iso(t):
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
-
-
-def dir_bytes(path):
-    """Disk blocks used under path, in bytes (LMDB files are sparse until written)."""
-    total = 0
-    for root, _, files in os.walk(path):
-        for f in files:
-            try:
-                total += os.lstat(os.path.join(root, f)).st_blocks * 512
-            except OSError:
-                pass
-    return total
-
-
 class ShapeBoundsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -64,21 +48,21 @@ class ShapeBoundsTest(unittest.TestCase):
 
         # one interval's worth of distinct `from` values: one shape
         for i in range(200):
-            r = d.get("/api/analytics/topology?from=%s" % iso(t0 + i))
+            r = d.get("/api/analytics/topology?from=%s" % msnlib.iso_utc(t0 + i))
             self.assertIn(r.status, (200, 503))
-        d.wait_status("/api/analytics/topology?from=%s" % iso(t0 + 299), timeout=60,
+        d.wait_status("/api/analytics/topology?from=%s" % msnlib.iso_utc(t0 + 299), timeout=60,
                       what="the rounded shape published")
         self.assertEqual(self.bounds(d)["analyticsShapes"], 1, "200 requests within one interval make one shape")
 
         # nonsense
-        for q, why in (("from=%s&to=%s" % (iso(t0 + 7200), iso(t0)), "invalid from: after to"),
-                       ("from=%s" % iso(now + 86400), "invalid from: in the future")):
+        for q, why in (("from=%s&to=%s" % (msnlib.iso_utc(t0 + 7200), msnlib.iso_utc(t0)), "invalid from: after to"),
+                       ("from=%s" % msnlib.iso_utc(now + 86400), "invalid from: in the future")):
             r = d.get("/api/analytics/rf?" + q)
             self.assertEqual(r.status, 400, q)
             self.assertIn(why, r.json()["error"])
 
         def ask(k):
-            return d.get("/api/analytics/subpaths?from=%s" % iso(t0 - 3600 * k))
+            return d.get("/api/analytics/subpaths?from=%s" % msnlib.iso_utc(t0 - 3600 * k))
 
         def round_of(first):
             most = 0
@@ -92,9 +76,9 @@ class ShapeBoundsTest(unittest.TestCase):
             self.assertLessEqual(most, CAP + 1, "at most max_shapes on-demand shapes (+ the rounded one)")
             self.assertLessEqual(b["analyticsShapes"], CAP)
             time.sleep(1.0)  # the publication of the deletions
-            return b, dir_bytes(d.state_dir), hostile.anon_kb(d.pid)
+            return b, msnlib.dir_bytes(d.state_dir), hostile.anon_kb(d.pid)
 
-        base_dir, base_mem = dir_bytes(d.state_dir), hostile.anon_kb(d.pid)
+        base_dir, base_mem = msnlib.dir_bytes(d.state_dir), hostile.anon_kb(d.pid)
         b1, dir1, mem1 = round_of(1)
         b2, dir2, mem2 = round_of(1 + ROUND)
         doc = len(ask(2 * ROUND).body)

@@ -22,6 +22,10 @@ files and databases
   copy_fixture_db(tmpdir, name)  a writable copy of the reference e2e database
   cached_db(path, ...)           for benchmarks: a mkdb database built once, then reused
   bench_run_dir(workdir, ..)     for benchmarks: a fresh run directory with a copy of a db
+  bench_against_baseline(..)     for benchmarks: one measure per binary (--baseline first)
+  ratio(new, base)               new / base, NaN when base is not positive
+  dir_bytes(path)                disk blocks used under a directory, in bytes
+  iso_utc(t)                     unix seconds as ISO-8601 UTC ("...Z"), the API's time form
   run_backfiller(db, tmpdir)     every migration run on db by the backfiller role alone
   write_config(path, ...)        a meshsnap.conf for a test daemon
   sql_connect(path)              a read-only sqlite3 connection (for computing expected values)
@@ -276,6 +280,40 @@ def bench_run_dir(workdir, name, src_db, db_name="served.db"):
     db = os.path.join(run_dir, db_name)
     shutil.copyfile(src_db, db)
     return run_dir, db
+
+
+def bench_against_baseline(workdir, tag, src_db, binary, baseline, measure):
+    """For benchmarks: runs measure(name, binary, db, run_dir, is_new) for the baseline
+    binary (when baseline is a path) and then binary, each on its own fresh copy of src_db
+    in workdir/TAG-NAME. Returns the results in that order (baseline first)."""
+    runs = ([("baseline", os.path.abspath(baseline), False)] if baseline else []) + [("meshsnapd", binary, True)]
+    results = []
+    for name, b, is_new in runs:
+        run_dir, db = bench_run_dir(workdir, "%s-%s" % (tag, name), src_db)
+        results.append(measure(name, b, db, run_dir, is_new))
+    return results
+
+
+def ratio(new, base):
+    """new / base, or NaN when base is not positive."""
+    return new / base if base > 0 else float("nan")
+
+
+def dir_bytes(path):
+    """Disk blocks used under path, in bytes (LMDB files are sparse until written)."""
+    total = 0
+    for root, _, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(root, f)).st_blocks * 512
+            except OSError:
+                pass
+    return total
+
+
+def iso_utc(t):
+    """Unix seconds t as ISO-8601 UTC with a Z, whole seconds (as the API's from/to take)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
 def run_backfiller(db, tmpdir, name="backfill", sections=None):
