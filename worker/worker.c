@@ -327,6 +327,39 @@ static void body_of(worker_t *w, msn_api_req_t *r, msn_body_t *b, char etag[32])
     }
 }
 
+/* Answers r from the answer cache (anscache.h) when it keeps this request's answer for
+ * the snapshot r reads, else through the dispatcher, keeping what the dispatcher
+ * assembled when the route's answers may be reused. damage: the view's damage count
+ * before the request (an answer read from a damaged value is never kept). */
+static void answer(worker_t *w, h2o_req_t *req, msn_api_req_t *r, const char *method, int head, uint32_t damage)
+{
+    /* the key: the listener's kind, then the request target (path?query) */
+    char key[MSN_ANSCACHE_KEY_MAX + 1];
+    size_t klen = 0;
+    if (r->txn != NULL && !r->busy && req->entity.base == NULL && (strcmp(method, "GET") == 0 || head) &&
+        msn_anscache_enabled(&w->answers) && req->path.len < MSN_ANSCACHE_KEY_MAX) {
+        key[0] = r->admin ? 'A' : 'P';
+        memcpy(key + 1, req->path.base, req->path.len);
+        klen = req->path.len + 1;
+    }
+    const msn_anscache_entry_t *kept =
+        klen ? msn_anscache_get(&w->answers, key, klen, r->meta.gen, r->meta.master_start_ms, r->now_ms) : NULL;
+    if (kept) {
+        msn_buf_append(&w->body, kept->body, kept->len);
+        r->route = kept->route;
+        r->content_type = kept->content_type;
+        r->status = 200;
+        atomic_fetch_add_explicit(&w->st->workers[w->slot].answer_cache_hits, 1, memory_order_relaxed);
+        return;
+    }
+    msn_api_dispatch(r, method);
+    if (klen && r->status == 200 && !r->use_doc && w->view.damage == damage && r->route >= 0 &&
+        r->route < MSN_ROUTE_COUNT && msn_routes[r->route].cache != MSN_CACHE_LIVE &&
+        msn_routes[r->route].needs_snapshot)
+        msn_anscache_put(&w->answers, key, klen, r->meta.gen, r->meta.master_start_ms, r->now_ms, r->route,
+                         r->content_type, w->body.data, w->body.len);
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     worker_t *w = ((handler_t *)self)->w;
@@ -392,31 +425,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         r.req_body_len = req->entity.len;
     }
     uint32_t damage = w->view.damage;
-    /* the request target as the answer cache's key: the listener's kind, then path?query */
-    char ckey[MSN_ANSCACHE_KEY_MAX + 1];
-    size_t cklen = 0;
-    if (r.txn != NULL && !r.busy && req->entity.base == NULL && (strcmp(method, "GET") == 0 || head) &&
-        msn_anscache_enabled(&w->answers) && req->path.len < MSN_ANSCACHE_KEY_MAX) {
-        ckey[0] = r.admin ? 'A' : 'P';
-        memcpy(ckey + 1, req->path.base, req->path.len);
-        cklen = req->path.len + 1;
-    }
-    const msn_anscache_entry_t *kept =
-        cklen ? msn_anscache_get(&w->answers, ckey, cklen, r.meta.gen, r.meta.master_start_ms, r.now_ms) : NULL;
-    if (kept) {
-        msn_buf_append(&w->body, kept->body, kept->len);
-        r.route = kept->route;
-        r.content_type = kept->content_type;
-        r.status = 200;
-        atomic_fetch_add_explicit(&w->st->workers[w->slot].answer_cache_hits, 1, memory_order_relaxed);
-    } else {
-        msn_api_dispatch(&r, method);
-        if (cklen && r.status == 200 && !r.use_doc && w->view.damage == damage && r.route >= 0 &&
-            r.route < MSN_ROUTE_COUNT && msn_routes[r.route].cache != MSN_CACHE_LIVE &&
-            msn_routes[r.route].needs_snapshot)
-            msn_anscache_put(&w->answers, ckey, cklen, r.meta.gen, r.meta.master_start_ms, r.now_ms, r.route,
-                             r.content_type, w->body.data, w->body.len);
-    }
+    answer(w, req, &r, method, head, damage);
     if (r.txn != NULL && w->view.damage != damage) {
         /* a value failed its checksum: nothing of this snapshot is sent (snapview.h) */
         msn_snapview_end(&w->view);
