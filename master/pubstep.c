@@ -108,7 +108,7 @@ msn_pub_plan_t msn_pub_decide(const msn_pubctx_t *c, const msn_pub_in_t *in)
             return plan(MSN_PUB_OPEN, -1);
         next = c->retry_ms;
     } else {
-        if (!c->loaded || c->rebuild)
+        if (!c->loaded || c->rebuild || c->store_dropped)
             return plan(MSN_PUB_FULL_LOAD, -1);
         int mig = finished_migration(c, &in->bf);
         if ((mig >= 0 || c->reload_pending) && reload_may_start(&in->bf, now))
@@ -119,7 +119,7 @@ msn_pub_plan_t msn_pub_decide(const msn_pubctx_t *c, const msn_pub_in_t *in)
             return plan(poll_needed(c, in) ? MSN_PUB_POLL : MSN_PUB_COUNTS, -1);
         next = c->next_poll_ms;
     }
-    if (c->loaded) {
+    if (c->loaded && !c->store_dropped) {
         if (now >= c->next_tick_ms)
             return plan(MSN_PUB_ANALYTICS, -1);
         if (c->next_tick_ms < next)
@@ -310,8 +310,23 @@ static void try_resume(msn_pubctx_t *c, int64_t now)
     msn_status_write_end(&c->st->master_seq);
 }
 
-/* Loads everything into a fresh store and publishes it as a full generation; the store
- * is replaced only when both succeeded. Returns 0, -1 on error, -2 when stopped. */
+/* Before a reload: frees the loaded store (the published snapshot is served meanwhile),
+ * so that the master never holds the old store and the new one at once. Until a load
+ * succeeds, nothing is computed and the next steps load in full (store_dropped). What
+ * the entity documents' child was computing from the old store is dropped. */
+static void drop_store(msn_pubctx_t *c)
+{
+    msn_entdocs_reset(&c->ent, msn_now_ms());
+    msn_store_free(&c->store);
+    msn_store_init(&c->store);
+    c->store_dropped = 1;
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
+
+/* Loads everything into a fresh store and publishes it as a full generation (on a reload,
+ * after drop_store). Returns 0, -1 on error, -2 when stopped. */
 static int load_and_publish(msn_pubctx_t *c)
 {
     char err[512];
@@ -321,6 +336,8 @@ static int load_and_publish(msn_pubctx_t *c)
     int64_t t0 = msn_now_ms();
     if (!c->loaded)
         try_resume(c, t0);
+    else
+        drop_store(c);
     set_status(c->st, -1, "loading %s", c->cfg->db);
     int rc = msn_store_load(&fresh, c->db, 10000, on_progress, &pc, &c->ctl->stop, err, sizeof(err));
     if (rc == 0)
@@ -360,10 +377,11 @@ static int load_and_publish(msn_pubctx_t *c)
         return -1;
     }
     int64_t t2 = msn_now_ms();
-    msn_store_free(&c->store);
+    msn_store_free(&c->store); /* empty on a reload: drop_store */
     c->store = fresh;
+    c->store_dropped = 0;
 #ifdef __GLIBC__
-    /* the previous store and the load's temporaries are free: give their pages back */
+    /* the load's temporaries are free: give their pages back */
     malloc_trim(0);
 #endif
     /* entity documents follow the new store: what a run computed from the old one is dropped */

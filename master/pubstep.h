@@ -14,13 +14,14 @@
  *                (1 s after a failed open or poll, 2 s after
  *                a failed full load)
  *   FULL_LOAD    nothing loaded yet; an incremental            loads everything into a fresh store,
- *                publication failed; or a migration whose      publishes a full generation, makes
- *                effects touch the store (MSN_MIG_AFFECTS_     every analytic due
- *                STORE) changed rows and ended after the
- *                last load (in the status block now, or
- *                noted by an earlier step: reload_pending),
- *                and no migration ran for 1 s (or the
- *                running one reported no progress for 30 s)
+ *                publication or a reload failed; or a          publishes a full generation, makes
+ *                migration whose effects touch the store       every analytic due (a reload frees
+ *                (MSN_MIG_AFFECTS_STORE) changed rows and      the loaded store first: the snapshot
+ *                ended after the last load (in the status      is served meanwhile, and the master
+ *                block now, or noted by an earlier step:       never holds two stores)
+ *                reload_pending), and no migration ran for
+ *                1 s (or the running one reported no
+ *                progress for 30 s)
  *   TAKE_PATHS   a running migration that affects resolved     re-reads resolved_path up to its
  *                paths (MSN_MIG_AFFECTS_RESOLVED_PATH)         cursor, makes the path analytics
  *                reports a cursor past what the store holds,   due, polls at once
@@ -31,7 +32,7 @@
  *                published (analytics, a take-in), or nodes    changed
  *                and observers were re-read 10 s ago or more
  *   COUNTS       poll time, none of the above                  refreshes the status counters
- *   ANALYTICS    something is loaded, every 50 ms              msn_ansched_tick: collects results,
+ *   ANALYTICS    a store is loaded, every 50 ms                msn_ansched_tick: collects results,
  *                                                              starts computations; new results
  *                                                              make the poll due at once; the same
  *                                                              for entity documents (entdocs.h)
@@ -125,6 +126,8 @@ typedef struct {
     msn_feedpub_t feed;  /* the live feed's messages (feedpub.h) */
     int loaded;                /* a full load was published */
     int rebuild;               /* an incremental publication failed: load in full */
+    int store_dropped;         /* a reload freed the store before reading the new one and has
+                                  not succeeded yet: nothing to compute from, load in full */
     int reload_pending;        /* a migration that changed the store's data finished after the load */
     int poll_now;              /* results wait to be published (analytics, resolved paths) */
     int64_t loaded_at_ms;      /* wall clock when the last full load began */

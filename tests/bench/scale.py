@@ -15,6 +15,11 @@ README.md) and measures, in order (--only picks some of them):
      cold start of (a)
   d  throughput, wrk -t1 -c64 per URL, against h2o 2.2.5 serving the same bytes from files
      (throughput.py's configuration), interleaved runs, ratio of the median req/s
+  f  reload: the database file is replaced by a copy of itself (a new file at the path, as
+     an operator restoring a backup would), which makes the master load and publish it in
+     full again while it serves; the master's peak RSS during that reload (VmHWM, reset
+     first) against its RSS just before (the loaded store: a master that held the old
+     store and the new one at once would peak near twice that)
   e  p99 of /api/stats while the backfiller migrates and backfills the copy and the master
      republishes, against the same server idle just before (the copy is migrated by this
      step, so it comes last)
@@ -22,7 +27,7 @@ README.md) and measures, in order (--only picks some of them):
 The backfiller is disabled for a-d, so the copy keeps its schema. Figures, not a test:
 nothing is asserted. Every process shares the machine's cores with wrk and the servers.
 
-Usage: scale.py --db PATH [--meshsnapd BIN] [--workdir DIR] [--only abcde] [--workers W]
+Usage: scale.py --db PATH [--meshsnapd BIN] [--workdir DIR] [--only abcdef] [--workers W]
                 [--duration S] [--runs N] [--restarts N]
 """
 
@@ -193,6 +198,44 @@ def print_memory(d, obs, dbsize):
     return m.get("Rss", 0)
 
 
+def reload_memory(d, db):
+    """(f): replaces the database file by a copy of itself and waits for the full
+    publication that follows; prints the master's peak RSS during it against its RSS before."""
+    # the line of the publication before (the cold load's is logged just after it is served)
+    msnlib.wait_until(lambda: publish_lines(d), 60, interval=0.1, what="the cold load's publication line")
+    before = len(publish_lines(d))
+    tmp = db + ".reload"
+    shutil.copyfile(db, tmp)
+    rss0 = status_kb(d.pid, "VmRSS")
+    try:
+        with open("/proc/%d/clear_refs" % d.pid, "w") as f:
+            f.write("5")  # resets VmHWM to the current RSS
+    except OSError as e:
+        print("\n(f) reload: cannot reset the master's peak RSS (%s): skipped" % e)
+        os.unlink(tmp)
+        return
+    anon0 = status_kb(d.pid, "RssAnon")
+    peak_anon = [anon0]
+    t0 = time.monotonic()
+    os.replace(tmp, db)
+
+    def published():
+        peak_anon[0] = max(peak_anon[0], status_kb(d.pid, "RssAnon"))
+        return len(publish_lines(d)) > before
+    msnlib.wait_until(published, 1800, interval=0.05, what="the full publication of the replaced database")
+    took = time.monotonic() - t0
+    peak = status_kb(d.pid, "VmHWM")
+    print("\n(f) reload of the replaced database file: published %.1f s after the replacement" % took)
+    for ln in publish_lines(d)[before:][-1:]:
+        print("    %s" % ln)
+    print("    master peak RSS during the reload %.1f MB = %.2f x its RSS before (%.1f MB, the loaded store)"
+          % (peak / 1024.0, peak / max(rss0, 1), rss0 / 1024.0))
+    # RSS counts the snapshot file's pages the publication wrote (page cache, given back
+    # after it) as well as the process's own memory
+    print("    of which its own memory (RssAnon, sampled every 50 ms): peak %.1f MB = %.2f x before (%.1f MB)"
+          % (peak_anon[0] / 1024.0, peak_anon[0] / max(anon0, 1), anon0 / 1024.0), flush=True)
+
+
 # -- throughput -----------------------------------------------------------------------------
 
 def throughput_runs(a, d, run_dir, wrk, h2o):
@@ -279,7 +322,7 @@ def p99_stats(a, d, wrk, label):
 def main():
     ap = msnlib.bench_parser(__doc__.split("\n\n")[0])
     ap.add_argument("--db", required=True, help="database to serve a copy of (never written)")
-    ap.add_argument("--only", default="abcde", help="which measurements (letters a-e)")
+    ap.add_argument("--only", default="abcdfe", help="which measurements (letters a-f)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
@@ -321,6 +364,8 @@ def main():
             print("    peak master RSS during the cold load: %.1f MB (VmHWM %.1f MB), sampled at %.1f s"
                   % (s.peak / 1024.0, status_kb(d.pid, "VmHWM") / 1024.0, s.at))
             print_memory(d, obs, dbsize)
+        if "f" in only:
+            reload_memory(d, db)
         if "d" in only:
             throughput_runs(a, d, run_dir, wrk, h2o)
         d.stop(timeout=60)

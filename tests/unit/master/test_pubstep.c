@@ -240,6 +240,8 @@ static void test_finished_migration_reloads(void)
     CHECK_ACTION(p.action, MSN_PUB_FULL_LOAD);
     CHECK_EQ_INT(p.mig, 1);
     CHECK_EQ_INT(c.pub.gen, 2);
+    CHECK(!c.store_dropped); /* the reload succeeded: the new store is the context's */
+    CHECK_EQ_INT(c.store.n_tx, 3);
     CHECK_EQ_INT(served_meta(&f).gen, 2);
     /* done once: the migration ended before this load began (and nothing was committed) */
     CHECK_ACTION(step(&c, c.next_poll_ms), MSN_PUB_COUNTS);
@@ -366,6 +368,15 @@ static void test_decide_loading(void)
     d.c.db = d.db;
     d.c.rebuild = 1;
     CHECK_ACTION(decide(&d), MSN_PUB_FULL_LOAD);
+    /* a reload freed the store and failed: nothing is computed from the empty store, even
+       while the connection is away, and the next open loads in full */
+    d.c.rebuild = 0;
+    d.c.store_dropped = 1;
+    CHECK_ACTION(decide(&d), MSN_PUB_FULL_LOAD);
+    d.c.db = NULL;
+    d.c.retry_ms = NOW + 700;
+    CHECK_ACTION(decide(&d), MSN_PUB_SLEEP);
+    d.c.db = d.db;
     decide_teardown(&d);
 }
 
