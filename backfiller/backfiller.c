@@ -17,13 +17,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "backfiller/async_migrations.h"
 #include "backfiller/migrations.h"
 #include "shm/log.h"
 #include "shm/proc.h"
+#include "shm/sched.h"
 #include "shm/schema.h"
 
 /* Shows every registered migration as failed with why (nothing could run). */
@@ -135,8 +135,7 @@ int msn_backfiller_main(const msn_config_t *cfg)
     msn_log_set_role("backfiller");
     msn_proc_set_title("backfiller");
     /* background work: the workers and the master go first on a busy machine */
-    if (setpriority(PRIO_PROCESS, 0, 10) < 0)
-        msn_debug("cannot lower the backfiller's priority: %s", strerror(errno));
+    (void)msn_sched_background(10);
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_term;

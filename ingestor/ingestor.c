@@ -59,7 +59,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -68,6 +67,7 @@
 #include "shm/ingest/ingest.h"
 #include "shm/log.h"
 #include "shm/proc.h"
+#include "shm/sched.h"
 #include "shm/schema.h"
 #include "shm/status.h"
 
@@ -508,8 +508,7 @@ int msn_ingestor_main(const msn_config_t *cfg)
     /* the workers go first on a busy machine: a burst of messages waits in the broker
        (QoS 1) rather than in the latency of every reader; the ingestor still goes before
        the backfiller and the analytics (nice 10) */
-    if (setpriority(PRIO_PROCESS, 0, 5) < 0)
-        msn_debug("cannot lower the ingestor's priority: %s", strerror(errno));
+    (void)msn_sched_background(5);
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_term;

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,6 +16,7 @@
 #include "shm/etag.h"
 #include "shm/log.h"
 #include "shm/proc.h"
+#include "shm/sched.h"
 #include "shm/status.h"
 #include "shm/timeutil.h"
 
@@ -83,8 +83,7 @@ static void child_main(int fd, pid_t parent, const msn_store_t *s, const msn_anj
     msn_log_set_role("analytics");
     msn_proc_set_title("analytics"); /* "meshsnapd: analytics" in ps, once the descriptors are closed */
     /* background work: on a busy machine the workers answering requests go first */
-    if (setpriority(PRIO_PROCESS, 0, 10) < 0)
-        msn_debug("cannot lower the computing process's priority: %s", strerror(errno));
+    (void)msn_sched_background(10);
     msn_buf_t body = MSN_BUF_INIT, gz = MSN_BUF_INIT;
     msn_an_run_t *run = msn_an_run_new(s); /* indexes shared by the jobs, built on first use */
     for (int i = 0; i < n; i++) {

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,6 +17,7 @@
 #include "shm/etag.h"
 #include "shm/log.h"
 #include "shm/proc.h"
+#include "shm/sched.h"
 #include "shm/status.h"
 
 #define F_DELETE 1u
@@ -219,8 +219,7 @@ static void child_main(msn_entdocs_t *e, int fd, pid_t parent, const msn_store_t
         _exit(1);
     msn_log_set_role("documents");
     msn_proc_set_title("documents");
-    if (setpriority(PRIO_PROCESS, 0, 10) < 0)
-        msn_debug("cannot lower the documents process's priority: %s", strerror(errno));
+    (void)msn_sched_background(10);
     msn_entdoc_out_t out = {fd, e, MSN_BUF_INIT};
     const msn_entkind_t *k = &e->kinds[e->kind];
     int rc = k->compute(k->kctx, s, now_ms, &out);

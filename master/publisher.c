@@ -3,20 +3,18 @@
 
 #include <errno.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "shm/log.h"
+#include "shm/sched.h"
 
 static void *thread_main(void *arg)
 {
     msn_publisher_thread_t *pt = arg;
     /* loading and publishing are background work: readers go first on a busy machine (the
        supervisor thread keeps the default priority: it must react to a dead worker at once) */
-    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 5) < 0)
-        msn_debug("cannot lower the publisher's priority: %s", strerror(errno));
+    (void)msn_sched_background(5);
     msn_pubctx_t c;
     msn_pubctx_init(&c, &pt->cfg, pt->st, &pt->ctl, pt->started_at_ms);
     for (;;) {

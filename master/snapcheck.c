@@ -7,13 +7,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "child.h"
 #include "shm/log.h"
 #include "shm/proc.h"
+#include "shm/sched.h"
 #include "shm/snapverify.h"
 #include "shm/status.h"
 
@@ -36,8 +36,7 @@ static void child_main(int fd, pid_t parent, const char *dir)
         _exit(2);
     msn_log_set_role("snapshot check");
     msn_proc_set_title("snapshot check");
-    if (setpriority(PRIO_PROCESS, 0, 15) < 0)
-        msn_debug("cannot lower the snapshot check's priority: %s", strerror(errno));
+    (void)msn_sched_background(15);
     char err[480];
     int64_t entries = 0;
     int rc = msn_snap_verify_dir(dir, &entries, err, sizeof(err));

@@ -55,6 +55,7 @@
 #include "shm/etag.h"
 #include "shm/log.h"
 #include "shm/proc.h"
+#include "shm/sched.h"
 #include "shm/status.h"
 #include "snapview.h"
 #include "static.h"
@@ -534,6 +535,7 @@ int msn_worker_main(const msn_config_t *cfg, int slot, const char *listen_fds)
     msn_log_set_role(role);
     prctl(PR_SET_PDEATHSIG, SIGTERM); /* also set by the master's spawner (before exec) */
     msn_proc_set_title(role);
+    (void)msn_sched_interactive(); /* answers go before background work (shm/sched.h) */
     pid_t master = getppid(); /* checked by the spawner before exec: the master, alive */
     signal(SIGPIPE, SIG_IGN);
     /* large response bodies are mapped and unmapped, never left in the heap: what the

@@ -61,6 +61,27 @@ def read_comm(pid):
         return ""
 
 
+SCHED_OTHER, SCHED_BATCH = 0, 3
+
+
+def sched_fields(pid, tid=None):
+    """The numeric fields of /proc/PID[/task/TID]/sched ({} when gone)."""
+    path = "/proc/%d/sched" % pid if tid is None else "/proc/%d/task/%s/sched" % (pid, tid)
+    out = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                k, sep, v = line.partition(":")
+                if sep:
+                    try:
+                        out[k.strip()] = int(float(v.strip()))
+                    except ValueError:
+                        pass
+    except OSError:
+        pass
+    return out
+
+
 class ObserveTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -93,6 +114,23 @@ class ObserveTest(unittest.TestCase):
             self.assertEqual(read_comm(bf), "msn-backfiller")
         else:
             self.skipTest("the backfiller had already finished (a slow machine?); its title was not seen")
+
+    def test_1b_scheduling_classes(self):
+        # shm/sched.h: the workers answer first (a short slice), background work is batch
+        d = self.d
+        self.assertEqual(sched_fields(d.pid).get("policy"), SCHED_OTHER, "the supervisor thread")
+        policies = [sched_fields(d.pid, tid).get("policy") for tid in os.listdir("/proc/%d/task" % d.pid)]
+        self.assertIn(SCHED_BATCH, policies, "the publisher thread is a batch task: %r" % policies)
+        release = tuple(int(x) for x in re.findall(r"\d+", os.uname().release)[:2])
+        for slot, pid in d.worker_pids().items():
+            f = sched_fields(pid)
+            self.assertEqual(f.get("policy"), SCHED_OTHER, "worker %d" % slot)
+            if release >= (6, 12) and "se.slice" in f:  # custom slices: Linux 6.12
+                self.assertEqual(f["se.slice"], 200000, "worker %d's slice" % slot)
+        bf = int(d.health().get("backfillerPid") or 0)
+        f = sched_fields(bf) if bf else {}
+        if f:
+            self.assertEqual(f.get("policy"), SCHED_BATCH, "the backfiller")
 
     # -- /metrics -------------------------------------------------------------------------
 
