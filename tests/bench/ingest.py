@@ -123,15 +123,6 @@ def children_cpu_s():
     return t.children_user + t.children_system
 
 
-def build_probe(workdir):
-    src = os.path.join(HERE, "rateprobe.c")
-    out = os.path.join(workdir, "rateprobe")
-    if not os.path.exists(out) or os.path.getmtime(out) < os.path.getmtime(src):
-        cc = msnlib.need_tool("cc", "gcc")
-        subprocess.run([cc, "-O2", "-Wall", "-o", out, src], check=True)
-    return out
-
-
 class Latency:
     """The API's latency on one URL for a phase: rateprobe at a fixed rate until stop()
     (or --duration when run()), or wrk (closed loop) for --duration."""
@@ -239,7 +230,7 @@ def main():
     mqttlib.need_broker()
     work = os.path.join(args.workdir, "ingest-%d-%d" % (args.observers, args.tx))
     files = build_messages(work, args.observers, args.tx)
-    probe = None if args.closed_loop else build_probe(args.workdir)
+    probe = None if args.closed_loop else msnlib.build_c_tool(os.path.join(HERE, "rateprobe.c"), args.workdir)
     total = sum(n for _, _, n in files)
     print("messages: %d from %d observers (%d transmissions), cached in %s" % (total, args.observers, args.tx, work))
     print("machine: %d CPUs, load average %.1f %.1f %.1f at start (wall-clock rates fall with load; the CPU"

@@ -70,15 +70,6 @@ def fmt_mem(m):
     return ", ".join("worker %d Rss %.1f MB Pss %.1f MB" % (s, r / 1024, p / 1024) for s, (r, p) in m.items())
 
 
-def build_client(workdir):
-    src = os.path.join(HERE, "wsbench.c")
-    out = os.path.join(workdir, "wsbench")
-    if not os.path.exists(out) or os.path.getmtime(out) < os.path.getmtime(src):
-        cc = msnlib.need_tool("cc", "gcc")
-        subprocess.run([cc, "-O2", "-Wall", "-o", out, src], check=True)
-    return out
-
-
 class Writer(threading.Thread):
     """Inserts `rate` packets a second (copies of existing rows with a fresh hash = insert
     time in microseconds), one commit each. .sent = [(hash, t_insert)]."""
@@ -190,7 +181,7 @@ def main():
         if hard != resource.RLIM_INFINITY and hard < want:
             sys.exit("ws.py: %d clients need %d file descriptors; the hard limit is %d" % (a.clients, want, hard))
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-    client_bin = build_client(a.workdir)
+    client_bin = msnlib.build_c_tool(os.path.join(HERE, "wsbench.c"), a.workdir)
     src = os.path.join(a.workdir, "ws-%d.db" % a.transmissions)
     msnlib.cached_db(src, nodes=600, observers=20, transmissions=a.transmissions, obs_per_tx=3.0, days=3, seed=42)
     run_dir, db = msnlib.bench_run_dir(a.workdir, "ws-run", src)

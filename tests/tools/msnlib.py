@@ -185,6 +185,16 @@ def need_tool(name, package, status=1):
     return p
 
 
+def build_c_tool(src, workdir):
+    """A benchmark's C helper (tests/bench/NAME.c) compiled with `cc -O2` into workdir
+    (again only when the source is newer); its path."""
+    out = os.path.join(workdir, os.path.splitext(os.path.basename(src))[0])
+    if not os.path.exists(out) or os.path.getmtime(out) < os.path.getmtime(src):
+        cc = need_tool("cc", "gcc")
+        subprocess.run([cc, "-O2", "-Wall", "-o", out, src], check=True)
+    return out
+
+
 def shared_dir():
     """The reference material directory (env MESHSNAP_SHARED) when it exists, else None."""
     p = os.environ.get("MESHSNAP_SHARED", "")
