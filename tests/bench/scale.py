@@ -401,6 +401,7 @@ def main():
         try:
             d.start()
             d.wait_fresh(timeout=1800)
+            wait_analytics(d)  # idle: not while the first analytics run computes
             idle = p99_stats(a, d, wrk, "idle")
             d.stop(timeout=60)
         finally:
