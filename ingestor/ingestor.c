@@ -266,6 +266,8 @@ static void commit(ingestor_t *g)
     g->n_batch = 0;
     g->pending = 0;
     send_acks(g);
+    /* the WAL is checkpointed after the acknowledgements have left, not inside COMMIT */
+    (void)msn_ingest_checkpoint(g->w);
 }
 
 /* ---- status ------------------------------------------------------------------------------- */
@@ -356,6 +358,7 @@ static int open_all(ingestor_t *g)
         msn_error("%s: %s", cfg->db, err);
         return -1;
     }
+    msn_ingest_defer_checkpoints(g->w); /* commit(): after the acknowledgements */
     g->prep = msn_ingest_prep_new(g->keys, &cfg->mqtt.rules, NULL);
     rebuild_resolver(g);
     for (int i = 0; i < cfg->mqtt.n_brokers && i < MSN_MAX_MQTT; i++) {

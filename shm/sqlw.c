@@ -123,6 +123,44 @@ void msn_sqlw_rollback(msn_sqlw_t *w)
     w->items = 0;
 }
 
+static int wal_hook(void *ud, sqlite3 *db, const char *name, int pages)
+{
+    (void)db;
+    if (strcmp(name, "main") == 0)
+        ((msn_sqlw_t *)ud)->wal_pages = pages;
+    return SQLITE_OK;
+}
+
+void msn_sqlw_own_checkpoints(msn_sqlw_t *w)
+{
+    sqlite3_wal_hook(w->db, wal_hook, w); /* replaces the automatic checkpoint's hook */
+    w->own_checkpoints = 1;
+}
+
+int msn_sqlw_checkpoint(msn_sqlw_t *w)
+{
+    if (!w->own_checkpoints || w->in_txn || w->wal_pages < MSN_SQLW_CHECKPOINT_PAGES)
+        return 0;
+    int64_t t0 = msn_sqlw_now_us();
+    int rc = sqlite3_wal_checkpoint_v2(w->db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    w->wal_pages = 0; /* the next commit reports what is left */
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+        msn_warn("WAL checkpoint: %s", sqlite3_errmsg(w->db));
+        return -1;
+    }
+    w->checkpoints++;
+    w->last_checkpoint_us = msn_sqlw_now_us() - t0;
+    return 1;
+}
+
+void msn_sqlw_release(msn_sqlw_t *w)
+{
+    if (!w->own_checkpoints)
+        return;
+    sqlite3_wal_autocheckpoint(w->db, MSN_SQLW_CHECKPOINT_PAGES);
+    w->own_checkpoints = 0;
+}
+
 int64_t msn_sqlw_quantile_us(const msn_sqlw_t *w, double q)
 {
     uint64_t total = 0;

@@ -14,6 +14,13 @@
  *  - COMMIT is retried on SQLITE_BUSY as BEGIN is; any other failure rolls back.
  *  - Every commit is timed: the hold time (BEGIN to the end of COMMIT) and the COMMIT
  *    statement itself, kept in a small histogram for p50/p99 (msn_sqlw_quantile_us).
+ *  - Checkpoints, optionally apart from the commits (msn_sqlw_own_checkpoints): SQLite
+ *    checkpoints the WAL inside the COMMIT statement that takes it past 1000 pages, which
+ *    delays whatever the caller does after the commit (the ingestor's acknowledgements)
+ *    and shows in the hold time although no lock is held then. With own checkpoints the
+ *    connection's automatic checkpoint is off and the caller runs msn_sqlw_checkpoint
+ *    when it suits it: a PASSIVE checkpoint (it never waits on a reader or a writer) once
+ *    the WAL holds MSN_SQLW_CHECKPOINT_PAGES or more, timed on its own.
  *
  * Defaults (msn_sqlw_defaults): batch_max 2000, batch_ms 50, busy_retries 24 (two minutes
  * at the 5 s busy timeout). The ingestor takes them from [mqtt] batch_size / batch_ms, the
@@ -29,6 +36,7 @@
 
 #include <sqlite3.h>
 
+#define MSN_SQLW_CHECKPOINT_PAGES 1000 /* SQLite's own automatic checkpoint threshold */
 #define MSN_SQLW_BUCKETS 64 /* commit-latency bucket i holds [2^(i/3), 2^((i+1)/3)) microseconds */
 
 typedef struct {
@@ -47,6 +55,10 @@ typedef struct {
     int64_t commits, rollbacks, busy_waits, items_committed;
     int64_t last_hold_us, last_commit_us;
     uint64_t hold_hist[MSN_SQLW_BUCKETS];
+    /* own checkpoints (msn_sqlw_own_checkpoints) */
+    int own_checkpoints;
+    int wal_pages;      /* pages in the WAL after the last commit (SQLite's WAL hook) */
+    int64_t checkpoints, last_checkpoint_us;
 } msn_sqlw_t;
 
 /** The defaults above. */
@@ -76,6 +88,20 @@ int msn_sqlw_commit(msn_sqlw_t *w, char *err, size_t errlen);
 
 /** Rolls back the open transaction, if any. */
 void msn_sqlw_rollback(msn_sqlw_t *w);
+
+/** Turns the connection's automatic checkpoint off: from now on the caller checkpoints
+ *  with msn_sqlw_checkpoint. w must stay at its address until msn_sqlw_release (SQLite's
+ *  WAL hook points at it). */
+void msn_sqlw_own_checkpoints(msn_sqlw_t *w);
+
+/** With own checkpoints, outside a transaction, and when the WAL holds at least
+ *  MSN_SQLW_CHECKPOINT_PAGES: a PASSIVE checkpoint, counted and timed. Returns 1 when one
+ *  ran, 0 when none was due, -1 on an error (logged; the next call tries again). */
+int msn_sqlw_checkpoint(msn_sqlw_t *w);
+
+/** Gives the connection its automatic checkpoint back (after own checkpoints); w may then
+ *  go. No-op otherwise. */
+void msn_sqlw_release(msn_sqlw_t *w);
 
 /** The q-quantile (0 < q <= 1) of the hold times recorded so far, in microseconds (the
  *  upper bound of its histogram bucket); 0 when nothing was committed. */

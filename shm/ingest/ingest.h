@@ -265,8 +265,18 @@ int msn_ingest_write(msn_ingest_writer_t *im, const msn_ingest_item_t *it, char 
 int msn_ingest_due(const msn_ingest_writer_t *im);
 
 /** Flushes the pending counters and commits the open transaction (no-op when none is
- *  open). Returns 0, or -1 with err set (the batch is then rolled back). */
+ *  open), then checkpoints the WAL when due (shm/sqlw.h, own checkpoints), unless
+ *  checkpoints are deferred. Returns 0, or -1 with err set (the batch is then rolled back). */
 int msn_ingest_commit(msn_ingest_writer_t *im, char *err, size_t errlen);
+
+/** From now on msn_ingest_commit does not checkpoint: the caller runs
+ *  msn_ingest_checkpoint after what must follow a commit at once (the ingestor's
+ *  acknowledgements). */
+void msn_ingest_defer_checkpoints(msn_ingest_writer_t *im);
+
+/** msn_sqlw_checkpoint on the writer's connection: 1 when a checkpoint ran, 0 when none
+ *  was due, -1 on an error (logged). */
+int msn_ingest_checkpoint(msn_ingest_writer_t *im);
 
 /** Rolls back the open transaction and forgets what the batch collected. */
 void msn_ingest_rollback(msn_ingest_writer_t *im);

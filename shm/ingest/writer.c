@@ -161,6 +161,7 @@ struct msn_ingest_writer {
     sqlite3 *db;
     msn_ingest_rules_t r;
     msn_sqlw_t w;
+    int defer_checkpoints; /* msn_ingest_defer_checkpoints */
     msn_schema_info_t si;
     int has_metrics, has_dropped; /* observer_metrics, dropped_packets tables */
     int dedup_index;    /* observations has the unique (tx, observer, path) index */
@@ -477,6 +478,7 @@ int msn_ingest_writer_open(sqlite3 *db, const msn_ingest_rules_t *rules, const m
     im->db = db;
     im->r = *rules;
     msn_sqlw_init(&im->w, db, wo);
+    msn_sqlw_own_checkpoints(&im->w); /* im is on the heap: it stays where it is */
     if (setup(im, err, errlen) < 0)
         goto fail;
     *out = im;
@@ -1128,7 +1130,19 @@ int msn_ingest_commit(msn_ingest_writer_t *im, char *err, size_t errlen)
         im->ntx = 0;
         msn_hmap_clear(&im->txix);
     }
+    if (!im->defer_checkpoints)
+        (void)msn_sqlw_checkpoint(&im->w);
     return 0;
+}
+
+void msn_ingest_defer_checkpoints(msn_ingest_writer_t *im)
+{
+    im->defer_checkpoints = 1;
+}
+
+int msn_ingest_checkpoint(msn_ingest_writer_t *im)
+{
+    return msn_sqlw_checkpoint(&im->w);
 }
 
 void msn_ingest_rollback(msn_ingest_writer_t *im)
@@ -1142,6 +1156,7 @@ void msn_ingest_writer_close(msn_ingest_writer_t *im)
     if (im == NULL)
         return;
     msn_sqlw_rollback(&im->w);
+    msn_sqlw_release(&im->w);
     finalize_statements(im);
     forget_caches(im);
     free(im->tx);
