@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <msgpack.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 
 #include "etag.h"
 #include "buf.h"
+#include "reserve.h"
 
 static const char *const dbi_names[MSN_DBI_COUNT] = {"meta", "doc", "tx",   "obs", "oid",  "hash", "fx", "ft",
                                                      "node", "orow", "fl", "chl", "cmsg", "om",   "feed"};
@@ -35,6 +37,31 @@ static int rm_rf(const char *path)
 
 static int check_not_truncated(msn_snap_t *s, char *err, size_t errlen);
 
+/* LMDB's reader table (dir/lock.mdb) is written through a shared map by every process, and
+ * LMDB creates it sparse: on a full disk its first write would be SIGBUS. It is created
+ * here first, with every block (reserve.h), so that a full disk is an error now; LMDB takes
+ * a file at least as large as it needs as it is (and fits its reader count to it). Returns
+ * 0 or an errno value. */
+#define LOCK_FILE_BYTES ((off_t)(MSN_SNAP_MAXREADERS + 2) * 64 + 4096)
+static int reserve_lock_file(const char *dir)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/lock.mdb", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return errno;
+    struct stat sb;
+    int rc = 0;
+    if (fstat(fd, &sb) < 0)
+        rc = errno;
+    else if (sb.st_size < LOCK_FILE_BYTES && ftruncate(fd, LOCK_FILE_BYTES) < 0)
+        rc = errno;
+    else
+        rc = -msn_reserve_blocks(fd, sb.st_size < LOCK_FILE_BYTES ? LOCK_FILE_BYTES : sb.st_size);
+    close(fd);
+    return rc;
+}
+
 static int open_env(const char *dir, int rdonly, msn_snap_t *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
@@ -47,6 +74,12 @@ static int open_env(const char *dir, int rdonly, msn_snap_t *out, char *err, siz
     if (!rdonly && (rc = mdb_env_set_mapsize(out->env, MSN_SNAP_MAPSIZE)) != 0)
         goto fail;
     unsigned flags = MDB_NOTLS | (rdonly ? MDB_RDONLY : (MDB_NOSYNC | MDB_NOMETASYNC));
+    if (!rdonly && (rc = reserve_lock_file(dir)) != 0) {
+        snprintf(err, errlen, "LMDB %s: reader table: %s", dir, strerror(rc));
+        mdb_env_close(out->env);
+        out->env = NULL;
+        return -1;
+    }
     if ((rc = mdb_env_open(out->env, dir, flags, 0644)) != 0)
         goto fail;
     /* before any page is touched through the map: a short file would SIGBUS */

@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "reserve.h"
+
 int64_t msn_now_ms(void)
 {
     struct timespec ts;
@@ -49,6 +51,10 @@ int msn_status_create(const char *state_dir, msn_status_t **out)
         rc = -errno;
         goto fail;
     }
+    /* every block now: on a full disk, a first write through the map would be SIGBUS */
+    rc = msn_reserve_blocks(fd, sizeof(msn_status_t));
+    if (rc < 0)
+        goto fail;
     rc = map_fd(fd, out);
     if (rc < 0)
         goto fail;
