@@ -98,6 +98,11 @@ int msn_snapview_begin(msn_snapview_t *v)
     }
     int rc = mdb_txn_renew(v->txn);
     if (rc == MDB_MAP_RESIZED) {
+        if (env_held(v, v->snap.env)) {
+            /* remapping would move the pages held transactions point into: not before they end */
+            msn_debug("the snapshot's map grew; it is remapped once the held transactions end");
+            return 1;
+        }
         mdb_env_set_mapsize(v->snap.env, 0);
         rc = mdb_txn_renew(v->txn);
     }

@@ -13,9 +13,11 @@
  * stored document sent from the map, respond.h) and gives the view a fresh one. A held
  * transaction keeps its environment open: when the view moves to another environment
  * (env_seq moved, or damage), the old one is closed only when its last hold is released.
- * Each hold uses one reader slot of the environment's table (MSN_SNAP_MAXREADERS, shared
- * by every process) and pins the pages it can see (the master cannot reuse them): the
- * caller bounds how many it takes and for how long.
+ * The map is not remapped while a hold uses it: should the master have grown it, requests
+ * are answered as without a snapshot until the holds end. Each hold uses one reader slot
+ * of the environment's table (MSN_SNAP_MAXREADERS, shared by every process) and pins the
+ * pages it can see (the master cannot reuse them): the caller bounds how many it takes
+ * and for how long.
  */
 #ifndef MSN_SNAPVIEW_H
 #define MSN_SNAPVIEW_H
