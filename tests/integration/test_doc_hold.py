@@ -89,7 +89,7 @@ class DocHoldTest(unittest.TestCase):
         return etag
 
     def test_sent_from_the_map_across_a_republication(self):
-        d, pid = self.start(doc_hold_ms=600000, analytics={"topology": 1})
+        d, pid = self.start(doc_hold_ms=600000, write_timeout_ms=600000, analytics={"topology": 1})
         b0 = bounds(d)
         r = d.get(DOC, timeout=30)
         self.exact(r, "identity")
