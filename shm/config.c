@@ -96,6 +96,8 @@ static const key_def_t KEYS[] = {
     {"http", "max_query_params", K_INT, OFF(http.max_query_params), 1, 1024},
     {"http", "answer_cache_ms", K_INT, OFF(http.answer_cache_ms), 0, 60000},
     {"http", "answer_cache_kb", K_INT, OFF(http.answer_cache_kb), 0, 1048576},
+    {"http", "doc_hold_ms", K_INT, OFF(http.doc_hold_ms), 1, 3600000},
+    {"http", "doc_holds", K_INT, OFF(http.doc_holds), 0, 256},
     {"http", "http2", K_BOOL, OFF(http.http2), 0, 1},
     {"http", "admin_listen", K_ADDR, OFF(http.admin_listen), 0, 0},
     {"analytics", "max_shapes", K_INT, OFF(analytics.max_shapes), 1, 100000},
@@ -843,6 +845,8 @@ void msn_config_defaults(msn_config_t *c)
     c->http.worker_buffer_mb = 64;
     c->http.answer_cache_ms = 1000;
     c->http.answer_cache_kb = 4096;
+    c->http.doc_hold_ms = 2000;
+    c->http.doc_holds = 32;
     c->http.max_query_params = 32;
     c->http.http2 = 0;
     c->analytics.max_shapes = 256;

@@ -22,7 +22,8 @@
  * [http]          req_timeout_ms, shutdown_timeout_ms, access_log, web_root, ui_root, ui; the
  *                 resource bounds max_connections, accept_backoff_ms, write_timeout_ms,
  *                 conn_buffer_kb, worker_buffer_mb, max_query_params; http2, admin_listen;
- *                 answer_cache_ms, answer_cache_kb (worker/anscache.h)
+ *                 answer_cache_ms, answer_cache_kb (worker/anscache.h);
+ *                 doc_hold_ms, doc_holds (worker/respond.h: stored documents sent from the map)
  * [analytics]     default_interval_s, max_shapes, shape_idle_s, and one interval per analytic
  *                 (msn_analytic_names); node_documents_s, node_changes_s (per-node
  *                 documents, master/nodedocs.h)
@@ -142,6 +143,9 @@ typedef struct {
         int max_query_params;    /* query parameters a request may carry (more: 400), default 32 */
         int answer_cache_ms;     /* reuse an assembled answer this long within a generation, default 1000; 0 = off */
         int answer_cache_kb;     /* bytes of answers a worker keeps for that, default 4096 */
+        /* stored documents sent from the map under a held read transaction (worker/respond.h) */
+        int doc_hold_ms;         /* how long one response may hold its transaction, default 2000 */
+        int doc_holds;           /* held transactions per worker at once, default 32; 0 = never */
         int http2;               /* 1: accept cleartext HTTP/2 (h2c); default 0 */
         msn_listen_addr_t admin_listen; /* the admin listener; port 0 = none (default) */
     } http;

@@ -26,7 +26,7 @@
 #include "route.h"
 
 #define MSN_STATUS_MAGIC 0x3154534e534d5355ull /* "USMSNST1" */
-#define MSN_STATUS_VERSION 4
+#define MSN_STATUS_VERSION 5
 #define MSN_STATUS_MAX_WORKERS 64
 #define MSN_STATUS_MAX_MIGRATIONS 8
 #define MSN_PERF_ENDPOINTS 128 /* request-statistics slots: one per route (shm/route.h) + "other" */
@@ -172,6 +172,10 @@ typedef struct {
     msn_perf_slow_t slow[MSN_PERF_SLOW];
     msn_perf_endpoint_t ep[MSN_PERF_ENDPOINTS];
     msn_ws_status_t ws;
+    /* stored documents sent from the map under a held read transaction (worker/respond.h) */
+    _Atomic uint64_t doc_holds_started;  /* responses that took a hold */
+    _Atomic uint64_t doc_hold_fallbacks; /* responses streamed by copying: no hold was free, or theirs expired */
+    _Atomic uint64_t doc_holds_held;     /* read transactions held now */
 } msn_worker_status_t;
 
 /* ---- the ingestor's section ---- */

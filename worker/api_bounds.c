@@ -10,6 +10,7 @@
 typedef struct {
     uint64_t buffered, peak, shed_idle, write_timeouts, accept_pauses, busy_refusals, answer_cache_hits;
     long connections;
+    uint64_t doc_holds_held, doc_holds_started, doc_hold_fallbacks; /* respond.h: documents sent from the map */
 } sums_t;
 
 static void sum(const msn_status_t *st, sums_t *s)
@@ -25,6 +26,9 @@ static void sum(const msn_status_t *st, sums_t *s)
         s->accept_pauses += atomic_load(&ws->accept_pauses);
         s->busy_refusals += atomic_load(&ws->busy_refusals);
         s->answer_cache_hits += atomic_load(&ws->answer_cache_hits);
+        s->doc_holds_held += atomic_load(&ws->doc_holds_held);
+        s->doc_holds_started += atomic_load(&ws->doc_holds_started);
+        s->doc_hold_fallbacks += atomic_load(&ws->doc_hold_fallbacks);
     }
 }
 
@@ -36,11 +40,14 @@ void msn_api_bounds_json(const msn_api_req_t *r, msn_buf_t *b, const msn_master_
                    "{\"connections\":%ld,\"bufferedBytes\":%llu,\"bufferedPeakBytes\":%llu,\"shedIdle\":%llu,"
                    "\"writeTimeouts\":%llu,\"acceptPauses\":%llu,\"busyRefusals\":%llu,\"answerCacheHits\":%llu,"
                    "\"analyticsShapes\":%lld,"
-                   "\"analyticsShapesEvicted\":%lld}",
+                   "\"analyticsShapesEvicted\":%lld,\"docHolds\":%llu,\"docHoldsStarted\":%llu,"
+                   "\"docHoldFallbacks\":%llu}",
                    s.connections, (unsigned long long)s.buffered, (unsigned long long)s.peak,
                    (unsigned long long)s.shed_idle, (unsigned long long)s.write_timeouts,
                    (unsigned long long)s.accept_pauses, (unsigned long long)s.busy_refusals,
-                   (unsigned long long)s.answer_cache_hits, (long long)ms->shapes_on_demand, (long long)ms->shapes_evicted);
+                   (unsigned long long)s.answer_cache_hits, (long long)ms->shapes_on_demand, (long long)ms->shapes_evicted,
+                   (unsigned long long)s.doc_holds_held, (unsigned long long)s.doc_holds_started,
+                   (unsigned long long)s.doc_hold_fallbacks);
 }
 
 void msn_api_bounds_metrics(const msn_api_req_t *r, msn_buf_t *b, const msn_master_status_t *ms)
@@ -72,4 +79,14 @@ void msn_api_bounds_metrics(const msn_api_req_t *r, msn_buf_t *b, const msn_mast
     msn_buf_puts(b, "# HELP meshsnap_analytics_shapes_evicted_total On-demand analytics shapes dropped to stay "
                     "within [analytics] max_shapes.\n# TYPE meshsnap_analytics_shapes_evicted_total counter\n");
     msn_buf_printf(b, "meshsnap_analytics_shapes_evicted_total %lld\n", (long long)ms->shapes_evicted);
+    msn_buf_puts(b, "# HELP meshsnap_http_doc_holds Read transactions held open to send stored documents from the "
+                    "snapshot's map, over all workers.\n# TYPE meshsnap_http_doc_holds gauge\n");
+    msn_buf_printf(b, "meshsnap_http_doc_holds %llu\n", (unsigned long long)s.doc_holds_held);
+    msn_buf_puts(b, "# HELP meshsnap_http_doc_holds_total Stored documents sent from the snapshot's map under a held "
+                    "read transaction.\n# TYPE meshsnap_http_doc_holds_total counter\n");
+    msn_buf_printf(b, "meshsnap_http_doc_holds_total %llu\n", (unsigned long long)s.doc_holds_started);
+    msn_buf_puts(b, "# HELP meshsnap_http_doc_hold_fallbacks_total Large stored documents streamed by copying: no "
+                    "hold was free ([http] doc_holds), or the hold expired ([http] doc_hold_ms).\n"
+                    "# TYPE meshsnap_http_doc_hold_fallbacks_total counter\n");
+    msn_buf_printf(b, "meshsnap_http_doc_hold_fallbacks_total %llu\n", (unsigned long long)s.doc_hold_fallbacks);
 }

@@ -19,9 +19,11 @@ typedef struct {
     const char *data; /* the body (a copy in the request's memory, or owned) */
     char *owned;      /* a body taken from the handler's buffer */
     size_t len, off;
-    int doc;          /* streamed from the snapshot */
+    int doc;          /* streamed from the snapshot by copying */
     int gz;
     char *piece;      /* doc: the piece being written */
+    msn_snaphold_t *hold; /* sent from the map (data points into it) while this is held */
+    int64_t hold_until;   /* then the rest is copied (doc) */
     char name[DOC_NAME_MAX];
     char etag[DOC_ETAG_MAX];
 } resp_t;
@@ -35,6 +37,23 @@ void msn_responder_init(msn_responder_t *rs, msn_conns_t *conns, msn_snapview_t 
     rs->conn_limit = (size_t)cfg->http.conn_buffer_kb * 1024;
     rs->worker_limit = (size_t)cfg->http.worker_buffer_mb * 1024 * 1024;
     rs->ws = ws;
+    rs->hold_ms = cfg->http.doc_hold_ms;
+    /* the holds of all workers together take at most half the reader table */
+    int fair = MSN_SNAP_MAXREADERS / 2 / msn_config_worker_count(cfg);
+    rs->max_holds = cfg->http.doc_holds < fair ? cfg->http.doc_holds : fair;
+    if (ws != NULL)
+        atomic_store_explicit(&ws->doc_holds_held, 0, memory_order_relaxed); /* a respawned slot starts afresh */
+}
+
+static void count(msn_responder_t *rs, int started, int fallback)
+{
+    if (rs->ws == NULL)
+        return;
+    if (started)
+        atomic_fetch_add_explicit(&rs->ws->doc_holds_started, 1, memory_order_relaxed);
+    if (fallback)
+        atomic_fetch_add_explicit(&rs->ws->doc_hold_fallbacks, 1, memory_order_relaxed);
+    atomic_store_explicit(&rs->ws->doc_holds_held, (uint64_t)rs->view->n_holds, memory_order_relaxed);
 }
 
 static int streamable(const msn_body_t *b)
@@ -43,9 +62,17 @@ static int streamable(const msn_body_t *b)
            strlen(b->doc_etag) < DOC_ETAG_MAX;
 }
 
-size_t msn_respond_cost(const msn_body_t *b)
+/* 1 when b may be sent from the map: a stored document larger than a piece, read in the
+   view's transaction, and a hold is free. */
+static int can_hold(const msn_responder_t *rs, const msn_body_t *b)
 {
-    if (b->head || b->len == 0)
+    return rs != NULL && !b->head && b->len > MSN_RESPOND_PIECE && streamable(b) &&
+           rs->view != NULL && rs->view->txn_active && rs->view->n_holds < rs->max_holds;
+}
+
+size_t msn_respond_cost(const msn_responder_t *rs, const msn_body_t *b)
+{
+    if (b->head || b->len == 0 || can_hold(rs, b))
         return 0;
     if (b->len > MSN_RESPOND_PIECE && streamable(b))
         return MSN_RESPOND_PIECE;
@@ -54,7 +81,7 @@ size_t msn_respond_cost(const msn_body_t *b)
 
 int msn_respond_admit(const msn_responder_t *rs, const msn_conn_t *k, const msn_body_t *b)
 {
-    size_t cost = msn_respond_cost(b);
+    size_t cost = msn_respond_cost(rs, b);
     if (cost == 0)
         return 1;
     if (k != NULL && k->buffered > 0 && k->buffered + cost > rs->conn_limit)
@@ -82,9 +109,19 @@ static void account(msn_responder_t *rs, msn_conn_t *k, size_t add, size_t sub)
     }
 }
 
+/* Ends rp's hold (the bytes handed to libh2o from it have been written, or never will be). */
+static void unhold(resp_t *rp)
+{
+    msn_snapview_release(rp->rs->view, rp->hold);
+    rp->hold = NULL;
+    count(rp->rs, 0, 0);
+}
+
 static void on_dispose(void *p)
 {
     resp_t *rp = p;
+    if (rp->hold != NULL)
+        unhold(rp);
     account(rp->rs, rp->conn, 0, rp->cost);
     if (rp->conn != NULL) {
         rp->conn->progress_ms = msn_now_ms(); /* finished (or abandoned): the others start afresh */
@@ -121,9 +158,23 @@ static int read_piece(resp_t *rp, size_t n)
     return rc;
 }
 
+/* The hold of rp expired with the send unfinished: the rest is copied, piece by piece. */
+static void fall_back(resp_t *rp)
+{
+    unhold(rp);
+    count(rp->rs, 0, 1);
+    rp->doc = 1;
+    rp->data = NULL;
+    rp->piece = msn_xmalloc(MSN_RESPOND_PIECE);
+    account(rp->rs, rp->conn, MSN_RESPOND_PIECE, 0);
+    rp->cost += MSN_RESPOND_PIECE;
+}
+
 /* Hands the next piece to libh2o (the last one with FINAL). */
 static void send_piece(resp_t *rp, h2o_req_t *req)
 {
+    if (rp->hold != NULL && msn_now_ms() >= rp->hold_until)
+        fall_back(rp);
     size_t n = rp->len - rp->off;
     size_t most = rp->doc ? MSN_RESPOND_PIECE : MSN_RESPOND_HELD_PIECE;
     if (n > most)
@@ -172,12 +223,22 @@ void msn_respond_send(msn_responder_t *rs, h2o_req_t *req, msn_conn_t *k, msn_bo
     rp->rs = rs;
     rp->conn = k;
     rp->len = b->len;
-    rp->cost = msn_respond_cost(b);
-    if (b->len <= MSN_RESPOND_PIECE) {
+    rp->cost = msn_respond_cost(rs, b);
+    int holding = can_hold(rs, b);
+    if (holding && (rp->hold = msn_snapview_hold(rs->view)) != NULL) {
+        rp->data = b->data; /* in the map, valid while held */
+        rp->hold_until = msn_now_ms() + rs->hold_ms;
+        rp->gz = b->doc_gz;
+        snprintf(rp->name, sizeof(rp->name), "%s", b->doc_name);
+        snprintf(rp->etag, sizeof(rp->etag), "%s", b->doc_etag);
+        count(rs, 1, 0);
+    } else if (b->len <= MSN_RESPOND_PIECE) {
         char *copy = h2o_mem_alloc_pool(&req->pool, b->len);
         memcpy(copy, b->data, b->len);
         rp->data = copy;
     } else if (streamable(b)) {
+        count(rs, 0, 1);               /* no hold free (or no transaction to spare): copied */
+        rp->cost = MSN_RESPOND_PIECE;
         rp->doc = 1;
         rp->gz = b->doc_gz;
         snprintf(rp->name, sizeof(rp->name), "%s", b->doc_name);

@@ -2,6 +2,7 @@
 #include "snapview.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "shm/log.h"
@@ -13,6 +14,15 @@ void msn_snapview_init(msn_snapview_t *v, const char *state_dir, msn_status_t *s
     v->st = st;
 }
 
+/* 1 when a hold still uses env. */
+static int env_held(const msn_snapview_t *v, const MDB_env *env)
+{
+    for (const msn_snaphold_t *h = v->holds; h != NULL; h = h->next)
+        if (h->env == env)
+            return 1;
+    return 0;
+}
+
 static void drop_env(msn_snapview_t *v)
 {
     if (v->txn) {
@@ -22,7 +32,20 @@ static void drop_env(msn_snapview_t *v)
         v->txn = NULL;
     }
     v->txn_active = 0;
-    msn_snap_close(&v->snap);
+    if (v->snap.env != NULL && env_held(v, v->snap.env))
+        v->snap.env = NULL; /* its last hold closes it (msn_snapview_release) */
+    else
+        msn_snap_close(&v->snap);
+}
+
+/* 1 when `current` still names the directory of the view's environment. */
+static int same_dir(const msn_snapview_t *v)
+{
+    char name[256], err[256];
+    if (v->snap.env == NULL || msn_snap_current_name(v->state_dir, name, sizeof(name), err, sizeof(err)) != 0)
+        return 0;
+    const char *slash = strrchr(v->snap.dir, '/');
+    return slash != NULL && strcmp(slash + 1, name) == 0;
 }
 
 static int reopen(msn_snapview_t *v)
@@ -60,6 +83,8 @@ int msn_snapview_begin(msn_snapview_t *v)
             return 1; /* v->refused says why */
         v->damaged = 0;
     }
+    if (v->snap.env != NULL && seq != v->env_seq && v->n_holds > 0 && env_held(v, v->snap.env) && same_dir(v))
+        v->env_seq = seq; /* the same directory: it stays open (LMDB: never open one twice in a process) */
     if (v->snap.env == NULL || seq != v->env_seq) {
         int64_t now = msn_now_ms();
         /* without a snapshot, look again at most every 200 ms (or at once when env_seq moved) */
@@ -73,6 +98,11 @@ int msn_snapview_begin(msn_snapview_t *v)
     }
     int rc = mdb_txn_renew(v->txn);
     if (rc == MDB_MAP_RESIZED) {
+        if (env_held(v, v->snap.env)) {
+            /* remapping would move the pages held transactions point into: not before they end */
+            msn_debug("the snapshot's map grew; it is remapped once the held transactions end");
+            return 1;
+        }
         mdb_env_set_mapsize(v->snap.env, 0);
         rc = mdb_txn_renew(v->txn);
     }
@@ -111,7 +141,53 @@ void msn_snapview_end(msn_snapview_t *v)
     }
 }
 
+msn_snaphold_t *msn_snapview_hold(msn_snapview_t *v)
+{
+    if (!v->txn_active || v->txn == NULL || v->snap.env == NULL)
+        return NULL;
+    msn_snaphold_t *h = calloc(1, sizeof(*h));
+    if (h == NULL)
+        return NULL;
+    MDB_txn *fresh;
+    int rc = mdb_txn_begin(v->snap.env, NULL, MDB_RDONLY, &fresh);
+    if (rc != 0) {
+        msn_debug("no read transaction to spare (%s): the document is copied", mdb_strerror(rc));
+        free(h);
+        return NULL;
+    }
+    mdb_txn_reset(fresh);
+    h->txn = v->txn;
+    h->env = v->snap.env;
+    v->txn = fresh;
+    v->txn_active = 0;
+    h->next = v->holds;
+    if (v->holds != NULL)
+        v->holds->prev = h;
+    v->holds = h;
+    v->n_holds++;
+    return h;
+}
+
+void msn_snapview_release(msn_snapview_t *v, msn_snaphold_t *h)
+{
+    if (h == NULL)
+        return;
+    mdb_txn_abort(h->txn);
+    if (h->prev != NULL)
+        h->prev->next = h->next;
+    else
+        v->holds = h->next;
+    if (h->next != NULL)
+        h->next->prev = h->prev;
+    v->n_holds--;
+    if (h->env != v->snap.env && !env_held(v, h->env))
+        mdb_env_close(h->env); /* the view moved on: this was the last hold on it */
+    free(h);
+}
+
 void msn_snapview_close(msn_snapview_t *v)
 {
+    while (v->holds != NULL)
+        msn_snapview_release(v, v->holds);
     drop_env(v);
 }

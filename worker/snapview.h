@@ -8,6 +8,16 @@
  * around each request) and msn_snapview_damaged() stops serving that environment: it is
  * closed, reported to the master (status damage_env_seq / damage_reports), and not
  * opened again until the master has made another one current (env_seq moved).
+ *
+ * Holds: msn_snapview_hold() keeps the request's read transaction past the request (a
+ * stored document sent from the map, respond.h) and gives the view a fresh one. A held
+ * transaction keeps its environment open: when the view moves to another environment
+ * (env_seq moved, or damage), the old one is closed only when its last hold is released.
+ * The map is not remapped while a hold uses it: should the master have grown it, requests
+ * are answered as without a snapshot until the holds end. Each hold uses one reader slot
+ * of the environment's table (MSN_SNAP_MAXREADERS, shared by every process) and pins the
+ * pages it can see (the master cannot reuse them): the caller bounds how many it takes
+ * and for how long.
  */
 #ifndef MSN_SNAPVIEW_H
 #define MSN_SNAPVIEW_H
@@ -16,6 +26,13 @@
 
 #include "shm/snapshot.h"
 #include "shm/status.h"
+
+/* A read transaction held past its request. */
+typedef struct msn_snaphold {
+    MDB_txn *txn;                     /* active; what was read in it stays valid until released */
+    MDB_env *env;                     /* its environment (maybe no longer the view's) */
+    struct msn_snaphold *prev, *next; /* the view's list */
+} msn_snaphold_t;
 
 typedef struct {
     const char *state_dir;
@@ -30,6 +47,8 @@ typedef struct {
     uint32_t damage;       /* values that failed their checksum (counted by the lookups) */
     int damaged;           /* the environment of damaged_seq is damaged: not opened again */
     uint64_t damaged_seq;
+    msn_snaphold_t *holds; /* the held transactions (msn_snapview_hold) */
+    int n_holds;
 } msn_snapview_t;
 
 /** Initialises the view (no environment opened yet). */
@@ -44,7 +63,17 @@ int msn_snapview_begin(msn_snapview_t *v);
 void msn_snapview_damaged(msn_snapview_t *v);
 /** Ends the request's read transaction (keeps it for renewal). */
 void msn_snapview_end(msn_snapview_t *v);
-/** Closes everything. */
+/** Holds the request's read transaction (v->txn, active) past the request: the returned
+ *  hold owns it, so every pointer read in it stays valid until msn_snapview_release;
+ *  the view gets a fresh transaction (not active: msn_snapview_end does nothing for this
+ *  request). Returns NULL (nothing changed) when no transaction is active or no fresh one
+ *  can be had (e.g. the reader table is full). */
+msn_snaphold_t *msn_snapview_hold(msn_snapview_t *v);
+/** Ends a held transaction (frees its reader slot) and closes its environment when the
+ *  view has moved to another one and this was its last hold. h is freed. */
+void msn_snapview_release(msn_snapview_t *v, msn_snaphold_t *h);
+/** Closes everything, the held transactions included (their holders must not use them
+ *  again). */
 void msn_snapview_close(msn_snapview_t *v);
 
 #endif

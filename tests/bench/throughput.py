@@ -4,8 +4,10 @@ static files.
 
 1. Builds (once; cached under the work dir) a synthetic CoreScope database, starts
    meshsnapd with W workers (default 2) and waits for a fresh generation.
-2. Fetches the exact response bodies of each benchmarked URL (/api/stats and
-   /api/packets?limit=50) and writes them into a docroot as static files. h2o cannot
+2. Fetches the exact response bodies of each benchmarked URL (/api/stats,
+   /api/packets?limit=50 and the large stored analytics document
+   /api/analytics/topology, about 2 MB on the default database) and writes them into a
+   docroot as static files. h2o cannot
    serve a file name containing '?', so a query becomes part of the name:
    /api/packets?limit=50 -> docroot/api/packets-limit-50.
 3. Starts h2o 2.2.5 standalone (/usr/bin/h2o) with num-threads = W and the stripped
@@ -13,11 +15,18 @@ static files.
    accept-ranges, default MIME application/json) plus the X-* and Cache-Control headers
    meshsnapd sent (their values frozen), so both answers have about the same size.
 4. After a warm-up, runs `wrk -t2 -c64 -d10s --latency` against each server, interleaved
-   (meshsnap, h2o, meshsnap, h2o, ...), RUNS times per URL, and prints req/s, p50 and p99
-   of every run, the medians, and the ratio meshsnap/h2o of the median req/s.
-Both servers and wrk share the machine unpinned: these are whole-box figures.
+   (meshsnap, h2o, meshsnap, h2o, ...), RUNS times per URL, and prints req/s, MB/s
+   (req/s times the answer's bytes), p50 and p99 of every run, the medians, and the
+   ratio meshsnap/h2o of the median req/s (the same ratio as of MB/s when both answers
+   have the same size; the MB/s ratio is printed too).
+5. With --baseline BIN, a second meshsnapd (for example one built from an earlier
+   commit) serves its own copy of the database with the same workers, and takes its
+   turn in the same interleaving (meshsnap, baseline, h2o, ...): its ratio to h2o and
+   the ratio meshsnap/baseline are printed too.
+Both servers and wrk share the machine unpinned: these are whole-box figures; the load
+average is printed at the start and the end.
 
-Usage: throughput.py [--meshsnapd BIN] [--workdir DIR] [--runs N] [--duration S]
+Usage: throughput.py [--meshsnapd BIN] [--baseline BIN] [--workdir DIR] [--runs N] [--duration S]
                      [--connections C] [--threads T] [--workers W] [--url PATH ...] [--db PATH]
 With --db, a copy of that database is served (e.g. the operator-scale one from
 `meshsnap gen`); URLs still 503 while the master computes them are waited for.
@@ -36,7 +45,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
 import msnlib  # noqa: E402
 
-DEFAULT_URLS = ["/api/stats", "/api/packets?limit=50"]
+DEFAULT_URLS = ["/api/stats", "/api/packets?limit=50", "/api/analytics/topology"]
 # headers h2o adds itself or that describe the body; everything else meshsnapd sends is
 # copied into the h2o configuration
 SKIP_HEADERS = {"date", "connection", "content-length", "content-type", "server", "transfer-encoding",
@@ -106,6 +115,7 @@ def main():
     ap.add_argument("--obs-per-tx", type=float, default=10.0)
     ap.add_argument("--url", action="append", help="URL path to benchmark (repeatable)")
     ap.add_argument("--db", help="serve a copy of this database instead of a synthetic one")
+    ap.add_argument("--baseline", help="another meshsnapd binary measured in the same interleaving")
     a = ap.parse_args()
     urls = a.url or DEFAULT_URLS
     wrk = msnlib.need_tool("/usr/bin/wrk", "wrk")
@@ -117,23 +127,40 @@ def main():
     msnlib.cached_db(src, nodes=2000, observers=40, transmissions=a.transmissions, obs_per_tx=a.obs_per_tx, days=7,
                      seed=2, meshsnapd=binary)
     run_dir, db = msnlib.bench_run_dir(a.workdir, "throughput-run", src)
+    servers = ["meshsnap"] + (["baseline"] if a.baseline else []) + ["h2o"]
+    print("load average at the start: %.2f %.2f %.2f" % os.getloadavg(), flush=True)
 
     d = msnlib.Daemon(db, run_dir, workers=a.workers, poll_interval_ms=1000, binary=binary, log_level="warn")
+    base = None
+    if a.baseline:
+        base_dir, base_db = msnlib.bench_run_dir(a.workdir, "throughput-baseline", src)
+        base = msnlib.Daemon(base_db, base_dir, workers=a.workers, poll_interval_ms=1000,
+                             binary=os.path.abspath(a.baseline), log_level="warn")
     h2o_proc = None
     try:
         d.start()
         d.wait_fresh(timeout=600)
+        if base is not None:
+            base.start()
+            base.wait_fresh(timeout=600)
         docroot = os.path.join(run_dir, "docroot")
         extra = {}
         sizes = {}
-        for u in urls:
-            r = d.get(u, timeout=120)
+        base_sizes = {}
+
+        def ready(srv, u):
+            r = srv.get(u, timeout=120)
             deadline = time.time() + 900  # analytics are published after the first generation
             while r.status == 503 and time.time() < deadline:
                 time.sleep(1)
-                r = d.get(u, timeout=120)
+                r = srv.get(u, timeout=120)
             if r.status != 200:
                 sys.exit("throughput.py: %s answered %d" % (u, r.status))
+            return r
+        for u in urls:
+            if base is not None:
+                base_sizes[u] = response_bytes(ready(base, u))
+            r = ready(d, u)
             f = os.path.join(docroot, static_name(u).lstrip("/"))
             os.makedirs(os.path.dirname(f), exist_ok=True)
             with open(f, "wb") as fh:
@@ -152,21 +179,33 @@ def main():
             with open(os.path.join(run_dir, "h2o.out"), "rb") as fh:
                 sys.exit("throughput.py: h2o did not start:\n" + fh.read().decode("utf-8", "replace"))
         for u in urls:
-            r = msnlib.http_get("127.0.0.1", port, static_name(u))
-            want = d.get(u, timeout=120).body
-            if r.status != 200 or r.body != want:
+            for _ in range(5):  # a document the master republished meanwhile is written again
+                r = msnlib.http_get("127.0.0.1", port, static_name(u))
+                want = d.get(u, timeout=120).body
+                if r.status == 200 and r.body == want:
+                    break
+                with open(os.path.join(docroot, static_name(u).lstrip("/")), "wb") as fh:
+                    fh.write(want)
+                time.sleep(0.2)
+            else:
                 sys.exit("throughput.py: h2o serves different bytes for %s (status %d)" % (u, r.status))
             sizes[u].append(response_bytes(r))
+            if base is not None:
+                sizes[u].insert(1, base_sizes[u])
 
         print("meshsnapd %s, %d workers, http://127.0.0.1:%d" % (binary, a.workers, d.port))
+        if base is not None:
+            print("baseline  %s, %d workers, http://127.0.0.1:%d" % (os.path.abspath(a.baseline), a.workers, base.port))
         print("h2o       %s, num-threads %d, http://127.0.0.1:%d (static copies of the same bodies)" % (h2o, a.workers, port))
         print("wrk -t%d -c%d -d%ds --latency, %d interleaved runs per server and URL\n"
               % (a.threads, a.connections, a.duration, a.runs), flush=True)
 
         results = {}
         for u in urls:
-            targets = [("meshsnap", "http://127.0.0.1:%d%s" % (d.port, u)),
-                       ("h2o", "http://127.0.0.1:%d%s" % (port, static_name(u)))]
+            targets = [("meshsnap", "http://127.0.0.1:%d%s" % (d.port, u))]
+            if base is not None:
+                targets.append(("baseline", "http://127.0.0.1:%d%s" % (base.port, u)))
+            targets.append(("h2o", "http://127.0.0.1:%d%s" % (port, static_name(u))))
             for _, url in targets:  # warm-up
                 run_wrk(wrk, url, a, duration=2)
             for i in range(a.runs):
@@ -174,28 +213,44 @@ def main():
                     res = run_wrk(wrk, url, a)
                     results.setdefault((u, name), []).append(res)
                     rps, p50, p99, non2xx, sock = res
-                    print("%-24s %-8s run %d: %9.0f req/s  p50 %7.3f ms  p99 %7.3f ms%s%s"
-                          % (u, name, i + 1, rps, p50 or -1, p99 or -1,
+                    mbs = rps * sizes[u][servers.index(name)] / 1e6
+                    print("%-24s %-8s run %d: %9.0f req/s %8.1f MB/s  p50 %7.3f ms  p99 %7.3f ms%s%s"
+                          % (u, name, i + 1, rps, mbs, p50 or -1, p99 or -1,
                              "  NON-2xx: %d" % non2xx if non2xx else "", "  socket errors:" + sock if sock else ""),
                           flush=True)
             d.check_alive()
+            if base is not None:
+                base.check_alive()
 
-        print("\n%-24s %-8s %10s %10s %10s %10s %10s %8s" % ("url", "server", "req/s", "min", "max", "p50 ms", "p99 ms", "bytes"))
+        print("\n%-24s %-8s %10s %10s %10s %10s %10s %10s %9s"
+              % ("url", "server", "req/s", "min", "max", "MB/s", "p50 ms", "p99 ms", "bytes"))
         for u in urls:
-            med = {}
-            for j, name in enumerate(("meshsnap", "h2o")):
+            med, mbs = {}, {}
+            for j, name in enumerate(servers):
                 rs = results[(u, name)]
                 rps = [x[0] for x in rs]
                 med[name] = statistics.median(rps)
-                print("%-24s %-8s %10.0f %10.0f %10.0f %10.3f %10.3f %8d"
-                      % (u, name, med[name], min(rps), max(rps), statistics.median([x[1] for x in rs]),
+                mbs[name] = med[name] * sizes[u][j] / 1e6
+                print("%-24s %-8s %10.0f %10.0f %10.0f %10.1f %10.3f %10.3f %9d"
+                      % (u, name, med[name], min(rps), max(rps), mbs[name], statistics.median([x[1] for x in rs]),
                          statistics.median([x[2] for x in rs]), sizes[u][j]))
-            print("%-24s ratio meshsnap/h2o (median req/s): %.2f" % (u, med["meshsnap"] / med["h2o"]))
+            for name in servers[:-1]:
+                print("%-24s ratio %s/h2o: req/s %.2f, MB/s %.2f"
+                      % (u, name, msnlib.ratio(med[name], med["h2o"]), msnlib.ratio(mbs[name], mbs["h2o"])))
+            if base is not None:
+                print("%-24s ratio meshsnap/baseline: req/s %.2f, MB/s %.2f"
+                      % (u, msnlib.ratio(med["meshsnap"], med["baseline"]),
+                         msnlib.ratio(mbs["meshsnap"], mbs["baseline"])))
+        print("\nload average at the end: %.2f %.2f %.2f" % os.getloadavg())
     finally:
         if h2o_proc is not None:
             msnlib.stop_process(h2o_proc, signal.SIGTERM)
         d.cleanup()
+        if base is not None:
+            base.cleanup()
     shutil.rmtree(run_dir, ignore_errors=True)
+    if base is not None:
+        shutil.rmtree(base_dir, ignore_errors=True)
     return 0
 
 

@@ -11,6 +11,10 @@ until close() (or the end of a `with` block).
                                      one cleartext HTTP/2 connection (prior knowledge) that
                                      opens `streams` streams with a flow-control window of 0
                                      and never opens it: every response stays at the server
+  HeldH2(host, port, path)           one cleartext HTTP/2 stream asked with a window of 0 (the
+                                     response waits at the server) until read_all() opens
+                                     the windows and reads the whole body: a reader that is
+                                     as slow as the test wants
   IdleConnections(host, port, n)     n keep-alive connections, each after one answered
                                      request (so they sit idle in the server)
   rss_kb(pid), anon_kb(pid)          the resident set of a process, in KiB: all of it (VmRSS),
@@ -216,6 +220,70 @@ class StalledH2(_Clients):
             s.sendall(_frame(0x4, 0x1, 0))
         except OSError as e:
             self.refused, self.reason = True, "%s (within %.0f s)" % (e, timeout)
+
+
+class HeldH2(_Clients):
+    """One HTTP/2 connection with one stream for path (extra headers as literals), asked
+    with SETTINGS_INITIAL_WINDOW_SIZE = 0: the server can send the headers but no body
+    until read_all(). `refused` as for StalledH2."""
+
+    def __init__(self, host, port, path, headers=None, timeout=30.0):
+        super().__init__()
+        self.refused = False
+        s = _connect(host, port)
+        self.socks.append(s)
+        self.sock = s
+        settings = struct.pack(">HI", 0x4, 0)
+        block = (_hpack_literal(":method", "GET") + _hpack_literal(":scheme", "http") +
+                 _hpack_literal(":path", path) + _hpack_literal(":authority", "%s:%d" % (host, port)))
+        for k, v in (headers or {}).items():
+            block += _hpack_literal(k.lower(), v)
+        s.settimeout(timeout)
+        s.sendall(H2_PREFACE + _frame(0x4, 0, 0, settings) + _frame(0x1, 0x5, 1, block))
+
+    def _read_frame(self):
+        head = _recv_exactly(self.sock, 9)
+        if len(head) < 9:
+            return None
+        length = struct.unpack(">I", b"\0" + head[:3])[0]
+        stream = struct.unpack(">I", head[5:9])[0] & 0x7FFFFFFF
+        payload = _recv_exactly(self.sock, length)
+        return head[3], head[4], stream, payload
+
+    def read_all(self):
+        """Opens the stream's and the connection's windows and reads until the stream
+        ends. Returns (status, body, complete): status is 200 when the server's header
+        block starts with the indexed :status 200 (else None); complete is False when the
+        stream was reset or the connection closed first."""
+        big = 0x7FFFFFFF
+        self.sock.sendall(_frame(0x8, 0, 0, struct.pack(">I", big - 65535)) + _frame(0x8, 0, 1, struct.pack(">I", big)))
+        status, body = None, bytearray()
+        while True:
+            try:
+                f = self._read_frame()
+            except OSError:
+                f = None
+            if f is None:
+                return status, bytes(body), False
+            ftype, flags, stream, payload = f
+            if ftype == 0x4 and not flags & 0x1:
+                self.sock.sendall(_frame(0x4, 0x1, 0))
+            elif ftype == 0x6 and not flags & 0x1:
+                self.sock.sendall(_frame(0x6, 0x1, 0, payload))
+            elif ftype == 0x7:
+                return status, bytes(body), False
+            elif stream == 1 and ftype == 0x3:
+                return status, bytes(body), False
+            elif stream == 1 and ftype == 0x1:
+                status = 200 if payload[:1] == b"\x88" else None
+                if flags & 0x1:
+                    return status, bytes(body), True
+            elif stream == 1 and ftype == 0x0:
+                if flags & 0x8:  # PADDED
+                    payload = payload[1:len(payload) - payload[0]]
+                body += payload
+                if flags & 0x1:
+                    return status, bytes(body), True
 
 
 def _recv_exactly(s, n):

@@ -57,6 +57,8 @@ static void test_defaults(void)
     CHECK_EQ_INT(c.http.write_timeout_ms, 30000);
     CHECK_EQ_INT(c.http.conn_buffer_kb, 4096);
     CHECK_EQ_INT(c.http.worker_buffer_mb, 64);
+    CHECK_EQ_INT(c.http.doc_hold_ms, 2000);
+    CHECK_EQ_INT(c.http.doc_holds, 32);
     CHECK_EQ_INT(c.http.max_query_params, 32);
     CHECK_EQ_INT(c.http.http2, 0);
     CHECK_EQ_INT(c.http.admin_listen.port, 0);
@@ -131,6 +133,8 @@ static const char *EVERY_KEY = "\xEF\xBB\xBF# every key, CRLF line endings and a
                                "write_timeout_ms = 2000\r\n"
                                "conn_buffer_kb = 512\r\n"
                                "worker_buffer_mb = 16\r\n"
+                               "doc_hold_ms = 500\r\n"
+                               "doc_holds = 0\r\n"
                                "max_query_params = 64\r\n"
                                "http2 = yes\r\n"
                                "admin_listen = [::1]:9000\r\n"
@@ -202,6 +206,8 @@ static void check_every_key(const msn_config_t *c)
     CHECK_EQ_INT(c->http.write_timeout_ms, 2000);
     CHECK_EQ_INT(c->http.conn_buffer_kb, 512);
     CHECK_EQ_INT(c->http.worker_buffer_mb, 16);
+    CHECK_EQ_INT(c->http.doc_hold_ms, 500);
+    CHECK_EQ_INT(c->http.doc_holds, 0);
     CHECK_EQ_INT(c->http.max_query_params, 64);
     CHECK_EQ_INT(c->http.http2, 1);
     CHECK_EQ_STR(c->http.admin_listen.host, "::1");
@@ -337,6 +343,8 @@ static const bad_case_t BAD[] = {
     {"listen =\n", 1, "listen: empty value"},
     {"workers = many\n", 1, "workers: 'many' is neither 'auto' nor an integer (allowed auto or 1..64)"},
     {"workers = 0\n", 1, "workers: 0 is out of range (allowed auto or 1..64)"},
+    {"[http]\ndoc_hold_ms = 0\n", 2, "[http] doc_hold_ms: 0 is out of range (allowed 1..3600000)"},
+    {"[http]\ndoc_holds = 257\n", 2, "[http] doc_holds: 257 is out of range (allowed 0..256)"},
     {"workers = 65\n", 1, "workers: 65 is out of range (allowed auto or 1..64)"},
     {"log_level = verbose\n", 1,
      "log_level: 'verbose' is not a log level (allowed debug, info, warn, error)"},
