@@ -10,6 +10,7 @@
 #include "frontend_doc.h"
 #include "chanpub.h"
 #include "fxbulk.h"
+#include "pubrender.h"
 #include "render.h"
 #include "render_channels.h"
 #include "render_observer.h"
@@ -185,19 +186,28 @@ static int write_latest(wctx_t *w, msn_tx_t *t)
     return 0;
 }
 
-/* Writes a transmission's own keys (tx record, plus hash/fx/ft when new). */
-static int write_tx(wctx_t *w, msn_tx_t *t, int is_new)
+/* Writes a transmission's own keys (tx record, plus hash/fx/ft when new). pre: its records
+ * as the full build's render thread made them (which also gathered its packet-list
+ * entries), or NULL to render them here. */
+static int write_tx(wctx_t *w, msn_tx_t *t, int is_new, const msn_pubrender_tx_t *pre)
 {
     msn_snap_key_t k;
     uint8_t idv[MSN_SNAPREC_ID_LEN];
     msn_snap_tx_key((uint64_t)t->id, &k);
-    msgpack_sbuffer_clear(&w->sb);
-    msn_render_tx_record(&w->sb, w->s, t, &w->scratch);
-    int rc = put(w, MSN_DBI_TX, &k, w->sb.data, w->sb.size, w->append ? MDB_APPEND : 0);
+    int rc;
+    if (pre) {
+        rc = put(w, MSN_DBI_TX, &k, pre->tx, pre->tx_len, w->append ? MDB_APPEND : 0);
+    } else {
+        msgpack_sbuffer_clear(&w->sb);
+        msn_render_tx_record(&w->sb, w->s, t, &w->scratch);
+        rc = put(w, MSN_DBI_TX, &k, w->sb.data, w->sb.size, w->append ? MDB_APPEND : 0);
+    }
     if (rc == 0)
         rc = write_latest(w, t);
-    if (rc == 0)
+    if (rc == 0 && pre == NULL)
         rc = msn_chanpub_write(w->txn, &w->p->snap, w->s, t, &w->scratch, &w->sb);
+    else if (rc == 0 && pre->cmsg_kind != 0 && (rc = msn_chanpub_write_chl(w->txn, &w->p->snap, w->s, t)) == 0)
+        rc = msn_chanpub_put_cmsg(w->txn, &w->p->snap, t, pre->cmsg_kind > 0 ? pre->cmsg : NULL, pre->cmsg_len);
     if (rc || !is_new)
         return rc;
     if (t->hash && msn_snap_hash_key(t->hash, strlen(t->hash), &k) == 0) {
@@ -213,6 +223,8 @@ static int write_tx(wctx_t *w, msn_tx_t *t, int is_new)
     }
     msn_fx_rec_t rec;
     fx_rec_of(t, &rec);
+    if (pre)
+        goto first_seen; /* the render thread gathered the list entries */
     if ((rc = put_fx(w, MSN_FX_ALL, NULL, 0, &rec)) || (rc = put_fx(w, MSN_FX_TYPE, &rec.payload_type, 1, &rec)) ||
         (rc = put_fx(w, MSN_FX_ROUTE, &rec.route_type, 1, &rec)))
         return rc;
@@ -221,28 +233,39 @@ static int write_tx(wctx_t *w, msn_tx_t *t, int is_new)
         return rc;
     if ((rc = put_fx_str(w, MSN_FX_CHANNEL, t->channel_hash, &rec)))
         return rc;
+first_seen:
     msn_snap_ft_key(t->first_seen_ms, (uint64_t)t->id, &k);
     uint8_t v[MSN_SNAPREC_KEYSUM_LEN + 128];
     size_t vlen = msn_snaprec_timeval(v, sizeof(v), k.b, k.len, t->first_seen, strlen(t->first_seen));
     return put(w, MSN_DBI_FT, &k, v, vlen, 0);
 }
 
-/* Writes one observation (obs, oid, and the observer list entry of its transmission). */
-static int write_obs(wctx_t *w, msn_tx_t *t, const msn_obs_t *o)
+/* Writes one observation (obs, oid, and the observer list entry of its transmission).
+ * pre: its record as the full build's render thread made it (which also gathered its
+ * packet-list entries), pre_len bytes; NULL to render it here. */
+static int write_obs(wctx_t *w, msn_tx_t *t, const msn_obs_t *o, const uint8_t *pre, size_t pre_len)
 {
     msn_snap_key_t k;
     uint8_t txv[MSN_SNAPREC_ID_LEN];
     msn_snap_obs_key((uint64_t)t->id, (uint64_t)o->id, &k);
-    msgpack_sbuffer_clear(&w->sb);
-    msn_render_obs_record(&w->sb, w->s, t, o);
+    const void *val = pre;
+    size_t len = pre_len;
+    if (pre == NULL) {
+        msgpack_sbuffer_clear(&w->sb);
+        msn_render_obs_record(&w->sb, w->s, t, o);
+        val = w->sb.data;
+        len = w->sb.size;
+    }
     /* a full build appends; an observation taken in late (store.h) may come after a newer
        one of its transmission and is put in its place */
     int append = w->append && (w->last_obs.len == 0 || memcmp(k.b, w->last_obs.b, k.len) > 0);
-    int rc = put(w, MSN_DBI_OBS, &k, w->sb.data, w->sb.size, append ? MDB_APPEND : 0);
+    int rc = put(w, MSN_DBI_OBS, &k, val, len, append ? MDB_APPEND : 0);
     if (rc)
         return rc;
     if (append)
         w->last_obs = k;
+    if (pre)
+        return 0; /* oid is written afterwards (write_oids), the lists were gathered */
     if (w->fxb == NULL) { /* a full build writes oid in id order afterwards (write_oids) */
         msn_snap_oid_key((uint64_t)o->id, &k);
         msn_snaprec_id_encode(txv, k.b, k.len, (uint64_t)t->id);
@@ -634,6 +657,10 @@ int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *e
        The rows come first (keys in order, appended), then the oid index and the packet
        lists, each in key order. */
     uint32_t batch = 0;
+    /* the records are rendered and the packet lists gathered on a second thread, a few
+       blocks ahead (pubrender.h); this thread puts them */
+    int64_t logged0 = p->skip.logged;
+    msn_pubrender_t *rr = rc == 0 ? msn_pubrender_start(s, &fxb, logged0) : NULL;
     for (uint32_t i = 0; i < s->n_tx && rc == 0; i++) {
         if ((i & 1023) == 0 && stop_asked(p)) {
             rc = PUB_STOPPED;
@@ -641,9 +668,12 @@ int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *e
         }
         msn_tx_t *t = &s->tx[i];
         w.tx_ix = i;
-        rc = write_tx(&w, t, 1);
+        msn_pubrender_tx_t pre;
+        msn_pubrender_next(rr, i, &pre);
+        rc = write_tx(&w, t, 1, &pre);
         for (uint32_t j = 0; j < t->n_obs && rc == 0; j++)
-            rc = write_obs(&w, t, &s->obs[t->obs[j]]);
+            rc = write_obs(&w, t, &s->obs[t->obs[j]], pre.obs_base + pre.obs_off[j],
+                           pre.obs_off[j + 1] - pre.obs_off[j]);
         t->dirty = 0;
         visited = i + 1;
         batch += 1 + t->n_obs;
@@ -651,6 +681,12 @@ int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *e
             batch = 0;
             rc = next_batch(&w);
         }
+    }
+    if (rr) {
+        msn_pubrender_skip_t rs;
+        msn_pubrender_finish(rr, &rs);
+        w.skip.list_keys += rs.list_keys;
+        p->skip.logged += rs.logged - logged0;
     }
     if (rc == 0)
         rc = write_oids(&w);
@@ -743,7 +779,7 @@ int msn_publish_incremental(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, 
         const msn_obs_t *o = &s->obs[i];
         msn_tx_t *t = msn_store_tx_by_id(s, o->tx_id);
         if (t)
-            rc = write_obs(&w, t, o);
+            rc = write_obs(&w, t, o, NULL, 0);
         changed = 1;
     }
     /* observations a backfill changed in place */
@@ -753,14 +789,14 @@ int msn_publish_incremental(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, 
             continue; /* new: written above */
         msn_tx_t *t = msn_store_tx_by_id(s, o->tx_id);
         if (t)
-            rc = write_obs(&w, t, o);
+            rc = write_obs(&w, t, o, NULL, 0);
         changed = 1;
     }
     for (uint32_t i = 0; i < s->n_tx && rc == 0; i++) {
         msn_tx_t *t = &s->tx[i];
         if (!t->dirty)
             continue;
-        rc = write_tx(&w, t, i >= p->pub_tx);
+        rc = write_tx(&w, t, i >= p->pub_tx, NULL);
         t->dirty = 0;
         changed = 1;
         w.tx_dirty = 1;
