@@ -220,9 +220,11 @@ msn_pubrender_t *msn_pubrender_start(const msn_store_t *s, msn_fxbulk_t *fxb, in
     pthread_cond_init(&r->filled, NULL);
     pthread_cond_init(&r->freed, NULL);
     if (s->n_tx > 0) {
-        if (pthread_create(&r->thread, NULL, thread_main, r) == 0)
+        if (pthread_create(&r->thread, NULL, thread_main, r) == 0) {
             r->threaded = 1;
-        else
+            pthread_setname_np(r->thread, "msn-render");
+        }
+        if (!r->threaded)
             msn_warn("cannot start the render thread of the full publication: rendering on the publisher thread");
     }
     return r;

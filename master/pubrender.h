@@ -33,7 +33,7 @@
 #include "store.h"
 
 #define MSN_PUBRENDER_SLOTS 4
-#define MSN_PUBRENDER_BLOCK_RECORDS 8192u
+#define MSN_PUBRENDER_BLOCK_RECORDS 2048u
 
 typedef struct msn_pubrender msn_pubrender_t;
 

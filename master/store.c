@@ -124,7 +124,7 @@ static void rp_cb(void *ctx, int idx, const char *str, size_t n)
 
 /* Parses a resolved_path JSON array (t[0..len), NULL when the column is NULL) into
    interned key ids. 0 ok (rp NULL when absent), -1 malformed. */
-static int parse_resolved(msn_store_t *s, const char *t, size_t len, msn_obs_t *o)
+static int parse_resolved(msn_store_t *s, msn_arena_t *a, const char *t, size_t len, msn_obs_t *o)
 {
     if (t == NULL)
         return 0;
@@ -134,7 +134,7 @@ static int parse_resolved(msn_store_t *s, const char *t, size_t len, msn_obs_t *
         return -1;
     if (n == 0)
         return 0;
-    uint32_t *rp = msn_arena_alloc(s->arena, (size_t)n * sizeof(uint32_t));
+    uint32_t *rp = msn_arena_alloc(a, (size_t)n * sizeof(uint32_t));
     memcpy(rp, c.ids, (size_t)n * sizeof(uint32_t));
     o->rp = rp;
     o->rp_n = (uint8_t)n;
@@ -332,11 +332,11 @@ static void obs_cols(msn_store_t *s, msn_arena_t *a, sqlite3_stmt *st, msn_obs_t
 }
 
 /* Completes o after obs_cols: the hop count, and resolved_path from its text rp[0..rp_len)
-   (NULL when the column is NULL); logs what cannot be parsed. */
-static void obs_derive(msn_store_t *s, msn_obs_t *o, const char *rp, size_t rp_len)
+   (NULL when the column is NULL; key ids in arena a); logs what cannot be parsed. */
+static void obs_derive(msn_store_t *s, msn_arena_t *a, msn_obs_t *o, const char *rp, size_t rp_len)
 {
     o->hops = (uint8_t)path_hops(o->path_json);
-    if (parse_resolved(s, rp, rp_len, o) < 0) {
+    if (parse_resolved(s, a, rp, rp_len, o) < 0) {
         msn_warn("observation %lld has an unparsable resolved_path; served without it", (long long)o->id);
         s->skipped_rows++;
     }
@@ -352,7 +352,7 @@ static void obs_fill(msn_store_t *s, sqlite3_stmt *st, msn_obs_t *o)
 {
     obs_cols(s, s->arena, st, o);
     const char *rp = (const char *)sqlite3_column_text(st, 9);
-    obs_derive(s, o, rp, (size_t)sqlite3_column_bytes(st, 9));
+    obs_derive(s, s->arena, o, rp, (size_t)sqlite3_column_bytes(st, 9));
 }
 
 /* Appends the observation of the current row to transmission t. */
@@ -773,11 +773,12 @@ int msn_store_reload_small(msn_store_t *s, sqlite3 *db, int64_t now_s, char *err
  *
  * During msn_store_load's observation pass a second thread steps the SQLite statements
  * (chunks of chunk_rows * 4 rows, each its own read transaction, as load_obs_chunk reads
- * them) and reads each row's columns, interning direction and path_json, into batches;
- * the publisher thread takes the batches in order and does the rest (resolved paths,
- * hop counts, appending to the transmissions). Ownership while the reader runs: the
- * connection, the string table (strs, str_ix) and the reader's own arena (the interned
- * copies; tied to the store's arena afterwards) are the reader's; everything else in the
+ * them) and makes each row's observation (interning direction, path_json and the
+ * resolved path's keys) into batches; the publisher thread takes the batches in order and
+ * appends the observations to their transmissions. Ownership while the reader runs: the
+ * connection, the string and key tables (strs, str_ix, keys, key_ix), skipped_rows and the
+ * reader's own arena (the interned copies and resolved paths; tied to the store's arena
+ * afterwards) are the reader's; everything else in the
  * store is the publisher thread's. A batch is handed over under the mutex (ready set by
  * the reader, cleared by the publisher thread). A row whose transmission is above every
  * loaded one ends the pipeline (the reader is joined first): load_obs_chunk then reads on
@@ -787,15 +788,8 @@ int msn_store_reload_small(msn_store_t *s, sqlite3 *db, int64_t now_s, char *err
 #define PIPE_ROWS 4096
 
 typedef struct {
-    msn_obs_t o; /* id, tx_id and obs_cols' fields */
-    uint32_t rp_off, rp_len;
-    uint8_t rp_null;
-} piperow_t;
-
-typedef struct {
-    piperow_t *rows;
+    msn_obs_t *rows; /* complete but for their transmission */
     uint32_t n;
-    msn_buf_t text; /* the rows' resolved_path texts */
     int ready;
     int end; /* the last batch: 1 every row was read, -1 an error (pipe err) */
 } pipebatch_t;
@@ -804,7 +798,7 @@ typedef struct {
     msn_store_t *s;
     sqlite3 *db;
     int chunk;          /* rows per statement */
-    msn_arena_t *arena; /* the reader's copies of interned strings */
+    msn_arena_t *arena; /* the reader's copies of interned strings, and resolved paths */
     int64_t cursor;     /* the last id read */
     pthread_mutex_t mu;
     pthread_cond_t filled, freed;
@@ -817,7 +811,6 @@ typedef struct {
 static int pipe_fill(obspipe_t *p, sqlite3_stmt *st, int *in_chunk, pipebatch_t *b)
 {
     b->n = 0;
-    b->text.len = 0;
     while (b->n < PIPE_ROWS) {
         if (*in_chunk == 0) {
             sqlite3_reset(st);
@@ -836,20 +829,14 @@ static int pipe_fill(obspipe_t *p, sqlite3_stmt *st, int *in_chunk, pipebatch_t 
             return -1;
         }
         (*in_chunk)++;
-        piperow_t *r = &b->rows[b->n++];
-        memset(&r->o, 0, sizeof(r->o));
-        r->o.id = sqlite3_column_int64(st, 0);
-        r->o.tx_id = sqlite3_column_int64(st, 1);
-        p->cursor = r->o.id;
-        obs_cols(p->s, p->arena, st, &r->o);
-        const unsigned char *t = sqlite3_column_text(st, 9);
-        r->rp_null = t == NULL;
-        r->rp_off = r->rp_len = 0;
-        if (t != NULL) {
-            r->rp_len = (uint32_t)sqlite3_column_bytes(st, 9);
-            r->rp_off = (uint32_t)b->text.len;
-            msn_buf_append(&b->text, t, r->rp_len);
-        }
+        msn_obs_t *o = &b->rows[b->n++];
+        memset(o, 0, sizeof(*o));
+        o->id = sqlite3_column_int64(st, 0);
+        o->tx_id = sqlite3_column_int64(st, 1);
+        p->cursor = o->id;
+        obs_cols(p->s, p->arena, st, o);
+        const char *rp = (const char *)sqlite3_column_text(st, 9);
+        obs_derive(p->s, p->arena, o, rp, (size_t)sqlite3_column_bytes(st, 9));
     }
     return 0;
 }
@@ -904,13 +891,15 @@ static int load_obs_piped(msn_store_t *s, sqlite3 *db, int chunk, msn_store_prog
     p->cursor = s->max_obs_id;
     p->arena = msn_arena_new();
     for (int k = 0; k < PIPE_SLOTS; k++)
-        p->b[k].rows = msn_xmalloc(PIPE_ROWS * sizeof(piperow_t));
+        p->b[k].rows = msn_xmalloc(PIPE_ROWS * sizeof(msn_obs_t));
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->filled, NULL);
     pthread_cond_init(&p->freed, NULL);
     pthread_t th;
     int ret = 0, started = pthread_create(&th, NULL, pipe_main, p) == 0;
-    if (!started) {
+    if (started)
+        pthread_setname_np(th, "msn-obsread");
+    else {
         msn_warn("cannot start the observation reader thread: reading on the publisher thread");
         ret = 1;
     }
@@ -922,8 +911,8 @@ static int load_obs_piped(msn_store_t *s, sqlite3 *db, int chunk, msn_store_prog
             pthread_cond_wait(&p->filled, &p->mu);
         pthread_mutex_unlock(&p->mu);
         for (uint32_t i = 0; i < b->n; i++) {
-            piperow_t *r = &b->rows[i];
-            int64_t id = r->o.id, txid = r->o.tx_id;
+            const msn_obs_t *r = &b->rows[i];
+            int64_t id = r->id, txid = r->tx_id;
             msn_tx_t *t = txid > s->max_tx_id ? NULL : msn_store_tx_by_id(s, txid);
             if (t == NULL && txid > s->max_tx_id) {
                 ret = 1; /* load_obs_chunk decides: wait for it, or read the transmissions first */
@@ -939,9 +928,7 @@ static int load_obs_piped(msn_store_t *s, sqlite3 *db, int chunk, msn_store_prog
                 s->cap_obs = s->cap_obs ? s->cap_obs * 2 : 16384;
                 s->obs = msn_xrealloc(s->obs, s->cap_obs * sizeof(msn_obs_t));
             }
-            msn_obs_t *o = &s->obs[s->n_obs];
-            *o = r->o;
-            obs_derive(s, o, r->rp_null ? NULL : b->text.data + r->rp_off, r->rp_len);
+            s->obs[s->n_obs] = *r;
             tx_add_obs(s, t, s->n_obs);
             s->n_obs++;
         }
@@ -981,7 +968,6 @@ out:
     msn_arena_defer(s->arena, free_arena, p->arena);
     for (int k = 0; k < PIPE_SLOTS; k++) {
         free(p->b[k].rows);
-        msn_buf_free(&p->b[k].text);
     }
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->filled);
@@ -1148,7 +1134,7 @@ int msn_store_refresh_resolved(msn_store_t *s, sqlite3 *db, int64_t from_id, int
             if (o == NULL || o->rp != NULL)
                 continue;
             const char *rp = (const char *)sqlite3_column_text(st, 1);
-            if (parse_resolved(s, rp, (size_t)sqlite3_column_bytes(st, 1), o) < 0 || o->rp == NULL)
+            if (parse_resolved(s, s->arena, rp, (size_t)sqlite3_column_bytes(st, 1), o) < 0 || o->rp == NULL)
                 continue;
             if (s->n_obs_dirty == s->cap_obs_dirty) {
                 s->cap_obs_dirty = s->cap_obs_dirty ? s->cap_obs_dirty * 2 : 4096;
