@@ -11,6 +11,7 @@
 #include "shm/hash.h"
 #include "shm/jsonr.h"
 #include "shm/log.h"
+#include "shm/schema.h"
 #include "shm/timeutil.h"
 
 /* An observation's size is the bulk of the master's memory: a field added or moved is seen here. */
@@ -332,18 +333,20 @@ static void obs_cols(msn_store_t *s, msn_arena_t *a, sqlite3_stmt *st, msn_obs_t
 }
 
 /* Completes o after obs_cols: the hop count, and resolved_path from its text rp[0..rp_len)
-   (NULL when the column is NULL; key ids in arena a); logs what cannot be parsed. */
-static void obs_derive(msn_store_t *s, msn_arena_t *a, msn_obs_t *o, const char *rp, size_t rp_len)
+   (NULL when the column is NULL; key ids in arena a); logs what cannot be parsed and counts
+   it in *skipped. */
+static void obs_derive(msn_store_t *s, msn_arena_t *a, msn_obs_t *o, const char *rp, size_t rp_len,
+                       int64_t *skipped)
 {
     o->hops = (uint8_t)path_hops(o->path_json);
     if (parse_resolved(s, a, rp, rp_len, o) < 0) {
         msn_warn("observation %lld has an unparsable resolved_path; served without it", (long long)o->id);
-        s->skipped_rows++;
+        (*skipped)++;
     }
     if (o->path_json != NULL && o->hops == 0 && strcmp(o->path_json, "[]") != 0 &&
         msn_json_str_array_each(o->path_json, strlen(o->path_json), NULL, NULL) < 0) {
         msn_warn("observation %lld has an unparsable path_json; served as an empty path", (long long)o->id);
-        s->skipped_rows++;
+        (*skipped)++;
     }
 }
 
@@ -352,7 +355,7 @@ static void obs_fill(msn_store_t *s, sqlite3_stmt *st, msn_obs_t *o)
 {
     obs_cols(s, s->arena, st, o);
     const char *rp = (const char *)sqlite3_column_text(st, 9);
-    obs_derive(s, s->arena, o, rp, (size_t)sqlite3_column_bytes(st, 9));
+    obs_derive(s, s->arena, o, rp, (size_t)sqlite3_column_bytes(st, 9), &s->skipped_rows);
 }
 
 /* Appends the observation of the current row to transmission t. */
@@ -772,11 +775,13 @@ int msn_store_reload_small(msn_store_t *s, sqlite3 *db, int64_t now_s, char *err
 /* ---- the full load's observation reader ----
  *
  * During msn_store_load's observation pass a second thread steps the SQLite statements
- * (chunks of chunk_rows * 4 rows, each its own read transaction, as load_obs_chunk reads
- * them) and makes each row's observation (interning direction, path_json and the
+ * on a connection of its own when one can be opened (then the transmissions are read on
+ * the publisher thread meanwhile, as far as the observations need them), else on the
+ * store's once the transmissions are read (chunks of chunk_rows * 4 rows, each its own
+ * read transaction, as load_obs_chunk reads them) and makes each row's observation (interning direction, path_json and the
  * resolved path's keys) into batches; the publisher thread takes the batches in order and
  * appends the observations to their transmissions. Ownership while the reader runs: the
- * connection, the string and key tables (strs, str_ix, keys, key_ix), skipped_rows and the
+ * connection it reads, the string and key tables (strs, str_ix, keys, key_ix) and the
  * reader's own arena (the interned copies and resolved paths; tied to the store's arena
  * afterwards) are the reader's; everything else in the
  * store is the publisher thread's. A batch is handed over under the mutex (ready set by
@@ -800,6 +805,7 @@ typedef struct {
     int chunk;          /* rows per statement */
     msn_arena_t *arena; /* the reader's copies of interned strings, and resolved paths */
     int64_t cursor;     /* the last id read */
+    int64_t skipped;    /* rows the reader logged as corrupt (added to skipped_rows at the end) */
     pthread_mutex_t mu;
     pthread_cond_t filled, freed;
     int quit;
@@ -836,7 +842,7 @@ static int pipe_fill(obspipe_t *p, sqlite3_stmt *st, int *in_chunk, pipebatch_t 
         p->cursor = o->id;
         obs_cols(p->s, p->arena, st, o);
         const char *rp = (const char *)sqlite3_column_text(st, 9);
-        obs_derive(p->s, p->arena, o, rp, (size_t)sqlite3_column_bytes(st, 9));
+        obs_derive(p->s, p->arena, o, rp, (size_t)sqlite3_column_bytes(st, 9), &p->skipped);
     }
     return 0;
 }
@@ -877,16 +883,19 @@ static void free_arena(void *a)
     msn_arena_free(a);
 }
 
-/* The observation pass of a full load through the reader thread. Returns 0 when every
- * row was read, 1 when the sequential pass must read on from s->max_obs_id (a row ahead
- * of the loaded transmissions, or no thread), -2 when stop was set, -1 with err set. */
-static int load_obs_piped(msn_store_t *s, sqlite3 *db, int chunk, msn_store_progress_cb cb, void *ctx,
-                          const atomic_int *stop, char *err, size_t errlen)
+/* The observation pass of a full load through the reader thread, reading on rdb; the
+ * transmissions an observation refers to are read on db first (chunks of chunk_rows) until
+ * *tx_done (rdb == db: the caller read them all before). Returns 0 when every observation
+ * was read, 1 when the sequential pass must read on from s->max_obs_id (a row ahead of
+ * every transmission, or no thread), -2 when stop was set, -1 with err set. */
+static int load_obs_piped(msn_store_t *s, sqlite3 *db, sqlite3 *rdb, int chunk_rows, int *tx_done,
+                          msn_store_progress_cb cb, void *ctx, const atomic_int *stop, char *err, size_t errlen)
 {
+    int chunk = chunk_rows * 4;
     obspipe_t *p = msn_xmalloc(sizeof(*p));
     memset(p, 0, sizeof(*p));
     p->s = s;
-    p->db = db;
+    p->db = rdb;
     p->chunk = chunk;
     p->cursor = s->max_obs_id;
     p->arena = msn_arena_new();
@@ -913,6 +922,21 @@ static int load_obs_piped(msn_store_t *s, sqlite3 *db, int chunk, msn_store_prog
         for (uint32_t i = 0; i < b->n; i++) {
             const msn_obs_t *r = &b->rows[i];
             int64_t id = r->id, txid = r->tx_id;
+            while (txid > s->max_tx_id && !*tx_done) { /* its transmission may be in the next chunks */
+                if (stop != NULL && atomic_load(stop)) {
+                    ret = -2;
+                    goto out;
+                }
+                int n = load_tx_chunk(s, db, chunk_rows, err, errlen);
+                if (n < 0) {
+                    ret = -1;
+                    goto out;
+                }
+                if (cb)
+                    cb(ctx, s->n_tx, s->n_obs);
+                if (n < chunk_rows)
+                    *tx_done = 1;
+            }
             msn_tx_t *t = txid > s->max_tx_id ? NULL : msn_store_tx_by_id(s, txid);
             if (t == NULL && txid > s->max_tx_id) {
                 ret = 1; /* load_obs_chunk decides: wait for it, or read the transmissions first */
@@ -962,6 +986,7 @@ out:
         pthread_mutex_unlock(&p->mu);
         pthread_join(th, NULL);
     }
+    s->skipped_rows += p->skipped;
     if (cb)
         cb(ctx, s->n_tx, s->n_obs);
     /* the strings interned by the reader live as long as the store's */
@@ -985,7 +1010,22 @@ int msn_store_load(msn_store_t *s, sqlite3 *db, int chunk_rows, msn_store_progre
         snprintf(err, errlen, "not a CoreScope database: the observations, nodes or observers table is missing");
         return -1;
     }
-    for (;;) {
+    /* the observations are read on a second connection while this one reads the
+       transmissions they need; without one, the transmissions come first */
+    int tx_done = 0, piped = 1, own_reader = 0;
+    sqlite3 *rdb = NULL;
+    const char *path = sqlite3_db_filename(db, "main");
+    char rerr[256];
+    if (path == NULL || path[0] == '\0' || msn_sqlite_open(path, 1, &rdb, rerr, sizeof(rerr)) < 0)
+        rdb = NULL;
+    if (rdb != NULL) {
+        own_reader = 1;
+        piped = load_obs_piped(s, db, rdb, chunk_rows, &tx_done, cb, ctx, stop, err, errlen);
+        sqlite3_close(rdb);
+        if (piped < 0)
+            return piped;
+    }
+    while (!tx_done) {
         if (stop != NULL && atomic_load(stop))
             return -2;
         int n = load_tx_chunk(s, db, chunk_rows, err, errlen);
@@ -994,11 +1034,13 @@ int msn_store_load(msn_store_t *s, sqlite3 *db, int chunk_rows, msn_store_progre
         if (cb)
             cb(ctx, s->n_tx, s->n_obs);
         if (n < chunk_rows)
-            break;
+            tx_done = 1;
     }
-    int piped = load_obs_piped(s, db, chunk_rows * 4, cb, ctx, stop, err, errlen);
-    if (piped < 0)
-        return piped;
+    if (!own_reader) {
+        piped = load_obs_piped(s, db, db, chunk_rows, &tx_done, cb, ctx, stop, err, errlen);
+        if (piped < 0)
+            return piped;
+    }
     for (; piped != 0;) {
         if (stop != NULL && atomic_load(stop))
             return -2;
