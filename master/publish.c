@@ -534,7 +534,6 @@ static int stop_asked(const msn_publisher_t *p)
  * batch holds this many times MSN_PUBLISH_BATCH_RECORDS of them. */
 #define OID_PER_RECORD 4u
 #define FX_PER_RECORD 8u
-#define FX_CHUNK 1024u /* list entries per mdb_cursor_put (MDB_MULTIPLE) */
 
 /* Full build, after the rows: commits when *batch reached limit entries (checking for a
  * stop request first). */
@@ -582,40 +581,39 @@ static int write_oids(wctx_t *w)
     return rc;
 }
 
-/* Full build: writes the packet lists gathered in w->fxb, key after key in LMDB's order.
+/* Full build: writes the packet lists gathered in w->fxb, key after key in LMDB's order,
+ * their entries made by the render thread (pubrender.h) in chunks.
  * A list's first entries make its key after every key written so far (MDB_APPEND); each
  * chunk of entries goes after the list's last one (MDB_APPENDDUP), several per call
  * (MDB_MULTIPLE: fx is DUPFIXED). A list may span batches: its later chunks find their
  * key again in the next transaction (no MDB_APPEND) and are still appended to it. */
-static int write_fx_lists(wctx_t *w)
+static int write_fx_lists(wctx_t *w, msn_pubrender_t *rr)
 {
     msn_fxbulk_t *b = w->fxb;
-    msn_fxbulk_sort(b);
+    msn_pubrender_fx_begin(rr);
     size_t max = (size_t)mdb_env_get_maxkeysize(w->p->snap.env);
-    msn_fx_rec_t *recs = msn_xmalloc(FX_CHUNK * sizeof(*recs));
     uint32_t batch = 0;
     MDB_cursor *cur = NULL;
     int rc = mdb_cursor_open(w->txn, w->p->snap.dbi[MSN_DBI_FX], &cur);
     for (uint32_t i = 0; i < b->n_lists && rc == 0; i++) {
         const msn_fxlist_t *l = msn_fxbulk_at(b, i);
         MDB_val k = {l->key_len, (void *)msn_fxbulk_key(b, l)};
-        if (k.mv_size == 0 || k.mv_size > max) { /* put()'s last guard, entry by entry */
-            char ex[48];
-            excerpt(k.mv_data, k.mv_size, ex);
-            for (uint32_t j = 0; j < l->n; j++) {
-                w->skip.refused++;
-                log_skip(w, "snapshot: a %s key of %zu bytes (\"%s\") cannot be stored; that entry is left out",
-                         dbi_label[MSN_DBI_FX], k.mv_size, ex);
-            }
-            continue;
-        }
+        int refused = k.mv_size == 0 || k.mv_size > max;
         for (uint32_t off = 0; off < l->n && rc == 0;) {
-            uint32_t m = l->n - off < FX_CHUNK ? l->n - off : FX_CHUNK;
-            for (uint32_t j = 0; j < m; j++) {
-                fx_rec_of(&w->s->tx[l->ix[off + j]], &recs[j]);
-                msn_snaprec_fx_seal(&recs[j], k.mv_data, k.mv_size);
+            const msn_fx_rec_t *recs;
+            uint32_t m = msn_pubrender_fx_next(rr, &recs);
+            if (refused) { /* put()'s last guard, entry by entry */
+                char ex[48];
+                excerpt(k.mv_data, k.mv_size, ex);
+                for (uint32_t j = 0; j < m; j++) {
+                    w->skip.refused++;
+                    log_skip(w, "snapshot: a %s key of %zu bytes (\"%s\") cannot be stored; that entry is left out",
+                             dbi_label[MSN_DBI_FX], k.mv_size, ex);
+                }
+                off += m;
+                continue;
             }
-            MDB_val d[2] = {{sizeof(*recs), recs}, {m, NULL}};
+            MDB_val d[2] = {{sizeof(*recs), (void *)recs}, {m, NULL}};
             unsigned flags = MDB_MULTIPLE | MDB_APPENDDUP | (off == 0 ? MDB_APPEND : 0);
             rc = mdb_cursor_put(cur, &k, d, flags);
             if (rc == 0 && d[1].mv_size != m)
@@ -632,7 +630,6 @@ static int write_fx_lists(wctx_t *w)
     }
     if (cur)
         mdb_cursor_close(cur);
-    free(recs);
     return rc;
 }
 
@@ -682,16 +679,16 @@ int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *e
             rc = next_batch(&w);
         }
     }
+    if (rc == 0)
+        rc = write_oids(&w);
+    if (rc == 0)
+        rc = write_fx_lists(&w, rr);
     if (rr) {
         msn_pubrender_skip_t rs;
         msn_pubrender_finish(rr, &rs);
         w.skip.list_keys += rs.list_keys;
         p->skip.logged += rs.logged - logged0;
     }
-    if (rc == 0)
-        rc = write_oids(&w);
-    if (rc == 0)
-        rc = write_fx_lists(&w);
     msn_fxbulk_free(&fxb);
     w.fxb = NULL;
     if (rc == PUB_STOPPED) {

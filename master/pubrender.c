@@ -31,6 +31,12 @@ typedef struct {
     uint32_t n_off, cap_off;
 } block_t;
 
+typedef struct {
+    int ready;
+    uint32_t n;
+    msn_fx_rec_t recs[MSN_PUBRENDER_FX_CHUNK];
+} fxslot_t;
+
 struct msn_pubrender {
     const msn_store_t *s;
     msn_fxbulk_t *fxb;
@@ -49,6 +55,12 @@ struct msn_pubrender {
     /* the publisher's side */
     uint32_t cur;      /* slot being read */
     int cur_held;      /* slot cur is ready and being read */
+    /* the packet lists' entries, after the rows */
+    int sorted;              /* fxb is sorted (under the mutex) */
+    uint32_t fx_list, fx_off; /* the producer's place: the next chunk is list fx_list's from entry fx_off */
+    fxslot_t fx[MSN_PUBRENDER_FX_SLOTS];
+    uint32_t fx_cur;         /* the publisher's: slot being read */
+    int fx_held;
 };
 
 /* ---- packet lists ---- */
@@ -185,16 +197,62 @@ static void render_block(msn_pubrender_t *r, block_t *b)
     r->next_first = b->first + b->n;
 }
 
+/* Fills slot f with the next chunk of list entries (sealed), in list key order. */
+static void fx_fill(msn_pubrender_t *r, fxslot_t *f)
+{
+    const msn_fxbulk_t *b = r->fxb;
+    const msn_fxlist_t *l = msn_fxbulk_at(b, r->fx_list);
+    const uint8_t *key = msn_fxbulk_key(b, l);
+    uint32_t m = l->n - r->fx_off < MSN_PUBRENDER_FX_CHUNK ? l->n - r->fx_off : MSN_PUBRENDER_FX_CHUNK;
+    for (uint32_t j = 0; j < m; j++) {
+        const msn_tx_t *t = &r->s->tx[l->ix[r->fx_off + j]];
+        msn_snaprec_fx_make(&f->recs[j], (uint64_t)t->id, t->first_seen_ms, t->payload_type, t->route_type);
+        msn_snaprec_fx_seal(&f->recs[j], key, l->key_len);
+    }
+    f->n = m;
+    r->fx_off += m;
+    if (r->fx_off == l->n) {
+        r->fx_list++;
+        r->fx_off = 0;
+    }
+}
+
+/* After the rows: sorts the lists, then makes their entries chunk after chunk. */
+static void thread_fx(msn_pubrender_t *r)
+{
+    msn_fxbulk_sort(r->fxb);
+    pthread_mutex_lock(&r->mu);
+    r->sorted = 1;
+    pthread_cond_broadcast(&r->filled);
+    pthread_mutex_unlock(&r->mu);
+    for (uint32_t k = 0; r->fx_list < r->fxb->n_lists; k = (k + 1) % MSN_PUBRENDER_FX_SLOTS) {
+        fxslot_t *f = &r->fx[k];
+        pthread_mutex_lock(&r->mu);
+        while (f->ready && !r->quit)
+            pthread_cond_wait(&r->freed, &r->mu);
+        int quit = r->quit;
+        pthread_mutex_unlock(&r->mu);
+        if (quit)
+            return;
+        fx_fill(r, f);
+        pthread_mutex_lock(&r->mu);
+        f->ready = 1;
+        pthread_cond_signal(&r->filled);
+        pthread_mutex_unlock(&r->mu);
+    }
+}
+
 static void *thread_main(void *arg)
 {
     msn_pubrender_t *r = arg;
     uint32_t k = 0;
+    int quit = 0;
     while (r->next_first < r->s->n_tx) {
         block_t *b = &r->slot[k];
         pthread_mutex_lock(&r->mu);
         while (b->ready && !r->quit)
             pthread_cond_wait(&r->freed, &r->mu);
-        int quit = r->quit;
+        quit = r->quit;
         pthread_mutex_unlock(&r->mu);
         if (quit)
             break;
@@ -205,12 +263,14 @@ static void *thread_main(void *arg)
         pthread_mutex_unlock(&r->mu);
         k = (k + 1) % MSN_PUBRENDER_SLOTS;
     }
+    if (!quit)
+        thread_fx(r);
     return NULL;
 }
 
 msn_pubrender_t *msn_pubrender_start(const msn_store_t *s, msn_fxbulk_t *fxb, int64_t logged)
 {
-    msn_pubrender_t *r = msn_xmalloc(sizeof(*r));
+    msn_pubrender_t *r = msn_xmalloc(sizeof(*r)); /* large (fx slots): from the heap, not the stack */
     memset(r, 0, sizeof(*r));
     r->s = s;
     r->fxb = fxb;
@@ -263,6 +323,51 @@ void msn_pubrender_next(msn_pubrender_t *r, uint32_t i, msn_pubrender_tx_t *out)
     out->n_obs = r->s->tx[i].n_obs;
     out->obs_base = (const uint8_t *)b->data.data;
     out->obs_off = b->obs_off + e->obs_first;
+}
+
+void msn_pubrender_fx_begin(msn_pubrender_t *r)
+{
+    if (r->cur_held) { /* the last block of rows */
+        pthread_mutex_lock(&r->mu);
+        r->slot[r->cur].ready = 0;
+        pthread_cond_signal(&r->freed);
+        pthread_mutex_unlock(&r->mu);
+        r->cur_held = 0;
+    }
+    if (!r->threaded) {
+        msn_fxbulk_sort(r->fxb);
+        return;
+    }
+    pthread_mutex_lock(&r->mu);
+    while (!r->sorted)
+        pthread_cond_wait(&r->filled, &r->mu);
+    pthread_mutex_unlock(&r->mu);
+}
+
+uint32_t msn_pubrender_fx_next(msn_pubrender_t *r, const msn_fx_rec_t **recs)
+{
+    fxslot_t *f = &r->fx[r->fx_cur];
+    if (r->fx_held) {
+        pthread_mutex_lock(&r->mu);
+        f->ready = 0;
+        pthread_cond_signal(&r->freed);
+        pthread_mutex_unlock(&r->mu);
+        r->fx_held = 0;
+        r->fx_cur = (r->fx_cur + 1) % MSN_PUBRENDER_FX_SLOTS;
+        f = &r->fx[r->fx_cur];
+    }
+    if (r->threaded) {
+        pthread_mutex_lock(&r->mu);
+        while (!f->ready)
+            pthread_cond_wait(&r->filled, &r->mu);
+        pthread_mutex_unlock(&r->mu);
+    } else {
+        fx_fill(r, f);
+        f->ready = 1;
+    }
+    r->fx_held = 1;
+    *recs = f->recs;
+    return f->n;
 }
 
 void msn_pubrender_finish(msn_pubrender_t *r, msn_pubrender_skip_t *skip)

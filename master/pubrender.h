@@ -18,7 +18,11 @@
  *   - blocks of rendered bytes are handed over under the module's mutex: the render thread
  *     fills a free slot, the publisher thread reads it through msn_pubrender_next and gives
  *     it back when it asks for a transmission of the next block.
- * When the thread cannot be started, msn_pubrender_next renders each block itself.
+ * After the rows, the render thread sorts the packet lists and makes their entries
+ * (sealed, shm/snaprec.h) chunk by chunk, a few chunks ahead of the publisher thread,
+ * which appends them to LMDB (msn_pubrender_fx_begin, msn_pubrender_fx_next); fxb is
+ * read by both then and written by neither.
+ * When the thread cannot be started, the publisher thread does all this itself.
  *
  * Memory: at most MSN_PUBRENDER_SLOTS blocks of rendered records (a block ends after
  * about MSN_PUBRENDER_BLOCK_RECORDS records), aborting on OOM (shm/buf.h policy).
@@ -30,10 +34,13 @@
 #include <stdint.h>
 
 #include "fxbulk.h"
+#include "shm/snaprec.h"
 #include "store.h"
 
 #define MSN_PUBRENDER_SLOTS 4
 #define MSN_PUBRENDER_BLOCK_RECORDS 2048u
+#define MSN_PUBRENDER_FX_CHUNK 1024u /* packet-list entries per chunk */
+#define MSN_PUBRENDER_FX_SLOTS 8
 
 typedef struct msn_pubrender msn_pubrender_t;
 
@@ -67,9 +74,21 @@ msn_pubrender_t *msn_pubrender_start(const msn_store_t *s, msn_fxbulk_t *fxb, in
  *  next call. Blocks until they are ready. Publisher thread. */
 void msn_pubrender_next(msn_pubrender_t *r, uint32_t i, msn_pubrender_tx_t *out);
 
-/** Stops the render thread (at once, when not every transmission was asked for), joins it
- *  and frees r; *skip receives what it left out. fxb is the caller's again, complete when
- *  every transmission was asked for. */
+/** After the last transmission was asked for: waits until the render thread sorted the
+ *  packet lists (msn_fxbulk_sort); from then on both threads only read fxb. Publisher
+ *  thread. */
+void msn_pubrender_fx_begin(msn_pubrender_t *r);
+
+/** After msn_pubrender_fx_begin: the next chunk of list entries, sealed under their list
+ *  key, in the order the lists are in (msn_fxbulk_at) and each list's entries in chunks
+ *  of at most MSN_PUBRENDER_FX_CHUNK: *recs (valid until the next call or finish)
+ *  receives them, the count is returned. Only as many calls as there are chunks. Blocks
+ *  until the chunk is made. Publisher thread. */
+uint32_t msn_pubrender_fx_next(msn_pubrender_t *r, const msn_fx_rec_t **recs);
+
+/** Stops the render thread (at once, when not every transmission or chunk was asked for),
+ *  joins it and frees r; *skip receives what it left out. fxb is the caller's again,
+ *  complete when every transmission was asked for. */
 void msn_pubrender_finish(msn_pubrender_t *r, msn_pubrender_skip_t *skip);
 
 #endif
