@@ -186,6 +186,21 @@ static int write_latest(wctx_t *w, msn_tx_t *t)
     return 0;
 }
 
+/* Adds a new transmission to its packet lists. */
+static int write_tx_lists(wctx_t *w, const msn_tx_t *t)
+{
+    msn_fx_rec_t rec;
+    fx_rec_of(t, &rec);
+    int rc;
+    if ((rc = put_fx(w, MSN_FX_ALL, NULL, 0, &rec)) || (rc = put_fx(w, MSN_FX_TYPE, &rec.payload_type, 1, &rec)) ||
+        (rc = put_fx(w, MSN_FX_ROUTE, &rec.route_type, 1, &rec)))
+        return rc;
+    if (t->payload_type == 4 && ((rc = put_fx_str(w, MSN_FX_FROM, t->from_pubkey, &rec)) ||
+                                 (rc = put_fx_str(w, MSN_FX_NODE, t->from_pubkey, &rec))))
+        return rc;
+    return put_fx_str(w, MSN_FX_CHANNEL, t->channel_hash, &rec);
+}
+
 /* Writes a transmission's own keys (tx record, plus hash/fx/ft when new). pre: its records
  * as the full build's render thread made them (which also gathered its packet-list
  * entries), or NULL to render them here. */
@@ -221,19 +236,8 @@ static int write_tx(wctx_t *w, msn_tx_t *t, int is_new, const msn_pubrender_tx_t
         log_skip(w, "transmission %lld has the hash \"%s\" (%zu bytes), not 1 to 64 hex digits: it is served, but "
                  "not found by hash", (long long)t->id, ex, t->hash ? strlen(t->hash) : (size_t)0);
     }
-    msn_fx_rec_t rec;
-    fx_rec_of(t, &rec);
-    if (pre)
-        goto first_seen; /* the render thread gathered the list entries */
-    if ((rc = put_fx(w, MSN_FX_ALL, NULL, 0, &rec)) || (rc = put_fx(w, MSN_FX_TYPE, &rec.payload_type, 1, &rec)) ||
-        (rc = put_fx(w, MSN_FX_ROUTE, &rec.route_type, 1, &rec)))
-        return rc;
-    if (t->payload_type == 4 && ((rc = put_fx_str(w, MSN_FX_FROM, t->from_pubkey, &rec)) ||
-                                 (rc = put_fx_str(w, MSN_FX_NODE, t->from_pubkey, &rec))))
-        return rc;
-    if ((rc = put_fx_str(w, MSN_FX_CHANNEL, t->channel_hash, &rec)))
-        return rc;
-first_seen:
+    if (pre == NULL && (rc = write_tx_lists(w, t)))
+        return rc; /* (with pre, the render thread gathered the list entries) */
     msn_snap_ft_key(t->first_seen_ms, (uint64_t)t->id, &k);
     uint8_t v[MSN_SNAPREC_KEYSUM_LEN + 128];
     size_t vlen = msn_snaprec_timeval(v, sizeof(v), k.b, k.len, t->first_seen, strlen(t->first_seen));
