@@ -20,8 +20,7 @@ static int chl_op(MDB_txn *txn, const msn_snap_t *snap, const char *ch, const ch
     return rc == MDB_NOTFOUND || rc == MDB_KEYEXIST ? 0 : rc;
 }
 
-int msn_chanpub_write(MDB_txn *txn, const msn_snap_t *snap, const msn_store_t *s, msn_tx_t *t, msn_buf_t *scratch,
-                      msgpack_sbuffer *sb)
+int msn_chanpub_write_chl(MDB_txn *txn, const msn_snap_t *snap, const msn_store_t *s, msn_tx_t *t)
 {
     if (!msn_is_channel_message(t))
         return 0;
@@ -56,18 +55,36 @@ int msn_chanpub_write(MDB_txn *txn, const msn_snap_t *snap, const msn_store_t *s
             return rc;
     t->chl_pub = t->latest;
     t->chl_written = 1;
-    /* the message object */
+    return 0;
+}
+
+int msn_chanpub_put_cmsg(MDB_txn *txn, const msn_snap_t *snap, const msn_tx_t *t, const void *rec, size_t len)
+{
     msn_snap_key_t k;
     msn_snap_tx_key((uint64_t)t->id, &k);
     MDB_val key = msn_snap_key_val(&k);
-    msn_buf_reset(scratch);
-    if (msn_render_channel_message(scratch, s, t) < 0) {
-        rc = mdb_del(txn, snap->dbi[MSN_DBI_CMSG], &key, NULL);
+    if (rec == NULL) {
+        int rc = mdb_del(txn, snap->dbi[MSN_DBI_CMSG], &key, NULL);
         return rc == MDB_NOTFOUND ? 0 : rc;
     }
+    MDB_val v = {len, (void *)rec};
+    return mdb_put(txn, snap->dbi[MSN_DBI_CMSG], &key, &v, 0);
+}
+
+int msn_chanpub_write(MDB_txn *txn, const msn_snap_t *snap, const msn_store_t *s, msn_tx_t *t, msn_buf_t *scratch,
+                      msgpack_sbuffer *sb)
+{
+    if (!msn_is_channel_message(t))
+        return 0;
+    int rc = msn_chanpub_write_chl(txn, snap, s, t);
+    if (rc)
+        return rc;
+    /* the message object */
+    msn_buf_reset(scratch);
+    if (msn_render_channel_message(scratch, s, t) < 0)
+        return msn_chanpub_put_cmsg(txn, snap, t, NULL, 0);
     msgpack_sbuffer_clear(sb);
     msn_snaprec_cmsg_t rec = {{scratch->data, scratch->len}};
     msn_snaprec_cmsg_encode(sb, &rec);
-    MDB_val v = {sb->size, sb->data};
-    return mdb_put(txn, snap->dbi[MSN_DBI_CMSG], &key, &v, 0);
+    return msn_chanpub_put_cmsg(txn, snap, t, sb->data, sb->size);
 }

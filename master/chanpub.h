@@ -19,4 +19,14 @@
 int msn_chanpub_write(MDB_txn *txn, const msn_snap_t *snap, const msn_store_t *s, msn_tx_t *t, msn_buf_t *scratch,
                       msgpack_sbuffer *sb);
 
+/** The first half of msn_chanpub_write: the chl entries of channel message t (and
+ *  t->chl_pub / t->chl_written); nothing for other transmissions. Returns an LMDB error
+ *  code. Publisher thread only. */
+int msn_chanpub_write_chl(MDB_txn *txn, const msn_snap_t *snap, const msn_store_t *s, msn_tx_t *t);
+
+/** The second half: puts t's cmsg record rec (len bytes, rendered as msn_chanpub_write
+ *  renders it), or deletes it when rec is NULL. Returns an LMDB error code. Publisher
+ *  thread only. */
+int msn_chanpub_put_cmsg(MDB_txn *txn, const msn_snap_t *snap, const msn_tx_t *t, const void *rec, size_t len);
+
 #endif

@@ -10,6 +10,7 @@
 #include "frontend_doc.h"
 #include "chanpub.h"
 #include "fxbulk.h"
+#include "pubrender.h"
 #include "render.h"
 #include "render_channels.h"
 #include "render_observer.h"
@@ -185,19 +186,43 @@ static int write_latest(wctx_t *w, msn_tx_t *t)
     return 0;
 }
 
-/* Writes a transmission's own keys (tx record, plus hash/fx/ft when new). */
-static int write_tx(wctx_t *w, msn_tx_t *t, int is_new)
+/* Adds a new transmission to its packet lists. */
+static int write_tx_lists(wctx_t *w, const msn_tx_t *t)
+{
+    msn_fx_rec_t rec;
+    fx_rec_of(t, &rec);
+    int rc;
+    if ((rc = put_fx(w, MSN_FX_ALL, NULL, 0, &rec)) || (rc = put_fx(w, MSN_FX_TYPE, &rec.payload_type, 1, &rec)) ||
+        (rc = put_fx(w, MSN_FX_ROUTE, &rec.route_type, 1, &rec)))
+        return rc;
+    if (t->payload_type == 4 && ((rc = put_fx_str(w, MSN_FX_FROM, t->from_pubkey, &rec)) ||
+                                 (rc = put_fx_str(w, MSN_FX_NODE, t->from_pubkey, &rec))))
+        return rc;
+    return put_fx_str(w, MSN_FX_CHANNEL, t->channel_hash, &rec);
+}
+
+/* Writes a transmission's own keys (tx record, plus hash/fx/ft when new). pre: its records
+ * as the full build's render thread made them (which also gathered its packet-list
+ * entries), or NULL to render them here. */
+static int write_tx(wctx_t *w, msn_tx_t *t, int is_new, const msn_pubrender_tx_t *pre)
 {
     msn_snap_key_t k;
     uint8_t idv[MSN_SNAPREC_ID_LEN];
     msn_snap_tx_key((uint64_t)t->id, &k);
-    msgpack_sbuffer_clear(&w->sb);
-    msn_render_tx_record(&w->sb, w->s, t, &w->scratch);
-    int rc = put(w, MSN_DBI_TX, &k, w->sb.data, w->sb.size, w->append ? MDB_APPEND : 0);
+    int rc;
+    if (pre) {
+        rc = put(w, MSN_DBI_TX, &k, pre->tx, pre->tx_len, w->append ? MDB_APPEND : 0);
+    } else {
+        msgpack_sbuffer_clear(&w->sb);
+        msn_render_tx_record(&w->sb, w->s, t, &w->scratch);
+        rc = put(w, MSN_DBI_TX, &k, w->sb.data, w->sb.size, w->append ? MDB_APPEND : 0);
+    }
     if (rc == 0)
         rc = write_latest(w, t);
-    if (rc == 0)
+    if (rc == 0 && pre == NULL)
         rc = msn_chanpub_write(w->txn, &w->p->snap, w->s, t, &w->scratch, &w->sb);
+    else if (rc == 0 && pre->cmsg_kind != 0 && (rc = msn_chanpub_write_chl(w->txn, &w->p->snap, w->s, t)) == 0)
+        rc = msn_chanpub_put_cmsg(w->txn, &w->p->snap, t, pre->cmsg_kind > 0 ? pre->cmsg : NULL, pre->cmsg_len);
     if (rc || !is_new)
         return rc;
     if (t->hash && msn_snap_hash_key(t->hash, strlen(t->hash), &k) == 0) {
@@ -211,38 +236,40 @@ static int write_tx(wctx_t *w, msn_tx_t *t, int is_new)
         log_skip(w, "transmission %lld has the hash \"%s\" (%zu bytes), not 1 to 64 hex digits: it is served, but "
                  "not found by hash", (long long)t->id, ex, t->hash ? strlen(t->hash) : (size_t)0);
     }
-    msn_fx_rec_t rec;
-    fx_rec_of(t, &rec);
-    if ((rc = put_fx(w, MSN_FX_ALL, NULL, 0, &rec)) || (rc = put_fx(w, MSN_FX_TYPE, &rec.payload_type, 1, &rec)) ||
-        (rc = put_fx(w, MSN_FX_ROUTE, &rec.route_type, 1, &rec)))
-        return rc;
-    if (t->payload_type == 4 && ((rc = put_fx_str(w, MSN_FX_FROM, t->from_pubkey, &rec)) ||
-                                 (rc = put_fx_str(w, MSN_FX_NODE, t->from_pubkey, &rec))))
-        return rc;
-    if ((rc = put_fx_str(w, MSN_FX_CHANNEL, t->channel_hash, &rec)))
-        return rc;
+    if (pre == NULL && (rc = write_tx_lists(w, t)))
+        return rc; /* (with pre, the render thread gathered the list entries) */
     msn_snap_ft_key(t->first_seen_ms, (uint64_t)t->id, &k);
     uint8_t v[MSN_SNAPREC_KEYSUM_LEN + 128];
     size_t vlen = msn_snaprec_timeval(v, sizeof(v), k.b, k.len, t->first_seen, strlen(t->first_seen));
     return put(w, MSN_DBI_FT, &k, v, vlen, 0);
 }
 
-/* Writes one observation (obs, oid, and the observer list entry of its transmission). */
-static int write_obs(wctx_t *w, msn_tx_t *t, const msn_obs_t *o)
+/* Writes one observation (obs, oid, and the observer list entry of its transmission).
+ * pre: its record as the full build's render thread made it (which also gathered its
+ * packet-list entries), pre_len bytes; NULL to render it here. */
+static int write_obs(wctx_t *w, msn_tx_t *t, const msn_obs_t *o, const uint8_t *pre, size_t pre_len)
 {
     msn_snap_key_t k;
     uint8_t txv[MSN_SNAPREC_ID_LEN];
     msn_snap_obs_key((uint64_t)t->id, (uint64_t)o->id, &k);
-    msgpack_sbuffer_clear(&w->sb);
-    msn_render_obs_record(&w->sb, w->s, t, o);
+    const void *val = pre;
+    size_t len = pre_len;
+    if (pre == NULL) {
+        msgpack_sbuffer_clear(&w->sb);
+        msn_render_obs_record(&w->sb, w->s, t, o);
+        val = w->sb.data;
+        len = w->sb.size;
+    }
     /* a full build appends; an observation taken in late (store.h) may come after a newer
        one of its transmission and is put in its place */
     int append = w->append && (w->last_obs.len == 0 || memcmp(k.b, w->last_obs.b, k.len) > 0);
-    int rc = put(w, MSN_DBI_OBS, &k, w->sb.data, w->sb.size, append ? MDB_APPEND : 0);
+    int rc = put(w, MSN_DBI_OBS, &k, val, len, append ? MDB_APPEND : 0);
     if (rc)
         return rc;
     if (append)
         w->last_obs = k;
+    if (pre)
+        return 0; /* oid is written afterwards (write_oids), the lists were gathered */
     if (w->fxb == NULL) { /* a full build writes oid in id order afterwards (write_oids) */
         msn_snap_oid_key((uint64_t)o->id, &k);
         msn_snaprec_id_encode(txv, k.b, k.len, (uint64_t)t->id);
@@ -511,7 +538,6 @@ static int stop_asked(const msn_publisher_t *p)
  * batch holds this many times MSN_PUBLISH_BATCH_RECORDS of them. */
 #define OID_PER_RECORD 4u
 #define FX_PER_RECORD 8u
-#define FX_CHUNK 1024u /* list entries per mdb_cursor_put (MDB_MULTIPLE) */
 
 /* Full build, after the rows: commits when *batch reached limit entries (checking for a
  * stop request first). */
@@ -559,40 +585,39 @@ static int write_oids(wctx_t *w)
     return rc;
 }
 
-/* Full build: writes the packet lists gathered in w->fxb, key after key in LMDB's order.
+/* Full build: writes the packet lists gathered in w->fxb, key after key in LMDB's order,
+ * their entries made by the render thread (pubrender.h) in chunks.
  * A list's first entries make its key after every key written so far (MDB_APPEND); each
  * chunk of entries goes after the list's last one (MDB_APPENDDUP), several per call
  * (MDB_MULTIPLE: fx is DUPFIXED). A list may span batches: its later chunks find their
  * key again in the next transaction (no MDB_APPEND) and are still appended to it. */
-static int write_fx_lists(wctx_t *w)
+static int write_fx_lists(wctx_t *w, msn_pubrender_t *rr)
 {
     msn_fxbulk_t *b = w->fxb;
-    msn_fxbulk_sort(b);
+    msn_pubrender_fx_begin(rr);
     size_t max = (size_t)mdb_env_get_maxkeysize(w->p->snap.env);
-    msn_fx_rec_t *recs = msn_xmalloc(FX_CHUNK * sizeof(*recs));
     uint32_t batch = 0;
     MDB_cursor *cur = NULL;
     int rc = mdb_cursor_open(w->txn, w->p->snap.dbi[MSN_DBI_FX], &cur);
     for (uint32_t i = 0; i < b->n_lists && rc == 0; i++) {
         const msn_fxlist_t *l = msn_fxbulk_at(b, i);
         MDB_val k = {l->key_len, (void *)msn_fxbulk_key(b, l)};
-        if (k.mv_size == 0 || k.mv_size > max) { /* put()'s last guard, entry by entry */
-            char ex[48];
-            excerpt(k.mv_data, k.mv_size, ex);
-            for (uint32_t j = 0; j < l->n; j++) {
-                w->skip.refused++;
-                log_skip(w, "snapshot: a %s key of %zu bytes (\"%s\") cannot be stored; that entry is left out",
-                         dbi_label[MSN_DBI_FX], k.mv_size, ex);
-            }
-            continue;
-        }
+        int refused = k.mv_size == 0 || k.mv_size > max;
         for (uint32_t off = 0; off < l->n && rc == 0;) {
-            uint32_t m = l->n - off < FX_CHUNK ? l->n - off : FX_CHUNK;
-            for (uint32_t j = 0; j < m; j++) {
-                fx_rec_of(&w->s->tx[l->ix[off + j]], &recs[j]);
-                msn_snaprec_fx_seal(&recs[j], k.mv_data, k.mv_size);
+            const msn_fx_rec_t *recs;
+            uint32_t m = msn_pubrender_fx_next(rr, &recs);
+            if (refused) { /* put()'s last guard, entry by entry */
+                char ex[48];
+                excerpt(k.mv_data, k.mv_size, ex);
+                for (uint32_t j = 0; j < m; j++) {
+                    w->skip.refused++;
+                    log_skip(w, "snapshot: a %s key of %zu bytes (\"%s\") cannot be stored; that entry is left out",
+                             dbi_label[MSN_DBI_FX], k.mv_size, ex);
+                }
+                off += m;
+                continue;
             }
-            MDB_val d[2] = {{sizeof(*recs), recs}, {m, NULL}};
+            MDB_val d[2] = {{sizeof(*recs), (void *)recs}, {m, NULL}};
             unsigned flags = MDB_MULTIPLE | MDB_APPENDDUP | (off == 0 ? MDB_APPEND : 0);
             rc = mdb_cursor_put(cur, &k, d, flags);
             if (rc == 0 && d[1].mv_size != m)
@@ -609,7 +634,6 @@ static int write_fx_lists(wctx_t *w)
     }
     if (cur)
         mdb_cursor_close(cur);
-    free(recs);
     return rc;
 }
 
@@ -634,6 +658,10 @@ int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *e
        The rows come first (keys in order, appended), then the oid index and the packet
        lists, each in key order. */
     uint32_t batch = 0;
+    /* the records are rendered and the packet lists gathered on a second thread, a few
+       blocks ahead (pubrender.h); this thread puts them */
+    int64_t logged0 = p->skip.logged;
+    msn_pubrender_t *rr = rc == 0 ? msn_pubrender_start(s, &fxb, logged0) : NULL;
     for (uint32_t i = 0; i < s->n_tx && rc == 0; i++) {
         if ((i & 1023) == 0 && stop_asked(p)) {
             rc = PUB_STOPPED;
@@ -641,9 +669,12 @@ int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *e
         }
         msn_tx_t *t = &s->tx[i];
         w.tx_ix = i;
-        rc = write_tx(&w, t, 1);
+        msn_pubrender_tx_t pre;
+        msn_pubrender_next(rr, i, &pre);
+        rc = write_tx(&w, t, 1, &pre);
         for (uint32_t j = 0; j < t->n_obs && rc == 0; j++)
-            rc = write_obs(&w, t, &s->obs[t->obs[j]]);
+            rc = write_obs(&w, t, &s->obs[t->obs[j]], pre.obs_base + pre.obs_off[j],
+                           pre.obs_off[j + 1] - pre.obs_off[j]);
         t->dirty = 0;
         visited = i + 1;
         batch += 1 + t->n_obs;
@@ -655,7 +686,13 @@ int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *e
     if (rc == 0)
         rc = write_oids(&w);
     if (rc == 0)
-        rc = write_fx_lists(&w);
+        rc = write_fx_lists(&w, rr);
+    if (rr) {
+        msn_pubrender_skip_t rs;
+        msn_pubrender_finish(rr, &rs);
+        w.skip.list_keys += rs.list_keys;
+        p->skip.logged += rs.logged - logged0;
+    }
     msn_fxbulk_free(&fxb);
     w.fxb = NULL;
     if (rc == PUB_STOPPED) {
@@ -743,7 +780,7 @@ int msn_publish_incremental(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, 
         const msn_obs_t *o = &s->obs[i];
         msn_tx_t *t = msn_store_tx_by_id(s, o->tx_id);
         if (t)
-            rc = write_obs(&w, t, o);
+            rc = write_obs(&w, t, o, NULL, 0);
         changed = 1;
     }
     /* observations a backfill changed in place */
@@ -753,14 +790,14 @@ int msn_publish_incremental(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, 
             continue; /* new: written above */
         msn_tx_t *t = msn_store_tx_by_id(s, o->tx_id);
         if (t)
-            rc = write_obs(&w, t, o);
+            rc = write_obs(&w, t, o, NULL, 0);
         changed = 1;
     }
     for (uint32_t i = 0; i < s->n_tx && rc == 0; i++) {
         msn_tx_t *t = &s->tx[i];
         if (!t->dirty)
             continue;
-        rc = write_tx(&w, t, i >= p->pub_tx);
+        rc = write_tx(&w, t, i >= p->pub_tx, NULL);
         t->dirty = 0;
         changed = 1;
         w.tx_dirty = 1;

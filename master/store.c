@@ -1,6 +1,7 @@
 /* store.c: loading and polling the CoreScope tables into memory. See store.h. */
 #include "store.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "shm/hash.h"
 #include "shm/jsonr.h"
 #include "shm/log.h"
+#include "shm/schema.h"
 #include "shm/timeutil.h"
 
 /* An observation's size is the bulk of the master's memory: a field added or moved is seen here. */
@@ -121,19 +123,19 @@ static void rp_cb(void *ctx, int idx, const char *str, size_t n)
     c->n = idx + 1;
 }
 
-/* Parses a resolved_path JSON array into interned key ids. 0 ok (rp NULL when absent), -1 malformed. */
-static int parse_resolved(msn_store_t *s, sqlite3_stmt *st, int col, msn_obs_t *o)
+/* Parses a resolved_path JSON array (t[0..len), NULL when the column is NULL) into
+   interned key ids. 0 ok (rp NULL when absent), -1 malformed. */
+static int parse_resolved(msn_store_t *s, msn_arena_t *a, const char *t, size_t len, msn_obs_t *o)
 {
-    const unsigned char *t = sqlite3_column_text(st, col);
     if (t == NULL)
         return 0;
     rp_ctx_t c = {.s = s};
-    int n = msn_json_str_array_each((const char *)t, (size_t)sqlite3_column_bytes(st, col), rp_cb, &c);
+    int n = msn_json_str_array_each(t, len, rp_cb, &c);
     if (n < 0 || c.bad)
         return -1;
     if (n == 0)
         return 0;
-    uint32_t *rp = msn_arena_alloc(s->arena, (size_t)n * sizeof(uint32_t));
+    uint32_t *rp = msn_arena_alloc(a, (size_t)n * sizeof(uint32_t));
     memcpy(rp, c.ids, (size_t)n * sizeof(uint32_t));
     o->rp = rp;
     o->rp_n = (uint8_t)n;
@@ -151,7 +153,7 @@ static const char *col_text(msn_arena_t *a, sqlite3_stmt *st, int i)
 /* Column i as an interned string of the store's arena (one copy per distinct text: an
    observation's path and direction repeat across observations), or NULL. Cut at a NUL
    inside the value, which every reader of these C strings does anyway. */
-static const char *col_interned(msn_store_t *s, sqlite3_stmt *st, int i)
+static const char *col_interned_in(msn_store_t *s, msn_arena_t *a, sqlite3_stmt *st, int i)
 {
     const unsigned char *t = sqlite3_column_text(st, i);
     if (t == NULL)
@@ -166,7 +168,7 @@ static const char *col_interned(msn_store_t *s, sqlite3_stmt *st, int i)
         s->cap_strs = s->cap_strs ? s->cap_strs * 2 : 1024;
         s->strs = msn_xrealloc(s->strs, s->cap_strs * sizeof(*s->strs));
     }
-    const char *copy = msn_arena_strndup(s->arena, (const char *)t, n);
+    const char *copy = msn_arena_strndup(a, (const char *)t, n);
     s->strs[s->n_strs] = copy;
     msn_hmap_insert(&s->str_ix, &pr, s->n_strs);
     s->n_strs++;
@@ -308,11 +310,12 @@ static void tx_add_obs(msn_store_t *s, msn_tx_t *t, uint32_t oi)
     t->dirty = 1;
 }
 
-/* Fills o (id and tx_id already set) from the current row of obs_sql's statement. */
-static void obs_fill(msn_store_t *s, sqlite3_stmt *st, msn_obs_t *o)
+/* Fills o's columns but resolved_path from the current row of obs_sql's statement (strings
+   interned, copies in arena a), not what is derived from them (obs_derive). */
+static void obs_cols(msn_store_t *s, msn_arena_t *a, sqlite3_stmt *st, msn_obs_t *o)
 {
     o->observer_rowid = col_null(st, 2) ? -1 : sqlite3_column_int64(st, 2);
-    o->direction = col_interned(s, st, 3);
+    o->direction = col_interned_in(s, a, st, 3);
     if (!col_null(st, 4)) {
         o->snr = sqlite3_column_double(st, 4);
         o->has_snr = 1;
@@ -325,18 +328,34 @@ static void obs_fill(msn_store_t *s, sqlite3_stmt *st, msn_obs_t *o)
         o->score = sqlite3_column_double(st, 6);
         o->has_score = 1;
     }
-    o->path_json = col_interned(s, st, 7);
-    o->hops = (uint8_t)path_hops(o->path_json);
+    o->path_json = col_interned_in(s, a, st, 7);
     o->timestamp = sqlite3_column_int64(st, 8);
-    if (parse_resolved(s, st, 9, o) < 0) {
+}
+
+/* Completes o after obs_cols: the hop count, and resolved_path from its text rp[0..rp_len)
+   (NULL when the column is NULL; key ids in arena a); logs what cannot be parsed and counts
+   it in *skipped. */
+static void obs_derive(msn_store_t *s, msn_arena_t *a, msn_obs_t *o, const char *rp, size_t rp_len,
+                       int64_t *skipped)
+{
+    o->hops = (uint8_t)path_hops(o->path_json);
+    if (parse_resolved(s, a, rp, rp_len, o) < 0) {
         msn_warn("observation %lld has an unparsable resolved_path; served without it", (long long)o->id);
-        s->skipped_rows++;
+        (*skipped)++;
     }
     if (o->path_json != NULL && o->hops == 0 && strcmp(o->path_json, "[]") != 0 &&
         msn_json_str_array_each(o->path_json, strlen(o->path_json), NULL, NULL) < 0) {
         msn_warn("observation %lld has an unparsable path_json; served as an empty path", (long long)o->id);
-        s->skipped_rows++;
+        (*skipped)++;
     }
+}
+
+/* Fills o (id and tx_id already set) from the current row of obs_sql's statement. */
+static void obs_fill(msn_store_t *s, sqlite3_stmt *st, msn_obs_t *o)
+{
+    obs_cols(s, s->arena, st, o);
+    const char *rp = (const char *)sqlite3_column_text(st, 9);
+    obs_derive(s, s->arena, o, rp, (size_t)sqlite3_column_bytes(st, 9), &s->skipped_rows);
 }
 
 /* Appends the observation of the current row to transmission t. */
@@ -753,6 +772,235 @@ int msn_store_reload_small(msn_store_t *s, sqlite3 *db, int64_t now_s, char *err
     return 0;
 }
 
+/* ---- the full load's observation reader ----
+ *
+ * During msn_store_load's observation pass a second thread steps the SQLite statements
+ * on a connection of its own when one can be opened (then the transmissions are read on
+ * the publisher thread meanwhile, as far as the observations need them), else on the
+ * store's once the transmissions are read (chunks of chunk_rows * 4 rows, each its own
+ * read transaction, as load_obs_chunk reads them) and makes each row's observation (interning direction, path_json and the
+ * resolved path's keys) into batches; the publisher thread takes the batches in order and
+ * appends the observations to their transmissions. Ownership while the reader runs: the
+ * connection it reads, the string and key tables (strs, str_ix, keys, key_ix) and the
+ * reader's own arena (the interned copies and resolved paths; tied to the store's arena
+ * afterwards) are the reader's; everything else in the
+ * store is the publisher thread's. A batch is handed over under the mutex (ready set by
+ * the reader, cleared by the publisher thread). A row whose transmission is above every
+ * loaded one ends the pipeline (the reader is joined first): load_obs_chunk then reads on
+ * from that row, which may need the connection (tx_exists). */
+
+#define PIPE_SLOTS 4
+#define PIPE_ROWS 4096
+
+typedef struct {
+    msn_obs_t *rows; /* complete but for their transmission */
+    uint32_t n;
+    int ready;
+    int end; /* the last batch: 1 every row was read, -1 an error (pipe err) */
+} pipebatch_t;
+
+typedef struct {
+    msn_store_t *s;
+    sqlite3 *db;
+    int chunk;          /* rows per statement */
+    msn_arena_t *arena; /* the reader's copies of interned strings, and resolved paths */
+    int64_t cursor;     /* the last id read */
+    int64_t skipped;    /* rows the reader logged as corrupt (added to skipped_rows at the end) */
+    pthread_mutex_t mu;
+    pthread_cond_t filled, freed;
+    int quit;
+    char err[256];
+    pipebatch_t b[PIPE_SLOTS];
+} obspipe_t;
+
+/* Reads rows into b until it is full or the table ends; returns 0, 1 (end) or -1 (error). */
+static int pipe_fill(obspipe_t *p, sqlite3_stmt *st, int *in_chunk, pipebatch_t *b)
+{
+    b->n = 0;
+    while (b->n < PIPE_ROWS) {
+        if (*in_chunk == 0) {
+            sqlite3_reset(st);
+            sqlite3_bind_int64(st, 1, p->cursor);
+            sqlite3_bind_int(st, 2, p->chunk);
+        }
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE) {
+            if (*in_chunk < p->chunk)
+                return 1;
+            *in_chunk = 0; /* a full chunk: the next one, in a new read transaction */
+            continue;
+        }
+        if (rc != SQLITE_ROW) {
+            snprintf(p->err, sizeof(p->err), "%s", sqlite3_errmsg(p->db));
+            return -1;
+        }
+        (*in_chunk)++;
+        msn_obs_t *o = &b->rows[b->n++];
+        memset(o, 0, sizeof(*o));
+        o->id = sqlite3_column_int64(st, 0);
+        o->tx_id = sqlite3_column_int64(st, 1);
+        p->cursor = o->id;
+        obs_cols(p->s, p->arena, st, o);
+        const char *rp = (const char *)sqlite3_column_text(st, 9);
+        obs_derive(p->s, p->arena, o, rp, (size_t)sqlite3_column_bytes(st, 9), &p->skipped);
+    }
+    return 0;
+}
+
+static void *pipe_main(void *arg)
+{
+    obspipe_t *p = arg;
+    sqlite3_stmt *st = NULL;
+    int end = prepare(p->db, obs_sql(&p->s->schema, 0), &st, p->err, sizeof(p->err)) < 0 ? -1 : 0;
+    int in_chunk = 0;
+    for (uint32_t k = 0;; k = (k + 1) % PIPE_SLOTS) {
+        pipebatch_t *b = &p->b[k];
+        pthread_mutex_lock(&p->mu);
+        while (b->ready && !p->quit)
+            pthread_cond_wait(&p->freed, &p->mu);
+        int quit = p->quit;
+        pthread_mutex_unlock(&p->mu);
+        if (quit)
+            break;
+        if (end == 0)
+            end = pipe_fill(p, st, &in_chunk, b);
+        else
+            b->n = 0;
+        pthread_mutex_lock(&p->mu);
+        b->end = end;
+        b->ready = 1;
+        pthread_cond_signal(&p->filled);
+        pthread_mutex_unlock(&p->mu);
+        if (end != 0)
+            break;
+    }
+    sqlite3_finalize(st);
+    return NULL;
+}
+
+static void free_arena(void *a)
+{
+    msn_arena_free(a);
+}
+
+/* The observation pass of a full load through the reader thread, reading on rdb; the
+ * transmissions an observation refers to are read on db first (chunks of chunk_rows) until
+ * *tx_done (rdb == db: the caller read them all before). Returns 0 when every observation
+ * was read, 1 when the sequential pass must read on from s->max_obs_id (a row ahead of
+ * every transmission, or no thread), -2 when stop was set, -1 with err set. */
+static int load_obs_piped(msn_store_t *s, sqlite3 *db, sqlite3 *rdb, int chunk_rows, int *tx_done,
+                          msn_store_progress_cb cb, void *ctx, const atomic_int *stop, char *err, size_t errlen)
+{
+    int chunk = chunk_rows * 4;
+    obspipe_t *p = msn_xmalloc(sizeof(*p));
+    memset(p, 0, sizeof(*p));
+    p->s = s;
+    p->db = rdb;
+    p->chunk = chunk;
+    p->cursor = s->max_obs_id;
+    p->arena = msn_arena_new();
+    for (int k = 0; k < PIPE_SLOTS; k++)
+        p->b[k].rows = msn_xmalloc(PIPE_ROWS * sizeof(msn_obs_t));
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->filled, NULL);
+    pthread_cond_init(&p->freed, NULL);
+    pthread_t th;
+    int ret = 0, started = pthread_create(&th, NULL, pipe_main, p) == 0;
+    if (started)
+        pthread_setname_np(th, "msn-obsread");
+    else {
+        msn_warn("cannot start the observation reader thread: reading on the publisher thread");
+        ret = 1;
+    }
+    int64_t since_cb = 0;
+    for (uint32_t k = 0; started; k = (k + 1) % PIPE_SLOTS) {
+        pipebatch_t *b = &p->b[k];
+        pthread_mutex_lock(&p->mu);
+        while (!b->ready)
+            pthread_cond_wait(&p->filled, &p->mu);
+        pthread_mutex_unlock(&p->mu);
+        for (uint32_t i = 0; i < b->n; i++) {
+            const msn_obs_t *r = &b->rows[i];
+            int64_t id = r->id, txid = r->tx_id;
+            while (txid > s->max_tx_id && !*tx_done) { /* its transmission may be in the next chunks */
+                if (stop != NULL && atomic_load(stop)) {
+                    ret = -2;
+                    goto out;
+                }
+                int n = load_tx_chunk(s, db, chunk_rows, err, errlen);
+                if (n < 0) {
+                    ret = -1;
+                    goto out;
+                }
+                if (cb)
+                    cb(ctx, s->n_tx, s->n_obs);
+                if (n < chunk_rows)
+                    *tx_done = 1;
+            }
+            msn_tx_t *t = txid > s->max_tx_id ? NULL : msn_store_tx_by_id(s, txid);
+            if (t == NULL && txid > s->max_tx_id) {
+                ret = 1; /* load_obs_chunk decides: wait for it, or read the transmissions first */
+                goto out;
+            }
+            s->max_obs_id = id;
+            if (t == NULL) {
+                log_orphan(s, "observation %lld refers to missing transmission %lld: skipped", id, txid);
+                s->orphan_obs++;
+                continue;
+            }
+            if (s->n_obs == s->cap_obs) {
+                s->cap_obs = s->cap_obs ? s->cap_obs * 2 : 16384;
+                s->obs = msn_xrealloc(s->obs, s->cap_obs * sizeof(msn_obs_t));
+            }
+            s->obs[s->n_obs] = *r;
+            tx_add_obs(s, t, s->n_obs);
+            s->n_obs++;
+        }
+        since_cb += b->n;
+        if (cb && since_cb >= chunk) {
+            cb(ctx, s->n_tx, s->n_obs);
+            since_cb = 0;
+        }
+        int end = b->end;
+        pthread_mutex_lock(&p->mu);
+        b->ready = 0;
+        pthread_cond_signal(&p->freed);
+        pthread_mutex_unlock(&p->mu);
+        if (end > 0)
+            break;
+        if (end < 0) {
+            snprintf(err, errlen, "reading observations: %s", p->err);
+            ret = -1;
+            break;
+        }
+        if (stop != NULL && atomic_load(stop)) {
+            ret = -2;
+            break;
+        }
+    }
+out:
+    if (started) {
+        pthread_mutex_lock(&p->mu);
+        p->quit = 1;
+        pthread_cond_broadcast(&p->freed);
+        pthread_mutex_unlock(&p->mu);
+        pthread_join(th, NULL);
+    }
+    s->skipped_rows += p->skipped;
+    if (cb)
+        cb(ctx, s->n_tx, s->n_obs);
+    /* the strings interned by the reader live as long as the store's */
+    msn_arena_defer(s->arena, free_arena, p->arena);
+    for (int k = 0; k < PIPE_SLOTS; k++) {
+        free(p->b[k].rows);
+    }
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->filled);
+    pthread_cond_destroy(&p->freed);
+    free(p);
+    return ret;
+}
+
 int msn_store_load(msn_store_t *s, sqlite3 *db, int chunk_rows, msn_store_progress_cb cb, void *ctx,
                    const atomic_int *stop, char *err, size_t errlen)
 {
@@ -762,7 +1010,22 @@ int msn_store_load(msn_store_t *s, sqlite3 *db, int chunk_rows, msn_store_progre
         snprintf(err, errlen, "not a CoreScope database: the observations, nodes or observers table is missing");
         return -1;
     }
-    for (;;) {
+    /* the observations are read on a second connection while this one reads the
+       transmissions they need; without one, the transmissions come first */
+    int tx_done = 0, piped = 1, own_reader = 0;
+    sqlite3 *rdb = NULL;
+    const char *path = sqlite3_db_filename(db, "main");
+    char rerr[256];
+    if (path == NULL || path[0] == '\0' || msn_sqlite_open(path, 1, &rdb, rerr, sizeof(rerr)) < 0)
+        rdb = NULL;
+    if (rdb != NULL) {
+        own_reader = 1;
+        piped = load_obs_piped(s, db, rdb, chunk_rows, &tx_done, cb, ctx, stop, err, errlen);
+        sqlite3_close(rdb);
+        if (piped < 0)
+            return piped;
+    }
+    while (!tx_done) {
         if (stop != NULL && atomic_load(stop))
             return -2;
         int n = load_tx_chunk(s, db, chunk_rows, err, errlen);
@@ -771,9 +1034,14 @@ int msn_store_load(msn_store_t *s, sqlite3 *db, int chunk_rows, msn_store_progre
         if (cb)
             cb(ctx, s->n_tx, s->n_obs);
         if (n < chunk_rows)
-            break;
+            tx_done = 1;
     }
-    for (;;) {
+    if (!own_reader) {
+        piped = load_obs_piped(s, db, db, chunk_rows, &tx_done, cb, ctx, stop, err, errlen);
+        if (piped < 0)
+            return piped;
+    }
+    for (; piped != 0;) {
         if (stop != NULL && atomic_load(stop))
             return -2;
         int blocked;
@@ -907,7 +1175,8 @@ int msn_store_refresh_resolved(msn_store_t *s, sqlite3 *db, int64_t from_id, int
             msn_obs_t *o = obs_by_id(s, id, &oi);
             if (o == NULL || o->rp != NULL)
                 continue;
-            if (parse_resolved(s, st, 1, o) < 0 || o->rp == NULL)
+            const char *rp = (const char *)sqlite3_column_text(st, 1);
+            if (parse_resolved(s, s->arena, rp, (size_t)sqlite3_column_bytes(st, 1), o) < 0 || o->rp == NULL)
                 continue;
             if (s->n_obs_dirty == s->cap_obs_dirty) {
                 s->cap_obs_dirty = s->cap_obs_dirty ? s->cap_obs_dirty * 2 : 4096;

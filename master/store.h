@@ -22,7 +22,10 @@
  *     Otherwise it is an orphan (orphan_obs). A full load re-reads everything, orphans
  *     included.
  *
- * Only the publisher thread of the master touches a store.
+ * Only the publisher thread of the master touches a store, with one exception: during
+ * msn_store_load's observation pass a reader thread it starts (and joins before it
+ * returns) owns the string and key tables and reads observations on a connection of its
+ * own (store.c, "the full load's observation reader", says who owns what meanwhile).
  */
 #ifndef MSN_STORE_H
 #define MSN_STORE_H
@@ -146,7 +149,10 @@ void msn_store_init(msn_store_t *s);
 void msn_store_free(msn_store_t *s);
 
 /** Detects the schema and loads every table in chunks of chunk_rows (each chunk its own
- *  read transaction). stop (may be NULL) is read between chunks, from any thread's
+ *  read transaction). The observations are read by a second thread on a second read-only
+ *  connection to the same file (opened and closed here; without one, on db after the
+ *  transmissions), while this thread reads the transmissions they refer to and appends
+ *  the observations. stop (may be NULL) is read between chunks, from any thread's
  *  writes: when it is set the load ends with -2. Returns 0, or -1 with err set. */
 int msn_store_load(msn_store_t *s, sqlite3 *db, int chunk_rows, msn_store_progress_cb cb, void *ctx,
                    const atomic_int *stop, char *err, size_t errlen);

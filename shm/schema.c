@@ -288,7 +288,9 @@ int msn_sqlite_open(const char *path, int readonly, sqlite3 **out, char *err, si
     sqlite3 *db = NULL;
     char buf[32];
     *out = NULL;
-    int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+    /* a read-only connection is used by one thread at a time: without SQLite's mutex, which
+       every column read would otherwise lock and unlock */
+    int flags = readonly ? SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX : SQLITE_OPEN_READWRITE;
     int rc = sqlite3_open_v2(path, &db, flags, NULL);
     if (rc != SQLITE_OK) {
         if (access(path, F_OK) < 0 && errno == ENOENT)

@@ -65,7 +65,9 @@ int64_t msn_schema_object_count(sqlite3 *db);
 int msn_schema_init_db(const char *path, char *err, size_t errlen);
 
 /** Opens path for the role's needs with WAL and a busy timeout (5000 ms).
- *  readonly=1: SQLITE_OPEN_READONLY (the master); 0: read-write (backfiller, tools),
+ *  readonly=1: SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX (the master): the connection
+ *  has no mutex of its own, so only one thread at a time may use it (threads that take
+ *  turns need their own hand-off); 0: read-write (backfiller, tools),
  *  which also switches the database to journal_mode=WAL when it is not.
  *  Returns 0 and *out, or -1 with err set (and *out NULL). */
 int msn_sqlite_open(const char *path, int readonly, sqlite3 **out, char *err, size_t errlen);

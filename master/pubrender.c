@@ -1,0 +1,394 @@
+/* pubrender.c: see pubrender.h. */
+#include "pubrender.h"
+
+#include <msgpack.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "render.h"
+#include "render_channels.h"
+#include "shm/buf.h"
+#include "shm/log.h"
+#include "shm/snapkey.h"
+#include "shm/snaprec.h"
+
+#define SKIPS_LOGGED 20 /* as publish.c: the first ones one by one, then every 1000th */
+
+typedef struct {
+    uint32_t tx_off, tx_len, cmsg_off, cmsg_len;
+    uint32_t obs_first; /* index into the block's obs_off */
+    int cmsg_kind;
+} txent_t;
+
+typedef struct {
+    int ready;         /* filled, not yet given back (under the mutex) */
+    uint32_t first, n; /* transmissions [first, first + n) */
+    msn_buf_t data;
+    txent_t *tx;
+    uint32_t cap_tx;
+    uint32_t *obs_off; /* per transmission: its observations' offsets, then the end */
+    uint32_t n_off, cap_off;
+} block_t;
+
+typedef struct {
+    int ready;
+    uint32_t n;
+    msn_fx_rec_t recs[MSN_PUBRENDER_FX_CHUNK];
+} fxslot_t;
+
+struct msn_pubrender {
+    const msn_store_t *s;
+    msn_fxbulk_t *fxb;
+    msn_pubrender_skip_t skip;
+    /* render state (the render thread's, or the publisher's when there is no thread) */
+    msgpack_sbuffer sb;
+    msn_buf_t scratch;
+    uint32_t next_first; /* the first transmission of the next block to render */
+    /* hand-over */
+    pthread_mutex_t mu;
+    pthread_cond_t filled, freed;
+    int quit;
+    int threaded;
+    pthread_t thread;
+    block_t slot[MSN_PUBRENDER_SLOTS];
+    /* the publisher's side */
+    uint32_t cur;      /* slot being read */
+    int cur_held;      /* slot cur is ready and being read */
+    /* the packet lists' entries, after the rows */
+    int sorted;              /* fxb is sorted (under the mutex) */
+    uint32_t fx_list, fx_off; /* the producer's place: the next chunk is list fx_list's from entry fx_off */
+    fxslot_t fx[MSN_PUBRENDER_FX_SLOTS];
+    uint32_t fx_cur;         /* the publisher's: slot being read */
+    int fx_held;
+};
+
+/* ---- packet lists ---- */
+
+/* A printable excerpt of a value, for a log line (as publish.c writes them). */
+static void excerpt(const void *v, size_t n, char out[48])
+{
+    const unsigned char *b = v;
+    size_t o = 0;
+    for (size_t i = 0; i < n && o < 40; i++)
+        out[o++] = b[i] >= 0x20 && b[i] < 0x7f && b[i] != '"' ? (char)b[i] : '?';
+    if (n > 40) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = '\0';
+}
+
+static void fx_add(msn_pubrender_t *r, msn_fx_kind_t kind, const void *value, size_t len, uint32_t tx_ix,
+                   int64_t tx_id)
+{
+    msn_snap_key_t k;
+    if (msn_snap_fx_key(kind, value, len, &k) < 0) {
+        if (len > 0 && value != NULL) { /* a value no list key can hold (empty ones have no list) */
+            r->skip.list_keys++;
+            int64_t n = ++r->skip.logged;
+            if (n <= SKIPS_LOGGED || n % 1000 == 0) {
+                char ex[48];
+                excerpt(value, len, ex);
+                msn_warn("transmission %lld: the value \"%s\" (%zu bytes) is too long for the '%c' packet list; the "
+                         "transmission is not listed under it%s",
+                         (long long)tx_id, ex, len, (char)kind,
+                         n == SKIPS_LOGGED ? " (further ones are logged every 1000th; healthz counts them all)" : "");
+            }
+        }
+        return;
+    }
+    msn_fxbulk_add(r->fxb, k.b, k.len, tx_ix);
+}
+
+static void fx_add_str(msn_pubrender_t *r, msn_fx_kind_t kind, const char *value, uint32_t tx_ix, int64_t tx_id)
+{
+    if (value)
+        fx_add(r, kind, value, strlen(value), tx_ix, tx_id);
+}
+
+/* The list entries of transmission i and of its observations (publish.c writes the same
+   ones one by one in an incremental publication). */
+static void fx_gather(msn_pubrender_t *r, uint32_t i)
+{
+    const msn_store_t *s = r->s;
+    const msn_tx_t *t = &s->tx[i];
+    msn_fx_rec_t rec;
+    msn_snaprec_fx_make(&rec, (uint64_t)t->id, t->first_seen_ms, t->payload_type, t->route_type);
+    fx_add(r, MSN_FX_ALL, NULL, 0, i, t->id);
+    fx_add(r, MSN_FX_TYPE, &rec.payload_type, 1, i, t->id);
+    fx_add(r, MSN_FX_ROUTE, &rec.route_type, 1, i, t->id);
+    if (t->payload_type == 4) {
+        fx_add_str(r, MSN_FX_FROM, t->from_pubkey, i, t->id);
+        fx_add_str(r, MSN_FX_NODE, t->from_pubkey, i, t->id);
+    }
+    fx_add_str(r, MSN_FX_CHANNEL, t->channel_hash, i, t->id);
+    for (uint32_t j = 0; j < t->n_obs; j++) {
+        const msn_obs_t *o = &s->obs[t->obs[j]];
+        const msn_observer_t *ob = msn_store_observer(s, o->observer_rowid);
+        if (ob) {
+            fx_add_str(r, MSN_FX_OBSERVER, ob->id, i, t->id);
+            fx_add_str(r, MSN_FX_REGION, ob->iata, i, t->id);
+        }
+        for (int k = 0; o->rp && k < o->rp_n; k++)
+            if (o->rp[k] != MSN_KEY_NONE)
+                fx_add(r, MSN_FX_NODE, s->keys[o->rp[k]], 64, i, t->id);
+    }
+}
+
+/* ---- rendering ---- */
+
+static uint32_t put_sb(block_t *b, const msgpack_sbuffer *sb)
+{
+    uint32_t off = (uint32_t)b->data.len;
+    msn_buf_append(&b->data, sb->data, sb->size);
+    return off;
+}
+
+/* Renders the block of transmissions starting at r->next_first into b. */
+static void render_block(msn_pubrender_t *r, block_t *b)
+{
+    const msn_store_t *s = r->s;
+    b->first = r->next_first;
+    b->n = 0;
+    b->data.len = 0;
+    b->n_off = 0;
+    uint32_t records = 0;
+    for (uint32_t i = b->first; i < s->n_tx && records < MSN_PUBRENDER_BLOCK_RECORDS; i++) {
+        const msn_tx_t *t = &s->tx[i];
+        if (b->n == b->cap_tx) {
+            b->cap_tx = b->cap_tx ? b->cap_tx * 2 : 256;
+            b->tx = msn_xrealloc(b->tx, b->cap_tx * sizeof(*b->tx));
+        }
+        if (b->n_off + t->n_obs + 1 > b->cap_off) {
+            while (b->n_off + t->n_obs + 1 > b->cap_off)
+                b->cap_off = b->cap_off ? b->cap_off * 2 : 4096;
+            b->obs_off = msn_xrealloc(b->obs_off, b->cap_off * sizeof(*b->obs_off));
+        }
+        txent_t *e = &b->tx[b->n++];
+        memset(e, 0, sizeof(*e));
+        msgpack_sbuffer_clear(&r->sb);
+        msn_render_tx_record(&r->sb, s, t, &r->scratch);
+        e->tx_len = (uint32_t)r->sb.size;
+        e->tx_off = put_sb(b, &r->sb);
+        if (msn_is_channel_message(t)) {
+            msn_buf_reset(&r->scratch);
+            if (msn_render_channel_message(&r->scratch, s, t) < 0) {
+                e->cmsg_kind = -1;
+            } else {
+                msgpack_sbuffer_clear(&r->sb);
+                msn_snaprec_cmsg_t rec = {{r->scratch.data, r->scratch.len}};
+                msn_snaprec_cmsg_encode(&r->sb, &rec);
+                e->cmsg_kind = 1;
+                e->cmsg_len = (uint32_t)r->sb.size;
+                e->cmsg_off = put_sb(b, &r->sb);
+            }
+        }
+        e->obs_first = b->n_off;
+        for (uint32_t j = 0; j < t->n_obs; j++) {
+            msgpack_sbuffer_clear(&r->sb);
+            msn_render_obs_record(&r->sb, s, t, &s->obs[t->obs[j]]);
+            b->obs_off[b->n_off++] = put_sb(b, &r->sb);
+        }
+        b->obs_off[b->n_off++] = (uint32_t)b->data.len;
+        fx_gather(r, i);
+        records += 1 + t->n_obs;
+    }
+    r->next_first = b->first + b->n;
+}
+
+/* Fills slot f with the next chunk of list entries (sealed), in list key order. */
+static void fx_fill(msn_pubrender_t *r, fxslot_t *f)
+{
+    const msn_fxbulk_t *b = r->fxb;
+    const msn_fxlist_t *l = msn_fxbulk_at(b, r->fx_list);
+    const uint8_t *key = msn_fxbulk_key(b, l);
+    uint32_t m = l->n - r->fx_off < MSN_PUBRENDER_FX_CHUNK ? l->n - r->fx_off : MSN_PUBRENDER_FX_CHUNK;
+    for (uint32_t j = 0; j < m; j++) {
+        const msn_tx_t *t = &r->s->tx[l->ix[r->fx_off + j]];
+        msn_snaprec_fx_make(&f->recs[j], (uint64_t)t->id, t->first_seen_ms, t->payload_type, t->route_type);
+        msn_snaprec_fx_seal(&f->recs[j], key, l->key_len);
+    }
+    f->n = m;
+    r->fx_off += m;
+    if (r->fx_off == l->n) {
+        r->fx_list++;
+        r->fx_off = 0;
+    }
+}
+
+/* After the rows: sorts the lists, then makes their entries chunk after chunk. */
+static void thread_fx(msn_pubrender_t *r)
+{
+    msn_fxbulk_sort(r->fxb);
+    pthread_mutex_lock(&r->mu);
+    r->sorted = 1;
+    pthread_cond_broadcast(&r->filled);
+    pthread_mutex_unlock(&r->mu);
+    for (uint32_t k = 0; r->fx_list < r->fxb->n_lists; k = (k + 1) % MSN_PUBRENDER_FX_SLOTS) {
+        fxslot_t *f = &r->fx[k];
+        pthread_mutex_lock(&r->mu);
+        while (f->ready && !r->quit)
+            pthread_cond_wait(&r->freed, &r->mu);
+        int quit = r->quit;
+        pthread_mutex_unlock(&r->mu);
+        if (quit)
+            return;
+        fx_fill(r, f);
+        pthread_mutex_lock(&r->mu);
+        f->ready = 1;
+        pthread_cond_signal(&r->filled);
+        pthread_mutex_unlock(&r->mu);
+    }
+}
+
+static void *thread_main(void *arg)
+{
+    msn_pubrender_t *r = arg;
+    uint32_t k = 0;
+    int quit = 0;
+    while (r->next_first < r->s->n_tx) {
+        block_t *b = &r->slot[k];
+        pthread_mutex_lock(&r->mu);
+        while (b->ready && !r->quit)
+            pthread_cond_wait(&r->freed, &r->mu);
+        quit = r->quit;
+        pthread_mutex_unlock(&r->mu);
+        if (quit)
+            break;
+        render_block(r, b);
+        pthread_mutex_lock(&r->mu);
+        b->ready = 1;
+        pthread_cond_signal(&r->filled);
+        pthread_mutex_unlock(&r->mu);
+        k = (k + 1) % MSN_PUBRENDER_SLOTS;
+    }
+    if (!quit)
+        thread_fx(r);
+    return NULL;
+}
+
+msn_pubrender_t *msn_pubrender_start(const msn_store_t *s, msn_fxbulk_t *fxb, int64_t logged)
+{
+    msn_pubrender_t *r = msn_xmalloc(sizeof(*r)); /* large (fx slots): from the heap, not the stack */
+    memset(r, 0, sizeof(*r));
+    r->s = s;
+    r->fxb = fxb;
+    r->skip.logged = logged;
+    msgpack_sbuffer_init(&r->sb);
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->filled, NULL);
+    pthread_cond_init(&r->freed, NULL);
+    if (s->n_tx > 0) {
+        if (pthread_create(&r->thread, NULL, thread_main, r) == 0) {
+            r->threaded = 1;
+            pthread_setname_np(r->thread, "msn-render");
+        }
+        if (!r->threaded)
+            msn_warn("cannot start the render thread of the full publication: rendering on the publisher thread");
+    }
+    return r;
+}
+
+void msn_pubrender_next(msn_pubrender_t *r, uint32_t i, msn_pubrender_tx_t *out)
+{
+    block_t *b = &r->slot[r->cur];
+    if (r->cur_held && i >= b->first + b->n) { /* give the block back, move to the next slot */
+        pthread_mutex_lock(&r->mu);
+        b->ready = 0;
+        pthread_cond_signal(&r->freed);
+        pthread_mutex_unlock(&r->mu);
+        r->cur_held = 0;
+        r->cur = (r->cur + 1) % MSN_PUBRENDER_SLOTS;
+        b = &r->slot[r->cur];
+    }
+    if (!r->cur_held) {
+        if (r->threaded) {
+            pthread_mutex_lock(&r->mu);
+            while (!b->ready)
+                pthread_cond_wait(&r->filled, &r->mu);
+            pthread_mutex_unlock(&r->mu);
+        } else {
+            render_block(r, b);
+            b->ready = 1;
+        }
+        r->cur_held = 1;
+    }
+    const txent_t *e = &b->tx[i - b->first];
+    out->tx = (const uint8_t *)b->data.data + e->tx_off;
+    out->tx_len = e->tx_len;
+    out->cmsg_kind = e->cmsg_kind;
+    out->cmsg = (const uint8_t *)b->data.data + e->cmsg_off;
+    out->cmsg_len = e->cmsg_len;
+    out->n_obs = r->s->tx[i].n_obs;
+    out->obs_base = (const uint8_t *)b->data.data;
+    out->obs_off = b->obs_off + e->obs_first;
+}
+
+void msn_pubrender_fx_begin(msn_pubrender_t *r)
+{
+    if (r->cur_held) { /* the last block of rows */
+        pthread_mutex_lock(&r->mu);
+        r->slot[r->cur].ready = 0;
+        pthread_cond_signal(&r->freed);
+        pthread_mutex_unlock(&r->mu);
+        r->cur_held = 0;
+    }
+    if (!r->threaded) {
+        msn_fxbulk_sort(r->fxb);
+        return;
+    }
+    pthread_mutex_lock(&r->mu);
+    while (!r->sorted)
+        pthread_cond_wait(&r->filled, &r->mu);
+    pthread_mutex_unlock(&r->mu);
+}
+
+uint32_t msn_pubrender_fx_next(msn_pubrender_t *r, const msn_fx_rec_t **recs)
+{
+    fxslot_t *f = &r->fx[r->fx_cur];
+    if (r->fx_held) {
+        pthread_mutex_lock(&r->mu);
+        f->ready = 0;
+        pthread_cond_signal(&r->freed);
+        pthread_mutex_unlock(&r->mu);
+        r->fx_held = 0;
+        r->fx_cur = (r->fx_cur + 1) % MSN_PUBRENDER_FX_SLOTS;
+        f = &r->fx[r->fx_cur];
+    }
+    if (r->threaded) {
+        pthread_mutex_lock(&r->mu);
+        while (!f->ready)
+            pthread_cond_wait(&r->filled, &r->mu);
+        pthread_mutex_unlock(&r->mu);
+    } else {
+        fx_fill(r, f);
+        f->ready = 1;
+    }
+    r->fx_held = 1;
+    *recs = f->recs;
+    return f->n;
+}
+
+void msn_pubrender_finish(msn_pubrender_t *r, msn_pubrender_skip_t *skip)
+{
+    if (r->threaded) {
+        pthread_mutex_lock(&r->mu);
+        r->quit = 1;
+        pthread_cond_broadcast(&r->freed);
+        pthread_mutex_unlock(&r->mu);
+        pthread_join(r->thread, NULL);
+    }
+    *skip = r->skip;
+    for (int k = 0; k < MSN_PUBRENDER_SLOTS; k++) {
+        msn_buf_free(&r->slot[k].data);
+        free(r->slot[k].tx);
+        free(r->slot[k].obs_off);
+    }
+    msgpack_sbuffer_destroy(&r->sb);
+    msn_buf_free(&r->scratch);
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->filled);
+    pthread_cond_destroy(&r->freed);
+    free(r);
+}

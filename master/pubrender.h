@@ -1,0 +1,94 @@
+/*
+ * pubrender.h: the full publication's render-ahead thread (master, publisher thread and
+ * the one thread it starts here).
+ *
+ * A full publication visits every transmission in store order and, for each, writes its
+ * `tx` record, its `cmsg` record (channel messages) and the `obs` records of its
+ * observations, and gathers its packet-list entries (fxbulk.h). Rendering those records
+ * and gathering the lists need no LMDB; this module does them on a second thread, a few
+ * blocks of transmissions ahead of the publisher thread, which only puts the rendered
+ * bytes into LMDB. Both then share the machine's cores.
+ *
+ * Thread ownership, between msn_pubrender_start and msn_pubrender_finish:
+ *   - the store is read by both threads and written by neither, except the fields only the
+ *     publisher thread writes and the renderer never reads (msn_tx_t dirty, latest_pub,
+ *     chl_pub, chl_written: distinct memory locations);
+ *   - the packet-list collector given to start belongs to the render thread; it is the
+ *     caller's again once msn_pubrender_finish returned;
+ *   - blocks of rendered bytes are handed over under the module's mutex: the render thread
+ *     fills a free slot, the publisher thread reads it through msn_pubrender_next and gives
+ *     it back when it asks for a transmission of the next block.
+ * After the rows, the render thread sorts the packet lists and makes their entries
+ * (sealed, shm/snaprec.h) chunk by chunk, a few chunks ahead of the publisher thread,
+ * which appends them to LMDB (msn_pubrender_fx_begin, msn_pubrender_fx_next); fxb is
+ * read by both then and written by neither.
+ * When the thread cannot be started, the publisher thread does all this itself.
+ *
+ * Memory: at most MSN_PUBRENDER_SLOTS blocks of rendered records (a block ends after
+ * about MSN_PUBRENDER_BLOCK_RECORDS records), aborting on OOM (shm/buf.h policy).
+ */
+#ifndef MSN_PUBRENDER_H
+#define MSN_PUBRENDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fxbulk.h"
+#include "shm/snaprec.h"
+#include "store.h"
+
+#define MSN_PUBRENDER_SLOTS 4
+#define MSN_PUBRENDER_BLOCK_RECORDS 2048u
+#define MSN_PUBRENDER_FX_CHUNK 1024u /* packet-list entries per chunk */
+#define MSN_PUBRENDER_FX_SLOTS 8
+
+typedef struct msn_pubrender msn_pubrender_t;
+
+/* One transmission's rendered records; the pointers stay valid until the next
+   msn_pubrender_next or msn_pubrender_finish. */
+typedef struct {
+    const uint8_t *tx;
+    size_t tx_len;
+    int cmsg_kind; /* 0: not a channel message; 1: cmsg record below; -1: a channel message without one */
+    const uint8_t *cmsg;
+    size_t cmsg_len;
+    uint32_t n_obs; /* = the transmission's n_obs, its observations in t->obs order */
+    const uint8_t *obs_base;
+    const uint32_t *obs_off; /* n_obs + 1 offsets from obs_base: record j is [off[j], off[j+1]) */
+} msn_pubrender_tx_t;
+
+/* Packet-list values the render thread could not make keys of (publish.h msn_pubskip_t
+   list_keys), counted and logged by the render thread (the first ones one by one, then
+   every 1000th, counting from `logged`). */
+typedef struct {
+    int64_t list_keys;
+    int64_t logged;
+} msn_pubrender_skip_t;
+
+/** Starts rendering s's transmissions 0..n_tx-1 (s must not change until finish), adding
+ *  their packet-list entries to fxb. logged: the log lines already written about skipped
+ *  entries (for the throttling). Returns a handle (never NULL: aborts on OOM). */
+msn_pubrender_t *msn_pubrender_start(const msn_store_t *s, msn_fxbulk_t *fxb, int64_t logged);
+
+/** The rendered records of transmission i: i is 0 at the first call and one more at each
+ *  next call. Blocks until they are ready. Publisher thread. */
+void msn_pubrender_next(msn_pubrender_t *r, uint32_t i, msn_pubrender_tx_t *out);
+
+/** After the last transmission was asked for: waits until the render thread sorted the
+ *  packet lists (msn_fxbulk_sort); from then on both threads only read fxb. Publisher
+ *  thread. */
+void msn_pubrender_fx_begin(msn_pubrender_t *r);
+
+/** After msn_pubrender_fx_begin: the next chunk of list entries, sealed under their list
+ *  key, in the order the lists are in (msn_fxbulk_at) and each list's entries in chunks
+ *  of at most MSN_PUBRENDER_FX_CHUNK: *recs (valid until the next call or finish)
+ *  receives them, the count is returned. Only as many calls as there are chunks. Blocks
+ *  until the chunk is made. Publisher thread. */
+uint32_t msn_pubrender_fx_next(msn_pubrender_t *r, const msn_fx_rec_t **recs);
+
+/** Stops the render thread (at once, when not every transmission or chunk was asked for),
+ *  joins it and frees r; *skip receives what it left out. fxb is the caller's again,
+ *  complete when every transmission was asked for. */
+void msn_pubrender_finish(msn_pubrender_t *r, msn_pubrender_skip_t *skip);
+
+#endif
