@@ -1018,6 +1018,16 @@ int msn_store_load(msn_store_t *s, sqlite3 *db, int chunk_rows, msn_store_progre
     char rerr[256];
     if (path == NULL || path[0] == '\0' || msn_sqlite_open(path, 1, &rdb, rerr, sizeof(rerr)) < 0)
         rdb = NULL;
+    /* the second connection opened the file the path names now: when that is no longer the
+       first connection's file (replaced since it was opened), it would mix two databases
+       into one generation; the first connection then reads everything, and the master's
+       check of the file reloads the new one after */
+    int moved = 0;
+    if (rdb != NULL && (sqlite3_file_control(db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) != SQLITE_OK || moved)) {
+        msn_info("the database file was replaced while it was open: this load reads the file it opened alone");
+        sqlite3_close(rdb);
+        rdb = NULL;
+    }
     if (rdb != NULL) {
         own_reader = 1;
         piped = load_obs_piped(s, db, rdb, chunk_rows, &tx_done, cb, ctx, stop, err, errlen);

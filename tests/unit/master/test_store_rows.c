@@ -13,6 +13,8 @@
  *     key, observer id, IATA code, channel hash, advert originator) leave their index
  *     entry out and are counted; the publication succeeds and every other row is there,
  *     also when such a row arrives by a poll.
+ *   - A database file replaced at its path while the master's connection is open is not
+ *     mixed with the old one in a load.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -274,11 +276,60 @@ static void test_unkeyable_rows_do_not_block_publication(void)
         fprintf(stderr, "could not remove %s\n", dir);
 }
 
+/* A file at dir/name with n_tx transmissions and per_tx observations each. */
+static void file_db(const char *path, int n_tx, int per_tx)
+{
+    sqlite3 *db;
+    char err[512];
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    CHECK(msn_schema_create_current(db, err, sizeof(err)) == 0);
+    exec(db, "INSERT INTO observers (rowid, id, name, iata) VALUES (1, 'obs1', 'One', 'SJC')");
+    int64_t oid = 1;
+    for (int t = 1; t <= n_tx; t++) {
+        add_tx(db, t);
+        for (int k = 0; k < per_tx; k++)
+            add_obs(db, oid++, t);
+    }
+    sqlite3_close(db);
+}
+
+/* The database file replaced at its path while the master's connection is open: the load
+   reads the file that connection opened, never observations of the new file beside
+   transmissions of the old one (the observation reader opens its own connection by path). */
+static void test_replaced_file_is_not_mixed(void)
+{
+    const char *dir = msn_test_tmpdir("store-replaced");
+    char path[600], other[600], err[512];
+    snprintf(path, sizeof(path), "%s/mesh.db", dir);
+    snprintf(other, sizeof(other), "%s/restored.db", dir);
+    file_db(path, 3, 2);
+    file_db(other, 3, 4);
+    sqlite3 *db = NULL;
+    CHECK_EQ_INT(msn_sqlite_open(path, 1, &db, err, sizeof(err)), 0);
+    CHECK_EQ_INT(rename(other, path), 0);
+    msn_store_t s;
+    msn_store_init(&s);
+    CHECK_EQ_INT(msn_store_load(&s, db, 100, NULL, NULL, NULL, err, sizeof(err)), 0);
+    CHECK_EQ_INT(s.n_tx, 3);
+    CHECK_EQ_INT(s.n_obs, 6); /* the old file's: the new one has 12 */
+    msn_store_free(&s);
+    sqlite3_close(db);
+    /* an unchanged file is read on two connections, and fully */
+    sqlite3 *db2 = NULL;
+    CHECK_EQ_INT(msn_sqlite_open(path, 1, &db2, err, sizeof(err)), 0);
+    msn_store_init(&s);
+    CHECK_EQ_INT(msn_store_load(&s, db2, 100, NULL, NULL, NULL, err, sizeof(err)), 0);
+    CHECK_EQ_INT(s.n_obs, 12);
+    msn_store_free(&s);
+    sqlite3_close(db2);
+}
+
 int main(void)
 {
     MSN_RUN(test_orphan_does_not_block);
     MSN_RUN(test_transmission_not_loaded_yet_blocks);
     MSN_RUN(test_nonpositive_ids_counted);
     MSN_RUN(test_unkeyable_rows_do_not_block_publication);
+    MSN_RUN(test_replaced_file_is_not_mixed);
     return msn_test_done();
 }
