@@ -1,6 +1,7 @@
 /* publish.c: see publish.h. */
 #include "publish.h"
 
+#include <fcntl.h>
 #include <msgpack.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -516,11 +517,17 @@ static void drop_mapped_pages(MDB_env *env)
 }
 
 /* Full build: commits what the current transaction holds (without a sync: see
- * msn_publish_full) and begins the next one. */
+ * msn_publish_full) and begins the next one. The pages written so far start going to the
+ * disk at once (sync_file_range, without waiting for them): the kernel would otherwise
+ * hold them until the final sync, which then waits for all of them with nothing else to
+ * do, while the rest of the build could have overlapped the writes. */
 static int next_batch(wctx_t *w)
 {
     int rc = mdb_txn_commit(w->txn);
     w->txn = NULL;
+    int fd;
+    if (rc == 0 && mdb_env_get_fd(w->p->snap.env, &fd) == 0)
+        (void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
     drop_mapped_pages(w->p->snap.env);
     if (rc == 0)
         rc = mdb_txn_begin(w->p->snap.env, NULL, 0, &w->txn);
