@@ -57,20 +57,6 @@ static void log_skip(wctx_t *w, const char *fmt, ...)
     msn_warn("%s%s", msg, n == SKIPS_LOGGED ? " (further ones are logged every 1000th; healthz counts them all)" : "");
 }
 
-/* A printable excerpt of a value from a row, for a log line. */
-static void excerpt(const void *v, size_t n, char out[48])
-{
-    const unsigned char *b = v;
-    size_t o = 0;
-    for (size_t i = 0; i < n && o < 40; i++)
-        out[o++] = b[i] >= 0x20 && b[i] < 0x7f && b[i] != '"' ? (char)b[i] : '?';
-    if (n > 40) {
-        memcpy(out + o, "...", 3);
-        o += 3;
-    }
-    out[o] = '\0';
-}
-
 void msn_publisher_init(msn_publisher_t *p, const char *state_dir, const char *source_db, int64_t master_start_ms)
 {
     memset(p, 0, sizeof(*p));
@@ -116,8 +102,8 @@ static int put(wctx_t *w, int dbi, const msn_snap_key_t *key, const void *v, siz
        publication (DUPSORT values are keys too) */
     size_t max = (size_t)mdb_env_get_maxkeysize(w->p->snap.env);
     if (k.mv_size == 0 || k.mv_size > max || (dbi == MSN_DBI_FX && (vl == 0 || vl > max))) {
-        char ex[48];
-        excerpt(k.mv_data, k.mv_size, ex);
+        char ex[MSN_LOG_EXCERPT_SIZE];
+        msn_log_excerpt(k.mv_data, k.mv_size, ex);
         w->skip.refused++;
         log_skip(w, "snapshot: a %s key of %zu bytes (\"%s\") cannot be stored; that entry is left out", dbi_label[dbi],
                  k.mv_size, ex);
@@ -135,8 +121,8 @@ static int put_fx(wctx_t *w, msn_fx_kind_t kind, const void *value, size_t len, 
     msn_snap_key_t k;
     if (msn_snap_fx_key(kind, value, len, &k) < 0) {
         if (len > 0 && value != NULL) { /* a value no list key can hold (empty ones have no list) */
-            char ex[48];
-            excerpt(value, len, ex);
+            char ex[MSN_LOG_EXCERPT_SIZE];
+            msn_log_excerpt(value, len, ex);
             w->skip.list_keys++;
             log_skip(w, "transmission %llu: the value \"%s\" (%zu bytes) is too long for the '%c' packet list; "
                      "the transmission is not listed under it", (unsigned long long)msn_snaprec_fx_id(rec), ex, len,
@@ -231,8 +217,8 @@ static int write_tx(wctx_t *w, msn_tx_t *t, int is_new, const msn_pubrender_tx_t
         if ((rc = put(w, MSN_DBI_HASH, &k, idv, sizeof(idv), 0)))
             return rc;
     } else {
-        char ex[48];
-        excerpt(t->hash ? t->hash : "", t->hash ? strlen(t->hash) : 0, ex);
+        char ex[MSN_LOG_EXCERPT_SIZE];
+        msn_log_excerpt(t->hash ? t->hash : "", t->hash ? strlen(t->hash) : 0, ex);
         w->skip.tx_hash++;
         log_skip(w, "transmission %lld has the hash \"%s\" (%zu bytes), not 1 to 64 hex digits: it is served, but "
                  "not found by hash", (long long)t->id, ex, t->hash ? strlen(t->hash) : (size_t)0);
@@ -376,8 +362,8 @@ static int write_small(wctx_t *w, int64_t now_ms, int force, int *changed)
             const char *pkey = s->nodes[i].public_key;
             msn_snap_key_t k;
             if (pkey == NULL || msn_snap_node_key(pkey, strlen(pkey), &k) < 0) {
-                char ex[48];
-                excerpt(pkey ? pkey : "", pkey ? strlen(pkey) : 0, ex);
+                char ex[MSN_LOG_EXCERPT_SIZE];
+                msn_log_excerpt(pkey ? pkey : "", pkey ? strlen(pkey) : 0, ex);
                 w->skip.nodes++;
                 log_skip(w, "node \"%s\" has a public key of %zu bytes (\"%s\"), not 1 to 64: listed, but not found by key",
                          s->nodes[i].name ? s->nodes[i].name : "", pkey ? strlen(pkey) : (size_t)0, ex);
@@ -614,8 +600,8 @@ static int write_fx_lists(wctx_t *w, msn_pubrender_t *rr)
             const msn_fx_rec_t *recs;
             uint32_t m = msn_pubrender_fx_next(rr, &recs);
             if (refused) { /* put()'s last guard, entry by entry */
-                char ex[48];
-                excerpt(k.mv_data, k.mv_size, ex);
+                char ex[MSN_LOG_EXCERPT_SIZE];
+                msn_log_excerpt(k.mv_data, k.mv_size, ex);
                 for (uint32_t j = 0; j < m; j++) {
                     w->skip.refused++;
                     log_skip(w, "snapshot: a %s key of %zu bytes (\"%s\") cannot be stored; that entry is left out",

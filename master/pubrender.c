@@ -65,20 +65,6 @@ struct msn_pubrender {
 
 /* ---- packet lists ---- */
 
-/* A printable excerpt of a value, for a log line (as publish.c writes them). */
-static void excerpt(const void *v, size_t n, char out[48])
-{
-    const unsigned char *b = v;
-    size_t o = 0;
-    for (size_t i = 0; i < n && o < 40; i++)
-        out[o++] = b[i] >= 0x20 && b[i] < 0x7f && b[i] != '"' ? (char)b[i] : '?';
-    if (n > 40) {
-        memcpy(out + o, "...", 3);
-        o += 3;
-    }
-    out[o] = '\0';
-}
-
 static void fx_add(msn_pubrender_t *r, msn_fx_kind_t kind, const void *value, size_t len, uint32_t tx_ix,
                    int64_t tx_id)
 {
@@ -88,8 +74,8 @@ static void fx_add(msn_pubrender_t *r, msn_fx_kind_t kind, const void *value, si
             r->skip.list_keys++;
             int64_t n = ++r->skip.logged;
             if (n <= SKIPS_LOGGED || n % 1000 == 0) {
-                char ex[48];
-                excerpt(value, len, ex);
+                char ex[MSN_LOG_EXCERPT_SIZE];
+                msn_log_excerpt(value, len, ex);
                 msn_warn("transmission %lld: the value \"%s\" (%zu bytes) is too long for the '%c' packet list; the "
                          "transmission is not listed under it%s",
                          (long long)tx_id, ex, len, (char)kind,

@@ -61,3 +61,16 @@ void msn_log(msn_log_level_t level, const char *fmt, ...)
     msn_vlog(level, fmt, ap);
     va_end(ap);
 }
+
+void msn_log_excerpt(const void *v, size_t n, char out[MSN_LOG_EXCERPT_SIZE])
+{
+    const unsigned char *b = v;
+    size_t o = 0;
+    for (size_t i = 0; i < n && o < 40; i++)
+        out[o++] = b[i] >= 0x20 && b[i] < 0x7f && b[i] != '"' ? (char)b[i] : '?';
+    if (n > 40) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = '\0';
+}
