@@ -125,6 +125,8 @@ class ObserveTest(unittest.TestCase):
         for slot, pid in d.worker_pids().items():
             f = sched_fields(pid)
             self.assertEqual(f.get("policy"), SCHED_OTHER, "worker %d" % slot)
+            # a session of its own: never one scheduling group (autogroup) with the background work
+            self.assertEqual(os.getsid(pid), pid, "worker %d leads its own session" % slot)
             if release >= (6, 12) and "se.slice" in f:  # custom slices: Linux 6.12
                 self.assertEqual(f["se.slice"], 200000, "worker %d's slice" % slot)
         bf = int(d.health().get("backfillerPid") or 0)

@@ -132,6 +132,7 @@ class ShutdownTest(unittest.TestCase):
             for s in slow:
                 self.assertEqual(s.status, 200)
                 self.assertGreater(s.length, 4 << 20, "a body bigger than the socket buffers")
+            workers = list(d.worker_pids().values())
             t0 = time.monotonic()
             d.kill(signal.SIGTERM)
             time.sleep(1.0)  # in flight across the stop
@@ -157,6 +158,7 @@ class ShutdownTest(unittest.TestCase):
         self.assertNotRegex(log, r"did not stop in \d+ ms; killing them")
         self.assertIn("stopped", log.splitlines()[-1])
         self.assertEqual(msnlib.live_pids(group=d.pid), [], "no process of the daemon left")
+        self.assertEqual([p for p in workers if msnlib.pid_alive(p)], [], "no worker left")
         d.stop()  # already exited: checks the status and the log for sanitizer reports
 
 

@@ -720,15 +720,25 @@ class Daemon:
             if p in text:
                 self._fail("the log holds a sanitizer report (%r)" % p)
 
-    def kill_group(self):
-        """SIGKILLs the master's process group (the master and every child that stayed in
-        it) and reaps the master. For cleanup after a failure."""
-        if self.proc is None:
-            return
+    def _kill_all(self):
+        """SIGKILLs the master's children (the workers run in sessions of their own), then
+        its process group (the master and every other child)."""
+        for pid in live_pids(parent=self.proc.pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+
+    def kill_group(self):
+        """SIGKILLs the master, its process group and its children (the workers, in
+        sessions of their own) and reaps the master. For cleanup after a failure."""
+        if self.proc is None:
+            return
+        self._kill_all()
         try:
             self.returncode = self.proc.wait(5)
         except subprocess.TimeoutExpired:
@@ -755,10 +765,7 @@ class Daemon:
                 pass
         if self.proc is not None:
             # children that outlived the master would keep the port and the state dir busy
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            self._kill_all()
             try:
                 self.proc.wait(5)
             except subprocess.TimeoutExpired:
