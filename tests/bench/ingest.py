@@ -137,8 +137,11 @@ class Latency:
             self.w = msnlib.Wrk("http://127.0.0.1:%d%s" % (self.port, self.path), a.duration,
                                 connections=a.connections, threads=1, latency=True, wrk=self.wrk).start()
         else:
+            # a session of its own: where the kernel schedules by session (autogroup), the
+            # probe must not share a group with the publishers it stands apart from
             self.proc = subprocess.Popen([self.probe, "127.0.0.1", str(self.port), self.path, str(a.rate),
-                                          str(a.connections), str(seconds)], stdout=subprocess.PIPE)
+                                          str(a.connections), str(seconds)], stdout=subprocess.PIPE,
+                                         start_new_session=True)
         return self
 
     def stop(self):
