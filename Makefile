@@ -83,16 +83,20 @@ run: build
 	exec $(BUILD)/meshsnapd --db $(VAR)/meshsnap.db --state-dir $(VAR)/state --listen $(LISTEN) --ui-root $(abspath $(BUILD))/ui
 
 # The browser test (compat.browser) runs when CORESCOPE_PUBLIC names a CoreScope public/
-# folder; the sanitizer pass leaves it out (it tests the frontend, not memory), and
-# test_backfill_blocking too (it measures readers' latency while the backfiller runs, which
-# a sanitizer build distorts; the backfiller's code runs under the sanitizers in the
-# backfill unit tests and test_backfill_resume/test_backfill_truth).
+# folder; the sanitizer pass leaves it out (it tests the frontend, not memory), and three
+# long tests of properties other than memory, whose code runs under the sanitizers in other
+# tests: test_backfill_blocking (readers' latency while the backfiller runs, which a
+# sanitizer build distorts; see the backfill unit tests, test_backfill_resume and
+# test_backfill_truth), test_ingest_crash (exactly-once delivery across 10 kill -9 of the
+# ingestor; see test_ingest_mqtt, test_ingest_brokers, test_ingest_tls) and
+# test_ops_lifecycle (processes living and dying with the master; see test_ops_crash,
+# test_ops_shutdown, test_core_workers).
 test: build build-configs compat-deps
 	cd $(BUILD) && ctest --output-on-failure -j 2
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DMESHSNAP_SANITIZE=ON -DMESHSNAP_FUZZ=OFF -DMESHSNAP_WERROR=$(WERROR)
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --output-on-failure -j 2 -E 'fuzz|compat|test_backfill_blocking'
+	  ctest --output-on-failure -j 2 -E 'fuzz|compat|test_backfill_blocking|test_ingest_crash|test_ops_lifecycle'
 
 bench: build
 	@echo "See tests/bench/README.md"
