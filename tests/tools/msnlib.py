@@ -218,14 +218,27 @@ def fixture_path(name="corescope-e2e.db"):
     return p
 
 
+_ports_given = set()
+
+
 def free_port(host="127.0.0.1"):
-    """A TCP port that is free on host right now (bound to port 0, then released)."""
-    s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
+    """A TCP port that is free on host right now (bound to port 0, then released).
+
+    The kernel may hand the same port to two binds in a row once the first is released, so a
+    port this process has already handed out is never returned again: a daemon's `listen` and
+    `admin_listen`, or two daemons of one test, never get the same port."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    for _ in range(64):
+        s = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        finally:
+            s.close()
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
+    raise RuntimeError("no unused port on %s after 64 tries" % host)
 
 
 def _cleanup_tmpdirs():
