@@ -135,6 +135,7 @@ int msn_backfiller_main(const msn_config_t *cfg)
     msn_log_set_role("backfiller");
     msn_proc_set_title("backfiller");
     /* background work: the workers and the master go first on a busy machine */
+    (void)msn_sched_own_group(10);
     (void)msn_sched_background(10);
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));

@@ -511,6 +511,7 @@ int msn_ingestor_main(const msn_config_t *cfg)
     /* the workers go first on a busy machine: a burst of messages waits in the broker
        (QoS 1) rather than in the latency of every reader; the ingestor still goes before
        the backfiller and the analytics (nice 10) */
+    (void)msn_sched_own_group(5);
     (void)msn_sched_background(5);
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));

@@ -83,6 +83,7 @@ static void child_main(int fd, pid_t parent, const msn_store_t *s, const msn_anj
     msn_log_set_role("analytics");
     msn_proc_set_title("analytics"); /* "meshsnapd: analytics" in ps, once the descriptors are closed */
     /* background work: on a busy machine the workers answering requests go first */
+    (void)msn_sched_own_group(10);
     (void)msn_sched_background(10);
     msn_buf_t body = MSN_BUF_INIT, gz = MSN_BUF_INIT;
     msn_an_run_t *run = msn_an_run_new(s); /* indexes shared by the jobs, built on first use */

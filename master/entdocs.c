@@ -219,6 +219,7 @@ static void child_main(msn_entdocs_t *e, int fd, pid_t parent, const msn_store_t
         _exit(1);
     msn_log_set_role("documents");
     msn_proc_set_title("documents");
+    (void)msn_sched_own_group(10);
     (void)msn_sched_background(10);
     msn_entdoc_out_t out = {fd, e, MSN_BUF_INIT};
     const msn_entkind_t *k = &e->kinds[e->kind];

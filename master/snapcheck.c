@@ -36,6 +36,7 @@ static void child_main(int fd, pid_t parent, const char *dir)
         _exit(2);
     msn_log_set_role("snapshot check");
     msn_proc_set_title("snapshot check");
+    (void)msn_sched_own_group(15);
     (void)msn_sched_background(15);
     char err[480];
     int64_t entries = 0;

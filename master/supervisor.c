@@ -20,6 +20,7 @@
 #include "shm/buf.h"
 #include "shm/log.h"
 #include "shm/proc.h"
+#include "shm/sched.h"
 #include "shm/status.h"
 
 #include <systemd/sd-daemon.h>
@@ -745,6 +746,10 @@ int msn_master_main(msn_config_t *cfg, int argc, char **argv)
     m.argv = argv;
     msn_log_set_role("master");
     msn_proc_set_title("master");
+    /* the publisher's work is background work: a master that leads its session (as a
+       service manager starts it) puts its session's group behind the workers' groups
+       (shm/sched.h); started from a shell, it leaves the shell's group as it is */
+    (void)msn_sched_group_nice(5);
     ssize_t el = readlink("/proc/self/exe", m.exe, sizeof(m.exe) - 1);
     if (el < 0) {
         msn_error("cannot find my own executable: %s", strerror(errno));

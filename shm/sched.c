@@ -5,11 +5,14 @@
 #include "sched.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/sched.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -64,4 +67,61 @@ int msn_sched_background(int nice)
     }
     errno = e;
     return -1;
+}
+
+#define GROUP_TRIES 4             /* an unprivileged write waits out another's 100 ms */
+#define GROUP_RETRY_NS 110000000L /* a little over the kernel's 100 ms */
+
+/* Writes group_nice to /proc/self/autogroup (ENOENT: the kernel has no groups). */
+static int write_group_nice(int group_nice)
+{
+    char text[16];
+    int len = snprintf(text, sizeof(text), "%d", group_nice);
+    for (int i = 0;; i++) {
+        int fd = open("/proc/self/autogroup", O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+            return -1;
+        ssize_t w = write(fd, text, (size_t)len);
+        int e = errno;
+        close(fd);
+        if (w == len)
+            return 0;
+        if (w >= 0)
+            e = EIO;
+        if (e != EAGAIN || i + 1 >= GROUP_TRIES) {
+            errno = e;
+            return -1;
+        }
+        struct timespec ts = {0, GROUP_RETRY_NS};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static int group_nice_or_log(int group_nice)
+{
+    if (group_nice <= 0 || write_group_nice(group_nice) == 0)
+        return 0;
+    int e = errno;
+    msn_debug("the scheduling group of this process keeps its nice value: %s",
+              e == ENOENT ? "the kernel does not group processes by session" : strerror(e));
+    errno = e;
+    return -1;
+}
+
+int msn_sched_own_group(int group_nice)
+{
+    if (setsid() < 0) {
+        int e = errno;
+        msn_debug("cannot start a session of its own: %s", strerror(e));
+        errno = e;
+        return -1;
+    }
+    return group_nice_or_log(group_nice);
+}
+
+int msn_sched_group_nice(int group_nice)
+{
+    if (getsid(0) != getpid())
+        return 1;
+    return group_nice_or_log(group_nice);
 }

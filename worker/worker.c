@@ -535,12 +535,10 @@ int msn_worker_main(const msn_config_t *cfg, int slot, const char *listen_fds)
     msn_log_set_role(role);
     prctl(PR_SET_PDEATHSIG, SIGTERM); /* also set by the master's spawner (before exec) */
     /* a session of its own: where the kernel groups processes by session for scheduling
-       (autogroup, for a daemon outside any cgroup of its own), a worker must not share a
-       group with the master's background work, or it waits whenever that work has used
-       the group's share. The master still signals and reaps it by pid, and it still dies
-       with the master (the death signal above). */
-    if (setsid() < 0)
-        msn_debug("cannot start a session of its own: %s", strerror(errno));
+       (autogroup, shm/sched.h), a worker must not share a group with the master's
+       background work, or it waits whenever that work has used the group's share. It
+       still dies with the master (the death signal above). */
+    (void)msn_sched_own_group(0);
     msn_proc_set_title(role);
     (void)msn_sched_interactive(); /* answers go before background work (shm/sched.h) */
     pid_t master = getppid(); /* checked by the spawner before exec: the master, alive */

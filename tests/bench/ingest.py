@@ -18,9 +18,10 @@
    last message is committed), transaction hold time p50/p99 (BEGIN to COMMIT, from the
    status block), the /api/stats p99 and its ratio to idle.
    The publishers and the broker stand for the observers' radios and a broker elsewhere
-   on the network: they run at nice --harness-nice (default 10), so that the figures are
-   the server's, not the simulated network's; the server's processes keep their own
-   priorities.
+   on the network: they run at nice --harness-nice (default 10), in one session whose
+   scheduling group has the same nice where the kernel groups by session (autogroup), so
+   that the figures are the server's, not the simulated network's; the server's processes
+   keep their own priorities and groups.
 5. The same with the per-row variant (the writer's knob [mqtt] batch_size = 1: one
    transaction per message, as CoreScope's ingestor commits every statement) on
    --per-row-share of the messages, same run: the baseline. The summary gives the
@@ -210,6 +211,27 @@ def run_phase(a, d, broker, files, lat, label):
             "wrk_outlived": a.closed_loop and t_end < a.duration}
 
 
+def harness_group(nice):
+    """Runs the rest of this script in a session of its own (this script, the broker and the
+    publishers: the simulated network) and gives that session's scheduling group the nice
+    value `nice`, where the kernel groups processes by session (autogroup). The daemon and
+    the probe have sessions of their own. Returns how the harness is grouped, for the
+    header."""
+    if os.getsid(0) != os.getpid():
+        child = subprocess.Popen([sys.executable] + sys.argv, start_new_session=True)
+        try:
+            sys.exit(child.wait())
+        except KeyboardInterrupt:
+            child.send_signal(signal.SIGINT)
+            sys.exit(child.wait())
+    try:
+        with open("/proc/self/autogroup", "w") as f:
+            f.write("%d" % nice)
+        return "one session, its scheduling group at nice %d" % nice
+    except OSError as e:
+        return "one session (its group keeps its nice: %s)" % e.strerror
+
+
 def main():
     ap = msnlib.bench_parser(__doc__.splitlines()[0])
     ap.add_argument("--observers", type=int, default=20)
@@ -224,6 +246,7 @@ def main():
     ap.add_argument("--closed-loop", action="store_true", help="wrk instead of the fixed-rate probe")
     ap.add_argument("--per-row-share", type=float, default=0.02)
     args = ap.parse_args()
+    grouped = harness_group(args.harness_nice)
     exe = msnlib.need_binary("meshsnapd", args.meshsnapd)
     os.environ["MESHSNAPD"] = exe
     meshsnap = os.path.join(os.path.dirname(exe), "meshsnap")
@@ -241,7 +264,7 @@ def main():
 
     how = ("wrk -t1 -c%d, closed loop" % args.connections if args.closed_loop else
            "%d requests/s over %d connections, open loop" % (args.rate, args.connections))
-    print("harness: broker and publishers at nice %d" % args.harness_nice)
+    print("harness: broker and publishers at nice %d, in %s" % (args.harness_nice, grouped))
     results = []
     for variant in ("batched", "per-row"):
         tmp = msnlib.make_tmpdir("msn-bench-ingest-")

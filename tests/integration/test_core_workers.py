@@ -144,8 +144,7 @@ class WorkersTest(unittest.TestCase):
     def check_stopped(self, d, children, port):
         for pid in children:
             self.assertFalse(msnlib.pid_alive(pid), "child %d is gone after the stop" % pid)
-        # the daemon was started in its own process group (msnlib.Daemon)
-        self.assertEqual(msnlib.live_pids(group=d.pid), [], "no process of the daemon left")
+        self.assertEqual(d.processes(), [], "no process of the daemon left")
         with self.assertRaises(OSError, msg="the port is closed"):
             socket.create_connection(("127.0.0.1", port), timeout=2).close()
 

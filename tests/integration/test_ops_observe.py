@@ -82,6 +82,17 @@ def sched_fields(pid, tid=None):
     return out
 
 
+def group_nice(pid):
+    """The nice value of pid's scheduling group (/proc/PID/autogroup: "/autogroup-N nice V"),
+    or None where the kernel does not group processes by session (or pid is gone)."""
+    try:
+        with open("/proc/%d/autogroup" % pid) as f:
+            m = re.search(r" nice (-?\d+)", f.read())
+    except OSError:
+        return None
+    return int(m.group(1)) if m else None
+
+
 class ObserveTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -129,10 +140,25 @@ class ObserveTest(unittest.TestCase):
             self.assertEqual(os.getsid(pid), pid, "worker %d leads its own session" % slot)
             if release >= (6, 12) and "se.slice" in f:  # custom slices: Linux 6.12
                 self.assertEqual(f["se.slice"], 200000, "worker %d's slice" % slot)
+            if group_nice(pid) is not None:
+                self.assertEqual(group_nice(pid), 0, "worker %d's group keeps the default" % slot)
+        # the master leads its session here (the test starts it so, as a service manager
+        # does): its group goes behind the workers'
+        self.assertEqual(os.getsid(d.pid), d.pid)
+        if group_nice(d.pid) is not None:
+            self.assertEqual(group_nice(d.pid), 5, "the master's group")
         bf = int(d.health().get("backfillerPid") or 0)
         f = sched_fields(bf) if bf else {}
         if f:
             self.assertEqual(f.get("policy"), SCHED_BATCH, "the backfiller")
+            try:  # read before the backfiller may finish
+                sid, nice = os.getsid(bf), group_nice(bf)
+            except OSError:
+                sid = None
+            if sid is not None and msnlib.pid_alive(bf):
+                self.assertEqual(sid, bf, "the backfiller leads its own session")
+                if nice is not None:
+                    self.assertEqual(nice, 10, "the backfiller's group")
 
     # -- /metrics -------------------------------------------------------------------------
 

@@ -157,7 +157,7 @@ class ShutdownTest(unittest.TestCase):
         log = d.log_text()
         self.assertNotRegex(log, r"did not stop in \d+ ms; killing them")
         self.assertIn("stopped", log.splitlines()[-1])
-        self.assertEqual(msnlib.live_pids(group=d.pid), [], "no process of the daemon left")
+        self.assertEqual(d.processes(), [], "no process of the daemon left")
         self.assertEqual([p for p in workers if msnlib.pid_alive(p)], [], "no worker left")
         d.stop()  # already exited: checks the status and the log for sanitizer reports
 

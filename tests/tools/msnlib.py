@@ -44,11 +44,12 @@ HTTP
 daemons and processes
   Daemon                         start / wait_ready / wait_fresh / wait_health / admin_get /
                                  wait_status / wait_migrations_done / get / health /
-                                 reload / stop / kill a meshsnapd
+                                 processes / reload / stop / kill a meshsnapd
   start_daemon(db, tmpdir, ...)  a Daemon started and fresh (cleaned up if it never gets so)
   poll_until / wait_until        poll a condition: None on timeout / fail on timeout
   pid_alive(pid), pid_cmdline    whether a process exists (and is not a zombie); its title
   live_pids(parent, group)       the live processes with this parent and/or process group
+  processes_of(state_dir)        the live processes of the daemon on state_dir, whatever their session
   worker_processes(master_pid)   {slot: pid} of the workers of a master, from /proc
   worker_generation(pid, old, n) those workers when n new ones run alone, else None
   kill_pid(pid, sig)             signal a process and wait until it is gone
@@ -911,6 +912,13 @@ class Daemon:
             return ms if len(ms) >= count and all(m["status"] == "done" for m in ms.values()) else None
         return self.wait_for(done, timeout=timeout, interval=interval, what="every migration done")
 
+    def processes(self):
+        """The pids (ascending) of every live process of this daemon, whatever its session:
+        those that map the status block of its state_dir (the master, every child role it
+        starts and every child it forks; not zombies). A process started by another
+        daemon on another state_dir is never counted."""
+        return processes_of(self.state_dir)
+
     def worker_pids(self, health=None):
         """{slot: pid} from healthz `workers` (the admin listener's, which has the pids);
         from /proc (worker_processes) for a daemon without an admin listener."""
@@ -1014,6 +1022,21 @@ def live_pids(parent=None, group=None):
         if (parent is None or int(fields[1]) == parent) and (group is None or int(fields[2]) == group):
             out.append(int(d))
     return sorted(out)
+
+
+def processes_of(state_dir):
+    """The pids (ascending) of the live processes that map the status block of state_dir
+    (state_dir/status): every process of the daemon using it (Daemon.processes)."""
+    target = os.path.join(os.path.realpath(state_dir), "status")
+    out = []
+    for pid in live_pids():
+        try:
+            with open("/proc/%d/maps" % pid) as f:
+                if any(ln.rstrip("\n").endswith(" " + target) for ln in f):
+                    out.append(pid)
+        except OSError:
+            continue
+    return out
 
 
 def worker_processes(master_pid):

@@ -1,5 +1,5 @@
-/* test_sched.c: the scheduling classes (shm/sched.c), each tried in a child process so
- * that the test's own process keeps its settings. */
+/* test_sched.c: the scheduling classes and groups (shm/sched.c), each tried in a child
+ * process so that the test's own process and session keep their settings. */
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -66,6 +66,71 @@ static int interactive_child(void)
     return slice == MSN_SCHED_INTERACTIVE_SLICE_NS ? 0 : 1;
 }
 
+/* The nice value of the calling process's scheduling group from /proc/self/autogroup
+ * ("/autogroup-N nice V"), or -100 when the kernel does not group by session. */
+static int own_group_nice(void)
+{
+    FILE *f = fopen("/proc/self/autogroup", "r");
+    if (f == NULL)
+        return -100;
+    char line[128];
+    int nice = -100;
+    if (fgets(line, sizeof(line), f) != NULL) {
+        const char *p = strstr(line, " nice ");
+        if (p != NULL)
+            nice = atoi(p + 6);
+    }
+    fclose(f);
+    return nice;
+}
+
+static int own_group_child(void)
+{
+    int before = own_group_nice();
+    if (msn_sched_own_group(12) != 0 && errno != ENOENT)
+        return 1;
+    if (getsid(0) != getpid())
+        return 1; /* a session of its own */
+    if (before == -100)
+        return 77; /* no groups on this kernel: the session is all there is */
+    return own_group_nice() == 12 ? 0 : 1;
+}
+
+/* A child that does not lead its session: the session's group (the test's, the shell's)
+ * is left as it is. Then, once it leads its own, the group takes the value. */
+static int group_nice_child(void)
+{
+    int before = own_group_nice();
+    if (msn_sched_group_nice(9) != 1 || own_group_nice() != before)
+        return 1;
+    if (setsid() < 0)
+        return 1;
+    int rc = msn_sched_group_nice(9);
+    if (before == -100)
+        return rc == -1 ? 77 : 1;
+    return rc == 0 && own_group_nice() == 9 ? 0 : 1;
+}
+
+static void check_child(int (*fn)(void))
+{
+    int rc = in_child(fn);
+    if (rc == 77) {
+        msn_test_skip("this kernel does not group processes by session (no /proc/self/autogroup)");
+        return;
+    }
+    CHECK_EQ_INT(rc, 0);
+}
+
+static void test_own_group(void)
+{
+    check_child(own_group_child);
+}
+
+static void test_group_nice_only_as_leader(void)
+{
+    check_child(group_nice_child);
+}
+
 static void test_background(void)
 {
     CHECK_EQ_INT(in_child(background_child), 0);
@@ -85,5 +150,7 @@ int main(void)
 {
     MSN_RUN(test_background);
     MSN_RUN(test_interactive);
+    MSN_RUN(test_own_group);
+    MSN_RUN(test_group_nice_only_as_leader);
     return msn_test_done();
 }
