@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <math.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -109,9 +110,38 @@ void msn_status_close(msn_status_t *st)
         munmap(st, sizeof(msn_status_t));
 }
 
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 void msn_status_write_begin(_Atomic uint64_t *seq)
 {
-    atomic_fetch_add_explicit(seq, 1, memory_order_relaxed);
+    int64_t since = 0;
+    for (unsigned tries = 0;; tries++) {
+        uint64_t s = atomic_load_explicit(seq, memory_order_relaxed);
+        if (s & 1) { /* another writer is mid-write */
+            if (tries < MSN_STATUS_READER_SPINS) {
+                sched_yield();
+                continue;
+            }
+            int64_t now = mono_us();
+            if (since == 0)
+                since = now;
+            if (now - since < MSN_STATUS_WRITER_WAIT_MS * 1000) {
+                struct timespec nap = {0, 50000}; /* 50 us */
+                nanosleep(&nap, NULL);
+                continue;
+            }
+        }
+        /* even: take it odd; still odd after the wait: its writer died mid-write, and the
+           sequence moves on to the next odd value (readers see it changed) */
+        uint64_t next = (s & 1) ? s + 2 : s + 1;
+        if (atomic_compare_exchange_weak_explicit(seq, &s, next, memory_order_relaxed, memory_order_relaxed))
+            break;
+    }
     atomic_thread_fence(memory_order_release);
 }
 
@@ -126,10 +156,13 @@ static void seq_read(const _Atomic uint64_t *seq, void *dst, const void *src, si
     for (int tries = 0;; tries++) {
         uint64_t a = atomic_load_explicit((_Atomic uint64_t *)seq, memory_order_acquire);
         if (a & 1) {
-            if (tries > 1000000)
+            if (tries > MSN_STATUS_READER_SPINS + MSN_STATUS_READER_YIELDS)
                 a = 0; /* a writer died mid-write: take what is there */
-            else
+            else {
+                if (tries > MSN_STATUS_READER_SPINS)
+                    sched_yield(); /* let a preempted writer finish */
                 continue;
+            }
         }
         memcpy(dst, src, n);
         atomic_thread_fence(memory_order_acquire);

@@ -9,9 +9,14 @@
  *   ingest      ingestor      workers (/api/mqtt/status, healthz, /metrics), meshsnap status
  *               (its `restarts` is written by the master, only while no ingestor runs)
  *
- * Each section has one writer and is guarded by a sequence lock: the writer makes the
- * sequence odd, writes, makes it even; a reader copies the section and retries while the
- * sequence was odd or changed. Readers never block the writer and never see a torn copy.
+ * Each section is guarded by a sequence lock: a writer makes the sequence odd, writes,
+ * makes it even; a reader copies the section and retries while the sequence was odd or
+ * changed. Readers never block a writer and never see a torn copy. A section may have
+ * writers in two threads or processes (the master's supervisor and publisher threads
+ * both count into master; the master writes ingest while no ingestor runs): a writer
+ * takes the odd sequence only from an even one, so writes never overlap. A reader or
+ * writer that finds the sequence odd yields the CPU while it waits: the writer it waits
+ * for may have been preempted on the same CPU, at a lower priority (shm/sched.h).
  *
  * The master creates (and resets) the file at start; the others open it after exec.
  * Layout changes bump MSN_STATUS_VERSION; a mismatch is refused at open.
@@ -28,6 +33,9 @@
 #define MSN_STATUS_MAGIC 0x3154534e534d5355ull /* "USMSNST1" */
 #define MSN_STATUS_VERSION 5
 #define MSN_STATUS_MAX_WORKERS 64
+#define MSN_STATUS_WRITER_WAIT_MS 1000 /* a writer waits this long for another, then takes over */
+#define MSN_STATUS_READER_SPINS 64         /* a reader spins this often on an odd sequence, then yields */
+#define MSN_STATUS_READER_YIELDS 2000      /* and then takes the section as it is (a dead writer) */
 #define MSN_STATUS_MAX_MIGRATIONS 8
 #define MSN_PERF_ENDPOINTS 128 /* request-statistics slots: one per route (shm/route.h) + "other" */
 #define MSN_PERF_BUCKETS 96 /* latency bucket i holds [2^(i/4), 2^((i+1)/4)) microseconds */
@@ -260,7 +268,9 @@ int msn_status_open(const char *state_dir, msn_status_t **out);
 void msn_status_close(msn_status_t *st);
 
 /** Sequence-lock writes of one section: begin makes seq odd, end makes it even again.
- *  Only the section's single writer calls them. */
+ *  Begin waits (yielding the CPU, then sleeping) while another writer holds the sequence
+ *  odd; after MSN_STATUS_WRITER_WAIT_MS it takes that writer for dead (killed mid-write)
+ *  and goes on, keeping the sequence odd until its own end. */
 void msn_status_write_begin(_Atomic uint64_t *seq);
 void msn_status_write_end(_Atomic uint64_t *seq);
 

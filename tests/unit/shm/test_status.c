@@ -1,0 +1,167 @@
+/* test_status.c: the status block's sequence lock (shm/status.c) with writers in two
+ * threads, a writer that dies mid-write, and readers that never see a torn section. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+
+#include "shm/status.h"
+#include "testlib.h"
+
+static msn_status_t *open_block(const char *tag)
+{
+    msn_status_t *st = NULL;
+    CHECK_EQ_INT(msn_status_create(msn_test_tmpdir(tag), &st), 0);
+    return st;
+}
+
+/* -- one writer at a time ---------------------------------------------------------------- */
+
+typedef struct {
+    msn_status_t *st;
+    atomic_int holding; /* the first writer is inside its write */
+    atomic_int ended;   /* the first writer is about to end it */
+    int second_saw_end; /* the second writer's begin returned only after that */
+} excl_t;
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void *first_writer(void *arg)
+{
+    excl_t *x = arg;
+    msn_status_write_begin(&x->st->master_seq);
+    atomic_store(&x->holding, 1);
+    sleep_ms(50);
+    atomic_store(&x->ended, 1);
+    msn_status_write_end(&x->st->master_seq);
+    return NULL;
+}
+
+static void *second_writer(void *arg)
+{
+    excl_t *x = arg;
+    while (!atomic_load(&x->holding))
+        sleep_ms(1);
+    msn_status_write_begin(&x->st->master_seq);
+    x->second_saw_end = atomic_load(&x->ended);
+    msn_status_write_end(&x->st->master_seq);
+    return NULL;
+}
+
+static void test_second_writer_waits(void)
+{
+    excl_t x;
+    memset(&x, 0, sizeof(x));
+    x.st = open_block("status-excl");
+    if (x.st == NULL)
+        return;
+    pthread_t a, b;
+    CHECK_EQ_INT(pthread_create(&a, NULL, first_writer, &x), 0);
+    CHECK_EQ_INT(pthread_create(&b, NULL, second_writer, &x), 0);
+    pthread_join(a, NULL);
+    pthread_join(b, NULL);
+    CHECK_EQ_INT(x.second_saw_end, 1);
+    CHECK_EQ_INT((int)(atomic_load(&x.st->master_seq) & 1), 0);
+    msn_status_close(x.st);
+}
+
+/* -- readers never see a torn section while two threads write it -------------------------- */
+
+#define ROUNDS 50000
+
+typedef struct {
+    msn_status_t *st;
+    atomic_int writers_left;
+    long torn, reads;
+} race_t;
+
+typedef struct {
+    race_t *r;
+    int64_t base;
+} writer_arg_t;
+
+static void *pair_writer(void *arg)
+{
+    writer_arg_t *w = arg;
+    msn_status_t *st = w->r->st;
+    for (int64_t i = 0; i < ROUNDS; i++) {
+        msn_status_write_begin(&st->master_seq);
+        st->master.reloads = w->base + i;
+        for (volatile int k = 0; k < 200; k++) /* a write that takes a while: overlaps show */
+            ;
+        st->master.worker_restarts = w->base + i;
+        msn_status_write_end(&st->master_seq);
+    }
+    atomic_fetch_sub(&w->r->writers_left, 1);
+    return NULL;
+}
+
+static void *pair_reader(void *arg)
+{
+    race_t *r = arg;
+    while (atomic_load(&r->writers_left) > 0) {
+        msn_master_status_t m;
+        msn_status_read_master(r->st, &m);
+        r->reads++;
+        if (m.reloads != m.worker_restarts)
+            r->torn++;
+    }
+    return NULL;
+}
+
+static void test_two_writers_no_torn_read(void)
+{
+    race_t r;
+    memset(&r, 0, sizeof(r));
+    r.st = open_block("status-race");
+    if (r.st == NULL)
+        return;
+    atomic_store(&r.writers_left, 2);
+    writer_arg_t wa = {&r, 0}, wb = {&r, 1000000000};
+    pthread_t a, b, c;
+    CHECK_EQ_INT(pthread_create(&c, NULL, pair_reader, &r), 0);
+    CHECK_EQ_INT(pthread_create(&a, NULL, pair_writer, &wa), 0);
+    CHECK_EQ_INT(pthread_create(&b, NULL, pair_writer, &wb), 0);
+    pthread_join(a, NULL);
+    pthread_join(b, NULL);
+    pthread_join(c, NULL);
+    CHECK(r.reads > 0);
+    CHECK_EQ_INT((int)r.torn, 0);
+    CHECK_EQ_INT((int)(atomic_load(&r.st->master_seq) & 1), 0);
+    msn_master_status_t m;
+    msn_status_read_master(r.st, &m);
+    CHECK(m.reloads == m.worker_restarts);
+    msn_status_close(r.st);
+}
+
+/* -- a writer killed mid-write -------------------------------------------------------------- */
+
+static void test_dead_writer_taken_over(void)
+{
+    msn_status_t *st = open_block("status-dead");
+    if (st == NULL)
+        return;
+    atomic_store(&st->ingest_seq, 7); /* odd, and nobody will end it */
+    msn_ingest_status_t in;
+    msn_status_read_ingest(st, &in); /* returns: takes the section as it is */
+    msn_status_write_begin(&st->ingest_seq);
+    CHECK(atomic_load(&st->ingest_seq) == 9); /* moved on, still odd while this write runs */
+    st->ingest.pid = 42;
+    msn_status_write_end(&st->ingest_seq);
+    CHECK(atomic_load(&st->ingest_seq) == 10);
+    msn_status_read_ingest(st, &in);
+    CHECK_EQ_INT(in.pid, 42);
+    msn_status_close(st);
+}
+
+int main(void)
+{
+    MSN_RUN(test_second_writer_waits);
+    MSN_RUN(test_two_writers_no_torn_read);
+    MSN_RUN(test_dead_writer_taken_over);
+    return msn_test_done();
+}
