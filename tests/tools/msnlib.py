@@ -735,9 +735,10 @@ class Daemon:
                 self._fail("the log holds a sanitizer report (%r)" % p)
 
     def _kill_all(self):
-        """SIGKILLs the master's children (the workers run in sessions of their own), then
-        its process group (the master and every other child)."""
-        for pid in live_pids(parent=self.proc.pid):
+        """SIGKILLs the master's children and every other process of this daemon (each child
+        runs in a session of its own, and one whose master died has another parent), then
+        the master's process group."""
+        for pid in sorted(set(live_pids(parent=self.proc.pid)) | set(self.processes()) - {self.proc.pid}):
             try:
                 os.kill(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
@@ -748,8 +749,9 @@ class Daemon:
             pass
 
     def kill_group(self):
-        """SIGKILLs the master, its process group and its children (the workers, in
-        sessions of their own) and reaps the master. For cleanup after a failure."""
+        """SIGKILLs the master, its process group and every process of this daemon (the
+        children, in sessions of their own) and reaps the master. For cleanup after a
+        failure."""
         if self.proc is None:
             return
         self._kill_all()
