@@ -50,43 +50,58 @@ void msn_api_bounds_json(const msn_api_req_t *r, msn_buf_t *b, const msn_master_
                    (unsigned long long)s.doc_hold_fallbacks);
 }
 
+/* One series' HELP and TYPE lines. */
+static void head(msn_buf_t *b, const char *name, const char *type, const char *help)
+{
+    msn_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static unsigned long long count_of(int64_t v)
+{
+    return v < 0 ? 0 : (unsigned long long)v;
+}
+
 void msn_api_bounds_metrics(const msn_api_req_t *r, msn_buf_t *b, const msn_master_status_t *ms)
 {
     sums_t s;
     sum(r->st, &s);
-    msn_buf_puts(b, "# HELP meshsnap_http_response_buffered_bytes Response bytes held for clients that have not read "
-                    "them yet, over all workers.\n# TYPE meshsnap_http_response_buffered_bytes gauge\n");
+    head(b, "meshsnap_http_response_buffered_bytes", "gauge",
+         "Response bytes held for clients that have not read them yet, over all workers.");
     msn_buf_printf(b, "meshsnap_http_response_buffered_bytes %llu\n", (unsigned long long)s.buffered);
-    msn_buf_puts(b, "# HELP meshsnap_http_connections_closed_total Connections the server closed to stay within its "
-                    "bounds, by reason.\n# TYPE meshsnap_http_connections_closed_total counter\n");
+    head(b, "meshsnap_http_connections_closed_total", "counter",
+         "Connections the server closed to stay within its bounds, by reason.");
     msn_buf_printf(b, "meshsnap_http_connections_closed_total{reason=\"idle\"} %llu\n",
                    (unsigned long long)s.shed_idle);
     msn_buf_printf(b, "meshsnap_http_connections_closed_total{reason=\"write_timeout\"} %llu\n",
                    (unsigned long long)s.write_timeouts);
-    msn_buf_puts(b, "# HELP meshsnap_http_accept_pauses_total Times a worker paused accepting for want of "
-                    "descriptors.\n# TYPE meshsnap_http_accept_pauses_total counter\n");
-    msn_buf_printf(b, "meshsnap_http_accept_pauses_total %llu\n", (unsigned long long)s.accept_pauses);
-    msn_buf_puts(b, "# HELP meshsnap_http_busy_refusals_total Requests answered 503 because the response buffers "
-                    "were full.\n# TYPE meshsnap_http_busy_refusals_total counter\n");
-    msn_buf_printf(b, "meshsnap_http_busy_refusals_total %llu\n", (unsigned long long)s.busy_refusals);
-    msn_buf_puts(b, "# HELP meshsnap_http_answer_cache_hits_total Requests answered with a copy of an answer "
-                    "assembled earlier in the same generation ([http] answer_cache_ms).\n"
-                    "# TYPE meshsnap_http_answer_cache_hits_total counter\n");
-    msn_buf_printf(b, "meshsnap_http_answer_cache_hits_total %llu\n", (unsigned long long)s.answer_cache_hits);
-    msn_buf_puts(b, "# HELP meshsnap_analytics_shapes On-demand analytics shapes kept by the master.\n"
-                    "# TYPE meshsnap_analytics_shapes gauge\n");
-    msn_buf_printf(b, "meshsnap_analytics_shapes %lld\n", (long long)ms->shapes_on_demand);
-    msn_buf_puts(b, "# HELP meshsnap_analytics_shapes_evicted_total On-demand analytics shapes dropped to stay "
-                    "within [analytics] max_shapes.\n# TYPE meshsnap_analytics_shapes_evicted_total counter\n");
-    msn_buf_printf(b, "meshsnap_analytics_shapes_evicted_total %lld\n", (long long)ms->shapes_evicted);
-    msn_buf_puts(b, "# HELP meshsnap_http_doc_holds Read transactions held open to send stored documents from the "
-                    "snapshot's map, over all workers.\n# TYPE meshsnap_http_doc_holds gauge\n");
-    msn_buf_printf(b, "meshsnap_http_doc_holds %llu\n", (unsigned long long)s.doc_holds_held);
-    msn_buf_puts(b, "# HELP meshsnap_http_doc_holds_total Stored documents sent from the snapshot's map under a held "
-                    "read transaction.\n# TYPE meshsnap_http_doc_holds_total counter\n");
-    msn_buf_printf(b, "meshsnap_http_doc_holds_total %llu\n", (unsigned long long)s.doc_holds_started);
-    msn_buf_puts(b, "# HELP meshsnap_http_doc_hold_fallbacks_total Large stored documents streamed by copying: no "
-                    "hold was free ([http] doc_holds), or the hold expired ([http] doc_hold_ms).\n"
-                    "# TYPE meshsnap_http_doc_hold_fallbacks_total counter\n");
-    msn_buf_printf(b, "meshsnap_http_doc_hold_fallbacks_total %llu\n", (unsigned long long)s.doc_hold_fallbacks);
+    const struct {
+        const char *name, *type, *help;
+        unsigned long long value;
+    } series[] = {
+        {"meshsnap_http_accept_pauses_total", "counter", "Times a worker paused accepting for want of descriptors.",
+         s.accept_pauses},
+        {"meshsnap_http_busy_refusals_total", "counter",
+         "Requests answered 503 because the response buffers were full.", s.busy_refusals},
+        {"meshsnap_http_answer_cache_hits_total", "counter",
+         "Requests answered with a copy of an answer assembled earlier in the same generation "
+         "([http] answer_cache_ms).",
+         s.answer_cache_hits},
+        {"meshsnap_analytics_shapes", "gauge", "On-demand analytics shapes kept by the master.",
+         count_of(ms->shapes_on_demand)},
+        {"meshsnap_analytics_shapes_evicted_total", "counter",
+         "On-demand analytics shapes dropped to stay within [analytics] max_shapes.", count_of(ms->shapes_evicted)},
+        {"meshsnap_http_doc_holds", "gauge",
+         "Read transactions held open to send stored documents from the snapshot's map, over all workers.",
+         s.doc_holds_held},
+        {"meshsnap_http_doc_holds_total", "counter",
+         "Stored documents sent from the snapshot's map under a held read transaction.", s.doc_holds_started},
+        {"meshsnap_http_doc_hold_fallbacks_total", "counter",
+         "Large stored documents streamed by copying: no hold was free ([http] doc_holds), or the hold expired "
+         "([http] doc_hold_ms).",
+         s.doc_hold_fallbacks},
+    };
+    for (size_t i = 0; i < sizeof(series) / sizeof(series[0]); i++) {
+        head(b, series[i].name, series[i].type, series[i].help);
+        msn_buf_printf(b, "%s %llu\n", series[i].name, series[i].value);
+    }
 }
