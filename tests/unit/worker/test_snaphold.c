@@ -62,15 +62,22 @@ static int readers(MDB_env *env)
     return n > 0 ? n - 1 : 0;
 }
 
+/* A new environment of generation gen in dir, holding the document filled with c, made
+ * current (as a full publication leaves it). */
+static void publish_new(const char *dir, msn_snap_t *w, uint64_t gen, char c)
+{
+    char err[512];
+    CHECK_EQ_INT(msn_snap_create(dir, gen, w, err, sizeof(err)), 0);
+    write_doc(w, gen, c);
+    CHECK_EQ_INT(msn_snap_make_current(dir, w, err, sizeof(err)), 0);
+}
+
 static void test_held_document_survives_rewrites_and_switch(void)
 {
     const char *dir = msn_test_tmpdir("snaphold");
-    char err[512];
     msn_status_t *st = calloc(1, sizeof(*st));
     msn_snap_t w;
-    CHECK_EQ_INT(msn_snap_create(dir, 1, &w, err, sizeof(err)), 0);
-    write_doc(&w, 1, 'a');
-    CHECK_EQ_INT(msn_snap_make_current(dir, &w, err, sizeof(err)), 0);
+    publish_new(dir, &w, 1, 'a');
     atomic_store(&st->env_seq, 1);
 
     msn_snapview_t v;
@@ -112,9 +119,7 @@ static void test_held_document_survives_rewrites_and_switch(void)
     /* a full rebuild: a new environment becomes current; the view moves to it, the held
        document stays readable in the old one */
     msn_snap_close(&w);
-    CHECK_EQ_INT(msn_snap_create(dir, 9, &w, err, sizeof(err)), 0);
-    write_doc(&w, 9, 'x');
-    CHECK_EQ_INT(msn_snap_make_current(dir, &w, err, sizeof(err)), 0);
+    publish_new(dir, &w, 9, 'x');
     atomic_store(&st->env_seq, 3);
     CHECK_EQ_INT(msn_snapview_begin(&v), 0);
     CHECK(v.snap.env != first);
@@ -146,12 +151,9 @@ out:
 static void test_close_releases_holds(void)
 {
     const char *dir = msn_test_tmpdir("snaphold-close");
-    char err[512];
     msn_status_t *st = calloc(1, sizeof(*st));
     msn_snap_t w;
-    CHECK_EQ_INT(msn_snap_create(dir, 1, &w, err, sizeof(err)), 0);
-    write_doc(&w, 1, 'a');
-    CHECK_EQ_INT(msn_snap_make_current(dir, &w, err, sizeof(err)), 0);
+    publish_new(dir, &w, 1, 'a');
     msn_snapview_t v;
     msn_snapview_init(&v, dir, st);
     for (int i = 0; i < 3; i++) {
@@ -163,9 +165,7 @@ static void test_close_releases_holds(void)
     CHECK(v.snap.env == NULL);
     CHECK_EQ_INT(v.n_holds, 3);
     msn_snap_close(&w);
-    CHECK_EQ_INT(msn_snap_create(dir, 2, &w, err, sizeof(err)), 0);
-    write_doc(&w, 2, 'b');
-    CHECK_EQ_INT(msn_snap_make_current(dir, &w, err, sizeof(err)), 0);
+    publish_new(dir, &w, 2, 'b');
     atomic_store(&st->env_seq, 1);
     CHECK_EQ_INT(msn_snapview_begin(&v), 0);
     CHECK(msn_snapview_hold(&v) != NULL);
