@@ -153,13 +153,21 @@ void msn_status_write_end(_Atomic uint64_t *seq)
 
 static void seq_read(const _Atomic uint64_t *seq, void *dst, const void *src, size_t n)
 {
+    int64_t since = 0;
+    uint64_t stuck = 0; /* the odd value seen since `since` */
     for (int tries = 0;; tries++) {
         uint64_t a = atomic_load_explicit((_Atomic uint64_t *)seq, memory_order_acquire);
         if (a & 1) {
-            if (tries > MSN_STATUS_READER_SPINS + MSN_STATUS_READER_YIELDS)
-                a = 0; /* a writer died mid-write: take what is there */
-            else {
-                if (tries > MSN_STATUS_READER_SPINS)
+            if (tries >= MSN_STATUS_READER_SPINS) {
+                int64_t now = mono_us();
+                if (a != stuck) { /* a new write: its writer is alive */
+                    stuck = a;
+                    since = now;
+                } else if (now - since >= MSN_STATUS_READER_WAIT_MS * 1000)
+                    a = 0; /* one write open this long: its writer died, or is kept off the CPU */
+            }
+            if (a != 0) {
+                if (tries >= MSN_STATUS_READER_SPINS)
                     sched_yield(); /* let a preempted writer finish */
                 continue;
             }

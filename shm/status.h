@@ -16,7 +16,10 @@
  * both count into master; the master writes ingest while no ingestor runs): a writer
  * takes the odd sequence only from an even one, so writes never overlap. A reader or
  * writer that finds the sequence odd yields the CPU while it waits: the writer it waits
- * for may have been preempted on the same CPU, at a lower priority (shm/sched.h).
+ * for may have been preempted on the same CPU, at a lower priority (shm/sched.h). Once
+ * one write has stayed open for MSN_STATUS_READER_WAIT_MS, a reader takes the section as
+ * it is (its writer died mid-write, or is kept off the CPU): a request never stalls long
+ * on a writer.
  *
  * The master creates (and resets) the file at start; the others open it after exec.
  * Layout changes bump MSN_STATUS_VERSION; a mismatch is refused at open.
@@ -34,8 +37,8 @@
 #define MSN_STATUS_VERSION 5
 #define MSN_STATUS_MAX_WORKERS 64
 #define MSN_STATUS_WRITER_WAIT_MS 1000 /* a writer waits this long for another, then takes over */
-#define MSN_STATUS_READER_SPINS 64         /* a reader spins this often on an odd sequence, then yields */
-#define MSN_STATUS_READER_YIELDS 2000      /* and then takes the section as it is (a dead writer) */
+#define MSN_STATUS_READER_SPINS 64  /* a reader spins this often on an odd sequence, then yields */
+#define MSN_STATUS_READER_WAIT_MS 20 /* and once one write stayed open this long, takes the section as it is */
 #define MSN_STATUS_MAX_MIGRATIONS 8
 #define MSN_PERF_ENDPOINTS 128 /* request-statistics slots: one per route (shm/route.h) + "other" */
 #define MSN_PERF_BUCKETS 96 /* latency bucket i holds [2^(i/4), 2^((i+1)/4)) microseconds */

@@ -95,6 +95,8 @@ static void *pair_writer(void *arg)
             ;
         st->master.worker_restarts = w->base + i;
         msn_status_write_end(&st->master_seq);
+        for (volatile int k = 0; k < 200; k++) /* and a pause: the reader finds the section whole */
+            ;
     }
     atomic_fetch_sub(&w->r->writers_left, 1);
     return NULL;
