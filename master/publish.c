@@ -11,6 +11,7 @@
 #include "frontend_doc.h"
 #include "chanpub.h"
 #include "fxbulk.h"
+#include "fxlists.h"
 #include "pubrender.h"
 #include "render.h"
 #include "render_channels.h"
@@ -139,9 +140,16 @@ static int put_fx(wctx_t *w, msn_fx_kind_t kind, const void *value, size_t len, 
     return put(w, MSN_DBI_FX, &k, &sealed, sizeof(sealed), MDB_NODUPDATA);
 }
 
-static int put_fx_str(wctx_t *w, msn_fx_kind_t kind, const char *value, const msn_fx_rec_t *rec)
+/* put_fx as an fxlists.h walker: puts the entry under each list it is given. */
+typedef struct {
+    wctx_t *w;
+    const msn_fx_rec_t *rec;
+} listctx_t;
+
+static int put_fx_cb(void *ctx, msn_fx_kind_t kind, const void *value, size_t len)
 {
-    return value ? put_fx(w, kind, value, strlen(value), rec) : 0;
+    listctx_t *c = ctx;
+    return put_fx(c->w, kind, value, len, c->rec);
 }
 
 static void fx_rec_of(const msn_tx_t *t, msn_fx_rec_t *rec)
@@ -178,14 +186,8 @@ static int write_tx_lists(wctx_t *w, const msn_tx_t *t)
 {
     msn_fx_rec_t rec;
     fx_rec_of(t, &rec);
-    int rc;
-    if ((rc = put_fx(w, MSN_FX_ALL, NULL, 0, &rec)) || (rc = put_fx(w, MSN_FX_TYPE, &rec.payload_type, 1, &rec)) ||
-        (rc = put_fx(w, MSN_FX_ROUTE, &rec.route_type, 1, &rec)))
-        return rc;
-    if (t->payload_type == 4 && ((rc = put_fx_str(w, MSN_FX_FROM, t->from_pubkey, &rec)) ||
-                                 (rc = put_fx_str(w, MSN_FX_NODE, t->from_pubkey, &rec))))
-        return rc;
-    return put_fx_str(w, MSN_FX_CHANNEL, t->channel_hash, &rec);
+    listctx_t c = {w, &rec};
+    return msn_fxlists_tx(t, &rec, put_fx_cb, &c);
 }
 
 /* Writes a transmission's own keys (tx record, plus hash/fx/ft when new). pre: its records
@@ -265,13 +267,8 @@ static int write_obs(wctx_t *w, msn_tx_t *t, const msn_obs_t *o, const uint8_t *
     }
     msn_fx_rec_t rec;
     fx_rec_of(t, &rec);
-    const msn_observer_t *ob = msn_store_observer(w->s, o->observer_rowid);
-    if (ob && ((rc = put_fx_str(w, MSN_FX_OBSERVER, ob->id, &rec)) || (rc = put_fx_str(w, MSN_FX_REGION, ob->iata, &rec))))
-        return rc;
-    for (int i = 0; o->rp && i < o->rp_n; i++)
-        if (o->rp[i] != MSN_KEY_NONE && (rc = put_fx(w, MSN_FX_NODE, w->s->keys[o->rp[i]], 64, &rec)))
-            return rc;
-    return 0;
+    listctx_t c = {w, &rec};
+    return msn_fxlists_obs(w->s, o, put_fx_cb, &c);
 }
 
 /* Writes the observer_metrics rows changed since the last publication (all when force). */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fxlists.h"
 #include "render.h"
 #include "render_channels.h"
 #include "shm/buf.h"
@@ -87,39 +88,32 @@ static void fx_add(msn_pubrender_t *r, msn_fx_kind_t kind, const void *value, si
     msn_fxbulk_add(r->fxb, k.b, k.len, tx_ix);
 }
 
-static void fx_add_str(msn_pubrender_t *r, msn_fx_kind_t kind, const char *value, uint32_t tx_ix, int64_t tx_id)
+/* fx_add as an fxlists.h walker for transmission tx_ix. */
+typedef struct {
+    msn_pubrender_t *r;
+    uint32_t tx_ix;
+    int64_t tx_id;
+} gatherctx_t;
+
+static int gather_cb(void *ctx, msn_fx_kind_t kind, const void *value, size_t len)
 {
-    if (value)
-        fx_add(r, kind, value, strlen(value), tx_ix, tx_id);
+    gatherctx_t *c = ctx;
+    fx_add(c->r, kind, value, len, c->tx_ix, c->tx_id);
+    return 0;
 }
 
-/* The list entries of transmission i and of its observations (publish.c writes the same
-   ones one by one in an incremental publication). */
+/* The list entries of transmission i and of its observations (fxlists.h; an incremental
+   publication puts the same ones one by one). */
 static void fx_gather(msn_pubrender_t *r, uint32_t i)
 {
     const msn_store_t *s = r->s;
     const msn_tx_t *t = &s->tx[i];
     msn_fx_rec_t rec;
     msn_snaprec_fx_make(&rec, (uint64_t)t->id, t->first_seen_ms, t->payload_type, t->route_type);
-    fx_add(r, MSN_FX_ALL, NULL, 0, i, t->id);
-    fx_add(r, MSN_FX_TYPE, &rec.payload_type, 1, i, t->id);
-    fx_add(r, MSN_FX_ROUTE, &rec.route_type, 1, i, t->id);
-    if (t->payload_type == 4) {
-        fx_add_str(r, MSN_FX_FROM, t->from_pubkey, i, t->id);
-        fx_add_str(r, MSN_FX_NODE, t->from_pubkey, i, t->id);
-    }
-    fx_add_str(r, MSN_FX_CHANNEL, t->channel_hash, i, t->id);
-    for (uint32_t j = 0; j < t->n_obs; j++) {
-        const msn_obs_t *o = &s->obs[t->obs[j]];
-        const msn_observer_t *ob = msn_store_observer(s, o->observer_rowid);
-        if (ob) {
-            fx_add_str(r, MSN_FX_OBSERVER, ob->id, i, t->id);
-            fx_add_str(r, MSN_FX_REGION, ob->iata, i, t->id);
-        }
-        for (int k = 0; o->rp && k < o->rp_n; k++)
-            if (o->rp[k] != MSN_KEY_NONE)
-                fx_add(r, MSN_FX_NODE, s->keys[o->rp[k]], 64, i, t->id);
-    }
+    gatherctx_t c = {r, i, t->id};
+    (void)msn_fxlists_tx(t, &rec, gather_cb, &c);
+    for (uint32_t j = 0; j < t->n_obs; j++)
+        (void)msn_fxlists_obs(s, &s->obs[t->obs[j]], gather_cb, &c);
 }
 
 /* ---- rendering ---- */
