@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fxlists.h"
+#include "handoff.h"
 #include "render.h"
 #include "render_channels.h"
 #include "shm/buf.h"
@@ -23,7 +24,7 @@ typedef struct {
 } txent_t;
 
 typedef struct {
-    int ready;         /* filled, not yet given back (under the mutex) */
+    int ready;         /* filled, not yet given back (handoff.h) */
     uint32_t first, n; /* transmissions [first, first + n) */
     msn_buf_t data;
     txent_t *tx;
@@ -47,9 +48,7 @@ struct msn_pubrender {
     msn_buf_t scratch;
     uint32_t next_first; /* the first transmission of the next block to render */
     /* hand-over */
-    pthread_mutex_t mu;
-    pthread_cond_t filled, freed;
-    int quit;
+    msn_handoff_t h;
     int threaded;
     pthread_t thread;
     block_t slot[MSN_PUBRENDER_SLOTS];
@@ -57,7 +56,7 @@ struct msn_pubrender {
     uint32_t cur;      /* slot being read */
     int cur_held;      /* slot cur is ready and being read */
     /* the packet lists' entries, after the rows */
-    int sorted;              /* fxb is sorted (under the mutex) */
+    int sorted;              /* fxb is sorted (handoff.h: a flag as a slot's) */
     uint32_t fx_list, fx_off; /* the producer's place: the next chunk is list fx_list's from entry fx_off */
     fxslot_t fx[MSN_PUBRENDER_FX_SLOTS];
     uint32_t fx_cur;         /* the publisher's: slot being read */
@@ -201,50 +200,27 @@ static void fx_fill(msn_pubrender_t *r, fxslot_t *f)
 static void thread_fx(msn_pubrender_t *r)
 {
     msn_fxbulk_sort(r->fxb);
-    pthread_mutex_lock(&r->mu);
-    r->sorted = 1;
-    pthread_cond_broadcast(&r->filled);
-    pthread_mutex_unlock(&r->mu);
+    msn_handoff_fill(&r->h, &r->sorted);
     for (uint32_t k = 0; r->fx_list < r->fxb->n_lists; k = (k + 1) % MSN_PUBRENDER_FX_SLOTS) {
         fxslot_t *f = &r->fx[k];
-        pthread_mutex_lock(&r->mu);
-        while (f->ready && !r->quit)
-            pthread_cond_wait(&r->freed, &r->mu);
-        int quit = r->quit;
-        pthread_mutex_unlock(&r->mu);
-        if (quit)
+        if (msn_handoff_wait_free(&r->h, &f->ready) < 0)
             return;
         fx_fill(r, f);
-        pthread_mutex_lock(&r->mu);
-        f->ready = 1;
-        pthread_cond_signal(&r->filled);
-        pthread_mutex_unlock(&r->mu);
+        msn_handoff_fill(&r->h, &f->ready);
     }
 }
 
 static void *thread_main(void *arg)
 {
     msn_pubrender_t *r = arg;
-    uint32_t k = 0;
-    int quit = 0;
-    while (r->next_first < r->s->n_tx) {
+    for (uint32_t k = 0; r->next_first < r->s->n_tx; k = (k + 1) % MSN_PUBRENDER_SLOTS) {
         block_t *b = &r->slot[k];
-        pthread_mutex_lock(&r->mu);
-        while (b->ready && !r->quit)
-            pthread_cond_wait(&r->freed, &r->mu);
-        quit = r->quit;
-        pthread_mutex_unlock(&r->mu);
-        if (quit)
-            break;
+        if (msn_handoff_wait_free(&r->h, &b->ready) < 0)
+            return NULL;
         render_block(r, b);
-        pthread_mutex_lock(&r->mu);
-        b->ready = 1;
-        pthread_cond_signal(&r->filled);
-        pthread_mutex_unlock(&r->mu);
-        k = (k + 1) % MSN_PUBRENDER_SLOTS;
+        msn_handoff_fill(&r->h, &b->ready);
     }
-    if (!quit)
-        thread_fx(r);
+    thread_fx(r);
     return NULL;
 }
 
@@ -256,9 +232,7 @@ msn_pubrender_t *msn_pubrender_start(const msn_store_t *s, msn_fxbulk_t *fxb, in
     r->fxb = fxb;
     r->skip.logged = logged;
     msgpack_sbuffer_init(&r->sb);
-    pthread_mutex_init(&r->mu, NULL);
-    pthread_cond_init(&r->filled, NULL);
-    pthread_cond_init(&r->freed, NULL);
+    msn_handoff_init(&r->h);
     if (s->n_tx > 0) {
         if (pthread_create(&r->thread, NULL, thread_main, r) == 0) {
             r->threaded = 1;
@@ -274,20 +248,14 @@ void msn_pubrender_next(msn_pubrender_t *r, uint32_t i, msn_pubrender_tx_t *out)
 {
     block_t *b = &r->slot[r->cur];
     if (r->cur_held && i >= b->first + b->n) { /* give the block back, move to the next slot */
-        pthread_mutex_lock(&r->mu);
-        b->ready = 0;
-        pthread_cond_signal(&r->freed);
-        pthread_mutex_unlock(&r->mu);
+        msn_handoff_give_back(&r->h, &b->ready);
         r->cur_held = 0;
         r->cur = (r->cur + 1) % MSN_PUBRENDER_SLOTS;
         b = &r->slot[r->cur];
     }
     if (!r->cur_held) {
         if (r->threaded) {
-            pthread_mutex_lock(&r->mu);
-            while (!b->ready)
-                pthread_cond_wait(&r->filled, &r->mu);
-            pthread_mutex_unlock(&r->mu);
+            msn_handoff_wait_filled(&r->h, &b->ready);
         } else {
             render_block(r, b);
             b->ready = 1;
@@ -308,39 +276,27 @@ void msn_pubrender_next(msn_pubrender_t *r, uint32_t i, msn_pubrender_tx_t *out)
 void msn_pubrender_fx_begin(msn_pubrender_t *r)
 {
     if (r->cur_held) { /* the last block of rows */
-        pthread_mutex_lock(&r->mu);
-        r->slot[r->cur].ready = 0;
-        pthread_cond_signal(&r->freed);
-        pthread_mutex_unlock(&r->mu);
+        msn_handoff_give_back(&r->h, &r->slot[r->cur].ready);
         r->cur_held = 0;
     }
     if (!r->threaded) {
         msn_fxbulk_sort(r->fxb);
         return;
     }
-    pthread_mutex_lock(&r->mu);
-    while (!r->sorted)
-        pthread_cond_wait(&r->filled, &r->mu);
-    pthread_mutex_unlock(&r->mu);
+    msn_handoff_wait_filled(&r->h, &r->sorted);
 }
 
 uint32_t msn_pubrender_fx_next(msn_pubrender_t *r, const msn_fx_rec_t **recs)
 {
     fxslot_t *f = &r->fx[r->fx_cur];
     if (r->fx_held) {
-        pthread_mutex_lock(&r->mu);
-        f->ready = 0;
-        pthread_cond_signal(&r->freed);
-        pthread_mutex_unlock(&r->mu);
+        msn_handoff_give_back(&r->h, &f->ready);
         r->fx_held = 0;
         r->fx_cur = (r->fx_cur + 1) % MSN_PUBRENDER_FX_SLOTS;
         f = &r->fx[r->fx_cur];
     }
     if (r->threaded) {
-        pthread_mutex_lock(&r->mu);
-        while (!f->ready)
-            pthread_cond_wait(&r->filled, &r->mu);
-        pthread_mutex_unlock(&r->mu);
+        msn_handoff_wait_filled(&r->h, &f->ready);
     } else {
         fx_fill(r, f);
         f->ready = 1;
@@ -353,10 +309,7 @@ uint32_t msn_pubrender_fx_next(msn_pubrender_t *r, const msn_fx_rec_t **recs)
 void msn_pubrender_finish(msn_pubrender_t *r, msn_pubrender_skip_t *skip)
 {
     if (r->threaded) {
-        pthread_mutex_lock(&r->mu);
-        r->quit = 1;
-        pthread_cond_broadcast(&r->freed);
-        pthread_mutex_unlock(&r->mu);
+        msn_handoff_quit(&r->h);
         pthread_join(r->thread, NULL);
     }
     *skip = r->skip;
@@ -367,8 +320,6 @@ void msn_pubrender_finish(msn_pubrender_t *r, msn_pubrender_skip_t *skip)
     }
     msgpack_sbuffer_destroy(&r->sb);
     msn_buf_free(&r->scratch);
-    pthread_mutex_destroy(&r->mu);
-    pthread_cond_destroy(&r->filled);
-    pthread_cond_destroy(&r->freed);
+    msn_handoff_destroy(&r->h);
     free(r);
 }

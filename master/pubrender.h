@@ -15,7 +15,7 @@
  *     chl_pub, chl_written: distinct memory locations);
  *   - the packet-list collector given to start belongs to the render thread; it is the
  *     caller's again once msn_pubrender_finish returned;
- *   - blocks of rendered bytes are handed over under the module's mutex: the render thread
+ *   - blocks of rendered bytes are handed over through handoff.h: the render thread
  *     fills a free slot, the publisher thread reads it through msn_pubrender_next and gives
  *     it back when it asks for a transmission of the next block.
  * After the rows, the render thread sorts the packet lists and makes their entries

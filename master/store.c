@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "handoff.h"
 #include "shm/buf.h"
 #include "shm/hash.h"
 #include "shm/jsonr.h"
@@ -784,7 +785,7 @@ int msn_store_reload_small(msn_store_t *s, sqlite3 *db, int64_t now_s, char *err
  * connection it reads, the string and key tables (strs, str_ix, keys, key_ix) and the
  * reader's own arena (the interned copies and resolved paths; tied to the store's arena
  * afterwards) are the reader's; everything else in the
- * store is the publisher thread's. A batch is handed over under the mutex (ready set by
+ * store is the publisher thread's. A batch is handed over through handoff.h (ready set by
  * the reader, cleared by the publisher thread). A row whose transmission is above every
  * loaded one ends the pipeline (the reader is joined first): load_obs_chunk then reads on
  * from that row, which may need the connection (tx_exists). */
@@ -795,8 +796,8 @@ int msn_store_reload_small(msn_store_t *s, sqlite3 *db, int64_t now_s, char *err
 typedef struct {
     msn_obs_t *rows; /* complete but for their transmission */
     uint32_t n;
-    int ready;
-    int end; /* the last batch: 1 every row was read, -1 an error (pipe err) */
+    int ready; /* handoff.h */
+    int end;   /* the last batch: 1 every row was read, -1 an error (pipe err) */
 } pipebatch_t;
 
 typedef struct {
@@ -806,9 +807,7 @@ typedef struct {
     msn_arena_t *arena; /* the reader's copies of interned strings, and resolved paths */
     int64_t cursor;     /* the last id read */
     int64_t skipped;    /* rows the reader logged as corrupt (added to skipped_rows at the end) */
-    pthread_mutex_t mu;
-    pthread_cond_t filled, freed;
-    int quit;
+    msn_handoff_t h;
     char err[256];
     pipebatch_t b[PIPE_SLOTS];
 } obspipe_t;
@@ -855,22 +854,14 @@ static void *pipe_main(void *arg)
     int in_chunk = 0;
     for (uint32_t k = 0;; k = (k + 1) % PIPE_SLOTS) {
         pipebatch_t *b = &p->b[k];
-        pthread_mutex_lock(&p->mu);
-        while (b->ready && !p->quit)
-            pthread_cond_wait(&p->freed, &p->mu);
-        int quit = p->quit;
-        pthread_mutex_unlock(&p->mu);
-        if (quit)
+        if (msn_handoff_wait_free(&p->h, &b->ready) < 0)
             break;
         if (end == 0)
             end = pipe_fill(p, st, &in_chunk, b);
         else
             b->n = 0;
-        pthread_mutex_lock(&p->mu);
         b->end = end;
-        b->ready = 1;
-        pthread_cond_signal(&p->filled);
-        pthread_mutex_unlock(&p->mu);
+        msn_handoff_fill(&p->h, &b->ready);
         if (end != 0)
             break;
     }
@@ -901,9 +892,7 @@ static int load_obs_piped(msn_store_t *s, sqlite3 *db, sqlite3 *rdb, int chunk_r
     p->arena = msn_arena_new();
     for (int k = 0; k < PIPE_SLOTS; k++)
         p->b[k].rows = msn_xmalloc(PIPE_ROWS * sizeof(msn_obs_t));
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->filled, NULL);
-    pthread_cond_init(&p->freed, NULL);
+    msn_handoff_init(&p->h);
     pthread_t th;
     int ret = 0, started = pthread_create(&th, NULL, pipe_main, p) == 0;
     if (started)
@@ -915,10 +904,7 @@ static int load_obs_piped(msn_store_t *s, sqlite3 *db, sqlite3 *rdb, int chunk_r
     int64_t since_cb = 0;
     for (uint32_t k = 0; started; k = (k + 1) % PIPE_SLOTS) {
         pipebatch_t *b = &p->b[k];
-        pthread_mutex_lock(&p->mu);
-        while (!b->ready)
-            pthread_cond_wait(&p->filled, &p->mu);
-        pthread_mutex_unlock(&p->mu);
+        msn_handoff_wait_filled(&p->h, &b->ready);
         for (uint32_t i = 0; i < b->n; i++) {
             const msn_obs_t *r = &b->rows[i];
             int64_t id = r->id, txid = r->tx_id;
@@ -962,10 +948,7 @@ static int load_obs_piped(msn_store_t *s, sqlite3 *db, sqlite3 *rdb, int chunk_r
             since_cb = 0;
         }
         int end = b->end;
-        pthread_mutex_lock(&p->mu);
-        b->ready = 0;
-        pthread_cond_signal(&p->freed);
-        pthread_mutex_unlock(&p->mu);
+        msn_handoff_give_back(&p->h, &b->ready);
         if (end > 0)
             break;
         if (end < 0) {
@@ -980,10 +963,7 @@ static int load_obs_piped(msn_store_t *s, sqlite3 *db, sqlite3 *rdb, int chunk_r
     }
 out:
     if (started) {
-        pthread_mutex_lock(&p->mu);
-        p->quit = 1;
-        pthread_cond_broadcast(&p->freed);
-        pthread_mutex_unlock(&p->mu);
+        msn_handoff_quit(&p->h);
         pthread_join(th, NULL);
     }
     s->skipped_rows += p->skipped;
@@ -994,9 +974,7 @@ out:
     for (int k = 0; k < PIPE_SLOTS; k++) {
         free(p->b[k].rows);
     }
-    pthread_mutex_destroy(&p->mu);
-    pthread_cond_destroy(&p->filled);
-    pthread_cond_destroy(&p->freed);
+    msn_handoff_destroy(&p->h);
     free(p);
     return ret;
 }
