@@ -43,19 +43,31 @@ static const char *const dbi_label[MSN_DBI_COUNT] = {"meta", "doc", "tx",   "obs
 
 #define SKIPS_LOGGED 20 /* rows left out of an index logged one by one; then every 1000th */
 
+static void vlog_skip(int64_t n, const char *fmt, va_list ap)
+{
+    if (n > SKIPS_LOGGED && n % 1000 != 0)
+        return;
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    msn_warn("%s%s", msg, n == SKIPS_LOGGED ? " (further ones are logged every 1000th; healthz counts them all)" : "");
+}
+
+void msn_pubskip_log(int64_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog_skip(n, fmt, ap);
+    va_end(ap);
+}
+
 static void log_skip(wctx_t *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void log_skip(wctx_t *w, const char *fmt, ...)
 {
-    int64_t n = ++w->p->skip.logged;
-    if (n > SKIPS_LOGGED && n % 1000 != 0)
-        return;
-    char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    vlog_skip(++w->p->skip.logged, fmt, ap);
     va_end(ap);
-    msn_warn("%s%s", msg, n == SKIPS_LOGGED ? " (further ones are logged every 1000th; healthz counts them all)" : "");
 }
 
 void msn_publisher_init(msn_publisher_t *p, const char *state_dir, const char *source_db, int64_t master_start_ms)

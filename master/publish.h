@@ -41,6 +41,11 @@ typedef struct {
     int64_t logged;    /* log lines written about them (the first ones one by one) */
 } msn_pubskip_t;
 
+/** Logs (warning) the n-th left-out entry of a publication, counting from 1, when n is
+ *  among the first 20 or a multiple of 1000 after them; the 20th says that further ones
+ *  are logged every 1000th. Any thread (the caller owns its counter). */
+void msn_pubskip_log(int64_t n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* A full publication commits its new environment every this many records (transmissions
  * plus observations; the index passes after them count several small entries as one
  * record), without a sync, and syncs once at the end. */

@@ -8,14 +8,13 @@
 
 #include "fxlists.h"
 #include "handoff.h"
+#include "publish.h"
 #include "render.h"
 #include "render_channels.h"
 #include "shm/buf.h"
 #include "shm/log.h"
 #include "shm/snapkey.h"
 #include "shm/snaprec.h"
-
-#define SKIPS_LOGGED 20 /* as publish.c: the first ones one by one, then every 1000th */
 
 typedef struct {
     uint32_t tx_off, tx_len, cmsg_off, cmsg_len;
@@ -72,15 +71,12 @@ static void fx_add(msn_pubrender_t *r, msn_fx_kind_t kind, const void *value, si
     if (msn_snap_fx_key(kind, value, len, &k) < 0) {
         if (len > 0 && value != NULL) { /* a value no list key can hold (empty ones have no list) */
             r->skip.list_keys++;
-            int64_t n = ++r->skip.logged;
-            if (n <= SKIPS_LOGGED || n % 1000 == 0) {
-                char ex[MSN_LOG_EXCERPT_SIZE];
-                msn_log_excerpt(value, len, ex);
-                msn_warn("transmission %lld: the value \"%s\" (%zu bytes) is too long for the '%c' packet list; the "
-                         "transmission is not listed under it%s",
-                         (long long)tx_id, ex, len, (char)kind,
-                         n == SKIPS_LOGGED ? " (further ones are logged every 1000th; healthz counts them all)" : "");
-            }
+            char ex[MSN_LOG_EXCERPT_SIZE];
+            msn_log_excerpt(value, len, ex);
+            msn_pubskip_log(++r->skip.logged,
+                            "transmission %lld: the value \"%s\" (%zu bytes) is too long for the '%c' packet list; the "
+                            "transmission is not listed under it",
+                            (long long)tx_id, ex, len, (char)kind);
         }
         return;
     }
