@@ -208,6 +208,15 @@ static void on_stop(h2o_generator_t *gen, h2o_req_t *req)
     (void)req; /* the request's memory goes next: on_dispose releases everything */
 }
 
+/* Which stored document rp sends (streamable(b)): what reading the rest of it, after a
+   hold or piece by piece, finds it again by. */
+static void doc_identity(resp_t *rp, const msn_body_t *b)
+{
+    rp->gz = b->doc_gz;
+    snprintf(rp->name, sizeof(rp->name), "%s", b->doc_name);
+    snprintf(rp->etag, sizeof(rp->etag), "%s", b->doc_etag);
+}
+
 void msn_respond_send(msn_responder_t *rs, h2o_req_t *req, msn_conn_t *k, msn_body_t *b)
 {
     static h2o_generator_t none = {NULL, NULL};
@@ -228,9 +237,7 @@ void msn_respond_send(msn_responder_t *rs, h2o_req_t *req, msn_conn_t *k, msn_bo
     if (holding && (rp->hold = msn_snapview_hold(rs->view)) != NULL) {
         rp->data = b->data; /* in the map, valid while held */
         rp->hold_until = msn_now_ms() + rs->hold_ms;
-        rp->gz = b->doc_gz;
-        snprintf(rp->name, sizeof(rp->name), "%s", b->doc_name);
-        snprintf(rp->etag, sizeof(rp->etag), "%s", b->doc_etag);
+        doc_identity(rp, b);
         count(rs, 1, 0);
     } else if (b->len <= MSN_RESPOND_PIECE) {
         char *copy = h2o_mem_alloc_pool(&req->pool, b->len);
@@ -240,9 +247,7 @@ void msn_respond_send(msn_responder_t *rs, h2o_req_t *req, msn_conn_t *k, msn_bo
         count(rs, 0, 1);               /* no hold free (or no transaction to spare): copied */
         rp->cost = MSN_RESPOND_PIECE;
         rp->doc = 1;
-        rp->gz = b->doc_gz;
-        snprintf(rp->name, sizeof(rp->name), "%s", b->doc_name);
-        snprintf(rp->etag, sizeof(rp->etag), "%s", b->doc_etag);
+        doc_identity(rp, b);
         rp->piece = msn_xmalloc(MSN_RESPOND_PIECE);
         memcpy(rp->piece, b->data, MSN_RESPOND_PIECE); /* the first piece: from the caller's transaction */
     } else if (b->owner != NULL && b->owner->data == b->data) {
