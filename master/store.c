@@ -37,6 +37,7 @@ void msn_store_free(msn_store_t *s)
     free(s->keys);
     msn_hmap_free(&s->key_ix);
     free(s->strs);
+    free(s->str_hops);
     msn_hmap_free(&s->str_ix);
     free(s->obs_dirty);
     msn_obsmetrics_free(&s->metrics);
@@ -151,29 +152,52 @@ static const char *col_text(msn_arena_t *a, sqlite3_stmt *st, int i)
     return msn_arena_strndup(a, (const char *)t, (size_t)sqlite3_column_bytes(st, i));
 }
 
-/* Column i as an interned string of the store's arena (one copy per distinct text: an
-   observation's path and direction repeat across observations), or NULL. Cut at a NUL
-   inside the value, which every reader of these C strings does anyway. */
-static const char *col_interned_in(msn_store_t *s, msn_arena_t *a, sqlite3_stmt *st, int i)
+/* Hop count of a path_json array (a C string); 0 when empty, -1 when not an array of
+   strings. */
+static int path_hops(const char *path_json)
 {
-    const unsigned char *t = sqlite3_column_text(st, i);
-    if (t == NULL)
-        return NULL;
-    size_t n = strlen((const char *)t); /* readers take these as C strings */
+    int n = msn_json_str_array_each(path_json, strlen(path_json), NULL, NULL);
+    return n < 0 ? -1 : (n > 255 ? 255 : n);
+}
+
+/* The interned copy of text t[0..n) (t[n] is a NUL; h = msn_hash_bytes(t, n)) in the
+   store's string table, made in arena a when the text is new: one copy per distinct text
+   (an observation's path and direction repeat across observations). *hops: the text's hop
+   count as a path_json array (path_hops, worked out once per distinct text). Readers take
+   these as C strings, cut at a NUL inside the value; a text is interned with all its bytes,
+   so two texts that differ only after such a NUL are two copies that read the same. */
+static const char *intern_text(msn_store_t *s, msn_arena_t *a, const char *t, size_t n, uint64_t h, int *hops)
+{
     msn_hmap_probe_t pr;
-    for (uint32_t e = msn_hmap_first(&s->str_ix, msn_hash_bytes(t, n), &pr); e != MSN_HMAP_NONE;
-         e = msn_hmap_next(&s->str_ix, &pr))
-        if (strcmp(s->strs[e], (const char *)t) == 0)
+    for (uint32_t e = msn_hmap_first(&s->str_ix, h, &pr); e != MSN_HMAP_NONE; e = msn_hmap_next(&s->str_ix, &pr))
+        if (memcmp(s->strs[e], t, n + 1) == 0) { /* the copy has n bytes and a NUL, as t */
+            *hops = s->str_hops[e];
             return s->strs[e];
+        }
     if (s->n_strs == s->cap_strs) {
         s->cap_strs = s->cap_strs ? s->cap_strs * 2 : 1024;
         s->strs = msn_xrealloc(s->strs, s->cap_strs * sizeof(*s->strs));
+        s->str_hops = msn_xrealloc(s->str_hops, s->cap_strs * sizeof(*s->str_hops));
     }
-    const char *copy = msn_arena_strndup(a, (const char *)t, n);
+    char *copy = msn_arena_alloc(a, n + 1);
+    memcpy(copy, t, n + 1);
     s->strs[s->n_strs] = copy;
+    s->str_hops[s->n_strs] = (int16_t)path_hops(copy);
+    *hops = s->str_hops[s->n_strs];
     msn_hmap_insert(&s->str_ix, &pr, s->n_strs);
     s->n_strs++;
     return copy;
+}
+
+/* Column i interned (intern_text), or NULL (*hops 0) when it is NULL. */
+static const char *col_interned_in(msn_store_t *s, msn_arena_t *a, sqlite3_stmt *st, int i, int *hops)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    *hops = 0;
+    if (t == NULL)
+        return NULL;
+    size_t n = (size_t)sqlite3_column_bytes(st, i);
+    return intern_text(s, a, (const char *)t, n, msn_hash_bytes(t, n), hops);
 }
 
 static int col_null(sqlite3_stmt *st, int i)
@@ -188,15 +212,6 @@ static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, char *err, s
         return -1;
     }
     return 0;
-}
-
-/* Hop count of a path_json array; 0 when empty or not an array of strings. */
-static int path_hops(const char *path_json)
-{
-    if (path_json == NULL)
-        return 0;
-    int n = msn_json_str_array_each(path_json, strlen(path_json), NULL, NULL);
-    return n < 0 ? 0 : (n > 255 ? 255 : n);
 }
 
 /* 1 when observation a is a better display observation than b (store.h rule). */
@@ -311,12 +326,13 @@ static void tx_add_obs(msn_store_t *s, msn_tx_t *t, uint32_t oi)
     t->dirty = 1;
 }
 
-/* Fills o's columns but resolved_path from the current row of obs_sql's statement (strings
-   interned, copies in arena a), not what is derived from them (obs_derive). */
+/* Fills o's columns but path_json and resolved_path from the current row of obs_sql's
+   statement (direction interned, its copy in arena a). */
 static void obs_cols(msn_store_t *s, msn_arena_t *a, sqlite3_stmt *st, msn_obs_t *o)
 {
+    int hops;
     o->observer_rowid = col_null(st, 2) ? -1 : sqlite3_column_int64(st, 2);
-    o->direction = col_interned_in(s, a, st, 3);
+    o->direction = col_interned_in(s, a, st, 3, &hops);
     if (!col_null(st, 4)) {
         o->snr = sqlite3_column_double(st, 4);
         o->has_snr = 1;
@@ -329,23 +345,26 @@ static void obs_cols(msn_store_t *s, msn_arena_t *a, sqlite3_stmt *st, msn_obs_t
         o->score = sqlite3_column_double(st, 6);
         o->has_score = 1;
     }
-    o->path_json = col_interned_in(s, a, st, 7);
     o->timestamp = sqlite3_column_int64(st, 8);
 }
 
-/* Completes o after obs_cols: the hop count, and resolved_path from its text rp[0..rp_len)
-   (NULL when the column is NULL; key ids in arena a); logs what cannot be parsed and counts
-   it in *skipped. */
-static void obs_derive(msn_store_t *s, msn_arena_t *a, msn_obs_t *o, const char *rp, size_t rp_len,
-                       int64_t *skipped)
+/* Sets o's resolved_path from its text rp[0..rp_len) (NULL when the column is NULL; key ids
+   in arena a); logs what cannot be parsed and counts it in *skipped. */
+static void obs_resolved(msn_store_t *s, msn_arena_t *a, msn_obs_t *o, const char *rp, size_t rp_len,
+                         int64_t *skipped)
 {
-    o->hops = (uint8_t)path_hops(o->path_json);
     if (parse_resolved(s, a, rp, rp_len, o) < 0) {
         msn_warn("observation %lld has an unparsable resolved_path; served without it", (long long)o->id);
         (*skipped)++;
     }
-    if (o->path_json != NULL && o->hops == 0 && strcmp(o->path_json, "[]") != 0 &&
-        msn_json_str_array_each(o->path_json, strlen(o->path_json), NULL, NULL) < 0) {
+}
+
+/* Sets o's hop count from its interned path_json's (intern_text's hops: -1 when it is not
+   an array of strings, logged and counted in *skipped). */
+static void obs_hops(msn_obs_t *o, int hops, int64_t *skipped)
+{
+    o->hops = (uint8_t)(hops < 0 ? 0 : hops);
+    if (hops < 0) {
         msn_warn("observation %lld has an unparsable path_json; served as an empty path", (long long)o->id);
         (*skipped)++;
     }
@@ -354,9 +373,12 @@ static void obs_derive(msn_store_t *s, msn_arena_t *a, msn_obs_t *o, const char 
 /* Fills o (id and tx_id already set) from the current row of obs_sql's statement. */
 static void obs_fill(msn_store_t *s, sqlite3_stmt *st, msn_obs_t *o)
 {
+    int hops;
     obs_cols(s, s->arena, st, o);
+    o->path_json = col_interned_in(s, s->arena, st, 7, &hops);
     const char *rp = (const char *)sqlite3_column_text(st, 9);
-    obs_derive(s, s->arena, o, rp, (size_t)sqlite3_column_bytes(st, 9), &s->skipped_rows);
+    obs_resolved(s, s->arena, o, rp, (size_t)sqlite3_column_bytes(st, 9), &s->skipped_rows);
+    obs_hops(o, hops, &s->skipped_rows);
 }
 
 /* Appends the observation of the current row to transmission t. */
@@ -779,19 +801,32 @@ int msn_store_reload_small(msn_store_t *s, sqlite3 *db, int64_t now_s, char *err
  * on a connection of its own when one can be opened (then the transmissions are read on
  * the publisher thread meanwhile, as far as the observations need them), else on the
  * store's once the transmissions are read (chunks of chunk_rows * 4 rows, each its own
- * read transaction, as load_obs_chunk reads them) and makes each row's observation (interning direction, path_json and the
- * resolved path's keys) into batches; the publisher thread takes the batches in order and
- * appends the observations to their transmissions. Ownership while the reader runs: the
- * connection it reads, the string and key tables (strs, str_ix, keys, key_ix) and the
- * reader's own arena (the interned copies and resolved paths; tied to the store's arena
- * afterwards) are the reader's; everything else in the
- * store is the publisher thread's. A batch is handed over through handoff.h (ready set by
+ * read transaction, as load_obs_chunk reads them) and makes each row's observation
+ * (interning direction, path_json and the resolved path's keys) into batches; the publisher
+ * thread takes the batches in order and appends the observations to their transmissions.
+ * The paths of a batch are interned after all its rows are read, with the string table's
+ * entries fetched into the cache a few rows ahead: one path lookup is a few cache misses
+ * (the table's slot, the entry, the text), the largest part of the reader's work on a
+ * large database when made row by row. Ownership while the reader runs: the connection it
+ * reads, the string and key tables (strs, str_hops, str_ix, keys, key_ix) and the reader's
+ * own arena (the interned copies and resolved paths; tied to the store's arena afterwards)
+ * are the reader's; everything else in the store is the publisher thread's. A batch is handed over through handoff.h (ready set by
  * the reader, cleared by the publisher thread). A row whose transmission is above every
  * loaded one ends the pipeline (the reader is joined first): load_obs_chunk then reads on
  * from that row, which may need the connection (tx_exists). */
 
-#define PIPE_SLOTS 4
+/* Batches in flight: enough for the reader to read on while the publisher thread reads a
+   chunk of transmissions (a few hundred thousand observations' worth on a large database). */
+#define PIPE_SLOTS 32
 #define PIPE_ROWS 4096
+#define PIPE_PATH_BYTES (16u << 20) /* a batch ends early past this many bytes of paths */
+#define PIPE_AHEAD 8                 /* rows between fetching a path's table entry and its lookup */
+
+/* A row's path_json text, copied out of the statement until its batch is interned. */
+typedef struct {
+    uint64_t hash;
+    uint32_t off, len; /* in obspipe_t.paths; len UINT32_MAX: NULL */
+} pipepath_t;
 
 typedef struct {
     msn_obs_t *rows; /* complete but for their transmission */
@@ -810,13 +845,55 @@ typedef struct {
     msn_handoff_t h;
     char err[256];
     pipebatch_t b[PIPE_SLOTS];
+    msn_buf_t paths;              /* the batch being read: its path_json texts, each with a NUL */
+    pipepath_t path[PIPE_ROWS];   /* and where each row's is */
 } obspipe_t;
 
-/* Reads rows into b until it is full or the table ends; returns 0, 1 (end) or -1 (error). */
-static int pipe_fill(obspipe_t *p, sqlite3_stmt *st, int *in_chunk, pipebatch_t *b)
+/* Fetches into the cache what interning path pp will read, in two steps: the string
+   table's slot was fetched when the row was read; `entry` (step 1) then fetches the entry
+   the slot names, step 2 the text that entry points to. Only a hint: the table may change
+   before the lookup. */
+static void pipe_prefetch(const msn_store_t *s, const pipepath_t *pp, int step)
+{
+    if (pp->len == UINT32_MAX)
+        return;
+    msn_hmap_probe_t pr;
+    uint32_t e = msn_hmap_first(&s->str_ix, pp->hash, &pr);
+    if (e == MSN_HMAP_NONE)
+        return;
+    if (step == 1) {
+        __builtin_prefetch(&s->strs[e]);
+        __builtin_prefetch(&s->str_hops[e]);
+    } else {
+        __builtin_prefetch(s->strs[e]);
+    }
+}
+
+/* Interns the paths of batch b (read by pipe_fill) and sets each row's hop count. */
+static void pipe_intern(obspipe_t *p, pipebatch_t *b)
+{
+    msn_store_t *s = p->s;
+    for (uint32_t i = 0; i < b->n; i++) {
+        if (i + 2 * PIPE_AHEAD < b->n)
+            pipe_prefetch(s, &p->path[i + 2 * PIPE_AHEAD], 1);
+        if (i + PIPE_AHEAD < b->n)
+            pipe_prefetch(s, &p->path[i + PIPE_AHEAD], 2);
+        const pipepath_t *pp = &p->path[i];
+        msn_obs_t *o = &b->rows[i];
+        int hops = 0;
+        if (pp->len != UINT32_MAX)
+            o->path_json = intern_text(s, p->arena, p->paths.data + pp->off, pp->len, pp->hash, &hops);
+        obs_hops(o, hops, &p->skipped);
+    }
+}
+
+/* Reads rows into b until it is full or the table ends, their paths copied into p->paths
+   (pipe_intern interns them); returns 0, 1 (end) or -1 (error). */
+static int pipe_read(obspipe_t *p, sqlite3_stmt *st, int *in_chunk, pipebatch_t *b)
 {
     b->n = 0;
-    while (b->n < PIPE_ROWS) {
+    p->paths.len = 0;
+    while (b->n < PIPE_ROWS && p->paths.len < PIPE_PATH_BYTES) {
         if (*in_chunk == 0) {
             sqlite3_reset(st);
             sqlite3_bind_int64(st, 1, p->cursor);
@@ -840,10 +917,30 @@ static int pipe_fill(obspipe_t *p, sqlite3_stmt *st, int *in_chunk, pipebatch_t 
         o->tx_id = sqlite3_column_int64(st, 1);
         p->cursor = o->id;
         obs_cols(p->s, p->arena, st, o);
+        pipepath_t *pp = &p->path[b->n - 1];
+        const unsigned char *t = sqlite3_column_text(st, 7);
+        pp->len = UINT32_MAX;
+        if (t != NULL) {
+            size_t n = (size_t)sqlite3_column_bytes(st, 7);
+            pp->off = (uint32_t)p->paths.len;
+            pp->len = (uint32_t)n;
+            pp->hash = msn_hash_bytes(t, n);
+            msn_buf_append(&p->paths, t, n + 1);
+            msn_hmap_prefetch(&p->s->str_ix, pp->hash);
+        }
         const char *rp = (const char *)sqlite3_column_text(st, 9);
-        obs_derive(p->s, p->arena, o, rp, (size_t)sqlite3_column_bytes(st, 9), &p->skipped);
+        obs_resolved(p->s, p->arena, o, rp, (size_t)sqlite3_column_bytes(st, 9), &p->skipped);
     }
     return 0;
+}
+
+/* Reads rows into b until it is full or the table ends, their paths interned at the end;
+   returns 0, 1 (end) or -1 (error). */
+static int pipe_fill(obspipe_t *p, sqlite3_stmt *st, int *in_chunk, pipebatch_t *b)
+{
+    int ret = pipe_read(p, st, in_chunk, b);
+    pipe_intern(p, b);
+    return ret;
 }
 
 static void *pipe_main(void *arg)
@@ -974,6 +1071,7 @@ out:
     for (int k = 0; k < PIPE_SLOTS; k++) {
         free(p->b[k].rows);
     }
+    msn_buf_free(&p->paths);
     msn_handoff_destroy(&p->h);
     free(p);
     return ret;

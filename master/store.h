@@ -122,6 +122,7 @@ typedef struct {
     uint32_t n_keys, cap_keys;
     msn_hmap_t key_ix;        /* key -> id */
     const char **strs;        /* interned observation strings (path_json, direction), in arena */
+    int16_t *str_hops;        /* per string: its hop count as a path_json array, -1 not one */
     uint32_t n_strs, cap_strs;
     msn_hmap_t str_ix;        /* string -> index into strs */
     msn_arena_t *small_arena; /* node/observer strings, replaced on each reload */

@@ -88,6 +88,14 @@ static inline uint32_t msn_hmap_next(const msn_hmap_t *m, msn_hmap_probe_t *pr)
     }
 }
 
+/** Fetches into the cache the slot a probe for hash h starts at (a hint, for a lookup made
+ *  a little later; nothing is read or changed). */
+static inline void msn_hmap_prefetch(const msn_hmap_t *m, uint64_t h)
+{
+    if (m->slots != NULL)
+        __builtin_prefetch(&m->slots[(uint32_t)(h >> 32) & m->mask]);
+}
+
 /** Starts a probe for hash h: the first candidate entry, or MSN_HMAP_NONE. */
 static inline uint32_t msn_hmap_first(const msn_hmap_t *m, uint64_t h, msn_hmap_probe_t *pr)
 {
