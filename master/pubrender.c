@@ -172,6 +172,8 @@ static void render_block(msn_pubrender_t *r, block_t *b)
     r->next_first = b->first + b->n;
 }
 
+#define FX_AHEAD 16 /* list entries between fetching a transmission and reading it */
+
 /* Fills slot f with the next chunk of list entries (sealed), in list key order. */
 static void fx_fill(msn_pubrender_t *r, fxslot_t *f)
 {
@@ -179,8 +181,12 @@ static void fx_fill(msn_pubrender_t *r, fxslot_t *f)
     const msn_fxlist_t *l = msn_fxbulk_at(b, r->fx_list);
     const uint8_t *key = msn_fxbulk_key(b, l);
     uint32_t m = l->n - r->fx_off < MSN_PUBRENDER_FX_CHUNK ? l->n - r->fx_off : MSN_PUBRENDER_FX_CHUNK;
+    const uint32_t *ix = l->ix + r->fx_off;
     for (uint32_t j = 0; j < m; j++) {
-        const msn_tx_t *t = &r->s->tx[l->ix[r->fx_off + j]];
+        /* a list's transmissions are spread over the store: fetch a few ahead */
+        if (j + FX_AHEAD < m)
+            __builtin_prefetch(&r->s->tx[ix[j + FX_AHEAD]]);
+        const msn_tx_t *t = &r->s->tx[ix[j]];
         msn_snaprec_fx_make(&f->recs[j], (uint64_t)t->id, t->first_seen_ms, t->payload_type, t->route_type);
         msn_snaprec_fx_seal(&f->recs[j], key, l->key_len);
     }

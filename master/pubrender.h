@@ -25,7 +25,8 @@
  * When the thread cannot be started, the publisher thread does all this itself.
  *
  * Memory: at most MSN_PUBRENDER_SLOTS blocks of rendered records (a block ends after
- * about MSN_PUBRENDER_BLOCK_RECORDS records), aborting on OOM (shm/buf.h policy).
+ * about MSN_PUBRENDER_BLOCK_RECORDS records; all of them about 20 MB with records of 300
+ * bytes), aborting on OOM (shm/buf.h policy).
  */
 #ifndef MSN_PUBRENDER_H
 #define MSN_PUBRENDER_H
@@ -37,7 +38,9 @@
 #include "shm/snaprec.h"
 #include "store.h"
 
-#define MSN_PUBRENDER_SLOTS 4
+/* Blocks rendered ahead: enough for the render thread to go on while the publisher thread
+   commits a batch (MSN_PUBLISH_BATCH_RECORDS), which takes a while on a large database. */
+#define MSN_PUBRENDER_SLOTS 32
 #define MSN_PUBRENDER_BLOCK_RECORDS 2048u
 #define MSN_PUBRENDER_FX_CHUNK 1024u /* packet-list entries per chunk */
 #define MSN_PUBRENDER_FX_SLOTS 8
