@@ -802,15 +802,16 @@ int msn_store_reload_small(msn_store_t *s, sqlite3 *db, int64_t now_s, char *err
  * the publisher thread meanwhile, as far as the observations need them), else on the
  * store's once the transmissions are read (chunks of chunk_rows * 4 rows, each its own
  * read transaction, as load_obs_chunk reads them) and makes each row's observation
- * (interning direction, path_json and the resolved path's keys) into batches; the publisher
- * thread takes the batches in order and appends the observations to their transmissions.
+ * (interning direction and path_json) into batches; the publisher thread takes the batches
+ * in order, parses each observation's resolved path (interning its keys) and appends the
+ * observations to their transmissions: the reader is the busier of the two.
  * The paths of a batch are interned after all its rows are read, with the string table's
  * entries fetched into the cache a few rows ahead: one path lookup is a few cache misses
  * (the table's slot, the entry, the text), the largest part of the reader's work on a
  * large database when made row by row. Ownership while the reader runs: the connection it
- * reads, the string and key tables (strs, str_hops, str_ix, keys, key_ix) and the reader's
- * own arena (the interned copies and resolved paths; tied to the store's arena afterwards)
- * are the reader's; everything else in the store is the publisher thread's. A batch is handed over through handoff.h (ready set by
+ * reads, the string table (strs, str_hops, str_ix) and the reader's own arena (the
+ * interned copies; tied to the store's arena afterwards) are the reader's; everything else
+ * in the store, the key table (keys, key_ix) included, is the publisher thread's. A batch is handed over through handoff.h (ready set by
  * the reader, cleared by the publisher thread). A row whose transmission is above every
  * loaded one ends the pipeline (the reader is joined first): load_obs_chunk then reads on
  * from that row, which may need the connection (tx_exists). */
@@ -822,14 +823,21 @@ int msn_store_reload_small(msn_store_t *s, sqlite3 *db, int64_t now_s, char *err
 #define PIPE_PATH_BYTES (16u << 20) /* a batch ends early past this many bytes of paths */
 #define PIPE_AHEAD 8                 /* rows between fetching a path's table entry and its lookup */
 
+/* Where a row's text is in a batch's buffer. */
+typedef struct {
+    uint32_t off, len; /* len UINT32_MAX: NULL */
+} pipetext_t;
+
 /* A row's path_json text, copied out of the statement until its batch is interned. */
 typedef struct {
     uint64_t hash;
-    uint32_t off, len; /* in obspipe_t.paths; len UINT32_MAX: NULL */
+    pipetext_t at; /* in obspipe_t.paths */
 } pipepath_t;
 
 typedef struct {
-    msn_obs_t *rows; /* complete but for their transmission */
+    msn_obs_t *rows; /* complete but for their transmission and resolved path */
+    pipetext_t *rp;  /* per row: its resolved_path text in rp_text, parsed by the publisher thread */
+    msn_buf_t rp_text;
     uint32_t n;
     int ready; /* handoff.h */
     int end;   /* the last batch: 1 every row was read, -1 an error (pipe err) */
@@ -855,7 +863,7 @@ typedef struct {
    before the lookup. */
 static void pipe_prefetch(const msn_store_t *s, const pipepath_t *pp, int step)
 {
-    if (pp->len == UINT32_MAX)
+    if (pp->at.len == UINT32_MAX)
         return;
     msn_hmap_probe_t pr;
     uint32_t e = msn_hmap_first(&s->str_ix, pp->hash, &pr);
@@ -881,19 +889,36 @@ static void pipe_intern(obspipe_t *p, pipebatch_t *b)
         const pipepath_t *pp = &p->path[i];
         msn_obs_t *o = &b->rows[i];
         int hops = 0;
-        if (pp->len != UINT32_MAX)
-            o->path_json = intern_text(s, p->arena, p->paths.data + pp->off, pp->len, pp->hash, &hops);
+        if (pp->at.len != UINT32_MAX)
+            o->path_json = intern_text(s, p->arena, p->paths.data + pp->at.off, pp->at.len, pp->hash, &hops);
         obs_hops(o, hops, &p->skipped);
     }
 }
 
-/* Reads rows into b until it is full or the table ends, their paths copied into p->paths
-   (pipe_intern interns them); returns 0, 1 (end) or -1 (error). */
+/* Appends column i's text with its NUL to buf and says where in *at; returns the text, or
+   NULL (at->len UINT32_MAX) when the column is NULL. */
+static const unsigned char *copy_text(msn_buf_t *buf, pipetext_t *at, sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    at->len = UINT32_MAX;
+    if (t == NULL)
+        return NULL;
+    size_t n = (size_t)sqlite3_column_bytes(st, i);
+    at->off = (uint32_t)buf->len;
+    at->len = (uint32_t)n;
+    msn_buf_append(buf, t, n + 1);
+    return t;
+}
+
+/* Reads rows into b until it is full or the table ends: their paths copied into p->paths
+   (pipe_intern interns them), their resolved paths into b->rp_text (the publisher thread
+   parses them); returns 0, 1 (end) or -1 (error). */
 static int pipe_read(obspipe_t *p, sqlite3_stmt *st, int *in_chunk, pipebatch_t *b)
 {
     b->n = 0;
     p->paths.len = 0;
-    while (b->n < PIPE_ROWS && p->paths.len < PIPE_PATH_BYTES) {
+    b->rp_text.len = 0;
+    while (b->n < PIPE_ROWS && p->paths.len < PIPE_PATH_BYTES && b->rp_text.len < PIPE_PATH_BYTES) {
         if (*in_chunk == 0) {
             sqlite3_reset(st);
             sqlite3_bind_int64(st, 1, p->cursor);
@@ -918,18 +943,12 @@ static int pipe_read(obspipe_t *p, sqlite3_stmt *st, int *in_chunk, pipebatch_t 
         p->cursor = o->id;
         obs_cols(p->s, p->arena, st, o);
         pipepath_t *pp = &p->path[b->n - 1];
-        const unsigned char *t = sqlite3_column_text(st, 7);
-        pp->len = UINT32_MAX;
+        const unsigned char *t = copy_text(&p->paths, &pp->at, st, 7);
         if (t != NULL) {
-            size_t n = (size_t)sqlite3_column_bytes(st, 7);
-            pp->off = (uint32_t)p->paths.len;
-            pp->len = (uint32_t)n;
-            pp->hash = msn_hash_bytes(t, n);
-            msn_buf_append(&p->paths, t, n + 1);
+            pp->hash = msn_hash_bytes(t, pp->at.len);
             msn_hmap_prefetch(&p->s->str_ix, pp->hash);
         }
-        const char *rp = (const char *)sqlite3_column_text(st, 9);
-        obs_resolved(p->s, p->arena, o, rp, (size_t)sqlite3_column_bytes(st, 9), &p->skipped);
+        copy_text(&b->rp_text, &b->rp[b->n - 1], st, 9);
     }
     return 0;
 }
@@ -987,8 +1006,10 @@ static int load_obs_piped(msn_store_t *s, sqlite3 *db, sqlite3 *rdb, int chunk_r
     p->chunk = chunk;
     p->cursor = s->max_obs_id;
     p->arena = msn_arena_new();
-    for (int k = 0; k < PIPE_SLOTS; k++)
+    for (int k = 0; k < PIPE_SLOTS; k++) {
         p->b[k].rows = msn_xmalloc(PIPE_ROWS * sizeof(msn_obs_t));
+        p->b[k].rp = msn_xmalloc(PIPE_ROWS * sizeof(pipetext_t));
+    }
     msn_handoff_init(&p->h);
     pthread_t th;
     int ret = 0, started = pthread_create(&th, NULL, pipe_main, p) == 0;
@@ -1036,6 +1057,9 @@ static int load_obs_piped(msn_store_t *s, sqlite3 *db, sqlite3 *rdb, int chunk_r
                 s->obs = msn_xrealloc(s->obs, s->cap_obs * sizeof(msn_obs_t));
             }
             s->obs[s->n_obs] = *r;
+            const pipetext_t *rp = &b->rp[i];
+            if (rp->len != UINT32_MAX)
+                obs_resolved(s, s->arena, &s->obs[s->n_obs], b->rp_text.data + rp->off, rp->len, &s->skipped_rows);
             tx_add_obs(s, t, s->n_obs);
             s->n_obs++;
         }
@@ -1070,6 +1094,8 @@ out:
     msn_arena_defer(s->arena, free_arena, p->arena);
     for (int k = 0; k < PIPE_SLOTS; k++) {
         free(p->b[k].rows);
+        free(p->b[k].rp);
+        msn_buf_free(&p->b[k].rp_text);
     }
     msn_buf_free(&p->paths);
     msn_handoff_destroy(&p->h);

@@ -7,6 +7,9 @@
  *     strings is served as an empty path and counted, once per observation.
  *   - A poll (rows read one by one) gives the same: the texts loaded before are reused.
  *   - A text with a NUL inside reads as the part before it.
+ *   - resolved_path (parsed on the load's other thread than the paths): its keys are
+ *     interned lowercase, a null hop is kept as none, and a value that is not an array of
+ *     keys and nulls leaves the observation without one, counted.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +42,17 @@ static const struct {
 /* Distinct paths beside those: "[\"%04X\",\"%02X\"]" of id % 701, 2 hops each. */
 #define N_DISTINCT 701
 
+#define KEY_UPPER "AB12CD34EF56AB12CD34EF56AB12CD34EF56AB12CD34EF56AB12CD34EF56AB12"
+#define KEY_LOWER "ab12cd34ef56ab12cd34ef56ab12cd34ef56ab12cd34ef56ab12cd34ef56ab12"
+
+/* The resolved path of observation id: 0 NULL, 1 [key, null], 2 not parsable. */
+static int rp_kind(int64_t id)
+{
+    return id % 5 == 1 ? 1 : id % 5 == 2 ? 2 : 0;
+}
+
+static const char *const rp_sql[3] = {"NULL", "'[\"" KEY_UPPER "\", null]'", "'[\"nope\"'"};
+
 static int kind_of(int64_t id)
 {
     return (int)(id % 3 == 0 ? id / 3 % N_PATHS : -1);
@@ -67,9 +81,9 @@ static void add_obs(sqlite3 *db, int64_t first, int64_t last)
             snprintf(path, sizeof(path), "'[\"%04X\",\"%02X\"]'", (unsigned)(id % N_DISTINCT),
                      (unsigned)(id % N_DISTINCT) & 0xff);
         snprintf(sql, sizeof(sql),
-                 "INSERT INTO observations (id, transmission_id, observer_idx, direction, path_json, timestamp)"
-                 " VALUES (%lld, 1, %lld, 'rx', %s, %lld)",
-                 (long long)id, (long long)id, path, (long long)(1784372400 + id));
+                 "INSERT INTO observations (id, transmission_id, observer_idx, direction, path_json, timestamp,"
+                 " resolved_path) VALUES (%lld, 1, %lld, 'rx', %s, %lld, %s)",
+                 (long long)id, (long long)id, path, (long long)(1784372400 + id), rp_sql[rp_kind(id)]);
         exec(db, sql);
     }
     exec(db, "COMMIT");
@@ -118,6 +132,16 @@ static int check_obs(const msn_store_t *s, const char **first)
         CHECK(o->path_json == *seen); /* one copy per text */
         CHECK(o->direction != NULL && strcmp(o->direction, "rx") == 0);
         CHECK(o->direction == s->obs[0].direction);
+        if (rp_kind(o->id) == 1) {
+            CHECK(o->rp != NULL && o->rp_n == 2);
+            if (o->rp != NULL && o->rp_n == 2) {
+                CHECK(o->rp[0] != MSN_KEY_NONE && strcmp(s->keys[o->rp[0]], KEY_LOWER) == 0);
+                CHECK(o->rp[1] == MSN_KEY_NONE);
+            }
+        } else {
+            CHECK(o->rp == NULL && o->rp_n == 0);
+            bad += rp_kind(o->id) == 2;
+        }
     }
     return bad;
 }
