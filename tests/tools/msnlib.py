@@ -300,12 +300,19 @@ def cached_db(path, **build_args):
 
 def bench_run_dir(workdir, name, src_db, db_name="served.db"):
     """For benchmarks: an empty directory workdir/NAME (whatever a previous run left there
-    is removed) holding a copy of src_db as db_name. Returns (directory, database path)."""
+    is removed) holding a copy of src_db as db_name, written to disk before it returns (a
+    few GB still being written back would slow whatever is measured next). Returns
+    (directory, database path)."""
     run_dir = os.path.join(workdir, name)
     shutil.rmtree(run_dir, ignore_errors=True)
     os.makedirs(run_dir)
     db = os.path.join(run_dir, db_name)
     shutil.copyfile(src_db, db)
+    fd = os.open(db, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
     return run_dir, db
 
 
