@@ -169,7 +169,8 @@ static int path_hops(const char *path_json)
 static const char *intern_text(msn_store_t *s, msn_arena_t *a, const char *t, size_t n, uint64_t h, int *hops)
 {
     msn_hmap_probe_t pr;
-    for (uint32_t e = msn_hmap_first(&s->str_ix, h, &pr); e != MSN_HMAP_NONE; e = msn_hmap_next(&s->str_ix, &pr))
+    for (uint32_t e = msn_hmap_first(&s->str_ix, h, &pr); e != MSN_HMAP_NONE;
+         e = msn_hmap_next(&s->str_ix, &pr))
         if (memcmp(s->strs[e], t, n + 1) == 0) { /* the copy has n bytes and a NUL, as t */
             *hops = s->str_hops[e];
             return s->strs[e];
@@ -811,10 +812,11 @@ int msn_store_reload_small(msn_store_t *s, sqlite3 *db, int64_t now_s, char *err
  * large database when made row by row. Ownership while the reader runs: the connection it
  * reads, the string table (strs, str_hops, str_ix) and the reader's own arena (the
  * interned copies; tied to the store's arena afterwards) are the reader's; everything else
- * in the store, the key table (keys, key_ix) included, is the publisher thread's. A batch is handed over through handoff.h (ready set by
- * the reader, cleared by the publisher thread). A row whose transmission is above every
- * loaded one ends the pipeline (the reader is joined first): load_obs_chunk then reads on
- * from that row, which may need the connection (tx_exists). */
+ * in the store, the key table (keys, key_ix) included, is the publisher thread's. A batch
+ * is handed over through handoff.h (ready set by the reader, cleared by the publisher
+ * thread). A row whose transmission is above every loaded one ends the pipeline (the
+ * reader is joined first): load_obs_chunk then reads on from that row, which may need the
+ * connection (tx_exists). */
 
 /* Batches in flight: enough for the reader to read on while the publisher thread reads a
    chunk of transmissions (a few hundred thousand observations' worth on a large database). */
@@ -1059,7 +1061,8 @@ static int load_obs_piped(msn_store_t *s, sqlite3 *db, sqlite3 *rdb, int chunk_r
             s->obs[s->n_obs] = *r;
             const pipetext_t *rp = &b->rp[i];
             if (rp->len != UINT32_MAX)
-                obs_resolved(s, s->arena, &s->obs[s->n_obs], b->rp_text.data + rp->off, rp->len, &s->skipped_rows);
+                obs_resolved(s, s->arena, &s->obs[s->n_obs], b->rp_text.data + rp->off, rp->len,
+                             &s->skipped_rows);
             tx_add_obs(s, t, s->n_obs);
             s->n_obs++;
         }

@@ -32,16 +32,6 @@ typedef struct {
     sqlite3 *rw;
 } fixture_t;
 
-static void exec(sqlite3 *db, const char *sql)
-{
-    char *e = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &e) != SQLITE_OK) {
-        fprintf(stderr, "SQL failed: %s: %s\n", sql, e ? e : "?");
-        msn_test_failures++;
-    }
-    sqlite3_free(e);
-}
-
 static void add_tx(sqlite3 *db, int id, int payload_type, const char *raw_hex, const char *decoded_json)
 {
     char sql[2048];
@@ -50,7 +40,7 @@ static void add_tx(sqlite3 *db, int id, int payload_type, const char *raw_hex, c
         "INSERT INTO transmissions (id, raw_hex, hash, first_seen, route_type, payload_type, decoded_json, "
         "last_seen) VALUES (%d, '%s', '%016x', '2026-07-18T11:00:%02d.000Z', 1, %d, '%s', 1784372400)",
         id, raw_hex, 0xfeed00 + id, id % 60, payload_type, decoded_json);
-    exec(db, sql);
+    msn_test_exec(db, sql);
 }
 
 static void add_obs(sqlite3 *db, int id, int tx, int observer, int ts, const char *path_json)
@@ -61,7 +51,7 @@ static void add_obs(sqlite3 *db, int id, int tx, int observer, int ts, const cha
              "path_json, "
              "timestamp) VALUES (%d, %d, %d, 'rx', %s, -90, 1, '%s', %d)",
              id, tx, observer, observer == 2 ? "NULL" : "5.25", path_json, 1784372400 + ts);
-    exec(db, sql);
+    msn_test_exec(db, sql);
 }
 
 static void setup(fixture_t *f, int ring_messages)
@@ -73,10 +63,10 @@ static void setup(fixture_t *f, int ring_messages)
     CHECK(mkdir(f->state_dir, 0755) == 0);
     char err[512], v[32];
     CHECK(sqlite3_open(f->db_path, &f->rw) == SQLITE_OK);
-    exec(f->rw, "PRAGMA journal_mode=WAL");
+    msn_test_exec(f->rw, "PRAGMA journal_mode=WAL");
     CHECK(msn_schema_create_current(f->rw, err, sizeof(err)) == 0);
-    exec(f->rw, "DROP INDEX IF EXISTS idx_observations_dedup"); /* a legacy database may hold duplicates */
-    exec(f->rw,
+    msn_test_exec(f->rw, "DROP INDEX IF EXISTS idx_observations_dedup"); /* a legacy database may hold duplicates */
+    msn_test_exec(f->rw,
          "INSERT INTO observers (rowid, id, name, iata, last_seen, first_seen) VALUES"
          " (1, 'obs1', 'Observer <One>', 'SJC', '2026-07-18T11:00:00.000Z', '2026-07-01T00:00:00.000Z'),"
          " (2, 'obs2', NULL, NULL, '2026-07-18T11:00:00.000Z', '2026-07-01T00:00:00.000Z')");
@@ -207,7 +197,7 @@ static void test_poll_messages(void)
     CHECK_EQ_INT(r.n, 0); /* the first load is no news */
     free_ring(&r);
 
-    exec(f.rw, "BEGIN");
+    msn_test_exec(f.rw, "BEGIN");
     add_tx(
         f.rw, 4, 4, "1100AB",
         "{\"type\":\"ADVERT\",\"pubKey\":\"ab\",\"lat\":37.50,\"name\":\"A\\u0026B\",\"flags\":{\"raw\":146,"
@@ -217,7 +207,7 @@ static void test_poll_messages(void)
     add_obs(f.rw, 12, 4, 1, 150, "[\"AA\"]"); /* the same sighting as 10 (observer and path) */
     add_obs(f.rw, 13, 2, 2, 300, "[\"BB\"]"); /* a late observation of transmission 2 */
     add_obs(f.rw, 14, 3, 1, 300, "[\"AA\"]"); /* a late duplicate of observation 3 */
-    exec(f.rw, "COMMIT");
+    msn_test_exec(f.rw, "COMMIT");
     poll(&c);
     read_ring(&f, &r);
     CHECK_EQ_INT(r.n, 3);
@@ -244,7 +234,7 @@ static void test_poll_messages(void)
     /* a TRACE: decoded.path comes from the packet (route in the payload, SNRs in the header) */
     add_tx(f.rw, 5, 9, "2602141E01000000020000000011223344", "{\"type\":\"TRACE\"}");
     add_obs(f.rw, 20, 5, 1, 400, "[\"11\",\"22\",\"33\",\"44\"]");
-    exec(f.rw, "UPDATE transmissions SET route_type = 2 WHERE id = 5");
+    msn_test_exec(f.rw, "UPDATE transmissions SET route_type = 2 WHERE id = 5");
     poll(&c);
     read_ring(&f, &r);
     CHECK_EQ_INT(r.n, 4);
@@ -266,12 +256,12 @@ static void test_burst_and_reload(void)
     msn_pubctx_init(&c, &f.cfg, f.st, &f.ctl, 1784372400000);
     load(&c);
     /* 20 messages in one publication, 16 fit: numbers 1..4 are skipped */
-    exec(f.rw, "BEGIN");
+    msn_test_exec(f.rw, "BEGIN");
     for (int i = 10; i < 30; i++) {
         add_tx(f.rw, i, 5, "15001122", "{\"type\":\"GRP_TXT\"}");
         add_obs(f.rw, i, i, 1, i, "[\"AA\"]");
     }
-    exec(f.rw, "COMMIT");
+    msn_test_exec(f.rw, "COMMIT");
     poll(&c);
     ring_t r;
     read_ring(&f, &r);

@@ -89,16 +89,6 @@ static void test_collector(void)
 
 /* ---- a full publication against the entry-by-entry path ---- */
 
-static void exec(sqlite3 *db, const char *sql)
-{
-    char *e = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &e) != SQLITE_OK) {
-        fprintf(stderr, "SQL failed: %s: %s\n", sql, e ? e : "?");
-        msn_test_failures++;
-    }
-    sqlite3_free(e);
-}
-
 #define KEY(c) "printf('%%.64c', '" c "')" /* in snprintf formats: a 64-digit node key */
 
 /* A database with what makes lists interesting: adverts (upper- and lowercase originator
@@ -111,7 +101,7 @@ static sqlite3 *varied_db(int n_tx)
     char err[512];
     CHECK(sqlite3_open(":memory:", &db) == SQLITE_OK);
     CHECK(msn_schema_create_current(db, err, sizeof(err)) == 0);
-    exec(db, "INSERT INTO observers (rowid, id, name, iata) VALUES (1, 'obs-one', 'One', 'SJC'),"
+    msn_test_exec(db, "INSERT INTO observers (rowid, id, name, iata) VALUES (1, 'obs-one', 'One', 'SJC'),"
              " (2, 'obs-two', 'Two', 'SJC'), (3, 'OBS-three', 'Three', 'sfo'), (4, 'o4', 'Four', NULL),"
              " (5, printf('%.600c', 'x'), 'Long', printf('%.600c', 'y'))");
     char sql[4096];
@@ -127,7 +117,7 @@ static sqlite3 *varied_db(int n_tx)
              " CASE WHEN i %% 3 = 0 THEN printf('%%02x', i %% 7) WHEN i %% 31 = 0 THEN printf('%%.400c', 'e') END"
              " FROM n",
              n_tx);
-    exec(db, sql);
+    msn_test_exec(db, sql);
     /* 1 to 4 observations each; observer 1 twice for some; resolved paths */
     snprintf(sql, sizeof(sql),
              "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d),"
@@ -139,7 +129,7 @@ static sqlite3 *varied_db(int n_tx)
              " WHEN 1 THEN '[\"' || " KEY("C") " || '\",null]' WHEN 2 THEN NULL ELSE '[]' END"
              " FROM n, k WHERE j <= i %% 4",
              n_tx);
-    exec(db, sql);
+    msn_test_exec(db, sql);
     return db;
 }
 
@@ -296,16 +286,17 @@ static void test_same_as_entry_by_entry(void)
     const char *dir = msn_test_tmpdir("fxbulk");
     sqlite3 *db = varied_db(3000);
     /* an observation of a transmission not committed yet: it waits, and is taken in late */
-    exec(db, "INSERT INTO observations (id, transmission_id, observer_idx, path_json, timestamp)"
+    msn_test_exec(db, "INSERT INTO observations (id, transmission_id, observer_idx, path_json, timestamp)"
              " VALUES (50000, 3001, 2, '[]', 1784500000)");
     msn_store_t s;
     msn_store_init(&s);
     char err[512];
     CHECK_EQ_INT(msn_store_load(&s, db, 700, NULL, NULL, NULL, err, sizeof(err)), 0);
-    exec(db, "INSERT INTO transmissions (id, raw_hex, hash, first_seen, route_type, payload_type, decoded_json)"
-             " VALUES (3001, '1500', 'ffee01', '2026-07-20T00:00:00.000Z', 1, 5, '{}');"
-             "INSERT INTO observations (id, transmission_id, observer_idx, path_json, timestamp)"
-             " VALUES (50001, 3001, 3, '[]', 1784500001)");
+    msn_test_exec(db, "INSERT INTO transmissions (id, raw_hex, hash, first_seen, route_type, payload_type,"
+                      " decoded_json)"
+                      " VALUES (3001, '1500', 'ffee01', '2026-07-20T00:00:00.000Z', 1, 5, '{}');"
+                      "INSERT INTO observations (id, transmission_id, observer_idx, path_json, timestamp)"
+                      " VALUES (50001, 3001, 3, '[]', 1784500001)");
     int ntx = 0, nobs = 0;
     CHECK_EQ_INT(msn_store_poll(&s, db, 100, &ntx, &nobs, err, sizeof(err)), 0);
     CHECK_EQ_INT(msn_store_reload_small(&s, db, 1784372400, err, sizeof(err)), 0);

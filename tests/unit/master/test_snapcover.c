@@ -17,23 +17,13 @@
 
 #define SRC "/var/lib/meshsnap/x.db"
 
-static void exec(sqlite3 *db, const char *sql)
-{
-    char *e = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &e) != SQLITE_OK) {
-        fprintf(stderr, "SQL failed: %s: %s\n", sql, e ? e : "?");
-        msn_test_failures++;
-    }
-    sqlite3_free(e);
-}
-
 static sqlite3 *make_db(void)
 {
     sqlite3 *db = NULL;
     char err[512];
     CHECK(sqlite3_open(":memory:", &db) == SQLITE_OK);
     CHECK(msn_schema_create_current(db, err, sizeof(err)) == 0);
-    exec(db, "INSERT INTO transmissions (id, raw_hex, hash, first_seen) VALUES (3, '00', 'h3', 'x'), "
+    msn_test_exec(db, "INSERT INTO transmissions (id, raw_hex, hash, first_seen) VALUES (3, '00', 'h3', 'x'), "
              "(9, '00', 'h9', 'x');"
              "INSERT INTO observations (id, transmission_id, observer_idx, timestamp) VALUES (10, 3, 1, 1), "
              "(11, 3, 2, 1), (40, 9, 1, 1);");
@@ -83,7 +73,7 @@ static void test_covers_and_differences(void)
 
     /* a row deleted (same max id, one fewer row) */
     m = covering_meta();
-    exec(db, "DELETE FROM observations WHERE id = 11");
+    msn_test_exec(db, "DELETE FROM observations WHERE id = 11");
     CHECK_EQ_INT(msn_snapcover_check(db, SRC, &m, why, sizeof(why)), 0);
     CHECK_EQ_STR(why, "the number of observations is 2 in the database, 3 in the snapshot");
     sqlite3_close(db);
@@ -94,16 +84,16 @@ static void test_migrations(void)
     sqlite3 *db = make_db();
     char why[512];
     msn_snap_meta_t m = covering_meta();
-    exec(db, "INSERT INTO _async_migrations (name, status, started_at, ended_at, rows_processed) VALUES "
+    msn_test_exec(db, "INSERT INTO _async_migrations (name, status, started_at, ended_at, rows_processed) VALUES "
              "('a', 'done', '2027-01-15 07:00:00', '2027-01-15 07:30:00', 100), "
              "('b', 'pending_async', '2027-01-15 07:00:00', NULL, 0)");
     CHECK_EQ_INT(msn_snapcover_check(db, SRC, &m, why, sizeof(why)), 1);
 
-    exec(db, "UPDATE _async_migrations SET ended_at = '2027-01-15 08:00:00' WHERE name = 'a'");
+    msn_test_exec(db, "UPDATE _async_migrations SET ended_at = '2027-01-15 08:00:00' WHERE name = 'a'");
     CHECK_EQ_INT(msn_snapcover_check(db, SRC, &m, why, sizeof(why)), 0);
     CHECK(strstr(why, "migration") != NULL);
 
-    exec(db, "UPDATE _async_migrations SET ended_at = '2027-01-15 07:30:00' WHERE name = 'a';"
+    msn_test_exec(db, "UPDATE _async_migrations SET ended_at = '2027-01-15 07:30:00' WHERE name = 'a';"
              "UPDATE _async_migrations SET rows_processed = 5 WHERE name = 'b'");
     CHECK_EQ_INT(msn_snapcover_check(db, SRC, &m, why, sizeof(why)), 0);
     sqlite3_close(db);

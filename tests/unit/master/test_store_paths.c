@@ -58,20 +58,10 @@ static int kind_of(int64_t id)
     return (int)(id % 3 == 0 ? id / 3 % N_PATHS : -1);
 }
 
-static void exec(sqlite3 *db, const char *sql)
-{
-    char *e = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &e) != SQLITE_OK) {
-        fprintf(stderr, "SQL failed: %s: %s\n", sql, e ? e : "?");
-        msn_test_failures++;
-    }
-    sqlite3_free(e);
-}
-
 /* Observations first..last of transmission 1, with their paths (kind_of). */
 static void add_obs(sqlite3 *db, int64_t first, int64_t last)
 {
-    exec(db, "BEGIN");
+    msn_test_exec(db, "BEGIN");
     for (int64_t id = first; id <= last; id++) {
         char path[128], sql[512];
         int k = kind_of(id);
@@ -84,9 +74,9 @@ static void add_obs(sqlite3 *db, int64_t first, int64_t last)
                  "INSERT INTO observations (id, transmission_id, observer_idx, direction, path_json, timestamp,"
                  " resolved_path) VALUES (%lld, 1, %lld, 'rx', %s, %lld, %s)",
                  (long long)id, (long long)id, path, (long long)(1784372400 + id), rp_sql[rp_kind(id)]);
-        exec(db, sql);
+        msn_test_exec(db, sql);
     }
-    exec(db, "COMMIT");
+    msn_test_exec(db, "COMMIT");
 }
 
 static sqlite3 *new_db(void)
@@ -95,9 +85,10 @@ static sqlite3 *new_db(void)
     char err[512];
     CHECK(sqlite3_open(":memory:", &db) == SQLITE_OK);
     CHECK(msn_schema_create_current(db, err, sizeof(err)) == 0);
-    exec(db, "INSERT INTO observers (rowid, id, name, iata) VALUES (1, 'obs1', 'One', 'SJC')");
-    exec(db, "INSERT INTO transmissions (id, raw_hex, hash, first_seen, route_type, payload_type, decoded_json)"
-             " VALUES (1, '1500', 'abc0000000000001', '2026-07-18T11:00:00.000Z', 1, 5, '{}')");
+    msn_test_exec(db, "INSERT INTO observers (rowid, id, name, iata) VALUES (1, 'obs1', 'One', 'SJC')");
+    msn_test_exec(db, "INSERT INTO transmissions (id, raw_hex, hash, first_seen, route_type, payload_type,"
+                      " decoded_json)"
+                      " VALUES (1, '1500', 'abc0000000000001', '2026-07-18T11:00:00.000Z', 1, 5, '{}')");
     return db;
 }
 

@@ -26,23 +26,13 @@
 #include "shm/snapshot.h"
 #include "testlib.h"
 
-static void exec(sqlite3 *db, const char *sql)
-{
-    char *e = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &e) != SQLITE_OK) {
-        fprintf(stderr, "SQL failed: %s: %s\n", sql, e ? e : "?");
-        msn_test_failures++;
-    }
-    sqlite3_free(e);
-}
-
 static sqlite3 *new_db(void)
 {
     sqlite3 *db;
     char err[512];
     CHECK(sqlite3_open(":memory:", &db) == SQLITE_OK);
     CHECK(msn_schema_create_current(db, err, sizeof(err)) == 0);
-    exec(db, "INSERT INTO observers (rowid, id, name, iata) VALUES (1, 'obs1', 'One', 'SJC')");
+    msn_test_exec(db, "INSERT INTO observers (rowid, id, name, iata) VALUES (1, 'obs1', 'One', 'SJC')");
     return db;
 }
 
@@ -53,7 +43,7 @@ static void add_tx(sqlite3 *db, int64_t id)
              "INSERT INTO transmissions (id, raw_hex, hash, first_seen, route_type, payload_type, decoded_json)"
              " VALUES (%lld, '1500', '%016llx', '2026-07-18T11:00:00.000Z', 1, 5, '{}')",
              (long long)id, (unsigned long long)(0xabc000 + (id < 0 ? -id * 7 : id)));
-    exec(db, sql);
+    msn_test_exec(db, sql);
 }
 
 static void add_obs(sqlite3 *db, int64_t id, int64_t txid)
@@ -63,7 +53,7 @@ static void add_obs(sqlite3 *db, int64_t id, int64_t txid)
              "INSERT INTO observations (id, transmission_id, observer_idx, path_json, timestamp)"
              " VALUES (%lld, %lld, 1, '[\"%02X\"]', %lld)",
              (long long)id, (long long)txid, (unsigned)(id & 0xff), (long long)(1784372400 + id));
-    exec(db, sql);
+    msn_test_exec(db, sql);
 }
 
 static int has_obs(const msn_store_t *s, int64_t id)
@@ -119,7 +109,8 @@ static void test_orphan_does_not_block(void)
     CHECK(t != NULL && t->n_obs == 1 && t->dirty);
 
     /* lookups by id find every observation, the late one and those around it */
-    exec(db, "UPDATE observations SET resolved_path = '[\"aa11111111111111111111111111111111111111111111111111111111111111\"]'");
+    msn_test_exec(db, "UPDATE observations SET resolved_path ="
+                      " '[\"aa11111111111111111111111111111111111111111111111111111111111111\"]'");
     int64_t changed = 0;
     CHECK_EQ_INT(msn_store_refresh_resolved(&s, db, 0, 100, &changed, err, sizeof(err)), 0);
     CHECK_EQ_INT(changed, 7); /* 1, 2, 3, 4, 5, 7, 8 (6 is an orphan) */
@@ -221,7 +212,7 @@ static void test_unkeyable_rows_do_not_block_publication(void)
         add_tx(db, i);
         add_obs(db, i, i);
     }
-    exec(db, "UPDATE transmissions SET hash = '' WHERE id = 2;"
+    msn_test_exec(db, "UPDATE transmissions SET hash = '' WHERE id = 2;"
              "UPDATE transmissions SET hash = " LONG600 " WHERE id = 3;"
              "UPDATE transmissions SET channel_hash = " LONG600 " WHERE id = 4;"
              "UPDATE transmissions SET payload_type = 4, from_pubkey = " LONG600 " WHERE id = 5;"
@@ -253,7 +244,7 @@ static void test_unkeyable_rows_do_not_block_publication(void)
     /* the same rows arriving by a poll: the incremental publication goes through */
     add_tx(db, 7);
     add_obs(db, 7, 7);
-    exec(db, "UPDATE transmissions SET hash = printf('%.600c', 'b') WHERE id = 7;"
+    msn_test_exec(db, "UPDATE transmissions SET hash = printf('%.600c', 'b') WHERE id = 7;"
              "INSERT INTO nodes (public_key, name, role) VALUES (" LONG600 "||'b', 'another', 'room')");
     int ntx, nobs, published = 0;
     CHECK_EQ_INT(msn_store_poll(&s, db, 100, &ntx, &nobs, err, sizeof(err)), 0);
@@ -283,7 +274,7 @@ static void file_db(const char *path, int n_tx, int per_tx)
     char err[512];
     CHECK(sqlite3_open(path, &db) == SQLITE_OK);
     CHECK(msn_schema_create_current(db, err, sizeof(err)) == 0);
-    exec(db, "INSERT INTO observers (rowid, id, name, iata) VALUES (1, 'obs1', 'One', 'SJC')");
+    msn_test_exec(db, "INSERT INTO observers (rowid, id, name, iata) VALUES (1, 'obs1', 'One', 'SJC')");
     int64_t oid = 1;
     for (int t = 1; t <= n_tx; t++) {
         add_tx(db, t);
