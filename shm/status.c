@@ -151,7 +151,8 @@ void msn_status_write_end(_Atomic uint64_t *seq)
     atomic_fetch_add_explicit(seq, 1, memory_order_relaxed);
 }
 
-static void seq_read(const _Atomic uint64_t *seq, void *dst, const void *src, size_t n)
+/* Copies the section; returns 0 when the copy is consistent, 1 when it was taken as it is. */
+static int seq_read(const _Atomic uint64_t *seq, void *dst, const void *src, size_t n)
 {
     int64_t since = 0;
     uint64_t stuck = 0; /* the odd value seen since `since` */
@@ -175,24 +176,26 @@ static void seq_read(const _Atomic uint64_t *seq, void *dst, const void *src, si
         memcpy(dst, src, n);
         atomic_thread_fence(memory_order_acquire);
         uint64_t b = atomic_load_explicit((_Atomic uint64_t *)seq, memory_order_relaxed);
-        if (a == b || a == 0)
-            return;
+        if (a == b)
+            return 0;
+        if (a == 0)
+            return 1;
     }
 }
 
-void msn_status_read_master(const msn_status_t *st, msn_master_status_t *out)
+int msn_status_read_master(const msn_status_t *st, msn_master_status_t *out)
 {
-    seq_read(&st->master_seq, out, &st->master, sizeof(*out));
+    return seq_read(&st->master_seq, out, &st->master, sizeof(*out));
 }
 
-void msn_status_read_backfill(const msn_status_t *st, msn_backfill_status_t *out)
+int msn_status_read_backfill(const msn_status_t *st, msn_backfill_status_t *out)
 {
-    seq_read(&st->backfill_seq, out, &st->backfill, sizeof(*out));
+    return seq_read(&st->backfill_seq, out, &st->backfill, sizeof(*out));
 }
 
-void msn_status_read_ingest(const msn_status_t *st, msn_ingest_status_t *out)
+int msn_status_read_ingest(const msn_status_t *st, msn_ingest_status_t *out)
 {
-    seq_read(&st->ingest_seq, out, &st->ingest, sizeof(*out));
+    return seq_read(&st->ingest_seq, out, &st->ingest, sizeof(*out));
 }
 
 void msn_status_set_migration(msn_status_t *st, const msn_migration_status_t *m)

@@ -277,11 +277,12 @@ void msn_status_close(msn_status_t *st);
 void msn_status_write_begin(_Atomic uint64_t *seq);
 void msn_status_write_end(_Atomic uint64_t *seq);
 
-/** Copies a consistent master / backfill section. */
-void msn_status_read_master(const msn_status_t *st, msn_master_status_t *out);
-void msn_status_read_backfill(const msn_status_t *st, msn_backfill_status_t *out);
-/** Copies a consistent ingest section. */
-void msn_status_read_ingest(const msn_status_t *st, msn_ingest_status_t *out);
+/** Copy a master / backfill / ingest section. Return 0 for a consistent copy, or 1 when
+ *  one write stayed open MSN_STATUS_READER_WAIT_MS (its writer died or is kept off the
+ *  CPU) and the section was copied as it is, possibly half written. */
+int msn_status_read_master(const msn_status_t *st, msn_master_status_t *out);
+int msn_status_read_backfill(const msn_status_t *st, msn_backfill_status_t *out);
+int msn_status_read_ingest(const msn_status_t *st, msn_ingest_status_t *out);
 
 /** Backfiller: sets (adds or replaces by name) one migration entry and recomputes
  *  `remaining` over the running ones. Bumps finished_count when m->status is DONE/FAILED
