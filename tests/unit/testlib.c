@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "shm/schema.h"
+
 int msn_test_failures;
 int msn_tests_passed, msn_tests_failed, msn_tests_skipped;
 static int skipped_now;
@@ -91,6 +93,18 @@ int msn_test_copy_file(const char *src, const char *dst)
     if (out >= 0)
         close(out);
     return rc;
+}
+
+sqlite3 *msn_test_schema_db(void)
+{
+    sqlite3 *db = NULL;
+    char err[512];
+    if (sqlite3_open(":memory:", &db) != SQLITE_OK || msn_schema_create_current(db, err, sizeof(err)) != 0) {
+        fprintf(stderr, "cannot make an in-memory database in the current schema: %s\n",
+                db ? sqlite3_errmsg(db) : "out of memory");
+        msn_test_failures++;
+    }
+    return db;
 }
 
 int msn_test_exec(sqlite3 *db, const char *sql)

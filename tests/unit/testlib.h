@@ -56,6 +56,9 @@ const char *msn_test_shared_dir(void);
 const char *msn_test_fixture_db(void);
 /** Copies file src to dst (mode 0644). Returns 0 or -1. */
 int msn_test_copy_file(const char *src, const char *dst);
+/** A new in-memory database in CoreScope's current schema (shm/schema.h); the caller
+ *  closes it. On failure the current test is failed, and the database may be unusable. */
+sqlite3 *msn_test_schema_db(void);
 /** Runs sql (one or more statements). Returns 0, or -1 after printing the statement and
  *  SQLite's message and counting a failure in the current test. */
 int msn_test_exec(sqlite3 *db, const char *sql);

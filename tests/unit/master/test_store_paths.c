@@ -15,7 +15,6 @@
 #include <string.h>
 
 #include "master/store.h"
-#include "shm/schema.h"
 #include "testlib.h"
 
 #define N_PATHS 9
@@ -81,10 +80,7 @@ static void add_obs(sqlite3 *db, int64_t first, int64_t last)
 
 static sqlite3 *new_db(void)
 {
-    sqlite3 *db;
-    char err[512];
-    CHECK(sqlite3_open(":memory:", &db) == SQLITE_OK);
-    CHECK(msn_schema_create_current(db, err, sizeof(err)) == 0);
+    sqlite3 *db = msn_test_schema_db();
     msn_test_exec(db, "INSERT INTO observers (rowid, id, name, iata) VALUES (1, 'obs1', 'One', 'SJC')");
     msn_test_exec(db, "INSERT INTO transmissions (id, raw_hex, hash, first_seen, route_type, payload_type,"
                       " decoded_json)"

@@ -28,10 +28,7 @@
 
 static sqlite3 *new_db(void)
 {
-    sqlite3 *db;
-    char err[512];
-    CHECK(sqlite3_open(":memory:", &db) == SQLITE_OK);
-    CHECK(msn_schema_create_current(db, err, sizeof(err)) == 0);
+    sqlite3 *db = msn_test_schema_db();
     msn_test_exec(db, "INSERT INTO observers (rowid, id, name, iata) VALUES (1, 'obs1', 'One', 'SJC')");
     return db;
 }
