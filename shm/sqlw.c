@@ -4,16 +4,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "log.h"
-
-int64_t msn_sqlw_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
+#include "timeutil.h"
 
 void msn_sqlw_defaults(msn_sqlw_opts_t *o)
 {
@@ -61,7 +54,7 @@ int msn_sqlw_begin(msn_sqlw_t *w, char *err, size_t errlen)
         return -1;
     w->in_txn = 1;
     w->items = 0;
-    w->began_us = msn_sqlw_now_us();
+    w->began_us = msn_mono_us();
     return 0;
 }
 
@@ -74,7 +67,7 @@ int msn_sqlw_ms_left(const msn_sqlw_t *w)
 {
     if (!w->in_txn)
         return 0;
-    int64_t left = (int64_t)w->o.batch_ms * 1000 - (msn_sqlw_now_us() - w->began_us);
+    int64_t left = (int64_t)w->o.batch_ms * 1000 - (msn_mono_us() - w->began_us);
     return left <= 0 ? 0 : (int)((left + 999) / 1000);
 }
 
@@ -97,12 +90,12 @@ int msn_sqlw_commit(msn_sqlw_t *w, char *err, size_t errlen)
 {
     if (!w->in_txn)
         return 0;
-    int64_t t0 = msn_sqlw_now_us();
+    int64_t t0 = msn_mono_us();
     if (exec_retry(w, "COMMIT", err, errlen) < 0) {
         msn_sqlw_rollback(w);
         return -1;
     }
-    int64_t t1 = msn_sqlw_now_us();
+    int64_t t1 = msn_mono_us();
     w->in_txn = 0;
     w->commits++;
     w->items_committed += w->items;
@@ -141,7 +134,7 @@ int msn_sqlw_checkpoint(msn_sqlw_t *w)
 {
     if (!w->own_checkpoints || w->in_txn || w->wal_pages < MSN_SQLW_CHECKPOINT_PAGES)
         return 0;
-    int64_t t0 = msn_sqlw_now_us();
+    int64_t t0 = msn_mono_us();
     int rc = sqlite3_wal_checkpoint_v2(w->db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     w->wal_pages = 0; /* the next commit reports what is left */
     if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
@@ -149,7 +142,7 @@ int msn_sqlw_checkpoint(msn_sqlw_t *w)
         return -1;
     }
     w->checkpoints++;
-    w->last_checkpoint_us = msn_sqlw_now_us() - t0;
+    w->last_checkpoint_us = msn_mono_us() - t0;
     return 1;
 }
 

@@ -107,7 +107,4 @@ void msn_sqlw_release(msn_sqlw_t *w);
  *  upper bound of its histogram bucket); 0 when nothing was committed. */
 int64_t msn_sqlw_quantile_us(const msn_sqlw_t *w, double q);
 
-/** Monotonic microseconds (CLOCK_MONOTONIC). */
-int64_t msn_sqlw_now_us(void);
-
 #endif

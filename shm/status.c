@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "reserve.h"
+#include "timeutil.h"
 
 int64_t msn_now_ms(void)
 {
@@ -110,13 +111,6 @@ void msn_status_close(msn_status_t *st)
         munmap(st, sizeof(msn_status_t));
 }
 
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 void msn_status_write_begin(_Atomic uint64_t *seq)
 {
     int64_t since = 0;
@@ -127,7 +121,7 @@ void msn_status_write_begin(_Atomic uint64_t *seq)
                 sched_yield();
                 continue;
             }
-            int64_t now = mono_us();
+            int64_t now = msn_mono_us();
             if (since == 0)
                 since = now;
             if (now - since < MSN_STATUS_WRITER_WAIT_MS * 1000) {
@@ -160,7 +154,7 @@ static int seq_read(const _Atomic uint64_t *seq, void *dst, const void *src, siz
         uint64_t a = atomic_load_explicit((_Atomic uint64_t *)seq, memory_order_acquire);
         if (a & 1) {
             if (tries >= MSN_STATUS_READER_SPINS) {
-                int64_t now = mono_us();
+                int64_t now = msn_mono_us();
                 if (a != stuck) { /* a new write: its writer is alive */
                     stuck = a;
                     since = now;

@@ -21,5 +21,7 @@ void msn_format_iso_s(char out[32], int64_t s);
 /** Milliseconds on CLOCK_MONOTONIC: for durations and deadlines, never for dates (those
  *  are msn_now_ms in shm/status.h). */
 int64_t msn_mono_ms(void);
+/** Microseconds on CLOCK_MONOTONIC, as msn_mono_ms. */
+int64_t msn_mono_us(void);
 
 #endif
