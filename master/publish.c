@@ -36,6 +36,11 @@ typedef struct {
     msn_fxbulk_t *fxb;
     uint32_t tx_ix; /* full build: the index in store->tx of the transmission being written */
     msn_snap_key_t last_obs; /* full build: the last obs key appended (len 0 before the first) */
+    /* full build: put()'s cursor per table in the current transaction (opened at its first
+       put, closed by close_cursors before the transaction ends). An appending put through
+       a cursor left at the end of its table finds its place without a search from the
+       root, and a put near the cursor's page searches only that page. */
+    MDB_cursor *cur[MSN_DBI_COUNT];
 } wctx_t;
 
 static const char *const dbi_label[MSN_DBI_COUNT] = {"meta", "doc", "tx",   "obs",  "oid", "hash",
@@ -122,7 +127,14 @@ static int put(wctx_t *w, int dbi, const msn_snap_key_t *key, const void *v, siz
                  k.mv_size, ex);
         return 0;
     }
-    int rc = mdb_put(w->txn, w->p->snap.dbi[dbi], &k, &val, flags);
+    int rc;
+    if (w->append) {
+        if (w->cur[dbi] == NULL && (rc = mdb_cursor_open(w->txn, w->p->snap.dbi[dbi], &w->cur[dbi])))
+            return rc;
+        rc = mdb_cursor_put(w->cur[dbi], &k, &val, flags);
+    } else {
+        rc = mdb_put(w->txn, w->p->snap.dbi[dbi], &k, &val, flags);
+    }
     if (rc == MDB_KEYEXIST && (flags & (MDB_NODUPDATA | MDB_NOOVERWRITE)))
         return 0;
     return rc;
@@ -496,6 +508,16 @@ static int write_meta(wctx_t *w, int64_t now_ms)
     return rc;
 }
 
+/* Closes put()'s cursors (before the transaction ends: LMDB frees them with it). */
+static void close_cursors(wctx_t *w)
+{
+    for (int i = 0; i < MSN_DBI_COUNT; i++) {
+        if (w->cur[i])
+            mdb_cursor_close(w->cur[i]);
+        w->cur[i] = NULL;
+    }
+}
+
 static void wctx_free(wctx_t *w)
 {
     msn_buf_free(&w->scratch);
@@ -518,6 +540,7 @@ static void drop_mapped_pages(MDB_env *env)
  * do, while the rest of the build could have overlapped the writes. */
 static int next_batch(wctx_t *w)
 {
+    close_cursors(w);
     int rc = mdb_txn_commit(w->txn);
     w->txn = NULL;
     int fd;
@@ -699,6 +722,7 @@ int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *e
     w.fxb = NULL;
     if (rc == PUB_STOPPED) {
         snprintf(err, errlen, "stopped");
+        close_cursors(&w);
         if (w.txn)
             mdb_txn_abort(w.txn);
         msn_snap_close(&p->snap);
@@ -709,6 +733,7 @@ int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *e
         return -2;
     }
     int changed = 0;
+    close_cursors(&w);
     w.append = 0;
     msn_famdocs_reset(&p->observer_docs);
     if (rc == 0 && p->feed)
@@ -755,6 +780,7 @@ fail:
     if (p->feed)
         msn_feedpub_end(p->feed, s, 0);
     snprintf(err, errlen, "writing snapshot %s: %s", p->snap.dir, mdb_strerror(rc));
+    close_cursors(&w);
     if (w.txn)
         mdb_txn_abort(w.txn);
     msn_snap_close(&p->snap);
