@@ -34,6 +34,7 @@ void msn_store_free(msn_store_t *s)
     free(s->obs);
     free(s->nodes);
     free(s->observers);
+    free(s->observer_at);
     free(s->keys);
     msn_hmap_free(&s->key_ix);
     free(s->strs);
@@ -63,6 +64,11 @@ msn_tx_t *msn_store_tx_by_id(const msn_store_t *s, int64_t id)
 
 const msn_observer_t *msn_store_observer(const msn_store_t *s, int64_t rowid)
 {
+    if (s->observers != NULL && s->observer_at_of == s->observers && s->observer_at_count == s->n_observers) {
+        if (rowid < 0 || rowid >= (int64_t)s->n_observer_at || s->observer_at[rowid] == 0)
+            return NULL;
+        return &s->observers[s->observer_at[rowid] - 1];
+    }
     uint32_t lo = 0, hi = s->n_observers;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
@@ -650,6 +656,28 @@ static int load_nodes(msn_store_t *s, sqlite3 *db, msn_arena_t *a, char *err, si
     return 0;
 }
 
+/* Builds s->observer_at for the observers just loaded: every observation's lookup is then
+   one load instead of a binary search. Rowids are SQLite's, normally 1..n; sparse ones
+   (a table with many rows deleted) keep the search. */
+static void index_observers(msn_store_t *s)
+{
+    free(s->observer_at);
+    s->observer_at = NULL;
+    s->n_observer_at = 0;
+    s->observer_at_of = NULL;
+    if (s->n_observers == 0)
+        return;
+    int64_t lo = s->observers[0].rowid, hi = s->observers[s->n_observers - 1].rowid;
+    if (lo < 0 || hi >= (int64_t)s->n_observers * 16 + 4096)
+        return;
+    s->n_observer_at = (uint32_t)hi + 1;
+    s->observer_at = msn_xcalloc(s->n_observer_at, sizeof(uint32_t));
+    for (uint32_t i = 0; i < s->n_observers; i++)
+        s->observer_at[s->observers[i].rowid] = i + 1;
+    s->observer_at_of = s->observers;
+    s->observer_at_count = s->n_observers;
+}
+
 static int load_observers(msn_store_t *s, sqlite3 *db, msn_arena_t *a, char *err, size_t errlen)
 {
     const msn_schema_info_t *sc = &s->schema;
@@ -725,6 +753,7 @@ static int load_observers(msn_store_t *s, sqlite3 *db, msn_arena_t *a, char *err
     free(s->observers);
     s->observers = obs;
     s->n_observers = n;
+    index_observers(s);
     return 0;
 }
 

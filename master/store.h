@@ -116,6 +116,13 @@ typedef struct {
     uint32_t n_nodes;
     msn_observer_t *observers; /* sorted by rowid */
     uint32_t n_observers;
+    /* observer rowid -> index + 1 (0: none), for rowids 0..n_observer_at-1: built with
+       observers when their rowids are dense enough (msn_store_observer searches otherwise,
+       and when observers and n_observers are not those it was built for) */
+    uint32_t *observer_at;
+    uint32_t n_observer_at;
+    const msn_observer_t *observer_at_of;
+    uint32_t observer_at_count;
     int64_t max_tx_id, max_obs_id;
     msn_arena_t *arena;       /* tx/obs strings */
     char (*keys)[65];         /* interned node keys used by resolved paths, lowercase */
@@ -202,7 +209,8 @@ uint32_t msn_store_intern_key(msn_store_t *s, const char *key, size_t len);
 
 /** The transmission with this id, or NULL. */
 msn_tx_t *msn_store_tx_by_id(const msn_store_t *s, int64_t id);
-/** The observer with this rowid, or NULL. */
+/** The observer with this rowid, or NULL. O(1) after a load (observer_at), else a binary
+ *  search over observers (sorted by rowid). */
 const msn_observer_t *msn_store_observer(const msn_store_t *s, int64_t rowid);
 
 #endif

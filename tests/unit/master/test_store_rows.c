@@ -17,11 +17,13 @@
  *     mixed with the old one in a load.
  */
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "master/publish.h"
 #include "master/store.h"
+#include "shm/buf.h"
 #include "shm/schema.h"
 #include "shm/snapshot.h"
 #include "testlib.h"
@@ -312,8 +314,66 @@ static void test_replaced_file_is_not_mixed(void)
     sqlite3_close(db2);
 }
 
+/* Observers by rowid: dense rowids are found through the direct index, sparse ones by
+ * the search; absent, negative and out-of-range rowids find none; a reload replaces the
+ * index with the new table's, and a table changed by hand (no index of its own) is
+ * searched. */
+static void check_observers(const msn_store_t *s, const int64_t *rowids, int n, const char *what)
+{
+    for (int i = 0; i < n; i++) {
+        const msn_observer_t *o = msn_store_observer(s, rowids[i]);
+        CHECK(o != NULL && o->rowid == rowids[i]);
+        if (o == NULL)
+            printf("  %s: observer %lld not found\n", what, (long long)rowids[i]);
+    }
+    const int64_t absent[] = {-1, 0, 4, 6, 999, 1000001, INT64_MAX, INT64_MIN};
+    for (size_t i = 0; i < sizeof(absent) / sizeof(absent[0]); i++) {
+        int listed = 0;
+        for (int j = 0; j < n; j++)
+            listed |= rowids[j] == absent[i];
+        if (!listed)
+            CHECK(msn_store_observer(s, absent[i]) == NULL);
+    }
+}
+
+static void test_observer_lookup(void)
+{
+    sqlite3 *db = msn_test_schema_db();
+    msn_test_exec(db, "INSERT INTO observers (rowid, id, name, iata) VALUES (1, 'a', 'A', 'SJC'), (2, 'b', 'B', NULL),"
+                      " (3, 'c', 'C', 'SFO'), (5, 'e', 'E', NULL)");
+    msn_store_t s;
+    msn_store_init(&s);
+    char err[512];
+    CHECK_EQ_INT(msn_store_load(&s, db, 100, NULL, NULL, NULL, err, sizeof(err)), 0);
+    CHECK_EQ_INT(msn_store_reload_small(&s, db, 1784372400, err, sizeof(err)), 0);
+    CHECK(s.observer_at != NULL); /* dense: indexed */
+    const int64_t dense[] = {1, 2, 3, 5};
+    check_observers(&s, dense, 4, "dense");
+    /* sparse rowids: no index, the same answers */
+    msn_test_exec(db, "INSERT INTO observers (rowid, id, name, iata) VALUES (1000000, 'far', 'Far', NULL)");
+    CHECK_EQ_INT(msn_store_reload_small(&s, db, 1784372400, err, sizeof(err)), 0);
+    CHECK(s.observer_at == NULL);
+    const int64_t sparse[] = {1, 2, 3, 5, 1000000};
+    check_observers(&s, sparse, 5, "sparse");
+    /* dense again: a new index for the new table */
+    msn_test_exec(db, "DELETE FROM observers WHERE rowid = 1000000");
+    CHECK_EQ_INT(msn_store_reload_small(&s, db, 1784372400, err, sizeof(err)), 0);
+    CHECK(s.observer_at != NULL);
+    check_observers(&s, dense, 4, "dense again");
+    CHECK(msn_store_observer(&s, 1000000) == NULL);
+    /* a table grown by hand in place: the index no longer covers it, the search does */
+    s.observers = msn_xrealloc(s.observers, (s.n_observers + 1) * sizeof(msn_observer_t));
+    memset(&s.observers[s.n_observers], 0, sizeof(msn_observer_t));
+    s.observers[s.n_observers++].rowid = 7;
+    const int64_t grown[] = {1, 2, 3, 5, 7};
+    check_observers(&s, grown, 5, "grown by hand");
+    msn_store_free(&s);
+    sqlite3_close(db);
+}
+
 int main(void)
 {
+    MSN_RUN(test_observer_lookup);
     MSN_RUN(test_orphan_does_not_block);
     MSN_RUN(test_transmission_not_loaded_yet_blocks);
     MSN_RUN(test_nonpositive_ids_counted);
