@@ -44,7 +44,7 @@ static uint32_t new_list(msn_fxbulk_t *b, const void *key, size_t len)
     return b->n_lists++;
 }
 
-void msn_fxbulk_add(msn_fxbulk_t *b, const void *key, size_t len, uint32_t tx_ix)
+uint32_t msn_fxbulk_list(msn_fxbulk_t *b, const void *key, size_t len)
 {
     uint64_t h = msn_hash_bytes(key, len);
     msn_hmap_probe_t pr;
@@ -55,8 +55,20 @@ void msn_fxbulk_add(msn_fxbulk_t *b, const void *key, size_t len, uint32_t tx_ix
     if (e == MSN_HMAP_NONE) {
         e = new_list(b, key, len);
         msn_hmap_insert(&b->ix, &pr, e);
+        free(b->order);
+        b->order = NULL;
     }
-    msn_fxlist_t *l = &b->lists[e];
+    return e;
+}
+
+void msn_fxbulk_add(msn_fxbulk_t *b, const void *key, size_t len, uint32_t tx_ix)
+{
+    msn_fxbulk_add_to(b, msn_fxbulk_list(b, key, len), tx_ix);
+}
+
+void msn_fxbulk_add_to(msn_fxbulk_t *b, uint32_t list, uint32_t tx_ix)
+{
+    msn_fxlist_t *l = &b->lists[list];
     if (l->n > 0 && l->ix[l->n - 1] == tx_ix)
         return;
     if (l->n == l->cap) {
@@ -65,8 +77,6 @@ void msn_fxbulk_add(msn_fxbulk_t *b, const void *key, size_t len, uint32_t tx_ix
     }
     l->ix[l->n++] = tx_ix;
     b->n_entries++;
-    free(b->order);
-    b->order = NULL;
 }
 
 typedef struct {

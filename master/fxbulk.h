@@ -53,6 +53,15 @@ void msn_fxbulk_free(msn_fxbulk_t *b);
  *  that list: an equal one is dropped. Invalidates an earlier msn_fxbulk_sort. */
 void msn_fxbulk_add(msn_fxbulk_t *b, const void *key, size_t len, uint32_t tx_ix);
 
+/** The number of the list whose key is key[0..len) (len >= 1), created empty when there
+ *  is none: msn_fxbulk_add in two steps, for a caller that remembers list numbers. A list
+ *  left empty is still walked by msn_fxbulk_at (with n 0). Invalidates an earlier
+ *  msn_fxbulk_sort. */
+uint32_t msn_fxbulk_list(msn_fxbulk_t *b, const void *key, size_t len);
+
+/** Adds tx_ix to list number `list` (from msn_fxbulk_list), as msn_fxbulk_add does. */
+void msn_fxbulk_add_to(msn_fxbulk_t *b, uint32_t list, uint32_t tx_ix);
+
 /** Orders the lists by key as LMDB's default comparison does (memcmp over the shorter
  *  length, then the shorter first); msn_fxbulk_at then walks them in that order. */
 void msn_fxbulk_sort(msn_fxbulk_t *b);

@@ -15,7 +15,10 @@
 #include "store.h"
 
 /* Called once per list: kind and the value that names the list (len bytes; NULL and 0 for
-   MSN_FX_ALL). A non-zero return stops the walk and is returned by it. */
+   MSN_FX_ALL). A non-zero return stops the walk and is returned by it. The value of a
+   type or route list points into rec (msn_fxlists_tx); the value of every other list is
+   a string of the store (or of its key table), the same bytes at the same address for as
+   long as the store does not change. */
 typedef int (*msn_fxlists_cb)(void *ctx, msn_fx_kind_t kind, const void *value, size_t len);
 
 /** The lists t is under by itself. rec: t's list entry (msn_snaprec_fx_make), whose

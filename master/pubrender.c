@@ -38,9 +38,22 @@ typedef struct {
     msn_fx_rec_t recs[MSN_PUBRENDER_FX_CHUNK];
 } fxslot_t;
 
+/* fx_add's memory of list numbers (fxlists.h: a list's value names it by its address):
+ * a direct-mapped table over the store strings' addresses, and one entry per type and
+ * route byte. Nearly every entry of a full publication goes to a list met before (an
+ * observer's, a region's, a node's), found here without making and hashing its key. */
+#define FX_MEMO 8192u
+typedef struct {
+    const void *value; /* NULL: empty */
+    uint32_t list;
+    uint8_t kind;
+} fxmemo_t;
+
 struct msn_pubrender {
     const msn_store_t *s;
     msn_fxbulk_t *fxb;
+    fxmemo_t memo[FX_MEMO];
+    uint32_t memo_byte[3][256]; /* all (at 0), type, route: list number + 1, 0 = not yet */
     msn_pubrender_skip_t skip;
     /* render state (the render thread's, or the publisher's when there is no thread) */
     msgpack_sbuffer sb;
@@ -64,9 +77,35 @@ struct msn_pubrender {
 
 /* ---- packet lists ---- */
 
+/* The remembered list of kind + value, or NULL (*slot then tells where to remember it). */
+static uint32_t *memo_find(msn_pubrender_t *r, msn_fx_kind_t kind, const void *value, size_t len, fxmemo_t **slot)
+{
+    *slot = NULL;
+    if (kind == MSN_FX_ALL || kind == MSN_FX_TYPE || kind == MSN_FX_ROUTE) {
+        if (len > 1)
+            return NULL;
+        int row = kind == MSN_FX_ALL ? 0 : kind == MSN_FX_TYPE ? 1 : 2;
+        return &r->memo_byte[row][len ? *(const uint8_t *)value : 0];
+    }
+    uintptr_t a = (uintptr_t)value;
+    fxmemo_t *m = &r->memo[((a >> 3) ^ (a >> 16) ^ (uint32_t)kind * 0x9e37u) & (FX_MEMO - 1)];
+    *slot = m;
+    return NULL;
+}
+
 static void fx_add(msn_pubrender_t *r, msn_fx_kind_t kind, const void *value, size_t len, uint32_t tx_ix,
                    int64_t tx_id)
 {
+    fxmemo_t *slot;
+    uint32_t *byte = memo_find(r, kind, value, len, &slot);
+    if (byte && *byte) {
+        msn_fxbulk_add_to(r->fxb, *byte - 1, tx_ix);
+        return;
+    }
+    if (slot && slot->value == value && slot->kind == (uint8_t)kind && value != NULL) {
+        msn_fxbulk_add_to(r->fxb, slot->list, tx_ix);
+        return;
+    }
     msn_snap_key_t k;
     if (msn_snap_fx_key(kind, value, len, &k) < 0) {
         if (len > 0 && value != NULL) { /* a value no list key can hold (empty ones have no list) */
@@ -80,7 +119,12 @@ static void fx_add(msn_pubrender_t *r, msn_fx_kind_t kind, const void *value, si
         }
         return;
     }
-    msn_fxbulk_add(r->fxb, k.b, k.len, tx_ix);
+    uint32_t list = msn_fxbulk_list(r->fxb, k.b, k.len);
+    msn_fxbulk_add_to(r->fxb, list, tx_ix);
+    if (byte)
+        *byte = list + 1;
+    else if (slot && value != NULL)
+        *slot = (fxmemo_t){value, list, (uint8_t)kind};
 }
 
 /* fx_add as an fxlists.h walker for transmission tx_ix. */
@@ -120,6 +164,32 @@ static uint32_t put_sb(block_t *b, const msgpack_sbuffer *sb)
     return off;
 }
 
+/* A transmission's observations lie anywhere in store->obs (in load order), each with its
+ * path text and resolved path elsewhere again: rendering one meets a cache miss at every
+ * step. So while transmission i is rendered, the memory of the next ones is fetched in
+ * three steps: the observation index array of i + 3, the observations of i + 2 (their
+ * indexes arrived meanwhile), the texts of i + 1's (their records arrived). */
+static void prefetch_ahead(const msn_store_t *s, uint32_t i)
+{
+    if (i + 3 < s->n_tx)
+        __builtin_prefetch(s->tx[i + 3].obs);
+    if (i + 2 < s->n_tx) {
+        const msn_tx_t *t = &s->tx[i + 2];
+        for (uint32_t j = 0; j < t->n_obs; j++)
+            __builtin_prefetch(&s->obs[t->obs[j]]);
+    }
+    if (i + 1 < s->n_tx) {
+        const msn_tx_t *t = &s->tx[i + 1];
+        for (uint32_t j = 0; j < t->n_obs; j++) {
+            const msn_obs_t *o = &s->obs[t->obs[j]];
+            if (o->path_json)
+                __builtin_prefetch(o->path_json);
+            if (o->rp)
+                __builtin_prefetch(o->rp);
+        }
+    }
+}
+
 /* Renders the block of transmissions starting at r->next_first into b. */
 static void render_block(msn_pubrender_t *r, block_t *b)
 {
@@ -140,6 +210,7 @@ static void render_block(msn_pubrender_t *r, block_t *b)
                 b->cap_off = b->cap_off ? b->cap_off * 2 : 4096;
             b->obs_off = msn_xrealloc(b->obs_off, b->cap_off * sizeof(*b->obs_off));
         }
+        prefetch_ahead(s, i);
         txent_t *e = &b->tx[b->n++];
         memset(e, 0, sizeof(*e));
         msgpack_sbuffer_clear(&r->sb);
@@ -174,6 +245,14 @@ static void render_block(msn_pubrender_t *r, block_t *b)
 
 #define FX_AHEAD 16 /* list entries between fetching a transmission and reading it */
 
+/* Moves the producer past lists without entries (none in practice: fx_add adds an entry
+   to every list it makes), as write_fx_lists asks for no chunk of them. */
+static void skip_empty(msn_pubrender_t *r)
+{
+    while (r->fx_list < r->fxb->n_lists && msn_fxbulk_at(r->fxb, r->fx_list)->n == 0)
+        r->fx_list++;
+}
+
 /* Fills slot f with the next chunk of list entries (sealed), in list key order. */
 static void fx_fill(msn_pubrender_t *r, fxslot_t *f)
 {
@@ -195,6 +274,7 @@ static void fx_fill(msn_pubrender_t *r, fxslot_t *f)
     if (r->fx_off == l->n) {
         r->fx_list++;
         r->fx_off = 0;
+        skip_empty(r);
     }
 }
 
@@ -202,6 +282,7 @@ static void fx_fill(msn_pubrender_t *r, fxslot_t *f)
 static void thread_fx(msn_pubrender_t *r)
 {
     msn_fxbulk_sort(r->fxb);
+    skip_empty(r);
     msn_handoff_fill(&r->h, &r->sorted);
     for (uint32_t k = 0; r->fx_list < r->fxb->n_lists; k = (k + 1) % MSN_PUBRENDER_FX_SLOTS) {
         fxslot_t *f = &r->fx[k];
@@ -283,6 +364,7 @@ void msn_pubrender_fx_begin(msn_pubrender_t *r)
     }
     if (!r->threaded) {
         msn_fxbulk_sort(r->fxb);
+        skip_empty(r);
         return;
     }
     msn_handoff_wait_filled(&r->h, &r->sorted);

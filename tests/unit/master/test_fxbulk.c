@@ -87,6 +87,56 @@ static void test_collector(void)
     CHECK_EQ_INT(b.n_lists, 0);
 }
 
+/* The two-step form (a list number, then entries by number) keeps the lists as
+ * msn_fxbulk_add does, mixed with it; a list made and left empty is walked with no
+ * entries; a new list after a sort undoes the sort, more entries do not. */
+static void test_list_numbers(void)
+{
+    msn_fxbulk_t a, b;
+    msn_fxbulk_init(&a);
+    msn_fxbulk_init(&b);
+    uint32_t nums[40];
+    for (int i = 0; i < 40; i++)
+        nums[i] = UINT32_MAX;
+    for (uint32_t t = 0; t < 400; t++)
+        for (uint32_t j = 0; j < 5; j++) {
+            char key[16];
+            uint32_t n = (t * 3 + j * 11) % 40;
+            int len = snprintf(key, sizeof(key), "k%u", n);
+            msn_fxbulk_add(&a, key, (size_t)len, t);
+            if ((t + j) % 2) { /* half by number, half by key */
+                uint32_t l = msn_fxbulk_list(&b, key, (size_t)len);
+                msn_fxbulk_add_to(&b, l, t);
+            } else {
+                msn_fxbulk_add(&b, key, (size_t)len, t);
+            }
+            uint32_t l = msn_fxbulk_list(&b, key, (size_t)len);
+            if (nums[n] == UINT32_MAX)
+                nums[n] = l;
+            CHECK_EQ_INT(l, nums[n]); /* the same key, the same number */
+            msn_fxbulk_add_to(&b, nums[n], t); /* a repeat of the last: dropped */
+        }
+    msn_fxbulk_sort(&a);
+    msn_fxbulk_sort(&b);
+    CHECK_EQ_INT(a.n_lists, b.n_lists);
+    CHECK_EQ_INT((int64_t)a.n_entries, (int64_t)b.n_entries);
+    for (uint32_t i = 0; i < a.n_lists && i < b.n_lists; i++) {
+        const msn_fxlist_t *x = msn_fxbulk_at(&a, i), *y = msn_fxbulk_at(&b, i);
+        CHECK(x->key_len == y->key_len && memcmp(msn_fxbulk_key(&a, x), msn_fxbulk_key(&b, y), x->key_len) == 0);
+        CHECK(x->n == y->n && memcmp(x->ix, y->ix, x->n * sizeof(uint32_t)) == 0);
+    }
+    msn_fxbulk_add_to(&b, nums[0], 400); /* an entry: the order stands */
+    CHECK(b.order != NULL);
+    uint32_t e = msn_fxbulk_list(&b, "a-empty", 7); /* a new list: sorted again before walking */
+    CHECK(b.order == NULL);
+    msn_fxbulk_sort(&b);
+    CHECK_EQ_INT(b.n_lists, a.n_lists + 1);
+    CHECK(msn_fxbulk_at(&b, 0) == &b.lists[e]); /* "a-empty" < "k..." */
+    CHECK_EQ_INT(msn_fxbulk_at(&b, 0)->n, 0);
+    msn_fxbulk_free(&a);
+    msn_fxbulk_free(&b);
+}
+
 /* ---- a full publication against the entry-by-entry path ---- */
 
 #define KEY(c) "printf('%%.64c', '" c "')" /* in snprintf formats: a 64-digit node key */
@@ -332,6 +382,7 @@ static void test_fixture_same_as_entry_by_entry(void)
 int main(void)
 {
     MSN_RUN(test_collector);
+    MSN_RUN(test_list_numbers);
     MSN_RUN(test_same_as_entry_by_entry);
     MSN_RUN(test_fixture_same_as_entry_by_entry);
     return msn_test_done();
