@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "frontend_doc.h"
 #include "chanpub.h"
@@ -239,9 +240,11 @@ static int write_tx(wctx_t *w, msn_tx_t *t, int is_new, const msn_pubrender_tx_t
     if (rc || !is_new)
         return rc;
     if (t->hash && msn_snap_hash_key(t->hash, strlen(t->hash), &k) == 0) {
-        msn_snaprec_id_encode(idv, k.b, k.len, (uint64_t)t->id);
-        if ((rc = put(w, MSN_DBI_HASH, &k, idv, sizeof(idv), 0)))
-            return rc;
+        if (pre == NULL) { /* (the full build writes the index in key order afterwards: write_hashes) */
+            msn_snaprec_id_encode(idv, k.b, k.len, (uint64_t)t->id);
+            if ((rc = put(w, MSN_DBI_HASH, &k, idv, sizeof(idv), 0)))
+                return rc;
+        }
     } else {
         char ex[MSN_LOG_EXCERPT_SIZE];
         msn_log_excerpt(t->hash ? t->hash : "", t->hash ? strlen(t->hash) : 0, ex);
@@ -610,6 +613,37 @@ static int write_oids(wctx_t *w)
     return rc;
 }
 
+/* Full build: the hash index, in key order as the render thread sorted it, appended
+ * through one cursor. Of transmissions with equal keys the last in store order is
+ * indexed, as putting them one by one in that order left it. */
+static int write_hashes(wctx_t *w, const msn_pubrender_t *rr)
+{
+    uint32_t n, batch = 0;
+    const msn_pubrender_hash_t *hs = msn_pubrender_hashes(rr, &n);
+    MDB_cursor *cur = NULL;
+    int rc = mdb_cursor_open(w->txn, w->p->snap.dbi[MSN_DBI_HASH], &cur);
+    for (uint32_t i = 0; i < n && rc == 0; i++) {
+        if (i + 1 < n && hs[i + 1].len == hs[i].len && strncasecmp(hs[i + 1].hash, hs[i].hash, hs[i].len) == 0)
+            continue; /* a later transmission has the same key */
+        msn_snap_key_t k;
+        uint8_t idv[MSN_SNAPREC_ID_LEN];
+        (void)msn_snap_hash_key(hs[i].hash, hs[i].len, &k); /* made a key when sorted */
+        msn_snaprec_id_encode(idv, k.b, k.len, (uint64_t)w->s->tx[hs[i].tx_ix].id);
+        MDB_val kv = msn_snap_key_val(&k), v = {sizeof(idv), idv};
+        if ((rc = mdb_cursor_put(cur, &kv, &v, MDB_APPEND)))
+            break;
+        if (++batch >= MSN_PUBLISH_BATCH_RECORDS * OID_PER_RECORD) {
+            mdb_cursor_close(cur);
+            cur = NULL;
+            if ((rc = batch_done(w, &batch, MSN_PUBLISH_BATCH_RECORDS * OID_PER_RECORD)) == 0)
+                rc = mdb_cursor_open(w->txn, w->p->snap.dbi[MSN_DBI_HASH], &cur);
+        }
+    }
+    if (cur)
+        mdb_cursor_close(cur);
+    return rc;
+}
+
 /* Full build: writes the packet lists gathered in w->fxb, key after key in LMDB's order,
  * their entries made by the render thread (pubrender.h) in chunks.
  * A list's first entries make its key after every key written so far (MDB_APPEND); each
@@ -619,7 +653,6 @@ static int write_oids(wctx_t *w)
 static int write_fx_lists(wctx_t *w, msn_pubrender_t *rr)
 {
     msn_fxbulk_t *b = w->fxb;
-    msn_pubrender_fx_begin(rr);
     size_t max = (size_t)mdb_env_get_maxkeysize(w->p->snap.env);
     uint32_t batch = 0;
     MDB_cursor *cur = NULL;
@@ -710,6 +743,10 @@ int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *e
     }
     if (rc == 0)
         rc = write_oids(&w);
+    if (rc == 0) { /* the render thread sorted the hash index and the lists meanwhile */
+        msn_pubrender_fx_begin(rr);
+        rc = write_hashes(&w, rr);
+    }
     if (rc == 0)
         rc = write_fx_lists(&w, rr);
     if (rr) {

@@ -67,7 +67,9 @@ struct msn_pubrender {
     /* the publisher's side */
     uint32_t cur;      /* slot being read */
     int cur_held;      /* slot cur is ready and being read */
-    /* the packet lists' entries, after the rows */
+    /* after the rows: the hash index in key order, the packet lists' entries */
+    msn_pubrender_hash_t *hashes;
+    uint32_t n_hashes;
     int sorted;              /* fxb is sorted (handoff.h: a flag as a slot's) */
     uint32_t fx_list, fx_off; /* the producer's place: the next chunk is list fx_list's from entry fx_off */
     fxslot_t fx[MSN_PUBRENDER_FX_SLOTS];
@@ -278,9 +280,63 @@ static void fx_fill(msn_pubrender_t *r, fxslot_t *f)
     }
 }
 
-/* After the rows: sorts the lists, then makes their entries chunk after chunk. */
+/* ---- the hash index ---- */
+
+static uint8_t lower(uint8_t c)
+{
+    return c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
+}
+
+/* LMDB's order of the keys (memcmp of the lowercase text, then the shorter first), then
+   the store index. */
+static int cmp_hash(const void *a, const void *b)
+{
+    const msn_pubrender_hash_t *x = a, *y = b;
+    if (x->prefix != y->prefix)
+        return x->prefix < y->prefix ? -1 : 1;
+    uint32_t n = x->len < y->len ? x->len : y->len;
+    for (uint32_t i = 8; i < n; i++) {
+        uint8_t c = lower((uint8_t)x->hash[i]), d = lower((uint8_t)y->hash[i]);
+        if (c != d)
+            return c < d ? -1 : 1;
+    }
+    if (x->len != y->len)
+        return x->len < y->len ? -1 : 1;
+    return x->tx_ix < y->tx_ix ? -1 : x->tx_ix > y->tx_ix;
+}
+
+/* The transmissions whose hash makes a key (msn_snap_hash_key's rule: 1 to 64 hex
+   digits), sorted by key. */
+static void sort_hashes(msn_pubrender_t *r)
+{
+    const msn_store_t *s = r->s;
+    r->hashes = msn_xmalloc((s->n_tx ? s->n_tx : 1) * sizeof(*r->hashes));
+    r->n_hashes = 0;
+    for (uint32_t i = 0; i < s->n_tx; i++) {
+        const char *h = s->tx[i].hash;
+        size_t len = h ? strlen(h) : 0;
+        msn_snap_key_t k;
+        if (len == 0 || msn_snap_hash_key(h, len, &k) < 0)
+            continue;
+        uint64_t pfx = 0;
+        for (size_t j = 0; j < 8; j++)
+            pfx = pfx << 8 | (j < len ? k.b[j] : 0);
+        r->hashes[r->n_hashes++] = (msn_pubrender_hash_t){pfx, h, (uint32_t)len, i};
+    }
+    qsort(r->hashes, r->n_hashes, sizeof(*r->hashes), cmp_hash);
+}
+
+const msn_pubrender_hash_t *msn_pubrender_hashes(const msn_pubrender_t *r, uint32_t *n)
+{
+    *n = r->n_hashes;
+    return r->hashes;
+}
+
+/* After the rows: sorts the hash index and the lists, then makes the lists' entries chunk
+   after chunk. */
 static void thread_fx(msn_pubrender_t *r)
 {
+    sort_hashes(r);
     msn_fxbulk_sort(r->fxb);
     skip_empty(r);
     msn_handoff_fill(&r->h, &r->sorted);
@@ -363,6 +419,7 @@ void msn_pubrender_fx_begin(msn_pubrender_t *r)
         r->cur_held = 0;
     }
     if (!r->threaded) {
+        sort_hashes(r);
         msn_fxbulk_sort(r->fxb);
         skip_empty(r);
         return;
@@ -405,5 +462,6 @@ void msn_pubrender_finish(msn_pubrender_t *r, msn_pubrender_skip_t *skip)
     msgpack_sbuffer_destroy(&r->sb);
     msn_buf_free(&r->scratch);
     msn_handoff_destroy(&r->h);
+    free(r->hashes);
     free(r);
 }

@@ -18,7 +18,7 @@
  *   - blocks of rendered bytes are handed over through handoff.h: the render thread
  *     fills a free slot, the publisher thread reads it through msn_pubrender_next and gives
  *     it back when it asks for a transmission of the next block.
- * After the rows, the render thread sorts the packet lists and makes their entries
+ * After the rows, the render thread sorts the hash index and the packet lists, and makes the lists' entries
  * (sealed, shm/snaprec.h) chunk by chunk, a few chunks ahead of the publisher thread,
  * which appends them to LMDB (msn_pubrender_fx_begin, msn_pubrender_fx_next); fxb is
  * read by both then and written by neither.
@@ -81,6 +81,21 @@ void msn_pubrender_next(msn_pubrender_t *r, uint32_t i, msn_pubrender_tx_t *out)
  *  packet lists (msn_fxbulk_sort); from then on both threads only read fxb. Publisher
  *  thread. */
 void msn_pubrender_fx_begin(msn_pubrender_t *r);
+
+/* A transmission's entry of the hash index (shm/snapkey.h msn_snap_hash_key). */
+typedef struct {
+    uint64_t prefix;  /* the key's first 8 bytes, big-endian (0 past its end): orders most pairs */
+    const char *hash; /* the transmission's hash text (the key is it in lowercase) */
+    uint32_t len;
+    uint32_t tx_ix;
+} msn_pubrender_hash_t;
+
+/** After msn_pubrender_fx_begin: the transmissions whose hash makes a key, in the order
+ *  of their keys as LMDB orders them, equal keys by store index; *n receives the count.
+ *  Sorted by the render thread after the rows (the full build writes the index in one
+ *  appending pass instead of putting it at random places row by row). Valid until
+ *  finish. Publisher thread. */
+const msn_pubrender_hash_t *msn_pubrender_hashes(const msn_pubrender_t *r, uint32_t *n);
 
 /** After msn_pubrender_fx_begin: the next chunk of list entries, sealed under their list
  *  key, in the order the lists are in (msn_fxbulk_at) and each list's entries in chunks

@@ -144,7 +144,9 @@ static void test_list_numbers(void)
 /* A database with what makes lists interesting: adverts (upper- and lowercase originator
  * keys), channel messages, unknown types, observers of one region, resolved paths with a
  * hop named twice and the originator among the hops, the same observer twice, values too
- * long for a key. */
+ * long for a key. And hashes that make the hash index interesting: some the same as the
+ * transmission before's but in upper case (the same key), 64 digits, one digit, none, too
+ * many, not hex. */
 static sqlite3 *varied_db(int n_tx)
 {
     sqlite3 *db;
@@ -154,12 +156,15 @@ static sqlite3 *varied_db(int n_tx)
     msn_test_exec(db, "INSERT INTO observers (rowid, id, name, iata) VALUES (1, 'obs-one', 'One', 'SJC'),"
              " (2, 'obs-two', 'Two', 'SJC'), (3, 'OBS-three', 'Three', 'sfo'), (4, 'o4', 'Four', NULL),"
              " (5, printf('%.600c', 'x'), 'Long', printf('%.600c', 'y'))");
-    char sql[4096];
+    char sql[8192];
     snprintf(sql, sizeof(sql),
              "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d)"
              " INSERT INTO transmissions (id, raw_hex, hash, first_seen, route_type, payload_type, decoded_json,"
              " from_pubkey, channel_hash)"
-             " SELECT i, '1500', printf('%%016x', 1000 + i), strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', 1784372400 + i * 37,"
+             " SELECT i, '1500',"
+             " CASE WHEN i %% 101 = 0 THEN printf('AB%%014x', 999 + i) WHEN i %% 103 = 0 THEN 'not-hex-' || i"
+             " WHEN i = 107 THEN '' WHEN i %% 109 = 0 THEN printf('%%.56c%%08X', 'F', i) WHEN i = 113 THEN 'a'"
+             " WHEN i %% 127 = 0 THEN printf('%%.57c%%08x', 'a', i) ELSE printf('ab%%014x', 1000 + i) END, strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', 1784372400 + i * 37,"
              " 'unixepoch'), CASE WHEN i %% 13 = 0 THEN NULL ELSE i %% 4 END,"
              " CASE WHEN i %% 17 = 0 THEN NULL WHEN i %% 5 = 0 THEN 4 WHEN i %% 3 = 0 THEN 5 ELSE i %% 12 END, '{}',"
              " CASE i %% 4 WHEN 0 THEN " KEY("A") " WHEN 1 THEN " KEY("b") " WHEN 2 THEN " KEY("C")
