@@ -5,7 +5,6 @@
 
 #include "render_channels.h"
 
-#define MAX_REGIONS 64 /* distinct regions of one message's observers that get an entry */
 
 /* Puts (or deletes) the chl entry val under channel+region. */
 static int chl_op(MDB_txn *txn, const msn_snap_t *snap, const char *ch, const char *region, const uint8_t val[16],
@@ -20,12 +19,8 @@ static int chl_op(MDB_txn *txn, const msn_snap_t *snap, const char *ch, const ch
     return rc == MDB_NOTFOUND || rc == MDB_KEYEXIST ? 0 : rc;
 }
 
-int msn_chanpub_write_chl(MDB_txn *txn, const msn_snap_t *snap, const msn_store_t *s, msn_tx_t *t)
+int msn_chanpub_regions(const msn_store_t *s, const msn_tx_t *t, char regions[][16])
 {
-    if (!msn_is_channel_message(t))
-        return 0;
-    /* the regions of its observers */
-    char regions[MAX_REGIONS][16];
     int nr = 0;
     for (uint32_t k = 0; k < t->n_obs; k++) {
         char code[16];
@@ -34,9 +29,18 @@ int msn_chanpub_write_chl(MDB_txn *txn, const msn_snap_t *snap, const msn_store_
         int seen = 0;
         for (int j = 0; j < nr && !seen; j++)
             seen = strcmp(regions[j], code) == 0;
-        if (!seen && nr < MAX_REGIONS)
+        if (!seen && nr < MSN_CHANPUB_MAX_REGIONS)
             strcpy(regions[nr++], code);
     }
+    return nr;
+}
+
+int msn_chanpub_write_chl(MDB_txn *txn, const msn_snap_t *snap, const msn_store_t *s, msn_tx_t *t)
+{
+    if (!msn_is_channel_message(t))
+        return 0;
+    char regions[MSN_CHANPUB_MAX_REGIONS][16];
+    int nr = msn_chanpub_regions(s, t, regions);
     int rc;
     uint8_t nv[16], ov[16];
     msn_snap_chl_val(t->latest, (uint64_t)t->id, nv);

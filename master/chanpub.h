@@ -11,6 +11,14 @@
 #include "shm/snapshot.h"
 #include "store.h"
 
+#define MSN_CHANPUB_MAX_REGIONS 64 /* distinct regions of one message's observers that get an entry */
+
+/** The regions (render_channels.h msn_observer_region) of the observers that heard t, each
+ *  once and at most MSN_CHANPUB_MAX_REGIONS of them, in the order first heard: t's chl
+ *  entries are under its channel with "" and with each of them. Returns the count. Reads
+ *  s only (any thread, while s does not change). */
+int msn_chanpub_regions(const msn_store_t *s, const msn_tx_t *t, char regions[][16]);
+
 /** Writes channel message t's entries: moves its chl entries (every message, and each
  *  region that heard it) to its current newest observation second, and rewrites its cmsg
  *  record (or deletes it when the message has none). Does nothing for other transmissions.

@@ -235,8 +235,13 @@ static int write_tx(wctx_t *w, msn_tx_t *t, int is_new, const msn_pubrender_tx_t
         rc = write_latest(w, t);
     if (rc == 0 && pre == NULL)
         rc = msn_chanpub_write(w->txn, &w->p->snap, w->s, t, &w->scratch, &w->sb);
-    else if (rc == 0 && pre->cmsg_kind != 0 && (rc = msn_chanpub_write_chl(w->txn, &w->p->snap, w->s, t)) == 0)
+    else if (rc == 0 && pre->cmsg_kind != 0) {
+        /* its chl entries were gathered by the render thread: written in key order after
+           the rows (write_chls) */
+        t->chl_pub = t->latest;
+        t->chl_written = 1;
         rc = msn_chanpub_put_cmsg(w->txn, &w->p->snap, t, pre->cmsg_kind > 0 ? pre->cmsg : NULL, pre->cmsg_len);
+    }
     if (rc || !is_new)
         return rc;
     if (t->hash && msn_snap_hash_key(t->hash, strlen(t->hash), &k) == 0) {
@@ -644,6 +649,42 @@ static int write_hashes(wctx_t *w, const msn_pubrender_t *rr)
     return rc;
 }
 
+/* Full build: the channel lists (chl) of every channel message, in key and value order as
+ * the render thread sorted them, appended through one cursor: a key's first entry after
+ * every key so far (MDB_APPEND), its others after its last (MDB_APPENDDUP). A repeated
+ * pair is put once, as MDB_NODUPDATA did. */
+static int write_chls(wctx_t *w, const msn_pubrender_t *rr)
+{
+    uint32_t n, batch = 0;
+    const uint8_t *keys;
+    const msn_pubrender_chl_t *es = msn_pubrender_chls(rr, &n, &keys);
+    MDB_cursor *cur = NULL;
+    int rc = mdb_cursor_open(w->txn, w->p->snap.dbi[MSN_DBI_CHL], &cur);
+    const msn_pubrender_chl_t *prev = NULL;
+    for (uint32_t i = 0; i < n && rc == 0; i++) {
+        const msn_pubrender_chl_t *e = &es[i];
+        int same_key = prev && prev->key_len == e->key_len &&
+                       memcmp(keys + prev->key_off, keys + e->key_off, e->key_len) == 0;
+        if (same_key && memcmp(prev->val, e->val, sizeof(e->val)) == 0)
+            continue;
+        MDB_val k = {e->key_len, (void *)(keys + e->key_off)}, v = {sizeof(e->val), (void *)e->val};
+        /* a key continued in a new transaction is found again (no MDB_APPEND) */
+        unsigned flags = same_key ? (batch == 0 ? 0 : MDB_APPENDDUP) : MDB_APPEND;
+        if ((rc = mdb_cursor_put(cur, &k, &v, flags)))
+            break;
+        prev = e;
+        if (++batch >= MSN_PUBLISH_BATCH_RECORDS * OID_PER_RECORD) {
+            mdb_cursor_close(cur);
+            cur = NULL;
+            if ((rc = batch_done(w, &batch, MSN_PUBLISH_BATCH_RECORDS * OID_PER_RECORD)) == 0)
+                rc = mdb_cursor_open(w->txn, w->p->snap.dbi[MSN_DBI_CHL], &cur);
+        }
+    }
+    if (cur)
+        mdb_cursor_close(cur);
+    return rc;
+}
+
 /* Full build: writes the packet lists gathered in w->fxb, key after key in LMDB's order,
  * their entries made by the render thread (pubrender.h) in chunks.
  * A list's first entries make its key after every key written so far (MDB_APPEND); each
@@ -747,6 +788,8 @@ int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *e
         msn_pubrender_fx_begin(rr);
         rc = write_hashes(&w, rr);
     }
+    if (rc == 0)
+        rc = write_chls(&w, rr);
     if (rc == 0)
         rc = write_fx_lists(&w, rr);
     if (rr) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chanpub.h"
 #include "fxlists.h"
 #include "handoff.h"
 #include "publish.h"
@@ -70,6 +71,9 @@ struct msn_pubrender {
     /* after the rows: the hash index in key order, the packet lists' entries */
     msn_pubrender_hash_t *hashes;
     uint32_t n_hashes;
+    msn_pubrender_chl_t *chls; /* gathered with the rows, sorted after them */
+    uint32_t n_chls, cap_chls;
+    msn_buf_t chl_keys;
     int sorted;              /* fxb is sorted (handoff.h: a flag as a slot's) */
     uint32_t fx_list, fx_off; /* the producer's place: the next chunk is list fx_list's from entry fx_off */
     fxslot_t fx[MSN_PUBRENDER_FX_SLOTS];
@@ -157,6 +161,59 @@ static void fx_gather(msn_pubrender_t *r, uint32_t i)
         (void)msn_fxlists_obs(s, &s->obs[t->obs[j]], gather_cb, &c);
 }
 
+/* ---- channel lists ---- */
+
+static void add_chl(msn_pubrender_t *r, const msn_tx_t *t, const char *region)
+{
+    msn_snap_key_t k;
+    if (msn_snap_chl_key(t->channel_hash, strlen(t->channel_hash), region, strlen(region), &k) < 0)
+        return; /* (as msn_chanpub_write_chl: no entry) */
+    if (r->n_chls == r->cap_chls) {
+        r->cap_chls = r->cap_chls ? r->cap_chls * 2 : 4096;
+        r->chls = msn_xrealloc(r->chls, r->cap_chls * sizeof(*r->chls));
+    }
+    msn_pubrender_chl_t *e = &r->chls[r->n_chls++];
+    e->key_off = (uint32_t)r->chl_keys.len;
+    e->key_len = (uint32_t)k.len;
+    msn_snap_chl_val(t->latest, (uint64_t)t->id, e->val);
+    msn_buf_append(&r->chl_keys, k.b, k.len);
+}
+
+/* The chl entries of channel message t: under its channel, and its channel in each region
+   that heard it. */
+static void gather_chl(msn_pubrender_t *r, const msn_tx_t *t)
+{
+    char regions[MSN_CHANPUB_MAX_REGIONS][16];
+    int nr = msn_chanpub_regions(r->s, t, regions);
+    add_chl(r, t, "");
+    for (int j = 0; j < nr; j++)
+        add_chl(r, t, regions[j]);
+}
+
+/* LMDB's order: the key (memcmp over the shorter, then the shorter first), then the value. */
+static int cmp_chl(const void *a, const void *b, void *keys)
+{
+    const msn_pubrender_chl_t *x = a, *y = b;
+    const uint8_t *kb = keys;
+    uint32_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
+    int c = memcmp(kb + x->key_off, kb + y->key_off, n);
+    if (c == 0 && x->key_len != y->key_len)
+        c = x->key_len < y->key_len ? -1 : 1;
+    return c ? c : memcmp(x->val, y->val, sizeof(x->val));
+}
+
+static void sort_chls(msn_pubrender_t *r)
+{
+    qsort_r(r->chls, r->n_chls, sizeof(*r->chls), cmp_chl, r->chl_keys.data);
+}
+
+const msn_pubrender_chl_t *msn_pubrender_chls(const msn_pubrender_t *r, uint32_t *n, const uint8_t **keys)
+{
+    *n = r->n_chls;
+    *keys = (const uint8_t *)r->chl_keys.data;
+    return r->chls;
+}
+
 /* ---- rendering ---- */
 
 static uint32_t put_sb(block_t *b, const msgpack_sbuffer *sb)
@@ -220,6 +277,7 @@ static void render_block(msn_pubrender_t *r, block_t *b)
         e->tx_len = (uint32_t)r->sb.size;
         e->tx_off = put_sb(b, &r->sb);
         if (msn_is_channel_message(t)) {
+            gather_chl(r, t);
             msn_buf_reset(&r->scratch);
             if (msn_render_channel_message(&r->scratch, s, t) < 0) {
                 e->cmsg_kind = -1;
@@ -337,6 +395,7 @@ const msn_pubrender_hash_t *msn_pubrender_hashes(const msn_pubrender_t *r, uint3
 static void thread_fx(msn_pubrender_t *r)
 {
     sort_hashes(r);
+    sort_chls(r);
     msn_fxbulk_sort(r->fxb);
     skip_empty(r);
     msn_handoff_fill(&r->h, &r->sorted);
@@ -420,6 +479,7 @@ void msn_pubrender_fx_begin(msn_pubrender_t *r)
     }
     if (!r->threaded) {
         sort_hashes(r);
+        sort_chls(r);
         msn_fxbulk_sort(r->fxb);
         skip_empty(r);
         return;
@@ -463,5 +523,7 @@ void msn_pubrender_finish(msn_pubrender_t *r, msn_pubrender_skip_t *skip)
     msn_buf_free(&r->scratch);
     msn_handoff_destroy(&r->h);
     free(r->hashes);
+    free(r->chls);
+    msn_buf_free(&r->chl_keys);
     free(r);
 }

@@ -18,7 +18,8 @@
  *   - blocks of rendered bytes are handed over through handoff.h: the render thread
  *     fills a free slot, the publisher thread reads it through msn_pubrender_next and gives
  *     it back when it asks for a transmission of the next block.
- * After the rows, the render thread sorts the hash index and the packet lists, and makes the lists' entries
+ * After the rows, the render thread sorts the hash index, the channel lists (chl) and
+ * the packet lists, and makes the packet lists' entries
  * (sealed, shm/snaprec.h) chunk by chunk, a few chunks ahead of the publisher thread,
  * which appends them to LMDB (msn_pubrender_fx_begin, msn_pubrender_fx_next); fxb is
  * read by both then and written by neither.
@@ -96,6 +97,19 @@ typedef struct {
  *  appending pass instead of putting it at random places row by row). Valid until
  *  finish. Publisher thread. */
 const msn_pubrender_hash_t *msn_pubrender_hashes(const msn_pubrender_t *r, uint32_t *n);
+
+/* A chl entry (chanpub.h) of a channel message: key bytes [key_off, key_off + key_len) of
+   the keys msn_pubrender_chls returns, and the 16-byte value. */
+typedef struct {
+    uint32_t key_off, key_len;
+    uint8_t val[16];
+} msn_pubrender_chl_t;
+
+/** After msn_pubrender_fx_begin: the chl entries of every channel message (the same
+ *  msn_chanpub_write_chl puts), gathered with the rows and sorted by key, then value, as
+ *  LMDB orders them; *n receives the count, *keys the bytes their key_off point into.
+ *  Valid until finish. Publisher thread. */
+const msn_pubrender_chl_t *msn_pubrender_chls(const msn_pubrender_t *r, uint32_t *n, const uint8_t **keys);
 
 /** After msn_pubrender_fx_begin: the next chunk of list entries, sealed under their list
  *  key, in the order the lists are in (msn_fxbulk_at) and each list's entries in chunks
