@@ -757,8 +757,8 @@ int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *e
        The rows come first (keys in order, appended), then the oid index and the packet
        lists, each in key order. */
     uint32_t batch = 0;
-    /* the records are rendered and the packet lists gathered on a second thread, a few
-       blocks ahead (pubrender.h); this thread puts them */
+    /* the records are rendered on a second thread, a few blocks ahead (pubrender.h); this
+       thread puts them and gathers the packet lists meanwhile */
     int64_t logged0 = p->skip.logged;
     msn_pubrender_t *rr = rc == 0 ? msn_pubrender_start(s, &fxb, logged0) : NULL;
     for (uint32_t i = 0; i < s->n_tx && rc == 0; i++) {
@@ -770,6 +770,7 @@ int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *e
         w.tx_ix = i;
         msn_pubrender_tx_t pre;
         msn_pubrender_next(rr, i, &pre);
+        msn_pubrender_gather(rr, i);
         rc = write_tx(&w, t, 1, &pre);
         for (uint32_t j = 0; j < t->n_obs && rc == 0; j++)
             rc = write_obs(&w, t, &s->obs[t->obs[j]], pre.obs_base + pre.obs_off[j],

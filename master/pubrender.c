@@ -74,7 +74,8 @@ struct msn_pubrender {
     msn_pubrender_chl_t *chls; /* gathered with the rows, sorted after them */
     uint32_t n_chls, cap_chls;
     msn_buf_t chl_keys;
-    int sorted;              /* fxb is sorted (handoff.h: a flag as a slot's) */
+    int sorted;       /* the hash index and chl are sorted (render thread -> publisher) */
+    int lists_pending; /* 1 until the publisher thread gathered and sorted the packet lists */              /* fxb is sorted (handoff.h: a flag as a slot's) */
     uint32_t fx_list, fx_off; /* the producer's place: the next chunk is list fx_list's from entry fx_off */
     fxslot_t fx[MSN_PUBRENDER_FX_SLOTS];
     uint32_t fx_cur;         /* the publisher's: slot being read */
@@ -297,7 +298,6 @@ static void render_block(msn_pubrender_t *r, block_t *b)
             b->obs_off[b->n_off++] = put_sb(b, &r->sb);
         }
         b->obs_off[b->n_off++] = (uint32_t)b->data.len;
-        fx_gather(r, i);
         records += 1 + t->n_obs;
     }
     r->next_first = b->first + b->n;
@@ -396,9 +396,9 @@ static void thread_fx(msn_pubrender_t *r)
 {
     sort_hashes(r);
     sort_chls(r);
-    msn_fxbulk_sort(r->fxb);
-    skip_empty(r);
     msn_handoff_fill(&r->h, &r->sorted);
+    if (msn_handoff_wait_free(&r->h, &r->lists_pending) < 0) /* the lists, handed over */
+        return;
     for (uint32_t k = 0; r->fx_list < r->fxb->n_lists; k = (k + 1) % MSN_PUBRENDER_FX_SLOTS) {
         fxslot_t *f = &r->fx[k];
         if (msn_handoff_wait_free(&r->h, &f->ready) < 0)
@@ -429,6 +429,7 @@ msn_pubrender_t *msn_pubrender_start(const msn_store_t *s, msn_fxbulk_t *fxb, in
     r->s = s;
     r->fxb = fxb;
     r->skip.logged = logged;
+    r->lists_pending = 1;
     msgpack_sbuffer_init(&r->sb);
     msn_handoff_init(&r->h);
     if (s->n_tx > 0) {
@@ -477,14 +478,20 @@ void msn_pubrender_fx_begin(msn_pubrender_t *r)
         msn_handoff_give_back(&r->h, &r->slot[r->cur].ready);
         r->cur_held = 0;
     }
+    msn_fxbulk_sort(r->fxb);
+    skip_empty(r);
     if (!r->threaded) {
         sort_hashes(r);
         sort_chls(r);
-        msn_fxbulk_sort(r->fxb);
-        skip_empty(r);
         return;
     }
+    msn_handoff_give_back(&r->h, &r->lists_pending); /* the render thread's from now on */
     msn_handoff_wait_filled(&r->h, &r->sorted);
+}
+
+void msn_pubrender_gather(msn_pubrender_t *r, uint32_t i)
+{
+    fx_gather(r, i);
 }
 
 uint32_t msn_pubrender_fx_next(msn_pubrender_t *r, const msn_fx_rec_t **recs)

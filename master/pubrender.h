@@ -5,24 +5,27 @@
  * A full publication visits every transmission in store order and, for each, writes its
  * `tx` record, its `cmsg` record (channel messages) and the `obs` records of its
  * observations, and gathers its packet-list entries (fxbulk.h). Rendering those records
- * and gathering the lists need no LMDB; this module does them on a second thread, a few
- * blocks of transmissions ahead of the publisher thread, which only puts the rendered
- * bytes into LMDB. Both then share the machine's cores.
+ * needs no LMDB; this module does it on a second thread, a few blocks of transmissions
+ * ahead of the publisher thread, which puts the rendered bytes into LMDB and gathers the
+ * packet lists meanwhile (msn_pubrender_gather). Both then share the machine's cores.
  *
  * Thread ownership, between msn_pubrender_start and msn_pubrender_finish:
  *   - the store is read by both threads and written by neither, except the fields only the
  *     publisher thread writes and the renderer never reads (msn_tx_t dirty, latest_pub,
  *     chl_pub, chl_written: distinct memory locations);
- *   - the packet-list collector given to start belongs to the render thread; it is the
- *     caller's again once msn_pubrender_finish returned;
+ *   - the packet-list collector given to start is filled by the publisher thread
+ *     (msn_pubrender_gather), then read by both after msn_pubrender_fx_begin; it is the
+ *     caller's again once msn_pubrender_finish returned; the list-number memory and the
+ *     counts of left-out entries are the publisher thread's;
  *   - blocks of rendered bytes are handed over through handoff.h: the render thread
  *     fills a free slot, the publisher thread reads it through msn_pubrender_next and gives
  *     it back when it asks for a transmission of the next block.
- * After the rows, the render thread sorts the hash index, the channel lists (chl) and
- * the packet lists, and makes the packet lists' entries
- * (sealed, shm/snaprec.h) chunk by chunk, a few chunks ahead of the publisher thread,
- * which appends them to LMDB (msn_pubrender_fx_begin, msn_pubrender_fx_next); fxb is
- * read by both then and written by neither.
+ * After the rows, the render thread sorts the hash index and the channel lists (chl) it
+ * gathered with them, the publisher thread sorts the packet lists and hands them over
+ * (msn_pubrender_fx_begin), and the render thread makes their entries (sealed,
+ * shm/snaprec.h) chunk by chunk, a few chunks ahead of the publisher thread, which
+ * appends them to LMDB (msn_pubrender_fx_next); fxb is read by both then and written by
+ * neither.
  * When the thread cannot be started, the publisher thread does all this itself.
  *
  * Memory: at most MSN_PUBRENDER_SLOTS blocks of rendered records (a block ends after
@@ -78,9 +81,15 @@ msn_pubrender_t *msn_pubrender_start(const msn_store_t *s, msn_fxbulk_t *fxb, in
  *  next call. Blocks until they are ready. Publisher thread. */
 void msn_pubrender_next(msn_pubrender_t *r, uint32_t i, msn_pubrender_tx_t *out);
 
-/** After the last transmission was asked for: waits until the render thread sorted the
- *  packet lists (msn_fxbulk_sort); from then on both threads only read fxb. Publisher
- *  thread. */
+/** Adds the packet-list entries of transmission i and of its observations (fxlists.h) to
+ *  the collector given to start, remembering list numbers by value (the render thread
+ *  renders; gathering the lists is the publisher thread's share of the rows). Once per
+ *  transmission, in order, after msn_pubrender_next(r, i). Publisher thread. */
+void msn_pubrender_gather(msn_pubrender_t *r, uint32_t i);
+
+/** After the last transmission was gathered: sorts the packet lists (msn_fxbulk_sort) and
+ *  hands them to the render thread, then waits until it sorted the hash index and the
+ *  channel lists; from then on both threads only read fxb. Publisher thread. */
 void msn_pubrender_fx_begin(msn_pubrender_t *r);
 
 /* A transmission's entry of the hash index (shm/snapkey.h msn_snap_hash_key). */
