@@ -205,7 +205,8 @@ static int cmp_chl(const void *a, const void *b, void *keys)
 
 static void sort_chls(msn_pubrender_t *r)
 {
-    qsort_r(r->chls, r->n_chls, sizeof(*r->chls), cmp_chl, r->chl_keys.data);
+    if (r->n_chls > 1) /* (none gathered: no array at all) */
+        qsort_r(r->chls, r->n_chls, sizeof(*r->chls), cmp_chl, r->chl_keys.data);
 }
 
 const msn_pubrender_chl_t *msn_pubrender_chls(const msn_pubrender_t *r, uint32_t *n, const uint8_t **keys)
@@ -381,7 +382,8 @@ static void sort_hashes(msn_pubrender_t *r)
             pfx = pfx << 8 | (j < len ? k.b[j] : 0);
         r->hashes[r->n_hashes++] = (msn_pubrender_hash_t){pfx, h, (uint32_t)len, i};
     }
-    qsort(r->hashes, r->n_hashes, sizeof(*r->hashes), cmp_hash);
+    if (r->n_hashes > 1)
+        qsort(r->hashes, r->n_hashes, sizeof(*r->hashes), cmp_hash);
 }
 
 const msn_pubrender_hash_t *msn_pubrender_hashes(const msn_pubrender_t *r, uint32_t *n)
