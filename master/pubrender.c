@@ -74,8 +74,8 @@ struct msn_pubrender {
     msn_pubrender_chl_t *chls; /* gathered with the rows, sorted after them */
     uint32_t n_chls, cap_chls;
     msn_buf_t chl_keys;
-    int sorted;       /* the hash index and chl are sorted (render thread -> publisher) */
-    int lists_pending; /* 1 until the publisher thread gathered and sorted the packet lists */              /* fxb is sorted (handoff.h: a flag as a slot's) */
+    int sorted;        /* the hash index and chl are sorted (render thread -> publisher; handoff.h) */
+    int lists_pending; /* 1 until the publisher thread gathered and sorted the packet lists */
     uint32_t fx_list, fx_off; /* the producer's place: the next chunk is list fx_list's from entry fx_off */
     fxslot_t fx[MSN_PUBRENDER_FX_SLOTS];
     uint32_t fx_cur;         /* the publisher's: slot being read */
