@@ -572,6 +572,12 @@ static int stop_asked(const msn_publisher_t *p)
 #define OID_PER_RECORD 4u
 #define FX_PER_RECORD 8u
 
+/* The full build's batch, in records. */
+static uint32_t batch_records(const msn_publisher_t *p)
+{
+    return p->batch_records ? p->batch_records : MSN_PUBLISH_BATCH_RECORDS;
+}
+
 /* Full build, after the rows: commits when *batch reached limit entries (checking for a
  * stop request first). */
 static int batch_done(wctx_t *w, uint32_t *batch, uint32_t limit)
@@ -582,6 +588,19 @@ static int batch_done(wctx_t *w, uint32_t *batch, uint32_t limit)
     if (stop_asked(w->p))
         return PUB_STOPPED;
     return next_batch(w);
+}
+
+/* Full build, a pass after the rows through one cursor on table dbi: when *batch reached
+ * limit entries, closes the cursor, commits (batch_done) and opens it again in the next
+ * transaction. */
+static int pass_batch(wctx_t *w, MDB_cursor **cur, int dbi, uint32_t *batch, uint32_t limit)
+{
+    if (*batch < limit)
+        return 0;
+    mdb_cursor_close(*cur);
+    *cur = NULL;
+    int rc = batch_done(w, batch, limit);
+    return rc ? rc : mdb_cursor_open(w->txn, w->p->snap.dbi[dbi], cur);
 }
 
 /* Full build: the oid index in observation-id order, through one cursor (its keys, 8
@@ -606,12 +625,8 @@ static int write_oids(wctx_t *w)
             break;
         if (append)
             last = (uint64_t)o->id;
-        if (++batch >= MSN_PUBLISH_BATCH_RECORDS * OID_PER_RECORD) {
-            mdb_cursor_close(cur);
-            cur = NULL;
-            if ((rc = batch_done(w, &batch, MSN_PUBLISH_BATCH_RECORDS * OID_PER_RECORD)) == 0)
-                rc = mdb_cursor_open(w->txn, w->p->snap.dbi[MSN_DBI_OID], &cur);
-        }
+        batch++;
+        rc = pass_batch(w, &cur, MSN_DBI_OID, &batch, batch_records(w->p) * OID_PER_RECORD);
     }
     if (cur)
         mdb_cursor_close(cur);
@@ -637,12 +652,8 @@ static int write_hashes(wctx_t *w, const msn_pubrender_t *rr)
         MDB_val kv = msn_snap_key_val(&k), v = {sizeof(idv), idv};
         if ((rc = mdb_cursor_put(cur, &kv, &v, MDB_APPEND)))
             break;
-        if (++batch >= MSN_PUBLISH_BATCH_RECORDS * OID_PER_RECORD) {
-            mdb_cursor_close(cur);
-            cur = NULL;
-            if ((rc = batch_done(w, &batch, MSN_PUBLISH_BATCH_RECORDS * OID_PER_RECORD)) == 0)
-                rc = mdb_cursor_open(w->txn, w->p->snap.dbi[MSN_DBI_HASH], &cur);
-        }
+        batch++;
+        rc = pass_batch(w, &cur, MSN_DBI_HASH, &batch, batch_records(w->p) * OID_PER_RECORD);
     }
     if (cur)
         mdb_cursor_close(cur);
@@ -668,17 +679,13 @@ static int write_chls(wctx_t *w, const msn_pubrender_t *rr)
         if (same_key && memcmp(prev->val, e->val, sizeof(e->val)) == 0)
             continue;
         MDB_val k = {e->key_len, (void *)(keys + e->key_off)}, v = {sizeof(e->val), (void *)e->val};
-        /* a key continued in a new transaction is found again (no MDB_APPEND) */
-        unsigned flags = same_key ? (batch == 0 ? 0 : MDB_APPENDDUP) : MDB_APPEND;
+        /* (MDB_APPENDDUP without MDB_APPEND finds the key, also in a new transaction) */
+        unsigned flags = same_key ? MDB_APPENDDUP : MDB_APPEND;
         if ((rc = mdb_cursor_put(cur, &k, &v, flags)))
             break;
         prev = e;
-        if (++batch >= MSN_PUBLISH_BATCH_RECORDS * OID_PER_RECORD) {
-            mdb_cursor_close(cur);
-            cur = NULL;
-            if ((rc = batch_done(w, &batch, MSN_PUBLISH_BATCH_RECORDS * OID_PER_RECORD)) == 0)
-                rc = mdb_cursor_open(w->txn, w->p->snap.dbi[MSN_DBI_CHL], &cur);
-        }
+        batch++;
+        rc = pass_batch(w, &cur, MSN_DBI_CHL, &batch, batch_records(w->p) * OID_PER_RECORD);
     }
     if (cur)
         mdb_cursor_close(cur);
@@ -723,12 +730,8 @@ static int write_fx_lists(wctx_t *w, msn_pubrender_t *rr)
                 rc = MDB_CORRUPTED; /* LMDB wrote fewer entries without saying why */
             off += m;
             batch += m;
-            if (rc == 0 && batch >= MSN_PUBLISH_BATCH_RECORDS * FX_PER_RECORD) {
-                mdb_cursor_close(cur);
-                cur = NULL;
-                if ((rc = batch_done(w, &batch, MSN_PUBLISH_BATCH_RECORDS * FX_PER_RECORD)) == 0)
-                    rc = mdb_cursor_open(w->txn, w->p->snap.dbi[MSN_DBI_FX], &cur);
-            }
+            if (rc == 0)
+                rc = pass_batch(w, &cur, MSN_DBI_FX, &batch, batch_records(w->p) * FX_PER_RECORD);
         }
     }
     if (cur)
@@ -778,7 +781,7 @@ int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *e
         t->dirty = 0;
         visited = i + 1;
         batch += 1 + t->n_obs;
-        if (rc == 0 && batch >= MSN_PUBLISH_BATCH_RECORDS) {
+        if (rc == 0 && batch >= batch_records(p)) {
             batch = 0;
             rc = next_batch(&w);
         }

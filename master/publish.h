@@ -72,6 +72,8 @@ typedef struct {
     /* msn_publish_resume: the previous run's snapshot is served as this run's until the
        store is loaded and a full publication replaces it (msn_publish_release) */
     int resumed;
+    uint32_t batch_records; /* a full publication's batch (0: MSN_PUBLISH_BATCH_RECORDS; tests
+                               set a small one so that every pass spans transactions) */
 } msn_publisher_t;
 
 /** Initialises p; reads the generation of an existing current snapshot, if any, so new

@@ -9,7 +9,8 @@
  *     publication of the same store into an empty environment), in every row and index
  *     database: on a generated database with repeated observers, regions and hops, long
  *     values that make no key, unknown types and an observation taken in late; and on the
- *     shared fixture database when it is there. The lists read back entry by entry in
+ *     shared fixture database when it is there. Once in the daemon's batches, once in
+ *     batches so small that every pass spans many transactions. The lists read back entry by entry in
  *     ascending id order, each entry valid under its key.
  */
 #include <stdlib.h>
@@ -279,9 +280,10 @@ static int64_t list_len(const msn_snap_t *snap, const void *key, size_t len)
 static const int compared[] = {MSN_DBI_TX, MSN_DBI_OBS, MSN_DBI_OID, MSN_DBI_HASH, MSN_DBI_FX,
                                MSN_DBI_FT, MSN_DBI_FL,  MSN_DBI_CHL};
 
-/* Publishes s in full into state_dir/full, and entry by entry (an incremental publication
- * of every row into an empty environment) into state_dir/each; compares them. */
-static void compare_both_ways(msn_store_t *s, const char *dir)
+/* Publishes s in full into state_dir/full, in batches of `batch` records, and entry by
+ * entry (an incremental publication of every row into an empty environment) into
+ * state_dir/each; compares them. */
+static void compare_both_ways(msn_store_t *s, const char *dir, uint32_t batch)
 {
     char full_dir[600], each_dir[600], err[512];
     snprintf(full_dir, sizeof(full_dir), "%s/full", dir);
@@ -291,6 +293,7 @@ static void compare_both_ways(msn_store_t *s, const char *dir)
     int64_t now = 1784372400000;
     msn_publisher_t a;
     msn_publisher_init(&a, full_dir, ":memory:", 1);
+    a.batch_records = batch; /* every pass spans transactions (0: the daemon's batches) */
     int rc = msn_publish_full(&a, s, now, err, sizeof(err));
     if (rc != 0)
         fprintf(stderr, "full publication: %s\n", err);
@@ -336,7 +339,8 @@ static void remove_dir(const char *dir)
         fprintf(stderr, "could not remove %s\n", dir);
 }
 
-static void test_same_as_entry_by_entry(void)
+/* batch: records per transaction of the full publication (0: the daemon's) */
+static void same_as_entry_by_entry(uint32_t batch)
 {
     const char *dir = msn_test_tmpdir("fxbulk");
     sqlite3 *db = varied_db(3000);
@@ -357,13 +361,25 @@ static void test_same_as_entry_by_entry(void)
     CHECK_EQ_INT(msn_store_reload_small(&s, db, 1784372400, err, sizeof(err)), 0);
     CHECK_EQ_INT(s.n_tx, 3001);
     CHECK(s.n_late >= 1);
-    compare_both_ways(&s, dir);
+    compare_both_ways(&s, dir, batch);
     msn_store_free(&s);
     sqlite3_close(db);
     remove_dir(dir);
 }
 
-static void test_fixture_same_as_entry_by_entry(void)
+static void test_same_as_entry_by_entry(void)
+{
+    same_as_entry_by_entry(0);
+}
+
+/* Batches of 97 records: the rows and every pass after them (oid, hash, chl, the packet
+   lists) continue across many transactions, some in the middle of a key's entries. */
+static void test_same_across_batches(void)
+{
+    same_as_entry_by_entry(97);
+}
+
+static void fixture_same_as_entry_by_entry(uint32_t batch)
 {
     const char *fx = msn_test_fixture_db();
     if (fx == NULL) {
@@ -378,10 +394,16 @@ static void test_fixture_same_as_entry_by_entry(void)
     char err[512];
     CHECK_EQ_INT(msn_store_load(&s, db, 5000, NULL, NULL, NULL, err, sizeof(err)), 0);
     CHECK_EQ_INT(msn_store_reload_small(&s, db, 1784372400, err, sizeof(err)), 0);
-    compare_both_ways(&s, dir);
+    compare_both_ways(&s, dir, batch);
     msn_store_free(&s);
     sqlite3_close(db);
     remove_dir(dir);
+}
+
+static void test_fixture_same_as_entry_by_entry(void)
+{
+    fixture_same_as_entry_by_entry(0);
+    fixture_same_as_entry_by_entry(500);
 }
 
 int main(void)
@@ -389,6 +411,7 @@ int main(void)
     MSN_RUN(test_collector);
     MSN_RUN(test_list_numbers);
     MSN_RUN(test_same_as_entry_by_entry);
+    MSN_RUN(test_same_across_batches);
     MSN_RUN(test_fixture_same_as_entry_by_entry);
     return msn_test_done();
 }
