@@ -53,6 +53,7 @@ typedef struct {
 struct msn_pubrender {
     const msn_store_t *s;
     msn_fxbulk_t *fxb;
+    /* the packet lists' gathering: the publisher thread's (msn_pubrender_gather) */
     fxmemo_t memo[FX_MEMO];
     uint32_t memo_byte[3][256]; /* all (at 0), type, route: list number + 1, 0 = not yet */
     msn_pubrender_skip_t skip;
