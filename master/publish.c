@@ -578,29 +578,29 @@ static uint32_t batch_records(const msn_publisher_t *p)
     return p->batch_records ? p->batch_records : MSN_PUBLISH_BATCH_RECORDS;
 }
 
-/* Full build, after the rows: commits when *batch reached limit entries (checking for a
- * stop request first). */
-static int batch_done(wctx_t *w, uint32_t *batch, uint32_t limit)
-{
-    if (*batch < limit)
-        return 0;
-    *batch = 0;
-    if (stop_asked(w->p))
-        return PUB_STOPPED;
-    return next_batch(w);
-}
-
 /* Full build, a pass after the rows through one cursor on table dbi: when *batch reached
- * limit entries, closes the cursor, commits (batch_done) and opens it again in the next
- * transaction. */
+ * limit entries, closes the cursor, commits (checking for a stop request first) and opens
+ * the cursor again in the next transaction. */
 static int pass_batch(wctx_t *w, MDB_cursor **cur, int dbi, uint32_t *batch, uint32_t limit)
 {
     if (*batch < limit)
         return 0;
+    *batch = 0;
     mdb_cursor_close(*cur);
     *cur = NULL;
-    int rc = batch_done(w, batch, limit);
+    if (stop_asked(w->p))
+        return PUB_STOPPED;
+    int rc = next_batch(w);
     return rc ? rc : mdb_cursor_open(w->txn, w->p->snap.dbi[dbi], cur);
+}
+
+/* Puts index entry k -> id (an id record, shm/snaprec.h) through cur. */
+static int cursor_put_id(MDB_cursor *cur, const msn_snap_key_t *k, uint64_t id, unsigned flags)
+{
+    uint8_t v[MSN_SNAPREC_ID_LEN];
+    msn_snaprec_id_encode(v, k->b, k->len, id);
+    MDB_val kv = msn_snap_key_val(k), vv = {sizeof(v), v};
+    return mdb_cursor_put(cur, &kv, &vv, flags);
 }
 
 /* Full build: the oid index in observation-id order, through one cursor (its keys, 8
@@ -616,12 +616,9 @@ static int write_oids(wctx_t *w)
     for (uint32_t i = 0; i < w->s->n_obs && rc == 0; i++) {
         const msn_obs_t *o = &w->s->obs[i];
         msn_snap_key_t k;
-        uint8_t txv[MSN_SNAPREC_ID_LEN];
         msn_snap_oid_key((uint64_t)o->id, &k);
-        msn_snaprec_id_encode(txv, k.b, k.len, (uint64_t)o->tx_id);
-        MDB_val kv = msn_snap_key_val(&k), v = {sizeof(txv), txv};
         int append = (uint64_t)o->id > last;
-        if ((rc = mdb_cursor_put(cur, &kv, &v, append ? MDB_APPEND : 0)))
+        if ((rc = cursor_put_id(cur, &k, (uint64_t)o->tx_id, append ? MDB_APPEND : 0)))
             break;
         if (append)
             last = (uint64_t)o->id;
@@ -646,11 +643,8 @@ static int write_hashes(wctx_t *w, const msn_pubrender_t *rr)
         if (i + 1 < n && hs[i + 1].len == hs[i].len && strncasecmp(hs[i + 1].hash, hs[i].hash, hs[i].len) == 0)
             continue; /* a later transmission has the same key */
         msn_snap_key_t k;
-        uint8_t idv[MSN_SNAPREC_ID_LEN];
         (void)msn_snap_hash_key(hs[i].hash, hs[i].len, &k); /* made a key when sorted */
-        msn_snaprec_id_encode(idv, k.b, k.len, (uint64_t)w->s->tx[hs[i].tx_ix].id);
-        MDB_val kv = msn_snap_key_val(&k), v = {sizeof(idv), idv};
-        if ((rc = mdb_cursor_put(cur, &kv, &v, MDB_APPEND)))
+        if ((rc = cursor_put_id(cur, &k, (uint64_t)w->s->tx[hs[i].tx_ix].id, MDB_APPEND)))
             break;
         batch++;
         rc = pass_batch(w, &cur, MSN_DBI_HASH, &batch, batch_records(w->p) * OID_PER_RECORD);
