@@ -486,10 +486,14 @@ int msn_amig_sqlite_progress(void *ud)
 
 int msn_amig_finish(msn_amig_t *m, const char *error, char *err, size_t errlen)
 {
-    m->mirror.ended_at = msn_now_ms();
-    m->mirror.status = error == NULL ? MSN_MIG_DONE : MSN_MIG_FAILED;
-    scopy(m->mirror.error, sizeof(m->mirror.error), error ? error : "");
-    mirror(m);
+    /* The row is written first: the shared status (what /api/healthz shows) says done only
+     * once _async_migrations does. A failure is shown even when it cannot be recorded. */
+    if (error != NULL) {
+        m->mirror.ended_at = msn_now_ms();
+        m->mirror.status = MSN_MIG_FAILED;
+        scopy(m->mirror.error, sizeof(m->mirror.error), error);
+        mirror(m);
+    }
 
     const char *p[2] = {error, m->name};
     int64_t changes = 0;
@@ -513,6 +517,10 @@ int msn_amig_finish(msn_amig_t *m, const char *error, char *err, size_t errlen)
                        "DELETE FROM _meshsnap_backfill WHERE name = ?1 OR substr(name, 1, length(?1) + 1) = ?1 || '/'",
                        1, d, NULL, e, sizeof(e)) < 0)
             msn_warn("%s: done, but its resume state could not be dropped: %s", m->name, e);
+        m->mirror.ended_at = msn_now_ms();
+        m->mirror.status = MSN_MIG_DONE;
+        scopy(m->mirror.error, sizeof(m->mirror.error), "");
+        mirror(m);
     }
     return 0;
 }

@@ -142,9 +142,9 @@ int msn_amig_part_checkpoint(sqlite3 *db, void *ud, const msn_chunk_result_t *st
 int msn_amig_part_drop(const msn_amig_part_t *p, char *err, size_t errlen);
 
 /** Ends the run: error NULL marks it done (and drops its resume state), otherwise failed
- *  with that text (the resume state stays). Returns 0,
- *  or -1 with err set when the row could not be written (the status block still shows
- *  the outcome). */
+ *  with that text (the resume state stays). The status block shows done only after the
+ *  row says so; it shows a failure even when the row cannot be written. Returns 0, or -1
+ *  with err set when the row could not be written (the caller then shows it as failed). */
 int msn_amig_finish(msn_amig_t *m, const char *error, char *err, size_t errlen);
 
 /** Runs one migration with the semantics above: begin, fn(ctx) with ctx->amig set,

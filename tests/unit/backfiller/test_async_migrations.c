@@ -282,6 +282,9 @@ static void test_progress_rate_limit_and_missing_row(void)
     msn_amig_chunk_progress(&m, 50, 100, 7); /* in-loop: counted, not fatal */
     CHECK_EQ_INT(m.write_failures, 1);
     CHECK_EQ_INT(msn_amig_finish(&m, NULL, err, sizeof(err)), -1);
+    /* the status block never says done before the table does */
+    ms = find_mig(st, "m2");
+    CHECK(ms != NULL && ms->status != MSN_MIG_DONE);
     free(st);
     sqlite3_close(db);
 }
