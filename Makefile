@@ -57,13 +57,13 @@ build: deps ui-deps
 
 # Compile only, nothing run: no warning in the libraries and binaries under the other
 # configurations people build them with (the tests are compiled, with -Werror, by $(BUILD),
-# RelWithDebInfo, and $(ASAN_BUILD), Debug):
+# RelWithDebInfo, and $(ASAN_BUILD), Debug, so none of these builds them):
 #   release  CMAKE_BUILD_TYPE=Release (-O3)
 #   deb      exactly the package's configuration (Debian's hardening flags)
 #   clang    Release with Debian's clang 14, whose warnings differ from gcc's
 #            (-Wstring-concatenation, for one); about as long as the release build
 build-configs: deps
-	cmake -S . -B $(CONF_BUILD)/release -DCMAKE_BUILD_TYPE=Release -DMESHSNAP_WERROR=$(WERROR)
+	cmake -S . -B $(CONF_BUILD)/release -DCMAKE_BUILD_TYPE=Release -DMESHSNAP_TESTS=OFF -DMESHSNAP_WERROR=$(WERROR)
 	cmake --build $(CONF_BUILD)/release -j $(JOBS)
 	cmake -S . -B $(CONF_BUILD)/deb $(PKG_CMAKE_FLAGS) -DMESHSNAP_WERROR=$(WERROR)
 	cmake --build $(CONF_BUILD)/deb -j $(JOBS)
