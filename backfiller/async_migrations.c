@@ -484,17 +484,20 @@ int msn_amig_sqlite_progress(void *ud)
     return m->stop != NULL && *m->stop != 0;
 }
 
+/* Shows the end of the run in the status block (what /api/healthz shows). */
+static void mirror_end(msn_amig_t *m, int status, const char *error)
+{
+    m->mirror.ended_at = msn_now_ms();
+    m->mirror.status = status;
+    scopy(m->mirror.error, sizeof(m->mirror.error), error);
+    mirror(m);
+}
+
 int msn_amig_finish(msn_amig_t *m, const char *error, char *err, size_t errlen)
 {
-    /* The row is written first: the shared status (what /api/healthz shows) says done only
-     * once _async_migrations does. A failure is shown even when it cannot be recorded. */
-    if (error != NULL) {
-        m->mirror.ended_at = msn_now_ms();
-        m->mirror.status = MSN_MIG_FAILED;
-        scopy(m->mirror.error, sizeof(m->mirror.error), error);
-        mirror(m);
-    }
-
+    /* The row is written first, so that whoever reads the outcome in the status block finds
+       it in _async_migrations too; done is shown only once recorded, a failure whatever
+       became of its row. */
     const char *p[2] = {error, m->name};
     int64_t changes = 0;
     char e[256];
@@ -502,26 +505,26 @@ int msn_amig_finish(msn_amig_t *m, const char *error, char *err, size_t errlen)
                                       " error = ?1 WHERE name = ?2"
                                     : "UPDATE _async_migrations SET status = 'failed', ended_at = datetime('now'),"
                                       " error = ?1 WHERE name = ?2";
+    int rc = 0;
     if (write_stmt(m->db, sql, 2, p, &changes, e, sizeof(e)) < 0) {
         msn_set_err(err, errlen, "%s: cannot record %s: %s", m->name, error ? "failure" : "completion", e);
-        return -1;
-    }
-    if (changes == 0) {
+        rc = -1;
+    } else if (changes == 0) {
         msn_set_err(err, errlen, "%s: cannot record %s: bookkeeping row missing", m->name,
                     error ? "failure" : "completion");
-        return -1;
+        rc = -1;
     }
-    if (error == NULL) {
-        const char *d[1] = {m->name};
-        if (write_stmt(m->db,
-                       "DELETE FROM _meshsnap_backfill WHERE name = ?1 OR substr(name, 1, length(?1) + 1) = ?1 || '/'",
-                       1, d, NULL, e, sizeof(e)) < 0)
-            msn_warn("%s: done, but its resume state could not be dropped: %s", m->name, e);
-        m->mirror.ended_at = msn_now_ms();
-        m->mirror.status = MSN_MIG_DONE;
-        scopy(m->mirror.error, sizeof(m->mirror.error), "");
-        mirror(m);
+    if (error != NULL) {
+        mirror_end(m, MSN_MIG_FAILED, error);
+        return rc;
     }
+    if (rc < 0)
+        return rc; /* the caller shows it as failed */
+    const char *d[1] = {m->name};
+    if (write_stmt(m->db, "DELETE FROM _meshsnap_backfill WHERE name = ?1 OR substr(name, 1, length(?1) + 1) = ?1 || '/'",
+                   1, d, NULL, e, sizeof(e)) < 0)
+        msn_warn("%s: done, but its resume state could not be dropped: %s", m->name, e);
+    mirror_end(m, MSN_MIG_DONE, "");
     return 0;
 }
 
@@ -559,9 +562,7 @@ int msn_amig_run(sqlite3 *db, msn_status_t *st, const char *name, msn_mig_fn fn,
         if (msn_amig_finish(&m, NULL, fe, sizeof(fe)) < 0) {
             /* not recorded as done: the status block must not claim otherwise */
             msn_error("%s", fe);
-            m.mirror.status = MSN_MIG_FAILED;
-            scopy(m.mirror.error, sizeof(m.mirror.error), fe);
-            mirror(&m);
+            mirror_end(&m, MSN_MIG_FAILED, fe);
             msn_set_err(err, errlen, "%s", fe);
             return -1;
         }

@@ -980,8 +980,8 @@ int msn_mig_schema_upgrade_v1(msn_mig_ctx_t *ctx, char *err, size_t errlen)
             goto out;
         prog.base += a->kind == A_DEDUP ? dedup_rows : (a->kind == A_COLUMN ? next - i : 1);
         prog.steps++;
+        save_progress(&prog); /* the resume state first: a restart never shows fewer rows */
         report(&prog, prog.base);
-        save_progress(&prog);
         i = next;
         if (a->kind == A_INDEX || a->kind == A_DEDUP)
             msn_mig_pause(ctx); /* let other writers in between two long statements */

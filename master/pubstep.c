@@ -606,12 +606,13 @@ static void check_snapshot(msn_pubctx_t *c, int64_t now)
                  aside ? "set aside (damaged)" : "replaced");
         return;
     }
-    set_verify(c, MSN_VERIFY_FAILED);
+    /* set aside first: whoever reads the verdict in the status block finds it done */
     char cur[128], err[512];
     if (msn_snap_current_name(c->cfg->state_dir, cur, sizeof(cur), err, sizeof(err)) == 0 && strcmp(cur, name) == 0)
         set_aside_current(c, why, now);
     else
         msn_error("the earlier snapshot %s was damaged (%s); it has been replaced already", name, why);
+    set_verify(c, MSN_VERIFY_FAILED);
 }
 
 /* A worker found a value of the environment it read failing its checksum. */
