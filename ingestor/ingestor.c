@@ -114,8 +114,12 @@ struct ingestor {
     src_t src[MSN_MAX_MQTT];
     int n;
     char err[512];
-    /* counters */
-    int64_t received, packets, status_msgs, rejected, ignored, write_errors, pending, last_batch;
+    /* counters; those of messages count once their batch is committed: a failed batch
+       takes its messages back to the counts of the last commit (the brokers resend them) */
+    struct counts {
+        int64_t received, packets, status_msgs, rejected, ignored;
+    } c, committed;
+    int64_t write_errors, pending, last_batch;
     int64_t last_commit_ms;
     int64_t sample_at_ms, suppressed;
     char last_error[160];
@@ -158,7 +162,7 @@ static void on_message(void *ud, msn_source_t *s, const char *topic, const void 
     ingestor_t *g = sr->g;
     (void)s;
     (void)qos;
-    g->received++;
+    g->c.received++;
     g->pending++;
     sr->uncommitted++;
     if (g->pending == 1)
@@ -182,9 +186,9 @@ static void on_message(void *ud, msn_source_t *s, const char *topic, const void 
     msn_ingest_prepare(g->prep, it, payload, (size_t)(len > 0 ? len : 0), msn_now_ms() / 1000, &src);
     if (it->reason != MSN_INGEST_OK) {
         if (it->reason == MSN_INGEST_R_TOPIC || it->reason == MSN_INGEST_R_FILTER) {
-            g->ignored++;
+            g->c.ignored++;
         } else {
-            g->rejected++;
+            g->c.rejected++;
             sample(g, sr, topic, it);
         }
         return;
@@ -212,9 +216,9 @@ static int write_batch(ingestor_t *g)
         if (pd->mid > 0 && msn_ledger_put(pd->sr->led, pd->mid, pd->digest, g->err, sizeof(g->err)) < 0)
             return -1;
         if (pd->it.kind == MSN_INGEST_STATUS)
-            g->status_msgs++;
+            g->c.status_msgs++;
         else
-            g->packets++;
+            g->c.packets++;
     }
     return 0;
 }
@@ -248,6 +252,7 @@ static void batch_failed(ingestor_t *g)
     }
     g->n_batch = 0;
     g->pending = 0;
+    g->c = g->committed;
     struct timespec ts = {1, 0}; /* a failing database: do not spin */
     nanosleep(&ts, NULL);
 }
@@ -265,6 +270,7 @@ static void commit(ingestor_t *g)
     }
     g->n_batch = 0;
     g->pending = 0;
+    g->committed = g->c;
     send_acks(g);
     /* the WAL is checkpointed after the acknowledgements have left, not inside COMMIT */
     (void)msn_ingest_checkpoint(g->w);
@@ -285,11 +291,11 @@ static void publish_status(ingestor_t *g)
     s->n_sources = g->n;
     s->started_at_ms = g->started_ms;
     s->sampled_at_ms = now;
-    s->received = g->received;
-    s->packets = g->packets;
-    s->status_msgs = g->status_msgs;
-    s->rejected = g->rejected;
-    s->ignored = g->ignored;
+    s->received = g->c.received;
+    s->packets = g->c.packets;
+    s->status_msgs = g->c.status_msgs;
+    s->rejected = g->c.rejected;
+    s->ignored = g->c.ignored;
     s->tx_new = ws->tx_new;
     s->obs_new = ws->obs_new;
     s->dropped = ws->dropped;
@@ -535,7 +541,7 @@ int msn_ingestor_main(const msn_config_t *cfg)
     publish_status(&g);
     run(&g);
     msn_info("stopped (%lld messages received, %lld packets and %lld status messages written)",
-             (long long)g.received, (long long)g.packets, (long long)g.status_msgs);
+             (long long)g.c.received, (long long)g.c.packets, (long long)g.c.status_msgs);
     rc = 0;
 out:
     close_all(&g);

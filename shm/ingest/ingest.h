@@ -208,7 +208,7 @@ void msn_ingest_prepare(msn_ingest_prep_t *p, msn_ingest_item_t *it, const char 
 
 /** Computes the transmission columns of an accepted packet item that is not `first`
  *  (for a writer that found its transmission gone: msn_ingest_write returned
- *  MSN_INGEST_NEED_FIRST). */
+ *  MSN_INGEST_NEED_FIRST), the same as for the first message of its hash. */
 void msn_ingest_complete(msn_ingest_prep_t *p, msn_ingest_item_t *it);
 
 /** Decodes raw hex without channel keys or signature check. Returns MSN_INGEST_OK, or
@@ -231,7 +231,7 @@ int msn_ingest_advert_signature_ok(msn_packet_t *scratch, const char *raw, size_
 
 typedef struct msn_ingest_writer msn_ingest_writer_t;
 
-/** Counters of one writer (the rows written, by kind). */
+/** Counters of one writer (the rows written by its committed transactions, by kind). */
 typedef struct {
     int64_t tx_new;        /* transmissions inserted */
     int64_t tx_known;      /* packets whose transmission already existed */
@@ -287,7 +287,8 @@ int msn_ingest_in_txn(const msn_ingest_writer_t *im);
 /** The writer's connection (to add rows of one's own to the open batch). */
 sqlite3 *msn_ingest_db(const msn_ingest_writer_t *im);
 
-/** The counters so far / the batch discipline's statistics. */
+/** The counters of the transactions committed so far (a rolled-back one counts nothing)
+ *  / the batch discipline's statistics. */
 const msn_ingest_stats_t *msn_ingest_stats(const msn_ingest_writer_t *im);
 const msn_sqlw_t *msn_ingest_sqlw(const msn_ingest_writer_t *im);
 

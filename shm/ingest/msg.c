@@ -855,7 +855,9 @@ void msn_ingest_prepare(msn_ingest_prep_t *p, msn_ingest_item_t *it, const char 
 
 void msn_ingest_complete(msn_ingest_prep_t *p, msn_ingest_item_t *it)
 {
-    msn_decode_opts_t full = {.keys = p->keys, .verify_signatures = 0};
+    /* decoded as the first message of the hash is, signature check included: its result
+       is part of decoded_json (it verified then, as the hash was accepted) */
+    msn_decode_opts_t full = {.keys = p->keys, .verify_signatures = p->rules.verify};
     if (msn_packet_decode_hex(&it->pkt, it->l.raw.data, it->l.raw.len, &full) != 0)
         return; /* it decoded before: cannot happen */
     it->first = 1;

@@ -16,6 +16,8 @@ free loopback port), compared with `meshsnap import` of the same messages.
   - the API shows the packets, and a new one within two poll intervals;
   - bad messages (not JSON, bad hex, unknown fields, a 1 MB payload, ...) are counted and
     skipped, the ingestor keeps running;
+  - batches the database refuses are rolled back and counted as write errors, never as
+    written; the brokers' resends are then written exactly once;
   - without [mqtt.NAME] brokers there is no ingestor and /api/mqtt/status answers
     CoreScope's empty shape.
 
@@ -25,6 +27,7 @@ Helpers: tools/mqttlib.py (broker, publisher), tools/msnlib.py (daemon), test_im
 
 import json
 import os
+import re
 import sqlite3
 import sys
 import time
@@ -289,6 +292,48 @@ class ApiAndBadMessagesTest(IngestHarness, unittest.TestCase):
         self.assertIn('meshsnap_mqtt_connected{broker="test"} 1', m)
 
 
+class FailedBatchTest(IngestHarness, unittest.TestCase):
+    def test_failed_batches_then_resend(self):
+        """Batches that fail to commit (a trigger refuses every observation while a flag row
+        exists) are rolled back, logged and counted as write errors, and count as neither
+        received nor written; once the database takes writes again, the brokers' resends
+        are written, every message exactly once: the database equals the importer's."""
+        self.start_pair({"packet_time": "message"})
+        con = sqlite3.connect(self.db)
+        con.executescript("CREATE TABLE test_refuse (x); INSERT INTO test_refuse VALUES (1);"
+                          "CREATE TRIGGER test_refuse_obs BEFORE INSERT ON observations"
+                          " WHEN EXISTS (SELECT 1 FROM test_refuse) BEGIN SELECT RAISE(ABORT, 'test: refused'); END;")
+        con.close()
+        c = test_import.generate(150, seed=14, n_nodes=30, n_observers=4, obs_per_tx=3.0, t0=1780000000)
+        msgs = mqttlib.corpus_messages(c.lines)
+        pub = mqttlib.Publisher(self.broker, msgs).start()
+        self.d.wait_for(lambda: "test: refused" in (self.ingestor().get("lastError") or ""), timeout=60,
+                        what="a batch refused")
+        def write_errors():
+            m = re.search(r"(?m)^meshsnap_ingest_write_errors_total (\S+)$", self.d.get("/metrics").body.decode())
+            return float(m.group(1)) if m else 0
+        self.d.wait_for(lambda: write_errors() >= 2, timeout=60, what="two batches refused")
+        i = self.ingestor()
+        self.assertEqual(i["packets"], 0, "a rolled-back batch counted as written")
+        self.assertEqual(i["received"], i["pending"], "a rolled-back batch counted as received")
+        self.assertEqual(msnlib.sql_rows(self.db, "SELECT COUNT(*) FROM transmissions")[0][0], 0)
+        con = sqlite3.connect(self.db)
+        con.execute("DELETE FROM test_refuse")
+        con.commit()
+        con.close()
+        pub.join()
+        self.wait_ingested(len(msgs))
+        self.d.wait_for(lambda: self.ingestor()["packets"] == len(msgs), timeout=60, what="every message written")
+        i = self.ingestor()
+        self.assertGreaterEqual(i["received"], len(msgs))
+        self.assertIn("failed and was rolled back", self.d.log_text())
+        imp, p = self.import_same(msgs, "--rule", "packet_time=message")
+        self.assert_same(self.db, imp, skip_times=False)
+        orphans = msnlib.sql_rows(self.db, "SELECT COUNT(*) FROM observations o LEFT JOIN transmissions t"
+                                           " ON t.id = o.transmission_id WHERE t.id IS NULL")[0][0]
+        self.assertEqual(orphans, 0)
+
+
 class NoBrokerTest(unittest.TestCase):
     def test_no_broker_no_ingestor(self):
         msnlib.meshsnapd_path()
@@ -304,4 +349,4 @@ class NoBrokerTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    msnlib.main(EqualityTest, ApiAndBadMessagesTest, NoBrokerTest)
+    msnlib.main(EqualityTest, ApiAndBadMessagesTest, FailedBatchTest, NoBrokerTest)

@@ -2,10 +2,12 @@
  * test_ingest_msg.c: the message layer of the shared writer (shm/ingest/msg.c, included
  * white-box): the strict JSON object parser and its field aliases, the timestamp rules,
  * and msn_ingest_prepare (rejection reasons, the first line of a hash, adverts built with
- * the codec's encoders, path_json and resolved_path).
+ * the codec's encoders, path_json and resolved_path); and that the writer counts only
+ * what it has committed.
  */
 #include "../../../shm/ingest/msg.c"
 
+#include "shm/schema.h"
 #include "testlib.h"
 
 static msn_ingest_fields_t L;
@@ -422,6 +424,58 @@ static void test_rules(void)
     CHECK_EQ_INT(msn_ingest_rule_set(&r, "rules", "mine", err, sizeof(err)), -1);
 }
 
+/* After a rolled-back transaction (a failed batch, whose messages the brokers resend) the
+   writer remembers nothing of it: the resend writes the transmission, its observation and
+   its node again, and the counters count committed rows only, the resend once. */
+static void test_writer_counts_committed(void)
+{
+    char path[512], err[256] = "";
+    snprintf(path, sizeof(path), "%s/w.db", msn_test_tmpdir("ingest-writer"));
+    CHECK_EQ_INT(msn_schema_init_db(path, err, sizeof(err)), 0);
+    sqlite3 *db = NULL;
+    CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+    msn_ingest_rules_t rules;
+    msn_ingest_rules_import(&rules);
+    msn_sqlw_opts_t wo;
+    msn_sqlw_defaults(&wo);
+    msn_ingest_writer_t *w = NULL;
+    CHECK_EQ_INT(msn_ingest_writer_open(db, &rules, &wo, &w, err, sizeof(err)), 0);
+    msn_ingest_prep_t *p = msn_ingest_prep_new(NULL, &rules, NULL);
+    msn_ingest_item_t it;
+    msn_ingest_item_init(&it);
+    uint8_t seed[32];
+    memset(seed, 0xC3, 32);
+    char *adv = advert_hex(seed, 1780000000, "Gamma", NULL, 0, 0);
+    prep_line(p, &it, adv, "");
+    CHECK_EQ_INT(it.reason, MSN_INGEST_OK);
+    if (w != NULL && it.reason == MSN_INGEST_OK) {
+        CHECK_EQ_INT(msn_ingest_write(w, &it, err, sizeof(err)), 0);
+        const msn_ingest_stats_t *st = msn_ingest_stats(w);
+        CHECK_EQ_INT(st->tx_new, 0); /* not committed yet */
+        msn_ingest_rollback(w);
+        CHECK_EQ_INT(st->tx_new + st->obs_new + st->adverts + st->observers_new, 0);
+        CHECK_EQ_INT(msn_test_query_int(db, "SELECT count(*) FROM transmissions"), 0);
+        /* the resend: written and committed, counted once */
+        CHECK_EQ_INT(msn_ingest_write(w, &it, err, sizeof(err)), 0);
+        CHECK_EQ_INT(msn_ingest_commit(w, err, sizeof(err)), 0);
+        CHECK_EQ_INT(st->tx_new, 1);
+        CHECK_EQ_INT(st->obs_new, 1);
+        CHECK_EQ_INT(st->adverts, 1);
+        CHECK_EQ_INT(st->observers_new, 1);
+        CHECK_EQ_INT(st->commits, 1);
+        CHECK_EQ_INT(msn_test_query_int(db, "SELECT count(*) FROM transmissions"), 1);
+        CHECK_EQ_INT(msn_test_query_int(db, "SELECT count(*) FROM observations o JOIN transmissions t"
+                                            " ON t.id = o.transmission_id"),
+                     1);
+        CHECK_EQ_INT(msn_test_query_int(db, "SELECT count(*) FROM nodes"), 1);
+    }
+    free(adv);
+    msn_ingest_item_free(&it);
+    msn_ingest_prep_free(p);
+    msn_ingest_writer_close(w);
+    sqlite3_close(db);
+}
+
 int main(void)
 {
     msn_ingest_fields_init(&L);
@@ -432,6 +486,7 @@ int main(void)
     MSN_RUN(test_prepare);
     MSN_RUN(test_mqtt_reading);
     MSN_RUN(test_rules);
+    MSN_RUN(test_writer_counts_committed);
     msn_ingest_fields_free(&L);
     msn_codec_thread_cleanup();
     return msn_test_done();
