@@ -824,9 +824,12 @@ int msn_publish_full(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, char *e
         rc = mdb_txn_commit(w.txn);
         w.txn = NULL;
     }
+    /* one sync for the whole generation (MDB_NOSYNC): where its pages are written, so a
+       full disk or an I/O error shows here and the previous generation stays current */
+    if (rc == 0)
+        rc = mdb_env_sync(p->snap.env, 1);
     if (rc)
         goto fail;
-    mdb_env_sync(p->snap.env, 1);
     drop_mapped_pages(p->snap.env);
     if (msn_snap_make_current(p->state_dir, &p->snap, err, errlen) < 0) {
         if (p->feed)
@@ -928,9 +931,10 @@ int msn_publish_incremental(msn_publisher_t *p, msn_store_t *s, int64_t now_ms, 
         rc = mdb_txn_commit(w.txn);
         w.txn = NULL;
     }
+    if (rc == 0)
+        rc = mdb_env_sync(p->snap.env, 1); /* failing: rebuilt in full (pubstep.c) */
     if (rc)
         goto fail;
-    mdb_env_sync(p->snap.env, 1);
     if (p->an)
         msn_ansched_committed(p->an);
     if (p->ent)
@@ -988,13 +992,14 @@ int msn_publish_resume(msn_publisher_t *p, const msn_snap_meta_t *m, int64_t now
         else
             mdb_txn_abort(txn);
     }
+    if (rc == 0)
+        rc = mdb_env_sync(p->snap.env, 1);
     if (rc) {
         snprintf(err, errlen, "updating snapshot %s: %s", p->snap.dir, mdb_strerror(rc));
         msn_snap_close(&p->snap);
         memset(&p->snap, 0, sizeof(p->snap));
         return -1;
     }
-    mdb_env_sync(p->snap.env, 1);
     p->gen++;
     p->last_published_ms = now_ms;
     p->resumed = 1;
