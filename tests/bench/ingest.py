@@ -27,6 +27,11 @@
    --per-row-share of the messages, same run: the baseline. The summary gives the
    batched writer's figures as ratios to it (and the p99 as a ratio to idle).
 
+With --static-baseline, h2o 2.2.5 (as many threads as workers) serves the bytes of
+/api/stats from a file, and a second probe at the same rate measures it in the same idle
+and load phases of the batched run: the p99 a static file server gets on this machine
+under the same load, the floor for the API's (the two probes then share the cores too).
+
 With --closed-loop, `wrk -t1 --latency` with --connections replaces the fixed-rate
 probe (as many requests as the server answers: the p99 then measures how the CPU is
 shared, since wrk takes every cycle the ingest leaves).
@@ -59,6 +64,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "tools"))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import msnlib  # noqa: E402
 import mqttlib  # noqa: E402
+import throughput  # noqa: E402  (the h2o configuration of the static baseline)
 
 
 def build_messages(path_dir, n_obs, n_tx, seed=3):
@@ -155,6 +161,12 @@ class Latency:
         r = json.loads(out.decode())
         return {"rps": r["rate"], "latency_ms": r["latency_ms"], "failed": r["failed"]}
 
+    def wait(self):
+        """The figures of a probe started with start(--duration), once it has ended."""
+        out, _ = self.proc.communicate(timeout=self.args.duration + 60)
+        r = json.loads(out.decode())
+        return {"rps": r["rate"], "latency_ms": r["latency_ms"], "failed": r["failed"]}
+
     def run(self):
         if self.w is None and self.args.closed_loop:
             self.start()
@@ -170,9 +182,10 @@ def lowered(n):
     return lambda: os.nice(n)
 
 
-def run_phase(a, d, broker, files, lat, label):
-    """Publishes every file (one mosquitto_pub per observer) while lat measures the API;
-    returns the figures."""
+def run_phase(a, d, broker, files, lat, label, others=()):
+    """Publishes every file (one mosquitto_pub per observer) while lat measures the API
+    (and each of `others` its server); returns the figures (those of `others` as
+    "others", in their order)."""
     total = sum(n for _, _, n in files)
     base, _ = ingest_counts(d)
     pids = role_pids(d, broker)
@@ -180,6 +193,8 @@ def run_phase(a, d, broker, files, lat, label):
     kids0 = children_cpu_s()
     samples = []
     lat.start()
+    for o in others:
+        o.start()
     t0 = time.monotonic()
     pubs = []
     for topic, path, _n in files:
@@ -199,6 +214,7 @@ def run_phase(a, d, broker, files, lat, label):
         p.wait(60)
         f.close()
     r = lat.stop()
+    rest = [o.stop() for o in others]
     cpu = {k: cpu_s(p) - cpu0[k] for k, p in pids.items()}
     cpu["publishers+probe"] = children_cpu_s() - kids0
     # sustained: the middle half of the samples
@@ -207,7 +223,7 @@ def run_phase(a, d, broker, files, lat, label):
         else float("nan")
     h = d.health()["ingestor"]
     return {"label": label, "messages": total, "seconds": t_end, "overall": total / t_end if t_end else 0,
-            "sustained": sustained, "api": r, "batches": h["batches"], "cpu": cpu,
+            "sustained": sustained, "api": r, "others": rest, "batches": h["batches"], "cpu": cpu,
             "wrk_outlived": a.closed_loop and t_end < a.duration}
 
 
@@ -232,6 +248,32 @@ def harness_group(nice):
         return "one session (its group keeps its nice: %s)" % e.strerror
 
 
+def start_static(a, tmp, d):
+    """h2o (as many threads as workers, a session of its own as the daemon has) serving
+    /api/stats's current bytes as /stats.json from --workdir; its configuration and logs in
+    tmp. Returns (process, port)."""
+    h2o = msnlib.need_tool("/usr/bin/h2o", "h2o")
+    # in the work dir: h2o started as root serves as nobody, who cannot enter a private tmp dir
+    root = os.path.join(a.workdir, "static-baseline")
+    os.makedirs(root, mode=0o755, exist_ok=True)
+    with open(os.path.join(root, "stats.json"), "wb") as f:
+        f.write(d.get("/api/stats").body)
+    port = msnlib.free_port()
+    conf = os.path.join(tmp, "h2o.conf")
+    throughput.write_h2o_conf(conf, port, root, a.workers, [], os.path.join(tmp, "h2o.err"))
+    log = open(os.path.join(tmp, "h2o.out"), "wb")
+    proc = subprocess.Popen([h2o, "-c", conf], stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                            start_new_session=True)
+    if not throughput.wait_port(port, proc):
+        proc.kill()
+        sys.exit("ingest.py: h2o did not start (%s)" % os.path.join(tmp, "h2o.out"))
+    r = msnlib.http_get("127.0.0.1", port, "/stats.json", timeout=5)
+    if r.status != 200:
+        proc.kill()
+        sys.exit("ingest.py: h2o answers %d for the static file (%s)" % (r.status, root))
+    return proc, port
+
+
 def main():
     ap = msnlib.bench_parser(__doc__.splitlines()[0])
     ap.add_argument("--observers", type=int, default=20)
@@ -245,7 +287,11 @@ def main():
     ap.add_argument("--harness-nice", type=int, default=10, help="nice of the broker and the publishers")
     ap.add_argument("--closed-loop", action="store_true", help="wrk instead of the fixed-rate probe")
     ap.add_argument("--per-row-share", type=float, default=0.02)
+    ap.add_argument("--static-baseline", action="store_true",
+                    help="also probe h2o serving /api/stats's bytes from a file, in the batched run")
     args = ap.parse_args()
+    if args.static_baseline and args.closed_loop:
+        ap.error("--static-baseline needs the fixed-rate probe (not --closed-loop)")
     grouped = harness_group(args.harness_nice)
     exe = msnlib.need_binary("meshsnapd", args.meshsnapd)
     os.environ["MESHSNAPD"] = exe
@@ -280,11 +326,25 @@ def main():
                               what="the ingestor connected")
             d.wait_status("/api/stats", 200, timeout=60)
             lat = Latency(args, probe, wrk, d.port, "/api/stats")
+            others = []
             if variant == "batched":
-                idle = lat.run()
+                if args.static_baseline:
+                    h2o_proc, h2o_port = start_static(args, tmp, d)
+                    others = [Latency(args, probe, wrk, h2o_port, "/stats.json")]
+                if others:  # the two probes side by side
+                    lat.start(args.duration)
+                    for o in others:
+                        o.start(args.duration)
+                    idle = lat.wait()
+                else:
+                    idle = lat.run()
+                static_idle = [o.wait() for o in others]
                 print("idle: /api/stats %s: %.0f req/s, p50 %s ms, p99 %s ms, p99.9 %s ms"
                       % (how, idle["rps"], idle["latency_ms"].get("50"), idle["latency_ms"].get("99"),
                          idle["latency_ms"].get("99.9", "-")))
+                for si in static_idle:
+                    print("idle: the same bytes from h2o, same probe: p50 %s ms, p99 %s ms, p99.9 %s ms"
+                          % (si["latency_ms"].get("50"), si["latency_ms"].get("99"), si["latency_ms"].get("99.9", "-")))
                 use = files
             else:
                 # the same observers, a share of each file
@@ -299,7 +359,7 @@ def main():
                                     break
                                 g.write(line)
                     use.append((topic, sub, k))
-            r = run_phase(args, d, broker, use, lat, variant)
+            r = run_phase(args, d, broker, use, lat, variant, others)
             h = d.get("/metrics").body.decode()
             q = {}
             for line in h.splitlines():
@@ -322,10 +382,18 @@ def main():
             r["p99_ratio"] = b99 / i99 if i99 and b99 else None
             if r["p99_ratio"] is not None:
                 print("  /api/stats p99 during ingest / idle: %.2f" % r["p99_ratio"])
+            for si, sb in zip(static_idle if variant == "batched" else [], r["others"]):
+                s99, t99 = si["latency_ms"].get("99"), sb["latency_ms"].get("99")
+                if s99 and t99:
+                    print("  baseline, h2o serving the same bytes from a file: p99 idle %s ms, during ingest %s ms:"
+                          " %.2f x" % (s99, t99, t99 / s99))
             if r["wrk_outlived"]:
                 print("  note: the ingest ended before the %d s wrk run: its p99 covers idle time too"
                       " (use more --tx)" % args.duration)
         finally:
+            if others:
+                h2o_proc.terminate()
+                h2o_proc.wait(10)
             d.cleanup()
             broker.stop()
     if len(results) == 2 and results[1]["overall"]:
