@@ -520,6 +520,13 @@ int msn_ansched_write(msn_ansched_t *a, MDB_txn *txn, const msn_snap_t *snap, ui
                       int force, int *wrote)
 {
     int rc;
+    /* the deletions first: a shape evicted and asked again since the last write has its
+       name in both lists, and its new document must stay */
+    for (int i = 0; i < a->n_deleted; i++) {
+        if ((rc = msn_snap_doc_del(txn, snap, a->deleted[i])))
+            return rc;
+        *wrote = 1;
+    }
     for (int i = 0; i < a->n; i++) {
         msn_ancache_ent_t *e = &a->ents[i];
         if (e->body == NULL || (!force && !e->dirty))
@@ -528,11 +535,6 @@ int msn_ansched_write(msn_ansched_t *a, MDB_txn *txn, const msn_snap_t *snap, ui
         rc = msn_snap_doc_put_full(txn, snap, e->name, e->body, e->len, e->gz, e->gz_len, 0, gen, e->published_at,
                                    expires);
         if (rc)
-            return rc;
-        *wrote = 1;
-    }
-    for (int i = 0; i < a->n_deleted; i++) {
-        if ((rc = msn_snap_doc_del(txn, snap, a->deleted[i])))
             return rc;
         *wrote = 1;
     }

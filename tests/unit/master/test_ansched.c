@@ -2,7 +2,8 @@
  * test_ansched.c: the master's bound on on-demand analytics shapes (master/ansched.c):
  * at most [analytics] max_shapes are kept, the least recently asked is evicted (its
  * document deleted from the snapshot at the next write), only shapes in normal form are
- * taken, and the counts reach the status block.
+ * taken, and the counts reach the status block; a shape evicted and asked again before the
+ * next write keeps its new document.
  */
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "master/ansched.h"
 #include "master/store.h"
 #include "shm/anshape.h"
+#include "shm/snapshot.h"
 #include "shm/config.h"
 #include "shm/status.h"
 #include "testlib.h"
@@ -163,10 +165,64 @@ static void test_idle_drop_configurable(void)
     teardown();
 }
 
+/* A shape evicted and asked again before the next write: its name is both to delete and
+   to put, and the write leaves its new document in the snapshot. */
+static void test_evicted_then_asked_again(void)
+{
+    if (setup() < 0) {
+        CHECK(0);
+        return;
+    }
+    int64_t now = msn_now_ms();
+    int64_t base = (now / INTERVAL_MS - 100) * INTERVAL_MS;
+    for (int i = 0; i <= CAP; i++) { /* CAP + 1 shapes: the first is evicted */
+        msn_status_request_shape(t.st, MSN_AN_TOPOLOGY, from_key(base, i), 1);
+        msn_ansched_tick(&t.a, &t.store, now + i);
+    }
+    CHECK(!on_demand_named(from_key(base, 0)));
+    msn_status_request_shape(t.st, MSN_AN_TOPOLOGY, from_key(base, 0), 1);
+    msn_ansched_tick(&t.a, &t.store, now + 10);
+    msn_ancache_ent_t *e = NULL;
+    for (int i = 0; i < t.a.n; i++)
+        if (strcmp(t.a.ents[i].key, from_key(base, 0)) == 0)
+            e = &t.a.ents[i];
+    CHECK(e != NULL);
+    if (e == NULL) {
+        teardown();
+        return;
+    }
+    CHECK(deleted_named(e->name));
+    /* its result, as a run would leave it */
+    free(e->body);
+    e->body = msn_xstrdup("{\"again\":1}");
+    e->len = strlen(e->body);
+    e->dirty = 1;
+    e->published_at = now;
+
+    char err[256];
+    msn_snap_t snap;
+    CHECK_EQ_INT(msn_snap_create(msn_test_tmpdir("ansched-snap"), 1, &snap, err, sizeof(err)), 0);
+    MDB_txn *txn = NULL;
+    CHECK_EQ_INT(mdb_txn_begin(snap.env, NULL, 0, &txn), 0);
+    int wrote = 0;
+    CHECK_EQ_INT(msn_ansched_write(&t.a, txn, &snap, 1, now, 0, &wrote), 0);
+    CHECK(wrote);
+    CHECK_EQ_INT(mdb_txn_commit(txn), 0);
+    CHECK_EQ_INT(mdb_txn_begin(snap.env, NULL, MDB_RDONLY, &txn), 0);
+    const void *body = NULL;
+    size_t len = 0;
+    CHECK_EQ_INT(msn_snap_doc_get(txn, &snap, e->name, &body, &len, NULL, NULL), 0);
+    CHECK(len == strlen("{\"again\":1}") && body != NULL && memcmp(body, "{\"again\":1}", len) == 0);
+    mdb_txn_abort(txn);
+    msn_snap_close(&snap);
+    teardown();
+}
+
 int main(void)
 {
     MSN_RUN(test_cap_and_lru);
     MSN_RUN(test_only_normal_shapes);
     MSN_RUN(test_idle_drop_configurable);
+    MSN_RUN(test_evicted_then_asked_again);
     return msn_test_done();
 }
