@@ -589,7 +589,9 @@ static int take_pending(msn_store_t *s, sqlite3 *db, char *err, size_t errlen)
 
 /* ---- nodes and observers ---- */
 
-static int load_nodes(msn_store_t *s, sqlite3 *db, msn_arena_t *a, char *err, size_t errlen)
+/* Reads the nodes (strings in a) into *out / *n_out; of the store only skipped_rows changes. */
+static int load_nodes(msn_store_t *s, sqlite3 *db, msn_arena_t *a, msn_node_t **out, uint32_t *n_out,
+                      char *err, size_t errlen)
 {
     const msn_schema_info_t *sc = &s->schema;
     char sql[512];
@@ -650,9 +652,8 @@ static int load_nodes(msn_store_t *s, sqlite3 *db, msn_arena_t *a, char *err, si
         free(nodes);
         return -1;
     }
-    free(s->nodes);
-    s->nodes = nodes;
-    s->n_nodes = n;
+    *out = nodes;
+    *n_out = n;
     return 0;
 }
 
@@ -678,7 +679,9 @@ static void index_observers(msn_store_t *s)
     s->observer_at_count = s->n_observers;
 }
 
-static int load_observers(msn_store_t *s, sqlite3 *db, msn_arena_t *a, char *err, size_t errlen)
+/* Reads the observers (strings in a) into *out / *n_out; the store is not changed. */
+static int load_observers(const msn_store_t *s, sqlite3 *db, msn_arena_t *a, msn_observer_t **out,
+                          uint32_t *n_out, char *err, size_t errlen)
 {
     const msn_schema_info_t *sc = &s->schema;
     char sql[1024];
@@ -750,10 +753,8 @@ static int load_observers(msn_store_t *s, sqlite3 *db, msn_arena_t *a, char *err
         free(obs);
         return -1;
     }
-    free(s->observers);
-    s->observers = obs;
-    s->n_observers = n;
-    index_observers(s);
+    *out = obs;
+    *n_out = n;
     return 0;
 }
 
@@ -782,10 +783,23 @@ static int advert_hash_size(const char *raw_hex)
 int msn_store_reload_small(msn_store_t *s, sqlite3 *db, int64_t now_s, char *err, size_t errlen)
 {
     msn_arena_t *a = msn_arena_new();
-    if (load_nodes(s, db, a, err, errlen) < 0 || load_observers(s, db, a, err, errlen) < 0) {
+    msn_node_t *nodes = NULL;
+    msn_observer_t *obs = NULL;
+    uint32_t n_nodes = 0, n_obs = 0;
+    /* both read before either replaces the store's: a failure leaves it as it was */
+    if (load_nodes(s, db, a, &nodes, &n_nodes, err, errlen) < 0 ||
+        load_observers(s, db, a, &obs, &n_obs, err, errlen) < 0) {
+        free(nodes);
         msn_arena_free(a);
         return -1;
     }
+    free(s->nodes);
+    s->nodes = nodes;
+    s->n_nodes = n_nodes;
+    free(s->observers);
+    s->observers = obs;
+    s->n_observers = n_obs;
+    index_observers(s);
     msn_arena_free(s->small_arena);
     s->small_arena = a;
     qsort(s->nodes, s->n_nodes, sizeof(msn_node_t), node_cmp_key);

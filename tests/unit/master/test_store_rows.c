@@ -371,9 +371,39 @@ static void test_observer_lookup(void)
     sqlite3_close(db);
 }
 
+/* A reload of nodes and observers that fails half-way (the observers table is gone) leaves
+   the store as it was: the nodes read before the failure do not replace the old ones, whose
+   strings stay valid (under ASan a use after free would stop here). */
+static void test_failed_small_reload_keeps_store(void)
+{
+    sqlite3 *db = msn_test_schema_db();
+    msn_test_exec(db, "INSERT INTO nodes (public_key, name, role) VALUES ('aa11', 'Alpha', 'repeater')");
+    msn_test_exec(db, "INSERT INTO observers (rowid, id, name) VALUES (1, 'o1', 'Obs one')");
+    msn_store_t s;
+    msn_store_init(&s);
+    char err[512];
+    CHECK_EQ_INT(msn_store_load(&s, db, 100, NULL, NULL, NULL, err, sizeof(err)), 0);
+    CHECK_EQ_INT(msn_store_reload_small(&s, db, 1784372400, err, sizeof(err)), 0);
+    CHECK_EQ_INT((int)s.n_nodes, 1);
+    msn_test_exec(db, "UPDATE nodes SET name = 'Renamed'");
+    msn_test_exec(db, "DROP TABLE observers");
+    CHECK_EQ_INT(msn_store_reload_small(&s, db, 1784372400, err, sizeof(err)), -1);
+    CHECK(strstr(err, "observers") != NULL);
+    CHECK_EQ_INT((int)s.n_nodes, 1);
+    CHECK_EQ_INT((int)s.n_observers, 1);
+    if (s.n_nodes == 1 && s.n_observers == 1) {
+        CHECK_EQ_STR(s.nodes[0].name, "Alpha");
+        CHECK_EQ_STR(s.observers[0].name, "Obs one");
+        CHECK(msn_store_observer(&s, 1) != NULL);
+    }
+    msn_store_free(&s);
+    sqlite3_close(db);
+}
+
 int main(void)
 {
     MSN_RUN(test_observer_lookup);
+    MSN_RUN(test_failed_small_reload_keeps_store);
     MSN_RUN(test_orphan_does_not_block);
     MSN_RUN(test_transmission_not_loaded_yet_blocks);
     MSN_RUN(test_nonpositive_ids_counted);
