@@ -156,7 +156,7 @@ const char *msn_mig_col_text(sqlite3_stmt *st, int col, size_t *len)
 void msn_mig_batch_reset(msn_mig_batch_t *b)
 {
     b->n = 0;
-    b->last_id = 0;
+    b->last_id = INT64_MIN; /* ids may be zero or negative */
     msn_buf_reset(&b->buf);
 }
 

@@ -220,6 +220,42 @@ static void test_path_json(void)
     free(st);
 }
 
+/* Rows with ids of zero and below (an imported table can have them) are backfilled like the
+   others, in chunks smaller than their run: none is passed over. */
+static void test_path_json_nonpositive_ids(void)
+{
+    char path[600], hex[600], sql[1400];
+    sqlite3 *db = new_db(msn_test_tmpdir("bfs"), "pjneg.db", path, sizeof(path));
+    msn_test_exec(db, "INSERT INTO transmissions (id, raw_hex, hash, first_seen, payload_type, last_seen) VALUES"
+                      " (1, '', 'a', '2026', 2, 1)");
+    const uint8_t h1[] = {0xAB, 0xCD};
+    frame_hex(MSN_ROUTE_FLOOD, 1, h1, 2, hex, sizeof(hex));
+    for (int id = -5; id <= 2; id++) {
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO observations (id, transmission_id, observer_idx, timestamp, raw_hex)"
+                 " VALUES (%d, 1, %d, 1700000000, '%s')",
+                 id, id + 10, hex);
+        msn_test_exec(db, sql);
+    }
+    sqlite3_close(db);
+    msn_config_t cfg;
+    config(&cfg, path, 2);
+    msn_status_t *st = calloc(1, sizeof(*st));
+    volatile sig_atomic_t stop = 0;
+    CHECK_EQ_INT(msn_backfiller_run(&cfg, st, &stop), MSN_BF_EXIT_DONE);
+    const msn_migration_status_t *m = find_mig(st, MSN_MIG_PATH_JSON);
+    CHECK(m != NULL && m->status == MSN_MIG_DONE);
+    if (m != NULL) {
+        CHECK_EQ_INT(m->rows_total, 8);
+        CHECK_EQ_INT(m->rows_processed, 8);
+    }
+    db = NULL;
+    CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM observations WHERE path_json = '[\"AB\",\"CD\"]'"), 8);
+    sqlite3_close(db);
+    free(st);
+}
+
 /* ---- resolved_path_backfill_v1 ---- */
 
 #define KEY_A "aa11111111111111111111111111111111111111111111111111111111111111"
@@ -448,6 +484,7 @@ static void test_disk_full(void)
 int main(void)
 {
     MSN_RUN(test_path_json);
+    MSN_RUN(test_path_json_nonpositive_ids);
     MSN_RUN(test_resolved_path);
     MSN_RUN(test_read_only_connection);
     MSN_RUN(test_read_only_file);
