@@ -81,7 +81,7 @@ typedef struct {
 
 typedef struct {
     int64_t lines;    /* non-blank lines read */
-    int64_t imported; /* lines written */
+    int64_t imported; /* lines written and committed */
     int64_t rejected;
     int64_t by_reason[MSN_INGEST_R_COUNT];
     rejected_t listed[MAX_LISTED];
@@ -583,7 +583,7 @@ static int run(const opts_t *o, FILE *in, off_t size, msn_ingest_prep_t *prep, m
 {
     pipe_t pp;
     char err[512];
-    int64_t in_batch = 0, next_progress = t0 + o->progress_ms, last_offset = 0;
+    int64_t in_batch = 0, written = 0, next_progress = t0 + o->progress_ms, last_offset = 0;
     int tty = isatty(STDERR_FILENO), show = tty || o->progress, shown = 0, rc = -1, started = 0, wrc;
     pthread_t th;
 
@@ -635,13 +635,15 @@ static int run(const opts_t *o, FILE *in, off_t size, msn_ingest_prep_t *prep, m
                         (long long)it->lineno, err);
                 goto out;
             } else {
-                r->imported++;
+                written++;
             }
             if (++in_batch >= o->batch) {
                 if (msn_ingest_commit(im, err, sizeof(err)) < 0) {
                     fprintf(stderr, "meshsnap import: %s\n", err);
                     goto out;
                 }
+                r->imported += written; /* imported: committed */
+                written = 0;
                 in_batch = 0;
             }
         }
@@ -678,6 +680,8 @@ out:
         fprintf(stderr, "meshsnap import: %s\n", err);
         rc = -1;
     }
+    if (rc == 0)
+        r->imported += written;
     if (shown && tty)
         fputc('\n', stderr);
     for (int i = 0; i < RING; i++)

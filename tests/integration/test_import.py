@@ -629,6 +629,28 @@ class BadLinesTest(unittest.TestCase):
         self.assertEqual(name, "Unsigned")
         self.assertNotIn("signatureValid", dj)
 
+    def test_error_mid_file_reports_what_is_committed(self):
+        """A write that fails in the middle of the input (a trigger refuses the 8th
+        observation) stops the import with status 2; the batch in flight is rolled back and
+        the summary counts only the committed lines."""
+        db = os.path.join(self.tmp, "midfail.db")
+        self.assertEqual(msnlib.run_meshsnap("init-db", db).returncode, 0)
+        c = sqlite3.connect(db)
+        c.execute("CREATE TRIGGER refuse_8th BEFORE INSERT ON observations"
+                  " WHEN (SELECT COUNT(*) FROM observations) >= 7 BEGIN SELECT RAISE(ABORT, 'refused'); END")
+        c.commit()
+        c.close()
+        path = os.path.join(self.tmp, "midfail.jsonl")
+        with open(path, "w") as f:
+            for i in range(10):
+                f.write(json.dumps({"raw": frame(1, 3, b"", 1, bytes([0x20 + i, 2, 3, 4])).hex(), "observer": "O",
+                                    "timestamp": 1700000000 + i}) + "\n")
+        p = run_import(db, path, "--batch", "5")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("refused", p.stderr)
+        self.assertEqual(summary_counts(p.stderr).get("imported"), 5, p.stderr)
+        self.assertEqual(msnlib.sql_rows(db, "SELECT COUNT(*) FROM observations")[0][0], 5)
+
     def test_listing_is_capped(self):
         path = os.path.join(self.tmp, "many.jsonl")
         with open(path, "w") as f:
