@@ -286,8 +286,6 @@ msn_conn_t *msn_conns_request_begin(msn_conns_t *c, h2o_req_t *req)
     k->requests++;
     c->requests++;
     touch(k, msn_now_ms());
-    if (req->upgrade.base != NULL && req->upgrade.len == 9 && strncasecmp(req->upgrade.base, "websocket", 9) == 0)
-        k->long_lived = 1;
     return k;
 }
 

@@ -394,6 +394,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     if (strncmp(path, "/api/", 5) != 0 && strcmp(path, "/api") != 0 && strcmp(path, "/metrics") != 0) {
         int ws_status; /* a WebSocket handshake, on any path outside the API (ws.h) */
         if (msn_ws_handle(w->ws, req, &ws_status)) {
+            /* only a handshake taken (not the header alone) exempts the connection from
+               the idle and stall limits */
+            if (ws_status == 101 && conn != NULL)
+                msn_conn_set_long_lived(conn);
             access_log(w, req, ws_status, 0);
             return 0;
         }

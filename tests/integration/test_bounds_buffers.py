@@ -15,7 +15,8 @@ without bound (worker/respond.c, worker/conns.c).
   the ~7 MB list whole; during it, the admin listener still answers.
 - The write timeout: with [http] write_timeout_ms = 1500, the same slow readers and a
   stalled HTTP/2 connection are closed by the server (counted as writeTimeouts) and the
-  gauge falls back to 0.
+  gauge falls back to 0. So are slow readers whose requests name a WebSocket upgrade on
+  an API path (only a handshake taken exempts a connection).
 - h2c is off by default: the HTTP/2 preface is answered as a bad HTTP/1 request.
 """
 
@@ -125,6 +126,17 @@ class BufferBoundsTest(unittest.TestCase):
             self.assertEqual(h2.closed_by_server(), 1, "the stalled HTTP/2 connection was closed")
             self.assertGreaterEqual(slow.closed_by_server(), 1, "the stalled slow reader was closed")
             h2.close()
+        d.stop()
+
+    def test_upgrade_header_is_no_exemption(self):
+        """A request that only names a WebSocket upgrade (on an API path, where no handshake
+        is taken) is a slow reader like any other: closed at the write timeout."""
+        d, pid = self.start(write_timeout_ms=1500)
+        with hostile.SlowReaders(d.host, d.port, [BIG], 3,
+                                 headers="Upgrade: websocket\r\nConnection: Upgrade\r\n") as slow:
+            d.wait_for(lambda: bounds(d)["writeTimeouts"] >= 1, timeout=60, what="a stalled reader closed")
+            d.wait_for(lambda: bounds(d)["bufferedBytes"] == 0, timeout=60, what="nothing held any more")
+            self.assertGreaterEqual(slow.closed_by_server(), 1)
         d.stop()
 
     def test_h2c_off_by_default(self):

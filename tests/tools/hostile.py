@@ -143,17 +143,17 @@ class _Clients:
 
 
 class SlowReaders(_Clients):
-    """n connections that each request one path and never read. `failed` counts the
-    connections that could not be opened or written."""
+    """n connections that each request one path (with `headers`, "Name: value\\r\\n" lines)
+    and never read. `failed` counts the connections that could not be opened or written."""
 
-    def __init__(self, host, port, paths, n, rcvbuf=4096):
+    def __init__(self, host, port, paths, n, rcvbuf=4096, headers=""):
         super().__init__()
         self.failed = 0
         for i in range(n):
             path = paths[i % len(paths)]
             try:
                 s = _connect(host, port, rcvbuf=rcvbuf)
-                s.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (path, host)).encode())
+                s.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\n%s\r\n" % (path, host, headers)).encode())
                 self.socks.append(s)
             except OSError:
                 self.failed += 1
