@@ -335,8 +335,8 @@ void msn_api_channel_messages(msn_api_req_t *r, const char *hash)
         MDB_val key = msn_snap_key_val(&k), v;
         msn_snaprec_cmsg_t m;
         if (mdb_get(r->txn, r->snap->dbi[MSN_DBI_CMSG], &key, &v) != 0 ||
-            msn_snaprec_cmsg_decode(v.mv_data, v.mv_size, &m) != 0)
-            continue;
+            msn_snap_note(r->snap, msn_snaprec_cmsg_decode(v.mv_data, v.mv_size, &m)) != 0)
+            continue; /* damage is counted: the answer is a 503 */
         if (!first)
             msn_buf_putc(b, ',');
         first = 0;

@@ -584,7 +584,7 @@ static int region_active(msn_api_req_t *r, char *const *codes, int n)
     int found = 0;
     for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && !found; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         msn_snaprec_orow_t o;
-        if (msn_snaprec_orow_decode(v.mv_data, v.mv_size, &o) == 0 && o.iata.p)
+        if (msn_snap_note(r->snap, msn_snaprec_orow_decode(v.mv_data, v.mv_size, &o)) == 0 && o.iata.p)
             found = code_match(codes, n, o.iata.p, o.iata.len);
     }
     mdb_cursor_close(c);

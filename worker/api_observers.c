@@ -196,8 +196,8 @@ void msn_api_observer_metrics(msn_api_req_t *r, const char *id)
         for (int rc = mdb_cursor_get(c, &key, &v, MDB_SET_RANGE);
              rc == 0 && msn_snap_om_key_parse(key.mv_data, key.mv_size, id, idl, &ts_ms) == 0 && ts_ms <= until_ms;
              rc = mdb_cursor_get(c, &key, &v, MDB_NEXT)) {
-            if (msn_snaprec_om_decode(v.mv_data, v.mv_size, &cur.m) != 0)
-                continue;
+            if (msn_snap_note(r->snap, msn_snaprec_om_decode(v.mv_data, v.mv_size, &cur.m)) != 0)
+                continue; /* damage is counted: the answer is a 503 */
             cur.ts_ms = ts_ms;
             if (bucket_s == 300) {
                 snprintf(cur.ts, sizeof(cur.ts), "%.*s", (int)cur.m.timestamp.len, cur.m.timestamp.p);

@@ -255,8 +255,8 @@ void msn_api_traces(msn_api_req_t *r, const char *hash)
                 cap = cap ? cap * 2 : 16;
                 t = msn_xrealloc(t, cap * sizeof(*t));
             }
-            if (msn_snaprec_obs_decode(v.mv_data, v.mv_size, &t[n].o) != 0)
-                continue;
+            if (msn_snap_note(r->snap, msn_snaprec_obs_decode(v.mv_data, v.mv_size, &t[n].o)) != 0)
+                continue; /* damage is counted: the answer is a 503 */
             t[n].ts = t[n].o.timestamp_s;
             t[n].id = t[n].o.id;
             n++;

@@ -12,7 +12,8 @@ base. Then, while requests run all the time:
   is set aside ("damaged-*" in state_dir, healthz `setAside`) and rebuilt;
 - a running daemon's snapshot: a request that reads a damaged value is answered 503 with
   Retry-After, never with it; the worker reports it, the master sets the snapshot aside
-  and publishes a new generation.
+  and publishes a new generation. That holds for endpoints that decode records themselves
+  too (/api/traces).
 
 Throughout, a 200 answer is valid JSON equal to the answer of the undamaged snapshot (the
 database does not change), no worker crashes, and afterwards every answer is 200 again.
@@ -297,6 +298,32 @@ class SnapshotDamageTest(unittest.TestCase):
         self.assertIn("a value does not match its checksum", log)
         self.assertRegex(log, r"set aside as .*damaged-\d{8}T\d{6}Z-snap-\d+")
         self.assertNotEqual(os.path.realpath(os.path.join(state, "current")), env)
+        d.stop()
+
+
+    def test_damaged_observation_in_traces(self):
+        """An observation record read by /api/traces (which decodes the records itself) that
+        fails its checksum makes the answer a 503 and the snapshot set aside, never a 200
+        with that observation left out."""
+        state = os.path.join(self.tmp, "state-traces")
+        d = self.daemon(state)
+        d.start()
+        h = d.wait_fresh(timeout=120)
+        gen = int(h["generation"])
+        env = os.path.realpath(os.path.join(state, "current"))
+        spans = value_spans(env)
+        picked = self.rng.sample([x for x in spans["obs"] if len(x[2]) == 16], 2)
+        urls = ["/api/traces/%s" % self.hashes[int.from_bytes(key[:8], "big")] for _, _, key in picked]
+        reference = self.reference(d, urls)
+        with Prober(d, reference) as p:
+            flip(os.path.join(env, "data.mdb"), [off + self.rng.randrange(size) for off, size, _ in picked], self.rng)
+            self.wait_health_or_bad(d, p, lambda h: h.get("snapshotCheck", {}).get("setAside", 0) >= 1,
+                                    "the damaged snapshot set aside")
+            d.wait_fresh(timeout=60, min_generation=gen + 1)
+            d.wait_for(lambda: all(d.get(u).status == 200 for u in reference), timeout=30,
+                       what="every url answered 200 again")
+        self.assertEqual(p.bad, [], "answers served from a damaged snapshot (counts %r)" % p.counts)
+        self.check_served_again(d, reference)
         d.stop()
 
 
