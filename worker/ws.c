@@ -64,6 +64,7 @@ typedef struct {
     int closing;     /* a close frame is queued or sent: nothing else goes out */
     int close_sent;  /* it has been written */
     int peer_closed; /* the client sent its close frame */
+    int failed;      /* closing after a bad frame: what follows is not parsed */
     int64_t closing_since_ms;
     int64_t last_pong_ms, last_ping_ms;
     uint64_t from_seq;        /* the first ring message it is sent: it connected after the ones before */
@@ -307,6 +308,7 @@ static void fail(ws_client_t *c, int code, const char *reason)
     atomic_fetch_add_explicit(&c->hub->stat->closed_frame, 1, memory_order_relaxed);
     msn_debug("closing a WebSocket client with %d: %s", code, reason);
     h2o_buffer_consume(&c->sock->input, c->sock->input->size);
+    c->failed = 1; /* the rest of a bad frame would parse as more frames */
     begin_close(c, code, reason);
 }
 
@@ -318,7 +320,7 @@ static int process_input(ws_client_t *c)
         h2o_buffer_t *in = c->sock->input;
         if (in->size == 0)
             return 0;
-        if (c->peer_closed) {
+        if (c->peer_closed || c->failed) {
             h2o_buffer_consume(&c->sock->input, in->size); /* nothing counts after a close frame */
             return 0;
         }

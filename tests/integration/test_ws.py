@@ -284,6 +284,18 @@ class FeedTest(unittest.TestCase):
         self.assertEqual((kind, code), ("close", 1002))
         c.disconnect()
         self.assertGreaterEqual(ws_perf(d)["closedBadFrame"], 3)
+        # after a bad frame nothing more is parsed: the rest of an oversized frame (here bytes
+        # that would each parse as another bad frame) neither counts nor closes again
+        before = ws_perf(d)["closedBadFrame"]
+        c = connect(d)
+        c.sock.sendall(wsclient.frame(wsclient.OP_TEXT, b"q" * 4000)[:8])  # a 4000-byte frame's header
+        self.assertEqual(c.recv(timeout=5)[0:2], ("close", (1009, "message too big")))
+        for _ in range(5):
+            c.sock.sendall(b"\x81\x00" * 200)  # unmasked empty frames: protocol errors
+            time.sleep(0.05)
+        time.sleep(0.3)
+        self.assertEqual(ws_perf(d)["closedBadFrame"], before + 1)
+        c.disconnect()
 
     def test_keepalive(self):
         d = self.d
