@@ -492,9 +492,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     struct timespec t1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     uint64_t us = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
-    msn_perf_record(&w->st->workers[w->slot], r.route >= 0 ? r.route : MSN_PERF_OTHER, r.status, us, b.len, path,
+    size_t sent = head ? 0 : b.len; /* HEAD: the headers only */
+    msn_perf_record(&w->st->workers[w->slot], r.route >= 0 ? r.route : MSN_PERF_OTHER, r.status, us, sent, path,
                     r.now_ms);
-    access_log(w, req, r.status, b.len);
+    access_log(w, req, r.status, sent);
     msn_respond_send(&w->resp, req, conn, &b); /* copies or takes what it keeps: the map may be released now */
     msn_snapview_end(&w->view);
     if (w->body.cap > BODY_KEEP_BYTES)
