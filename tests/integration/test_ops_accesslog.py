@@ -46,7 +46,12 @@ class AccessLogTest(unittest.TestCase):
         for i in range(20):
             self.assertEqual(self.d.get("/api/stats?n=%d" % i).status, 200)
         self.assertEqual(self.d.get("/api/nosuch").status, 404)
-        got = self.wait_lines(self.log, lambda ls: sum("/api/stats?n=" in x for x in ls) >= 20)
+        r = msnlib.http_request(self.d.host, self.d.port, "HEAD", "/api/stats?head=1")
+        self.assertEqual((r.status, r.body), (200, b""))
+        got = self.wait_lines(self.log, lambda ls: sum("/api/stats?n=" in x for x in ls) >= 20 and
+                              any("head=1" in x for x in ls))
+        heads = [CLF.match(x) for x in got if "head=1" in x]
+        self.assertEqual([(m.group(2), m.group(5)) for m in heads], [("HEAD", "0")], "a HEAD sends no body bytes")
         for line in got:
             self.assertRegex(line, CLF)
         m = [CLF.match(x) for x in got if "/api/nosuch" in x]
