@@ -346,9 +346,10 @@ out:
 
 typedef struct {
     msn_mig_ctx_t *ctx;
-    int64_t base;  /* units done before the running step (earlier runs included) */
-    int64_t total; /* units of the whole upgrade */
-    int64_t steps; /* steps done by this run */
+    int64_t base;      /* units done before the running step (earlier runs included) */
+    int64_t total;     /* units of the whole upgrade */
+    int64_t steps;     /* steps done by this run */
+    int64_t step_size; /* units of the running step (its progress never shows more) */
 } prog_t;
 
 /* Records the progress reached after a step as the migration's resume state, so that a
@@ -376,7 +377,9 @@ static void dedup_progress(void *ud, int64_t processed, int64_t total, int64_t c
     (void)total;
     (void)cursor; /* a transmission id, not the rows of this migration */
     prog_t *p = ud;
-    report(p, p->base + processed);
+    /* rows added while the pass runs are scanned too: at most the step's count is shown,
+       so that the count after the step (base + step size) is never lower */
+    report(p, p->base + (processed < p->step_size ? processed : p->step_size));
 }
 
 /* While one long statement runs (an index build): a log line every 10 s, and a stop
@@ -870,7 +873,7 @@ int msn_mig_schema_upgrade_v1(msn_mig_ctx_t *ctx, char *err, size_t errlen)
     /* a run after an interrupted one continues its count */
     const msn_chunk_result_t *earlier = msn_amig_resume(ctx->amig);
     int64_t carried = earlier != NULL ? earlier->processed : 0;
-    prog_t prog = {ctx, carried, carried, 0};
+    prog_t prog = {ctx, carried, carried, 0, 0};
     int64_t dedup_rows = 0;
     msn_chunk_result_t dd_state;
     int dd_resume = 0;
@@ -894,6 +897,7 @@ int msn_mig_schema_upgrade_v1(msn_mig_ctx_t *ctx, char *err, size_t errlen)
         }
         prog.total += dedup_rows;
     }
+    prog.step_size = dedup_rows; /* the one step that reports progress inside it */
     if (u.plan.n == 0) {
         msn_info("%s: the schema is current", MIG);
         if (ctx->amig != NULL && msn_amig_progress(ctx->amig, carried, carried, 1, e, sizeof(e)) < 0) {
