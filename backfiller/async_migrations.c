@@ -552,8 +552,12 @@ int msn_amig_run(sqlite3 *db, msn_status_t *st, const char *name, msn_mig_fn fn,
     m.stop = ctx->stop;
     sqlite3_progress_handler(db, PROGRESS_HANDLER_OPS, msn_amig_sqlite_progress, &m);
     int frc = fn(ctx, e, sizeof(e));
-    if (frc != 0 && frc != -ECANCELED && ctx->stop != NULL && *ctx->stop)
-        frc = -ECANCELED; /* e.g. a statement interrupted by the stop */
+    if (frc != 0 && frc != -ECANCELED && ctx->stop != NULL && *ctx->stop) {
+        /* e.g. a statement interrupted by the stop; whatever it was, it is not lost */
+        if (e[0] != '\0')
+            msn_warn("%s: failed while stopping: %s", name, e);
+        frc = -ECANCELED;
+    }
     sqlite3_progress_handler(db, 0, NULL, NULL);
     ctx->amig = NULL;
 
