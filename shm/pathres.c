@@ -429,6 +429,8 @@ static int resolve_spans(const msn_pathres_t *pr, const char *from, const char *
 int msn_pathres_resolve(const msn_pathres_t *pr, const char *from_pubkey, const char *const *hops, int n,
                         const char **out)
 {
+    if (n <= 0)
+        return 0;
     size_t lens_stack[SEEN_STACK];
     size_t *lens = n <= SEEN_STACK ? lens_stack : msn_xmalloc((size_t)n * sizeof(size_t));
     for (int i = 0; i < n; i++)
