@@ -176,13 +176,10 @@ static int check_not_truncated(msn_snap_t *s, char *err, size_t errlen)
 
 /* Opens the environment `current` points at and reads its meta record into m.
  * Returns 0, 1 when there is none, or -1 with err set. */
-static int open_current(const char *state_dir, int rdonly, msn_snap_t *out, msn_snap_meta_t *m, char *err,
-                        size_t errlen)
+/* Opens directory dir (what `current` named) and reads its meta record. */
+static int open_dir_meta(const char *dir, int rdonly, msn_snap_t *out, msn_snap_meta_t *m, char *err,
+                         size_t errlen)
 {
-    char dir[4096];
-    int rc = current_dir(state_dir, dir, sizeof(dir), err, errlen);
-    if (rc != 0)
-        return rc;
     char path[4200];
     struct stat sb;
     snprintf(path, sizeof(path), "%s/data.mdb", dir);
@@ -213,6 +210,24 @@ static int open_current(const char *state_dir, int rdonly, msn_snap_t *out, msn_
 fail:
     msn_snap_close(out);
     return -1;
+}
+
+static int open_current(const char *state_dir, int rdonly, msn_snap_t *out, msn_snap_meta_t *m, char *err,
+                        size_t errlen)
+{
+    char dir[4096], now[4096], e2[256];
+    int rc = current_dir(state_dir, dir, sizeof(dir), err, errlen);
+    for (int tries = 0; rc == 0; tries++) {
+        rc = open_dir_meta(dir, rdonly, out, m, err, errlen);
+        /* failed on an environment the master replaced (and removed) meanwhile: open the new
+           one `current` names now */
+        if (rc == 0 || tries == 2 || current_dir(state_dir, now, sizeof(now), e2, sizeof(e2)) != 0 ||
+            strcmp(now, dir) == 0)
+            break;
+        snprintf(dir, sizeof(dir), "%s", now);
+        rc = 0;
+    }
+    return rc;
 }
 
 /* Opens `current` when it has this binary's format. */

@@ -141,7 +141,9 @@ int msn_snap_open_current_rw(const char *state_dir, msn_snap_t *out, char *err, 
  *  (the data file is not truncated, the meta record exists, decodes and has this
  *  binary's format). Returns 0; 1 when there is no current snapshot; MSN_SNAP_OTHER_FORMAT
  *  with err set when it was written in another format (it must not be served); or -1 with
- *  err set (a damaged snapshot). out is open only on 0. */
+ *  err set (a damaged snapshot). out is open only on 0. An environment that the writer
+ *  replaces and removes while it is being opened is followed to the one `current` names
+ *  then (as for msn_snap_open_current_rw). */
 int msn_snap_open_current_ro(const char *state_dir, msn_snap_t *out, char *err, size_t errlen);
 
 /** Opens the environment in directory dir (state_dir/snap-*) read-only, after checking

@@ -53,18 +53,7 @@ static int reopen(msn_snapview_t *v)
     char err[512];
     drop_env(v);
     uint64_t seq = v->st ? atomic_load(&v->st->env_seq) : 0;
-    char before[256], after[256], e2[256];
-    int rc;
-    for (int tries = 0;; tries++) {
-        if (msn_snap_current_name(v->state_dir, before, sizeof(before), e2, sizeof(e2)) != 0)
-            before[0] = '\0';
-        rc = msn_snap_open_current_ro(v->state_dir, &v->snap, err, sizeof(err));
-        /* failed on an environment the master has just replaced (and removed): the new one */
-        if (rc >= 0 || tries == 2 || before[0] == '\0' ||
-            msn_snap_current_name(v->state_dir, after, sizeof(after), e2, sizeof(e2)) != 0 ||
-            strcmp(before, after) == 0)
-            break;
-    }
+    int rc = msn_snap_open_current_ro(v->state_dir, &v->snap, err, sizeof(err));
     if (rc == 1)
         v->refused[0] = '\0';
     if (rc < 0 || rc == MSN_SNAP_OTHER_FORMAT) {

@@ -187,8 +187,9 @@ struct msn_ingest_writer {
     uint32_t nnodes, capnodes;
     msn_hmap_t nodeix;
 
-    msn_ingest_stats_t st;  /* of committed transactions */
-    msn_ingest_stats_t txn; /* of the open transaction: added to st at its commit */
+    msn_ingest_stats_t st;        /* counted as written, the open transaction included */
+    msn_ingest_stats_t committed; /* st at the last commit: what msn_ingest_stats shows, and
+                                     what a rollback takes st back to */
 };
 
 static int db_fail(msn_ingest_writer_t *im, char *err, size_t errlen, const char *what)
@@ -519,7 +520,7 @@ const msn_sqlw_t *msn_ingest_sqlw(const msn_ingest_writer_t *im)
 
 const msn_ingest_stats_t *msn_ingest_stats(const msn_ingest_writer_t *im)
 {
-    return &im->st;
+    return &im->committed;
 }
 
 /* BEGIN IMMEDIATE, waiting for another writer (shm/sqlw.h). */
@@ -643,7 +644,7 @@ static int observer_create(msn_ingest_writer_t *im, obsent_t *o, const msn_inges
         return -1;
     sqlite3_clear_bindings(st);
     o->rowid = sqlite3_last_insert_rowid(im->db);
-    im->txn.observers_new++;
+    im->st.observers_new++;
     return 0;
 }
 
@@ -777,7 +778,7 @@ static void note_node(msn_ingest_writer_t *im, const msn_ingest_item_t *it, int 
         n->temp = (double)p->temperature_raw / 100.0;
     }
     n->advert_delta += is_new;
-    im->txn.adverts++;
+    im->st.adverts++;
 }
 
 /* Inserts the new transmission; returns its id or -1 (err set). */
@@ -886,7 +887,7 @@ static int write_status(msn_ingest_writer_t *im, const msn_ingest_item_t *it, ch
     if (o == NULL)
         return -1;
     note_observer(im, o, it);
-    im->txn.status_msgs++;
+    im->st.status_msgs++;
     const msn_ingest_fields_t *l = &it->l;
     int meta = l->repeat >= 0;
     for (int i = 0; i < MSN_ST_STR_COUNT; i++)
@@ -923,7 +924,7 @@ static int write_status(msn_ingest_writer_t *im, const msn_ingest_item_t *it, ch
 /* An advert whose signature fails: one dropped_packets row (InsertDroppedPacket). */
 static int write_dropped(msn_ingest_writer_t *im, const msn_ingest_item_t *it, char *err, size_t errlen)
 {
-    im->txn.dropped++;
+    im->st.dropped++;
     if (im->dropped_ins == NULL)
         return 0;
     sqlite3_stmt *st = im->dropped_ins;
@@ -970,9 +971,9 @@ int msn_ingest_write(msn_ingest_writer_t *im, const msn_ingest_item_t *it, char 
         ne.last_seen = im->si.tx_last_seen ? it->ts : 0;
         e = tx_add(im, &ne);
         is_new = 1;
-        im->txn.tx_new++;
+        im->st.tx_new++;
     } else {
-        im->txn.tx_known++;
+        im->st.tx_known++;
         if (it->ts < e->first_seen) {
             e->first_seen = it->ts;
             mark_dirty(im, e);
@@ -999,9 +1000,9 @@ int msn_ingest_write(msn_ingest_writer_t *im, const msn_ingest_item_t *it, char 
             o->pkt_delta++;
     }
     if (ins)
-        im->txn.obs_new++;
+        im->st.obs_new++;
     else
-        im->txn.obs_dup++;
+        im->st.obs_dup++;
     if ((ins || im->r.repeat_raises_last_seen) && im->si.tx_last_seen && it->ts > e->last_seen) {
         e->last_seen = it->ts;
         mark_dirty(im, e);
@@ -1123,16 +1124,8 @@ int msn_ingest_commit(msn_ingest_writer_t *im, char *err, size_t errlen)
         msn_ingest_rollback(im);
         return -1;
     }
-    im->st.tx_new += im->txn.tx_new;
-    im->st.tx_known += im->txn.tx_known;
-    im->st.obs_new += im->txn.obs_new;
-    im->st.obs_dup += im->txn.obs_dup;
-    im->st.adverts += im->txn.adverts;
-    im->st.observers_new += im->txn.observers_new;
-    im->st.status_msgs += im->txn.status_msgs;
-    im->st.dropped += im->txn.dropped;
     im->st.commits++;
-    memset(&im->txn, 0, sizeof(im->txn));
+    im->committed = im->st;
     if (im->ntx > TX_CACHE_MAX) { /* nothing is dirty after a flush */
         im->ntx = 0;
         msn_hmap_clear(&im->txix);
@@ -1155,7 +1148,7 @@ int msn_ingest_checkpoint(msn_ingest_writer_t *im)
 void msn_ingest_rollback(msn_ingest_writer_t *im)
 {
     msn_sqlw_rollback(&im->w);
-    memset(&im->txn, 0, sizeof(im->txn)); /* none of it was written */
+    im->st = im->committed; /* none of it was written */
     forget_caches(im);
 }
 

@@ -272,19 +272,21 @@ class SnapshotDamageTest(unittest.TestCase):
                        what="the rebuilt snapshot checked intact")
         d3.stop()
 
-    def test_running_daemon_snapshot(self):
-        state = os.path.join(self.tmp, "state-running")
+    def damage_running(self, name, choose):
+        """Starts a daemon with state dir NAME; while a Prober requests the urls, flips the
+        bytes that choose(value spans) names ((file offsets, urls)) in its snapshot, and
+        waits until that snapshot is set aside, a new generation published and every url
+        answered 200 again. Checks that no answer came from damaged values; returns (the
+        daemon, the prober, the damaged environment's directory)."""
+        state = os.path.join(self.tmp, name)
         d = self.daemon(state)
         d.start()
-        h = d.wait_fresh(timeout=120)
-        gen = int(h["generation"])
+        gen = int(d.wait_fresh(timeout=120)["generation"])
         env = os.path.realpath(os.path.join(state, "current"))
-        spans = value_spans(env)
-        damaged = self.pick(spans, 4, ["tx"])
-        tx_ids = [t for _, t in damaged]
-        reference = self.reference(d, self.urls(tx_ids + self.rng.sample(sorted(self.hashes), 3)))
+        offsets, urls = choose(value_spans(env))
+        reference = self.reference(d, urls)
         with Prober(d, reference) as p:
-            flip(os.path.join(env, "data.mdb"), [off for off, _ in damaged], self.rng)
+            flip(os.path.join(env, "data.mdb"), offsets, self.rng)
             self.wait_health_or_bad(d, p, lambda h: h.get("snapshotCheck", {}).get("setAside", 0) >= 1,
                                     "the damaged snapshot set aside")
             d.wait_fresh(timeout=60, min_generation=gen + 1)
@@ -292,40 +294,32 @@ class SnapshotDamageTest(unittest.TestCase):
                        what="every url answered 200 again")
             time.sleep(0.5)
         self.assertEqual(p.bad, [], "answers served from a damaged snapshot (counts %r)" % p.counts)
-        self.assertGreater(p.counts.get(503, 0), 0, "the damage was met by a request (counts %r)" % p.counts)
         self.check_served_again(d, reference)
+        return d, p, env
+
+    def test_running_daemon_snapshot(self):
+        def choose(spans):
+            damaged = self.pick(spans, 4, ["tx"])
+            tx_ids = [t for _, t in damaged]
+            return [off for off, _ in damaged], self.urls(tx_ids + self.rng.sample(sorted(self.hashes), 3))
+        d, p, env = self.damage_running("state-running", choose)
+        self.assertGreater(p.counts.get(503, 0), 0, "the damage was met by a request (counts %r)" % p.counts)
         log = d.log_text()
         self.assertIn("a value does not match its checksum", log)
         self.assertRegex(log, r"set aside as .*damaged-\d{8}T\d{6}Z-snap-\d+")
-        self.assertNotEqual(os.path.realpath(os.path.join(state, "current")), env)
+        self.assertNotEqual(os.path.realpath(os.path.join(self.tmp, "state-running", "current")), env)
         d.stop()
-
 
     def test_damaged_observation_in_traces(self):
         """An observation record read by /api/traces (which decodes the records itself) that
         fails its checksum makes the answer a 503 and the snapshot set aside, never a 200
         with that observation left out."""
-        state = os.path.join(self.tmp, "state-traces")
-        d = self.daemon(state)
-        d.start()
-        h = d.wait_fresh(timeout=120)
-        gen = int(h["generation"])
-        env = os.path.realpath(os.path.join(state, "current"))
-        spans = value_spans(env)
-        picked = self.rng.sample([x for x in spans["obs"] if len(x[2]) == 16], 2)
-        urls = ["/api/traces/%s" % self.hashes[int.from_bytes(key[:8], "big")] for _, _, key in picked]
-        reference = self.reference(d, urls)
-        with Prober(d, reference) as p:
-            flip(os.path.join(env, "data.mdb"), [off + self.rng.randrange(size) for off, size, _ in picked], self.rng)
-            self.wait_health_or_bad(d, p, lambda h: h.get("snapshotCheck", {}).get("setAside", 0) >= 1,
-                                    "the damaged snapshot set aside")
-            d.wait_fresh(timeout=60, min_generation=gen + 1)
-            d.wait_for(lambda: all(d.get(u).status == 200 for u in reference), timeout=30,
-                       what="every url answered 200 again")
-        self.assertEqual(p.bad, [], "answers served from a damaged snapshot (counts %r)" % p.counts)
-        self.check_served_again(d, reference)
+        def choose(spans):
+            picked = self.rng.sample([x for x in spans["obs"] if len(x[2]) == 16], 2)
+            return ([off + self.rng.randrange(size) for off, size, _ in picked],
+                    ["/api/traces/%s" % self.hashes[int.from_bytes(key[:8], "big")] for _, _, key in picked])
+        d, _, _ = self.damage_running("state-traces", choose)
         d.stop()
-
 
 if __name__ == "__main__":
     msnlib.main(SnapshotDamageTest)

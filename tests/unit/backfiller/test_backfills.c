@@ -71,6 +71,20 @@ static const msn_migration_status_t *find_mig(const msn_status_t *st, const char
     return NULL;
 }
 
+/* Runs the backfiller over path (batches of `batch` rows) into st, cleared first, and checks
+   that it ends done with migration `name` done; returns that migration's status. */
+static const msn_migration_status_t *run_to_done(char *path, int batch, msn_status_t *st, const char *name)
+{
+    msn_config_t cfg;
+    config(&cfg, path, batch);
+    memset(st, 0, sizeof(*st));
+    volatile sig_atomic_t stop = 0;
+    CHECK_EQ_INT(msn_backfiller_run(&cfg, st, &stop), MSN_BF_EXIT_DONE);
+    const msn_migration_status_t *m = find_mig(st, name);
+    CHECK(m != NULL && m->status == MSN_MIG_DONE);
+    return m;
+}
+
 static const char *status_of(sqlite3 *db, const char *name)
 {
     static char buf[4][64];
@@ -170,13 +184,8 @@ static void test_path_json(void)
     int64_t o12 = insert_obs(db, 1, 9, NULL, hex, NULL);
     sqlite3_close(db);
 
-    msn_config_t cfg;
-    config(&cfg, path, 2);
     msn_status_t *st = calloc(1, sizeof(*st));
-    volatile sig_atomic_t stop = 0;
-    CHECK_EQ_INT(msn_backfiller_run(&cfg, st, &stop), MSN_BF_EXIT_DONE);
-    const msn_migration_status_t *m = find_mig(st, MSN_MIG_PATH_JSON);
-    CHECK(m != NULL && m->status == MSN_MIG_DONE);
+    const msn_migration_status_t *m = run_to_done(path, 2, st, MSN_MIG_PATH_JSON);
     char want[160];
     if (m != NULL) {
         /* the two rows that do not decode are skipped, not failed: every row is handled */
@@ -213,10 +222,7 @@ static void test_path_json(void)
     sqlite3_close(db);
 
     /* a later start has nothing left to do */
-    memset(st, 0, sizeof(*st));
-    CHECK_EQ_INT(msn_backfiller_run(&cfg, st, &stop), MSN_BF_EXIT_DONE);
-    m = find_mig(st, MSN_MIG_PATH_JSON);
-    CHECK(m != NULL && m->status == MSN_MIG_DONE);
+    run_to_done(path, 2, st, MSN_MIG_PATH_JSON);
     free(st);
 }
 
@@ -238,13 +244,8 @@ static void test_path_json_nonpositive_ids(void)
         msn_test_exec(db, sql);
     }
     sqlite3_close(db);
-    msn_config_t cfg;
-    config(&cfg, path, 2);
     msn_status_t *st = calloc(1, sizeof(*st));
-    volatile sig_atomic_t stop = 0;
-    CHECK_EQ_INT(msn_backfiller_run(&cfg, st, &stop), MSN_BF_EXIT_DONE);
-    const msn_migration_status_t *m = find_mig(st, MSN_MIG_PATH_JSON);
-    CHECK(m != NULL && m->status == MSN_MIG_DONE);
+    const msn_migration_status_t *m = run_to_done(path, 2, st, MSN_MIG_PATH_JSON);
     if (m != NULL) {
         CHECK_EQ_INT(m->rows_total, 8);
         CHECK_EQ_INT(m->rows_processed, 8);
@@ -290,13 +291,8 @@ static void test_resolved_path(void)
     int64_t r_last = insert_obs(db, 1, 200, "[\"BB\"]", NULL, NULL);
     sqlite3_close(db);
 
-    msn_config_t cfg;
-    config(&cfg, path, 3);
     msn_status_t *st = calloc(1, sizeof(*st));
-    volatile sig_atomic_t stop = 0;
-    CHECK_EQ_INT(msn_backfiller_run(&cfg, st, &stop), MSN_BF_EXIT_DONE);
-    const msn_migration_status_t *m = find_mig(st, MSN_MIG_RESOLVED_PATH);
-    CHECK(m != NULL && m->status == MSN_MIG_DONE);
+    const msn_migration_status_t *m = run_to_done(path, 3, st, MSN_MIG_RESOLVED_PATH);
     CHECK(m != NULL && m->rows_total == 34 && m->rows_processed == 34 && m->rows_skipped == 1);
     CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
     const char *rp = "SELECT resolved_path FROM observations WHERE id = %lld";
@@ -321,8 +317,7 @@ static void test_resolved_path(void)
     CHECK_EQ_STR(status_of(db, MSN_MIG_RESOLVED_PATH), "done");
     CHECK_EQ_INT(msn_test_query_int(db, "SELECT COUNT(*) FROM _meshsnap_backfill"), 0);
     sqlite3_close(db);
-    memset(st, 0, sizeof(*st));
-    CHECK_EQ_INT(msn_backfiller_run(&cfg, st, &stop), MSN_BF_EXIT_DONE);
+    run_to_done(path, 3, st, MSN_MIG_RESOLVED_PATH);
     free(st);
 }
 
