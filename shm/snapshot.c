@@ -130,7 +130,8 @@ int msn_snap_create(const char *state_dir, uint64_t gen, msn_snap_t *out, char *
     return open_env(dir, 0, out, err, errlen);
 }
 
-/* Resolves state_dir/current into dir. Returns 0, 1 when absent, -1 on error. */
+/* Resolves state_dir/current into dir. Returns 0, 1 when absent, -1 on error (err set
+   unless NULL). */
 static int current_dir(const char *state_dir, char *dir, size_t n, char *err, size_t errlen)
 {
     char link[4096], target[1024];
@@ -139,12 +140,14 @@ static int current_dir(const char *state_dir, char *dir, size_t n, char *err, si
     if (len < 0) {
         if (errno == ENOENT)
             return 1;
-        snprintf(err, errlen, "%s: %s", link, strerror(errno));
+        if (err != NULL)
+            snprintf(err, errlen, "%s: %s", link, strerror(errno));
         return -1;
     }
     target[len] = '\0';
     if (strchr(target, '/') != NULL || strncmp(target, "snap-", 5) != 0) {
-        snprintf(err, errlen, "%s points outside the state directory (%s)", link, target);
+        if (err != NULL)
+            snprintf(err, errlen, "%s points outside the state directory (%s)", link, target);
         return -1;
     }
     snprintf(dir, n, "%s/%s", state_dir, target);
@@ -215,13 +218,13 @@ fail:
 static int open_current(const char *state_dir, int rdonly, msn_snap_t *out, msn_snap_meta_t *m, char *err,
                         size_t errlen)
 {
-    char dir[4096], now[4096], e2[256];
+    char dir[4096], now[4096];
     int rc = current_dir(state_dir, dir, sizeof(dir), err, errlen);
     for (int tries = 0; rc == 0; tries++) {
         rc = open_dir_meta(dir, rdonly, out, m, err, errlen);
         /* failed on an environment the master replaced (and removed) meanwhile: open the new
            one `current` names now */
-        if (rc == 0 || tries == 2 || current_dir(state_dir, now, sizeof(now), e2, sizeof(e2)) != 0 ||
+        if (rc == 0 || tries == 2 || current_dir(state_dir, now, sizeof(now), NULL, 0) != 0 ||
             strcmp(now, dir) == 0)
             break;
         snprintf(dir, sizeof(dir), "%s", now);
