@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "envclose.h"
 #include "shm/log.h"
 
 void msn_snapview_init(msn_snapview_t *v, const char *state_dir, msn_status_t *st)
@@ -32,10 +33,9 @@ static void drop_env(msn_snapview_t *v)
         v->txn = NULL;
     }
     v->txn_active = 0;
-    if (v->snap.env != NULL && env_held(v, v->snap.env))
-        v->snap.env = NULL; /* its last hold closes it (msn_snapview_release) */
-    else
-        msn_snap_close(&v->snap);
+    if (v->snap.env != NULL && !env_held(v, v->snap.env))
+        msn_envclose_later(v->snap.env); /* (else its last hold closes it: msn_snapview_release) */
+    v->snap.env = NULL;
 }
 
 /* 1 when `current` still names the directory of the view's environment. */
@@ -67,7 +67,8 @@ static int reopen(msn_snapview_t *v)
     v->refused[0] = '\0';
     v->snap.damage = &v->damage;
     if (mdb_txn_begin(v->snap.env, NULL, MDB_RDONLY, &v->txn) != 0) {
-        msn_snap_close(&v->snap);
+        msn_envclose_later(v->snap.env);
+        v->snap.env = NULL;
         return 1;
     }
     mdb_txn_reset(v->txn);
@@ -181,7 +182,7 @@ void msn_snapview_release(msn_snapview_t *v, msn_snaphold_t *h)
         h->next->prev = h->prev;
     v->n_holds--;
     if (h->env != v->snap.env && !env_held(v, h->env))
-        mdb_env_close(h->env); /* the view moved on: this was the last hold on it */
+        msn_envclose_later(h->env); /* the view moved on: this was the last hold on it */
     free(h);
 }
 
@@ -190,4 +191,5 @@ void msn_snapview_close(msn_snapview_t *v)
     while (v->holds != NULL)
         msn_snapview_release(v, v->holds);
     drop_env(v);
+    msn_envclose_drain();
 }

@@ -18,6 +18,9 @@
  * of the environment's table (MSN_SNAP_MAXREADERS, shared by every process) and pins the
  * pages it can see (the master cannot reuse them): the caller bounds how many it takes
  * and for how long.
+ *
+ * Closing: an environment the view leaves is closed on a thread of its own (envclose.h),
+ * never on the caller's: its last close may free a whole snapshot's blocks.
  */
 #ifndef MSN_SNAPVIEW_H
 #define MSN_SNAPVIEW_H
@@ -73,7 +76,7 @@ msn_snaphold_t *msn_snapview_hold(msn_snapview_t *v);
  *  view has moved to another one and this was its last hold. h is freed. */
 void msn_snapview_release(msn_snapview_t *v, msn_snaphold_t *h);
 /** Closes everything, the held transactions included (their holders must not use them
- *  again). */
+ *  again), and waits until every environment the view left is closed. */
 void msn_snapview_close(msn_snapview_t *v);
 
 #endif
