@@ -192,7 +192,8 @@ static int fill_batch(pipe_t *pp, gen_renderer_t *rr, gen_plan_t *pl, batch_t *b
                 break;
             pp->collisions++;
             if (++attempt > 50) {
-                snprintf(pp->err, sizeof(pp->err), "transmission %ld: no unique hash", i);
+                snprintf(pp->err, sizeof(pp->err), "transmission %ld (payload type %d): no unique hash", i,
+                         pl->payload_type);
                 return -1;
             }
         }

@@ -691,8 +691,10 @@ static void put32le(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)(v >> 24);
 }
 
-/* Builds the payload of pl into out->payload. Returns 0 or -1. */
-static int build_payload(const gen_world_t *w, const gen_plan_t *pl, gen_rng_t *r, gen_render_t *out)
+/* Builds the payload of pl into out->payload; attempt counts the renders of pl whose hash
+ * was taken already. Returns 0 or -1. */
+static int build_payload(const gen_world_t *w, const gen_plan_t *pl, gen_rng_t *r, int attempt,
+                         gen_render_t *out)
 {
     const gen_node_t *on = &w->nodes[pl->origin];
     const gen_node_t *dn = pl->dest != GEN_NONE ? &w->nodes[pl->dest] : on;
@@ -717,7 +719,9 @@ static int build_payload(const gen_world_t *w, const gen_plan_t *pl, gen_rng_t *
         int an = msn_encode_appdata(&a, buf, sizeof(buf));
         if (an < 0)
             return -1;
-        int64_t ts = (int64_t)pl->t0 + on->clock_skew;
+        /* an advert draws nothing at random: one whose hash is taken (the node advertised
+           in the same second) is sent a second later per attempt */
+        int64_t ts = (int64_t)pl->t0 + on->clock_skew + attempt;
         if (ts < 0)
             ts = 0;
         n = msn_encode_advert(on->seed, (uint32_t)ts, buf, (size_t)an, p, cap);
@@ -870,7 +874,7 @@ int msn_gen__render(gen_renderer_t *rr, const gen_world_t *w, const gen_plan_t *
     gen_rng_t r;
     gen_rng_seed(&r, w->p.seed, STREAM_RENDER, (uint64_t)pl->index * 64 + (uint64_t)attempt);
     memset(out->transport, 0, 4);
-    if (build_payload(w, pl, &r, out) < 0) {
+    if (build_payload(w, pl, &r, attempt, out) < 0) {
         msn_log(MSN_LOG_ERROR, "gen: cannot build payload of transmission %ld (kind %d)", pl->index,
                 pl->kind);
         return -1;

@@ -772,6 +772,50 @@ static void test_command_line(void)
     CHECK_EQ_INT(msn_cli_gen(5, bad4), 2);
 }
 
+/* The render's contract (gen_int.h): further attempts vary the packet, whatever its kind
+ * (a random draw may repeat once; eight in a row may not). An advert draws nothing at
+ * random, and used to render the same bytes at every attempt: a node that advertised twice
+ * in one second stopped `gen` at larger sizes ("no unique hash"). */
+static void test_attempt_changes_the_hash(void)
+{
+    msn_gen_params_t p;
+    params(&p, "unused", 7);
+    gen_world_t w;
+    char err[256] = "";
+    if (msn_gen__world_build(&w, &p, err, sizeof(err)) < 0) {
+        fprintf(stderr, "world: %s\n", err);
+        CHECK(0);
+        return;
+    }
+    gen_renderer_t *rr = msn_gen__renderer_new(&w);
+    gen_plan_t pl;
+    msn_gen__plan_init(&pl);
+    int tried[N_KINDS] = {0}, kinds = 0;
+    for (long i = 0; i < w.n_slots && kinds < N_KINDS; i++) {
+        int k = w.slot_kind[i];
+        if (tried[k])
+            continue;
+        tried[k] = 1;
+        kinds++;
+        msn_gen__plan(&w, i, &pl);
+        gen_render_t a, b;
+        CHECK_EQ_INT(msn_gen__render(rr, &w, &pl, 0, &a), 0);
+        int varied = 0;
+        for (int attempt = 1; attempt <= 8 && !varied; attempt++) {
+            CHECK_EQ_INT(msn_gen__render(rr, &w, &pl, attempt, &b), 0);
+            varied = strcmp(a.hash, b.hash) != 0;
+        }
+        if (!varied) {
+            fprintf(stderr, "kind %d (slot %ld): attempts 1-8 render hash %s again\n", k, i, a.hash);
+            CHECK(0);
+        }
+    }
+    CHECK(tried[K_ADVERT]);
+    msn_gen__plan_free(&pl);
+    msn_gen__renderer_free(rr);
+    msn_gen__world_free(&w);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof(dir), "%s", msn_test_tmpdir("gen"));
@@ -786,6 +830,7 @@ int main(void)
     MSN_RUN(test_empty_backfill);
     MSN_RUN(test_refuses_existing_file);
     MSN_RUN(test_command_line);
+    MSN_RUN(test_attempt_changes_the_hash);
     int rc = msn_test_done();
     char cmd[700];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
