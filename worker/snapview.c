@@ -33,9 +33,22 @@ static void drop_env(msn_snapview_t *v)
         v->txn = NULL;
     }
     v->txn_active = 0;
-    if (v->snap.env != NULL && !env_held(v, v->snap.env))
+    if (v->snap.env != NULL && !env_held(v, v->snap.env)) {
         msn_envclose_later(v->snap.env); /* (else its last hold closes it: msn_snapview_release) */
+        const char *slash = strrchr(v->snap.dir, '/');
+        snprintf(v->left, sizeof(v->left), "%s", slash != NULL ? slash + 1 : v->snap.dir);
+    }
     v->snap.env = NULL;
+}
+
+/* 1 when `current` names the directory of the environment last handed to the closing
+ * thread. */
+static int current_is_left(const msn_snapview_t *v)
+{
+    char name[256], err[256];
+    return v->left[0] != '\0' &&
+           msn_snap_current_name(v->state_dir, name, sizeof(name), err, sizeof(err)) == 0 &&
+           strcmp(name, v->left) == 0;
 }
 
 /* 1 when `current` still names the directory of the view's environment. */
@@ -52,6 +65,12 @@ static int reopen(msn_snapview_t *v)
 {
     char err[512];
     drop_env(v);
+    /* the directory it leaves is current again (a failed read transaction, not a new
+       environment): its close must be over first, as LMDB forbids opening one
+       environment twice in a process (closing either would drop the other's locks and
+       reader slots) */
+    if (current_is_left(v))
+        msn_envclose_drain();
     uint64_t seq = v->st ? atomic_load(&v->st->env_seq) : 0;
     int rc = msn_snap_open_current_ro(v->state_dir, &v->snap, err, sizeof(err));
     if (rc == 1)
@@ -120,9 +139,10 @@ void msn_snapview_damaged(msn_snapview_t *v)
 {
     uint64_t seq = v->env_seq;
     if (!v->damaged)
-        msn_error("the snapshot %s is damaged (a value does not match its checksum): not serving it; the master "
-                  "sets it aside and publishes another",
-                  v->snap.dir);
+        msn_error(
+            "the snapshot %s is damaged (a value does not match its checksum): not serving it; the master "
+            "sets it aside and publishes another",
+            v->snap.dir);
     snprintf(v->refused, sizeof(v->refused), "the snapshot %.400s is damaged; a new one is being published",
              v->snap.dir);
     drop_env(v);

@@ -20,7 +20,8 @@
  * and for how long.
  *
  * Closing: an environment the view leaves is closed on a thread of its own (envclose.h),
- * never on the caller's: its last close may free a whole snapshot's blocks.
+ * never on the caller's: its last close may free a whole snapshot's blocks. Should
+ * `current` still name it when the view opens again, the view waits for that close first.
  */
 #ifndef MSN_SNAPVIEW_H
 #define MSN_SNAPVIEW_H
@@ -47,9 +48,11 @@ typedef struct {
     int txn_active;
     char refused[512]; /* why the snapshot `current` points at is not served (another format,
                           damaged); "" when it is served or there is none. Logged once. */
-    uint32_t damage;       /* values that failed their checksum (counted by the lookups) */
-    int damaged;           /* the environment of damaged_seq is damaged: not opened again */
+    uint32_t damage;   /* values that failed their checksum (counted by the lookups) */
+    int damaged;       /* the environment of damaged_seq is damaged: not opened again */
     uint64_t damaged_seq;
+    char left[4096];       /* the directory name of the environment last handed to the
+                              closing thread ("" before any) */
     msn_snaphold_t *holds; /* the held transactions (msn_snapview_hold) */
     int n_holds;
 } msn_snapview_t;

@@ -5,11 +5,14 @@
  * environment (the old one stays open until its last hold is released); a release frees
  * the reader slot; closing the view releases the holds left.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "shm/snapshot.h"
 #include "testlib.h"
+#include "worker/envclose.h"
 #include "worker/snapview.h"
 
 #define DOC "an/topology"
@@ -97,8 +100,8 @@ static void test_held_document_survives_rewrites_and_switch(void)
     CHECK(v.txn != request_txn && !v.txn_active);
     CHECK_EQ_INT(v.n_holds, 1);
     CHECK_EQ_INT(readers(first), before + 1); /* the view's fresh transaction */
-    msn_snapview_end(&v);                      /* the request ends: the hold stays */
-    CHECK(msn_snapview_hold(&v) == NULL);      /* nothing active to hold */
+    msn_snapview_end(&v);                     /* the request ends: the hold stays */
+    CHECK(msn_snapview_hold(&v) == NULL);     /* nothing active to hold */
 
     /* the master rewrites the document many times: the freed pages would be reused */
     for (int i = 0; i < 6; i++)
@@ -177,9 +180,77 @@ static void test_close_releases_holds(void)
     free(st);
 }
 
+/* A gate that holds the closing thread. */
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int open;
+} gate = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static void wait_gate(void *unused)
+{
+    (void)unused;
+    pthread_mutex_lock(&gate.mu);
+    while (!gate.open)
+        pthread_cond_wait(&gate.cv, &gate.mu);
+    pthread_mutex_unlock(&gate.mu);
+}
+
+static void *begin_on_thread(void *arg)
+{
+    static int rc;
+    rc = msn_snapview_begin(arg);
+    return &rc;
+}
+
+/* The view leaves an environment whose directory is still current (env_seq moved, the
+ * directory did not) and opens it again: the old handle's close, on the closing thread,
+ * must be over before, or it clears the reader slots of the new one (LMDB: one open per
+ * process). The closing thread is held meanwhile, so without the wait the view would
+ * reopen at once. */
+static void test_reopen_of_the_same_directory_waits_for_its_close(void)
+{
+    const char *dir = msn_test_tmpdir("snaphold-same");
+    msn_status_t *st = calloc(1, sizeof(*st));
+    msn_snap_t w;
+    publish_new(dir, &w, 1, 'a');
+    msn_snap_close(&w); /* the writer is gone: the view's handles are the process's only ones */
+    atomic_store(&st->env_seq, 1);
+    msn_snapview_t v;
+    msn_snapview_init(&v, dir, st);
+    CHECK_EQ_INT(msn_snapview_begin(&v), 0);
+    msn_snapview_end(&v);
+    CHECK_EQ_INT(readers(v.snap.env), 1);
+
+    gate.open = 0;
+    msn_envclose_defer(wait_gate, NULL);
+    atomic_store(&st->env_seq, 2);
+    pthread_t t;
+    CHECK_EQ_INT(pthread_create(&t, NULL, begin_on_thread, &v), 0);
+    usleep(100 * 1000); /* the view would have reopened by now without the wait */
+    pthread_mutex_lock(&gate.mu);
+    gate.open = 1;
+    pthread_cond_broadcast(&gate.cv);
+    pthread_mutex_unlock(&gate.mu);
+    void *ret;
+    pthread_join(t, &ret);
+    CHECK_EQ_INT(*(int *)ret, 0);
+    msn_envclose_drain();
+    CHECK(v.snap.env != NULL);
+    if (v.snap.env != NULL)
+        CHECK_EQ_INT(readers(v.snap.env), 1); /* the new handle's slot is still its own */
+    msn_doc_t d;
+    CHECK_EQ_INT(msn_snap_doc_get_full(v.txn, &v.snap, DOC, &d), 0);
+    CHECK(is_doc(&d, 'a'));
+    msn_snapview_end(&v);
+    msn_snapview_close(&v);
+    free(st);
+}
+
 int main(void)
 {
     MSN_RUN(test_held_document_survives_rewrites_and_switch);
     MSN_RUN(test_close_releases_holds);
+    MSN_RUN(test_reopen_of_the_same_directory_waits_for_its_close);
     return msn_test_done();
 }
