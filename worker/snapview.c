@@ -24,6 +24,20 @@ static int env_held(const msn_snapview_t *v, const MDB_env *env)
     return 0;
 }
 
+/* The last component of a path. */
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash != NULL ? slash + 1 : path;
+}
+
+/* Hands env (of directory dir) to the closing thread, and remembers its directory. */
+static void hand_over(msn_snapview_t *v, MDB_env *env, const char *dir)
+{
+    msn_envclose_later(env);
+    snprintf(v->left, sizeof(v->left), "%s", base_name(dir));
+}
+
 static void drop_env(msn_snapview_t *v)
 {
     if (v->txn) {
@@ -33,46 +47,48 @@ static void drop_env(msn_snapview_t *v)
         v->txn = NULL;
     }
     v->txn_active = 0;
-    if (v->snap.env != NULL && !env_held(v, v->snap.env)) {
-        msn_envclose_later(v->snap.env); /* (else its last hold closes it: msn_snapview_release) */
-        const char *slash = strrchr(v->snap.dir, '/');
-        snprintf(v->left, sizeof(v->left), "%s", slash != NULL ? slash + 1 : v->snap.dir);
+    if (v->snap.env != NULL) {
+        if (env_held(v, v->snap.env))
+            v->parked = v->snap; /* its last hold closes it (msn_snapview_release) */
+        else
+            hand_over(v, v->snap.env, v->snap.dir);
     }
     v->snap.env = NULL;
 }
 
-/* 1 when `current` names the directory of the environment last handed to the closing
- * thread. */
-static int current_is_left(const msn_snapview_t *v)
+/* 1 when `current` names the directory called name. */
+static int current_names(const msn_snapview_t *v, const char *name)
 {
-    char name[256], err[256];
-    return v->left[0] != '\0' &&
-           msn_snap_current_name(v->state_dir, name, sizeof(name), err, sizeof(err)) == 0 &&
-           strcmp(name, v->left) == 0;
+    char cur[256], err[256];
+    return name[0] != '\0' && msn_snap_current_name(v->state_dir, cur, sizeof(cur), err, sizeof(err)) == 0 &&
+           strcmp(cur, name) == 0;
 }
 
 /* 1 when `current` still names the directory of the view's environment. */
 static int same_dir(const msn_snapview_t *v)
 {
-    char name[256], err[256];
-    if (v->snap.env == NULL || msn_snap_current_name(v->state_dir, name, sizeof(name), err, sizeof(err)) != 0)
-        return 0;
-    const char *slash = strrchr(v->snap.dir, '/');
-    return slash != NULL && strcmp(slash + 1, name) == 0;
+    return v->snap.env != NULL && current_names(v, base_name(v->snap.dir));
 }
 
 static int reopen(msn_snapview_t *v)
 {
     char err[512];
     drop_env(v);
-    /* the directory it leaves is current again (a failed read transaction, not a new
-       environment): its close must be over first, as LMDB forbids opening one
-       environment twice in a process (closing either would drop the other's locks and
-       reader slots) */
-    if (current_is_left(v))
-        msn_envclose_drain();
     uint64_t seq = v->st ? atomic_load(&v->st->env_seq) : 0;
-    int rc = msn_snap_open_current_ro(v->state_dir, &v->snap, err, sizeof(err));
+    /* LMDB forbids opening one environment twice in a process: closing either handle would
+       drop the other's locks and reader slots. So when `current` names the directory left
+       a moment ago (a failed read transaction, a report of damage, not a new environment),
+       a handle a hold keeps open is served again, and one being closed is waited for. */
+    int rc;
+    if (v->parked.env != NULL && current_names(v, base_name(v->parked.dir))) {
+        v->snap = v->parked;
+        v->parked.env = NULL;
+        rc = 0;
+    } else {
+        if (current_names(v, v->left))
+            msn_envclose_drain();
+        rc = msn_snap_open_current_ro(v->state_dir, &v->snap, err, sizeof(err));
+    }
     if (rc == 1)
         v->refused[0] = '\0';
     if (rc < 0 || rc == MSN_SNAP_OTHER_FORMAT) {
@@ -86,8 +102,8 @@ static int reopen(msn_snapview_t *v)
     v->refused[0] = '\0';
     v->snap.damage = &v->damage;
     if (mdb_txn_begin(v->snap.env, NULL, MDB_RDONLY, &v->txn) != 0) {
-        msn_envclose_later(v->snap.env);
-        v->snap.env = NULL;
+        v->txn = NULL;
+        drop_env(v);
         return 1;
     }
     mdb_txn_reset(v->txn);
@@ -201,8 +217,14 @@ void msn_snapview_release(msn_snapview_t *v, msn_snaphold_t *h)
     if (h->next != NULL)
         h->next->prev = h->prev;
     v->n_holds--;
-    if (h->env != v->snap.env && !env_held(v, h->env))
-        msn_envclose_later(h->env); /* the view moved on: this was the last hold on it */
+    if (h->env != v->snap.env && !env_held(v, h->env)) { /* the view moved on: this was the last hold on it */
+        if (h->env == v->parked.env) {
+            hand_over(v, h->env, v->parked.dir);
+            v->parked.env = NULL;
+        } else {
+            msn_envclose_later(h->env);
+        }
+    }
     free(h);
 }
 

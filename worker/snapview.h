@@ -20,8 +20,10 @@
  * and for how long.
  *
  * Closing: an environment the view leaves is closed on a thread of its own (envclose.h),
- * never on the caller's: its last close may free a whole snapshot's blocks. Should
- * `current` still name it when the view opens again, the view waits for that close first.
+ * never on the caller's: its last close may free a whole snapshot's blocks. LMDB allows one
+ * open of an environment per process, so should `current` name the directory the view left
+ * when it opens again, it waits for that close first, or serves again the handle a hold
+ * still keeps open.
  */
 #ifndef MSN_SNAPVIEW_H
 #define MSN_SNAPVIEW_H
@@ -51,6 +53,9 @@ typedef struct {
     uint32_t damage;   /* values that failed their checksum (counted by the lookups) */
     int damaged;       /* the environment of damaged_seq is damaged: not opened again */
     uint64_t damaged_seq;
+    msn_snap_t parked;     /* the environment last left while a hold still used it (env NULL
+                              once its last hold is released): served again, not opened
+                              twice, should `current` name it once more */
     char left[4096];       /* the directory name of the environment last handed to the
                               closing thread ("" before any) */
     msn_snaphold_t *holds; /* the held transactions (msn_snapview_hold) */

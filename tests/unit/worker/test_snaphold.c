@@ -247,10 +247,48 @@ static void test_reopen_of_the_same_directory_waits_for_its_close(void)
     free(st);
 }
 
+/* The view leaves an environment a hold still uses (reported damaged here; a failed read
+ * transaction does the same), and `current` names it again when the view opens: the held
+ * handle is served again. A second handle would lose its reader slots when the hold's
+ * release closed the first (LMDB: one open per process). */
+static void test_reopen_of_a_held_directory_reuses_its_handle(void)
+{
+    const char *dir = msn_test_tmpdir("snaphold-parked");
+    msn_status_t *st = calloc(1, sizeof(*st));
+    msn_snap_t w;
+    publish_new(dir, &w, 1, 'a');
+    msn_snap_close(&w);
+    atomic_store(&st->env_seq, 1);
+    msn_snapview_t v;
+    msn_snapview_init(&v, dir, st);
+    CHECK_EQ_INT(msn_snapview_begin(&v), 0);
+    MDB_env *first = v.snap.env;
+    msn_snaphold_t *h = msn_snapview_hold(&v);
+    CHECK(h != NULL);
+    msn_snapview_damaged(&v); /* left while held */
+    CHECK(v.snap.env == NULL);
+    atomic_store(&st->env_seq, 2); /* ... and `current` still names it */
+    CHECK_EQ_INT(msn_snapview_begin(&v), 0);
+    CHECK(v.snap.env == first);
+    msn_snapview_end(&v);
+    msn_snapview_release(&v, h);
+    CHECK_EQ_INT(msn_snapview_begin(&v), 0);
+    CHECK(v.snap.env == first);
+    if (v.snap.env != NULL)
+        CHECK_EQ_INT(readers(v.snap.env), 1); /* the view's slot survived the release */
+    msn_doc_t d;
+    CHECK_EQ_INT(msn_snap_doc_get_full(v.txn, &v.snap, DOC, &d), 0);
+    CHECK(is_doc(&d, 'a'));
+    msn_snapview_end(&v);
+    msn_snapview_close(&v);
+    free(st);
+}
+
 int main(void)
 {
     MSN_RUN(test_held_document_survives_rewrites_and_switch);
     MSN_RUN(test_close_releases_holds);
     MSN_RUN(test_reopen_of_the_same_directory_waits_for_its_close);
+    MSN_RUN(test_reopen_of_a_held_directory_reuses_its_handle);
     return msn_test_done();
 }
