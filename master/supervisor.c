@@ -218,6 +218,7 @@ static void ingestor_exited(master_t *m, const char *how, int stopping)
     pid_t pid = c->pid;
     int64_t now = msn_now_ms();
     c->pid = 0;
+    msn_status_writer_gone(&m->st->ingest_seq); /* it may have died mid-write */
     msn_status_write_begin(&m->st->ingest_seq);
     m->st->ingest.pid = 0;
     for (int i = 0; i < MSN_STATUS_MAX_MQTT; i++)
@@ -250,6 +251,7 @@ static void backfiller_exited(master_t *m, int status, const char *how, int stop
     pid_t pid = c->pid;
     int64_t now = msn_now_ms();
     c->pid = 0;
+    msn_status_writer_gone(&m->st->backfill_seq); /* its only writer: it may have died mid-write */
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         msn_info("backfiller finished all migrations");
         m->backfiller_done = 1;

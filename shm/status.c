@@ -111,6 +111,14 @@ void msn_status_close(msn_status_t *st)
         munmap(st, sizeof(msn_status_t));
 }
 
+/* The write this thread has open (writes do not nest): the sequence and the odd value its
+ * begin set. Its end moves that value on only, so that a writer taken for dead that comes
+ * back late leaves the write of the one that took over open. */
+static _Thread_local struct {
+    _Atomic uint64_t *seq;
+    uint64_t taken;
+} open_write;
+
 void msn_status_write_begin(_Atomic uint64_t *seq)
 {
     int64_t since = 0;
@@ -133,8 +141,12 @@ void msn_status_write_begin(_Atomic uint64_t *seq)
         /* even: take it odd; still odd after the wait: its writer died mid-write, and the
            sequence moves on to the next odd value (readers see it changed) */
         uint64_t next = (s & 1) ? s + 2 : s + 1;
-        if (atomic_compare_exchange_weak_explicit(seq, &s, next, memory_order_relaxed, memory_order_relaxed))
+        if (atomic_compare_exchange_weak_explicit(seq, &s, next, memory_order_relaxed,
+                                                  memory_order_relaxed)) {
+            open_write.seq = seq;
+            open_write.taken = next;
             break;
+        }
     }
     atomic_thread_fence(memory_order_release);
 }
@@ -142,7 +154,23 @@ void msn_status_write_begin(_Atomic uint64_t *seq)
 void msn_status_write_end(_Atomic uint64_t *seq)
 {
     atomic_thread_fence(memory_order_release);
-    atomic_fetch_add_explicit(seq, 1, memory_order_relaxed);
+    if (open_write.seq != seq) { /* no begin on this thread (not expected): move it on */
+        atomic_fetch_add_explicit(seq, 1, memory_order_relaxed);
+        return;
+    }
+    uint64_t taken = open_write.taken;
+    open_write.seq = NULL;
+    /* fails when another writer took the sequence over meanwhile: its write stays open */
+    atomic_compare_exchange_strong_explicit(seq, &taken, taken + 1, memory_order_relaxed,
+                                            memory_order_relaxed);
+}
+
+void msn_status_writer_gone(_Atomic uint64_t *seq)
+{
+    uint64_t s = atomic_load_explicit(seq, memory_order_relaxed);
+    while ((s & 1) &&
+           !atomic_compare_exchange_weak_explicit(seq, &s, s + 1, memory_order_release, memory_order_relaxed))
+        ;
 }
 
 /* Copies the section; returns 0 when the copy is consistent, 1 when it was taken as it is. */

@@ -273,9 +273,15 @@ void msn_status_close(msn_status_t *st);
 /** Sequence-lock writes of one section: begin makes seq odd, end makes it even again.
  *  Begin waits (yielding the CPU, then sleeping) while another writer holds the sequence
  *  odd; after MSN_STATUS_WRITER_WAIT_MS it takes that writer for dead (killed mid-write)
- *  and goes on, keeping the sequence odd until its own end. */
+ *  and goes on, keeping the sequence odd until its own end. A writer taken over that comes
+ *  back and ends late changes nothing: the write that took over stays open until its end.
+ *  Writes do not nest within a thread (end pairs with the thread's last begin). */
 void msn_status_write_begin(_Atomic uint64_t *seq);
 void msn_status_write_end(_Atomic uint64_t *seq);
+/** The only writer of a section has exited (its process was reaped): a sequence it left odd,
+ *  dying mid-write, is made even, so that readers stop waiting on it and the next writer
+ *  does not wait MSN_STATUS_WRITER_WAIT_MS first. */
+void msn_status_writer_gone(_Atomic uint64_t *seq);
 
 /** Copy a master / backfill / ingest section. Return 0 for a consistent copy, or 1 when
  *  one write stayed open MSN_STATUS_READER_WAIT_MS (its writer died or is kept off the

@@ -2,9 +2,11 @@
  * threads, a writer that dies mid-write, and readers that never see a torn section unless
  * the read says it took the section as it is (a write left open too long). */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "shm/status.h"
 #include "testlib.h"
@@ -164,10 +166,68 @@ static void test_dead_writer_taken_over(void)
     msn_status_close(st);
 }
 
+/* -- a writer taken over that comes back ----------------------------------------------------- */
+
+typedef struct {
+    msn_status_t *st;
+    atomic_int in_window, may_end;
+} takeover_t;
+
+static void *taking_over(void *arg)
+{
+    takeover_t *t = arg;
+    msn_status_write_begin(&t->st->ingest_seq); /* waits MSN_STATUS_WRITER_WAIT_MS, then takes over */
+    t->st->ingest.pid = 43;
+    atomic_store(&t->in_window, 1);
+    while (!atomic_load(&t->may_end))
+        sched_yield();
+    msn_status_write_end(&t->st->ingest_seq);
+    return NULL;
+}
+
+static void test_late_writer_leaves_the_takeover_open(void)
+{
+    msn_status_t *st = open_block("status-late");
+    if (st == NULL)
+        return;
+    takeover_t t = {.st = st};
+    msn_status_write_begin(&st->ingest_seq); /* this thread: a writer kept off the CPU */
+    pthread_t th;
+    CHECK_EQ_INT(pthread_create(&th, NULL, taking_over, &t), 0);
+    while (!atomic_load(&t.in_window))
+        usleep(1000);
+    msn_status_write_end(&st->ingest_seq);                    /* comes back after the takeover */
+    CHECK_EQ_INT((int)(atomic_load(&st->ingest_seq) & 1), 1); /* the other write is still open */
+    atomic_store(&t.may_end, 1);
+    pthread_join(th, NULL);
+    CHECK_EQ_INT((int)(atomic_load(&st->ingest_seq) & 1), 0);
+    msn_ingest_status_t in;
+    CHECK_EQ_INT(msn_status_read_ingest(st, &in), 0);
+    CHECK_EQ_INT(in.pid, 43);
+    msn_status_close(st);
+}
+
+static void test_writer_gone_evens_the_sequence(void)
+{
+    msn_status_t *st = open_block("status-gone");
+    if (st == NULL)
+        return;
+    atomic_store(&st->backfill_seq, 11); /* its writer died mid-write */
+    msn_status_writer_gone(&st->backfill_seq);
+    CHECK(atomic_load(&st->backfill_seq) == 12);
+    msn_backfill_status_t bf;
+    CHECK_EQ_INT(msn_status_read_backfill(st, &bf), 0); /* consistent, at once */
+    msn_status_writer_gone(&st->backfill_seq);          /* even: unchanged */
+    CHECK(atomic_load(&st->backfill_seq) == 12);
+    msn_status_close(st);
+}
+
 int main(void)
 {
     MSN_RUN(test_second_writer_waits);
     MSN_RUN(test_two_writers_no_torn_read);
     MSN_RUN(test_dead_writer_taken_over);
+    MSN_RUN(test_late_writer_leaves_the_takeover_open);
+    MSN_RUN(test_writer_gone_evens_the_sequence);
     return msn_test_done();
 }
