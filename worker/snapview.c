@@ -56,18 +56,22 @@ static void drop_env(msn_snapview_t *v)
     v->snap.env = NULL;
 }
 
-/* 1 when `current` names the directory called name. */
-static int current_names(const msn_snapview_t *v, const char *name)
+/* The name of the directory `current` points at into name ("" when there is none). */
+static void current_name(const msn_snapview_t *v, char name[256])
 {
-    char cur[256], err[256];
-    return name[0] != '\0' && msn_snap_current_name(v->state_dir, cur, sizeof(cur), err, sizeof(err)) == 0 &&
-           strcmp(cur, name) == 0;
+    char err[256];
+    if (msn_snap_current_name(v->state_dir, name, 256, err, sizeof(err)) != 0)
+        name[0] = '\0';
 }
 
 /* 1 when `current` still names the directory of the view's environment. */
 static int same_dir(const msn_snapview_t *v)
 {
-    return v->snap.env != NULL && current_names(v, base_name(v->snap.dir));
+    char cur[256];
+    if (v->snap.env == NULL)
+        return 0;
+    current_name(v, cur);
+    return strcmp(cur, base_name(v->snap.dir)) == 0;
 }
 
 static int reopen(msn_snapview_t *v)
@@ -79,13 +83,15 @@ static int reopen(msn_snapview_t *v)
        drop the other's locks and reader slots. So when `current` names the directory left
        a moment ago (a failed read transaction, a report of damage, not a new environment),
        a handle a hold keeps open is served again, and one being closed is waited for. */
+    char cur[256];
+    current_name(v, cur);
     int rc;
-    if (v->parked.env != NULL && current_names(v, base_name(v->parked.dir))) {
+    if (v->parked.env != NULL && cur[0] != '\0' && strcmp(cur, base_name(v->parked.dir)) == 0) {
         v->snap = v->parked;
         v->parked.env = NULL;
         rc = 0;
     } else {
-        if (current_names(v, v->left))
+        if (cur[0] != '\0' && strcmp(cur, v->left) == 0)
             msn_envclose_drain();
         rc = msn_snap_open_current_ro(v->state_dir, &v->snap, err, sizeof(err));
     }
@@ -155,10 +161,9 @@ void msn_snapview_damaged(msn_snapview_t *v)
 {
     uint64_t seq = v->env_seq;
     if (!v->damaged)
-        msn_error(
-            "the snapshot %s is damaged (a value does not match its checksum): not serving it; the master "
-            "sets it aside and publishes another",
-            v->snap.dir);
+        msn_error("the snapshot %s is damaged (a value does not match its checksum): not serving it; the master "
+                  "sets it aside and publishes another",
+                  v->snap.dir);
     snprintf(v->refused, sizeof(v->refused), "the snapshot %.400s is damaged; a new one is being published",
              v->snap.dir);
     drop_env(v);

@@ -180,6 +180,21 @@ static void test_close_releases_holds(void)
     free(st);
 }
 
+/* A view on a state directory tagged tag whose only environment (generation 1, the
+ * document filled with 'a') is current, its writer closed: the view's handles are then the
+ * process's only ones. Returns the status block (env_seq 1), to be freed. */
+static msn_status_t *view_alone(const char *tag, msn_snapview_t *v)
+{
+    const char *dir = msn_test_tmpdir(tag);
+    msn_status_t *st = calloc(1, sizeof(*st));
+    msn_snap_t w;
+    publish_new(dir, &w, 1, 'a');
+    msn_snap_close(&w);
+    atomic_store(&st->env_seq, 1);
+    msn_snapview_init(v, dir, st);
+    return st;
+}
+
 /* A gate that holds the closing thread. */
 static struct {
     pthread_mutex_t mu;
@@ -210,14 +225,8 @@ static void *begin_on_thread(void *arg)
  * reopen at once. */
 static void test_reopen_of_the_same_directory_waits_for_its_close(void)
 {
-    const char *dir = msn_test_tmpdir("snaphold-same");
-    msn_status_t *st = calloc(1, sizeof(*st));
-    msn_snap_t w;
-    publish_new(dir, &w, 1, 'a');
-    msn_snap_close(&w); /* the writer is gone: the view's handles are the process's only ones */
-    atomic_store(&st->env_seq, 1);
     msn_snapview_t v;
-    msn_snapview_init(&v, dir, st);
+    msn_status_t *st = view_alone("snaphold-same", &v);
     CHECK_EQ_INT(msn_snapview_begin(&v), 0);
     msn_snapview_end(&v);
     CHECK_EQ_INT(readers(v.snap.env), 1);
@@ -253,14 +262,8 @@ static void test_reopen_of_the_same_directory_waits_for_its_close(void)
  * release closed the first (LMDB: one open per process). */
 static void test_reopen_of_a_held_directory_reuses_its_handle(void)
 {
-    const char *dir = msn_test_tmpdir("snaphold-parked");
-    msn_status_t *st = calloc(1, sizeof(*st));
-    msn_snap_t w;
-    publish_new(dir, &w, 1, 'a');
-    msn_snap_close(&w);
-    atomic_store(&st->env_seq, 1);
     msn_snapview_t v;
-    msn_snapview_init(&v, dir, st);
+    msn_status_t *st = view_alone("snaphold-parked", &v);
     CHECK_EQ_INT(msn_snapview_begin(&v), 0);
     MDB_env *first = v.snap.env;
     msn_snaphold_t *h = msn_snapview_hold(&v);
